@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the running kernel's nf_tables supports, probed once when a publisher starts.
+#pragma once
+
+namespace warren::nft {
+
+struct KernelFeatures {
+    // NFT_MSG_DESTROY* messages (Linux 6.3+): deletes that do not fail when the object is gone.
+    bool destroy_messages = false;
+    // The kernel acknowledges NLM_F_ACK on BATCH_BEGIN/BATCH_END (Linux 6.10+). Without it the
+    // end of a batch is recognised by the acknowledgement of its last message instead.
+    bool batch_acks = false;
+};
+
+} // namespace warren::nft

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "kernel_error.hpp"
+
+#include <warren/nft/port_mapping.hpp>
+
+#include <warren/nft/error.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+namespace warren::nft {
+namespace {
+
+class Category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "warren-nft"; }
+
+    std::string message(int value) const override
+    {
+        switch (static_cast<errc>(value)) {
+        case errc::invalid_argument: return "invalid argument";
+        case errc::port_conflict: return "host port already published by another task";
+        case errc::permission_denied: return "permission denied (CAP_NET_ADMIN needed)";
+        case errc::kernel_unsupported: return "not supported by the running kernel";
+        case errc::ruleset_changed: return "ruleset changed concurrently";
+        case errc::kernel_error: return "kernel error";
+        }
+        return "unknown warren-nft error";
+    }
+
+    // Lets callers test std::errc values against our codes where the meaning is the same.
+    bool equivalent(const std::error_code& code, int value) const noexcept override
+    {
+        if (code.category() == *this)
+            return code.value() == value;
+        return false;
+    }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept
+{
+    static const Category category;
+    return category;
+}
+
+std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+std::error_condition make_error_condition(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+Error::Error(errc condition, std::string message, int kernel_errno, std::string operation)
+    : std::system_error(make_error_code(condition), message),
+      kernel_errno_(kernel_errno),
+      operation_(std::move(operation))
+{
+}
+
+errc errc_from_kernel(int err) noexcept
+{
+    switch (err) {
+    case EPERM:
+    case EACCES:
+        return errc::permission_denied;
+    case EOPNOTSUPP:
+    case EAFNOSUPPORT:
+    case EPROTONOSUPPORT:
+        return errc::kernel_unsupported;
+    case ERESTART:
+        return errc::ruleset_changed;
+    default:
+        return errc::kernel_error;
+    }
+}
+
+Error kernel_error(int err, std::string_view operation, std::string_view detail)
+{
+    std::string message(operation);
+    message += ": ";
+    message += std::strerror(err);
+    message += " (errno ";
+    message += std::to_string(err);
+    message += ')';
+    if (!detail.empty()) {
+        message += ", ";
+        message += detail;
+    }
+    return Error(errc_from_kernel(err), std::move(message), err, std::string(operation));
+}
+
+std::string_view to_string(Protocol protocol) noexcept
+{
+    switch (protocol) {
+    case Protocol::tcp: return "tcp";
+    case Protocol::udp: return "udp";
+    case Protocol::sctp: return "sctp";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(PublishMode mode) noexcept
+{
+    switch (mode) {
+    case PublishMode::host: return "host";
+    case PublishMode::ingress: return "ingress";
+    }
+    return "unknown";
+}
+
+}  // namespace warren::nft

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "netlink/encode.hpp"
+
+#include "netlink/nftnl_ptr.hpp"
+#include "netlink/socket.hpp"
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <type_traits>
+
+namespace warren::nft::netlink {
+
+using namespace ruleset;
+
+namespace {
+
+// NFTA_SET_ELEM_LIST_ELEMENTS is a nest with a 16-bit length: stay far below 64 KiB (pitfall 8).
+constexpr std::size_t max_elements_per_message = 128;
+
+std::uint16_t family_of(const Table& table) { return static_cast<std::uint16_t>(table.family); }
+
+std::uint32_t reg(Reg r) { return static_cast<std::uint32_t>(r); }
+
+std::uint16_t create_flags(Verb verb)
+{
+    return verb == Verb::create ? NLM_F_CREATE | NLM_F_EXCL : NLM_F_CREATE;
+}
+
+UdataBufPtr comment_udata(std::uint8_t type, const std::string& comment)
+{
+    auto udata = checked<UdataBufPtr>(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
+    // nft shows a comment only when it carries its terminating NUL (pitfall 13).
+    if (!nftnl_udata_put_strz(udata.get(), type, comment.c_str()))
+        throw std::length_error("comment too long for nftables userdata: " + comment);
+    return udata;
+}
+
+TablePtr make_table(const Table& table)
+{
+    auto t = checked<TablePtr>(nftnl_table_alloc());
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.name.c_str());
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, table.family == Family::ip ? NFPROTO_IPV4 : NFPROTO_IPV6);
+    return t;
+}
+
+ChainPtr make_chain(const Table& table, const Chain& chain)
+{
+    auto c = checked<ChainPtr>(nftnl_chain_alloc());
+    nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, table.name.c_str());
+    nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, chain.name.c_str());
+    if (chain.hook) {
+        nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM, chain.hook->hooknum);
+        nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, chain.hook->priority);
+        nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, chain.hook->type.c_str());
+        nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, chain.hook->policy_accept ? NF_ACCEPT : NF_DROP);
+    }
+    return c;
+}
+
+SetPtr make_set(const Table& table, const std::string& name)
+{
+    auto s = checked<SetPtr>(nftnl_set_alloc());
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.name.c_str());
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, family_of(table));
+    return s;
+}
+
+ExprPtr make_expr(const char* name)
+{
+    return checked<ExprPtr>(nftnl_expr_alloc(name));
+}
+
+SetPtr make_set_declaration(const Table& table, const Set& set)
+{
+    auto s = make_set(table, set.name);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_ID, set.id);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, concat_type(set.key));
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, concat_length(set.key));
+    if (set.is_map()) {
+        nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_MAP);
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, concat_type(set.data));
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, concat_length(set.data));
+    }
+    if (set.counter)
+        nftnl_set_add_expr(s.get(), make_expr("counter").release());
+    return s;
+}
+
+// One expression, as nft itself would emit it so that `nft list` prints nft syntax (pitfall 17).
+ExprPtr make_expression(const Expression& expression)
+{
+    return std::visit(
+        [](const auto& e) -> ExprPtr {
+            using T = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<T, expr::Meta>) {
+                auto x = make_expr("meta");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_META_KEY, e.key);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_META_DREG, reg(e.dreg));
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Payload>) {
+                auto x = make_expr("payload");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_PAYLOAD_BASE, e.base);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_PAYLOAD_OFFSET, e.offset);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_PAYLOAD_LEN, e.length);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_PAYLOAD_DREG, reg(e.dreg));
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Cmp>) {
+                auto x = make_expr("cmp");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_CMP_SREG, reg(e.sreg));
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_CMP_OP, e.op);
+                nftnl_expr_set(x.get(), NFTNL_EXPR_CMP_DATA, e.data.data(), static_cast<std::uint32_t>(e.data.size()));
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Bitwise>) {
+                auto x = make_expr("bitwise");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_BITWISE_SREG, reg(e.sreg));
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_BITWISE_DREG, reg(e.dreg));
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_BITWISE_LEN, static_cast<std::uint32_t>(e.mask.size()));
+                nftnl_expr_set(x.get(), NFTNL_EXPR_BITWISE_MASK, e.mask.data(), static_cast<std::uint32_t>(e.mask.size()));
+                nftnl_expr_set(x.get(), NFTNL_EXPR_BITWISE_XOR, e.xor_.data(), static_cast<std::uint32_t>(e.xor_.size()));
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Ct>) {
+                auto x = make_expr("ct");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_CT_KEY, e.key);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_CT_DREG, reg(e.dreg));
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Fib>) {
+                auto x = make_expr("fib");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_FIB_FLAGS, e.flags);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_FIB_RESULT, e.result);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_FIB_DREG, reg(e.dreg));
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Lookup>) {
+                auto x = make_expr("lookup");
+                nftnl_expr_set_str(x.get(), NFTNL_EXPR_LOOKUP_SET, e.set.c_str());
+                // The id lets the kernel resolve a set created earlier in the same batch (pitfall 22).
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_LOOKUP_SET_ID, e.set_id);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_LOOKUP_SREG, reg(e.sreg));
+                if (e.dreg)
+                    nftnl_expr_set_u32(x.get(), NFTNL_EXPR_LOOKUP_DREG, reg(*e.dreg));
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Dnat>) {
+                auto x = make_expr("nat");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NAT_FAMILY, static_cast<std::uint32_t>(e.family));
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NAT_REG_ADDR_MIN, reg(e.addr));
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NAT_REG_PROTO_MIN, reg(e.port));
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Masquerade>) {
+                return make_expr("masq");
+            } else {
+                static_assert(std::is_same_v<T, expr::Accept>);
+                auto x = make_expr("immediate");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+                return x;
+            }
+        },
+        expression);
+}
+
+RulePtr make_rule(const Table& table, const Rule& rule)
+{
+    auto r = checked<RulePtr>(nftnl_rule_alloc());
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.name.c_str());
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, rule.chain.c_str());
+    nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, family_of(table));
+    for (const auto& expression : rule.expressions)
+        nftnl_rule_add_expr(r.get(), make_expression(expression).release());
+    if (!rule.comment.empty()) {
+        auto udata = comment_udata(NFTNL_UDATA_RULE_COMMENT, rule.comment);
+        nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(udata.get()),
+                            nftnl_udata_buf_len(udata.get()));
+    }
+    return r;
+}
+
+SetElemPtr make_element(const Element& element, bool with_data)
+{
+    auto e = checked<SetElemPtr>(nftnl_set_elem_alloc());
+    nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY, element.key.data(), static_cast<std::uint32_t>(element.key.size()));
+    if (with_data && !element.data.empty())
+        nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_DATA, element.data.data(),
+                           static_cast<std::uint32_t>(element.data.size()));
+    if (with_data && !element.comment.empty()) {
+        auto udata = comment_udata(NFTNL_UDATA_SET_ELEM_COMMENT, element.comment);
+        nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(udata.get()),
+                           nftnl_udata_buf_len(udata.get()));
+    }
+    return e;
+}
+
+void encode_single(Batch& batch, const Table& table, const Operation& operation, std::size_t index)
+{
+    const auto family = family_of(table);
+    std::visit(
+        [&](const auto& object) {
+            using T = std::decay_t<decltype(object)>;
+            if constexpr (std::is_same_v<T, Table>) {
+                auto t = make_table(table);
+                const bool remove = operation.verb == Verb::remove;
+                auto* nlh = batch.start(remove ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, family,
+                                        remove ? 0 : create_flags(operation.verb));
+                nftnl_table_nlmsg_build_payload(nlh, t.get());
+            } else if constexpr (std::is_same_v<T, Chain>) {
+                if (operation.verb == Verb::flush) {
+                    // DELRULE with a chain and no handle flushes that chain. Without the chain it
+                    // would flush the whole table (pitfall 15), so the chain name is never empty here.
+                    auto r = checked<RulePtr>(nftnl_rule_alloc());
+                    nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.name.c_str());
+                    nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, object.name.c_str());
+                    auto* nlh = batch.start(NFT_MSG_DELRULE, family, 0);
+                    nftnl_rule_nlmsg_build_payload(nlh, r.get());
+                } else {
+                    auto c = make_chain(table, object);
+                    const bool remove = operation.verb == Verb::remove;
+                    auto* nlh = batch.start(remove ? NFT_MSG_DELCHAIN : NFT_MSG_NEWCHAIN, family,
+                                            remove ? 0 : create_flags(operation.verb));
+                    nftnl_chain_nlmsg_build_payload(nlh, c.get());
+                }
+            } else if constexpr (std::is_same_v<T, Set>) {
+                const bool remove = operation.verb == Verb::remove;
+                auto s = remove ? make_set(table, object.name) : make_set_declaration(table, object);
+                auto* nlh = batch.start(remove ? NFT_MSG_DELSET : NFT_MSG_NEWSET, family,
+                                        remove ? 0 : create_flags(operation.verb));
+                nftnl_set_nlmsg_build_payload(nlh, s.get());
+            } else if constexpr (std::is_same_v<T, Rule>) {
+                auto r = make_rule(table, object);
+                // Without APPEND a new rule goes to the head of the chain (pitfall 14).
+                auto* nlh = batch.start(NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND);
+                nftnl_rule_nlmsg_build_payload(nlh, r.get());
+            } else {
+                static_assert(std::is_same_v<T, Element>);
+            }
+        },
+        operation.object);
+    batch.finish({index});
+}
+
+}  // namespace
+
+void encode(Batch& batch, const Transaction& transaction)
+{
+    const auto& table = transaction.table();
+    const auto& operations = transaction.operations();
+    for (std::size_t i = 0; i < operations.size();) {
+        const auto* element = std::get_if<Element>(&operations[i].object);
+        if (!element) {
+            encode_single(batch, table, operations[i], i);
+            ++i;
+            continue;
+        }
+        const Verb verb = operations[i].verb;
+        const bool remove = verb == Verb::remove;
+        auto set = make_set(table, element->set);
+        std::vector<std::size_t> carried;
+        for (; i < operations.size() && carried.size() < max_elements_per_message; ++i) {
+            const auto* next = std::get_if<Element>(&operations[i].object);
+            if (!next || operations[i].verb != verb || next->set != element->set)
+                break;
+            nftnl_set_elem_add(set.get(), make_element(*next, !remove).release());
+            carried.push_back(i);
+        }
+        auto* nlh = batch.start(remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, family_of(table),
+                                remove ? 0 : create_flags(verb));
+        nftnl_set_elems_nlmsg_build_payload(nlh, set.get());
+        batch.finish(std::move(carried));
+    }
+}
+
+std::optional<std::size_t> element_at_offset(const nlmsghdr* message, std::uint32_t offset)
+{
+    const auto* base = reinterpret_cast<const std::uint8_t*>(message);
+    const std::size_t header = MNL_ALIGN(sizeof(nlmsghdr)) + MNL_ALIGN(sizeof(nfgenmsg));
+    std::optional<std::size_t> found;
+    for_each_attribute(base + header, message->nlmsg_len - header, [&](const nlattr* list) {
+        if (mnl_attr_get_type(list) != NFTA_SET_ELEM_LIST_ELEMENTS)
+            return;
+        std::size_t index = 0;
+        for_each_attribute(mnl_attr_get_payload(list), mnl_attr_get_payload_len(list), [&](const nlattr* element) {
+            const auto start = static_cast<std::uint32_t>(reinterpret_cast<const std::uint8_t*>(element) - base);
+            if (offset >= start && offset < start + element->nla_len)
+                found = index;
+            ++index;
+        });
+    });
+    return found;
+}
+
+}  // namespace warren::nft::netlink

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "netlink/kernel_backend.hpp"
+
+#include "kernel_error.hpp"
+#include "netlink/batch.hpp"
+#include "netlink/encode.hpp"
+#include "netlink/nftnl_ptr.hpp"
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <string>
+
+namespace warren::nft::netlink {
+
+using namespace ruleset;
+
+namespace {
+
+// Debian 12's uapi headers (6.1) predate these message types (Linux 6.3).
+constexpr std::uint16_t nft_msg_destroytable = 26;
+// How often a snapshot is retried when the ruleset changes while it is being read.
+constexpr int snapshot_attempts = 20;
+
+struct CollectedReplies {
+    std::vector<Ack> errors;  // every non-zero ack, in arrival order
+    std::vector<std::uint32_t> acked;  // seqs acknowledged with error 0
+};
+
+// Reads the replies to `batch` until `terminal_seq` is answered or the batch header is refused,
+// then drains whatever else is queued: nf_tables processes a batch inside sendmsg(), so every reply
+// is already there, and none may be left to confuse the next exchange.
+CollectedReplies collect(Socket& socket, const Batch& batch, std::uint32_t terminal_seq)
+{
+    CollectedReplies replies;
+    bool done = false;
+    auto scan = [&](std::span<const std::uint8_t> data) {
+        const auto* nlh = reinterpret_cast<const nlmsghdr*>(data.data());
+        int remaining = static_cast<int>(data.size());
+        for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+            if (nlh->nlmsg_type != NLMSG_ERROR)
+                continue;  // echoes and notifications
+            const Ack ack = parse_ack(nlh);
+            if (ack.seq < batch.begin_seq() || ack.seq > batch.end_seq())
+                continue;  // a straggler from an earlier exchange
+            if (ack.error != 0)
+                replies.errors.push_back(ack);
+            else
+                replies.acked.push_back(ack.seq);
+            if (ack.seq == terminal_seq || (ack.seq == batch.begin_seq() && ack.error != 0))
+                done = true;
+        }
+    };
+    while (!done)
+        scan(*socket.receive(false));
+    while (auto more = socket.receive(true))
+        scan(*more);
+    return replies;
+}
+
+// Runs a request that the kernel answers with messages and then NLMSG_DONE or an ack.
+// Returns 0 or the errno the kernel answered with; EINTR means a dump was interrupted by a change.
+int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint16_t flags,
+            const std::function<void(nlmsghdr*)>& build, const std::function<void(const nlmsghdr*)>& on_message)
+{
+    std::vector<std::uint8_t> buffer(MNL_SOCKET_BUFFER_SIZE);
+    const std::uint32_t seq = socket.next_seq();
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buffer.data()), type, family, flags | NLM_F_ACK, seq);
+    build(nlh);
+    socket.send({buffer.data(), nlh->nlmsg_len});
+
+    struct Context {
+        const std::function<void(const nlmsghdr*)>* on_message;
+        bool interrupted;
+    } context{&on_message, false};
+    auto callback = [](const nlmsghdr* message, void* data) -> int {
+        auto* ctx = static_cast<Context*>(data);
+        if (message->nlmsg_flags & NLM_F_DUMP_INTR)
+            ctx->interrupted = true;
+        (*ctx->on_message)(message);
+        return MNL_CB_OK;
+    };
+    for (;;) {
+        const auto data = *socket.receive(false);
+        const int ret = mnl_cb_run(data.data(), data.size(), seq, socket.portid(), callback, &context);
+        if (ret < 0) {
+            // mnl_cb_run sets errno from the kernel's NLMSG_ERROR.
+            const int err = errno;
+            if (err == ESRCH || err == EPROTO)
+                continue;  // not ours (another seq); keep reading
+            return err;
+        }
+        if (ret == MNL_CB_STOP)
+            return context.interrupted ? EINTR : 0;
+    }
+}
+
+std::string comment_of(const void* data, std::uint32_t length, std::uint8_t type)
+{
+    std::string comment;
+    struct Want {
+        std::uint8_t type;
+        std::string* out;
+    } want{type, &comment};
+    nftnl_udata_parse(
+        data, length,
+        [](const nftnl_udata* attr, void* d) -> int {
+            auto* w = static_cast<Want*>(d);
+            if (nftnl_udata_type(attr) == w->type && nftnl_udata_len(attr) > 0) {
+                const char* text = static_cast<const char*>(nftnl_udata_get(attr));
+                w->out->assign(text, strnlen(text, nftnl_udata_len(attr)));
+            }
+            return 0;
+        },
+        &want);
+    return comment;
+}
+
+Bytes bytes_of(nftnl_set_elem* element, std::uint16_t attribute)
+{
+    if (!nftnl_set_elem_is_set(element, attribute))
+        return {};
+    std::uint32_t length = 0;
+    const auto* data = static_cast<const std::uint8_t*>(nftnl_set_elem_get(element, attribute, &length));
+    return Bytes(data, data + length);
+}
+
+Element decode_element(nftnl_set_elem* e, const std::string& set)
+{
+    Element element;
+    element.set = set;
+    element.key = bytes_of(e, NFTNL_SET_ELEM_KEY);
+    element.data = bytes_of(e, NFTNL_SET_ELEM_DATA);
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
+        std::uint32_t length = 0;
+        const void* udata = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &length);
+        element.comment = comment_of(udata, length, NFTNL_UDATA_SET_ELEM_COMMENT);
+    }
+    nftnl_set_elem_expr_foreach(
+        e,
+        [](nftnl_expr* expr, void* d) -> int {
+            auto* out = static_cast<Element*>(d);
+            if (std::strcmp(nftnl_expr_get_str(expr, NFTNL_EXPR_NAME), "counter") == 0) {
+                out->packets = nftnl_expr_get_u64(expr, NFTNL_EXPR_CTR_PACKETS);
+                out->bytes = nftnl_expr_get_u64(expr, NFTNL_EXPR_CTR_BYTES);
+            }
+            return 0;
+        },
+        &element);
+    return element;
+}
+
+std::string describe_failure(const Transaction& transaction, const Batch& batch, const Ack& ack)
+{
+    if (ack.seq == batch.begin_seq())
+        return "commit transaction on table " + transaction.table().name;
+    for (const auto& message : batch.messages()) {
+        if (message.seq != ack.seq)
+            continue;
+        std::size_t which = 0;
+        if (message.operations.size() > 1 && ack.offset)
+            which = element_at_offset(batch.header(message), *ack.offset).value_or(0);
+        return describe(transaction.table(), transaction.operations()[message.operations[which]]);
+    }
+    return "commit transaction on table " + transaction.table().name;
+}
+
+}  // namespace
+
+KernelBackend::KernelBackend() : features_(probe()) {}
+
+KernelFeatures KernelBackend::probe()
+{
+    // One throwaway batch tells both features apart: it asks for acks of the batch header and
+    // trailer, and destroys a table that does not exist. Linux 6.10+ acks the header and trailer;
+    // Linux 6.3+ answers DESTROY of a missing table with success, older kernels with EINVAL.
+    Batch batch(socket_.next_seq(), std::nullopt, true);
+    auto table = checked<TablePtr>(nftnl_table_alloc());
+    nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, "warren-feature-probe");
+    auto* nlh = batch.start(nft_msg_destroytable, NFPROTO_IPV4, NLM_F_ACK);
+    nftnl_table_nlmsg_build_payload(nlh, table.get());
+    batch.finish({});
+    const std::uint32_t probe_seq = batch.messages().back().seq;
+    batch.end(true);
+    socket_.skip_to(batch.next_seq());
+    socket_.send(batch.bytes());
+    const auto replies = collect(socket_, batch, probe_seq);
+
+    KernelFeatures features;
+    for (const auto& error : replies.errors) {
+        if (error.seq == batch.begin_seq() || error.error == EPERM || error.error == EACCES)
+            throw kernel_error(error.error, "probe nf_tables support");
+    }
+    for (const auto seq : replies.acked) {
+        if (seq == probe_seq)
+            features.destroy_messages = true;
+        if (seq == batch.begin_seq() || seq == batch.end_seq())
+            features.batch_acks = true;
+    }
+    return features;
+}
+
+std::uint32_t KernelBackend::generation()
+{
+    std::uint32_t id = 0;
+    const int err = request(
+        socket_, NFT_MSG_GETGEN, AF_UNSPEC, 0, [](nlmsghdr*) {},
+        [&](const nlmsghdr* nlh) {
+            auto gen = checked<GenPtr>(nftnl_gen_alloc());
+            if (nftnl_gen_nlmsg_parse(nlh, gen.get()) == 0)
+                id = nftnl_gen_get_u32(gen.get(), NFTNL_GEN_ID);
+        });
+    if (err)
+        throw kernel_error(err, "read ruleset generation");
+    return id;
+}
+
+TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::string> sets)
+{
+    const auto family = static_cast<std::uint16_t>(table.family);
+    const std::string where = " of table " + std::string(table.family == Family::ip ? "ip " : "ip6 ") + table.name;
+    for (int attempt = 0; attempt < snapshot_attempts; ++attempt) {
+        TableSnapshot snap;
+        snap.generation = generation();
+
+        auto t = checked<TablePtr>(nftnl_table_alloc());
+        nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.name.c_str());
+        int err = request(
+            socket_, NFT_MSG_GETTABLE, family, 0, [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); },
+            [](const nlmsghdr*) {});
+        if (err == ENOENT) {
+            if (generation() == snap.generation)
+                return snap;
+            continue;
+        }
+        if (err)
+            throw kernel_error(err, "read table" + where);
+        snap.exists = true;
+
+        err = request(
+            socket_, NFT_MSG_GETCHAIN, family, NLM_F_DUMP, [](nlmsghdr*) {},
+            [&](const nlmsghdr* nlh) {
+                auto c = checked<ChainPtr>(nftnl_chain_alloc());
+                if (nftnl_chain_nlmsg_parse(nlh, c.get()) == 0 && table.name == nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE))
+                    snap.chains.emplace_back(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME));
+            });
+        if (err == EINTR || err == ENOENT)
+            continue;
+        if (err)
+            throw kernel_error(err, "list chains" + where);
+
+        auto filter = checked<SetPtr>(nftnl_set_alloc());
+        nftnl_set_set_str(filter.get(), NFTNL_SET_TABLE, table.name.c_str());
+        err = request(
+            socket_, NFT_MSG_GETSET, family, NLM_F_DUMP, [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, filter.get()); },
+            [&](const nlmsghdr* nlh) {
+                auto s = checked<SetPtr>(nftnl_set_alloc());
+                if (nftnl_set_nlmsg_parse(nlh, s.get()) != 0 || table.name != nftnl_set_get_str(s.get(), NFTNL_SET_TABLE))
+                    return;
+                SetShape shape;
+                shape.key_type = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE);
+                shape.key_length = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_LEN);
+                if (nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS) & NFT_SET_MAP) {
+                    shape.data_type = nftnl_set_get_u32(s.get(), NFTNL_SET_DATA_TYPE);
+                    shape.data_length = nftnl_set_get_u32(s.get(), NFTNL_SET_DATA_LEN);
+                }
+                nftnl_set_expr_foreach(
+                    s.get(),
+                    [](nftnl_expr* expr, void* d) -> int {
+                        if (std::strcmp(nftnl_expr_get_str(expr, NFTNL_EXPR_NAME), "counter") == 0)
+                            static_cast<SetShape*>(d)->counter = true;
+                        return 0;
+                    },
+                    &shape);
+                snap.sets[nftnl_set_get_str(s.get(), NFTNL_SET_NAME)] = shape;
+            });
+        if (err == EINTR || err == ENOENT)
+            continue;
+        if (err)
+            throw kernel_error(err, "list sets" + where);
+
+        bool interrupted = false;
+        for (const auto& name : sets) {
+            if (!snap.sets.contains(name))
+                continue;
+            auto& elements = snap.elements[name];
+            auto s = checked<SetPtr>(nftnl_set_alloc());
+            nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.name.c_str());
+            nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+            nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, family);
+            err = request(
+                socket_, NFT_MSG_GETSETELEM, family, NLM_F_DUMP,
+                [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); },
+                [&](const nlmsghdr* nlh) {
+                    auto parsed = checked<SetPtr>(nftnl_set_alloc());
+                    if (nftnl_set_elems_nlmsg_parse(nlh, parsed.get()) != 0)
+                        return;
+                    nftnl_set_elem_foreach(
+                        parsed.get(),
+                        [](nftnl_set_elem* e, void* d) -> int {
+                            auto* ctx = static_cast<std::pair<std::vector<Element>*, const std::string*>*>(d);
+                            ctx->first->push_back(decode_element(e, *ctx->second));
+                            return 0;
+                        },
+                        std::make_unique<std::pair<std::vector<Element>*, const std::string*>>(&elements, &name).get());
+                });
+            if (err == EINTR || err == ENOENT) {
+                interrupted = true;
+                break;
+            }
+            if (err)
+                throw kernel_error(err, "list elements of set " + name + where);
+        }
+        if (!interrupted && generation() == snap.generation)
+            return snap;
+    }
+    throw Error(errc::ruleset_changed,
+                "read table" + where + ": the ruleset kept changing while it was read; retry later");
+}
+
+void KernelBackend::commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation)
+{
+    if (transaction.empty())
+        return;
+    Batch batch(socket_.next_seq(), expected_generation, false);
+    encode(batch, transaction);
+    // The end of the batch is the trailer's ack where the kernel honours it (Linux 6.10+), and the
+    // last message's ack elsewhere: waiting for an ack the kernel never sends would hang forever.
+    if (!features_.batch_acks)
+        batch.request_ack_of_last_message();
+    batch.end(features_.batch_acks);
+    socket_.skip_to(batch.next_seq());
+    socket_.send(batch.bytes());
+    const auto replies =
+        collect(socket_, batch, features_.batch_acks ? batch.end_seq() : batch.messages().back().seq);
+    if (replies.errors.empty())
+        return;
+    // nf_tables reports every refused message, then aborts the whole batch; the first refusal is
+    // the cause, the rest often follow from it.
+    const Ack& first = replies.errors.front();
+    std::string detail;
+    if (first.offset)
+        detail = "kernel points at attribute offset " + std::to_string(*first.offset);
+    if (replies.errors.size() > 1)
+        detail += (detail.empty() ? "" : "; ") + std::to_string(replies.errors.size() - 1) + " more message(s) refused";
+    detail += (detail.empty() ? "" : "; ") + std::string("nothing was changed");
+    throw kernel_error(first.error, describe_failure(transaction, batch, first), detail);
+}
+
+}  // namespace warren::nft::netlink

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// The real backend: nf_tables over one netlink socket.
+#pragma once
+
+#include "netlink/socket.hpp"
+#include "ruleset/backend.hpp"
+
+namespace warren::nft::netlink {
+
+class KernelBackend final : public ruleset::Backend {
+public:
+    KernelBackend();  // opens the socket and probes the kernel; throws Error
+
+    const KernelFeatures& features() const noexcept override { return features_; }
+    std::uint32_t generation() override;
+    ruleset::TableSnapshot snapshot(const ruleset::Table& table, std::span<const std::string> sets) override;
+    void commit(const ruleset::Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
+
+private:
+    KernelFeatures probe();
+
+    Socket socket_;
+    KernelFeatures features_;
+};
+
+}  // namespace warren::nft::netlink

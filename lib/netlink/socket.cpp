@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "netlink/socket.hpp"
+
+#include "kernel_error.hpp"
+
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <ctime>
+
+namespace warren::nft::netlink {
+namespace {
+
+// Replies to a large batch (acks plus echoes) must fit, or recv fails with ENOBUFS after the
+// kernel already committed (pitfall 7). Unprivileged namespaces are capped by rmem_max/wmem_max.
+constexpr int buffer_bytes = 8 * 1024 * 1024;
+// A reply never takes longer than this; waiting longer means our idea of the protocol is wrong,
+// and an error beats hanging the agent forever.
+constexpr int receive_timeout_seconds = 10;
+
+void set_buffer(int fd, int force_option, int option)
+{
+    if (setsockopt(fd, SOL_SOCKET, force_option, &buffer_bytes, sizeof buffer_bytes) == 0)
+        return;
+    setsockopt(fd, SOL_SOCKET, option, &buffer_bytes, sizeof buffer_bytes);  // best effort, capped
+}
+
+}  // namespace
+
+Socket::Socket()
+    : socket_(mnl_socket_open(NETLINK_NETFILTER), mnl_socket_close),
+      seq_(static_cast<std::uint32_t>(std::time(nullptr))),
+      receive_buffer_(MNL_SOCKET_BUFFER_SIZE * 4)
+{
+    if (!socket_)
+        throw kernel_error(errno, "open netlink socket (NETLINK_NETFILTER)");
+    if (mnl_socket_bind(socket_.get(), 0, MNL_SOCKET_AUTOPID) < 0)
+        throw kernel_error(errno, "bind netlink socket");
+    portid_ = mnl_socket_get_portid(socket_.get());
+
+    const int fd = mnl_socket_get_fd(socket_.get());
+    const int on = 1;
+    // Extended acks tell which attribute the kernel refused; capped acks spare copying our request back.
+    setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on);
+    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof on);
+    set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+    set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+    const timeval timeout{receive_timeout_seconds, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+}
+
+void Socket::send(std::span<const std::uint8_t> bytes)
+{
+    if (mnl_socket_sendto(socket_.get(), bytes.data(), bytes.size()) < 0)
+        throw kernel_error(errno, "send netlink message",
+                           errno == EMSGSIZE ? "the batch exceeds the socket send buffer" : "");
+}
+
+std::optional<std::span<const std::uint8_t>> Socket::receive(bool nonblocking)
+{
+    for (;;) {
+        const int fd = mnl_socket_get_fd(socket_.get());
+        const ssize_t n = recv(fd, receive_buffer_.data(), receive_buffer_.size(), nonblocking ? MSG_DONTWAIT : 0);
+        if (n >= 0)
+            return std::span<const std::uint8_t>(receive_buffer_.data(), static_cast<std::size_t>(n));
+        if (errno == EINTR)
+            continue;
+        if (nonblocking && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return std::nullopt;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            throw kernel_error(ETIMEDOUT, "receive netlink reply", "the kernel did not answer");
+        if (errno == ENOBUFS)
+            throw kernel_error(ENOBUFS, "receive netlink reply",
+                               "replies were lost; the kernel may have applied the change");
+        throw kernel_error(errno, "receive netlink reply");
+    }
+}
+
+Ack parse_ack(const nlmsghdr* nlh)
+{
+    const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+    Ack ack{nlh->nlmsg_seq, -err->error, std::nullopt};
+    if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+        return ack;
+    // The TLVs follow the echoed request: only its header when capped, all of it otherwise.
+    std::size_t tlv_offset = sizeof(nlmsgerr);
+    if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+        tlv_offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
+    const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh));
+    const std::size_t payload_len = mnl_nlmsg_get_payload_len(nlh);
+    if (tlv_offset > payload_len)
+        return ack;
+    for_each_attribute(payload + tlv_offset, payload_len - tlv_offset, [&](const nlattr* attr) {
+        if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_OFFS && mnl_attr_get_payload_len(attr) >= sizeof(std::uint32_t))
+            ack.offset = mnl_attr_get_u32(attr);
+    });
+    return ack;
+}
+
+}  // namespace warren::nft::netlink

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+// A NETLINK_NETFILTER socket (libmnl) with extended acks, sized for our batches.
+#pragma once
+
+#include <libmnl/libmnl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace warren::nft::netlink {
+
+// One NLMSG_ERROR reply: the kernel's ack (error 0) or refusal of the message with `seq`.
+struct Ack {
+    std::uint32_t seq;
+    int error;                           // positive errno, 0 for success
+    std::optional<std::uint32_t> offset; // NLMSGERR_ATTR_OFFS: offending attribute, from the message start
+};
+
+class Socket {
+public:
+    Socket();  // throws Error
+
+    std::uint32_t next_seq() noexcept { return seq_++; }
+    // After a batch numbered its own messages from next_seq().
+    void skip_to(std::uint32_t seq) noexcept { seq_ = seq; }
+    std::uint32_t portid() const noexcept { return portid_; }
+
+    void send(std::span<const std::uint8_t> bytes);  // throws Error naming `what` on failure
+    // Receives one datagram. Returns std::nullopt when `nonblocking` and nothing is queued.
+    std::optional<std::span<const std::uint8_t>> receive(bool nonblocking);
+
+private:
+    std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> socket_;
+    std::uint32_t portid_ = 0;
+    std::uint32_t seq_ = 0;
+    std::vector<std::uint8_t> receive_buffer_;
+};
+
+// Calls f(attr) for each netlink attribute in [start, start + length); the C macros of libmnl do
+// not compile as C++.
+template <typename F>
+void for_each_attribute(const void* start, std::size_t length, F&& f)
+{
+    const auto* attr = static_cast<const nlattr*>(start);
+    int remaining = static_cast<int>(length);
+    while (mnl_attr_ok(attr, remaining)) {
+        f(attr);
+        remaining -= static_cast<int>(MNL_ALIGN(attr->nla_len));
+        attr = reinterpret_cast<const nlattr*>(reinterpret_cast<const std::uint8_t*>(attr) + MNL_ALIGN(attr->nla_len));
+    }
+}
+
+// Decodes an NLMSG_ERROR message (with or without extended-ack TLVs).
+Ack parse_ack(const nlmsghdr* nlh);
+
+}  // namespace warren::nft::netlink

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "publisher/layout.hpp"
+
+#include <warren/nft/error.hpp>
+
+#include <netinet/in.h>  // before the linux/ headers, which then skip their own struct in_addr
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace warren::nft::layout {
+
+using namespace ruleset;
+
+namespace {
+
+// nft's datatype ids (nftables include/datatype.h), so `nft list` prints keys as nft would.
+constexpr Field ipv4_addr{7, 4};
+constexpr Field inet_proto{12, 1};
+constexpr Field inet_service{13, 2};
+
+// Chain priorities nft calls dstnat, srcnat and filter.
+constexpr std::int32_t priority_dstnat = -100;
+constexpr std::int32_t priority_srcnat = 100;
+constexpr std::int32_t priority_filter = 0;
+
+constexpr std::uint32_t ports_set_id = 1;
+constexpr std::uint32_t backends_set_id = 2;
+
+Set ports_declaration() { return Set{ports_map, {inet_proto, inet_service}, {ipv4_addr, inet_service}, false, ports_set_id}; }
+Set backends_declaration() { return Set{backends_set, {ipv4_addr, inet_proto, inet_service}, {}, true, backends_set_id}; }
+
+struct FixedChain {
+    Chain chain;
+    std::vector<Rule> rules;
+};
+
+Bytes u32_host(std::uint32_t value)
+{
+    Bytes bytes(4);
+    std::memcpy(bytes.data(), &value, 4);
+    return bytes;
+}
+
+// fib daddr type local dnat ip to meta l4proto . th dport map @ports
+Rule dnat_rule(const std::string& chain)
+{
+    return Rule{chain,
+                {expr::Fib{NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE, Reg::r1},
+                 expr::Cmp{NFT_CMP_EQ, Reg::r1, u32_host(RTN_LOCAL)},
+                 expr::Meta{NFT_META_L4PROTO, Reg::r1},
+                 expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, Reg::r32_01},
+                 // The 8-byte value lands in r1: address in its first 4 bytes (reg 8), port in reg 9.
+                 expr::Lookup{ports_map, ports_set_id, Reg::r1, Reg::r1},
+                 expr::Dnat{Family::ip, Reg::r1, Reg::r32_01}},
+                "warren-nft: DNAT published host ports of local addresses to containers"};
+}
+
+// ct status dnat ip {d,s}addr . meta l4proto . th {d,s}port @backends <verdict>
+Rule backend_rule(const std::string& chain, bool reply_direction, Expression verdict, std::string comment)
+{
+    return Rule{chain,
+                {expr::Ct{NFT_CT_STATUS, Reg::r1},
+                 expr::Bitwise{Reg::r1, Reg::r1, u32_host(IPS_DST_NAT), u32_host(0)},
+                 expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)},
+                 expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, reply_direction ? 12u : 16u, 4, Reg::r1},
+                 expr::Meta{NFT_META_L4PROTO, Reg::r32_01},
+                 expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, reply_direction ? 0u : 2u, 2, Reg::r32_02},
+                 expr::Lookup{backends_set, backends_set_id, Reg::r1, std::nullopt},
+                 std::move(verdict)},
+                std::move(comment)};
+}
+
+std::vector<FixedChain> fixed_chains()
+{
+    return {
+        {Chain{"prerouting", BaseHook{"nat", NF_INET_PRE_ROUTING, priority_dstnat, true}}, {dnat_rule("prerouting")}},
+        // Connections from the host itself to one of its addresses never pass prerouting.
+        {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}}, {dnat_rule("output")}},
+        {Chain{"postrouting", BaseHook{"nat", NF_INET_POST_ROUTING, priority_srcnat, true}},
+         {backend_rule("postrouting", false, expr::Masquerade{},
+                       "warren-nft: masquerade connections DNATed to published containers")}},
+        {Chain{"forward", BaseHook{"filter", NF_INET_FORWARD, priority_filter, true}},
+         {backend_rule("forward", false, expr::Accept{}, "warren-nft: accept traffic to published containers"),
+          backend_rule("forward", true, expr::Accept{}, "warren-nft: accept replies from published containers")}},
+    };
+}
+
+void put_u16(Bytes& bytes, std::size_t at, std::uint16_t value)
+{
+    bytes[at] = static_cast<std::uint8_t>(value >> 8);
+    bytes[at + 1] = static_cast<std::uint8_t>(value & 0xff);
+}
+
+std::uint16_t get_u16(const Bytes& bytes, std::size_t at)
+{
+    return static_cast<std::uint16_t>(bytes[at] << 8 | bytes[at + 1]);
+}
+
+std::optional<Protocol> protocol_of(std::uint8_t number)
+{
+    switch (number) {
+    case IPPROTO_TCP: return Protocol::tcp;
+    case IPPROTO_UDP: return Protocol::udp;
+    case IPPROTO_SCTP: return Protocol::sctp;
+    default: return std::nullopt;
+    }
+}
+
+}  // namespace
+
+Table table() { return Table{Family::ip, table_name}; }
+
+std::uint8_t ip_protocol(Protocol protocol) noexcept
+{
+    switch (protocol) {
+    case Protocol::tcp: return IPPROTO_TCP;
+    case Protocol::udp: return IPPROTO_UDP;
+    case Protocol::sctp: return IPPROTO_SCTP;
+    }
+    return 0;
+}
+
+std::string to_string(const Ipv4& a)
+{
+    return std::to_string(a[0]) + '.' + std::to_string(a[1]) + '.' + std::to_string(a[2]) + '.' + std::to_string(a[3]);
+}
+
+std::string owner_comment(std::string_view task_id, std::string_view name)
+{
+    std::string comment = "task=";
+    comment += task_id;
+    if (!name.empty()) {
+        comment += " name=";
+        comment += name;
+    }
+    return comment;
+}
+
+std::optional<Owner> parse_owner_comment(std::string_view comment)
+{
+    constexpr std::string_view task_prefix = "task=", name_prefix = " name=";
+    if (!comment.starts_with(task_prefix))
+        return std::nullopt;
+    comment.remove_prefix(task_prefix.size());
+    Owner owner;
+    const auto name_at = comment.find(name_prefix);
+    owner.task_id = comment.substr(0, name_at);
+    if (name_at != std::string_view::npos)
+        owner.name = comment.substr(name_at + name_prefix.size());
+    if (owner.task_id.empty())
+        return std::nullopt;
+    return owner;
+}
+
+// Keys and values are laid out field by field, each padded to 4 bytes (pitfall 18):
+//   ports key   [proto 0 0 0][port_hi port_lo 0 0]
+//   ports value [a b c d][port_hi port_lo 0 0]
+//   backends    [a b c d][proto 0 0 0][port_hi port_lo 0 0]
+Element port_element(const HostPort& key, const Destination& destination, std::string comment)
+{
+    Element element;
+    element.set = ports_map;
+    element.key.assign(8, 0);
+    element.key[0] = ip_protocol(key.protocol);
+    put_u16(element.key, 4, key.port);
+    element.data.assign(8, 0);
+    std::copy(destination.address.begin(), destination.address.end(), element.data.begin());
+    put_u16(element.data, 4, destination.port);
+    element.comment = std::move(comment);
+    return element;
+}
+
+Element destination_element(const Destination& destination)
+{
+    Element element;
+    element.set = backends_set;
+    element.key.assign(12, 0);
+    std::copy(destination.address.begin(), destination.address.end(), element.key.begin());
+    element.key[4] = ip_protocol(destination.protocol);
+    put_u16(element.key, 8, destination.port);
+    return element;
+}
+
+std::optional<DecodedPort> decode_port_element(const Element& element)
+{
+    if (element.key.size() != 8 || element.data.size() != 8)
+        return std::nullopt;
+    const auto protocol = protocol_of(element.key[0]);
+    if (!protocol)
+        return std::nullopt;
+    DecodedPort port{{*protocol, get_u16(element.key, 4)}, {{}, *protocol, get_u16(element.data, 4)}};
+    std::copy_n(element.data.begin(), 4, port.destination.address.begin());
+    return port;
+}
+
+std::optional<Destination> decode_destination_element(const Element& element)
+{
+    if (element.key.size() != 12)
+        return std::nullopt;
+    const auto protocol = protocol_of(element.key[4]);
+    if (!protocol)
+        return std::nullopt;
+    Destination destination{{}, *protocol, get_u16(element.key, 8)};
+    std::copy_n(element.key.begin(), 4, destination.address.begin());
+    return destination;
+}
+
+std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, bool rewrite_rules)
+{
+    Transaction tx(table());
+    bool missing = !snapshot.exists;
+    tx.add(table());
+    for (const auto& declaration : {ports_declaration(), backends_declaration()}) {
+        const auto found = snapshot.sets.find(declaration.name);
+        if (found == snapshot.sets.end()) {
+            missing = true;
+            tx.add(declaration);
+        } else if (found->second != declaration.shape()) {
+            throw Error(errc::kernel_error,
+                        "table ip warren holds a set '" + declaration.name +
+                            "' of another layout (made by another program or version); remove it with "
+                            "`nft delete table ip warren` and publish again");
+        }
+    }
+    const auto chains = fixed_chains();
+    for (const auto& fixed : chains) {
+        const bool exists = std::find(snapshot.chains.begin(), snapshot.chains.end(), fixed.chain.name) != snapshot.chains.end();
+        missing = missing || !exists;
+        if (!exists || rewrite_rules) {
+            tx.add(fixed.chain);
+            tx.flush(fixed.chain);
+            for (const auto& rule : fixed.rules)
+                tx.add(rule);
+        }
+    }
+    if (!missing && !rewrite_rules)
+        return std::nullopt;
+    return tx;
+}
+
+}  // namespace warren::nft::layout

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// The publisher's view of the ports map: who owns which host port, rebuilt from a kernel snapshot
+// and kept current by applying our own committed changes.
+#pragma once
+
+#include "publisher/layout.hpp"
+#include "ruleset/backend.hpp"
+
+#include <warren/nft/host_port_publisher.hpp>
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warren::nft {
+
+// One published port as the index keeps it.
+struct IndexEntry {
+    PortMapping mapping;
+    layout::Ipv4 address;
+    layout::HostPort host_port() const { return {mapping.protocol, mapping.host_port}; }
+    layout::Destination destination() const { return {address, mapping.protocol, mapping.container_port}; }
+    friend bool operator==(const IndexEntry&, const IndexEntry&) = default;
+};
+
+class TaskIndex {
+public:
+    // Ports-map elements whose comment names no task (added by hand or by another program) are
+    // kept under this id: they still occupy their host ports.
+    static constexpr std::string_view foreign_owner = "";
+
+    static TaskIndex from_snapshot(const ruleset::TableSnapshot& snapshot);
+
+    // The task's entries ordered by protocol and host port; empty if it publishes nothing.
+    const std::vector<IndexEntry>& entries(std::string_view task_id) const;
+    // The task that owns the host port, if any.
+    const std::string* owner(const layout::HostPort& host_port) const;
+    const IndexEntry* entry(const layout::HostPort& host_port) const;
+    std::uint32_t destination_uses(const layout::Destination& destination) const;
+    bool destination_present(const layout::Destination& destination) const;
+
+    // Records that the kernel now publishes exactly `entries` for the task (none: unpublished),
+    // after a transaction from plan_replace() committed.
+    void replace(std::string_view task_id, std::vector<IndexEntry> entries);
+
+    std::vector<PublishedPort> all() const;
+    std::size_t size() const noexcept { return owners_.size(); }
+
+private:
+    std::map<std::string, std::vector<IndexEntry>, std::less<>> tasks_;
+    std::map<layout::HostPort, const std::string*> owners_;
+    std::map<layout::Destination, std::uint32_t> uses_;
+    std::set<layout::Destination> present_;  // elements of the backends set in the kernel
+};
+
+// The transaction that turns the task's published ports into `wanted` (empty: unpublish). Ports that
+// stay the same are not touched, so their conntrack flows and counters survive a re-publish.
+ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted);
+
+}  // namespace warren::nft

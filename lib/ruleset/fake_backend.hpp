@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+// An in-memory nf_tables for unit tests: applies a transaction to a copy of its state and keeps the
+// copy only if every operation succeeded, with the kernel's errnos and generation-id check.
+#pragma once
+
+#include "ruleset/backend.hpp"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace warren::nft::ruleset {
+
+class FakeBackend final : public Backend {
+public:
+    struct SetState {
+        Set declaration;
+        std::map<Bytes, Element> elements;
+    };
+    struct ChainState {
+        Chain declaration;
+        std::vector<Rule> rules;
+    };
+    struct TableState {
+        std::map<std::string, ChainState> chains;
+        std::map<std::string, SetState> sets;
+    };
+    using State = std::map<std::pair<Family, std::string>, TableState>;
+
+    explicit FakeBackend(KernelFeatures features = {true, true}) : features_(features) {}
+
+    const KernelFeatures& features() const noexcept override { return features_; }
+    std::uint32_t generation() override { return generation_; }
+    TableSnapshot snapshot(const Table& table, std::span<const std::string> sets) override;
+    void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
+
+    // Test hooks ------------------------------------------------------------------------------
+    const State& state() const noexcept { return state_; }
+    State& mutable_state() noexcept { return state_; }  // a foreign writer; call bump_generation()
+    void bump_generation() noexcept { ++generation_; }
+    const std::vector<Transaction>& committed() const noexcept { return committed_; }
+    std::size_t commit_attempts() const noexcept { return attempts_; }
+    // Runs before a commit is applied; lets a test act as a concurrent writer or inject a failure.
+    std::function<void(const Transaction&)> before_commit;
+
+private:
+    KernelFeatures features_;
+    std::uint32_t generation_ = 1;
+    State state_;
+    std::vector<Transaction> committed_;
+    std::size_t attempts_ = 0;
+};
+
+}  // namespace warren::nft::ruleset

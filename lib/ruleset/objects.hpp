@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+// Typed nftables objects: plain values that describe a table's contents without touching the kernel.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace warren::nft::ruleset {
+
+using Bytes = std::vector<std::uint8_t>;
+
+enum class Family : std::uint8_t { ip = 2 /* NFPROTO_IPV4 */, ip6 = 10 /* NFPROTO_IPV6 */ };
+
+struct Table {
+    Family family = Family::ip;
+    std::string name;
+    friend bool operator==(const Table&, const Table&) = default;
+};
+
+struct BaseHook {
+    std::string type;       // "nat" or "filter"
+    std::uint32_t hooknum;  // NF_INET_*
+    std::int32_t priority;
+    bool policy_accept = true;
+    friend bool operator==(const BaseHook&, const BaseHook&) = default;
+};
+
+struct Chain {
+    std::string name;
+    std::optional<BaseHook> hook;
+    friend bool operator==(const Chain&, const Chain&) = default;
+};
+
+// One field of a (possibly concatenated) set key or map value: nft's datatype id and its byte length.
+// Each field occupies a whole number of 4-byte registers in the key.
+struct Field {
+    std::uint32_t datatype;
+    std::uint32_t length;
+    friend bool operator==(const Field&, const Field&) = default;
+};
+
+// nft's encoding of a concatenated type: datatype ids, 6 bits each. The kernel ignores it; `nft list`
+// uses it to print keys and values (pitfall 19).
+inline std::uint32_t concat_type(const std::vector<Field>& fields)
+{
+    std::uint32_t type = 0;
+    for (const auto& field : fields)
+        type = (type << 6) | field.datatype;
+    return type;
+}
+
+// Bytes a concatenated key or value occupies: each field is padded to whole 4-byte registers (pitfall 18).
+inline std::uint32_t concat_length(const std::vector<Field>& fields)
+{
+    std::uint32_t length = 0;
+    for (const auto& field : fields)
+        length += (field.length + 3) / 4 * 4;
+    return length;
+}
+
+// What a set looks like from the outside, as a dump reports it: enough to tell whether an existing
+// set is the one we would create.
+struct SetShape {
+    std::uint32_t key_type = 0;
+    std::uint32_t key_length = 0;
+    std::uint32_t data_type = 0;
+    std::uint32_t data_length = 0;
+    bool counter = false;
+    friend bool operator==(const SetShape&, const SetShape&) = default;
+};
+
+struct Set {
+    std::string name;
+    std::vector<Field> key;
+    std::vector<Field> data;  // empty for a set, non-empty for a map
+    bool counter = false;     // every element carries a packet/byte counter
+    std::uint32_t id = 0;     // NFTA_SET_ID: lets rules in the same batch refer to a new set
+    bool is_map() const { return !data.empty(); }
+    SetShape shape() const { return {concat_type(key), concat_length(key), concat_type(data), concat_length(data), counter}; }
+    friend bool operator==(const Set&, const Set&) = default;
+};
+
+struct Element {
+    std::string set;
+    Bytes key;
+    Bytes data;           // map value; empty for set elements
+    std::string comment;  // shown by `nft list`; we store the owner here
+    // Filled by dumps of sets with counters.
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+    friend bool operator==(const Element&, const Element&) = default;
+};
+
+// Registers as the kernel numbers them: NFT_REG_VERDICT, then 4-byte NFT_REG32_00.. (8 + n).
+enum class Reg : std::uint32_t { verdict = 0, r1 = 1, r32_00 = 8, r32_01 = 9, r32_02 = 10 };
+
+namespace expr {
+struct Meta { std::uint32_t key; Reg dreg; friend bool operator==(const Meta&, const Meta&) = default; };
+struct Payload {
+    std::uint32_t base;  // NFT_PAYLOAD_*_HEADER
+    std::uint32_t offset;
+    std::uint32_t length;
+    Reg dreg;
+    friend bool operator==(const Payload&, const Payload&) = default;
+};
+struct Cmp { std::uint32_t op; Reg sreg; Bytes data; friend bool operator==(const Cmp&, const Cmp&) = default; };
+struct Bitwise {
+    Reg sreg;
+    Reg dreg;
+    Bytes mask;
+    Bytes xor_;
+    friend bool operator==(const Bitwise&, const Bitwise&) = default;
+};
+struct Ct { std::uint32_t key; Reg dreg; friend bool operator==(const Ct&, const Ct&) = default; };
+struct Fib {
+    std::uint32_t flags;   // NFTA_FIB_F_*
+    std::uint32_t result;  // NFT_FIB_RESULT_*
+    Reg dreg;
+    friend bool operator==(const Fib&, const Fib&) = default;
+};
+struct Lookup {
+    std::string set;
+    std::uint32_t set_id;
+    Reg sreg;
+    std::optional<Reg> dreg;
+    friend bool operator==(const Lookup&, const Lookup&) = default;
+};
+struct Dnat {
+    Family family;
+    Reg addr;
+    Reg port;
+    friend bool operator==(const Dnat&, const Dnat&) = default;
+};
+struct Masquerade { friend bool operator==(const Masquerade&, const Masquerade&) = default; };
+struct Accept { friend bool operator==(const Accept&, const Accept&) = default; };
+}  // namespace expr
+
+using Expression = std::variant<expr::Meta, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct, expr::Fib,
+                                expr::Lookup, expr::Dnat, expr::Masquerade, expr::Accept>;
+
+struct Rule {
+    std::string chain;
+    std::vector<Expression> expressions;
+    std::string comment;
+    friend bool operator==(const Rule&, const Rule&) = default;
+};
+
+}  // namespace warren::nft::ruleset

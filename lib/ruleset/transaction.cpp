@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ruleset/transaction.hpp"
+
+#include <type_traits>
+
+namespace warren::nft::ruleset {
+
+std::string describe(const Table& table, const Operation& operation)
+{
+    const std::string table_name = std::string(table.family == Family::ip ? "ip " : "ip6 ") + table.name;
+    std::string verb;
+    switch (operation.verb) {
+    case Verb::add: verb = "add"; break;
+    case Verb::create: verb = "create"; break;
+    case Verb::remove: verb = "delete"; break;
+    case Verb::flush: verb = "flush"; break;
+    }
+    return std::visit(
+        [&](const auto& object) -> std::string {
+            using T = std::decay_t<decltype(object)>;
+            if constexpr (std::is_same_v<T, Table>)
+                return verb + " table " + table_name;
+            else if constexpr (std::is_same_v<T, Chain>)
+                return verb + " chain " + table_name + " " + object.name;
+            else if constexpr (std::is_same_v<T, Set>)
+                return verb + (object.is_map() ? " map " : " set ") + table_name + " " + object.name;
+            else if constexpr (std::is_same_v<T, Rule>)
+                return verb + " rule to chain " + table_name + " " + object.chain;
+            else
+                return verb + " element" + (object.comment.empty() ? "" : " (" + object.comment + ")") +
+                       (operation.verb == Verb::remove ? " from " : " in ") + table_name + " " + object.set;
+        },
+        operation.object);
+}
+
+}  // namespace warren::nft::ruleset

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// A transaction: an ordered list of operations on one table, built without touching the kernel and
+// committed in one call. The kernel (and the fake) apply all of it or none of it.
+#pragma once
+
+#include "ruleset/objects.hpp"
+
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace warren::nft::ruleset {
+
+enum class Verb {
+    add,     // create if missing, keep if it exists (NLM_F_CREATE)
+    create,  // create, fail with EEXIST if it exists (NLM_F_CREATE | NLM_F_EXCL)
+    remove,  // delete, fail with ENOENT if missing
+    flush,   // chains only: delete every rule of the chain
+};
+
+using Object = std::variant<Table, Chain, Set, Element, Rule>;
+
+struct Operation {
+    Verb verb;
+    Object object;
+    friend bool operator==(const Operation&, const Operation&) = default;
+};
+
+class Transaction {
+public:
+    explicit Transaction(Table table) : table_(std::move(table)) {}
+
+    Transaction& add(Object object) { return push(Verb::add, std::move(object)); }
+    Transaction& create(Object object) { return push(Verb::create, std::move(object)); }
+    Transaction& remove(Object object) { return push(Verb::remove, std::move(object)); }
+    Transaction& flush(Chain chain) { return push(Verb::flush, std::move(chain)); }
+
+    const Table& table() const noexcept { return table_; }
+    const std::vector<Operation>& operations() const noexcept { return operations_; }
+    bool empty() const noexcept { return operations_.empty(); }
+
+private:
+    Transaction& push(Verb verb, Object object)
+    {
+        operations_.push_back(Operation{verb, std::move(object)});
+        return *this;
+    }
+
+    Table table_;
+    std::vector<Operation> operations_;
+};
+
+// "add element to set ip warren ports" and the like: how errors name the operation that failed.
+std::string describe(const Table& table, const Operation& operation);
+
+}  // namespace warren::nft::ruleset
