@@ -19,7 +19,7 @@ namespace {
 bool allowed(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::strchr("-_.:@/+", c) != nullptr;
+           (c != '\0' && std::strchr("-_.:@/+", c) != nullptr);
 }
 
 std::string quoted(std::string_view text)
@@ -70,7 +70,7 @@ layout::Ipv4 parse_container_ip(std::string_view container_ip)
     layout::Ipv4 address{};
     const std::string text(container_ip);
     // inet_pton accepts exactly the dotted-quad form: no short forms, no octal, no trailing junk.
-    if (text.size() != container_ip.size() || inet_pton(AF_INET, text.c_str(), address.data()) != 1)
+    if (text.find('\0') != std::string::npos || inet_pton(AF_INET, text.c_str(), address.data()) != 1)
         refuse("container IP " + quoted(container_ip) + " is not an IPv4 address like 10.88.0.5");
     const auto first = address[0];
     if (first == 0 || first == 127 || first >= 224)

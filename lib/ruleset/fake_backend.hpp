@@ -17,14 +17,17 @@ public:
     struct SetState {
         Set declaration;
         std::map<Bytes, Element> elements;
+        friend bool operator==(const SetState&, const SetState&) = default;
     };
     struct ChainState {
         Chain declaration;
         std::vector<Rule> rules;
+        friend bool operator==(const ChainState&, const ChainState&) = default;
     };
     struct TableState {
         std::map<std::string, ChainState> chains;
         std::map<std::string, SetState> sets;
+        friend bool operator==(const TableState&, const TableState&) = default;
     };
     using State = std::map<std::pair<Family, std::string>, TableState>;
 

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+// The netlink encoding, decoded back with libnftnl's own parsers.
+#include "netlink/batch.hpp"
+#include "netlink/encode.hpp"
+#include "netlink/nftnl_ptr.hpp"
+#include "netlink/socket.hpp"
+#include "publisher/layout.hpp"
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <arpa/inet.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+using namespace warren::nft;
+using netlink::Batch;
+
+namespace {
+
+std::uint16_t nft_type(const nlmsghdr* nlh) { return NFNL_MSG_TYPE(nlh->nlmsg_type); }
+
+std::string rule_text(const nlmsghdr* nlh)
+{
+    auto rule = netlink::checked<netlink::RulePtr>(nftnl_rule_alloc());
+    REQUIRE(nftnl_rule_nlmsg_parse(nlh, rule.get()) == 0);
+    char text[4096];
+    nftnl_rule_snprintf(text, sizeof text, rule.get(), NFTNL_OUTPUT_DEFAULT, 0);
+    return text;
+}
+
+// Walks NFTA_SET_ELEM_LIST_ELEMENTS by hand: an independent check of what libnftnl wrote.
+std::vector<ruleset::Element> elements_of(const nlmsghdr* nlh)
+{
+    std::vector<ruleset::Element> out;
+    const auto* base = reinterpret_cast<const std::uint8_t*>(nlh);
+    const std::size_t header = MNL_ALIGN(sizeof(nlmsghdr)) + MNL_ALIGN(sizeof(nfgenmsg));
+    netlink::for_each_attribute(base + header, nlh->nlmsg_len - header, [&](const nlattr* list) {
+        if (mnl_attr_get_type(list) != NFTA_SET_ELEM_LIST_ELEMENTS)
+            return;
+        netlink::for_each_attribute(mnl_attr_get_payload(list), mnl_attr_get_payload_len(list), [&](const nlattr* e) {
+            ruleset::Element element;
+            netlink::for_each_attribute(mnl_attr_get_payload(e), mnl_attr_get_payload_len(e), [&](const nlattr* a) {
+                if (mnl_attr_get_type(a) == NFTA_SET_ELEM_KEY) {
+                    const auto* value = static_cast<const nlattr*>(mnl_attr_get_payload(a));
+                    CHECK(mnl_attr_get_type(value) == NFTA_DATA_VALUE);
+                    const auto* bytes = static_cast<const std::uint8_t*>(mnl_attr_get_payload(value));
+                    element.key.assign(bytes, bytes + mnl_attr_get_payload_len(value));
+                }
+                if (mnl_attr_get_type(a) == NFTA_SET_ELEM_USERDATA) {
+                    const auto* udata = static_cast<const char*>(mnl_attr_get_payload(a));
+                    const auto len = mnl_attr_get_payload_len(a);
+                    // TLV: type, length, then the NUL-terminated comment (pitfall 13)
+                    REQUIRE(len >= 3);
+                    CHECK(udata[0] == NFTNL_UDATA_SET_ELEM_COMMENT);
+                    CHECK(udata[len - 1] == '\0');
+                    element.comment = udata + 2;
+                }
+            });
+            out.push_back(element);
+        });
+    });
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a batch carries the generation id in its header", "[encode]")
+{
+    Batch batch(100, 0xabcdef01u, false);
+    ruleset::Transaction tx(layout::table());
+    tx.add(layout::table());
+    netlink::encode(batch, tx);
+    batch.end(true);
+
+    const auto* begin = reinterpret_cast<const nlmsghdr*>(batch.bytes().data());
+    CHECK(begin->nlmsg_type == NFNL_MSG_BATCH_BEGIN);
+    CHECK(begin->nlmsg_seq == 100);
+    CHECK_FALSE(begin->nlmsg_flags & NLM_F_ACK);
+    const auto* genid = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(begin, sizeof(nfgenmsg)));
+    CHECK(mnl_attr_get_type(genid) == NFNL_BATCH_GENID);
+    CHECK(ntohl(mnl_attr_get_u32(genid)) == 0xabcdef01u);
+
+    REQUIRE(batch.messages().size() == 1);
+    CHECK(batch.messages()[0].seq == 101);
+    CHECK(nft_type(batch.header(batch.messages()[0])) == NFT_MSG_NEWTABLE);
+    CHECK(batch.end_seq() == 102);
+    CHECK(batch.next_seq() == 103);
+    const auto* end = reinterpret_cast<const nlmsghdr*>(batch.bytes().data() + batch.bytes().size() - MNL_ALIGN(sizeof(nlmsghdr) + sizeof(nfgenmsg)));
+    CHECK(end->nlmsg_type == NFNL_MSG_BATCH_END);
+    CHECK(end->nlmsg_flags & NLM_F_ACK);
+}
+
+TEST_CASE("element operations on one set share a message and keep their comments", "[encode]")
+{
+    ruleset::Transaction tx(layout::table());
+    for (std::uint16_t port = 1; port <= 3; ++port)
+        tx.create(layout::port_element({Protocol::tcp, port}, {{10, 0, 0, 1}, Protocol::tcp, 80}, "task=t" + std::to_string(port)));
+    tx.add(layout::destination_element({{10, 0, 0, 1}, Protocol::tcp, 80}));
+    Batch batch(1, std::nullopt, false);
+    netlink::encode(batch, tx);
+
+    REQUIRE(batch.messages().size() == 2);
+    const auto& first = batch.messages()[0];
+    CHECK(first.operations == std::vector<std::size_t>{0, 1, 2});
+    const auto* nlh = batch.header(first);
+    CHECK(nft_type(nlh) == NFT_MSG_NEWSETELEM);
+    CHECK((nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL)) == (NLM_F_CREATE | NLM_F_EXCL));
+    const auto decoded = elements_of(nlh);
+    REQUIRE(decoded.size() == 3);
+    CHECK(decoded[1].key == std::get<ruleset::Element>(tx.operations()[1].object).key);
+    CHECK(decoded[2].comment == "task=t3");
+
+    const auto* second = batch.header(batch.messages()[1]);
+    CHECK((second->nlmsg_flags & NLM_F_EXCL) == 0);  // add: an existing backend is fine
+
+    // The kernel's ext-ack offset into the second element names the second operation.
+    const auto* base = reinterpret_cast<const std::uint8_t*>(nlh);
+    std::optional<std::uint32_t> second_element;
+    const std::size_t header = MNL_ALIGN(sizeof(nlmsghdr)) + MNL_ALIGN(sizeof(nfgenmsg));
+    netlink::for_each_attribute(base + header, nlh->nlmsg_len - header, [&](const nlattr* list) {
+        if (mnl_attr_get_type(list) != NFTA_SET_ELEM_LIST_ELEMENTS)
+            return;
+        int index = 0;
+        netlink::for_each_attribute(mnl_attr_get_payload(list), mnl_attr_get_payload_len(list), [&](const nlattr* e) {
+            if (index++ == 1)
+                second_element = static_cast<std::uint32_t>(reinterpret_cast<const std::uint8_t*>(e) - base) + 8;
+        });
+    });
+    REQUIRE(second_element);
+    CHECK(netlink::element_at_offset(nlh, *second_element) == 1u);
+    CHECK_FALSE(netlink::element_at_offset(nlh, 4));
+}
+
+TEST_CASE("large element lists are split below the 64 KiB attribute limit", "[encode]")
+{
+    ruleset::Transaction tx(layout::table());
+    for (std::uint16_t port = 1; port <= 300; ++port)
+        tx.create(layout::port_element({Protocol::udp, port}, {{10, 0, 0, 1}, Protocol::udp, port}, "task=bulk-task-with-a-long-name"));
+    Batch batch(1, std::nullopt, false);
+    netlink::encode(batch, tx);
+    REQUIRE(batch.messages().size() == 3);
+    std::size_t carried = 0;
+    for (const auto& message : batch.messages()) {
+        CHECK(batch.header(message)->nlmsg_len < 65535u);
+        carried += message.operations.size();
+        CHECK(elements_of(batch.header(message)).size() == message.operations.size());
+    }
+    CHECK(carried == 300);
+}
+
+TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
+{
+    const auto create = layout::ensure_transaction({}, false);
+    REQUIRE(create);
+    Batch batch(1, std::nullopt, false);
+    netlink::encode(batch, *create);
+    std::vector<std::string> rules;
+    for (const auto& message : batch.messages()) {
+        const auto* nlh = batch.header(message);
+        if (nft_type(nlh) == NFT_MSG_NEWRULE) {
+            CHECK((nlh->nlmsg_flags & NLM_F_APPEND));
+            rules.push_back(rule_text(nlh));
+        }
+        if (nft_type(nlh) == NFT_MSG_DELRULE)  // a flush must name its chain (pitfall 15)
+            CHECK_THAT(rule_text(nlh), Catch::Contains("warren"));
+    }
+    REQUIRE(rules.size() == 5);
+    // dnat ip to meta l4proto . th dport map @ports: the port travels in reg 9 (pitfall 21)
+    CHECK_THAT(rules[0], Catch::Contains("[ fib daddr type => reg 1 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ nat dnat ip addr_min reg 1 proto_min reg 9 ]"));
+    CHECK_THAT(rules[2], Catch::Contains("[ payload load 4b @ network header + 16 => reg 1 ]"));
+    CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set backends ]"));
+    CHECK_THAT(rules[2], Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ payload load 2b @ transport header + 0 => reg 10 ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ immediate reg 0 accept ]"));
+}

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// How published ports become map and set elements, and back.
+#include "publisher/layout.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace warren::nft;
+using ruleset::Bytes;
+
+TEST_CASE("map elements use nft's padded concatenation layout", "[layout]")
+{
+    const auto element = layout::port_element({Protocol::udp, 5353}, {{10, 88, 0, 5}, Protocol::udp, 53}, "task=t");
+    CHECK(element.set == "ports");
+    // inet_proto . inet_service: each field padded to 4 bytes, port in network order
+    CHECK(element.key == Bytes{17, 0, 0, 0, 0x14, 0xe9, 0, 0});
+    // ipv4_addr . inet_service
+    CHECK(element.data == Bytes{10, 88, 0, 5, 0, 53, 0, 0});
+    CHECK(element.comment == "task=t");
+
+    const auto backend = layout::destination_element({{10, 88, 0, 5}, Protocol::sctp, 0x1234});
+    CHECK(backend.set == "backends");
+    CHECK(backend.key == Bytes{10, 88, 0, 5, 132, 0, 0, 0, 0x12, 0x34, 0, 0});
+    CHECK(backend.data.empty());
+}
+
+TEST_CASE("elements decode back to what was encoded", "[layout]")
+{
+    const layout::HostPort key{Protocol::tcp, 65535};
+    const layout::Destination destination{{192, 168, 7, 9}, Protocol::tcp, 1};
+    const auto decoded = layout::decode_port_element(layout::port_element(key, destination, ""));
+    REQUIRE(decoded);
+    CHECK(decoded->key == key);
+    CHECK(decoded->destination == destination);
+    CHECK(layout::decode_destination_element(layout::destination_element(destination)) == destination);
+
+    auto unknown_protocol = layout::port_element(key, destination, "");
+    unknown_protocol.key[0] = 1;  // icmp: never ours
+    CHECK_FALSE(layout::decode_port_element(unknown_protocol));
+    unknown_protocol.key.resize(4);
+    CHECK_FALSE(layout::decode_port_element(unknown_protocol));
+}
+
+TEST_CASE("owner comments carry task id and name", "[layout]")
+{
+    CHECK(layout::owner_comment("task-1", "") == "task=task-1");
+    CHECK(layout::owner_comment("task-1", "web") == "task=task-1 name=web");
+    const auto owner = layout::parse_owner_comment("task=task-1 name=web");
+    REQUIRE(owner);
+    CHECK(owner->task_id == "task-1");
+    CHECK(owner->name == "web");
+    CHECK(layout::parse_owner_comment("task=task-1")->name.empty());
+    CHECK_FALSE(layout::parse_owner_comment(""));
+    CHECK_FALSE(layout::parse_owner_comment("published by hand"));
+    CHECK_FALSE(layout::parse_owner_comment("task="));
+}
+
+TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
+{
+    ruleset::TableSnapshot empty;
+    const auto create = layout::ensure_transaction(empty, false);
+    REQUIRE(create);
+    // table, 2 sets, and per chain: add, flush, rules (1 + 1 + 1 + 2)
+    CHECK(create->operations().size() == 1 + 2 + 4 * 2 + 5);
+
+    ruleset::TableSnapshot complete;
+    complete.exists = true;
+    complete.chains = {"prerouting", "output", "postrouting", "forward"};
+    for (const auto& op : create->operations())
+        if (const auto* set = std::get_if<ruleset::Set>(&op.object))
+            complete.sets[set->name] = set->shape();
+    CHECK_FALSE(layout::ensure_transaction(complete, false));
+    CHECK(layout::ensure_transaction(complete, true));
+
+    auto no_forward = complete;
+    no_forward.chains.pop_back();
+    const auto repair = layout::ensure_transaction(no_forward, false);
+    REQUIRE(repair);
+    // table, then add/flush/2 rules for the missing chain only
+    CHECK(repair->operations().size() == 1 + 4);
+}

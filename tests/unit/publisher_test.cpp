@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: Apache-2.0
+// The publisher's policy over the in-memory fake backend.
+#include "publisher/layout.hpp"
+#include "ruleset/fake_backend.hpp"
+#include "shared_backend.hpp"
+
+#include <warren/nft.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "ports.hpp"
+
+#include <cerrno>
+#include <thread>
+
+using namespace warren::nft;
+using ruleset::FakeBackend;
+
+namespace {
+
+const FakeBackend::TableState& warren_table(const FakeBackend& fake)
+{
+    return fake.state().at({ruleset::Family::ip, "warren"});
+}
+
+const std::map<ruleset::Bytes, ruleset::Element>& elements(const FakeBackend& fake, const std::string& set)
+{
+    return warren_table(fake).sets.at(set).elements;
+}
+
+std::vector<std::string> comments(const FakeBackend& fake)
+{
+    std::vector<std::string> out;
+    for (const auto& [key, element] : elements(fake, layout::ports_map))
+        out.push_back(element.comment);
+    return out;
+}
+
+const std::vector<PortMapping> web{{8080, 80, Protocol::tcp, PublishMode::host, "http"},
+                                   {8443, 443, Protocol::tcp, PublishMode::host, "https"},
+                                   {5353, 53, Protocol::udp, PublishMode::host, ""}};
+
+template <typename F>
+Error error_of(F&& f)
+{
+    try {
+        f();
+    } catch (const Error& e) {
+        return e;
+    }
+    FAIL("no error was raised");
+    throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("a new publisher creates the table with its fixed chains, maps and rules", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    const auto& table = warren_table(fake);
+    CHECK(table.sets.contains("ports"));
+    CHECK(table.sets.contains("backends"));
+    CHECK(table.sets.at("ports").declaration.is_map());
+    CHECK(table.sets.at("backends").declaration.counter);
+    for (const char* chain : {"prerouting", "output", "postrouting", "forward"}) {
+        INFO(chain);
+        REQUIRE(table.chains.contains(chain));
+        CHECK(table.chains.at(chain).declaration.hook.has_value());
+        CHECK_FALSE(table.chains.at(chain).rules.empty());
+    }
+    CHECK(table.chains.at("forward").rules.size() == 2);
+    CHECK(fake.committed().size() == 1);
+}
+
+TEST_CASE("all ports of a publish go into one transaction", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    const auto before = fake.committed().size();
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    REQUIRE(fake.committed().size() == before + 1);
+    // three ports and three distinct backends
+    CHECK(fake.committed().back().operations().size() == 6);
+    CHECK(elements(fake, "ports").size() == 3);
+    CHECK(elements(fake, "backends").size() == 3);
+    CHECK(comments(fake) == std::vector<std::string>{"task=task-a name=http", "task=task-a name=https", "task=task-a"});
+
+    const auto published = publisher.published_ports("task-a");
+    REQUIRE(published.size() == 3);
+    CHECK(published[0] == web[0]);
+    CHECK(published[1] == web[1]);
+    CHECK(published[2] == web[2]);
+}
+
+TEST_CASE("a rejected transaction changes nothing, in the backend or in the publisher's view", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    const auto state = fake.state();
+    const auto generation = fake.generation();
+
+    // The kernel refuses the batch on its last message: nothing of it may stick.
+    fake.before_commit = [](const ruleset::Transaction&) {
+        throw Error(errc::kernel_error, "injected: ENOMEM on last element", ENOMEM, "add element");
+    };
+    const std::vector<PortMapping> more{test::port(9000, 90), test::port(9001, 91)};
+    const auto e = error_of([&] { publisher.publish_ports("task-b", "10.88.0.6", more); });
+    CHECK(e.kernel_errno() == ENOMEM);
+    CHECK(fake.state() == state);
+    CHECK(fake.generation() == generation);
+    fake.before_commit = nullptr;
+    CHECK(publisher.published_ports("task-b").empty());
+    CHECK(publisher.published_ports("task-a").size() == 3);
+}
+
+TEST_CASE("the fake applies transactions all or nothing", "[fake]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    const auto state = fake.state();
+    ruleset::Transaction tx(layout::table());
+    tx.create(layout::port_element({Protocol::tcp, 1}, {{10, 0, 0, 1}, Protocol::tcp, 1}, "task=x"));
+    tx.remove(layout::port_element({Protocol::tcp, 2}, {{10, 0, 0, 1}, Protocol::tcp, 2}, "task=x"));
+    const auto e = error_of([&] { fake.commit(tx, std::nullopt); });
+    CHECK(e.kernel_errno() == ENOENT);
+    CHECK_THAT(e.what(), Catch::Contains("delete element (task=x) from ip warren ports"));
+    CHECK(fake.state() == state);
+    const auto generation = fake.generation();
+    CHECK(error_of([&] { fake.commit(ruleset::Transaction(layout::table()).add(layout::table()), generation - 1); }).code() ==
+          errc::ruleset_changed);
+}
+
+TEST_CASE("host-port conflicts between tasks are refused and change nothing", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    const auto state = fake.state();
+
+    const std::vector<PortMapping> clash{test::port(7000, 70), test::port(8443, 443)};
+    const auto e = error_of([&] { publisher.publish_ports("task-b", "10.88.0.6", clash); });
+    CHECK(e.code() == errc::port_conflict);
+    CHECK_THAT(e.what(), Catch::Contains("8443/tcp") && Catch::Contains("task \"task-a\"") &&
+                             Catch::Contains("10.88.0.5:443"));
+    CHECK(fake.state() == state);
+    CHECK(publisher.published_ports("task-b").empty());
+
+    // The same number with another protocol is another host port.
+    const std::vector<PortMapping> udp{{8443, 443, Protocol::udp, PublishMode::host, ""}};
+    CHECK_NOTHROW(publisher.publish_ports("task-b", "10.88.0.6", udp));
+}
+
+TEST_CASE("a task publishing again replaces its ports in one transaction", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    const auto commits = fake.committed().size();
+
+    const std::vector<PortMapping> moved{{8080, 80, Protocol::tcp, PublishMode::host, "http"}, test::port(9090, 90)};
+    publisher.publish_ports("task-a", "10.88.0.7", moved);
+    CHECK(fake.committed().size() == commits + 1);
+    CHECK(publisher.published_ports("task-a") == std::vector<PortMapping>{moved[0], moved[1]});
+    CHECK(elements(fake, "ports").size() == 2);
+    CHECK(elements(fake, "backends").size() == 2);
+
+    // Publishing exactly the same again is a no-op: no transaction at all.
+    publisher.publish_ports("task-a", "10.88.0.7", moved);
+    CHECK(fake.committed().size() == commits + 1);
+}
+
+TEST_CASE("unpublish is idempotent and needs no container IP", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    publisher.unpublish_ports("task-a");
+    CHECK(elements(fake, "ports").empty());
+    CHECK(elements(fake, "backends").empty());
+    const auto commits = fake.committed().size();
+    CHECK_NOTHROW(publisher.unpublish_ports("task-a"));
+    CHECK_NOTHROW(publisher.unpublish_ports("never-published"));
+    CHECK(fake.committed().size() == commits);
+}
+
+TEST_CASE("backends shared by several host ports stay until their last user leaves", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    const std::vector<PortMapping> two_doors{test::port(80, 8080), test::port(8080, 8080)};
+    publisher.publish_ports("task-a", "10.88.0.5", two_doors);
+    CHECK(elements(fake, "ports").size() == 2);
+    CHECK(elements(fake, "backends").size() == 1);
+
+    const std::vector<PortMapping> one_door{test::port(8080, 8080)};
+    publisher.publish_ports("task-a", "10.88.0.5", one_door);
+    CHECK(elements(fake, "ports").size() == 1);
+    CHECK(elements(fake, "backends").size() == 1);
+    publisher.unpublish_ports("task-a");
+    CHECK(elements(fake, "backends").empty());
+}
+
+TEST_CASE("a second publisher adopts the state, sees conflicts and can unpublish", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher first(test::share(fake));
+    first.publish_ports("task-a", "10.88.0.5", web);
+
+    HostPortPublisher second(test::share(fake));
+    CHECK(second.published_ports("task-a") == first.published_ports("task-a"));
+    CHECK(second.all_published_ports().size() == 3);
+    const std::vector<PortMapping> clash{test::port(8080, 1)};
+    CHECK(error_of([&] { second.publish_ports("task-b", "10.88.0.6", clash); }).code() == errc::port_conflict);
+
+    second.unpublish_ports("task-a");
+    // The first publisher's view is stale now; it must notice instead of trusting it.
+    CHECK(first.published_ports("task-a").empty());
+    CHECK_NOTHROW(first.publish_ports("task-b", "10.88.0.6", clash));
+    CHECK(second.published_ports("task-b") == clash);
+}
+
+TEST_CASE("a stale view never unpublishes or refuses on behalf of another writer", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher first(test::share(fake));
+    HostPortPublisher second(test::share(fake));
+    // `first` has never heard of task-a: its unpublish must still remove it.
+    second.publish_ports("task-a", "10.88.0.5", web);
+    first.unpublish_ports("task-a");
+    CHECK(elements(fake, "ports").empty());
+
+    // And a port freed by another writer is free, although `first` last saw it taken.
+    first.publish_ports("task-a", "10.88.0.5", web);
+    second.unpublish_ports("task-a");
+    const std::vector<PortMapping> reuse{test::port(8080, 1)};
+    CHECK_NOTHROW(first.publish_ports("task-b", "10.88.0.6", reuse));
+}
+
+TEST_CASE("a concurrent commit makes the publisher retry from a fresh view", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    HostPortPublisher other(test::share(fake));
+    int injected = 0;
+    fake.before_commit = [&](const ruleset::Transaction&) {
+        // The first commit attempt is ours; another process sneaks in a publish of the same host port.
+        if (injected++ == 0) {
+            const std::vector<PortMapping> theirs{test::port(8080, 1)};
+            other.publish_ports("task-z", "10.88.0.9", theirs);
+        }
+    };
+    const auto e = error_of([&] { publisher.publish_ports("task-a", "10.88.0.5", web); });
+    CHECK(e.code() == errc::port_conflict);
+    CHECK_THAT(e.what(), Catch::Contains("task \"task-z\""));
+    CHECK(publisher.published_ports("task-z").size() == 1);
+    CHECK(elements(fake, "ports").size() == 1);
+    CHECK(injected == 3);  // ours (refused: stale), theirs, none after the conflict was seen
+
+    // Unrelated concurrent commits only cost a retry.
+    injected = 0;
+    fake.before_commit = [&](const ruleset::Transaction&) {
+        if (injected++ < 3)
+            fake.bump_generation();
+    };
+    const std::vector<PortMapping> free_port{test::port(9999, 99)};
+    publisher.publish_ports("task-a", "10.88.0.5", free_port);
+    CHECK(publisher.published_ports("task-a") == free_port);
+}
+
+TEST_CASE("endless concurrent writers end in ruleset_changed, with nothing changed", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    fake.before_commit = [&](const ruleset::Transaction&) { fake.bump_generation(); };
+    const auto state = fake.state();
+    CHECK(error_of([&] { publisher.publish_ports("task-a", "10.88.0.5", web); }).code() == errc::ruleset_changed);
+    CHECK(fake.state() == state);
+}
+
+TEST_CASE("a table deleted behind our back is recreated on the next publish", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    // nft flush ruleset
+    fake.mutable_state().clear();
+    fake.bump_generation();
+    const std::vector<PortMapping> other{test::port(9000, 90)};
+    publisher.publish_ports("task-b", "10.88.0.6", other);
+    CHECK(warren_table(fake).chains.size() == 4);
+    CHECK(publisher.published_ports("task-b") == other);
+    CHECK(publisher.published_ports("task-a").empty());  // lost with the table; restoring it is another issue
+}
+
+TEST_CASE("elements without an owner comment occupy their port as a foreign owner", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    auto& ports = fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at("ports").elements;
+    auto element = layout::port_element({Protocol::tcp, 8080}, {{10, 1, 1, 1}, Protocol::tcp, 80}, "");
+    ports.emplace(element.key, element);
+    fake.bump_generation();
+    const auto e = error_of([&] { publisher.publish_ports("task-a", "10.88.0.5", web); });
+    CHECK(e.code() == errc::port_conflict);
+    CHECK_THAT(e.what(), Catch::Contains("another program"));
+}
+
+TEST_CASE("a layout of another shape is reported, not overwritten", "[publisher]")
+{
+    FakeBackend fake;
+    ruleset::Transaction tx(layout::table());
+    tx.add(layout::table());
+    tx.add(ruleset::Set{"ports", {ruleset::Field{7, 4}}, {}, false, 1});
+    fake.commit(tx, std::nullopt);
+    const auto e = error_of([&] { HostPortPublisher publisher(test::share(fake)); });
+    CHECK(e.code() == errc::kernel_error);
+    CHECK_THAT(e.what(), Catch::Contains("another layout") && Catch::Contains("nft delete table ip warren"));
+}
+
+TEST_CASE("one publisher is safe to use from many threads", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                const std::string task = "task-" + std::to_string(t) + "-" + std::to_string(i);
+                const std::vector<PortMapping> ports{test::port(static_cast<std::uint16_t>(10000 + t * 100 + i), 80)};
+                publisher.publish_ports(task, "10.88.0." + std::to_string(t + 1), ports);
+                if (i % 2)
+                    publisher.unpublish_ports(task);
+            }
+        });
+    }
+    for (auto& thread : threads)
+        thread.join();
+    CHECK(elements(fake, "ports").size() == 4 * 25);
+    CHECK(publisher.all_published_ports().size() == 4 * 25);
+}

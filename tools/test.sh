@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test suite of warren-nft and ends with one line: "N passed, N failed[, N skipped]".
+#   unit    the publisher's policy, validation and netlink encoding over the in-memory fake backend
+#   kernel  real nf_tables in network namespaces the tests create themselves (incl. real traffic)
+# Both run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build.
+# Counts are Catch2 test cases. A suite that cannot run (no namespaces here) counts as skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh build || exit 1
+tools/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug || exit 1
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for build in build build-asan; do
+    meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 1 >"$build/meson-logs/test-run.txt" 2>&1
+done
+
+python3 - build build-asan <<'PY'
+import json, re, subprocess, sys
+passed = failed = skipped = 0
+for build in sys.argv[1:]:
+    with open(f"{build}/meson-logs/testlog.json") as log:
+        results = [json.loads(line) for line in log if line.strip()]
+    for r in results:
+        name, result, out = r["name"], r["result"], r.get("stdout", "") or ""
+        label = f"{build}/{name}"
+        m_all = re.search(r"All tests passed \(\d+ assertions? in (\d+) test cases?\)", out)
+        m_mix = re.search(r"test cases:\s*(\d+)\s*\|\s*(?:(\d+) passed\s*\|\s*)?(\d+) failed", out)
+        if result == "SKIP":
+            listing = subprocess.run(r["command"][:1] + ["--list-test-names-only"], capture_output=True, text=True)
+            n = len([l for l in listing.stdout.splitlines() if l.strip()]) or 1
+            reason = next((l for l in out.splitlines() if l.startswith("SKIP")), "SKIP: no reason given")
+            print(f"{label}: {n} skipped ({reason})")
+            skipped += n
+        elif m_all and result == "OK":
+            n = int(m_all.group(1)); passed += n
+            print(f"{label}: {n} passed")
+        elif m_mix:
+            total, ok, bad = int(m_mix.group(1)), int(m_mix.group(2) or 0), int(m_mix.group(3))
+            passed += ok; failed += bad
+            print(f"{label}: {ok} passed, {bad} failed ({result})")
+        else:
+            failed += 1
+            print(f"{label}: {result}, no test summary (crash or timeout); counted as 1 failed")
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+sys.exit(1 if failed else 0)
+PY
