@@ -256,7 +256,7 @@ TEST_CASE("a concurrent commit makes the publisher retry from a fresh view", "[p
     CHECK_THAT(e.what(), Catch::Contains("task \"task-z\""));
     CHECK(publisher.published_ports("task-z").size() == 1);
     CHECK(elements(fake, "ports").size() == 1);
-    CHECK(injected == 3);  // ours (refused: stale), theirs, none after the conflict was seen
+    CHECK(injected == 2);  // ours (refused as stale) and theirs; none once the conflict was seen
 
     // Unrelated concurrent commits only cost a retry.
     injected = 0;
