@@ -19,22 +19,16 @@ public:
     {
         switch (static_cast<errc>(value)) {
         case errc::invalid_argument: return "invalid argument";
-        case errc::port_conflict: return "host port already published by another task";
-        case errc::permission_denied: return "permission denied (CAP_NET_ADMIN needed)";
-        case errc::kernel_unsupported: return "not supported by the running kernel";
+        // what() ends with this label after the specific message, so keep it short.
+        case errc::port_conflict: return "port conflict";
+        case errc::permission_denied: return "permission denied";
+        case errc::kernel_unsupported: return "not supported by this kernel";
         case errc::ruleset_changed: return "ruleset changed concurrently";
         case errc::kernel_error: return "kernel error";
         }
         return "unknown warren-nft error";
     }
 
-    // Lets callers test std::errc values against our codes where the meaning is the same.
-    bool equivalent(const std::error_code& code, int value) const noexcept override
-    {
-        if (code.category() == *this)
-            return code.value() == value;
-        return false;
-    }
 };
 
 }  // namespace

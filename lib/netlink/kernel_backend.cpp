@@ -302,14 +302,10 @@ TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::s
                     auto parsed = checked<SetPtr>(nftnl_set_alloc());
                     if (nftnl_set_elems_nlmsg_parse(nlh, parsed.get()) != 0)
                         return;
-                    nftnl_set_elem_foreach(
-                        parsed.get(),
-                        [](nftnl_set_elem* e, void* d) -> int {
-                            auto* ctx = static_cast<std::pair<std::vector<Element>*, const std::string*>*>(d);
-                            ctx->first->push_back(decode_element(e, *ctx->second));
-                            return 0;
-                        },
-                        std::make_unique<std::pair<std::vector<Element>*, const std::string*>>(&elements, &name).get());
+                    auto* iter = nftnl_set_elems_iter_create(parsed.get());
+                    for (auto* e = nftnl_set_elems_iter_next(iter); e; e = nftnl_set_elems_iter_next(iter))
+                        elements.push_back(decode_element(e, name));
+                    nftnl_set_elems_iter_destroy(iter);
                 });
             if (err == EINTR || err == ENOENT) {
                 interrupted = true;
