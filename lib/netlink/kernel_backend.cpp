@@ -34,11 +34,17 @@ struct CollectedReplies {
     std::vector<std::uint32_t> acked;  // seqs acknowledged with error 0
 };
 
-// Reads the replies to `batch` until `terminal_seq` is answered or the batch header is refused,
-// then drains whatever else is queued: nf_tables processes a batch inside sendmsg(), so every reply
-// is already there, and none may be left to confuse the next exchange.
-CollectedReplies collect(Socket& socket, const Batch& batch, std::uint32_t terminal_seq)
+// Reads the replies to `batch` until it is over, then drains whatever else is queued: nf_tables
+// processes a batch inside sendmsg(), so every reply is already there, and none may be left to
+// confuse the next exchange. The batch is over when
+//   - the batch header is refused (a stale generation id gets no other reply), or
+//   - BATCH_END is answered (acked on Linux 6.10+ when asked; commit-time errors land there too), or
+//   - the last message is answered and either errors were reported (the kernel then aborts without
+//     answering BATCH_END) or the kernel is not going to ack BATCH_END anyway.
+// The last message must carry NLM_F_ACK.
+CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
 {
+    const std::uint32_t last_seq = batch.messages().back().seq;
     CollectedReplies replies;
     bool done = false;
     auto scan = [&](std::span<const std::uint8_t> data) {
@@ -54,7 +60,8 @@ CollectedReplies collect(Socket& socket, const Batch& batch, std::uint32_t termi
                 replies.errors.push_back(ack);
             else
                 replies.acked.push_back(ack.seq);
-            if (ack.seq == terminal_seq || (ack.seq == batch.begin_seq() && ack.error != 0))
+            if ((ack.seq == batch.begin_seq() && ack.error != 0) || ack.seq == batch.end_seq() ||
+                (ack.seq == last_seq && (!end_acked || !replies.errors.empty())))
                 done = true;
         }
     };
@@ -191,7 +198,9 @@ KernelFeatures KernelBackend::probe()
     batch.end(true);
     socket_.skip_to(batch.next_seq());
     socket_.send(batch.bytes());
-    const auto replies = collect(socket_, batch, probe_seq);
+    // Whether BATCH_END is acked is what we are finding out: stop at the probe's own answer and
+    // let the drain pick up the trailer's ack, if any.
+    const auto replies = collect(socket_, batch, false);
 
     KernelFeatures features;
     for (const auto& error : replies.errors) {
@@ -255,6 +264,28 @@ TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::s
             continue;
         if (err)
             throw kernel_error(err, "list chains" + where);
+
+        auto rule_filter = checked<RulePtr>(nftnl_rule_alloc());
+        nftnl_rule_set_str(rule_filter.get(), NFTNL_RULE_TABLE, table.name.c_str());
+        err = request(
+            socket_, NFT_MSG_GETRULE, family, NLM_F_DUMP,
+            [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, rule_filter.get()); },
+            [&](const nlmsghdr* nlh) {
+                auto r = checked<RulePtr>(nftnl_rule_alloc());
+                if (nftnl_rule_nlmsg_parse(nlh, r.get()) != 0 || table.name != nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))
+                    return;
+                std::string comment;
+                if (nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA)) {
+                    std::uint32_t length = 0;
+                    const void* udata = nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &length);
+                    comment = comment_of(udata, length, NFTNL_UDATA_RULE_COMMENT);
+                }
+                snap.rule_comments[nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)].push_back(std::move(comment));
+            });
+        if (err == EINTR || err == ENOENT)
+            continue;
+        if (err)
+            throw kernel_error(err, "list rules" + where);
 
         auto filter = checked<SetPtr>(nftnl_set_alloc());
         nftnl_set_set_str(filter.get(), NFTNL_SET_TABLE, table.name.c_str());
@@ -327,15 +358,14 @@ void KernelBackend::commit(const Transaction& transaction, std::optional<std::ui
         return;
     Batch batch(socket_.next_seq(), expected_generation, false);
     encode(batch, transaction);
-    // The end of the batch is the trailer's ack where the kernel honours it (Linux 6.10+), and the
-    // last message's ack elsewhere: waiting for an ack the kernel never sends would hang forever.
-    if (!features_.batch_acks)
-        batch.request_ack_of_last_message();
+    // Where the kernel acks BATCH_END (Linux 6.10+) that ack says the commit is done; the last
+    // message's ack marks the end of a refused batch, and of every batch on older kernels, where
+    // waiting for a BATCH_END ack would hang forever.
+    batch.request_ack_of_last_message();
     batch.end(features_.batch_acks);
     socket_.skip_to(batch.next_seq());
     socket_.send(batch.bytes());
-    const auto replies =
-        collect(socket_, batch, features_.batch_acks ? batch.end_seq() : batch.messages().back().seq);
+    const auto replies = collect(socket_, batch, features_.batch_acks);
     if (replies.errors.empty())
         return;
     // nf_tables reports every refused message, then aborts the whole batch; the first refusal is

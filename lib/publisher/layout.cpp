@@ -231,8 +231,14 @@ std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, boo
     const auto chains = fixed_chains();
     for (const auto& fixed : chains) {
         const bool exists = std::find(snapshot.chains.begin(), snapshot.chains.end(), fixed.chain.name) != snapshot.chains.end();
-        missing = missing || !exists;
-        if (!exists || rewrite_rules) {
+        // A flushed chain (`nft flush table ip warren`) still exists but no longer does its job.
+        std::vector<std::string> expected;
+        for (const auto& rule : fixed.rules)
+            expected.push_back(rule.comment);
+        const auto found = snapshot.rule_comments.find(fixed.chain.name);
+        const bool complete = exists && found != snapshot.rule_comments.end() && found->second == expected;
+        missing = missing || !complete;
+        if (!complete || rewrite_rules) {
             tx.add(fixed.chain);
             tx.flush(fixed.chain);
             for (const auto& rule : fixed.rules)

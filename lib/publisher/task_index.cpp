@@ -34,7 +34,7 @@ TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot)
         }
     }
     for (auto& [task, entries] : tasks)
-        index.replace(task, std::move(entries));
+        index.assign(task, std::move(entries));
     // What the backends set really holds, which may differ from what the ports map implies if
     // someone edited it by hand; plan_replace() then adds or deletes exactly what is needed.
     index.present_.clear();
@@ -43,6 +43,12 @@ TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot)
             if (const auto destination = layout::decode_destination_element(element))
                 index.present_.insert(*destination);
     }
+    for (const auto& destination : index.present_)
+        if (!index.uses_.contains(destination))
+            index.mismatched_.insert(destination);
+    for (const auto& [destination, uses] : index.uses_)
+        if (!index.present_.contains(destination))
+            index.mismatched_.insert(destination);
     return index;
 }
 
@@ -78,6 +84,19 @@ std::uint32_t TaskIndex::destination_uses(const Destination& destination) const
 bool TaskIndex::destination_present(const Destination& destination) const { return present_.contains(destination); }
 
 void TaskIndex::replace(std::string_view task_id, std::vector<IndexEntry> entries)
+{
+    assign(task_id, std::move(entries));
+    // The committed transaction repaired these too.
+    for (const auto& destination : mismatched_) {
+        if (uses_.contains(destination))
+            present_.insert(destination);
+        else
+            present_.erase(destination);
+    }
+    mismatched_.clear();
+}
+
+void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries)
 {
     std::vector<Destination> touched;
     if (auto old = tasks_.find(task_id); old != tasks_.end()) {
@@ -135,6 +154,8 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_
     for (const auto& entry : wanted)
         if (!contains(current, entry))
             ++delta[entry.destination()];
+    for (const auto& destination : index.mismatched())
+        delta.try_emplace(destination, 0);
 
     for (const auto& [destination, change] : delta) {
         const auto uses = static_cast<int>(index.destination_uses(destination)) + change;

@@ -46,18 +46,27 @@ public:
     // after a transaction from plan_replace() committed.
     void replace(std::string_view task_id, std::vector<IndexEntry> entries);
 
+    // Destinations where the backends set disagrees with the ports map (edited by hand): present
+    // without a port leading there, or missing although one does. plan_replace() repairs them.
+    const std::set<layout::Destination>& mismatched() const noexcept { return mismatched_; }
+
     std::vector<PublishedPort> all() const;
     std::size_t size() const noexcept { return owners_.size(); }
 
 private:
+    void assign(std::string_view task_id, std::vector<IndexEntry> entries);
+
     std::map<std::string, std::vector<IndexEntry>, std::less<>> tasks_;
     std::map<layout::HostPort, const std::string*> owners_;
     std::map<layout::Destination, std::uint32_t> uses_;
     std::set<layout::Destination> present_;  // elements of the backends set in the kernel
+    std::set<layout::Destination> mismatched_;
 };
 
 // The transaction that turns the task's published ports into `wanted` (empty: unpublish). Ports that
-// stay the same are not touched, so their conntrack flows and counters survive a re-publish.
+// stay the same are not touched, so their conntrack flows and counters survive a re-publish. It
+// also repairs mismatched backends, so a refused transaction leaves even those as they were.
 ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted);
+
 
 }  // namespace warren::nft

@@ -22,6 +22,7 @@ struct TableSnapshot {
     std::uint32_t generation = 0;
     bool exists = false;
     std::vector<std::string> chains;
+    std::map<std::string, std::vector<std::string>> rule_comments;  // per chain, in rule order
     std::map<std::string, SetShape> sets;
     std::map<std::string, std::vector<Element>> elements; // for the sets asked for
 };

@@ -117,8 +117,12 @@ TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::str
     if (it == state_.end())
         return snap;
     snap.exists = true;
-    for (const auto& [name, chain] : it->second.chains)
+    for (const auto& [name, chain] : it->second.chains) {
         snap.chains.push_back(name);
+        auto& comments = snap.rule_comments[name];
+        for (const auto& rule : chain.rules)
+            comments.push_back(rule.comment);
+    }
     for (const auto& [name, set] : it->second.sets)
         snap.sets[name] = set.declaration.shape();
     for (const auto& name : sets) {

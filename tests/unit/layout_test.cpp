@@ -65,16 +65,32 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     ruleset::TableSnapshot complete;
     complete.exists = true;
     complete.chains = {"prerouting", "output", "postrouting", "forward"};
-    for (const auto& op : create->operations())
+    for (const auto& op : create->operations()) {
         if (const auto* set = std::get_if<ruleset::Set>(&op.object))
             complete.sets[set->name] = set->shape();
+        if (const auto* rule = std::get_if<ruleset::Rule>(&op.object))
+            complete.rule_comments[rule->chain].push_back(rule->comment);
+    }
     CHECK_FALSE(layout::ensure_transaction(complete, false));
     CHECK(layout::ensure_transaction(complete, true));
 
     auto no_forward = complete;
     no_forward.chains.pop_back();
+    no_forward.rule_comments.erase("forward");
     const auto repair = layout::ensure_transaction(no_forward, false);
     REQUIRE(repair);
     // table, then add/flush/2 rules for the missing chain only
     CHECK(repair->operations().size() == 1 + 4);
+
+    // `nft flush chain ip warren forward`: the chain is there, its rules are not.
+    auto flushed = complete;
+    flushed.rule_comments.erase("forward");
+    const auto refill = layout::ensure_transaction(flushed, false);
+    REQUIRE(refill);
+    CHECK(refill->operations().size() == 1 + 4);
+    // A rule replaced by a foreign one is a gap too.
+    auto edited = complete;
+    edited.rule_comments["prerouting"] = {"something else"};
+    REQUIRE(layout::ensure_transaction(edited, false));
+    CHECK(layout::ensure_transaction(edited, false)->operations().size() == 1 + 3);
 }

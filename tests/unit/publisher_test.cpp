@@ -340,3 +340,39 @@ TEST_CASE("one publisher is safe to use from many threads", "[publisher]")
     CHECK(elements(fake, "ports").size() == 4 * 25);
     CHECK(publisher.all_published_ports().size() == 4 * 25);
 }
+
+TEST_CASE("rules flushed from chains that still exist are restored on the next call", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    // nft flush table ip warren: chains and sets stay, rules go
+    for (auto& [name, chain] : fake.mutable_state().at({ruleset::Family::ip, "warren"}).chains)
+        chain.rules.clear();
+    fake.bump_generation();
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    CHECK(warren_table(fake).chains.at("prerouting").rules.size() == 1);
+    CHECK(warren_table(fake).chains.at("forward").rules.size() == 2);
+}
+
+TEST_CASE("backends edited by hand are reconciled with the published ports", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    auto& table = fake.mutable_state().at({ruleset::Family::ip, "warren"});
+    // One published port's element deleted by hand leaves its backend orphaned; another port's
+    // backend deleted by hand leaves that port without forwarding.
+    auto& ports = table.sets.at("ports").elements;
+    ports.erase(layout::port_element({Protocol::tcp, 8443}, {{10, 88, 0, 5}, Protocol::tcp, 443}, "").key);
+    table.sets.at("backends").elements.erase(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 80}).key);
+    fake.bump_generation();
+
+    CHECK(publisher.published_ports("task-a").size() == 2);
+    // Reading changes nothing; the next transaction carries the repair.
+    CHECK(elements(fake, "backends").size() == 2);
+    publisher.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
+    const auto& backends = elements(fake, "backends");
+    CHECK(backends.size() == 3);
+    CHECK(backends.contains(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 80}).key));
+    CHECK_FALSE(backends.contains(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 443}).key));
+}

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// Port conflicts between tasks, re-publishing, and idempotent unpublish, checked against `nft` output.
+#include "support.hpp"
+
+using namespace kt;
+using Catch::Matchers::Contains;
+
+TEST_CASE_METHOD(FreshNetns, "a port held by another task is a port_conflict that changes nothing", "[conflict]")
+{
+    HostPortPublisher publisher;
+    const std::vector<PortMapping> a_ports = {tcp(8080, 80, "web")};
+    publisher.publish_ports("task-a", "10.88.0.2", a_ports);
+    const auto before = ruleset();
+
+    const auto e = expect_error([&] { publisher.publish_ports("task-b", "10.88.0.3", std::vector{tcp(8080, 8080)}); });
+    INFO(describe(e));
+    CHECK(e.code() == errc::port_conflict);
+    CHECK_THAT(e.what(), Contains("8080") && Contains("task-a"));
+    CHECK(ruleset() == before);
+    CHECK(publisher.published_ports("task-a") == a_ports);
+    CHECK(publisher.published_ports("task-b").empty());
+
+    // The same number with the other protocol is another port.
+    const std::vector<PortMapping> b_ports = {udp(8080, 8080, "metrics")};
+    publisher.publish_ports("task-b", "10.88.0.3", b_ports);
+    CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0]),
+                                        kernel_port("task-b", "10.88.0.3", b_ports[0])});
+    CHECK(publisher.published_ports("task-b") == b_ports);
+    const std::vector<PortMapping> c_ports = {sctp(8080, 8080)};
+    publisher.publish_ports("task-c", "10.88.0.4", c_ports);
+    CHECK(kernel_ports() == std::vector{kernel_port("task-c", "10.88.0.4", c_ports[0]),
+                                        kernel_port("task-a", "10.88.0.2", a_ports[0]),
+                                        kernel_port("task-b", "10.88.0.3", b_ports[0])});
+}
+
+TEST_CASE_METHOD(FreshNetns, "re-publishing a task replaces its mapping", "[conflict]")
+{
+    HostPortPublisher publisher;
+    publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8080, 80, "web"), udp(5353, 53, "dns")});
+    publisher.publish_ports("task-b", "10.88.0.3", std::vector{tcp(9000, 9000)});
+
+    SECTION("other ports")
+    {
+        const std::vector<PortMapping> replacement = {tcp(8443, 443, "tls")};
+        publisher.publish_ports("task-a", "10.88.0.2", replacement);
+        CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", replacement[0]),
+                                            kernel_port("task-b", "10.88.0.3", tcp(9000, 9000))});
+        CHECK(kernel_backends() == std::vector<KernelBackend>{{"10.88.0.2", "tcp", 443}, {"10.88.0.3", "tcp", 9000}});
+        CHECK(publisher.published_ports("task-a") == replacement);
+        // The ports it gave up are free for others.
+        publisher.publish_ports("task-c", "10.88.0.4", std::vector{tcp(8080, 80)});
+        CHECK(publisher.published_ports("task-c") == std::vector{tcp(8080, 80)});
+    }
+    SECTION("same host port, other container address and port")
+    {
+        const std::vector<PortMapping> replacement = {tcp(8080, 8081, "web")};
+        publisher.publish_ports("task-a", "10.88.0.7", replacement);
+        CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.7", replacement[0]),
+                                            kernel_port("task-b", "10.88.0.3", tcp(9000, 9000))});
+        CHECK(kernel_backends() == std::vector<KernelBackend>{{"10.88.0.3", "tcp", 9000}, {"10.88.0.7", "tcp", 8081}});
+    }
+    SECTION("a replacement that conflicts keeps the old mapping")
+    {
+        const auto before = ruleset();
+        const auto e = expect_error([&] { publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(7000, 70), tcp(9000, 90)}); });
+        INFO(describe(e));
+        CHECK(e.code() == errc::port_conflict);
+        CHECK_THAT(e.what(), Contains("9000") && Contains("task-b"));
+        CHECK(ruleset() == before);
+        CHECK(publisher.published_ports("task-a") == std::vector{tcp(8080, 80, "web"), udp(5353, 53, "dns")});
+    }
+}
+
+TEST_CASE_METHOD(FreshNetns, "two tasks sharing a container address keep its backend until both are gone", "[conflict]")
+{
+    HostPortPublisher publisher;
+    publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8080, 80)});
+    publisher.publish_ports("task-b", "10.88.0.2", std::vector{tcp(8081, 80)});
+    CHECK(kernel_backends() == std::vector<KernelBackend>{{"10.88.0.2", "tcp", 80}});
+    publisher.unpublish_ports("task-a");
+    CHECK(kernel_backends() == std::vector<KernelBackend>{{"10.88.0.2", "tcp", 80}});
+    CHECK(kernel_ports() == std::vector{kernel_port("task-b", "10.88.0.2", tcp(8081, 80))});
+    publisher.unpublish_ports("task-b");
+    CHECK(kernel_backends().empty());
+    CHECK(kernel_ports().empty());
+}
+
+TEST_CASE_METHOD(FreshNetns, "unpublish is idempotent", "[unpublish]")
+{
+    HostPortPublisher publisher;
+    publisher.publish_ports("task-keep", "10.88.0.9", std::vector{tcp(9999, 99)});
+
+    SECTION("a task that was never published")
+    {
+        const auto before = ruleset();
+        MonitorLog log;
+        CHECK_NOTHROW(log = monitor_transactions([&] { publisher.unpublish_ports("never-published"); }));
+        CHECK(log.generations == 0);
+        CHECK(ruleset() == before);
+    }
+    SECTION("a task unpublished twice")
+    {
+        publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8080, 80), udp(8080, 80)});
+        publisher.unpublish_ports("task-a");
+        const auto before = ruleset();
+        CHECK(kernel_ports() == std::vector{kernel_port("task-keep", "10.88.0.9", tcp(9999, 99))});
+        CHECK_NOTHROW(publisher.unpublish_ports("task-a"));
+        CHECK(ruleset() == before);
+        // And by another publisher that never knew the task.
+        HostPortPublisher other;
+        CHECK_NOTHROW(other.unpublish_ports("task-a"));
+        CHECK(ruleset() == before);
+    }
+    SECTION("a task whose elements someone already deleted with nft")
+    {
+        publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8080, 80)});
+        nft({"delete", "element", "ip", "warren", "ports", "{ tcp . 8080 }"});
+        CHECK_NOTHROW(publisher.unpublish_ports("task-a"));
+        CHECK(kernel_ports() == std::vector{kernel_port("task-keep", "10.88.0.9", tcp(9999, 99))});
+        CHECK(publisher.published_ports("task-a").empty());
+    }
+}

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "nft_state.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace kt {
+
+std::string nft(std::vector<std::string> args)
+{
+    args.insert(args.begin(), "nft");
+    return check_output(std::move(args));
+}
+
+void nft_script(const std::string& script)
+{
+    Command cmd;
+    cmd.argv = {"nft", "-f", "-"};
+    cmd.input = script;
+    check_output(cmd);
+}
+
+std::string ruleset() { return nft({"list", "ruleset"}); }
+
+std::string warren_table() { return nft({"list", "table", "ip", "warren"}); }
+
+bool warren_table_exists()
+{
+    Command cmd;
+    cmd.argv = {"nft", "list", "table", "ip", "warren"};
+    return run(cmd).exit_code == 0;
+}
+
+namespace {
+
+using nlohmann::json;
+
+// Checked accessors: each throws when the value is of another type.
+const json::array_t& items(const json& value) { return value.get_ref<const json::array_t&>(); }
+const std::string& str(const json& value) { return value.get_ref<const std::string&>(); }
+long integer(const json& value)
+{
+    if (!value.is_number())
+        throw std::runtime_error("JSON value is not a number: " + value.dump());
+    return value.get<long>();
+}
+
+// Object member; nullptr when absent or when `value` is no object (find() then returns end()).
+const json* member(const json& value, const char* key)
+{
+    const auto it = value.find(key);
+    return it == value.end() ? nullptr : &*it;
+}
+
+// The objects of `nft -j ...` output ({"nftables": [ {"metainfo": ...}, {"map": {...}}, ... ]}).
+json::array_t nft_objects(const std::vector<std::string>& args)
+{
+    auto list = args;
+    list.insert(list.begin(), "-j");
+    const auto document = json::parse(nft(list));
+    return items(document.at("nftables"));
+}
+
+// An element key or value: a plain value, a concatenation, or {"elem": {"val": ..., "comment": ...}}.
+struct ElementPart {
+    std::vector<const json*> fields;
+    std::string comment;
+};
+
+ElementPart element_part(const json& value)
+{
+    ElementPart part;
+    const json* v = &value;
+    if (const auto* elem = member(*v, "elem")) {
+        if (const auto* comment = member(*elem, "comment"))
+            part.comment = str(*comment);
+        v = &elem->at("val");
+    }
+    if (const auto* concat = member(*v, "concat")) {
+        for (const auto& field : items(*concat))
+            part.fields.push_back(&field);
+    } else {
+        part.fields.push_back(v);
+    }
+    return part;
+}
+
+std::string protocol_name(const json& value)
+{
+    if (value.is_string())
+        return str(value);
+    return "proto-" + std::to_string(integer(value));
+}
+
+const json& set_object(const json::array_t& objects, const char* kind)
+{
+    for (const auto& object : objects)
+        if (const auto* found = member(object, kind))
+            return *found;
+    throw std::runtime_error(std::string("nft -j output holds no ") + kind);
+}
+
+}  // namespace
+
+std::vector<KernelPort> kernel_ports()
+{
+    const auto objects = nft_objects({"list", "map", "ip", "warren", "ports"});
+    const auto& map = set_object(objects, "map");
+    std::vector<KernelPort> ports;
+    if (const auto* elements = member(map, "elem")) {
+        for (const auto& pair : items(*elements)) {
+            const auto& kv = items(pair);  // [key, value]
+            if (kv.size() != 2)
+                throw std::runtime_error("unexpected map element " + pair.dump());
+            const auto key = element_part(kv[0]);
+            const auto value = element_part(kv[1]);
+            if (key.fields.size() != 2 || value.fields.size() != 2)
+                throw std::runtime_error("unexpected map element " + pair.dump());
+            ports.push_back(KernelPort{protocol_name(*key.fields[0]), integer(*key.fields[1]), str(*value.fields[0]),
+                                       integer(*value.fields[1]), key.comment});
+        }
+    }
+    std::sort(ports.begin(), ports.end());
+    return ports;
+}
+
+std::vector<KernelBackend> kernel_backends()
+{
+    const auto objects = nft_objects({"list", "set", "ip", "warren", "backends"});
+    const auto& set = set_object(objects, "set");
+    std::vector<KernelBackend> backends;
+    if (const auto* elements = member(set, "elem")) {
+        for (const auto& element : items(*elements)) {
+            const auto key = element_part(element);
+            if (key.fields.size() != 3)
+                throw std::runtime_error("unexpected set element " + element.dump());
+            backends.push_back(KernelBackend{str(*key.fields[0]), protocol_name(*key.fields[1]), integer(*key.fields[2])});
+        }
+    }
+    std::sort(backends.begin(), backends.end());
+    return backends;
+}
+
+std::vector<KernelChain> warren_chains()
+{
+    std::vector<KernelChain> chains;
+    for (const auto& object : nft_objects({"list", "table", "ip", "warren"})) {
+        const auto* chain = member(object, "chain");
+        if (!chain)
+            continue;
+        KernelChain c;
+        c.name = str(chain->at("name"));
+        if (const auto* type = member(*chain, "type"))
+            c.type = str(*type);
+        if (const auto* hook = member(*chain, "hook"))
+            c.hook = str(*hook);
+        if (const auto* prio = member(*chain, "prio"))
+            c.priority = integer(*prio);
+        chains.push_back(c);
+    }
+    std::sort(chains.begin(), chains.end());
+    return chains;
+}
+
+std::vector<std::string> tables()
+{
+    std::vector<std::string> out;
+    for (const auto& object : nft_objects({"list", "tables"}))
+        if (const auto* table = member(object, "table"))
+            out.push_back(str(table->at("family")) + " " + str(table->at("name")));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::ostream& operator<<(std::ostream& out, const KernelPort& port)
+{
+    return out << port.protocol << " . " << port.host_port << " comment \"" << port.comment << "\" : " << port.container_ip
+               << " . " << port.container_port;
+}
+
+std::ostream& operator<<(std::ostream& out, const KernelBackend& backend)
+{
+    return out << backend.container_ip << " . " << backend.protocol << " . " << backend.port;
+}
+
+std::ostream& operator<<(std::ostream& out, const KernelChain& chain)
+{
+    return out << chain.name << " { type " << chain.type << " hook " << chain.hook << " priority " << chain.priority << " }";
+}
+
+// --- nft monitor -------------------------------------------------------------------------------
+
+namespace {
+std::string sentinel_table(int n) { return "kt-monitor-sentinel-" + std::to_string(n); }
+
+// Offset just past the "# new generation" line that follows the sentinel's delete, or npos.
+std::size_t after_sentinel(const std::string& text, int n, std::size_t from)
+{
+    const auto del = text.find("delete table ip " + sentinel_table(n) + "\n", from);
+    if (del == std::string::npos)
+        return std::string::npos;
+    const auto gen = text.find("# new generation", del);
+    if (gen == std::string::npos)
+        return std::string::npos;
+    const auto end = text.find('\n', gen);
+    return end == std::string::npos ? std::string::npos : end + 1;
+}
+}  // namespace
+
+Monitor::Monitor() : monitor_({"nft", "monitor"})
+{
+    // The monitor subscribes some time after it starts: repeat the sentinel until it shows up.
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        sentinel();
+        if (wait_for_sentinel(0)) {
+            start_ = after_sentinel(monitor_.output(), sentinels_, 0);
+            return;
+        }
+    }
+    throw std::runtime_error("`nft monitor` printed nothing for a test transaction; output so far: " + monitor_.output());
+}
+
+void Monitor::sentinel()
+{
+    ++sentinels_;
+    nft_script("add table ip " + sentinel_table(sentinels_) + "\ndelete table ip " + sentinel_table(sentinels_) + "\n");
+}
+
+bool Monitor::wait_for_sentinel(std::size_t from)
+{
+    const int n = sentinels_;
+    return monitor_.read_until(
+        [&](const std::string& text) { return after_sentinel(text, n, from) != std::string::npos; },
+        std::chrono::milliseconds(200));
+}
+
+MonitorLog Monitor::finish()
+{
+    sentinel();
+    if (!monitor_.read_until(
+            [&](const std::string& text) { return after_sentinel(text, sentinels_, start_) != std::string::npos; },
+            std::chrono::seconds(10)))
+        throw std::runtime_error("`nft monitor` did not report the closing sentinel; output: " + monitor_.output());
+    const auto& text = monitor_.output();
+    const auto end = text.find("add table ip " + sentinel_table(sentinels_) + "\n", start_);
+    MonitorLog log;
+    log.text = text.substr(start_, end - start_);
+    std::size_t pos = 0;
+    while (pos < log.text.size()) {
+        auto eol = log.text.find('\n', pos);
+        if (eol == std::string::npos)
+            eol = log.text.size();
+        const auto line = log.text.substr(pos, eol - pos);
+        if (!line.empty()) {
+            log.lines.push_back(line);
+            if (line.starts_with("# new generation"))
+                ++log.generations;
+        }
+        pos = eol + 1;
+    }
+    return log;
+}
+
+}  // namespace kt

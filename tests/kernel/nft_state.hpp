@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the kernel holds, as the `nft` tool (not the library) reads it.
+#pragma once
+
+#include "process.hpp"
+
+#include <compare>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace kt {
+
+// `nft <args...>`; throws with nft's stderr on failure.
+std::string nft(std::vector<std::string> args);
+// `nft -f -` with the script on stdin; throws with nft's stderr on failure.
+void nft_script(const std::string& script);
+
+std::string ruleset();          // nft list ruleset
+std::string warren_table();     // nft list table ip warren
+bool warren_table_exists();
+
+// One element of map `ip warren ports`, from `nft -j list map ip warren ports`.
+struct KernelPort {
+    std::string protocol;  // "tcp", "udp", "sctp" (as nft names it)
+    long host_port = 0;
+    std::string container_ip;
+    long container_port = 0;
+    std::string comment;   // "" when the element has none
+
+    friend auto operator<=>(const KernelPort&, const KernelPort&) = default;
+};
+std::ostream& operator<<(std::ostream& out, const KernelPort& port);
+
+// One element of set `ip warren backends`.
+struct KernelBackend {
+    std::string container_ip;
+    std::string protocol;
+    long port = 0;
+    friend auto operator<=>(const KernelBackend&, const KernelBackend&) = default;
+};
+std::ostream& operator<<(std::ostream& out, const KernelBackend& backend);
+
+// Sorted. Throws when the map does not exist.
+std::vector<KernelPort> kernel_ports();
+std::vector<KernelBackend> kernel_backends();
+
+// The chains of table ip warren with their hooks as nft reports them (name -> "type hook priority").
+struct KernelChain {
+    std::string name, type, hook;
+    long priority = 0;
+    friend auto operator<=>(const KernelChain&, const KernelChain&) = default;
+};
+std::ostream& operator<<(std::ostream& out, const KernelChain& chain);
+std::vector<KernelChain> warren_chains();
+
+// Every table as "family name", sorted.
+std::vector<std::string> tables();
+
+// Watches `nft monitor` and returns what it printed for the nf_tables transactions committed while
+// `action` ran. Sentinel transactions (adding and deleting an unrelated table in one batch) mark the
+// start and the end, so no event is missed or attributed to the wrong side.
+struct MonitorLog {
+    std::string text;                     // the monitor's lines between the sentinels
+    int generations = 0;                  // "# new generation" lines: committed transactions
+    std::vector<std::string> lines;
+};
+template <class F>
+MonitorLog monitor_transactions(F&& action);
+
+// Implementation detail of monitor_transactions.
+class Monitor {
+public:
+    Monitor();
+    MonitorLog finish();
+private:
+    void sentinel();
+    bool wait_for_sentinel(std::size_t from);
+    BackgroundCommand monitor_;
+    std::size_t start_ = 0;
+    int sentinels_ = 0;
+};
+
+template <class F>
+MonitorLog monitor_transactions(F&& action)
+{
+    Monitor monitor;
+    action();
+    return monitor.finish();
+}
+
+}  // namespace kt

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared pieces of the kernel test cases: port mappings, expected errors, printing for Catch.
+#pragma once
+
+#include "netns.hpp"
+#include "nft_state.hpp"
+
+#include <warren/nft.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace warren::nft {
+inline std::ostream& operator<<(std::ostream& out, const PortMapping& m)
+{
+    return out << m.host_port << "/" << to_string(m.protocol) << "->" << m.container_port << " (" << to_string(m.publish_mode)
+               << (m.name.empty() ? "" : ", " + m.name) << ")";
+}
+inline std::ostream& operator<<(std::ostream& out, const PublishedPort& p)
+{
+    return out << p.task_id << ": " << p.mapping << " @" << p.container_ip;
+}
+}  // namespace warren::nft
+
+namespace kt {
+
+using warren::nft::errc;
+using warren::nft::Error;
+using warren::nft::HostPortPublisher;
+using warren::nft::PortMapping;
+using warren::nft::Protocol;
+using warren::nft::PublishedPort;
+using warren::nft::PublishMode;
+
+inline PortMapping tcp(std::uint16_t host, std::uint16_t container, std::string name = {})
+{
+    return PortMapping{host, container, Protocol::tcp, PublishMode::host, std::move(name)};
+}
+inline PortMapping udp(std::uint16_t host, std::uint16_t container, std::string name = {})
+{
+    return PortMapping{host, container, Protocol::udp, PublishMode::host, std::move(name)};
+}
+
+inline PortMapping sctp(std::uint16_t host, std::uint16_t container, std::string name = {})
+{
+    return PortMapping{host, container, Protocol::sctp, PublishMode::host, std::move(name)};
+}
+
+// The element `nft` shows for a port a task published, to compare with kernel_ports().
+inline KernelPort kernel_port(const std::string& task, const std::string& ip, const PortMapping& m)
+{
+    return KernelPort{std::string(warren::nft::to_string(m.protocol)), m.host_port, ip, m.container_port,
+                      "task=" + task + (m.name.empty() ? "" : " name=" + m.name)};
+}
+
+// Runs f, which must throw warren::nft::Error; returns it. Fails the test otherwise.
+template <class F>
+Error expect_error(F&& f)
+{
+    try {
+        f();
+    } catch (const Error& e) {
+        return e;
+    } catch (const std::exception& e) {
+        FAIL("expected warren::nft::Error, got another exception: " << e.what());
+    }
+    FAIL("expected warren::nft::Error, but nothing was thrown");
+    throw std::logic_error("unreachable");
+}
+
+inline std::string describe(const Error& e)
+{
+    return std::string(e.what()) + " [code " + std::to_string(e.code().value()) + ", kernel errno " +
+           std::to_string(e.kernel_errno()) + ", operation \"" + e.operation() + "\"]";
+}
+
+}  // namespace kt

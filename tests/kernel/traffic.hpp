@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// Real traffic between network namespaces: a client / host / container topology joined by veth
+// pairs, echo servers, and clients with short timeouts.
+#pragma once
+
+#include "netns.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kt {
+
+//   client ns                 host ns (the caller's)                  container ns
+//   eth0 10.200.1.2/24 <-veth-> kt-client 10.200.1.1/24
+//                               kt-ctr    10.200.2.1/24 <-veth-> eth0 10.200.2.2/24
+// Client and container route everything via the host; the host forwards (ip_forward=1).
+struct Topology {
+    static constexpr const char* client_ip = "10.200.1.2";
+    static constexpr const char* host_client_side_ip = "10.200.1.1";
+    static constexpr const char* host_container_side_ip = "10.200.2.1";
+    static constexpr const char* container_ip = "10.200.2.2";
+
+    Topology();  // builds it around the calling thread's namespace, which becomes the host
+
+    Netns host;
+    Netns client;
+    Netns container;
+};
+
+enum class Transport { tcp, udp };
+
+// An echo server in a namespace: answers each TCP connection / UDP datagram with "<tag>:<data>" and
+// remembers the peer address it saw.
+class EchoServer {
+public:
+    EchoServer(const Netns& netns, Transport transport, std::uint16_t port, std::string tag);
+    ~EchoServer();
+    EchoServer(const EchoServer&) = delete;
+    EchoServer& operator=(const EchoServer&) = delete;
+
+    std::vector<std::string> peers() const;  // peer IPv4 addresses, in order of arrival
+
+private:
+    void serve();
+    void serve_tcp_connection(int connection);
+
+    Transport transport_;
+    std::string tag_;
+    int socket_ = -1;
+    int stop_[2] = {-1, -1};
+    mutable std::mutex mutex_;
+    std::vector<std::string> peers_;
+    std::thread thread_;
+};
+
+struct Exchange {
+    bool replied = false;
+    std::string reply;
+    std::string error;  // why there was no reply ("connection refused", "timeout", ...)
+};
+
+// Sends `message` from a socket created in `from` (bound to a source port never used before in this
+// process, so that every exchange is a new conntrack flow) and waits up to `timeout` for the reply.
+Exchange exchange(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port,
+                  const std::string& message, std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+
+}  // namespace kt

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+// Real traffic through published ports: client -> host:host_port -> container:container_port and back,
+// for TCP and UDP, from another namespace and from the host itself; nothing before publish or after
+// unpublish; transit traffic not addressed to the host is left alone.
+#include "support.hpp"
+#include "traffic.hpp"
+
+using namespace kt;
+
+namespace {
+
+constexpr std::uint16_t tcp_container_port = 8080;
+constexpr std::uint16_t udp_container_port = 5353;
+constexpr std::uint16_t tcp_host_port = 18080;
+constexpr std::uint16_t udp_host_port = 15353;
+
+std::string last_peer(const EchoServer& server)
+{
+    const auto peers = server.peers();
+    return peers.empty() ? std::string("(none)") : peers.back();
+}
+
+// The echo servers of the container: the published ports, and listeners on the host port numbers that
+// only transit traffic (not DNATed) can reach.
+struct Container {
+    explicit Container(const Topology& net)
+        : tcp_published(net.container, Transport::tcp, tcp_container_port, "tcp-published"),
+          udp_published(net.container, Transport::udp, udp_container_port, "udp-published"),
+          tcp_direct(net.container, Transport::tcp, tcp_host_port, "tcp-direct"),
+          udp_direct(net.container, Transport::udp, udp_host_port, "udp-direct")
+    {
+    }
+    EchoServer tcp_published, udp_published, tcp_direct, udp_direct;
+};
+
+const std::vector<PortMapping> web_ports = {tcp(tcp_host_port, tcp_container_port, "web"),
+                                            udp(udp_host_port, udp_container_port, "dns")};
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns, "published ports carry real TCP and UDP traffic, and only while published", "[traffic]")
+{
+    const Topology net;
+    Container container(net);
+
+    // The topology itself works: the client reaches the container directly, without any NAT.
+    {
+        const auto direct = exchange(net.client, Transport::tcp, Topology::container_ip, tcp_container_port, "setup");
+        INFO(direct.error);
+        REQUIRE(direct.replied);
+        REQUIRE(direct.reply == "tcp-published:setup");
+        REQUIRE(last_peer(container.tcp_published) == Topology::client_ip);
+    }
+
+    HostPortPublisher publisher;  // in the host namespace
+
+    // Before publishing nothing answers on the host port.
+    {
+        const auto t = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "early",
+                                std::chrono::milliseconds(500));
+        CHECK_FALSE(t.replied);
+        CHECK(t.error == "connect: Connection refused");  // the host itself answered: nothing listens there
+        const auto u = exchange(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "early",
+                                std::chrono::milliseconds(500));
+        CHECK_FALSE(u.replied);
+    }
+
+    publisher.publish_ports("web-1", Topology::container_ip, web_ports);
+
+    SECTION("from another host: DNAT to the container, masqueraded to the host's address")
+    {
+        const auto t = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hello-tcp");
+        INFO(t.error);
+        REQUIRE(t.replied);
+        CHECK(t.reply == "tcp-published:hello-tcp");
+        CHECK(last_peer(container.tcp_published) == Topology::host_container_side_ip);
+
+        const auto u = exchange(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "hello-udp");
+        INFO(u.error);
+        REQUIRE(u.replied);
+        CHECK(u.reply == "udp-published:hello-udp");
+        CHECK(last_peer(container.udp_published) == Topology::host_container_side_ip);
+
+        // Any local address of the host works, not just the one facing the client.
+        const auto other = exchange(net.client, Transport::tcp, Topology::host_container_side_ip, tcp_host_port, "other-address");
+        INFO(other.error);
+        CHECK(other.replied);
+        CHECK(other.reply == "tcp-published:other-address");
+    }
+
+    SECTION("from the host itself (output chain)")
+    {
+        const auto t = exchange(net.host, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "local-tcp");
+        INFO(t.error);
+        REQUIRE(t.replied);
+        CHECK(t.reply == "tcp-published:local-tcp");
+        CHECK(last_peer(container.tcp_published) == Topology::host_container_side_ip);
+
+        const auto u = exchange(net.host, Transport::udp, Topology::host_client_side_ip, udp_host_port, "local-udp");
+        INFO(u.error);
+        REQUIRE(u.replied);
+        CHECK(u.reply == "udp-published:local-udp");
+        CHECK(last_peer(container.udp_published) == Topology::host_container_side_ip);
+    }
+
+    SECTION("from the container to its own published port through the host (hairpin)")
+    {
+        const auto t = exchange(net.container, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hairpin");
+        INFO(t.error);
+        REQUIRE(t.replied);
+        CHECK(t.reply == "tcp-published:hairpin");
+        CHECK(last_peer(container.tcp_published) == Topology::host_container_side_ip);
+    }
+
+    SECTION("transit traffic not addressed to the host is neither DNATed nor masqueraded")
+    {
+        const auto t = exchange(net.client, Transport::tcp, Topology::container_ip, tcp_host_port, "transit-tcp");
+        INFO(t.error);
+        REQUIRE(t.replied);
+        CHECK(t.reply == "tcp-direct:transit-tcp");
+        CHECK(last_peer(container.tcp_direct) == Topology::client_ip);
+
+        const auto u = exchange(net.client, Transport::udp, Topology::container_ip, udp_host_port, "transit-udp");
+        INFO(u.error);
+        REQUIRE(u.replied);
+        CHECK(u.reply == "udp-direct:transit-udp");
+        CHECK(last_peer(container.udp_direct) == Topology::client_ip);
+        CHECK(container.tcp_published.peers().size() == 1);  // only the setup exchange
+        CHECK(container.udp_published.peers().empty());
+    }
+
+    SECTION("after unpublish new connections no longer reach the container")
+    {
+        REQUIRE(exchange(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "still").replied);
+        REQUIRE(exchange(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "still").replied);
+        const auto tcp_seen = container.tcp_published.peers().size();
+        const auto udp_seen = container.udp_published.peers().size();
+
+        publisher.unpublish_ports("web-1");
+
+        const auto t = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "late",
+                                std::chrono::milliseconds(500));
+        CHECK_FALSE(t.replied);
+        CHECK(t.error == "connect: Connection refused");
+        const auto u = exchange(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "late",
+                                std::chrono::milliseconds(500));
+        CHECK_FALSE(u.replied);
+        const auto local = exchange(net.host, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "late-local",
+                                    std::chrono::milliseconds(500));
+        CHECK_FALSE(local.replied);
+        CHECK(container.tcp_published.peers().size() == tcp_seen);
+        CHECK(container.udp_published.peers().size() == udp_seen);
+    }
+}
+
+TEST_CASE_METHOD(FreshNetns, "traffic flows again after nft flush ruleset and the next publish", "[traffic][self-healing]")
+{
+    const Topology net;
+    Container container(net);
+    HostPortPublisher publisher;
+    publisher.publish_ports("web-1", Topology::container_ip, web_ports);
+    REQUIRE(exchange(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "one").replied);
+
+    nft({"flush", "ruleset"});
+    CHECK_FALSE(exchange(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "flushed",
+                         std::chrono::milliseconds(500))
+                    .replied);
+
+    // Another task publishes: the table comes back with its rules, and its port carries traffic.
+    publisher.publish_ports("web-2", Topology::container_ip, std::vector{tcp(28080, tcp_container_port)});
+    const auto t = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, 28080, "two");
+    INFO(t.error);
+    REQUIRE(t.replied);
+    CHECK(t.reply == "tcp-published:two");
+    CHECK(last_peer(container.tcp_published) == Topology::host_container_side_ip);
+}
+
+TEST_CASE_METHOD(FreshNetns, "a re-published port leads new connections to the new container port", "[traffic]")
+{
+    const Topology net;
+    Container container(net);
+    HostPortPublisher publisher;
+    publisher.publish_ports("web-1", Topology::container_ip, std::vector{tcp(tcp_host_port, tcp_container_port)});
+    auto t = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "first");
+    INFO(t.error);
+    REQUIRE(t.replied);
+    CHECK(t.reply == "tcp-published:first");
+
+    // Same host port, now to the container's other listener.
+    publisher.publish_ports("web-1", Topology::container_ip, std::vector{tcp(tcp_host_port, tcp_host_port)});
+    t = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "second");
+    INFO(t.error);
+    REQUIRE(t.replied);
+    CHECK(t.reply == "tcp-direct:second");
+    CHECK(last_peer(container.tcp_direct) == Topology::host_container_side_ip);
+}
