@@ -2,7 +2,9 @@
 # Runs every test suite of warren-nft and ends with one line: "N passed, N failed[, N skipped]".
 #   unit    the publisher's policy, validation and netlink encoding over the in-memory fake backend
 #   kernel  real nf_tables in network namespaces the tests create themselves (incl. real traffic)
-# Both run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build.
+#   install meson install into a scratch directory, then build a consumer with pkg-config and
+#           another as a meson subproject (tools/check-install.sh)
+# unit and kernel run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build.
 # Counts are Catch2 test cases. A suite that cannot run (no namespaces here) counts as skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,15 +17,19 @@ for build in build build-asan; do
     meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 1 >"$build/meson-logs/test-run.txt" 2>&1
 done
 
-python3 - build build-asan <<'PY'
+tools/check-install.sh build >build/meson-logs/check-install.txt 2>&1
+install_status=$?
+
+python3 - build build-asan "$install_status" <<'PY'
 import json, re, subprocess, sys
 passed = failed = skipped = 0
+install_status = int(sys.argv.pop())
 for build in sys.argv[1:]:
     with open(f"{build}/meson-logs/testlog.json") as log:
         results = [json.loads(line) for line in log if line.strip()]
     for r in results:
         name, result, out = r["name"], r["result"], r.get("stdout", "") or ""
-        label = f"{build}/{name}"
+        label = f"{build}/{name.split(' / ')[-1]}"
         m_all = re.search(r"All tests passed \(\d+ assertions? in (\d+) test cases?\)", out)
         m_mix = re.search(r"test cases:\s*(\d+)\s*\|\s*(?:(\d+) passed\s*\|\s*)?(\d+) failed", out)
         if result == "SKIP":
@@ -42,6 +48,13 @@ for build in sys.argv[1:]:
         else:
             failed += 1
             print(f"{label}: {result}, no test summary (crash or timeout); counted as 1 failed")
+if install_status == 0:
+    passed += 1
+    print("install: 1 passed")
+else:
+    failed += 1
+    print("install: 1 failed (see build/meson-logs/check-install.txt)")
+    print(open("build/meson-logs/check-install.txt").read()[-3000:])
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 sys.exit(1 if failed else 0)
 PY
