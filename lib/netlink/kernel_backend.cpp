@@ -164,6 +164,146 @@ Element decode_element(nftnl_set_elem* e, const std::string& set)
     return element;
 }
 
+// Reads the parts of one table. Each method returns false when a concurrent change interrupted it
+// (the caller starts over) and throws Error for anything else the kernel refused.
+class TableReader {
+public:
+    TableReader(Socket& socket, const Table& table)
+        : socket_(socket),
+          table_(table),
+          family_(static_cast<std::uint16_t>(table.family)),
+          where_(" of table " + std::string(table.family == Family::ip ? "ip " : "ip6 ") + table.name)
+    {
+    }
+
+    bool table(bool& exists)
+    {
+        auto t = checked<TablePtr>(nftnl_table_alloc());
+        nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table_.name.c_str());
+        const int err = request(
+            socket_, NFT_MSG_GETTABLE, family_, 0, [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); },
+            [](const nlmsghdr*) {});
+        exists = err == 0;
+        return err == ENOENT || finished(err, "read table");
+    }
+
+    bool chains(std::vector<std::string>& out)
+    {
+        return finished(request(socket_, NFT_MSG_GETCHAIN, family_, NLM_F_DUMP, [](nlmsghdr*) {},
+                                [&](const nlmsghdr* nlh) {
+                                    auto c = checked<ChainPtr>(nftnl_chain_alloc());
+                                    if (nftnl_chain_nlmsg_parse(nlh, c.get()) == 0 &&
+                                        table_.name == nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE))
+                                        out.emplace_back(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME));
+                                }),
+                        "list chains");
+    }
+
+    bool rule_comments(std::map<std::string, std::vector<std::string>>& out)
+    {
+        auto filter = checked<RulePtr>(nftnl_rule_alloc());
+        nftnl_rule_set_str(filter.get(), NFTNL_RULE_TABLE, table_.name.c_str());
+        return finished(
+            request(
+                socket_, NFT_MSG_GETRULE, family_, NLM_F_DUMP,
+                [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, filter.get()); },
+                [&](const nlmsghdr* nlh) {
+                    auto r = checked<RulePtr>(nftnl_rule_alloc());
+                    if (nftnl_rule_nlmsg_parse(nlh, r.get()) != 0 || table_.name != nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))
+                        return;
+                    std::string comment;
+                    if (nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA)) {
+                        std::uint32_t length = 0;
+                        const void* udata = nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &length);
+                        comment = comment_of(udata, length, NFTNL_UDATA_RULE_COMMENT);
+                    }
+                    out[nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)].push_back(std::move(comment));
+                }),
+            "list rules");
+    }
+
+    bool sets(std::map<std::string, SetShape>& out)
+    {
+        auto filter = checked<SetPtr>(nftnl_set_alloc());
+        nftnl_set_set_str(filter.get(), NFTNL_SET_TABLE, table_.name.c_str());
+        return finished(
+            request(
+                socket_, NFT_MSG_GETSET, family_, NLM_F_DUMP,
+                [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, filter.get()); },
+                [&](const nlmsghdr* nlh) {
+                    auto s = checked<SetPtr>(nftnl_set_alloc());
+                    if (nftnl_set_nlmsg_parse(nlh, s.get()) == 0 && table_.name == nftnl_set_get_str(s.get(), NFTNL_SET_TABLE))
+                        out[nftnl_set_get_str(s.get(), NFTNL_SET_NAME)] = shape_of(s.get());
+                }),
+            "list sets");
+    }
+
+    bool elements(std::span<const std::string> names, const std::map<std::string, SetShape>& existing,
+                  std::map<std::string, std::vector<Element>>& out)
+    {
+        for (const auto& name : names) {
+            if (!existing.contains(name))
+                continue;
+            auto& elements = out[name];
+            auto s = checked<SetPtr>(nftnl_set_alloc());
+            nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table_.name.c_str());
+            nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+            nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, family_);
+            const int err = request(
+                socket_, NFT_MSG_GETSETELEM, family_, NLM_F_DUMP,
+                [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); },
+                [&](const nlmsghdr* nlh) {
+                    auto parsed = checked<SetPtr>(nftnl_set_alloc());
+                    if (nftnl_set_elems_nlmsg_parse(nlh, parsed.get()) != 0)
+                        return;
+                    auto* iter = nftnl_set_elems_iter_create(parsed.get());
+                    for (auto* e = nftnl_set_elems_iter_next(iter); e; e = nftnl_set_elems_iter_next(iter))
+                        elements.push_back(decode_element(e, name));
+                    nftnl_set_elems_iter_destroy(iter);
+                });
+            if (!finished(err, "list elements of set " + name))
+                return false;
+        }
+        return true;
+    }
+
+private:
+    // EINTR: a dump spanned a generation change; ENOENT: the object vanished while we read.
+    bool finished(int err, const std::string& what) const
+    {
+        if (err == EINTR || err == ENOENT)
+            return false;
+        if (err)
+            throw kernel_error(err, what + where_);
+        return true;
+    }
+
+    static SetShape shape_of(nftnl_set* s)
+    {
+        SetShape shape;
+        shape.key_type = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE);
+        shape.key_length = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+        if (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_MAP) {
+            shape.data_type = nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE);
+            shape.data_length = nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN);
+        }
+        nftnl_set_expr_foreach(
+            s,
+            [](nftnl_expr* expr, void* d) -> int {
+                if (std::strcmp(nftnl_expr_get_str(expr, NFTNL_EXPR_NAME), "counter") == 0)
+                    static_cast<SetShape*>(d)->counter = true;
+                return 0;
+            },
+            &shape);
+        return shape;
+    }
+
+    Socket& socket_;
+    const Table& table_;
+    std::uint16_t family_;
+    std::string where_;
+};
+
 std::string describe_failure(const Transaction& transaction, const Batch& batch, const Ack& ack)
 {
     if (ack.seq == batch.begin_seq())
@@ -233,123 +373,19 @@ std::uint32_t KernelBackend::generation()
 
 TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::string> sets)
 {
-    const auto family = static_cast<std::uint16_t>(table.family);
-    const std::string where = " of table " + std::string(table.family == Family::ip ? "ip " : "ip6 ") + table.name;
     for (int attempt = 0; attempt < snapshot_attempts; ++attempt) {
         TableSnapshot snap;
         snap.generation = generation();
-
-        auto t = checked<TablePtr>(nftnl_table_alloc());
-        nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.name.c_str());
-        int err = request(
-            socket_, NFT_MSG_GETTABLE, family, 0, [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); },
-            [](const nlmsghdr*) {});
-        if (err == ENOENT) {
-            if (generation() == snap.generation)
-                return snap;
-            continue;
-        }
-        if (err)
-            throw kernel_error(err, "read table" + where);
-        snap.exists = true;
-
-        err = request(
-            socket_, NFT_MSG_GETCHAIN, family, NLM_F_DUMP, [](nlmsghdr*) {},
-            [&](const nlmsghdr* nlh) {
-                auto c = checked<ChainPtr>(nftnl_chain_alloc());
-                if (nftnl_chain_nlmsg_parse(nlh, c.get()) == 0 && table.name == nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE))
-                    snap.chains.emplace_back(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME));
-            });
-        if (err == EINTR || err == ENOENT)
-            continue;
-        if (err)
-            throw kernel_error(err, "list chains" + where);
-
-        auto rule_filter = checked<RulePtr>(nftnl_rule_alloc());
-        nftnl_rule_set_str(rule_filter.get(), NFTNL_RULE_TABLE, table.name.c_str());
-        err = request(
-            socket_, NFT_MSG_GETRULE, family, NLM_F_DUMP,
-            [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, rule_filter.get()); },
-            [&](const nlmsghdr* nlh) {
-                auto r = checked<RulePtr>(nftnl_rule_alloc());
-                if (nftnl_rule_nlmsg_parse(nlh, r.get()) != 0 || table.name != nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))
-                    return;
-                std::string comment;
-                if (nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA)) {
-                    std::uint32_t length = 0;
-                    const void* udata = nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &length);
-                    comment = comment_of(udata, length, NFTNL_UDATA_RULE_COMMENT);
-                }
-                snap.rule_comments[nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)].push_back(std::move(comment));
-            });
-        if (err == EINTR || err == ENOENT)
-            continue;
-        if (err)
-            throw kernel_error(err, "list rules" + where);
-
-        auto filter = checked<SetPtr>(nftnl_set_alloc());
-        nftnl_set_set_str(filter.get(), NFTNL_SET_TABLE, table.name.c_str());
-        err = request(
-            socket_, NFT_MSG_GETSET, family, NLM_F_DUMP, [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, filter.get()); },
-            [&](const nlmsghdr* nlh) {
-                auto s = checked<SetPtr>(nftnl_set_alloc());
-                if (nftnl_set_nlmsg_parse(nlh, s.get()) != 0 || table.name != nftnl_set_get_str(s.get(), NFTNL_SET_TABLE))
-                    return;
-                SetShape shape;
-                shape.key_type = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE);
-                shape.key_length = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_LEN);
-                if (nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS) & NFT_SET_MAP) {
-                    shape.data_type = nftnl_set_get_u32(s.get(), NFTNL_SET_DATA_TYPE);
-                    shape.data_length = nftnl_set_get_u32(s.get(), NFTNL_SET_DATA_LEN);
-                }
-                nftnl_set_expr_foreach(
-                    s.get(),
-                    [](nftnl_expr* expr, void* d) -> int {
-                        if (std::strcmp(nftnl_expr_get_str(expr, NFTNL_EXPR_NAME), "counter") == 0)
-                            static_cast<SetShape*>(d)->counter = true;
-                        return 0;
-                    },
-                    &shape);
-                snap.sets[nftnl_set_get_str(s.get(), NFTNL_SET_NAME)] = shape;
-            });
-        if (err == EINTR || err == ENOENT)
-            continue;
-        if (err)
-            throw kernel_error(err, "list sets" + where);
-
-        bool interrupted = false;
-        for (const auto& name : sets) {
-            if (!snap.sets.contains(name))
-                continue;
-            auto& elements = snap.elements[name];
-            auto s = checked<SetPtr>(nftnl_set_alloc());
-            nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.name.c_str());
-            nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
-            nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, family);
-            err = request(
-                socket_, NFT_MSG_GETSETELEM, family, NLM_F_DUMP,
-                [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); },
-                [&](const nlmsghdr* nlh) {
-                    auto parsed = checked<SetPtr>(nftnl_set_alloc());
-                    if (nftnl_set_elems_nlmsg_parse(nlh, parsed.get()) != 0)
-                        return;
-                    auto* iter = nftnl_set_elems_iter_create(parsed.get());
-                    for (auto* e = nftnl_set_elems_iter_next(iter); e; e = nftnl_set_elems_iter_next(iter))
-                        elements.push_back(decode_element(e, name));
-                    nftnl_set_elems_iter_destroy(iter);
-                });
-            if (err == EINTR || err == ENOENT) {
-                interrupted = true;
-                break;
-            }
-            if (err)
-                throw kernel_error(err, "list elements of set " + name + where);
-        }
-        if (!interrupted && generation() == snap.generation)
+        TableReader reader(socket_, table);
+        const bool read = reader.table(snap.exists) &&
+                          (!snap.exists || (reader.chains(snap.chains) && reader.rule_comments(snap.rule_comments) &&
+                                            reader.sets(snap.sets) && reader.elements(sets, snap.sets, snap.elements)));
+        // Consistent only if nobody committed while we read.
+        if (read && generation() == snap.generation)
             return snap;
     }
-    throw Error(errc::ruleset_changed,
-                "read table" + where + ": the ruleset kept changing while it was read; retry later");
+    throw Error(errc::ruleset_changed, "read table " + std::string(table.family == Family::ip ? "ip " : "ip6 ") +
+                                           table.name + ": the ruleset kept changing while it was read; retry later");
 }
 
 void KernelBackend::commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation)
