@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "netlink/kernel_backend.hpp"
 
+#include "backoff.hpp"
 #include "kernel_error.hpp"
 #include "netlink/batch.hpp"
 #include "netlink/encode.hpp"
@@ -26,8 +27,6 @@ namespace {
 
 // Debian 12's uapi headers (6.1) predate these message types (Linux 6.3).
 constexpr std::uint16_t nft_msg_destroytable = 26;
-// How often a snapshot is retried when the ruleset changes while it is being read.
-constexpr int snapshot_attempts = 20;
 
 struct CollectedReplies {
     std::vector<Ack> errors;  // every non-zero ack, in arrival order
@@ -373,7 +372,8 @@ std::uint32_t KernelBackend::generation()
 
 TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::string> sets)
 {
-    for (int attempt = 0; attempt < snapshot_attempts; ++attempt) {
+    // Retried, with pauses, when another writer commits while we read.
+    for (Backoff backoff; backoff.next();) {
         TableSnapshot snap;
         snap.generation = generation();
         TableReader reader(socket_, table);

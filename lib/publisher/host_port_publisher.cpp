@@ -4,6 +4,7 @@
 // writer got there first. All undo is the kernel's: a refused transaction changes nothing.
 #include <warren/nft/host_port_publisher.hpp>
 
+#include "backoff.hpp"
 #include "netlink/kernel_backend.hpp"
 #include "publisher/layout.hpp"
 #include "publisher/task_index.hpp"
@@ -17,9 +18,6 @@
 namespace warren::nft {
 
 namespace {
-// Each attempt re-reads the table; more than this many concurrent commits in a row is not contention
-// but a writer gone wild, and the caller hears about it.
-constexpr int commit_attempts = 32;
 const std::string ports_and_backends[] = {layout::ports_map, layout::backends_set};
 
 std::string describe(const layout::HostPort& host_port)
@@ -46,7 +44,7 @@ public:
             wanted.push_back(IndexEntry{std::move(mapping), address});
 
         std::lock_guard lock(mutex_);
-        for (int attempt = 0; attempt < commit_attempts; ++attempt) {
+        for (Backoff backoff; backoff.next();) {
             if (!fresh_)
                 refresh(false);
             if (index_.entries(task_id) == wanted)
@@ -71,7 +69,7 @@ public:
     {
         validation::check_task_id(task_id);
         std::lock_guard lock(mutex_);
-        for (int attempt = 0; attempt < commit_attempts; ++attempt) {
+        for (Backoff backoff; backoff.next();) {
             if (!fresh_)
                 refresh(false);
             if (index_.entries(task_id).empty()) {
@@ -121,7 +119,7 @@ private:
     // with `nft flush ruleset`), and rebuilds the index from what the kernel holds.
     void refresh(bool rewrite_rules)
     {
-        for (int attempt = 0; attempt < commit_attempts; ++attempt) {
+        for (Backoff backoff; backoff.next();) {
             auto snapshot = backend_->snapshot(layout::table(), ports_and_backends);
             if (auto repair = layout::ensure_transaction(snapshot, rewrite_rules)) {
                 if (!commit_guarded(*repair, snapshot.generation))

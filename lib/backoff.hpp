@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// Retry pacing for optimistic concurrency: when another writer's commit invalidates our view, wait a
+// random, growing while before the next attempt, so that two busy writers take turns instead of
+// invalidating each other forever.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
+
+namespace warren::nft {
+
+class Backoff {
+public:
+    // Attempts allowed in all; with the waits below they span about half a second of contention.
+    static constexpr int max_attempts = 64;
+
+    // Returns false when the attempts are used up; otherwise waits (not before the second attempt)
+    // and returns true.
+    bool next()
+    {
+        if (++attempt_ >= max_attempts)
+            return false;
+        if (attempt_ == 1)
+            return true;
+        const auto ceiling = std::min<long>(max_wait_us, first_wait_us << std::min(attempt_, 16));
+        std::uniform_int_distribution<long> wait(ceiling / 2, ceiling);
+        std::this_thread::sleep_for(std::chrono::microseconds(wait(random_)));
+        return true;
+    }
+
+    int attempts() const noexcept { return attempt_; }
+
+private:
+    static constexpr long first_wait_us = 25;
+    static constexpr long max_wait_us = 8000;
+    int attempt_ = 0;
+    std::minstd_rand random_{std::random_device{}()};
+};
+
+}  // namespace warren::nft
