@@ -71,8 +71,10 @@ CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
     return replies;
 }
 
-// Runs a request that the kernel answers with messages and then NLMSG_DONE or an ack.
+// Runs a request that the kernel answers with messages and then NLMSG_DONE (dumps) or an ack.
 // Returns 0 or the errno the kernel answered with; EINTR means a dump was interrupted by a change.
+// The answer is always read to its end: a dump abandoned half-way keeps running in the kernel and
+// makes the next dump request fail with EBUSY.
 int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint16_t flags,
             const std::function<void(nlmsghdr*)>& build, const std::function<void(const nlmsghdr*)>& on_message)
 {
@@ -82,30 +84,33 @@ int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint1
     build(nlh);
     socket.send({buffer.data(), nlh->nlmsg_len});
 
-    struct Context {
-        const std::function<void(const nlmsghdr*)>* on_message;
-        bool interrupted;
-    } context{&on_message, false};
-    auto callback = [](const nlmsghdr* message, void* data) -> int {
-        auto* ctx = static_cast<Context*>(data);
-        if (message->nlmsg_flags & NLM_F_DUMP_INTR)
-            ctx->interrupted = true;
-        (*ctx->on_message)(message);
-        return MNL_CB_OK;
-    };
-    for (;;) {
+    int result = 0;
+    bool interrupted = false;
+    for (bool done = false; !done;) {
         const auto data = *socket.receive(false);
-        const int ret = mnl_cb_run(data.data(), data.size(), seq, socket.portid(), callback, &context);
-        if (ret < 0) {
-            // mnl_cb_run sets errno from the kernel's NLMSG_ERROR.
-            const int err = errno;
-            if (err == ESRCH || err == EPROTO)
-                continue;  // not ours (another seq); keep reading
-            return err;
+        const auto* reply = reinterpret_cast<const nlmsghdr*>(data.data());
+        int remaining = static_cast<int>(data.size());
+        for (; mnl_nlmsg_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
+            if (reply->nlmsg_seq != seq || reply->nlmsg_pid != socket.portid())
+                continue;  // a straggler from an earlier exchange
+            if (reply->nlmsg_type == NLMSG_DONE) {
+                // A dump that failed half-way says why in NLMSG_DONE's payload.
+                if (mnl_nlmsg_get_payload_len(reply) >= sizeof(int))
+                    result = -*static_cast<const int*>(mnl_nlmsg_get_payload(reply));
+                done = true;
+            } else if (reply->nlmsg_type == NLMSG_ERROR) {
+                result = parse_ack(reply).error;
+                done = true;
+            } else {
+                if (reply->nlmsg_flags & NLM_F_DUMP_INTR)
+                    interrupted = true;
+                on_message(reply);
+            }
         }
-        if (ret == MNL_CB_STOP)
-            return context.interrupted ? EINTR : 0;
     }
+    if (result)
+        return result;
+    return interrupted ? EINTR : 0;
 }
 
 std::string comment_of(const void* data, std::uint32_t length, std::uint8_t type)
@@ -186,16 +191,30 @@ public:
         return err == ENOENT || finished(err, "read table");
     }
 
-    bool chains(std::vector<std::string>& out)
+    // Asks for each chain by name: a dump would list every chain of the family, Docker's and
+    // kube-proxy's included.
+    bool chains(std::span<const std::string> names, std::map<std::string, Chain>& out)
     {
-        return finished(request(socket_, NFT_MSG_GETCHAIN, family_, NLM_F_DUMP, [](nlmsghdr*) {},
-                                [&](const nlmsghdr* nlh) {
-                                    auto c = checked<ChainPtr>(nftnl_chain_alloc());
-                                    if (nftnl_chain_nlmsg_parse(nlh, c.get()) == 0 &&
-                                        table_.name == nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE))
-                                        out.emplace_back(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME));
-                                }),
-                        "list chains");
+        for (const auto& name : names) {
+            auto filter = checked<ChainPtr>(nftnl_chain_alloc());
+            nftnl_chain_set_str(filter.get(), NFTNL_CHAIN_TABLE, table_.name.c_str());
+            nftnl_chain_set_str(filter.get(), NFTNL_CHAIN_NAME, name.c_str());
+            std::optional<Chain> found;
+            const int err = request(
+                socket_, NFT_MSG_GETCHAIN, family_, 0, [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, filter.get()); },
+                [&](const nlmsghdr* nlh) {
+                    auto c = checked<ChainPtr>(nftnl_chain_alloc());
+                    if (nftnl_chain_nlmsg_parse(nlh, c.get()) == 0)
+                        found = chain_of(c.get());
+                });
+            if (err == ENOENT)
+                continue;  // this chain is missing; the table may be too, the generation will tell
+            if (!finished(err, "read chain " + name))
+                return false;
+            if (found)
+                out.emplace(name, std::move(*found));
+        }
+        return true;
     }
 
     bool rule_comments(std::map<std::string, std::vector<std::string>>& out)
@@ -275,6 +294,16 @@ private:
         if (err)
             throw kernel_error(err, what + where_);
         return true;
+    }
+
+    static Chain chain_of(nftnl_chain* c)
+    {
+        Chain chain{nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), std::nullopt};
+        if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
+            chain.hook = BaseHook{nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "",
+                                  nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM), nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO),
+                                  nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_ACCEPT};
+        return chain;
     }
 
     static SetShape shape_of(nftnl_set* s)
@@ -370,7 +399,8 @@ std::uint32_t KernelBackend::generation()
     return id;
 }
 
-TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::string> sets)
+TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::string> chains,
+                                     std::span<const std::string> element_sets)
 {
     // Retried, with pauses, when another writer commits while we read.
     for (Backoff backoff; backoff.next();) {
@@ -378,8 +408,8 @@ TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::s
         snap.generation = generation();
         TableReader reader(socket_, table);
         const bool read = reader.table(snap.exists) &&
-                          (!snap.exists || (reader.chains(snap.chains) && reader.rule_comments(snap.rule_comments) &&
-                                            reader.sets(snap.sets) && reader.elements(sets, snap.sets, snap.elements)));
+                          (!snap.exists || (reader.chains(chains, snap.chains) && reader.rule_comments(snap.rule_comments) &&
+                                            reader.sets(snap.sets) && reader.elements(element_sets, snap.sets, snap.elements)));
         // Consistent only if nobody committed while we read.
         if (read && generation() == snap.generation)
             return snap;

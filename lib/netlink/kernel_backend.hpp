@@ -13,7 +13,8 @@ public:
 
     const KernelFeatures& features() const noexcept override { return features_; }
     std::uint32_t generation() override;
-    ruleset::TableSnapshot snapshot(const ruleset::Table& table, std::span<const std::string> sets) override;
+    ruleset::TableSnapshot snapshot(const ruleset::Table& table, std::span<const std::string> chains,
+                                   std::span<const std::string> element_sets) override;
     void commit(const ruleset::Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
 
 private:

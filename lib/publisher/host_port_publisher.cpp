@@ -18,7 +18,6 @@
 namespace warren::nft {
 
 namespace {
-const std::string ports_and_backends[] = {layout::ports_map, layout::backends_set};
 
 std::string describe(const layout::HostPort& host_port)
 {
@@ -120,12 +119,12 @@ private:
     void refresh(bool rewrite_rules)
     {
         for (Backoff backoff; backoff.next();) {
-            auto snapshot = backend_->snapshot(layout::table(), ports_and_backends);
+            auto snapshot = backend_->snapshot(layout::table(), layout::chain_names(), layout::element_sets());
             if (auto repair = layout::ensure_transaction(snapshot, rewrite_rules)) {
                 if (!commit_guarded(*repair, snapshot.generation))
                     continue;
                 rewrite_rules = false;
-                snapshot = backend_->snapshot(layout::table(), ports_and_backends);
+                snapshot = backend_->snapshot(layout::table(), layout::chain_names(), layout::element_sets());
                 if (layout::ensure_transaction(snapshot, false))
                     continue;  // someone removed part of it again in between
             }

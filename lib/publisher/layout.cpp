@@ -116,6 +116,23 @@ std::optional<Protocol> protocol_of(std::uint8_t number)
 
 Table table() { return Table{Family::ip, table_name}; }
 
+const std::vector<std::string>& chain_names()
+{
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (const auto& fixed : fixed_chains())
+            out.push_back(fixed.chain.name);
+        return out;
+    }();
+    return names;
+}
+
+const std::vector<std::string>& element_sets()
+{
+    static const std::vector<std::string> names{ports_map, backends_set};
+    return names;
+}
+
 std::uint8_t ip_protocol(Protocol protocol) noexcept
 {
     switch (protocol) {
@@ -230,7 +247,13 @@ std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, boo
     }
     const auto chains = fixed_chains();
     for (const auto& fixed : chains) {
-        const bool exists = std::find(snapshot.chains.begin(), snapshot.chains.end(), fixed.chain.name) != snapshot.chains.end();
+        const auto chain = snapshot.chains.find(fixed.chain.name);
+        const bool exists = chain != snapshot.chains.end();
+        if (exists && chain->second != fixed.chain)
+            throw Error(errc::kernel_error,
+                        "table ip warren holds a chain '" + fixed.chain.name +
+                            "' of another kind (hook, type or priority; made by another program or version); remove it "
+                            "with `nft delete table ip warren` and publish again");
         // A flushed chain (`nft flush table ip warren`) still exists but no longer does its job.
         std::vector<std::string> expected;
         for (const auto& rule : fixed.rules)

@@ -24,6 +24,9 @@ inline constexpr const char* ports_map = "ports";       // proto . host port -> 
 inline constexpr const char* backends_set = "backends"; // container ip . proto . port, with counters
 
 ruleset::Table table();
+// The fixed chains and the sets whose elements the publisher reads, for snapshots.
+const std::vector<std::string>& chain_names();
+const std::vector<std::string>& element_sets();
 
 // (protocol, host port): the key of the ports map and what makes a published port unique.
 struct HostPort {

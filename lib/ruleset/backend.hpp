@@ -21,7 +21,7 @@ namespace warren::nft::ruleset {
 struct TableSnapshot {
     std::uint32_t generation = 0;
     bool exists = false;
-    std::vector<std::string> chains;
+    std::map<std::string, Chain> chains;  // those asked for that exist, with their hooks
     std::map<std::string, std::vector<std::string>> rule_comments;  // per chain, in rule order
     std::map<std::string, SetShape> sets;
     std::map<std::string, std::vector<Element>> elements; // for the sets asked for
@@ -34,8 +34,10 @@ public:
     virtual const KernelFeatures& features() const noexcept = 0;
     // The ruleset generation id; it changes with every committed transaction, ours or anyone's.
     virtual std::uint32_t generation() = 0;
-    // The table and the elements of `sets`, all at one generation.
-    virtual TableSnapshot snapshot(const Table& table, std::span<const std::string> sets) = 0;
+    // The table, the `chains` of it that exist, all its sets and rule comments, and the elements of
+    // `element_sets`, all at one generation.
+    virtual TableSnapshot snapshot(const Table& table, std::span<const std::string> chains,
+                                   std::span<const std::string> element_sets) = 0;
     // Applies the whole transaction or nothing. With `expected_generation`, the kernel refuses the
     // transaction (errc::ruleset_changed) if anyone committed since that generation. Throws Error.
     virtual void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation) = 0;

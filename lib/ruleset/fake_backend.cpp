@@ -109,7 +109,8 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
 
 }  // namespace
 
-TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::string> sets)
+TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::string> chains,
+                                   std::span<const std::string> element_sets)
 {
     TableSnapshot snap;
     snap.generation = generation_;
@@ -118,14 +119,15 @@ TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::str
         return snap;
     snap.exists = true;
     for (const auto& [name, chain] : it->second.chains) {
-        snap.chains.push_back(name);
+        if (std::find(chains.begin(), chains.end(), name) != chains.end())
+            snap.chains.emplace(name, chain.declaration);
         auto& comments = snap.rule_comments[name];
         for (const auto& rule : chain.rules)
             comments.push_back(rule.comment);
     }
     for (const auto& [name, set] : it->second.sets)
         snap.sets[name] = set.declaration.shape();
-    for (const auto& name : sets) {
+    for (const auto& name : element_sets) {
         auto set = it->second.sets.find(name);
         if (set == it->second.sets.end())
             continue;

@@ -35,7 +35,8 @@ public:
 
     const KernelFeatures& features() const noexcept override { return features_; }
     std::uint32_t generation() override { return generation_; }
-    TableSnapshot snapshot(const Table& table, std::span<const std::string> sets) override;
+    TableSnapshot snapshot(const Table& table, std::span<const std::string> chains,
+                                   std::span<const std::string> element_sets) override;
     void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
 
     // Test hooks ------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 // How published ports become map and set elements, and back.
 #include "publisher/layout.hpp"
 
+#include <warren/nft/error.hpp>
+
 #include <catch2/catch.hpp>
 
 using namespace warren::nft;
@@ -64,8 +66,9 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
 
     ruleset::TableSnapshot complete;
     complete.exists = true;
-    complete.chains = {"prerouting", "output", "postrouting", "forward"};
     for (const auto& op : create->operations()) {
+        if (const auto* chain = std::get_if<ruleset::Chain>(&op.object))
+            complete.chains[chain->name] = *chain;
         if (const auto* set = std::get_if<ruleset::Set>(&op.object))
             complete.sets[set->name] = set->shape();
         if (const auto* rule = std::get_if<ruleset::Rule>(&op.object))
@@ -75,7 +78,7 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     CHECK(layout::ensure_transaction(complete, true));
 
     auto no_forward = complete;
-    no_forward.chains.pop_back();
+    no_forward.chains.erase("forward");
     no_forward.rule_comments.erase("forward");
     const auto repair = layout::ensure_transaction(no_forward, false);
     REQUIRE(repair);
@@ -93,4 +96,18 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     edited.rule_comments["prerouting"] = {"something else"};
     REQUIRE(layout::ensure_transaction(edited, false));
     CHECK(layout::ensure_transaction(edited, false)->operations().size() == 1 + 3);
+}
+
+TEST_CASE("a chain of another kind is reported, not overwritten", "[layout]")
+{
+    auto snapshot = ruleset::TableSnapshot{};
+    snapshot.exists = true;
+    snapshot.chains["prerouting"] = ruleset::Chain{"prerouting", std::nullopt};  // a regular chain
+    try {
+        layout::ensure_transaction(snapshot, false);
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK(e.code() == errc::kernel_error);
+        CHECK_THAT(e.what(), Catch::Contains("chain 'prerouting' of another kind"));
+    }
 }

@@ -13,9 +13,10 @@ public:
     explicit SharedBackend(ruleset::FakeBackend& fake) : fake_(fake) {}
     const KernelFeatures& features() const noexcept override { return fake_.features(); }
     std::uint32_t generation() override { return fake_.generation(); }
-    ruleset::TableSnapshot snapshot(const ruleset::Table& table, std::span<const std::string> sets) override
+    ruleset::TableSnapshot snapshot(const ruleset::Table& table, std::span<const std::string> chains,
+                                    std::span<const std::string> element_sets) override
     {
-        return fake_.snapshot(table, sets);
+        return fake_.snapshot(table, chains, element_sets);
     }
     void commit(const ruleset::Transaction& tx, std::optional<std::uint32_t> generation) override
     {
