@@ -396,6 +396,9 @@ std::uint32_t KernelBackend::generation()
         });
     if (err)
         throw kernel_error(err, "read ruleset generation");
+    // 0 is never a generation the kernel reports; as a batch's generation it disables the check.
+    if (id == 0)
+        throw kernel_error(EPROTO, "read ruleset generation", "the kernel's answer carried no generation id");
     return id;
 }
 

@@ -46,8 +46,14 @@ public:
         for (Backoff backoff; backoff.next();) {
             if (!fresh_)
                 refresh(false);
-            if (index_.entries(task_id) == wanted)
-                return;  // already published exactly like this
+            if (index_.entries(task_id) == wanted) {
+                // Already published exactly like this, unless someone changed the table since
+                // (`nft flush ruleset`, another process unpublishing): then look again.
+                if (backend_->generation() == generation_)
+                    return;
+                fresh_ = false;
+                continue;
+            }
             if (const auto conflict = find_conflict(task_id, wanted)) {
                 // Our view may predate another process's unpublish: only a current view may refuse.
                 if (backend_->generation() != generation_) {
@@ -167,8 +173,10 @@ private:
                 fresh_ = false;  // the outcome is unknown: read it back before trusting the view
             throw;
         }
-        // Our guarded commit was the only one since generation_; the kernel moved on by exactly one.
-        ++generation_;
+        // Our guarded commit was the only one since generation_; the kernel moved on by exactly one,
+        // skipping 0, which would switch off the kernel's generation check.
+        if (++generation_ == 0)
+            ++generation_;
         return true;
     }
 

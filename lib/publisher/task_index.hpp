@@ -34,6 +34,13 @@ public:
 
     static TaskIndex from_snapshot(const ruleset::TableSnapshot& snapshot);
 
+    TaskIndex() = default;
+    // owners_ points into tasks_' keys: a copy would point into the original. Moving keeps them.
+    TaskIndex(const TaskIndex&) = delete;
+    TaskIndex& operator=(const TaskIndex&) = delete;
+    TaskIndex(TaskIndex&&) = default;
+    TaskIndex& operator=(TaskIndex&&) = default;
+
     // The task's entries ordered by protocol and host port; empty if it publishes nothing.
     const std::vector<IndexEntry>& entries(std::string_view task_id) const;
     // The task that owns the host port, if any.

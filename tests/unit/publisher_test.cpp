@@ -376,3 +376,15 @@ TEST_CASE("backends edited by hand are reconciled with the published ports", "[p
     CHECK(backends.contains(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 80}).key));
     CHECK_FALSE(backends.contains(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 443}).key));
 }
+
+TEST_CASE("publishing the same ports again after the table was wiped publishes them again", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    fake.mutable_state().clear();  // nft flush ruleset
+    fake.bump_generation();
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    CHECK(elements(fake, "ports").size() == 3);
+    CHECK(publisher.published_ports("task-a").size() == 3);
+}
