@@ -47,18 +47,27 @@ Bytes u32_host(std::uint32_t value)
     return bytes;
 }
 
-// fib daddr type local dnat ip to meta l4proto . th dport map @ports
-Rule dnat_rule(const std::string& chain)
+// fib daddr type local [ip daddr != 127.0.0.0/8] dnat ip to meta l4proto . th dport map @ports
+Rule dnat_rule(const std::string& chain, bool spare_loopback)
 {
-    return Rule{chain,
-                {expr::Fib{NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE, Reg::r1},
-                 expr::Cmp{NFT_CMP_EQ, Reg::r1, u32_host(RTN_LOCAL)},
-                 expr::Meta{NFT_META_L4PROTO, Reg::r1},
-                 expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, Reg::r32_01},
-                 // The 8-byte value lands in r1: address in its first 4 bytes (reg 8), port in reg 9.
-                 expr::Lookup{ports_map, ports_set_id, Reg::r1, Reg::r1},
-                 expr::Dnat{Family::ip, Reg::r1, Reg::r32_01}},
-                "warren-nft: DNAT published host ports of local addresses to containers"};
+    std::vector<Expression> match{expr::Fib{NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE, Reg::r1},
+                                  expr::Cmp{NFT_CMP_EQ, Reg::r1, u32_host(RTN_LOCAL)}};
+    if (spare_loopback) {
+        // 127.0.0.0/8 is local too, but a connection DNATed away from it keeps its loopback source
+        // address and is dropped on the way out: the host's own services on 127.0.0.1:<port> would
+        // become unreachable. Publishing on localhost is not our call to make.
+        match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, 16, 4, Reg::r1});
+        match.push_back(expr::Bitwise{Reg::r1, Reg::r1, Bytes{255, 0, 0, 0}, Bytes{0, 0, 0, 0}});
+        match.push_back(expr::Cmp{NFT_CMP_NEQ, Reg::r1, Bytes{127, 0, 0, 0}});
+    }
+    match.push_back(expr::Meta{NFT_META_L4PROTO, Reg::r1});
+    match.push_back(expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, Reg::r32_01});
+    // The 8-byte value lands in r1: address in its first 4 bytes (reg 8), port in reg 9.
+    match.push_back(expr::Lookup{ports_map, ports_set_id, Reg::r1, Reg::r1});
+    match.push_back(expr::Dnat{Family::ip, Reg::r1, Reg::r32_01});
+    return Rule{chain, std::move(match),
+                spare_loopback ? "warren-nft: DNAT published host ports of local non-loopback addresses to containers"
+                               : "warren-nft: DNAT published host ports of local addresses to containers"};
 }
 
 // ct status dnat ip {d,s}addr . meta l4proto . th {d,s}port @backends <verdict>
@@ -79,9 +88,9 @@ Rule backend_rule(const std::string& chain, bool reply_direction, Expression ver
 std::vector<FixedChain> fixed_chains()
 {
     return {
-        {Chain{"prerouting", BaseHook{"nat", NF_INET_PRE_ROUTING, priority_dstnat, true}}, {dnat_rule("prerouting")}},
+        {Chain{"prerouting", BaseHook{"nat", NF_INET_PRE_ROUTING, priority_dstnat, true}}, {dnat_rule("prerouting", false)}},
         // Connections from the host itself to one of its addresses never pass prerouting.
-        {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}}, {dnat_rule("output")}},
+        {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}}, {dnat_rule("output", true)}},
         {Chain{"postrouting", BaseHook{"nat", NF_INET_POST_ROUTING, priority_srcnat, true}},
          {backend_rule("postrouting", false, expr::Masquerade{},
                        "warren-nft: masquerade connections DNATed to published containers")}},

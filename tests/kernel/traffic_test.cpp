@@ -103,6 +103,17 @@ TEST_CASE_METHOD(FreshNetns, "published ports carry real TCP and UDP traffic, an
         CHECK(last_peer(container.udp_published) == Topology::host_container_side_ip);
     }
 
+    SECTION("the host's own services on 127.0.0.1 keep their port (loopback is never DNATed)")
+    {
+        // A service of the host listening on loopback at the published port number.
+        EchoServer host_local(net.host, Transport::tcp, tcp_host_port, "host-loopback");
+        const auto t = exchange(net.host, Transport::tcp, "127.0.0.1", tcp_host_port, "local");
+        INFO(t.error);
+        REQUIRE(t.replied);
+        CHECK(t.reply == "host-loopback:local");
+        CHECK(last_peer(container.tcp_published) != "127.0.0.1");
+    }
+
     SECTION("from the container to its own published port through the host (hairpin)")
     {
         const auto t = exchange(net.container, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hairpin");
