@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <random>
 #include <string>
 
 namespace warren::nft::netlink {
@@ -28,8 +29,15 @@ namespace {
 // Debian 12's uapi headers (6.1) predate these message types (Linux 6.3).
 constexpr std::uint16_t nft_msg_destroytable = 26;
 
+struct Refusal {
+    Ack ack;
+    // Reported after every message was answered: the kernel refused to commit the whole batch.
+    // nfnetlink reports such errors on the first message's seq, so the seq alone would blame it.
+    bool at_commit;
+};
+
 struct CollectedReplies {
-    std::vector<Ack> errors;  // every non-zero ack, in arrival order
+    std::vector<Refusal> errors;       // every non-zero ack, in arrival order
     std::vector<std::uint32_t> acked;  // seqs acknowledged with error 0
 };
 
@@ -37,14 +45,17 @@ struct CollectedReplies {
 // processes a batch inside sendmsg(), so every reply is already there, and none may be left to
 // confuse the next exchange. The batch is over when
 //   - the batch header is refused (a stale generation id gets no other reply), or
-//   - BATCH_END is answered (acked on Linux 6.10+ when asked; commit-time errors land there too), or
+//   - BATCH_END is answered (acked on Linux 6.10+ when asked), or
 //   - the last message is answered and either errors were reported (the kernel then aborts without
-//     answering BATCH_END) or the kernel is not going to ack BATCH_END anyway.
+//     answering BATCH_END) or the kernel is not going to ack BATCH_END anyway, or
+//   - an error arrives after the last message was answered (a commit-time failure), or
+//   - errors arrived and nothing more is queued (the kernel gave up early, e.g. out of memory).
 // The last message must carry NLM_F_ACK.
 CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
 {
     const std::uint32_t last_seq = batch.messages().back().seq;
     CollectedReplies replies;
+    bool last_answered = false;
     bool done = false;
     auto scan = [&](std::span<const std::uint8_t> data) {
         const auto* nlh = reinterpret_cast<const nlmsghdr*>(data.data());
@@ -55,17 +66,25 @@ CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
             const Ack ack = parse_ack(nlh);
             if (ack.seq < batch.begin_seq() || ack.seq > batch.end_seq())
                 continue;  // a straggler from an earlier exchange
-            if (ack.error != 0)
-                replies.errors.push_back(ack);
-            else
+            if (ack.error != 0) {
+                replies.errors.push_back(Refusal{ack, last_answered});
+                done = done || last_answered || ack.seq == batch.begin_seq();
+            } else {
                 replies.acked.push_back(ack.seq);
-            if ((ack.seq == batch.begin_seq() && ack.error != 0) || ack.seq == batch.end_seq() ||
-                (ack.seq == last_seq && (!end_acked || !replies.errors.empty())))
-                done = true;
+            }
+            if (ack.seq == last_seq) {
+                last_answered = true;
+                done = done || !end_acked || !replies.errors.empty();
+            }
+            done = done || ack.seq == batch.end_seq();
         }
     };
-    while (!done)
-        scan(*socket.receive(false));
+    while (!done) {
+        const auto data = socket.receive(!replies.errors.empty());
+        if (!data)
+            break;
+        scan(*data);
+    }
     while (auto more = socket.receive(true))
         scan(*more);
     return replies;
@@ -274,10 +293,9 @@ public:
                     auto parsed = checked<SetPtr>(nftnl_set_alloc());
                     if (nftnl_set_elems_nlmsg_parse(nlh, parsed.get()) != 0)
                         return;
-                    auto* iter = nftnl_set_elems_iter_create(parsed.get());
-                    for (auto* e = nftnl_set_elems_iter_next(iter); e; e = nftnl_set_elems_iter_next(iter))
+                    const auto iter = checked<SetElemsIterPtr>(nftnl_set_elems_iter_create(parsed.get()));
+                    for (auto* e = nftnl_set_elems_iter_next(iter.get()); e; e = nftnl_set_elems_iter_next(iter.get()))
                         elements.push_back(decode_element(e, name));
-                    nftnl_set_elems_iter_destroy(iter);
                 });
             if (!finished(err, "list elements of set " + name))
                 return false;
@@ -332,9 +350,10 @@ private:
     std::string where_;
 };
 
-std::string describe_failure(const Transaction& transaction, const Batch& batch, const Ack& ack)
+std::string describe_failure(const Transaction& transaction, const Batch& batch, const Refusal& refusal)
 {
-    if (ack.seq == batch.begin_seq())
+    const Ack& ack = refusal.ack;
+    if (refusal.at_commit || ack.seq == batch.begin_seq())
         return "commit transaction on table " + transaction.table().name;
     for (const auto& message : batch.messages()) {
         if (message.seq != ack.seq)
@@ -358,7 +377,10 @@ KernelFeatures KernelBackend::probe()
     // Linux 6.3+ answers DESTROY of a missing table with success, older kernels with EINVAL.
     Batch batch(socket_.next_seq(), std::nullopt, true);
     auto table = checked<TablePtr>(nftnl_table_alloc());
-    nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, "warren-feature-probe");
+    // A name nobody else uses: on kernels with DESTROY the table would really be destroyed.
+    std::random_device random;
+    const std::string probe_table = "warren-nft-probe-" + std::to_string(random()) + std::to_string(random());
+    nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, probe_table.c_str());
     auto* nlh = batch.start(nft_msg_destroytable, NFPROTO_IPV4, NLM_F_ACK);
     nftnl_table_nlmsg_build_payload(nlh, table.get());
     batch.finish({});
@@ -371,7 +393,7 @@ KernelFeatures KernelBackend::probe()
     const auto replies = collect(socket_, batch, false);
 
     KernelFeatures features;
-    for (const auto& error : replies.errors) {
+    for (const auto& [error, at_commit] : replies.errors) {
         if (error.seq == batch.begin_seq() || error.error == EPERM || error.error == EACCES)
             throw kernel_error(error.error, "probe nf_tables support");
     }
@@ -439,14 +461,14 @@ void KernelBackend::commit(const Transaction& transaction, std::optional<std::ui
         return;
     // nf_tables reports every refused message, then aborts the whole batch; the first refusal is
     // the cause, the rest often follow from it.
-    const Ack& first = replies.errors.front();
+    const Ack& first = replies.errors.front().ack;
     std::string detail;
     if (first.offset)
         detail = "kernel points at attribute offset " + std::to_string(*first.offset);
     if (replies.errors.size() > 1)
         detail += (detail.empty() ? "" : "; ") + std::to_string(replies.errors.size() - 1) + " more message(s) refused";
     detail += (detail.empty() ? "" : "; ") + std::string("nothing was changed");
-    throw kernel_error(first.error, describe_failure(transaction, batch, first), detail);
+    throw kernel_error(first.error, describe_failure(transaction, batch, replies.errors.front()), detail);
 }
 
 }  // namespace warren::nft::netlink

@@ -29,6 +29,7 @@ using RulePtr = std::unique_ptr<nftnl_rule, Deleter<nftnl_rule_free>>;
 using ExprPtr = std::unique_ptr<nftnl_expr, Deleter<nftnl_expr_free>>;
 using GenPtr = std::unique_ptr<nftnl_gen, Deleter<nftnl_gen_free>>;
 using UdataBufPtr = std::unique_ptr<nftnl_udata_buf, Deleter<nftnl_udata_buf_free>>;
+using SetElemsIterPtr = std::unique_ptr<nftnl_set_elems_iter, Deleter<nftnl_set_elems_iter_destroy>>;
 
 // libnftnl allocators return nullptr only when memory is exhausted.
 template <typename Ptr>

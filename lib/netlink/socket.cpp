@@ -19,6 +19,8 @@ constexpr int buffer_bytes = 8 * 1024 * 1024;
 // A reply never takes longer than this; waiting longer means our idea of the protocol is wrong,
 // and an error beats hanging the agent forever.
 constexpr int receive_timeout_seconds = 10;
+// Dump datagrams are at most 32 KiB; an uncapped error ack echoes a whole request (up to 64 KiB).
+constexpr std::size_t receive_buffer_bytes = 128 * 1024;
 
 void set_buffer(int fd, int force_option, int option)
 {
@@ -32,7 +34,7 @@ void set_buffer(int fd, int force_option, int option)
 Socket::Socket()
     : socket_(mnl_socket_open(NETLINK_NETFILTER), mnl_socket_close),
       seq_(static_cast<std::uint32_t>(std::time(nullptr))),
-      receive_buffer_(MNL_SOCKET_BUFFER_SIZE * 4)
+      receive_buffer_(receive_buffer_bytes)
 {
     if (!socket_)
         throw kernel_error(errno, "open netlink socket (NETLINK_NETFILTER)");
@@ -62,7 +64,12 @@ std::optional<std::span<const std::uint8_t>> Socket::receive(bool nonblocking)
 {
     for (;;) {
         const int fd = mnl_socket_get_fd(socket_.get());
-        const ssize_t n = recv(fd, receive_buffer_.data(), receive_buffer_.size(), nonblocking ? MSG_DONTWAIT : 0);
+        // MSG_TRUNC makes recv report the datagram's real size, so a cut-off reply is an error
+        // instead of a silently lost ack.
+        const ssize_t n = recv(fd, receive_buffer_.data(), receive_buffer_.size(), MSG_TRUNC | (nonblocking ? MSG_DONTWAIT : 0));
+        if (n > static_cast<ssize_t>(receive_buffer_.size()))
+            throw kernel_error(EMSGSIZE, "receive netlink reply",
+                               "a reply of " + std::to_string(n) + " bytes did not fit the receive buffer");
         if (n >= 0)
             return std::span<const std::uint8_t>(receive_buffer_.data(), static_cast<std::size_t>(n));
         if (errno == EINTR)
