@@ -33,6 +33,17 @@ struct Container {
     EchoServer tcp_published, udp_published, tcp_direct, udp_direct;
 };
 
+// Sends `message` and expects `server` (answering as `tag`) to echo it, having seen `peer` as source.
+void expect_echo(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port,
+                 const std::string& message, const EchoServer& server, const std::string& tag, const std::string& peer)
+{
+    const auto r = exchange(from, transport, ip, port, message);
+    INFO("to " << ip << ":" << port << " (" << (transport == Transport::tcp ? "tcp" : "udp") << "): " << r.error);
+    REQUIRE(r.replied);
+    CHECK(r.reply == tag + ":" + message);
+    CHECK(last_peer(server) == peer);
+}
+
 const std::vector<PortMapping> web_ports = {tcp(tcp_host_port, tcp_container_port, "web"),
                                             udp(udp_host_port, udp_container_port, "dns")};
 
@@ -69,17 +80,11 @@ TEST_CASE_METHOD(FreshNetns, "published ports carry real TCP and UDP traffic, an
 
     SECTION("from another host: DNAT to the container, masqueraded to the host's address")
     {
-        const auto t = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hello-tcp");
-        INFO(t.error);
-        REQUIRE(t.replied);
-        CHECK(t.reply == "tcp-published:hello-tcp");
-        CHECK(last_peer(container.tcp_published) == Topology::host_container_side_ip);
+        expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hello-tcp", container.tcp_published, "tcp-published",
+                    Topology::host_container_side_ip);
 
-        const auto u = exchange(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "hello-udp");
-        INFO(u.error);
-        REQUIRE(u.replied);
-        CHECK(u.reply == "udp-published:hello-udp");
-        CHECK(last_peer(container.udp_published) == Topology::host_container_side_ip);
+        expect_echo(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "hello-udp", container.udp_published, "udp-published",
+                    Topology::host_container_side_ip);
 
         // Any local address of the host works, not just the one facing the client.
         const auto other = exchange(net.client, Transport::tcp, Topology::host_container_side_ip, tcp_host_port, "other-address");
@@ -90,17 +95,11 @@ TEST_CASE_METHOD(FreshNetns, "published ports carry real TCP and UDP traffic, an
 
     SECTION("from the host itself (output chain)")
     {
-        const auto t = exchange(net.host, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "local-tcp");
-        INFO(t.error);
-        REQUIRE(t.replied);
-        CHECK(t.reply == "tcp-published:local-tcp");
-        CHECK(last_peer(container.tcp_published) == Topology::host_container_side_ip);
+        expect_echo(net.host, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "local-tcp", container.tcp_published, "tcp-published",
+                    Topology::host_container_side_ip);
 
-        const auto u = exchange(net.host, Transport::udp, Topology::host_client_side_ip, udp_host_port, "local-udp");
-        INFO(u.error);
-        REQUIRE(u.replied);
-        CHECK(u.reply == "udp-published:local-udp");
-        CHECK(last_peer(container.udp_published) == Topology::host_container_side_ip);
+        expect_echo(net.host, Transport::udp, Topology::host_client_side_ip, udp_host_port, "local-udp", container.udp_published, "udp-published",
+                    Topology::host_container_side_ip);
     }
 
     SECTION("the host's own services on 127.0.0.1 keep their port (loopback is never DNATed)")
@@ -116,26 +115,17 @@ TEST_CASE_METHOD(FreshNetns, "published ports carry real TCP and UDP traffic, an
 
     SECTION("from the container to its own published port through the host (hairpin)")
     {
-        const auto t = exchange(net.container, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hairpin");
-        INFO(t.error);
-        REQUIRE(t.replied);
-        CHECK(t.reply == "tcp-published:hairpin");
-        CHECK(last_peer(container.tcp_published) == Topology::host_container_side_ip);
+        expect_echo(net.container, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hairpin", container.tcp_published, "tcp-published",
+                    Topology::host_container_side_ip);
     }
 
     SECTION("transit traffic not addressed to the host is neither DNATed nor masqueraded")
     {
-        const auto t = exchange(net.client, Transport::tcp, Topology::container_ip, tcp_host_port, "transit-tcp");
-        INFO(t.error);
-        REQUIRE(t.replied);
-        CHECK(t.reply == "tcp-direct:transit-tcp");
-        CHECK(last_peer(container.tcp_direct) == Topology::client_ip);
+        expect_echo(net.client, Transport::tcp, Topology::container_ip, tcp_host_port, "transit-tcp", container.tcp_direct, "tcp-direct",
+                    Topology::client_ip);
 
-        const auto u = exchange(net.client, Transport::udp, Topology::container_ip, udp_host_port, "transit-udp");
-        INFO(u.error);
-        REQUIRE(u.replied);
-        CHECK(u.reply == "udp-direct:transit-udp");
-        CHECK(last_peer(container.udp_direct) == Topology::client_ip);
+        expect_echo(net.client, Transport::udp, Topology::container_ip, udp_host_port, "transit-udp", container.udp_direct, "udp-direct",
+                    Topology::client_ip);
         CHECK(container.tcp_published.peers().size() == 1);  // only the setup exchange
         CHECK(container.udp_published.peers().empty());
     }
