@@ -4,6 +4,8 @@
 #   kernel  real nf_tables in network namespaces the tests create themselves (incl. real traffic)
 #   install meson install into a scratch directory, then build a consumer with pkg-config and
 #           another as a meson subproject (tools/check-install.sh)
+#   vm-6.1  the kernel suite again, in qemu on Debian 12's stock kernel 6.1 (tests/vm/run-6.1.sh, normal
+#           build only); skipped, with its reason, when qemu or the kernel package cannot be had
 # unit and kernel run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build.
 # Counts are Catch2 test cases. A suite that cannot run (no namespaces here) counts as skipped.
 set -uo pipefail
@@ -20,9 +22,13 @@ done
 tools/check-install.sh build >build/meson-logs/check-install.txt 2>&1
 install_status=$?
 
-python3 - build build-asan "$install_status" <<'PY'
+tests/vm/run-6.1.sh build >build/meson-logs/vm-6.1.txt 2>&1
+vm_status=$?
+
+python3 - build build-asan "$install_status" "$vm_status" <<'PY'
 import json, re, subprocess, sys
 passed = failed = skipped = 0
+vm_status = int(sys.argv.pop())
 install_status = int(sys.argv.pop())
 for build in sys.argv[1:]:
     with open(f"{build}/meson-logs/testlog.json") as log:
@@ -55,6 +61,29 @@ else:
     failed += 1
     print("install: 1 failed (see build/meson-logs/check-install.txt)")
     print(open("build/meson-logs/check-install.txt").read()[-3000:])
+vm_log = open("build/meson-logs/vm-6.1.txt").read()
+vm_lines = [l for l in vm_log.splitlines() if re.match(r"vm-6\.1: (\d+ passed|skipped)", l)]
+vm_line = vm_lines[-1] if vm_lines else ""
+m_vm = re.match(r"vm-6\.1: (\d+) passed, (\d+) failed", vm_line)
+if vm_status == 77:
+    listing = subprocess.run(["build/tests/kernel/kernel-tests", "--list-test-names-only"], capture_output=True, text=True)
+    n = len([l for l in listing.stdout.splitlines() if l.strip()]) or 1
+    reason = vm_line.partition("skipped")[2].strip() or "(no reason given)"
+    print(f"vm-6.1: {n} skipped {reason}")
+    skipped += n
+elif m_vm:
+    ok, bad = int(m_vm.group(1)), int(m_vm.group(2))
+    if vm_status != 0 and bad == 0:
+        bad = 1
+        vm_line += f" [exit {vm_status}; counted as 1 failed]"
+    passed += ok; failed += bad
+    print(vm_line)
+else:
+    failed += 1
+    print(f"vm-6.1: exit {vm_status}, no result line; counted as 1 failed")
+if vm_status not in (0, 77):
+    print("  (see build/meson-logs/vm-6.1.txt)")
+    print(vm_log[-3000:])
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 sys.exit(1 if failed else 0)
 PY
