@@ -110,6 +110,22 @@ public:
         return index_.all();
     }
 
+    void remove_table()
+    {
+        std::lock_guard lock(mutex_);
+        for (Backoff backoff; backoff.next();) {
+            const auto snapshot = backend_->snapshot(layout::table(), {}, {});
+            if (snapshot.exists && !commit_guarded(ruleset::Transaction(layout::table()).remove(layout::table()),
+                                                   snapshot.generation))
+                continue;
+            // The next call reads the table again, finds it missing and creates it.
+            index_ = TaskIndex();
+            fresh_ = false;
+            return;
+        }
+        throw contention();
+    }
+
     const KernelFeatures& features() const noexcept { return backend_->features(); }
 
 private:
@@ -233,6 +249,8 @@ std::vector<PortMapping> HostPortPublisher::published_ports(std::string_view tas
 }
 
 std::vector<PublishedPort> HostPortPublisher::all_published_ports() const { return impl_->all(); }
+
+void HostPortPublisher::remove_table() { impl_->remove_table(); }
 
 const KernelFeatures& HostPortPublisher::kernel_features() const noexcept { return impl_->features(); }
 

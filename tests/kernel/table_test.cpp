@@ -196,3 +196,23 @@ TEST_CASE_METHOD(FreshNetns, "after nft flush ruleset the publisher reports what
     publisher.publish_ports("task-b", "10.88.0.3", std::vector{tcp(8080, 80)});
     CHECK(kernel_ports() == std::vector{kernel_port("task-b", "10.88.0.3", tcp(8080, 80))});
 }
+
+TEST_CASE_METHOD(FreshNetns, "remove_table deletes table ip warren and nothing else", "[table]")
+{
+    nft({"add", "table", "ip", "other"});
+    nft({"add", "chain", "ip", "other", "c"});
+    const auto others = other_tables();
+    HostPortPublisher publisher;
+    publisher.publish_ports("task-a", "10.88.0.2", std::vector<PortMapping>{tcp(8080, 80, "web"), udp(5353, 53)});
+    HostPortPublisher second;  // a view taken before the removal must not resurrect the ports
+
+    publisher.remove_table();
+    const auto names = tables();
+    CHECK(std::find(names.begin(), names.end(), "ip warren") == names.end());
+    CHECK(other_tables() == others);
+    CHECK_NOTHROW(publisher.remove_table());  // already gone: not an error
+
+    CHECK(second.published_ports("task-a").empty());
+    publisher.publish_ports("task-b", "10.88.0.3", std::vector<PortMapping>{tcp(8080, 81)});
+    CHECK(kernel_ports() == std::vector<KernelPort>{kernel_port("task-b", "10.88.0.3", tcp(8080, 81))});
+}

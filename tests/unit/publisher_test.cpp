@@ -388,3 +388,25 @@ TEST_CASE("publishing the same ports again after the table was wiped publishes t
     CHECK(elements(fake, "ports").size() == 3);
     CHECK(publisher.published_ports("task-a").size() == 3);
 }
+
+TEST_CASE("remove_table deletes everything of ours in one transaction, and publishing recreates it", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    ruleset::Transaction other(ruleset::Table{ruleset::Family::ip, "other"});
+    other.add(ruleset::Table{ruleset::Family::ip, "other"});
+    fake.commit(other, std::nullopt);
+    const auto commits = fake.committed().size();
+
+    publisher.remove_table();
+    CHECK(fake.committed().size() == commits + 1);
+    CHECK_FALSE(fake.state().contains({ruleset::Family::ip, "warren"}));
+    CHECK(fake.state().contains({ruleset::Family::ip, "other"}));
+    CHECK(publisher.all_published_ports().empty());
+    CHECK_NOTHROW(publisher.remove_table());  // nothing left to remove: no error
+
+    publisher.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
+    CHECK(warren_table(fake).chains.size() == 4);
+    CHECK(publisher.published_ports("task-b").size() == 1);
+}

@@ -52,6 +52,11 @@ public:
     // Every published port of every task, ordered by protocol and host port.
     std::vector<PublishedPort> all_published_ports() const;
 
+    // Deletes table `ip warren` with everything in it, in one transaction: every published port of
+    // every task is gone. Nothing else is touched. Not an error if the table is already gone. The
+    // next call of this or any publisher (and a new publisher) creates the table again, empty.
+    void remove_table();
+
     const KernelFeatures& kernel_features() const noexcept;
 
 private:
