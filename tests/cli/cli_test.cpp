@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: Apache-2.0
+// The real warren-nft binary, run inside the test's fresh network namespace: what it publishes is
+// what nft shows, and bad arguments are refused with the documented exit status and change nothing.
+#include "netns.hpp"
+#include "nft_state.hpp"
+#include "process.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace kt {
+namespace {
+
+using nlohmann::json;
+
+// Runs warren-nft (path from WARREN_NFT) in the calling thread's namespace, which FreshNetns made.
+CommandResult cli(std::vector<std::string> args)
+{
+    const char* exe = std::getenv("WARREN_NFT");
+    if (exe == nullptr || *exe == '\0')
+        FAIL("WARREN_NFT is not set to the path of the warren-nft binary (meson test sets it)");
+    ensure_not_in_original_netns();
+    args.insert(args.begin(), exe);
+    Command cmd;
+    cmd.argv = std::move(args);
+    return run(cmd);
+}
+
+// Runs it and requires exit status 0; returns stdout.
+std::string cli_ok(std::vector<std::string> args)
+{
+    const auto result = cli(args);
+    INFO(result.describe(args));
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.err.empty());
+    return result.out;
+}
+
+json list_json(std::vector<std::string> extra = {})
+{
+    std::vector<std::string> args{"list", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto out = cli_ok(args);
+    INFO(out);
+    auto parsed = json::parse(out);
+    REQUIRE(parsed.is_array());
+    return parsed;
+}
+
+// The ports of `list --json` as nft would show them, sorted.
+std::vector<KernelPort> as_kernel_ports(const json& list)
+{
+    std::vector<KernelPort> ports;
+    for (const auto& port : list) {
+        REQUIRE(port.size() == 6);
+        const auto name = port.at("name").get<std::string>();
+        ports.push_back(KernelPort{port.at("protocol").get<std::string>(), port.at("host_port").get<long>(),
+                                   port.at("container_ip").get<std::string>(), port.at("container_port").get<long>(),
+                                   "task=" + port.at("task").get<std::string>() + (name.empty() ? "" : " name=" + name)});
+    }
+    std::sort(ports.begin(), ports.end());
+    return ports;
+}
+
+// A refused command: the status, and one line on stderr that contains every one of `words`.
+void require_refused(const std::vector<std::string>& args, int status, const std::vector<std::string>& words)
+{
+    const auto result = cli(args);
+    INFO(result.describe(args));
+    CHECK(result.exit_code == status);
+    CHECK(result.out.empty());
+    REQUIRE(!result.err.empty());
+    CHECK(result.err.starts_with("warren-nft: "));
+    CHECK(result.err.back() == '\n');
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    for (const auto& word : words)
+        CHECK(result.err.find(word) != std::string::npos);
+}
+
+struct BadCall {
+    std::vector<std::string> args;
+    int status;
+    std::vector<std::string> words;  // the message names these
+};
+
+std::vector<BadCall> bad_calls()
+{
+    const std::string ip = "10.0.0.9";
+    return {
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080"}, 2, {"'8080'", "HOST_PORT:CONTAINER_PORT"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "1:2:3:4"}, 2, {"'1:2:3:4'", "HOST_PORT:CONTAINER_PORT"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "http:80"}, 2, {"host port 'http'", "not a number", "1 to 65535"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:"}, 2, {"container port", "missing"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "+80:80"}, 2, {"host port '+80'", "not a number"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "0:80"}, 2, {"host port '0'", "out of range", "1 to 65535"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:0"}, 2, {"container port '0'", "out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "70000:80"}, 2, {"host port '70000'", "out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:70000"}, 2, {"container port '70000'", "out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "99999999999999999999:80"}, 2, {"out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/icmp"}, 2, {"unknown protocol 'icmp'", "tcp, udp or sctp"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/TCP"}, 2, {"unknown protocol 'TCP'"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "10.1.2.3:8080:80"}, 2, {"binding to one host address", "not supported yet"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "nohost:8080:80"}, 2, {"host address 'nohost'", "not an IPv4 address"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "[::1]:8080:80"}, 2, {"IPv6"}},
+        {{"publish", "--task", "t", "--ip", "10.0.0.300", "-p", "8080:80"}, 2, {"--ip '10.0.0.300'", "not an IPv4 address"}},
+        {{"publish", "--task", "t", "--ip", "container", "-p", "8080:80"}, 2, {"--ip 'container'", "not an IPv4 address"}},
+        {{"publish", "--task", "t", "--ip", "fd00::2", "-p", "8080:80"}, 2, {"--ip 'fd00::2'", "IPv6"}},
+        {{"publish", "--task", "t", "--ip", "127.0.0.1", "-p", "8080:80"}, 2, {"--ip '127.0.0.1'", "loopback"}},
+        {{"publish", "--task", "t", "--ip", "0.0.0.0", "-p", "8080:80"}, 2, {"--ip '0.0.0.0'", "unspecified"}},
+        {{"publish", "--ip", ip, "-p", "8080:80"}, 2, {"--task", "required"}},
+        {{"publish", "--task", "t", "-p", "8080:80"}, 2, {"--ip", "required"}},
+        {{"publish", "--task", "t", "--ip", ip}, 2, {"-p", "required"}},
+        {{"publish", "--task", "", "--ip", ip, "-p", "8080:80"}, 2, {"--task", "empty"}},
+        {{"publish", "--task", "a b", "--ip", ip, "-p", "8080:80"}, 2, {"--task 'a b'", "not allowed"}},
+        {{"publish", "--task", std::string(65, 'x'), "--ip", ip, "-p", "8080:80"}, 2, {"--task", "at most 64"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--name", "a\"b"}, 2, {"--name", "not allowed"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "-p", "8080:81/tcp"}, 2, {"8080/tcp", "twice"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--bogus"}, 2, {"--bogus"}},
+        {{"unpublish"}, 2, {"--task", "required"}},
+        {{"unpublish", "--task", "a;b"}, 2, {"--task 'a;b'", "not allowed"}},
+        {{"list", "--task", ""}, 2, {"--task", "empty"}},
+        {{"frobnicate"}, 2, {"unknown subcommand 'frobnicate'", "publish, unpublish, list, flush or doctor"}},
+        {{}, 2, {"subcommand"}},
+        {{"flush"}, 2, {"--yes"}},
+    };
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
+{
+    cli_ok({"publish", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80", "-p", "0.0.0.0:8443:443/tcp", "-p",
+            "5353:53/udp", "--name", "web"});
+    cli_ok({"publish", "--task", "db", "--ip", "10.0.0.3", "-p", "5432:5432", "-p", "9000:9000/sctp"});
+
+    const auto all = list_json();
+    REQUIRE(all.size() == 5);
+    const auto web = list_json({"--task", "web-1"});
+    REQUIRE(web.size() == 3);
+    CHECK(web[0] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8080,"container_ip":"10.0.0.2",)"
+                                R"("container_port":80,"name":"web"})"));
+    CHECK(web[1] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8443,"container_ip":"10.0.0.2",)"
+                                R"("container_port":443,"name":"web"})"));
+    CHECK(web[2] == json::parse(R"({"task":"web-1","protocol":"udp","host_port":5353,"container_ip":"10.0.0.2",)"
+                                R"("container_port":53,"name":"web"})"));
+    // Keys in the documented order.
+    CHECK(cli_ok({"list", "--json", "--task", "db"}).find(R"("task": "db",
+    "protocol": "sctp")") != std::string::npos);
+
+    const auto table = cli_ok({"list"});
+    INFO(table);
+    // Ordered by protocol and host port; columns aligned; no trailing blanks.
+    CHECK(table == "TASK   HOST       CONTAINER      NAME\n"
+                   "db     5432/tcp   10.0.0.3:5432\n"
+                   "web-1  8080/tcp   10.0.0.2:80    web\n"
+                   "web-1  8443/tcp   10.0.0.2:443   web\n"
+                   "web-1  5353/udp   10.0.0.2:53    web\n"
+                   "db     9000/sctp  10.0.0.3:9000\n");
+    CHECK(std::count(table.begin(), table.end(), '\n') == 6);
+
+    // Publishing again replaces the task's ports.
+    cli_ok({"publish", "--task", "db", "--ip", "10.0.0.3", "-p", "5433:5432"});
+    CHECK(list_json({"--task", "db"}).size() == 1);
+
+    cli_ok({"unpublish", "--task", "web-1"});
+    CHECK(list_json({"--task", "web-1"}).empty());
+    CHECK(list_json().size() == 1);
+    cli_ok({"unpublish", "--task", "web-1"});  // idempotent
+    cli_ok({"unpublish", "--task", "never-published"});
+    cli_ok({"unpublish", "--task", "db"});
+    CHECK(list_json().empty());
+    CHECK(kernel_ports().empty());
+    CHECK(cli_ok({"list"}) == "TASK  HOST  CONTAINER  NAME\n");
+}
+
+TEST_CASE_METHOD(FreshNetns, "nft list table warren agrees with list --json", "[cli]")
+{
+    cli_ok({"publish", "--task", "a", "--ip", "172.17.0.2", "-p", "80:8080", "-p", "53:53/udp", "-p", "7:7/sctp",
+            "--name", "svc"});
+    cli_ok({"publish", "--task", "b@node/1", "--ip", "172.17.0.3", "-p", "8081:80"});
+    const auto listed = as_kernel_ports(list_json());
+    const auto in_kernel = kernel_ports();
+    CHECK(listed == in_kernel);
+    REQUIRE(in_kernel.size() == 4);
+    const auto text = warren_table();
+    INFO(text);
+    CHECK(text.find("task=a name=svc") != std::string::npos);
+    CHECK(text.find("task=b@node/1") != std::string::npos);
+}
+
+TEST_CASE_METHOD(FreshNetns, "bad arguments are refused with exit status 2 and change nothing", "[cli]")
+{
+    SECTION("with no table yet: a usage error does not even create the table")
+    {
+        for (const auto& call : bad_calls()) {
+            require_refused(call.args, call.status, call.words);
+            REQUIRE(tables().empty());
+        }
+    }
+    SECTION("with published ports: the ruleset stays as it was")
+    {
+        cli_ok({"publish", "--task", "t", "--ip", "10.0.0.9", "-p", "8080:80", "-p", "53:53/udp"});
+        const auto before = ruleset();
+        for (const auto& call : bad_calls()) {
+            require_refused(call.args, call.status, call.words);
+            REQUIRE(ruleset() == before);
+        }
+    }
+}
+
+TEST_CASE_METHOD(FreshNetns, "a port another task publishes is refused with exit status 1", "[cli]")
+{
+    cli_ok({"publish", "--task", "owner", "--ip", "10.0.0.2", "-p", "8080:80", "-p", "53:53/udp"});
+    const auto before = ruleset();
+    require_refused({"publish", "--task", "other", "--ip", "10.0.0.3", "-p", "9090:90", "-p", "8080:81"}, 1,
+                    {"8080/tcp", "\"owner\""});
+    CHECK(ruleset() == before);
+    // Another task's port of the same number but another protocol is no conflict.
+    cli_ok({"publish", "--task", "other", "--ip", "10.0.0.3", "-p", "8080:81/udp"});
+    CHECK(list_json({"--task", "other"}).size() == 1);
+}
+
+TEST_CASE_METHOD(FreshNetns, "without CAP_NET_ADMIN an operation fails with exit status 1", "[cli]")
+{
+    const char* exe = std::getenv("WARREN_NFT");
+    REQUIRE(exe != nullptr);
+    cli_ok({"publish", "--task", "t", "--ip", "10.0.0.2", "-p", "8080:80"});
+    const auto before = ruleset();
+    const std::vector<std::vector<std::string>> calls{
+        {"publish", "--task", "u", "--ip", "10.0.0.3", "-p", "9090:90"},
+        {"unpublish", "--task", "t"},
+        {"flush", "--yes"},
+    };
+    for (const auto& args : calls) {
+        // setpriv (util-linux) runs warren-nft in this namespace with CAP_NET_ADMIN dropped.
+        Command cmd;
+        cmd.argv = {"setpriv", "--bounding-set=-net_admin", exe};
+        cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+        const auto result = run(cmd);
+        INFO(result.describe(cmd.argv));
+        CHECK(result.exit_code == 1);
+        CHECK(result.err.starts_with("warren-nft: "));
+        CHECK(result.err.find("permission denied") != std::string::npos);
+        CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+        CHECK(ruleset() == before);
+    }
+}
+
+TEST_CASE_METHOD(FreshNetns, "flush asks for --yes, then removes the table", "[cli]")
+{
+    nft_script("table inet other {\n chain c {\n  type filter hook input priority 0;\n }\n}\n");
+    cli_ok({"publish", "--task", "t", "--ip", "10.0.0.2", "-p", "8080:80"});
+    const auto before = ruleset();
+    require_refused({"flush"}, 2, {"--yes", "every port"});
+    CHECK(ruleset() == before);
+
+    cli_ok({"flush", "--yes"});
+    CHECK(!warren_table_exists());
+    CHECK(tables() == std::vector<std::string>{"inet other"});
+    cli_ok({"flush", "--yes"});  // nothing left to remove: still fine
+    CHECK(tables() == std::vector<std::string>{"inet other"});
+}
+
+TEST_CASE_METHOD(FreshNetns, "--version and --help", "[cli]")
+{
+    CHECK(cli_ok({"--version"}) == "warren-nft " + std::string(WARREN_NFT_TEST_VERSION) + "\n");
+    for (const std::string sub : {"publish", "unpublish", "list", "flush", "doctor"}) {
+        const auto help = cli_ok({sub, "--help"});
+        CHECK(help.find("Usage: warren-nft " + sub) != std::string::npos);
+    }
+    CHECK(cli_ok({"publish", "--help"}).find("HOST_PORT:CONTAINER_PORT") != std::string::npos);
+    CHECK(cli_ok({"--help"}).find("Exit status") != std::string::npos);
+    CHECK(tables().empty());
+}
+
+}  // namespace kt
+
+namespace kt {
+namespace {
+
+// The lines of `warren-nft doctor` that start with `level` ("OK", "WARN", "FAIL") and contain `text`.
+std::size_t doctor_lines(const std::string& out, const std::string& level, const std::string& text)
+{
+    std::size_t count = 0;
+    std::size_t start = 0;
+    while (start < out.size()) {
+        const auto end = std::min(out.find('\n', start), out.size());
+        const auto line = out.substr(start, end - start);
+        if (line.starts_with(level + ": ") && line.find(text) != std::string::npos)
+            ++count;
+        start = end + 1;
+    }
+    return count;
+}
+
+// Every line of doctor's output is OK, WARN or FAIL.
+void check_doctor_format(const std::string& out)
+{
+    INFO(out);
+    REQUIRE(!out.empty());
+    CHECK(out.back() == '\n');
+    std::size_t lines = static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n'));
+    CHECK(doctor_lines(out, "OK", "") + doctor_lines(out, "WARN", "") + doctor_lines(out, "FAIL", "") == lines);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns, "doctor finds ip_forward=0, a forward drop policy and a damaged table", "[cli][doctor]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "0");
+    auto result = cli({"doctor"});
+    INFO(result.out << result.err);
+    check_doctor_format(result.out);
+    CHECK(result.exit_code == 1);
+    CHECK(doctor_lines(result.out, "FAIL", "net.ipv4.ip_forward is 0") == 1);
+    CHECK(doctor_lines(result.out, "FAIL", "sysctl -w net.ipv4.ip_forward=1") == 1);
+    CHECK(doctor_lines(result.out, "OK", "table ip warren does not exist yet") == 1);
+    CHECK(tables().empty());  // the doctor created nothing
+
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    result = cli({"doctor"});
+    check_doctor_format(result.out);
+    CHECK(result.exit_code == 0);
+    CHECK(doctor_lines(result.out, "OK", "net.ipv4.ip_forward is 1") == 1);
+    CHECK(doctor_lines(result.out, "OK", "no other forward chain") == 1);
+    CHECK(doctor_lines(result.out, "FAIL", "") == 0);
+
+    cli_ok({"publish", "--task", "t", "--ip", "10.0.0.2", "-p", "8080:80"});
+    nft_script("table ip filter {\n chain FORWARD {\n  type filter hook forward priority 0; policy drop;\n }\n}\n");
+    const auto before = ruleset();
+    result = cli({"doctor"});
+    INFO(result.out << result.err);
+    check_doctor_format(result.out);
+    CHECK(result.exit_code == 0);  // a drop policy is a warning: its own rules may accept our traffic
+    CHECK(doctor_lines(result.out, "WARN", "chain ip filter FORWARD (hook forward, policy drop)") == 1);
+    CHECK(doctor_lines(result.out, "OK", "1 port(s) published") == 1);
+    CHECK(doctor_lines(result.out, "OK", "table ip warren has its chains") == 1);
+    CHECK(ruleset() == before);
+
+    nft({"delete", "chain", "ip", "warren", "output"});
+    const auto damaged = ruleset();
+    result = cli({"doctor"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(doctor_lines(result.out, "FAIL", "table ip warren lacks the base chain(s) output") == 1);
+    CHECK(ruleset() == damaged);  // diagnosed, not silently repaired
+    cli_ok({"list"});             // which the next publisher does
+    CHECK(warren_chains().size() == 4);
+}
+
+}  // namespace kt

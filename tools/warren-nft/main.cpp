@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+// warren-nft: the operators' command line for the ports warren publishes with nftables.
+// Exit status: 0 ok, 1 the operation failed, 2 usage error (see docs/cli.md).
+#include "doctor.hpp"
+#include "list_output.hpp"
+#include "spec.hpp"
+#include "version.hpp"
+
+#include <warren/nft.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using warren::cli::UsageError;
+namespace nft = warren::nft;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+
+struct Arguments {
+    std::string task;
+    std::string ip;
+    std::vector<std::string> specs;
+    std::string name;
+    bool json = false;
+    bool yes = false;
+};
+
+int publish(const Arguments& args)
+{
+    warren::cli::check_task_id("--task", args.task);
+    warren::cli::check_container_ip("--ip", args.ip);
+    warren::cli::check_port_name("--name", args.name);
+    std::vector<nft::PortMapping> ports;
+    for (const auto& spec : args.specs) {
+        auto mapping = warren::cli::parse_port_spec(spec);
+        mapping.name = args.name;
+        for (const auto& earlier : ports)
+            if (earlier.protocol == mapping.protocol && earlier.host_port == mapping.host_port)
+                throw UsageError("-p '" + spec + "': host port " + std::to_string(mapping.host_port) + "/" +
+                                 std::string(nft::to_string(mapping.protocol)) +
+                                 " is given twice; publish each protocol and host port once");
+        ports.push_back(std::move(mapping));
+    }
+    if (ports.size() > nft::HostPortPublisher::max_ports_per_request)
+        throw UsageError("-p is given " + std::to_string(ports.size()) + " times; publish at most " +
+                         std::to_string(nft::HostPortPublisher::max_ports_per_request) + " ports at once");
+    nft::HostPortPublisher publisher;
+    publisher.publish_ports(args.task, args.ip, ports);
+    return exit_ok;
+}
+
+int unpublish(const Arguments& args)
+{
+    warren::cli::check_task_id("--task", args.task);
+    nft::HostPortPublisher publisher;
+    publisher.unpublish_ports(args.task);
+    return exit_ok;
+}
+
+int list(const Arguments& args, bool task_given)
+{
+    if (task_given)
+        warren::cli::check_task_id("--task", args.task);
+    nft::HostPortPublisher publisher;
+    auto ports = publisher.all_published_ports();
+    if (task_given)
+        std::erase_if(ports, [&](const nft::PublishedPort& port) { return port.task_id != args.task; });
+    std::cout << (args.json ? warren::cli::format_json(ports) : warren::cli::format_table(ports)) << std::flush;
+    return exit_ok;
+}
+
+int flush(const Arguments& args)
+{
+    if (!args.yes)
+        throw UsageError("flush removes table ip warren and every port published by every task; "
+                         "run 'warren-nft flush --yes' to confirm");
+    nft::HostPortPublisher publisher;
+    publisher.remove_table();
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char* argv[])
+{
+    CLI::App app{"Publishes container ports on the host with nftables (table ip warren).\n"
+                 "Exit status: 0 ok, 1 operation failed, 2 usage error.",
+                 "warren-nft"};
+    app.set_version_flag("--version", "warren-nft " WARREN_NFT_VERSION);
+    app.require_subcommand(1);
+    Arguments args;
+
+    auto* publish_cmd = app.add_subcommand("publish", "Publish ports of a task in one atomic transaction "
+                                                      "(replacing the ports it published before)");
+    publish_cmd->add_option("--task", args.task, "Task id (letters, digits, - _ . : @ / +; at most 64)")->required();
+    publish_cmd->add_option("--ip", args.ip, "The container's IPv4 address")->required();
+    publish_cmd->add_option("-p,--publish", args.specs, "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp]; "
+                                                        "repeat for more ports")
+        ->required()
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    publish_cmd->add_option("--name", args.name, "A name for the ports, shown in list and nft");
+
+    auto* unpublish_cmd = app.add_subcommand("unpublish", "Remove every port of a task (not an error if it has none)");
+    unpublish_cmd->add_option("--task", args.task, "Task id")->required();
+
+    auto* list_cmd = app.add_subcommand("list", "Show published ports");
+    auto* list_task = list_cmd->add_option("--task", args.task, "Only this task's ports");
+    list_cmd->add_flag("--json", args.json, "Print a JSON array (see docs/cli.md)");
+
+    auto* flush_cmd = app.add_subcommand("flush", "Remove table ip warren and every published port");
+    flush_cmd->add_flag("--yes", args.yes, "Confirm");
+
+    auto* doctor_cmd = app.add_subcommand("doctor", "Check the host for what published ports need; one line per "
+                                                    "check (OK, WARN or FAIL), exit status 1 on any FAIL");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0)
+            return app.exit(e);
+        if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+            std::cerr << "warren-nft: unknown subcommand '" << argv[1]
+                      << "'; use publish, unpublish, list, flush or doctor (see 'warren-nft --help')\n";
+            return exit_usage;
+        }
+        const auto subcommands = app.get_subcommands();
+        const std::string help =
+            subcommands.empty() ? "warren-nft --help" : "warren-nft " + subcommands.front()->get_name() + " --help";
+        std::cerr << "warren-nft: " << e.what() << "; see '" << help << "'\n";
+        return exit_usage;
+    }
+
+    try {
+        if (publish_cmd->parsed())
+            return publish(args);
+        if (unpublish_cmd->parsed())
+            return unpublish(args);
+        if (list_cmd->parsed())
+            return list(args, list_task->count() > 0);
+        if (flush_cmd->parsed())
+            return flush(args);
+        if (doctor_cmd->parsed())
+            return warren::cli::run_doctor(std::cout);
+        return exit_usage;
+    } catch (const UsageError& e) {
+        std::cerr << "warren-nft: " << e.what() << "\n";
+        return exit_usage;
+    } catch (const nft::Error& e) {
+        std::cerr << "warren-nft: " << e.what() << "\n";
+        return e.code() == nft::errc::invalid_argument ? exit_usage : exit_failed;
+    } catch (const std::exception& e) {
+        std::cerr << "warren-nft: " << e.what() << "\n";
+        return exit_failed;
+    }
+}
