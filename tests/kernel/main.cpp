@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The kernel test runner: leaves the network namespace it was started in (with a user namespace when
-// not root) before Catch starts any test, and skips (exit 77) when no namespace can be created.
+// The runner of the kernel and CLI test binaries: leaves the network namespace it was started in
+// (with a user namespace when not root) before Catch starts any test, and skips (exit 77) when no
+// namespace can be created.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
@@ -23,6 +24,7 @@ int main(int argc, char* argv[])
     }
     // Writes to pipes of commands or sockets that went away must fail, not kill the run.
     std::signal(SIGPIPE, SIG_IGN);
-    std::fprintf(stderr, "kernel-tests: %s\n", kt::sandbox_description().c_str());
+    const std::string_view program = argv[0];
+    std::fprintf(stderr, "%s: %s\n", program.substr(program.rfind('/') + 1).data(), kt::sandbox_description().c_str());
     return Catch::Session().run(argc, argv);
 }
