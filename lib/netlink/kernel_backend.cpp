@@ -195,7 +195,7 @@ public:
         : socket_(socket),
           table_(table),
           family_(static_cast<std::uint16_t>(table.family)),
-          where_(" of table " + std::string(table.family == Family::ip ? "ip " : "ip6 ") + table.name)
+          where_(" of table " + display_name(table))
     {
     }
 
@@ -439,8 +439,7 @@ TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::s
         if (read && generation() == snap.generation)
             return snap;
     }
-    throw Error(errc::ruleset_changed, "read table " + std::string(table.family == Family::ip ? "ip " : "ip6 ") +
-                                           table.name + ": the ruleset kept changing while it was read; retry later");
+    throw Error(errc::ruleset_changed, "read table " + display_name(table) + ": the ruleset kept changing while it was read; retry later");
 }
 
 void KernelBackend::commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation)

@@ -20,6 +20,12 @@ struct Table {
     friend bool operator==(const Table&, const Table&) = default;
 };
 
+// "ip warren", "ip6 warren": how nft and our error messages name a table.
+inline std::string display_name(const Table& table)
+{
+    return std::string(table.family == Family::ip ? "ip " : "ip6 ") + table.name;
+}
+
 struct BaseHook {
     std::string type;       // "nat" or "filter"
     std::uint32_t hooknum;  // NF_INET_*

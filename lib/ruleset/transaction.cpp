@@ -7,7 +7,7 @@ namespace warren::nft::ruleset {
 
 std::string describe(const Table& table, const Operation& operation)
 {
-    const std::string table_name = std::string(table.family == Family::ip ? "ip " : "ip6 ") + table.name;
+    const std::string table_name = display_name(table);
     std::string verb;
     switch (operation.verb) {
     case Verb::add: verb = "add"; break;
