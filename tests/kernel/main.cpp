@@ -18,13 +18,13 @@ int main(int argc, char* argv[])
         if (std::string_view(argv[i]).starts_with("--list"))
             return Catch::Session().run(argc, argv);
     // Still single-threaded here, as unshare(CLONE_NEWUSER) requires.
-    if (const auto failure = kt::enter_sandbox()) {
+    if (const auto failure = sandbox::enter_sandbox()) {
         std::printf("SKIP: %s\n", failure->c_str());
         return 77;
     }
     // Writes to pipes of commands or sockets that went away must fail, not kill the run.
     std::signal(SIGPIPE, SIG_IGN);
     const std::string_view program = argv[0];
-    std::fprintf(stderr, "%s: %s\n", program.substr(program.rfind('/') + 1).data(), kt::sandbox_description().c_str());
+    std::fprintf(stderr, "%s: %s\n", program.substr(program.rfind('/') + 1).data(), sandbox::sandbox_description().c_str());
     return Catch::Session().run(argc, argv);
 }

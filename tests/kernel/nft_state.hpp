@@ -2,6 +2,7 @@
 // What the kernel holds, as the `nft` tool (not the library) reads it.
 #pragma once
 
+#include "netns.hpp"
 #include "process.hpp"
 
 #include <compare>
@@ -11,6 +12,9 @@
 #include <vector>
 
 namespace kt {
+
+// The tests' helpers build on tools/sandbox (namespaces, processes, traffic).
+using namespace sandbox;
 
 // `nft <args...>`; throws with nft's stderr on failure.
 std::string nft(std::vector<std::string> args);

@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <system_error>
 
-namespace kt {
+namespace sandbox {
 
 namespace {
 
@@ -352,4 +352,4 @@ bool BackgroundCommand::read_until(const std::function<bool(const std::string&)>
     return true;
 }
 
-}  // namespace kt
+}  // namespace sandbox

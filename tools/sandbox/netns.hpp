@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Network namespaces for the kernel tests. Nothing here ever touches the network namespace the test
-// binary was started in: main() leaves it before Catch runs, and every helper that changes kernel
+// Network namespaces for the kernel tests and the benchmark. Nothing here ever touches the network
+// namespace the binary was started in: main() leaves it first, and every helper that changes kernel
 // state first checks that the calling thread is somewhere else.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-namespace kt {
+namespace sandbox {
 
 // Called once from main() while the process is still single-threaded. Leaves the network namespace
 // the binary was started in: as real root with unshare(CLONE_NEWNET); otherwise (or when that is
@@ -59,8 +59,9 @@ private:
     int fd_ = -1;
 };
 
-// Test fixture: every TEST_CASE_METHOD(FreshNetns, ...) (and every run of one of its sections) starts
-// in a new, empty network namespace with `lo` up; the namespace vanishes when the test ends.
+// A scope in a new, empty network namespace with `lo` up, e.g. a test fixture: every
+// TEST_CASE_METHOD(FreshNetns, ...) (and every run of one of its sections) starts in its own, and the
+// namespace vanishes when the scope ends.
 class FreshNetns {
 public:
     FreshNetns();
@@ -76,4 +77,4 @@ void link_up(const std::string& interface);
 void write_net_sysctl(const std::string& name, const std::string& value);
 std::string read_net_sysctl(const std::string& name);
 
-}  // namespace kt
+}  // namespace sandbox

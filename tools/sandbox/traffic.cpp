@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <system_error>
 
-namespace kt {
+namespace sandbox {
 
 namespace {
 
@@ -66,8 +66,8 @@ std::atomic<std::uint16_t> next_source_port{21000};
 std::uint16_t fresh_source_port()
 {
     const auto port = next_source_port.fetch_add(1);
-    if (port >= 32000)  // below the ephemeral range; a test never needs this many
-        throw std::runtime_error("out of test source ports");
+    if (port >= 32000)  // below the ephemeral range; no caller needs this many
+        throw std::runtime_error("out of unused source ports");
     return port;
 }
 
@@ -262,4 +262,4 @@ Exchange exchange(const Netns& from, Transport transport, const std::string& ip,
     return result;
 }
 
-}  // namespace kt
+}  // namespace sandbox

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Running `nft` and `ip` (found via PATH) and forking test processes.
+// Running `nft`, `ip` and other programs (found via PATH) and forking child processes.
 #pragma once
 
 #include <sys/types.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace kt {
+namespace sandbox {
 
 class Netns;
 
@@ -39,7 +39,7 @@ std::string check_output(std::vector<std::string> argv);
 
 // A forked copy of this process running `body(report_fd)` in the calling thread's network namespace;
 // body's return value is the exit status. Whatever it writes to report_fd can be read by the parent.
-// The child never returns into Catch: it leaves with _exit. The parent must be single-threaded when
+// The child never returns into the caller's code (e.g. Catch): it leaves with _exit. The parent must be single-threaded when
 // forking. The destructor kills (SIGKILL, by pid) and reaps a child that is still running.
 class ForkedChild {
 public:
@@ -84,4 +84,4 @@ private:
 // Writes all of `text` to fd (used by forked children to report).
 void write_all(int fd, const std::string& text);
 
-}  // namespace kt
+}  // namespace sandbox

@@ -18,7 +18,7 @@
 #include <stdexcept>
 #include <system_error>
 
-namespace kt {
+namespace sandbox {
 
 namespace {
 
@@ -101,7 +101,7 @@ void ensure_not_in_original_netns()
     const auto now = thread_netns();
     if (!original_netns.known || !now.known ||
         (now.dev == original_netns.dev && now.ino == original_netns.ino)) {
-        std::fprintf(stderr, "kernel-tests: refusing to act in the network namespace the tests were started in\n");
+        std::fprintf(stderr, "refusing to act in the network namespace this program was started in\n");
         std::abort();
     }
 }
@@ -161,15 +161,15 @@ FreshNetns::FreshNetns()
 {
     ensure_not_in_original_netns();
     if (unshare(CLONE_NEWNET) != 0)
-        throw_errno("unshare(CLONE_NEWNET) for a fresh test namespace");
+        throw_errno("unshare(CLONE_NEWNET) for a fresh namespace");
     link_up("lo");
 }
 
 FreshNetns::~FreshNetns()
 {
-    // Leave the test's namespace for another empty one, so the test's one vanishes with its last user.
+    // Leave the scope's namespace for another empty one, so the scope's one vanishes with its last user.
     if (unshare(CLONE_NEWNET) != 0)
-        std::perror("kernel-tests: unshare(CLONE_NEWNET) after a test");
+        std::perror("unshare(CLONE_NEWNET) when leaving a fresh namespace");
 }
 
 void link_up(const std::string& interface)
@@ -207,4 +207,4 @@ std::string read_net_sysctl(const std::string& name)
     return text.str();
 }
 
-}  // namespace kt
+}  // namespace sandbox

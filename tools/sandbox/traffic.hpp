@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-namespace kt {
+namespace sandbox {
 
 //   client ns                 host ns (the caller's)                  container ns
 //   eth0 10.200.1.2/24 <-veth-> kt-client 10.200.1.1/24
@@ -69,4 +69,4 @@ struct Exchange {
 Exchange exchange(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port,
                   const std::string& message, std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
 
-}  // namespace kt
+}  // namespace sandbox
