@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
+
 namespace warren::nft::netlink {
 namespace {
 // Room reserved for the message being built; element messages are capped well below this.
@@ -27,9 +29,15 @@ Batch::Batch(std::uint32_t first_seq, std::optional<std::uint32_t> generation, b
 
 nlmsghdr* Batch::tail()
 {
-    if (buffer_.size() < size_ + max_message_bytes)
-        buffer_.resize((size_ + max_message_bytes) * 2);
-    return reinterpret_cast<nlmsghdr*>(buffer_.data() + size_);
+    if (capacity_ < size_ + max_message_bytes) {
+        const auto capacity = (size_ + max_message_bytes) * 2;
+        auto larger = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+        if (size_ > 0)
+            std::memcpy(larger.get(), buffer_.get(), size_);
+        buffer_ = std::move(larger);
+        capacity_ = capacity;
+    }
+    return reinterpret_cast<nlmsghdr*>(buffer_.get() + size_);
 }
 
 nlmsghdr* Batch::start(std::uint16_t type, std::uint16_t family, std::uint16_t flags)
@@ -39,7 +47,7 @@ nlmsghdr* Batch::start(std::uint16_t type, std::uint16_t family, std::uint16_t f
 
 void Batch::finish(std::vector<std::size_t> operations)
 {
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer_.data() + size_);
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer_.get() + size_);
     messages_.push_back(Message{next_seq_++, size_, std::move(operations)});
     size_ += MNL_ALIGN(nlh->nlmsg_len);
 }
@@ -47,7 +55,7 @@ void Batch::finish(std::vector<std::size_t> operations)
 void Batch::request_ack_of_last_message()
 {
     if (!messages_.empty())
-        reinterpret_cast<nlmsghdr*>(buffer_.data() + messages_.back().offset)->nlmsg_flags |= NLM_F_ACK;
+        reinterpret_cast<nlmsghdr*>(buffer_.get() + messages_.back().offset)->nlmsg_flags |= NLM_F_ACK;
 }
 
 void Batch::end(bool ack_end)
@@ -61,7 +69,7 @@ void Batch::end(bool ack_end)
 
 const nlmsghdr* Batch::header(const Message& message) const noexcept
 {
-    return reinterpret_cast<const nlmsghdr*>(buffer_.data() + message.offset);
+    return reinterpret_cast<const nlmsghdr*>(buffer_.get() + message.offset);
 }
 
 }  // namespace warren::nft::netlink

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -34,7 +35,7 @@ public:
     // Asks for an ack of the last message, the end-of-batch marker on kernels that ignore batch acks.
     void request_ack_of_last_message();
 
-    std::span<const std::uint8_t> bytes() const noexcept { return {buffer_.data(), size_}; }
+    std::span<const std::uint8_t> bytes() const noexcept { return {buffer_.get(), size_}; }
     const std::vector<Message>& messages() const noexcept { return messages_; }
     std::uint32_t begin_seq() const noexcept { return begin_seq_; }
     std::uint32_t end_seq() const noexcept { return end_seq_; }
@@ -45,7 +46,10 @@ public:
 private:
     nlmsghdr* tail();
 
-    std::vector<std::uint8_t> buffer_;
+    // Not zero-filled: libmnl writes every byte of a message, padding included, and zeroing the
+    // room reserved for the largest message cost every publish a few microseconds.
+    std::unique_ptr<std::uint8_t[]> buffer_;
+    std::size_t capacity_ = 0;
     std::size_t size_ = 0;
     std::uint32_t begin_seq_;
     std::uint32_t end_seq_ = 0;
