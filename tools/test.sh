@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test suite of warren-nft and ends with one line: "N passed, N failed[, N skipped]".
 #   unit    the publisher's policy, validation and netlink encoding over the in-memory fake backend
+#   bench   a smoke run of warren-nft-bench (every mode and method, small R and N) and bench-plot.sh
 #   kernel  real nf_tables in network namespaces the tests create themselves (incl. real traffic)
+#   cli     the warren-nft binary, run in network namespaces the tests create
 #   install meson install into a scratch directory, then build a consumer with pkg-config and
 #           another as a meson subproject (tools/check-install.sh)
 #   vm-6.1  the kernel suite again, in qemu on Debian 12's stock kernel 6.1 (tests/vm/run-6.1.sh, normal
 #           build only); skipped, with its reason, when qemu or the kernel package cannot be had
 # unit and kernel run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build.
-# Counts are Catch2 test cases. A suite that cannot run (no namespaces here) counts as skipped.
+# Counts are Catch2 test cases (bench: the smoke script's checks). A suite that cannot run (no namespaces here) counts as skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,9 +38,17 @@ for build in sys.argv[1:]:
     for r in results:
         name, result, out = r["name"], r["result"], r.get("stdout", "") or ""
         label = f"{build}/{name.split(' / ')[-1]}"
+        m_sum = re.search(r"^summary: (\d+) passed, (\d+) failed, (\d+) skipped$", out, re.M)
         m_all = re.search(r"All tests passed \(\d+ assertions? in (\d+) test cases?\)", out)
         m_mix = re.search(r"test cases:\s*(\d+)\s*\|\s*(?:(\d+) passed\s*\|\s*)?(\d+) failed", out)
-        if result == "SKIP":
+        if m_sum:  # a script's checks (tests/bench/smoke.py), not Catch2 test cases
+            ok, bad, skip = (int(g) for g in m_sum.groups())
+            if result != "OK" and bad == 0:
+                bad = 1
+            passed += ok; failed += bad; skipped += skip
+            print(f"{label}: {ok} passed, {bad} failed" + (f", {skip} skipped" if skip else "") +
+                  ("" if result == "OK" else f" ({result})"))
+        elif result == "SKIP":
             listing = subprocess.run(r["command"][:1] + ["--list-test-names-only"], capture_output=True, text=True)
             n = len([l for l in listing.stdout.splitlines() if l.strip()]) or 1
             reason = next((l for l in out.splitlines() if l.startswith("SKIP")), "SKIP: no reason given")

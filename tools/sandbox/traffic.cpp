@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 namespace sandbox {
 
@@ -78,6 +81,36 @@ struct Fd {
         if (fd >= 0)
             close(fd);
     }
+};
+
+// A movable owner of one fd, for containers of sockets.
+class OwnedFd {
+public:
+    OwnedFd() = default;
+    explicit OwnedFd(int fd) : fd_(fd) {}
+    ~OwnedFd() { reset(); }
+    OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    OwnedFd& operator=(OwnedFd&& other) noexcept
+    {
+        if (this != &other) {
+            reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    OwnedFd(const OwnedFd&) = delete;
+    OwnedFd& operator=(const OwnedFd&) = delete;
+
+    int get() const { return fd_; }
+    void reset()
+    {
+        if (fd_ >= 0)
+            close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
 };
 
 }  // namespace
@@ -260,6 +293,188 @@ Exchange exchange(const Netns& from, Transport transport, const std::string& ip,
     result.replied = true;
     result.reply = reply;
     return result;
+}
+
+ConnectionSink::ConnectionSink(const Netns& netns, std::uint16_t port)
+{
+    socket_ = netns.run([] { return socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); });
+    if (socket_ < 0)
+        throw_errno("connection sink socket");
+    stop_ = eventfd(0, EFD_CLOEXEC);
+    if (stop_ < 0) {
+        const int saved = errno;
+        close(socket_);
+        errno = saved;
+        throw_errno("eventfd");
+    }
+    try {
+        // The port may still have TIME_WAIT connections of an earlier server (e.g. an EchoServer probe).
+        const int one = 1;
+        setsockopt(socket_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        const auto sa = address("0.0.0.0", port);
+        if (bind(socket_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
+            throw_errno("connection sink bind port " + std::to_string(port));
+        // Far more than any client keeps in flight, so a full accept queue never drops a handshake;
+        // the kernel caps it at the namespace's net.core.somaxconn (4096 by default).
+        if (listen(socket_, 4096) != 0)
+            throw_errno("connection sink listen");
+        thread_ = std::thread([this] { serve(); });
+    } catch (...) {
+        close(socket_);
+        close(stop_);
+        throw;
+    }
+}
+
+ConnectionSink::~ConnectionSink()
+{
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto ignored = write(stop_, &one, sizeof one);
+    if (thread_.joinable())
+        thread_.join();
+    close(socket_);
+    close(stop_);
+}
+
+void ConnectionSink::serve()
+{
+    for (;;) {
+        pollfd fds[2] = {{socket_, POLLIN, 0}, {stop_, POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        if (fds[1].revents)
+            return;
+        // Drain the whole accept queue per wake-up: under load one poll serves many connections.
+        for (;;) {
+            const int connection = accept4(socket_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (connection < 0)
+                break;  // EAGAIN: queue empty; ECONNABORTED & co.: the client gave up, its failure is counted there
+            accepted_.fetch_add(1, std::memory_order_relaxed);
+            const char byte = 'x';
+            [[maybe_unused]] const auto sent = send(connection, &byte, 1, MSG_NOSIGNAL);
+            close(connection);
+        }
+    }
+}
+
+ConnectionRate measure_connection_rate(const Netns& from, const std::string& ip, std::uint16_t port,
+                                       std::chrono::milliseconds warmup, std::chrono::milliseconds duration,
+                                       std::size_t in_flight, std::chrono::milliseconds timeout)
+{
+    using clock = std::chrono::steady_clock;
+    if (in_flight == 0)
+        throw std::invalid_argument("measure_connection_rate: in_flight must be at least 1");
+    const auto target = address(ip, port);
+
+    // Entered once for the whole loop: switching namespaces per socket would cost more than the
+    // connection being measured.
+    return from.run([&] {
+        const OwnedFd epoll(epoll_create1(EPOLL_CLOEXEC));
+        if (epoll.get() < 0)
+            throw_errno("epoll_create1");
+
+        struct Slot {
+            OwnedFd socket;
+            clock::time_point started;
+        };
+        std::vector<Slot> slots(in_flight);
+        ConnectionRate result;
+        std::uint64_t completed = 0;
+        std::uint64_t failed = 0;
+        const auto fail = [&](const std::string& why) {
+            ++failed;
+            if (result.first_error.empty())
+                result.first_error = why;
+        };
+
+        // A refused connect fails the slot and it is opened again on the next round, so a dead
+        // path shows up as failures, not as a busy loop that never waits.
+        const auto open_slot = [&](std::size_t index, clock::time_point now) {
+            auto& slot = slots[index];
+            slot.socket = OwnedFd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+            if (slot.socket.get() < 0)
+                throw_errno("connection-rate client socket");
+            // Closing with RST leaves no TIME_WAIT socket behind to hold the client port.
+            const linger abort_on_close{1, 0};
+            if (setsockopt(slot.socket.get(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close) != 0)
+                throw_errno("setsockopt SO_LINGER");
+            slot.started = now;
+            if (connect(slot.socket.get(), reinterpret_cast<const sockaddr*>(&target), sizeof target) != 0 &&
+                errno != EINPROGRESS) {
+                if (errno == EADDRNOTAVAIL)
+                    throw std::runtime_error("connection-rate client: out of local ports (EADDRNOTAVAIL)");
+                fail(std::string("connect: ") + std::strerror(errno));
+                slot.socket.reset();
+                return;
+            }
+            epoll_event event{};
+            event.events = EPOLLIN;
+            event.data.u64 = index;
+            if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, slot.socket.get(), &event) != 0)
+                throw_errno("epoll_ctl");
+        };
+
+        auto now = clock::now();
+        const auto measure_from = now + warmup;
+        const auto measure_until = measure_from + duration;
+        bool measuring = false;
+        clock::time_point started_measuring;
+        for (std::size_t i = 0; i < slots.size(); ++i)
+            open_slot(i, now);
+
+        std::vector<epoll_event> events(slots.size());
+        auto next_timeout_check = now + timeout / 4;
+        for (;;) {
+            const int ready = epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), 10);
+            if (ready < 0 && errno != EINTR)
+                throw_errno("epoll_wait");
+            now = clock::now();
+            if (!measuring && now >= measure_from) {
+                // Whatever completed during warm-up is discarded.
+                measuring = true;
+                started_measuring = now;
+                completed = 0;
+                failed = 0;
+            }
+            if (measuring && now >= measure_until)
+                break;
+            for (int i = 0; i < ready; ++i) {
+                const auto index = static_cast<std::size_t>(events[i].data.u64);
+                auto& slot = slots[index];
+                char byte = 0;
+                const auto r = recv(slot.socket.get(), &byte, 1, 0);
+                if (r == 1) {
+                    ++completed;
+                } else if (r == 0) {
+                    fail("closed without the server's byte");
+                } else if (errno == EAGAIN || errno == EINTR) {
+                    continue;  // spurious wake-up: keep waiting for the byte
+                } else {
+                    fail(std::string("connection: ") + std::strerror(errno));
+                }
+                slot.socket.reset();  // RST, and out of the epoll set
+                open_slot(index, now);
+            }
+            if (now >= next_timeout_check) {
+                next_timeout_check = now + timeout / 4;
+                for (std::size_t i = 0; i < slots.size(); ++i) {
+                    if (slots[i].socket.get() >= 0 && now - slots[i].started < timeout)
+                        continue;
+                    if (slots[i].socket.get() >= 0)
+                        fail("no answer within " + std::to_string(timeout.count()) + " ms");
+                    slots[i].socket.reset();
+                    open_slot(i, now);
+                }
+            }
+        }
+        result.completed = completed;
+        result.failed = failed;
+        result.seconds = std::chrono::duration<double>(now - started_measuring).count();
+        return result;
+    });
 }
 
 }  // namespace sandbox

@@ -69,4 +69,44 @@ struct Exchange {
 Exchange exchange(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port,
                   const std::string& message, std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
 
+// The server side of a connection-rate measurement: accepts TCP connections on `port` in `netns` on
+// one thread, writes one byte to each and closes it. The byte lets the client prove that the whole
+// path works both ways, not only the handshake.
+class ConnectionSink {
+public:
+    ConnectionSink(const Netns& netns, std::uint16_t port);
+    ~ConnectionSink();
+    ConnectionSink(const ConnectionSink&) = delete;
+    ConnectionSink& operator=(const ConnectionSink&) = delete;
+
+    std::uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
+
+private:
+    void serve();
+
+    int socket_ = -1;
+    int stop_ = -1;  // eventfd
+    std::atomic<std::uint64_t> accepted_{0};
+    std::thread thread_;
+};
+
+struct ConnectionRate {
+    std::uint64_t completed = 0;  // connections that delivered the sink's byte, in the measured interval
+    std::uint64_t failed = 0;     // refused, reset, closed without the byte or timed out, same interval
+    double seconds = 0;           // length of the measured interval
+    std::string first_error;      // of the first failure (also one during warm-up), empty if none
+
+    double per_second() const { return seconds > 0 ? static_cast<double>(completed) / seconds : 0; }
+};
+
+// Opens new TCP connections from `from` to ip:port (a ConnectionSink) as fast as it can, keeping
+// `in_flight` of them in progress at a time on the calling thread; each ends when the sink's byte
+// arrives and is closed with RST (SO_LINGER 0), so no client port waits in TIME_WAIT. Counts only
+// what completes after `warmup`, for `duration`. A connection that has not finished after
+// `timeout` counts as failed (a lost SYN would otherwise stall its slot until the retransmission).
+ConnectionRate measure_connection_rate(const Netns& from, const std::string& ip, std::uint16_t port,
+                                       std::chrono::milliseconds warmup, std::chrono::milliseconds duration,
+                                       std::size_t in_flight,
+                                       std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+
 }  // namespace sandbox

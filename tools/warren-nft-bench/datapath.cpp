@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// How a run measures (per layout, table size and run, all in namespaces created here):
+// - A fresh host namespace with a fresh client / host / container topology, so no run inherits
+//   rules, conntrack entries or sockets from the one before.
+// - The host publishes `table_size` filler ports, then the measured port last: host 10.200.1.1:5000
+//   -> container 10.200.2.2:8000. Before the measured port exists a connection to :5000 must be
+//   refused (nothing on the host answers it); after, an echo probe must come back from the
+//   container and arrive there from the host's container-side address (masqueraded), so the
+//   counted connections really go through DNAT, forward and masquerade.
+// - The client keeps `in_flight` non-blocking connects in progress on one thread; the container's
+//   ConnectionSink accepts on another, writes one byte and closes. A connection counts when that byte
+//   reaches the client, then the client closes it with RST. Keeping several in flight makes the run
+//   CPU-bound rather than round-trip-bound, which is where per-packet rule cost shows.
+// - Artefacts kept out: client sockets close with RST (no TIME_WAIT); the client namespace's local
+//   port range is widened; the host namespace's conntrack CLOSE timeout is 1 s instead of 10 s, since
+//   nf_conntrack_max is read-only outside the initial namespace and ~26k closed entries a second for
+//   10 s would approach the usual 262,144; the sink's backlog is far above `in_flight`.
+#include "datapath.hpp"
+
+#include "iptables_layout.hpp"
+#include "netns.hpp"
+#include "process.hpp"
+#include "service.hpp"
+#include "traffic.hpp"
+
+#include <warren/nft.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace bench {
+namespace {
+
+constexpr std::uint16_t measured_host_port = 5000;
+constexpr std::uint16_t measured_container_port = 8000;
+
+// Filler ports per publish_ports call: the library's per-request maximum, so 10,000 ports take 20
+// transactions and the table fills in well under a second.
+constexpr std::size_t filler_ports_per_task = warren::nft::HostPortPublisher::max_ports_per_request;
+
+// The first packets on a new veth pair can be dropped until the kernel's link watcher activates its
+// queue (up to a second), so a probe must outlast one SYN retransmission.
+constexpr std::chrono::milliseconds probe_timeout{3000};
+
+bool known_layout(const std::string& layout) { return layout == "warren-nft" || layout == "iptables-fork"; }
+
+// Why the layout cannot run here, or nothing.
+std::optional<std::string> missing_tool(const std::string& layout)
+{
+    if (layout != "iptables-fork")
+        return std::nullopt;
+    try {
+        sandbox::find_program("iptables-restore");
+        sandbox::find_program("iptables");
+    } catch (const std::exception& e) {
+        return std::string(e.what());
+    }
+    return std::nullopt;
+}
+
+// Host port 5000 to the topology's container, port 8000.
+Task measured_task()
+{
+    Task task{"bench-datapath", sandbox::Topology::container_ip, {}};
+    task.ports.push_back({measured_host_port, task.container_ip, measured_container_port});
+    return task;
+}
+
+void publish_warren(warren::nft::HostPortPublisher& publisher, const Task& task)
+{
+    publisher.publish_ports(task.id, task.container_ip, port_mappings(task));
+}
+
+void publish_iptables_fillers(const std::vector<Task>& fillers)
+{
+    std::vector<BenchPort> ports;
+    for (const auto& task : fillers)
+        ports.insert(ports.end(), task.ports.begin(), task.ports.end());
+    if (ports.empty())
+        return;
+    // One process for all of them: how the fillers got there is not what is measured.
+    sandbox::Command restore;
+    restore.argv = {"iptables-restore", "--noflush"};
+    restore.input = iptables_restore_script(ports, RuleAction::append);
+    sandbox::check_output(restore);
+}
+
+// The measured port exactly as Warren's original package adds it: three `iptables -w` commands,
+// each appending, so its rules come after every filler's.
+void publish_iptables_port(const BenchPort& port)
+{
+    for (const auto& arguments : iptables_rule_arguments(port, RuleAction::append)) {
+        std::vector<std::string> argv = {"iptables", "-w"};
+        argv.insert(argv.end(), arguments.begin(), arguments.end());
+        sandbox::check_output(std::move(argv));
+    }
+}
+
+void expect_refused(const sandbox::Topology& topology)
+{
+    const auto probe = sandbox::exchange(topology.client, sandbox::Transport::tcp, sandbox::Topology::host_client_side_ip,
+                                         measured_host_port, "probe", probe_timeout);
+    if (probe.replied || probe.error.find("refused") == std::string::npos)
+        throw std::runtime_error(std::string("before the measured port was published, ") +
+                                 sandbox::Topology::host_client_side_ip + ":" + std::to_string(measured_host_port) +
+                                 " should refuse connections, but " +
+                                 (probe.replied ? "it answered \"" + probe.reply + "\"" : "got: " + probe.error));
+}
+
+void expect_dnat(const sandbox::Topology& topology)
+{
+    const sandbox::EchoServer echo(topology.container, sandbox::Transport::tcp, measured_container_port, "container");
+    const auto probe = sandbox::exchange(topology.client, sandbox::Transport::tcp, sandbox::Topology::host_client_side_ip,
+                                         measured_host_port, "probe", probe_timeout);
+    const auto where = std::string(sandbox::Topology::host_client_side_ip) + ":" + std::to_string(measured_host_port);
+    if (!probe.replied || probe.reply != "container:probe")
+        throw std::runtime_error("the published port " + where + " does not reach the container: " +
+                                 (probe.replied ? "reply \"" + probe.reply + "\"" : probe.error));
+    const auto peers = echo.peers();
+    if (peers.size() != 1 || peers[0] != sandbox::Topology::host_container_side_ip)
+        throw std::runtime_error("the probe through " + where + " reached the container from " +
+                                 (peers.empty() ? std::string("nowhere") : peers[0]) + ", not from the masquerading host " +
+                                 sandbox::Topology::host_container_side_ip);
+}
+
+// One run: a fresh topology around the calling thread's (fresh) namespace, the table filled, the
+// rate measured. Everything it made goes when it returns.
+sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Task>& fillers,
+                                 const DatapathOptions& options)
+{
+    sandbox::Topology topology;
+    topology.client.run([] { sandbox::write_net_sysctl("net/ipv4/ip_local_port_range", "1024 65535"); });
+
+    const auto measured = measured_task();
+    std::optional<warren::nft::HostPortPublisher> publisher;
+    if (layout == "warren-nft") {
+        publisher.emplace();
+        for (const auto& task : fillers)
+            publish_warren(*publisher, task);
+    } else {
+        publish_iptables_fillers(fillers);
+    }
+    expect_refused(topology);
+    if (publisher)
+        publish_warren(*publisher, measured);
+    else
+        publish_iptables_port(measured.ports.front());
+
+    // Written now: conntrack's per-namespace settings exist once a NAT rule has loaded it.
+    sandbox::write_net_sysctl("net/netfilter/nf_conntrack_tcp_timeout_close", "1");
+
+    expect_dnat(topology);
+
+    const sandbox::ConnectionSink sink(topology.container, measured_container_port);
+    auto rate = sandbox::measure_connection_rate(topology.client, sandbox::Topology::host_client_side_ip,
+                                                 measured_host_port, options.warmup, options.duration,
+                                                 options.in_flight);
+    if (rate.completed == 0)
+        throw std::runtime_error("no connection through the published port completed" +
+                                 (rate.first_error.empty() ? std::string() : ": " + rate.first_error));
+    return rate;
+}
+
+double median_of(std::vector<double> values)
+{
+    if (values.empty())
+        return 0;
+    std::sort(values.begin(), values.end());
+    const auto middle = values.size() / 2;
+    return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
+}  // namespace
+
+std::vector<DatapathResult> run_datapath(const DatapathOptions& options)
+{
+    for (const auto& layout : options.layouts)
+        if (!known_layout(layout))
+            throw std::invalid_argument("unknown data-path layout `" + layout + "` (known: warren-nft, iptables-fork)");
+    if (options.runs == 0)
+        throw std::invalid_argument("data-path mode needs at least one run");
+    if (options.duration.count() <= 0)
+        throw std::invalid_argument("data-path duration must be positive");
+    sandbox::ensure_not_in_original_netns();
+
+    std::vector<DatapathResult> results;
+    for (const auto& layout : options.layouts) {
+        const auto missing = missing_tool(layout);
+        for (const auto table_size : options.table_sizes) {
+            DatapathResult cell;
+            cell.layout = layout;
+            cell.table_size = table_size;
+            if (missing) {
+                cell.skipped = *missing;
+                results.push_back(std::move(cell));
+                continue;
+            }
+            const auto fillers = filler_tasks(table_size, filler_ports_per_task);
+            for (std::size_t run = 0; run < options.runs; ++run) {
+                // Each run in a namespace of its own, which vanishes with `host` (and the caller's
+                // thread is back where it was, even when the run throws).
+                const auto host = sandbox::Netns::create();
+                try {
+                    const auto rate = host.run([&] { return run_once(layout, fillers, options); });
+                    cell.connections_per_second.push_back(rate.per_second());
+                    cell.failed_connections += rate.failed;
+                    if (cell.first_failure.empty())
+                        cell.first_failure = rate.first_error;
+                } catch (const std::exception& e) {
+                    throw std::runtime_error("data path, layout " + layout + ", " + std::to_string(table_size) +
+                                             " other ports, run " + std::to_string(run + 1) + ": " + e.what());
+                }
+            }
+            cell.median = median_of(cell.connections_per_second);
+            results.push_back(std::move(cell));
+        }
+    }
+    return results;
+}
+
+}  // namespace bench

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// Data-path mode: how fast new TCP connections get through one published port while the table holds
+// many other published ports, for warren-nft's map layout and for Warren's original per-port
+// iptables rules. Runs in client / host / container namespaces it creates (tools/sandbox).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+struct DatapathOptions {
+    std::vector<std::string> layouts{"warren-nft", "iptables-fork"};
+    std::vector<std::size_t> table_sizes{10, 10000};     // other published ports besides the measured one
+    std::chrono::milliseconds duration{2000};          // of one run
+    std::size_t runs = 3;                              // per (layout, table size); the median is reported
+    std::chrono::milliseconds warmup{300};             // of each run, before counting starts
+    std::size_t in_flight = 16;                        // connections the client keeps in progress at once
+};
+
+struct DatapathResult {
+    std::string layout;
+    std::size_t table_size = 0;
+    std::vector<double> connections_per_second;  // one per run, in run order
+    double median = 0;                           // of connections_per_second
+    std::uint64_t failed_connections = 0;        // summed over the runs; non-zero makes the figures suspect
+    std::string first_failure;                   // why the first of them failed, empty if none
+    std::optional<std::string> skipped;          // why this cell did not run (then no figures)
+};
+
+// Known layouts: "warren-nft" (HostPortPublisher) and "iptables-fork" (the rules of iptables_layout.hpp,
+// loaded with iptables-restore; the measured port is published last, the worst case for a linear list).
+// Must be called in a namespace of the caller's own (sandbox::enter_sandbox() done); builds a fresh
+// topology per cell and leaves nothing behind.
+std::vector<DatapathResult> run_datapath(const DatapathOptions& options);
+
+}  // namespace bench

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// Latency mode: publish then unpublish a service of P ports, R times, while the table holds N other
+// ports, for every method; each (method, P, N) cell in its own child and namespace.
+#pragma once
+
+#include "stats.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+struct LatencyOptions {
+    std::vector<std::string> methods;
+    std::vector<std::size_t> ports{1, 3};
+    std::vector<std::size_t> table_sizes{0, 1000, 10000};
+    std::size_t repetitions = 200;
+    std::size_t warmup = 20;
+    double max_seconds = 60;  // of timed repetitions per cell; slower cells report fewer repetitions
+};
+
+struct LatencyCell {
+    std::string method;
+    std::size_t ports = 0;
+    std::size_t table_size = 0;
+    std::size_t requested_repetitions = 0;
+    std::size_t repetitions = 0;
+    std::size_t warmup = 0;
+    bool time_bounded = false;
+    std::optional<std::string> skipped;  // the method cannot run here, and why
+    std::optional<std::string> error;    // it ran and failed: no figures
+    Percentiles publish_us, unpublish_us;
+    long peak_rss_kib = 0;       // the measuring process (in-process methods: library included)
+    long tool_peak_rss_kib = 0;  // the largest process it forked (forking methods), else 0
+};
+
+// Calls `done` after each cell (progress); runs cells one after the other.
+std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::function<void(const LatencyCell&)>& done);
+
+}  // namespace bench

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: Apache-2.0
+// warren-nft-bench: rule-commit latency of warren-nft against the raw libnftnl floor, iptables and
+// nft, and how it scales with the table; bulk publishing and adoption; the data path; memory.
+// Every measurement runs in network namespaces this program creates (docs/performance.md).
+// Exit status: 0 every measurement ran (skips included), 1 one failed, 2 usage error.
+#include "bulk.hpp"
+#include "datapath.hpp"
+#include "latency.hpp"
+#include "memory.hpp"
+#include "method.hpp"
+#include "netns.hpp"
+#include "report.hpp"
+#include "service.hpp"
+
+#include <warren/nft/host_port_publisher.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+namespace {
+
+using namespace bench;
+
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct Options {
+    std::vector<std::string> modes{"latency"};
+    LatencyOptions latency;
+    std::vector<std::string> bulk{"10000x1", "1000x10"};
+    DatapathOptions datapath;
+    double datapath_seconds = 2;
+    std::size_t memory_ports = 100000;
+    std::size_t memory_ports_per_task = 1;
+    std::string json_path;
+    std::string csv_path;
+};
+
+BulkShape parse_bulk_shape(const std::string& text)
+{
+    const auto x = text.find('x');
+    try {
+        std::size_t used_tasks = 0, used_ports = 0;
+        if (x != std::string::npos && x > 0 && x + 1 < text.size()) {
+            const auto tasks = std::stoul(text.substr(0, x), &used_tasks);
+            const auto ports = std::stoul(text.substr(x + 1), &used_ports);
+            if (used_tasks == x && used_ports == text.size() - x - 1 && tasks > 0 && ports > 0 &&
+                ports <= warren::nft::HostPortPublisher::max_ports_per_request)
+                return {tasks, ports};
+        }
+    } catch (const std::exception&) {
+    }
+    throw UsageError("--bulk '" + text + "': expected TASKSxPORTS with 1 <= PORTS <= " +
+                     std::to_string(warren::nft::HostPortPublisher::max_ports_per_request) + ", e.g. 10000x1");
+}
+
+void check(const Options& o)
+{
+    static const std::set<std::string> known_modes{"latency", "bulk", "datapath", "memory"};
+    for (const auto& mode : o.modes)
+        if (!known_modes.contains(mode))
+            throw UsageError("--mode '" + mode + "': expected latency, bulk, datapath or memory");
+    for (const auto& name : o.latency.methods)
+        if (!find_method(name)) {
+            std::string names;
+            for (const auto& m : all_methods())
+                names += (names.empty() ? "" : ", ") + m.name;
+            throw UsageError("--methods '" + name + "': unknown method; known: " + names);
+        }
+    for (const auto ports : o.latency.ports)
+        if (ports == 0 || ports > 512)
+            throw UsageError("--ports " + std::to_string(ports) + ": a service has 1 to 512 ports");
+    const auto capacity = filler_capacity();
+    for (const auto size : o.latency.table_sizes)
+        if (size > capacity)
+            throw UsageError("--table-sizes " + std::to_string(size) + ": at most " + std::to_string(capacity) + " ports");
+    for (const auto size : o.datapath.table_sizes)
+        if (size > capacity)
+            throw UsageError("--datapath-sizes " + std::to_string(size) + ": at most " + std::to_string(capacity) + " ports");
+    if (o.memory_ports == 0 || o.memory_ports > capacity)
+        throw UsageError("--memory-ports " + std::to_string(o.memory_ports) + ": 1 to " + std::to_string(capacity));
+    if (o.latency.repetitions == 0)
+        throw UsageError("--reps 0: at least one repetition");
+    if (!(o.latency.max_seconds > 0))
+        throw UsageError("--max-seconds must be positive");
+    if (!(o.datapath_seconds > 0) || o.datapath.runs == 0)
+        throw UsageError("--datapath-seconds and --datapath-runs must be positive");
+}
+
+bool wants(const Options& o, const std::string& mode)
+{
+    return std::find(o.modes.begin(), o.modes.end(), mode) != o.modes.end();
+}
+
+void write_file(const std::string& path, const std::string& text)
+{
+    std::ofstream out(path);
+    out << text;
+    if (!out.flush())
+        throw std::runtime_error("cannot write " + path);
+}
+
+// iptables -w takes /run/xtables.lock, which is shared with the host's own iptables (and cannot be
+// opened from a user namespace): ours is private, in a directory removed at exit.
+class PrivateXtablesLock {
+public:
+    PrivateXtablesLock()
+    {
+        char pattern[] = "/tmp/warren-nft-bench.XXXXXX";
+        if (!mkdtemp(pattern))
+            throw std::runtime_error("cannot create a temporary directory in /tmp");
+        directory_ = pattern;
+        setenv("XTABLES_LOCKFILE", (directory_ / "xtables.lock").c_str(), 1);
+    }
+    ~PrivateXtablesLock()
+    {
+        std::error_code ignored;
+        std::filesystem::remove_all(directory_, ignored);
+    }
+    PrivateXtablesLock(const PrivateXtablesLock&) = delete;
+    PrivateXtablesLock& operator=(const PrivateXtablesLock&) = delete;
+
+private:
+    std::filesystem::path directory_;
+};
+
+int run(const Options& o)
+{
+    if (const auto failure = sandbox::enter_sandbox()) {
+        std::cerr << "warren-nft-bench: cannot create a network namespace to measure in (" << *failure
+                  << "); nothing was measured\n";
+        return exit_failed;
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    const PrivateXtablesLock lock;
+    Report report;
+    report.machine = describe_machine();
+    std::cout << "warren-nft-bench " << WARREN_NFT_BENCH_VERSION << ": kernel " << report.machine["kernel"].get<std::string>()
+              << ", " << report.machine["cpus"] << " CPUs, " << report.machine["os"].get<std::string>() << "; in "
+              << report.machine["sandbox"].get<std::string>() << "\n\n";
+
+    if (wants(o, "latency")) {
+        print_latency_header(std::cout);
+        report.latency = run_latency(o.latency, [](const LatencyCell& cell) { print_latency_row(std::cout, cell); });
+    }
+    if (wants(o, "bulk")) {
+        std::vector<BulkShape> shapes;
+        for (const auto& text : o.bulk)
+            shapes.push_back(parse_bulk_shape(text));
+        report.bulk = run_bulk(shapes);
+    }
+    if (wants(o, "datapath")) {
+        auto options = o.datapath;
+        options.duration = std::chrono::milliseconds(static_cast<long>(o.datapath_seconds * 1000));
+        report.datapath = run_datapath(options);
+    }
+    if (wants(o, "memory"))
+        report.memory = run_memory(o.memory_ports, o.memory_ports_per_task);
+
+    print_text(std::cout, report);
+    if (!o.json_path.empty())
+        write_file(o.json_path, to_json(report).dump(2) + "\n");
+    if (!o.csv_path.empty())
+        write_file(o.csv_path, to_csv(report.latency.value_or(std::vector<LatencyCell>{})));
+    return has_errors(report) ? exit_failed : 0;
+}
+
+}  // namespace
+
+int main(int argc, char* argv[])
+{
+    Options o;
+    for (const auto& method : all_methods())
+        o.latency.methods.push_back(method.name);
+
+    CLI::App app{"warren-nft-bench: how long publishing container ports takes with warren-nft, the raw libnftnl\n"
+                 "floor, iptables and nft, and how it scales. Runs everything in network namespaces it creates\n"
+                 "itself (a user namespace when not root); the machine's own rules are never touched.",
+                 "warren-nft-bench"};
+    app.set_version_flag("--version", std::string("warren-nft-bench ") + WARREN_NFT_BENCH_VERSION);
+    app.get_formatter()->column_width(34);
+    app.add_option("--mode", o.modes, "What to measure, comma-separated: latency, bulk, datapath, memory")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_flag_callback("--all", [&] { o.modes = {"latency", "bulk", "datapath", "memory"}; },
+                          "Measure everything (a full run, as in docs/performance.md)");
+
+    std::string method_help = "latency: methods to compare, comma-separated:";
+    for (const auto& method : all_methods())
+        method_help += "\n  " + method.name + ": " + method.description;
+    app.add_option("--methods", o.latency.methods, method_help)->delimiter(',')->capture_default_str();
+    app.add_option("--ports", o.latency.ports, "latency: ports of the published service (P)")->delimiter(',')->capture_default_str();
+    app.add_option("--table-sizes", o.latency.table_sizes, "latency: ports already published (N), filled before timing")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--reps", o.latency.repetitions, "latency: timed publish+unpublish repetitions per cell (R)")
+        ->capture_default_str();
+    app.add_option("--warmup", o.latency.warmup, "latency: untimed repetitions before them")->capture_default_str();
+    app.add_option("--max-seconds", o.latency.max_seconds,
+                   "latency: time bound of a cell's timed repetitions; a slower cell reports how many ran")
+        ->capture_default_str();
+    app.add_option("--bulk", o.bulk, "bulk: shapes TASKSxPORTS to publish one task after the other, then adopt")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--datapath-layouts", o.datapath.layouts, "datapath: warren-nft, iptables-fork")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--datapath-sizes", o.datapath.table_sizes, "datapath: other published ports besides the measured one")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--datapath-seconds", o.datapath_seconds, "datapath: length of one run")->capture_default_str();
+    app.add_option("--datapath-runs", o.datapath.runs, "datapath: runs per cell (median reported)")->capture_default_str();
+    app.add_option("--memory-ports", o.memory_ports, "memory: ports to publish and adopt")->capture_default_str();
+    app.add_option("--memory-ports-per-task", o.memory_ports_per_task, "memory: ports per task")->capture_default_str();
+    app.add_option("--json", o.json_path, "Write every figure as JSON to this file (tools/bench-plot.sh reads it)");
+    app.add_option("--csv", o.csv_path, "Write the latency cells as CSV to this file");
+
+    try {
+        app.parse(argc, argv);
+        check(o);
+        if (o.memory_ports_per_task == 0 || o.memory_ports_per_task > warren::nft::HostPortPublisher::max_ports_per_request)
+            throw UsageError("--memory-ports-per-task: 1 to " +
+                             std::to_string(warren::nft::HostPortPublisher::max_ports_per_request));
+        for (const auto& text : o.bulk)
+            parse_bulk_shape(text);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0)  // --help, --version
+            return app.exit(e);
+        std::cerr << "warren-nft-bench: " << e.what() << " (see 'warren-nft-bench --help')\n";
+        return exit_usage;
+    } catch (const UsageError& e) {
+        std::cerr << "warren-nft-bench: " << e.what() << "\n";
+        return exit_usage;
+    }
+    try {
+        return run(o);
+    } catch (const std::exception& e) {
+        std::cerr << "warren-nft-bench: " << e.what() << "\n";
+        return exit_failed;
+    }
+}

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// A way of publishing ports whose latency the benchmark measures: warren-nft itself, the raw libnftnl
+// floor, and the tools it replaces (iptables forks, iptables-restore, nft, libnftables).
+#pragma once
+
+#include "service.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+class Method {
+public:
+    virtual ~Method() = default;
+    // Untimed: sets up what the method needs in the calling thread's (fresh) network namespace and
+    // publishes the filler tasks the table holds during the measurement.
+    virtual void prepare(std::span<const Task> filler) = 0;
+    // Timed. Both throw when the kernel or the tool refuses: a failed publish is not a measurement.
+    virtual void publish(const Task& service) = 0;
+    virtual void unpublish(const Task& service) = 0;
+};
+
+struct MethodInfo {
+    std::string name;
+    std::string description;
+    // Why the method cannot run on this machine (a tool or library is missing), if it cannot.
+    std::function<std::optional<std::string>()> unavailable;
+    std::function<std::unique_ptr<Method>()> create;
+};
+
+// In the order of the report.
+const std::vector<MethodInfo>& all_methods();
+const MethodInfo* find_method(const std::string& name);
+
+// The method factories, one per source file.
+MethodInfo warren_nft_method();
+MethodInfo floor_method();
+MethodInfo iptables_fork_method();
+MethodInfo iptables_restore_method();
+MethodInfo nft_cli_method();
+MethodInfo libnftables_method();
+
+// Publishes tasks through warren-nft's HostPortPublisher, which also creates table ip warren: how
+// every method that works on that table fills it.
+void publish_with_library(std::span<const Task> tasks);
+
+}  // namespace bench

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// Methods `nft-cli` (one `nft -f -` process per publish) and `libnftables` (nft's library in process,
+// nft_run_cmd_from_buffer). Both write exactly what warren-nft writes, as nft text, into the table
+// warren-nft created: the same kernel work, so the difference is the tooling (process start, parsing,
+// nft's cache of the ruleset).
+#include "method.hpp"
+#include "tool_process.hpp"
+
+#ifdef WARREN_BENCH_HAVE_LIBNFTABLES
+#include <nftables/libnftables.h>
+#endif
+
+#include <memory>
+#include <stdexcept>
+
+namespace bench {
+namespace {
+
+std::string elements_script(const Task& service, bool add)
+{
+    const std::string verb = add ? "add" : "delete";
+    std::string ports, backends;
+    for (const auto& port : service.ports) {
+        const std::string protocol(warren::nft::to_string(port.protocol));
+        const std::string separator = ports.empty() ? "" : ", ";
+        ports += separator + protocol + " . " + std::to_string(port.host_port);
+        if (add)  // nft wants an element's comment on its key, before the mapped value
+            ports += " comment \"task=" + service.id + "\" : " + service.container_ip + " . " +
+                     std::to_string(port.container_port);
+        backends += separator + service.container_ip + " . " + protocol + " . " + std::to_string(port.container_port);
+    }
+    return verb + " element ip warren ports { " + ports + " }\n" + verb + " element ip warren backends { " + backends +
+           " }\n";
+}
+
+class NftCli final : public Method {
+public:
+    void prepare(std::span<const Task> filler) override { publish_with_library(filler); }
+    void publish(const Task& service) override { run_tool({"nft", "-f", "-"}, elements_script(service, true)); }
+    void unpublish(const Task& service) override { run_tool({"nft", "-f", "-"}, elements_script(service, false)); }
+};
+
+#ifdef WARREN_BENCH_HAVE_LIBNFTABLES
+class Libnftables final : public Method {
+public:
+    Libnftables() : context_(nft_ctx_new(NFT_CTX_DEFAULT))
+    {
+        if (!context_)
+            throw std::runtime_error("libnftables: nft_ctx_new failed");
+        nft_ctx_buffer_output(context_.get());
+        nft_ctx_buffer_error(context_.get());
+    }
+    void prepare(std::span<const Task> filler) override { publish_with_library(filler); }
+    void publish(const Task& service) override { run(elements_script(service, true)); }
+    void unpublish(const Task& service) override { run(elements_script(service, false)); }
+
+private:
+    void run(const std::string& script)
+    {
+        if (nft_run_cmd_from_buffer(context_.get(), script.c_str()) != 0)
+            throw std::runtime_error("libnftables refused `" + script + "`: " + nft_ctx_get_error_buffer(context_.get()));
+    }
+
+    struct Free {
+        void operator()(nft_ctx* context) const noexcept { nft_ctx_free(context); }
+    };
+    std::unique_ptr<nft_ctx, Free> context_;
+};
+#endif
+
+}  // namespace
+
+MethodInfo nft_cli_method()
+{
+    return {"nft-cli", "one `nft -f -` process per publish, the same elements as text",
+            [] { return missing_program("nft"); }, [] { return std::make_unique<NftCli>(); }};
+}
+
+MethodInfo libnftables_method()
+{
+#ifdef WARREN_BENCH_HAVE_LIBNFTABLES
+    return {"libnftables", "nft_run_cmd_from_buffer in process, the same elements as text",
+            [] { return std::optional<std::string>(); }, [] { return std::make_unique<Libnftables>(); }};
+#else
+    return {"libnftables", "nft_run_cmd_from_buffer in process, the same elements as text",
+            [] { return std::optional<std::string>("built without libnftables (install libnftables-dev and rebuild)"); },
+            []() -> std::unique_ptr<Method> { throw std::logic_error("libnftables is not built in"); }};
+#endif
+}
+
+}  // namespace bench

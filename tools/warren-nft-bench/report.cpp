@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "report.hpp"
+
+#include "netns.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace bench {
+namespace {
+
+std::string first_value(const std::string& path, const std::string& key)
+{
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);)
+        if (line.starts_with(key)) {
+            auto value = line.substr(line.find_first_of(":=", key.size()) + 1);
+            value.erase(0, value.find_first_not_of(" \t\""));
+            while (!value.empty() && (value.back() == '"' || value.back() == ' '))
+                value.pop_back();
+            return value;
+        }
+    return "unknown";
+}
+
+std::string format(const char* spec, double value)
+{
+    char text[64];
+    std::snprintf(text, sizeof text, spec, value);
+    return text;
+}
+
+std::string with_thousands(double value)
+{
+    auto digits = format("%.0f", value);
+    for (auto at = static_cast<long>(digits.size()) - 3; at > 0 && std::isdigit(digits[at - 1]); at -= 3)
+        digits.insert(static_cast<std::size_t>(at), ",");
+    return digits;
+}
+
+nlohmann::json percentiles_json(const Percentiles& p)
+{
+    return {{"min", p.min}, {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"max", p.max}};
+}
+
+nlohmann::json optional_text(const std::optional<std::string>& text) { return text ? nlohmann::json(*text) : nlohmann::json(); }
+
+const LatencyCell* find_cell(const std::vector<LatencyCell>& cells, const std::string& method, std::size_t ports,
+                             std::size_t table_size)
+{
+    for (const auto& cell : cells)
+        if (cell.method == method && cell.ports == ports && cell.table_size == table_size && !cell.skipped && !cell.error)
+            return &cell;
+    return nullptr;
+}
+
+struct Target {
+    std::string what;
+    std::string measured;
+    bool met;
+};
+
+// The targets of issue 3 (docs/performance.md), evaluated where this run has the figures.
+std::vector<Target> targets(const Report& report)
+{
+    std::vector<Target> out;
+    auto ratio_text = [](double ratio) { return format("%.2fx", ratio); };
+    if (report.latency && !report.latency->empty()) {
+        const auto& cells = *report.latency;
+        std::vector<std::size_t> sizes;
+        for (const auto& cell : cells)
+            sizes.push_back(cell.table_size);
+        const auto smallest = *std::min_element(sizes.begin(), sizes.end());
+        const auto largest = *std::max_element(sizes.begin(), sizes.end());
+        const std::size_t ports = 3;
+        for (const auto n : {smallest, largest}) {
+            const auto* ours = find_cell(cells, "warren-nft", ports, n);
+            const auto* floor = find_cell(cells, "floor", ports, n);
+            if (ours && floor) {
+                const auto r = ours->publish_us.p50 / floor->publish_us.p50;
+                out.push_back({"warren-nft publish p50 within 2x of floor, 3 ports, N=" + with_thousands(double(n)),
+                               format("%.1f", ours->publish_us.p50) + " vs " + format("%.1f", floor->publish_us.p50) +
+                                   " us = " + ratio_text(r),
+                               r <= 2.0});
+            }
+            const auto* forks = find_cell(cells, "iptables-fork", ports, n);
+            const double needed = n >= 10000 ? 5000 : 1000;
+            if (ours && forks && (n == 0 || n >= 10000))
+                for (const auto& [label, theirs, mine] :
+                     {std::tuple{"publish", forks->publish_us.p50, ours->publish_us.p50},
+                      std::tuple{"unpublish", forks->unpublish_us.p50, ours->unpublish_us.p50}}) {
+                    const auto r = theirs / mine;
+                    out.push_back({std::string("iptables-fork / warren-nft ") + label + " p50 >= " +
+                                       with_thousands(needed) + "x, 3 ports, N=" + with_thousands(double(n)),
+                                   with_thousands(theirs) + " vs " + format("%.1f", mine) + " us = " +
+                                       with_thousands(r) + "x",
+                                   r >= needed});
+                }
+        }
+        const auto* at_small = find_cell(cells, "warren-nft", ports, smallest);
+        const auto* at_large = find_cell(cells, "warren-nft", ports, largest);
+        if (at_small && at_large && largest > smallest) {
+            const auto r = at_large->publish_us.p50 / at_small->publish_us.p50;
+            out.push_back({"flat: warren-nft publish p50 at N=" + with_thousands(double(largest)) + " <= 1.5x N=" +
+                               with_thousands(double(smallest)) + ", 3 ports",
+                           format("%.1f", at_large->publish_us.p50) + " vs " + format("%.1f", at_small->publish_us.p50) +
+                               " us = " + ratio_text(r),
+                           r <= 1.5});
+        }
+    }
+    if (report.bulk)
+        for (const auto& b : *report.bulk) {
+            if (b.error)
+                continue;
+            const auto shape = with_thousands(double(b.shape.tasks)) + " tasks x " + std::to_string(b.shape.ports_per_task);
+            out.push_back({"bulk publish of " + shape + " port(s) < 1 s", format("%.3f s", b.publish_seconds),
+                           b.publish_seconds < 1});
+            out.push_back({"adoption of " + shape + " port(s) by a restarted publisher < 1 s",
+                           format("%.3f s", b.adopt_seconds), b.adopt_seconds < 1});
+        }
+    if (report.datapath) {
+        const DatapathResult *small = nullptr, *large = nullptr;
+        for (const auto& d : *report.datapath) {
+            if (d.layout != "warren-nft" || d.skipped || d.connections_per_second.empty())
+                continue;
+            if (!small || d.table_size < small->table_size)
+                small = &d;
+            if (!large || d.table_size > large->table_size)
+                large = &d;
+        }
+        if (small && large && small != large) {
+            const auto r = large->median / small->median;
+            out.push_back({"data path: warren-nft conn/s at N=" + with_thousands(double(large->table_size)) +
+                               " within 10% of N=" + with_thousands(double(small->table_size)),
+                           with_thousands(large->median) + " vs " + with_thousands(small->median) + " = " +
+                               format("%.3f", r),
+                           r >= 0.9});
+        }
+    }
+    if (report.memory && !report.memory->error) {
+        const auto& m = *report.memory;
+        out.push_back({"memory: bookkeeping < 300 bytes per published port (publishing " + with_thousands(double(m.ports)) + ")",
+                       format("%.0f B/port", m.publish_bytes_per_port()), m.publish_bytes_per_port() < 300});
+        out.push_back({"memory: bookkeeping < 300 bytes per published port (adopting " + with_thousands(double(m.ports)) + ")",
+                       format("%.0f B/port", m.adopt_bytes_per_port()), m.adopt_bytes_per_port() < 300});
+    }
+    return out;
+}
+
+}  // namespace
+
+nlohmann::json describe_machine()
+{
+    utsname name{};
+    uname(&name);
+    return {{"kernel", name.release},
+            {"cpu", first_value("/proc/cpuinfo", "model name")},
+            {"cpus", sysconf(_SC_NPROCESSORS_ONLN)},
+            {"memory_mib", sysconf(_SC_PHYS_PAGES) / 1024 * sysconf(_SC_PAGESIZE) / 1024},
+            {"os", first_value("/etc/os-release", "PRETTY_NAME")},
+            {"sandbox", sandbox::sandbox_description()}};
+}
+
+void print_latency_header(std::ostream& out)
+{
+    out << "latency in microseconds; each row: publish then unpublish, timed separately\n";
+    char line[256];
+    std::snprintf(line, sizeof line, "%-16s %5s %7s %7s | %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s | %8s\n",
+                  "method", "ports", "table", "reps", "pub min", "p50", "p90", "p99", "max", "unpub min", "p50", "p90",
+                  "p99", "max", "rss MiB");
+    out << line << std::flush;
+}
+
+void print_latency_row(std::ostream& out, const LatencyCell& cell)
+{
+    char head[64];
+    std::snprintf(head, sizeof head, "%-16s %5zu %7s ", cell.method.c_str(), cell.ports,
+                  with_thousands(double(cell.table_size)).c_str());
+    out << head;
+    if (cell.skipped || cell.error) {
+        out << (cell.skipped ? "skipped: " + *cell.skipped : "FAILED: " + *cell.error) << "\n" << std::flush;
+        return;
+    }
+    char line[256];
+    const auto& p = cell.publish_us;
+    const auto& u = cell.unpublish_us;
+    const auto reps = std::to_string(cell.repetitions) + (cell.time_bounded ? "*" : "");
+    std::snprintf(line, sizeof line, "%7s | %9.0f %9.0f %9.0f %9.0f %9.0f | %9.0f %9.0f %9.0f %9.0f %9.0f | %8.1f\n",
+                  reps.c_str(), p.min, p.p50, p.p90, p.p99, p.max, u.min, u.p50, u.p90, u.p99, u.max,
+                  double(std::max(cell.peak_rss_kib, cell.tool_peak_rss_kib)) / 1024);
+    out << line << std::flush;
+}
+
+void print_text(std::ostream& out, const Report& report)
+{
+    if (report.latency && std::any_of(report.latency->begin(), report.latency->end(), [](const auto& c) { return c.time_bounded; }))
+        out << "* fewer repetitions than asked: --max-seconds bounded the cell\n";
+    if (report.bulk) {
+        out << "\nbulk: publish tasks one after the other, then adopt them in a restarted publisher\n";
+        for (const auto& b : report.bulk.value()) {
+            char line[256];
+            if (b.error)
+                std::snprintf(line, sizeof line, "%7zu tasks x %2zu ports: FAILED: %s\n", b.shape.tasks,
+                              b.shape.ports_per_task, b.error->c_str());
+            else
+                std::snprintf(line, sizeof line,
+                              "%7zu tasks x %2zu ports: publish %7.3f s (%9.0f tasks/s), adopt %7.3f s (%9.0f tasks/s)\n",
+                              b.shape.tasks, b.shape.ports_per_task, b.publish_seconds,
+                              double(b.shape.tasks) / b.publish_seconds, b.adopt_seconds,
+                              double(b.shape.tasks) / b.adopt_seconds);
+            out << line;
+        }
+    }
+    if (report.datapath) {
+        out << "\ndata path: new TCP connections per second through one published port (median of runs)\n";
+        for (const auto& d : report.datapath.value()) {
+            char head[96];
+            std::snprintf(head, sizeof head, "%-16s table %7s: ", d.layout.c_str(), with_thousands(double(d.table_size)).c_str());
+            out << head;
+            if (d.skipped) {
+                out << "skipped: " << *d.skipped << "\n";
+                continue;
+            }
+            out << with_thousands(d.median) << " conn/s (runs:";
+            for (const auto rate : d.connections_per_second)
+                out << " " << with_thousands(rate);
+            out << ")\n";
+        }
+    }
+    if (report.memory) {
+        const auto& m = report.memory.value();
+        out << "\nmemory: resident set of the measuring process, tasks of " << m.ports_per_task << " port(s)\n";
+        if (m.error)
+            out << "FAILED: " << *m.error << "\n";
+        else
+            out << "publishing " << with_thousands(double(m.ports)) << " ports: "
+                << with_thousands(double(m.rss_before_publish) / 1024) << " -> "
+                << with_thousands(double(m.rss_after_publish) / 1024) << " KiB = "
+                << format("%.0f", m.publish_bytes_per_port()) << " bytes/port\n"
+                << "adopting them in a new publisher: " << with_thousands(double(m.rss_before_adopt) / 1024) << " -> "
+                << with_thousands(double(m.rss_after_adopt) / 1024) << " KiB = "
+                << format("%.0f", m.adopt_bytes_per_port()) << " bytes/port\n";
+    }
+    const auto checked = targets(report);
+    if (!checked.empty()) {
+        out << "\ntargets (docs/performance.md)\n";
+        for (const auto& t : checked)
+            out << (t.met ? "  met     " : "  MISSED  ") << t.what << ": " << t.measured << "\n";
+    }
+}
+
+nlohmann::json to_json(const Report& report)
+{
+    nlohmann::json j = {{"tool", "warren-nft-bench"}, {"version", WARREN_NFT_BENCH_VERSION}, {"machine", report.machine}};
+    if (report.latency) {
+        j["latency"] = nlohmann::json::array();
+        for (const auto& c : *report.latency) {
+            nlohmann::json cell = {{"method", c.method},
+                                   {"ports", c.ports},
+                                   {"table_size", c.table_size},
+                                   {"requested_repetitions", c.requested_repetitions},
+                                   {"repetitions", c.repetitions},
+                                   {"warmup", c.warmup},
+                                   {"time_bounded", c.time_bounded},
+                                   {"skipped", optional_text(c.skipped)},
+                                   {"error", optional_text(c.error)}};
+            if (!c.skipped && !c.error) {
+                cell["publish_us"] = percentiles_json(c.publish_us);
+                cell["unpublish_us"] = percentiles_json(c.unpublish_us);
+                cell["peak_rss_kib"] = c.peak_rss_kib;
+                cell["tool_peak_rss_kib"] = c.tool_peak_rss_kib;
+            }
+            j["latency"].push_back(cell);
+        }
+    }
+    if (report.bulk) {
+        j["bulk"] = nlohmann::json::array();
+        for (const auto& b : *report.bulk) {
+            nlohmann::json row = {{"tasks", b.shape.tasks}, {"ports_per_task", b.shape.ports_per_task}, {"error", optional_text(b.error)}};
+            if (!b.error) {
+                row["publish_seconds"] = b.publish_seconds;
+                row["publish_tasks_per_second"] = double(b.shape.tasks) / b.publish_seconds;
+                row["adopt_seconds"] = b.adopt_seconds;
+                row["adopt_tasks_per_second"] = double(b.shape.tasks) / b.adopt_seconds;
+                row["adopted_ports"] = b.adopted_ports;
+                row["peak_rss_kib"] = b.peak_rss_kib;
+            }
+            j["bulk"].push_back(row);
+        }
+    }
+    if (report.datapath) {
+        j["datapath"] = nlohmann::json::array();
+        for (const auto& d : *report.datapath) {
+            nlohmann::json row = {{"layout", d.layout}, {"table_size", d.table_size}, {"skipped", optional_text(d.skipped)}};
+            if (!d.skipped) {
+                row["connections_per_second"] = d.connections_per_second;
+                row["median"] = d.median;
+            }
+            j["datapath"].push_back(row);
+        }
+    }
+    if (report.memory) {
+        const auto& m = *report.memory;
+        j["memory"] = {{"ports", m.ports}, {"ports_per_task", m.ports_per_task}, {"error", optional_text(m.error)}};
+        if (!m.error) {
+            j["memory"]["rss_bytes"] = {{"before_publish", m.rss_before_publish},
+                                        {"after_publish", m.rss_after_publish},
+                                        {"before_adopt", m.rss_before_adopt},
+                                        {"after_adopt", m.rss_after_adopt}};
+            j["memory"]["publish_bytes_per_port"] = m.publish_bytes_per_port();
+            j["memory"]["adopt_bytes_per_port"] = m.adopt_bytes_per_port();
+        }
+    }
+    j["targets"] = nlohmann::json::array();
+    for (const auto& t : targets(report))
+        j["targets"].push_back({{"target", t.what}, {"measured", t.measured}, {"met", t.met}});
+    return j;
+}
+
+std::string to_csv(const std::vector<LatencyCell>& cells)
+{
+    std::ostringstream out;
+    out << "method,ports,table_size,requested_repetitions,repetitions,time_bounded,"
+           "publish_min_us,publish_p50_us,publish_p90_us,publish_p99_us,publish_max_us,"
+           "unpublish_min_us,unpublish_p50_us,unpublish_p90_us,unpublish_p99_us,unpublish_max_us,"
+           "peak_rss_kib,tool_peak_rss_kib,skipped,error\n";
+    auto quoted = [](const std::optional<std::string>& text) {
+        if (!text)
+            return std::string();
+        std::string q = "\"";
+        for (const auto c : *text)
+            q += c == '"' ? std::string("\"\"") : std::string(1, c == '\n' ? ' ' : c);
+        return q + "\"";
+    };
+    for (const auto& c : cells) {
+        out << c.method << "," << c.ports << "," << c.table_size << "," << c.requested_repetitions << "," << c.repetitions
+            << "," << (c.time_bounded ? "true" : "false");
+        const bool figures = !c.skipped && !c.error;
+        for (const auto* p : {&c.publish_us, &c.unpublish_us})
+            for (const auto v : {p->min, p->p50, p->p90, p->p99, p->max})
+                out << "," << (figures ? format("%.1f", v) : "");
+        out << "," << (figures ? std::to_string(c.peak_rss_kib) : "") << ","
+            << (figures ? std::to_string(c.tool_peak_rss_kib) : "") << "," << quoted(c.skipped) << "," << quoted(c.error)
+            << "\n";
+    }
+    return out.str();
+}
+
+bool has_errors(const Report& report)
+{
+    if (report.latency)
+        for (const auto& c : *report.latency)
+            if (c.error)
+                return true;
+    if (report.bulk)
+        for (const auto& b : *report.bulk)
+            if (b.error)
+                return true;
+    return report.memory && report.memory->error;
+}
+
+}  // namespace bench

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// Method `warren-nft`: the library in process, one HostPortPublisher for the whole measurement, as a
+// node agent uses it.
+#include "method.hpp"
+
+#include <warren/nft/host_port_publisher.hpp>
+
+namespace bench {
+namespace {
+
+class WarrenNft final : public Method {
+public:
+    void prepare(std::span<const Task> filler) override
+    {
+        for (const auto& task : filler)
+            publisher_.publish_ports(task.id, task.container_ip, port_mappings(task));
+    }
+    void publish(const Task& service) override
+    {
+        publisher_.publish_ports(service.id, service.container_ip, port_mappings(service));
+    }
+    void unpublish(const Task& service) override { publisher_.unpublish_ports(service.id); }
+
+private:
+    warren::nft::HostPortPublisher publisher_;
+};
+
+}  // namespace
+
+MethodInfo warren_nft_method()
+{
+    return {"warren-nft", "HostPortPublisher in process: map elements in one netlink batch",
+            [] { return std::optional<std::string>(); }, [] { return std::make_unique<WarrenNft>(); }};
+}
+
+}  // namespace bench
