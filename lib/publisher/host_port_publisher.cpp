@@ -202,7 +202,7 @@ private:
             const auto* owner = index_.owner(entry.host_port());
             if (!owner || *owner == task_id)
                 continue;
-            const auto* existing = index_.entry(entry.host_port());
+            const auto existing = index_.entry(entry.host_port());
             std::string message = "host port " + describe(entry.host_port()) + " is already published by ";
             message += owner->empty() ? std::string("another program (an element without a warren-nft owner)")
                                       : "task \"" + *owner + "\"";

@@ -9,8 +9,6 @@ using layout::Destination;
 using layout::HostPort;
 
 namespace {
-const std::vector<IndexEntry> no_entries;
-
 bool contains(const std::vector<IndexEntry>& entries, const IndexEntry& entry)
 {
     return std::find(entries.begin(), entries.end(), entry) != entries.end();
@@ -20,79 +18,111 @@ bool contains(const std::vector<IndexEntry>& entries, const IndexEntry& entry)
 TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot)
 {
     TaskIndex index;
-    std::map<std::string, std::vector<IndexEntry>, std::less<>> tasks;
+    // Straight into the index, without grouping by task first: a temporary map per port would
+    // leave the adopting publisher's heap riddled with holes (warren-nft-bench --mode memory).
     if (auto ports = snapshot.elements.find(layout::ports_map); ports != snapshot.elements.end()) {
         for (const auto& element : ports->second) {
             const auto decoded = layout::decode_port_element(element);
             if (!decoded)
                 continue;  // a key we never write; it cannot collide with ours either
-            const auto owner = layout::parse_owner_comment(element.comment);
-            IndexEntry entry{PortMapping{decoded->key.port, decoded->destination.port, decoded->key.protocol,
-                                         PublishMode::host, owner ? owner->name : std::string()},
-                             decoded->destination.address};
-            tasks[owner ? owner->task_id : std::string(foreign_owner)].push_back(std::move(entry));
+            auto owner = layout::parse_owner_comment(element.comment);
+            const std::string_view task_id = owner ? std::string_view(owner->task_id) : foreign_owner;
+            auto task = index.tasks_.find(task_id);
+            if (task == index.tasks_.end())
+                task = index.tasks_.emplace(std::string(task_id), TaskPorts{decoded->key, {}}).first;
+            else
+                task->second.more.push_back(decoded->key);
+            index.ports_.insert_or_assign(decoded->key, Port{&task->first, decoded->destination.address,
+                                                             decoded->destination.port});
+            if (owner && !owner->name.empty())
+                index.names_.insert_or_assign(decoded->key, std::move(owner->name));
+            ++index.backends_[decoded->destination].uses;
         }
     }
-    for (auto& [task, entries] : tasks)
-        index.assign(task, std::move(entries));
+    // A task's ports in host-port order, as entries() promises.
+    for (auto& [task_id, ports] : index.tasks_) {
+        if (ports.more.empty())
+            continue;
+        ports.more.push_back(ports.first);
+        std::sort(ports.more.begin(), ports.more.end());
+        ports.first = ports.more.front();
+        ports.more.erase(ports.more.begin());
+    }
     // What the backends set really holds, which may differ from what the ports map implies if
     // someone edited it by hand; plan_replace() then adds or deletes exactly what is needed.
-    index.present_.clear();
+    for (auto& [destination, backend] : index.backends_)
+        backend.present = false;
     if (auto backends = snapshot.elements.find(layout::backends_set); backends != snapshot.elements.end()) {
         for (const auto& element : backends->second)
             if (const auto destination = layout::decode_destination_element(element))
-                index.present_.insert(*destination);
+                index.backends_[*destination].present = true;
     }
-    for (const auto& destination : index.present_)
-        if (!index.uses_.contains(destination))
-            index.mismatched_.insert(destination);
-    for (const auto& [destination, uses] : index.uses_)
-        if (!index.present_.contains(destination))
+    for (const auto& [destination, backend] : index.backends_)
+        if (backend.present != (backend.uses > 0))
             index.mismatched_.insert(destination);
     return index;
 }
 
-const std::vector<IndexEntry>& TaskIndex::entries(std::string_view task_id) const
+IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) const
 {
-    const auto it = tasks_.find(task_id);
-    return it == tasks_.end() ? no_entries : it->second;
+    const auto name = names_.find(host_port);
+    return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, PublishMode::host,
+                                  name == names_.end() ? std::string() : name->second},
+                      port.address};
+}
+
+std::vector<IndexEntry> TaskIndex::entries(std::string_view task_id) const
+{
+    std::vector<IndexEntry> out;
+    if (const auto task = tasks_.find(task_id); task != tasks_.end())
+        task->second.for_each([&](const HostPort& host_port) { out.push_back(make_entry(host_port, ports_.at(host_port))); });
+    return out;
 }
 
 const std::string* TaskIndex::owner(const HostPort& host_port) const
 {
-    const auto it = owners_.find(host_port);
-    return it == owners_.end() ? nullptr : it->second;
+    const auto it = ports_.find(host_port);
+    return it == ports_.end() ? nullptr : it->second.task;
 }
 
-const IndexEntry* TaskIndex::entry(const HostPort& host_port) const
+std::optional<IndexEntry> TaskIndex::entry(const HostPort& host_port) const
 {
-    const auto* task = owner(host_port);
-    if (!task)
-        return nullptr;
-    for (const auto& e : entries(*task))
-        if (e.host_port() == host_port)
-            return &e;
-    return nullptr;
+    const auto it = ports_.find(host_port);
+    if (it == ports_.end())
+        return std::nullopt;
+    return make_entry(host_port, it->second);
 }
 
 std::uint32_t TaskIndex::destination_uses(const Destination& destination) const
 {
-    const auto it = uses_.find(destination);
-    return it == uses_.end() ? 0 : it->second;
+    const auto it = backends_.find(destination);
+    return it == backends_.end() ? 0 : it->second.uses;
 }
 
-bool TaskIndex::destination_present(const Destination& destination) const { return present_.contains(destination); }
+bool TaskIndex::destination_present(const Destination& destination) const
+{
+    const auto it = backends_.find(destination);
+    return it != backends_.end() && it->second.present;
+}
+
+void TaskIndex::settle(const Destination& destination)
+{
+    // plan_replace() adds a backend on its first use and deletes it after its last.
+    const auto it = backends_.find(destination);
+    if (it == backends_.end())
+        return;
+    if (it->second.uses == 0)
+        backends_.erase(it);
+    else
+        it->second.present = true;
+}
 
 void TaskIndex::replace(std::string_view task_id, std::vector<IndexEntry> entries)
 {
     assign(task_id, std::move(entries));
     // The committed transaction repaired these too.
-    for (const auto& destination : mismatched_) {
-        if (uses_.contains(destination))
-            present_.insert(destination);
-        else
-            present_.erase(destination);
-    }
+    for (const auto& destination : mismatched_)
+        settle(destination);
     mismatched_.clear();
 }
 
@@ -100,47 +130,50 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
 {
     std::vector<Destination> touched;
     if (auto old = tasks_.find(task_id); old != tasks_.end()) {
-        for (const auto& entry : old->second) {
-            owners_.erase(entry.host_port());
-            if (--uses_[entry.destination()] == 0)
-                uses_.erase(entry.destination());
-            touched.push_back(entry.destination());
-        }
+        old->second.for_each([&](const HostPort& host_port) {
+            const auto port = ports_.find(host_port);
+            const Destination destination{port->second.address, host_port.protocol, port->second.container_port};
+            --backends_[destination].uses;
+            touched.push_back(destination);
+            names_.erase(host_port);
+            ports_.erase(port);
+        });
         tasks_.erase(old);
     }
     if (!entries.empty()) {
         std::sort(entries.begin(), entries.end(), [](const IndexEntry& a, const IndexEntry& b) {
             return a.host_port() < b.host_port();
         });
-        auto [it, inserted] = tasks_.emplace(std::string(task_id), std::move(entries));
-        for (const auto& entry : it->second) {
-            owners_[entry.host_port()] = &it->first;
-            ++uses_[entry.destination()];
+        TaskPorts task{entries.front().host_port(), {}};
+        for (std::size_t i = 1; i < entries.size(); ++i)
+            task.more.push_back(entries[i].host_port());
+        const auto it = tasks_.emplace(std::string(task_id), std::move(task)).first;
+        for (auto& entry : entries) {
+            ports_.insert_or_assign(entry.host_port(), Port{&it->first, entry.address, entry.mapping.container_port});
+            if (!entry.mapping.name.empty())
+                names_.insert_or_assign(entry.host_port(), std::move(entry.mapping.name));
+            ++backends_[entry.destination()].uses;
             touched.push_back(entry.destination());
         }
     }
-    // plan_replace() adds a backend on its first use and deletes it after its last.
-    for (const auto& destination : touched) {
-        if (uses_.contains(destination))
-            present_.insert(destination);
-        else
-            present_.erase(destination);
-    }
+    for (const auto& destination : touched)
+        settle(destination);
 }
 
 std::vector<PublishedPort> TaskIndex::all() const
 {
     std::vector<PublishedPort> out;
-    out.reserve(owners_.size());
-    for (const auto& [host_port, task] : owners_)
-        if (const auto* e = entry(host_port))
-            out.push_back(PublishedPort{*task, layout::to_string(e->address), e->mapping});
+    out.reserve(ports_.size());
+    for (const auto& [host_port, port] : ports_) {
+        auto entry = make_entry(host_port, port);
+        out.push_back(PublishedPort{*port.task, layout::to_string(entry.address), std::move(entry.mapping)});
+    }
     return out;
 }
 
 ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted)
 {
-    const auto& current = index.entries(task_id);
+    const auto current = index.entries(task_id);
     ruleset::Transaction tx(layout::table());
 
     std::map<Destination, int> delta;

@@ -35,17 +35,17 @@ public:
     static TaskIndex from_snapshot(const ruleset::TableSnapshot& snapshot);
 
     TaskIndex() = default;
-    // owners_ points into tasks_' keys: a copy would point into the original. Moving keeps them.
+    // ports_ points into tasks_' keys: a copy would point into the original. Moving keeps them.
     TaskIndex(const TaskIndex&) = delete;
     TaskIndex& operator=(const TaskIndex&) = delete;
     TaskIndex(TaskIndex&&) = default;
     TaskIndex& operator=(TaskIndex&&) = default;
 
     // The task's entries ordered by protocol and host port; empty if it publishes nothing.
-    const std::vector<IndexEntry>& entries(std::string_view task_id) const;
+    std::vector<IndexEntry> entries(std::string_view task_id) const;
     // The task that owns the host port, if any.
     const std::string* owner(const layout::HostPort& host_port) const;
-    const IndexEntry* entry(const layout::HostPort& host_port) const;
+    std::optional<IndexEntry> entry(const layout::HostPort& host_port) const;
     std::uint32_t destination_uses(const layout::Destination& destination) const;
     bool destination_present(const layout::Destination& destination) const;
 
@@ -58,15 +58,42 @@ public:
     const std::set<layout::Destination>& mismatched() const noexcept { return mismatched_; }
 
     std::vector<PublishedPort> all() const;
-    std::size_t size() const noexcept { return owners_.size(); }
+    std::size_t size() const noexcept { return ports_.size(); }
 
 private:
-    void assign(std::string_view task_id, std::vector<IndexEntry> entries);
+    // The layout keeps memory per published port low (a node agent may hold 100,000; the target
+    // is < 300 bytes each, measured by warren-nft-bench --mode memory): one node per port, one per
+    // task, one per destination, and a name only where there is one.
+    struct Port {
+        const std::string* task;  // key of tasks_: map nodes do not move
+        layout::Ipv4 address;
+        std::uint16_t container_port;
+    };
+    // Most tasks publish one port: that one is stored inline, only further ones on the heap.
+    struct TaskPorts {
+        layout::HostPort first;
+        std::vector<layout::HostPort> more;
+        template <typename F>
+        void for_each(F&& f) const
+        {
+            f(first);
+            for (const auto& port : more)
+                f(port);
+        }
+    };
+    struct Backend {
+        std::uint32_t uses = 0;  // published ports leading there
+        bool present = false;    // the element is in the kernel's backends set
+    };
 
-    std::map<std::string, std::vector<IndexEntry>, std::less<>> tasks_;
-    std::map<layout::HostPort, const std::string*> owners_;
-    std::map<layout::Destination, std::uint32_t> uses_;
-    std::set<layout::Destination> present_;  // elements of the backends set in the kernel
+    void assign(std::string_view task_id, std::vector<IndexEntry> entries);
+    IndexEntry make_entry(const layout::HostPort& host_port, const Port& port) const;
+    void settle(const layout::Destination& destination);
+
+    std::map<std::string, TaskPorts, std::less<>> tasks_;
+    std::map<layout::HostPort, Port> ports_;
+    std::map<layout::HostPort, std::string> names_;  // of the ports that have one
+    std::map<layout::Destination, Backend> backends_;
     std::set<layout::Destination> mismatched_;
 };
 
