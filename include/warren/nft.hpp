@@ -6,3 +6,4 @@
 #include <warren/nft/host_port_publisher.hpp>
 #include <warren/nft/kernel_features.hpp>
 #include <warren/nft/port_mapping.hpp>
+#include <warren/nft/validation.hpp>

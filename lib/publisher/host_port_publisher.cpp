@@ -2,6 +2,8 @@
 // The publisher's policy: validate, check conflicts against an exact view of the kernel, commit one
 // transaction guarded by the ruleset generation id, and retry from a fresh view when another
 // writer got there first. All undo is the kernel's: a refused transaction changes nothing.
+// Only a change of published ports writes: the table is created or repaired inside the transaction
+// of the first change that finds it missing or incomplete, so reading never creates it.
 #include <warren/nft/host_port_publisher.hpp>
 
 #include "backoff.hpp"
@@ -11,44 +13,35 @@
 #include "publisher/validation.hpp"
 
 #include <warren/nft/error.hpp>
+#include <warren/nft/validation.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
+#include <optional>
 
 namespace warren::nft {
 
-namespace {
-
-std::string describe(const layout::HostPort& host_port)
-{
-    return std::to_string(host_port.port) + "/" + std::string(to_string(host_port.protocol));
-}
-}  // namespace
-
 class HostPortPublisher::Impl {
 public:
-    explicit Impl(std::unique_ptr<ruleset::Backend> backend) : backend_(std::move(backend))
-    {
-        std::lock_guard lock(mutex_);
-        // On start-up the fixed rules are rewritten once, repairing any edited behind our back.
-        refresh(true);
-    }
+    explicit Impl(std::unique_ptr<ruleset::Backend> backend) : backend_(std::move(backend)) {}
 
     void publish(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports)
     {
-        validation::check_task_id(task_id);
+        validate_task_id(task_id);
         const auto address = validation::parse_container_ip(container_ip);
         std::vector<IndexEntry> wanted;
-        for (auto& mapping : validation::check_ports(ports))
-            wanted.push_back(IndexEntry{std::move(mapping), address});
+        for (auto& port : validation::check_ports(ports))
+            wanted.push_back(IndexEntry{std::move(port.mapping), address, port.host_port.address});
 
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
             if (!fresh_)
-                refresh(false);
-            if (index_.entries(task_id) == wanted) {
+                refresh();
+            if (index_.entries(task_id) == wanted && !repair_) {
                 // Already published exactly like this, unless someone changed the table since
-                // (`nft flush ruleset`, another process unpublishing): then look again.
+                // (`nft flush ruleset`, another process unpublishing): then look again. (A table in
+                // need of repair is repaired even then: a publish that succeeds must carry traffic.)
                 if (backend_->generation() == generation_)
                     return;
                 fresh_ = false;
@@ -62,7 +55,7 @@ public:
                 }
                 throw *conflict;
             }
-            if (try_commit(plan_replace(index_, task_id, wanted))) {
+            if (commit_change(plan_replace(index_, task_id, wanted))) {
                 index_.replace(task_id, std::move(wanted));
                 return;
             }
@@ -72,11 +65,11 @@ public:
 
     void unpublish(std::string_view task_id)
     {
-        validation::check_task_id(task_id);
+        validate_task_id(task_id);
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
             if (!fresh_)
-                refresh(false);
+                refresh();
             if (index_.entries(task_id).empty()) {
                 // Unknown to our view; make sure no other process published it since.
                 if (backend_->generation() == generation_)
@@ -84,7 +77,7 @@ public:
                 fresh_ = false;
                 continue;
             }
-            if (try_commit(plan_replace(index_, task_id, {}))) {
+            if (commit_change(plan_replace(index_, task_id, {}))) {
                 index_.replace(task_id, {});
                 return;
             }
@@ -94,7 +87,7 @@ public:
 
     std::vector<PortMapping> published(std::string_view task_id)
     {
-        validation::check_task_id(task_id);
+        validate_task_id(task_id);
         std::lock_guard lock(mutex_);
         sync();
         std::vector<PortMapping> out;
@@ -110,6 +103,26 @@ public:
         return index_.all();
     }
 
+    std::vector<DestinationCounters> counters()
+    {
+        static const std::vector<std::string> backends{layout::backends_set};
+        std::lock_guard lock(mutex_);
+        // Not from the view: counters move without the generation moving.
+        const auto snapshot = backend_->snapshot(layout::table(), {}, backends);
+        std::vector<std::pair<layout::Destination, const ruleset::Element*>> found;
+        if (const auto elements = snapshot.elements.find(layout::backends_set); elements != snapshot.elements.end())
+            for (const auto& element : elements->second)
+                if (const auto destination = layout::decode_destination_element(element))
+                    found.emplace_back(*destination, &element);
+        std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::vector<DestinationCounters> out;
+        out.reserve(found.size());
+        for (const auto& [destination, element] : found)
+            out.push_back(DestinationCounters{layout::to_string(destination.address), destination.protocol,
+                                              destination.port, element->packets, element->bytes});
+        return out;
+    }
+
     void remove_table()
     {
         std::lock_guard lock(mutex_);
@@ -118,7 +131,7 @@ public:
             if (snapshot.exists && !commit_guarded(ruleset::Transaction(layout::table()).remove(layout::table()),
                                                    snapshot.generation))
                 continue;
-            // The next call reads the table again, finds it missing and creates it.
+            // The next call reads the table again and finds it missing; the next publish creates it.
             index_ = TaskIndex();
             fresh_ = false;
             return;
@@ -133,29 +146,33 @@ private:
     void sync()
     {
         if (!fresh_ || backend_->generation() != generation_)
-            refresh(false);
+            refresh();
     }
 
-    // Reads the table at one generation, completing or recreating it first if needed (it vanishes
-    // with `nft flush ruleset`), and rebuilds the index from what the kernel holds.
-    void refresh(bool rewrite_rules)
+    // Reads the table at one generation and rebuilds the index from what the kernel holds. Changes
+    // nothing: what the table lacks (all of it after `nft flush ruleset`) is only noted in repair_,
+    // for the next change to carry. Throws Error when the table holds objects of another layout.
+    void refresh()
     {
-        for (Backoff backoff; backoff.next();) {
-            auto snapshot = backend_->snapshot(layout::table(), layout::chain_names(), layout::element_sets());
-            if (auto repair = layout::ensure_transaction(snapshot, rewrite_rules)) {
-                if (!commit_guarded(*repair, snapshot.generation))
-                    continue;
-                rewrite_rules = false;
-                snapshot = backend_->snapshot(layout::table(), layout::chain_names(), layout::element_sets());
-                if (layout::ensure_transaction(snapshot, false))
-                    continue;  // someone removed part of it again in between
-            }
-            index_ = TaskIndex::from_snapshot(snapshot);
-            generation_ = snapshot.generation;
-            fresh_ = true;
-            return;
-        }
-        throw contention();
+        const auto snapshot = backend_->snapshot(layout::table(), layout::chain_names(), layout::element_sets());
+        repair_ = layout::ensure_transaction(snapshot, rewrite_rules_);
+        index_ = TaskIndex::from_snapshot(snapshot);
+        generation_ = snapshot.generation;
+        fresh_ = true;
+    }
+
+    // Commits a change of elements, preceded in the same transaction by the table's repair if the
+    // view says it needs one. Returns false if another writer committed first.
+    bool commit_change(const ruleset::Transaction& change)
+    {
+        if (!repair_)
+            return try_commit(change);
+        auto transaction = *repair_;
+        if (!try_commit(transaction.append(change)))
+            return false;
+        repair_.reset();
+        rewrite_rules_ = false;
+        return true;
     }
 
     // Commits with the generation guard. Returns false if another writer committed first.
@@ -199,16 +216,22 @@ private:
     std::optional<Error> find_conflict(std::string_view task_id, const std::vector<IndexEntry>& wanted) const
     {
         for (const auto& entry : wanted) {
-            const auto* owner = index_.owner(entry.host_port());
-            if (!owner || *owner == task_id)
+            const auto taken = index_.clash(entry.host_port(), task_id);
+            if (!taken)
                 continue;
-            const auto existing = index_.entry(entry.host_port());
-            std::string message = "host port " + describe(entry.host_port()) + " is already published by ";
+            const auto* owner = index_.owner(*taken);
+            const auto existing = index_.entry(*taken);
+            const auto wanted_port = layout::describe(entry.host_port());
+            std::string message = "host port " + wanted_port;
+            if (*taken != entry.host_port())
+                message += " overlaps host port " + layout::describe(*taken) +
+                           " (a port on all addresses includes every address), which";
+            message += " is already published by ";
             message += owner->empty() ? std::string("another program (an element without a warren-nft owner)")
                                       : "task \"" + *owner + "\"";
             message += " to " + layout::to_string(existing->address) + ":" + std::to_string(existing->mapping.container_port);
             message += "; nothing was changed for task \"" + std::string(task_id) + "\"";
-            return Error(errc::port_conflict, std::move(message), EEXIST, "publish " + describe(entry.host_port()));
+            return Error(errc::port_conflict, std::move(message), EEXIST, "publish " + wanted_port);
         }
         return std::nullopt;
     }
@@ -223,7 +246,13 @@ private:
     std::mutex mutex_;
     TaskIndex index_;
     std::uint32_t generation_ = 0;
-    bool fresh_ = false;  // index_ was exact at generation_
+    bool fresh_ = false;  // index_ and repair_ were exact at generation_
+    // What the table lacks, as of the view: it goes first into the next transaction that changes
+    // anything. nullopt when the table is complete.
+    std::optional<ruleset::Transaction> repair_;
+    // The first change of a publisher also rewrites the fixed rules, repairing rules edited behind
+    // our back (a rule with our comment but other expressions looks complete to the view).
+    bool rewrite_rules_ = true;
 };
 
 HostPortPublisher::HostPortPublisher() : HostPortPublisher(std::make_unique<netlink::KernelBackend>()) {}
@@ -249,6 +278,8 @@ std::vector<PortMapping> HostPortPublisher::published_ports(std::string_view tas
 }
 
 std::vector<PublishedPort> HostPortPublisher::all_published_ports() const { return impl_->all(); }
+
+std::vector<DestinationCounters> HostPortPublisher::destination_counters() const { return impl_->counters(); }
 
 void HostPortPublisher::remove_table() { impl_->remove_table(); }
 

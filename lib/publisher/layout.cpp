@@ -31,8 +31,13 @@ constexpr std::int32_t priority_filter = 0;
 
 constexpr std::uint32_t ports_set_id = 1;
 constexpr std::uint32_t backends_set_id = 2;
+constexpr std::uint32_t bound_ports_set_id = 3;
 
 Set ports_declaration() { return Set{ports_map, {inet_proto, inet_service}, {ipv4_addr, inet_service}, false, ports_set_id}; }
+Set bound_ports_declaration()
+{
+    return Set{bound_ports_map, {ipv4_addr, inet_proto, inet_service}, {ipv4_addr, inet_service}, false, bound_ports_set_id};
+}
 Set backends_declaration() { return Set{backends_set, {ipv4_addr, inet_proto, inet_service}, {}, true, backends_set_id}; }
 
 struct FixedChain {
@@ -48,7 +53,9 @@ Bytes u32_host(std::uint32_t value)
 }
 
 // fib daddr type local [ip daddr != 127.0.0.0/8] dnat ip to meta l4proto . th dport map @ports
-Rule dnat_rule(const std::string& chain, bool spare_loopback)
+// or, for ports bound to one address (`bound`), the same with
+//   dnat ip to ip daddr . meta l4proto . th dport map @bound_ports
+Rule dnat_rule(const std::string& chain, bool spare_loopback, bool bound)
 {
     std::vector<Expression> match{expr::Fib{NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE, Reg::r1},
                                   expr::Cmp{NFT_CMP_EQ, Reg::r1, u32_host(RTN_LOCAL)}};
@@ -60,14 +67,23 @@ Rule dnat_rule(const std::string& chain, bool spare_loopback)
         match.push_back(expr::Bitwise{Reg::r1, Reg::r1, Bytes{255, 0, 0, 0}, Bytes{0, 0, 0, 0}});
         match.push_back(expr::Cmp{NFT_CMP_NEQ, Reg::r1, Bytes{127, 0, 0, 0}});
     }
-    match.push_back(expr::Meta{NFT_META_L4PROTO, Reg::r1});
-    match.push_back(expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, Reg::r32_01});
+    // The key is built field by field in consecutive 4-byte registers from reg 8 (r1) on.
+    if (bound) {
+        match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, 16, 4, Reg::r1});
+        match.push_back(expr::Meta{NFT_META_L4PROTO, Reg::r32_01});
+        match.push_back(expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, Reg::r32_02});
+    } else {
+        match.push_back(expr::Meta{NFT_META_L4PROTO, Reg::r1});
+        match.push_back(expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, Reg::r32_01});
+    }
     // The 8-byte value lands in r1: address in its first 4 bytes (reg 8), port in reg 9.
-    match.push_back(expr::Lookup{ports_map, ports_set_id, Reg::r1, Reg::r1});
+    match.push_back(bound ? expr::Lookup{bound_ports_map, bound_ports_set_id, Reg::r1, Reg::r1}
+                          : expr::Lookup{ports_map, ports_set_id, Reg::r1, Reg::r1});
     match.push_back(expr::Dnat{Family::ip, Reg::r1, Reg::r32_01});
-    return Rule{chain, std::move(match),
-                spare_loopback ? "warren-nft: DNAT published host ports of local non-loopback addresses to containers"
-                               : "warren-nft: DNAT published host ports of local addresses to containers"};
+    std::string comment = bound ? "warren-nft: DNAT host ports published on one local" : "warren-nft: DNAT published host ports of local";
+    comment += spare_loopback ? " non-loopback" : "";
+    comment += bound ? " address to containers" : " addresses to containers";
+    return Rule{chain, std::move(match), std::move(comment)};
 }
 
 // ct status dnat ip {d,s}addr . meta l4proto . th {d,s}port @backends <verdict>
@@ -88,9 +104,13 @@ Rule backend_rule(const std::string& chain, bool reply_direction, Expression ver
 std::vector<FixedChain> fixed_chains()
 {
     return {
-        {Chain{"prerouting", BaseHook{"nat", NF_INET_PRE_ROUTING, priority_dstnat, true}}, {dnat_rule("prerouting", false)}},
+        // A port bound to one address is looked up first: the DNAT of the first rule that finds the
+        // packet's port ends the chain. (Publishing never lets one port be in both maps.)
+        {Chain{"prerouting", BaseHook{"nat", NF_INET_PRE_ROUTING, priority_dstnat, true}},
+         {dnat_rule("prerouting", false, true), dnat_rule("prerouting", false, false)}},
         // Connections from the host itself to one of its addresses never pass prerouting.
-        {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}}, {dnat_rule("output", true)}},
+        {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}},
+         {dnat_rule("output", true, true), dnat_rule("output", true, false)}},
         {Chain{"postrouting", BaseHook{"nat", NF_INET_POST_ROUTING, priority_srcnat, true}},
          {backend_rule("postrouting", false, expr::Masquerade{},
                        "warren-nft: masquerade connections DNATed to published containers")}},
@@ -138,7 +158,7 @@ const std::vector<std::string>& chain_names()
 
 const std::vector<std::string>& element_sets()
 {
-    static const std::vector<std::string> names{ports_map, backends_set};
+    static const std::vector<std::string> names{ports_map, bound_ports_map, backends_set};
     return names;
 }
 
@@ -155,6 +175,17 @@ std::uint8_t ip_protocol(Protocol protocol) noexcept
 std::string to_string(const Ipv4& a)
 {
     return std::to_string(a[0]) + '.' + std::to_string(a[1]) + '.' + std::to_string(a[2]) + '.' + std::to_string(a[3]);
+}
+
+std::string describe(const HostPort& host_port)
+{
+    std::string text = std::to_string(host_port.port) + "/" + std::string(nft::to_string(host_port.protocol));
+    return host_port.bound() ? text + " on " + to_string(host_port.address) : text;
+}
+
+bool overlap(const HostPort& a, const HostPort& b) noexcept
+{
+    return a.protocol == b.protocol && a.port == b.port && (a.address == b.address || !a.bound() || !b.bound());
 }
 
 std::string owner_comment(std::string_view task_id, std::string_view name)
@@ -185,16 +216,19 @@ std::optional<Owner> parse_owner_comment(std::string_view comment)
 }
 
 // Keys and values are laid out field by field, each padded to 4 bytes (pitfall 18):
-//   ports key   [proto 0 0 0][port_hi port_lo 0 0]
-//   ports value [a b c d][port_hi port_lo 0 0]
-//   backends    [a b c d][proto 0 0 0][port_hi port_lo 0 0]
+//   ports key        [proto 0 0 0][port_hi port_lo 0 0]
+//   bound_ports key  [h o s t][proto 0 0 0][port_hi port_lo 0 0]
+//   ports value      [a b c d][port_hi port_lo 0 0]   (both maps)
+//   backends         [a b c d][proto 0 0 0][port_hi port_lo 0 0]
 Element port_element(const HostPort& key, const Destination& destination, std::string comment)
 {
     Element element;
-    element.set = ports_map;
-    element.key.assign(8, 0);
-    element.key[0] = ip_protocol(key.protocol);
-    put_u16(element.key, 4, key.port);
+    element.set = key.bound() ? bound_ports_map : ports_map;
+    const std::size_t at = key.bound() ? 4 : 0;  // where the protocol goes
+    element.key.assign(at + 8, 0);
+    std::copy_n(key.address.begin(), at, element.key.begin());
+    element.key[at] = ip_protocol(key.protocol);
+    put_u16(element.key, at + 4, key.port);
     element.data.assign(8, 0);
     std::copy(destination.address.begin(), destination.address.end(), element.data.begin());
     put_u16(element.data, 4, destination.port);
@@ -215,12 +249,18 @@ Element destination_element(const Destination& destination)
 
 std::optional<DecodedPort> decode_port_element(const Element& element)
 {
-    if (element.key.size() != 8 || element.data.size() != 8)
+    const bool bound = element.set == bound_ports_map;
+    const std::size_t at = bound ? 4 : 0;
+    if (element.key.size() != at + 8 || element.data.size() != 8)
         return std::nullopt;
-    const auto protocol = protocol_of(element.key[0]);
+    const auto protocol = protocol_of(element.key[at]);
     if (!protocol)
         return std::nullopt;
-    DecodedPort port{{*protocol, get_u16(element.key, 4)}, {{}, *protocol, get_u16(element.data, 4)}};
+    DecodedPort port{{*protocol, get_u16(element.key, at + 4)}, {{}, *protocol, get_u16(element.data, 4)}};
+    std::copy_n(element.key.begin(), at, port.key.address.begin());
+    // 0.0.0.0 would read back as a port on all addresses; we never write it, so it is not ours.
+    if (bound && !port.key.bound())
+        return std::nullopt;
     std::copy_n(element.data.begin(), 4, port.destination.address.begin());
     return port;
 }
@@ -242,7 +282,7 @@ std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, boo
     Transaction tx(table());
     bool missing = !snapshot.exists;
     tx.add(table());
-    for (const auto& declaration : {ports_declaration(), backends_declaration()}) {
+    for (const auto& declaration : {ports_declaration(), bound_ports_declaration(), backends_declaration()}) {
         const auto found = snapshot.sets.find(declaration.name);
         if (found == snapshot.sets.end()) {
             missing = true;

@@ -20,20 +20,32 @@ namespace warren::nft::layout {
 using Ipv4 = std::array<std::uint8_t, 4>;
 
 inline constexpr const char* table_name = "warren";
-inline constexpr const char* ports_map = "ports";       // proto . host port -> container ip . port
-inline constexpr const char* backends_set = "backends"; // container ip . proto . port, with counters
+inline constexpr const char* ports_map = "ports";  // proto . host port -> container ip . port
+// host ip . proto . host port -> container ip . port: ports published on one host address only
+inline constexpr const char* bound_ports_map = "bound_ports";
+inline constexpr const char* backends_set = "backends";  // container ip . proto . port, with counters
 
 ruleset::Table table();
 // The fixed chains and the sets whose elements the publisher reads, for snapshots.
 const std::vector<std::string>& chain_names();
 const std::vector<std::string>& element_sets();
 
-// (protocol, host port): the key of the ports map and what makes a published port unique.
+// (protocol, host port, host address): what makes a published port unique. On all of the host's
+// addresses (address 0.0.0.0) it is a key of the ports map, on one address a key of bound_ports.
+// Ordered by protocol, port, then address, so a port on all addresses comes before its bound ones.
 struct HostPort {
     Protocol protocol;
     std::uint16_t port;
+    Ipv4 address{};
+    bool bound() const noexcept { return address != Ipv4{}; }
     friend auto operator<=>(const HostPort&, const HostPort&) = default;
 };
+
+// "8080/tcp", or "8080/tcp on 10.0.0.1" for a port bound to one address: how messages name it.
+std::string describe(const HostPort& host_port);
+// Whether two ports cannot both be published: the same protocol and port on the same address, or on
+// any address when one of them is on all addresses (as with sockets bound to 0.0.0.0 and to one address).
+bool overlap(const HostPort& a, const HostPort& b) noexcept;
 
 // Where DNAT sends a published port: (container ip, protocol, container port).
 struct Destination {
@@ -54,10 +66,11 @@ struct Owner {
 };
 std::optional<Owner> parse_owner_comment(std::string_view comment);
 
+// An element of the ports map, or of bound_ports when `key` is bound to one address.
 ruleset::Element port_element(const HostPort& key, const Destination& destination, std::string comment);
 ruleset::Element destination_element(const Destination& destination);
 
-// A ports-map element read back from the kernel.
+// A ports or bound_ports element read back from the kernel (which of them, by element.set).
 struct DecodedPort {
     HostPort key;
     Destination destination;

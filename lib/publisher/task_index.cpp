@@ -20,7 +20,10 @@ TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot)
     TaskIndex index;
     // Straight into the index, without grouping by task first: a temporary map per port would
     // leave the adopting publisher's heap riddled with holes (warren-nft-bench --mode memory).
-    if (auto ports = snapshot.elements.find(layout::ports_map); ports != snapshot.elements.end()) {
+    for (const char* map : {layout::ports_map, layout::bound_ports_map}) {
+        const auto ports = snapshot.elements.find(map);
+        if (ports == snapshot.elements.end())
+            continue;
         for (const auto& element : ports->second) {
             const auto decoded = layout::decode_port_element(element);
             if (!decoded)
@@ -67,8 +70,9 @@ IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) co
 {
     const auto name = names_.find(host_port);
     return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, PublishMode::host,
-                                  name == names_.end() ? std::string() : name->second},
-                      port.address};
+                                  name == names_.end() ? std::string() : name->second,
+                                  host_port.bound() ? layout::to_string(host_port.address) : std::string()},
+                      port.address, host_port.address};
 }
 
 std::vector<IndexEntry> TaskIndex::entries(std::string_view task_id) const
@@ -83,6 +87,20 @@ const std::string* TaskIndex::owner(const HostPort& host_port) const
 {
     const auto it = ports_.find(host_port);
     return it == ports_.end() ? nullptr : it->second.task;
+}
+
+std::optional<HostPort> TaskIndex::clash(const HostPort& host_port, std::string_view task_id) const
+{
+    // Every port that can overlap it: the same protocol and port, on all addresses first (the
+    // smallest address), then on each bound address in order.
+    for (auto it = ports_.lower_bound(HostPort{host_port.protocol, host_port.port});
+         it != ports_.end() && it->first.protocol == host_port.protocol && it->first.port == host_port.port; ++it) {
+        if (*it->second.task != task_id && layout::overlap(it->first, host_port))
+            return it->first;
+        if (host_port.bound() && it->first.address > host_port.address)
+            break;  // the rest are bound to other addresses
+    }
+    return std::nullopt;
 }
 
 std::optional<IndexEntry> TaskIndex::entry(const HostPort& host_port) const

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The publisher's view of the ports map: who owns which host port, rebuilt from a kernel snapshot
-// and kept current by applying our own committed changes.
+// The publisher's view of the ports and bound_ports maps: who owns which host port, rebuilt from a
+// kernel snapshot and kept current by applying our own committed changes.
 #pragma once
 
 #include "publisher/layout.hpp"
@@ -20,8 +20,9 @@ namespace warren::nft {
 // One published port as the index keeps it.
 struct IndexEntry {
     PortMapping mapping;
-    layout::Ipv4 address;
-    layout::HostPort host_port() const { return {mapping.protocol, mapping.host_port}; }
+    layout::Ipv4 address;       // the container's
+    layout::Ipv4 host_address;  // mapping.host_ip parsed: 0.0.0.0 for all of the host's addresses
+    layout::HostPort host_port() const { return {mapping.protocol, mapping.host_port, host_address}; }
     layout::Destination destination() const { return {address, mapping.protocol, mapping.container_port}; }
     friend bool operator==(const IndexEntry&, const IndexEntry&) = default;
 };
@@ -45,6 +46,8 @@ public:
     std::vector<IndexEntry> entries(std::string_view task_id) const;
     // The task that owns the host port, if any.
     const std::string* owner(const layout::HostPort& host_port) const;
+    // A port of another owner than `task_id` that `host_port` overlaps (layout::overlap()), if any.
+    std::optional<layout::HostPort> clash(const layout::HostPort& host_port, std::string_view task_id) const;
     std::optional<IndexEntry> entry(const layout::HostPort& host_port) const;
     std::uint32_t destination_uses(const layout::Destination& destination) const;
     bool destination_present(const layout::Destination& destination) const;

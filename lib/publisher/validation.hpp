@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Checks every request before anything is sent to the kernel; each refusal is an Error with
-// errc::invalid_argument that says which argument is wrong and what would be right.
+// The publisher's side of the public checks (<warren/nft/validation.hpp>): the same rules, returning
+// what the publisher needs next (the parsed address, the ports in index order), so nothing is
+// checked or parsed twice.
 #pragma once
 
 #include "publisher/layout.hpp"
@@ -13,9 +14,15 @@
 
 namespace warren::nft::validation {
 
-void check_task_id(std::string_view task_id);
+// validate_container_ip(), returning the address.
 layout::Ipv4 parse_container_ip(std::string_view container_ip);
-// Returns the ports ordered by protocol and host port, the order published_ports() reports them in.
-std::vector<PortMapping> check_ports(std::span<const PortMapping> ports);
+
+struct CheckedPort {
+    PortMapping mapping;
+    layout::HostPort host_port;  // with the address of mapping.host_ip parsed (0.0.0.0 when empty)
+};
+// validate_ports(), returning the ports ordered by host port (protocol, port, host address), the
+// order published_ports() reports them in.
+std::vector<CheckedPort> check_ports(std::span<const PortMapping> ports);
 
 }  // namespace warren::nft::validation

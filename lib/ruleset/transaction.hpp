@@ -34,6 +34,12 @@ public:
     Transaction& create(Object object) { return push(Verb::create, std::move(object)); }
     Transaction& remove(Object object) { return push(Verb::remove, std::move(object)); }
     Transaction& flush(Chain chain) { return push(Verb::flush, std::move(chain)); }
+    // Appends the operations of `other`, a transaction on the same table, after this one's.
+    Transaction& append(const Transaction& other)
+    {
+        operations_.insert(operations_.end(), other.operations_.begin(), other.operations_.end());
+        return *this;
+    }
 
     const Table& table() const noexcept { return table_; }
     const std::vector<Operation>& operations() const noexcept { return operations_; }

@@ -4,12 +4,15 @@
 #include "netns.hpp"
 #include "nft_state.hpp"
 #include "process.hpp"
+#include "traffic.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -57,11 +60,12 @@ std::vector<KernelPort> as_kernel_ports(const json& list)
 {
     std::vector<KernelPort> ports;
     for (const auto& port : list) {
-        REQUIRE(port.size() == 6);
+        REQUIRE(port.size() == 9);
         const auto name = port.at("name").get<std::string>();
         ports.push_back(KernelPort{port.at("protocol").get<std::string>(), port.at("host_port").get<long>(),
                                    port.at("container_ip").get<std::string>(), port.at("container_port").get<long>(),
-                                   "task=" + port.at("task").get<std::string>() + (name.empty() ? "" : " name=" + name)});
+                                   "task=" + port.at("task").get<std::string>() + (name.empty() ? "" : " name=" + name),
+                                   port.at("host_ip").get<std::string>()});
     }
     std::sort(ports.begin(), ports.end());
     return ports;
@@ -91,38 +95,43 @@ struct BadCall {
 std::vector<BadCall> bad_calls()
 {
     const std::string ip = "10.0.0.9";
+    std::vector<std::string> too_many_ports{"publish", "--task", "t", "--ip", ip};
+    for (int port = 1; port <= 513; ++port)
+        too_many_ports.insert(too_many_ports.end(), {"-p", std::to_string(port) + ":80"});
     return {
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080"}, 2, {"'8080'", "HOST_PORT:CONTAINER_PORT"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "1:2:3:4"}, 2, {"'1:2:3:4'", "HOST_PORT:CONTAINER_PORT"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "http:80"}, 2, {"host port 'http'", "not a number", "1 to 65535"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:"}, 2, {"container port", "missing"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "+80:80"}, 2, {"host port '+80'", "not a number"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "0:80"}, 2, {"host port '0'", "out of range", "1 to 65535"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:0"}, 2, {"container port '0'", "out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "0:80"}, 2, {"-p '0:80': ", "host port 0", "1-65535"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:0"}, 2, {"-p '8080:0': ", "container port 0", "1-65535"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "70000:80"}, 2, {"host port '70000'", "out of range"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:70000"}, 2, {"container port '70000'", "out of range"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "99999999999999999999:80"}, 2, {"out of range"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/icmp"}, 2, {"unknown protocol 'icmp'", "tcp, udp or sctp"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/TCP"}, 2, {"unknown protocol 'TCP'"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "10.1.2.3:8080:80"}, 2, {"binding to one host address", "not supported yet"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "nohost:8080:80"}, 2, {"host address 'nohost'", "not an IPv4 address"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "[::1]:8080:80"}, 2, {"IPv6"}},
-        {{"publish", "--task", "t", "--ip", "10.0.0.300", "-p", "8080:80"}, 2, {"--ip '10.0.0.300'", "not an IPv4 address"}},
-        {{"publish", "--task", "t", "--ip", "container", "-p", "8080:80"}, 2, {"--ip 'container'", "not an IPv4 address"}},
-        {{"publish", "--task", "t", "--ip", "fd00::2", "-p", "8080:80"}, 2, {"--ip 'fd00::2'", "IPv6"}},
-        {{"publish", "--task", "t", "--ip", "127.0.0.1", "-p", "8080:80"}, 2, {"--ip '127.0.0.1'", "loopback"}},
-        {{"publish", "--task", "t", "--ip", "0.0.0.0", "-p", "8080:80"}, 2, {"--ip '0.0.0.0'", "unspecified"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "127.0.0.1:8080:80"}, 2, {"-p '127.0.0.1:8080:80': ", "host IP \"127.0.0.1\"", "loopback"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "nohost:8080:80"}, 2, {"-p 'nohost:8080:80': ", "host IP \"nohost\"", "not an IPv4 address"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "[::1]:8080:80"}, 2, {"host IP \"::1\"", "IPv6"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "10.1.2.3:8080:80", "-p", "8080:81"}, 2, {"-p: ", "both on all addresses and on 10.1.2.3"}},
+        {{"publish", "--task", "t", "--ip", "10.0.0.300", "-p", "8080:80"}, 2, {"--ip: ", "\"10.0.0.300\"", "not an IPv4 address"}},
+        {{"publish", "--task", "t", "--ip", "container", "-p", "8080:80"}, 2, {"--ip: ", "\"container\"", "not an IPv4 address"}},
+        {{"publish", "--task", "t", "--ip", "fd00::2", "-p", "8080:80"}, 2, {"--ip: ", "\"fd00::2\"", "IPv6"}},
+        {{"publish", "--task", "t", "--ip", "127.0.0.1", "-p", "8080:80"}, 2, {"--ip: ", "\"127.0.0.1\"", "loopback"}},
+        {{"publish", "--task", "t", "--ip", "0.0.0.0", "-p", "8080:80"}, 2, {"--ip: ", "\"0.0.0.0\"", "unspecified"}},
         {{"publish", "--ip", ip, "-p", "8080:80"}, 2, {"--task", "required"}},
         {{"publish", "--task", "t", "-p", "8080:80"}, 2, {"--ip", "required"}},
         {{"publish", "--task", "t", "--ip", ip}, 2, {"-p", "required"}},
-        {{"publish", "--task", "", "--ip", ip, "-p", "8080:80"}, 2, {"--task", "empty"}},
-        {{"publish", "--task", "a b", "--ip", ip, "-p", "8080:80"}, 2, {"--task 'a b'", "not allowed"}},
-        {{"publish", "--task", std::string(65, 'x'), "--ip", ip, "-p", "8080:80"}, 2, {"--task", "at most 64"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--name", "a\"b"}, 2, {"--name", "not allowed"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "-p", "8080:81/tcp"}, 2, {"8080/tcp", "twice"}},
+        {{"publish", "--task", "", "--ip", ip, "-p", "8080:80"}, 2, {"--task: ", "empty"}},
+        {{"publish", "--task", "a b", "--ip", ip, "-p", "8080:80"}, 2, {"--task: ", "\"a b\"", "only letters, digits"}},
+        {{"publish", "--task", std::string(65, 'x'), "--ip", ip, "-p", "8080:80"}, 2, {"--task: ", "at most 64"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--name", "a\"b"}, 2, {"--name: ", "port name", "only letters, digits"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "-p", "8080:81/tcp"}, 2, {"-p: ", "8080/tcp", "twice"}},
+        {too_many_ports, 2, {"-p: ", "513 ports", "at most 512"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--bogus"}, 2, {"--bogus"}},
         {{"unpublish"}, 2, {"--task", "required"}},
-        {{"unpublish", "--task", "a;b"}, 2, {"--task 'a;b'", "not allowed"}},
+        {{"unpublish", "--task", "a;b"}, 2, {"--task: ", "\"a;b\"", "only letters, digits"}},
         {{"list", "--task", ""}, 2, {"--task", "empty"}},
         {{"frobnicate"}, 2, {"unknown subcommand 'frobnicate'", "publish, unpublish, list, flush or doctor"}},
         {{}, 2, {"subcommand"}},
@@ -143,11 +152,11 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     const auto web = list_json({"--task", "web-1"});
     REQUIRE(web.size() == 3);
     CHECK(web[0] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8080,"container_ip":"10.0.0.2",)"
-                                R"("container_port":80,"name":"web"})"));
+                                R"("container_port":80,"name":"web","packets":0,"bytes":0,"host_ip":""})"));
     CHECK(web[1] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8443,"container_ip":"10.0.0.2",)"
-                                R"("container_port":443,"name":"web"})"));
+                                R"("container_port":443,"name":"web","packets":0,"bytes":0,"host_ip":""})"));
     CHECK(web[2] == json::parse(R"({"task":"web-1","protocol":"udp","host_port":5353,"container_ip":"10.0.0.2",)"
-                                R"("container_port":53,"name":"web"})"));
+                                R"("container_port":53,"name":"web","packets":0,"bytes":0,"host_ip":""})"));
     // Keys in the documented order.
     CHECK(cli_ok({"list", "--json", "--task", "db"}).find(R"("task": "db",
     "protocol": "sctp")") != std::string::npos);
@@ -155,12 +164,12 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     const auto table = cli_ok({"list"});
     INFO(table);
     // Ordered by protocol and host port; columns aligned; no trailing blanks.
-    CHECK(table == "TASK   HOST       CONTAINER      NAME\n"
-                   "db     5432/tcp   10.0.0.3:5432\n"
-                   "web-1  8080/tcp   10.0.0.2:80    web\n"
-                   "web-1  8443/tcp   10.0.0.2:443   web\n"
-                   "web-1  5353/udp   10.0.0.2:53    web\n"
-                   "db     9000/sctp  10.0.0.3:9000\n");
+    CHECK(table == "TASK   HOST       CONTAINER      NAME  PACKETS  BYTES\n"
+                   "db     5432/tcp   10.0.0.3:5432              0      0\n"
+                   "web-1  8080/tcp   10.0.0.2:80    web         0      0\n"
+                   "web-1  8443/tcp   10.0.0.2:443   web         0      0\n"
+                   "web-1  5353/udp   10.0.0.2:53    web         0      0\n"
+                   "db     9000/sctp  10.0.0.3:9000              0      0\n");
     CHECK(std::count(table.begin(), table.end(), '\n') == 6);
 
     // Publishing again replaces the task's ports.
@@ -175,22 +184,101 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     cli_ok({"unpublish", "--task", "db"});
     CHECK(list_json().empty());
     CHECK(kernel_ports().empty());
-    CHECK(cli_ok({"list"}) == "TASK  HOST  CONTAINER  NAME\n");
+    CHECK(cli_ok({"list"}) == "TASK  HOST  CONTAINER  NAME  PACKETS  BYTES\n");
+}
+
+TEST_CASE_METHOD(FreshNetns, "list and unpublish without a table create none", "[cli][lazy]")
+{
+    CHECK(cli_ok({"list"}) == "TASK  HOST  CONTAINER  NAME  PACKETS  BYTES\n");
+    CHECK(list_json().empty());
+    CHECK(list_json({"--task", "web-1"}).empty());
+    cli_ok({"unpublish", "--task", "web-1"});
+    cli_ok({"flush", "--yes"});
+    CHECK(tables().empty());
+
+    // Nor after the table was deleted: only the next publish brings it back.
+    cli_ok({"publish", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80"});
+    nft({"delete", "table", "ip", "warren"});
+    CHECK(list_json().empty());
+    cli_ok({"unpublish", "--task", "web-1"});
+    CHECK(tables().empty());
+    cli_ok({"publish", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80"});
+    CHECK(list_json().size() == 1);
+    CHECK(warren_chains().size() == 4);
+}
+
+TEST_CASE_METHOD(FreshNetns, "list shows the packet and byte counters of each port's destination", "[cli][counters]")
+{
+    const Topology net;
+    EchoServer echo(net.container, Transport::tcp, 8080, "echo");
+    cli_ok({"publish", "--task", "web-1", "--ip", Topology::container_ip, "-p", "18080:8080", "-p", "28080:8080", "-p",
+            "5353:53/udp"});
+    for (const auto& port : list_json()) {
+        CHECK(port.at("packets") == 0);
+        CHECK(port.at("bytes") == 0);
+    }
+
+    const auto reply = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, 18080, "hello");
+    INFO(reply.error);
+    REQUIRE(reply.replied);
+    const auto listed = list_json();  // tcp 18080, tcp 28080, udp 5353
+    REQUIRE(listed.size() == 3);
+    const auto kernel = kernel_backend_counters();  // 10.200.2.2 . tcp . 8080 sorts before udp
+    REQUIRE(kernel.size() == 2);
+    INFO(listed.dump());
+    CHECK(listed[0].at("packets").get<long>() == kernel[0].packets);
+    CHECK(listed[0].at("bytes").get<long>() == kernel[0].bytes);
+    CHECK(kernel[0].packets > 0);
+    // Both host ports lead to one destination and show its counters.
+    CHECK(listed[1].at("packets") == listed[0].at("packets"));
+    CHECK(listed[1].at("bytes") == listed[0].at("bytes"));
+    CHECK(listed[2].at("packets") == 0);
+    const auto table = cli_ok({"list"});
+    INFO(table);
+    CHECK(table.find(" " + std::to_string(kernel[0].packets) + "  ") != std::string::npos);
+    CHECK(table.find(" " + std::to_string(kernel[0].bytes) + "\n") != std::string::npos);
+
+    // A destination missing from the backends set (deleted by hand) has no counters to show.
+    nft({"delete", "element", "ip", "warren", "backends", "{ 10.200.2.2 . udp . 53 }"});
+    const auto damaged = list_json();
+    CHECK(damaged[2].at("packets").is_null());
+    CHECK(damaged[2].at("bytes").is_null());
+    const auto text = cli_ok({"list", "--task", "web-1"});
+    INFO(text);
+    const auto at = text.find("5353/udp");
+    REQUIRE(at != std::string::npos);
+    std::istringstream line(text.substr(at, text.find('\n', at) - at));
+    const std::vector<std::string> words{std::istream_iterator<std::string>(line), {}};
+    CHECK(words == std::vector<std::string>{"5353/udp", "10.200.2.2:53", "-", "-"});
 }
 
 TEST_CASE_METHOD(FreshNetns, "nft list table warren agrees with list --json", "[cli]")
 {
     cli_ok({"publish", "--task", "a", "--ip", "172.17.0.2", "-p", "80:8080", "-p", "53:53/udp", "-p", "7:7/sctp",
             "--name", "svc"});
-    cli_ok({"publish", "--task", "b@node/1", "--ip", "172.17.0.3", "-p", "8081:80"});
+    cli_ok({"publish", "--task", "b@node/1", "--ip", "172.17.0.3", "-p", "8081:80", "-p", "10.9.0.1:8443:443", "-p",
+            "10.9.0.2:8443:444"});
     const auto listed = as_kernel_ports(list_json());
     const auto in_kernel = kernel_ports();
     CHECK(listed == in_kernel);
-    REQUIRE(in_kernel.size() == 4);
+    REQUIRE(in_kernel.size() == 6);
+    CHECK(std::count_if(in_kernel.begin(), in_kernel.end(), [](const KernelPort& p) { return p.host_ip == "10.9.0.1"; }) == 1);
     const auto text = warren_table();
     INFO(text);
     CHECK(text.find("task=a name=svc") != std::string::npos);
     CHECK(text.find("task=b@node/1") != std::string::npos);
+    CHECK(text.find("10.9.0.1 . tcp . 8443 comment \"task=b@node/1\" : 172.17.0.3 . 443") != std::string::npos);
+
+    // list names a bound port by its address; JSON has it in host_ip ("" for all addresses).
+    const auto table = cli_ok({"list", "--task", "b@node/1"});
+    INFO(table);
+    CHECK(table.find("b@node/1  10.9.0.1:8443/tcp  172.17.0.3:443") != std::string::npos);
+    CHECK(table.find("b@node/1  10.9.0.2:8443/tcp  172.17.0.3:444") != std::string::npos);
+    const auto json_b = list_json({"--task", "b@node/1"});
+    REQUIRE(json_b.size() == 3);
+    CHECK(json_b[0].at("host_ip") == "");
+    CHECK(json_b[1].at("host_ip") == "10.9.0.1");
+    CHECK(json_b[2].at("host_ip") == "10.9.0.2");
 }
 
 TEST_CASE_METHOD(FreshNetns, "bad arguments are refused with exit status 2 and change nothing", "[cli]")
@@ -223,6 +311,16 @@ TEST_CASE_METHOD(FreshNetns, "a port another task publishes is refused with exit
     // Another task's port of the same number but another protocol is no conflict.
     cli_ok({"publish", "--task", "other", "--ip", "10.0.0.3", "-p", "8080:81/udp"});
     CHECK(list_json({"--task", "other"}).size() == 1);
+
+    // A port on all addresses includes each address, so binding it to one is a conflict too.
+    const auto with_other = ruleset();
+    require_refused({"publish", "--task", "bound", "--ip", "10.0.0.4", "-p", "10.9.0.1:8080:80"}, 1,
+                    {"8080/tcp on 10.9.0.1", "overlaps host port 8080/tcp", "\"owner\""});
+    CHECK(ruleset() == with_other);
+    cli_ok({"publish", "--task", "bound", "--ip", "10.0.0.4", "-p", "10.9.0.1:9090:80"});
+    require_refused({"publish", "--task", "all", "--ip", "10.0.0.5", "-p", "9090:80"}, 1,
+                    {"9090/tcp overlaps host port 9090/tcp on 10.9.0.1", "\"bound\""});
+    cli_ok({"publish", "--task", "elsewhere", "--ip", "10.0.0.5", "-p", "10.9.0.2:9090:80"});  // another address
 }
 
 TEST_CASE_METHOD(FreshNetns, "without CAP_NET_ADMIN an operation fails with exit status 1", "[cli]")
@@ -349,7 +447,9 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds ip_forward=0, a forward drop policy a
     CHECK(result.exit_code == 1);
     CHECK(doctor_lines(result.out, "FAIL", "table ip warren lacks the base chain(s) output") == 1);
     CHECK(ruleset() == damaged);  // diagnosed, not silently repaired
-    cli_ok({"list"});             // which the next publisher does
+    cli_ok({"list"});             // nor by reading
+    CHECK(ruleset() == damaged);
+    cli_ok({"publish", "--task", "t", "--ip", "10.0.0.2", "-p", "8080:80"});  // but by the next publish
     CHECK(warren_chains().size() == 4);
 }
 

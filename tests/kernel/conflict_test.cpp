@@ -120,3 +120,49 @@ TEST_CASE_METHOD(FreshNetns, "unpublish is idempotent", "[unpublish]")
         CHECK(publisher.published_ports("task-a").empty());
     }
 }
+
+TEST_CASE_METHOD(FreshNetns, "ports bound to host addresses conflict as docker's do, across processes", "[conflict][host-ip]")
+{
+    HostPortPublisher publisher;
+    const std::vector<PortMapping> a_ports = {on("10.200.1.1", tcp(8080, 80, "web"))};
+    publisher.publish_ports("task-a", "10.88.0.2", a_ports);
+    // The same port on another address is another port.
+    const std::vector<PortMapping> b_ports = {on("10.200.2.1", tcp(8080, 81))};
+    publisher.publish_ports("task-b", "10.88.0.3", b_ports);
+    CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0]),
+                                        kernel_port("task-b", "10.88.0.3", b_ports[0])});
+    CHECK(kernel_ports().front().host_ip == "10.200.1.1");
+    CHECK(kernel_ports().front().comment == "task=task-a name=web");
+    const auto before = ruleset();
+
+    // Another process, with its own view: the same address, or all addresses, conflict.
+    ForkedChild child([](int report) {
+        HostPortPublisher own;
+        for (const auto& port : {on("10.200.1.1", tcp(8080, 82)), tcp(8080, 82)}) {
+            try {
+                own.publish_ports("task-c", "10.88.0.4", std::vector{port});
+                write_all(report, "published\n");
+            } catch (const Error& e) {
+                write_all(report, std::string(e.code() == errc::port_conflict ? "conflict: " : "other-error: ") + e.what() + "\n");
+            }
+        }
+        return 0;
+    });
+    REQUIRE(child.wait() == 0);
+    INFO("child report:\n" << child.report());
+    CHECK_THAT(child.report(), Contains("conflict: host port 8080/tcp on 10.200.1.1 is already published by task \"task-a\""));
+    CHECK_THAT(child.report(), Contains("conflict: host port 8080/tcp overlaps host port 8080/tcp on 10.200.1.1"));
+    CHECK_THAT(child.report(), !Contains("published\n"));
+    CHECK(ruleset() == before);
+
+    // Once both bound ports are gone, all addresses are free, and then no single one is.
+    publisher.unpublish_ports("task-a");
+    publisher.unpublish_ports("task-b");
+    publisher.publish_ports("task-c", "10.88.0.4", std::vector{tcp(8080, 82)});
+    const auto e = expect_error([&] { publisher.publish_ports("task-d", "10.88.0.5", std::vector{on("10.200.2.1", tcp(8080, 83))}); });
+    INFO(describe(e));
+    CHECK(e.code() == errc::port_conflict);
+    CHECK_THAT(e.what(), Contains("overlaps host port 8080/tcp (a port on all addresses includes every address)") &&
+                             Contains("task \"task-c\""));
+    CHECK(kernel_ports() == std::vector{kernel_port("task-c", "10.88.0.4", tcp(8080, 82))});
+}

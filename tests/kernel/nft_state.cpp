@@ -106,40 +106,70 @@ const json& set_object(const json::array_t& objects, const char* kind)
 
 std::vector<KernelPort> kernel_ports()
 {
-    const auto objects = nft_objects({"list", "map", "ip", "warren", "ports"});
-    const auto& map = set_object(objects, "map");
     std::vector<KernelPort> ports;
-    if (const auto* elements = member(map, "elem")) {
+    bool have_ports_map = false;
+    for (const auto& object : nft_objects({"list", "table", "ip", "warren"})) {
+        const auto* map = member(object, "map");
+        if (!map)
+            continue;
+        const auto& name = str(map->at("name"));
+        const bool bound = name == "bound_ports";
+        if (!bound && name != "ports")
+            continue;
+        have_ports_map = have_ports_map || !bound;
+        const auto* elements = member(*map, "elem");
+        if (!elements)
+            continue;
+        const std::size_t key_fields = bound ? 3 : 2;
         for (const auto& pair : items(*elements)) {
             const auto& kv = items(pair);  // [key, value]
             if (kv.size() != 2)
                 throw std::runtime_error("unexpected map element " + pair.dump());
             const auto key = element_part(kv[0]);
             const auto value = element_part(kv[1]);
-            if (key.fields.size() != 2 || value.fields.size() != 2)
+            if (key.fields.size() != key_fields || value.fields.size() != 2)
                 throw std::runtime_error("unexpected map element " + pair.dump());
-            ports.push_back(KernelPort{protocol_name(*key.fields[0]), integer(*key.fields[1]), str(*value.fields[0]),
-                                       integer(*value.fields[1]), key.comment});
+            const std::size_t at = key_fields - 2;  // where protocol and port start
+            ports.push_back(KernelPort{protocol_name(*key.fields[at]), integer(*key.fields[at + 1]), str(*value.fields[0]),
+                                       integer(*value.fields[1]), key.comment, bound ? str(*key.fields[0]) : ""});
         }
     }
+    if (!have_ports_map)
+        throw std::runtime_error("table ip warren has no map ports");
     std::sort(ports.begin(), ports.end());
     return ports;
 }
 
-std::vector<KernelBackend> kernel_backends()
+std::vector<KernelBackendCounters> kernel_backend_counters()
 {
     const auto objects = nft_objects({"list", "set", "ip", "warren", "backends"});
     const auto& set = set_object(objects, "set");
-    std::vector<KernelBackend> backends;
+    std::vector<KernelBackendCounters> backends;
     if (const auto* elements = member(set, "elem")) {
         for (const auto& element : items(*elements)) {
             const auto key = element_part(element);
             if (key.fields.size() != 3)
                 throw std::runtime_error("unexpected set element " + element.dump());
-            backends.push_back(KernelBackend{str(*key.fields[0]), protocol_name(*key.fields[1]), integer(*key.fields[2])});
+            KernelBackendCounters backend{
+                KernelBackend{str(*key.fields[0]), protocol_name(*key.fields[1]), integer(*key.fields[2])}, 0, 0};
+            // {"elem": {"val": ..., "counter": {"packets": N, "bytes": M}}}
+            if (const auto* elem = member(element, "elem"))
+                if (const auto* counter = member(*elem, "counter")) {
+                    backend.packets = integer(counter->at("packets"));
+                    backend.bytes = integer(counter->at("bytes"));
+                }
+            backends.push_back(backend);
         }
     }
     std::sort(backends.begin(), backends.end());
+    return backends;
+}
+
+std::vector<KernelBackend> kernel_backends()
+{
+    std::vector<KernelBackend> backends;
+    for (const auto& counted : kernel_backend_counters())
+        backends.push_back(counted.backend);
     return backends;
 }
 
@@ -176,8 +206,8 @@ std::vector<std::string> tables()
 
 std::ostream& operator<<(std::ostream& out, const KernelPort& port)
 {
-    return out << port.protocol << " . " << port.host_port << " comment \"" << port.comment << "\" : " << port.container_ip
-               << " . " << port.container_port;
+    return out << (port.host_ip.empty() ? "" : port.host_ip + " . ") << port.protocol << " . " << port.host_port
+               << " comment \"" << port.comment << "\" : " << port.container_ip << " . " << port.container_port;
 }
 
 std::ostream& operator<<(std::ostream& out, const KernelBackend& backend)

@@ -25,13 +25,14 @@ std::string ruleset();          // nft list ruleset
 std::string warren_table();     // nft list table ip warren
 bool warren_table_exists();
 
-// One element of map `ip warren ports`, from `nft -j list map ip warren ports`.
+// One element of map `ip warren ports` or `ip warren bound_ports`, from `nft -j list table ip warren`.
 struct KernelPort {
     std::string protocol;  // "tcp", "udp", "sctp" (as nft names it)
     long host_port = 0;
     std::string container_ip;
     long container_port = 0;
     std::string comment;   // "" when the element has none
+    std::string host_ip = {};  // "" in map ports (all addresses), the address in map bound_ports
 
     friend auto operator<=>(const KernelPort&, const KernelPort&) = default;
 };
@@ -46,9 +47,18 @@ struct KernelBackend {
 };
 std::ostream& operator<<(std::ostream& out, const KernelBackend& backend);
 
-// Sorted. Throws when the map does not exist.
+// An element of set `ip warren backends` with its counter.
+struct KernelBackendCounters {
+    KernelBackend backend;
+    long packets = 0;
+    long bytes = 0;
+    friend auto operator<=>(const KernelBackendCounters&, const KernelBackendCounters&) = default;
+};
+
+// Sorted. Throws when the map ports does not exist (bound_ports may be missing: an older layout).
 std::vector<KernelPort> kernel_ports();
 std::vector<KernelBackend> kernel_backends();
+std::vector<KernelBackendCounters> kernel_backend_counters();
 
 // The chains of table ip warren with their hooks as nft reports them (name -> "type hook priority").
 struct KernelChain {

@@ -90,14 +90,19 @@ TEST_CASE_METHOD(FreshNetns, "a new publisher adopts the ports an old one publis
     {
         HostPortPublisher old;
         old.publish_ports("task-a", "10.88.0.2", a_ports);
-        old.publish_ports("task-b", "10.88.0.3", std::vector{tcp(9000, 9000), tcp(443, 8443, "tls")});
+        old.publish_ports("task-b", "10.88.0.3",
+                          std::vector{tcp(9000, 9000), on("10.200.2.1", tcp(9443, 2)), tcp(443, 8443, "tls"),
+                                      on("10.200.1.1", tcp(9443, 1, "one"))});
         listed = old.all_published_ports();
     }
-    // Written down independently of the library: ordered by protocol, then host port.
+    // Written down independently of the library: ordered by protocol, host port, then host address
+    // (all addresses first).
     const std::vector<PublishedPort> expected = {
         {"task-b", "10.88.0.3", tcp(443, 8443, "tls")},
         {"task-a", "10.88.0.2", tcp(8080, 80, "web")},
         {"task-b", "10.88.0.3", tcp(9000, 9000)},
+        {"task-b", "10.88.0.3", on("10.200.1.1", tcp(9443, 1, "one"))},
+        {"task-b", "10.88.0.3", on("10.200.2.1", tcp(9443, 2))},
         {"task-a", "10.88.0.2", udp(5353, 53, "dns")},
     };
     CHECK(listed == expected);
@@ -112,6 +117,9 @@ TEST_CASE_METHOD(FreshNetns, "a new publisher adopts the ports an old one publis
     // And the adopter owns them as fully as the old publisher did.
     const auto e = expect_error([&] { adopter.publish_ports("task-x", "10.88.0.9", std::vector{tcp(443, 443)}); });
     CHECK(e.code() == errc::port_conflict);
+    const auto bound = expect_error([&] { adopter.publish_ports("task-x", "10.88.0.9", std::vector{tcp(9443, 443)}); });
+    CHECK(bound.code() == errc::port_conflict);
+    CHECK_THAT(bound.what(), Contains("9443/tcp on 10.200.1.1"));
     adopter.unpublish_ports("task-b");
     CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0]),
                                         kernel_port("task-a", "10.88.0.2", a_ports[1])});

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -16,17 +17,23 @@
 namespace warren::nft {
 inline std::ostream& operator<<(std::ostream& out, const PortMapping& m)
 {
-    return out << m.host_port << "/" << to_string(m.protocol) << "->" << m.container_port << " (" << to_string(m.publish_mode)
-               << (m.name.empty() ? "" : ", " + m.name) << ")";
+    return out << (m.host_ip.empty() ? "" : m.host_ip + ":") << m.host_port << "/" << to_string(m.protocol) << "->"
+               << m.container_port << " (" << to_string(m.publish_mode) << (m.name.empty() ? "" : ", " + m.name) << ")";
 }
 inline std::ostream& operator<<(std::ostream& out, const PublishedPort& p)
 {
     return out << p.task_id << ": " << p.mapping << " @" << p.container_ip;
 }
+inline std::ostream& operator<<(std::ostream& out, const DestinationCounters& c)
+{
+    return out << c.container_ip << " . " << to_string(c.protocol) << " . " << c.container_port << " counter packets "
+               << c.packets << " bytes " << c.bytes;
+}
 }  // namespace warren::nft
 
 namespace kt {
 
+using warren::nft::DestinationCounters;
 using warren::nft::errc;
 using warren::nft::Error;
 using warren::nft::HostPortPublisher;
@@ -49,11 +56,30 @@ inline PortMapping sctp(std::uint16_t host, std::uint16_t container, std::string
     return PortMapping{host, container, Protocol::sctp, PublishMode::host, std::move(name)};
 }
 
+// The mapping, published on one host address only.
+inline PortMapping on(std::string host_ip, PortMapping mapping)
+{
+    mapping.host_ip = std::move(host_ip);
+    return mapping;
+}
+
 // The element `nft` shows for a port a task published, to compare with kernel_ports().
 inline KernelPort kernel_port(const std::string& task, const std::string& ip, const PortMapping& m)
 {
     return KernelPort{std::string(warren::nft::to_string(m.protocol)), m.host_port, ip, m.container_port,
-                      "task=" + task + (m.name.empty() ? "" : " name=" + m.name)};
+                      "task=" + task + (m.name.empty() ? "" : " name=" + m.name), m.host_ip};
+}
+
+// The library's counters as nft shows them, to compare with kernel_backend_counters().
+inline std::vector<KernelBackendCounters> as_kernel_counters(const std::vector<DestinationCounters>& counters)
+{
+    std::vector<KernelBackendCounters> out;
+    for (const auto& c : counters)
+        out.push_back(KernelBackendCounters{
+            KernelBackend{c.container_ip, std::string(warren::nft::to_string(c.protocol)), c.container_port},
+            static_cast<long>(c.packets), static_cast<long>(c.bytes)});
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 // Runs f, which must throw warren::nft::Error; returns it. Fails the test otherwise.

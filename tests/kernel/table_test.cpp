@@ -46,8 +46,13 @@ std::size_t occurrences(const std::string& text, const std::string& what)
 void check_fixed_rules()
 {
     INFO(warren_table());
-    CHECK(occurrences(nft({"list", "chain", "ip", "warren", "prerouting"}), "@ports") == 1);
-    CHECK(occurrences(nft({"list", "chain", "ip", "warren", "output"}), "@ports") == 1);
+    for (const char* chain : {"prerouting", "output"}) {
+        const auto rules = nft({"list", "chain", "ip", "warren", chain});
+        CHECK(occurrences(rules, "@ports") == 1);
+        CHECK(occurrences(rules, "@bound_ports") == 1);
+        // Ports bound to one address are looked up first.
+        CHECK(rules.find("ip daddr . meta l4proto . th dport map @bound_ports") < rules.find("@ports"));
+    }
     CHECK(occurrences(nft({"list", "chain", "ip", "warren", "postrouting"}), "@backends") == 1);
     CHECK(occurrences(nft({"list", "chain", "ip", "warren", "forward"}), "@backends") == 2);
 }
@@ -67,18 +72,19 @@ TEST_CASE_METHOD(FreshNetns, "the publisher works in its own table ip warren and
                "add set inet warren ports { type inet_service; }\n");
     const auto others_before = other_tables();
     REQUIRE(others_before.size() == 3);
-    auto expected_tables = tables();
+    const auto tables_before = tables();
+    auto expected_tables = tables_before;
     expected_tables.push_back("ip warren");
     std::sort(expected_tables.begin(), expected_tables.end());
 
     {
         HostPortPublisher publisher;
-        CHECK(tables() == expected_tables);
-        CHECK(warren_chains() == expected_chains());
-        CHECK(other_tables() == others_before);
+        CHECK(tables() == tables_before);  // created by the first publish, not before
 
         const std::vector<PortMapping> ports = {tcp(8080, 80, "web"), udp(5353, 53)};
         publisher.publish_ports("task-a", "10.88.0.2", ports);
+        CHECK(tables() == expected_tables);
+        CHECK(warren_chains() == expected_chains());
         const auto listing = nft({"list", "table", "warren"});  // family ip is nft's default
         INFO(listing);
         CHECK_THAT(listing, Contains("comment \"task=task-a name=web\""));
@@ -102,6 +108,7 @@ TEST_CASE_METHOD(FreshNetns, "the publisher works in its own table ip warren and
 TEST_CASE_METHOD(FreshNetns, "the fixed rules look up the map and the set", "[table]")
 {
     HostPortPublisher publisher;
+    publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8080, 80)});
     const auto listing = warren_table();
     INFO(listing);
     check_fixed_rules();
@@ -189,12 +196,12 @@ TEST_CASE_METHOD(FreshNetns, "after nft flush ruleset the publisher reports what
     // task-a's element went with the flush; nobody may claim it is still published.
     CHECK(publisher.published_ports("task-a").empty());
     CHECK(publisher.all_published_ports().empty());
-    CHECK(warren_table_exists());
-    CHECK(warren_chains() == expected_chains());
-    check_fixed_rules();
-    // And its port is free again.
+    CHECK_FALSE(warren_table_exists());  // reading does not bring the table back
+    // And its port is free again; publishing brings the whole table back.
     publisher.publish_ports("task-b", "10.88.0.3", std::vector{tcp(8080, 80)});
     CHECK(kernel_ports() == std::vector{kernel_port("task-b", "10.88.0.3", tcp(8080, 80))});
+    CHECK(warren_chains() == expected_chains());
+    check_fixed_rules();
 }
 
 TEST_CASE_METHOD(FreshNetns, "remove_table deletes table ip warren and nothing else", "[table]")
@@ -215,4 +222,97 @@ TEST_CASE_METHOD(FreshNetns, "remove_table deletes table ip warren and nothing e
     CHECK(second.published_ports("task-a").empty());
     publisher.publish_ports("task-b", "10.88.0.3", std::vector<PortMapping>{tcp(8080, 81)});
     CHECK(kernel_ports() == std::vector<KernelPort>{kernel_port("task-b", "10.88.0.3", tcp(8080, 81))});
+}
+
+TEST_CASE_METHOD(FreshNetns, "reading and unpublishing never create the table, nor repair it", "[table][lazy]")
+{
+    nft({"add", "table", "ip", "other"});
+    const auto before = ruleset();
+    {
+        HostPortPublisher publisher;
+        CHECK(publisher.all_published_ports().empty());
+        CHECK(publisher.published_ports("task-a").empty());
+        publisher.unpublish_ports("task-a");
+        publisher.remove_table();
+        CHECK(ruleset() == before);
+        CHECK(tables() == std::vector<std::string>{"ip other"});
+    }
+    HostPortPublisher publisher;  // a new one, for a fresh start
+    CHECK(ruleset() == before);
+    const std::vector<PortMapping> ports{tcp(8080, 80, "web")};
+    publisher.publish_ports("task-a", "10.88.0.2", ports);
+    CHECK(warren_chains() == expected_chains());
+
+    SECTION("a damaged table is diagnosed by reading, and repaired by the next publish")
+    {
+        nft({"delete", "chain", "ip", "warren", "output"});
+        nft({"flush", "chain", "ip", "warren", "forward"});
+        const auto damaged = ruleset();
+        HostPortPublisher reader;
+        CHECK(reader.published_ports("task-a") == ports);
+        CHECK(reader.all_published_ports().size() == 1);
+        reader.unpublish_ports("task-b");  // no such task: nothing to send
+        CHECK(ruleset() == damaged);
+        // Publishing what is already published repairs it: a publish that succeeds carries traffic.
+        reader.publish_ports("task-a", "10.88.0.2", ports);
+        CHECK(warren_chains() == expected_chains());
+        check_fixed_rules();
+        CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", ports[0])});
+    }
+    SECTION("a deleted table stays deleted until the next publish")
+    {
+        nft({"delete", "table", "ip", "warren"});
+        CHECK(publisher.all_published_ports().empty());
+        publisher.unpublish_ports("task-a");
+        CHECK(tables() == std::vector<std::string>{"ip other"});
+        publisher.publish_ports("task-a", "10.88.0.2", ports);
+        CHECK(warren_chains() == expected_chains());
+        CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", ports[0])});
+    }
+}
+
+TEST_CASE_METHOD(FreshNetns, "a table of the layout before bound ports is upgraded by the first change", "[table][host-ip]")
+{
+    // What warren-nft wrote before it had bound_ports: no such map, one DNAT rule per nat chain.
+    nft_script(R"(table ip warren {
+	map ports {
+		type inet_proto . inet_service : ipv4_addr . inet_service
+		elements = { tcp . 8080 comment "task=old name=web" : 10.88.0.2 . 80 }
+	}
+	set backends {
+		type ipv4_addr . inet_proto . inet_service
+		counter
+		elements = { 10.88.0.2 . tcp . 80 }
+	}
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local dnat ip to meta l4proto . th dport map @ports comment "warren-nft: DNAT published host ports of local addresses to containers"
+	}
+	chain output {
+		type nat hook output priority -100; policy accept;
+		fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to meta l4proto . th dport map @ports comment "warren-nft: DNAT published host ports of local non-loopback addresses to containers"
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		ct status dnat ip daddr . meta l4proto . th dport @backends masquerade comment "warren-nft: masquerade connections DNATed to published containers"
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct status dnat ip daddr . meta l4proto . th dport @backends accept comment "warren-nft: accept traffic to published containers"
+		ct status dnat ip saddr . meta l4proto . th sport @backends accept comment "warren-nft: accept replies from published containers"
+	}
+}
+)");
+    const auto old_layout = ruleset();
+    HostPortPublisher publisher;
+    // Reading works on it as it is, and changes nothing.
+    CHECK(publisher.all_published_ports() == std::vector<PublishedPort>{{"old", "10.88.0.2", tcp(8080, 80, "web")}});
+    CHECK(ruleset() == old_layout);
+
+    const std::vector<PortMapping> bound = {on("10.200.1.1", tcp(9090, 90))};
+    publisher.publish_ports("new", "10.88.0.3", bound);
+    CHECK(warren_chains() == expected_chains());
+    check_fixed_rules();
+    CHECK(kernel_ports() == std::vector{kernel_port("old", "10.88.0.2", tcp(8080, 80, "web")),
+                                        kernel_port("new", "10.88.0.3", bound[0])});
 }

@@ -195,3 +195,129 @@ TEST_CASE_METHOD(FreshNetns, "a re-published port leads new connections to the n
     CHECK(t.reply == "tcp-direct:second");
     CHECK(last_peer(container.tcp_direct) == Topology::host_container_side_ip);
 }
+
+TEST_CASE_METHOD(FreshNetns, "destination counters count real traffic and are read anew on every call", "[traffic][counters]")
+{
+    const Topology net;
+    Container container(net);
+    HostPortPublisher publisher;
+    CHECK(publisher.destination_counters().empty());  // no table: nothing to count, nothing created
+    CHECK(tables().empty());
+
+    // Two host ports lead to one destination, which counts the traffic of both.
+    constexpr std::uint16_t second_door = 28080;
+    publisher.publish_ports("web-1", Topology::container_ip,
+                            std::vector{tcp(tcp_host_port, tcp_container_port), tcp(second_door, tcp_container_port),
+                                        udp(udp_host_port, udp_container_port)});
+    const auto counters_of = [&](Protocol protocol, std::uint16_t port) {
+        const auto all = publisher.destination_counters();
+        // What the library reads is what nft shows.
+        CHECK(as_kernel_counters(all) == kernel_backend_counters());
+        for (const auto& c : all)
+            if (c.container_ip == Topology::container_ip && c.protocol == protocol && c.container_port == port)
+                return c;
+        FAIL("no counters for " << Topology::container_ip << " " << warren::nft::to_string(protocol) << " " << port);
+        return DestinationCounters{};
+    };
+    REQUIRE(publisher.destination_counters().size() == 2);
+    CHECK(counters_of(Protocol::tcp, tcp_container_port).packets == 0);
+    CHECK(counters_of(Protocol::udp, udp_container_port).bytes == 0);
+
+    expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "count-me", container.tcp_published,
+                "tcp-published", Topology::host_container_side_ip);
+    const auto one = counters_of(Protocol::tcp, tcp_container_port);
+    INFO("after one TCP exchange: " << one);
+    // At least the handshake and the data both ways, each packet at least 40 bytes of headers.
+    CHECK(one.packets >= 5);
+    CHECK(one.bytes >= one.packets * 40);
+    CHECK(counters_of(Protocol::udp, udp_container_port).packets == 0);
+
+    // The same publisher reads again: no ruleset change happened, yet the counters moved.
+    expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, second_door, "and-me", container.tcp_published,
+                "tcp-published", Topology::host_container_side_ip);
+    const auto two = counters_of(Protocol::tcp, tcp_container_port);
+    INFO("after the second exchange: " << two);
+    CHECK(two.packets >= 2 * 5);
+    CHECK(two.bytes > one.bytes);
+
+    expect_echo(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "dns", container.udp_published,
+                "udp-published", Topology::host_container_side_ip);
+    const auto udp_counted = counters_of(Protocol::udp, udp_container_port);
+    INFO("after one UDP exchange: " << udp_counted);
+    CHECK(udp_counted.packets >= 2);  // the request and the reply
+    CHECK(counters_of(Protocol::tcp, tcp_container_port) == two);
+
+    // Unpublishing the destination's last port removes its counters.
+    publisher.publish_ports("web-1", Topology::container_ip, std::vector{udp(udp_host_port, udp_container_port)});
+    CHECK(publisher.destination_counters().size() == 1);
+    CHECK(counters_of(Protocol::udp, udp_container_port) == udp_counted);  // untouched by the re-publish
+}
+
+TEST_CASE_METHOD(FreshNetns, "a port bound to one host address answers on that address only", "[traffic][host-ip]")
+{
+    const Topology net;
+    Container container(net);
+    HostPortPublisher publisher;
+    const std::string one = Topology::host_client_side_ip;       // 10.200.1.1
+    const std::string other = Topology::host_container_side_ip;  // 10.200.2.1, also the host's
+    const auto refused = [&](const Netns& from, Transport transport, const std::string& ip, std::uint16_t port) {
+        const auto r = exchange(from, transport, ip, port, "nobody", std::chrono::milliseconds(500));
+        INFO("to " << ip << ":" << port << ": " << (r.replied ? r.reply : r.error));
+        CHECK_FALSE(r.replied);
+        if (transport == Transport::tcp)
+            CHECK(r.error == "connect: Connection refused");  // the host itself answered: not DNATed
+    };
+
+    publisher.publish_ports("web-1", Topology::container_ip,
+                            std::vector{on(one, tcp(tcp_host_port, tcp_container_port)), on(one, udp(udp_host_port, udp_container_port))});
+    CHECK(kernel_ports().front().host_ip == one);
+
+    // From another host and from the host itself, on the bound address: DNATed and masqueraded.
+    expect_echo(net.client, Transport::tcp, one, tcp_host_port, "bound-tcp", container.tcp_published, "tcp-published",
+                Topology::host_container_side_ip);
+    expect_echo(net.client, Transport::udp, one, udp_host_port, "bound-udp", container.udp_published, "udp-published",
+                Topology::host_container_side_ip);
+    expect_echo(net.host, Transport::tcp, one, tcp_host_port, "bound-local", container.tcp_published, "tcp-published",
+                Topology::host_container_side_ip);
+    // On the host's other address the port is not published.
+    refused(net.client, Transport::tcp, other, tcp_host_port);
+    refused(net.client, Transport::udp, other, udp_host_port);
+    refused(net.host, Transport::tcp, other, tcp_host_port);
+
+    // Another task takes the same port on the other address, to another container port.
+    publisher.publish_ports("web-2", Topology::container_ip, std::vector{on(other, tcp(tcp_host_port, tcp_host_port))});
+    expect_echo(net.client, Transport::tcp, other, tcp_host_port, "other-address", container.tcp_direct, "tcp-direct",
+                Topology::host_container_side_ip);
+    expect_echo(net.client, Transport::tcp, one, tcp_host_port, "still-one", container.tcp_published, "tcp-published",
+                Topology::host_container_side_ip);
+
+    // All addresses overlap both: refused, and traffic is as it was.
+    const auto e = expect_error([&] { publisher.publish_ports("web-3", Topology::container_ip, std::vector{tcp(tcp_host_port, 1)}); });
+    CHECK(e.code() == errc::port_conflict);
+
+    SECTION("unpublishing one address leaves the other")
+    {
+        publisher.unpublish_ports("web-1");
+        refused(net.client, Transport::tcp, one, tcp_host_port);
+        expect_echo(net.client, Transport::tcp, other, tcp_host_port, "left", container.tcp_direct, "tcp-direct",
+                    Topology::host_container_side_ip);
+    }
+    SECTION("moving a task from one address to all addresses")
+    {
+        publisher.unpublish_ports("web-2");
+        publisher.publish_ports("web-1", Topology::container_ip, std::vector{tcp(tcp_host_port, tcp_container_port)});
+        expect_echo(net.client, Transport::tcp, one, tcp_host_port, "all-1", container.tcp_published, "tcp-published",
+                    Topology::host_container_side_ip);
+        expect_echo(net.client, Transport::tcp, other, tcp_host_port, "all-2", container.tcp_published, "tcp-published",
+                    Topology::host_container_side_ip);
+    }
+    SECTION("after nft flush ruleset, publishing the bound port again brings it back")
+    {
+        nft({"flush", "ruleset"});
+        refused(net.client, Transport::tcp, one, tcp_host_port);
+        publisher.publish_ports("web-1", Topology::container_ip, std::vector{on(one, tcp(tcp_host_port, tcp_container_port))});
+        expect_echo(net.client, Transport::tcp, one, tcp_host_port, "healed", container.tcp_published, "tcp-published",
+                    Topology::host_container_side_ip);
+        refused(net.client, Transport::tcp, other, tcp_host_port);
+    }
+}

@@ -168,15 +168,26 @@ TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
         if (nft_type(nlh) == NFT_MSG_DELRULE)  // a flush must name its chain (pitfall 15)
             CHECK_THAT(rule_text(nlh), Catch::Contains("warren"));
     }
-    REQUIRE(rules.size() == 5);
-    // dnat ip to meta l4proto . th dport map @ports: the port travels in reg 9 (pitfall 21)
+    REQUIRE(rules.size() == 7);
+    INFO(rules[0]);
+    // dnat ip to ip daddr . meta l4proto . th dport map @bound_ports: the key in regs 8, 9, 10
     CHECK_THAT(rules[0], Catch::Contains("[ fib daddr type => reg 1 ]"));
-    CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
-    CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ payload load 4b @ network header + 16 => reg 1 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ meta load l4proto => reg 9 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 10 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set bound_ports dreg 1 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ nat dnat ip addr_min reg 1 proto_min reg 9 ]"));
-    CHECK_THAT(rules[2], Catch::Contains("[ payload load 4b @ network header + 16 => reg 1 ]"));
-    CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set backends ]"));
-    CHECK_THAT(rules[2], Catch::Contains("[ masq ]"));
-    CHECK_THAT(rules[4], Catch::Contains("[ payload load 2b @ transport header + 0 => reg 10 ]"));
-    CHECK_THAT(rules[4], Catch::Contains("[ immediate reg 0 accept ]"));
+    // dnat ip to meta l4proto . th dport map @ports: the port travels in reg 9 (pitfall 21)
+    CHECK_THAT(rules[1], Catch::Contains("[ fib daddr type => reg 1 ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ nat dnat ip addr_min reg 1 proto_min reg 9 ]"));
+    // output: the bound lookup first there too
+    CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set bound_ports dreg 1 ]"));
+    CHECK_THAT(rules[3], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ payload load 4b @ network header + 16 => reg 1 ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ lookup reg 1 set backends ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[6], Catch::Contains("[ payload load 2b @ transport header + 0 => reg 10 ]"));
+    CHECK_THAT(rules[6], Catch::Contains("[ immediate reg 0 accept ]"));
 }

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace warren::nft;
 using ruleset::Bytes;
 
@@ -23,6 +25,48 @@ TEST_CASE("map elements use nft's padded concatenation layout", "[layout]")
     CHECK(backend.set == "backends");
     CHECK(backend.key == Bytes{10, 88, 0, 5, 132, 0, 0, 0, 0x12, 0x34, 0, 0});
     CHECK(backend.data.empty());
+}
+
+TEST_CASE("ports bound to one host address are elements of bound_ports", "[layout][host-ip]")
+{
+    const layout::HostPort bound{Protocol::tcp, 8080, {10, 200, 1, 1}};
+    const auto element = layout::port_element(bound, {{10, 88, 0, 5}, Protocol::tcp, 80}, "task=t");
+    CHECK(element.set == "bound_ports");
+    // ipv4_addr . inet_proto . inet_service, each padded to 4 bytes
+    CHECK(element.key == Bytes{10, 200, 1, 1, 6, 0, 0, 0, 0x1f, 0x90, 0, 0});
+    CHECK(element.data == Bytes{10, 88, 0, 5, 0, 80, 0, 0});
+    const auto decoded = layout::decode_port_element(element);
+    REQUIRE(decoded);
+    CHECK(decoded->key == bound);
+    CHECK(decoded->destination == layout::Destination{{10, 88, 0, 5}, Protocol::tcp, 80});
+    // The same bytes in the other map are no port of ours.
+    auto misplaced = element;
+    misplaced.set = "ports";
+    CHECK_FALSE(layout::decode_port_element(misplaced));
+    // Nor is a bound port on 0.0.0.0, which would read back as one on all addresses.
+    auto unspecified = element;
+    std::fill_n(unspecified.key.begin(), 4, 0);
+    CHECK_FALSE(layout::decode_port_element(unspecified));
+
+    CHECK(layout::describe(bound) == "8080/tcp on 10.200.1.1");
+    CHECK(layout::describe({Protocol::udp, 53, {}}) == "53/udp");
+}
+
+TEST_CASE("host ports overlap on the same address, or when one is on all addresses", "[layout][host-ip]")
+{
+    const layout::HostPort all{Protocol::tcp, 80, {}};
+    const layout::HostPort one{Protocol::tcp, 80, {10, 0, 0, 1}};
+    const layout::HostPort other{Protocol::tcp, 80, {10, 0, 0, 2}};
+    CHECK(layout::overlap(all, all));
+    CHECK(layout::overlap(all, one));
+    CHECK(layout::overlap(one, all));
+    CHECK(layout::overlap(one, one));
+    CHECK_FALSE(layout::overlap(one, other));
+    CHECK_FALSE(layout::overlap(all, layout::HostPort{Protocol::udp, 80, {}}));
+    CHECK_FALSE(layout::overlap(one, layout::HostPort{Protocol::tcp, 81, {10, 0, 0, 1}}));
+    // All addresses sort first, so a sorted list has every overlap next to each other.
+    CHECK(all < one);
+    CHECK(one < other);
 }
 
 TEST_CASE("elements decode back to what was encoded", "[layout]")
@@ -61,8 +105,8 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     ruleset::TableSnapshot empty;
     const auto create = layout::ensure_transaction(empty, false);
     REQUIRE(create);
-    // table, 2 sets, and per chain: add, flush, rules (1 + 1 + 1 + 2)
-    CHECK(create->operations().size() == 1 + 2 + 4 * 2 + 5);
+    // table, 3 sets, and per chain: add, flush, rules (2 + 2 + 1 + 2)
+    CHECK(create->operations().size() == 1 + 3 + 4 * 2 + 7);
 
     ruleset::TableSnapshot complete;
     complete.exists = true;
@@ -95,7 +139,7 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     auto edited = complete;
     edited.rule_comments["prerouting"] = {"something else"};
     REQUIRE(layout::ensure_transaction(edited, false));
-    CHECK(layout::ensure_transaction(edited, false)->operations().size() == 1 + 3);
+    CHECK(layout::ensure_transaction(edited, false)->operations().size() == 1 + 4);
 }
 
 TEST_CASE("a chain of another kind is reported, not overwritten", "[layout]")

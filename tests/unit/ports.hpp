@@ -4,6 +4,9 @@
 
 #include <warren/nft/port_mapping.hpp>
 
+#include <string>
+#include <utility>
+
 namespace warren::nft::test {
 
 inline PortMapping port(std::uint16_t host, std::uint16_t container, Protocol protocol = Protocol::tcp,
@@ -14,6 +17,13 @@ inline PortMapping port(std::uint16_t host, std::uint16_t container, Protocol pr
     mapping.container_port = container;
     mapping.protocol = protocol;
     mapping.name = std::move(name);
+    return mapping;
+}
+
+// The mapping, published on one host address only.
+inline PortMapping on(std::string host_ip, PortMapping mapping)
+{
+    mapping.host_ip = std::move(host_ip);
     return mapping;
 }
 

@@ -10,6 +10,7 @@
 
 #include "ports.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <thread>
 
@@ -40,6 +41,15 @@ const std::vector<PortMapping> web{{8080, 80, Protocol::tcp, PublishMode::host, 
                                    {8443, 443, Protocol::tcp, PublishMode::host, "https"},
                                    {5353, 53, Protocol::udp, PublishMode::host, ""}};
 
+// How many operations of the transaction are on map or set elements (the rest build the table).
+std::size_t element_operations(const ruleset::Transaction& transaction)
+{
+    const auto& operations = transaction.operations();
+    return static_cast<std::size_t>(std::count_if(operations.begin(), operations.end(), [](const ruleset::Operation& operation) {
+        return std::holds_alternative<ruleset::Element>(operation.object);
+    }));
+}
+
 template <typename F>
 Error error_of(F&& f)
 {
@@ -54,10 +64,25 @@ Error error_of(F&& f)
 
 }  // namespace
 
-TEST_CASE("a new publisher creates the table with its fixed chains, maps and rules", "[publisher]")
+TEST_CASE("a publisher that only reads or unpublishes creates nothing", "[publisher][lazy]")
 {
     FakeBackend fake;
     HostPortPublisher publisher(test::share(fake));
+    CHECK(publisher.all_published_ports().empty());
+    CHECK(publisher.published_ports("task-a").empty());
+    publisher.unpublish_ports("task-a");
+    publisher.remove_table();
+    CHECK(fake.state().empty());
+    CHECK(fake.commit_attempts() == 0);
+}
+
+TEST_CASE("the first publish creates the table with its fixed chains, maps and rules in its own transaction", "[publisher][lazy]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    REQUIRE(fake.committed().size() == 1);
+    CHECK(elements(fake, "ports").size() == 3);
     const auto& table = warren_table(fake);
     CHECK(table.sets.contains("ports"));
     CHECK(table.sets.contains("backends"));
@@ -70,7 +95,10 @@ TEST_CASE("a new publisher creates the table with its fixed chains, maps and rul
         CHECK_FALSE(table.chains.at(chain).rules.empty());
     }
     CHECK(table.chains.at("forward").rules.size() == 2);
-    CHECK(fake.committed().size() == 1);
+    // The table comes first in that transaction, the ports after it.
+    const auto& operations = fake.committed().front().operations();
+    CHECK(std::holds_alternative<ruleset::Table>(operations.front().object));
+    CHECK(std::holds_alternative<ruleset::Element>(operations.back().object));
 }
 
 TEST_CASE("all ports of a publish go into one transaction", "[publisher]")
@@ -80,8 +108,8 @@ TEST_CASE("all ports of a publish go into one transaction", "[publisher]")
     const auto before = fake.committed().size();
     publisher.publish_ports("task-a", "10.88.0.5", web);
     REQUIRE(fake.committed().size() == before + 1);
-    // three ports and three distinct backends
-    CHECK(fake.committed().back().operations().size() == 6);
+    // three ports and three distinct backends (after the table, which this first publish creates)
+    CHECK(element_operations(fake.committed().back()) == 6);
     CHECK(elements(fake, "ports").size() == 3);
     CHECK(elements(fake, "backends").size() == 3);
     CHECK(comments(fake) == std::vector<std::string>{"task=task-a name=http", "task=task-a name=https", "task=task-a"});
@@ -119,6 +147,7 @@ TEST_CASE("the fake applies transactions all or nothing", "[fake]")
 {
     FakeBackend fake;
     HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
     const auto state = fake.state();
     ruleset::Transaction tx(layout::table());
     tx.create(layout::port_element({Protocol::tcp, 1}, {{10, 0, 0, 1}, Protocol::tcp, 1}, "task=x"));
@@ -298,6 +327,7 @@ TEST_CASE("elements without an owner comment occupy their port as a foreign owne
 {
     FakeBackend fake;
     HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-z", "10.88.0.9", std::vector<PortMapping>{test::port(1, 1)});
     auto& ports = fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at("ports").elements;
     auto element = layout::port_element({Protocol::tcp, 8080}, {{10, 1, 1, 1}, Protocol::tcp, 80}, "");
     ports.emplace(element.key, element);
@@ -314,9 +344,15 @@ TEST_CASE("a layout of another shape is reported, not overwritten", "[publisher]
     tx.add(layout::table());
     tx.add(ruleset::Set{"ports", {ruleset::Field{7, 4}}, {}, false, 1});
     fake.commit(tx, std::nullopt);
-    const auto e = error_of([&] { HostPortPublisher publisher(test::share(fake)); });
+    const auto state = fake.state();
+    HostPortPublisher publisher(test::share(fake));
+    const auto read = error_of([&] { (void)publisher.all_published_ports(); });
+    CHECK(read.code() == errc::kernel_error);
+    CHECK_THAT(read.what(), Catch::Contains("another layout") && Catch::Contains("nft delete table ip warren"));
+    const auto e = error_of([&] { publisher.publish_ports("task-a", "10.88.0.5", web); });
     CHECK(e.code() == errc::kernel_error);
-    CHECK_THAT(e.what(), Catch::Contains("another layout") && Catch::Contains("nft delete table ip warren"));
+    CHECK_THAT(e.what(), Catch::Contains("another layout"));
+    CHECK(fake.state() == state);
 }
 
 TEST_CASE("one publisher is safe to use from many threads", "[publisher]")
@@ -341,17 +377,58 @@ TEST_CASE("one publisher is safe to use from many threads", "[publisher]")
     CHECK(publisher.all_published_ports().size() == 4 * 25);
 }
 
-TEST_CASE("rules flushed from chains that still exist are restored on the next call", "[publisher]")
+TEST_CASE("rules flushed from chains that still exist are restored by the next publish, not by reading", "[publisher]")
 {
     FakeBackend fake;
     HostPortPublisher publisher(test::share(fake));
+    publisher.publish_ports("task-a", "10.88.0.5", web);
     // nft flush table ip warren: chains and sets stay, rules go
     for (auto& [name, chain] : fake.mutable_state().at({ruleset::Family::ip, "warren"}).chains)
         chain.rules.clear();
     fake.bump_generation();
+    const auto commits = fake.committed().size();
+    CHECK(publisher.published_ports("task-a").size() == 3);
+    CHECK(fake.committed().size() == commits);
+    CHECK(warren_table(fake).chains.at("prerouting").rules.empty());
+
+    // Publishing what is already published still repairs the table: a publish that succeeds must
+    // carry traffic. The repair is one transaction, and nothing else is in it.
     publisher.publish_ports("task-a", "10.88.0.5", web);
-    CHECK(warren_table(fake).chains.at("prerouting").rules.size() == 1);
+    CHECK(fake.committed().size() == commits + 1);
+    CHECK(warren_table(fake).chains.at("prerouting").rules.size() == 2);
     CHECK(warren_table(fake).chains.at("forward").rules.size() == 2);
+    CHECK(element_operations(fake.committed().back()) == 0);
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    CHECK(fake.committed().size() == commits + 1);
+}
+
+TEST_CASE("a publisher's first change rewrites the fixed rules once, and unpublishing repairs too", "[publisher]")
+{
+    FakeBackend fake;
+    HostPortPublisher first(test::share(fake));
+    first.publish_ports("task-a", "10.88.0.5", web);
+    first.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
+    const auto rewrites = [&] {
+        std::size_t flushes = 0;
+        for (const auto& operation : fake.committed().back().operations())
+            flushes += operation.verb == ruleset::Verb::flush;
+        return flushes;
+    };
+    CHECK(rewrites() == 0);
+
+    // A restarted agent: its first change rewrites every fixed rule (one may have been edited).
+    HostPortPublisher second(test::share(fake));
+    second.unpublish_ports("task-b");
+    CHECK(rewrites() == 4);
+    second.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
+    CHECK(rewrites() == 0);
+
+    // A chain deleted behind our back comes back with the next unpublish of a task that has ports.
+    fake.mutable_state().at({ruleset::Family::ip, "warren"}).chains.erase("output");
+    fake.bump_generation();
+    second.unpublish_ports("task-b");
+    CHECK(warren_table(fake).chains.contains("output"));
+    CHECK(rewrites() == 1);
 }
 
 TEST_CASE("backends edited by hand are reconciled with the published ports", "[publisher]")
@@ -404,9 +481,115 @@ TEST_CASE("remove_table deletes everything of ours in one transaction, and publi
     CHECK_FALSE(fake.state().contains({ruleset::Family::ip, "warren"}));
     CHECK(fake.state().contains({ruleset::Family::ip, "other"}));
     CHECK(publisher.all_published_ports().empty());
+    CHECK_NOTHROW(publisher.unpublish_ports("task-a"));
     CHECK_NOTHROW(publisher.remove_table());  // nothing left to remove: no error
+    CHECK(fake.committed().size() == commits + 1);  // and reading did not bring the table back
 
     publisher.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
     CHECK(warren_table(fake).chains.size() == 4);
     CHECK(publisher.published_ports("task-b").size() == 1);
+}
+
+TEST_CASE("destination counters are read from the kernel on every call", "[publisher][counters]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    CHECK(publisher.destination_counters().empty());  // no table
+    CHECK(fake.state().empty());
+
+    const std::vector<PortMapping> two_doors{test::port(80, 8080), test::port(8080, 8080), test::port(53, 53, Protocol::udp)};
+    publisher.publish_ports("task-a", "10.88.0.5", two_doors);
+    publisher.publish_ports("task-b", "10.88.0.10", std::vector<PortMapping>{test::port(81, 81)});
+    // One per destination, ordered by address (10.88.0.5 before 10.88.0.10), protocol and port.
+    CHECK(publisher.destination_counters() ==
+          std::vector<DestinationCounters>{{"10.88.0.5", Protocol::tcp, 8080, 0, 0},
+                                           {"10.88.0.5", Protocol::udp, 53, 0, 0},
+                                           {"10.88.0.10", Protocol::tcp, 81, 0, 0}});
+
+    // Packets arrive: the kernel's counters move, the generation does not, and reading sends nothing.
+    auto& backends = fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at("backends").elements;
+    auto& counted = backends.at(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 8080}).key);
+    counted.packets = 7;
+    counted.bytes = 420;
+    const auto generation = fake.generation();
+    const auto attempts = fake.commit_attempts();
+    CHECK(publisher.destination_counters().front() == DestinationCounters{"10.88.0.5", Protocol::tcp, 8080, 7, 420});
+    CHECK(fake.generation() == generation);
+    CHECK(fake.commit_attempts() == attempts);
+}
+
+TEST_CASE("ports bound to one host address conflict as docker's do", "[publisher][host-ip]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    const std::vector<PortMapping> on_one{test::on("10.200.1.1", test::port(8080, 80, Protocol::tcp, "web"))};
+    publisher.publish_ports("task-a", "10.88.0.5", on_one);
+    CHECK(elements(fake, "bound_ports").size() == 1);
+    CHECK(elements(fake, "bound_ports").begin()->second.comment == "task=task-a name=web");
+    CHECK(elements(fake, "ports").empty());
+    CHECK(publisher.published_ports("task-a") == on_one);
+
+    // The same port on another address is another port.
+    const std::vector<PortMapping> on_other{test::on("10.200.2.1", test::port(8080, 81))};
+    publisher.publish_ports("task-b", "10.88.0.6", on_other);
+    CHECK(elements(fake, "bound_ports").size() == 2);
+
+    const auto state = fake.state();
+    const std::vector<PortMapping> same_address{test::on("10.200.1.1", test::port(8080, 82))};
+    auto e = error_of([&] { publisher.publish_ports("task-c", "10.88.0.7", same_address); });
+    CHECK(e.code() == errc::port_conflict);
+    CHECK_THAT(e.what(), Catch::Contains("host port 8080/tcp on 10.200.1.1 is already published by task \"task-a\" to 10.88.0.5:80"));
+    const std::vector<PortMapping> all_addresses{test::port(8080, 82)};
+    e = error_of([&] { publisher.publish_ports("task-c", "10.88.0.7", all_addresses); });
+    CHECK(e.code() == errc::port_conflict);
+    CHECK_THAT(e.what(), Catch::Contains("host port 8080/tcp overlaps host port 8080/tcp on 10.200.1.1") &&
+                             Catch::Contains("task \"task-a\""));
+    CHECK(fake.state() == state);
+    // Another protocol is no conflict.
+    CHECK_NOTHROW(publisher.publish_ports("task-c", "10.88.0.7", std::vector<PortMapping>{test::port(8080, 82, Protocol::udp)}));
+
+    // Once the bound ports are gone, all addresses are free; then no address is.
+    publisher.unpublish_ports("task-a");
+    publisher.unpublish_ports("task-b");
+    publisher.publish_ports("task-c", "10.88.0.7", all_addresses);
+    e = error_of([&] { publisher.publish_ports("task-d", "10.88.0.8", same_address); });
+    CHECK(e.code() == errc::port_conflict);
+    CHECK_THAT(e.what(), Catch::Contains("host port 8080/tcp on 10.200.1.1 overlaps host port 8080/tcp (a port on all "
+                                         "addresses includes every address), which is already published by task \"task-c\""));
+    // A task may move its own port from all addresses to one.
+    publisher.publish_ports("task-c", "10.88.0.7", same_address);
+    CHECK(elements(fake, "ports").size() == 0);
+    CHECK(publisher.published_ports("task-c") == same_address);
+}
+
+TEST_CASE("bound ports are adopted, re-published without a change and moved in one transaction", "[publisher][host-ip]")
+{
+    FakeBackend fake;
+    HostPortPublisher first(test::share(fake));
+    const std::vector<PortMapping> mixed{test::on("10.200.2.1", test::port(443, 8443)), test::port(80, 80, Protocol::tcp, "http"),
+                                         test::on("10.200.1.1", test::port(443, 443, Protocol::tcp, "tls"))};
+    first.publish_ports("task-a", "10.88.0.5", mixed);
+    const auto commits = fake.committed().size();
+    first.publish_ports("task-a", "10.88.0.5", mixed);  // exactly what is published: nothing to send
+    CHECK(fake.committed().size() == commits);
+
+    HostPortPublisher second(test::share(fake));
+    // In host-port order: protocol, port, then address (all addresses first).
+    const std::vector<PortMapping> ordered{mixed[1], mixed[2], mixed[0]};
+    CHECK(second.published_ports("task-a") == ordered);
+    const auto all = second.all_published_ports();
+    REQUIRE(all.size() == 3);
+    CHECK(all[1] == PublishedPort{"task-a", "10.88.0.5", mixed[2]});
+
+    // From all addresses to one: the old element goes and the new one comes in one transaction.
+    const std::vector<PortMapping> moved{test::on("10.200.1.1", test::port(80, 80, Protocol::tcp, "http")), mixed[0], mixed[2]};
+    second.publish_ports("task-a", "10.88.0.5", moved);
+    CHECK(fake.committed().size() == commits + 1);
+    CHECK(elements(fake, "ports").empty());
+    CHECK(elements(fake, "bound_ports").size() == 3);
+    CHECK(first.published_ports("task-a").front() == moved[0]);
+
+    second.unpublish_ports("task-a");
+    CHECK(elements(fake, "bound_ports").empty());
+    CHECK(elements(fake, "backends").empty());
 }

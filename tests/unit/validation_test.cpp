@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+// The public checks of <warren/nft/validation.hpp>, and the publisher's parsing variants of them.
 #include "publisher/validation.hpp"
 
 #include <warren/nft.hpp>
@@ -33,37 +34,58 @@ std::string refusal(F&& f)
 
 TEST_CASE("task ids are checked before anything is sent", "[validation]")
 {
-    CHECK_NOTHROW(validation::check_task_id("task-abc123"));
-    CHECK_NOTHROW(validation::check_task_id("svc.web_1:replica@node/2+x"));
-    CHECK_NOTHROW(validation::check_task_id(std::string(64, 'a')));
+    CHECK_NOTHROW(validate_task_id("task-abc123"));
+    CHECK_NOTHROW(validate_task_id("svc.web_1:replica@node/2+x"));
+    CHECK_NOTHROW(validate_task_id(std::string(64, 'a')));
 
-    CHECK_THAT(refusal([] { validation::check_task_id(""); }), Catch::Contains("empty"));
-    CHECK_THAT(refusal([] { validation::check_task_id(std::string(65, 'a')); }), Catch::Contains("at most 64"));
-    CHECK_THAT(refusal([] { validation::check_task_id("task\"x"); }), Catch::Contains("task id"));
-    CHECK_THAT(refusal([] { validation::check_task_id("task'x"); }), Catch::Contains("contains"));
-    CHECK_THAT(refusal([] { validation::check_task_id("a b"); }), Catch::Contains("contains \" \""));
-    CHECK_THAT(refusal([] { validation::check_task_id("tab\there"); }), Catch::Contains("\\x09"));
-    CHECK_THAT(refusal([] { validation::check_task_id(std::string("nul\0x", 5)); }), Catch::Contains("\\x00"));
-    CHECK_THAT(refusal([] { validation::check_task_id("x=y"); }), Catch::Contains("only letters, digits"));
+    CHECK_THAT(refusal([] { validate_task_id(""); }), Catch::Contains("empty"));
+    CHECK_THAT(refusal([] { validate_task_id(std::string(65, 'a')); }), Catch::Contains("at most 64"));
+    CHECK_THAT(refusal([] { validate_task_id("task\"x"); }), Catch::Contains("task id"));
+    CHECK_THAT(refusal([] { validate_task_id("task'x"); }), Catch::Contains("contains"));
+    CHECK_THAT(refusal([] { validate_task_id("a b"); }), Catch::Contains("contains \" \""));
+    CHECK_THAT(refusal([] { validate_task_id("tab\there"); }), Catch::Contains("\\x09"));
+    CHECK_THAT(refusal([] { validate_task_id(std::string("nul\0x", 5)); }), Catch::Contains("\\x00"));
+    CHECK_THAT(refusal([] { validate_task_id("x=y"); }), Catch::Contains("only letters, digits"));
+}
+
+TEST_CASE("port names are checked like task ids, but may be empty", "[validation]")
+{
+    CHECK_NOTHROW(validate_port_name(""));
+    CHECK_NOTHROW(validate_port_name("http"));
+    CHECK_NOTHROW(validate_port_name(std::string(max_name_length, 'n')));
+    CHECK_THAT(refusal([] { validate_port_name(std::string(33, 'n')); }), Catch::Contains("port name is 33 characters long; at most 32"));
+    CHECK_THAT(refusal([] { validate_port_name("web ui"); }), Catch::Contains("port name \"web ui\" contains \" \""));
+    CHECK_THAT(refusal([] { validate_port_name("a\"b"); }), Catch::Contains("\\x22"));
+}
+
+TEST_CASE("the limits are the publisher's", "[validation]")
+{
+    STATIC_REQUIRE(HostPortPublisher::max_task_id_length == max_task_id_length);
+    STATIC_REQUIRE(HostPortPublisher::max_name_length == max_name_length);
+    STATIC_REQUIRE(HostPortPublisher::max_ports_per_request == max_ports_per_request);
+    STATIC_REQUIRE(max_task_id_length == 64);
+    STATIC_REQUIRE(max_name_length == 32);
+    STATIC_REQUIRE(max_ports_per_request == 512);
 }
 
 TEST_CASE("container IPs must be unicast IPv4 addresses", "[validation]")
 {
+    CHECK_NOTHROW(validate_container_ip("10.88.0.5"));
     CHECK(validation::parse_container_ip("10.88.0.5") == layout::Ipv4{10, 88, 0, 5});
     CHECK(validation::parse_container_ip("192.168.1.254") == layout::Ipv4{192, 168, 1, 254});
 
-    CHECK_THAT(refusal([] { validation::parse_container_ip("fd00::5"); }), Catch::Contains("IPv6"));
-    CHECK_THAT(refusal([] { validation::parse_container_ip("::ffff:10.0.0.1"); }), Catch::Contains("IPv6"));
+    CHECK_THAT(refusal([] { validate_container_ip("fd00::5"); }), Catch::Contains("IPv6"));
+    CHECK_THAT(refusal([] { validate_container_ip("::ffff:10.0.0.1"); }), Catch::Contains("IPv6"));
     for (const char* bad : {"", "10.0.0", "10.0.0.256", "256.1.1.1", "10.0.0.1 ", " 10.0.0.1", "10.0.0.1/24",
                             "010.0.0.1x", "host.example", "10..0.1"}) {
         INFO(bad);
-        CHECK_THAT(refusal([&] { validation::parse_container_ip(bad); }), Catch::Contains("not an IPv4 address"));
+        CHECK_THAT(refusal([&] { validate_container_ip(bad); }), Catch::Contains("not an IPv4 address"));
     }
-    CHECK_THAT(refusal([] { validation::parse_container_ip(std::string("10.0.0.1\0", 9)); }),
+    CHECK_THAT(refusal([] { validate_container_ip(std::string("10.0.0.1\0", 9)); }),
                Catch::Contains("not an IPv4 address"));
-    for (const char* unusable : {"0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255"}) {
+    for (const char* unusable : {"0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "255.255.255.255"}) {
         INFO(unusable);
-        CHECK_THAT(refusal([&] { validation::parse_container_ip(unusable); }), Catch::Contains("cannot receive"));
+        CHECK_THAT(refusal([&] { validate_container_ip(unusable); }), Catch::Contains("cannot receive"));
     }
 }
 
@@ -73,34 +95,77 @@ TEST_CASE("port lists are checked and ordered", "[validation]")
                                          {53, 53, Protocol::udp, PublishMode::host, ""},
                                          {80, 8080, Protocol::tcp, PublishMode::host, "http"},
                                          {53, 5353, Protocol::tcp, PublishMode::host, ""}};
+    CHECK_NOTHROW(validate_ports(ports));
     const auto sorted = validation::check_ports(ports);
     REQUIRE(sorted.size() == 4);
-    CHECK(sorted[0].host_port == 53);
-    CHECK(sorted[0].protocol == Protocol::tcp);
-    CHECK(sorted[1].host_port == 80);
-    CHECK(sorted[2].host_port == 443);
-    CHECK(sorted[3].protocol == Protocol::udp);
+    CHECK(sorted[0].mapping.host_port == 53);
+    CHECK(sorted[0].mapping.protocol == Protocol::tcp);
+    CHECK(sorted[1].mapping.host_port == 80);
+    CHECK(sorted[2].mapping.host_port == 443);
+    CHECK(sorted[3].mapping.protocol == Protocol::udp);
+    CHECK(sorted[3].host_port == layout::HostPort{Protocol::udp, 53, {}});
 
-    CHECK_THAT(refusal([] { validation::check_ports({}); }), Catch::Contains("no ports"));
+    CHECK_THAT(refusal([] { validate_ports({}); }), Catch::Contains("no ports"));
     const std::vector<PortMapping> zero_host{test::port(0, 80)};
-    CHECK_THAT(refusal([&] { validation::check_ports(zero_host); }), Catch::Contains("host port 0"));
+    CHECK_THAT(refusal([&] { validate_ports(zero_host); }), Catch::Contains("host port 0"));
     const std::vector<PortMapping> zero_container{test::port(80, 0)};
-    CHECK_THAT(refusal([&] { validation::check_ports(zero_container); }), Catch::Contains("container port 0"));
+    CHECK_THAT(refusal([&] { validate_ports(zero_container); }), Catch::Contains("container port 0"));
     const std::vector<PortMapping> duplicate{test::port(80, 80), test::port(81, 81), test::port(80, 8080)};
-    CHECK_THAT(refusal([&] { validation::check_ports(duplicate); }), Catch::Contains("80/tcp appears twice"));
+    CHECK_THAT(refusal([&] { validate_ports(duplicate); }), Catch::Contains("80/tcp appears twice"));
     const std::vector<PortMapping> ingress{{80, 80, Protocol::tcp, PublishMode::ingress, ""}};
-    CHECK_THAT(refusal([&] { validation::check_ports(ingress); }), Catch::Contains("ingress mode"));
+    CHECK_THAT(refusal([&] { validate_ports(ingress); }), Catch::Contains("ingress mode"));
     const std::vector<PortMapping> bad_protocol{{80, 80, static_cast<Protocol>(9), PublishMode::host, ""}};
-    CHECK_THAT(refusal([&] { validation::check_ports(bad_protocol); }), Catch::Contains("protocol 9 is unknown"));
+    CHECK_THAT(refusal([&] { validate_ports(bad_protocol); }), Catch::Contains("protocol 9 is unknown"));
     const std::vector<PortMapping> bad_name{{80, 80, Protocol::tcp, PublishMode::host, "web ui"}};
-    CHECK_THAT(refusal([&] { validation::check_ports(bad_name); }), Catch::Contains("port name"));
+    CHECK_THAT(refusal([&] { validate_ports(bad_name); }), Catch::Contains("port name"));
     const std::vector<PortMapping> long_name{{80, 80, Protocol::tcp, PublishMode::host, std::string(33, 'n')}};
-    CHECK_THAT(refusal([&] { validation::check_ports(long_name); }), Catch::Contains("at most 32"));
+    CHECK_THAT(refusal([&] { validate_ports(long_name); }), Catch::Contains("at most 32"));
     std::vector<PortMapping> too_many;
     for (unsigned p = 1; p <= HostPortPublisher::max_ports_per_request + 1; ++p)
         too_many.push_back(test::port(static_cast<std::uint16_t>(p), 80));
-    CHECK_THAT(refusal([&] { validation::check_ports(too_many); }), Catch::Contains("at most 512"));
+    CHECK_THAT(refusal([&] { validate_ports(too_many); }), Catch::Contains("at most 512"));
     // Same number, other protocol: two different host ports.
     const std::vector<PortMapping> both{{53, 53, Protocol::tcp, PublishMode::host, ""}, {53, 53, Protocol::udp, PublishMode::host, ""}};
+    CHECK_NOTHROW(validate_ports(both));
     CHECK(validation::check_ports(both).size() == 2);
+}
+
+TEST_CASE("host IPs are empty (all addresses) or one unicast IPv4 address", "[validation][host-ip]")
+{
+    CHECK_NOTHROW(validate_host_ip(""));
+    CHECK_NOTHROW(validate_host_ip("10.200.1.1"));
+    CHECK_THAT(refusal([] { validate_host_ip("0.0.0.0"); }),
+               Catch::Contains("host IP \"0.0.0.0\" is not an address ports can be published on") &&
+                   Catch::Contains("leave it empty"));
+    CHECK_THAT(refusal([] { validate_host_ip("127.0.0.1"); }), Catch::Contains("loopback"));
+    CHECK_THAT(refusal([] { validate_host_ip("fd00::1"); }), Catch::Contains("IPv6"));
+    CHECK_THAT(refusal([] { validate_host_ip("10.0.0"); }), Catch::Contains("not an IPv4 address"));
+
+    // Within a port list, the message names the port.
+    const std::vector<PortMapping> bad{test::port(80, 80), test::on("1.2.3", test::port(8080, 80))};
+    CHECK_THAT(refusal([&] { validate_ports(bad); }), Catch::Contains("host port 8080/tcp: host IP \"1.2.3\" is not an IPv4"));
+}
+
+TEST_CASE("one request may bind a port to several addresses, but not also to all of them", "[validation][host-ip]")
+{
+    const std::vector<PortMapping> two_addresses{test::on("10.0.0.2", test::port(80, 8080)), test::port(443, 443),
+                                                 test::on("10.0.0.1", test::port(80, 80))};
+    const auto sorted = validation::check_ports(two_addresses);
+    REQUIRE(sorted.size() == 3);
+    // By protocol, port, then address.
+    CHECK(sorted[0].host_port == layout::HostPort{Protocol::tcp, 80, {10, 0, 0, 1}});
+    CHECK(sorted[0].mapping.host_ip == "10.0.0.1");
+    CHECK(sorted[1].host_port == layout::HostPort{Protocol::tcp, 80, {10, 0, 0, 2}});
+    CHECK(sorted[2].host_port == layout::HostPort{Protocol::tcp, 443, {}});
+
+    const std::vector<PortMapping> twice{test::on("10.0.0.1", test::port(80, 80)), test::on("10.0.0.1", test::port(80, 81))};
+    CHECK_THAT(refusal([&] { validate_ports(twice); }), Catch::Contains("host port 80/tcp on 10.0.0.1 appears twice"));
+    const std::vector<PortMapping> all_and_one{test::on("10.0.0.1", test::port(80, 80)), test::port(80, 81)};
+    CHECK_THAT(refusal([&] { validate_ports(all_and_one); }),
+               Catch::Contains("host port 80/tcp is asked for both on all addresses and on 10.0.0.1"));
+    // Another protocol is another port.
+    const std::vector<PortMapping> udp_too{test::on("10.0.0.1", test::port(80, 80)), test::port(80, 81, Protocol::udp)};
+    CHECK_NOTHROW(validate_ports(udp_too));
+    const std::vector<PortMapping> ingress{test::on("10.0.0.1", PortMapping{80, 80, Protocol::tcp, PublishMode::ingress, ""})};
+    CHECK_THAT(refusal([&] { validate_ports(ingress); }), Catch::Contains("port 80/tcp on 10.0.0.1 asks for ingress"));
 }

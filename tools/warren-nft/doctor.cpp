@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
+// `warren-nft doctor`: the checks of nf_tables, table ip warren, sysctls and modules, and other
+// nftables forward chains; the iptables-legacy check (doctor_legacy.cpp) and the DNAT conflict check
+// (doctor_conflicts.cpp, doctor_nat_nft.cpp) have files of their own.
 #include "doctor.hpp"
+
+#include "doctor_legacy.hpp"
+#include "doctor_nat.hpp"
+#include "doctor_report.hpp"
 
 #include <warren/nft.hpp>
 
 #include <nlohmann/json.hpp>
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
-#include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,31 +23,16 @@ namespace warren::cli {
 namespace {
 
 using nlohmann::json;
+using doctor::Report;
 
 // `nft -j list ruleset`, parsed; nullopt (with the reason in `error`) when it cannot be had.
 std::optional<json> read_ruleset(std::string& error)
 {
-    // nft lives in sbin, which an unprivileged PATH often lacks.
-    FILE* pipe = popen("PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\" nft -j list ruleset 2>&1", "r");
-    if (pipe == nullptr) {
-        error = "could not run nft";
+    const auto output = doctor::run_tool("nft", "-j list ruleset", error);
+    if (!output)
         return std::nullopt;
-    }
-    std::string output;
-    std::array<char, 4096> buffer{};
-    std::size_t n = 0;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-        output.append(buffer.data(), n);
-    const int status = pclose(pipe);
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        while (!output.empty() && (output.back() == '\n' || output.back() == ' '))
-            output.pop_back();
-        error = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? std::string("nft is not installed")
-                                                               : "nft -j list ruleset failed: " + output;
-        return std::nullopt;
-    }
     try {
-        return json::parse(output);
+        return json::parse(*output);
     } catch (const json::exception& e) {
         error = std::string("nft -j list ruleset printed no valid JSON: ") + e.what();
         return std::nullopt;
@@ -77,6 +65,21 @@ std::vector<Chain> chains(const json& ruleset)
     return out;
 }
 
+// The chains of table ip warren that hold at least one of warren-nft's fixed rules.
+std::set<std::string> warren_rule_chains(const json& ruleset)
+{
+    std::set<std::string> out;
+    const auto list = ruleset.find("nftables");
+    if (list == ruleset.end() || !list->is_array())
+        return out;
+    for (const auto& object : *list)
+        if (const auto rule = object.find("rule"); rule != object.end() && rule->is_object())
+            if (text(*rule, "family") == "ip" && text(*rule, "table") == "warren" &&
+                text(*rule, "comment").starts_with("warren-nft: "))
+                out.insert(text(*rule, "chain"));
+    return out;
+}
+
 bool table_exists(const json& ruleset)
 {
     const auto list = ruleset.find("nftables");
@@ -89,91 +92,89 @@ bool table_exists(const json& ruleset)
     return false;
 }
 
-std::string read_first_line(const char* path)
-{
-    std::ifstream file(path);
-    std::string line;
-    std::getline(file, line);
-    return line;
-}
-
-bool module_loaded(const std::string& module)
-{
-    std::ifstream modules("/proc/modules");
-    std::string line;
-    while (std::getline(modules, line))
-        if (line.starts_with(module + " "))
-            return true;
-    return false;
-}
-
 }  // namespace
 
 int run_doctor(std::ostream& out)
 {
-    bool failed = false;
-    const auto ok = [&](const std::string& line) { out << "OK: " << line << "\n"; };
-    const auto warn = [&](const std::string& line) { out << "WARN: " << line << "\n"; };
-    const auto fail = [&](const std::string& line) {
-        out << "FAIL: " << line << "\n";
-        failed = true;
-    };
+    Report report(out);
 
     std::string ruleset_error;
     const auto ruleset = read_ruleset(ruleset_error);
     const bool have_table = ruleset && table_exists(*ruleset);
 
-    // Table ip warren as nft shows it: "" when absent or fine, else the base chains it lacks.
-    std::string missing;
+    // Table ip warren as nft shows it: the base chains it lacks, and those without their fixed rules
+    // (recognised by their "warren-nft: " comments; `nft flush table ip warren` deletes them).
+    std::string missing, unruled;
     if (ruleset && have_table) {
         std::map<std::string, std::string> hooks;
         for (const auto& chain : chains(*ruleset))
             if (chain.family == "ip" && chain.table == "warren")
                 hooks[chain.name] = chain.hook;
-        for (const char* name : {"prerouting", "output", "postrouting", "forward"})
+        const auto ruled = warren_rule_chains(*ruleset);
+        for (const char* name : {"prerouting", "output", "postrouting", "forward"}) {
             if (const auto it = hooks.find(name); it == hooks.end() || it->second != name)
                 missing += (missing.empty() ? "" : ", ") + std::string(name);
+            else if (!ruled.contains(name))
+                unruled += (unruled.empty() ? "" : ", ") + std::string(name);
+        }
     }
+    const bool complete = have_table && missing.empty() && unruled.empty();
 
-    // nf_tables: the library's own netlink socket, but only where that changes nothing (a new publisher
-    // creates the table when it is missing and restores missing chains).
+    // nf_tables: the library's own netlink socket, but only where that certainly changes nothing: when
+    // the table is complete (a publisher may create a missing table or complete a damaged one). What it
+    // reads is what the conflict check compares; nullopt when the published ports are unknown.
+    std::optional<std::vector<nft::PublishedPort>> published;
+    if (ruleset && !have_table)
+        published.emplace();
     if (!ruleset)
-        warn("cannot read the ruleset (" + ruleset_error + "); the checks of the ruleset are skipped");
-    if ((have_table && missing.empty()) || !ruleset) {
+        report.warn("cannot read the ruleset (" + ruleset_error + "); the checks of the ruleset are skipped");
+    if (complete || !ruleset) {
         try {
             nft::HostPortPublisher publisher;
-            ok("nf_tables answers warren-nft over netlink; " + std::to_string(publisher.all_published_ports().size()) +
-               " port(s) published");
+            published = publisher.all_published_ports();
+            report.ok("nf_tables answers warren-nft over netlink; " + std::to_string(published->size()) +
+                      " port(s) published");
         } catch (const nft::Error& e) {
-            fail(std::string("nf_tables cannot be used: ") + e.what());
+            report.fail(std::string("nf_tables cannot be used: ") + e.what());
         }
     } else {
-        ok("nf_tables answers (nft lists the ruleset)");
+        report.ok("nf_tables answers (nft lists the ruleset)");
     }
 
     if (ruleset) {
+        const std::string repair = "the next warren-nft publish restores them (publishing a task's ports again as "
+                                   "they are is enough)";
         if (!have_table)
-            ok("table ip warren does not exist yet: nothing is published; the first publish creates it");
-        else if (missing.empty())
-            ok("table ip warren has its chains prerouting, output, postrouting and forward");
-        else
-            fail("table ip warren lacks the base chain(s) " + missing +
-                 "; any warren-nft publish, unpublish or list restores them");
+            report.ok("table ip warren does not exist yet: nothing is published; the first publish creates it");
+        else if (complete)
+            report.ok("table ip warren has its chains prerouting, output, postrouting and forward, with their rules");
+        if (!missing.empty())
+            report.fail("table ip warren lacks the base chain(s) " + missing + ", so published ports do not work; " +
+                        repair);
+        if (!unruled.empty())
+            report.fail("the chain(s) " + unruled + " of table ip warren lack their rules (as after nft flush table "
+                        "ip warren), so published ports do not work; " + repair);
     }
 
-    const auto forward = read_first_line("/proc/sys/net/ipv4/ip_forward");
+    const auto forward = doctor::read_first_line("/proc/sys/net/ipv4/ip_forward");
     if (forward == "1")
-        ok("net.ipv4.ip_forward is 1");
+        report.ok("net.ipv4.ip_forward is 1");
     else
-        fail("net.ipv4.ip_forward is " + (forward.empty() ? std::string("unreadable") : forward) +
-             ", so the host does not forward traffic to containers; fix: sysctl -w net.ipv4.ip_forward=1 "
-             "(and set it in /etc/sysctl.d/ to keep it)");
+        report.fail("net.ipv4.ip_forward is " + (forward.empty() ? std::string("unreadable") : forward) +
+                    ", so the host does not forward traffic to containers; fix: sysctl -w net.ipv4.ip_forward=1 "
+                    "(and set it in /etc/sysctl.d/ to keep it)");
 
-    if (module_loaded("br_netfilter"))
-        ok("br_netfilter is loaded");
+    // br_netfilter, loaded as a module or built in, registers this sysctl in every network namespace.
+    const auto bridge = doctor::read_first_line("/proc/sys/net/bridge/bridge-nf-call-iptables");
+    if (bridge == "1")
+        report.ok("br_netfilter is loaded and net.bridge.bridge-nf-call-iptables is 1");
+    else if (bridge.empty())
+        report.warn("br_netfilter is not loaded, so a container may not reach a port published by another container "
+                    "on the same bridge; fix: modprobe br_netfilter");
     else
-        warn("br_netfilter is not loaded, so a container may not reach a port published by another container on "
-             "the same bridge; fix: modprobe br_netfilter");
+        report.warn("net.bridge.bridge-nf-call-iptables is " + bridge +
+                    ", so bridged traffic bypasses nftables and a container may not reach a port published by another "
+                    "container on the same bridge; fix: sysctl -w net.bridge.bridge-nf-call-iptables=1");
 
     if (ruleset) {
         bool found = false;
@@ -181,14 +182,37 @@ int run_doctor(std::ostream& out)
             if (chain.hook != "forward" || chain.policy != "drop" || (chain.family != "ip" && chain.family != "inet"))
                 continue;
             found = true;
-            warn("chain " + chain.family + " " + chain.table + " " + chain.name +
-                 " (hook forward, policy drop) drops forwarded traffic its own rules do not accept, including "
-                 "traffic to published ports; fix: add 'ct status dnat accept' to it, or set its policy to accept");
+            report.warn("chain " + chain.family + " " + chain.table + " " + chain.name +
+                        " (hook forward, policy drop) drops forwarded traffic its own rules do not accept, including "
+                        "traffic to published ports; fix: add 'ct status dnat accept' to it, or set its policy to accept");
         }
         if (!found)
-            ok("no other forward chain of nftables or iptables-nft has policy drop (iptables-legacy is not checked)");
+            report.ok("no other forward chain of nftables or iptables-nft has policy drop");
     }
-    return failed ? 1 : 0;
+
+    const auto legacy = doctor::read_iptables_legacy();
+    doctor::check_iptables_legacy(report, legacy);
+
+    if (!published) {
+        report.warn("DNAT rules of other tables are not compared with the published ports, which could not be "
+                    "read (see above); run warren-nft doctor again once that is fixed");
+    } else {
+        std::vector<doctor::NatTable> tables;
+        std::vector<std::string> not_read;
+        if (ruleset)
+            tables = doctor::nat_tables_of_ruleset(*ruleset);
+        else
+            not_read.push_back("the nftables ruleset");
+        if (auto nat = doctor::legacy_nat_table(legacy))
+            tables.push_back(std::move(*nat));
+        else if (!legacy.tables)
+            not_read.push_back("iptables-legacy");
+        doctor::check_dnat_conflicts(report, *published,
+                                     ruleset ? doctor::warren_nat_priorities(*ruleset)
+                                             : doctor::warren_nat_priorities(json::object()),
+                                     tables, not_read);
+    }
+    return report.failed() ? 1 : 0;
 }
 
 }  // namespace warren::cli

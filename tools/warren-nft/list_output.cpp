@@ -5,28 +5,63 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <tuple>
 
 namespace warren::cli {
 
-std::string format_table(const std::vector<nft::PublishedPort>& ports)
+namespace {
+
+// The counters of each port's destination, looked up by what a port and a destination share.
+class CounterIndex {
+public:
+    explicit CounterIndex(const std::vector<nft::DestinationCounters>& counters)
+    {
+        for (const auto& c : counters)
+            by_destination_.emplace(Key{c.container_ip, c.protocol, c.container_port}, &c);
+    }
+
+    const nft::DestinationCounters* find(const nft::PublishedPort& port) const
+    {
+        const auto it = by_destination_.find(Key{port.container_ip, port.mapping.protocol, port.mapping.container_port});
+        return it == by_destination_.end() ? nullptr : it->second;
+    }
+
+private:
+    using Key = std::tuple<std::string, nft::Protocol, std::uint16_t>;
+    std::map<Key, const nft::DestinationCounters*> by_destination_;
+};
+
+}  // namespace
+
+std::string format_table(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters)
 {
-    using Row = std::array<std::string, 4>;
-    std::vector<Row> rows{{"TASK", "HOST", "CONTAINER", "NAME"}};
-    for (const auto& port : ports)
+    constexpr std::size_t columns = 6;
+    // Counts are right-aligned, so that their magnitudes line up.
+    constexpr std::array<bool, columns> right_aligned{false, false, false, false, true, true};
+    using Row = std::array<std::string, columns>;
+    const CounterIndex index(counters);
+    std::vector<Row> rows{{"TASK", "HOST", "CONTAINER", "NAME", "PACKETS", "BYTES"}};
+    for (const auto& port : ports) {
+        const auto* counted = index.find(port);
         rows.push_back({port.task_id,
-                        std::to_string(port.mapping.host_port) + "/" + std::string(nft::to_string(port.mapping.protocol)),
-                        port.container_ip + ":" + std::to_string(port.mapping.container_port), port.mapping.name});
-    std::array<std::size_t, 4> widths{};
+                        (port.mapping.host_ip.empty() ? std::string() : port.mapping.host_ip + ":") +
+                            std::to_string(port.mapping.host_port) + "/" + std::string(nft::to_string(port.mapping.protocol)),
+                        port.container_ip + ":" + std::to_string(port.mapping.container_port), port.mapping.name,
+                        counted ? std::to_string(counted->packets) : "-", counted ? std::to_string(counted->bytes) : "-"});
+    }
+    std::array<std::size_t, columns> widths{};
     for (const auto& row : rows)
-        for (std::size_t i = 0; i < row.size(); ++i)
+        for (std::size_t i = 0; i < columns; ++i)
             widths[i] = std::max(widths[i], row[i].size());
     std::string out;
     for (const auto& row : rows) {
         std::string line;
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            line += row[i];
-            if (i + 1 < row.size())
-                line += std::string(widths[i] - row[i].size() + 2, ' ');
+        for (std::size_t i = 0; i < columns; ++i) {
+            const std::string padding(widths[i] - row[i].size(), ' ');
+            line += right_aligned[i] ? padding + row[i] : row[i] + padding;
+            if (i + 1 < columns)
+                line += "  ";
         }
         while (!line.empty() && line.back() == ' ')
             line.pop_back();
@@ -35,16 +70,22 @@ std::string format_table(const std::vector<nft::PublishedPort>& ports)
     return out;
 }
 
-std::string format_json(const std::vector<nft::PublishedPort>& ports)
+std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters)
 {
+    const CounterIndex index(counters);
     auto array = nlohmann::ordered_json::array();
-    for (const auto& port : ports)
+    for (const auto& port : ports) {
+        const auto* counted = index.find(port);
         array.push_back({{"task", port.task_id},
                          {"protocol", std::string(nft::to_string(port.mapping.protocol))},
                          {"host_port", port.mapping.host_port},
                          {"container_ip", port.container_ip},
                          {"container_port", port.mapping.container_port},
-                         {"name", port.mapping.name}});
+                         {"name", port.mapping.name},
+                         {"packets", counted ? nlohmann::ordered_json(counted->packets) : nlohmann::ordered_json()},
+                         {"bytes", counted ? nlohmann::ordered_json(counted->bytes) : nlohmann::ordered_json()},
+                         {"host_ip", port.mapping.host_ip}});
+    }
     return array.dump(2) + "\n";
 }
 

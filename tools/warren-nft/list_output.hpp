@@ -9,11 +9,17 @@
 
 namespace warren::cli {
 
-// One header line and one line per port: TASK, HOST (port/protocol), CONTAINER (ip:port), NAME.
-std::string format_table(const std::vector<nft::PublishedPort>& ports);
+// Each port is shown with the counters of its destination (container ip, protocol, container port)
+// from `counters`; ports whose destination has none (its backends element was deleted by hand, or
+// was published after the counters were read) show "-" and null.
+
+// One header line and one line per port: TASK, HOST ([host ip:]port/protocol), CONTAINER (ip:port),
+// NAME, PACKETS, BYTES (right-aligned).
+std::string format_table(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters);
 
 // A JSON array (docs/cli.md) of objects {"task", "protocol", "host_port", "container_ip",
-// "container_port", "name"}, one per port, in the order given; ends with a newline.
-std::string format_json(const std::vector<nft::PublishedPort>& ports);
+// "container_port", "name", "packets", "bytes", "host_ip"}, one per port, in the order given; ends
+// with a newline.
+std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters);
 
 }  // namespace warren::cli

@@ -18,6 +18,7 @@
 
 namespace {
 
+using warren::cli::check_argument;
 using warren::cli::UsageError;
 namespace nft = warren::nft;
 
@@ -36,23 +37,17 @@ struct Arguments {
 
 int publish(const Arguments& args)
 {
-    warren::cli::check_task_id("--task", args.task);
-    warren::cli::check_container_ip("--ip", args.ip);
-    warren::cli::check_port_name("--name", args.name);
+    // Checked before the publisher opens its socket: a usage error never reaches the kernel.
+    check_argument("--task", [&] { nft::validate_task_id(args.task); });
+    check_argument("--ip", [&] { nft::validate_container_ip(args.ip); });
+    check_argument("--name", [&] { nft::validate_port_name(args.name); });
     std::vector<nft::PortMapping> ports;
     for (const auto& spec : args.specs) {
         auto mapping = warren::cli::parse_port_spec(spec);
         mapping.name = args.name;
-        for (const auto& earlier : ports)
-            if (earlier.protocol == mapping.protocol && earlier.host_port == mapping.host_port)
-                throw UsageError("-p '" + spec + "': host port " + std::to_string(mapping.host_port) + "/" +
-                                 std::string(nft::to_string(mapping.protocol)) +
-                                 " is given twice; publish each protocol and host port once");
         ports.push_back(std::move(mapping));
     }
-    if (ports.size() > nft::HostPortPublisher::max_ports_per_request)
-        throw UsageError("-p is given " + std::to_string(ports.size()) + " times; publish at most " +
-                         std::to_string(nft::HostPortPublisher::max_ports_per_request) + " ports at once");
+    check_argument("-p", [&] { nft::validate_ports(ports); });
     nft::HostPortPublisher publisher;
     publisher.publish_ports(args.task, args.ip, ports);
     return exit_ok;
@@ -60,7 +55,7 @@ int publish(const Arguments& args)
 
 int unpublish(const Arguments& args)
 {
-    warren::cli::check_task_id("--task", args.task);
+    check_argument("--task", [&] { nft::validate_task_id(args.task); });
     nft::HostPortPublisher publisher;
     publisher.unpublish_ports(args.task);
     return exit_ok;
@@ -69,12 +64,15 @@ int unpublish(const Arguments& args)
 int list(const Arguments& args, bool task_given)
 {
     if (task_given)
-        warren::cli::check_task_id("--task", args.task);
+        check_argument("--task", [&] { nft::validate_task_id(args.task); });
     nft::HostPortPublisher publisher;
     auto ports = publisher.all_published_ports();
     if (task_given)
         std::erase_if(ports, [&](const nft::PublishedPort& port) { return port.task_id != args.task; });
-    std::cout << (args.json ? warren::cli::format_json(ports) : warren::cli::format_table(ports)) << std::flush;
+    // Read after the ports: a listed port lacks counters only if its destination went in between.
+    const auto counters = publisher.destination_counters();
+    std::cout << (args.json ? warren::cli::format_json(ports, counters) : warren::cli::format_table(ports, counters))
+              << std::flush;
     return exit_ok;
 }
 

@@ -4,6 +4,7 @@
 
 #include <warren/nft/port_mapping.hpp>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -17,17 +18,18 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Runs one of the library's checks (<warren/nft/validation.hpp>) on an argument. Its refusal
+// (errc::invalid_argument) becomes a UsageError that starts with `argument` ("--task: task id ...").
+// The library's rules and words are used as they are, so the command line cannot drift from them.
+void check_argument(std::string_view argument, const std::function<void()>& check);
+
 // Docker-style `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp]`; the protocol defaults to tcp.
-// HOST_IP may only be omitted or 0.0.0.0 (all addresses). Throws UsageError.
+// HOST_IP omitted, empty or 0.0.0.0 is every address of the host (an empty PortMapping::host_ip);
+// an IPv6 one goes in brackets (and is refused by the library for now). The mapping is checked
+// with nft::validate_ports(). Throws UsageError naming the spec.
 nft::PortMapping parse_port_spec(std::string_view spec);
 
-// The port spec of a mapping, as parse_port_spec reads it ("8080:80/tcp").
+// The port spec of a mapping, as parse_port_spec reads it ("8080:80/tcp", "10.0.0.1:8080:80/tcp").
 std::string format_port_spec(const nft::PortMapping& mapping);
-
-// Checks done by the library too, repeated here so a bad argument is refused before the publisher
-// is constructed (which creates table ip warren). Each throws UsageError naming `option`.
-void check_task_id(std::string_view option, std::string_view task_id);
-void check_container_ip(std::string_view option, std::string_view ip);
-void check_port_name(std::string_view option, std::string_view name);
 
 }  // namespace warren::cli

@@ -4,7 +4,9 @@
 
 #include <warren/nft/kernel_features.hpp>
 #include <warren/nft/port_mapping.hpp>
+#include <warren/nft/validation.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -26,14 +28,36 @@ struct PublishedPort {
     friend bool operator==(const PublishedPort&, const PublishedPort&) = default;
 };
 
+// The traffic counters of one destination of published ports: a container IP, protocol and
+// container port, an element of the `backends` set. They count the packets and bytes of connections
+// DNATed to that destination that the host forwarded, in both directions, plus the first packet of
+// each connection (where it is masqueraded); traffic from the host itself is counted by that first
+// packet only. Host ports that lead to the same destination share its counters, which start at 0
+// when the destination's first port is published and go with its last.
+struct DestinationCounters {
+    std::string container_ip;
+    Protocol protocol = Protocol::tcp;
+    std::uint16_t container_port = 0;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+
+    friend bool operator==(const DestinationCounters&, const DestinationCounters&) = default;
+};
+
 class HostPortPublisher {
 public:
-    // Limits enforced on every request, before anything is sent to the kernel.
-    static constexpr std::size_t max_task_id_length = 64;
-    static constexpr std::size_t max_name_length = 32;
-    static constexpr std::size_t max_ports_per_request = 512;
+    // Limits enforced on every request, before anything is sent to the kernel (validation.hpp).
+    static constexpr std::size_t max_task_id_length = nft::max_task_id_length;
+    static constexpr std::size_t max_name_length = nft::max_name_length;
+    static constexpr std::size_t max_ports_per_request = nft::max_ports_per_request;
 
-    // Opens a netlink socket, probes the kernel and creates or adopts table `ip warren`.
+    // Opens a netlink socket and probes the kernel; the ruleset is neither read nor changed yet.
+    // Table `ip warren` is adopted as it is: each call reads it when another writer has committed
+    // since the last look. Only a call that changes published ports writes, and its transaction also
+    // creates the table (or completes it, after `nft flush ruleset` or a deleted chain) when it is
+    // missing or incomplete; the first such transaction of a publisher also rewrites the fixed rules,
+    // repairing rules edited behind its back. Reading, unpublishing and remove_table() never create
+    // the table (a task can only have ports in a table that exists).
     HostPortPublisher();
     // Same policy over another backend (the in-memory fake in unit tests).
     explicit HostPortPublisher(std::unique_ptr<ruleset::Backend> backend);
@@ -41,20 +65,31 @@ public:
     HostPortPublisher(const HostPortPublisher&) = delete;
     HostPortPublisher& operator=(const HostPortPublisher&) = delete;
 
-    // Publishes all `ports` of a task in one atomic transaction. If the task already has published
-    // ports, they are replaced by `ports` in the same transaction. Throws Error; on error nothing changed.
+    // Publishes all `ports` of a task in one atomic transaction, which creates or repairs the table
+    // first if needed. If the task already has published ports, they are replaced by `ports` in the
+    // same transaction; publishing exactly what is published sends nothing (unless the table needs a
+    // repair). Throws Error; on error nothing changed.
+    // The arguments are checked first with validate_task_id(), validate_container_ip() and
+    // validate_ports(); the other calls check their task id with validate_task_id().
     void publish_ports(std::string_view task_id, std::string_view container_ip,
                        std::span<const PortMapping> ports);
-    // Removes every port of the task in one transaction. Unknown tasks are not an error.
+    // Removes every port of the task in one transaction. Unknown tasks are not an error, and send
+    // nothing.
     void unpublish_ports(std::string_view task_id);
     // The ports the kernel currently publishes for the task (empty if none), in host-port order.
+    // Reads only: changes nothing, not even a missing or damaged table.
     std::vector<PortMapping> published_ports(std::string_view task_id) const;
-    // Every published port of every task, ordered by protocol and host port.
+    // Every published port of every task, ordered by protocol and host port. Reads only.
     std::vector<PublishedPort> all_published_ports() const;
+    // The counters of every destination in the kernel's `backends` set, ordered by container IP,
+    // protocol and container port; empty when the table does not exist. Counters change with every
+    // packet but the ruleset generation does not, so each call reads them from the kernel anew.
+    // Match them to ports by (container_ip, protocol, container_port). Reads only.
+    std::vector<DestinationCounters> destination_counters() const;
 
     // Deletes table `ip warren` with everything in it, in one transaction: every published port of
     // every task is gone. Nothing else is touched. Not an error if the table is already gone. The
-    // next call of this or any publisher (and a new publisher) creates the table again, empty.
+    // next publish_ports() of this or any publisher creates the table again.
     void remove_table();
 
     const KernelFeatures& kernel_features() const noexcept;

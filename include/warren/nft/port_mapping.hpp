@@ -17,6 +17,11 @@ struct PortMapping {
     Protocol protocol = Protocol::tcp;
     PublishMode publish_mode = PublishMode::host;
     std::string name; // optional, shown in `nft list`
+    // The host address the port is published on: empty for every address of the host (docker's
+    // 0.0.0.0), or one of its IPv4 addresses, as "10.0.0.1" (see validate_host_ip()). Last, and with
+    // an initializer, so that aggregate initialisations written before it existed still compile
+    // without -Wmissing-field-initializers warnings.
+    std::string host_ip = {};
 
     friend bool operator==(const PortMapping&, const PortMapping&) = default;
 };

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// The checks every request to HostPortPublisher goes through, public so that a caller (a command
+// line, an API server) can refuse bad input early with the publisher's own rules and words, before
+// it opens a netlink socket. Each function throws Error with errc::invalid_argument and kernel_errno()
+// 0; what() names the argument, what is wrong and what would be right. The publisher calls the same
+// functions before anything is sent to the kernel.
+#pragma once
+
+#include <warren/nft/port_mapping.hpp>
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+namespace warren::nft {
+
+// The limits of a request (also HostPortPublisher::max_task_id_length and friends).
+inline constexpr std::size_t max_task_id_length = 64;
+inline constexpr std::size_t max_name_length = 32;
+inline constexpr std::size_t max_ports_per_request = 512;
+
+// 1 to 64 characters from letters, digits and - _ . : @ / +. Task ids and names are written into nft
+// element comments and parsed back on adoption, so they are limited to characters needing no quotes.
+void validate_task_id(std::string_view task_id);
+
+// A port's name (PortMapping::name): 0 to 32 characters of the same kind as a task id.
+void validate_port_name(std::string_view name);
+
+// The container's address: a dotted-quad IPv4 address that can receive forwarded traffic, so not
+// unspecified (0.0.0.0/8), loopback (127.0.0.0/8), multicast or reserved (224.0.0.0 and above).
+// IPv6 is refused as not supported yet.
+void validate_container_ip(std::string_view container_ip);
+
+// PortMapping::host_ip: empty (every address of the host) or one IPv4 address of the kind
+// validate_container_ip() accepts. 0.0.0.0 is refused: "all addresses" is spelled empty, so that
+// published_ports() gives back exactly what was published.
+void validate_host_ip(std::string_view host_ip);
+
+// What publish_ports() accepts: 1 to 512 ports; each with a known protocol, host mode, host and
+// container port 1-65535, a valid name and host_ip; no protocol and host port twice on one address,
+// nor both on all addresses and on one address.
+void validate_ports(std::span<const PortMapping> ports);
+
+}  // namespace warren::nft

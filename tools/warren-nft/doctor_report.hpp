@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the checks of `warren-nft doctor` share: the report they print to, and running the read-only
+// tools (nft, iptables-legacy-save) whose output they read.
+#pragma once
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace warren::cli::doctor {
+
+// The doctor's output: one line per finding, "OK: ...", "WARN: ..." or "FAIL: ...", each saying what
+// to do about it.
+class Report {
+public:
+    explicit Report(std::ostream& out) : out_(out) {}
+    void ok(const std::string& line) { out_ << "OK: " << line << "\n"; }
+    void warn(const std::string& line) { out_ << "WARN: " << line << "\n"; }
+    void fail(const std::string& line)
+    {
+        out_ << "FAIL: " << line << "\n";
+        failed_ = true;
+    }
+    bool failed() const { return failed_; }
+
+private:
+    std::ostream& out_;
+    bool failed_ = false;
+};
+
+// Runs `program arguments` through the shell, with the sbin directories added to PATH (nft and
+// iptables live there, and an unprivileged PATH often lacks them). Returns what it printed (stdout and
+// stderr); nullopt when it could not be run or failed, with the reason in `error` ("PROGRAM is not
+// installed", or its exit status and output). Only ever called with constant, read-only commands.
+std::optional<std::string> run_tool(const std::string& program, const std::string& arguments, std::string& error);
+
+// The first line of a file ("" when it cannot be read).
+std::string read_first_line(const char* path);
+
+// "a, b, c" (or with another separator).
+std::string joined(const std::vector<std::string>& items, const std::string& separator = ", ");
+
+}  // namespace warren::cli::doctor
