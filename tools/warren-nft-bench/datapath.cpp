@@ -14,8 +14,9 @@
 //   CPU-bound rather than round-trip-bound, which is where per-packet rule cost shows.
 // - Artefacts kept out: client sockets close with RST (no TIME_WAIT); the client namespace's local
 //   port range is widened; the host namespace's conntrack CLOSE timeout is 1 s instead of 10 s, since
-//   nf_conntrack_max is read-only outside the initial namespace and ~26k closed entries a second for
-//   10 s would approach the usual 262,144; the sink's backlog is far above `in_flight`.
+//   nf_conntrack_max is read-only outside the initial namespace and, at the ~26k connections a second
+//   measured before, 10 s of closed entries would approach the usual 262,144 (a full table drops
+//   SYNs); the sink's backlog is far above `in_flight`.
 #include "datapath.hpp"
 
 #include "iptables_layout.hpp"
@@ -191,31 +192,39 @@ std::vector<DatapathResult> run_datapath(const DatapathOptions& options)
             DatapathResult cell;
             cell.layout = layout;
             cell.table_size = table_size;
-            if (missing) {
-                cell.skipped = *missing;
-                results.push_back(std::move(cell));
-                continue;
-            }
-            const auto fillers = filler_tasks(table_size, filler_ports_per_task);
-            for (std::size_t run = 0; run < options.runs; ++run) {
-                // Each run in a namespace of its own, which vanishes with `host` (and the caller's
-                // thread is back where it was, even when the run throws).
-                const auto host = sandbox::Netns::create();
-                try {
-                    const auto rate = host.run([&] { return run_once(layout, fillers, options); });
-                    cell.connections_per_second.push_back(rate.per_second());
-                    cell.failed_connections += rate.failed;
-                    if (cell.first_failure.empty())
-                        cell.first_failure = rate.first_error;
-                } catch (const std::exception& e) {
-                    throw std::runtime_error("data path, layout " + layout + ", " + std::to_string(table_size) +
-                                             " other ports, run " + std::to_string(run + 1) + ": " + e.what());
-                }
-            }
-            cell.median = median_of(cell.connections_per_second);
+            cell.skipped = missing;
             results.push_back(std::move(cell));
         }
     }
+    // Built before anything runs, so an impossible table size fails at once, not after minutes.
+    std::vector<std::vector<Task>> fillers;
+    for (const auto& cell : results)
+        fillers.push_back(filler_tasks(cell.table_size, filler_ports_per_task));
+
+    // Run r of every cell before run r+1 of any: on a machine whose load drifts (other builds, turbo,
+    // noisy neighbours) each cell's median then sees the same conditions, and the 10-vs-10,000
+    // comparison stays fair.
+    for (std::size_t run = 0; run < options.runs; ++run)
+        for (std::size_t i = 0; i < results.size(); ++i) {
+            auto& cell = results[i];
+            if (cell.skipped)
+                continue;
+            // Each run in a namespace of its own, which vanishes with `host` (and the caller's thread
+            // is back where it was, even when the run throws).
+            const auto host = sandbox::Netns::create();
+            try {
+                const auto rate = host.run([&] { return run_once(cell.layout, fillers[i], options); });
+                cell.connections_per_second.push_back(rate.per_second());
+                cell.failed_connections += rate.failed;
+                if (cell.first_failure.empty())
+                    cell.first_failure = rate.first_error;
+            } catch (const std::exception& e) {
+                throw std::runtime_error("data path, layout " + cell.layout + ", " + std::to_string(cell.table_size) +
+                                         " other ports, run " + std::to_string(run + 1) + ": " + e.what());
+            }
+        }
+    for (auto& cell : results)
+        cell.median = median_of(cell.connections_per_second);
     return results;
 }
 

@@ -35,7 +35,7 @@ struct DatapathResult {
 // Known layouts: "warren-nft" (HostPortPublisher) and "iptables-fork" (the rules of iptables_layout.hpp,
 // loaded with iptables-restore; the measured port is published last, the worst case for a linear list).
 // Must be called in a namespace of the caller's own (sandbox::enter_sandbox() done); builds a fresh
-// topology per cell and leaves nothing behind.
+// topology per run and leaves nothing behind; runs of different cells are interleaved.
 std::vector<DatapathResult> run_datapath(const DatapathOptions& options);
 
 }  // namespace bench

@@ -146,7 +146,7 @@ int run(const Options& o)
     Report report;
     report.machine = describe_machine();
     std::cout << "warren-nft-bench " << WARREN_NFT_BENCH_VERSION << ": kernel " << report.machine["kernel"].get<std::string>()
-              << ", " << report.machine["cpus"] << " CPUs, " << report.machine["os"].get<std::string>() << "; in "
+              << ", " << report.machine["cpus"] << " CPUs, " << report.machine["os"].get<std::string>() << "; sandbox: "
               << report.machine["sandbox"].get<std::string>() << "\n\n";
 
     if (wants(o, "latency")) {
