@@ -45,8 +45,8 @@ MethodInfo iptables_restore_method();
 MethodInfo nft_cli_method();
 MethodInfo libnftables_method();
 
-// Publishes tasks through warren-nft's HostPortPublisher, which also creates table ip warren: how
-// every method that works on that table fills it.
+// Publishes tasks through warren-nft's HostPortPublisher, whose first publish creates table ip
+// warren (even for no tasks): how every method that works on that table fills it.
 void publish_with_library(std::span<const Task> tasks);
 
 }  // namespace bench

@@ -229,7 +229,10 @@ void print_text(std::ostream& out, const Report& report)
             out << with_thousands(d.median) << " conn/s (runs:";
             for (const auto rate : d.connections_per_second)
                 out << " " << with_thousands(rate);
-            out << ")\n";
+            out << ")";
+            if (d.failed_connections > 0)
+                out << "; " << d.failed_connections << " connections FAILED, e.g. " << d.first_failure;
+            out << "\n";
         }
     }
     if (report.memory) {
@@ -300,6 +303,8 @@ nlohmann::json to_json(const Report& report)
             if (!d.skipped) {
                 row["connections_per_second"] = d.connections_per_second;
                 row["median"] = d.median;
+                row["failed_connections"] = d.failed_connections;
+                row["first_failure"] = d.first_failure;
             }
             j["datapath"].push_back(row);
         }
@@ -360,6 +365,10 @@ bool has_errors(const Report& report)
     if (report.bulk)
         for (const auto& b : *report.bulk)
             if (b.error)
+                return true;
+    if (report.datapath)
+        for (const auto& d : *report.datapath)
+            if (d.failed_connections > 0)
                 return true;
     return report.memory && report.memory->error;
 }
