@@ -43,11 +43,11 @@ for build in sys.argv[1:]:
         m_mix = re.search(r"test cases:\s*(\d+)\s*\|\s*(?:(\d+) passed\s*\|\s*)?(\d+) failed", out)
         if m_sum:  # a script's checks (tests/bench/smoke.py), not Catch2 test cases
             ok, bad, skip = (int(g) for g in m_sum.groups())
-            if result != "OK" and bad == 0:
+            if result not in ("OK", "SKIP") and bad == 0:
                 bad = 1
             passed += ok; failed += bad; skipped += skip
             print(f"{label}: {ok} passed, {bad} failed" + (f", {skip} skipped" if skip else "") +
-                  ("" if result == "OK" else f" ({result})"))
+                  ("" if result in ("OK", "SKIP") else f" ({result})"))
         elif result == "SKIP":
             listing = subprocess.run(r["command"][:1] + ["--list-test-names-only"], capture_output=True, text=True)
             n = len([l for l in listing.stdout.splitlines() if l.strip()]) or 1

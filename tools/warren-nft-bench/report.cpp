@@ -235,6 +235,8 @@ void print_text(std::ostream& out, const Report& report)
             out << "\n";
         }
     }
+    if (report.datapath_error)
+        out << "\ndata path: FAILED: " << *report.datapath_error << "\n";
     if (report.memory) {
         const auto& m = report.memory.value();
         out << "\nmemory: resident set of the measuring process, tasks of " << m.ports_per_task << " port(s)\n";
@@ -309,6 +311,8 @@ nlohmann::json to_json(const Report& report)
             j["datapath"].push_back(row);
         }
     }
+    if (report.datapath_error)
+        j["datapath_error"] = *report.datapath_error;
     if (report.memory) {
         const auto& m = *report.memory;
         j["memory"] = {{"ports", m.ports}, {"ports_per_task", m.ports_per_task}, {"error", optional_text(m.error)}};
@@ -366,6 +370,8 @@ bool has_errors(const Report& report)
         for (const auto& b : *report.bulk)
             if (b.error)
                 return true;
+    if (report.datapath_error)
+        return true;
     if (report.datapath)
         for (const auto& d : *report.datapath)
             if (d.failed_connections > 0)

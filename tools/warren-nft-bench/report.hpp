@@ -22,6 +22,7 @@ struct Report {
     std::optional<std::vector<LatencyCell>> latency;
     std::optional<std::vector<BulkResult>> bulk;
     std::optional<std::vector<DatapathResult>> datapath;
+    std::optional<std::string> datapath_error;  // the mode stopped: a run failed (no figures)
     std::optional<MemoryResult> memory;
 };
 
