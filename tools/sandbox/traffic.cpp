@@ -64,6 +64,24 @@ bool wait_for(int fd, short events, std::chrono::steady_clock::time_point deadli
     }
 }
 
+// A server thread's wait: true when `socket` has input, false when `stop` was signalled (or poll
+// failed, which also ends the server).
+bool input_before_stop(int socket, int stop)
+{
+    for (;;) {
+        pollfd fds[2] = {{socket, POLLIN, 0}, {stop, POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        if (fds[1].revents)
+            return false;
+        if (fds[0].revents)
+            return true;
+    }
+}
+
 std::atomic<std::uint16_t> next_source_port{21000};
 
 std::uint16_t fresh_source_port()
@@ -182,17 +200,7 @@ std::vector<std::string> EchoServer::peers() const
 
 void EchoServer::serve()
 {
-    for (;;) {
-        pollfd fds[2] = {{socket_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        if (fds[1].revents)
-            return;
-        if (!fds[0].revents)
-            continue;
+    while (input_before_stop(socket_, stop_[0])) {
         sockaddr_in peer{};
         socklen_t length = sizeof peer;
         if (transport_ == Transport::tcp) {
@@ -338,15 +346,7 @@ ConnectionSink::~ConnectionSink()
 
 void ConnectionSink::serve()
 {
-    for (;;) {
-        pollfd fds[2] = {{socket_, POLLIN, 0}, {stop_, POLLIN, 0}};
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        if (fds[1].revents)
-            return;
+    while (input_before_stop(socket_, stop_)) {
         // Drain the whole accept queue per wake-up: under load one poll serves many connections.
         for (;;) {
             const int connection = accept4(socket_, nullptr, nullptr, SOCK_CLOEXEC);
