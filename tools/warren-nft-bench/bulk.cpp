@@ -19,9 +19,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 nlohmann::json measure(const BulkShape& shape)
 {
     const auto tasks = filler_tasks(shape.tasks * shape.ports_per_task, shape.ports_per_task);
-    std::vector<std::vector<warren::nft::PortMapping>> mappings;
-    for (const auto& task : tasks)
-        mappings.push_back(port_mappings(task));
+    const auto mappings = port_mappings(tasks);
 
     auto start = Clock::now();
     {

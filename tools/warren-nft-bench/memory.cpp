@@ -20,9 +20,7 @@ double per_port(std::size_t before, std::size_t after, std::size_t ports)
 nlohmann::json measure(std::size_t ports, std::size_t ports_per_task)
 {
     const auto tasks = filler_tasks(ports, ports_per_task);
-    std::vector<std::vector<warren::nft::PortMapping>> mappings;
-    for (const auto& task : tasks)
-        mappings.push_back(port_mappings(task));
+    const auto mappings = port_mappings(tasks);
 
     // Socket buffers, the kernel probe and the empty table's view are not per-port costs.
     auto publisher = std::make_unique<warren::nft::HostPortPublisher>();

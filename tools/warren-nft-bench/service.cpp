@@ -63,4 +63,13 @@ std::vector<warren::nft::PortMapping> port_mappings(const Task& task)
     return mappings;
 }
 
+std::vector<std::vector<warren::nft::PortMapping>> port_mappings(const std::vector<Task>& tasks)
+{
+    std::vector<std::vector<warren::nft::PortMapping>> mappings;
+    mappings.reserve(tasks.size());
+    for (const auto& task : tasks)
+        mappings.push_back(port_mappings(task));
+    return mappings;
+}
+
 }  // namespace bench

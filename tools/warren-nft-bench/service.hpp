@@ -37,5 +37,7 @@ std::vector<Task> filler_tasks(std::size_t count, std::size_t ports_per_task = 1
 std::size_t filler_capacity();
 
 std::vector<warren::nft::PortMapping> port_mappings(const Task& task);
+// port_mappings() of each task, in order: built before timing starts.
+std::vector<std::vector<warren::nft::PortMapping>> port_mappings(const std::vector<Task>& tasks);
 
 }  // namespace bench
