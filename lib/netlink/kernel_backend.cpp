@@ -41,21 +41,23 @@ struct CollectedReplies {
     std::vector<std::uint32_t> acked;  // seqs acknowledged with error 0
 };
 
-// Reads the replies to `batch` until it is over, then drains whatever else is queued: nf_tables
-// processes a batch inside sendmsg(), so every reply is already there, and none may be left to
-// confuse the next exchange. The batch is over when
+// Reads the replies to `batch` until it is over. nf_tables processes a batch inside sendmsg(), so
+// every reply is already queued when this starts. The batch is over when
+//   - BATCH_END is answered (acked on Linux 6.10+ when asked): nothing of the batch follows that
+//     ack, so nothing is left to read;
 //   - the batch header is refused (a stale generation id gets no other reply), or
-//   - BATCH_END is answered (acked on Linux 6.10+ when asked), or
 //   - the last message is answered and either errors were reported (the kernel then aborts without
 //     answering BATCH_END) or the kernel is not going to ack BATCH_END anyway, or
 //   - an error arrives after the last message was answered (a commit-time failure), or
 //   - errors arrived and nothing more is queued (the kernel gave up early, e.g. out of memory).
-// The last message must carry NLM_F_ACK.
+// Unless BATCH_END was answered, whatever else is queued is drained, so that no reply is left to
+// confuse the next exchange. Either BATCH_END (when `end_acked`) or the last message must carry NLM_F_ACK.
 CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
 {
     const std::uint32_t last_seq = batch.messages().back().seq;
     CollectedReplies replies;
     bool last_answered = false;
+    bool end_answered = false;
     bool done = false;
     auto scan = [&](std::span<const std::uint8_t> data) {
         const auto* nlh = reinterpret_cast<const nlmsghdr*>(data.data());
@@ -76,7 +78,8 @@ CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
                 last_answered = true;
                 done = done || !end_acked || !replies.errors.empty();
             }
-            done = done || ack.seq == batch.end_seq();
+            if (ack.seq == batch.end_seq())
+                end_answered = done = true;
         }
     };
     while (!done) {
@@ -85,8 +88,9 @@ CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
             break;
         scan(*data);
     }
-    while (auto more = socket.receive(true))
-        scan(*more);
+    if (!end_answered)
+        while (auto more = socket.receive(true))
+            scan(*more);
     return replies;
 }
 
@@ -448,10 +452,11 @@ void KernelBackend::commit(const Transaction& transaction, std::optional<std::ui
         return;
     Batch batch(socket_.next_seq(), expected_generation, false);
     encode(batch, transaction);
-    // Where the kernel acks BATCH_END (Linux 6.10+) that ack says the commit is done; the last
-    // message's ack marks the end of a refused batch, and of every batch on older kernels, where
-    // waiting for a BATCH_END ack would hang forever.
-    batch.request_ack_of_last_message();
+    // Where the kernel acks BATCH_END (Linux 6.10+), that one ack says the commit is done and is all
+    // a successful batch gets back: one receive. Older kernels never answer BATCH_END, and waiting
+    // for it would hang forever; there the last message's ack marks the end.
+    if (!features_.batch_acks)
+        batch.request_ack_of_last_message();
     batch.end(features_.batch_acks);
     socket_.skip_to(batch.next_seq());
     socket_.send(batch.bytes());
