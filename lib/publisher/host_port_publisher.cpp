@@ -24,7 +24,10 @@ namespace warren::nft {
 
 class HostPortPublisher::Impl {
 public:
-    explicit Impl(std::unique_ptr<ruleset::Backend> backend) : backend_(std::move(backend)) {}
+    Impl(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
+        : backend_(std::move(backend)), options_(options)
+    {
+    }
 
     void publish(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports)
     {
@@ -109,6 +112,10 @@ public:
         std::lock_guard lock(mutex_);
         // Not from the view: counters move without the generation moving.
         const auto snapshot = backend_->snapshot(layout::table(), {}, backends);
+        // A set without counters reads back zeros for every element: nothing to report.
+        const auto set = snapshot.sets.find(layout::backends_set);
+        if (set == snapshot.sets.end() || !set->second.counter)
+            return {};
         std::vector<std::pair<layout::Destination, const ruleset::Element*>> found;
         if (const auto elements = snapshot.elements.find(layout::backends_set); elements != snapshot.elements.end())
             for (const auto& element : elements->second)
@@ -155,7 +162,7 @@ private:
     void refresh()
     {
         const auto snapshot = backend_->snapshot(layout::table(), layout::chain_names(), layout::element_sets());
-        repair_ = layout::ensure_transaction(snapshot, rewrite_rules_);
+        repair_ = layout::ensure_transaction(snapshot, rewrite_rules_, options_.counters);
         index_ = TaskIndex::from_snapshot(snapshot);
         generation_ = snapshot.generation;
         fresh_ = true;
@@ -243,6 +250,7 @@ private:
     }
 
     std::unique_ptr<ruleset::Backend> backend_;
+    const PublisherOptions options_;
     std::mutex mutex_;
     TaskIndex index_;
     std::uint32_t generation_ = 0;
@@ -255,10 +263,13 @@ private:
     bool rewrite_rules_ = true;
 };
 
-HostPortPublisher::HostPortPublisher() : HostPortPublisher(std::make_unique<netlink::KernelBackend>()) {}
+HostPortPublisher::HostPortPublisher(PublisherOptions options)
+    : HostPortPublisher(std::make_unique<netlink::KernelBackend>(), options)
+{
+}
 
-HostPortPublisher::HostPortPublisher(std::unique_ptr<ruleset::Backend> backend)
-    : impl_(std::make_unique<Impl>(std::move(backend)))
+HostPortPublisher::HostPortPublisher(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
+    : impl_(std::make_unique<Impl>(std::move(backend), options))
 {
 }
 

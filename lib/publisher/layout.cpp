@@ -38,7 +38,10 @@ Set bound_ports_declaration()
 {
     return Set{bound_ports_map, {ipv4_addr, inet_proto, inet_service}, {ipv4_addr, inet_service}, false, bound_ports_set_id};
 }
-Set backends_declaration() { return Set{backends_set, {ipv4_addr, inet_proto, inet_service}, {}, true, backends_set_id}; }
+Set backends_declaration(bool counters)
+{
+    return Set{backends_set, {ipv4_addr, inet_proto, inet_service}, {}, counters, backends_set_id};
+}
 
 struct FixedChain {
     Chain chain;
@@ -277,24 +280,45 @@ std::optional<Destination> decode_destination_element(const Element& element)
     return destination;
 }
 
-std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, bool rewrite_rules)
+std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, bool rewrite_rules, bool counters)
 {
     Transaction tx(table());
     bool missing = !snapshot.exists;
+    bool add_counters = false;
     tx.add(table());
-    for (const auto& declaration : {ports_declaration(), bound_ports_declaration(), backends_declaration()}) {
+    for (const auto& declaration : {ports_declaration(), bound_ports_declaration(), backends_declaration(counters)}) {
         const auto found = snapshot.sets.find(declaration.name);
         if (found == snapshot.sets.end()) {
             missing = true;
             tx.add(declaration);
-        } else if (found->second != declaration.shape()) {
+            continue;
+        }
+        auto shape = found->second;
+        if (declaration.name == backends_set) {
+            // Counting or not, the backends set is ours; only a wish for counters changes it.
+            add_counters = counters && !shape.counter;
+            shape.counter = declaration.counter;
+        }
+        if (shape != declaration.shape())
             throw Error(errc::kernel_error,
                         "table ip warren holds a set '" + declaration.name +
                             "' of another layout (made by another program or version); remove it with "
                             "`nft delete table ip warren` and publish again");
-        }
     }
     const auto chains = fixed_chains();
+    if (add_counters) {
+        // A set's counters are fixed when it is created, and the rules that look it up keep it from
+        // being deleted: flush them, replace the set with its elements, and the rules come back below.
+        for (const auto& fixed : chains)
+            if (snapshot.chains.contains(fixed.chain.name))
+                tx.flush(fixed.chain);
+        tx.remove(backends_declaration(false));
+        tx.add(backends_declaration(true));
+        if (const auto elements = snapshot.elements.find(backends_set); elements != snapshot.elements.end())
+            for (const auto& element : elements->second)
+                tx.add(Element{element.set, element.key, element.data, element.comment});
+        missing = rewrite_rules = true;
+    }
     for (const auto& fixed : chains) {
         const auto chain = snapshot.chains.find(fixed.chain.name);
         const bool exists = chain != snapshot.chains.end();

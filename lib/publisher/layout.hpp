@@ -23,7 +23,7 @@ inline constexpr const char* table_name = "warren";
 inline constexpr const char* ports_map = "ports";  // proto . host port -> container ip . port
 // host ip . proto . host port -> container ip . port: ports published on one host address only
 inline constexpr const char* bound_ports_map = "bound_ports";
-inline constexpr const char* backends_set = "backends";  // container ip . proto . port, with counters
+inline constexpr const char* backends_set = "backends";  // container ip . proto . port, counted or not
 
 ruleset::Table table();
 // The fixed chains and the sets whose elements the publisher reads, for snapshots.
@@ -80,8 +80,11 @@ std::optional<Destination> decode_destination_element(const ruleset::Element& el
 
 // A transaction that makes the table complete: creates what is missing and, with `rewrite_rules`,
 // replaces the fixed rules of every chain (repairing rules edited behind our back). Map and set
-// elements are kept. Returns nullopt when the snapshot shows nothing to do. Throws Error when the
-// table holds a set of another shape (a layout we do not know how to adopt).
-std::optional<ruleset::Transaction> ensure_transaction(const ruleset::TableSnapshot& snapshot, bool rewrite_rules);
+// elements are kept. With `counters`, a backends set is created counting, and one that does not
+// count is replaced by one that does, with the same elements; without, either kind is kept.
+// Returns nullopt when the snapshot shows nothing to do. Throws Error when the table holds a set of
+// another shape (a layout we do not know how to adopt).
+std::optional<ruleset::Transaction> ensure_transaction(const ruleset::TableSnapshot& snapshot, bool rewrite_rules,
+                                                       bool counters);
 
 }  // namespace warren::nft::layout

@@ -59,6 +59,12 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                     if (op.verb == Verb::remove) {
                         if (set == t.sets.end())
                             return ENOENT;
+                        // Like the kernel: a set that a rule looks up cannot be deleted.
+                        for (const auto& [name, chain] : t.chains)
+                            for (const auto& rule : chain.rules)
+                                for (const auto& expression : rule.expressions)
+                                    if (const auto* lookup = std::get_if<expr::Lookup>(&expression); lookup && lookup->set == object.name)
+                                        return EBUSY;
                         t.sets.erase(set);
                         return 0;
                     }

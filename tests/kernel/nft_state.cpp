@@ -165,6 +165,17 @@ std::vector<KernelBackendCounters> kernel_backend_counters()
     return backends;
 }
 
+bool kernel_backends_counted()
+{
+    const auto objects = nft_objects({"list", "set", "ip", "warren", "backends"});
+    // {"set": {..., "stmt": [{"counter": null}]}}
+    if (const auto* statements = member(set_object(objects, "set"), "stmt"))
+        for (const auto& statement : items(*statements))
+            if (statement.contains("counter"))
+                return true;
+    return false;
+}
+
 std::vector<KernelBackend> kernel_backends()
 {
     std::vector<KernelBackend> backends;

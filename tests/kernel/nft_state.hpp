@@ -59,6 +59,8 @@ struct KernelBackendCounters {
 std::vector<KernelPort> kernel_ports();
 std::vector<KernelBackend> kernel_backends();
 std::vector<KernelBackendCounters> kernel_backend_counters();
+// Whether nft shows the backends set with a counter statement: its elements count.
+bool kernel_backends_counted();
 
 // The chains of table ip warren with their hooks as nft reports them (name -> "type hook priority").
 struct KernelChain {

@@ -40,6 +40,7 @@ using warren::nft::HostPortPublisher;
 using warren::nft::PortMapping;
 using warren::nft::Protocol;
 using warren::nft::PublishedPort;
+using warren::nft::PublisherOptions;
 using warren::nft::PublishMode;
 
 inline PortMapping tcp(std::uint16_t host, std::uint16_t container, std::string name = {})

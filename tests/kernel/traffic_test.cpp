@@ -200,7 +200,7 @@ TEST_CASE_METHOD(FreshNetns, "destination counters count real traffic and are re
 {
     const Topology net;
     Container container(net);
-    HostPortPublisher publisher;
+    HostPortPublisher publisher(PublisherOptions{.counters = true});
     CHECK(publisher.destination_counters().empty());  // no table: nothing to count, nothing created
     CHECK(tables().empty());
 
@@ -251,6 +251,43 @@ TEST_CASE_METHOD(FreshNetns, "destination counters count real traffic and are re
     publisher.publish_ports("web-1", Topology::container_ip, std::vector{udp(udp_host_port, udp_container_port)});
     CHECK(publisher.destination_counters().size() == 1);
     CHECK(counters_of(Protocol::udp, udp_container_port) == udp_counted);  // untouched by the re-publish
+}
+
+TEST_CASE_METHOD(FreshNetns, "counters are off by default, and a publisher that wants them adds them without a gap in service", "[traffic][counters]")
+{
+    const Topology net;
+    Container container(net);
+    HostPortPublisher plain;
+    plain.publish_ports("web-1", Topology::container_ip, std::vector{tcp(tcp_host_port, tcp_container_port)});
+    expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "uncounted", container.tcp_published,
+                "tcp-published", Topology::host_container_side_ip);
+    CHECK_FALSE(kernel_backends_counted());
+    CHECK(plain.destination_counters().empty());
+
+    // Another process wants counters: its first change replaces the backends set by a counting one,
+    // with web-1's destination in it, in the transaction that publishes its own port.
+    HostPortPublisher counting(PublisherOptions{.counters = true});
+    counting.publish_ports("web-2", Topology::container_ip, std::vector{udp(udp_host_port, udp_container_port)});
+    CHECK(kernel_backends_counted());
+    CHECK(kernel_backends() == std::vector<KernelBackend>{{Topology::container_ip, "tcp", tcp_container_port},
+                                                          {Topology::container_ip, "udp", udp_container_port}});
+    CHECK(plain.published_ports("web-1").size() == 1);
+    REQUIRE(counting.destination_counters().size() == 2);
+    CHECK(counting.destination_counters().front().packets == 0);  // counting starts with the new set
+
+    // web-1 still answers, through the re-added rules, and is counted now.
+    expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "counted", container.tcp_published,
+                "tcp-published", Topology::host_container_side_ip);
+    const auto counted = counting.destination_counters().front();
+    INFO(counted);
+    CHECK(counted.protocol == Protocol::tcp);
+    CHECK(counted.packets >= 5);
+    CHECK(as_kernel_counters(plain.destination_counters()) == kernel_backend_counters());
+
+    // The publisher without the wish leaves them on.
+    plain.unpublish_ports("web-1");
+    CHECK(kernel_backends_counted());
+    CHECK(plain.destination_counters().size() == 1);
 }
 
 TEST_CASE_METHOD(FreshNetns, "a port bound to one host address answers on that address only", "[traffic][host-ip]")

@@ -154,7 +154,7 @@ TEST_CASE("large element lists are split below the 64 KiB attribute limit", "[en
 
 TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
 {
-    const auto create = layout::ensure_transaction({}, false);
+    const auto create = layout::ensure_transaction({}, false, false);
     REQUIRE(create);
     Batch batch(1, std::nullopt, false);
     netlink::encode(batch, *create);

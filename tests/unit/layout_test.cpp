@@ -103,7 +103,7 @@ TEST_CASE("owner comments carry task id and name", "[layout]")
 TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
 {
     ruleset::TableSnapshot empty;
-    const auto create = layout::ensure_transaction(empty, false);
+    const auto create = layout::ensure_transaction(empty, false, false);
     REQUIRE(create);
     // table, 3 sets, and per chain: add, flush, rules (2 + 2 + 1 + 2)
     CHECK(create->operations().size() == 1 + 3 + 4 * 2 + 7);
@@ -118,13 +118,13 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
         if (const auto* rule = std::get_if<ruleset::Rule>(&op.object))
             complete.rule_comments[rule->chain].push_back(rule->comment);
     }
-    CHECK_FALSE(layout::ensure_transaction(complete, false));
-    CHECK(layout::ensure_transaction(complete, true));
+    CHECK_FALSE(layout::ensure_transaction(complete, false, false));
+    CHECK(layout::ensure_transaction(complete, true, false));
 
     auto no_forward = complete;
     no_forward.chains.erase("forward");
     no_forward.rule_comments.erase("forward");
-    const auto repair = layout::ensure_transaction(no_forward, false);
+    const auto repair = layout::ensure_transaction(no_forward, false, false);
     REQUIRE(repair);
     // table, then add/flush/2 rules for the missing chain only
     CHECK(repair->operations().size() == 1 + 4);
@@ -132,14 +132,79 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     // `nft flush chain ip warren forward`: the chain is there, its rules are not.
     auto flushed = complete;
     flushed.rule_comments.erase("forward");
-    const auto refill = layout::ensure_transaction(flushed, false);
+    const auto refill = layout::ensure_transaction(flushed, false, false);
     REQUIRE(refill);
     CHECK(refill->operations().size() == 1 + 4);
     // A rule replaced by a foreign one is a gap too.
     auto edited = complete;
     edited.rule_comments["prerouting"] = {"something else"};
-    REQUIRE(layout::ensure_transaction(edited, false));
-    CHECK(layout::ensure_transaction(edited, false)->operations().size() == 1 + 4);
+    REQUIRE(layout::ensure_transaction(edited, false, false));
+    CHECK(layout::ensure_transaction(edited, false, false)->operations().size() == 1 + 4);
+}
+
+TEST_CASE("counters are created on request, added to a set that lacks them, and never taken away", "[layout][counters]")
+{
+    const auto backends_of = [](const ruleset::Transaction& tx) {
+        std::vector<ruleset::Set> sets;
+        for (const auto& op : tx.operations())
+            if (const auto* set = std::get_if<ruleset::Set>(&op.object); set && set->name == layout::backends_set)
+                sets.push_back(*set);
+        return sets;
+    };
+    const auto plain = layout::ensure_transaction({}, false, false);
+    const auto counted = layout::ensure_transaction({}, false, true);
+    REQUIRE(backends_of(*plain).size() == 1);
+    CHECK_FALSE(backends_of(*plain).front().counter);
+    REQUIRE(backends_of(*counted).size() == 1);
+    CHECK(backends_of(*counted).front().counter);
+
+    // A complete table without counters, holding two destinations.
+    ruleset::TableSnapshot complete;
+    complete.exists = true;
+    for (const auto& op : plain->operations()) {
+        if (const auto* chain = std::get_if<ruleset::Chain>(&op.object))
+            complete.chains[chain->name] = *chain;
+        if (const auto* set = std::get_if<ruleset::Set>(&op.object))
+            complete.sets[set->name] = set->shape();
+        if (const auto* rule = std::get_if<ruleset::Rule>(&op.object))
+            complete.rule_comments[rule->chain].push_back(rule->comment);
+    }
+    const auto first = layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 8080});
+    const auto second = layout::destination_element({{10, 88, 0, 6}, Protocol::udp, 53});
+    complete.elements[layout::backends_set] = {first, second};
+    CHECK_FALSE(layout::ensure_transaction(complete, false, false));
+
+    // Wanting counters replaces the set: the rules that pin it are flushed first, the elements come
+    // back in the new set, and every rule is added again after it.
+    const auto upgrade = layout::ensure_transaction(complete, false, true);
+    REQUIRE(upgrade);
+    const auto& ops = upgrade->operations();
+    const auto at = [&](auto&& predicate) {
+        return std::find_if(ops.begin(), ops.end(), predicate) - ops.begin();
+    };
+    const auto removed = at([](const ruleset::Operation& op) {
+        return op.verb == ruleset::Verb::remove && std::holds_alternative<ruleset::Set>(op.object);
+    });
+    REQUIRE(removed < static_cast<long>(ops.size()));
+    for (long i = 0; i < removed; ++i)
+        CHECK_FALSE(std::holds_alternative<ruleset::Rule>(ops[i].object));
+    CHECK(at([](const ruleset::Operation& op) { return op.verb == ruleset::Verb::flush; }) < removed);
+    const auto added = backends_of(*upgrade);
+    REQUIRE(added.size() == 2);  // removed, then added counting
+    CHECK(added.back().counter);
+    CHECK(std::count_if(ops.begin(), ops.end(), [&](const ruleset::Operation& op) {
+              const auto* element = std::get_if<ruleset::Element>(&op.object);
+              return element && (*element == first || *element == second);
+          }) == 2);
+    CHECK(std::count_if(ops.begin(), ops.end(), [](const ruleset::Operation& op) {
+              return std::holds_alternative<ruleset::Rule>(op.object);
+          }) == 7);
+
+    // A counting set stays as it is, whether counters are wanted or not.
+    auto counting = complete;
+    counting.sets[layout::backends_set].counter = true;
+    CHECK_FALSE(layout::ensure_transaction(counting, false, true));
+    CHECK_FALSE(layout::ensure_transaction(counting, false, false));
 }
 
 TEST_CASE("a chain of another kind is reported, not overwritten", "[layout]")
@@ -148,7 +213,7 @@ TEST_CASE("a chain of another kind is reported, not overwritten", "[layout]")
     snapshot.exists = true;
     snapshot.chains["prerouting"] = ruleset::Chain{"prerouting", std::nullopt};  // a regular chain
     try {
-        layout::ensure_transaction(snapshot, false);
+        layout::ensure_transaction(snapshot, false, false);
         FAIL("no error");
     } catch (const Error& e) {
         CHECK(e.code() == errc::kernel_error);

@@ -87,7 +87,7 @@ TEST_CASE("the first publish creates the table with its fixed chains, maps and r
     CHECK(table.sets.contains("ports"));
     CHECK(table.sets.contains("backends"));
     CHECK(table.sets.at("ports").declaration.is_map());
-    CHECK(table.sets.at("backends").declaration.counter);
+    CHECK_FALSE(table.sets.at("backends").declaration.counter);  // PublisherOptions::counters is off by default
     for (const char* chain : {"prerouting", "output", "postrouting", "forward"}) {
         INFO(chain);
         REQUIRE(table.chains.contains(chain));
@@ -493,7 +493,7 @@ TEST_CASE("remove_table deletes everything of ours in one transaction, and publi
 TEST_CASE("destination counters are read from the kernel on every call", "[publisher][counters]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    HostPortPublisher publisher(test::share(fake), PublisherOptions{.counters = true});
     CHECK(publisher.destination_counters().empty());  // no table
     CHECK(fake.state().empty());
 
@@ -592,4 +592,34 @@ TEST_CASE("bound ports are adopted, re-published without a change and moved in o
     second.unpublish_ports("task-a");
     CHECK(elements(fake, "bound_ports").empty());
     CHECK(elements(fake, "backends").empty());
+}
+
+TEST_CASE("a publisher that wants counters adds them to a table without, keeping every port, in its first change", "[publisher][counters]")
+{
+    FakeBackend fake;
+    HostPortPublisher plain(test::share(fake));
+    plain.publish_ports("task-a", "10.88.0.5", web);
+    CHECK(plain.destination_counters().empty());  // published, but nothing counts
+    const auto before = elements(fake, "backends");
+    REQUIRE(before.size() == 3);
+
+    HostPortPublisher counting(test::share(fake), PublisherOptions{.counters = true});
+    CHECK(counting.all_published_ports() == plain.all_published_ports());  // reading changes nothing
+    CHECK(counting.destination_counters().empty());
+    CHECK_FALSE(warren_table(fake).sets.at("backends").declaration.counter);
+
+    const auto commits = fake.committed().size();
+    counting.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(81, 81)});
+    REQUIRE(fake.committed().size() == commits + 1);  // one transaction: the new set and the port
+    CHECK(warren_table(fake).sets.at("backends").declaration.counter);
+    CHECK(elements(fake, "backends").size() == 4);
+    CHECK(counting.destination_counters().size() == 4);
+    CHECK(plain.published_ports("task-a").size() == web.size());
+    for (const char* chain : {"prerouting", "output", "postrouting", "forward"})
+        CHECK_FALSE(warren_table(fake).chains.at(chain).rules.empty());
+
+    // A publisher without the wish leaves the counters on.
+    plain.unpublish_ports("task-b");
+    CHECK(warren_table(fake).sets.at("backends").declaration.counter);
+    CHECK(plain.destination_counters().size() == 3);
 }

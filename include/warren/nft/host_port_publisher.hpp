@@ -29,7 +29,8 @@ struct PublishedPort {
 };
 
 // The traffic counters of one destination of published ports: a container IP, protocol and
-// container port, an element of the `backends` set. They count the packets and bytes of connections
+// container port, an element of the `backends` set (counted only when PublisherOptions::counters
+// made the set count). They count the packets and bytes of connections
 // DNATed to that destination that the host forwarded, in both directions, plus the first packet of
 // each connection (where it is masqueraded); traffic from the host itself is counted by that first
 // packet only. Host ports that lead to the same destination share its counters, which start at 0
@@ -42,6 +43,19 @@ struct DestinationCounters {
     std::uint64_t bytes = 0;
 
     friend bool operator==(const DestinationCounters&, const DestinationCounters&) = default;
+};
+
+// How a publisher lays out table ip warren when its changes create or complete it.
+struct PublisherOptions {
+    // Count packets and bytes per destination, for destination_counters() and `warren-nft list`.
+    // Off by default: the kernel allocates per-CPU memory for every counted destination when it is
+    // published, which about doubles what a publish costs the kernel (docs/performance.md).
+    // On: a table this publisher creates counts; a table created without counters gets them with
+    // this publisher's first change, which replaces the `backends` set by a counting one with the
+    // same elements, in the same transaction (counting starts then, at 0).
+    // Off: a table this publisher creates does not count; one that counts keeps counting (another
+    // publisher asked for it). To stop counting, remove the table and publish again.
+    bool counters = false;
 };
 
 class HostPortPublisher {
@@ -58,9 +72,9 @@ public:
     // missing or incomplete; the first such transaction of a publisher also rewrites the fixed rules,
     // repairing rules edited behind its back. Reading, unpublishing and remove_table() never create
     // the table (a task can only have ports in a table that exists).
-    HostPortPublisher();
+    explicit HostPortPublisher(PublisherOptions options = {});
     // Same policy over another backend (the in-memory fake in unit tests).
-    explicit HostPortPublisher(std::unique_ptr<ruleset::Backend> backend);
+    explicit HostPortPublisher(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options = {});
     ~HostPortPublisher();
     HostPortPublisher(const HostPortPublisher&) = delete;
     HostPortPublisher& operator=(const HostPortPublisher&) = delete;
@@ -82,7 +96,8 @@ public:
     // Every published port of every task, ordered by protocol and host port. Reads only.
     std::vector<PublishedPort> all_published_ports() const;
     // The counters of every destination in the kernel's `backends` set, ordered by container IP,
-    // protocol and container port; empty when the table does not exist. Counters change with every
+    // protocol and container port; empty when the table does not exist or does not count
+    // (PublisherOptions::counters). Counters change with every
     // packet but the ruleset generation does not, so each call reads them from the kernel anew.
     // Match them to ports by (container_ip, protocol, container_port). Reads only.
     std::vector<DestinationCounters> destination_counters() const;
