@@ -45,6 +45,12 @@ nlmsghdr* Batch::start(std::uint16_t type, std::uint16_t family, std::uint16_t f
     return nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(tail()), type, family, flags, next_seq_);
 }
 
+nlmsghdr* Batch::start_zeroed(std::uint16_t type, std::uint16_t family, std::uint16_t flags)
+{
+    std::memset(tail(), 0, max_message_bytes);
+    return start(type, family, flags);
+}
+
 void Batch::finish(std::vector<std::size_t> operations)
 {
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer_.get() + size_);

@@ -27,7 +27,11 @@ public:
     Batch(std::uint32_t first_seq, std::optional<std::uint32_t> generation, bool ack_begin);
 
     // Starts an nf_tables message at the end of the buffer; fill its payload, then call finish().
+    // The room after the header is not zeroed: the writer must write every byte, padding included.
     nlmsghdr* start(std::uint16_t type, std::uint16_t family, std::uint16_t flags);
+    // The same, for writers that leave attribute padding as it was (libmnl and libnftnl do): the
+    // room for the message is zeroed first.
+    nlmsghdr* start_zeroed(std::uint16_t type, std::uint16_t family, std::uint16_t flags);
     void finish(std::vector<std::size_t> operations);
     // Appends BATCH_END; `ack_end` asks the kernel to acknowledge it (honoured from Linux 6.10).
     void end(bool ack_end);
@@ -46,8 +50,8 @@ public:
 private:
     nlmsghdr* tail();
 
-    // Not zero-filled: libmnl writes every byte of a message, padding included, and zeroing the
-    // room reserved for the largest message cost every publish a few microseconds.
+    // Not zero-filled as a whole: zeroing the room reserved for the largest message cost every
+    // publish a few microseconds. Element messages, the hot path, write their own padding.
     std::unique_ptr<std::uint8_t[]> buffer_;
     std::size_t capacity_ = 0;
     std::size_t size_ = 0;

@@ -9,6 +9,9 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <array>
+#include <cstring>
+#include <stdexcept>
 #include <type_traits>
 
 namespace warren::nft::netlink {
@@ -178,19 +181,49 @@ RulePtr make_rule(const Table& table, const Rule& rule)
     return r;
 }
 
-SetElemPtr make_element(const Element& element, bool with_data)
+// Element messages carry every publish and unpublish, so they are written straight into the batch
+// with libmnl: attribute for attribute what nftnl_set_elems_nlmsg_build_payload() writes (a unit
+// test compares the bytes), without allocating and freeing libnftnl objects for every element.
+// mnl_attr_put() leaves the padding after an attribute's payload as it was; the batch buffer is not
+// zeroed for element messages, so the padding is written here.
+void put_padded(nlmsghdr* nlh, std::uint16_t type, std::size_t length, const void* data)
 {
-    auto e = checked<SetElemPtr>(nftnl_set_elem_alloc());
-    nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY, element.key.data(), static_cast<std::uint32_t>(element.key.size()));
+    auto* attribute = static_cast<nlattr*>(mnl_nlmsg_get_payload_tail(nlh));
+    mnl_attr_put(nlh, type, length, data);
+    auto* payload = static_cast<std::uint8_t*>(mnl_attr_get_payload(attribute));
+    std::memset(payload + length, 0, MNL_ALIGN(length) - length);
+}
+
+void put_value(nlmsghdr* nlh, std::uint16_t type, const Bytes& value)
+{
+    auto* nest = mnl_attr_nest_start(nlh, type);
+    put_padded(nlh, NFTA_DATA_VALUE, value.size(), value.data());
+    mnl_attr_nest_end(nlh, nest);
+}
+
+// The comment as libnftnl's userdata: one TLV of type, length and the text with its NUL, which nft
+// needs to show it (pitfall 13), in a buffer of NFT_USERDATA_MAXLEN bytes, as nftnl_udata_put_strz().
+void put_comment(nlmsghdr* nlh, const std::string& comment)
+{
+    std::array<std::uint8_t, NFT_USERDATA_MAXLEN> udata;
+    const std::size_t length = comment.size() + 1;
+    if (2 + length > udata.size())
+        throw std::length_error("comment too long for nftables userdata: " + comment);
+    udata[0] = NFTNL_UDATA_SET_ELEM_COMMENT;
+    udata[1] = static_cast<std::uint8_t>(length);
+    std::memcpy(udata.data() + 2, comment.c_str(), length);
+    put_padded(nlh, NFTA_SET_ELEM_USERDATA, 2 + length, udata.data());
+}
+
+void put_element(nlmsghdr* nlh, const Element& element, bool with_data)
+{
+    auto* nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+    put_value(nlh, NFTA_SET_ELEM_KEY, element.key);
     if (with_data && !element.data.empty())
-        nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_DATA, element.data.data(),
-                           static_cast<std::uint32_t>(element.data.size()));
-    if (with_data && !element.comment.empty()) {
-        auto udata = comment_udata(NFTNL_UDATA_SET_ELEM_COMMENT, element.comment);
-        nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(udata.get()),
-                           nftnl_udata_buf_len(udata.get()));
-    }
-    return e;
+        put_value(nlh, NFTA_SET_ELEM_DATA, element.data);
+    if (with_data && !element.comment.empty())
+        put_comment(nlh, element.comment);
+    mnl_attr_nest_end(nlh, nest);
 }
 
 void encode_single(Batch& batch, const Table& table, const Operation& operation, std::size_t index)
@@ -202,7 +235,7 @@ void encode_single(Batch& batch, const Table& table, const Operation& operation,
             if constexpr (std::is_same_v<T, Table>) {
                 auto t = make_table(table);
                 const bool remove = operation.verb == Verb::remove;
-                auto* nlh = batch.start(remove ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, family,
+                auto* nlh = batch.start_zeroed(remove ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, family,
                                         remove ? 0 : create_flags(operation.verb));
                 nftnl_table_nlmsg_build_payload(nlh, t.get());
             } else if constexpr (std::is_same_v<T, Chain>) {
@@ -212,25 +245,25 @@ void encode_single(Batch& batch, const Table& table, const Operation& operation,
                     auto r = checked<RulePtr>(nftnl_rule_alloc());
                     nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.name.c_str());
                     nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, object.name.c_str());
-                    auto* nlh = batch.start(NFT_MSG_DELRULE, family, 0);
+                    auto* nlh = batch.start_zeroed(NFT_MSG_DELRULE, family, 0);
                     nftnl_rule_nlmsg_build_payload(nlh, r.get());
                 } else {
                     auto c = make_chain(table, object);
                     const bool remove = operation.verb == Verb::remove;
-                    auto* nlh = batch.start(remove ? NFT_MSG_DELCHAIN : NFT_MSG_NEWCHAIN, family,
+                    auto* nlh = batch.start_zeroed(remove ? NFT_MSG_DELCHAIN : NFT_MSG_NEWCHAIN, family,
                                             remove ? 0 : create_flags(operation.verb));
                     nftnl_chain_nlmsg_build_payload(nlh, c.get());
                 }
             } else if constexpr (std::is_same_v<T, Set>) {
                 const bool remove = operation.verb == Verb::remove;
                 auto s = remove ? make_set(table, object.name) : make_set_declaration(table, object);
-                auto* nlh = batch.start(remove ? NFT_MSG_DELSET : NFT_MSG_NEWSET, family,
+                auto* nlh = batch.start_zeroed(remove ? NFT_MSG_DELSET : NFT_MSG_NEWSET, family,
                                         remove ? 0 : create_flags(operation.verb));
                 nftnl_set_nlmsg_build_payload(nlh, s.get());
             } else if constexpr (std::is_same_v<T, Rule>) {
                 auto r = make_rule(table, object);
                 // Without APPEND a new rule goes to the head of the chain (pitfall 14).
-                auto* nlh = batch.start(NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND);
+                auto* nlh = batch.start_zeroed(NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND);
                 nftnl_rule_nlmsg_build_payload(nlh, r.get());
             } else {
                 static_assert(std::is_same_v<T, Element>);
@@ -255,18 +288,20 @@ void encode(Batch& batch, const Transaction& transaction)
         }
         const Verb verb = operations[i].verb;
         const bool remove = verb == Verb::remove;
-        auto set = make_set(table, element->set);
+        auto* nlh = batch.start(remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, family_of(table),
+                                remove ? 0 : create_flags(verb));
+        put_padded(nlh, NFTA_SET_ELEM_LIST_SET, element->set.size() + 1, element->set.c_str());
+        put_padded(nlh, NFTA_SET_ELEM_LIST_TABLE, table.name.size() + 1, table.name.c_str());
+        auto* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
         std::vector<std::size_t> carried;
         for (; i < operations.size() && carried.size() < max_elements_per_message; ++i) {
             const auto* next = std::get_if<Element>(&operations[i].object);
             if (!next || operations[i].verb != verb || next->set != element->set)
                 break;
-            nftnl_set_elem_add(set.get(), make_element(*next, !remove).release());
+            put_element(nlh, *next, !remove);
             carried.push_back(i);
         }
-        auto* nlh = batch.start(remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, family_of(table),
-                                remove ? 0 : create_flags(verb));
-        nftnl_set_elems_nlmsg_build_payload(nlh, set.get());
+        mnl_attr_nest_end(nlh, list);
         batch.finish(std::move(carried));
     }
 }

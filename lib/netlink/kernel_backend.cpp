@@ -385,7 +385,7 @@ KernelFeatures KernelBackend::probe()
     std::random_device random;
     const std::string probe_table = "warren-nft-probe-" + std::to_string(random()) + std::to_string(random());
     nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, probe_table.c_str());
-    auto* nlh = batch.start(nft_msg_destroytable, NFPROTO_IPV4, NLM_F_ACK);
+    auto* nlh = batch.start_zeroed(nft_msg_destroytable, NFPROTO_IPV4, NLM_F_ACK);
     nftnl_table_nlmsg_build_payload(nlh, table.get());
     batch.finish({});
     const std::uint32_t probe_seq = batch.messages().back().seq;

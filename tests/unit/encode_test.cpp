@@ -6,6 +6,8 @@
 #include "netlink/socket.hpp"
 #include "publisher/layout.hpp"
 
+#include <warren/nft/validation.hpp>
+
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -32,7 +34,7 @@ std::string rule_text(const nlmsghdr* nlh)
     return text;
 }
 
-// Walks NFTA_SET_ELEM_LIST_ELEMENTS by hand: an independent check of what libnftnl wrote.
+// Walks NFTA_SET_ELEM_LIST_ELEMENTS by hand: an independent check of what was written.
 std::vector<ruleset::Element> elements_of(const nlmsghdr* nlh)
 {
     std::vector<ruleset::Element> out;
@@ -92,6 +94,63 @@ TEST_CASE("a batch carries the generation id in its header", "[encode]")
     const auto* end = reinterpret_cast<const nlmsghdr*>(batch.bytes().data() + batch.bytes().size() - MNL_ALIGN(sizeof(nlmsghdr) + sizeof(nfgenmsg)));
     CHECK(end->nlmsg_type == NFNL_MSG_BATCH_END);
     CHECK(end->nlmsg_flags & NLM_F_ACK);
+}
+
+namespace {
+
+// The same element message as libnftnl builds it, the way the encoder wrote it before writing
+// element attributes itself: the reference the direct encoding must match byte for byte.
+std::vector<std::uint8_t> libnftnl_element_message(const nlmsghdr* like, const ruleset::Transaction& tx,
+                                                   const std::vector<std::size_t>& operations, bool with_data)
+{
+    std::vector<std::uint8_t> buffer(MNL_SOCKET_BUFFER_SIZE);
+    auto set = netlink::checked<netlink::SetPtr>(nftnl_set_alloc());
+    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, tx.table().name.c_str());
+    for (const auto index : operations) {
+        const auto& element = std::get<ruleset::Element>(tx.operations()[index].object);
+        nftnl_set_set_str(set.get(), NFTNL_SET_NAME, element.set.c_str());
+        auto e = netlink::checked<netlink::SetElemPtr>(nftnl_set_elem_alloc());
+        nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY, element.key.data(), static_cast<std::uint32_t>(element.key.size()));
+        if (with_data && !element.data.empty())
+            nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_DATA, element.data.data(), static_cast<std::uint32_t>(element.data.size()));
+        if (with_data && !element.comment.empty()) {
+            auto udata = netlink::checked<netlink::UdataBufPtr>(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
+            REQUIRE(nftnl_udata_put_strz(udata.get(), NFTNL_UDATA_SET_ELEM_COMMENT, element.comment.c_str()));
+            nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(udata.get()),
+                               nftnl_udata_buf_len(udata.get()));
+        }
+        nftnl_set_elem_add(set.get(), e.release());
+    }
+    const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(like));
+    auto* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buffer.data()), NFNL_MSG_TYPE(like->nlmsg_type),
+                                      nfg->nfgen_family, like->nlmsg_flags, like->nlmsg_seq);
+    nftnl_set_elems_nlmsg_build_payload(nlh, set.get());
+    buffer.resize(nlh->nlmsg_len);
+    return buffer;
+}
+
+}  // namespace
+
+TEST_CASE("element messages are byte for byte what libnftnl builds", "[encode]")
+{
+    ruleset::Transaction tx(layout::table());
+    tx.create(layout::port_element({Protocol::tcp, 80}, {{10, 0, 0, 1}, Protocol::tcp, 8080}, "task=web name=http"));
+    tx.create(layout::port_element({Protocol::udp, 53, {192, 168, 1, 2}}, {{10, 0, 0, 2}, Protocol::udp, 53},
+                                   "task=" + std::string(max_task_id_length, 'x') + " name=" + std::string(max_name_length, 'n')));
+    tx.add(layout::destination_element({{10, 0, 0, 1}, Protocol::tcp, 8080}));
+    tx.remove(layout::port_element({Protocol::sctp, 9}, {{10, 0, 0, 3}, Protocol::sctp, 9}, "task=old"));
+    tx.remove(layout::destination_element({{10, 0, 0, 3}, Protocol::sctp, 9}));
+    Batch batch(7, std::nullopt, false);
+    netlink::encode(batch, tx);
+    REQUIRE(batch.messages().size() == 5);  // ports, bound_ports, backends; then the two removals
+    for (const auto& message : batch.messages()) {
+        const auto* nlh = batch.header(message);
+        INFO("message " << message.seq);
+        const bool with_data = nft_type(nlh) == NFT_MSG_NEWSETELEM;
+        const auto expected = libnftnl_element_message(nlh, tx, message.operations, with_data);
+        const auto* bytes = reinterpret_cast<const std::uint8_t*>(nlh);
+        CHECK(std::vector<std::uint8_t>(bytes, bytes + nlh->nlmsg_len) == expected);
+    }
 }
 
 TEST_CASE("element operations on one set share a message and keep their comments", "[encode]")
