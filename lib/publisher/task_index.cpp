@@ -193,6 +193,8 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_
 {
     const auto current = index.entries(task_id);
     ruleset::Transaction tx(layout::table());
+    // At most: each current port and its destination out, each wanted port and its destination in.
+    tx.reserve(2 * (current.size() + wanted.size()) + index.mismatched().size());
 
     std::map<Destination, int> delta;
     for (const auto& entry : current) {

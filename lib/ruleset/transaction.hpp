@@ -41,6 +41,13 @@ public:
         return *this;
     }
 
+    // Room for `count` operations in all, so that building a large transaction moves none.
+    Transaction& reserve(std::size_t count)
+    {
+        operations_.reserve(count);
+        return *this;
+    }
+
     const Table& table() const noexcept { return table_; }
     const std::vector<Operation>& operations() const noexcept { return operations_; }
     bool empty() const noexcept { return operations_.empty(); }
