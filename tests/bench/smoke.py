@@ -104,7 +104,8 @@ if data is not None:
     report("--json writes valid JSON")
 
     problems = []
-    method_names = ["warren-nft", "floor", "iptables-fork", "iptables-restore", "nft-cli", "libnftables"]
+    method_names = ["warren-nft", "warren-nft-counters", "floor", "iptables-fork", "iptables-restore", "nft-cli",
+                    "libnftables"]
     cells = {(c["method"], c["ports"], c["table_size"]): c for c in data.get("latency", [])}
     ran = set()
     for m in method_names:
@@ -134,7 +135,7 @@ if data is not None:
                 forks = m in ("iptables-fork", "iptables-restore", "nft-cli")
                 if forks != (c.get("tool_peak_rss_kib", 0) > 0):
                     problems.append(f"{m} P={p} N={n}: tool_peak_rss_kib {c.get('tool_peak_rss_kib')} (forks: {forks})")
-    for must in ("warren-nft", "floor"):  # they need nothing but the kernel
+    for must in ("warren-nft", "warren-nft-counters", "floor"):  # they need nothing but the kernel
         if must not in ran:
             problems.append(f"{must} did not run")
     for m in method_names:

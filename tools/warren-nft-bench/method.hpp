@@ -39,6 +39,7 @@ const MethodInfo* find_method(const std::string& name);
 
 // The method factories, one per source file.
 MethodInfo warren_nft_method();
+MethodInfo warren_nft_counters_method();
 MethodInfo floor_method();
 MethodInfo iptables_fork_method();
 MethodInfo iptables_restore_method();

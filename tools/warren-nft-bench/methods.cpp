@@ -8,8 +8,8 @@ namespace bench {
 const std::vector<MethodInfo>& all_methods()
 {
     static const std::vector<MethodInfo> methods = {
-        warren_nft_method(),     floor_method(),  iptables_fork_method(),
-        iptables_restore_method(), nft_cli_method(), libnftables_method(),
+        warren_nft_method(),       warren_nft_counters_method(), floor_method(),       iptables_fork_method(),
+        iptables_restore_method(), nft_cli_method(),             libnftables_method(),
     };
     return methods;
 }

@@ -170,7 +170,7 @@ void print_latency_header(std::ostream& out)
 {
     out << "latency in microseconds; each row: publish then unpublish, timed separately\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%-16s %5s %7s %7s | %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s | %8s\n",
+    std::snprintf(line, sizeof line, "%-19s %5s %7s %7s | %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s | %8s\n",
                   "method", "ports", "table", "reps", "pub min", "p50", "p90", "p99", "max", "unpub min", "p50", "p90",
                   "p99", "max", "rss MiB");
     out << line << std::flush;
@@ -179,7 +179,7 @@ void print_latency_header(std::ostream& out)
 void print_latency_row(std::ostream& out, const LatencyCell& cell)
 {
     char head[64];
-    std::snprintf(head, sizeof head, "%-16s %5zu %7s ", cell.method.c_str(), cell.ports,
+    std::snprintf(head, sizeof head, "%-19s %5zu %7s ", cell.method.c_str(), cell.ports,
                   with_thousands(double(cell.table_size)).c_str());
     out << head;
     if (cell.skipped || cell.error) {

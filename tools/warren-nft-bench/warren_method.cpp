@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Method `warren-nft`: the library in process, one HostPortPublisher for the whole measurement, as a
-// node agent uses it.
+// Methods `warren-nft` and `warren-nft-counters`: the library in process, one HostPortPublisher for
+// the whole measurement, as a node agent uses it; the second with PublisherOptions::counters, to
+// show what counting every destination costs.
 #include "method.hpp"
 
 #include <warren/nft/host_port_publisher.hpp>
@@ -10,6 +11,8 @@ namespace {
 
 class WarrenNft final : public Method {
 public:
+    explicit WarrenNft(warren::nft::PublisherOptions options) : publisher_(options) {}
+
     void prepare(std::span<const Task> filler) override
     {
         for (const auto& task : filler)
@@ -30,7 +33,15 @@ private:
 MethodInfo warren_nft_method()
 {
     return {"warren-nft", "HostPortPublisher in process: map elements in one netlink batch",
-            [] { return std::optional<std::string>(); }, [] { return std::make_unique<WarrenNft>(); }};
+            [] { return std::optional<std::string>(); },
+            [] { return std::make_unique<WarrenNft>(warren::nft::PublisherOptions{}); }};
+}
+
+MethodInfo warren_nft_counters_method()
+{
+    return {"warren-nft-counters", "the same with PublisherOptions::counters: every destination counts packets and bytes",
+            [] { return std::optional<std::string>(); },
+            [] { return std::make_unique<WarrenNft>(warren::nft::PublisherOptions{.counters = true}); }};
 }
 
 }  // namespace bench
