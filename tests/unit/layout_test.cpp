@@ -100,6 +100,26 @@ TEST_CASE("owner comments carry task id and name", "[layout]")
     CHECK_FALSE(layout::parse_owner_comment("task="));
 }
 
+namespace {
+
+// What a dump shows after `tx` created the table (elements aside).
+ruleset::TableSnapshot snapshot_after(const ruleset::Transaction& tx)
+{
+    ruleset::TableSnapshot snapshot;
+    snapshot.exists = true;
+    for (const auto& op : tx.operations()) {
+        if (const auto* chain = std::get_if<ruleset::Chain>(&op.object))
+            snapshot.chains[chain->name] = *chain;
+        if (const auto* set = std::get_if<ruleset::Set>(&op.object))
+            snapshot.sets[set->name] = set->shape();
+        if (const auto* rule = std::get_if<ruleset::Rule>(&op.object))
+            snapshot.rule_comments[rule->chain].push_back(rule->comment);
+    }
+    return snapshot;
+}
+
+}  // namespace
+
 TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
 {
     ruleset::TableSnapshot empty;
@@ -108,16 +128,7 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     // table, 3 sets, and per chain: add, flush, rules (2 + 2 + 1 + 2)
     CHECK(create->operations().size() == 1 + 3 + 4 * 2 + 7);
 
-    ruleset::TableSnapshot complete;
-    complete.exists = true;
-    for (const auto& op : create->operations()) {
-        if (const auto* chain = std::get_if<ruleset::Chain>(&op.object))
-            complete.chains[chain->name] = *chain;
-        if (const auto* set = std::get_if<ruleset::Set>(&op.object))
-            complete.sets[set->name] = set->shape();
-        if (const auto* rule = std::get_if<ruleset::Rule>(&op.object))
-            complete.rule_comments[rule->chain].push_back(rule->comment);
-    }
+    auto complete = snapshot_after(*create);
     CHECK_FALSE(layout::ensure_transaction(complete, false, false));
     CHECK(layout::ensure_transaction(complete, true, false));
 
@@ -159,16 +170,7 @@ TEST_CASE("counters are created on request, added to a set that lacks them, and 
     CHECK(backends_of(*counted).front().counter);
 
     // A complete table without counters, holding two destinations.
-    ruleset::TableSnapshot complete;
-    complete.exists = true;
-    for (const auto& op : plain->operations()) {
-        if (const auto* chain = std::get_if<ruleset::Chain>(&op.object))
-            complete.chains[chain->name] = *chain;
-        if (const auto* set = std::get_if<ruleset::Set>(&op.object))
-            complete.sets[set->name] = set->shape();
-        if (const auto* rule = std::get_if<ruleset::Rule>(&op.object))
-            complete.rule_comments[rule->chain].push_back(rule->comment);
-    }
+    auto complete = snapshot_after(*plain);
     const auto first = layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 8080});
     const auto second = layout::destination_element({{10, 88, 0, 6}, Protocol::udp, 53});
     complete.elements[layout::backends_set] = {first, second};
