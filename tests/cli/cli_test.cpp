@@ -129,10 +129,14 @@ std::vector<BadCall> bad_calls()
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--name", "a\"b"}, 2, {"--name: ", "port name", "only letters, digits"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "-p", "8080:81/tcp"}, 2, {"-p: ", "8080/tcp", "twice"}},
         {too_many_ports, 2, {"-p: ", "513 ports", "at most 512"}},
+        // Refused before the kernel is asked: --counters does not make the table count either.
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:70000", "--counters"}, 2, {"container port '70000'"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--bogus"}, 2, {"--bogus"}},
         {{"unpublish"}, 2, {"--task", "required"}},
         {{"unpublish", "--task", "a;b"}, 2, {"--task: ", "\"a;b\"", "only letters, digits"}},
+        {{"unpublish", "--task", "t", "--counters"}, 2, {"--counters"}},  // only publish turns counting on
         {{"list", "--task", ""}, 2, {"--task", "empty"}},
+        {{"list", "--counters"}, 2, {"--counters"}},
         {{"frobnicate"}, 2, {"unknown subcommand 'frobnicate'", "publish, unpublish, list, flush or doctor"}},
         {{}, 2, {"subcommand"}},
         {{"flush"}, 2, {"--yes"}},
@@ -151,25 +155,27 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     REQUIRE(all.size() == 5);
     const auto web = list_json({"--task", "web-1"});
     REQUIRE(web.size() == 3);
+    // Published without --counters: the table does not count, so there are no counters to show.
+    CHECK_FALSE(kernel_backends_counted());
     CHECK(web[0] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8080,"container_ip":"10.0.0.2",)"
-                                R"("container_port":80,"name":"web","packets":0,"bytes":0,"host_ip":""})"));
+                                R"("container_port":80,"name":"web","packets":null,"bytes":null,"host_ip":""})"));
     CHECK(web[1] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8443,"container_ip":"10.0.0.2",)"
-                                R"("container_port":443,"name":"web","packets":0,"bytes":0,"host_ip":""})"));
+                                R"("container_port":443,"name":"web","packets":null,"bytes":null,"host_ip":""})"));
     CHECK(web[2] == json::parse(R"({"task":"web-1","protocol":"udp","host_port":5353,"container_ip":"10.0.0.2",)"
-                                R"("container_port":53,"name":"web","packets":0,"bytes":0,"host_ip":""})"));
+                                R"("container_port":53,"name":"web","packets":null,"bytes":null,"host_ip":""})"));
     // Keys in the documented order.
     CHECK(cli_ok({"list", "--json", "--task", "db"}).find(R"("task": "db",
     "protocol": "sctp")") != std::string::npos);
 
     const auto table = cli_ok({"list"});
     INFO(table);
-    // Ordered by protocol and host port; columns aligned; no trailing blanks.
+    // Ordered by protocol and host port; columns aligned; no trailing blanks; "-" for no counters.
     CHECK(table == "TASK   HOST       CONTAINER      NAME  PACKETS  BYTES\n"
-                   "db     5432/tcp   10.0.0.3:5432              0      0\n"
-                   "web-1  8080/tcp   10.0.0.2:80    web         0      0\n"
-                   "web-1  8443/tcp   10.0.0.2:443   web         0      0\n"
-                   "web-1  5353/udp   10.0.0.2:53    web         0      0\n"
-                   "db     9000/sctp  10.0.0.3:9000              0      0\n");
+                   "db     5432/tcp   10.0.0.3:5432              -      -\n"
+                   "web-1  8080/tcp   10.0.0.2:80    web         -      -\n"
+                   "web-1  8443/tcp   10.0.0.2:443   web         -      -\n"
+                   "web-1  5353/udp   10.0.0.2:53    web         -      -\n"
+                   "db     9000/sctp  10.0.0.3:9000              -      -\n");
     CHECK(std::count(table.begin(), table.end(), '\n') == 6);
 
     // Publishing again replaces the task's ports.
@@ -212,7 +218,8 @@ TEST_CASE_METHOD(FreshNetns, "list shows the packet and byte counters of each po
     const Topology net;
     EchoServer echo(net.container, Transport::tcp, 8080, "echo");
     cli_ok({"publish", "--task", "web-1", "--ip", Topology::container_ip, "-p", "18080:8080", "-p", "28080:8080", "-p",
-            "5353:53/udp"});
+            "5353:53/udp", "--counters"});
+    CHECK(kernel_backends_counted());
     for (const auto& port : list_json()) {
         CHECK(port.at("packets") == 0);
         CHECK(port.at("bytes") == 0);
@@ -372,6 +379,7 @@ TEST_CASE_METHOD(FreshNetns, "--version and --help", "[cli]")
         CHECK(help.find("Usage: warren-nft " + sub) != std::string::npos);
     }
     CHECK(cli_ok({"publish", "--help"}).find("HOST_PORT:CONTAINER_PORT") != std::string::npos);
+    CHECK(cli_ok({"publish", "--help"}).find("--counters") != std::string::npos);
     CHECK(cli_ok({"--help"}).find("Exit status") != std::string::npos);
     CHECK(tables().empty());
 }
@@ -418,6 +426,7 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds ip_forward=0, a forward drop policy a
     CHECK(doctor_lines(result.out, "FAIL", "net.ipv4.ip_forward is 0") == 1);
     CHECK(doctor_lines(result.out, "FAIL", "sysctl -w net.ipv4.ip_forward=1") == 1);
     CHECK(doctor_lines(result.out, "OK", "table ip warren does not exist yet") == 1);
+    CHECK(doctor_lines(result.out, "OK", "packets and bytes") == 0);  // no table, no line about counting
     CHECK(tables().empty());  // the doctor created nothing
 
     write_net_sysctl("net/ipv4/ip_forward", "1");
@@ -451,6 +460,92 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds ip_forward=0, a forward drop policy a
     CHECK(ruleset() == damaged);
     cli_ok({"publish", "--task", "t", "--ip", "10.0.0.2", "-p", "8080:80"});  // but by the next publish
     CHECK(warren_chains().size() == 4);
+}
+
+TEST_CASE_METHOD(FreshNetns, "publish --counters adds counters to a table without them and keeps its ports; others leave them on",
+                 "[cli][counters][doctor]")
+{
+    const Topology net;
+    EchoServer echo(net.container, Transport::tcp, 8080, "echo");
+    // What a client gets from task a's port 18080.
+    const auto answer_of_a = [&](const std::string& payload) {
+        const auto reply = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, 18080, payload);
+        return reply.replied ? reply.reply : "no reply: " + reply.error;
+    };
+
+    // Task a, published without --counters: its port works, and nothing counts.
+    cli_ok({"publish", "--task", "a", "--ip", Topology::container_ip, "-p", "18080:8080"});
+    REQUIRE(answer_of_a("uncounted") == "echo:uncounted");
+    CHECK_FALSE(kernel_backends_counted());
+    auto listed = list_json();
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].at("packets").is_null());
+    CHECK(listed[0].at("bytes").is_null());
+    auto report = cli({"doctor"});
+    INFO(report.out << report.err);
+    check_doctor_format(report.out);
+    CHECK(doctor_lines(report.out, "OK", "table ip warren does not count packets and bytes per destination") == 1);
+    CHECK(doctor_lines(report.out, "OK", "publish with --counters") == 1);
+    CHECK(doctor_lines(report.out, "OK", "table ip warren counts") == 0);
+
+    // Task b asks for counters: one transaction replaces set backends by a counting one that keeps
+    // a's destination, and publishes b's port.
+    const auto log = monitor_transactions([] {
+        cli_ok({"publish", "--task", "b", "--ip", Topology::container_ip, "-p", "5353:53/udp", "--counters"});
+    });
+    INFO("nft monitor:\n" << log.text);
+    CHECK(log.generations == 1);
+    const auto deleted = log.text.find("delete set ip warren backends");
+    CHECK(deleted != std::string::npos);
+    CHECK(log.text.find("add element ip warren backends { " + std::string(Topology::container_ip) + " . tcp . 8080",
+                        deleted) != std::string::npos);
+    CHECK(kernel_backends_counted());
+    CHECK(kernel_backends() == std::vector<KernelBackend>{{Topology::container_ip, "tcp", 8080},
+                                                          {Topology::container_ip, "udp", 53}});
+    listed = list_json();  // tcp 18080 (a), udp 5353 (b)
+    INFO(listed.dump());
+    REQUIRE(listed.size() == 2);
+    CHECK(listed[0].at("task") == "a");
+    CHECK(listed[0].at("host_port") == 18080);
+    CHECK(listed[1].at("task") == "b");
+    for (const auto& port : listed) {
+        CHECK(port.at("packets") == 0);  // counting starts with the new set
+        CHECK(port.at("bytes") == 0);
+    }
+    report = cli({"doctor"});
+    INFO(report.out << report.err);
+    check_doctor_format(report.out);
+    CHECK(doctor_lines(report.out, "OK", "table ip warren counts packets and bytes per destination") == 1);
+    CHECK(doctor_lines(report.out, "OK", "does not count") == 0);
+
+    // a's port still answers, through the rules that came back with the set, and is counted now.
+    REQUIRE(answer_of_a("counted") == "echo:counted");
+    listed = list_json();
+    const auto kernel = kernel_backend_counters();  // tcp . 8080 sorts before udp . 53
+    REQUIRE(kernel.size() == 2);
+    CHECK(kernel[0].packets > 0);
+    CHECK(listed[0].at("packets").get<long>() == kernel[0].packets);
+    CHECK(listed[0].at("bytes").get<long>() == kernel[0].bytes);
+
+    // Changes without --counters leave the counting on.
+    cli_ok({"publish", "--task", "c", "--ip", "10.0.0.9", "-p", "9090:90"});
+    cli_ok({"unpublish", "--task", "b"});
+    CHECK(kernel_backends_counted());
+    listed = list_json();
+    REQUIRE(listed.size() == 2);
+    for (const auto& port : listed)
+        CHECK(port.at("packets").is_number());
+
+    // To stop counting: flush, then publish again without --counters. Publishing the same ports
+    // again with --counters turns it back on.
+    cli_ok({"flush", "--yes"});
+    cli_ok({"publish", "--task", "a", "--ip", Topology::container_ip, "-p", "18080:8080"});
+    CHECK_FALSE(kernel_backends_counted());
+    CHECK(list_json().at(0).at("packets").is_null());
+    cli_ok({"publish", "--task", "a", "--ip", Topology::container_ip, "-p", "18080:8080", "--counters"});
+    CHECK(kernel_backends_counted());
+    CHECK(list_json().at(0).at("packets") == 0);
+    CHECK(answer_of_a("again") == "echo:again");
 }
 
 }  // namespace kt

@@ -92,6 +92,28 @@ bool table_exists(const json& ruleset)
     return false;
 }
 
+// Whether table ip warren's set backends counts packets and bytes per destination: nft shows a set
+// declared with a counter as {"set": {..., "stmt": [{"counter": null}]}}. nullopt when the set is
+// not there (it can only be deleted after the rules that look it up, whose absence is a FAIL).
+std::optional<bool> backends_counted(const json& ruleset)
+{
+    const auto list = ruleset.find("nftables");
+    if (list == ruleset.end() || !list->is_array())
+        return std::nullopt;
+    for (const auto& object : *list) {
+        const auto set = object.find("set");
+        if (set == object.end() || !set->is_object() || text(*set, "family") != "ip" || text(*set, "table") != "warren" ||
+            text(*set, "name") != "backends")
+            continue;
+        if (const auto statements = set->find("stmt"); statements != set->end() && statements->is_array())
+            for (const auto& statement : *statements)
+                if (statement.is_object() && statement.contains("counter"))
+                    return true;
+        return false;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 int run_doctor(std::ostream& out)
@@ -154,6 +176,14 @@ int run_doctor(std::ostream& out)
         if (!unruled.empty())
             report.fail("the chain(s) " + unruled + " of table ip warren lack their rules (as after nft flush table "
                         "ip warren), so published ports do not work; " + repair);
+        // Information, not a problem: counting is a choice (PublisherOptions::counters), off by default.
+        const auto counted = have_table ? backends_counted(*ruleset) : std::nullopt;
+        if (counted == true)
+            report.ok("table ip warren counts packets and bytes per destination (warren-nft list shows them)");
+        else if (counted == false)
+            report.ok("table ip warren does not count packets and bytes per destination, so warren-nft list shows - "
+                      "for them (off by default; publish with --counters, or PublisherOptions::counters, to turn "
+                      "counting on)");
     }
 
     const auto forward = doctor::read_first_line("/proc/sys/net/ipv4/ip_forward");

@@ -10,8 +10,10 @@
 namespace warren::cli {
 
 // Each port is shown with the counters of its destination (container ip, protocol, container port)
-// from `counters`; ports whose destination has none (its backends element was deleted by hand, or
-// was published after the counters were read) show "-" and null.
+// from `counters`; ports whose destination has none show "-" and null. That is every port when the
+// table does not count at all (the default; `publish --counters` turns counting on, and `counters`
+// is then empty), and otherwise a port whose backends element was deleted by hand, or was published
+// after the counters were read.
 
 // One header line and one line per port: TASK, HOST ([host ip:]port/protocol), CONTAINER (ip:port),
 // NAME, PACKETS, BYTES (right-aligned).

@@ -33,6 +33,7 @@ struct Arguments {
     std::string name;
     bool json = false;
     bool yes = false;
+    bool counters = false;
 };
 
 int publish(const Arguments& args)
@@ -48,7 +49,8 @@ int publish(const Arguments& args)
         ports.push_back(std::move(mapping));
     }
     check_argument("-p", [&] { nft::validate_ports(ports); });
-    nft::HostPortPublisher publisher;
+    // Without --counters a table that counts keeps counting: the flag only ever turns counting on.
+    nft::HostPortPublisher publisher(nft::PublisherOptions{.counters = args.counters});
     publisher.publish_ports(args.task, args.ip, ports);
     return exit_ok;
 }
@@ -69,7 +71,9 @@ int list(const Arguments& args, bool task_given)
     auto ports = publisher.all_published_ports();
     if (task_given)
         std::erase_if(ports, [&](const nft::PublishedPort& port) { return port.task_id != args.task; });
-    // Read after the ports: a listed port lacks counters only if its destination went in between.
+    // Empty when the table does not count (publish --counters turns counting on). Read after the
+    // ports: in a table that counts, a listed port lacks counters only if its destination went in
+    // between.
     const auto counters = publisher.destination_counters();
     std::cout << (args.json ? warren::cli::format_json(ports, counters) : warren::cli::format_table(ports, counters))
               << std::flush;
@@ -108,6 +112,9 @@ int main(int argc, char* argv[])
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     publish_cmd->add_option("--name", args.name, "A name for the ports, shown in list and nft");
+    publish_cmd->add_flag("--counters", args.counters,
+                          "Count packets and bytes per destination, shown by list: creates the table counting, "
+                          "or adds counters to a table without them");
 
     auto* unpublish_cmd = app.add_subcommand("unpublish", "Remove every port of a task (not an error if it has none)");
     unpublish_cmd->add_option("--task", args.task, "Task id")->required();
