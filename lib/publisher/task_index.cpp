@@ -196,19 +196,28 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_
     // At most: each current port and its destination out, each wanted port and its destination in.
     tx.reserve(2 * (current.size() + wanted.size()) + index.mismatched().size());
 
-    std::map<Destination, int> delta;
+    // Change of uses per destination, in destination order (the order its elements go in); a
+    // request has few destinations, so a sorted vector beats a map's allocations.
+    std::vector<std::pair<Destination, int>> delta;
+    const auto change = [&](const Destination& destination, int by) {
+        auto at = std::lower_bound(delta.begin(), delta.end(), destination,
+                                   [](const auto& item, const Destination& d) { return item.first < d; });
+        if (at == delta.end() || at->first != destination)
+            at = delta.insert(at, {destination, 0});
+        at->second += by;
+    };
     for (const auto& entry : current) {
         if (contains(wanted, entry))
             continue;
         tx.remove(layout::port_element(entry.host_port(), entry.destination(),
                                        layout::owner_comment(task_id, entry.mapping.name)));
-        --delta[entry.destination()];
+        change(entry.destination(), -1);
     }
     for (const auto& entry : wanted)
         if (!contains(current, entry))
-            ++delta[entry.destination()];
+            change(entry.destination(), +1);
     for (const auto& destination : index.mismatched())
-        delta.try_emplace(destination, 0);
+        change(destination, 0);
 
     for (const auto& [destination, change] : delta) {
         const auto uses = static_cast<int>(index.destination_uses(destination)) + change;
