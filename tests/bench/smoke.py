@@ -59,12 +59,12 @@ problems = []
 for args, expect in [(["--reps", "0"], "--reps"), (["--methods", "warren-nft,bogus"], "bogus"),
                      (["--bulk", "10x0"], "--bulk"), (["--ports", "0"], "--ports"),
                      (["--table-sizes", "9999999"], "--table-sizes"), (["--mode", "speed"], "--mode"),
-                     (["--no-such-option"], "no-such-option")]:
+                     (["--rounds", "0"], "--rounds"), (["--no-such-option"], "no-such-option")]:
     r = run(args, timeout=60)
     if r.returncode != 2 or expect not in r.stderr or r.stdout:
         problems.append(f"{args}: exit {r.returncode}, stderr {r.stderr.strip()!r}, stdout {r.stdout[:80]!r}")
 r = run(["--help"], timeout=60)
-for option in ["--mode", "--all", "--methods", "--ports", "--table-sizes", "--reps", "--warmup", "--max-seconds",
+for option in ["--mode", "--all", "--methods", "--ports", "--table-sizes", "--reps", "--warmup", "--rounds", "--max-seconds",
                "--bulk", "--datapath-sizes", "--datapath-seconds", "--datapath-runs", "--memory-ports", "--json", "--csv"]:
     if option not in r.stdout:
         problems.append(f"--help does not document {option}")
@@ -75,9 +75,9 @@ report("usage errors exit 2 and name the option; --help documents every option",
 # --- one small run of every mode -----------------------------------------------------------------
 work = tempfile.mkdtemp(prefix="bench-smoke.")
 json_path, csv_path = os.path.join(work, "results.json"), os.path.join(work, "results.csv")
-sizes, ports, reps = [0, 40], [1, 3], 5
+sizes, ports, reps, rounds = [0, 40], [1, 3], 5, 2
 before = host_view()
-r = run(["--mode", "latency,bulk,memory,datapath", "--reps", str(reps), "--warmup", "1",
+r = run(["--mode", "latency,bulk,memory,datapath", "--reps", str(reps), "--warmup", "1", "--rounds", str(rounds),
          "--table-sizes", ",".join(map(str, sizes)), "--ports", ",".join(map(str, ports)), "--max-seconds", "20",
          "--bulk", "30x1,5x4", "--memory-ports", "2000",
          "--datapath-sizes", "2,40", "--datapath-seconds", "0.3", "--datapath-runs", "1",
@@ -125,6 +125,8 @@ if data is not None:
                 ran.add(m)
                 if not (c["repetitions"] == reps or (c["time_bounded"] and 1 <= c["repetitions"] < reps)):
                     problems.append(f"{m} P={p} N={n}: {c['repetitions']} repetitions of {reps}")
+                if c.get("rounds") != rounds:
+                    problems.append(f"{m} P={p} N={n}: measured in {c.get('rounds')} rounds, not {rounds}")
                 for phase in ("publish_us", "unpublish_us"):
                     q = c.get(phase, {})
                     seq = [q.get(k) for k in ("min", "p50", "p90", "p99", "max")]

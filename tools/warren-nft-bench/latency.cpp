@@ -4,6 +4,7 @@
 #include "child.hpp"
 #include "method.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -17,18 +18,8 @@ double microseconds_since(Clock::time_point start)
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
 
-nlohmann::json to_json(const Percentiles& p)
-{
-    return {{"min", p.min}, {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"max", p.max}};
-}
-
-Percentiles percentiles_from_json(const nlohmann::json& j)
-{
-    return {j.at("min"), j.at("p50"), j.at("p90"), j.at("p99"), j.at("max")};
-}
-
-// In the child: the whole cell.
-nlohmann::json measure(const MethodInfo& info, const LatencyCell& cell, double max_seconds)
+// In the child: one part of a cell, `repetitions` of them at most, for `max_seconds` at most.
+nlohmann::json measure(const MethodInfo& info, const LatencyCell& cell, std::size_t repetitions, double max_seconds)
 {
     auto method = info.create();
     method->prepare(filler_tasks(cell.table_size));
@@ -39,7 +30,7 @@ nlohmann::json measure(const MethodInfo& info, const LatencyCell& cell, double m
     }
     std::vector<double> publish, unpublish;
     const auto started = Clock::now();
-    while (publish.size() < cell.requested_repetitions &&
+    while (publish.size() < repetitions &&
            (publish.empty() || std::chrono::duration<double>(Clock::now() - started).count() < max_seconds)) {
         auto start = Clock::now();
         method->publish(service);
@@ -48,18 +39,23 @@ nlohmann::json measure(const MethodInfo& info, const LatencyCell& cell, double m
         method->unpublish(service);
         unpublish.push_back(microseconds_since(start));
     }
-    return {{"repetitions", publish.size()},
-            {"publish_us", to_json(percentiles(publish))},
-            {"unpublish_us", to_json(percentiles(unpublish))},
+    return {{"publish_us", publish},
+            {"unpublish_us", unpublish},
             {"peak_rss_kib", peak_rss_kib()},
             {"tool_peak_rss_kib", children_peak_rss_kib()}};
 }
+
+// The samples of a cell's parts so far.
+struct Samples {
+    std::vector<double> publish, unpublish;
+};
 
 }  // namespace
 
 std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::function<void(const LatencyCell&)>& done)
 {
     std::vector<LatencyCell> cells;
+    std::vector<const MethodInfo*> infos;
     for (const auto& name : options.methods) {
         const auto* info = find_method(name);
         const auto unavailable = info->unavailable();
@@ -71,26 +67,48 @@ std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::f
                 cell.table_size = table_size;
                 cell.requested_repetitions = options.repetitions;
                 cell.warmup = options.warmup;
+                // Every part times at least one repetition.
+                cell.rounds = std::max<std::size_t>(1, std::min(options.rounds, options.repetitions));
                 cell.skipped = unavailable;
-                if (!cell.skipped) {
-                    // Generous: preparing 100k iptables rules or a slow tool must not be cut short.
-                    const auto timeout = std::chrono::seconds(static_cast<long>(std::ceil(options.max_seconds)) * 3 + 600);
-                    try {
-                        const auto result = run_in_fresh_child([&] { return measure(*info, cell, options.max_seconds); }, timeout);
-                        cell.repetitions = result.at("repetitions");
-                        cell.time_bounded = cell.repetitions < cell.requested_repetitions;
-                        cell.publish_us = percentiles_from_json(result.at("publish_us"));
-                        cell.unpublish_us = percentiles_from_json(result.at("unpublish_us"));
-                        cell.peak_rss_kib = result.at("peak_rss_kib");
-                        cell.tool_peak_rss_kib = result.at("tool_peak_rss_kib");
-                    } catch (const std::exception& e) {
-                        cell.error = e.what();
-                    }
-                }
-                done(cell);
                 cells.push_back(std::move(cell));
+                infos.push_back(info);
             }
     }
+    std::vector<Samples> samples(cells.size());
+    const std::size_t rounds = cells.empty() ? 0 : cells.front().rounds;
+    for (std::size_t round = 0; round < rounds; ++round) {
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            auto& cell = cells[i];
+            if (cell.skipped || cell.error)
+                continue;
+            // R split as evenly as it goes: the first R % rounds parts take one more.
+            const std::size_t part = cell.requested_repetitions / rounds + (round < cell.requested_repetitions % rounds);
+            const double bound = options.max_seconds / static_cast<double>(rounds);
+            // Generous: preparing 100k iptables rules or a slow tool must not be cut short.
+            const auto timeout = std::chrono::seconds(static_cast<long>(std::ceil(bound)) * 3 + 600);
+            try {
+                const auto result = run_in_fresh_child([&] { return measure(*infos[i], cell, part, bound); }, timeout);
+                for (const double us : result.at("publish_us"))
+                    samples[i].publish.push_back(us);
+                for (const double us : result.at("unpublish_us"))
+                    samples[i].unpublish.push_back(us);
+                cell.peak_rss_kib = std::max<long>(cell.peak_rss_kib, result.at("peak_rss_kib"));
+                cell.tool_peak_rss_kib = std::max<long>(cell.tool_peak_rss_kib, result.at("tool_peak_rss_kib"));
+            } catch (const std::exception& e) {
+                cell.error = "round " + std::to_string(round + 1) + ": " + e.what();
+            }
+            if (round + 1 < rounds)
+                continue;
+            if (!cell.error) {
+                cell.repetitions = samples[i].publish.size();
+                cell.time_bounded = cell.repetitions < cell.requested_repetitions;
+                cell.publish_us = percentiles(samples[i].publish);
+                cell.unpublish_us = percentiles(samples[i].unpublish);
+            }
+        }
+    }
+    for (auto& cell : cells)
+        done(cell);
     return cells;
 }
 

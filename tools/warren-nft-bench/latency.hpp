@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Latency mode: publish then unpublish a service of P ports, R times, while the table holds N other
-// ports, for every method; each (method, P, N) cell in its own child and namespace.
+// ports, for every method. Each (method, P, N) cell is measured in `rounds` parts of about R/rounds
+// repetitions, each part in its own child and namespace; round r of every cell runs before round
+// r+1 of any, so that every cell samples the whole run and a slow minute of a shared machine falls
+// on all methods alike.
 #pragma once
 
 #include "stats.hpp"
@@ -20,6 +23,7 @@ struct LatencyOptions {
     std::size_t repetitions = 200;
     std::size_t warmup = 20;
     double max_seconds = 60;  // of timed repetitions per cell; slower cells report fewer repetitions
+    std::size_t rounds = 5;   // parts each cell is measured in, interleaved with the other cells'
 };
 
 struct LatencyCell {
@@ -28,7 +32,8 @@ struct LatencyCell {
     std::size_t table_size = 0;
     std::size_t requested_repetitions = 0;
     std::size_t repetitions = 0;
-    std::size_t warmup = 0;
+    std::size_t warmup = 0;  // untimed repetitions before each part's timed ones
+    std::size_t rounds = 0;  // parts the repetitions were measured in
     bool time_bounded = false;
     std::optional<std::string> skipped;  // the method cannot run here, and why
     std::optional<std::string> error;    // it ran and failed: no figures
@@ -37,7 +42,7 @@ struct LatencyCell {
     long tool_peak_rss_kib = 0;  // the largest process it forked (forking methods), else 0
 };
 
-// Calls `done` after each cell (progress); runs cells one after the other.
+// Calls `done` for each cell, in order, once every part of every cell has run.
 std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::function<void(const LatencyCell&)>& done);
 
 }  // namespace bench

@@ -212,7 +212,13 @@ int main(int argc, char* argv[])
         ->capture_default_str();
     app.add_option("--reps", o.latency.repetitions, "latency: timed publish+unpublish repetitions per cell (R)")
         ->capture_default_str();
-    app.add_option("--warmup", o.latency.warmup, "latency: untimed repetitions before them")->capture_default_str();
+    app.add_option("--warmup", o.latency.warmup, "latency: untimed repetitions before each round's timed ones")
+        ->capture_default_str();
+    app.add_option("--rounds", o.latency.rounds,
+                   "latency: measure each cell in this many parts of R/rounds repetitions, each in a fresh namespace, "
+                   "interleaved with the other cells' parts (a slow minute of the machine then hits every method alike)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
     app.add_option("--max-seconds", o.latency.max_seconds,
                    "latency: time bound of a cell's timed repetitions; a slower cell reports how many ran")
         ->capture_default_str();

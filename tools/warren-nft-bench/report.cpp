@@ -271,6 +271,7 @@ nlohmann::json to_json(const Report& report)
                                    {"requested_repetitions", c.requested_repetitions},
                                    {"repetitions", c.repetitions},
                                    {"warmup", c.warmup},
+                                   {"rounds", c.rounds},
                                    {"time_bounded", c.time_bounded},
                                    {"skipped", optional_text(c.skipped)},
                                    {"error", optional_text(c.error)}};
