@@ -13,7 +13,41 @@ bool contains(const std::vector<IndexEntry>& entries, const IndexEntry& entry)
 {
     return std::find(entries.begin(), entries.end(), entry) != entries.end();
 }
+
+std::uint32_t packed(const layout::Ipv4& a)
+{
+    return std::uint32_t{a[0]} << 24 | std::uint32_t{a[1]} << 16 | std::uint32_t{a[2]} << 8 | a[3];
+}
+
+std::size_t mix(std::uint64_t high, std::uint64_t low)
+{
+    return std::hash<std::uint64_t>{}(high << 32 ^ low ^ (low >> 32));
+}
 }  // namespace
+
+std::size_t TaskIndex::HostPortHash::operator()(const HostPort& p) const noexcept
+{
+    return mix(packed(p.address), std::uint64_t{static_cast<std::uint8_t>(p.protocol)} << 16 | p.port);
+}
+
+std::size_t TaskIndex::DestinationHash::operator()(const Destination& d) const noexcept
+{
+    return mix(packed(d.address), std::uint64_t{static_cast<std::uint8_t>(d.protocol)} << 16 | d.port);
+}
+
+void TaskIndex::insert_port(const HostPort& host_port, const Port& port)
+{
+    ports_.insert_or_assign(host_port, port);
+    if (host_port.bound())
+        bound_.insert(host_port);
+}
+
+void TaskIndex::erase_port(const HostPort& host_port)
+{
+    ports_.erase(host_port);
+    names_.erase(host_port);
+    bound_.erase(host_port);
+}
 
 TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot)
 {
@@ -35,8 +69,7 @@ TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot)
                 task = index.tasks_.emplace(std::string(task_id), TaskPorts{decoded->key, {}}).first;
             else
                 task->second.more.push_back(decoded->key);
-            index.ports_.insert_or_assign(decoded->key, Port{&task->first, decoded->destination.address,
-                                                             decoded->destination.port});
+            index.insert_port(decoded->key, Port{&task->first, decoded->destination.address, decoded->destination.port});
             if (owner && !owner->name.empty())
                 index.names_.insert_or_assign(decoded->key, std::move(owner->name));
             ++index.backends_[decoded->destination].uses;
@@ -91,15 +124,21 @@ const std::string* TaskIndex::owner(const HostPort& host_port) const
 
 std::optional<HostPort> TaskIndex::clash(const HostPort& host_port, std::string_view task_id) const
 {
-    // Every port that can overlap it: the same protocol and port, on all addresses first (the
-    // smallest address), then on each bound address in order.
-    for (auto it = ports_.lower_bound(HostPort{host_port.protocol, host_port.port});
-         it != ports_.end() && it->first.protocol == host_port.protocol && it->first.port == host_port.port; ++it) {
-        if (*it->second.task != task_id && layout::overlap(it->first, host_port))
-            return it->first;
-        if (host_port.bound() && it->first.address > host_port.address)
-            break;  // the rest are bound to other addresses
-    }
+    const auto taken = [&](const HostPort& other) {
+        const auto it = ports_.find(other);
+        return it != ports_.end() && *it->second.task != task_id;
+    };
+    // Every port that can overlap it, in order: the same protocol and port on all addresses, then
+    // on one address: the same one, or for a port on all addresses each bound one.
+    const HostPort everywhere{host_port.protocol, host_port.port};
+    if (taken(everywhere))
+        return everywhere;
+    if (host_port.bound())
+        return taken(host_port) ? std::optional(host_port) : std::nullopt;
+    for (auto it = bound_.lower_bound(everywhere);
+         it != bound_.end() && it->protocol == host_port.protocol && it->port == host_port.port; ++it)
+        if (taken(*it))
+            return *it;
     return std::nullopt;
 }
 
@@ -153,8 +192,7 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
             const Destination destination{port->second.address, host_port.protocol, port->second.container_port};
             --backends_[destination].uses;
             touched.push_back(destination);
-            names_.erase(host_port);
-            ports_.erase(port);
+            erase_port(host_port);
         });
         tasks_.erase(old);
     }
@@ -167,7 +205,7 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
             task.more.push_back(entries[i].host_port());
         const auto it = tasks_.emplace(std::string(task_id), std::move(task)).first;
         for (auto& entry : entries) {
-            ports_.insert_or_assign(entry.host_port(), Port{&it->first, entry.address, entry.mapping.container_port});
+            insert_port(entry.host_port(), Port{&it->first, entry.address, entry.mapping.container_port});
             if (!entry.mapping.name.empty())
                 names_.insert_or_assign(entry.host_port(), std::move(entry.mapping.name));
             ++backends_[entry.destination()].uses;
@@ -180,11 +218,17 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
 
 std::vector<PublishedPort> TaskIndex::all() const
 {
+    // Ordered by host port, as promised, though kept in a hash map.
+    std::vector<std::pair<HostPort, const Port*>> ordered;
+    ordered.reserve(ports_.size());
+    for (const auto& [host_port, port] : ports_)
+        ordered.emplace_back(host_port, &port);
+    std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<PublishedPort> out;
-    out.reserve(ports_.size());
-    for (const auto& [host_port, port] : ports_) {
-        auto entry = make_entry(host_port, port);
-        out.push_back(PublishedPort{*port.task, layout::to_string(entry.address), std::move(entry.mapping)});
+    out.reserve(ordered.size());
+    for (const auto& [host_port, port] : ordered) {
+        auto entry = make_entry(host_port, *port);
+        out.push_back(PublishedPort{*port->task, layout::to_string(entry.address), std::move(entry.mapping)});
     }
     return out;
 }
