@@ -45,10 +45,12 @@ struct CollectedReplies {
 // every reply is already queued when this starts. The batch is over when
 //   - BATCH_END is answered (acked on Linux 6.10+ when asked): nothing of the batch follows that
 //     ack, so nothing is left to read;
-//   - the batch header is refused (a stale generation id gets no other reply), or
+//   - the batch header is refused (a stale generation id gets no other reply; a failed commit is
+//     reported there too), or
 //   - the last message is answered and either errors were reported (the kernel then aborts without
 //     answering BATCH_END) or the kernel is not going to ack BATCH_END anyway, or
-//   - an error arrives after the last message was answered (a commit-time failure), or
+//   - an error arrives after the last message was answered (defensive: the kernels we know report
+//     commit failures on the header), or
 //   - errors arrived and nothing more is queued (the kernel gave up early, e.g. out of memory).
 // Unless BATCH_END was answered, whatever else is queued is drained, so that no reply is left to
 // confuse the next exchange. Either BATCH_END (when `end_acked`) or the last message must carry NLM_F_ACK.

@@ -29,8 +29,8 @@ struct PublishedPort {
 };
 
 // The traffic counters of one destination of published ports: a container IP, protocol and
-// container port, an element of the `backends` set (counted only when PublisherOptions::counters
-// made the set count). They count the packets and bytes of connections
+// container port, an element of the `backends` set (counted only in a table that counts: one that
+// a publisher with PublisherOptions::counters created or upgraded). They count the packets and bytes of connections
 // DNATed to that destination that the host forwarded, in both directions, plus the first packet of
 // each connection (where it is masqueraded); traffic from the host itself is counted by that first
 // packet only. Host ports that lead to the same destination share its counters, which start at 0
