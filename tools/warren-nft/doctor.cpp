@@ -7,6 +7,7 @@
 #include "doctor_legacy.hpp"
 #include "doctor_nat.hpp"
 #include "doctor_report.hpp"
+#include "doctor_ruleset.hpp"
 
 #include <warren/nft.hpp>
 
@@ -23,7 +24,9 @@ namespace warren::cli {
 namespace {
 
 using nlohmann::json;
+using doctor::objects;
 using doctor::Report;
+using doctor::text;
 
 // `nft -j list ruleset`, parsed; nullopt (with the reason in `error`) when it cannot be had.
 std::optional<json> read_ruleset(std::string& error)
@@ -39,12 +42,6 @@ std::optional<json> read_ruleset(std::string& error)
     }
 }
 
-std::string text(const json& object, const char* key)
-{
-    const auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 struct Chain {
     std::string family, table, name, type, hook, policy;
 };
@@ -52,16 +49,9 @@ struct Chain {
 std::vector<Chain> chains(const json& ruleset)
 {
     std::vector<Chain> out;
-    const auto list = ruleset.find("nftables");
-    if (list == ruleset.end() || !list->is_array())
-        return out;
-    for (const auto& object : *list) {
-        const auto chain = object.find("chain");
-        if (chain == object.end() || !chain->is_object())
-            continue;
+    for (const auto* chain : objects(ruleset, "chain"))
         out.push_back(Chain{text(*chain, "family"), text(*chain, "table"), text(*chain, "name"), text(*chain, "type"),
                             text(*chain, "hook"), text(*chain, "policy")});
-    }
     return out;
 }
 
@@ -69,26 +59,18 @@ std::vector<Chain> chains(const json& ruleset)
 std::set<std::string> warren_rule_chains(const json& ruleset)
 {
     std::set<std::string> out;
-    const auto list = ruleset.find("nftables");
-    if (list == ruleset.end() || !list->is_array())
-        return out;
-    for (const auto& object : *list)
-        if (const auto rule = object.find("rule"); rule != object.end() && rule->is_object())
-            if (text(*rule, "family") == "ip" && text(*rule, "table") == "warren" &&
-                text(*rule, "comment").starts_with("warren-nft: "))
-                out.insert(text(*rule, "chain"));
+    for (const auto* rule : objects(ruleset, "rule"))
+        if (text(*rule, "family") == "ip" && text(*rule, "table") == "warren" &&
+            text(*rule, "comment").starts_with("warren-nft: "))
+            out.insert(text(*rule, "chain"));
     return out;
 }
 
 bool table_exists(const json& ruleset)
 {
-    const auto list = ruleset.find("nftables");
-    if (list == ruleset.end() || !list->is_array())
-        return false;
-    for (const auto& object : *list)
-        if (const auto table = object.find("table"); table != object.end() && table->is_object())
-            if (text(*table, "family") == "ip" && text(*table, "name") == "warren")
-                return true;
+    for (const auto* table : objects(ruleset, "table"))
+        if (text(*table, "family") == "ip" && text(*table, "name") == "warren")
+            return true;
     return false;
 }
 
@@ -97,13 +79,8 @@ bool table_exists(const json& ruleset)
 // not there (it can only be deleted after the rules that look it up, whose absence is a FAIL).
 std::optional<bool> backends_counted(const json& ruleset)
 {
-    const auto list = ruleset.find("nftables");
-    if (list == ruleset.end() || !list->is_array())
-        return std::nullopt;
-    for (const auto& object : *list) {
-        const auto set = object.find("set");
-        if (set == object.end() || !set->is_object() || text(*set, "family") != "ip" || text(*set, "table") != "warren" ||
-            text(*set, "name") != "backends")
+    for (const auto* set : objects(ruleset, "set")) {
+        if (text(*set, "family") != "ip" || text(*set, "table") != "warren" || text(*set, "name") != "backends")
             continue;
         if (const auto statements = set->find("stmt"); statements != set->end() && statements->is_array())
             for (const auto& statement : *statements)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The NAT rules of `nft -j list ruleset` as the conflict check's model (doctor_nat.hpp).
 #include "doctor_nat.hpp"
+#include "doctor_ruleset.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,12 +17,6 @@ namespace warren::cli::doctor {
 namespace {
 
 using nlohmann::json;
-
-std::string text(const json& object, const char* key)
-{
-    const auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 // The single member of an expression or statement object ({"match": {...}} -> "match").
 std::string kind(const json& object)
@@ -465,14 +460,10 @@ std::vector<NatTable> nat_tables_of_ruleset(const json& ruleset)
 std::map<std::string, long> warren_nat_priorities(const json& ruleset)
 {
     std::map<std::string, long> priorities{{"prerouting", -100}, {"output", -100}};
-    const auto list = ruleset.find("nftables");
-    if (list == ruleset.end() || !list->is_array())
-        return priorities;
-    for (const auto& object : *list)
-        if (const auto it = object.find("chain"); it != object.end() && it->is_object())
-            if (text(*it, "family") == "ip" && text(*it, "table") == "warren" && text(*it, "type") == "nat" &&
-                priorities.contains(text(*it, "hook")) && it->contains("prio") && (*it)["prio"].is_number_integer())
-                priorities[text(*it, "hook")] = (*it)["prio"].get<long>();
+    for (const auto* chain : objects(ruleset, "chain"))
+        if (text(*chain, "family") == "ip" && text(*chain, "table") == "warren" && text(*chain, "type") == "nat" &&
+            priorities.contains(text(*chain, "hook")) && chain->contains("prio") && (*chain)["prio"].is_number_integer())
+            priorities[text(*chain, "hook")] = (*chain)["prio"].get<long>();
     return priorities;
 }
 
