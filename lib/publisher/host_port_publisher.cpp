@@ -110,9 +110,14 @@ public:
     {
         static const std::vector<std::string> backends{layout::backends_set};
         std::lock_guard lock(mutex_);
-        // Not from the view: counters move without the generation moving.
+        // Not from the view: counters move without the generation moving. The set's declaration is
+        // read first, so that a table that does not count (the default) costs no dump of its elements.
+        const auto declared = backend_->snapshot(layout::table(), {}, {}).sets;
+        if (const auto set = declared.find(layout::backends_set); set == declared.end() || !set->second.counter)
+            return {};
         const auto snapshot = backend_->snapshot(layout::table(), {}, backends);
-        // A set without counters reads back zeros for every element: nothing to report.
+        // A set without counters reads back zeros for every element: nothing to report (the table may
+        // have been replaced by one that does not count in between).
         const auto set = snapshot.sets.find(layout::backends_set);
         if (set == snapshot.sets.end() || !set->second.counter)
             return {};
