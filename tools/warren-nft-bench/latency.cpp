@@ -54,6 +54,12 @@ struct Samples {
 
 std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::function<void(const LatencyCell&)>& done)
 {
+    // Every part times at least one repetition; R is split as evenly as it goes, the first
+    // R % rounds parts taking one more, and so is the time bound.
+    const std::size_t rounds = std::max<std::size_t>(1, std::min(options.rounds, options.repetitions));
+    const double bound = options.max_seconds / static_cast<double>(rounds);
+    // Generous: preparing 100k iptables rules or a slow tool must not be cut short.
+    const auto timeout = std::chrono::seconds(static_cast<long>(std::ceil(bound)) * 3 + 600);
     std::vector<LatencyCell> cells;
     std::vector<const MethodInfo*> infos;
     for (const auto& name : options.methods) {
@@ -67,25 +73,19 @@ std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::f
                 cell.table_size = table_size;
                 cell.requested_repetitions = options.repetitions;
                 cell.warmup = options.warmup;
-                // Every part times at least one repetition.
-                cell.rounds = std::max<std::size_t>(1, std::min(options.rounds, options.repetitions));
+                cell.rounds = rounds;
                 cell.skipped = unavailable;
                 cells.push_back(std::move(cell));
                 infos.push_back(info);
             }
     }
     std::vector<Samples> samples(cells.size());
-    const std::size_t rounds = cells.empty() ? 0 : cells.front().rounds;
     for (std::size_t round = 0; round < rounds; ++round) {
         for (std::size_t i = 0; i < cells.size(); ++i) {
             auto& cell = cells[i];
             if (cell.skipped || cell.error)
                 continue;
-            // R split as evenly as it goes: the first R % rounds parts take one more.
             const std::size_t part = cell.requested_repetitions / rounds + (round < cell.requested_repetitions % rounds);
-            const double bound = options.max_seconds / static_cast<double>(rounds);
-            // Generous: preparing 100k iptables rules or a slow tool must not be cut short.
-            const auto timeout = std::chrono::seconds(static_cast<long>(std::ceil(bound)) * 3 + 600);
             try {
                 const auto result = run_in_fresh_child([&] { return measure(*infos[i], cell, part, bound); }, timeout);
                 for (const double us : result.at("publish_us"))
