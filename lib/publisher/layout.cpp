@@ -316,7 +316,7 @@ std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, boo
         tx.add(backends_declaration(true));
         if (const auto elements = snapshot.elements.find(backends_set); elements != snapshot.elements.end())
             for (const auto& element : elements->second)
-                tx.add(Element{element.set, element.key, element.data, element.comment});
+                tx.add(element);  // from a set that does not count: no counts to carry over
         missing = rewrite_rules = true;
     }
     for (const auto& fixed : chains) {
