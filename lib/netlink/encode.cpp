@@ -129,6 +129,8 @@ ExprPtr make_expression(const Expression& expression)
                 auto x = make_expr("ct");
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_CT_KEY, e.key);
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_CT_DREG, reg(e.dreg));
+                if (e.direction)
+                    nftnl_expr_set_u8(x.get(), NFTNL_EXPR_CT_DIR, *e.direction);
                 return x;
             } else if constexpr (std::is_same_v<T, expr::Fib>) {
                 auto x = make_expr("fib");

@@ -167,8 +167,10 @@ private:
     void refresh()
     {
         const auto snapshot = backend_->snapshot(layout::table(), layout::chain_names(), layout::element_sets());
-        repair_ = layout::ensure_transaction(snapshot, rewrite_rules_, options_.counters);
-        index_ = TaskIndex::from_snapshot(snapshot);
+        // A table that counts keeps counting: another publisher of this node wanted its counters.
+        const bool counting = options_.counters || layout::counts(snapshot);
+        repair_ = layout::ensure_transaction(snapshot, rewrite_rules_, counting);
+        index_ = TaskIndex::from_snapshot(snapshot, counting);
         generation_ = snapshot.generation;
         fresh_ = true;
     }

@@ -7,6 +7,7 @@
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/rtnetlink.h>
 
@@ -55,6 +56,37 @@ Bytes u32_host(std::uint32_t value)
     return bytes;
 }
 
+// Appends what builds a ports key, or with `bound` a bound_ports key, field by field in consecutive
+// 4-byte registers from reg 8 (r1) on: [address .] protocol . port. `address` and `port` make the
+// expression that loads that field into the register given.
+template <typename Address, typename Port>
+void append_key(std::vector<Expression>& out, bool bound, Address address, Port port)
+{
+    out.reserve(out.size() + 5);  // the key, its lookup and a verdict or DNAT: one allocation
+    if (bound)
+        out.push_back(address(Reg::r1));
+    out.push_back(expr::Meta{NFT_META_L4PROTO, bound ? Reg::r32_01 : Reg::r1});
+    out.push_back(port(bound ? Reg::r32_02 : Reg::r32_01));
+}
+
+expr::Lookup port_lookup(bool bound, std::optional<Reg> dreg)
+{
+    return bound ? expr::Lookup{bound_ports_map, bound_ports_set_id, Reg::r1, dreg}
+                 : expr::Lookup{ports_map, ports_set_id, Reg::r1, dreg};
+}
+
+// The packet's destination address and port, or the one its connection had before DNAT.
+Expression destination_address(Reg reg) { return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, 16, 4, reg}; }
+Expression destination_port(Reg reg) { return expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg}; }
+Expression original_address(Reg reg) { return expr::Ct{NFT_CT_DST_IP, reg, IP_CT_DIR_ORIGINAL}; }
+Expression original_port(Reg reg) { return expr::Ct{NFT_CT_PROTO_DST, reg, IP_CT_DIR_ORIGINAL}; }
+
+std::vector<Expression> dnatted()  // ct status dnat
+{
+    return {expr::Ct{NFT_CT_STATUS, Reg::r1}, expr::Bitwise{Reg::r1, Reg::r1, u32_host(IPS_DST_NAT), u32_host(0)},
+            expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)}};
+}
+
 // fib daddr type local [ip daddr != 127.0.0.0/8] dnat ip to meta l4proto . th dport map @ports
 // or, for ports bound to one address (`bound`), the same with
 //   dnat ip to ip daddr . meta l4proto . th dport map @bound_ports
@@ -66,22 +98,13 @@ Rule dnat_rule(const std::string& chain, bool spare_loopback, bool bound)
         // 127.0.0.0/8 is local too, but a connection DNATed away from it keeps its loopback source
         // address and is dropped on the way out: the host's own services on 127.0.0.1:<port> would
         // become unreachable. Publishing on localhost is not our call to make.
-        match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, 16, 4, Reg::r1});
+        match.push_back(destination_address(Reg::r1));
         match.push_back(expr::Bitwise{Reg::r1, Reg::r1, Bytes{255, 0, 0, 0}, Bytes{0, 0, 0, 0}});
         match.push_back(expr::Cmp{NFT_CMP_NEQ, Reg::r1, Bytes{127, 0, 0, 0}});
     }
-    // The key is built field by field in consecutive 4-byte registers from reg 8 (r1) on.
-    if (bound) {
-        match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, 16, 4, Reg::r1});
-        match.push_back(expr::Meta{NFT_META_L4PROTO, Reg::r32_01});
-        match.push_back(expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, Reg::r32_02});
-    } else {
-        match.push_back(expr::Meta{NFT_META_L4PROTO, Reg::r1});
-        match.push_back(expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, Reg::r32_01});
-    }
+    append_key(match, bound, destination_address, destination_port);
     // The 8-byte value lands in r1: address in its first 4 bytes (reg 8), port in reg 9.
-    match.push_back(bound ? expr::Lookup{bound_ports_map, bound_ports_set_id, Reg::r1, Reg::r1}
-                          : expr::Lookup{ports_map, ports_set_id, Reg::r1, Reg::r1});
+    match.push_back(port_lookup(bound, Reg::r1));
     match.push_back(expr::Dnat{Family::ip, Reg::r1, Reg::r32_01});
     std::string comment = bound ? "warren-nft: DNAT host ports published on one local" : "warren-nft: DNAT published host ports of local";
     comment += spare_loopback ? " non-loopback" : "";
@@ -89,23 +112,51 @@ Rule dnat_rule(const std::string& chain, bool spare_loopback, bool bound)
     return Rule{chain, std::move(match), std::move(comment)};
 }
 
-// ct status dnat ip {d,s}addr . meta l4proto . th {d,s}port @backends <verdict>
-Rule backend_rule(const std::string& chain, bool reply_direction, Expression verdict, std::string comment)
+// ct status dnat [ct original ip daddr .] meta l4proto . ct original proto-dst @ports|@bound_ports <verdict>
+// Matches the connections our DNAT rules sent on by the host port they came to, in both directions,
+// with no element per destination: a publish writes only its ports.
+Rule published_rule(const std::string& chain, bool bound, Expression verdict, std::string comment)
 {
-    return Rule{chain,
-                {expr::Ct{NFT_CT_STATUS, Reg::r1},
-                 expr::Bitwise{Reg::r1, Reg::r1, u32_host(IPS_DST_NAT), u32_host(0)},
-                 expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)},
-                 expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, reply_direction ? 12u : 16u, 4, Reg::r1},
-                 expr::Meta{NFT_META_L4PROTO, Reg::r32_01},
-                 expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, reply_direction ? 0u : 2u, 2, Reg::r32_02},
-                 expr::Lookup{backends_set, backends_set_id, Reg::r1, std::nullopt},
-                 std::move(verdict)},
-                std::move(comment)};
+    auto match = dnatted();
+    append_key(match, bound, original_address, original_port);
+    match.push_back(port_lookup(bound, std::nullopt));
+    match.push_back(std::move(verdict));
+    return Rule{chain, std::move(match), std::move(comment)};
 }
 
-std::vector<FixedChain> fixed_chains()
+// ct status dnat ip {d,s}addr . meta l4proto . th {d,s}port @backends <verdict>
+// In a table that counts: the lookup that matches is what counts the destination's packets.
+Rule backend_rule(const std::string& chain, bool reply_direction, Expression verdict, std::string comment)
 {
+    auto match = dnatted();
+    match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, reply_direction ? 12u : 16u, 4, Reg::r1});
+    match.push_back(expr::Meta{NFT_META_L4PROTO, Reg::r32_01});
+    match.push_back(expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, reply_direction ? 0u : 2u, 2, Reg::r32_02});
+    match.push_back(expr::Lookup{backends_set, backends_set_id, Reg::r1, std::nullopt});
+    match.push_back(std::move(verdict));
+    return Rule{chain, std::move(match), std::move(comment)};
+}
+
+// The chains and their rules; masquerade and forward differ by whether the table counts. (Their
+// comments differ too: that is how a view tells which of the two a chain holds.)
+std::vector<FixedChain> fixed_chains(bool counting)
+{
+    std::vector<Rule> postrouting, forward;
+    if (counting) {
+        postrouting = {backend_rule("postrouting", false, expr::Masquerade{},
+                                    "warren-nft: masquerade connections DNATed to published containers")};
+        forward = {backend_rule("forward", false, expr::Accept{}, "warren-nft: accept traffic to published containers"),
+                   backend_rule("forward", true, expr::Accept{}, "warren-nft: accept replies from published containers")};
+    } else {
+        postrouting = {published_rule("postrouting", true, expr::Masquerade{},
+                                      "warren-nft: masquerade connections DNATed from host ports published on one address"),
+                       published_rule("postrouting", false, expr::Masquerade{},
+                                      "warren-nft: masquerade connections DNATed from published host ports")};
+        forward = {published_rule("forward", true, expr::Accept{},
+                                  "warren-nft: accept connections DNATed from host ports published on one address"),
+                   published_rule("forward", false, expr::Accept{},
+                                  "warren-nft: accept connections DNATed from published host ports")};
+    }
     return {
         // A port bound to one address is looked up first: the DNAT of the first rule that finds the
         // packet's port ends the chain. (Publishing never lets one port be in both maps.)
@@ -114,12 +165,8 @@ std::vector<FixedChain> fixed_chains()
         // Connections from the host itself to one of its addresses never pass prerouting.
         {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}},
          {dnat_rule("output", true, true), dnat_rule("output", true, false)}},
-        {Chain{"postrouting", BaseHook{"nat", NF_INET_POST_ROUTING, priority_srcnat, true}},
-         {backend_rule("postrouting", false, expr::Masquerade{},
-                       "warren-nft: masquerade connections DNATed to published containers")}},
-        {Chain{"forward", BaseHook{"filter", NF_INET_FORWARD, priority_filter, true}},
-         {backend_rule("forward", false, expr::Accept{}, "warren-nft: accept traffic to published containers"),
-          backend_rule("forward", true, expr::Accept{}, "warren-nft: accept replies from published containers")}},
+        {Chain{"postrouting", BaseHook{"nat", NF_INET_POST_ROUTING, priority_srcnat, true}}, std::move(postrouting)},
+        {Chain{"forward", BaseHook{"filter", NF_INET_FORWARD, priority_filter, true}}, std::move(forward)},
     };
 }
 
@@ -152,7 +199,7 @@ const std::vector<std::string>& chain_names()
 {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> out;
-        for (const auto& fixed : fixed_chains())
+        for (const auto& fixed : fixed_chains(false))
             out.push_back(fixed.chain.name);
         return out;
     }();
@@ -280,44 +327,59 @@ std::optional<Destination> decode_destination_element(const Element& element)
     return destination;
 }
 
-std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, bool rewrite_rules, bool counters)
+bool counts(const TableSnapshot& snapshot)
+{
+    const auto backends = snapshot.sets.find(backends_set);
+    return backends != snapshot.sets.end() && backends->second.counter;
+}
+
+namespace {
+void check_shape(const TableSnapshot& snapshot, const Set& declaration, bool ignore_counter)
+{
+    const auto found = snapshot.sets.find(declaration.name);
+    if (found == snapshot.sets.end())
+        return;
+    auto shape = found->second;
+    if (ignore_counter)
+        shape.counter = declaration.counter;
+    if (shape != declaration.shape())
+        throw Error(errc::kernel_error,
+                    "table ip warren holds a set '" + declaration.name +
+                        "' of another layout (made by another program or version); remove it with "
+                        "`nft delete table ip warren` and publish again");
+}
+}  // namespace
+
+std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, bool rewrite_rules, bool counting)
 {
     Transaction tx(table());
     bool missing = !snapshot.exists;
-    bool add_counters = false;
     tx.add(table());
-    for (const auto& declaration : {ports_declaration(), bound_ports_declaration(), backends_declaration(counters)}) {
-        const auto found = snapshot.sets.find(declaration.name);
-        if (found == snapshot.sets.end()) {
+    for (const auto& declaration : {ports_declaration(), bound_ports_declaration()}) {
+        check_shape(snapshot, declaration, false);
+        if (!snapshot.sets.contains(declaration.name)) {
             missing = true;
             tx.add(declaration);
-            continue;
         }
-        auto shape = found->second;
-        if (declaration.name == backends_set) {
-            // Counting or not, the backends set is ours; only a wish for counters changes it.
-            add_counters = counters && !shape.counter;
-            shape.counter = declaration.counter;
-        }
-        if (shape != declaration.shape())
-            throw Error(errc::kernel_error,
-                        "table ip warren holds a set '" + declaration.name +
-                            "' of another layout (made by another program or version); remove it with "
-                            "`nft delete table ip warren` and publish again");
     }
-    const auto chains = fixed_chains();
-    if (add_counters) {
-        // A set's counters are fixed when it is created, and the rules that look it up keep it from
-        // being deleted: flush them, replace the set with its elements, and the rules come back below.
+    // Counting or not, a backends set is ours; its kind decides whether it stays.
+    check_shape(snapshot, backends_declaration(counting), true);
+    const auto chains = fixed_chains(counting);
+    if (snapshot.sets.contains(backends_set) && counts(snapshot) != counting) {
+        // Replaced by a counting one, or dropped: a table without counters has no use for it (older
+        // versions wrote one that does not count), and a set's counters are fixed when it is created.
+        // The rules that look it up keep it from being deleted: flush them; the rules come back below.
         for (const auto& fixed : chains)
             if (snapshot.chains.contains(fixed.chain.name))
                 tx.flush(fixed.chain);
-        tx.remove(backends_declaration(false));
-        tx.add(backends_declaration(true));
-        if (const auto elements = snapshot.elements.find(backends_set); elements != snapshot.elements.end())
-            for (const auto& element : elements->second)
-                tx.add(element);  // from a set that does not count: no counts to carry over
+        tx.remove(backends_declaration(counts(snapshot)));
         missing = rewrite_rules = true;
+    }
+    if (counting && !counts(snapshot)) {
+        // Created empty: the publisher's next change adds an element for every destination (TaskIndex
+        // sees them all missing from a set that does not count yet).
+        tx.add(backends_declaration(true));
+        missing = true;
     }
     for (const auto& fixed : chains) {
         const auto chain = snapshot.chains.find(fixed.chain.name);

@@ -23,7 +23,7 @@ inline constexpr const char* table_name = "warren";
 inline constexpr const char* ports_map = "ports";  // proto . host port -> container ip . port
 // host ip . proto . host port -> container ip . port: ports published on one host address only
 inline constexpr const char* bound_ports_map = "bound_ports";
-inline constexpr const char* backends_set = "backends";  // container ip . proto . port, counted or not
+inline constexpr const char* backends_set = "backends";  // container ip . proto . port, in tables that count
 
 ruleset::Table table();
 // The fixed chains and the sets whose elements the publisher reads, for snapshots.
@@ -78,13 +78,18 @@ struct DecodedPort {
 std::optional<DecodedPort> decode_port_element(const ruleset::Element& element);
 std::optional<Destination> decode_destination_element(const ruleset::Element& element);
 
+// Whether the table counts packets per destination: it holds a backends set with counters.
+bool counts(const ruleset::TableSnapshot& snapshot);
+
 // A transaction that makes the table complete: creates what is missing and, with `rewrite_rules`,
-// replaces the fixed rules of every chain (repairing rules edited behind our back). Map and set
-// elements are kept. With `counters`, a backends set is created counting, and one that does not
-// count is replaced by one that does, with the same elements; without, either kind is kept.
+// replaces the fixed rules of every chain (repairing rules edited behind our back). Map elements are
+// kept. With `counting`, the table holds a counting backends set (created empty; the publisher fills
+// it) and masquerade and forward rules that look it up. Without, those rules match the connection's
+// original destination against the ports maps and the table holds no backends set (one that does
+// not count, as older versions wrote, is removed).
 // Returns nullopt when the snapshot shows nothing to do. Throws Error when the table holds a set of
 // another shape (a layout we do not know how to adopt).
 std::optional<ruleset::Transaction> ensure_transaction(const ruleset::TableSnapshot& snapshot, bool rewrite_rules,
-                                                       bool counters);
+                                                       bool counting);
 
 }  // namespace warren::nft::layout

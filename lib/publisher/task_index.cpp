@@ -49,9 +49,10 @@ void TaskIndex::erase_port(const HostPort& host_port)
     bound_.erase(host_port);
 }
 
-TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot)
+TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot, bool counting)
 {
     TaskIndex index;
+    index.counting_ = counting;
     // Straight into the index, without grouping by task first: a temporary map per port would
     // leave the adopting publisher's heap riddled with holes (warren-nft-bench --mode memory).
     for (const char* map : {layout::ports_map, layout::bound_ports_map}) {
@@ -72,7 +73,8 @@ TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot)
             index.insert_port(decoded->key, Port{&task->first, decoded->destination.address, decoded->destination.port});
             if (owner && !owner->name.empty())
                 index.names_.insert_or_assign(decoded->key, std::move(owner->name));
-            ++index.backends_[decoded->destination].uses;
+            if (counting)
+                ++index.backends_[decoded->destination].uses;
         }
     }
     // A task's ports in host-port order, as entries() promises.
@@ -85,10 +87,10 @@ TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot)
         ports.more.erase(ports.more.begin());
     }
     // What the backends set really holds, which may differ from what the ports map implies if
-    // someone edited it by hand; plan_replace() then adds or deletes exactly what is needed.
-    for (auto& [destination, backend] : index.backends_)
-        backend.present = false;
-    if (auto backends = snapshot.elements.find(layout::backends_set); backends != snapshot.elements.end()) {
+    // someone edited it by hand; plan_replace() then adds or deletes exactly what is needed. A set
+    // that does not count yet is replaced by an empty one that does: nothing of it is kept.
+    auto backends = snapshot.elements.find(layout::backends_set);
+    if (counting && layout::counts(snapshot) && backends != snapshot.elements.end()) {
         for (const auto& element : backends->second)
             if (const auto destination = layout::decode_destination_element(element))
                 index.backends_[*destination].present = true;
@@ -186,12 +188,18 @@ void TaskIndex::replace(std::string_view task_id, std::vector<IndexEntry> entrie
 void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries)
 {
     std::vector<Destination> touched;
+    // A table that does not count keeps no elements per destination: nothing to keep track of.
+    const auto use = [&](const Destination& destination, bool more) {
+        if (!counting_)
+            return;
+        auto& uses = backends_[destination].uses;
+        more ? ++uses : --uses;
+        touched.push_back(destination);
+    };
     if (auto old = tasks_.find(task_id); old != tasks_.end()) {
         old->second.for_each([&](const HostPort& host_port) {
             const auto port = ports_.find(host_port);
-            const Destination destination{port->second.address, host_port.protocol, port->second.container_port};
-            --backends_[destination].uses;
-            touched.push_back(destination);
+            use(Destination{port->second.address, host_port.protocol, port->second.container_port}, false);
             erase_port(host_port);
         });
         tasks_.erase(old);
@@ -208,8 +216,7 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
             insert_port(entry.host_port(), Port{&it->first, entry.address, entry.mapping.container_port});
             if (!entry.mapping.name.empty())
                 names_.insert_or_assign(entry.host_port(), std::move(entry.mapping.name));
-            ++backends_[entry.destination()].uses;
-            touched.push_back(entry.destination());
+            use(entry.destination(), true);
         }
     }
     for (const auto& destination : touched)
@@ -262,6 +269,8 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_
             change(entry.destination(), +1);
     for (const auto& destination : index.mismatched())
         change(destination, 0);
+    if (!index.counting())
+        delta.clear();  // no backends set: the ports maps are all a publish writes
 
     for (const auto& [destination, change] : delta) {
         const auto uses = static_cast<int>(index.destination_uses(destination)) + change;

@@ -34,7 +34,9 @@ public:
     // kept under this id: they still occupy their host ports.
     static constexpr std::string_view foreign_owner = "";
 
-    static TaskIndex from_snapshot(const ruleset::TableSnapshot& snapshot);
+    // With `counting`, the index also keeps the table's backends set: one element per destination
+    // that a published port leads to (in a table that counts, the publisher writes them).
+    static TaskIndex from_snapshot(const ruleset::TableSnapshot& snapshot, bool counting);
 
     TaskIndex() = default;
     // ports_ points into tasks_' keys: a copy would point into the original. Moving keeps them.
@@ -50,6 +52,7 @@ public:
     // A port of another owner than `task_id` that `host_port` overlaps (layout::overlap()), if any.
     std::optional<layout::HostPort> clash(const layout::HostPort& host_port, std::string_view task_id) const;
     std::optional<IndexEntry> entry(const layout::HostPort& host_port) const;
+    bool counting() const noexcept { return counting_; }
     std::uint32_t destination_uses(const layout::Destination& destination) const;
     bool destination_present(const layout::Destination& destination) const;
 
@@ -57,8 +60,9 @@ public:
     // after a transaction from plan_replace() committed.
     void replace(std::string_view task_id, std::vector<IndexEntry> entries);
 
-    // Destinations where the backends set disagrees with the ports map (edited by hand): present
-    // without a port leading there, or missing although one does. plan_replace() repairs them.
+    // Destinations where the backends set disagrees with the ports maps (edited by hand, or all of
+    // them when the set is about to be created): present without a port leading there, or missing
+    // although one does. plan_replace() repairs them.
     const std::set<layout::Destination>& mismatched() const noexcept { return mismatched_; }
 
     std::vector<PublishedPort> all() const;
@@ -115,13 +119,15 @@ private:
     // The ports bound to one address, in order: what a port on all addresses overlaps (clash()).
     std::set<layout::HostPort> bound_;
     std::unordered_map<layout::HostPort, std::string, HostPortHash> names_;  // of the ports that have one
-    std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;
+    bool counting_ = false;
+    std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_
     std::set<layout::Destination> mismatched_;
 };
 
 // The transaction that turns the task's published ports into `wanted` (empty: unpublish). Ports that
-// stay the same are not touched, so their conntrack flows and counters survive a re-publish. It
-// also repairs mismatched backends, so a refused transaction leaves even those as they were.
+// stay the same are not touched, so their conntrack flows and counters survive a re-publish. In a
+// table that counts it also adds and removes backends elements, and repairs mismatched ones, so a
+// refused transaction leaves even those as they were.
 ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted);
 
 

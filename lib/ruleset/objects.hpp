@@ -120,7 +120,13 @@ struct Bitwise {
     Bytes xor_;
     friend bool operator==(const Bitwise&, const Bitwise&) = default;
 };
-struct Ct { std::uint32_t key; Reg dreg; friend bool operator==(const Ct&, const Ct&) = default; };
+struct Ct {
+    std::uint32_t key;  // NFT_CT_*
+    Reg dreg;
+    // IP_CT_DIR_ORIGINAL or _REPLY for keys of one direction's tuple (addresses, ports); none for the rest.
+    std::optional<std::uint8_t> direction{};
+    friend bool operator==(const Ct&, const Ct&) = default;
+};
 struct Fib {
     std::uint32_t flags;   // NFTA_FIB_F_*
     std::uint32_t result;  // NFT_FIB_RESULT_*
