@@ -112,12 +112,16 @@ Rule dnat_rule(const std::string& chain, bool spare_loopback, bool bound)
     return Rule{chain, std::move(match), std::move(comment)};
 }
 
-// ct status dnat [ct original ip daddr .] meta l4proto . ct original proto-dst @ports|@bound_ports <verdict>
+// meta l4proto P ct status dnat [ct original ip daddr .] meta l4proto . ct original proto-dst @ports|@bound_ports <verdict>
 // Matches the connections our DNAT rules sent on by the host port they came to, in both directions,
-// with no element per destination: a publish writes only its ports.
-Rule published_rule(const std::string& chain, bool bound, Expression verdict, std::string comment)
+// with no element per destination: a publish writes only its ports. One rule per protocol: nft
+// knows the type of `ct original proto-dst` in a concatenation only after a protocol match, and
+// without one `nft -f` cannot read back what `nft list ruleset` prints.
+Rule published_rule(const std::string& chain, Protocol protocol, bool bound, Expression verdict, std::string comment)
 {
-    auto match = dnatted();
+    std::vector<Expression> match{expr::Meta{NFT_META_L4PROTO, Reg::r1}, expr::Cmp{NFT_CMP_EQ, Reg::r1, Bytes{ip_protocol(protocol)}}};
+    for (auto& expression : dnatted())
+        match.push_back(std::move(expression));
     append_key(match, bound, original_address, original_port);
     match.push_back(port_lookup(bound, std::nullopt));
     match.push_back(std::move(verdict));
@@ -148,14 +152,16 @@ std::vector<FixedChain> fixed_chains(bool counting)
         forward = {backend_rule("forward", false, expr::Accept{}, "warren-nft: accept traffic to published containers"),
                    backend_rule("forward", true, expr::Accept{}, "warren-nft: accept replies from published containers")};
     } else {
-        postrouting = {published_rule("postrouting", true, expr::Masquerade{},
-                                      "warren-nft: masquerade connections DNATed from host ports published on one address"),
-                       published_rule("postrouting", false, expr::Masquerade{},
-                                      "warren-nft: masquerade connections DNATed from published host ports")};
-        forward = {published_rule("forward", true, expr::Accept{},
-                                  "warren-nft: accept connections DNATed from host ports published on one address"),
-                   published_rule("forward", false, expr::Accept{},
-                                  "warren-nft: accept connections DNATed from published host ports")};
+        for (const auto protocol : {Protocol::tcp, Protocol::udp, Protocol::sctp}) {
+            const std::string name(nft::to_string(protocol));
+            for (const bool bound : {true, false}) {
+                const std::string ports = bound ? " host ports published on one address" : " published host ports";
+                postrouting.push_back(published_rule("postrouting", protocol, bound, expr::Masquerade{},
+                                                     "warren-nft: masquerade " + name + " connections DNATed from" + ports));
+                forward.push_back(published_rule("forward", protocol, bound, expr::Accept{},
+                                                 "warren-nft: accept " + name + " connections DNATed from" + ports));
+            }
+        }
     }
     return {
         // A port bound to one address is looked up first: the DNAT of the first rule that finds the
@@ -365,7 +371,7 @@ std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, boo
     // Counting or not, a backends set is ours; its kind decides whether it stays.
     check_shape(snapshot, backends_declaration(counting), true);
     const auto chains = fixed_chains(counting);
-    if (snapshot.sets.contains(backends_set) && counts(snapshot) != counting) {
+    if (snapshot.sets.contains(backends_set) && !(counting && counts(snapshot))) {
         // Replaced by a counting one, or dropped: a table without counters has no use for it (older
         // versions wrote one that does not count), and a set's counters are fixed when it is created.
         // The rules that look it up keep it from being deleted: flush them; the rules come back below.

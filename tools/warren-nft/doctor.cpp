@@ -74,10 +74,10 @@ bool table_exists(const json& ruleset)
     return false;
 }
 
-// Whether table ip warren's set backends counts packets and bytes per destination: nft shows a set
-// declared with a counter as {"set": {..., "stmt": [{"counter": null}]}}. nullopt when the set is
-// not there (it can only be deleted after the rules that look it up, whose absence is a FAIL).
-std::optional<bool> backends_counted(const json& ruleset)
+// Whether table ip warren counts packets and bytes per destination: it holds a set backends declared
+// with a counter, which nft shows as {"set": {..., "stmt": [{"counter": null}]}}. A table that does
+// not count has no backends set (older versions wrote one without a counter).
+bool table_counts(const json& ruleset)
 {
     for (const auto* set : objects(ruleset, "set")) {
         if (text(*set, "family") != "ip" || text(*set, "table") != "warren" || text(*set, "name") != "backends")
@@ -88,7 +88,7 @@ std::optional<bool> backends_counted(const json& ruleset)
                     return true;
         return false;
     }
-    return std::nullopt;
+    return false;
 }
 
 }  // namespace
@@ -154,10 +154,9 @@ int run_doctor(std::ostream& out)
             report.fail("the chain(s) " + unruled + " of table ip warren lack their rules (as after nft flush table "
                         "ip warren), so published ports do not work; " + repair);
         // Information, not a problem: counting is a choice (PublisherOptions::counters), off by default.
-        const auto counted = have_table ? backends_counted(*ruleset) : std::nullopt;
-        if (counted == true)
+        if (have_table && table_counts(*ruleset))
             report.ok("table ip warren counts packets and bytes per destination (warren-nft list shows them)");
-        else if (counted == false)
+        else if (have_table)
             report.ok("table ip warren does not count packets and bytes per destination, so warren-nft list shows - "
                       "for them (off by default; publish with --counters, or PublisherOptions::counters, to turn "
                       "counting on)");
