@@ -156,7 +156,7 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     const auto web = list_json({"--task", "web-1"});
     REQUIRE(web.size() == 3);
     // Published without --counters: the table does not count, so there are no counters to show.
-    CHECK_FALSE(kernel_backends_counted());
+    CHECK_FALSE(kernel_has_backends());
     CHECK(web[0] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8080,"container_ip":"10.0.0.2",)"
                                 R"("container_port":80,"name":"web","packets":null,"bytes":null,"host_ip":""})"));
     CHECK(web[1] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8443,"container_ip":"10.0.0.2",)"
@@ -476,7 +476,7 @@ TEST_CASE_METHOD(FreshNetns, "publish --counters adds counters to a table withou
     // Task a, published without --counters: its port works, and nothing counts.
     cli_ok({"publish", "--task", "a", "--ip", Topology::container_ip, "-p", "18080:8080"});
     REQUIRE(answer_of_a("uncounted") == "echo:uncounted");
-    CHECK_FALSE(kernel_backends_counted());
+    CHECK_FALSE(kernel_has_backends());
     auto listed = list_json();
     REQUIRE(listed.size() == 1);
     CHECK(listed[0].at("packets").is_null());
@@ -488,17 +488,17 @@ TEST_CASE_METHOD(FreshNetns, "publish --counters adds counters to a table withou
     CHECK(doctor_lines(report.out, "OK", "publish with --counters") == 1);
     CHECK(doctor_lines(report.out, "OK", "table ip warren counts") == 0);
 
-    // Task b asks for counters: one transaction replaces set backends by a counting one that keeps
-    // a's destination, and publishes b's port.
+    // Task b asks for counters: one transaction creates a counting set backends holding a's
+    // destination, and publishes b's port.
     const auto log = monitor_transactions([] {
         cli_ok({"publish", "--task", "b", "--ip", Topology::container_ip, "-p", "5353:53/udp", "--counters"});
     });
     INFO("nft monitor:\n" << log.text);
     CHECK(log.generations == 1);
-    const auto deleted = log.text.find("delete set ip warren backends");
-    CHECK(deleted != std::string::npos);
+    const auto created = log.text.find("add set ip warren backends");
+    CHECK(created != std::string::npos);
     CHECK(log.text.find("add element ip warren backends { " + std::string(Topology::container_ip) + " . tcp . 8080",
-                        deleted) != std::string::npos);
+                        created) != std::string::npos);
     CHECK(kernel_backends_counted());
     CHECK(kernel_backends() == std::vector<KernelBackend>{{Topology::container_ip, "tcp", 8080},
                                                           {Topology::container_ip, "udp", 53}});
@@ -540,7 +540,7 @@ TEST_CASE_METHOD(FreshNetns, "publish --counters adds counters to a table withou
     // again with --counters turns it back on.
     cli_ok({"flush", "--yes"});
     cli_ok({"publish", "--task", "a", "--ip", Topology::container_ip, "-p", "18080:8080"});
-    CHECK_FALSE(kernel_backends_counted());
+    CHECK_FALSE(kernel_has_backends());
     CHECK(list_json().at(0).at("packets").is_null());
     cli_ok({"publish", "--task", "a", "--ip", Topology::container_ip, "-p", "18080:8080", "--counters"});
     CHECK(kernel_backends_counted());

@@ -165,8 +165,18 @@ std::vector<KernelBackendCounters> kernel_backend_counters()
     return backends;
 }
 
+bool kernel_has_backends()
+{
+    for (const auto& object : nft_objects({"list", "table", "ip", "warren"}))
+        if (const auto* set = member(object, "set"); set && str(set->at("name")) == "backends")
+            return true;
+    return false;
+}
+
 bool kernel_backends_counted()
 {
+    if (!kernel_has_backends())
+        return false;
     const auto objects = nft_objects({"list", "set", "ip", "warren", "backends"});
     // {"set": {..., "stmt": [{"counter": null}]}}
     if (const auto* statements = member(set_object(objects, "set"), "stmt"))

@@ -59,7 +59,9 @@ struct KernelBackendCounters {
 std::vector<KernelPort> kernel_ports();
 std::vector<KernelBackend> kernel_backends();
 std::vector<KernelBackendCounters> kernel_backend_counters();
-// Whether nft shows the backends set with a counter statement: its elements count.
+// Whether table ip warren holds a set backends (only a table that counts does).
+bool kernel_has_backends();
+// Whether nft shows the backends set with a counter statement: its elements count. False without one.
 bool kernel_backends_counted();
 
 // The chains of table ip warren with their hooks as nft reports them (name -> "type hook priority").

@@ -42,8 +42,9 @@ std::size_t occurrences(const std::string& text, const std::string& what)
     return count;
 }
 
-// The fixed rules, counted by the map or set each one looks up.
-void check_fixed_rules()
+// The fixed rules, counted by the map or set each one looks up: in a table that counts, masquerade
+// and forward look up the backends set; otherwise the ports maps, by the connection's original port.
+void check_fixed_rules(bool counting = false)
 {
     INFO(warren_table());
     for (const char* chain : {"prerouting", "output"}) {
@@ -53,8 +54,17 @@ void check_fixed_rules()
         // Ports bound to one address are looked up first.
         CHECK(rules.find("ip daddr . meta l4proto . th dport map @bound_ports") < rules.find("@ports"));
     }
-    CHECK(occurrences(nft({"list", "chain", "ip", "warren", "postrouting"}), "@backends") == 1);
-    CHECK(occurrences(nft({"list", "chain", "ip", "warren", "forward"}), "@backends") == 2);
+    const auto postrouting = nft({"list", "chain", "ip", "warren", "postrouting"});
+    const auto forward = nft({"list", "chain", "ip", "warren", "forward"});
+    CHECK(occurrences(postrouting, "@backends") == (counting ? 1 : 0));
+    CHECK(occurrences(forward, "@backends") == (counting ? 2 : 0));
+    for (const auto& rules : {postrouting, forward}) {
+        // One rule per protocol (tcp, udp, sctp): only after a protocol match can `nft -f` read
+        // `ct original proto-dst` in a concatenation.
+        CHECK(occurrences(rules, "ct original ip daddr . meta l4proto . ct original proto-dst @bound_ports") == (counting ? 0 : 3));
+        CHECK(occurrences(rules, "ct status dnat meta l4proto . ct original proto-dst @ports") == (counting ? 0 : 3));
+    }
+    CHECK(kernel_has_backends() == counting);
 }
 
 }  // namespace
@@ -91,13 +101,12 @@ TEST_CASE_METHOD(FreshNetns, "the publisher works in its own table ip warren and
         CHECK_THAT(listing, Contains("comment \"task=task-a\""));
         CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", ports[0]),
                                             kernel_port("task-a", "10.88.0.2", ports[1])});
-        CHECK(kernel_backends() == std::vector<KernelBackend>{{"10.88.0.2", "tcp", 80}, {"10.88.0.2", "udp", 53}});
+        CHECK_FALSE(kernel_has_backends());  // the table does not count (the default)
         CHECK(tables() == expected_tables);
         CHECK(other_tables() == others_before);
 
         publisher.unpublish_ports("task-a");
         CHECK(kernel_ports().empty());
-        CHECK(kernel_backends().empty());
         CHECK(other_tables() == others_before);
     }
     // The table outlives the publisher (other publishers and restarts adopt it); the rest is untouched.
@@ -105,19 +114,20 @@ TEST_CASE_METHOD(FreshNetns, "the publisher works in its own table ip warren and
     CHECK(other_tables() == others_before);
 }
 
-TEST_CASE_METHOD(FreshNetns, "the fixed rules look up the map and the set", "[table]")
+TEST_CASE_METHOD(FreshNetns, "the fixed rules look up the maps, and the set in a table that counts", "[table]")
 {
-    HostPortPublisher publisher;
+    const bool counters = GENERATE(false, true);
+    HostPortPublisher publisher(PublisherOptions{.counters = counters});
     publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8080, 80)});
     const auto listing = warren_table();
     INFO(listing);
-    check_fixed_rules();
+    check_fixed_rules(counters);
     // DNAT only to local destinations, in prerouting and output.
     CHECK_THAT(nft({"list", "chain", "ip", "warren", "prerouting"}), Contains("fib daddr type local") && Contains("@ports"));
     CHECK_THAT(nft({"list", "chain", "ip", "warren", "output"}), Contains("fib daddr type local") && Contains("@ports"));
-    // Masquerade and forward accept only for DNATed connections to published backends.
-    CHECK_THAT(nft({"list", "chain", "ip", "warren", "postrouting"}), Contains("ct status dnat") && Contains("@backends") && Contains("masquerade"));
-    CHECK_THAT(nft({"list", "chain", "ip", "warren", "forward"}), Contains("ct status dnat") && Contains("@backends") && Contains("accept"));
+    // Masquerade and forward accept only for DNATed connections to published ports.
+    CHECK_THAT(nft({"list", "chain", "ip", "warren", "postrouting"}), Contains("ct status dnat") && Contains("masquerade"));
+    CHECK_THAT(nft({"list", "chain", "ip", "warren", "forward"}), Contains("ct status dnat") && Contains("accept"));
     // `nft -f` reads back what `nft list` prints: the userdata the library writes is well-formed.
     const auto printed = ruleset();
     nft({"flush", "ruleset"});
@@ -312,7 +322,8 @@ TEST_CASE_METHOD(FreshNetns, "a table of the layout before bound ports is upgrad
     const std::vector<PortMapping> bound = {on("10.200.1.1", tcp(9090, 90))};
     publisher.publish_ports("new", "10.88.0.3", bound);
     CHECK(warren_chains() == expected_chains());
-    check_fixed_rules();
+    check_fixed_rules(true);  // it counted, and counts on
     CHECK(kernel_ports() == std::vector{kernel_port("old", "10.88.0.2", tcp(8080, 80, "web")),
                                         kernel_port("new", "10.88.0.3", bound[0])});
+    CHECK(kernel_backends() == std::vector<KernelBackend>{{"10.88.0.2", "tcp", 80}, {"10.88.0.3", "tcp", 90}});
 }

@@ -261,11 +261,11 @@ TEST_CASE_METHOD(FreshNetns, "counters are off by default, and a publisher that 
     plain.publish_ports("web-1", Topology::container_ip, std::vector{tcp(tcp_host_port, tcp_container_port)});
     expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "uncounted", container.tcp_published,
                 "tcp-published", Topology::host_container_side_ip);
-    CHECK_FALSE(kernel_backends_counted());
+    CHECK_FALSE(kernel_has_backends());  // masquerade and forward matched on the original port
     CHECK(plain.destination_counters().empty());
 
-    // Another process wants counters: its first change replaces the backends set by a counting one,
-    // with web-1's destination in it, in the transaction that publishes its own port.
+    // Another process wants counters: its first change creates a counting backends set, with web-1's
+    // destination in it, in the transaction that publishes its own port.
     HostPortPublisher counting(PublisherOptions{.counters = true});
     counting.publish_ports("web-2", Topology::container_ip, std::vector{udp(udp_host_port, udp_container_port)});
     CHECK(kernel_backends_counted());
@@ -288,6 +288,47 @@ TEST_CASE_METHOD(FreshNetns, "counters are off by default, and a publisher that 
     plain.unpublish_ports("web-1");
     CHECK(kernel_backends_counted());
     CHECK(plain.destination_counters().size() == 1);
+}
+
+TEST_CASE_METHOD(FreshNetns, "a table of an earlier build, with a backends set that does not count, is migrated without a gap in service", "[traffic][counters]")
+{
+    const Topology net;
+    Container container(net);
+    const std::string container_ip = Topology::container_ip;
+    const std::string tcp_port = std::to_string(tcp_host_port), tcp_destination = std::to_string(tcp_container_port);
+    // What earlier builds wrote by default: every destination in a set without counters, and the
+    // masquerade and forward rules looking it up.
+    nft_script("table ip warren {\n"
+               "  map ports { type inet_proto . inet_service : ipv4_addr . inet_service;\n"
+               "    elements = { tcp . " + tcp_port + " comment \"task=web-1\" : " + container_ip + " . " + tcp_destination + " } }\n"
+               "  map bound_ports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+               "  set backends { type ipv4_addr . inet_proto . inet_service;\n"
+               "    elements = { " + container_ip + " . tcp . " + tcp_destination + " } }\n"
+               "  chain prerouting { type nat hook prerouting priority dstnat; policy accept;\n"
+               "    fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @bound_ports comment \"warren-nft: DNAT host ports published on one local address to containers\"\n"
+               "    fib daddr type local dnat ip to meta l4proto . th dport map @ports comment \"warren-nft: DNAT published host ports of local addresses to containers\"\n  }\n"
+               "  chain output { type nat hook output priority -100; policy accept;\n"
+               "    fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to ip daddr . meta l4proto . th dport map @bound_ports comment \"warren-nft: DNAT host ports published on one local non-loopback address to containers\"\n"
+               "    fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to meta l4proto . th dport map @ports comment \"warren-nft: DNAT published host ports of local non-loopback addresses to containers\"\n  }\n"
+               "  chain postrouting { type nat hook postrouting priority srcnat; policy accept;\n"
+               "    ct status dnat ip daddr . meta l4proto . th dport @backends masquerade comment \"warren-nft: masquerade connections DNATed to published containers\"\n  }\n"
+               "  chain forward { type filter hook forward priority filter; policy accept;\n"
+               "    ct status dnat ip daddr . meta l4proto . th dport @backends accept comment \"warren-nft: accept traffic to published containers\"\n"
+               "    ct status dnat ip saddr . meta l4proto . th sport @backends accept comment \"warren-nft: accept replies from published containers\"\n  }\n"
+               "}\n");
+    expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "before", container.tcp_published,
+                "tcp-published", Topology::host_container_side_ip);
+
+    // The first change of a publisher that does not count drops the set and matches on the
+    // original port instead, in the transaction that publishes its own port.
+    HostPortPublisher publisher;
+    CHECK(publisher.published_ports("web-1") == std::vector{tcp(tcp_host_port, tcp_container_port)});
+    publisher.publish_ports("web-2", container_ip, std::vector{udp(udp_host_port, udp_container_port)});
+    CHECK_FALSE(kernel_has_backends());
+    expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "after", container.tcp_published,
+                "tcp-published", Topology::host_container_side_ip);
+    expect_echo(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "and-udp", container.udp_published,
+                "udp-published", Topology::host_container_side_ip);
 }
 
 TEST_CASE_METHOD(FreshNetns, "a port bound to one host address answers on that address only", "[traffic][host-ip]")

@@ -211,12 +211,12 @@ TEST_CASE("large element lists are split below the 64 KiB attribute limit", "[en
     CHECK(carried == 300);
 }
 
-TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
+namespace {
+// The rules a transaction adds, as libnftnl prints them (what `nft --debug=netlink` shows).
+std::vector<std::string> added_rules(const ruleset::Transaction& tx)
 {
-    const auto create = layout::ensure_transaction({}, false, false);
-    REQUIRE(create);
     Batch batch(1, std::nullopt, false);
-    netlink::encode(batch, *create);
+    netlink::encode(batch, tx);
     std::vector<std::string> rules;
     for (const auto& message : batch.messages()) {
         const auto* nlh = batch.header(message);
@@ -227,7 +227,16 @@ TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
         if (nft_type(nlh) == NFT_MSG_DELRULE)  // a flush must name its chain (pitfall 15)
             CHECK_THAT(rule_text(nlh), Catch::Contains("warren"));
     }
-    REQUIRE(rules.size() == 7);
+    return rules;
+}
+}  // namespace
+
+TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
+{
+    const auto create = layout::ensure_transaction({}, false, false);
+    REQUIRE(create);
+    const auto rules = added_rules(*create);
+    REQUIRE(rules.size() == 16);  // 2 per nat chain for DNAT, then per protocol 2 each in postrouting and forward
     INFO(rules[0]);
     // dnat ip to ip daddr . meta l4proto . th dport map @bound_ports: the key in regs 8, 9, 10
     CHECK_THAT(rules[0], Catch::Contains("[ fib daddr type => reg 1 ]"));
@@ -244,9 +253,39 @@ TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
     // output: the bound lookup first there too
     CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set bound_ports dreg 1 ]"));
     CHECK_THAT(rules[3], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]"));
+    // meta l4proto tcp ct status dnat ct original ip daddr . meta l4proto . ct original proto-dst @bound_ports masquerade
+    for (const auto& rule : {rules[4], rules[10]}) {
+        CHECK_THAT(rule, Catch::Contains("[ meta load l4proto => reg 1 ]"));
+        CHECK_THAT(rule, Catch::Contains("[ cmp eq reg 1 0x00000006 ]"));
+        CHECK_THAT(rule, Catch::Contains("[ ct load status => reg 1 ]"));
+        CHECK_THAT(rule, Catch::Contains("[ ct load dst_ip => reg 1 , dir original ]"));
+        CHECK_THAT(rule, Catch::Contains("[ meta load l4proto => reg 9 ]"));
+        CHECK_THAT(rule, Catch::Contains("[ ct load proto_dst => reg 10 , dir original ]"));
+        CHECK_THAT(rule, Catch::Contains("[ lookup reg 1 set bound_ports ]"));
+    }
+    // meta l4proto tcp ct status dnat meta l4proto . ct original proto-dst @ports masquerade
+    for (const auto& rule : {rules[5], rules[11]}) {
+        CHECK_THAT(rule, Catch::Contains("[ meta load l4proto => reg 1 ]"));
+        CHECK_THAT(rule, Catch::Contains("[ ct load proto_dst => reg 9 , dir original ]"));
+        CHECK_THAT(rule, Catch::Contains("[ lookup reg 1 set ports ]"));
+    }
+    CHECK_THAT(rules[5], Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[7], Catch::Contains("[ cmp eq reg 1 0x00000011 ]"));  // then udp
+    CHECK_THAT(rules[9], Catch::Contains("[ cmp eq reg 1 0x00000084 ]"));  // and sctp
+    CHECK_THAT(rules[11], Catch::Contains("[ immediate reg 0 accept ]"));
+}
+
+TEST_CASE("a table that counts matches masquerade and forward on the backends set", "[encode][counters]")
+{
+    const auto create = layout::ensure_transaction({}, false, true);
+    REQUIRE(create);
+    const auto rules = added_rules(*create);
+    REQUIRE(rules.size() == 7);
     CHECK_THAT(rules[4], Catch::Contains("[ payload load 4b @ network header + 16 => reg 1 ]"));
     CHECK_THAT(rules[4], Catch::Contains("[ lookup reg 1 set backends ]"));
     CHECK_THAT(rules[4], Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[5], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 10 ]"));
+    CHECK_THAT(rules[6], Catch::Contains("[ payload load 4b @ network header + 12 => reg 1 ]"));
     CHECK_THAT(rules[6], Catch::Contains("[ payload load 2b @ transport header + 0 => reg 10 ]"));
     CHECK_THAT(rules[6], Catch::Contains("[ immediate reg 0 accept ]"));
 }

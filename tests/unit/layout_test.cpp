@@ -125,8 +125,9 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     ruleset::TableSnapshot empty;
     const auto create = layout::ensure_transaction(empty, false, false);
     REQUIRE(create);
-    // table, 3 sets, and per chain: add, flush, rules (2 + 2 + 1 + 2)
-    CHECK(create->operations().size() == 1 + 3 + 4 * 2 + 7);
+    // table, 2 maps (no backends set: the table does not count), and per chain add, flush and rules:
+    // 2 in each nat chain for DNAT, 2 per protocol in postrouting and forward
+    CHECK(create->operations().size() == 1 + 2 + 4 * 2 + 2 + 2 + 6 + 6);
 
     auto complete = snapshot_after(*create);
     CHECK_FALSE(layout::ensure_transaction(complete, false, false));
@@ -137,15 +138,15 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     no_forward.rule_comments.erase("forward");
     const auto repair = layout::ensure_transaction(no_forward, false, false);
     REQUIRE(repair);
-    // table, then add/flush/2 rules for the missing chain only
-    CHECK(repair->operations().size() == 1 + 4);
+    // table, then add/flush/6 rules for the missing chain only
+    CHECK(repair->operations().size() == 1 + 8);
 
     // `nft flush chain ip warren forward`: the chain is there, its rules are not.
     auto flushed = complete;
     flushed.rule_comments.erase("forward");
     const auto refill = layout::ensure_transaction(flushed, false, false);
     REQUIRE(refill);
-    CHECK(refill->operations().size() == 1 + 4);
+    CHECK(refill->operations().size() == 1 + 8);
     // A rule replaced by a foreign one is a gap too.
     auto edited = complete;
     edited.rule_comments["prerouting"] = {"something else"};
@@ -153,60 +154,67 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     CHECK(layout::ensure_transaction(edited, false, false)->operations().size() == 1 + 4);
 }
 
-TEST_CASE("counters are created on request, added to a set that lacks them, and never taken away", "[layout][counters]")
+TEST_CASE("only a table that counts has a backends set; one that does not count is replaced or dropped", "[layout][counters]")
 {
     const auto backends_of = [](const ruleset::Transaction& tx) {
-        std::vector<ruleset::Set> sets;
+        std::vector<std::pair<ruleset::Verb, ruleset::Set>> sets;
         for (const auto& op : tx.operations())
             if (const auto* set = std::get_if<ruleset::Set>(&op.object); set && set->name == layout::backends_set)
-                sets.push_back(*set);
+                sets.emplace_back(op.verb, *set);
         return sets;
+    };
+    const auto count_rules = [](const ruleset::Transaction& tx) {
+        return std::count_if(tx.operations().begin(), tx.operations().end(),
+                             [](const auto& op) { return std::holds_alternative<ruleset::Rule>(op.object); });
     };
     const auto plain = layout::ensure_transaction({}, false, false);
     const auto counted = layout::ensure_transaction({}, false, true);
-    REQUIRE(backends_of(*plain).size() == 1);
-    CHECK_FALSE(backends_of(*plain).front().counter);
+    CHECK(backends_of(*plain).empty());
     REQUIRE(backends_of(*counted).size() == 1);
-    CHECK(backends_of(*counted).front().counter);
+    CHECK(backends_of(*counted).front().second.counter);
+    CHECK(count_rules(*counted) == 7);
 
-    // A complete table without counters, holding two destinations.
-    auto complete = snapshot_after(*plain);
-    const auto first = layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 8080});
-    const auto second = layout::destination_element({{10, 88, 0, 6}, Protocol::udp, 53});
-    complete.elements[layout::backends_set] = {first, second};
+    // Wanting counters in a complete table that does not count: the set is created (empty: the
+    // publisher fills it) and the masquerade and forward rules are replaced by ones that look it up.
+    const auto complete = snapshot_after(*plain);
+    CHECK_FALSE(layout::counts(complete));
     CHECK_FALSE(layout::ensure_transaction(complete, false, false));
-
-    // Wanting counters replaces the set: the rules that pin it are flushed first, the elements come
-    // back in the new set, and every rule is added again after it.
     const auto upgrade = layout::ensure_transaction(complete, false, true);
     REQUIRE(upgrade);
-    const auto& ops = upgrade->operations();
-    const auto at = [&](auto&& predicate) {
-        return std::find_if(ops.begin(), ops.end(), predicate) - ops.begin();
-    };
-    const auto removed = at([](const ruleset::Operation& op) {
-        return op.verb == ruleset::Verb::remove && std::holds_alternative<ruleset::Set>(op.object);
-    });
-    REQUIRE(removed < static_cast<long>(ops.size()));
-    for (long i = 0; i < removed; ++i)
-        CHECK_FALSE(std::holds_alternative<ruleset::Rule>(ops[i].object));
-    CHECK(at([](const ruleset::Operation& op) { return op.verb == ruleset::Verb::flush; }) < removed);
-    const auto added = backends_of(*upgrade);
-    REQUIRE(added.size() == 2);  // removed, then added counting
-    CHECK(added.back().counter);
-    CHECK(std::count_if(ops.begin(), ops.end(), [&](const ruleset::Operation& op) {
-              const auto* element = std::get_if<ruleset::Element>(&op.object);
-              return element && (*element == first || *element == second);
-          }) == 2);
-    CHECK(std::count_if(ops.begin(), ops.end(), [](const ruleset::Operation& op) {
-              return std::holds_alternative<ruleset::Rule>(op.object);
-          }) == 7);
+    REQUIRE(backends_of(*upgrade).size() == 1);
+    CHECK(backends_of(*upgrade).front().first == ruleset::Verb::add);
+    CHECK(backends_of(*upgrade).front().second.counter);
+    CHECK(count_rules(*upgrade) == 1 + 2);
+    CHECK(layout::counts(snapshot_after(*counted)));
 
-    // A counting set stays as it is, whether counters are wanted or not.
-    auto counting = complete;
-    counting.sets[layout::backends_set].counter = true;
+    // A table an older version wrote: a backends set without counters, pinned by rules that look it
+    // up. Either way the rules are flushed before the set is removed, and all come back after.
+    auto older = snapshot_after(*counted);
+    older.sets[layout::backends_set].counter = false;
+    older.elements[layout::backends_set] = {layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 8080})};
+    for (const bool counters : {false, true}) {
+        INFO("counters " << counters);
+        const auto migrate = layout::ensure_transaction(older, false, counters);
+        REQUIRE(migrate);
+        const auto& ops = migrate->operations();
+        const auto removed = std::find_if(ops.begin(), ops.end(), [](const ruleset::Operation& op) {
+                                 return op.verb == ruleset::Verb::remove && std::holds_alternative<ruleset::Set>(op.object);
+                             }) - ops.begin();
+        REQUIRE(removed < static_cast<long>(ops.size()));
+        CHECK(std::count_if(ops.begin(), ops.begin() + removed,
+                            [](const auto& op) { return op.verb == ruleset::Verb::flush; }) == 4);
+        CHECK(std::none_of(ops.begin(), ops.begin() + removed,
+                           [](const auto& op) { return std::holds_alternative<ruleset::Rule>(op.object); }));
+        CHECK(backends_of(*migrate).size() == (counters ? 2u : 1u));  // removed, then added counting
+        CHECK(count_rules(*migrate) == (counters ? 7 : 16));
+        // No element is carried over: a new counting set is filled by the publisher.
+        CHECK(std::none_of(ops.begin(), ops.end(),
+                           [](const auto& op) { return std::holds_alternative<ruleset::Element>(op.object); }));
+    }
+
+    // A counting set stays as it is when the caller keeps counting (the publisher always does).
+    const auto counting = snapshot_after(*counted);
     CHECK_FALSE(layout::ensure_transaction(counting, false, true));
-    CHECK_FALSE(layout::ensure_transaction(counting, false, false));
 }
 
 TEST_CASE("a chain of another kind is reported, not overwritten", "[layout]")

@@ -85,16 +85,16 @@ TEST_CASE("the first publish creates the table with its fixed chains, maps and r
     CHECK(elements(fake, "ports").size() == 3);
     const auto& table = warren_table(fake);
     CHECK(table.sets.contains("ports"));
-    CHECK(table.sets.contains("backends"));
     CHECK(table.sets.at("ports").declaration.is_map());
-    CHECK_FALSE(table.sets.at("backends").declaration.counter);  // PublisherOptions::counters is off by default
+    // PublisherOptions::counters is off by default: no set of destinations to count in.
+    CHECK_FALSE(table.sets.contains("backends"));
     for (const char* chain : {"prerouting", "output", "postrouting", "forward"}) {
         INFO(chain);
         REQUIRE(table.chains.contains(chain));
         CHECK(table.chains.at(chain).declaration.hook.has_value());
         CHECK_FALSE(table.chains.at(chain).rules.empty());
     }
-    CHECK(table.chains.at("forward").rules.size() == 2);
+    CHECK(table.chains.at("forward").rules.size() == 6);  // per protocol, on ports bound to one address or not
     // The table comes first in that transaction, the ports after it.
     const auto& operations = fake.committed().front().operations();
     CHECK(std::holds_alternative<ruleset::Table>(operations.front().object));
@@ -108,10 +108,9 @@ TEST_CASE("all ports of a publish go into one transaction", "[publisher]")
     const auto before = fake.committed().size();
     publisher.publish_ports("task-a", "10.88.0.5", web);
     REQUIRE(fake.committed().size() == before + 1);
-    // three ports and three distinct backends (after the table, which this first publish creates)
-    CHECK(element_operations(fake.committed().back()) == 6);
+    // three ports (after the table, which this first publish creates), and nothing per destination
+    CHECK(element_operations(fake.committed().back()) == 3);
     CHECK(elements(fake, "ports").size() == 3);
-    CHECK(elements(fake, "backends").size() == 3);
     CHECK(comments(fake) == std::vector<std::string>{"task=task-a name=http", "task=task-a name=https", "task=task-a"});
 
     const auto published = publisher.published_ports("task-a");
@@ -193,7 +192,6 @@ TEST_CASE("a task publishing again replaces its ports in one transaction", "[pub
     CHECK(fake.committed().size() == commits + 1);
     CHECK(publisher.published_ports("task-a") == std::vector<PortMapping>{moved[0], moved[1]});
     CHECK(elements(fake, "ports").size() == 2);
-    CHECK(elements(fake, "backends").size() == 2);
 
     // Publishing exactly the same again is a no-op: no transaction at all.
     publisher.publish_ports("task-a", "10.88.0.7", moved);
@@ -207,17 +205,30 @@ TEST_CASE("unpublish is idempotent and needs no container IP", "[publisher]")
     publisher.publish_ports("task-a", "10.88.0.5", web);
     publisher.unpublish_ports("task-a");
     CHECK(elements(fake, "ports").empty());
-    CHECK(elements(fake, "backends").empty());
     const auto commits = fake.committed().size();
     CHECK_NOTHROW(publisher.unpublish_ports("task-a"));
     CHECK_NOTHROW(publisher.unpublish_ports("never-published"));
     CHECK(fake.committed().size() == commits);
 }
 
-TEST_CASE("backends shared by several host ports stay until their last user leaves", "[publisher]")
+TEST_CASE("in a table that counts, a publish adds each new destination to the backends set", "[publisher][counters]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    HostPortPublisher publisher(test::share(fake), PublisherOptions{.counters = true});
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    CHECK(warren_table(fake).sets.at("backends").declaration.counter);
+    // three ports and three distinct destinations
+    CHECK(element_operations(fake.committed().back()) == 6);
+    CHECK(elements(fake, "ports").size() == 3);
+    CHECK(elements(fake, "backends").size() == 3);
+    publisher.unpublish_ports("task-a");
+    CHECK(elements(fake, "backends").empty());
+}
+
+TEST_CASE("backends shared by several host ports stay until their last user leaves", "[publisher][counters]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake), PublisherOptions{.counters = true});
     const std::vector<PortMapping> two_doors{test::port(80, 8080), test::port(8080, 8080)};
     publisher.publish_ports("task-a", "10.88.0.5", two_doors);
     CHECK(elements(fake, "ports").size() == 2);
@@ -396,7 +407,7 @@ TEST_CASE("rules flushed from chains that still exist are restored by the next p
     publisher.publish_ports("task-a", "10.88.0.5", web);
     CHECK(fake.committed().size() == commits + 1);
     CHECK(warren_table(fake).chains.at("prerouting").rules.size() == 2);
-    CHECK(warren_table(fake).chains.at("forward").rules.size() == 2);
+    CHECK(warren_table(fake).chains.at("forward").rules.size() == 6);
     CHECK(element_operations(fake.committed().back()) == 0);
     publisher.publish_ports("task-a", "10.88.0.5", web);
     CHECK(fake.committed().size() == commits + 1);
@@ -431,10 +442,10 @@ TEST_CASE("a publisher's first change rewrites the fixed rules once, and unpubli
     CHECK(rewrites() == 1);
 }
 
-TEST_CASE("backends edited by hand are reconciled with the published ports", "[publisher]")
+TEST_CASE("backends edited by hand are reconciled with the published ports", "[publisher][counters]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    HostPortPublisher publisher(test::share(fake), PublisherOptions{.counters = true});
     publisher.publish_ports("task-a", "10.88.0.5", web);
     auto& table = fake.mutable_state().at({ruleset::Family::ip, "warren"});
     // One published port's element deleted by hand leaves its backend orphaned; another port's
@@ -591,7 +602,6 @@ TEST_CASE("bound ports are adopted, re-published without a change and moved in o
 
     second.unpublish_ports("task-a");
     CHECK(elements(fake, "bound_ports").empty());
-    CHECK(elements(fake, "backends").empty());
 }
 
 TEST_CASE("a publisher that wants counters adds them to a table without, keeping every port, in its first change", "[publisher][counters]")
@@ -600,13 +610,11 @@ TEST_CASE("a publisher that wants counters adds them to a table without, keeping
     HostPortPublisher plain(test::share(fake));
     plain.publish_ports("task-a", "10.88.0.5", web);
     CHECK(plain.destination_counters().empty());  // published, but nothing counts
-    const auto before = elements(fake, "backends");
-    REQUIRE(before.size() == 3);
 
     HostPortPublisher counting(test::share(fake), PublisherOptions{.counters = true});
     CHECK(counting.all_published_ports() == plain.all_published_ports());  // reading changes nothing
     CHECK(counting.destination_counters().empty());
-    CHECK_FALSE(warren_table(fake).sets.at("backends").declaration.counter);
+    CHECK_FALSE(warren_table(fake).sets.contains("backends"));
 
     const auto commits = fake.committed().size();
     counting.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(81, 81)});
@@ -618,8 +626,38 @@ TEST_CASE("a publisher that wants counters adds them to a table without, keeping
     for (const char* chain : {"prerouting", "output", "postrouting", "forward"})
         CHECK_FALSE(warren_table(fake).chains.at(chain).rules.empty());
 
-    // A publisher without the wish leaves the counters on.
+    // A publisher without the wish leaves the counters on, and keeps the set's elements current.
     plain.unpublish_ports("task-b");
     CHECK(warren_table(fake).sets.at("backends").declaration.counter);
     CHECK(plain.destination_counters().size() == 3);
+    plain.publish_ports("task-c", "10.88.0.7", std::vector<PortMapping>{test::port(82, 82)});
+    CHECK(plain.destination_counters().size() == 4);
+}
+
+TEST_CASE("a table of an older version, with a backends set that does not count, loses that set in the first change", "[publisher][counters]")
+{
+    FakeBackend fake;
+    HostPortPublisher older(test::share(fake), PublisherOptions{.counters = true});
+    older.publish_ports("task-a", "10.88.0.5", web);
+    // What earlier builds wrote by default: the same set and rules, but the set without counters.
+    auto& backends = fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at("backends");
+    backends.declaration.counter = false;
+    for (auto& [key, element] : backends.elements)
+        element.packets = element.bytes = 0;
+    fake.bump_generation();
+
+    HostPortPublisher plain(test::share(fake));
+    CHECK(plain.published_ports("task-a") == web);
+    const auto commits = fake.committed().size();
+    plain.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(81, 81)});
+    CHECK(fake.committed().size() == commits + 1);
+    CHECK_FALSE(warren_table(fake).sets.contains("backends"));
+    CHECK(elements(fake, "ports").size() == 4);
+    for (const char* chain : {"postrouting", "forward"}) {
+        INFO(chain);
+        for (const auto& rule : warren_table(fake).chains.at(chain).rules)
+            for (const auto& expression : rule.expressions)
+                if (const auto* lookup = std::get_if<ruleset::expr::Lookup>(&expression))
+                    CHECK(lookup->set != "backends");
+    }
 }
