@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Method `floor`: the least any program can do for the same publish. One hand-built libnftnl batch
 // that adds (or deletes) exactly the elements warren-nft writes for the service (the ports-map
-// elements with their task comments and the backends-set elements) to the table warren-nft created,
-// sent with libmnl, waiting only for the kernel's ack of the last message. No validation, no view of
+// elements with their task comments; its table does not count, so no backends-set elements) to the
+// table warren-nft created, sent with libmnl, waiting only for the kernel's ack of the message. No validation, no view of
 // the table, no conflict check, no generation guard: what warren-nft adds on top is its policy.
 #include "method.hpp"
 
@@ -72,7 +72,6 @@ private:
     {
         const bool adding = type == NFT_MSG_NEWSETELEM;
         auto ports = make_set("ports");
-        auto backends = make_set("backends");
         const auto address = ipv4(service.container_ip);
         const auto comment = "task=" + service.id;
         for (const auto& port : service.ports) {
@@ -90,26 +89,17 @@ private:
                                    nftnl_udata_buf_len(udata.get()));
             }
             nftnl_set_elem_add(ports.get(), element.release());
-
-            std::uint8_t destination[12] = {address[0], address[1], address[2], address[3], ip_protocol(port.protocol)};
-            put_port(destination + 8, port.container_port);
-            auto backend = checked<SetElemPtr>(nftnl_set_elem_alloc());
-            nftnl_set_elem_set(backend.get(), NFTNL_SET_ELEM_KEY, destination, sizeof destination);
-            nftnl_set_elem_add(backends.get(), backend.release());
         }
 
         auto* batch = mnl_nlmsg_batch_start(buffer_.data(), buffer_.size() / 2);
         nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
         mnl_nlmsg_batch_next(batch);
-        for (auto* set : {ports.get(), backends.get()}) {
-            // Only the last message asks for an ack: when it arrives, the batch has been committed.
-            const auto ack = set == backends.get() ? NLM_F_ACK : 0;
-            auto* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)), type, NFPROTO_IPV4,
-                                              static_cast<std::uint16_t>(flags | ack), seq_);
-            last_seq_ = seq_++;
-            nftnl_set_elems_nlmsg_build_payload(nlh, set);
-            mnl_nlmsg_batch_next(batch);
-        }
+        // The only message asks for an ack: when it arrives, the batch has been committed.
+        auto* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)), type, NFPROTO_IPV4,
+                                          static_cast<std::uint16_t>(flags | NLM_F_ACK), seq_);
+        last_seq_ = seq_++;
+        nftnl_set_elems_nlmsg_build_payload(nlh, ports.get());
+        mnl_nlmsg_batch_next(batch);
         nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
         mnl_nlmsg_batch_next(batch);
         const auto sent = mnl_socket_sendto(socket_.get(), mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));

@@ -19,18 +19,16 @@ namespace {
 std::string elements_script(const Task& service, bool add)
 {
     const std::string verb = add ? "add" : "delete";
-    std::string ports, backends;
+    std::string ports;
     for (const auto& port : service.ports) {
-        const std::string protocol(warren::nft::to_string(port.protocol));
-        const std::string separator = ports.empty() ? "" : ", ";
-        ports += separator + protocol + " . " + std::to_string(port.host_port);
+        ports += ports.empty() ? "" : ", ";
+        ports += std::string(warren::nft::to_string(port.protocol)) + " . " + std::to_string(port.host_port);
         if (add)  // nft wants an element's comment on its key, before the mapped value
             ports += " comment \"task=" + service.id + "\" : " + service.container_ip + " . " +
                      std::to_string(port.container_port);
-        backends += separator + service.container_ip + " . " + protocol + " . " + std::to_string(port.container_port);
     }
-    return verb + " element ip warren ports { " + ports + " }\n" + verb + " element ip warren backends { " + backends +
-           " }\n";
+    // The ports-map elements only: warren-nft's table does not count, so it has no backends set.
+    return verb + " element ip warren ports { " + ports + " }\n";
 }
 
 class NftCli final : public Method {
