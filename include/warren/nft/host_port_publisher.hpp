@@ -29,12 +29,14 @@ struct PublishedPort {
 };
 
 // The traffic counters of one destination of published ports: a container IP, protocol and
-// container port, an element of the `backends` set (counted only in a table that counts: one that
-// a publisher with PublisherOptions::counters created or upgraded). They count the packets and bytes of connections
+// container port, an element of the counting `backends` set. Only a table that counts has that set
+// (one that a publisher with PublisherOptions::counters created or made count); a table that does
+// not count has no `backends` set and no counters. They count the packets and bytes of connections
 // DNATed to that destination that the host forwarded, in both directions, plus the first packet of
 // each connection (where it is masqueraded); traffic from the host itself is counted by that first
 // packet only. Host ports that lead to the same destination share its counters, which start at 0
-// when the destination's first port is published and go with its last.
+// when the destination's first port is published (or when the table starts counting) and go with
+// its last.
 struct DestinationCounters {
     std::string container_ip;
     Protocol protocol = Protocol::tcp;
@@ -48,13 +50,17 @@ struct DestinationCounters {
 // How a publisher lays out table ip warren when its changes create or complete it.
 struct PublisherOptions {
     // Count packets and bytes per destination, for destination_counters() and `warren-nft list`.
-    // Off by default: the kernel allocates per-CPU memory for every counted destination when it is
-    // published, which makes a 3-port publish about 10 microseconds slower (docs/performance.md).
-    // On: a table this publisher creates counts; a table created without counters gets them with
-    // this publisher's first change, which replaces the `backends` set by a counting one with the
-    // same elements, in the same transaction (counting starts then, at 0).
-    // Off: a table this publisher creates does not count; one that counts keeps counting (another
-    // publisher asked for it). To stop counting, remove the table and publish again.
+    // Off by default: a table that does not count has no `backends` set, and a publish writes only
+    // its ports (one map element each). Counting needs a `backends` element per destination too,
+    // for which the kernel allocates per-CPU memory when it is published (docs/performance.md).
+    // On: a table this publisher creates counts. A table without counters gets them with this
+    // publisher's first change, in that change's transaction: it creates a counting `backends` set,
+    // fills it with every destination of every published port, and rewrites the masquerade and
+    // forward rules to look it up (counting starts then, at 0).
+    // Off: a table this publisher creates does not count. A publisher without counters never
+    // removes them: a table that counts keeps counting (another publisher asked for it), and this
+    // publisher keeps its destinations in `backends`. To stop counting, remove the table
+    // (remove_table()) and publish again.
     bool counters = false;
 };
 
