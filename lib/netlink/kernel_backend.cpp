@@ -409,7 +409,47 @@ KernelFeatures KernelBackend::probe()
         if (seq == batch.begin_seq() || seq == batch.end_seq())
             features.batch_acks = true;
     }
+    features.map_lookups = probe_map_lookups(features.batch_acks);
     return features;
+}
+
+bool KernelBackend::probe_map_lookups(bool batch_acks)
+{
+    // A batch that builds a table with a map and a rule looking a key up in it without loading the
+    // value, then deletes a chain that does not exist: the kernel judges every message, then
+    // aborts the whole batch on the last one, so nothing of it is ever committed.
+    std::random_device random;
+    const std::string name = "warren-nft-probe-" + std::to_string(random()) + std::to_string(random());
+    const Table table{Family::ip, name};
+    const Set map{"m", {{7, 4}}, {{7, 4}}, false, 1};
+    Transaction tx(table);
+    tx.add(table).add(map).add(Chain{"c", std::nullopt});
+    tx.add(Rule{"c", {expr::Meta{NFT_META_L4PROTO, Reg::r1}, expr::Lookup{"m", 1, Reg::r1, std::nullopt}}, ""});
+    const std::size_t rule = tx.operations().size() - 1;
+    tx.remove(Chain{"missing", std::nullopt});
+    Batch batch(socket_.next_seq(), std::nullopt, false);
+    encode(batch, tx);
+    if (!batch_acks)
+        batch.request_ack_of_last_message();
+    batch.end(batch_acks);
+    socket_.skip_to(batch.next_seq());
+    socket_.send(batch.bytes());
+    const auto replies = collect(socket_, batch, batch_acks);
+    const auto carries = [&](std::uint32_t seq, std::size_t operation) {
+        for (const auto& message : batch.messages())
+            if (message.seq == seq)
+                return std::find(message.operations.begin(), message.operations.end(), operation) != message.operations.end();
+        return false;
+    };
+    bool aborted = false;
+    for (const auto& [error, at_commit] : replies.errors) {
+        if (error.error == EINVAL && carries(error.seq, rule))
+            return false;
+        aborted = aborted || (error.error == ENOENT && carries(error.seq, rule + 1));
+    }
+    if (!aborted)
+        throw kernel_error(EPROTO, "probe nf_tables support", "the probe batch was not refused as it must be");
+    return true;
 }
 
 std::uint32_t KernelBackend::generation()

@@ -19,6 +19,7 @@ public:
 
 private:
     KernelFeatures probe();
+    bool probe_map_lookups(bool batch_acks);
 
     Socket socket_;
     KernelFeatures features_;

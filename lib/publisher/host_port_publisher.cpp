@@ -168,7 +168,8 @@ private:
     {
         const auto snapshot = backend_->snapshot(layout::table(), layout::chain_names(), layout::element_sets());
         // A table that counts keeps counting: another publisher of this node wanted its counters.
-        const bool counting = options_.counters || layout::counts(snapshot);
+        // Where the kernel cannot look keys up in a map alone, every table counts (KernelFeatures).
+        const bool counting = options_.counters || layout::counts(snapshot) || !backend_->features().map_lookups;
         repair_ = layout::ensure_transaction(snapshot, rewrite_rules_, counting);
         index_ = TaskIndex::from_snapshot(snapshot, counting);
         generation_ = snapshot.generation;

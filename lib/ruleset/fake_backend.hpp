@@ -31,7 +31,7 @@ public:
     };
     using State = std::map<std::pair<Family, std::string>, TableState>;
 
-    explicit FakeBackend(KernelFeatures features = {true, true}) : features_(features) {}
+    explicit FakeBackend(KernelFeatures features = {true, true, true}) : features_(features) {}
 
     const KernelFeatures& features() const noexcept override { return features_; }
     std::uint32_t generation() override { return generation_; }

@@ -21,6 +21,12 @@ TEST_CASE_METHOD(FreshNetns, "kernel_features() matches the running kernel's ver
     const auto& features = publisher.kernel_features();
     CHECK(features.destroy_messages == at_least(6, 3));
     CHECK(features.batch_acks == at_least(6, 10));
+    // Lookups in a map without its value: refused by Debian 12's 6.1, accepted by 6.18 (observed;
+    // the first version with them is not pinned down here).
+    if (!at_least(6, 2))
+        CHECK_FALSE(features.map_lookups);
+    if (at_least(6, 18))
+        CHECK(features.map_lookups);
 
     // The probe leaves no trace in the ruleset, and a publisher creates nothing before it publishes.
     CHECK(publisher.all_published_ports().empty());

@@ -64,6 +64,13 @@ inline PortMapping on(std::string host_ip, PortMapping mapping)
     return mapping;
 }
 
+// Whether every table counts, asked for or not: on kernels that cannot look a key up in a map
+// alone (KernelFeatures::map_lookups), the masquerade and forward rules need the backends set.
+inline bool tables_always_count()
+{
+    return !HostPortPublisher().kernel_features().map_lookups;
+}
+
 // The element `nft` shows for a port a task published, to compare with kernel_ports().
 inline KernelPort kernel_port(const std::string& task, const std::string& ip, const PortMapping& m)
 {

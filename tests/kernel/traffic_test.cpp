@@ -261,6 +261,13 @@ TEST_CASE_METHOD(FreshNetns, "counters are off by default, and a publisher that 
     plain.publish_ports("web-1", Topology::container_ip, std::vector{tcp(tcp_host_port, tcp_container_port)});
     expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "uncounted", container.tcp_published,
                 "tcp-published", Topology::host_container_side_ip);
+    if (tables_always_count()) {
+        // This kernel cannot match on the ports maps alone: the table counts from the start.
+        CHECK(kernel_backends_counted());
+        REQUIRE(plain.destination_counters().size() == 1);
+        CHECK(plain.destination_counters().front().packets >= 5);
+        return;
+    }
     CHECK_FALSE(kernel_has_backends());  // masquerade and forward matched on the original port
     CHECK(plain.destination_counters().empty());
 
@@ -324,7 +331,7 @@ TEST_CASE_METHOD(FreshNetns, "a table of an earlier build, with a backends set t
     HostPortPublisher publisher;
     CHECK(publisher.published_ports("web-1") == std::vector{tcp(tcp_host_port, tcp_container_port)});
     publisher.publish_ports("web-2", container_ip, std::vector{udp(udp_host_port, udp_container_port)});
-    CHECK_FALSE(kernel_has_backends());
+    CHECK(kernel_has_backends() == tables_always_count());  // where the kernel needs it, it counts
     expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "after", container.tcp_published,
                 "tcp-published", Topology::host_container_side_ip);
     expect_echo(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "and-udp", container.udp_published,
