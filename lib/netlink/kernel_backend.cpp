@@ -441,15 +441,20 @@ bool KernelBackend::probe_map_lookups(bool batch_acks)
                 return std::find(message.operations.begin(), message.operations.end(), operation) != message.operations.end();
         return false;
     };
-    bool aborted = false;
+    // Only these answers are understood: the rule refused with EINVAL (no such lookups) or accepted,
+    // and the missing chain refused with ENOENT. Anything else is a kernel we do not know.
+    bool aborted = false, supported = true;
     for (const auto& [error, at_commit] : replies.errors) {
         if (error.error == EINVAL && carries(error.seq, rule))
-            return false;
-        aborted = aborted || (error.error == ENOENT && carries(error.seq, rule + 1));
+            supported = false;
+        else if (error.error == ENOENT && carries(error.seq, rule + 1))
+            aborted = true;
+        else
+            throw kernel_error(error.error, "probe nf_tables support", "a lookup in a map without its value");
     }
     if (!aborted)
         throw kernel_error(EPROTO, "probe nf_tables support", "the probe batch was not refused as it must be");
-    return true;
+    return supported;
 }
 
 std::uint32_t KernelBackend::generation()

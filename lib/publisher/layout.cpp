@@ -62,7 +62,7 @@ Bytes u32_host(std::uint32_t value)
 template <typename Address, typename Port>
 void append_key(std::vector<Expression>& out, bool bound, Address address, Port port)
 {
-    out.reserve(out.size() + 5);  // the key, its lookup and a verdict or DNAT: one allocation
+    out.reserve(out.size() + 5);  // the key, its lookup and a verdict or DNAT
     if (bound)
         out.push_back(address(Reg::r1));
     out.push_back(expr::Meta{NFT_META_L4PROTO, bound ? Reg::r32_01 : Reg::r1});
@@ -382,8 +382,8 @@ std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, boo
         missing = rewrite_rules = true;
     }
     if (counting && !counts(snapshot)) {
-        // Created empty: the publisher's next change adds an element for every destination (TaskIndex
-        // sees them all missing from a set that does not count yet).
+        // Created empty: the change that this repair goes with adds an element for every destination
+        // (TaskIndex sees them all missing from a set that does not count yet).
         tx.add(backends_declaration(true));
         missing = true;
     }

@@ -85,8 +85,8 @@ bool counts(const ruleset::TableSnapshot& snapshot);
 // replaces the fixed rules of every chain (repairing rules edited behind our back). Map elements are
 // kept. With `counting`, the table holds a counting backends set (created empty; the publisher fills
 // it) and masquerade and forward rules that look it up. Without, those rules match the connection's
-// original destination against the ports maps and the table holds no backends set (one that does
-// not count, as older versions wrote, is removed).
+// original destination against the ports maps and the table holds no backends set: any is removed,
+// a counting one too, so keeping a table's counters is the caller's policy (the publisher's).
 // Returns nullopt when the snapshot shows nothing to do. Throws Error when the table holds a set of
 // another shape (a layout we do not know how to adopt).
 std::optional<ruleset::Transaction> ensure_transaction(const ruleset::TableSnapshot& snapshot, bool rewrite_rules,

@@ -297,7 +297,7 @@ TEST_CASE_METHOD(FreshNetns, "counters are off by default, and a publisher that 
     CHECK(plain.destination_counters().size() == 1);
 }
 
-TEST_CASE_METHOD(FreshNetns, "a table of an earlier build, with a backends set that does not count, is migrated without a gap in service", "[traffic][counters]")
+TEST_CASE_METHOD(FreshNetns, "a table of an earlier build, with a backends set that does not count, is migrated and its port answers before and after", "[traffic][counters]")
 {
     const Topology net;
     Container container(net);
@@ -332,6 +332,7 @@ TEST_CASE_METHOD(FreshNetns, "a table of an earlier build, with a backends set t
     CHECK(publisher.published_ports("web-1") == std::vector{tcp(tcp_host_port, tcp_container_port)});
     publisher.publish_ports("web-2", container_ip, std::vector{udp(udp_host_port, udp_container_port)});
     CHECK(kernel_has_backends() == tables_always_count());  // where the kernel needs it, it counts
+    CHECK(kernel_backends_counted() == tables_always_count());
     expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "after", container.tcp_published,
                 "tcp-published", Topology::host_container_side_ip);
     expect_echo(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "and-udp", container.udp_published,

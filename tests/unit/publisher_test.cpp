@@ -634,6 +634,21 @@ TEST_CASE("a publisher that wants counters adds them to a table without, keeping
     CHECK(plain.destination_counters().size() == 4);
 }
 
+TEST_CASE("on a kernel that cannot look a key up in a map alone, every table counts", "[publisher][counters]")
+{
+    FakeBackend fake(KernelFeatures{.destroy_messages = true, .batch_acks = true, .map_lookups = false});
+    HostPortPublisher publisher(test::share(fake));  // no counters asked for
+    publisher.publish_ports("task-a", "10.88.0.5", web);
+    CHECK(warren_table(fake).sets.at("backends").declaration.counter);
+    CHECK(element_operations(fake.committed().back()) == 6);
+    CHECK(publisher.destination_counters().size() == 3);
+    for (const auto& rule : warren_table(fake).chains.at("forward").rules)
+        CHECK(std::count_if(rule.expressions.begin(), rule.expressions.end(), [](const auto& expression) {
+                  const auto* lookup = std::get_if<ruleset::expr::Lookup>(&expression);
+                  return lookup && lookup->set == "backends";
+              }) == 1);
+}
+
 TEST_CASE("a table of an older version, with a backends set that does not count, loses that set in the first change", "[publisher][counters]")
 {
     FakeBackend fake;

@@ -123,6 +123,7 @@ int run_doctor(std::ostream& out)
     // the table is complete (a publisher may create a missing table or complete a damaged one). What it
     // reads is what the conflict check compares; nullopt when the published ports are unknown.
     std::optional<std::vector<nft::PublishedPort>> published;
+    std::optional<bool> map_lookups;  // KernelFeatures::map_lookups, when the publisher was asked
     if (ruleset && !have_table)
         published.emplace();
     if (!ruleset)
@@ -131,6 +132,7 @@ int run_doctor(std::ostream& out)
         try {
             nft::HostPortPublisher publisher;
             published = publisher.all_published_ports();
+            map_lookups = publisher.kernel_features().map_lookups;
             report.ok("nf_tables answers warren-nft over netlink; " + std::to_string(published->size()) +
                       " port(s) published");
         } catch (const nft::Error& e) {
@@ -156,6 +158,9 @@ int run_doctor(std::ostream& out)
         // Information, not a problem: counting is a choice (PublisherOptions::counters), off by default.
         if (have_table && table_counts(*ruleset))
             report.ok("table ip warren counts packets and bytes per destination (warren-nft list shows them)");
+        else if (have_table && map_lookups == false)
+            report.ok("table ip warren does not count packets and bytes per destination yet; this kernel cannot "
+                      "look ports up in a map alone, so the next change of published ports makes it count");
         else if (have_table)
             report.ok("table ip warren does not count packets and bytes per destination, so warren-nft list shows - "
                       "for them (off by default; publish with --counters, or PublisherOptions::counters, to turn "

@@ -57,7 +57,9 @@ struct PublisherOptions {
     // publisher's first change, in that change's transaction: it creates a counting `backends` set,
     // fills it with every destination of every published port, and rewrites the masquerade and
     // forward rules to look it up (counting starts then, at 0).
-    // Off: a table this publisher creates does not count. A publisher without counters never
+    // Off: a table this publisher creates does not count, except on kernels that cannot look a key
+    // up in a map without its value (KernelFeatures::map_lookups; Debian 12's 6.1): there the
+    // masquerade and forward rules need the `backends` set, so every table counts. A publisher without counters never
     // removes them: a table that counts keeps counting (another publisher asked for it), and this
     // publisher keeps its destinations in `backends`. To stop counting, remove the table
     // (remove_table()) and publish again.
