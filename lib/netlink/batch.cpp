@@ -78,4 +78,12 @@ const nlmsghdr* Batch::header(const Message& message) const noexcept
     return reinterpret_cast<const nlmsghdr*>(buffer_.get() + message.offset);
 }
 
+const Batch::Message* Batch::message(std::uint32_t seq) const noexcept
+{
+    for (const auto& message : messages_)
+        if (message.seq == seq)
+            return &message;
+    return nullptr;
+}
+
 }  // namespace warren::nft::netlink

@@ -46,6 +46,8 @@ public:
     // The seq after the last one used, for the socket's counter.
     std::uint32_t next_seq() const noexcept { return next_seq_; }
     const nlmsghdr* header(const Message& message) const noexcept;
+    // The message numbered `seq`; nullptr for BATCH_BEGIN/BATCH_END and numbers not in the batch.
+    const Message* message(std::uint32_t seq) const noexcept;
 
 private:
     nlmsghdr* tail();

@@ -359,17 +359,34 @@ private:
 std::string describe_failure(const Transaction& transaction, const Batch& batch, const Refusal& refusal)
 {
     const Ack& ack = refusal.ack;
-    if (refusal.at_commit || ack.seq == batch.begin_seq())
+    const auto* message = batch.message(ack.seq);
+    if (refusal.at_commit || !message)
         return "commit transaction on table " + transaction.table().name;
-    for (const auto& message : batch.messages()) {
-        if (message.seq != ack.seq)
-            continue;
-        std::size_t which = 0;
-        if (message.operations.size() > 1 && ack.offset)
-            which = element_at_offset(batch.header(message), *ack.offset).value_or(0);
-        return describe(transaction.table(), transaction.operations()[message.operations[which]]);
-    }
-    return "commit transaction on table " + transaction.table().name;
+    std::size_t which = 0;
+    if (message->operations.size() > 1 && ack.offset)
+        which = element_at_offset(batch.header(*message), *ack.offset).value_or(0);
+    return describe(transaction.table(), transaction.operations()[message->operations[which]]);
+}
+
+// A table name nobody else uses, for the start-up probes.
+std::string probe_table_name()
+{
+    std::random_device random;
+    return "warren-nft-probe-" + std::to_string(random()) + std::to_string(random());
+}
+
+// Ends the batch, sends it and reads every reply to it.
+CollectedReplies send_batch(Socket& socket, Batch& batch, bool batch_acks)
+{
+    // Where the kernel acks BATCH_END (Linux 6.10+), that one ack says the commit is done and is all
+    // a successful batch gets back: one receive. Older kernels never answer BATCH_END, and waiting
+    // for it would hang forever; there the last message's ack marks the end.
+    if (!batch_acks)
+        batch.request_ack_of_last_message();
+    batch.end(batch_acks);
+    socket.skip_to(batch.next_seq());
+    socket.send(batch.bytes());
+    return collect(socket, batch, batch_acks);
 }
 
 }  // namespace
@@ -384,8 +401,7 @@ KernelFeatures KernelBackend::probe()
     Batch batch(socket_.next_seq(), std::nullopt, true);
     auto table = checked<TablePtr>(nftnl_table_alloc());
     // A name nobody else uses: on kernels with DESTROY the table would really be destroyed.
-    std::random_device random;
-    const std::string probe_table = "warren-nft-probe-" + std::to_string(random()) + std::to_string(random());
+    const std::string probe_table = probe_table_name();
     nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, probe_table.c_str());
     auto* nlh = batch.start_zeroed(nft_msg_destroytable, NFPROTO_IPV4, NLM_F_ACK);
     nftnl_table_nlmsg_build_payload(nlh, table.get());
@@ -418,9 +434,7 @@ bool KernelBackend::probe_map_lookups(bool batch_acks)
     // A batch that builds a table with a map and a rule looking a key up in it without loading the
     // value, then deletes a chain that does not exist: the kernel judges every message, then
     // aborts the whole batch on the last one, so nothing of it is ever committed.
-    std::random_device random;
-    const std::string name = "warren-nft-probe-" + std::to_string(random()) + std::to_string(random());
-    const Table table{Family::ip, name};
+    const Table table{Family::ip, probe_table_name()};
     const Set map{"m", {{7, 4}}, {{7, 4}}, false, 1};
     Transaction tx(table);
     tx.add(table).add(map).add(Chain{"c", std::nullopt});
@@ -429,17 +443,11 @@ bool KernelBackend::probe_map_lookups(bool batch_acks)
     tx.remove(Chain{"missing", std::nullopt});
     Batch batch(socket_.next_seq(), std::nullopt, false);
     encode(batch, tx);
-    if (!batch_acks)
-        batch.request_ack_of_last_message();
-    batch.end(batch_acks);
-    socket_.skip_to(batch.next_seq());
-    socket_.send(batch.bytes());
-    const auto replies = collect(socket_, batch, batch_acks);
+    const auto replies = send_batch(socket_, batch, batch_acks);
     const auto carries = [&](std::uint32_t seq, std::size_t operation) {
-        for (const auto& message : batch.messages())
-            if (message.seq == seq)
-                return std::find(message.operations.begin(), message.operations.end(), operation) != message.operations.end();
-        return false;
+        const auto* message = batch.message(seq);
+        return message && std::find(message->operations.begin(), message->operations.end(), operation) !=
+                              message->operations.end();
     };
     // Only these answers are understood: the rule refused with EINVAL (no such lookups) or accepted,
     // and the missing chain refused with ENOENT. Anything else is a kernel we do not know.
@@ -499,15 +507,7 @@ void KernelBackend::commit(const Transaction& transaction, std::optional<std::ui
         return;
     Batch batch(socket_.next_seq(), expected_generation, false);
     encode(batch, transaction);
-    // Where the kernel acks BATCH_END (Linux 6.10+), that one ack says the commit is done and is all
-    // a successful batch gets back: one receive. Older kernels never answer BATCH_END, and waiting
-    // for it would hang forever; there the last message's ack marks the end.
-    if (!features_.batch_acks)
-        batch.request_ack_of_last_message();
-    batch.end(features_.batch_acks);
-    socket_.skip_to(batch.next_seq());
-    socket_.send(batch.bytes());
-    const auto replies = collect(socket_, batch, features_.batch_acks);
+    const auto replies = send_batch(socket_, batch, features_.batch_acks);
     if (replies.errors.empty())
         return;
     // nf_tables reports every refused message, then aborts the whole batch; the first refusal is

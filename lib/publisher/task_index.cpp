@@ -251,6 +251,8 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_
     // request has few destinations, so a sorted vector beats a map's allocations.
     std::vector<std::pair<Destination, int>> delta;
     const auto change = [&](const Destination& destination, int by) {
+        if (!index.counting())
+            return;  // no backends set: the ports maps are all a publish writes
         auto at = std::lower_bound(delta.begin(), delta.end(), destination,
                                    [](const auto& item, const Destination& d) { return item.first < d; });
         if (at == delta.end() || at->first != destination)
@@ -269,8 +271,6 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_
             change(entry.destination(), +1);
     for (const auto& destination : index.mismatched())
         change(destination, 0);
-    if (!index.counting())
-        delta.clear();  // no backends set: the ports maps are all a publish writes
 
     for (const auto& [destination, change] : delta) {
         const auto uses = static_cast<int>(index.destination_uses(destination)) + change;
