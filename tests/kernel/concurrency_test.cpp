@@ -76,10 +76,7 @@ TEST_CASE_METHOD(FreshNetns, "many threads publishing and unpublishing on one pu
     std::set<KernelBackend> backends;
     for (const auto& p : expected)
         backends.insert(KernelBackend{p.container_ip, p.protocol, p.container_port});
-    if (counters || tables_always_count())
-        CHECK(kernel_backends() == std::vector<KernelBackend>(backends.begin(), backends.end()));
-    else
-        CHECK_FALSE(kernel_has_backends());
+    check_backends(counters, std::vector<KernelBackend>(backends.begin(), backends.end()));
 }
 
 TEST_CASE_METHOD(FreshNetns, "two processes publishing concurrently, and racing for the same ports", "[concurrency][process]")

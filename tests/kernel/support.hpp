@@ -71,6 +71,16 @@ inline bool tables_always_count()
     return !HostPortPublisher().kernel_features().map_lookups;
 }
 
+// The backends set as the table should hold it: exactly `expected` in a table that counts (asked for
+// with `counters`, or on a kernel where every table counts), and no set at all in one that does not.
+inline void check_backends(bool counters, const std::vector<KernelBackend>& expected)
+{
+    if (counters || tables_always_count())
+        CHECK(kernel_backends() == expected);
+    else
+        CHECK_FALSE(kernel_has_backends());
+}
+
 // The element `nft` shows for a port a task published, to compare with kernel_ports().
 inline KernelPort kernel_port(const std::string& task, const std::string& ip, const PortMapping& m)
 {

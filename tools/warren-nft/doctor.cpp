@@ -156,15 +156,17 @@ int run_doctor(std::ostream& out)
             report.fail("the chain(s) " + unruled + " of table ip warren lack their rules (as after nft flush table "
                         "ip warren), so published ports do not work; " + repair);
         // Information, not a problem: counting is a choice (PublisherOptions::counters), off by default.
-        if (have_table && table_counts(*ruleset))
-            report.ok("table ip warren counts packets and bytes per destination (warren-nft list shows them)");
-        else if (have_table && map_lookups == false)
-            report.ok("table ip warren does not count packets and bytes per destination yet; this kernel cannot "
-                      "look ports up in a map alone, so the next change of published ports makes it count");
-        else if (have_table)
-            report.ok("table ip warren does not count packets and bytes per destination, so warren-nft list shows - "
-                      "for them (off by default; publish with --counters, or PublisherOptions::counters, to turn "
-                      "counting on)");
+        if (have_table) {
+            if (table_counts(*ruleset))
+                report.ok("table ip warren counts packets and bytes per destination (warren-nft list shows them)");
+            else if (map_lookups == false)
+                report.ok("table ip warren does not count packets and bytes per destination yet; this kernel cannot "
+                          "look ports up in a map alone, so the next change of published ports makes it count");
+            else
+                report.ok("table ip warren does not count packets and bytes per destination, so warren-nft list shows - "
+                          "for them (off by default; publish with --counters, or PublisherOptions::counters, to turn "
+                          "counting on)");
+        }
     }
 
     const auto forward = doctor::read_first_line("/proc/sys/net/ipv4/ip_forward");
