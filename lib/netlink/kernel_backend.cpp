@@ -4,6 +4,8 @@
 #include "backoff.hpp"
 #include "kernel_error.hpp"
 #include "netlink/batch.hpp"
+#include "netlink/change_feed.hpp"
+#include "netlink/decode.hpp"
 #include "netlink/encode.hpp"
 #include "netlink/nftnl_ptr.hpp"
 
@@ -138,61 +140,6 @@ int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint1
     return interrupted ? EINTR : 0;
 }
 
-std::string comment_of(const void* data, std::uint32_t length, std::uint8_t type)
-{
-    std::string comment;
-    struct Want {
-        std::uint8_t type;
-        std::string* out;
-    } want{type, &comment};
-    nftnl_udata_parse(
-        data, length,
-        [](const nftnl_udata* attr, void* d) -> int {
-            auto* w = static_cast<Want*>(d);
-            if (nftnl_udata_type(attr) == w->type && nftnl_udata_len(attr) > 0) {
-                const char* text = static_cast<const char*>(nftnl_udata_get(attr));
-                w->out->assign(text, strnlen(text, nftnl_udata_len(attr)));
-            }
-            return 0;
-        },
-        &want);
-    return comment;
-}
-
-Bytes bytes_of(nftnl_set_elem* element, std::uint16_t attribute)
-{
-    if (!nftnl_set_elem_is_set(element, attribute))
-        return {};
-    std::uint32_t length = 0;
-    const auto* data = static_cast<const std::uint8_t*>(nftnl_set_elem_get(element, attribute, &length));
-    return Bytes(data, data + length);
-}
-
-Element decode_element(nftnl_set_elem* e, const std::string& set)
-{
-    Element element;
-    element.set = set;
-    element.key = bytes_of(e, NFTNL_SET_ELEM_KEY);
-    element.data = bytes_of(e, NFTNL_SET_ELEM_DATA);
-    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
-        std::uint32_t length = 0;
-        const void* udata = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &length);
-        element.comment = comment_of(udata, length, NFTNL_UDATA_SET_ELEM_COMMENT);
-    }
-    nftnl_set_elem_expr_foreach(
-        e,
-        [](nftnl_expr* expr, void* d) -> int {
-            auto* out = static_cast<Element*>(d);
-            if (std::strcmp(nftnl_expr_get_str(expr, NFTNL_EXPR_NAME), "counter") == 0) {
-                out->packets = nftnl_expr_get_u64(expr, NFTNL_EXPR_CTR_PACKETS);
-                out->bytes = nftnl_expr_get_u64(expr, NFTNL_EXPR_CTR_BYTES);
-            }
-            return 0;
-        },
-        &element);
-    return element;
-}
-
 // Reads the parts of one table. Each method returns false when a concurrent change interrupted it
 // (the caller starts over) and throws Error for anything else the kernel refused.
 class TableReader {
@@ -205,14 +152,25 @@ public:
     {
     }
 
-    bool table(bool& exists)
+    // Whether the table exists, and its flags and owner. Reading is allowed even where the table is
+    // owned by another process: the kernel checks the owner only on changes.
+    bool table(TableSnapshot& out)
     {
         auto t = checked<TablePtr>(nftnl_table_alloc());
         nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table_.name.c_str());
         const int err = request(
             socket_, NFT_MSG_GETTABLE, family_, 0, [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); },
-            [](const nlmsghdr*) {});
-        exists = err == 0;
+            [&](const nlmsghdr* nlh) {
+                auto found = checked<TablePtr>(nftnl_table_alloc());
+                if (nftnl_table_nlmsg_parse(nlh, found.get()) != 0)
+                    return;
+                out.table_flags = nftnl_table_get_u32(found.get(), NFTNL_TABLE_FLAGS);
+                if (nftnl_table_is_set(found.get(), NFTNL_TABLE_OWNER)) {
+                    out.owner = nftnl_table_get_u32(found.get(), NFTNL_TABLE_OWNER);
+                    out.owned_by_us = *out.owner == socket_.portid();
+                }
+            });
+        out.exists = err == 0;
         return err == ENOENT || finished(err, "read table");
     }
 
@@ -335,10 +293,14 @@ private:
         SetShape shape;
         shape.key_type = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE);
         shape.key_length = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
-        if (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_MAP) {
+        const std::uint32_t flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
+        if (flags & NFT_SET_MAP) {
             shape.data_type = nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE);
             shape.data_length = nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN);
         }
+        shape.flags = flags & ~NFT_SET_MAP;
+        shape.timeout = nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT);
+        shape.size = nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE);
         nftnl_set_expr_foreach(
             s,
             [](nftnl_expr* expr, void* d) -> int {
@@ -491,7 +453,7 @@ TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::s
         TableSnapshot snap;
         snap.generation = generation();
         TableReader reader(socket_, table);
-        const bool read = reader.table(snap.exists) &&
+        const bool read = reader.table(snap) &&
                           (!snap.exists || (reader.chains(chains, snap.chains) && reader.rule_comments(snap.rule_comments) &&
                                             reader.sets(snap.sets) && reader.elements(element_sets, snap.sets, snap.elements)));
         // Consistent only if nobody committed while we read.
@@ -520,6 +482,11 @@ void KernelBackend::commit(const Transaction& transaction, std::optional<std::ui
         detail += (detail.empty() ? "" : "; ") + std::to_string(replies.errors.size() - 1) + " more message(s) refused";
     detail += (detail.empty() ? "" : "; ") + std::string("nothing was changed");
     throw kernel_error(first.error, describe_failure(transaction, batch, replies.errors.front()), detail);
+}
+
+std::unique_ptr<ChangeFeed> KernelBackend::follow(const Table& table)
+{
+    return std::make_unique<KernelChangeFeed>(table);
 }
 
 }  // namespace warren::nft::netlink

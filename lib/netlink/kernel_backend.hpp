@@ -16,6 +16,7 @@ public:
     ruleset::TableSnapshot snapshot(const ruleset::Table& table, std::span<const std::string> chains,
                                    std::span<const std::string> element_sets) override;
     void commit(const ruleset::Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
+    std::unique_ptr<ruleset::ChangeFeed> follow(const ruleset::Table& table) override;
 
 private:
     KernelFeatures probe();

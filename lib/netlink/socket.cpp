@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <ctime>
+#include <string>
 
 namespace warren::nft::netlink {
 namespace {
@@ -22,11 +23,11 @@ constexpr int receive_timeout_seconds = 10;
 // Dump datagrams are at most 32 KiB; an uncapped error ack echoes a whole request (up to 64 KiB).
 constexpr std::size_t receive_buffer_bytes = 128 * 1024;
 
-void set_buffer(int fd, int force_option, int option)
+void set_buffer(int fd, int force_option, int option, int bytes = buffer_bytes)
 {
-    if (setsockopt(fd, SOL_SOCKET, force_option, &buffer_bytes, sizeof buffer_bytes) == 0)
+    if (setsockopt(fd, SOL_SOCKET, force_option, &bytes, sizeof bytes) == 0)
         return;
-    setsockopt(fd, SOL_SOCKET, option, &buffer_bytes, sizeof buffer_bytes);  // best effort, capped
+    setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes);  // best effort, capped
 }
 
 }  // namespace
@@ -51,6 +52,13 @@ Socket::Socket()
     set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
     const timeval timeout{receive_timeout_seconds, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+}
+
+Socket::Socket(unsigned group, int receive_queue_bytes) : Socket()
+{
+    if (setsockopt(fd(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
+        throw kernel_error(errno, "join netlink group " + std::to_string(group));
+    set_buffer(fd(), SO_RCVBUFFORCE, SO_RCVBUF, receive_queue_bytes);
 }
 
 void Socket::send(std::span<const std::uint8_t> bytes)

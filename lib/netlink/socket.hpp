@@ -23,11 +23,15 @@ struct Ack {
 class Socket {
 public:
     Socket();  // throws Error
+    // A socket that also receives the announcements multicast to `group` (NFNLGRP_*), with a receive
+    // queue of `receive_queue_bytes` where the kernel allows it.
+    Socket(unsigned group, int receive_queue_bytes);
 
     std::uint32_t next_seq() noexcept { return seq_++; }
     // After a batch numbered its own messages from next_seq().
     void skip_to(std::uint32_t seq) noexcept { seq_ = seq; }
     std::uint32_t portid() const noexcept { return portid_; }
+    int fd() const noexcept { return mnl_socket_get_fd(socket_.get()); }
 
     void send(std::span<const std::uint8_t> bytes);  // throws Error naming `what` on failure
     // Receives one datagram. Returns std::nullopt when `nonblocking` and nothing is queued.

@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// The publisher's policy: validate, check conflicts against an exact view of the kernel, commit one
-// transaction guarded by the ruleset generation id, and retry from a fresh view when another
-// writer got there first. All undo is the kernel's: a refused transaction changes nothing.
+// The publisher's policy: validate, check conflicts against the view of the kernel's table (kept
+// current from the kernel's change announcements, publisher/table_view), commit one transaction
+// guarded by the ruleset generation id. When another writer got there first, its announcements say
+// whether it touched our table: if not, the same transaction is committed again at once. All undo
+// is the kernel's: a refused transaction changes nothing.
 // Only a change of published ports writes: the table is created or repaired inside the transaction
-// of the first change that finds it missing or incomplete, so reading never creates it.
+// of the first change that finds it missing or incomplete, so reading never creates it. A
+// self-healing publisher also repairs on its own thread (publisher/healer) as soon as others damage
+// what it published.
 #include <warren/nft/host_port_publisher.hpp>
 
 #include "backoff.hpp"
 #include "netlink/kernel_backend.hpp"
+#include "publisher/healer.hpp"
 #include "publisher/layout.hpp"
+#include "publisher/table_view.hpp"
 #include "publisher/task_index.hpp"
 #include "publisher/validation.hpp"
 
@@ -17,49 +23,75 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 namespace warren::nft {
+
+namespace {
+
+// Commits refused only because another table changed are repeated at once; this bounds the run.
+constexpr int max_prompt_retries = 64;
+
+std::vector<IndexEntry> wanted_entries(std::string_view container_ip, std::span<const PortMapping> ports)
+{
+    const auto address = validation::parse_container_ip(container_ip);
+    std::vector<IndexEntry> wanted;
+    for (auto& port : validation::check_ports(ports))
+        wanted.push_back(IndexEntry{std::move(port.mapping), address, port.host_port.address});
+    return wanted;
+}
+
+Error contention()
+{
+    return Error(errc::ruleset_changed,
+                 "other writers kept changing the nftables ruleset; nothing was changed, retry later");
+}
+
+}  // namespace
 
 class HostPortPublisher::Impl {
 public:
     Impl(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
-        : backend_(std::move(backend)), options_(options)
+        : backend_(std::move(backend)), options_(std::move(options)), view_(*backend_, options_.counters)
     {
+        if (!options_.self_heal)
+            return;
+        view_.track_damage();
+        {
+            // What the table holds now is adopted: ours to keep from here on.
+            std::lock_guard lock(mutex_);
+            view_.catch_up();
+            for (const auto& task : view_.index().task_ids())
+                desired_.emplace(task, view_.index().entries(task));
+            view_.take_damage();
+        }
+        healer_.emplace(view_.feed_fd(), [this] { return heal(); });
     }
+
+    ~Impl() { healer_.reset(); }
 
     void publish(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports)
     {
         validate_task_id(task_id);
-        const auto address = validation::parse_container_ip(container_ip);
-        std::vector<IndexEntry> wanted;
-        for (auto& port : validation::check_ports(ports))
-            wanted.push_back(IndexEntry{std::move(port.mapping), address, port.host_port.address});
-
+        auto wanted = wanted_entries(container_ip, ports);
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
-            if (!fresh_)
-                refresh();
-            if (index_.entries(task_id) == wanted && !repair_) {
-                // Already published exactly like this, unless someone changed the table since
-                // (`nft flush ruleset`, another process unpublishing): then look again. (A table in
-                // need of repair is repaired even then: a publish that succeeds must carry traffic.)
-                if (backend_->generation() == generation_)
-                    return;
-                fresh_ = false;
-                continue;
+            view_.catch_up();
+            // Already published exactly like this (a table in need of repair is repaired even then:
+            // a publish that succeeds must carry traffic).
+            if (view_.index().entries(task_id) == wanted && !view_.repair()) {
+                keep(task_id, std::move(wanted));
+                return;
             }
-            if (const auto conflict = find_conflict(task_id, wanted)) {
-                // Our view may predate another process's unpublish: only a current view may refuse.
-                if (backend_->generation() != generation_) {
-                    fresh_ = false;
-                    continue;
-                }
-                throw *conflict;
-            }
-            if (commit_change(plan_replace(index_, task_id, wanted))) {
-                index_.replace(task_id, std::move(wanted));
+            if (auto conflict = find_conflict(task_id, wanted, [&](std::string_view owner) { return owner != task_id; }))
+                throw std::move(*conflict);
+            if (commit_change(plan_replace(view_.index(), task_id, wanted))) {
+                view_.index().replace(task_id, wanted);
+                keep(task_id, std::move(wanted));
                 return;
             }
         }
@@ -71,17 +103,54 @@ public:
         validate_task_id(task_id);
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
-            if (!fresh_)
-                refresh();
-            if (index_.entries(task_id).empty()) {
-                // Unknown to our view; make sure no other process published it since.
-                if (backend_->generation() == generation_)
-                    return;
-                fresh_ = false;
-                continue;
+            view_.catch_up();
+            if (view_.index().entries(task_id).empty() ||
+                commit_change(plan_replace(view_.index(), task_id, {}))) {
+                view_.index().replace(task_id, {});
+                keep(task_id, {});
+                return;
             }
-            if (commit_change(plan_replace(index_, task_id, {}))) {
-                index_.replace(task_id, {});
+        }
+        throw contention();
+    }
+
+    void reconcile(std::span<const TaskPorts> desired)
+    {
+        // Everything is checked before the lock is taken and anything is sent.
+        std::map<std::string, std::vector<IndexEntry>, std::less<>> wanted;
+        for (const auto& task : desired) {
+            validate_task_id(task.task_id);
+            auto entries = wanted_entries(task.container_ip, task.ports);
+            if (!wanted.emplace(task.task_id, std::move(entries)).second)
+                throw Error(errc::invalid_argument,
+                            "task \"" + task.task_id + "\" appears twice in the desired state; nothing was changed");
+        }
+        check_no_overlap(wanted);
+
+        std::lock_guard lock(mutex_);
+        static const std::vector<IndexEntry> none;
+        for (Backoff backoff; backoff.next();) {
+            view_.catch_up();
+            const auto& index = view_.index();
+            std::vector<TaskChange> changes;
+            for (const auto& task : index.task_ids())
+                if (!wanted.contains(task))
+                    changes.push_back(TaskChange{task, &none});
+            for (const auto& [task, entries] : wanted) {
+                if (index.entries(task) == entries)
+                    continue;
+                // Every task that holds one of these host ports now gives it up in this transaction
+                // (desired claims no port twice): only elements without an owner can be in the way.
+                if (auto conflict = find_conflict(task, entries, [](std::string_view owner) { return owner == TaskIndex::foreign_owner; }))
+                    throw std::move(*conflict);
+                changes.push_back(TaskChange{task, &entries});
+            }
+            const bool repair = view_.repair() && !wanted.empty();
+            if ((changes.empty() && !repair) || commit_change(plan_replace(index, changes))) {
+                for (const auto& change : changes)
+                    view_.index().replace(change.task_id, *change.wanted);
+                if (options_.self_heal)
+                    desired_ = {wanted.begin(), wanted.end()};
                 return;
             }
         }
@@ -92,9 +161,9 @@ public:
     {
         validate_task_id(task_id);
         std::lock_guard lock(mutex_);
-        sync();
+        view_.catch_up();
         std::vector<PortMapping> out;
-        for (const auto& entry : index_.entries(task_id))
+        for (const auto& entry : view_.index().entries(task_id))
             out.push_back(entry.mapping);
         return out;
     }
@@ -102,8 +171,8 @@ public:
     std::vector<PublishedPort> all()
     {
         std::lock_guard lock(mutex_);
-        sync();
-        return index_.all();
+        view_.catch_up();
+        return view_.index().all();
     }
 
     std::vector<DestinationCounters> counters()
@@ -138,14 +207,23 @@ public:
     void remove_table()
     {
         std::lock_guard lock(mutex_);
-        for (Backoff backoff; backoff.next();) {
-            const auto snapshot = backend_->snapshot(layout::table(), {}, {});
-            if (snapshot.exists && !commit_guarded(ruleset::Transaction(layout::table()).remove(layout::table()),
-                                                   snapshot.generation))
-                continue;
-            // The next call reads the table again and finds it missing; the next publish creates it.
-            index_ = TaskIndex();
-            fresh_ = false;
+        for (int attempt = 0; attempt < max_prompt_retries; ++attempt) {
+            view_.catch_up();
+            if (view_.table_exists()) {
+                const auto table = layout::table();
+                try {
+                    backend_->commit(ruleset::Transaction(table).remove(table), view_.generation());
+                } catch (const Error& e) {
+                    if (e.code() != errc::ruleset_changed)
+                        throw;
+                    view_.catch_up_to_kernel();
+                    continue;
+                }
+                view_.committed(false);
+            }
+            // Every task went with the table; the next read finds it missing, the next publish creates it.
+            view_.invalidate();
+            desired_.clear();
             return;
         }
         throw contention();
@@ -154,88 +232,54 @@ public:
     const KernelFeatures& features() const noexcept { return backend_->features(); }
 
 private:
-    // Brings the view up to date when anyone has committed since we last looked.
-    void sync()
-    {
-        if (!fresh_ || backend_->generation() != generation_)
-            refresh();
-    }
-
-    // Reads the table at one generation and rebuilds the index from what the kernel holds. Changes
-    // nothing: what the table lacks (all of it after `nft flush ruleset`) is only noted in repair_,
-    // for the next change to carry. Throws Error when the table holds objects of another layout.
-    void refresh()
-    {
-        const auto snapshot = backend_->snapshot(layout::table(), layout::chain_names(), layout::element_sets());
-        // A table that counts keeps counting: another publisher of this node wanted its counters.
-        // Where the kernel cannot look keys up in a map alone, every table counts (KernelFeatures).
-        const bool counting = options_.counters || layout::counts(snapshot) || !backend_->features().map_lookups;
-        repair_ = layout::ensure_transaction(snapshot, rewrite_rules_, counting);
-        index_ = TaskIndex::from_snapshot(snapshot, counting);
-        generation_ = snapshot.generation;
-        fresh_ = true;
-    }
-
     // Commits a change of elements, preceded in the same transaction by the table's repair if the
-    // view says it needs one. Returns false if another writer committed first.
+    // view says it needs one, guarded by the view's generation. Returns false when the view turned
+    // out to be stale and was brought up to date: decide again. Throws Error for refusals.
     bool commit_change(const ruleset::Transaction& change)
     {
-        if (!repair_)
-            return try_commit(change);
-        auto transaction = *repair_;
-        if (!try_commit(transaction.append(change)))
-            return false;
-        repair_.reset();
-        rewrite_rules_ = false;
-        return true;
-    }
-
-    // Commits with the generation guard. Returns false if another writer committed first.
-    bool commit_guarded(const ruleset::Transaction& tx, std::uint32_t generation)
-    {
-        try {
-            backend_->commit(tx, generation);
-            return true;
-        } catch (const Error& e) {
-            if (e.code() == errc::ruleset_changed)
-                return false;
-            throw;
-        }
-    }
-
-    bool try_commit(const ruleset::Transaction& tx)
-    {
-        try {
-            if (!commit_guarded(tx, generation_)) {
-                fresh_ = false;
-                return false;
+        std::optional<ruleset::Transaction> combined;
+        if (view_.repair())
+            combined.emplace(*view_.repair()).append(change);
+        const auto& tx = combined ? *combined : change;
+        for (int attempt = 0; attempt < max_prompt_retries; ++attempt) {
+            try {
+                backend_->commit(tx, view_.generation());
+                view_.committed(combined.has_value());
+                return true;
+            } catch (const Error& e) {
+                if (e.code() == errc::ruleset_changed) {
+                    // Someone committed since our view. If only to other tables, the transaction is
+                    // still exactly right: commit it again at the new generation, reading nothing.
+                    if (view_.catch_up_to_kernel())
+                        continue;
+                    return false;
+                }
+                if (e.kernel_errno() == EEXIST && view_.full_reads() != eexist_reads_) {
+                    // Another task's port that our view did not show: read the table in full and
+                    // decide again. If a full read shows it neither, the kernel's answer is final.
+                    eexist_reads_ = view_.full_reads() + 1;
+                    view_.invalidate();
+                    return false;
+                }
+                if (e.kernel_errno() == ENOBUFS || e.kernel_errno() == ETIMEDOUT)
+                    view_.invalidate();  // the outcome is unknown: read it back before trusting the view
+                throw;
             }
-        } catch (const Error& e) {
-            // A kernel EEXIST on our element is another task's port that our view did not show,
-            // unless nobody committed since our view: then it is the kernel's final word.
-            if (e.kernel_errno() == EEXIST && backend_->generation() != generation_) {
-                fresh_ = false;
-                return false;
-            }
-            if (e.kernel_errno() == ENOBUFS || e.kernel_errno() == ETIMEDOUT)
-                fresh_ = false;  // the outcome is unknown: read it back before trusting the view
-            throw;
         }
-        // Our guarded commit was the only one since generation_; the kernel moved on by exactly one,
-        // skipping 0, which would switch off the kernel's generation check.
-        if (++generation_ == 0)
-            ++generation_;
-        return true;
+        return false;
     }
 
-    std::optional<Error> find_conflict(std::string_view task_id, const std::vector<IndexEntry>& wanted) const
+    // The first of `wanted` that overlaps a port whose owner `blocks`, as the port_conflict to throw.
+    std::optional<Error> find_conflict(std::string_view task_id, const std::vector<IndexEntry>& wanted,
+                                       const std::function<bool(std::string_view)>& blocks) const
     {
+        const auto& index = view_.index();
         for (const auto& entry : wanted) {
-            const auto taken = index_.clash(entry.host_port(), task_id);
+            const auto taken = index.clash(entry.host_port(), blocks);
             if (!taken)
                 continue;
-            const auto* owner = index_.owner(*taken);
-            const auto existing = index_.entry(*taken);
+            const auto* owner = index.owner(*taken);
+            const auto existing = index.entry(*taken);
             const auto wanted_port = layout::describe(entry.host_port());
             std::string message = "host port " + wanted_port;
             if (*taken != entry.host_port())
@@ -251,33 +295,154 @@ private:
         return std::nullopt;
     }
 
-    static Error contention()
+    // Two tasks of a desired state may not claim overlapping host ports, nor one task the same port
+    // twice (check_ports() already refused that).
+    static void check_no_overlap(const std::map<std::string, std::vector<IndexEntry>, std::less<>>& wanted)
     {
-        return Error(errc::ruleset_changed,
-                     "other writers kept changing the nftables ruleset; nothing was changed, retry later");
+        std::vector<std::pair<layout::HostPort, const std::string*>> ports;
+        for (const auto& [task, entries] : wanted)
+            for (const auto& entry : entries)
+                ports.emplace_back(entry.host_port(), &task);
+        std::sort(ports.begin(), ports.end());
+        // Overlapping ports share protocol and port number: compare within each such run.
+        for (std::size_t first = 0; first < ports.size();) {
+            std::size_t end = first + 1;
+            while (end < ports.size() && ports[end].first.protocol == ports[first].first.protocol &&
+                   ports[end].first.port == ports[first].first.port)
+                ++end;
+            for (std::size_t a = first; a < end; ++a)
+                for (std::size_t b = a + 1; b < end; ++b)
+                    if (layout::overlap(ports[a].first, ports[b].first))
+                        throw Error(errc::invalid_argument,
+                                    "tasks \"" + *ports[a].second + "\" and \"" + *ports[b].second +
+                                        "\" of the desired state both claim host port " + layout::describe(ports[b].first) +
+                                        "; nothing was changed");
+            first = end;
+        }
+    }
+
+    // Records what the task should publish, for a self-healing publisher (none: forget it).
+    void keep(std::string_view task_id, std::vector<IndexEntry> entries)
+    {
+        if (!options_.self_heal)
+            return;
+        if (entries.empty())
+            desired_.erase(std::string(task_id));
+        else
+            desired_.insert_or_assign(std::string(task_id), std::move(entries));
+    }
+
+    // On the healing thread, whenever the kernel announced something: puts back what others
+    // damaged. Returns true when a repair failed and should be tried again soon.
+    bool heal()
+    {
+        std::lock_guard lock(mutex_);
+        const auto noticed = std::chrono::steady_clock::now();
+        RepairReport report;
+        try {
+            view_.catch_up();
+            auto damage = view_.take_damage();
+            if (!damage.any && !retry_)
+                return false;
+            report.damage = damage.any ? damage.description : "earlier repair failed";
+            report.generation = damage.generation;
+            report.pid = damage.pid;
+            report.process = damage.process;
+            bool all_tasks = damage.all_tasks || retry_;
+            std::set<std::string, std::less<>> tasks(damage.tasks.begin(), damage.tasks.end());
+            for (Backoff backoff; backoff.next();) {
+                report.skipped.clear();
+                std::vector<std::vector<IndexEntry>> restored;
+                std::vector<std::string> names;
+                const auto& index = view_.index();
+                for (const auto& [task, entries] : desired_) {
+                    if (!all_tasks && !tasks.contains(task))
+                        continue;
+                    // A port that another owner took over in between stays theirs.
+                    std::vector<IndexEntry> keepable;
+                    for (const auto& entry : entries) {
+                        if (const auto taken = index.clash(entry.host_port(), task)) {
+                            const auto* owner = index.owner(*taken);
+                            report.skipped.push_back(layout::describe(entry.host_port()) + " of task " + task + " (held by " +
+                                                     (owner->empty() ? std::string("an element without owner") : "task " + *owner) + ")");
+                            continue;
+                        }
+                        keepable.push_back(entry);
+                    }
+                    if (index.entries(task) != keepable) {
+                        names.push_back(task);
+                        restored.push_back(std::move(keepable));
+                    }
+                }
+                // The layout is put back for ports to carry traffic, ours or others'.
+                const bool layout = view_.repair() && (!desired_.empty() || index.size() > 0);
+                if (restored.empty() && !layout) {
+                    retry_ = false;
+                    if (!report.skipped.empty())
+                        tell(report, noticed);
+                    return false;
+                }
+                std::vector<TaskChange> changes;
+                for (std::size_t i = 0; i < names.size(); ++i)
+                    changes.push_back(TaskChange{names[i], &restored[i]});
+                std::size_t ports = 0;
+                for (const auto& change : changes)
+                    for (const auto& entry : *change.wanted)
+                        ports += !std::ranges::count(index.entries(change.task_id), entry);
+                if (commit_change(plan_replace(index, changes))) {
+                    for (std::size_t i = 0; i < names.size(); ++i)
+                        view_.index().replace(names[i], std::move(restored[i]));
+                    report.ports_restored = ports;
+                    report.layout_restored = layout;
+                    retry_ = false;
+                    tell(report, noticed);
+                    return false;
+                }
+                // Someone changed the table meanwhile: look at everything again.
+                auto more = view_.take_damage();
+                all_tasks = all_tasks || more.all_tasks;
+                tasks.insert(more.tasks.begin(), more.tasks.end());
+            }
+            throw contention();
+        } catch (const std::exception& e) {
+            report.error = e.what();
+            retry_ = true;
+            tell(report, noticed);
+            return true;
+        }
+    }
+
+    void tell(RepairReport& report, std::chrono::steady_clock::time_point noticed) const
+    {
+        report.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - noticed);
+        if (!options_.on_repair)
+            return;
+        try {
+            options_.on_repair(report);
+        } catch (...) {
+            // A logger's failure must not stop the healing.
+        }
     }
 
     std::unique_ptr<ruleset::Backend> backend_;
     const PublisherOptions options_;
     std::mutex mutex_;
-    TaskIndex index_;
-    std::uint32_t generation_ = 0;
-    bool fresh_ = false;  // index_ and repair_ were exact at generation_
-    // What the table lacks, as of the view: it goes first into the next transaction that changes
-    // anything. nullopt when the table is complete.
-    std::optional<ruleset::Transaction> repair_;
-    // The first change of a publisher also rewrites the fixed rules, repairing rules edited behind
-    // our back (a rule with our comment but other expressions looks complete to the view).
-    bool rewrite_rules_ = true;
+    TableView view_;
+    // The full read after which an EEXIST for a port our view called free is final.
+    std::uint64_t eexist_reads_ = 0;
+    // What a self-healing publisher keeps published: the tasks it published or adopted.
+    std::map<std::string, std::vector<IndexEntry>, std::less<>> desired_;
+    bool retry_ = false;  // the last repair failed
+    std::optional<Healer> healer_;  // last: stopped before the members it uses go
 };
 
 HostPortPublisher::HostPortPublisher(PublisherOptions options)
-    : HostPortPublisher(std::make_unique<netlink::KernelBackend>(), options)
+    : HostPortPublisher(std::make_unique<netlink::KernelBackend>(), std::move(options))
 {
 }
 
 HostPortPublisher::HostPortPublisher(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
-    : impl_(std::make_unique<Impl>(std::move(backend), options))
+    : impl_(std::make_unique<Impl>(std::move(backend), std::move(options)))
 {
 }
 
@@ -290,6 +455,8 @@ void HostPortPublisher::publish_ports(std::string_view task_id, std::string_view
 }
 
 void HostPortPublisher::unpublish_ports(std::string_view task_id) { impl_->unpublish(task_id); }
+
+void HostPortPublisher::reconcile(std::span<const TaskPorts> desired) { impl_->reconcile(desired); }
 
 std::vector<PortMapping> HostPortPublisher::published_ports(std::string_view task_id) const
 {

@@ -126,9 +126,14 @@ const std::string* TaskIndex::owner(const HostPort& host_port) const
 
 std::optional<HostPort> TaskIndex::clash(const HostPort& host_port, std::string_view task_id) const
 {
+    return clash(host_port, [&](std::string_view owner) { return owner != task_id; });
+}
+
+std::optional<HostPort> TaskIndex::clash(const HostPort& host_port, const std::function<bool(std::string_view)>& blocks) const
+{
     const auto taken = [&](const HostPort& other) {
         const auto it = ports_.find(other);
-        return it != ports_.end() && *it->second.task != task_id;
+        return it != ports_.end() && blocks(*it->second.task);
     };
     // Every port that can overlap it, in order: the same protocol and port on all addresses, then
     // on one address: the same one, or for a port on all addresses each bound one.
@@ -223,6 +228,127 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
         settle(destination);
 }
 
+void TaskIndex::add_port(const HostPort& host_port, std::string_view task_id, const Destination& destination,
+                         std::string name)
+{
+    auto task = tasks_.find(task_id);
+    if (task == tasks_.end()) {
+        task = tasks_.emplace(std::string(task_id), TaskPorts{host_port, {}}).first;
+    } else {
+        // In host-port order, as entries() promises.
+        auto& ports = task->second;
+        HostPort later = host_port;
+        if (later < ports.first)
+            std::swap(later, ports.first);
+        ports.more.insert(std::upper_bound(ports.more.begin(), ports.more.end(), later), later);
+    }
+    insert_port(host_port, Port{&task->first, destination.address, destination.port});
+    if (!name.empty())
+        names_.insert_or_assign(host_port, std::move(name));
+    if (counting_) {
+        ++backends_[destination].uses;
+        recheck(destination);
+    }
+}
+
+void TaskIndex::remove_port(const HostPort& host_port)
+{
+    const auto port = ports_.find(host_port);
+    if (port == ports_.end())
+        return;
+    const Destination destination{port->second.address, host_port.protocol, port->second.container_port};
+    const auto task = tasks_.find(*port->second.task);
+    erase_port(host_port);
+    auto& ports = task->second;
+    if (ports.first != host_port) {
+        std::erase(ports.more, host_port);
+    } else if (!ports.more.empty()) {
+        ports.first = ports.more.front();
+        ports.more.erase(ports.more.begin());
+    } else {
+        tasks_.erase(task);
+    }
+    if (counting_) {
+        --backends_[destination].uses;
+        recheck(destination);
+    }
+}
+
+void TaskIndex::recheck(const Destination& destination)
+{
+    const auto it = backends_.find(destination);
+    if (it == backends_.end() || it->second.present == (it->second.uses > 0))
+        mismatched_.erase(destination);
+    else
+        mismatched_.insert(destination);
+    if (it != backends_.end() && !it->second.present && it->second.uses == 0)
+        backends_.erase(it);
+}
+
+void TaskIndex::apply(const ruleset::Element& element, bool removed, std::vector<std::string>& touched)
+{
+    if (element.set == layout::backends_set) {
+        const auto destination = layout::decode_destination_element(element);
+        if (!counting_ || !destination)
+            return;
+        backends_[*destination].present = !removed;
+        recheck(*destination);
+        return;
+    }
+    if (element.set != layout::ports_map && element.set != layout::bound_ports_map)
+        return;
+    const auto decoded = layout::decode_port_element(element);
+    if (!decoded)
+        return;  // a key we never write; it cannot collide with ours either
+    if (const auto* owner = this->owner(decoded->key)) {
+        touched.push_back(*owner);
+        // Added again: only after its deletion in the same transaction, which was announced first.
+        remove_port(decoded->key);
+    }
+    if (removed)
+        return;
+    auto owner = layout::parse_owner_comment(element.comment);
+    const std::string_view task_id = owner ? std::string_view(owner->task_id) : foreign_owner;
+    touched.emplace_back(task_id);
+    add_port(decoded->key, task_id, decoded->destination, owner ? std::move(owner->name) : std::string());
+}
+
+void TaskIndex::forget_set(std::string_view set, std::vector<std::string>& touched)
+{
+    if (set == layout::backends_set) {
+        std::vector<Destination> present;
+        for (const auto& [destination, backend] : backends_)
+            if (backend.present)
+                present.push_back(destination);
+        for (const auto& destination : present) {
+            backends_[destination].present = false;
+            recheck(destination);
+        }
+        return;
+    }
+    if (set != layout::ports_map && set != layout::bound_ports_map)
+        return;
+    const bool bound = set == layout::bound_ports_map;
+    std::vector<HostPort> gone;
+    for (const auto& [host_port, port] : ports_)
+        if (host_port.bound() == bound)
+            gone.push_back(host_port);
+    for (const auto& host_port : gone) {
+        touched.push_back(*owner(host_port));
+        remove_port(host_port);
+    }
+}
+
+std::vector<std::string> TaskIndex::task_ids() const
+{
+    std::vector<std::string> out;
+    out.reserve(tasks_.size());
+    for (const auto& [task_id, ports] : tasks_)
+        if (task_id != foreign_owner)
+            out.push_back(task_id);
+    return out;
+}
+
 std::vector<PublishedPort> TaskIndex::all() const
 {
     // Ordered by host port, as promised, though kept in a hash map.
@@ -242,15 +368,27 @@ std::vector<PublishedPort> TaskIndex::all() const
 
 ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted)
 {
-    const auto current = index.entries(task_id);
+    const TaskChange change{task_id, &wanted};
+    return plan_replace(index, std::span(&change, 1));
+}
+
+ruleset::Transaction plan_replace(const TaskIndex& index, std::span<const TaskChange> changes)
+{
+    std::vector<std::vector<IndexEntry>> currents;
+    currents.reserve(changes.size());
+    std::size_t operations = index.mismatched().size();
+    for (const auto& change : changes) {
+        currents.push_back(index.entries(change.task_id));
+        // At most: each current port and its destination out, each wanted port and its destination in.
+        operations += 2 * (currents.back().size() + change.wanted->size());
+    }
     ruleset::Transaction tx(layout::table());
-    // At most: each current port and its destination out, each wanted port and its destination in.
-    tx.reserve(2 * (current.size() + wanted.size()) + index.mismatched().size());
+    tx.reserve(operations);
 
     // Change of uses per destination, in destination order (the order its elements go in); a
     // request has few destinations, so a sorted vector beats a map's allocations.
     std::vector<std::pair<Destination, int>> delta;
-    const auto change = [&](const Destination& destination, int by) {
+    const auto count = [&](const Destination& destination, int by) {
         if (!index.counting())
             return;  // no backends set: the ports maps are all a publish writes
         auto at = std::lower_bound(delta.begin(), delta.end(), destination,
@@ -259,18 +397,20 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_
             at = delta.insert(at, {destination, 0});
         at->second += by;
     };
-    for (const auto& entry : current) {
-        if (contains(wanted, entry))
-            continue;
-        tx.remove(layout::port_element(entry.host_port(), entry.destination(),
-                                       layout::owner_comment(task_id, entry.mapping.name)));
-        change(entry.destination(), -1);
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        for (const auto& entry : currents[i]) {
+            if (contains(*changes[i].wanted, entry))
+                continue;
+            tx.remove(layout::port_element(entry.host_port(), entry.destination(),
+                                           layout::owner_comment(changes[i].task_id, entry.mapping.name)));
+            count(entry.destination(), -1);
+        }
+        for (const auto& entry : *changes[i].wanted)
+            if (!contains(currents[i], entry))
+                count(entry.destination(), +1);
     }
-    for (const auto& entry : wanted)
-        if (!contains(current, entry))
-            change(entry.destination(), +1);
     for (const auto& destination : index.mismatched())
-        change(destination, 0);
+        count(destination, 0);
 
     for (const auto& [destination, change] : delta) {
         const auto uses = static_cast<int>(index.destination_uses(destination)) + change;
@@ -280,13 +420,15 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_
         else if (uses > 0 && !present)
             tx.add(layout::destination_element(destination));
     }
-    for (const auto& entry : wanted) {
-        if (contains(current, entry))
-            continue;
-        // create, not add: an existing key is another task's port, and the kernel then refuses the
-        // whole transaction with EEXIST even if our own view was stale.
-        tx.create(layout::port_element(entry.host_port(), entry.destination(),
-                                       layout::owner_comment(task_id, entry.mapping.name)));
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        for (const auto& entry : *changes[i].wanted) {
+            if (contains(currents[i], entry))
+                continue;
+            // create, not add: an existing key is another task's port, and the kernel then refuses the
+            // whole transaction with EEXIST even if our own view was stale.
+            tx.create(layout::port_element(entry.host_port(), entry.destination(),
+                                           layout::owner_comment(changes[i].task_id, entry.mapping.name)));
+        }
     }
     return tx;
 }

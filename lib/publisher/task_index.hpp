@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,6 +52,9 @@ public:
     const std::string* owner(const layout::HostPort& host_port) const;
     // A port of another owner than `task_id` that `host_port` overlaps (layout::overlap()), if any.
     std::optional<layout::HostPort> clash(const layout::HostPort& host_port, std::string_view task_id) const;
+    // A port that `host_port` overlaps whose owner `blocks`, if any.
+    std::optional<layout::HostPort> clash(const layout::HostPort& host_port,
+                                          const std::function<bool(std::string_view owner)>& blocks) const;
     std::optional<IndexEntry> entry(const layout::HostPort& host_port) const;
     bool counting() const noexcept { return counting_; }
     std::uint32_t destination_uses(const layout::Destination& destination) const;
@@ -59,6 +63,15 @@ public:
     // Records that the kernel now publishes exactly `entries` for the task (none: unpublished),
     // after a transaction from plan_replace() committed.
     void replace(std::string_view task_id, std::vector<IndexEntry> entries);
+
+    // Follows an announced element change of the ports maps (or of the backends set, in a table that
+    // counts); elements of keys we never write are ignored, as in from_snapshot(). Adds the tasks
+    // whose ports changed (the port's owner before and after) to `touched`.
+    void apply(const ruleset::Element& element, bool removed, std::vector<std::string>& touched);
+    // Follows the announcement that a set lost all its elements (deleted or flushed).
+    void forget_set(std::string_view set, std::vector<std::string>& touched);
+    // The tasks that publish ports, the ownerless elements (foreign_owner) left out.
+    std::vector<std::string> task_ids() const;
 
     // Destinations where the backends set disagrees with the ports maps (edited by hand, or all of
     // them when the set is about to be created): present without a port leading there, or missing
@@ -97,6 +110,11 @@ private:
     void assign(std::string_view task_id, std::vector<IndexEntry> entries);
     void insert_port(const layout::HostPort& host_port, const Port& port);
     void erase_port(const layout::HostPort& host_port);
+    // One port in or out of its task, with the bookkeeping of its destination.
+    void add_port(const layout::HostPort& host_port, std::string_view task_id, const layout::Destination& destination,
+                  std::string name);
+    void remove_port(const layout::HostPort& host_port);
+    void recheck(const layout::Destination& destination);
     IndexEntry make_entry(const layout::HostPort& host_port, const Port& port) const;
     void settle(const layout::Destination& destination);
 
@@ -129,6 +147,14 @@ private:
 // table that counts it also adds and removes backends elements, and repairs mismatched ones, so a
 // refused transaction leaves even those as they were.
 ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted);
+
+// The same for several tasks at once (each task once): every removed port goes before every added
+// one, so a host port may move from one task to another, and destinations are counted over all.
+struct TaskChange {
+    std::string_view task_id;
+    const std::vector<IndexEntry>* wanted;
+};
+ruleset::Transaction plan_replace(const TaskIndex& index, std::span<const TaskChange> changes);
 
 
 }  // namespace warren::nft

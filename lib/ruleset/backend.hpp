@@ -3,6 +3,7 @@
 // both implement it, with the same all-or-nothing semantics and the same errors.
 #pragma once
 
+#include "ruleset/changes.hpp"
 #include "ruleset/objects.hpp"
 #include "ruleset/transaction.hpp"
 
@@ -10,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,7 +23,12 @@ namespace warren::nft::ruleset {
 struct TableSnapshot {
     std::uint32_t generation = 0;
     bool exists = false;
-    std::map<std::string, Chain> chains;  // those asked for that exist, with their hooks
+    std::uint32_t table_flags = 0;  // NFT_TABLE_F_*: dormant (no chain hooked), owner
+    // NFTA_TABLE_OWNER, reported with NFT_TABLE_F_OWNER: the netlink port id of the socket that owns
+    // the table. The kernel lets only that socket change the table, and deletes it when it closes.
+    std::optional<std::uint32_t> owner;
+    bool owned_by_us = false;  // the owner is the backend's own socket
+    std::map<std::string, Chain> chains;  // those asked for that exist, with their hooks and policies
     std::map<std::string, std::vector<std::string>> rule_comments;  // per chain, in rule order
     std::map<std::string, SetShape> sets;
     std::map<std::string, std::vector<Element>> elements; // for the sets asked for
@@ -41,6 +48,9 @@ public:
     // Applies the whole transaction or nothing. With `expected_generation`, the kernel refuses the
     // transaction (errc::ruleset_changed) if anyone committed since that generation. Throws Error.
     virtual void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation) = 0;
+    // Starts following the announcements of changes to `table`: every transaction committed from now
+    // on, by anyone, is read from the feed (those of other tables as a bare generation).
+    virtual std::unique_ptr<ChangeFeed> follow(const Table& table) = 0;
 };
 
 }  // namespace warren::nft::ruleset

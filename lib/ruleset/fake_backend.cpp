@@ -3,18 +3,41 @@
 
 #include "kernel_error.hpp"
 
+#include <linux/netfilter/nf_tables.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <type_traits>
+#include <utility>
 
 namespace warren::nft::ruleset {
 namespace {
+
+// NEWCHAIN on an existing chain, as nf_tables judges it: the errno it would answer with.
+int update_policy(Chain& existing, const Chain& wanted)
+{
+    if (existing.hook.has_value() != wanted.hook.has_value())
+        return existing.hook ? 0 : EEXIST;  // a base chain named without its hook is left as it is
+    if (!existing.hook)
+        return 0;
+    auto same_policy = *wanted.hook;
+    same_policy.policy_accept = existing.hook->policy_accept;
+    if (same_policy != *existing.hook)
+        return EEXIST;
+    existing.hook->policy_accept = wanted.hook->policy_accept;
+    return 0;
+}
 
 // Applies one operation to `state` as nf_tables would, returning the errno it would answer with.
 int apply(FakeBackend::State& state, const Table& table, const Operation& op)
 {
     const auto key = std::make_pair(table.family, table.name);
     auto table_it = state.find(key);
+    // Like the kernel: only the owner of an owned table may change anything in it.
+    if (table_it != state.end() && table_it->second.owner && *table_it->second.owner != FakeBackend::port_id)
+        return EPERM;
     return std::visit(
         [&](const auto& object) -> int {
             using T = std::decay_t<decltype(object)>;
@@ -25,9 +48,21 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                     state.erase(table_it);
                     return 0;
                 }
-                if (table_it != state.end())
-                    return op.verb == Verb::create ? EEXIST : 0;
-                state.emplace(key, FakeBackend::TableState{});
+                if (table_it != state.end()) {
+                    if (op.verb == Verb::create)
+                        return EEXIST;
+                    // Like the kernel: the flags sent replace the table's (waking a dormant one), but
+                    // ownership is given only at creation and never taken away.
+                    if ((table_it->second.flags ^ object.flags) & NFT_TABLE_F_OWNER)
+                        return EOPNOTSUPP;
+                    table_it->second.flags = object.flags;
+                    return 0;
+                }
+                FakeBackend::TableState created;
+                created.flags = object.flags;
+                if (object.flags & NFT_TABLE_F_OWNER)
+                    created.owner = FakeBackend::port_id;
+                state.emplace(key, std::move(created));
                 return 0;
             } else {
                 if (table_it == state.end())
@@ -49,10 +84,15 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                         t.chains.erase(chain);
                         return 0;
                     default:
-                        if (chain != t.chains.end())
-                            return op.verb == Verb::create ? EEXIST : 0;
-                        t.chains.emplace(object.name, FakeBackend::ChainState{object, {}});
-                        return 0;
+                        if (chain == t.chains.end()) {
+                            t.chains.emplace(object.name, FakeBackend::ChainState{object, {}});
+                            return 0;
+                        }
+                        if (op.verb == Verb::create)
+                            return EEXIST;
+                        // Like the kernel: a chain's hook, type and priority are fixed when it is
+                        // created; its policy is whatever the last NEWCHAIN said.
+                        return update_policy(chain->second.declaration, object);
                     }
                 } else if constexpr (std::is_same_v<T, Set>) {
                     auto set = t.sets.find(object.name);
@@ -118,12 +158,16 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
 TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::string> chains,
                                    std::span<const std::string> element_sets)
 {
+    std::lock_guard lock(mutex_);
     TableSnapshot snap;
     snap.generation = generation_;
     auto it = state_.find({table.family, table.name});
     if (it == state_.end())
         return snap;
     snap.exists = true;
+    snap.table_flags = it->second.flags;
+    snap.owner = it->second.owner;
+    snap.owned_by_us = snap.owner == port_id;
     for (const auto& [name, chain] : it->second.chains) {
         if (std::find(chains.begin(), chains.end(), name) != chains.end())
             snap.chains.emplace(name, chain.declaration);
@@ -146,6 +190,7 @@ TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::str
 
 void FakeBackend::commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation)
 {
+    std::lock_guard lock(mutex_);
     ++attempts_;
     if (before_commit)
         before_commit(transaction);
@@ -162,6 +207,124 @@ void FakeBackend::commit(const Transaction& transaction, std::optional<std::uint
     state_ = std::move(copy);
     ++generation_;
     committed_.push_back(transaction);
+    announce(transaction);
+}
+
+std::uint32_t FakeBackend::generation()
+{
+    std::lock_guard lock(mutex_);
+    return generation_;
+}
+
+struct FakeBackend::FeedQueue {
+    explicit FeedQueue(Table followed) : table(std::move(followed)), ready(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+    ~FeedQueue() { close(ready); }
+    FeedQueue(const FeedQueue&) = delete;
+    FeedQueue& operator=(const FeedQueue&) = delete;
+
+    void push(Change change)
+    {
+        std::lock_guard lock(mutex);
+        changes.push_back(std::move(change));
+        signal();
+    }
+    void lose()
+    {
+        std::lock_guard lock(mutex);
+        lost = true;
+        signal();
+    }
+    void signal() const
+    {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const auto written = write(ready, &one, sizeof one);
+    }
+
+    const Table table;
+    const int ready;  // an eventfd: readable while announcements wait
+    std::mutex mutex;
+    std::vector<Change> changes;
+    bool lost = false;
+    OwnGenerations ignored;
+};
+
+namespace {
+class FakeFeed final : public ChangeFeed {
+public:
+    explicit FakeFeed(std::shared_ptr<FakeBackend::FeedQueue> queue) : queue_(std::move(queue)) {}
+    int fd() const noexcept override { return queue_->ready; }
+    // A fake commit announces itself before it returns: there is never anything to wait for.
+    FeedRead read(std::optional<std::uint32_t>) override
+    {
+        std::lock_guard lock(queue_->mutex);
+        std::uint64_t count = 0;
+        [[maybe_unused]] const auto drained = ::read(queue_->ready, &count, sizeof count);
+        FeedRead out;
+        out.lost = std::exchange(queue_->lost, false);
+        for (auto& change : std::exchange(queue_->changes, {}))
+            if (!queue_->ignored.mine(change.generation, change.pid))
+                out.changes.push_back(std::move(change));
+        return out;
+    }
+    void ignore(std::uint32_t generation) override
+    {
+        std::lock_guard lock(queue_->mutex);
+        queue_->ignored.expect(generation, static_cast<std::uint32_t>(gettid()));
+    }
+
+private:
+    std::shared_ptr<FakeBackend::FeedQueue> queue_;
+};
+
+TableEvent event_of(const Operation& operation)
+{
+    const bool removed = operation.verb == Verb::remove || operation.verb == Verb::flush;
+    return std::visit(
+        [&](const auto& object) -> TableEvent {
+            using T = std::decay_t<decltype(object)>;
+            if constexpr (std::is_same_v<T, Table>)
+                return {TableEvent::Kind::table, removed, {}, {}};
+            else if constexpr (std::is_same_v<T, Chain>)
+                return {operation.verb == Verb::flush ? TableEvent::Kind::rule : TableEvent::Kind::chain, removed, object.name, {}};
+            else if constexpr (std::is_same_v<T, Set>)
+                return {TableEvent::Kind::set, removed, object.name, {}};
+            else if constexpr (std::is_same_v<T, Rule>)
+                return {TableEvent::Kind::rule, removed, object.chain, {}};
+            else
+                return {TableEvent::Kind::element, removed, object.set, object};
+        },
+        operation.object);
+}
+}  // namespace
+
+std::unique_ptr<ChangeFeed> FakeBackend::follow(const Table& table)
+{
+    std::lock_guard lock(mutex_);
+    auto queue = std::make_shared<FeedQueue>(table);
+    feeds_.push_back(queue);
+    return std::make_unique<FakeFeed>(std::move(queue));
+}
+
+void FakeBackend::announce(const Transaction& transaction)
+{
+    std::erase_if(feeds_, [](const auto& feed) { return feed.expired(); });
+    for (const auto& weak : feeds_) {
+        const auto feed = weak.lock();
+        Change change{generation_, static_cast<std::uint32_t>(gettid()), "fake", {}};
+        if (transaction.table() == feed->table)
+            for (const auto& operation : transaction.operations())
+                change.events.push_back(event_of(operation));
+        feed->push(std::move(change));
+    }
+}
+
+void FakeBackend::bump_generation()
+{
+    std::lock_guard lock(mutex_);
+    ++generation_;
+    std::erase_if(feeds_, [](const auto& feed) { return feed.expired(); });
+    for (const auto& weak : feeds_)
+        weak.lock()->lose();
 }
 
 }  // namespace warren::nft::ruleset

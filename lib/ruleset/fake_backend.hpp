@@ -7,6 +7,9 @@
 
 #include <functional>
 #include <map>
+#include <optional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -25,30 +28,48 @@ public:
         friend bool operator==(const ChainState&, const ChainState&) = default;
     };
     struct TableState {
+        std::uint32_t flags = 0;  // NFT_TABLE_F_*; set NFT_TABLE_F_OWNER together with `owner`
+        // The port id of the socket that owns the table; another than port_id makes every change fail
+        // with EPERM, as the kernel does.
+        std::optional<std::uint32_t> owner;
         std::map<std::string, ChainState> chains;
         std::map<std::string, SetState> sets;
         friend bool operator==(const TableState&, const TableState&) = default;
     };
     using State = std::map<std::pair<Family, std::string>, TableState>;
+    // The fake's own netlink port id: the owner of the tables it creates with NFT_TABLE_F_OWNER.
+    static constexpr std::uint32_t port_id = 1000;
 
     explicit FakeBackend(KernelFeatures features = {true, true, true}) : features_(features) {}
 
     const KernelFeatures& features() const noexcept override { return features_; }
-    std::uint32_t generation() override { return generation_; }
+    std::uint32_t generation() override;
     TableSnapshot snapshot(const Table& table, std::span<const std::string> chains,
                                    std::span<const std::string> element_sets) override;
     void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
+    // Announces each committed transaction's operations as the kernel would (a chain flush as one
+    // removed rule); changes made through mutable_state() are announced as lost announcements.
+    std::unique_ptr<ChangeFeed> follow(const Table& table) override;
 
     // Test hooks ------------------------------------------------------------------------------
     const State& state() const noexcept { return state_; }
     State& mutable_state() noexcept { return state_; }  // a foreign writer; call bump_generation()
-    void bump_generation() noexcept { ++generation_; }
+    // After a change through mutable_state(): a new generation, and every feed told that it lost
+    // announcements (it cannot be told what changed).
+    void bump_generation();
     const std::vector<Transaction>& committed() const noexcept { return committed_; }
     std::size_t commit_attempts() const noexcept { return attempts_; }
     // Runs before a commit is applied; lets a test act as a concurrent writer or inject a failure.
     std::function<void(const Transaction&)> before_commit;
 
+    struct FeedQueue;
+
 private:
+    void announce(const Transaction& transaction);
+
+    // Calls come from a self-healing publisher's thread too. Recursive: before_commit may call back.
+    std::recursive_mutex mutex_;
+    std::vector<std::weak_ptr<FeedQueue>> feeds_;
     KernelFeatures features_;
     std::uint32_t generation_ = 1;
     State state_;

@@ -22,6 +22,7 @@ public:
     {
         fake_.commit(tx, generation);
     }
+    std::unique_ptr<ruleset::ChangeFeed> follow(const ruleset::Table& table) override { return fake_.follow(table); }
 
 private:
     ruleset::FakeBackend& fake_;

@@ -6,7 +6,9 @@
 #include <warren/nft/port_mapping.hpp>
 #include <warren/nft/validation.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -47,6 +49,40 @@ struct DestinationCounters {
     friend bool operator==(const DestinationCounters&, const DestinationCounters&) = default;
 };
 
+// One task's ports as an agent wants them published: an element of reconcile()'s desired state,
+// the same arguments publish_ports() takes.
+struct TaskPorts {
+    std::string task_id;
+    std::string container_ip;
+    std::vector<PortMapping> ports;
+
+    friend bool operator==(const TaskPorts&, const TaskPorts&) = default;
+};
+
+// What a self-healing publisher found damaged and how it repaired it (PublisherOptions::on_repair).
+struct RepairReport {
+    // What the damaging commit did to table ip warren, e.g. "table ip warren deleted" or "3 elements
+    // deleted from map ip warren ports". Built from the kernel's notifications.
+    std::string damage;
+    // The damaging commit as the kernel announced it: its ruleset generation, and the pid and name
+    // of the process that committed it (0 and "" when the kernel did not say). The name is
+    // whatever that process calls itself: print it escaped.
+    std::uint32_t generation = 0;
+    std::uint32_t pid = 0;
+    std::string process;
+    // Published ports the repair put back, and whether it also rebuilt part of the fixed layout.
+    std::size_t ports_restored = 0;
+    bool layout_restored = false;
+    // From reading the damaging commit's notifications to the kernel's acknowledgement of the repair.
+    std::chrono::microseconds duration{0};
+    // Empty when the repair committed. Otherwise why it failed; nothing was changed, and the
+    // publisher tries again at the next change of the table.
+    std::string error;
+    // Ports it could not restore because another owner holds their host port now, as "8080/tcp of
+    // task web-1 (held by task other)". Restoring them would take that port away from its owner.
+    std::vector<std::string> skipped;
+};
+
 // How a publisher lays out table ip warren when its changes create or complete it.
 struct PublisherOptions {
     // Count packets and bytes per destination, for destination_counters() and `warren-nft list`.
@@ -64,6 +100,19 @@ struct PublisherOptions {
     // publisher keeps its destinations in `backends`. To stop counting, remove the table
     // (remove_table()) and publish again.
     bool counters = false;
+    // Keep what this publisher published in the kernel. On: a thread of the publisher follows the
+    // kernel's change notifications and, as soon as anyone else removes or alters table ip warren
+    // (`nft flush ruleset`, `nft delete table`, a flushed chain, a deleted element or rule), puts back
+    // in one transaction the fixed layout and every port this publisher published or adopted and
+    // has not unpublished. Such a publisher owns those tasks: unpublish them through it, since an
+    // unpublish by any other program (another process, `warren-nft unpublish`) is undone like any
+    // other damage. Ports another owner took over in between are left to it (RepairReport::skipped).
+    // Off (the default): damage stays until the next publish_ports() of this publisher repairs the
+    // layout (ports deleted behind its back stay deleted).
+    bool self_heal = false;
+    // Called after each repair attempt of a self-healing publisher, on its healing thread, with the
+    // publisher's lock held: log it, do not call the publisher from it.
+    std::function<void(const RepairReport&)> on_repair = {};
 };
 
 class HostPortPublisher {
@@ -98,6 +147,14 @@ public:
     // Removes every port of the task in one transaction. Unknown tasks are not an error, and send
     // nothing.
     void unpublish_ports(std::string_view task_id);
+    // Makes the table publish exactly `desired`, in one transaction: tasks the table publishes that
+    // `desired` lacks are unpublished, missing or different ones published, identical ones left
+    // alone (when everything already matches, nothing is sent). For an agent that restarts and
+    // knows which tasks it runs. Elements without a warren-nft owner are not tasks and are left
+    // alone; a host port they hold is a port_conflict. Every task and port is validated first, and
+    // two tasks (or one task twice) in `desired` that claim the same host port are invalid_argument;
+    // on any error nothing changed.
+    void reconcile(std::span<const TaskPorts> desired);
     // The ports the kernel currently publishes for the task (empty if none), in host-port order.
     // Reads only: changes nothing, not even a missing or damaged table.
     std::vector<PortMapping> published_ports(std::string_view task_id) const;

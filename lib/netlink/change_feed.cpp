@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "netlink/change_feed.hpp"
+
+#include "kernel_error.hpp"
+#include "netlink/decode.hpp"
+#include "netlink/nftnl_ptr.hpp"
+
+#include <arpa/inet.h>  // before the linux/ headers, which then skip their own struct in_addr
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace warren::nft::netlink {
+
+using namespace ruleset;
+
+namespace {
+
+// Announcements of a large transaction (a repair that puts back 100,000 ports) must fit, or the
+// kernel drops them and the table has to be read again. Memory is only used while they wait.
+constexpr int receive_queue_bytes = 64 * 1024 * 1024;
+// The kernel queues a commit's announcements before the committing sendmsg() returns, but a
+// generation id may be visible (GETGEN) a moment earlier; this bounds the wait for them.
+constexpr auto announcement_wait = std::chrono::seconds(1);
+
+// Debian 12's uapi headers (6.1) predate the DESTROY* messages (Linux 6.3); they are announced like
+// the DEL* they resemble.
+constexpr std::uint16_t nft_msg_destroy_first = 26;  // DESTROYTABLE
+constexpr std::uint16_t nft_msg_destroy_last = 30;   // DESTROYSETELEM
+
+// Every nf_tables object message names its table in attribute 1 (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE,
+// NFTA_RULE_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE).
+constexpr std::uint16_t table_name_attribute = 1;
+
+std::uint16_t message_type(const nlmsghdr* nlh) { return NFNL_MSG_TYPE(nlh->nlmsg_type); }
+
+// DESTROY* as the DEL* it resembles; the rest as they are.
+std::uint16_t canonical(std::uint16_t type)
+{
+    static constexpr std::uint16_t del[] = {NFT_MSG_DELTABLE, NFT_MSG_DELCHAIN, NFT_MSG_DELRULE, NFT_MSG_DELSET,
+                                            NFT_MSG_DELSETELEM};
+    if (type >= nft_msg_destroy_first && type <= nft_msg_destroy_last)
+        return del[type - nft_msg_destroy_first];
+    return type;
+}
+
+// The string attribute `type` of an nf_tables message, if it has one.
+std::optional<std::string_view> string_attribute(const nlmsghdr* nlh, std::uint16_t type)
+{
+    std::optional<std::string_view> found;
+    const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh)) + sizeof(nfgenmsg);
+    const std::size_t length = mnl_nlmsg_get_payload_len(nlh) - std::min(mnl_nlmsg_get_payload_len(nlh), sizeof(nfgenmsg));
+    for_each_attribute(payload, length, [&](const nlattr* attr) {
+        if (found || mnl_attr_get_type(attr) != type)
+            return;
+        const auto* text = static_cast<const char*>(mnl_attr_get_payload(attr));
+        found = std::string_view(text, strnlen(text, mnl_attr_get_payload_len(attr)));
+    });
+    return found;
+}
+
+std::optional<std::uint32_t> u32_attribute(const nlmsghdr* nlh, std::uint16_t type)
+{
+    std::optional<std::uint32_t> found;
+    const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh)) + sizeof(nfgenmsg);
+    const std::size_t length = mnl_nlmsg_get_payload_len(nlh) - std::min(mnl_nlmsg_get_payload_len(nlh), sizeof(nfgenmsg));
+    for_each_attribute(payload, length, [&](const nlattr* attr) {
+        if (!found && mnl_attr_get_type(attr) == type && mnl_attr_get_payload_len(attr) >= sizeof(std::uint32_t))
+            found = ntohl(mnl_attr_get_u32(attr));
+    });
+    return found;
+}
+
+// The events one announcement stands for: one per element for element messages, else one.
+void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
+{
+    const auto type = canonical(message_type(nlh));
+    const auto text = [&](std::uint16_t attribute) { return std::string(string_attribute(nlh, attribute).value_or("")); };
+    switch (type) {
+    case NFT_MSG_NEWTABLE:
+    case NFT_MSG_DELTABLE:
+        out.push_back(TableEvent{TableEvent::Kind::table, type == NFT_MSG_DELTABLE, {}, {}});
+        return;
+    case NFT_MSG_NEWCHAIN:
+    case NFT_MSG_DELCHAIN:
+        out.push_back(TableEvent{TableEvent::Kind::chain, type == NFT_MSG_DELCHAIN, text(NFTA_CHAIN_NAME), {}});
+        return;
+    case NFT_MSG_NEWRULE:
+    case NFT_MSG_DELRULE:
+        out.push_back(TableEvent{TableEvent::Kind::rule, type == NFT_MSG_DELRULE, text(NFTA_RULE_CHAIN), {}});
+        return;
+    case NFT_MSG_NEWSET:
+    case NFT_MSG_DELSET:
+        out.push_back(TableEvent{TableEvent::Kind::set, type == NFT_MSG_DELSET, text(NFTA_SET_NAME), {}});
+        return;
+    case NFT_MSG_NEWSETELEM:
+    case NFT_MSG_DELSETELEM: {
+        const bool removed = type == NFT_MSG_DELSETELEM;
+        auto set = checked<SetPtr>(nftnl_set_alloc());
+        if (nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0 || !nftnl_set_is_set(set.get(), NFTNL_SET_NAME))
+            throw kernel_error(EPROTO, "read change announcements", "an element announcement that does not parse");
+        const std::string name = nftnl_set_get_str(set.get(), NFTNL_SET_NAME);
+        const auto iter = checked<SetElemsIterPtr>(nftnl_set_elems_iter_create(set.get()));
+        bool any = false;
+        for (auto* e = nftnl_set_elems_iter_next(iter.get()); e; e = nftnl_set_elems_iter_next(iter.get())) {
+            out.push_back(TableEvent{TableEvent::Kind::element, removed, name, decode_element(e, name)});
+            any = true;
+        }
+        // An element message without elements empties the whole set (`nft flush set`).
+        if (!any)
+            out.push_back(TableEvent{TableEvent::Kind::element, removed, name, Element{name, {}, {}, {}, 0, 0}});
+        return;
+    }
+    default:
+        return;  // objects we do not keep (flowtables, stateful objects)
+    }
+}
+
+}  // namespace
+
+KernelChangeFeed::KernelChangeFeed(Table table) : socket_(NFNLGRP_NFTABLES, receive_queue_bytes), table_(std::move(table))
+{
+}
+
+void KernelChangeFeed::ignore(std::uint32_t generation)
+{
+    ignored_.expect(generation, static_cast<std::uint32_t>(gettid()));
+}
+
+FeedRead KernelChangeFeed::read(std::optional<std::uint32_t> until)
+{
+    FeedRead out;
+    const auto deadline = std::chrono::steady_clock::now() + announcement_wait;
+    for (;;) {
+        std::optional<std::span<const std::uint8_t>> data;
+        try {
+            data = socket_.receive(true);
+        } catch (const Error& e) {
+            if (e.kernel_errno() != ENOBUFS)
+                throw;
+            // Announcements were dropped: the transaction being read is incomplete, and any wait
+            // for a generation is moot, since the table must be read anew.
+            out.lost = true;
+            pending_.clear();
+            until.reset();
+            continue;
+        }
+        if (data) {
+            take(*data, out);
+            continue;
+        }
+        if (!until || (last_generation_ && !generation_after(*until, *last_generation_)))
+            return out;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            out.lost = true;  // never announced in time: treat the table as unknown
+            return out;
+        }
+        pollfd waiting{socket_.fd(), POLLIN, 0};
+        poll(&waiting, 1, static_cast<int>(left.count()) + 1);
+    }
+}
+
+bool KernelChangeFeed::ours(const nlmsghdr* nlh) const
+{
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg))
+        return false;
+    const auto* header = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+    if (header->nfgen_family != static_cast<std::uint8_t>(table_.family))
+        return false;
+    const auto name = string_attribute(nlh, table_name_attribute);
+    return name && *name == table_.name;
+}
+
+void KernelChangeFeed::take(std::span<const std::uint8_t> datagram, FeedRead& out)
+{
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data());
+    int remaining = static_cast<int>(datagram.size());
+    for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+        if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
+            continue;
+        if (message_type(nlh) == NFT_MSG_NEWGEN)
+            close_transaction(nlh, out);
+        else if (ours(nlh))
+            pending_.emplace_back(reinterpret_cast<const std::uint8_t*>(nlh),
+                                  reinterpret_cast<const std::uint8_t*>(nlh) + nlh->nlmsg_len);
+    }
+}
+
+void KernelChangeFeed::close_transaction(const nlmsghdr* newgen, FeedRead& out)
+{
+    Change change;
+    change.generation = u32_attribute(newgen, NFTA_GEN_ID).value_or(0);
+    change.pid = u32_attribute(newgen, NFTA_GEN_PROC_PID).value_or(0);
+    change.process = std::string(string_attribute(newgen, NFTA_GEN_PROC_NAME).value_or(""));
+    last_generation_ = change.generation;
+    if (ignored_.mine(change.generation, change.pid)) {
+        pending_.clear();
+        return;
+    }
+    for (const auto& raw : pending_)
+        decode(reinterpret_cast<const nlmsghdr*>(raw.data()), change.events);
+    pending_.clear();
+    out.changes.push_back(std::move(change));
+}
+
+}  // namespace warren::nft::netlink

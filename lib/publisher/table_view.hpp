@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+// The publisher's view of table ip warren: who publishes which host port (TaskIndex) and what the
+// fixed layout lacks, read in full once and then kept current from the kernel's change
+// announcements. Commits to other tables only move the generation; elements added or deleted by
+// anyone are applied one by one; a changed table, chain, rule or set costs a read of the layout
+// without its elements. The table is read in full again only when announcements were lost.
+#pragma once
+
+#include "publisher/task_index.hpp"
+#include "ruleset/backend.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace warren::nft {
+
+// What other writers did to the table since the last take_damage(), for a self-healing publisher.
+struct Damage {
+    bool any = false;
+    bool all_tasks = false;          // the table or a ports map went as a whole
+    std::vector<std::string> tasks;  // tasks whose ports changed (may repeat)
+    std::string description;         // printable
+    std::uint32_t generation = 0;    // of the last damaging commit, and who committed it
+    std::uint32_t pid = 0;
+    std::string process;
+};
+
+class TableView {
+public:
+    // `counters`: the publisher wants a table that counts (PublisherOptions::counters).
+    // Starts following announcements at once, so that none is missed between now and the first read.
+    TableView(ruleset::Backend& backend, bool counters);
+
+    // Applies every change announced so far; reads the table in full if it never did or lost
+    // announcements. Throws Error when the table holds objects of another layout.
+    void catch_up();
+    // After the kernel refused a transaction for a stale generation: waits for the announcements up
+    // to the kernel's current generation and applies them. True if none of them touched the table,
+    // so that a plan made from the view is still right at the new generation.
+    bool catch_up_to_kernel();
+    // Forgets everything: the next catch_up() reads the table in full (after an outcome we cannot
+    // know, such as lost replies to a commit).
+    void invalidate() noexcept { fresh_ = false; }
+
+    const TaskIndex& index() const noexcept { return index_; }
+    TaskIndex& index() noexcept { return index_; }
+    // What the table lacks, as of the view: it goes first into the next transaction that changes
+    // anything. nullopt when the table is complete.
+    const std::optional<ruleset::Transaction>& repair() const noexcept { return repair_; }
+    bool table_exists() const noexcept { return table_exists_; }
+    // The generation the view is exact at: the guard of the next commit.
+    std::uint32_t generation() const noexcept { return generation_; }
+
+    // Our transaction, guarded by generation(), committed (with the repair, if `repaired`): the
+    // view moves on by that one generation, whose announcements are then left out. (After one that
+    // removed the table, invalidate() the view.)
+    void committed(bool repaired);
+
+    // Damage done by others since the last call; tracked only when `track` was set.
+    void track_damage() noexcept { tracking_ = true; }
+    Damage take_damage();
+
+    // Polls readable when announcements wait to be read (for a healing thread).
+    int feed_fd() const noexcept { return feed_->fd(); }
+
+    // Full table reads so far (for tests and the benchmark: following announcements should make them rare).
+    std::uint64_t full_reads() const noexcept { return full_reads_; }
+
+private:
+    void refresh();
+    void follow(ruleset::FeedRead read);
+    void absorb(const ruleset::Change& change);
+    void apply(const ruleset::TableEvent& event);
+    void reread_layout();
+    bool counting(const ruleset::TableSnapshot& snapshot) const;
+    void note_damage(const ruleset::Change& change);
+
+    ruleset::Backend& backend_;
+    const bool counters_;
+    std::unique_ptr<ruleset::ChangeFeed> feed_;
+    TaskIndex index_;
+    std::optional<ruleset::Transaction> repair_;
+    bool table_exists_ = false;
+    std::uint32_t generation_ = 0;
+    bool fresh_ = false;  // index_ and repair_ were exact at generation_
+    // The generation of the last announced change of the table's layout (a table, chain, rule or
+    // set); the layout needs reading if it is newer than the last read.
+    std::optional<std::uint32_t> layout_changed_;
+    std::uint32_t layout_read_ = 0;
+    // The first change of a publisher also rewrites the fixed rules, repairing rules edited behind
+    // our back (a rule with our comment but other expressions looks complete to the view).
+    bool rewrite_rules_ = true;
+    bool tracking_ = false;
+    Damage damage_;
+    std::vector<std::string> scratch_;  // tasks touched, when damage is not tracked
+    std::uint64_t full_reads_ = 0;
+    std::uint64_t changes_applied_ = 0;  // announced commits that changed the table
+};
+
+}  // namespace warren::nft
