@@ -133,7 +133,8 @@ public:
             view_.catch_up();
             const auto& index = view_.index();
             std::vector<TaskChange> changes;
-            for (const auto& task : index.task_ids())
+            const auto published = index.task_ids();  // TaskChange refers to these names
+            for (const auto& task : published)
                 if (!wanted.contains(task))
                     changes.push_back(TaskChange{task, &none});
             for (const auto& [task, entries] : wanted) {
@@ -145,7 +146,7 @@ public:
                     throw std::move(*conflict);
                 changes.push_back(TaskChange{task, &entries});
             }
-            const bool repair = view_.repair() && !wanted.empty();
+            const bool repair = view_.incomplete() && !wanted.empty();
             if ((changes.empty() && !repair) || commit_change(plan_replace(index, changes))) {
                 for (const auto& change : changes)
                     view_.index().replace(change.task_id, *change.wanted);
@@ -375,7 +376,7 @@ private:
                     }
                 }
                 // The layout is put back for ports to carry traffic, ours or others'.
-                const bool layout = view_.repair() && (!desired_.empty() || index.size() > 0);
+                const bool layout = view_.incomplete() && (!desired_.empty() || index.size() > 0);
                 if (restored.empty() && !layout) {
                     retry_ = false;
                     if (!report.skipped.empty())

@@ -12,6 +12,7 @@
 #include <linux/rtnetlink.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace warren::nft::layout {
@@ -340,26 +341,132 @@ bool counts(const TableSnapshot& snapshot)
 }
 
 namespace {
+
+[[noreturn]] void refuse(const std::string& what, const std::string& why)
+{
+    throw Error(errc::kernel_error,
+                what + " " + why + "; remove the table with `nft delete table ip warren` and publish again");
+}
+
+// Flags that make a set behave otherwise than ours, whatever its type: each refused with its reason.
+struct RefusedFlag {
+    std::uint32_t flag;
+    const char* name;
+    const char* consequence;
+};
+constexpr RefusedFlag refused_set_flags[] = {
+    {NFT_SET_TIMEOUT, "timeout", "its elements would expire"},
+    {NFT_SET_INTERVAL, "interval", "its elements are ranges of keys, not the single ports warren-nft writes"},
+    {NFT_SET_EVAL, "dynamic", "rules may add elements to it that no task published"},
+    {NFT_SET_CONSTANT, "constant", "the kernel refuses to add or delete its elements"},
+};
+// Flags that change nothing we rely on: expressions (our counter) and a concatenated key's
+// description (nft adds it to intervals, refused above).
+constexpr std::uint32_t harmless_set_flags = NFT_SET_EXPR | NFT_SET_CONCAT;
+
+std::string hex(std::uint32_t value)
+{
+    char text[11];
+    std::snprintf(text, sizeof text, "%#x", value);
+    return text;
+}
+
+// Refuses a set that is not the one `declaration` would create: of another type, or with flags, a
+// timeout or a size limit that would make published ports expire, match ranges or stop fitting.
+// None of that can be changed on an existing set, and deleting it would delete its ports.
 void check_shape(const TableSnapshot& snapshot, const Set& declaration, bool ignore_counter)
 {
     const auto found = snapshot.sets.find(declaration.name);
     if (found == snapshot.sets.end())
         return;
-    auto shape = found->second;
-    if (ignore_counter)
-        shape.counter = declaration.counter;
-    if (shape != declaration.shape())
-        throw Error(errc::kernel_error,
-                    "table ip warren holds a set '" + declaration.name +
-                        "' of another layout (made by another program or version); remove it with "
-                        "`nft delete table ip warren` and publish again");
+    const SetShape& shape = found->second;
+    const SetShape wanted = declaration.shape();
+    const std::string name = std::string(shape.is_map() ? "map " : "set ") + display_name(table()) + " " + declaration.name;
+    std::vector<std::string> differences;
+    if (shape.key_type != wanted.key_type || shape.key_length != wanted.key_length)
+        differences.emplace_back("key type");
+    if (shape.data_type != wanted.data_type || shape.data_length != wanted.data_length)
+        differences.emplace_back("value type");
+    if (!ignore_counter && shape.counter != wanted.counter)
+        differences.emplace_back("counter");
+    if (!differences.empty()) {
+        std::string list = differences.front();
+        for (std::size_t i = 1; i < differences.size(); ++i)
+            list += (i + 1 == differences.size() ? " and " : ", ") + differences[i];
+        refuse(name, "is of another layout (its " + list + (differences.size() > 1 ? " differ" : " differs") +
+                         " from warren-nft's): it was made by another program or version");
+    }
+    // A default timeout implies the flag; the kernel reports both, but one is enough to refuse.
+    const std::uint32_t flags = shape.flags | (shape.timeout ? NFT_SET_TIMEOUT : 0);
+    for (const auto& refused : refused_set_flags)
+        if (flags & refused.flag)
+            refuse(name, std::string("has flags ") + refused.name + ": " + refused.consequence);
+    if (const std::uint32_t other = flags & ~harmless_set_flags)
+        refuse(name, "has flags " + hex(other) + ", which warren-nft's has not: it was made by another program or version");
+    if (shape.size)
+        refuse(name, "has size " + std::to_string(shape.size) + ": the kernel takes no more than " +
+                         std::to_string(shape.size) + " elements and refuses more with ENFILE (\"Too many open files "
+                         "in system\"), so publishing would fail once it is full");
 }
+
+const char* hook_name(std::uint32_t hooknum)
+{
+    switch (hooknum) {
+    case NF_INET_PRE_ROUTING: return "prerouting";
+    case NF_INET_LOCAL_IN: return "input";
+    case NF_INET_FORWARD: return "forward";
+    case NF_INET_LOCAL_OUT: return "output";
+    case NF_INET_POST_ROUTING: return "postrouting";
+    default: return "unknown";
+    }
+}
+
+// Refuses a chain whose hook, type or priority is not ours: the kernel fixes them when a chain is
+// created. Its policy is not checked here: a NEWCHAIN sets it again (ensure_transaction does).
+void check_chain(const Chain& found, const Chain& wanted)
+{
+    const auto& ours = *wanted.hook;
+    std::string difference;
+    if (!found.hook)
+        difference = "a regular chain, where warren-nft's has type " + ours.type + " hook " + hook_name(ours.hooknum);
+    else if (found.hook->type != ours.type)
+        difference = "type " + found.hook->type + ", where warren-nft's has type " + ours.type;
+    else if (found.hook->hooknum != ours.hooknum)
+        difference = std::string("hook ") + hook_name(found.hook->hooknum) + ", where warren-nft's has hook " +
+                     hook_name(ours.hooknum);
+    else if (found.hook->priority != ours.priority)
+        difference = "priority " + std::to_string(found.hook->priority) + ", where warren-nft's has priority " +
+                     std::to_string(ours.priority);
+    else
+        return;
+    refuse("chain " + display_name(table()) + " " + wanted.name,
+           "is of another kind (" + difference + "): it was made by another program or version");
+}
+
+// A table owned by another process (NFT_TABLE_F_OWNER) cannot be changed by us at all: the kernel
+// answers EPERM to whatever we send, which would read as missing privileges. A dormant table is
+// not refused: the transaction wakes it.
+void check_table(const TableSnapshot& snapshot)
+{
+    if ((snapshot.table_flags & NFT_TABLE_F_OWNER || snapshot.owner) && !snapshot.owned_by_us)
+        throw Error(errc::kernel_error,
+                    "table ip warren is owned by another process (netlink port id " +
+                        (snapshot.owner ? std::to_string(*snapshot.owner) : std::string("unknown")) +
+                        "): only that process may change it; the kernel deletes the table when that process closes "
+                        "its netlink socket, so stop it (`ss -f netlink -p` names the process with that port id) "
+                        "or have it delete the table, then publish again");
+    if (const std::uint32_t other = snapshot.table_flags & ~(NFT_TABLE_F_DORMANT | NFT_TABLE_F_OWNER))
+        refuse("table ip warren", "has flags " + hex(other) + ", which warren-nft does not know");
+}
+
 }  // namespace
 
 std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, bool rewrite_rules, bool counting)
 {
+    check_table(snapshot);
     Transaction tx(table());
-    bool missing = !snapshot.exists;
+    // A dormant table is there but hooks none of its chains: its NEWTABLE, without flags, wakes it.
+    bool missing = !snapshot.exists || snapshot.table_flags & NFT_TABLE_F_DORMANT;
     tx.add(table());
     for (const auto& declaration : {ports_declaration(), bound_ports_declaration()}) {
         check_shape(snapshot, declaration, false);
@@ -390,20 +497,21 @@ std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, boo
     for (const auto& fixed : chains) {
         const auto chain = snapshot.chains.find(fixed.chain.name);
         const bool exists = chain != snapshot.chains.end();
-        if (exists && chain->second != fixed.chain)
-            throw Error(errc::kernel_error,
-                        "table ip warren holds a chain '" + fixed.chain.name +
-                            "' of another kind (hook, type or priority; made by another program or version); remove it "
-                            "with `nft delete table ip warren` and publish again");
+        if (exists)
+            check_chain(chain->second, fixed.chain);
+        // Policy drop in one of our chains drops every packet of its hook that no rule accepts, the
+        // host's own traffic included. The chain is ours, so its NEWCHAIN sets it back to accept.
+        const bool wrong_policy = exists && chain->second.hook && !chain->second.hook->policy_accept;
         // A flushed chain (`nft flush table ip warren`) still exists but no longer does its job.
         std::vector<std::string> expected;
         for (const auto& rule : fixed.rules)
             expected.push_back(rule.comment);
         const auto found = snapshot.rule_comments.find(fixed.chain.name);
         const bool complete = exists && found != snapshot.rule_comments.end() && found->second == expected;
-        missing = missing || !complete;
-        if (!complete || rewrite_rules) {
+        missing = missing || !complete || wrong_policy;
+        if (!complete || rewrite_rules || wrong_policy)
             tx.add(fixed.chain);
+        if (!complete || rewrite_rules) {
             tx.flush(fixed.chain);
             for (const auto& rule : fixed.rules)
                 tx.add(rule);

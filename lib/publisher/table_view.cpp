@@ -85,6 +85,7 @@ void TableView::committed(bool repaired)
     feed_->ignore(generation_);
     table_exists_ = true;  // every transaction of ours that changes ports (or repairs) needs the table
     if (repaired) {
+        incomplete_ = false;
         repair_.reset();
         rewrite_rules_ = false;
     }
@@ -104,9 +105,8 @@ void TableView::refresh()
     const auto snapshot = backend_.snapshot(layout::table(), layout::chain_names(), layout::element_sets());
     ++full_reads_;
     const bool counting = this->counting(snapshot);
-    repair_ = layout::ensure_transaction(snapshot, rewrite_rules_, counting);
+    set_layout(snapshot, counting);
     index_ = TaskIndex::from_snapshot(snapshot, counting);
-    table_exists_ = snapshot.exists;
     generation_ = layout_read_ = snapshot.generation;
     layout_changed_.reset();
     fresh_ = true;
@@ -156,6 +156,7 @@ void TableView::apply(const TableEvent& event)
             // Its sets went with it, announced or not.
             index_ = TaskIndex::from_snapshot(ruleset::TableSnapshot{}, index_.counting());
             table_exists_ = false;
+            incomplete_ = true;
             damage_.all_tasks = damage_.all_tasks || tracking_;
         }
         break;
@@ -202,8 +203,7 @@ void TableView::reread_layout()
         for (const auto& change : read.changes)
             absorb(change);
         layout_read_ = snapshot.generation;
-        repair_ = layout::ensure_transaction(snapshot, rewrite_rules_, counting(snapshot));
-        table_exists_ = snapshot.exists;
+        set_layout(snapshot, counting(snapshot));
         if (!ruleset::generation_after(*layout_changed_, layout_read_))
             return;
         // The layout changed again after the read: read it again.
@@ -211,6 +211,13 @@ void TableView::reread_layout()
     fresh_ = false;
     throw Error(errc::ruleset_changed, "read table " + ruleset::display_name(layout::table()) +
                                            ": its layout kept changing while it was read; retry later");
+}
+
+void TableView::set_layout(const ruleset::TableSnapshot& snapshot, bool counting)
+{
+    repair_ = layout::ensure_transaction(snapshot, rewrite_rules_, counting);
+    incomplete_ = !rewrite_rules_ ? repair_.has_value() : layout::ensure_transaction(snapshot, false, counting).has_value();
+    table_exists_ = snapshot.exists;
 }
 
 void TableView::note_damage(const Change& change)

@@ -50,6 +50,8 @@ public:
     // What the table lacks, as of the view: it goes first into the next transaction that changes
     // anything. nullopt when the table is complete.
     const std::optional<ruleset::Transaction>& repair() const noexcept { return repair_; }
+    // Whether the table lacks part of its layout (repair() may also just rewrite the fixed rules).
+    bool incomplete() const noexcept { return incomplete_; }
     bool table_exists() const noexcept { return table_exists_; }
     // The generation the view is exact at: the guard of the next commit.
     std::uint32_t generation() const noexcept { return generation_; }
@@ -75,6 +77,7 @@ private:
     void absorb(const ruleset::Change& change);
     void apply(const ruleset::TableEvent& event);
     void reread_layout();
+    void set_layout(const ruleset::TableSnapshot& snapshot, bool counting);
     bool counting(const ruleset::TableSnapshot& snapshot) const;
     void note_damage(const ruleset::Change& change);
 
@@ -84,6 +87,7 @@ private:
     TaskIndex index_;
     std::optional<ruleset::Transaction> repair_;
     bool table_exists_ = false;
+    bool incomplete_ = false;
     std::uint32_t generation_ = 0;
     bool fresh_ = false;  // index_ and repair_ were exact at generation_
     // The generation of the last announced change of the table's layout (a table, chain, rule or
