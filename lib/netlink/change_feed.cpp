@@ -202,10 +202,12 @@ void KernelChangeFeed::close_transaction(const nlmsghdr* newgen, FeedRead& out)
     change.pid = u32_attribute(newgen, NFTA_GEN_PROC_PID).value_or(0);
     change.process = std::string(string_attribute(newgen, NFTA_GEN_PROC_NAME).value_or(""));
     last_generation_ = change.generation;
-    if (ignored_.mine(change.generation, change.pid)) {
+    const auto verdict = ignored_.judge(change.generation, change.pid);
+    if (verdict == OwnGenerations::Verdict::mine) {
         pending_.clear();
         return;
     }
+    change.contested = verdict == OwnGenerations::Verdict::contested;
     for (const auto& raw : pending_)
         decode(reinterpret_cast<const nlmsghdr*>(raw.data()), change.events);
     pending_.clear();

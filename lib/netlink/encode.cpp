@@ -46,6 +46,9 @@ TablePtr make_table(const Table& table)
     auto t = checked<TablePtr>(nftnl_table_alloc());
     nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.name.c_str());
     nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, table.family == Family::ip ? NFPROTO_IPV4 : NFPROTO_IPV6);
+    // Without the attribute the kernel leaves an existing table's flags alone; with it, it sets them.
+    if (table.flags)
+        nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, *table.flags);
     return t;
 }
 
@@ -83,11 +86,16 @@ SetPtr make_set_declaration(const Table& table, const Set& set)
     nftnl_set_set_u32(s.get(), NFTNL_SET_ID, set.id);
     nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, concat_type(set.key));
     nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, concat_length(set.key));
+    if (const std::uint32_t flags = set.flags | (set.is_map() ? NFT_SET_MAP : 0))
+        nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, flags);
     if (set.is_map()) {
-        nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_MAP);
         nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, concat_type(set.data));
         nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, concat_length(set.data));
     }
+    if (set.timeout)
+        nftnl_set_set_u64(s.get(), NFTNL_SET_TIMEOUT, set.timeout);
+    if (set.size)
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, set.size);
     if (set.counter)
         nftnl_set_add_expr(s.get(), make_expr("counter").release());
     return s;
@@ -235,7 +243,7 @@ void encode_single(Batch& batch, const Table& table, const Operation& operation,
         [&](const auto& object) {
             using T = std::decay_t<decltype(object)>;
             if constexpr (std::is_same_v<T, Table>) {
-                auto t = make_table(table);
+                auto t = make_table(object);
                 const bool remove = operation.verb == Verb::remove;
                 auto* nlh = batch.start_zeroed(remove ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, family,
                                         remove ? 0 : create_flags(operation.verb));

@@ -14,6 +14,9 @@ public:
     // returns true (a repair failed and should be tried again), it is called again after a pause
     // even if nothing else changes.
     Healer(int feed_fd, std::function<bool()> on_change);
+    // Makes the thread call `on_change` soon, as if the feed were readable: for damage that another
+    // thread's read of the feed came across first.
+    void wake();
     // Stops the thread and waits for it: `on_change` is not running and is never called again.
     ~Healer();
     Healer(const Healer&) = delete;
@@ -25,6 +28,7 @@ private:
     int feed_fd_;
     std::function<bool()> on_change_;
     int stop_fd_;  // an eventfd, written once to stop
+    int wake_fd_;  // an eventfd, written by wake()
     std::thread thread_;
 };
 

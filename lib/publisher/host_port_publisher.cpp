@@ -80,7 +80,7 @@ public:
         auto wanted = wanted_entries(container_ip, ports);
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
-            view_.catch_up();
+            catch_up();
             // Already published exactly like this (a table in need of repair is repaired even then:
             // a publish that succeeds must carry traffic).
             if (view_.index().entries(task_id) == wanted && !view_.repair()) {
@@ -103,7 +103,7 @@ public:
         validate_task_id(task_id);
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
-            view_.catch_up();
+            catch_up();
             if (view_.index().entries(task_id).empty() ||
                 commit_change(plan_replace(view_.index(), task_id, {}))) {
                 view_.index().replace(task_id, {});
@@ -130,7 +130,7 @@ public:
         std::lock_guard lock(mutex_);
         static const std::vector<IndexEntry> none;
         for (Backoff backoff; backoff.next();) {
-            view_.catch_up();
+            catch_up();
             const auto& index = view_.index();
             std::vector<TaskChange> changes;
             const auto published = index.task_ids();  // TaskChange refers to these names
@@ -162,7 +162,7 @@ public:
     {
         validate_task_id(task_id);
         std::lock_guard lock(mutex_);
-        view_.catch_up();
+        catch_up();
         std::vector<PortMapping> out;
         for (const auto& entry : view_.index().entries(task_id))
             out.push_back(entry.mapping);
@@ -172,7 +172,7 @@ public:
     std::vector<PublishedPort> all()
     {
         std::lock_guard lock(mutex_);
-        view_.catch_up();
+        catch_up();
         return view_.index().all();
     }
 
@@ -209,7 +209,7 @@ public:
     {
         std::lock_guard lock(mutex_);
         for (int attempt = 0; attempt < max_prompt_retries; ++attempt) {
-            view_.catch_up();
+            catch_up();
             if (view_.table_exists()) {
                 const auto table = layout::table();
                 try {
@@ -233,6 +233,14 @@ public:
     const KernelFeatures& features() const noexcept { return backend_->features(); }
 
 private:
+    // Brings the view up to date. Damage read here, off the healing thread, is the healer's to repair.
+    void catch_up()
+    {
+        view_.catch_up();
+        if (healer_ && view_.damaged())
+            healer_->wake();
+    }
+
     // Commits a change of elements, preceded in the same transaction by the table's repair if the
     // view says it needs one, guarded by the view's generation. Returns false when the view turned
     // out to be stale and was brought up to date: decide again. Throws Error for refusals.
@@ -251,7 +259,10 @@ private:
                 if (e.code() == errc::ruleset_changed) {
                     // Someone committed since our view. If only to other tables, the transaction is
                     // still exactly right: commit it again at the new generation, reading nothing.
-                    if (view_.catch_up_to_kernel())
+                    const bool untouched = view_.catch_up_to_kernel();
+                    if (healer_ && view_.damaged())
+                        healer_->wake();
+                    if (untouched)
                         continue;
                     return false;
                 }

@@ -443,6 +443,14 @@ void check_chain(const Chain& found, const Chain& wanted)
            "is of another kind (" + difference + "): it was made by another program or version");
 }
 
+// The NEWTABLE that wakes a dormant table: one that asks for no flags.
+Table awake_table()
+{
+    auto awake = table();
+    awake.flags = 0;
+    return awake;
+}
+
 // A table owned by another process (NFT_TABLE_F_OWNER) cannot be changed by us at all: the kernel
 // answers EPERM to whatever we send, which would read as missing privileges. A dormant table is
 // not refused: the transaction wakes it.
@@ -459,14 +467,41 @@ void check_table(const TableSnapshot& snapshot)
         refuse("table ip warren", "has flags " + hex(other) + ", which warren-nft does not know");
 }
 
+// Appends to `out` what makes the chain complete: the chain, with policy accept, and its rules,
+// those also with `rewrite_rules`. Returns whether the snapshot shows it incomplete.
+bool repair_chain(Transaction& out, const FixedChain& fixed, const TableSnapshot& snapshot, bool rewrite_rules)
+{
+    const auto chain = snapshot.chains.find(fixed.chain.name);
+    const bool exists = chain != snapshot.chains.end();
+    if (exists)
+        check_chain(chain->second, fixed.chain);
+    // Policy drop in one of our chains drops every packet of its hook that no rule accepts, the
+    // host's own traffic included. The chain is ours, so its NEWCHAIN sets it back to accept.
+    const bool wrong_policy = exists && chain->second.hook && !chain->second.hook->policy_accept;
+    // A flushed chain (`nft flush table ip warren`) still exists but no longer does its job.
+    std::vector<std::string> expected;
+    for (const auto& rule : fixed.rules)
+        expected.push_back(rule.comment);
+    const auto found = snapshot.rule_comments.find(fixed.chain.name);
+    const bool complete = exists && found != snapshot.rule_comments.end() && found->second == expected;
+    if (!complete || rewrite_rules || wrong_policy)
+        out.add(fixed.chain);
+    if (!complete || rewrite_rules) {
+        out.flush(fixed.chain);
+        for (const auto& rule : fixed.rules)
+            out.add(rule);
+    }
+    return !complete || wrong_policy;
+}
+
 }  // namespace
 
 std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, bool rewrite_rules, bool counting)
 {
     check_table(snapshot);
     Transaction tx(table());
-    // A dormant table is there but hooks none of its chains: its NEWTABLE, without flags, wakes it.
-    bool missing = !snapshot.exists || snapshot.table_flags & NFT_TABLE_F_DORMANT;
+    const bool dormant = snapshot.table_flags & NFT_TABLE_F_DORMANT;
+    bool missing = !snapshot.exists || dormant;
     tx.add(table());
     for (const auto& declaration : {ports_declaration(), bound_ports_declaration()}) {
         check_shape(snapshot, declaration, false);
@@ -494,32 +529,20 @@ std::optional<Transaction> ensure_transaction(const TableSnapshot& snapshot, boo
         tx.add(backends_declaration(true));
         missing = true;
     }
-    for (const auto& fixed : chains) {
-        const auto chain = snapshot.chains.find(fixed.chain.name);
-        const bool exists = chain != snapshot.chains.end();
-        if (exists)
-            check_chain(chain->second, fixed.chain);
-        // Policy drop in one of our chains drops every packet of its hook that no rule accepts, the
-        // host's own traffic included. The chain is ours, so its NEWCHAIN sets it back to accept.
-        const bool wrong_policy = exists && chain->second.hook && !chain->second.hook->policy_accept;
-        // A flushed chain (`nft flush table ip warren`) still exists but no longer does its job.
-        std::vector<std::string> expected;
-        for (const auto& rule : fixed.rules)
-            expected.push_back(rule.comment);
-        const auto found = snapshot.rule_comments.find(fixed.chain.name);
-        const bool complete = exists && found != snapshot.rule_comments.end() && found->second == expected;
-        missing = missing || !complete || wrong_policy;
-        if (!complete || rewrite_rules || wrong_policy)
-            tx.add(fixed.chain);
-        if (!complete || rewrite_rules) {
-            tx.flush(fixed.chain);
-            for (const auto& rule : fixed.rules)
-                tx.add(rule);
-        }
-    }
+    // A dormant table's chains hook nothing until the table is woken. The kernel takes the wake only
+    // after the base chains the transaction creates (a new base chain after a change of the table's
+    // flags is EINVAL) and before NEWCHAIN on chains that exist (a change of the flags after a chain
+    // update is EINVAL too): chains that exist are repaired after it.
+    Transaction existing(table());
+    for (const auto& fixed : chains)
+        missing = repair_chain(snapshot.chains.contains(fixed.chain.name) ? existing : tx, fixed, snapshot,
+                               rewrite_rules) ||
+                  missing;
     if (!missing && !rewrite_rules)
         return std::nullopt;
-    return tx;
+    if (dormant)
+        tx.add(awake_table());
+    return tx.append(existing);
 }
 
 }  // namespace warren::nft::layout

@@ -73,6 +73,10 @@ bool TableView::catch_up_to_kernel()
         refresh();
     else
         follow(feed_->read(current));
+    // Ahead of the kernel only if a transaction of ours changed nothing, so the kernel did not count
+    // it: the view is exact at the kernel's generation.
+    if (ruleset::generation_after(generation_, current))
+        generation_ = current;
     return full_reads_ == reads && changes_applied_ == before;
 }
 
@@ -133,10 +137,12 @@ void TableView::follow(ruleset::FeedRead read)
 
 void TableView::absorb(const Change& change)
 {
-    // Already in the view: read in full since, or announced before we started to follow.
-    if (!ruleset::generation_after(change.generation, generation_))
+    // Already in the view: read in full since, or announced before we started to follow, or our
+    // own. Applying a change twice is harmless, so a contested one is applied anyway.
+    if (!ruleset::generation_after(change.generation, generation_) && !change.contested)
         return;
-    generation_ = change.generation;
+    if (ruleset::generation_after(change.generation, generation_))
+        generation_ = change.generation;
     if (change.events.empty())
         return;  // another table's commit
     ++changes_applied_;

@@ -64,6 +64,7 @@ public:
     // Damage done by others since the last call; tracked only when `track` was set.
     void track_damage() noexcept { tracking_ = true; }
     Damage take_damage();
+    bool damaged() const noexcept { return damage_.any; }
 
     // Polls readable when announcements wait to be read (for a healing thread).
     int feed_fd() const noexcept { return feed_->fd(); }

@@ -32,6 +32,9 @@ struct Change {
     std::uint32_t pid = 0;      // of the committing thread, in the initial pid namespace (0: not said)
     std::string process;        // the committing process's name, as it calls itself: untrusted
     std::vector<TableEvent> events;
+    // A generation one of our commits was expected to become, committed by someone else: apply it
+    // although the view believes it is past it.
+    bool contested = false;
     friend bool operator==(const Change&, const Change&) = default;
 };
 
@@ -50,21 +53,24 @@ inline bool generation_after(std::uint32_t a, std::uint32_t b) noexcept
 }
 
 // The generations our own commits became, each with the thread that committed it: what a feed
-// leaves out. A generation we expected that another process took (our transaction changed nothing,
-// so the kernel did not count it) is not ours: the committing thread tells them apart.
+// leaves out. A generation we expected that another thread took (our transaction changed nothing,
+// so the kernel did not count it; or the kernel reports pids of another pid namespace) is contested:
+// it must be applied even though the view believes it is past it.
 class OwnGenerations {
 public:
+    enum class Verdict { other, mine, contested };
+
     void expect(std::uint32_t generation, std::uint32_t thread) { expected_.emplace_back(generation, thread); }
-    // Whether the transaction announced as `generation`, committed by `thread`, is one we expected.
-    bool mine(std::uint32_t generation, std::uint32_t thread)
+    // What the transaction announced as `generation`, committed by `thread`, is to us.
+    Verdict judge(std::uint32_t generation, std::uint32_t thread)
     {
         while (!expected_.empty() && generation_after(generation, expected_.front().first))
             expected_.pop_front();
         if (expected_.empty() || expected_.front().first != generation)
-            return false;
+            return Verdict::other;
         const bool same_thread = expected_.front().second == thread;
         expected_.pop_front();
-        return same_thread;
+        return same_thread ? Verdict::mine : Verdict::contested;
     }
 
 private:

@@ -51,16 +51,18 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                 if (table_it != state.end()) {
                     if (op.verb == Verb::create)
                         return EEXIST;
-                    // Like the kernel: the flags sent replace the table's (waking a dormant one), but
+                    // Like the kernel: flags sent replace the table's (waking a dormant one), but
                     // ownership is given only at creation and never taken away.
-                    if ((table_it->second.flags ^ object.flags) & NFT_TABLE_F_OWNER)
+                    if (!object.flags)
+                        return 0;
+                    if ((table_it->second.flags ^ *object.flags) & NFT_TABLE_F_OWNER)
                         return EOPNOTSUPP;
-                    table_it->second.flags = object.flags;
+                    table_it->second.flags = *object.flags;
                     return 0;
                 }
                 FakeBackend::TableState created;
-                created.flags = object.flags;
-                if (object.flags & NFT_TABLE_F_OWNER)
+                created.flags = object.flags.value_or(0);
+                if (created.flags & NFT_TABLE_F_OWNER)
                     created.owner = FakeBackend::port_id;
                 state.emplace(key, std::move(created));
                 return 0;
@@ -261,9 +263,13 @@ public:
         [[maybe_unused]] const auto drained = ::read(queue_->ready, &count, sizeof count);
         FeedRead out;
         out.lost = std::exchange(queue_->lost, false);
-        for (auto& change : std::exchange(queue_->changes, {}))
-            if (!queue_->ignored.mine(change.generation, change.pid))
-                out.changes.push_back(std::move(change));
+        for (auto& change : std::exchange(queue_->changes, {})) {
+            const auto verdict = queue_->ignored.judge(change.generation, change.pid);
+            if (verdict == OwnGenerations::Verdict::mine)
+                continue;
+            change.contested = verdict == OwnGenerations::Verdict::contested;
+            out.changes.push_back(std::move(change));
+        }
         return out;
     }
     void ignore(std::uint32_t generation) override
@@ -310,7 +316,7 @@ void FakeBackend::announce(const Transaction& transaction)
     std::erase_if(feeds_, [](const auto& feed) { return feed.expired(); });
     for (const auto& weak : feeds_) {
         const auto feed = weak.lock();
-        Change change{generation_, static_cast<std::uint32_t>(gettid()), "fake", {}};
+        Change change{generation_, static_cast<std::uint32_t>(gettid()), "fake", {}, false};
         if (transaction.table() == feed->table)
             for (const auto& operation : transaction.operations())
                 change.events.push_back(event_of(operation));

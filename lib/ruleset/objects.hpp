@@ -17,6 +17,10 @@ enum class Family : std::uint8_t { ip = 2 /* NFPROTO_IPV4 */, ip6 = 10 /* NFPROT
 struct Table {
     Family family = Family::ip;
     std::string name;
+    // NFT_TABLE_F_*: with a value, the flags a NEWTABLE gives the table, whether it creates it or
+    // finds it (0 wakes a dormant table, whose base chains are not hooked into the network stack);
+    // without, a NEWTABLE leaves the flags of a table that exists as they are.
+    std::optional<std::uint32_t> flags = std::nullopt;
     friend bool operator==(const Table&, const Table&) = default;
 };
 
@@ -68,13 +72,18 @@ inline std::uint32_t concat_length(const std::vector<Field>& fields)
 }
 
 // What a set looks like from the outside, as a dump reports it: enough to tell whether an existing
-// set is the one we would create.
+// set is the one we would create, and whether it behaves like it (its elements stay, and it takes
+// as many as we write).
 struct SetShape {
     std::uint32_t key_type = 0;
     std::uint32_t key_length = 0;
     std::uint32_t data_type = 0;
     std::uint32_t data_length = 0;
     bool counter = false;
+    std::uint32_t flags = 0;     // NFT_SET_* except NFT_SET_MAP, which a value (data_length) tells
+    std::uint64_t timeout = 0;   // ms after which a new element expires; 0: never
+    std::uint32_t size = 0;      // NFTA_SET_DESC_SIZE: most elements the kernel takes; 0: no limit
+    bool is_map() const { return data_length != 0; }
     friend bool operator==(const SetShape&, const SetShape&) = default;
 };
 
@@ -84,8 +93,15 @@ struct Set {
     std::vector<Field> data;  // empty for a set, non-empty for a map
     bool counter = false;     // every element carries a packet/byte counter
     std::uint32_t id = 0;     // NFTA_SET_ID: lets rules in the same batch refer to a new set
+    // As in SetShape; ours are all 0.
+    std::uint32_t flags = 0;
+    std::uint64_t timeout = 0;
+    std::uint32_t size = 0;
     bool is_map() const { return !data.empty(); }
-    SetShape shape() const { return {concat_type(key), concat_length(key), concat_type(data), concat_length(data), counter}; }
+    SetShape shape() const
+    {
+        return {concat_type(key), concat_length(key), concat_type(data), concat_length(data), counter, flags, timeout, size};
+    }
     friend bool operator==(const Set&, const Set&) = default;
 };
 
