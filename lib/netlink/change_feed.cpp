@@ -12,8 +12,10 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -126,13 +128,47 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
 
 }  // namespace
 
-KernelChangeFeed::KernelChangeFeed(Table table) : socket_(NFNLGRP_NFTABLES, receive_queue_bytes), table_(std::move(table))
+KernelChangeFeed::KernelChangeFeed(Table table)
+    : socket_(NFNLGRP_NFTABLES, receive_queue_bytes), table_(std::move(table)), buffer_(batch_datagrams * datagram_bytes)
 {
 }
 
 void KernelChangeFeed::ignore(std::uint32_t generation)
 {
-    ignored_.expect(generation, static_cast<std::uint32_t>(gettid()));
+    ignored_.expect(generation, OwnGenerations::this_thread());
+}
+
+// Receives what is queued, up to a batch of datagrams in one system call: a publisher reads the
+// feed before every decision, usually to find its own last transaction and nothing else. Returns the
+// number received (0: none queued), or nullopt when announcements were dropped (ENOBUFS).
+std::optional<std::size_t> KernelChangeFeed::receive_batch()
+{
+    std::array<mmsghdr, batch_datagrams> headers{};
+    std::array<iovec, batch_datagrams> vectors{};
+    for (std::size_t i = 0; i < batch_datagrams; ++i) {
+        vectors[i] = iovec{buffer_.data() + i * datagram_bytes, datagram_bytes};
+        headers[i].msg_hdr.msg_iov = &vectors[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    for (;;) {
+        const int received = recvmmsg(socket_.fd(), headers.data(), batch_datagrams, MSG_DONTWAIT, nullptr);
+        if (received >= 0) {
+            for (int i = 0; i < received; ++i) {
+                // Announcements are at most a page or two; one that did not fit is lost.
+                if (headers[static_cast<std::size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC)
+                    return std::nullopt;
+                sizes_[static_cast<std::size_t>(i)] = headers[static_cast<std::size_t>(i)].msg_len;
+            }
+            return static_cast<std::size_t>(received);
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        if (errno == ENOBUFS)
+            return std::nullopt;
+        throw kernel_error(errno, "read change announcements");
+    }
 }
 
 FeedRead KernelChangeFeed::read(std::optional<std::uint32_t> until)
@@ -140,12 +176,8 @@ FeedRead KernelChangeFeed::read(std::optional<std::uint32_t> until)
     FeedRead out;
     const auto deadline = std::chrono::steady_clock::now() + announcement_wait;
     for (;;) {
-        std::optional<std::span<const std::uint8_t>> data;
-        try {
-            data = socket_.receive(true);
-        } catch (const Error& e) {
-            if (e.kernel_errno() != ENOBUFS)
-                throw;
+        const auto received = receive_batch();
+        if (!received) {
             // Announcements were dropped: the transaction being read is incomplete, and any wait
             // for a generation is moot, since the table must be read anew.
             out.lost = true;
@@ -153,10 +185,10 @@ FeedRead KernelChangeFeed::read(std::optional<std::uint32_t> until)
             until.reset();
             continue;
         }
-        if (data) {
-            take(*data, out);
-            continue;
-        }
+        for (std::size_t i = 0; i < *received; ++i)
+            take({buffer_.data() + i * datagram_bytes, sizes_[i]}, out);
+        if (*received == batch_datagrams)
+            continue;  // more may be queued
         if (!until || (last_generation_ && !generation_after(*until, *last_generation_)))
             return out;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

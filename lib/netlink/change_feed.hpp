@@ -6,6 +6,9 @@
 #include "netlink/socket.hpp"
 #include "ruleset/changes.hpp"
 
+#include <array>
+#include <vector>
+
 
 namespace warren::nft::netlink {
 
@@ -17,7 +20,13 @@ public:
     ruleset::FeedRead read(std::optional<std::uint32_t> until) override;
     void ignore(std::uint32_t generation) override;
 
+    // How many datagrams one read takes at most, and the room for each (announcements are
+    // coalesced into datagrams of a page or two).
+    static constexpr std::size_t batch_datagrams = 8;
+    static constexpr std::size_t datagram_bytes = 64 * 1024;
+
 private:
+    std::optional<std::size_t> receive_batch();
     void take(std::span<const std::uint8_t> datagram, ruleset::FeedRead& out);
     bool ours(const nlmsghdr* message) const;
     void close_transaction(const nlmsghdr* newgen, ruleset::FeedRead& out);
@@ -29,6 +38,8 @@ private:
     std::vector<std::vector<std::uint8_t>> pending_;
     ruleset::OwnGenerations ignored_;
     std::optional<std::uint32_t> last_generation_;
+    std::vector<std::uint8_t> buffer_;
+    std::array<std::size_t, batch_datagrams> sizes_{};
 };
 
 }  // namespace warren::nft::netlink

@@ -6,6 +6,8 @@
 
 #include "ruleset/objects.hpp"
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -58,6 +60,14 @@ inline bool generation_after(std::uint32_t a, std::uint32_t b) noexcept
 // it must be applied even though the view believes it is past it.
 class OwnGenerations {
 public:
+    // The calling thread's id as the kernel reports committers (in the initial pid namespace when the
+    // caller runs there). Asked of the kernel once per thread: every commit needs it.
+    static std::uint32_t this_thread()
+    {
+        thread_local const auto id = static_cast<std::uint32_t>(gettid());
+        return id;
+    }
+
     enum class Verdict { other, mine, contested };
 
     void expect(std::uint32_t generation, std::uint32_t thread) { expected_.emplace_back(generation, thread); }

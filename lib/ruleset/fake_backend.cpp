@@ -275,7 +275,7 @@ public:
     void ignore(std::uint32_t generation) override
     {
         std::lock_guard lock(queue_->mutex);
-        queue_->ignored.expect(generation, static_cast<std::uint32_t>(gettid()));
+        queue_->ignored.expect(generation, OwnGenerations::this_thread());
     }
 
 private:
@@ -316,7 +316,7 @@ void FakeBackend::announce(const Transaction& transaction)
     std::erase_if(feeds_, [](const auto& feed) { return feed.expired(); });
     for (const auto& weak : feeds_) {
         const auto feed = weak.lock();
-        Change change{generation_, static_cast<std::uint32_t>(gettid()), "fake", {}, false};
+        Change change{generation_, OwnGenerations::this_thread(), "fake", {}, false};
         if (transaction.table() == feed->table)
             for (const auto& operation : transaction.operations())
                 change.events.push_back(event_of(operation));
