@@ -26,9 +26,6 @@ using namespace ruleset;
 
 namespace {
 
-// Announcements of a large transaction (a repair that puts back 100,000 ports) must fit, or the
-// kernel drops them and the table has to be read again. Memory is only used while they wait.
-constexpr int receive_queue_bytes = 64 * 1024 * 1024;
 // The kernel queues a commit's announcements before the committing sendmsg() returns, but a
 // generation id may be visible (GETGEN) a moment earlier; this bounds the wait for them.
 constexpr auto announcement_wait = std::chrono::seconds(1);
@@ -128,8 +125,8 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
 
 }  // namespace
 
-KernelChangeFeed::KernelChangeFeed(Table table)
-    : socket_(NFNLGRP_NFTABLES, receive_queue_bytes), table_(std::move(table)), buffer_(batch_datagrams * datagram_bytes)
+KernelChangeFeed::KernelChangeFeed(Table table, int queue_bytes)
+    : socket_(NFNLGRP_NFTABLES, queue_bytes), table_(std::move(table)), buffer_(batch_datagrams * datagram_bytes)
 {
 }
 

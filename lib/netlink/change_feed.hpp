@@ -14,7 +14,12 @@ namespace warren::nft::netlink {
 
 class KernelChangeFeed final : public ruleset::ChangeFeed {
 public:
-    explicit KernelChangeFeed(ruleset::Table table);  // throws Error
+    // Announcements of a large transaction (a repair that puts back 100,000 ports) must fit, or the
+    // kernel drops them and the table has to be read again. Memory is only used while they wait.
+    static constexpr int default_queue_bytes = 64 * 1024 * 1024;
+
+    // `queue_bytes`: the receive queue asked for (SO_RCVBUFFORCE, else capped by net.core.rmem_max).
+    explicit KernelChangeFeed(ruleset::Table table, int queue_bytes = default_queue_bytes);  // throws Error
 
     int fd() const noexcept override { return socket_.fd(); }
     ruleset::FeedRead read(std::optional<std::uint32_t> until) override;

@@ -5,6 +5,7 @@
 #include "support.hpp"
 #include "traffic.hpp"
 
+#include "netlink/change_feed.hpp"
 #include "netlink/kernel_backend.hpp"
 
 #include <atomic>
@@ -20,9 +21,11 @@ namespace rs = warren::nft::ruleset;
 
 namespace {
 
-// The kernel backend, counting the reads that dump elements (full table reads).
+// The kernel backend, counting the reads that dump elements (full table reads), with a feed whose
+// receive queue holds `queue_bytes` (0: the default).
 class CountingBackend final : public rs::Backend {
 public:
+    explicit CountingBackend(int queue_bytes = 0) : queue_bytes_(queue_bytes) {}
     const warren::nft::KernelFeatures& features() const noexcept override { return kernel_.features(); }
     std::uint32_t generation() override { return kernel_.generation(); }
     rs::TableSnapshot snapshot(const rs::Table& table, std::span<const std::string> chains,
@@ -37,12 +40,18 @@ public:
         ++*commits;
         kernel_.commit(tx, generation);
     }
-    std::unique_ptr<rs::ChangeFeed> follow(const rs::Table& table) override { return kernel_.follow(table); }
+    std::unique_ptr<rs::ChangeFeed> follow(const rs::Table& table) override
+    {
+        if (queue_bytes_ == 0)
+            return kernel_.follow(table);
+        return std::make_unique<warren::nft::netlink::KernelChangeFeed>(table, queue_bytes_);
+    }
 
     std::shared_ptr<std::atomic<int>> full_reads = std::make_shared<std::atomic<int>>(0);
     std::shared_ptr<std::atomic<int>> commits = std::make_shared<std::atomic<int>>(0);
 
 private:
+    int queue_bytes_;
     warren::nft::netlink::KernelBackend kernel_;
 };
 
@@ -202,6 +211,27 @@ TEST_CASE_METHOD(FreshNetns, "changes by other writers to our table are followed
     nft({"delete", "table", "ip", "warren"});
     CHECK(publisher.all_published_ports().empty());
     CHECK(*full_reads == 1);
+}
+
+TEST_CASE_METHOD(FreshNetns, "lost announcements make the view read the table again, and it stays exact", "[follow]")
+{
+    // A receive queue of a few kilobytes overflows after a handful of other writers' commits.
+    auto counting = std::make_unique<CountingBackend>(4096);
+    const auto full_reads = counting->full_reads;
+    HostPortPublisher publisher(std::move(counting));
+    publisher.publish_ports("mine", "10.88.0.2", std::vector{tcp(8080, 80)});
+    REQUIRE(*full_reads == 1);
+    HostPortPublisher other;
+    for (int i = 0; i < 200; ++i)
+        other.publish_ports("other-" + std::to_string(i), "10.88.0.3", std::vector{udp(static_cast<std::uint16_t>(20000 + i), 53)});
+    other.unpublish_ports("other-7");
+    CHECK(publisher.all_published_ports().size() == 200);
+    CHECK(publisher.published_ports("other-7").empty());
+    CHECK(*full_reads == 2);
+    // Followed again from there on.
+    other.unpublish_ports("other-8");
+    CHECK(publisher.all_published_ports().size() == 199);
+    CHECK(*full_reads == 2);
 }
 
 TEST_CASE_METHOD(FreshNetns, "a self-healing publisher restores its ports after each kind of damage, and traffic flows again",
