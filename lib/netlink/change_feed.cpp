@@ -51,31 +51,36 @@ std::uint16_t canonical(std::uint16_t type)
     return type;
 }
 
-// The string attribute `type` of an nf_tables message, if it has one.
+// The first attribute `type` of an nf_tables message (after its nfgenmsg header), or nullptr.
+const nlattr* find_attribute(const nlmsghdr* nlh, std::uint16_t type)
+{
+    const nlattr* found = nullptr;
+    const std::size_t payload = mnl_nlmsg_get_payload_len(nlh);
+    if (payload < sizeof(nfgenmsg))
+        return nullptr;
+    for_each_attribute(static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh)) + sizeof(nfgenmsg), payload - sizeof(nfgenmsg),
+                       [&](const nlattr* attr) {
+                           if (!found && mnl_attr_get_type(attr) == type)
+                               found = attr;
+                       });
+    return found;
+}
+
 std::optional<std::string_view> string_attribute(const nlmsghdr* nlh, std::uint16_t type)
 {
-    std::optional<std::string_view> found;
-    const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh)) + sizeof(nfgenmsg);
-    const std::size_t length = mnl_nlmsg_get_payload_len(nlh) - std::min(mnl_nlmsg_get_payload_len(nlh), sizeof(nfgenmsg));
-    for_each_attribute(payload, length, [&](const nlattr* attr) {
-        if (found || mnl_attr_get_type(attr) != type)
-            return;
-        const auto* text = static_cast<const char*>(mnl_attr_get_payload(attr));
-        found = std::string_view(text, strnlen(text, mnl_attr_get_payload_len(attr)));
-    });
-    return found;
+    const auto* attr = find_attribute(nlh, type);
+    if (!attr)
+        return std::nullopt;
+    const auto* text = static_cast<const char*>(mnl_attr_get_payload(attr));
+    return std::string_view(text, strnlen(text, mnl_attr_get_payload_len(attr)));
 }
 
 std::optional<std::uint32_t> u32_attribute(const nlmsghdr* nlh, std::uint16_t type)
 {
-    std::optional<std::uint32_t> found;
-    const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh)) + sizeof(nfgenmsg);
-    const std::size_t length = mnl_nlmsg_get_payload_len(nlh) - std::min(mnl_nlmsg_get_payload_len(nlh), sizeof(nfgenmsg));
-    for_each_attribute(payload, length, [&](const nlattr* attr) {
-        if (!found && mnl_attr_get_type(attr) == type && mnl_attr_get_payload_len(attr) >= sizeof(std::uint32_t))
-            found = ntohl(mnl_attr_get_u32(attr));
-    });
-    return found;
+    const auto* attr = find_attribute(nlh, type);
+    if (!attr || mnl_attr_get_payload_len(attr) < sizeof(std::uint32_t))
+        return std::nullopt;
+    return ntohl(mnl_attr_get_u32(attr));
 }
 
 // The events one announcement stands for: one per element for element messages, else one.
