@@ -12,6 +12,7 @@
 
 #include "backoff.hpp"
 #include "netlink/kernel_backend.hpp"
+#include "printable.hpp"
 #include "publisher/healer.hpp"
 #include "publisher/layout.hpp"
 #include "publisher/table_view.hpp"
@@ -68,8 +69,14 @@ public:
             for (const auto& task : view_.index().task_ids())
                 desired_.emplace(task, view_.index().entries(task));
             view_.take_damage();
+            // Damage done before we started (a chain deleted while no publisher watched) is repaired
+            // at once, not at the next change of the table.
+            if (view_.incomplete() && !desired_.empty())
+                recheck_ = "found incomplete at start";
         }
         healer_.emplace(view_.feed_fd(), [this] { return heal(); });
+        if (!recheck_.empty())
+            healer_->wake();
     }
 
     ~Impl() { healer_.reset(); }
@@ -354,13 +361,13 @@ private:
         try {
             view_.catch_up();
             auto damage = view_.take_damage();
-            if (!damage.any && !retry_)
+            if (!damage.any && recheck_.empty())
                 return false;
-            report.damage = damage.any ? damage.description : "earlier repair failed";
+            report.damage = damage.any ? damage.description : recheck_;
             report.generation = damage.generation;
             report.pid = damage.pid;
             report.process = damage.process;
-            bool all_tasks = damage.all_tasks || retry_;
+            bool all_tasks = damage.all_tasks || !recheck_.empty();
             std::set<std::string, std::less<>> tasks(damage.tasks.begin(), damage.tasks.end());
             for (Backoff backoff; backoff.next();) {
                 report.skipped.clear();
@@ -375,8 +382,11 @@ private:
                     for (const auto& entry : entries) {
                         if (const auto taken = index.clash(entry.host_port(), task)) {
                             const auto* owner = index.owner(*taken);
-                            report.skipped.push_back(layout::describe(entry.host_port()) + " of task " + task + " (held by " +
-                                                     (owner->empty() ? std::string("an element without owner") : "task " + *owner) + ")");
+                            report.skipped.push_back(layout::describe(entry.host_port()) + " of task " + printable(task) +
+                                                     " (held by " +
+                                                     (owner->empty() ? std::string("an element without owner")
+                                                                     : "task " + printable(*owner)) +
+                                                     ")");
                             continue;
                         }
                         keepable.push_back(entry);
@@ -389,7 +399,7 @@ private:
                 // The layout is put back for ports to carry traffic, ours or others'.
                 const bool layout = view_.incomplete() && (!desired_.empty() || index.size() > 0);
                 if (restored.empty() && !layout) {
-                    retry_ = false;
+                    recheck_.clear();
                     if (!report.skipped.empty())
                         tell(report, noticed);
                     return false;
@@ -406,7 +416,7 @@ private:
                         view_.index().replace(names[i], std::move(restored[i]));
                     report.ports_restored = ports;
                     report.layout_restored = layout;
-                    retry_ = false;
+                    recheck_.clear();
                     tell(report, noticed);
                     return false;
                 }
@@ -417,8 +427,8 @@ private:
             }
             throw contention();
         } catch (const std::exception& e) {
-            report.error = e.what();
-            retry_ = true;
+            report.error = printable(e.what());
+            recheck_ = "an earlier repair failed";
             tell(report, noticed);
             return true;
         }
@@ -444,7 +454,9 @@ private:
     std::uint64_t eexist_reads_ = 0;
     // What a self-healing publisher keeps published: the tasks it published or adopted.
     std::map<std::string, std::vector<IndexEntry>, std::less<>> desired_;
-    bool retry_ = false;  // the last repair failed
+    // Why every task must be compared with the kernel even without new damage (the last repair
+    // failed, or the table was damaged before we started); empty when not.
+    std::string recheck_;
     std::optional<Healer> healer_;  // last: stopped before the members it uses go
 };
 

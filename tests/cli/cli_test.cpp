@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The real warren-nft binary, run inside the test's fresh network namespace: what it publishes is
 // what nft shows, and bad arguments are refused with the documented exit status and change nothing.
+#include "cli_support.hpp"
 #include "netns.hpp"
 #include "nft_state.hpp"
 #include "process.hpp"
@@ -10,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 #include <iterator>
 #include <sstream>
 #include <string>
@@ -20,29 +20,6 @@ namespace kt {
 namespace {
 
 using nlohmann::json;
-
-// Runs warren-nft (path from WARREN_NFT) in the calling thread's namespace, which FreshNetns made.
-CommandResult cli(std::vector<std::string> args)
-{
-    const char* exe = std::getenv("WARREN_NFT");
-    if (exe == nullptr || *exe == '\0')
-        FAIL("WARREN_NFT is not set to the path of the warren-nft binary (meson test sets it)");
-    ensure_not_in_original_netns();
-    args.insert(args.begin(), exe);
-    Command cmd;
-    cmd.argv = std::move(args);
-    return run(cmd);
-}
-
-// Runs it and requires exit status 0; returns stdout.
-std::string cli_ok(std::vector<std::string> args)
-{
-    const auto result = cli(args);
-    INFO(result.describe(args));
-    REQUIRE(result.exit_code == 0);
-    CHECK(result.err.empty());
-    return result.out;
-}
 
 json list_json(std::vector<std::string> extra = {})
 {
@@ -137,7 +114,10 @@ std::vector<BadCall> bad_calls()
         {{"unpublish", "--task", "t", "--counters"}, 2, {"--counters"}},  // only publish turns counting on
         {{"list", "--task", ""}, 2, {"--task", "empty"}},
         {{"list", "--counters"}, 2, {"--counters"}},
-        {{"frobnicate"}, 2, {"unknown subcommand 'frobnicate'", "publish, unpublish, list, flush or doctor"}},
+        {{"watch", "--bogus"}, 2, {"--bogus", "warren-nft watch --help"}},
+        {{"watch", "--task", "t"}, 2, {"--task"}},
+        {{"watch", "now"}, 2, {"now"}},
+        {{"frobnicate"}, 2, {"unknown subcommand 'frobnicate'", "publish, unpublish, list, flush, doctor or watch"}},
         {{}, 2, {"subcommand"}},
         {{"flush"}, 2, {"--yes"}},
     };
@@ -332,14 +312,14 @@ TEST_CASE_METHOD(FreshNetns, "a port another task publishes is refused with exit
 
 TEST_CASE_METHOD(FreshNetns, "without CAP_NET_ADMIN an operation fails with exit status 1", "[cli]")
 {
-    const char* exe = std::getenv("WARREN_NFT");
-    REQUIRE(exe != nullptr);
+    const auto exe = warren_nft_path();
     cli_ok({"publish", "--task", "t", "--ip", "10.0.0.2", "-p", "8080:80"});
     const auto before = ruleset();
     const std::vector<std::vector<std::string>> calls{
         {"publish", "--task", "u", "--ip", "10.0.0.3", "-p", "9090:90"},
         {"unpublish", "--task", "t"},
         {"flush", "--yes"},
+        {"watch"},
     };
     for (const auto& args : calls) {
         // setpriv (util-linux) runs warren-nft in this namespace with CAP_NET_ADMIN dropped.
@@ -374,7 +354,7 @@ TEST_CASE_METHOD(FreshNetns, "flush asks for --yes, then removes the table", "[c
 TEST_CASE_METHOD(FreshNetns, "--version and --help", "[cli]")
 {
     CHECK(cli_ok({"--version"}) == "warren-nft " + std::string(WARREN_NFT_TEST_VERSION) + "\n");
-    for (const std::string sub : {"publish", "unpublish", "list", "flush", "doctor"}) {
+    for (const std::string sub : {"publish", "unpublish", "list", "flush", "doctor", "watch"}) {
         const auto help = cli_ok({sub, "--help"});
         CHECK(help.find("Usage: warren-nft " + sub) != std::string::npos);
     }
@@ -468,10 +448,7 @@ TEST_CASE_METHOD(FreshNetns, "publish --counters adds counters to a table withou
     const Topology net;
     EchoServer echo(net.container, Transport::tcp, 8080, "echo");
     // What a client gets from task a's port 18080.
-    const auto answer_of_a = [&](const std::string& payload) {
-        const auto reply = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, 18080, payload);
-        return reply.replied ? reply.reply : "no reply: " + reply.error;
-    };
+    const auto answer_of_a = [&](const std::string& payload) { return answer(net, 18080, payload); };
 
     // Task a, published without --counters: its port works, and nothing counts.
     cli_ok({"publish", "--task", "a", "--ip", Topology::container_ip, "-p", "18080:8080"});

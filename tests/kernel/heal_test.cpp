@@ -331,6 +331,20 @@ TEST_CASE_METHOD(FreshNetns, "a self-healing publisher adopts the table's tasks 
     CHECK(ports[1] == kernel_port("adopted", "10.88.0.2", tcp(8081, 81)));
 }
 
+TEST_CASE_METHOD(FreshNetns, "a self-healing publisher repairs damage done before it started, at once", "[heal]")
+{
+    HostPortPublisher().publish_ports("adopted", "10.88.0.2", std::vector{tcp(8080, 80)});
+    nft_script("flush chain ip warren output\ndelete chain ip warren output\n");
+    Reports reports;
+    HostPortPublisher publisher(reports.options());
+    const auto seen = reports.wait_for(1);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].damage == "found incomplete at start");
+    CHECK(seen[0].layout_restored);
+    CHECK(seen[0].ports_restored == 0);
+    CHECK(warren_chains().size() == 4);
+}
+
 TEST_CASE_METHOD(FreshNetns, "self-healing publishers start and stop cleanly, also while damage arrives", "[heal]")
 {
     for (int i = 0; i < 10; ++i) {

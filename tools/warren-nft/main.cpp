@@ -5,6 +5,7 @@
 #include "list_output.hpp"
 #include "spec.hpp"
 #include "version.hpp"
+#include "watch.hpp"
 
 #include <warren/nft.hpp>
 
@@ -129,6 +130,13 @@ int main(int argc, char* argv[])
     auto* doctor_cmd = app.add_subcommand("doctor", "Check the host for what published ports need; one line per "
                                                     "check (OK, WARN or FAIL), exit status 1 on any FAIL");
 
+    auto* watch_cmd = app.add_subcommand("watch", "Keep every task now in table ip warren published: repair it at "
+                                                  "once when others damage it, one line per repair, until "
+                                                  "SIGINT or SIGTERM (an unpublish from elsewhere is undone too)");
+    watch_cmd->add_flag("--counters", args.counters, "Make the table count packets and bytes per destination "
+                                                      "when it is repaired, as publish --counters does");
+    watch_cmd->add_flag("--json", args.json, "Print one JSON object per line (see docs/cli.md)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -136,7 +144,7 @@ int main(int argc, char* argv[])
             return app.exit(e);
         if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
             std::cerr << "warren-nft: unknown subcommand '" << argv[1]
-                      << "'; use publish, unpublish, list, flush or doctor (see 'warren-nft --help')\n";
+                      << "'; use publish, unpublish, list, flush, doctor or watch (see 'warren-nft --help')\n";
             return exit_usage;
         }
         const auto subcommands = app.get_subcommands();
@@ -157,6 +165,8 @@ int main(int argc, char* argv[])
             return flush(args);
         if (doctor_cmd->parsed())
             return warren::cli::run_doctor(std::cout);
+        if (watch_cmd->parsed())
+            return warren::cli::run_watch({.counters = args.counters, .json = args.json}, std::cout);
         return exit_usage;
     } catch (const UsageError& e) {
         std::cerr << "warren-nft: " << e.what() << "\n";

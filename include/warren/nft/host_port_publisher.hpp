@@ -61,12 +61,14 @@ struct TaskPorts {
 
 // What a self-healing publisher found damaged and how it repaired it (PublisherOptions::on_repair).
 struct RepairReport {
-    // What the damaging commit did to table ip warren, e.g. "table ip warren deleted" or "3 elements
-    // deleted from map ip warren ports". Built from the kernel's notifications.
+    // What the damaging commits did to table ip warren, e.g. "table ip warren deleted" or "element
+    // deleted from set ports (x3)", built from the kernel's announcements; "found incomplete at start"
+    // for damage done before the publisher started, "an earlier repair failed" for a retry. Names read
+    // from the kernel are escaped (bytes outside printable ASCII as \xNN), as in `error` and `skipped`.
     std::string damage;
-    // The damaging commit as the kernel announced it: its ruleset generation, and the pid and name
-    // of the process that committed it (0 and "" when the kernel did not say). The name is
-    // whatever that process calls itself: print it escaped.
+    // The last damaging commit as the kernel announced it: its ruleset generation, and the pid and
+    // name of the thread that committed it (0 and "" when the kernel did not say). The name is
+    // whatever that process calls itself, not escaped: escape it before printing.
     std::uint32_t generation = 0;
     std::uint32_t pid = 0;
     std::string process;

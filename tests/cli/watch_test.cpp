@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: Apache-2.0
+// `warren-nft watch`, run as a background process in the test's fresh network namespace: it keeps
+// the tasks it found published through real damage (traffic flows again without any publish), logs
+// each repair on one line with the damaging process's name escaped, and ends with status 0 on
+// SIGTERM and SIGINT. Its lines' formats are checked on their own too.
+#include "cli_support.hpp"
+#include "netns.hpp"
+#include "nft_state.hpp"
+#include "process.hpp"
+#include "traffic.hpp"
+#include "watch_output.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kt {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// `warren-nft watch OPTIONS...` running in the background in the calling thread's namespace, its
+// stdout and stderr read as they come. The destructor kills (SIGKILL) and reaps it if the test ended
+// before it did.
+class WatchProcess {
+public:
+    explicit WatchProcess(std::vector<std::string> options = {})
+    {
+        ensure_not_in_original_netns();
+        options.insert(options.begin(), {warren_nft_path(), "watch"});
+        std::vector<char*> argv;
+        for (auto& arg : options)
+            argv.push_back(arg.data());
+        argv.push_back(nullptr);
+        int out[2], err[2];
+        REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+        REQUIRE(pipe2(err, O_CLOEXEC) == 0);
+        pid_ = fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            // Only async-signal-safe calls here: the test may run other threads (echo servers).
+            const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+                _exit(126);
+            execv(argv[0], argv.data());
+            _exit(127);
+        }
+        close(out[1]);
+        close(err[1]);
+        fds_ = {out[0], err[0]};
+    }
+
+    ~WatchProcess()
+    {
+        if (pid_ > 0 && !reaped_) {
+            kill(pid_, SIGKILL);
+            reap(std::chrono::steady_clock::now() + 5s);
+        }
+        for (const int fd : fds_)
+            if (fd >= 0)
+                close(fd);
+    }
+
+    WatchProcess(const WatchProcess&) = delete;
+    WatchProcess& operator=(const WatchProcess&) = delete;
+
+    // The next line on stdout that `matches`; lines before it are passed over (they stay in out()).
+    // Fails the test when none came within `timeout`.
+    std::string next_line(const std::function<bool(const std::string&)>& matches, std::chrono::milliseconds timeout = 5s)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            for (auto end = out_.find('\n', seen_); end != std::string::npos; end = out_.find('\n', seen_)) {
+                auto line = out_.substr(seen_, end - seen_);
+                seen_ = end + 1;
+                if (matches(line))
+                    return line;
+            }
+            if (!read(deadline)) {
+                INFO("stdout: " << out_ << "\nstderr: " << err_);
+                FAIL("warren-nft watch printed no such line in time");
+            }
+        }
+    }
+
+    // Sends `signal` and waits for the exit (at most 5 s, then SIGKILL); returns the exit status, -1
+    // when a signal ended it.
+    int stop(int signal)
+    {
+        REQUIRE(kill(pid_, signal) == 0);
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (read(deadline)) {
+        }
+        return reap(deadline);
+    }
+
+    const std::string& out() const { return out_; }
+    const std::string& err() const { return err_; }
+
+private:
+    // Reads what arrives on stdout and stderr before the deadline; false once it passed, or once
+    // both pipes are closed and nothing more can come.
+    bool read(std::chrono::steady_clock::time_point deadline)
+    {
+        std::vector<pollfd> waiting;
+        for (const int fd : fds_)
+            if (fd >= 0)
+                waiting.push_back({fd, POLLIN, 0});
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (waiting.empty() || left.count() <= 0)
+            return false;
+        const int ready = poll(waiting.data(), waiting.size(), static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR)
+            return true;
+        if (ready <= 0)
+            return false;
+        for (const auto& pfd : waiting) {
+            if (pfd.revents == 0)
+                continue;
+            char buffer[4096];
+            const auto got = ::read(pfd.fd, buffer, sizeof buffer);
+            auto& fd = pfd.fd == fds_[0] ? fds_[0] : fds_[1];
+            if (got <= 0) {
+                close(fd);
+                fd = -1;
+                continue;
+            }
+            (pfd.fd == fds_[0] ? out_ : err_).append(buffer, static_cast<std::size_t>(got));
+        }
+        return true;
+    }
+
+    int reap(std::chrono::steady_clock::time_point deadline)
+    {
+        int status = 0;
+        while (waitpid(pid_, &status, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() > deadline)
+                kill(pid_, SIGKILL);
+            std::this_thread::sleep_for(5ms);
+        }
+        reaped_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
+    pid_t pid_ = -1;
+    bool reaped_ = false;
+    std::array<int, 2> fds_{-1, -1};  // stdout, stderr
+    std::string out_, err_;
+    std::size_t seen_ = 0;  // where next_line() goes on in out_
+};
+
+std::function<bool(const std::string&)> starting_with(std::string prefix)
+{
+    return [prefix = std::move(prefix)](const std::string& line) { return line.starts_with(prefix); };
+}
+
+// Every byte is printable ASCII or a line's end: nothing in it can drive a terminal.
+bool terminal_safe(const std::string& text)
+{
+    return std::all_of(text.begin(), text.end(), [](char c) { return c == '\n' || (c >= 0x20 && c < 0x7f); });
+}
+
+// `nft ARGS...` run through a link to nft named `name`: the kernel announces the commit under that
+// name (the process's comm), whatever bytes it holds.
+void nft_named(const std::string& name, const std::vector<std::string>& args)
+{
+    char dir[] = "/tmp/warren-watch-XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    const std::string link = std::string(dir) + "/" + name;
+    REQUIRE(symlink(find_program("nft").c_str(), link.c_str()) == 0);
+    Command cmd;
+    cmd.argv = {link};
+    cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+    const auto result = run(cmd);
+    unlink(link.c_str());
+    rmdir(dir);
+    INFO(result.describe(cmd.argv));
+    REQUIRE(result.exit_code == 0);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns, "watch repairs the tasks it found, traffic flows again, and SIGTERM ends it with 0",
+                 "[cli][watch][traffic]")
+{
+    const Topology net;
+    EchoServer web(net.container, Transport::tcp, 8080, "web");
+    cli_ok({"publish", "--task", "web-1", "--ip", Topology::container_ip, "-p", "18080:8080", "-p", "15353:53/udp",
+            "--name", "web"});
+    const auto published = kernel_ports();
+    REQUIRE(answer(net, 18080, "before") == "web:before");
+
+    WatchProcess watch;
+    CHECK(watch.next_line(starting_with("watching")) ==
+          "watching table ip warren: keeping 1 task(s) with 2 port(s) published; stop with SIGINT or SIGTERM");
+
+    nft({"flush", "ruleset"});
+    auto line = watch.next_line(starting_with("repair"));
+    INFO(line);
+    CHECK(line.starts_with("repaired in "));
+    CHECK(line.find(": 2 port(s) and the layout restored; damage: ") != std::string::npos);
+    CHECK(line.find("table ip warren deleted (generation ") != std::string::npos);
+    CHECK(line.find(" by nft[") != std::string::npos);
+    CHECK(kernel_ports() == published);
+    CHECK(answer(net, 18080, "after flush") == "web:after flush");
+
+    // Damage by a process that calls itself with an escape sequence, a bell and a byte that is not
+    // UTF-8: the line shows them as \xNN.
+    nft_named("nft\x1b[2J\x07\xff", {"delete", "element", "ip", "warren", "ports", "{ tcp . 18080 }"});
+    line = watch.next_line(starting_with("repair"));
+    INFO(line);
+    CHECK(line.find(": 1 port(s) restored; damage: element deleted from set ports (generation ") != std::string::npos);
+    CHECK(line.find(R"( by nft\x1b[2J\x07\xff[)") != std::string::npos);
+    CHECK(kernel_ports() == published);
+    CHECK(answer(net, 18080, "after delete") == "web:after delete");
+
+    // The ownership rule: an unpublish from another shell is damage like any other, and undone.
+    cli_ok({"unpublish", "--task", "web-1"});
+    line = watch.next_line(starting_with("repair"));
+    INFO(line);
+    CHECK(line.find(": 2 port(s) restored") != std::string::npos);
+    CHECK(line.find(" by warren-nft[") != std::string::npos);
+    CHECK(kernel_ports() == published);
+
+    CHECK(watch.stop(SIGTERM) == 0);
+    INFO("stdout: " << watch.out());
+    CHECK(watch.err().empty());
+    CHECK(watch.out().ends_with("\nstopped on SIGTERM; table ip warren and its ports stay as they are\n"));
+    CHECK(watch.out().find("repair failed") == std::string::npos);
+    CHECK(terminal_safe(watch.out()));
+    CHECK(kernel_ports() == published);  // stopping it removes nothing
+    CHECK(answer(net, 18080, "after stop") == "web:after stop");
+}
+
+TEST_CASE_METHOD(FreshNetns, "watch --json prints one object per line, --counters makes repairs count, SIGINT ends it with 0",
+                 "[cli][watch][counters]")
+{
+    cli_ok({"publish", "--task", "a", "--ip", "10.88.0.2", "-p", "8080:80", "-p", "8081:81"});
+    WatchProcess watch({"--json", "--counters"});
+    CHECK(json::parse(watch.next_line(starting_with("{"))) == json{{"event", "start"}, {"tasks", 1}, {"ports", 2}});
+    CHECK_FALSE(kernel_has_backends());
+
+    nft({"delete", "table", "ip", "warren"});
+    auto text = watch.next_line(starting_with(R"({"event":"repair")"));
+    INFO(text);
+    auto repair = json::parse(text);
+    // In the documented order (json sorts its keys, so the text is checked).
+    CHECK(text.find(R"({"event":"repair","damage":)") == 0);
+    CHECK(text.find(R"(,"ports_restored":2,"layout_restored":true,"duration_us":)") != std::string::npos);
+    CHECK(repair.size() == 10);
+    CHECK(repair.at("process") == "nft");
+    CHECK(repair.at("pid").get<long>() > 0);
+    CHECK(repair.at("generation").get<long>() > 0);
+    CHECK(repair.at("error") == "");
+    CHECK(repair.at("skipped") == json::array());
+    CHECK(repair.at("damage").get<std::string>().find("table ip warren deleted") != std::string::npos);
+    CHECK(kernel_ports().size() == 2);
+    CHECK(kernel_backends_counted());  // created counting, as publish --counters would
+
+    // A port someone else took over in between stays theirs: reported as skipped.
+    nft_script("delete element ip warren ports { tcp . 8080 }\n"
+               "add element ip warren ports { tcp . 8080 : 10.99.0.1 . 99 }\n"
+               "delete element ip warren ports { tcp . 8081 }\n");
+    repair = json::parse(watch.next_line(starting_with(R"({"event":"repair")")));
+    INFO(repair.dump());
+    CHECK(repair.at("ports_restored") == 1);
+    REQUIRE(repair.at("skipped").size() == 1);
+    CHECK(repair.at("skipped")[0].get<std::string>().starts_with("8080/tcp of task a"));
+
+    CHECK(watch.stop(SIGINT) == 0);
+    INFO("stdout: " << watch.out());
+    CHECK(watch.err().empty());
+    CHECK(watch.out().ends_with("\n" + json{{"event", "stop"}, {"signal", "SIGINT"}}.dump() + "\n"));
+}
+
+TEST_CASE_METHOD(FreshNetns, "watch keeps only the tasks of its start, and creates no table", "[cli][watch]")
+{
+    WatchProcess watch;
+    CHECK(watch.next_line(starting_with("watching")) ==
+          "watching table ip warren: keeping 0 task(s) with 0 port(s) published (only tasks in the table when watch "
+          "starts are kept); stop with SIGINT or SIGTERM");
+    CHECK(tables().empty());
+    // Published after the start: not its task, so deleting it is no damage to repair.
+    cli_ok({"publish", "--task", "later", "--ip", "10.88.0.2", "-p", "8080:80"});
+    nft({"flush", "ruleset"});
+    std::this_thread::sleep_for(300ms);
+    CHECK(tables().empty());
+    CHECK(watch.stop(SIGTERM) == 0);
+    CHECK(watch.err().empty());
+    CHECK(std::count(watch.out().begin(), watch.out().end(), '\n') == 2);  // the start and stop lines only
+}
+
+TEST_CASE("watch's lines escape what other programs chose and say what failed", "[cli][watch]")
+{
+    using warren::cli::Backslash;
+    using warren::cli::escaped;
+    CHECK(escaped("nft") == "nft");
+    CHECK(escaped("a\x1b[31m\x07\n\t\x7f\x80\xff\\z") == R"(a\x1b[31m\x07\x0a\x09\x7f\x80\xff\x5cz)");
+    CHECK(escaped(std::string("\0", 1)) == R"(\x00)");
+    CHECK(escaped(R"(set \x1b)", Backslash::keep) == R"(set \x1b)");  // the library's escapes stay readable
+
+    warren::nft::RepairReport report;
+    report.damage = "rule deleted from chain prerouting";
+    report.generation = 42;
+    report.pid = 7;
+    report.process = "evil\x1b]0;owned\x07";
+    report.duration = std::chrono::microseconds(1500);
+    report.error = "kernel said \x1b[1mno";
+    report.skipped = {"8080/tcp of task a (held by task b)", "53/udp of task a (held by task c)"};
+    const auto line = warren::cli::format_repair(report, false);
+    CHECK(line == "repair failed after 1.500 ms, retrying within a second: kernel said \\x1b[1mno; damage: rule deleted "
+                  "from chain prerouting (generation 42 by evil\\x1b]0;owned\\x07[7]); skipped 2 port(s) held by another "
+                  "owner: 8080/tcp of task a (held by task b), 53/udp of task a (held by task c)");
+    CHECK(terminal_safe(line));
+
+    // A process name that is not UTF-8 still makes valid JSON, escaped as in the text.
+    report.process = "\xff\xfe";
+    const auto parsed = json::parse(warren::cli::format_repair(report, true));
+    CHECK(parsed.at("process") == R"(\xff\xfe)");
+    CHECK(parsed.at("error") == R"(kernel said \x1b[1mno)");
+
+    // A repair tried again after a failure has no damaging commit of its own.
+    report = {};
+    report.damage = "earlier repair failed";
+    report.layout_restored = true;
+    CHECK(warren::cli::format_repair(report, false) == "repaired in 0.000 ms: the layout restored; damage: earlier repair failed");
+}
+
+}  // namespace kt
