@@ -351,12 +351,56 @@ private:
             desired_.insert_or_assign(std::string(task_id), std::move(entries));
     }
 
+    // What a self-healing publisher puts back: the kept tasks whose ports differ from the kernel's.
+    struct Restoration {
+        std::vector<std::string> tasks;
+        std::vector<std::vector<IndexEntry>> ports;  // what each of `tasks` publishes again
+        std::size_t missing = 0;                     // ports among them that the kernel lacks now
+    };
+
+    // Compares the kept tasks (all of them, or those `touched`) with the kernel's. A port that another
+    // owner took over in between stays theirs: it is left out and described in `skipped`.
+    Restoration plan_restoration(bool all_tasks, const std::set<std::string, std::less<>>& touched,
+                                 std::vector<std::string>& skipped) const
+    {
+        const auto& index = view_.index();
+        Restoration out;
+        for (const auto& [task, entries] : desired_) {
+            if (!all_tasks && !touched.contains(task))
+                continue;
+            const auto current = index.entries(task);
+            if (current == entries)
+                continue;
+            std::vector<IndexEntry> keepable;
+            keepable.reserve(entries.size());
+            for (const auto& entry : entries) {
+                if (const auto taken = index.clash(entry.host_port(), task)) {
+                    const auto* owner = index.owner(*taken);
+                    skipped.push_back(layout::describe(entry.host_port()) + " of task " + printable(task) + " (held by " +
+                                      (owner->empty() ? std::string("an element without owner") : "task " + printable(*owner)) +
+                                      ")");
+                    continue;
+                }
+                out.missing += std::find(current.begin(), current.end(), entry) == current.end();
+                keepable.push_back(entry);
+            }
+            if (current != keepable) {
+                out.tasks.push_back(task);
+                out.ports.push_back(std::move(keepable));
+            }
+        }
+        return out;
+    }
+
     // On the healing thread, whenever the kernel announced something: puts back what others
     // damaged. Returns true when a repair failed and should be tried again soon.
     bool heal()
     {
         std::lock_guard lock(mutex_);
         const auto noticed = std::chrono::steady_clock::now();
+        const auto since_noticed = [&] {
+            return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - noticed);
+        };
         RepairReport report;
         try {
             view_.catch_up();
@@ -368,75 +412,51 @@ private:
             report.pid = damage.pid;
             report.process = damage.process;
             bool all_tasks = damage.all_tasks || !recheck_.empty();
-            std::set<std::string, std::less<>> tasks(damage.tasks.begin(), damage.tasks.end());
+            std::set<std::string, std::less<>> touched(damage.tasks.begin(), damage.tasks.end());
             for (Backoff backoff; backoff.next();) {
                 report.skipped.clear();
-                std::vector<std::vector<IndexEntry>> restored;
-                std::vector<std::string> names;
-                const auto& index = view_.index();
-                for (const auto& [task, entries] : desired_) {
-                    if (!all_tasks && !tasks.contains(task))
-                        continue;
-                    // A port that another owner took over in between stays theirs.
-                    std::vector<IndexEntry> keepable;
-                    for (const auto& entry : entries) {
-                        if (const auto taken = index.clash(entry.host_port(), task)) {
-                            const auto* owner = index.owner(*taken);
-                            report.skipped.push_back(layout::describe(entry.host_port()) + " of task " + printable(task) +
-                                                     " (held by " +
-                                                     (owner->empty() ? std::string("an element without owner")
-                                                                     : "task " + printable(*owner)) +
-                                                     ")");
-                            continue;
-                        }
-                        keepable.push_back(entry);
-                    }
-                    if (index.entries(task) != keepable) {
-                        names.push_back(task);
-                        restored.push_back(std::move(keepable));
-                    }
-                }
+                auto restoration = plan_restoration(all_tasks, touched, report.skipped);
                 // The layout is put back for ports to carry traffic, ours or others'.
-                const bool layout = view_.incomplete() && (!desired_.empty() || index.size() > 0);
-                if (restored.empty() && !layout) {
+                const bool layout = view_.incomplete() && (!desired_.empty() || view_.index().size() > 0);
+                if (restoration.tasks.empty() && !layout) {
                     recheck_.clear();
-                    if (!report.skipped.empty())
-                        tell(report, noticed);
+                    if (!report.skipped.empty()) {
+                        report.duration = since_noticed();
+                        tell(report);
+                    }
                     return false;
                 }
                 std::vector<TaskChange> changes;
-                for (std::size_t i = 0; i < names.size(); ++i)
-                    changes.push_back(TaskChange{names[i], &restored[i]});
-                std::size_t ports = 0;
-                for (const auto& change : changes)
-                    for (const auto& entry : *change.wanted)
-                        ports += !std::ranges::count(index.entries(change.task_id), entry);
-                if (commit_change(plan_replace(index, changes))) {
-                    for (std::size_t i = 0; i < names.size(); ++i)
-                        view_.index().replace(names[i], std::move(restored[i]));
-                    report.ports_restored = ports;
+                changes.reserve(restoration.tasks.size());
+                for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
+                    changes.push_back(TaskChange{restoration.tasks[i], &restoration.ports[i]});
+                if (commit_change(plan_replace(view_.index(), changes))) {
+                    report.duration = since_noticed();
+                    for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
+                        view_.index().replace(restoration.tasks[i], std::move(restoration.ports[i]));
+                    report.ports_restored = restoration.missing;
                     report.layout_restored = layout;
                     recheck_.clear();
-                    tell(report, noticed);
+                    tell(report);
                     return false;
                 }
                 // Someone changed the table meanwhile: look at everything again.
                 auto more = view_.take_damage();
                 all_tasks = all_tasks || more.all_tasks;
-                tasks.insert(more.tasks.begin(), more.tasks.end());
+                touched.insert(more.tasks.begin(), more.tasks.end());
             }
             throw contention();
         } catch (const std::exception& e) {
             report.error = printable(e.what());
+            report.duration = since_noticed();
             recheck_ = "an earlier repair failed";
-            tell(report, noticed);
+            tell(report);
             return true;
         }
     }
 
-    void tell(RepairReport& report, std::chrono::steady_clock::time_point noticed) const
+    void tell(const RepairReport& report) const
     {
-        report.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - noticed);
         if (!options_.on_repair)
             return;
         try {

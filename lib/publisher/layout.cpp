@@ -371,6 +371,24 @@ std::string hex(std::uint32_t value)
     return text;
 }
 
+// "its key type differs", "its key type and value type differ": what of a set's type is not ours.
+std::optional<std::string> type_difference(const SetShape& shape, const SetShape& wanted, bool ignore_counter)
+{
+    std::vector<std::string> differences;
+    if (shape.key_type != wanted.key_type || shape.key_length != wanted.key_length)
+        differences.emplace_back("key type");
+    if (shape.data_type != wanted.data_type || shape.data_length != wanted.data_length)
+        differences.emplace_back("value type");
+    if (!ignore_counter && shape.counter != wanted.counter)
+        differences.emplace_back("counter");
+    if (differences.empty())
+        return std::nullopt;
+    std::string text = "its " + differences.front();
+    for (std::size_t i = 1; i < differences.size(); ++i)
+        text += (i + 1 == differences.size() ? " and " : ", ") + differences[i];
+    return text + (differences.size() > 1 ? " differ" : " differs");
+}
+
 // Refuses a set that is not the one `declaration` would create: of another type, or with flags, a
 // timeout or a size limit that would make published ports expire, match ranges or stop fitting.
 // None of that can be changed on an existing set, and deleting it would delete its ports.
@@ -380,22 +398,9 @@ void check_shape(const TableSnapshot& snapshot, const Set& declaration, bool ign
     if (found == snapshot.sets.end())
         return;
     const SetShape& shape = found->second;
-    const SetShape wanted = declaration.shape();
     const std::string name = std::string(shape.is_map() ? "map " : "set ") + display_name(table()) + " " + declaration.name;
-    std::vector<std::string> differences;
-    if (shape.key_type != wanted.key_type || shape.key_length != wanted.key_length)
-        differences.emplace_back("key type");
-    if (shape.data_type != wanted.data_type || shape.data_length != wanted.data_length)
-        differences.emplace_back("value type");
-    if (!ignore_counter && shape.counter != wanted.counter)
-        differences.emplace_back("counter");
-    if (!differences.empty()) {
-        std::string list = differences.front();
-        for (std::size_t i = 1; i < differences.size(); ++i)
-            list += (i + 1 == differences.size() ? " and " : ", ") + differences[i];
-        refuse(name, "is of another layout (its " + list + (differences.size() > 1 ? " differ" : " differs") +
-                         " from warren-nft's): it was made by another program or version");
-    }
+    if (const auto difference = type_difference(shape, declaration.shape(), ignore_counter))
+        refuse(name, "is of another layout (" + *difference + " from warren-nft's): it was made by another program or version");
     // A default timeout implies the flag; the kernel reports both, but one is enough to refuse.
     const std::uint32_t flags = shape.flags | (shape.timeout ? NFT_SET_TIMEOUT : 0);
     for (const auto& refused : refused_set_flags)
@@ -422,7 +427,7 @@ const char* hook_name(std::uint32_t hooknum)
 }
 
 // Refuses a chain whose hook, type or priority is not ours: the kernel fixes them when a chain is
-// created. Its policy is not checked here: a NEWCHAIN sets it again (ensure_transaction does).
+// created. Its policy is not checked here: a NEWCHAIN sets it again (repair_chain does).
 void check_chain(const Chain& found, const Chain& wanted)
 {
     const auto& ours = *wanted.hook;

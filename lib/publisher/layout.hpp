@@ -87,8 +87,11 @@ bool counts(const ruleset::TableSnapshot& snapshot);
 // it) and masquerade and forward rules that look it up. Without, those rules match the connection's
 // original destination against the ports maps and the table holds no backends set: any is removed,
 // a counting one too, so keeping a table's counters is the caller's policy (the publisher's).
-// Returns nullopt when the snapshot shows nothing to do. Throws Error when the table holds a set of
-// another shape (a layout we do not know how to adopt).
+// A dormant table is woken and a fixed chain with policy drop set back to accept by the same
+// transaction. Returns nullopt when the snapshot shows nothing to do. Throws Error (kernel_error)
+// when the table cannot be adopted: owned by another process, or holding a set or chain that no
+// transaction can make ours (another type; set flags timeout, interval, dynamic or constant; a size
+// limit; a chain of another type, hook or priority).
 std::optional<ruleset::Transaction> ensure_transaction(const ruleset::TableSnapshot& snapshot, bool rewrite_rules,
                                                        bool counting);
 

@@ -18,10 +18,10 @@ namespace {
 // NEWCHAIN on an existing chain, as nf_tables judges it: the errno it would answer with.
 int update_policy(Chain& existing, const Chain& wanted)
 {
-    if (existing.hook.has_value() != wanted.hook.has_value())
-        return existing.hook ? 0 : EEXIST;  // a base chain named without its hook is left as it is
+    if (!wanted.hook)
+        return 0;  // names the chain only: leaves it as it is
     if (!existing.hook)
-        return 0;
+        return EEXIST;  // a regular chain does not become a base chain
     auto same_policy = *wanted.hook;
     same_policy.policy_accept = existing.hook->policy_accept;
     if (same_policy != *existing.hook)

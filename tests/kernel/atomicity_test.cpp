@@ -99,31 +99,36 @@ TEST_CASE_METHOD(FreshNetns, "a refused publish leaves the ruleset and the publi
 
 TEST_CASE_METHOD(FreshNetns, "a publish refused by the kernel itself is not half-applied", "[atomic]")
 {
-    // A ports map of the right type but limited to two elements, created with nft before the publisher
-    // adopts the table: the kernel refuses the element that would be the third with
-    // ENFILE, in the middle of a batch.
-    nft_script("add table ip warren\n"
-               "add map ip warren ports { type inet_proto . inet_service : ipv4_addr . inet_service; size 2; }\n");
-    HostPortPublisher publisher;
-    const std::vector<PortMapping> a_ports = {tcp(8080, 80)};
-    publisher.publish_ports("task-a", "10.88.0.2", a_ports);
+    // A table of an earlier build, with a backends set that does not count (which the first change
+    // deletes) and another program's chain whose rule looks that set up: the kernel refuses to delete
+    // the set (EBUSY) in the middle of a batch that also creates a map, the chains, their rules and the
+    // ports. (A publisher refuses a map whose size would make the kernel refuse elements before it
+    // sends anything.)
+    nft_script("table ip warren {\n"
+               "  map ports { type inet_proto . inet_service : ipv4_addr . inet_service;\n"
+               "    elements = { tcp . 9090 comment \"task=task-a\" : 10.88.0.2 . 90 } }\n"
+               "  set backends { type ipv4_addr . inet_proto . inet_service; }\n"
+               "  chain other { ip daddr . meta l4proto . th dport @backends accept; }\n"
+               "}\n");
     const auto before = ruleset();
+    HostPortPublisher publisher;
     const auto view = publisher.all_published_ports();
+    REQUIRE(view.size() == 1);
 
-    // The first of these fits, the second does not.
     const std::vector<PortMapping> b_ports = {tcp(7001, 1), tcp(7002, 2)};
     const auto e = expect_error([&] { publisher.publish_ports("task-b", "10.88.0.3", b_ports); });
     INFO(describe(e));
     CHECK(e.code() == errc::kernel_error);
-    CHECK(e.kernel_errno() == ENFILE);
+    CHECK(e.kernel_errno() == EBUSY);
     CHECK(ruleset() == before);
-    CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0])});
     CHECK(publisher.all_published_ports() == view);
     CHECK(publisher.published_ports("task-b").empty());
 
-    // What fits still publishes: the refusal was the map's size, and left nothing behind.
-    publisher.publish_ports("task-b", "10.88.0.3", std::vector{b_ports[0]});
-    CHECK(kernel_ports().size() == 2);
+    // Without the other program's rule the same publish goes through, and the table is complete.
+    nft({"flush", "chain", "ip", "warren", "other"});
+    publisher.publish_ports("task-b", "10.88.0.3", b_ports);
+    CHECK(kernel_ports().size() == 3);
+    CHECK(warren_chains().size() == 5);  // ours, and the other program's
 }
 
 TEST_CASE_METHOD(FreshNetns, "every publish, re-publish and unpublish is one nf_tables transaction", "[atomic]")

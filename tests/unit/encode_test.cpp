@@ -289,3 +289,36 @@ TEST_CASE("a table that counts matches masquerade and forward on the backends se
     CHECK_THAT(rules[6], Catch::Contains("[ payload load 2b @ transport header + 0 => reg 10 ]"));
     CHECK_THAT(rules[6], Catch::Contains("[ immediate reg 0 accept ]"));
 }
+
+TEST_CASE("a NEWTABLE carries flags only when the table asks for them; a set its flags, timeout and size",
+          "[encode][adopt]")
+{
+    auto awake = layout::table();
+    awake.flags = 0;
+    ruleset::Transaction tx(layout::table());
+    tx.add(layout::table());
+    tx.add(awake);
+    ruleset::Set timed{"t", {{7, 4}}, {{7, 4}}, false, 9};
+    timed.flags = NFT_SET_TIMEOUT;
+    timed.timeout = 2000;
+    timed.size = 2;
+    tx.add(timed);
+    Batch batch(1, std::nullopt, false);
+    netlink::encode(batch, tx);
+    REQUIRE(batch.messages().size() == 3);
+
+    // Without flags the kernel leaves an existing table's alone (a dormant one stays dormant until
+    // the NEWTABLE that asks for none).
+    for (const auto& [index, flagged] : {std::pair{0, false}, std::pair{1, true}}) {
+        auto table = netlink::checked<netlink::TablePtr>(nftnl_table_alloc());
+        REQUIRE(nftnl_table_nlmsg_parse(batch.header(batch.messages()[index]), table.get()) == 0);
+        CHECK(nftnl_table_is_set(table.get(), NFTNL_TABLE_FLAGS) == flagged);
+        if (flagged)
+            CHECK(nftnl_table_get_u32(table.get(), NFTNL_TABLE_FLAGS) == 0);
+    }
+    auto set = netlink::checked<netlink::SetPtr>(nftnl_set_alloc());
+    REQUIRE(nftnl_set_nlmsg_parse(batch.header(batch.messages()[2]), set.get()) == 0);
+    CHECK(nftnl_set_get_u32(set.get(), NFTNL_SET_FLAGS) == (NFT_SET_TIMEOUT | NFT_SET_MAP));
+    CHECK(nftnl_set_get_u64(set.get(), NFTNL_SET_TIMEOUT) == 2000);
+    CHECK(nftnl_set_get_u32(set.get(), NFTNL_SET_DESC_SIZE) == 2);
+}

@@ -6,7 +6,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
 #include <algorithm>
+#include <functional>
 
 using namespace warren::nft;
 using ruleset::Bytes;
@@ -217,16 +221,186 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
     CHECK_FALSE(layout::ensure_transaction(counting, false, true));
 }
 
-TEST_CASE("a chain of another kind is reported, not overwritten", "[layout]")
+namespace {
+
+// What ensure_transaction refuses `snapshot` with ("" when it does not).
+std::string refusal(const ruleset::TableSnapshot& snapshot)
 {
-    auto snapshot = ruleset::TableSnapshot{};
-    snapshot.exists = true;
-    snapshot.chains["prerouting"] = ruleset::Chain{"prerouting", std::nullopt};  // a regular chain
     try {
         layout::ensure_transaction(snapshot, false, false);
-        FAIL("no error");
     } catch (const Error& e) {
         CHECK(e.code() == errc::kernel_error);
-        CHECK_THAT(e.what(), Catch::Contains("chain 'prerouting' of another kind"));
+        CHECK(e.kernel_errno() == 0);  // refused before anything was sent
+        return e.what();
     }
+    return {};
+}
+
+// The complete table a first publish creates, as a snapshot shows it.
+ruleset::TableSnapshot complete_table() { return snapshot_after(*layout::ensure_transaction({}, false, false)); }
+
+const std::string remove_table = "; remove the table with `nft delete table ip warren` and publish again: kernel error";
+
+}  // namespace
+
+TEST_CASE("a chain of another kind is reported, not overwritten", "[layout][adopt]")
+{
+    struct Case {
+        std::optional<ruleset::BaseHook> hook;
+        std::string difference;
+    };
+    const std::vector<Case> cases{
+        {std::nullopt, "a regular chain, where warren-nft's has type nat hook prerouting"},
+        {ruleset::BaseHook{"filter", NF_INET_PRE_ROUTING, -100, true}, "type filter, where warren-nft's has type nat"},
+        {ruleset::BaseHook{"nat", NF_INET_LOCAL_IN, -100, true}, "hook input, where warren-nft's has hook prerouting"},
+        {ruleset::BaseHook{"nat", NF_INET_PRE_ROUTING, -150, true}, "priority -150, where warren-nft's has priority -100"},
+    };
+    for (const auto& c : cases) {
+        auto snapshot = complete_table();
+        snapshot.chains["prerouting"].hook = c.hook;
+        CHECK(refusal(snapshot) == "chain ip warren prerouting is of another kind (" + c.difference +
+                                       "): it was made by another program or version" + remove_table);
+    }
+}
+
+TEST_CASE("a chain of ours with policy drop is set back to accept, its rules untouched", "[layout][adopt]")
+{
+    auto snapshot = complete_table();
+    snapshot.chains["forward"].hook->policy_accept = false;
+    const auto repair = layout::ensure_transaction(snapshot, false, false);
+    REQUIRE(repair);
+    const auto& ops = repair->operations();
+    REQUIRE(ops.size() == 2);  // the table, then NEWCHAIN with policy accept; no flush, no rules
+    const auto* chain = std::get_if<ruleset::Chain>(&ops[1].object);
+    REQUIRE(chain);
+    CHECK(ops[1].verb == ruleset::Verb::add);
+    CHECK(chain->name == "forward");
+    CHECK(chain->hook->policy_accept);
+}
+
+TEST_CASE("a dormant table is woken by the transaction that adopts it, after its base chains", "[layout][adopt]")
+{
+    // The flags a transaction's NEWTABLE messages ask for, in order (nullopt: leave them as they are).
+    const auto table_flags = [](const ruleset::Transaction& tx) {
+        std::vector<std::optional<std::uint32_t>> out;
+        for (const auto& op : tx.operations())
+            if (const auto* table = std::get_if<ruleset::Table>(&op.object); table && op.verb == ruleset::Verb::add)
+                out.push_back(table->flags);
+        return out;
+    };
+    using Flags = std::vector<std::optional<std::uint32_t>>;
+
+    auto snapshot = complete_table();
+    snapshot.table_flags = NFT_TABLE_F_DORMANT;
+    const auto wake = layout::ensure_transaction(snapshot, false, false);
+    REQUIRE(wake);
+    // The chains are all there and only need hooking: the table, then the table without flags.
+    CHECK(wake->operations().size() == 2);
+    CHECK(table_flags(*wake) == Flags{std::nullopt, 0u});
+
+    // A dormant table without chains: the kernel refuses a new base chain once the table's flags
+    // changed in the same transaction, so it is woken after every chain is created.
+    ruleset::TableSnapshot empty;
+    empty.exists = true;
+    empty.table_flags = NFT_TABLE_F_DORMANT;
+    const auto build = layout::ensure_transaction(empty, false, false);
+    REQUIRE(build);
+    const auto& ops = build->operations();
+    CHECK(table_flags(*build) == Flags{std::nullopt, 0u});
+    CHECK(std::get<ruleset::Table>(ops.back().object).flags == 0u);
+    CHECK(std::count_if(ops.begin(), ops.end(), [](const auto& op) { return std::holds_alternative<ruleset::Chain>(op.object); }) == 8);
+
+    // A chain to create and one to update: the kernel refuses a change of the table's flags after a
+    // chain update in the same transaction, so the wake goes between them.
+    auto mixed = snapshot;
+    mixed.chains.erase("forward");
+    mixed.rule_comments.erase("forward");
+    mixed.chains["prerouting"].hook->policy_accept = false;
+    const auto order = layout::ensure_transaction(mixed, false, false);
+    REQUIRE(order);
+    std::vector<std::string> sequence;  // the chain operations and the wake, in order
+    for (const auto& op : order->operations()) {
+        if (const auto* chain = std::get_if<ruleset::Chain>(&op.object); chain && op.verb == ruleset::Verb::add)
+            sequence.push_back(chain->name);
+        if (const auto* table = std::get_if<ruleset::Table>(&op.object); table && table->flags)
+            sequence.push_back("wake");
+    }
+    CHECK(sequence == std::vector<std::string>{"forward", "wake", "prerouting"});
+
+    // Awake, the same table needs nothing; one that never existed is created without flags.
+    snapshot.table_flags = 0;
+    CHECK_FALSE(layout::ensure_transaction(snapshot, false, false));
+    CHECK(table_flags(*layout::ensure_transaction({}, false, false)) == Flags{std::nullopt});
+}
+
+TEST_CASE("a table owned by another process is refused with its owner's port id", "[layout][adopt]")
+{
+    auto snapshot = complete_table();
+    snapshot.table_flags = NFT_TABLE_F_OWNER;
+    snapshot.owner = 4242;
+    CHECK(refusal(snapshot) ==
+          "table ip warren is owned by another process (netlink port id 4242): only that process may change it; the "
+          "kernel deletes the table when that process closes its netlink socket, so stop it (`ss -f netlink -p` names "
+          "the process with that port id) or have it delete the table, then publish again: kernel error");
+    // Dormant too: still the owner's to wake.
+    snapshot.table_flags |= NFT_TABLE_F_DORMANT;
+    CHECK_THAT(refusal(snapshot), Catch::StartsWith("table ip warren is owned by another process (netlink port id 4242)"));
+    // Owned by the publisher's own socket (warren-nft never asks for that): nothing stands in the way.
+    snapshot.table_flags = NFT_TABLE_F_OWNER;
+    snapshot.owned_by_us = true;
+    CHECK(refusal(snapshot).empty());
+    CHECK_FALSE(layout::ensure_transaction(snapshot, false, false));
+
+    snapshot = complete_table();
+    snapshot.table_flags = 0x80;
+    CHECK(refusal(snapshot) == "table ip warren has flags 0x80, which warren-nft does not know" + remove_table);
+}
+
+TEST_CASE("a set that would expire, match ranges or fill up is refused, naming the difference", "[layout][adopt]")
+{
+    struct Case {
+        std::string set;
+        std::function<void(ruleset::SetShape&)> change;
+        std::string message;
+    };
+    const std::vector<Case> cases{
+        {"ports", [](auto& s) { s.flags = NFT_SET_TIMEOUT; s.timeout = 2000; },
+         "map ip warren ports has flags timeout: its elements would expire"},
+        {"ports", [](auto& s) { s.flags = NFT_SET_TIMEOUT; },  // no default timeout, but elements may have one
+         "map ip warren ports has flags timeout: its elements would expire"},
+        {"bound_ports", [](auto& s) { s.flags = NFT_SET_INTERVAL | NFT_SET_CONCAT; },
+         "map ip warren bound_ports has flags interval: its elements are ranges of keys, not the single ports "
+         "warren-nft writes"},
+        {"ports", [](auto& s) { s.flags = NFT_SET_EVAL; },
+         "map ip warren ports has flags dynamic: rules may add elements to it that no task published"},
+        {"ports", [](auto& s) { s.flags = NFT_SET_CONSTANT; },
+         "map ip warren ports has flags constant: the kernel refuses to add or delete its elements"},
+        {"ports", [](auto& s) { s.size = 2; },
+         "map ip warren ports has size 2: the kernel takes no more than 2 elements and refuses more with ENFILE "
+         "(\"Too many open files in system\"), so publishing would fail once it is full"},
+        {"ports", [](auto& s) { s.flags = NFT_SET_ANONYMOUS; },
+         "map ip warren ports has flags 0x1, which warren-nft's has not: it was made by another program or version"},
+        {"ports", [](auto& s) { s.key_length = 4; },
+         "map ip warren ports is of another layout (its key type differs from warren-nft's): it was made by another "
+         "program or version"},
+        {"ports", [](auto& s) { s.data_type = 0; s.data_length = 0; s.counter = true; },
+         "set ip warren ports is of another layout (its value type and counter differ from warren-nft's): it was made "
+         "by another program or version"},
+    };
+    for (const auto& c : cases) {
+        auto snapshot = complete_table();
+        c.change(snapshot.sets.at(c.set));
+        CHECK(refusal(snapshot) == c.message + remove_table);
+    }
+
+    // A counting backends set with a timeout is refused too, whether or not the table is to count.
+    auto counted = snapshot_after(*layout::ensure_transaction({}, false, true));
+    counted.sets.at("backends").flags = NFT_SET_TIMEOUT;
+    CHECK_THROWS_WITH(layout::ensure_transaction(counted, false, true),
+                      "set ip warren backends has flags timeout: its elements would expire" + remove_table);
+
+    // Flags that change nothing we rely on: expressions, a concatenation's description.
+    auto harmless = complete_table();
+    harmless.sets.at("ports").flags = NFT_SET_EXPR | NFT_SET_CONCAT;
+    CHECK(refusal(harmless).empty());
 }

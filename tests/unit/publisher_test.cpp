@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "error_of.hpp"
 #include "ports.hpp"
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 using namespace warren::nft;
 using ruleset::FakeBackend;
+using test::error_of;
 
 namespace {
 
@@ -57,18 +59,6 @@ std::size_t element_operations(const ruleset::Transaction& transaction)
     return static_cast<std::size_t>(std::count_if(operations.begin(), operations.end(), [](const ruleset::Operation& operation) {
         return std::holds_alternative<ruleset::Element>(operation.object);
     }));
-}
-
-template <typename F>
-Error error_of(F&& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    FAIL("no error was raised");
-    throw std::logic_error("unreachable");
 }
 
 }  // namespace
