@@ -4,6 +4,7 @@
 // claims what the problem does to it and how to fix it (the fix it prints is run as printed).
 #include "netns.hpp"
 #include "nft_state.hpp"
+#include "owned_table.hpp"
 #include "process.hpp"
 #include "traffic.hpp"
 
@@ -483,6 +484,122 @@ TEST_CASE_METHOD(FreshNetns, "doctor compares the addresses of DNAT rules with p
     CHECK(report.count("WARN", {"rule ip foo pre " + handles["another address"] + " "}) == 0);
     CHECK(report.count("WARN", {"rule ip foo pre " + handles["all but it"] + " "}) == 0);
     CHECK(report.count("WARN", {"rule ip foo "}) == 3);
+}
+
+}  // namespace kt
+
+namespace kt {
+namespace {
+
+// Publishes, as the doctor's fixes end, and expects the doctor content.
+void publish_and_expect_no_failure()
+{
+    publish("web-1", "10.0.0.2", {"8080:80"});
+    const auto report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 0);
+    CHECK(report.count("FAIL", {}) == 0);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns, "doctor fails on a dormant table and a chain with policy drop, which publishing repairs",
+                 "[cli][doctor][adopt]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    publish("web-1", "10.0.0.2", {"8080:80"});
+    nft({"add", "table", "ip", "warren", "{ flags dormant; }"});
+    nft({"chain", "ip", "warren", "forward", "{ policy drop; }"});
+    const auto before = ruleset();
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 1);
+    const auto dormant = report.matching("FAIL", {"table ip warren is dormant (flags dormant), so none of its chains "
+                                                  "sees a packet and published ports do not work; fix: nft add table "
+                                                  "ip warren (which wakes it; so does the next warren-nft publish)"});
+    REQUIRE(dormant.size() == 1);
+    CHECK(report.count("FAIL", {"chain ip warren forward has policy drop, so it drops every packet on hook forward "
+                                "that its rules do not accept, not only traffic of published ports; fix: publish again "
+                                "(the next warren-nft publish sets it back to accept), or nft chain ip warren forward "
+                                "'{ policy accept; }'"}) == 1);
+    CHECK(report.count("WARN", {"chain ip warren forward"}) == 0);  // the FAIL says it
+    CHECK(report.count("OK", {"1 port(s) published"}) == 1);         // a publisher adopts it
+    CHECK(ruleset() == before);                                      // diagnosed, not repaired
+
+    // The fix as printed wakes the table.
+    check_output(Command{fix_command(dormant.front()), {}, nullptr, {}});
+    CHECK_THAT(warren_table(), !Catch::Contains("dormant"));
+    report = doctor();
+    INFO(report.out);
+    CHECK(report.count("FAIL", {"dormant"}) == 0);
+    CHECK(report.count("FAIL", {"policy drop"}) == 1);
+
+    publish_and_expect_no_failure();  // the same ports again, as the doctor says
+}
+
+TEST_CASE_METHOD(FreshNetns, "doctor fails on sets a publisher refuses, with the fix that works", "[cli][doctor][adopt]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    const std::string ports_type = "type inet_proto . inet_service : ipv4_addr . inet_service; ";
+    const std::string backends_type = "type ipv4_addr . inet_proto . inet_service; ";
+    const bool constant = GENERATE(false, true);
+    if (constant)
+        nft_script("table ip warren {\n\tmap ports { " + ports_type + "flags constant; }\n}\n");
+    else
+        nft_script("table ip warren {\n"
+                   "\tmap ports { " + ports_type + "flags timeout; timeout 2s; size 2; }\n"
+                   "\tmap bound_ports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; "
+                   "flags interval; }\n"
+                   "\tset backends { " + backends_type + "flags dynamic; }\n"
+                   // Not ours: no concern of a publisher.
+                   "\tset other { " + backends_type + "flags timeout; }\n"
+                   "}\n");
+    const auto before = ruleset();
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 1);
+    const std::string refused = ", so warren-nft refuses to publish into it; fix: nft delete table ip warren (which "
+                                "deletes every port published in it), then publish every task's ports again";
+    std::vector<std::string> expected;
+    if (constant) {
+        expected = {"map ip warren ports has flags constant: the kernel refuses to add or delete its elements" + refused};
+    } else {
+        expected = {"map ip warren ports has flags timeout: its elements would expire" + refused,
+                    "map ip warren ports has size 2: the kernel takes no more than 2 elements" + refused,
+                    "map ip warren bound_ports has flags interval: its elements are ranges of keys, not the single "
+                    "ports warren-nft writes" + refused,
+                    "set ip warren backends has flags dynamic: rules may add elements to it that no task published" +
+                        refused};
+    }
+    for (const auto& line : expected)
+        CHECK(report.count("FAIL", {line}) == 1);
+    CHECK(report.count("FAIL", {"refuses to publish"}) == expected.size());
+    CHECK(report.count("FAIL", {"nf_tables cannot be used"}) == 0);  // not the publisher's refusal as a failure
+    CHECK(ruleset() == before);
+
+    // The fix as printed, then a publish, and the doctor is content.
+    const auto fix = report.matching("FAIL", {"refuses to publish"});
+    REQUIRE_FALSE(fix.empty());
+    check_output(Command{fix_command(fix.front()), {}, nullptr, {}});
+    publish_and_expect_no_failure();
+}
+
+TEST_CASE_METHOD(FreshNetns, "doctor fails on a table owned by another process", "[cli][doctor][adopt]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    OwnedTable owned;
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 1);
+    // nft names the owner by its program (# progname): the forked copy of this test binary.
+    CHECK(report.count("FAIL", {"table ip warren is owned by another process (cli-tests), and the kernel lets only "
+                                "that process change it, so warren-nft cannot publish; fix: stop that process or have "
+                                "it delete the table (the kernel deletes it when the process closes its netlink "
+                                "socket; ss -f netlink -p shows the process), then publish again"}) == 1);
+    CHECK(report.count("FAIL", {"nf_tables cannot be used"}) == 0);
+
+    owned.release();
+    publish_and_expect_no_failure();
 }
 
 }  // namespace kt

@@ -4,6 +4,7 @@
 // (doctor_conflicts.cpp, doctor_nat_nft.cpp) have files of their own.
 #include "doctor.hpp"
 
+#include "doctor_adoption.hpp"
 #include "doctor_legacy.hpp"
 #include "doctor_nat.hpp"
 #include "doctor_report.hpp"
@@ -13,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -37,7 +39,8 @@ std::optional<json> read_ruleset(std::string& error)
     try {
         return json::parse(*output);
     } catch (const json::exception& e) {
-        error = std::string("nft -j list ruleset printed no valid JSON: ") + e.what();
+        error = std::string("nft -j list ruleset printed no valid JSON (nft 1.0.6 does so for a table with flags, "
+                            "such as a dormant one): ") + e.what();
         return std::nullopt;
     }
 }
@@ -119,16 +122,29 @@ int run_doctor(std::ostream& out)
     }
     const bool complete = have_table && missing.empty() && unruled.empty();
 
+    // What a publisher repairs (a dormant table, a chain's policy drop) or refuses to touch. Read also
+    // where the JSON could not be, which may be the table's own doing (see doctor_adoption.hpp).
+    std::vector<doctor::AdoptionProblem> adoption;
+    if (have_table || !ruleset) {
+        std::string listing_error;
+        if (const auto listing = doctor::run_tool("nft", "-t list table ip warren", listing_error))
+            adoption = doctor::adoption_problems(*listing);
+        else if (have_table)
+            report.warn("cannot read table ip warren (" + listing_error + "); its flags and policies are not checked");
+    }
+    const bool refused = std::any_of(adoption.begin(), adoption.end(), [](const auto& p) { return p.refused; });
+
     // nf_tables: the library's own netlink socket, but only where that certainly changes nothing: when
     // the table is complete (a publisher may create a missing table or complete a damaged one). What it
-    // reads is what the conflict check compares; nullopt when the published ports are unknown.
+    // reads is what the conflict check compares; nullopt when the published ports are unknown. Nor
+    // where a publisher refuses the table: it would report that as nf_tables failing.
     std::optional<std::vector<nft::PublishedPort>> published;
     std::optional<bool> map_lookups;  // KernelFeatures::map_lookups, when the publisher was asked
     if (ruleset && !have_table)
         published.emplace();
     if (!ruleset)
         report.warn("cannot read the ruleset (" + ruleset_error + "); the checks of the ruleset are skipped");
-    if (complete || !ruleset) {
+    if (!refused && (complete || !ruleset)) {
         try {
             nft::HostPortPublisher publisher;
             published = publisher.all_published_ports();
@@ -139,7 +155,7 @@ int run_doctor(std::ostream& out)
             report.fail(std::string("nf_tables cannot be used: ") + e.what());
         }
     } else {
-        report.ok("nf_tables answers (nft lists the ruleset)");
+        report.ok(std::string("nf_tables answers (nft lists ") + (ruleset ? "the ruleset)" : "table ip warren)"));
     }
 
     if (ruleset) {
@@ -168,6 +184,8 @@ int run_doctor(std::ostream& out)
                           "counting on)");
         }
     }
+    for (const auto& problem : adoption)
+        report.fail(problem.text);
 
     const auto forward = doctor::read_first_line("/proc/sys/net/ipv4/ip_forward");
     if (forward == "1")
@@ -194,6 +212,8 @@ int run_doctor(std::ostream& out)
         for (const auto& chain : chains(*ruleset)) {
             if (chain.hook != "forward" || chain.policy != "drop" || (chain.family != "ip" && chain.family != "inet"))
                 continue;
+            if (chain.family == "ip" && chain.table == "warren" && chain.name == "forward")
+                continue;  // ours: a FAIL above
             found = true;
             report.warn("chain " + chain.family + " " + chain.table + " " + chain.name +
                         " (hook forward, policy drop) drops forwarded traffic its own rules do not accept, including "
