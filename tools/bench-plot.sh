@@ -22,7 +22,8 @@ Draws the results of `warren-nft-bench --json RESULTS.json` with gnuplot:
       Only when the results have a "datapath" section: new connections per second per rule
       layout at each table size (bars: median; whiskers: slowest to fastest run).
 
-A "bulk" section (and a "memory" one) is printed to standard output as a small table.
+A "bulk" section (and a "memory" one) is printed to standard output as a small table. The
+"foreign_writer" and "heal" sections are not drawn (warren-nft-bench prints them as text).
 Installs gnuplot (Debian package gnuplot-nox, with sudo when not root) if it is missing.
 
 Exit status: 0 charts written, 1 failure (unreadable or invalid results, no latency data,

@@ -54,18 +54,47 @@ def host_view():
     return view
 
 
+def ordered(q):
+    """Whether q is {min, p50, p90, p99, max} of positive, ordered figures."""
+    seq = [q.get(k) for k in ("min", "p50", "p90", "p99", "max")] if isinstance(q, dict) else [None]
+    return None not in seq and 0 < seq[0] <= seq[1] <= seq[2] <= seq[3] <= seq[4]
+
+
+def ran_cell(cells, key, label, problems):
+    """The cell at `key` when it ran; otherwise None, noting a problem unless it was skipped with a reason."""
+    c = cells.get(key)
+    if c is None:
+        problems.append(f"no cell {label}")
+    elif c.get("error"):
+        problems.append(f"{label} failed: {c['error']}")
+    elif c.get("skipped"):
+        if not isinstance(c["skipped"], str) or len(c["skipped"]) < 5:
+            problems.append(f"{label} skipped without a reason")
+    else:
+        return c
+    return None
+
+
+damage_kinds = ["flush-ruleset", "delete-table", "flush-table", "delete-element", "delete-rule", "delete-chain"]
+
 # --- usage errors: refused before anything runs, exit 2, one clear line --------------------------
 problems = []
 for args, expect in [(["--reps", "0"], "--reps"), (["--methods", "warren-nft,bogus"], "bogus"),
                      (["--bulk", "10x0"], "--bulk"), (["--ports", "0"], "--ports"),
                      (["--table-sizes", "9999999"], "--table-sizes"), (["--mode", "speed"], "--mode"),
-                     (["--rounds", "0"], "--rounds"), (["--no-such-option"], "no-such-option")]:
+                     (["--rounds", "0"], "--rounds"), (["--no-such-option"], "no-such-option"),
+                     (["--heal-rounds", "0"], "--heal-rounds"), (["--heal-damages", "bogus"], "bogus"),
+                     (["--heal-sizes", "9999999"], "--heal-sizes"), (["--heal-timeout-ms", "0"], "--heal-timeout-ms"),
+                     (["--foreign-writer-ms", "0"], "--foreign-writer-ms"),
+                     (["--foreign-writer-sizes", "9999999"], "--foreign-writer-sizes")]:
     r = run(args, timeout=60)
     if r.returncode != 2 or expect not in r.stderr or r.stdout:
         problems.append(f"{args}: exit {r.returncode}, stderr {r.stderr.strip()!r}, stdout {r.stdout[:80]!r}")
 r = run(["--help"], timeout=60)
 for option in ["--mode", "--all", "--methods", "--ports", "--table-sizes", "--reps", "--warmup", "--rounds", "--max-seconds",
-               "--bulk", "--datapath-sizes", "--datapath-seconds", "--datapath-runs", "--memory-ports", "--json", "--csv"]:
+               "--bulk", "--datapath-sizes", "--datapath-seconds", "--datapath-runs", "--memory-ports", "--json", "--csv",
+               "foreign-writer", "--foreign-writer-ms", "--foreign-writer-sizes", "heal", "--heal-damages", "--heal-sizes",
+               "--heal-rounds", "--heal-timeout-ms"] + damage_kinds:
     if option not in r.stdout:
         problems.append(f"--help does not document {option}")
 if r.returncode != 0:
@@ -76,16 +105,20 @@ report("usage errors exit 2 and name the option; --help documents every option",
 work = tempfile.mkdtemp(prefix="bench-smoke.")
 json_path, csv_path = os.path.join(work, "results.json"), os.path.join(work, "results.csv")
 sizes, ports, reps, rounds = [0, 40], [1, 3], 5, 2
+heal_sizes, heal_rounds, writer_sizes, writer_ms = [2, 40], 2, [0, 40], 2
 before = host_view()
-r = run(["--mode", "latency,bulk,memory,datapath", "--reps", str(reps), "--warmup", "1", "--rounds", str(rounds),
+r = run(["--mode", "latency,bulk,memory,datapath,foreign-writer,heal", "--reps", str(reps), "--warmup", "1",
+         "--rounds", str(rounds),
          "--table-sizes", ",".join(map(str, sizes)), "--ports", ",".join(map(str, ports)), "--max-seconds", "20",
          "--bulk", "30x1,5x4", "--memory-ports", "2000",
          "--datapath-sizes", "2,40", "--datapath-seconds", "0.3", "--datapath-runs", "1",
+         "--foreign-writer-sizes", ",".join(map(str, writer_sizes)), "--foreign-writer-ms", str(writer_ms),
+         "--heal-sizes", ",".join(map(str, heal_sizes)), "--heal-rounds", str(heal_rounds), "--heal-timeout-ms", "1000",
          "--json", json_path, "--csv", csv_path])
 after = host_view()
 if r.returncode == 77:  # the bench could not create a network namespace here: nothing can run
     print("SKIP: " + r.stderr.strip())
-    print("summary: 0 passed, 0 failed, 10 skipped")
+    print("summary: 0 passed, 0 failed, 12 skipped")
     sys.exit(77)
 print(r.stdout)
 if r.returncode != 0:
@@ -111,16 +144,8 @@ if data is not None:
     for m in method_names:
         for p in ports:
             for n in sizes:
-                c = cells.get((m, p, n))
+                c = ran_cell(cells, (m, p, n), f"latency {m} P={p} N={n}", problems)
                 if c is None:
-                    problems.append(f"no latency cell for {m} P={p} N={n}")
-                    continue
-                if c.get("error"):
-                    problems.append(f"{m} P={p} N={n} failed: {c['error']}")
-                    continue
-                if c.get("skipped"):
-                    if not isinstance(c["skipped"], str) or len(c["skipped"]) < 5:
-                        problems.append(f"{m} P={p} N={n} skipped without a reason")
                     continue
                 ran.add(m)
                 if not (c["repetitions"] == reps or (c["time_bounded"] and 1 <= c["repetitions"] < reps)):
@@ -128,10 +153,8 @@ if data is not None:
                 if c.get("rounds") != rounds:
                     problems.append(f"{m} P={p} N={n}: measured in {c.get('rounds')} rounds, not {rounds}")
                 for phase in ("publish_us", "unpublish_us"):
-                    q = c.get(phase, {})
-                    seq = [q.get(k) for k in ("min", "p50", "p90", "p99", "max")]
-                    if None in seq or not (0 < seq[0] <= seq[1] <= seq[2] <= seq[3] <= seq[4]):
-                        problems.append(f"{m} P={p} N={n} {phase} not ordered positive percentiles: {q}")
+                    if not ordered(c.get(phase)):
+                        problems.append(f"{m} P={p} N={n} {phase} not ordered positive percentiles: {c.get(phase)}")
                 if c.get("peak_rss_kib", 0) <= 0:
                     problems.append(f"{m} P={p} N={n}: no peak RSS")
                 forks = m in ("iptables-fork", "iptables-restore", "nft-cli")
@@ -191,6 +214,59 @@ if data is not None:
             elif len(d.get("connections_per_second", [])) != 1 or not d.get("median", 0) > 0:
                 problems.append(f"datapath {layout} N={n}: {d}")
     report("datapath: connections went through the published port in each layout", problems)
+
+    # Whether the publisher beat the goals is the benchmark's finding, not the test's: these check that
+    # every cell ran and reported well-formed figures.
+    problems = []
+    writer = {(c.get("table_size"), c.get("writer")): c for c in data.get("foreign_writer", [])}
+    for n in writer_sizes:
+        for kind in ("quiet", "busy"):
+            c = ran_cell(writer, (n, kind), f"foreign-writer N={n} {kind}", problems)
+            if c is None:
+                continue
+            if c.get("period_us") != writer_ms * 1000 or c.get("rounds") != rounds:
+                problems.append(f"foreign-writer N={n} {kind}: period {c.get('period_us')} us, {c.get('rounds')} rounds")
+            calls = c.get("publishes", 0) + c.get("failed_publishes", 0)
+            if not 1 <= calls <= reps:
+                problems.append(f"foreign-writer N={n} {kind}: {calls} publishes of {reps}")
+            if c.get("publishes", 0) > 0 and not ordered(c.get("publish_us")):
+                problems.append(f"foreign-writer N={n} {kind}: publish_us {c.get('publish_us')}")
+            if c.get("failed_publishes", 0) + c.get("failed_unpublishes", 0) > 0 and not c.get("first_failure"):
+                problems.append(f"foreign-writer N={n} {kind}: failures without a reason")
+            if kind == "busy":
+                if not (c.get("foreign_commits", 0) > 1 and c.get("foreign_seconds", 0) > 0):
+                    problems.append(f"foreign-writer N={n}: the writer did not commit: {c}")
+                if "publish_us" in c and "publish_us" in writer.get((n, "quiet"), {}) and \
+                        not c.get("publish_p50_ratio_to_quiet", 0) > 0:
+                    problems.append(f"foreign-writer N={n}: no ratio to quiet")
+    if "foreign writer:" not in r.stdout:
+        problems.append("no foreign writer section in stdout")
+    report("foreign-writer: quiet and busy cells at each N, the writer committing, failures counted", problems)
+
+    problems, healed, heal_ran = [], 0, 0
+    heal = {(c.get("damage"), c.get("table_size")): c for c in data.get("heal", [])}
+    for kind in damage_kinds:
+        for n in heal_sizes:
+            c = ran_cell(heal, (kind, n), f"heal {kind} N={n}", problems)
+            if c is None:
+                continue
+            heal_ran += 1
+            healed += c.get("healed", 0)
+            if not 1 <= c.get("rounds", 0) <= heal_rounds or c.get("not_healed") != c["rounds"] - c.get("healed", -1):
+                problems.append(f"heal {kind} N={n}: rounds {c.get('rounds')}, healed {c.get('healed')}, "
+                                f"not healed {c.get('not_healed')}")
+            if c.get("healed", 0) > 0 and not ordered(c.get("outage_ms")):
+                problems.append(f"heal {kind} N={n}: outage_ms {c.get('outage_ms')}")
+            if c.get("healed", 0) < c.get("rounds", 0) and not c.get("first_problem"):
+                problems.append(f"heal {kind} N={n}: rounds not healed without a reason")
+            repairs = c.get("on_repair", {})
+            if not isinstance(repairs.get("reports"), int) or \
+                    (repairs.get("reports", 0) > repairs.get("failed", 0) and not ordered(repairs.get("duration_ms"))):
+                problems.append(f"heal {kind} N={n}: on_repair {repairs}")
+            if kind not in r.stdout:
+                problems.append(f"heal {kind} is missing from stdout")
+    report(f"heal: every damage kind x N is measured or skipped with a reason ({heal_ran} ran, "
+           f"{healed} rounds healed)", problems)
 
     problems = [] if isinstance(data.get("targets"), list) and data["targets"] else ["no targets evaluated"]
     for t in data.get("targets", []):

@@ -19,6 +19,7 @@
 //   SYNs); the sink's backlog is far above `in_flight`.
 #include "datapath.hpp"
 
+#include "echo_path.hpp"
 #include "iptables_layout.hpp"
 #include "netns.hpp"
 #include "process.hpp"
@@ -33,16 +34,9 @@
 namespace bench {
 namespace {
 
-constexpr std::uint16_t measured_host_port = 5000;
-constexpr std::uint16_t measured_container_port = 8000;
-
 // Filler ports per publish_ports call: the library's per-request maximum, so 10,000 ports take 20
 // transactions and the table fills in well under a second.
 constexpr std::size_t filler_ports_per_task = warren::nft::HostPortPublisher::max_ports_per_request;
-
-// The first packets on a new veth pair can be dropped until the kernel's link watcher activates its
-// queue (up to a second), so a probe must outlast one SYN retransmission.
-constexpr std::chrono::milliseconds probe_timeout{3000};
 
 bool known_layout(const std::string& layout) { return layout == "warren-nft" || layout == "iptables-fork"; }
 
@@ -58,14 +52,6 @@ std::optional<std::string> missing_tool(const std::string& layout)
         return std::string(e.what());
     }
     return std::nullopt;
-}
-
-// Host port 5000 to the topology's container, port 8000.
-Task measured_task()
-{
-    Task task{"bench-datapath", sandbox::Topology::container_ip, {}};
-    task.ports.push_back({measured_host_port, task.container_ip, measured_container_port});
-    return task;
 }
 
 void publish_warren(warren::nft::HostPortPublisher& publisher, const Task& task)
@@ -98,33 +84,6 @@ void publish_iptables_port(const BenchPort& port)
     }
 }
 
-void expect_refused(const sandbox::Topology& topology)
-{
-    const auto probe = sandbox::exchange(topology.client, sandbox::Transport::tcp, sandbox::Topology::host_client_side_ip,
-                                         measured_host_port, "probe", probe_timeout);
-    if (probe.replied || probe.error.find("refused") == std::string::npos)
-        throw std::runtime_error(std::string("before the measured port was published, ") +
-                                 sandbox::Topology::host_client_side_ip + ":" + std::to_string(measured_host_port) +
-                                 " should refuse connections, but " +
-                                 (probe.replied ? "it answered \"" + probe.reply + "\"" : "got: " + probe.error));
-}
-
-void expect_dnat(const sandbox::Topology& topology)
-{
-    const sandbox::EchoServer echo(topology.container, sandbox::Transport::tcp, measured_container_port, "container");
-    const auto probe = sandbox::exchange(topology.client, sandbox::Transport::tcp, sandbox::Topology::host_client_side_ip,
-                                         measured_host_port, "probe", probe_timeout);
-    const auto where = std::string(sandbox::Topology::host_client_side_ip) + ":" + std::to_string(measured_host_port);
-    if (!probe.replied || probe.reply != "container:probe")
-        throw std::runtime_error("the published port " + where + " does not reach the container: " +
-                                 (probe.replied ? "reply \"" + probe.reply + "\"" : probe.error));
-    const auto peers = echo.peers();
-    if (peers.size() != 1 || peers[0] != sandbox::Topology::host_container_side_ip)
-        throw std::runtime_error("the probe through " + where + " reached the container from " +
-                                 (peers.empty() ? std::string("nowhere") : peers[0]) + ", not from the masquerading host " +
-                                 sandbox::Topology::host_container_side_ip);
-}
-
 // One run: a fresh topology around the calling thread's (fresh) namespace, the table filled, the
 // rate measured. Everything it made goes when it returns.
 sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Task>& fillers,
@@ -151,7 +110,10 @@ sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Ta
     // Written now: conntrack's per-namespace settings exist once a NAT rule has loaded it.
     sandbox::write_net_sysctl("net/netfilter/nf_conntrack_tcp_timeout_close", "1");
 
-    expect_dnat(topology);
+    {
+        const sandbox::EchoServer echo(topology.container, sandbox::Transport::tcp, measured_container_port, "container");
+        expect_dnat(topology, echo);
+    }
 
     const sandbox::ConnectionSink sink(topology.container, measured_container_port);
     auto rate = sandbox::measure_connection_rate(topology.client, sandbox::Topology::host_client_side_ip,

@@ -5,29 +5,20 @@
 // table warren-nft created, sent with libmnl, waiting only for the kernel's ack of the message. No validation, no view of
 // the table, no conflict check, no generation guard: what warren-nft adds on top is its policy.
 #include "method.hpp"
-
-#include "netlink/nftnl_ptr.hpp"
+#include "raw_batch.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <libmnl/libmnl.h>
-#include <libnftnl/common.h>
-#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
 
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
-#include <system_error>
 
 namespace bench {
 namespace {
 
 using namespace warren::nft::netlink;
-using SocketPtr = std::unique_ptr<mnl_socket, Deleter<mnl_socket_close>>;
 
 std::uint8_t ip_protocol(warren::nft::Protocol protocol)
 {
@@ -56,13 +47,6 @@ void put_port(std::uint8_t* field, std::uint16_t port)
 
 class Floor final : public Method {
 public:
-    Floor() : socket_(mnl_socket_open(NETLINK_NETFILTER)), buffer_(MNL_SOCKET_BUFFER_SIZE * 4)
-    {
-        if (!socket_ || mnl_socket_bind(socket_.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-            throw std::system_error(errno, std::generic_category(), "floor: netlink socket");
-        portid_ = mnl_socket_get_portid(socket_.get());
-    }
-
     void prepare(std::span<const Task> filler) override { publish_with_library(filler); }
     void publish(const Task& service) override { send(service, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL); }
     void unpublish(const Task& service) override { send(service, NFT_MSG_DELSETELEM, 0); }
@@ -71,7 +55,9 @@ private:
     void send(const Task& service, std::uint16_t type, std::uint16_t flags)
     {
         const bool adding = type == NFT_MSG_NEWSETELEM;
-        auto ports = make_set("ports");
+        auto ports = checked<SetPtr>(nftnl_set_alloc());
+        nftnl_set_set_str(ports.get(), NFTNL_SET_TABLE, "warren");
+        nftnl_set_set_str(ports.get(), NFTNL_SET_NAME, "ports");
         const auto address = ipv4(service.container_ip);
         const auto comment = "task=" + service.id;
         for (const auto& port : service.ports) {
@@ -90,59 +76,11 @@ private:
             }
             nftnl_set_elem_add(ports.get(), element.release());
         }
-
-        auto* batch = mnl_nlmsg_batch_start(buffer_.data(), buffer_.size() / 2);
-        nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
-        mnl_nlmsg_batch_next(batch);
-        // The only message asks for an ack: when it arrives, the batch has been committed.
-        auto* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)), type, NFPROTO_IPV4,
-                                          static_cast<std::uint16_t>(flags | NLM_F_ACK), seq_);
-        last_seq_ = seq_++;
-        nftnl_set_elems_nlmsg_build_payload(nlh, ports.get());
-        mnl_nlmsg_batch_next(batch);
-        nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
-        mnl_nlmsg_batch_next(batch);
-        const auto sent = mnl_socket_sendto(socket_.get(), mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
-        mnl_nlmsg_batch_stop(batch);
-        if (sent < 0)
-            throw std::system_error(errno, std::generic_category(), "floor: sendmsg");
-        wait_for_ack();
+        // One message, which alone asks for an ack: when it arrives, the batch has been committed.
+        socket_.commit({{type, flags, [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, ports.get()); }}});
     }
 
-    SetPtr make_set(const char* name)
-    {
-        auto set = checked<SetPtr>(nftnl_set_alloc());
-        nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, "warren");
-        nftnl_set_set_str(set.get(), NFTNL_SET_NAME, name);
-        return set;
-    }
-
-    // Errors of earlier messages arrive before the last message's ack, so the first error ends it.
-    void wait_for_ack()
-    {
-        for (;;) {
-            const auto received = mnl_socket_recvfrom(socket_.get(), buffer_.data(), buffer_.size());
-            if (received < 0)
-                throw std::system_error(errno, std::generic_category(), "floor: recvmsg");
-            auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer_.data());
-            auto remaining = static_cast<int>(received);
-            for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
-                if (nlh->nlmsg_type != NLMSG_ERROR)
-                    continue;
-                const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-                if (error->error != 0)
-                    throw std::system_error(-error->error, std::generic_category(), "floor: the kernel refused the batch");
-                if (nlh->nlmsg_seq == last_seq_)
-                    return;
-            }
-        }
-    }
-
-    SocketPtr socket_;
-    std::vector<char> buffer_;
-    std::uint32_t portid_ = 0;
-    std::uint32_t seq_ = 1;
-    std::uint32_t last_seq_ = 0;
+    RawBatchSocket socket_{"floor"};
 };
 
 }  // namespace

@@ -52,14 +52,22 @@ struct Samples {
 
 }  // namespace
 
+RoundPlan::RoundPlan(const LatencyOptions& options)
+    : rounds(std::max<std::size_t>(1, std::min(options.rounds, options.repetitions))),
+      part_seconds(options.max_seconds / static_cast<double>(rounds)),
+      // Generous: preparing 100k iptables rules or a slow tool must not be cut short.
+      child_timeout(static_cast<long>(std::ceil(part_seconds)) * 3 + 600)
+{
+}
+
+std::size_t RoundPlan::part(std::size_t round, std::size_t requested_repetitions) const
+{
+    return requested_repetitions / rounds + (round < requested_repetitions % rounds);
+}
+
 std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::function<void(const LatencyCell&)>& done)
 {
-    // Every part times at least one repetition; R is split as evenly as it goes, the first
-    // R % rounds parts taking one more, and so is the time bound.
-    const std::size_t rounds = std::max<std::size_t>(1, std::min(options.rounds, options.repetitions));
-    const double bound = options.max_seconds / static_cast<double>(rounds);
-    // Generous: preparing 100k iptables rules or a slow tool must not be cut short.
-    const auto timeout = std::chrono::seconds(static_cast<long>(std::ceil(bound)) * 3 + 600);
+    const RoundPlan plan(options);
     std::vector<LatencyCell> cells;
     std::vector<const MethodInfo*> infos;
     for (const auto& name : options.methods) {
@@ -73,21 +81,22 @@ std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::f
                 cell.table_size = table_size;
                 cell.requested_repetitions = options.repetitions;
                 cell.warmup = options.warmup;
-                cell.rounds = rounds;
+                cell.rounds = plan.rounds;
                 cell.skipped = unavailable;
                 cells.push_back(std::move(cell));
                 infos.push_back(info);
             }
     }
     std::vector<Samples> samples(cells.size());
-    for (std::size_t round = 0; round < rounds; ++round) {
+    for (std::size_t round = 0; round < plan.rounds; ++round) {
         for (std::size_t i = 0; i < cells.size(); ++i) {
             auto& cell = cells[i];
             if (cell.skipped || cell.error)
                 continue;
-            const std::size_t part = cell.requested_repetitions / rounds + (round < cell.requested_repetitions % rounds);
+            const auto part = plan.part(round, cell.requested_repetitions);
             try {
-                const auto result = run_in_fresh_child([&] { return measure(*infos[i], cell, part, bound); }, timeout);
+                const auto result = run_in_fresh_child([&] { return measure(*infos[i], cell, part, plan.part_seconds); },
+                                                       plan.child_timeout);
                 for (const double us : result.at("publish_us"))
                     samples[i].publish.push_back(us);
                 for (const double us : result.at("unpublish_us"))
@@ -97,7 +106,7 @@ std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::f
             } catch (const std::exception& e) {
                 cell.error = "round " + std::to_string(round + 1) + ": " + e.what();
             }
-            if (round + 1 < rounds)
+            if (round + 1 < plan.rounds)
                 continue;
             if (!cell.error) {
                 cell.repetitions = samples[i].publish.size();

@@ -8,6 +8,7 @@
 
 #include "stats.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -40,6 +41,16 @@ struct LatencyCell {
     Percentiles publish_us, unpublish_us;
     long peak_rss_kib = 0;       // the measuring process (in-process methods: library included)
     long tool_peak_rss_kib = 0;  // the largest process it forked (forking methods), else 0
+};
+
+// How a cell's R repetitions and time bound are split over its rounds (parts), each part in its own
+// child: every part times at least one repetition, the first R % rounds parts one more than the rest.
+struct RoundPlan {
+    explicit RoundPlan(const LatencyOptions& options);
+    std::size_t rounds;
+    double part_seconds;                  // the time bound of one part's timed repetitions
+    std::chrono::seconds child_timeout;   // of one part's child, preparation included
+    std::size_t part(std::size_t round, std::size_t requested_repetitions) const;
 };
 
 // Calls `done` for each cell, in order, once every part of every cell has run.

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // warren-nft-bench: rule-commit latency of warren-nft against the raw libnftnl floor, iptables and
-// nft, and how it scales with the table; bulk publishing and adoption; the data path; memory.
+// nft, and how it scales with the table; bulk publishing and adoption; the data path; memory;
+// publishing beside a foreign writer; how fast a self-healing publisher repairs damage.
 // Every measurement runs in network namespaces this program creates (docs/performance.md).
 // Exit status: 0 every measurement ran (skips included), 1 one failed, 2 usage error, 77 no
 // network namespace could be created here (nothing ran).
 #include "bulk.hpp"
+#include "damage.hpp"
 #include "datapath.hpp"
+#include "find_named.hpp"
+#include "foreign_latency.hpp"
+#include "heal.hpp"
 #include "latency.hpp"
 #include "memory.hpp"
 #include "method.hpp"
@@ -17,12 +22,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <set>
 
 namespace {
 
@@ -44,6 +49,10 @@ struct Options {
     double datapath_seconds = 2;
     std::size_t memory_ports = 100000;
     std::size_t memory_ports_per_task = 1;
+    ForeignWriterOptions foreign_writer;
+    double foreign_writer_ms = 10;
+    HealOptions heal;
+    long heal_timeout_ms = 1000;
     std::string json_path;
     std::string csv_path;
 };
@@ -66,29 +75,51 @@ BulkShape parse_bulk_shape(const std::string& text)
                      std::to_string(warren::nft::HostPortPublisher::max_ports_per_request) + ", e.g. 10000x1");
 }
 
+// Every mode, in the order they run: what --all runs.
+const std::vector<std::string> all_modes{"latency", "bulk", "datapath", "memory", "foreign-writer", "heal"};
+
+std::string joined(const std::vector<std::string>& items)
+{
+    std::string text;
+    for (const auto& item : items)
+        text += (text.empty() ? "" : ", ") + item;
+    return text;
+}
+
+void check_sizes(const std::string& option, const std::vector<std::size_t>& sizes)
+{
+    const auto capacity = filler_capacity();
+    for (const auto size : sizes)
+        if (size > capacity)
+            throw UsageError(option + " " + std::to_string(size) + ": at most " + std::to_string(capacity) + " ports");
+}
+
 void check(const Options& o)
 {
-    static const std::set<std::string> known_modes{"latency", "bulk", "datapath", "memory"};
     for (const auto& mode : o.modes)
-        if (!known_modes.contains(mode))
-            throw UsageError("--mode '" + mode + "': expected latency, bulk, datapath or memory");
+        if (std::find(all_modes.begin(), all_modes.end(), mode) == all_modes.end())
+            throw UsageError("--mode '" + mode + "': expected one of " + joined(all_modes));
     for (const auto& name : o.latency.methods)
-        if (!find_method(name)) {
-            std::string names;
-            for (const auto& m : all_methods())
-                names += (names.empty() ? "" : ", ") + m.name;
-            throw UsageError("--methods '" + name + "': unknown method; known: " + names);
-        }
+        if (!find_method(name))
+            throw UsageError("--methods '" + name + "': unknown method; known: " + names_of(all_methods()));
     for (const auto ports : o.latency.ports)
         if (ports == 0 || ports > 512)
             throw UsageError("--ports " + std::to_string(ports) + ": a service has 1 to 512 ports");
+    check_sizes("--table-sizes", o.latency.table_sizes);
+    check_sizes("--datapath-sizes", o.datapath.table_sizes);
+    check_sizes("--foreign-writer-sizes", o.foreign_writer.table_sizes);
+    check_sizes("--heal-sizes", o.heal.table_sizes);
+    // Below a tenth of a millisecond the writer would do little but commit.
+    if (!(o.foreign_writer_ms >= 0.1))
+        throw UsageError("--foreign-writer-ms must be at least 0.1");
+    for (const auto& name : o.heal.damages)
+        if (!find_damage(name))
+            throw UsageError("--heal-damages '" + name + "': unknown damage kind; known: " + names_of(damage_kinds()));
+    if (o.heal.rounds == 0)
+        throw UsageError("--heal-rounds 0: at least one round");
+    if (o.heal_timeout_ms <= 0)
+        throw UsageError("--heal-timeout-ms must be positive");
     const auto capacity = filler_capacity();
-    for (const auto size : o.latency.table_sizes)
-        if (size > capacity)
-            throw UsageError("--table-sizes " + std::to_string(size) + ": at most " + std::to_string(capacity) + " ports");
-    for (const auto size : o.datapath.table_sizes)
-        if (size > capacity)
-            throw UsageError("--datapath-sizes " + std::to_string(size) + ": at most " + std::to_string(capacity) + " ports");
     if (o.memory_ports == 0 || o.memory_ports > capacity)
         throw UsageError("--memory-ports " + std::to_string(o.memory_ports) + ": 1 to " + std::to_string(capacity));
     if (o.latency.repetitions == 0)
@@ -173,6 +204,16 @@ int run(const Options& o)
     }
     if (wants(o, "memory"))
         report.memory = run_memory(o.memory_ports, o.memory_ports_per_task);
+    if (wants(o, "foreign-writer")) {
+        auto options = o.foreign_writer;
+        options.period = std::chrono::microseconds(static_cast<long>(o.foreign_writer_ms * 1000));
+        report.foreign_writer = run_foreign_writer(options, o.latency);
+    }
+    if (wants(o, "heal")) {
+        auto options = o.heal;
+        options.timeout = std::chrono::milliseconds(o.heal_timeout_ms);
+        report.heal = run_heal(options);
+    }
 
     print_text(std::cout, report);
     if (!o.json_path.empty())
@@ -196,11 +237,10 @@ int main(int argc, char* argv[])
                  "warren-nft-bench"};
     app.set_version_flag("--version", std::string("warren-nft-bench ") + WARREN_NFT_BENCH_VERSION);
     app.get_formatter()->column_width(34);
-    app.add_option("--mode", o.modes, "What to measure, comma-separated: latency, bulk, datapath, memory")
+    app.add_option("--mode", o.modes, "What to measure, comma-separated: " + joined(all_modes))
         ->delimiter(',')
         ->capture_default_str();
-    app.add_flag_callback("--all", [&] { o.modes = {"latency", "bulk", "datapath", "memory"}; },
-                          "Measure everything (a full run, as in docs/performance.md)");
+    app.add_flag_callback("--all", [&] { o.modes = all_modes; }, "Measure everything (a full run, as in docs/performance.md)");
 
     std::string method_help = "latency: methods to compare, comma-separated:";
     for (const auto& method : all_methods())
@@ -235,6 +275,29 @@ int main(int argc, char* argv[])
     app.add_option("--datapath-runs", o.datapath.runs, "datapath: runs per cell (median reported)")->capture_default_str();
     app.add_option("--memory-ports", o.memory_ports, "memory: ports to publish and adopt")->capture_default_str();
     app.add_option("--memory-ports-per-task", o.memory_ports_per_task, "memory: ports per task")->capture_default_str();
+    app.add_option("--foreign-writer-ms", o.foreign_writer_ms,
+                   "foreign-writer: another process commits to a table of its own this often (ms) while warren-nft "
+                   "publishes a 3-port service; each cell also runs quiet, paced alike (uses --reps, --rounds, "
+                   "--warmup, --max-seconds; a call still running 1 s after the bound counts as failed)")
+        ->capture_default_str();
+    app.add_option("--foreign-writer-sizes", o.foreign_writer.table_sizes,
+                   "foreign-writer: ports already published (N), filled before timing")
+        ->delimiter(',')
+        ->capture_default_str();
+    std::string damage_help = "heal: damage kinds, comma-separated (default: all), each done by `nft -f -`:";
+    for (const auto& kind : damage_kinds())
+        damage_help += "\n  " + kind.name + ": " + kind.description;
+    app.add_option("--heal-damages", o.heal.damages, damage_help)->delimiter(',');
+    app.add_option("--heal-sizes", o.heal.table_sizes,
+                   "heal: other published ports besides the probed one (one-port tasks of a self-healing publisher)")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--heal-rounds", o.heal.rounds, "heal: damages per kind and table size, each timed until traffic flows")
+        ->capture_default_str();
+    app.add_option("--heal-timeout-ms", o.heal_timeout_ms,
+                   "heal: a round without traffic through the port by then counts as not healed (the bench then "
+                   "rebuilds the table; three in a row stop the cell)")
+        ->capture_default_str();
     app.add_option("--json", o.json_path, "Write every figure as JSON to this file (tools/bench-plot.sh reads it)");
     app.add_option("--csv", o.csv_path, "Write the latency cells as CSV to this file");
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "method.hpp"
 
+#include "find_named.hpp"
+
 #include <warren/nft/host_port_publisher.hpp>
 
 namespace bench {
@@ -14,13 +16,7 @@ const std::vector<MethodInfo>& all_methods()
     return methods;
 }
 
-const MethodInfo* find_method(const std::string& name)
-{
-    for (const auto& method : all_methods())
-        if (method.name == name)
-            return &method;
-    return nullptr;
-}
+const MethodInfo* find_method(const std::string& name) { return find_named(all_methods(), name); }
 
 void publish_with_library(std::span<const Task> tasks)
 {

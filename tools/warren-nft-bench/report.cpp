@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "report.hpp"
 
+#include "format.hpp"
 #include "netns.hpp"
 
 #include <sys/utsname.h>
@@ -28,27 +29,12 @@ std::string first_value(const std::string& path, const std::string& key)
     return "unknown";
 }
 
-std::string format(const char* spec, double value)
+// Whether any cell of a mode that ran failed.
+template <class Cell>
+bool any_failed(const std::optional<std::vector<Cell>>& cells)
 {
-    char text[64];
-    std::snprintf(text, sizeof text, spec, value);
-    return text;
+    return cells && std::any_of(cells->begin(), cells->end(), [](const Cell& c) { return c.error.has_value(); });
 }
-
-std::string with_thousands(double value)
-{
-    auto digits = format("%.0f", value);
-    for (auto at = static_cast<long>(digits.size()) - 3; at > 0 && std::isdigit(digits[at - 1]); at -= 3)
-        digits.insert(static_cast<std::size_t>(at), ",");
-    return digits;
-}
-
-nlohmann::json percentiles_json(const Percentiles& p)
-{
-    return {{"min", p.min}, {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"max", p.max}};
-}
-
-nlohmann::json optional_text(const std::optional<std::string>& text) { return text ? nlohmann::json(*text) : nlohmann::json(); }
 
 const LatencyCell* find_cell(const std::vector<LatencyCell>& cells, const std::string& method, std::size_t ports,
                              std::size_t table_size)
@@ -58,12 +44,6 @@ const LatencyCell* find_cell(const std::vector<LatencyCell>& cells, const std::s
             return &cell;
     return nullptr;
 }
-
-struct Target {
-    std::string what;
-    std::string measured;
-    bool met;
-};
 
 // The targets of issue 3 (docs/performance.md), evaluated where this run has the figures.
 std::vector<Target> targets(const Report& report)
@@ -149,6 +129,9 @@ std::vector<Target> targets(const Report& report)
         out.push_back({"memory: bookkeeping < 300 bytes per published port (adopting " + with_thousands(double(m.ports)) + ")",
                        format("%.0f B/port", m.adopt_bytes_per_port()), m.adopt_bytes_per_port() < 300});
     }
+    for (auto&& more : {report.foreign_writer ? foreign_writer_targets(*report.foreign_writer) : std::vector<Target>{},
+                        report.heal ? heal_targets(*report.heal) : std::vector<Target>{}})
+        out.insert(out.end(), more.begin(), more.end());
     return out;
 }
 
@@ -251,6 +234,10 @@ void print_text(std::ostream& out, const Report& report)
                 << with_thousands(double(m.rss_after_adopt) / 1024) << " KiB = "
                 << format("%.0f", m.adopt_bytes_per_port()) << " bytes/port\n";
     }
+    if (report.foreign_writer)
+        print_foreign_writer(out, *report.foreign_writer);
+    if (report.heal)
+        print_heal(out, *report.heal);
     const auto checked = targets(report);
     if (!checked.empty()) {
         out << "\ntargets (docs/performance.md)\n";
@@ -326,6 +313,10 @@ nlohmann::json to_json(const Report& report)
             j["memory"]["adopt_bytes_per_port"] = m.adopt_bytes_per_port();
         }
     }
+    if (report.foreign_writer)
+        j["foreign_writer"] = foreign_writer_json(*report.foreign_writer);
+    if (report.heal)
+        j["heal"] = heal_json(*report.heal);
     j["targets"] = nlohmann::json::array();
     for (const auto& t : targets(report))
         j["targets"].push_back({{"target", t.what}, {"measured", t.measured}, {"met", t.met}});
@@ -363,15 +354,8 @@ std::string to_csv(const std::vector<LatencyCell>& cells)
 
 bool has_errors(const Report& report)
 {
-    if (report.latency)
-        for (const auto& c : *report.latency)
-            if (c.error)
-                return true;
-    if (report.bulk)
-        for (const auto& b : *report.bulk)
-            if (b.error)
-                return true;
-    if (report.datapath_error)
+    if (any_failed(report.latency) || any_failed(report.bulk) || any_failed(report.foreign_writer) ||
+        any_failed(report.heal) || report.datapath_error)
         return true;
     if (report.datapath)
         for (const auto& d : *report.datapath)

@@ -5,6 +5,8 @@
 
 #include "bulk.hpp"
 #include "datapath.hpp"
+#include "foreign_latency.hpp"
+#include "heal.hpp"
 #include "latency.hpp"
 #include "memory.hpp"
 
@@ -24,6 +26,8 @@ struct Report {
     std::optional<std::vector<DatapathResult>> datapath;
     std::optional<std::string> datapath_error;  // the mode stopped: a run failed (no figures)
     std::optional<MemoryResult> memory;
+    std::optional<std::vector<ForeignWriterCell>> foreign_writer;
+    std::optional<std::vector<HealCell>> heal;
 };
 
 // kernel, CPU, memory, OS and how the sandbox was entered.

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// A bare netlink socket that commits hand-built nf_tables batches (libnftnl messages sent with
+// libmnl) and waits for the kernel's ack: the least any program can do to commit, which is what the
+// `floor` method measures and how the foreign writer commits without disturbing what it runs beside.
+#pragma once
+
+#include "netlink/nftnl_ptr.hpp"
+
+#include <libmnl/libmnl.h>
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+class RawBatchSocket {
+public:
+    // `who` starts every error message ("floor", "foreign writer").
+    explicit RawBatchSocket(std::string who);
+
+    struct Message {
+        std::uint16_t type;   // NFT_MSG_*
+        std::uint16_t flags;  // NLM_F_*; the last message of a batch also gets NLM_F_ACK
+        std::function<void(nlmsghdr*)> payload;  // e.g. nftnl_set_elems_nlmsg_build_payload
+    };
+    // Sends `messages` (for table family ip) as one batch and returns once the kernel acked the last:
+    // then the batch is committed. Only the last asks for an ack, so a refusal of an earlier message
+    // arrives first and throws std::system_error.
+    void commit(std::initializer_list<Message> messages);
+
+private:
+    void wait_for_ack();
+
+    std::unique_ptr<mnl_socket, warren::nft::netlink::Deleter<mnl_socket_close>> socket_;
+    std::string who_;
+    std::vector<char> buffer_;
+    std::uint32_t seq_ = 1;
+    std::uint32_t last_seq_ = 0;
+};
+
+}  // namespace bench
