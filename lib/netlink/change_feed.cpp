@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 namespace warren::nft::netlink {
 
@@ -113,14 +114,10 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
             throw kernel_error(EPROTO, "read change announcements", "an element announcement that does not parse");
         const std::string name = nftnl_set_get_str(set.get(), NFTNL_SET_NAME);
         const auto iter = checked<SetElemsIterPtr>(nftnl_set_elems_iter_create(set.get()));
-        bool any = false;
-        for (auto* e = nftnl_set_elems_iter_next(iter.get()); e; e = nftnl_set_elems_iter_next(iter.get())) {
+        // Each element is announced, a flushed set's too. (A catch-all element has no key: the
+        // view ignores it, as it ignores every key it never writes.)
+        for (auto* e = nftnl_set_elems_iter_next(iter.get()); e; e = nftnl_set_elems_iter_next(iter.get()))
             out.push_back(TableEvent{TableEvent::Kind::element, removed, name, decode_element(e, name)});
-            any = true;
-        }
-        // An element message without elements empties the whole set (`nft flush set`).
-        if (!any)
-            out.push_back(TableEvent{TableEvent::Kind::element, removed, name, Element{name, {}, {}, {}, 0, 0}});
         return;
     }
     default:
@@ -130,15 +127,15 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
 
 }  // namespace
 
-KernelChangeFeed::KernelChangeFeed(Table table, int queue_bytes)
-    : socket_(NFNLGRP_NFTABLES, queue_bytes), table_(std::move(table)), buffer_(batch_datagrams * datagram_bytes)
+KernelChangeFeed::KernelChangeFeed(Table table, std::uint32_t own_port_id, int queue_bytes)
+    : socket_(NFNLGRP_NFTABLES, queue_bytes),
+      table_(std::move(table)),
+      own_port_id_(own_port_id),
+      buffer_(batch_datagrams * datagram_bytes)
 {
 }
 
-void KernelChangeFeed::ignore(std::uint32_t generation)
-{
-    ignored_.expect(generation, OwnGenerations::this_thread());
-}
+void KernelChangeFeed::ignore(std::uint32_t generation) { ignored_.expect(generation, own_port_id_); }
 
 // Receives what is queued, up to a batch of datagrams in one system call: a publisher reads the
 // feed before every decision, usually to find its own last transaction and nothing else. Returns the
@@ -181,7 +178,7 @@ FeedRead KernelChangeFeed::read(std::optional<std::uint32_t> until)
         const auto received = receive_batch();
         if (!received) {
             // Announcements were dropped: the transaction being read is incomplete, and any wait
-            // for a generation is moot, since the table must be read anew.
+            // for a generation is moot, since the table must be read anew (after start_over()).
             out.lost = true;
             pending_.clear();
             until.reset();
@@ -232,19 +229,24 @@ void KernelChangeFeed::take(std::span<const std::uint8_t> datagram, FeedRead& ou
 void KernelChangeFeed::close_transaction(const nlmsghdr* newgen, FeedRead& out)
 {
     Change change;
+    change.port_id = newgen->nlmsg_pid;  // the committing socket's, as for all its announcements
     change.generation = u32_attribute(newgen, NFTA_GEN_ID).value_or(0);
     change.pid = u32_attribute(newgen, NFTA_GEN_PROC_PID).value_or(0);
     change.process = std::string(string_attribute(newgen, NFTA_GEN_PROC_NAME).value_or(""));
     last_generation_ = change.generation;
-    const auto verdict = ignored_.judge(change.generation, change.pid);
-    if (verdict == OwnGenerations::Verdict::mine) {
-        pending_.clear();
+    const auto verdict = ignored_.judge(change.generation, change.port_id);
+    const auto raw = std::exchange(pending_, {});
+    if (verdict == OwnGenerations::Verdict::mine)
+        return;
+    change.contested = verdict == OwnGenerations::Verdict::contested;
+    try {
+        for (const auto& message : raw)
+            decode(reinterpret_cast<const nlmsghdr*>(message.data()), change.events);
+    } catch (const Error&) {
+        // An announcement we cannot read: what it changed is unknown, as after a loss.
+        out.lost = true;
         return;
     }
-    change.contested = verdict == OwnGenerations::Verdict::contested;
-    for (const auto& raw : pending_)
-        decode(reinterpret_cast<const nlmsghdr*>(raw.data()), change.events);
-    pending_.clear();
     out.changes.push_back(std::move(change));
 }
 

@@ -18,12 +18,15 @@ public:
     // kernel drops them and the table has to be read again. Memory is only used while they wait.
     static constexpr int default_queue_bytes = 64 * 1024 * 1024;
 
-    // `queue_bytes`: the receive queue asked for (SO_RCVBUFFORCE, else capped by net.core.rmem_max).
-    explicit KernelChangeFeed(ruleset::Table table, int queue_bytes = default_queue_bytes);  // throws Error
+    // `own_port_id`: the netlink port id of the socket our own transactions are committed through.
+    // `queue_bytes`: the receive queue asked for; SO_RCVBUFFORCE needs CAP_NET_ADMIN in the initial
+    // user namespace, elsewhere the kernel caps it at net.core.rmem_max.
+    KernelChangeFeed(ruleset::Table table, std::uint32_t own_port_id, int queue_bytes = default_queue_bytes);  // throws Error
 
     int fd() const noexcept override { return socket_.fd(); }
     ruleset::FeedRead read(std::optional<std::uint32_t> until) override;
     void ignore(std::uint32_t generation) override;
+    void start_over() override { pending_.clear(); }
 
     // How many datagrams one read takes at most, and the room for each (announcements are
     // coalesced into datagrams of a page or two).
@@ -41,6 +44,7 @@ private:
     // The followed table's announcements of the transaction being read, undecoded until its NEWGEN
     // says whether it is one of ours to leave out.
     std::vector<std::vector<std::uint8_t>> pending_;
+    std::uint32_t own_port_id_;
     ruleset::OwnGenerations ignored_;
     std::optional<std::uint32_t> last_generation_;
     std::vector<std::uint8_t> buffer_;

@@ -486,7 +486,7 @@ void KernelBackend::commit(const Transaction& transaction, std::optional<std::ui
 
 std::unique_ptr<ChangeFeed> KernelBackend::follow(const Table& table)
 {
-    return std::make_unique<KernelChangeFeed>(table);
+    return std::make_unique<KernelChangeFeed>(table, socket_.portid());
 }
 
 }  // namespace warren::nft::netlink

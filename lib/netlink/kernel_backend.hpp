@@ -17,6 +17,8 @@ public:
                                    std::span<const std::string> element_sets) override;
     void commit(const ruleset::Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
     std::unique_ptr<ruleset::ChangeFeed> follow(const ruleset::Table& table) override;
+    // The netlink port id our transactions are committed through (announcements carry it).
+    std::uint32_t port_id() const noexcept { return socket_.portid(); }
 
 private:
     KernelFeatures probe();

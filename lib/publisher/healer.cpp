@@ -13,55 +13,54 @@
 namespace warren::nft {
 
 namespace {
-// How long a failed repair waits before it is tried again without any new change: long enough not
-// to spin against a kernel that keeps refusing, short enough that ports do not stay dead for long.
+// How long a failed repair waits before it is tried again: long enough not to spin against a kernel
+// that keeps refusing, short enough that ports do not stay dead for long.
 constexpr int retry_after_ms = 1000;
 }  // namespace
 
-Healer::Healer(int feed_fd, std::function<bool()> on_change)
-    : feed_fd_(feed_fd),
-      on_change_(std::move(on_change)),
-      stop_fd_(eventfd(0, EFD_CLOEXEC)),
-      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
+Event::Event() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
 {
-    if (stop_fd_ < 0 || wake_fd_ < 0) {
-        const int error = errno;
-        close(stop_fd_);
-        close(wake_fd_);
-        throw kernel_error(error, "create the healing thread's events");
-    }
-    thread_ = std::thread([this] { run(); });
+    if (fd_ < 0)
+        throw kernel_error(errno, "create an eventfd for the healing thread");
 }
 
-void Healer::wake()
+Event::~Event() { close(fd_); }
+
+void Event::signal() const noexcept
 {
     const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = write(wake_fd_, &one, sizeof one);
+    [[maybe_unused]] const auto written = write(fd_, &one, sizeof one);
+}
+
+void Event::clear() const noexcept
+{
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto drained = read(fd_, &count, sizeof count);
+}
+
+Healer::Healer(int feed_fd, const Event& wake, std::function<bool()> on_change)
+    : feed_fd_(feed_fd), wake_(wake), on_change_(std::move(on_change)), thread_([this] { run(); })
+{
 }
 
 Healer::~Healer()
 {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = write(stop_fd_, &one, sizeof one);
+    stop_.signal();
     thread_.join();
-    close(stop_fd_);
-    close(wake_fd_);
 }
 
 void Healer::run()
 {
     bool retry = false;
     for (;;) {
-        pollfd waiting[3] = {{feed_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-        const int ready = poll(waiting, 3, retry ? retry_after_ms : -1);
+        // After a failed repair only the stop event and the pause count.
+        pollfd waiting[3] = {{stop_.fd(), POLLIN, 0}, {wake_.fd(), POLLIN, 0}, {feed_fd_, POLLIN, 0}};
+        const int ready = poll(waiting, retry ? 1 : 3, retry ? retry_after_ms : -1);
         if (ready < 0 && errno == EINTR)
             continue;
-        if (waiting[1].revents)
+        if (waiting[0].revents)
             return;
-        if (waiting[2].revents) {
-            std::uint64_t count = 0;
-            [[maybe_unused]] const auto drained = read(wake_fd_, &count, sizeof count);
-        }
+        wake_.clear();
         retry = on_change_();
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The thread of a self-healing publisher: waits until the kernel announces a change (the feed's
-// descriptor polls readable) and lets the publisher look at it, until the publisher stops it.
+// descriptor polls readable) or the publisher asks it to look, and lets the publisher look, until
+// the publisher stops it.
 #pragma once
 
 #include <functional>
@@ -8,15 +9,29 @@
 
 namespace warren::nft {
 
+// An eventfd: any thread signals it, a polling thread sees it readable until it clears it.
+class Event {
+public:
+    Event();  // throws Error
+    ~Event();
+    Event(const Event&) = delete;
+    Event& operator=(const Event&) = delete;
+
+    int fd() const noexcept { return fd_; }
+    void signal() const noexcept;
+    void clear() const noexcept;
+
+private:
+    int fd_;
+};
+
 class Healer {
 public:
-    // Calls `on_change` on its own thread whenever `feed_fd` polls readable. When `on_change`
-    // returns true (a repair failed and should be tried again), it is called again after a pause
-    // even if nothing else changes.
-    Healer(int feed_fd, std::function<bool()> on_change);
-    // Makes the thread call `on_change` soon, as if the feed were readable: for damage that another
-    // thread's read of the feed came across first.
-    void wake();
+    // Calls `on_change` on its own thread whenever `feed_fd` polls readable or `wake` is signalled
+    // (damage that another thread's read of the feed came across first). When `on_change` returns
+    // true (a repair failed), it is called again after a pause, and not before, even if the feed
+    // stays readable: a kernel that keeps refusing is not asked again and again.
+    Healer(int feed_fd, const Event& wake, std::function<bool()> on_change);
     // Stops the thread and waits for it: `on_change` is not running and is never called again.
     ~Healer();
     Healer(const Healer&) = delete;
@@ -26,9 +41,9 @@ private:
     void run();
 
     int feed_fd_;
+    const Event& wake_;
     std::function<bool()> on_change_;
-    int stop_fd_;  // an eventfd, written once to stop
-    int wake_fd_;  // an eventfd, written by wake()
+    Event stop_;
     std::thread thread_;
 };
 

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -74,9 +75,9 @@ public:
             if (view_.incomplete() && !desired_.empty())
                 recheck_ = "found incomplete at start";
         }
-        healer_.emplace(view_.feed_fd(), [this] { return heal(); });
+        healer_.emplace(view_.feed_fd(), wake_, [this] { return heal(); });
         if (!recheck_.empty())
-            healer_->wake();
+            wake_.signal();
     }
 
     ~Impl() { healer_.reset(); }
@@ -157,8 +158,12 @@ public:
             if ((changes.empty() && !repair) || commit_change(plan_replace(index, changes))) {
                 for (const auto& change : changes)
                     view_.index().replace(change.task_id, *change.wanted);
-                if (options_.self_heal)
-                    desired_ = {wanted.begin(), wanted.end()};
+                if (options_.self_heal) {
+                    desired_.clear();
+                    for (auto& [task, entries] : wanted)
+                        if (!entries.empty())
+                            desired_.emplace(task, std::move(entries));
+                }
                 return;
             }
         }
@@ -244,8 +249,8 @@ private:
     void catch_up()
     {
         view_.catch_up();
-        if (healer_ && view_.damaged())
-            healer_->wake();
+        if (options_.self_heal && view_.damaged())
+            wake_.signal();
     }
 
     // Commits a change of elements, preceded in the same transaction by the table's repair if the
@@ -267,15 +272,15 @@ private:
                     // Someone committed since our view. If only to other tables, the transaction is
                     // still exactly right: commit it again at the new generation, reading nothing.
                     const bool untouched = view_.catch_up_to_kernel();
-                    if (healer_ && view_.damaged())
-                        healer_->wake();
+                    if (options_.self_heal && view_.damaged())
+                        wake_.signal();
                     if (untouched)
                         continue;
                     return false;
                 }
-                if (e.kernel_errno() == EEXIST && view_.full_reads() != eexist_reads_) {
-                    // Another task's port that our view did not show: read the table in full and
-                    // decide again. If a full read shows it neither, the kernel's answer is final.
+                if ((e.kernel_errno() == EEXIST || e.kernel_errno() == ENOENT) && view_.full_reads() != eexist_reads_) {
+                    // An element our view did not show, or showed although it was gone: read the
+                    // table in full and decide again. If a full read agrees, the kernel's answer is final.
                     eexist_reads_ = view_.full_reads() + 1;
                     view_.invalidate();
                     return false;
@@ -306,7 +311,7 @@ private:
                            " (a port on all addresses includes every address), which";
             message += " is already published by ";
             message += owner->empty() ? std::string("another program (an element without a warren-nft owner)")
-                                      : "task \"" + *owner + "\"";
+                                      : "task \"" + printable(*owner) + "\"";
             message += " to " + layout::to_string(existing->address) + ":" + std::to_string(existing->mapping.container_port);
             message += "; nothing was changed for task \"" + std::string(task_id) + "\"";
             return Error(errc::port_conflict, std::move(message), EEXIST, "publish " + wanted_port);
@@ -345,6 +350,7 @@ private:
     {
         if (!options_.self_heal)
             return;
+        restores_.erase(std::string(task_id));
         if (entries.empty())
             desired_.erase(std::string(task_id));
         else
@@ -359,18 +365,37 @@ private:
     };
 
     // Compares the kept tasks (all of them, or those `touched`) with the kernel's. A port that another
-    // owner took over in between stays theirs: it is left out and described in `skipped`.
+    // owner took over in between stays theirs: it is left out and described in `skipped`, as is a
+    // contested task, which is no longer kept.
     Restoration plan_restoration(bool all_tasks, const std::set<std::string, std::less<>>& touched,
-                                 std::vector<std::string>& skipped) const
+                                 std::vector<std::string>& skipped)
     {
         const auto& index = view_.index();
         Restoration out;
-        for (const auto& [task, entries] : desired_) {
-            if (!all_tasks && !touched.contains(task))
-                continue;
+        // Only the touched tasks, unless all of them may be damaged: a deleted element costs the
+        // same at any number of kept tasks.
+        std::vector<const std::pair<const std::string, std::vector<IndexEntry>>*> candidates;
+        if (all_tasks) {
+            for (const auto& kept : desired_)
+                candidates.push_back(&kept);
+        } else {
+            for (const auto& task : touched)
+                if (const auto kept = desired_.find(task); kept != desired_.end())
+                    candidates.push_back(&*kept);
+        }
+        std::vector<std::string> given_up;
+        for (const auto* candidate : candidates) {
+            const auto& [task, entries] = *candidate;
             const auto current = index.entries(task);
             if (current == entries)
                 continue;
+            if (contested(task)) {
+                skipped.push_back("task " + printable(task) + " no longer kept: restored " + std::to_string(max_restores) +
+                                  " times within " + std::to_string(restore_window.count()) +
+                                  " s, and another writer keeps changing it (another self-healing publisher that owns it too?)");
+                given_up.push_back(task);
+                continue;
+            }
             std::vector<IndexEntry> keepable;
             keepable.reserve(entries.size());
             for (const auto& entry : entries) {
@@ -388,6 +413,10 @@ private:
                 out.tasks.push_back(task);
                 out.ports.push_back(std::move(keepable));
             }
+        }
+        for (const auto& task : given_up) {
+            desired_.erase(task);
+            restores_.erase(task);
         }
         return out;
     }
@@ -416,9 +445,12 @@ private:
             for (Backoff backoff; backoff.next();) {
                 report.skipped.clear();
                 auto restoration = plan_restoration(all_tasks, touched, report.skipped);
-                // The layout is put back for ports to carry traffic, ours or others'.
+                // The layout is put back for ports to carry traffic, ours or others'; in a table that
+                // counts, so are `backends` elements that disagree with the ports maps (masquerade
+                // and forward look destinations up there).
                 const bool layout = view_.incomplete() && (!desired_.empty() || view_.index().size() > 0);
-                if (restoration.tasks.empty() && !layout) {
+                const bool backends = !view_.index().mismatched().empty();
+                if (restoration.tasks.empty() && !layout && !backends) {
                     recheck_.clear();
                     if (!report.skipped.empty()) {
                         report.duration = since_noticed();
@@ -434,25 +466,58 @@ private:
                     report.duration = since_noticed();
                     for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
                         view_.index().replace(restoration.tasks[i], std::move(restoration.ports[i]));
+                    note_restored(restoration.tasks);
                     report.ports_restored = restoration.missing;
-                    report.layout_restored = layout;
+                    report.layout_restored = layout || backends;
                     recheck_.clear();
                     tell(report);
                     return false;
                 }
-                // Someone changed the table meanwhile: look at everything again.
+                // Someone changed the table meanwhile, or the view was wrong: look again.
+                view_.catch_up();
                 auto more = view_.take_damage();
                 all_tasks = all_tasks || more.all_tasks;
                 touched.insert(more.tasks.begin(), more.tasks.end());
             }
             throw contention();
         } catch (const std::exception& e) {
-            report.error = printable(e.what());
-            report.duration = since_noticed();
-            recheck_ = "an earlier repair failed";
-            tell(report);
+            try {
+                report.error = printable(e.what());
+                report.duration = since_noticed();
+                recheck_ = "an earlier repair failed";
+                tell(report);
+            } catch (...) {
+                // Out of memory while reporting: the repair is retried all the same.
+            }
             return true;
         }
+    }
+
+    // Another writer that changes a task back right after each repair (another self-healing
+    // publisher that owns it too, as one that adopted the same table does) would make the two
+    // commit against each other forever. A task repaired `max_restores` times within
+    // `restore_window` is not repaired again: this publisher stops keeping it, and says so, and the
+    // other writer's version stands.
+    static constexpr std::size_t max_restores = 5;
+    static constexpr auto restore_window = std::chrono::seconds(10);
+
+    void note_restored(const std::vector<std::string>& tasks)
+    {
+        const auto now = std::chrono::steady_clock::now();
+        for (const auto& task : tasks)
+            restores_[task].push_back(now);
+    }
+
+    bool contested(const std::string& task)
+    {
+        const auto found = restores_.find(task);
+        if (found == restores_.end())
+            return false;
+        auto& times = found->second;
+        const auto now = std::chrono::steady_clock::now();
+        while (!times.empty() && now - times.front() > restore_window)
+            times.pop_front();
+        return times.size() >= max_restores;
     }
 
     void tell(const RepairReport& report) const
@@ -470,13 +535,16 @@ private:
     const PublisherOptions options_;
     std::mutex mutex_;
     TableView view_;
-    // The full read after which an EEXIST for a port our view called free is final.
+    // The full read after which an EEXIST or ENOENT for an element our view got wrong is final.
     std::uint64_t eexist_reads_ = 0;
     // What a self-healing publisher keeps published: the tasks it published or adopted.
     std::map<std::string, std::vector<IndexEntry>, std::less<>> desired_;
     // Why every task must be compared with the kernel even without new damage (the last repair
     // failed, or the table was damaged before we started); empty when not.
     std::string recheck_;
+    // When each kept task was restored recently (give_up_contested()).
+    std::map<std::string, std::deque<std::chrono::steady_clock::time_point>, std::less<>> restores_;
+    Event wake_;  // asks the healing thread to look at damage another thread read
     std::optional<Healer> healer_;  // last: stopped before the members it uses go
 };
 

@@ -30,8 +30,6 @@ std::string describe(const TableEvent& event)
     case TableEvent::Kind::set:
         return "set " + name + (event.removed ? " deleted" : " added or changed");
     case TableEvent::Kind::element:
-        if (event.element.key.empty())
-            return "set " + name + " flushed";
         return event.removed ? "element deleted from set " + name : "element added to set " + name;
     }
     return "unknown change";
@@ -106,12 +104,24 @@ bool TableView::counting(const ruleset::TableSnapshot& snapshot) const
 
 void TableView::refresh()
 {
+    // What is queued now is older than the read: left out, but judged, so that the feed keeps
+    // track of our own generations and a healing thread does not find it readable again. The
+    // read holds every transaction whose announcements began before it, even one read only in part.
+    feed_->read(std::nullopt);
+    feed_->start_over();
+    if (tracking_ && full_reads_ > 0) {
+        // Whatever others changed since the last read is in this one, unannounced: every kept
+        // task must be compared with it.
+        damage_.any = damage_.all_tasks = true;
+        if (damage_.description.empty())
+            damage_.description = "table ip warren read again (announcements lost or a commit's outcome unknown)";
+    }
     const auto snapshot = backend_.snapshot(layout::table(), layout::chain_names(), layout::element_sets());
     ++full_reads_;
     const bool counting = this->counting(snapshot);
     set_layout(snapshot, counting);
     index_ = TaskIndex::from_snapshot(snapshot, counting);
-    generation_ = layout_read_ = snapshot.generation;
+    generation_ = layout_read_ = last_full_read_ = snapshot.generation;
     layout_changed_.reset();
     fresh_ = true;
 }
@@ -119,12 +129,7 @@ void TableView::refresh()
 void TableView::follow(ruleset::FeedRead read)
 {
     if (read.lost) {
-        // What changed is unknown: read it all, and let a healer compare every task.
-        if (tracking_) {
-            damage_.any = damage_.all_tasks = true;
-            damage_.description += std::string(damage_.description.empty() ? "" : "; ") +
-                                   "change announcements lost (receive queue full); table read again";
-        }
+        // What changed is unknown: read it all (a healer then compares every task).
         fresh_ = false;
         refresh();
         return;
@@ -138,7 +143,10 @@ void TableView::follow(ruleset::FeedRead read)
 void TableView::absorb(const Change& change)
 {
     // Already in the view: read in full since, or announced before we started to follow, or our
-    // own. Applying a change twice is harmless, so a contested one is applied anyway.
+    // own. Applying a change twice is harmless, so a contested one is applied anyway, unless the
+    // last full read already holds it.
+    if (!ruleset::generation_after(change.generation, last_full_read_))
+        return;
     if (!ruleset::generation_after(change.generation, generation_) && !change.contested)
         return;
     if (ruleset::generation_after(change.generation, generation_))
@@ -178,12 +186,7 @@ void TableView::apply(const TableEvent& event)
         }
         break;
     case TableEvent::Kind::element:
-        if (event.element.key.empty()) {
-            index_.forget_set(event.name, touched);
-            damage_.all_tasks = damage_.all_tasks || tracking_;
-        } else {
-            index_.apply(event.element, event.removed, touched);
-        }
+        index_.apply(event.element, event.removed, touched);
         break;
     }
     scratch_.clear();

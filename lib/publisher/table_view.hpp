@@ -95,6 +95,7 @@ private:
     // set); the layout needs reading if it is newer than the last read.
     std::optional<std::uint32_t> layout_changed_;
     std::uint32_t layout_read_ = 0;
+    std::uint32_t last_full_read_ = 0;  // the generation of the last full read
     // The first change of a publisher also rewrites the fixed rules, repairing rules edited behind
     // our back (a rule with our comment but other expressions looks complete to the view).
     bool rewrite_rules_ = true;

@@ -6,8 +6,6 @@
 
 #include "ruleset/objects.hpp"
 
-#include <unistd.h>
-
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -21,7 +19,8 @@ struct TableEvent {
     enum class Kind : std::uint8_t { table, chain, rule, set, element };
     Kind kind = Kind::table;
     bool removed = false;  // DEL* (and DESTROY*); otherwise NEW*
-    // The chain of a chain or rule event, the set of a set event (elements name theirs in element.set).
+    // The chain of a chain or rule event, the set of a set event (elements name theirs in
+    // element.set). A flushed set is announced element by element.
     std::string name;
     Element element;  // element events only
     friend bool operator==(const TableEvent&, const TableEvent&) = default;
@@ -33,6 +32,7 @@ struct Change {
     std::uint32_t generation = 0;
     std::uint32_t pid = 0;      // of the committing thread, in the initial pid namespace (0: not said)
     std::string process;        // the committing process's name, as it calls itself: untrusted
+    std::uint32_t port_id = 0;  // the netlink port id of the socket that committed it
     std::vector<TableEvent> events;
     // A generation one of our commits was expected to become, committed by someone else: apply it
     // although the view believes it is past it.
@@ -54,33 +54,25 @@ inline bool generation_after(std::uint32_t a, std::uint32_t b) noexcept
     return static_cast<std::int32_t>(a - b) > 0;
 }
 
-// The generations our own commits became, each with the thread that committed it: what a feed
-// leaves out. A generation we expected that another thread took (our transaction changed nothing,
-// so the kernel did not count it; or the kernel reports pids of another pid namespace) is contested:
-// it must be applied even though the view believes it is past it.
+// The generations our own commits became, each with the netlink port id of the socket that
+// committed it (the kernel stamps a commit's announcements with it): what a feed leaves out. A
+// generation we expected that another socket took (our transaction changed nothing, so the kernel
+// did not count it) is contested: it must be applied even though the view believes it is past it.
 class OwnGenerations {
 public:
-    // The calling thread's id as the kernel reports committers (in the initial pid namespace when the
-    // caller runs there). Asked of the kernel once per thread: every commit needs it.
-    static std::uint32_t this_thread()
-    {
-        thread_local const auto id = static_cast<std::uint32_t>(gettid());
-        return id;
-    }
-
     enum class Verdict { other, mine, contested };
 
-    void expect(std::uint32_t generation, std::uint32_t thread) { expected_.emplace_back(generation, thread); }
-    // What the transaction announced as `generation`, committed by `thread`, is to us.
-    Verdict judge(std::uint32_t generation, std::uint32_t thread)
+    void expect(std::uint32_t generation, std::uint32_t port_id) { expected_.emplace_back(generation, port_id); }
+    // What the transaction announced as `generation`, committed through `port_id`, is to us.
+    Verdict judge(std::uint32_t generation, std::uint32_t port_id)
     {
         while (!expected_.empty() && generation_after(generation, expected_.front().first))
             expected_.pop_front();
         if (expected_.empty() || expected_.front().first != generation)
             return Verdict::other;
-        const bool same_thread = expected_.front().second == thread;
+        const bool same_socket = expected_.front().second == port_id;
         expected_.pop_front();
-        return same_thread ? Verdict::mine : Verdict::contested;
+        return same_socket ? Verdict::mine : Verdict::contested;
     }
 
 private:
@@ -96,10 +88,14 @@ public:
     // Returns every complete transaction queued. With `until`, first waits (up to a bound; then it
     // reports the feed as lost) until the transaction of that generation, or a later one, arrived.
     virtual FeedRead read(std::optional<std::uint32_t> until) = 0;
-    // Our own transaction, committed by the calling thread, became `generation`: leave it out of
-    // what read() returns, undecoded (the caller already knows what it changed). If another
-    // thread committed that generation after all, it is returned as usual.
+    // Our own transaction, committed through the backend that made this feed, became `generation`:
+    // leave it out of what read() returns, undecoded (the caller already knows what it changed). If
+    // another socket committed that generation after all, it is returned, marked contested.
     virtual void ignore(std::uint32_t generation) = 0;
+    // Forgets the announcements of a transaction read only in part (its NEWGEN not yet read): the
+    // caller is about to read the table in full, which holds that transaction, and its remaining
+    // announcements would otherwise be taken for another transaction's.
+    virtual void start_over() = 0;
 };
 
 }  // namespace warren::nft::ruleset

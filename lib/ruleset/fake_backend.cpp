@@ -251,6 +251,9 @@ struct FakeBackend::FeedQueue {
 };
 
 namespace {
+// Every commit of the fake goes through one socket, as far as its announcements tell.
+constexpr std::uint32_t fake_port_id = 1;
+
 class FakeFeed final : public ChangeFeed {
 public:
     explicit FakeFeed(std::shared_ptr<FakeBackend::FeedQueue> queue) : queue_(std::move(queue)) {}
@@ -264,7 +267,7 @@ public:
         FeedRead out;
         out.lost = std::exchange(queue_->lost, false);
         for (auto& change : std::exchange(queue_->changes, {})) {
-            const auto verdict = queue_->ignored.judge(change.generation, change.pid);
+            const auto verdict = queue_->ignored.judge(change.generation, change.port_id);
             if (verdict == OwnGenerations::Verdict::mine)
                 continue;
             change.contested = verdict == OwnGenerations::Verdict::contested;
@@ -272,10 +275,12 @@ public:
         }
         return out;
     }
+    // The fake announces whole transactions only.
+    void start_over() override {}
     void ignore(std::uint32_t generation) override
     {
         std::lock_guard lock(queue_->mutex);
-        queue_->ignored.expect(generation, OwnGenerations::this_thread());
+        queue_->ignored.expect(generation, fake_port_id);
     }
 
 private:
@@ -316,7 +321,7 @@ void FakeBackend::announce(const Transaction& transaction)
     std::erase_if(feeds_, [](const auto& feed) { return feed.expired(); });
     for (const auto& weak : feeds_) {
         const auto feed = weak.lock();
-        Change change{generation_, OwnGenerations::this_thread(), "fake", {}, false};
+        Change change{generation_, 0, "fake", fake_port_id, {}, false};
         if (transaction.table() == feed->table)
             for (const auto& operation : transaction.operations())
                 change.events.push_back(event_of(operation));

@@ -44,7 +44,7 @@ public:
     {
         if (queue_bytes_ == 0)
             return kernel_.follow(table);
-        return std::make_unique<warren::nft::netlink::KernelChangeFeed>(table, queue_bytes_);
+        return std::make_unique<warren::nft::netlink::KernelChangeFeed>(table, kernel_.port_id(), queue_bytes_);
     }
 
     std::shared_ptr<std::atomic<int>> full_reads = std::make_shared<std::atomic<int>>(0);
@@ -343,6 +343,65 @@ TEST_CASE_METHOD(FreshNetns, "a self-healing publisher repairs damage done befor
     CHECK(seen[0].layout_restored);
     CHECK(seen[0].ports_restored == 0);
     CHECK(warren_chains().size() == 4);
+}
+
+TEST_CASE_METHOD(FreshNetns, "two self-healing publishers that own one task stop fighting over it", "[heal]")
+{
+    Reports first_reports, second_reports;
+    HostPortPublisher first(first_reports.options());
+    first.publish_ports("shared", "10.88.0.2", std::vector{tcp(8080, 80)});
+    HostPortPublisher second(second_reports.options());  // adopts "shared" too
+    first.publish_ports("shared", "10.88.0.2", std::vector{tcp(9090, 90)});
+    // Each undoes the other's version until one of them gives the task up.
+    std::size_t seen = 0;
+    for (int quiet = 0; quiet < 5;) {
+        std::this_thread::sleep_for(100ms);
+        const auto now = first_reports.size() + second_reports.size();
+        quiet = now == seen ? quiet + 1 : 0;
+        seen = now;
+        REQUIRE(seen < 40);
+    }
+    CHECK(seen >= 5);
+    auto reports = first_reports.wait_for(0);
+    const auto more = second_reports.wait_for(0);
+    reports.insert(reports.end(), more.begin(), more.end());
+    const auto gave_up = std::count_if(reports.begin(), reports.end(), [](const warren::nft::RepairReport& report) {
+        return std::any_of(report.skipped.begin(), report.skipped.end(),
+                           [](const std::string& line) { return line.starts_with("task shared no longer kept"); });
+    });
+    CHECK(gave_up == 1);
+    CHECK(kernel_ports().size() == 1);  // one version of the task stands
+}
+
+TEST_CASE_METHOD(FreshNetns, "a catch-all element is no task and no damage", "[heal][follow]")
+{
+    Reports reports;
+    HostPortPublisher publisher(reports.options());
+    publisher.publish_ports("a", "10.88.0.2", std::vector{tcp(8080, 80), tcp(8081, 81)});
+    nft({"add", "element", "ip", "warren", "ports", "{", "*", ":", "10.9.9.9", ".", "99", "}"});
+    CHECK(publisher.all_published_ports().size() == 2);
+    std::this_thread::sleep_for(200ms);
+    CHECK(reports.size() == 0);
+    nft({"delete", "element", "ip", "warren", "ports", "{", "*", "}"});
+    CHECK(publisher.all_published_ports().size() == 2);
+    CHECK(reports.size() == 0);
+}
+
+TEST_CASE_METHOD(FreshNetns, "a self-healing publisher of a counting table restores its backends set", "[heal][counters]")
+{
+    Reports reports;
+    auto options = reports.options();
+    options.counters = true;
+    HostPortPublisher publisher(options);
+    publisher.publish_ports("a", "10.88.0.2", std::vector{tcp(8080, 80)});
+    const auto backends = kernel_backends();
+    REQUIRE(backends.size() == 1);
+    nft({"flush", "set", "ip", "warren", "backends"});
+    const auto seen = reports.wait_for(1);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].error.empty());
+    CHECK(seen[0].layout_restored);
+    CHECK(kernel_backends() == backends);
 }
 
 TEST_CASE_METHOD(FreshNetns, "self-healing publishers start and stop cleanly, also while damage arrives", "[heal]")
