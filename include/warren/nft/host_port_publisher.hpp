@@ -78,10 +78,12 @@ struct RepairReport {
     // From reading the damaging commit's notifications to the kernel's acknowledgement of the repair.
     std::chrono::microseconds duration{0};
     // Empty when the repair committed. Otherwise why it failed; nothing was changed, and the
-    // publisher tries again at the next change of the table.
+    // publisher tries again a second later, and then at every further change of the table.
     std::string error;
     // Ports it could not restore because another owner holds their host port now, as "8080/tcp of
-    // task web-1 (held by task other)". Restoring them would take that port away from its owner.
+    // task web-1 (held by task other)": restoring them would take that port away from its owner. And
+    // tasks it stopped keeping because another writer changed them back after each of 5 repairs in
+    // 10 seconds ("task web-1 no longer kept: ..."), as another self-healing publisher would.
     std::vector<std::string> skipped;
 };
 
@@ -109,6 +111,7 @@ struct PublisherOptions {
     // has not unpublished. Such a publisher owns those tasks: unpublish them through it, since an
     // unpublish by any other program (another process, `warren-nft unpublish`) is undone like any
     // other damage. Ports another owner took over in between are left to it (RepairReport::skipped).
+    // Every self-healing publisher adopts the whole table: run one per host (docs/architecture.md).
     // Off (the default): damage stays until the next publish_ports() of this publisher repairs the
     // layout (ports deleted behind its back stay deleted).
     bool self_heal = false;
