@@ -33,7 +33,7 @@ void set_buffer(int fd, int force_option, int option, int bytes = buffer_bytes)
 }  // namespace
 
 Socket::Socket()
-    : socket_(mnl_socket_open(NETLINK_NETFILTER), mnl_socket_close),
+    : socket_(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC), mnl_socket_close),
       seq_(static_cast<std::uint32_t>(std::time(nullptr))),
       receive_buffer_(receive_buffer_bytes)
 {

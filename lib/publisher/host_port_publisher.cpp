@@ -262,10 +262,19 @@ private:
         if (view_.repair())
             combined.emplace(*view_.repair()).append(change);
         const auto& tx = combined ? *combined : change;
-        for (int attempt = 0; attempt < max_prompt_retries; ++attempt) {
+        for (int attempt = 0; attempt <= max_prompt_retries; ++attempt) {
+            // Another writer that commits to its own tables faster than one of our round trips would
+            // refuse every guarded commit. Our view is exact then (the announcements said that only
+            // other tables changed), so the last attempt goes without the guard: the kernel's own
+            // checks (EEXIST for a taken port, ENOENT for a vanished element) still refuse it if
+            // our table changed in the moment since.
+            const bool guarded = attempt < max_prompt_retries;
             try {
-                backend_->commit(tx, view_.generation());
-                view_.committed(combined.has_value());
+                backend_->commit(tx, guarded ? std::optional(view_.generation()) : std::nullopt);
+                if (guarded)
+                    view_.committed(combined.has_value());
+                else
+                    view_.committed_unguarded(combined.has_value());
                 return true;
             } catch (const Error& e) {
                 if (e.code() == errc::ruleset_changed) {

@@ -85,6 +85,11 @@ void TableView::committed(bool repaired)
     if (++generation_ == 0)
         ++generation_;
     feed_->ignore(generation_);
+    committed_unguarded(repaired);
+}
+
+void TableView::committed_unguarded(bool repaired)
+{
     table_exists_ = true;  // every transaction of ours that changes ports (or repairs) needs the table
     if (repaired) {
         incomplete_ = false;

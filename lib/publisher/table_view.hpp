@@ -60,6 +60,9 @@ public:
     // view moves on by that one generation, whose announcements are then left out. (After one that
     // removed the table, invalidate() the view.)
     void committed(bool repaired);
+    // The same for a transaction committed without the guard: its generation is unknown, so its
+    // announcements are applied like anyone's (to a view that already holds them: no change).
+    void committed_unguarded(bool repaired);
 
     // Damage done by others since the last call; tracked only when `track` was set.
     void track_damage() noexcept { tracking_ = true; }
