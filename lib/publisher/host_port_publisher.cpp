@@ -371,6 +371,7 @@ private:
         std::vector<std::string> tasks;
         std::vector<std::vector<IndexEntry>> ports;  // what each of `tasks` publishes again
         std::size_t missing = 0;                     // ports among them that the kernel lacks now
+        std::vector<std::string> rivals;             // tasks the kernel holds in another version
     };
 
     // Compares the kept tasks (all of them, or those `touched`) with the kernel's. A port that another
@@ -398,7 +399,11 @@ private:
             const auto current = index.entries(task);
             if (current == entries)
                 continue;
-            if (contested(task)) {
+            // Elements of the task that we did not publish: someone publishes it in another version.
+            const bool rival = std::any_of(current.begin(), current.end(), [&](const IndexEntry& entry) {
+                return std::find(entries.begin(), entries.end(), entry) == entries.end();
+            });
+            if (rival && contested(task)) {
                 skipped.push_back("task " + printable(task) + " no longer kept: restored " + std::to_string(max_restores) +
                                   " times within " + std::to_string(restore_window.count()) +
                                   " s, and another writer keeps changing it (another self-healing publisher that owns it too?)");
@@ -421,6 +426,8 @@ private:
             if (current != keepable) {
                 out.tasks.push_back(task);
                 out.ports.push_back(std::move(keepable));
+                if (rival)
+                    out.rivals.push_back(task);
             }
         }
         for (const auto& task : given_up) {
@@ -475,7 +482,7 @@ private:
                     report.duration = since_noticed();
                     for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
                         view_.index().replace(restoration.tasks[i], std::move(restoration.ports[i]));
-                    note_restored(restoration.tasks);
+                    note_restored(restoration.rivals);
                     report.ports_restored = restoration.missing;
                     report.layout_restored = layout || backends;
                     recheck_.clear();
@@ -502,11 +509,12 @@ private:
         }
     }
 
-    // Another writer that changes a task back right after each repair (another self-healing
-    // publisher that owns it too, as one that adopted the same table does) would make the two
-    // commit against each other forever. A task repaired `max_restores` times within
-    // `restore_window` is not repaired again: this publisher stops keeping it, and says so, and the
-    // other writer's version stands.
+    // Another writer that publishes a task in its own version right after each repair (another
+    // self-healing publisher that owns it too, as one that adopted the same table does) would make
+    // the two commit against each other forever. A task put back over another version
+    // `max_restores` times within `restore_window` is not put back again: this publisher stops
+    // keeping it, says so, and the other version stands. Plain damage (ports deleted, however
+    // often) never counts: only elements of the task that this publisher did not write.
     static constexpr std::size_t max_restores = 5;
     static constexpr auto restore_window = std::chrono::seconds(10);
 

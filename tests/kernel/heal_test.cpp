@@ -373,6 +373,22 @@ TEST_CASE_METHOD(FreshNetns, "two self-healing publishers that own one task stop
     CHECK(kernel_ports().size() == 1);  // one version of the task stands
 }
 
+TEST_CASE_METHOD(FreshNetns, "damage repeated again and again is repaired every time", "[heal]")
+{
+    Reports reports;
+    HostPortPublisher publisher(reports.options());
+    publisher.publish_ports("a", "10.88.0.2", std::vector{tcp(8080, 80)});
+    const auto published = kernel_ports();
+    for (std::size_t round = 1; round <= 8; ++round) {
+        INFO("round " << round);
+        nft({"delete", "element", "ip", "warren", "ports", "{", "tcp", ".", "8080", "}"});
+        const auto seen = reports.wait_for(round);
+        REQUIRE(seen.size() == round);
+        CHECK(seen.back().skipped.empty());
+        CHECK(kernel_ports() == published);
+    }
+}
+
 TEST_CASE_METHOD(FreshNetns, "a catch-all element is no task and no damage", "[heal][follow]")
 {
     Reports reports;
