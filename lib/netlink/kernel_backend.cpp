@@ -267,11 +267,18 @@ public:
         return true;
     }
 
+    // Whether a dump spanned a generation change (it was read to its end all the same).
+    bool interrupted() const noexcept { return interrupted_; }
+
 private:
     // EINTR: a dump spanned a generation change; ENOENT: the object vanished while we read.
-    bool finished(int err, const std::string& what) const
+    bool finished(int err, const std::string& what)
     {
-        if (err == EINTR || err == ENOENT)
+        if (err == EINTR) {
+            interrupted_ = true;
+            return true;
+        }
+        if (err == ENOENT)
             return false;
         if (err)
             throw kernel_error(err, what + where_);
@@ -316,6 +323,7 @@ private:
     const Table& table_;
     std::uint16_t family_;
     std::string where_;
+    bool interrupted_ = false;
 };
 
 std::string describe_failure(const Transaction& transaction, const Batch& batch, const Refusal& refusal)
@@ -448,6 +456,12 @@ std::uint32_t KernelBackend::generation()
 TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::string> chains,
                                      std::span<const std::string> element_sets)
 {
+    return snapshot_following(table, chains, element_sets, {});
+}
+
+TableSnapshot KernelBackend::snapshot_following(const Table& table, std::span<const std::string> chains,
+                                               std::span<const std::string> element_sets, const Unchanged& unchanged)
+{
     // Retried, with pauses, when another writer commits while we read.
     for (Backoff backoff; backoff.next();) {
         TableSnapshot snap;
@@ -456,9 +470,16 @@ TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::s
         const bool read = reader.table(snap) &&
                           (!snap.exists || (reader.chains(chains, snap.chains) && reader.rule_comments(snap.rule_comments) &&
                                             reader.sets(snap.sets) && reader.elements(element_sets, snap.sets, snap.elements)));
-        // Consistent only if nobody committed while we read.
-        if (read && generation() == snap.generation)
+        if (!read)
+            continue;
+        // Consistent if nobody committed while we read, or nobody committed to this table.
+        const auto end = generation();
+        if (end == snap.generation && !reader.interrupted())
             return snap;
+        if (unchanged && unchanged(snap.generation, end)) {
+            snap.generation = end;
+            return snap;
+        }
     }
     throw Error(errc::ruleset_changed, "read table " + display_name(table) + ": the ruleset kept changing while it was read; retry later");
 }

@@ -15,6 +15,9 @@ public:
     std::uint32_t generation() override;
     ruleset::TableSnapshot snapshot(const ruleset::Table& table, std::span<const std::string> chains,
                                    std::span<const std::string> element_sets) override;
+    ruleset::TableSnapshot snapshot_following(const ruleset::Table& table, std::span<const std::string> chains,
+                                             std::span<const std::string> element_sets,
+                                             const Unchanged& unchanged) override;
     void commit(const ruleset::Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
     std::unique_ptr<ruleset::ChangeFeed> follow(const ruleset::Table& table) override;
     // The netlink port id our transactions are committed through (announcements carry it).

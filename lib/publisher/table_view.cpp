@@ -121,7 +121,23 @@ void TableView::refresh()
         if (damage_.description.empty())
             damage_.description = "table ip warren read again (announcements lost or a commit's outcome unknown)";
     }
-    const auto snapshot = backend_.snapshot(layout::table(), layout::chain_names(), layout::element_sets());
+    // A large table takes long to read, and on a busy host other programs commit meanwhile: a read
+    // is still exact if the announcements say that none of them touched our table. Those that
+    // come after the read are kept for the view.
+    std::vector<ruleset::Change> later;
+    const auto unchanged = [&](std::uint32_t from, std::uint32_t to) {
+        auto read = feed_->read(to);
+        bool untouched = !read.lost;
+        for (auto& change : read.changes) {
+            if (ruleset::generation_after(change.generation, to))
+                later.push_back(std::move(change));
+            else if (ruleset::generation_after(change.generation, from) && !change.events.empty())
+                untouched = false;
+        }
+        return untouched;
+    };
+    const auto snapshot =
+        backend_.snapshot_following(layout::table(), layout::chain_names(), layout::element_sets(), unchanged);
     ++full_reads_;
     const bool counting = this->counting(snapshot);
     set_layout(snapshot, counting);
@@ -129,6 +145,10 @@ void TableView::refresh()
     generation_ = layout_read_ = last_full_read_ = snapshot.generation;
     layout_changed_.reset();
     fresh_ = true;
+    for (const auto& change : later)
+        absorb(change);
+    if (layout_changed_ && ruleset::generation_after(*layout_changed_, layout_read_))
+        reread_layout();
 }
 
 void TableView::follow(ruleset::FeedRead read)

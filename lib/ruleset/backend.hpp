@@ -10,6 +10,7 @@
 #include <warren/nft/kernel_features.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -45,6 +46,17 @@ public:
     // `element_sets`, all at one generation.
     virtual TableSnapshot snapshot(const Table& table, std::span<const std::string> chains,
                                    std::span<const std::string> element_sets) = 0;
+    // Whether nothing in the table changed between two generations (from the change announcements).
+    using Unchanged = std::function<bool(std::uint32_t from, std::uint32_t to)>;
+    // The same read, for a table others' commits may keep interrupting (a large one, on a busy host):
+    // a read during which the generation moved is still exact, at the later generation, when
+    // `unchanged` says that none of those commits touched the table. By default a plain snapshot.
+    virtual TableSnapshot snapshot_following(const Table& table, std::span<const std::string> chains,
+                                             std::span<const std::string> element_sets, const Unchanged& unchanged)
+    {
+        static_cast<void>(unchanged);
+        return snapshot(table, chains, element_sets);
+    }
     // Applies the whole transaction or nothing. With `expected_generation`, the kernel refuses the
     // transaction (errc::ruleset_changed) if anyone committed since that generation. Throws Error.
     virtual void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation) = 0;

@@ -35,6 +35,13 @@ public:
             ++*full_reads;
         return kernel_.snapshot(table, chains, element_sets);
     }
+    rs::TableSnapshot snapshot_following(const rs::Table& table, std::span<const std::string> chains,
+                                         std::span<const std::string> element_sets, const Unchanged& unchanged) override
+    {
+        if (!element_sets.empty())
+            ++*full_reads;
+        return kernel_.snapshot_following(table, chains, element_sets, unchanged);
+    }
     void commit(const rs::Transaction& tx, std::optional<std::uint32_t> generation) override
     {
         ++*commits;
@@ -184,6 +191,26 @@ TEST_CASE_METHOD(FreshNetns, "commits to other tables cost no table read and no 
     CHECK(*full_reads == 1);
     CHECK(kernel_ports().size() == 50);
     CHECK(publisher.all_published_ports().size() == 50);
+}
+
+TEST_CASE_METHOD(FreshNetns, "a large table is read while another writer keeps committing to its own table", "[follow]")
+{
+    std::vector<warren::nft::TaskPorts> tasks;
+    for (int i = 0; i < 20000; ++i)
+        tasks.push_back({"task-" + std::to_string(i), "10.88.0.2", {tcp(static_cast<std::uint16_t>(1 + i), 80)}});
+    HostPortPublisher().reconcile(tasks);
+    ForeignWriter writer;
+    writer.wait_for(10);
+    const int before = writer.commits();
+    // Reading 20,000 elements takes long enough that the other writer commits during every read:
+    // the announcements tell that none of its commits touched our table.
+    auto counting = std::make_unique<CountingBackend>();
+    const auto full_reads = counting->full_reads;
+    HostPortPublisher publisher(std::move(counting));
+    CHECK(publisher.all_published_ports().size() == 20000);
+    CHECK(*full_reads == 1);
+    INFO("foreign commits during the read: " << writer.commits() - before);
+    CHECK(writer.commits() - before > 10);
 }
 
 TEST_CASE_METHOD(FreshNetns, "changes by other writers to our table are followed without reading it again", "[follow]")
