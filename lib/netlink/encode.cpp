@@ -20,7 +20,7 @@ using namespace ruleset;
 
 namespace {
 
-// NFTA_SET_ELEM_LIST_ELEMENTS is a nest with a 16-bit length: stay far below 64 KiB (pitfall 8).
+// NFTA_SET_ELEM_LIST_ELEMENTS is a nest with a 16-bit length: stay far below 64 KiB.
 constexpr std::size_t max_elements_per_message = 128;
 
 std::uint16_t family_of(const Table& table) { return static_cast<std::uint16_t>(table.family); }
@@ -35,7 +35,7 @@ std::uint16_t create_flags(Verb verb)
 UdataBufPtr comment_udata(std::uint8_t type, const std::string& comment)
 {
     auto udata = checked<UdataBufPtr>(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
-    // nft shows a comment only when it carries its terminating NUL (pitfall 13).
+    // nft shows a comment only when it carries its terminating NUL.
     if (!nftnl_udata_put_strz(udata.get(), type, comment.c_str()))
         throw std::length_error("comment too long for nftables userdata: " + comment);
     return udata;
@@ -101,7 +101,7 @@ SetPtr make_set_declaration(const Table& table, const Set& set)
     return s;
 }
 
-// One expression, as nft itself would emit it so that `nft list` prints nft syntax (pitfall 17).
+// One expression, as nft itself would emit it so that `nft list` prints nft syntax.
 ExprPtr make_expression(const Expression& expression)
 {
     return std::visit(
@@ -149,7 +149,7 @@ ExprPtr make_expression(const Expression& expression)
             } else if constexpr (std::is_same_v<T, expr::Lookup>) {
                 auto x = make_expr("lookup");
                 nftnl_expr_set_str(x.get(), NFTNL_EXPR_LOOKUP_SET, e.set.c_str());
-                // The id lets the kernel resolve a set created earlier in the same batch (pitfall 22).
+                // The id lets the kernel resolve a set created earlier in the same batch.
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_LOOKUP_SET_ID, e.set_id);
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_LOOKUP_SREG, reg(e.sreg));
                 if (e.dreg)
@@ -212,7 +212,7 @@ void put_value(nlmsghdr* nlh, std::uint16_t type, const Bytes& value)
 }
 
 // The comment as libnftnl's userdata: one TLV of type, length and the text with its NUL, which nft
-// needs to show it (pitfall 13), in a buffer of NFT_USERDATA_MAXLEN bytes, as nftnl_udata_put_strz().
+// needs to show it, in a buffer of NFT_USERDATA_MAXLEN bytes, as nftnl_udata_put_strz().
 void put_comment(nlmsghdr* nlh, const std::string& comment)
 {
     std::array<std::uint8_t, NFT_USERDATA_MAXLEN> udata;
@@ -251,7 +251,7 @@ void encode_single(Batch& batch, const Table& table, const Operation& operation,
             } else if constexpr (std::is_same_v<T, Chain>) {
                 if (operation.verb == Verb::flush) {
                     // DELRULE with a chain and no handle flushes that chain. Without the chain it
-                    // would flush the whole table (pitfall 15), so the chain name is never empty here.
+                    // would flush the whole table, so the chain name is never empty here.
                     auto r = checked<RulePtr>(nftnl_rule_alloc());
                     nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.name.c_str());
                     nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, object.name.c_str());
@@ -272,7 +272,7 @@ void encode_single(Batch& batch, const Table& table, const Operation& operation,
                 nftnl_set_nlmsg_build_payload(nlh, s.get());
             } else if constexpr (std::is_same_v<T, Rule>) {
                 auto r = make_rule(table, object);
-                // Without APPEND a new rule goes to the head of the chain (pitfall 14).
+                // Without APPEND a new rule goes to the head of the chain.
                 auto* nlh = batch.start_zeroed(NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND);
                 nftnl_rule_nlmsg_build_payload(nlh, r.get());
             } else {

@@ -15,7 +15,7 @@ namespace warren::nft::netlink {
 namespace {
 
 // Replies to a large batch (acks plus echoes) must fit, or recv fails with ENOBUFS after the
-// kernel already committed (pitfall 7). Unprivileged namespaces are capped by rmem_max/wmem_max.
+// kernel already committed. Unprivileged namespaces are capped by rmem_max/wmem_max.
 constexpr int buffer_bytes = 8 * 1024 * 1024;
 // A reply never takes longer than this; waiting longer means our idea of the protocol is wrong,
 // and an error beats hanging the agent forever.

@@ -272,7 +272,7 @@ std::optional<Owner> parse_owner_comment(std::string_view comment)
     return owner;
 }
 
-// Keys and values are laid out field by field, each padded to 4 bytes (pitfall 18):
+// Keys and values are laid out field by field, each padded to 4 bytes:
 //   ports key        [proto 0 0 0][port_hi port_lo 0 0]
 //   bound_ports key  [h o s t][proto 0 0 0][port_hi port_lo 0 0]
 //   ports value      [a b c d][port_hi port_lo 0 0]   (both maps)

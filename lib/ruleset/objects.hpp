@@ -53,7 +53,7 @@ struct Field {
 };
 
 // nft's encoding of a concatenated type: datatype ids, 6 bits each. The kernel ignores it; `nft list`
-// uses it to print keys and values (pitfall 19).
+// uses it to print keys and values.
 inline std::uint32_t concat_type(const std::vector<Field>& fields)
 {
     std::uint32_t type = 0;
@@ -62,7 +62,7 @@ inline std::uint32_t concat_type(const std::vector<Field>& fields)
     return type;
 }
 
-// Bytes a concatenated key or value occupies: each field is padded to whole 4-byte registers (pitfall 18).
+// Bytes a concatenated key or value occupies: each field is padded to whole 4-byte registers.
 inline std::uint32_t concat_length(const std::vector<Field>& fields)
 {
     std::uint32_t length = 0;

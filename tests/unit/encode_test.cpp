@@ -55,7 +55,7 @@ std::vector<ruleset::Element> elements_of(const nlmsghdr* nlh)
                 if (mnl_attr_get_type(a) == NFTA_SET_ELEM_USERDATA) {
                     const auto* udata = static_cast<const char*>(mnl_attr_get_payload(a));
                     const auto len = mnl_attr_get_payload_len(a);
-                    // TLV: type, length, then the NUL-terminated comment (pitfall 13)
+                    // TLV: type, length, then the NUL-terminated comment
                     REQUIRE(len >= 3);
                     CHECK(udata[0] == NFTNL_UDATA_SET_ELEM_COMMENT);
                     CHECK(udata[len - 1] == '\0');
@@ -224,7 +224,7 @@ std::vector<std::string> added_rules(const ruleset::Transaction& tx)
             CHECK((nlh->nlmsg_flags & NLM_F_APPEND));
             rules.push_back(rule_text(nlh));
         }
-        if (nft_type(nlh) == NFT_MSG_DELRULE)  // a flush must name its chain (pitfall 15)
+        if (nft_type(nlh) == NFT_MSG_DELRULE)  // a flush must name its chain
             CHECK_THAT(rule_text(nlh), Catch::Contains("warren"));
     }
     return rules;
@@ -245,7 +245,7 @@ TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
     CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 10 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set bound_ports dreg 1 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ nat dnat ip addr_min reg 1 proto_min reg 9 ]"));
-    // dnat ip to meta l4proto . th dport map @ports: the port travels in reg 9 (pitfall 21)
+    // dnat ip to meta l4proto . th dport map @ports: the port travels in reg 9
     CHECK_THAT(rules[1], Catch::Contains("[ fib daddr type => reg 1 ]"));
     CHECK_THAT(rules[1], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
     CHECK_THAT(rules[1], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]"));
