@@ -127,9 +127,11 @@ public:
     static constexpr std::size_t max_name_length = nft::max_name_length;
     static constexpr std::size_t max_ports_per_request = nft::max_ports_per_request;
 
-    // Opens a netlink socket and probes the kernel; the ruleset is neither read nor changed yet.
-    // Table `ip warren` is adopted as it is: each call reads it when another writer has committed
-    // since the last look. Only a call that changes published ports writes, and its transaction also
+    // Opens two netlink sockets, one for transactions and one that follows the kernel's change
+    // announcements, and probes the kernel; the ruleset is neither read nor changed yet (a
+    // self-healing publisher reads it at once, and adopts every task in it). Table `ip warren` is
+    // adopted as it is: the first call reads it, and from then on the announcements keep the view
+    // current; commits to other tables cost nothing. Only a call that changes published ports writes, and its transaction also
     // creates the table (or completes it, after `nft flush ruleset` or a deleted chain) when it is
     // missing or incomplete; the first such transaction of a publisher also rewrites the fixed rules,
     // repairing rules edited behind its back. Reading, unpublishing and remove_table() never create
