@@ -245,10 +245,16 @@ public:
     const KernelFeatures& features() const noexcept { return backend_->features(); }
 
 private:
-    // Brings the view up to date. Damage read here, off the healing thread, is the healer's to repair.
+    // Brings the view up to date.
     void catch_up()
     {
         view_.catch_up();
+        pass_damage_on();
+    }
+
+    // Damage that a read of the announcements off the healing thread came across is the healer's.
+    void pass_damage_on() const
+    {
         if (options_.self_heal && view_.damaged())
             wake_.signal();
     }
@@ -281,8 +287,7 @@ private:
                     // Someone committed since our view. If only to other tables, the transaction is
                     // still exactly right: commit it again at the new generation, reading nothing.
                     const bool untouched = view_.catch_up_to_kernel();
-                    if (options_.self_heal && view_.damaged())
-                        wake_.signal();
+                    pass_damage_on();
                     if (untouched)
                         continue;
                     return false;

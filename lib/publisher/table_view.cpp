@@ -54,12 +54,14 @@ TableView::TableView(ruleset::Backend& backend, bool counters)
 {
 }
 
-void TableView::catch_up()
+void TableView::catch_up() { catch_up_until(std::nullopt); }
+
+void TableView::catch_up_until(std::optional<std::uint32_t> generation)
 {
     if (!fresh_)
         refresh();
     else
-        follow(feed_->read(std::nullopt));
+        follow(feed_->read(generation));
 }
 
 bool TableView::catch_up_to_kernel()
@@ -67,10 +69,7 @@ bool TableView::catch_up_to_kernel()
     const auto current = backend_.generation();
     const auto reads = full_reads_;
     const auto before = changes_applied_;
-    if (!fresh_)
-        refresh();
-    else
-        follow(feed_->read(current));
+    catch_up_until(current);
     // Ahead of the kernel only if a transaction of ours changed nothing, so the kernel did not count
     // it: the view is exact at the kernel's generation.
     if (ruleset::generation_after(generation_, current))

@@ -76,6 +76,8 @@ public:
     std::uint64_t full_reads() const noexcept { return full_reads_; }
 
 private:
+    // catch_up(), waiting for the announcements up to `generation` when given.
+    void catch_up_until(std::optional<std::uint32_t> generation);
     void refresh();
     void follow(ruleset::FeedRead read);
     void absorb(const ruleset::Change& change);
