@@ -221,10 +221,20 @@ void TableView::reread_layout()
     for (Backoff backoff; backoff.next();) {
         // Without elements: cheap at any table size. The announcements up to its generation tell
         // what happened to the elements meanwhile (the layout's changes among them it already shows).
-        const auto snapshot = backend_.snapshot(layout::table(), layout::chain_names(), {});
+        // Other writers' commits during the read interrupt it only if they changed our layout.
+        bool lost = false;
+        const auto layout_unchanged = [&](std::uint32_t from, std::uint32_t to) {
+            auto read = feed_->read(to);
+            lost = lost || read.lost;
+            for (const auto& change : read.changes)
+                absorb(change);
+            return lost || !layout_changed_ || !ruleset::generation_after(*layout_changed_, from);
+        };
+        const auto snapshot = backend_.snapshot_following(layout::table(), layout::chain_names(), {}, layout_unchanged);
         auto read = feed_->read(snapshot.generation);
-        if (read.lost) {
-            follow(std::move(read));  // reads the table in full
+        if (lost || read.lost) {
+            fresh_ = false;
+            refresh();  // reads the table in full
             return;
         }
         if (counting(snapshot) != index_.counting()) {
