@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Publishes container ports on the host through the nftables table `ip warren`.
+// Publishes container ports on the host through the nftables tables `ip warren` (IPv4) and
+// `ip6 warren` (IPv6), changed together in one transaction when a task has both.
 #pragma once
 
 #include <warren/nft/kernel_features.hpp>
@@ -21,7 +22,10 @@ namespace ruleset {
 class Backend;
 }
 
-// One published port together with the task that owns it and where it leads.
+// One published port of one address family together with the task that owns it and where it
+// leads. container_ip is of that family; mapping.host_ip is empty for a port on every address of
+// that family, or the one host address the port is bound to. A port published on every address of
+// a dual-stack task is two PublishedPorts, one per family.
 struct PublishedPort {
     std::string task_id;
     std::string container_ip;
@@ -53,8 +57,10 @@ struct DestinationCounters {
 // the same arguments publish_ports() takes.
 struct TaskPorts {
     std::string task_id;
-    std::string container_ip;
+    std::string container_ip;  // IPv4 or IPv6
     std::vector<PortMapping> ports;
+    // The task's IPv6 address when container_ip is its IPv4 address (a dual-stack task); else empty.
+    std::string container_ipv6 = {};
 
     friend bool operator==(const TaskPorts&, const TaskPorts&) = default;
 };
@@ -85,6 +91,19 @@ struct RepairReport {
     // tasks it stopped keeping because another writer changed them back after each of 5 repairs in
     // 10 seconds ("task web-1 no longer kept: ..."), as another self-healing publisher would.
     std::vector<std::string> skipped;
+};
+
+// Which connections to published ports are masqueraded (their source address replaced by the
+// host's address on the way to the container).
+enum class Masquerading {
+    // Every connection: the container sees the host's address as the client's (the behaviour of
+    // the original package and of docker with its userland proxy).
+    always,
+    // Only where the reply would otherwise not come back through the host: connections from the
+    // host itself (its own addresses and loopback), and hairpin connections, whose client is on the
+    // network the container is reached through (a container calling its own or a neighbour's
+    // published port through a host address). Clients from elsewhere keep their address.
+    when_needed,
 };
 
 // How a publisher lays out table ip warren when its changes create or complete it.
@@ -118,6 +137,25 @@ struct PublisherOptions {
     // Called after each repair attempt of a self-healing publisher, on its healing thread, with the
     // publisher's lock held: log it, do not call the publisher from it.
     std::function<void(const RepairReport&)> on_repair = {};
+    // Which connections are masqueraded. Like `counters` it is a property of the tables' fixed
+    // rules: the first change of a publisher (or a repair) writes the rules of its own setting, so
+    // every publisher of a host should use the same.
+    Masquerading masquerading = Masquerading::always;
+    // Also publish ports that are on every IPv4 address (host_ip empty or 0.0.0.0) on 127.0.0.1 and
+    // the rest of 127.0.0.0/8, for the host's own processes. Off by default: a host service listening
+    // on 127.0.0.1:<port> stays reachable there; on, connections to 127.0.0.1:<port> reach the
+    // container instead (docs/user-guide.md). A table property, like `masquerading`. Ports bound to
+    // a 127.0.0.0/8 address are published there whatever this says.
+    bool wildcard_on_localhost = false;
+    // After a commit that removes or re-targets a host port, delete the kernel's connection tracking
+    // entries of connections to it (so that a UDP client's next datagram reaches the new container
+    // instead of following the old entry's NAT); after one that publishes a UDP or SCTP port, delete
+    // the unreplied entries to it made before it existed. Runs after the commit: its failure does not
+    // undo or fail the change, it is reported to on_warning.
+    bool conntrack_cleanup = true;
+    // Called with a one-line message for what went wrong after a change had committed (a failed
+    // conntrack cleanup), on the thread that made the change. Empty: written to standard error.
+    std::function<void(std::string_view message)> on_warning = {};
 };
 
 class HostPortPublisher {
@@ -143,12 +181,19 @@ public:
     HostPortPublisher(const HostPortPublisher&) = delete;
     HostPortPublisher& operator=(const HostPortPublisher&) = delete;
 
-    // Publishes all `ports` of a task in one atomic transaction, which creates or repairs the table
-    // first if needed. If the task already has published ports, they are replaced by `ports` in the
-    // same transaction; publishing exactly what is published sends nothing (unless the table needs a
-    // repair). Throws Error; on error nothing changed.
-    // The arguments are checked first with validate_task_id(), validate_container_ip() and
+    // Publishes all `ports` of a task in one atomic transaction, which creates or repairs the tables
+    // first if needed (`ip6 warren` only once an IPv6 port is published). If the task already has
+    // published ports, they are replaced by `ports` in the same transaction; publishing exactly what
+    // is published sends nothing (unless a table needs a repair). Throws Error; on error nothing
+    // changed. Each port is published for every family the task has an address of, on the host
+    // addresses its host_ip names (validate_host_ip()): empty, every address of each of those
+    // families; 0.0.0.0 or ::, every address of that family only; one address, that address. A
+    // dual-stack task is one transaction over both tables.
+    // The arguments are checked first with validate_task_id(), validate_container_addresses() and
     // validate_ports(); the other calls check their task id with validate_task_id().
+    void publish_ports(std::string_view task_id, const ContainerAddresses& container,
+                       std::span<const PortMapping> ports);
+    // The same for a task with one address, IPv4 or IPv6.
     void publish_ports(std::string_view task_id, std::string_view container_ip,
                        std::span<const PortMapping> ports);
     // Removes every port of the task in one transaction. Unknown tasks are not an error, and send
@@ -163,9 +208,13 @@ public:
     // on any error nothing changed.
     void reconcile(std::span<const TaskPorts> desired);
     // The ports the kernel currently publishes for the task (empty if none), in host-port order.
+    // A port published on every address of both families of a dual-stack task reads back as one
+    // mapping with an empty host_ip; one on every address of one family only reads back as 0.0.0.0
+    // or :: when the task has ports of the other family too, else empty.
     // Reads only: changes nothing, not even a missing or damaged table.
     std::vector<PortMapping> published_ports(std::string_view task_id) const;
-    // Every published port of every task, ordered by protocol and host port. Reads only.
+    // Every published port of every task, one per family, ordered by family, protocol and host port.
+    // Reads only.
     std::vector<PublishedPort> all_published_ports() const;
     // The counters of every destination in the kernel's `backends` set, ordered by container IP,
     // protocol and container port; empty when the table does not exist or does not count
@@ -174,8 +223,8 @@ public:
     // Match them to ports by (container_ip, protocol, container_port). Reads only.
     std::vector<DestinationCounters> destination_counters() const;
 
-    // Deletes table `ip warren` with everything in it, in one transaction: every published port of
-    // every task is gone. Nothing else is touched. Not an error if the table is already gone. The
+    // Deletes tables `ip warren` and `ip6 warren` with everything in them, in one transaction: every
+    // published port of every task is gone. Nothing else is touched. Not an error if the table is already gone. The
     // next publish_ports() of this or any publisher creates the table again.
     void remove_table();
 

@@ -38,7 +38,7 @@ void validate_host_ip(std::string_view host_ip);
 
 // What publish_ports() accepts: 1 to 512 ports; each with a known protocol, host mode, host and
 // container port 1-65535, a valid name and host_ip; no protocol and host port twice on one address,
-// nor both on all addresses and on one address.
+// nor both on all addresses of a family and on one address of that family.
 void validate_ports(std::span<const PortMapping> ports);
 
 }  // namespace warren::nft
