@@ -21,6 +21,9 @@ namespace {
 
 using nlohmann::json;
 
+// What `list` prints when nothing is published: the header alone.
+const std::string empty_list = "TASK  FAMILY  HOST  PORT  CONTAINER  NAME  PACKETS  BYTES\n";
+
 json list_json(std::vector<std::string> extra = {})
 {
     std::vector<std::string> args{"list", "--json"};
@@ -32,12 +35,14 @@ json list_json(std::vector<std::string> extra = {})
     return parsed;
 }
 
-// The ports of `list --json` as nft would show them, sorted.
-std::vector<KernelPort> as_kernel_ports(const json& list)
+// The ports of `list --json` of one family ("ipv4", "ipv6") as nft would show them, sorted.
+std::vector<KernelPort> as_kernel_ports(const json& list, const std::string& family = "ipv4")
 {
     std::vector<KernelPort> ports;
     for (const auto& port : list) {
-        REQUIRE(port.size() == 9);
+        REQUIRE(port.size() == 10);
+        if (port.at("family") != family)
+            continue;
         const auto name = port.at("name").get<std::string>();
         ports.push_back(KernelPort{port.at("protocol").get<std::string>(), port.at("host_port").get<long>(),
                                    port.at("container_ip").get<std::string>(), port.at("container_port").get<long>(),
@@ -46,6 +51,19 @@ std::vector<KernelPort> as_kernel_ports(const json& list)
     }
     std::sort(ports.begin(), ports.end());
     return ports;
+}
+
+// The words of the line of `text` that contains `needle` (empty when none does): columns whatever
+// their widths.
+std::vector<std::string> line_words(const std::string& text, const std::string& needle)
+{
+    const auto at = text.find(needle);
+    if (at == std::string::npos)
+        return {};
+    const auto start = text.rfind('\n', at);
+    const auto from = start == std::string::npos ? 0 : start + 1;
+    std::istringstream line(text.substr(from, text.find('\n', at) - from));
+    return {std::istream_iterator<std::string>(line), {}};
 }
 
 // A refused command: the status, and one line on stderr that contains every one of `words`.
@@ -72,6 +90,7 @@ struct BadCall {
 std::vector<BadCall> bad_calls()
 {
     const std::string ip = "10.0.0.9";
+    const std::string ip6 = "fd00::9";
     std::vector<std::string> too_many_ports{"publish", "--task", "t", "--ip", ip};
     for (int port = 1; port <= 513; ++port)
         too_many_ports.insert(too_many_ports.end(), {"-p", std::to_string(port) + ":80"});
@@ -88,14 +107,37 @@ std::vector<BadCall> bad_calls()
         {{"publish", "--task", "t", "--ip", ip, "-p", "99999999999999999999:80"}, 2, {"out of range"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/icmp"}, 2, {"unknown protocol 'icmp'", "tcp, udp or sctp"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/TCP"}, 2, {"unknown protocol 'TCP'"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "127.0.0.1:8080:80"}, 2, {"-p '127.0.0.1:8080:80': ", "host IP \"127.0.0.1\"", "loopback"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "nohost:8080:80"}, 2, {"-p 'nohost:8080:80': ", "host IP \"nohost\"", "not an IPv4 address"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "[::1]:8080:80"}, 2, {"host IP \"::1\"", "IPv6"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "10.1.2.3:8080:80", "-p", "8080:81"}, 2, {"-p: ", "both on all addresses and on 10.1.2.3"}},
-        {{"publish", "--task", "t", "--ip", "10.0.0.300", "-p", "8080:80"}, 2, {"--ip: ", "\"10.0.0.300\"", "not an IPv4 address"}},
-        {{"publish", "--task", "t", "--ip", "container", "-p", "8080:80"}, 2, {"--ip: ", "\"container\"", "not an IPv4 address"}},
-        {{"publish", "--task", "t", "--ip", "fd00::2", "-p", "8080:80"}, 2, {"--ip: ", "\"fd00::2\"", "IPv6"}},
-        {{"publish", "--task", "t", "--ip", "127.0.0.1", "-p", "8080:80"}, 2, {"--ip: ", "\"127.0.0.1\"", "loopback"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "nohost:8080:80"}, 2, {"-p 'nohost:8080:80': ", "host IP \"nohost\""}},
+        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "[::1]:8080:80"}, 2, {"-p '[::1]:8080:80': ", "\"::1\""}},
+        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "[fe80::1]:8080:80"}, 2, {"-p '[fe80::1]:8080:80': ", "\"fe80::1\""}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "224.0.0.1:8080:80"}, 2, {"-p '224.0.0.1:8080:80': ", "\"224.0.0.1\""}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "10.1.2.3:8080:80", "-p", "8080:81"}, 2, {"-p: ", "8080/tcp", "10.1.2.3"}},
+        // A host address of a family the container has no address of.
+        {{"publish", "--task", "t", "--ip", ip, "-p", "[::]:8080:80"}, 2, {"-p '[::]:8080:80': ", "no IPv6 address", "--ip"}},
+        {{"publish", "--task", "t", "--ip", ip6, "-p", "0.0.0.0:8080:80"}, 2, {"-p '0.0.0.0:8080:80': ", "no IPv4 address"}},
+        {{"publish", "--task", "t", "--ip", ip6, "-p", "10.0.0.1:8080:80"}, 2, {"no IPv4 address"}},
+        // docker's syntax: ranges and brackets.
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8002:9000-9001"}, 2,
+         {"-p '8000-8002:9000-9001': ", "ranges must have the same length: 8000-8002 has 3 ports, 9000-9001 has 2"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8002-8000:9000-9002/udp"}, 2, {"range '8002-8000' is reversed", "8000-8002"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "1-600:1-600"}, 2, {"-p '1-600:1-600': ", "600 ports", "at most 512"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8300:9000-9300", "-p", "1-300:1-300"}, 2, {"-p: ", "601 ports", "at most 512"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8002:9000-9002", "-p", "8001:80"}, 2, {"-p: ", "8001/tcp", "twice"}},
+        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "2001:db8::10:8080:80"}, 2,
+         {"IPv6 host address '2001:db8::10' must be in brackets", "'[2001:db8::10]:8080:80'"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "[::]8080:80"}, 2, {"followed by ':'"}},
+        // What the user typed comes back escaped and cut short, on one line.
+        {{"publish", "--task", "t", "--ip", ip, "-p", "80:80/\x1b[2J\n\xff"}, 2, {"'80:80/\\x1b[2J\\x0a\\xff'", "unknown protocol"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", std::string(3000, '7') + ":80"}, 2, {"…(3003 bytes)'", "out of range"}},
+        {{"publish", "--task", "t", "--ip", "10.0.0.300", "-p", "8080:80"}, 2, {"--ip: ", "\"10.0.0.300\""}},
+        {{"publish", "--task", "t", "--ip", "container", "-p", "8080:80"}, 2, {"--ip: ", "\"container\""}},
+        {{"publish", "--task", "t", "--ip", "127.0.0.1", "-p", "8080:80"}, 2, {"--ip: ", "\"127.0.0.1\""}},
+        {{"publish", "--task", "t", "--ip", "::1", "-p", "8080:80"}, 2, {"--ip: ", "\"::1\""}},
+        {{"publish", "--task", "t", "--ip", ip, "--ip", "10.0.0.8", "-p", "8080:80"}, 2,
+         {"--ip: '10.0.0.9' and '10.0.0.8' are both IPv4 addresses", "at most one IPv4 and one IPv6"}},
+        {{"publish", "--task", "t", "--ip", ip6, "--ip", ip, "--ip", "fd00::8", "-p", "8080:80"}, 2,
+         {"--ip: 'fd00::9' and 'fd00::8' are both IPv6 addresses"}},
+        {{"publish", "--task", "t", "--ip", "", "-p", "8080:80"}, 2, {"--ip: "}},
         {{"publish", "--task", "t", "--ip", "0.0.0.0", "-p", "8080:80"}, 2, {"--ip: ", "\"0.0.0.0\"", "unspecified"}},
         {{"publish", "--ip", ip, "-p", "8080:80"}, 2, {"--task", "required"}},
         {{"publish", "--task", "t", "-p", "8080:80"}, 2, {"--ip", "required"}},
@@ -118,6 +160,8 @@ std::vector<BadCall> bad_calls()
         {{"watch", "--task", "t"}, 2, {"--task"}},
         {{"watch", "now"}, 2, {"now"}},
         {{"frobnicate"}, 2, {"unknown subcommand 'frobnicate'", "publish, unpublish, list, flush, doctor or watch"}},
+        {{"frob\x1bnicate"}, 2, {"unknown subcommand 'frob\\x1bnicate'"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--bo\x07gus"}, 2, {"--bo\\x07gus"}},
         {{}, 2, {"subcommand"}},
         {{"flush"}, 2, {"--yes"}},
     };
@@ -137,12 +181,16 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     REQUIRE(web.size() == 3);
     // Published without --counters: the table does not count, so there are no counters to show.
     CHECK_FALSE(kernel_has_backends());
+    // 0.0.0.0 is every IPv4 address, which for a container with only an IPv4 address is every address.
     CHECK(web[0] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8080,"container_ip":"10.0.0.2",)"
-                                R"("container_port":80,"name":"web","packets":null,"bytes":null,"host_ip":""})"));
+                                R"("container_port":80,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
+                                R"("family":"ipv4"})"));
     CHECK(web[1] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8443,"container_ip":"10.0.0.2",)"
-                                R"("container_port":443,"name":"web","packets":null,"bytes":null,"host_ip":""})"));
+                                R"("container_port":443,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
+                                R"("family":"ipv4"})"));
     CHECK(web[2] == json::parse(R"({"task":"web-1","protocol":"udp","host_port":5353,"container_ip":"10.0.0.2",)"
-                                R"("container_port":53,"name":"web","packets":null,"bytes":null,"host_ip":""})"));
+                                R"("container_port":53,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
+                                R"("family":"ipv4"})"));
     // Keys in the documented order.
     CHECK(cli_ok({"list", "--json", "--task", "db"}).find(R"("task": "db",
     "protocol": "sctp")") != std::string::npos);
@@ -150,12 +198,12 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     const auto table = cli_ok({"list"});
     INFO(table);
     // Ordered by protocol and host port; columns aligned; no trailing blanks; "-" for no counters.
-    CHECK(table == "TASK   HOST       CONTAINER      NAME  PACKETS  BYTES\n"
-                   "db     5432/tcp   10.0.0.3:5432              -      -\n"
-                   "web-1  8080/tcp   10.0.0.2:80    web         -      -\n"
-                   "web-1  8443/tcp   10.0.0.2:443   web         -      -\n"
-                   "web-1  5353/udp   10.0.0.2:53    web         -      -\n"
-                   "db     9000/sctp  10.0.0.3:9000              -      -\n");
+    CHECK(table == "TASK   FAMILY  HOST  PORT       CONTAINER      NAME  PACKETS  BYTES\n"
+                   "db     ipv4    *     5432/tcp   10.0.0.3:5432              -      -\n"
+                   "web-1  ipv4    *     8080/tcp   10.0.0.2:80    web         -      -\n"
+                   "web-1  ipv4    *     8443/tcp   10.0.0.2:443   web         -      -\n"
+                   "web-1  ipv4    *     5353/udp   10.0.0.2:53    web         -      -\n"
+                   "db     ipv4    *     9000/sctp  10.0.0.3:9000              -      -\n");
     CHECK(std::count(table.begin(), table.end(), '\n') == 6);
 
     // Publishing again replaces the task's ports.
@@ -170,12 +218,12 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     cli_ok({"unpublish", "--task", "db"});
     CHECK(list_json().empty());
     CHECK(kernel_ports().empty());
-    CHECK(cli_ok({"list"}) == "TASK  HOST  CONTAINER  NAME  PACKETS  BYTES\n");
+    CHECK(cli_ok({"list"}) == empty_list);
 }
 
 TEST_CASE_METHOD(FreshNetns, "list and unpublish without a table create none", "[cli][lazy]")
 {
-    CHECK(cli_ok({"list"}) == "TASK  HOST  CONTAINER  NAME  PACKETS  BYTES\n");
+    CHECK(cli_ok({"list"}) == empty_list);
     CHECK(list_json().empty());
     CHECK(list_json({"--task", "web-1"}).empty());
     cli_ok({"unpublish", "--task", "web-1"});
@@ -232,11 +280,7 @@ TEST_CASE_METHOD(FreshNetns, "list shows the packet and byte counters of each po
     CHECK(damaged[2].at("bytes").is_null());
     const auto text = cli_ok({"list", "--task", "web-1"});
     INFO(text);
-    const auto at = text.find("5353/udp");
-    REQUIRE(at != std::string::npos);
-    std::istringstream line(text.substr(at, text.find('\n', at) - at));
-    const std::vector<std::string> words{std::istream_iterator<std::string>(line), {}};
-    CHECK(words == std::vector<std::string>{"5353/udp", "10.200.2.2:53", "-", "-"});
+    CHECK(line_words(text, "5353/udp") == std::vector<std::string>{"web-1", "ipv4", "*", "5353/udp", "10.200.2.2:53", "-", "-"});
 }
 
 TEST_CASE_METHOD(FreshNetns, "nft list table warren agrees with list --json", "[cli]")
@@ -259,13 +303,185 @@ TEST_CASE_METHOD(FreshNetns, "nft list table warren agrees with list --json", "[
     // list names a bound port by its address; JSON has it in host_ip ("" for all addresses).
     const auto table = cli_ok({"list", "--task", "b@node/1"});
     INFO(table);
-    CHECK(table.find("b@node/1  10.9.0.1:8443/tcp  172.17.0.3:443") != std::string::npos);
-    CHECK(table.find("b@node/1  10.9.0.2:8443/tcp  172.17.0.3:444") != std::string::npos);
+    CHECK(line_words(table, "172.17.0.3:443") ==
+          std::vector<std::string>{"b@node/1", "ipv4", "10.9.0.1", "8443/tcp", "172.17.0.3:443", "-", "-"});
+    CHECK(line_words(table, "172.17.0.3:444") ==
+          std::vector<std::string>{"b@node/1", "ipv4", "10.9.0.2", "8443/tcp", "172.17.0.3:444", "-", "-"});
+    CHECK(line_words(table, "172.17.0.3:80") ==
+          std::vector<std::string>{"b@node/1", "ipv4", "*", "8081/tcp", "172.17.0.3:80", "-", "-"});
     const auto json_b = list_json({"--task", "b@node/1"});
     REQUIRE(json_b.size() == 3);
     CHECK(json_b[0].at("host_ip") == "");
     CHECK(json_b[1].at("host_ip") == "10.9.0.1");
     CHECK(json_b[2].at("host_ip") == "10.9.0.2");
+}
+
+TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in one transaction and listed per family",
+                 "[cli][ipv6]")
+{
+    const auto log = monitor_transactions([] {
+        cli_ok({"publish", "--task", "dual", "--ip", "10.0.0.2", "--ip", "fd00::2", "-p", "8080:80", "-p",
+                "0.0.0.0:9090:90", "-p", "[::]:8443:443", "-p", "[2001:db8::10]:7070:70/udp", "-p",
+                "127.0.0.1:5432:5432", "--name", "svc"});
+    });
+    INFO("nft monitor:\n" << log.text);
+    CHECK(log.generations == 1);
+    CHECK(tables() == std::vector<std::string>{"ip warren", "ip6 warren"});
+
+    // One entry per family a port is published in, ordered by family, protocol and host port:
+    // 8080 (no HOST_IP) in both, 0.0.0.0 and 127.0.0.1 in IPv4 only, [::] and one IPv6 address in IPv6.
+    const auto listed = list_json();
+    INFO(listed.dump(1));
+    const auto entry = [](std::string family, std::string protocol, int host_port, std::string container_ip,
+                          int container_port, std::string host_ip) {
+        return json{{"task", "dual"}, {"protocol", protocol}, {"host_port", host_port}, {"container_ip", container_ip},
+                    {"container_port", container_port}, {"name", "svc"}, {"packets", nullptr}, {"bytes", nullptr},
+                    {"host_ip", host_ip}, {"family", family}};
+    };
+    CHECK(listed == json{entry("ipv4", "tcp", 5432, "10.0.0.2", 5432, "127.0.0.1"),
+                         entry("ipv4", "tcp", 8080, "10.0.0.2", 80, ""),
+                         entry("ipv4", "tcp", 9090, "10.0.0.2", 90, ""),
+                         entry("ipv6", "tcp", 8080, "fd00::2", 80, ""),
+                         entry("ipv6", "tcp", 8443, "fd00::2", 443, ""),
+                         entry("ipv6", "udp", 7070, "fd00::2", 70, "2001:db8::10")});
+    // The IPv4 half is what nft shows in table ip warren; the IPv6 half is in table ip6 warren, with
+    // the same maps.
+    CHECK(as_kernel_ports(listed, "ipv4") == kernel_ports());
+    const auto ipv6_table = nft({"list", "table", "ip6", "warren"});
+    INFO(ipv6_table);
+    CHECK(ipv6_table.find("tcp . 8080 comment \"task=dual name=svc\" : fd00::2 . 80") != std::string::npos);
+    CHECK(ipv6_table.find("tcp . 8443 comment \"task=dual name=svc\" : fd00::2 . 443") != std::string::npos);
+    CHECK(ipv6_table.find("2001:db8::10 . udp . 7070 comment \"task=dual name=svc\" : fd00::2 . 70") !=
+          std::string::npos);
+    CHECK(ipv6_table.find("9090") == std::string::npos);
+    CHECK(ipv6_table.find("5432") == std::string::npos);
+    CHECK(warren_table().find("8443") == std::string::npos);
+
+    const auto table = cli_ok({"list"});
+    INFO(table);
+    CHECK(line_words(table, "[fd00::2]:443") ==
+          std::vector<std::string>{"dual", "ipv6", "*", "8443/tcp", "[fd00::2]:443", "svc", "-", "-"});
+    CHECK(line_words(table, "[fd00::2]:70") ==
+          std::vector<std::string>{"dual", "ipv6", "2001:db8::10", "7070/udp", "[fd00::2]:70", "svc", "-", "-"});
+    CHECK(line_words(table, "10.0.0.2:5432") ==
+          std::vector<std::string>{"dual", "ipv4", "127.0.0.1", "5432/tcp", "10.0.0.2:5432", "svc", "-", "-"});
+    CHECK(std::count(table.begin(), table.end(), '\n') == 7);
+
+    // [::] and 0.0.0.0 do not conflict with each other; an IPv6 address does with [::] (docker's rules).
+    cli_ok({"publish", "--task", "other", "--ip", "10.0.0.3", "--ip", "fd00::3", "-p", "0.0.0.0:8443:443", "-p",
+            "[::]:9090:90"});
+    const auto with_other = ruleset();
+    require_refused({"publish", "--task", "third", "--ip", "fd00::4", "-p", "[2001:db8::11]:8443:443"}, 1,
+                    {"8443/tcp", "\"dual\""});
+    CHECK(ruleset() == with_other);
+    cli_ok({"unpublish", "--task", "other"});
+
+    // Publishing again with one address replaces both families' ports in one transaction.
+    const auto narrowed = monitor_transactions([] {
+        cli_ok({"publish", "--task", "dual", "--ip", "10.0.0.2", "-p", "8080:80", "--name", "svc"});
+    });
+    CHECK(narrowed.generations == 1);
+    CHECK(list_json() == json{entry("ipv4", "tcp", 8080, "10.0.0.2", 80, "")});
+    CHECK(nft({"list", "table", "ip6", "warren"}).find("task=dual") == std::string::npos);
+
+    cli_ok({"publish", "--task", "dual", "--ip", "fd00::2", "--ip", "10.0.0.2", "-p", "8080:80", "--name", "svc"});
+    CHECK(list_json().size() == 2);
+    cli_ok({"unpublish", "--task", "dual"});
+    CHECK(list_json().empty());
+    CHECK(kernel_ports().empty());
+    CHECK(nft({"list", "table", "ip6", "warren"}).find("task=") == std::string::npos);
+    CHECK(cli_ok({"list"}) == empty_list);
+
+    // flush removes both tables.
+    cli_ok({"publish", "--task", "dual", "--ip", "10.0.0.2", "--ip", "fd00::2", "-p", "8080:80"});
+    cli_ok({"flush", "--yes"});
+    CHECK(tables().empty());
+}
+
+TEST_CASE_METHOD(FreshNetns, "a task with only an IPv6 address", "[cli][ipv6]")
+{
+    cli_ok({"publish", "--task", "six", "--ip", "fd00::5", "-p", "8080:80", "-p", "[::]:53:5353/udp"});
+    const auto listed = list_json();
+    INFO(listed.dump(1));
+    REQUIRE(listed.size() == 2);
+    for (const auto& port : listed) {
+        CHECK(port.at("family") == "ipv6");
+        CHECK(port.at("container_ip") == "fd00::5");
+        CHECK(port.at("host_ip") == "");
+    }
+    CHECK(listed[0].at("host_port") == 8080);
+    CHECK(listed[1].at("protocol") == "udp");
+    CHECK(list_json({"--task", "six"}) == listed);
+    const auto ipv6_table = nft({"list", "table", "ip6", "warren"});
+    INFO(ipv6_table);
+    CHECK(ipv6_table.find("type inet_proto . inet_service : ipv6_addr . inet_service") != std::string::npos);
+    CHECK(ipv6_table.find("type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service") != std::string::npos);
+    CHECK(ipv6_table.find("udp . 53 comment \"task=six\" : fd00::5 . 5353") != std::string::npos);
+    if (warren_table_exists())
+        CHECK(kernel_ports().empty());
+    cli_ok({"unpublish", "--task", "six"});
+    CHECK(list_json().empty());
+}
+
+TEST_CASE_METHOD(FreshNetns, "port ranges are published in one transaction, all or nothing", "[cli][ranges]")
+{
+    const auto log = monitor_transactions([] {
+        cli_ok({"publish", "--task", "range", "--ip", "10.0.0.2", "-p", "8000-8002:9000-9002/udp", "-p",
+                "10.9.0.1:7000-7001:80-81"});
+    });
+    INFO("nft monitor:\n" << log.text);
+    CHECK(log.generations == 1);
+    const auto listed = as_kernel_ports(list_json());
+    CHECK(listed == kernel_ports());
+    CHECK(listed == std::vector<KernelPort>{
+                        {"tcp", 7000, "10.0.0.2", 80, "task=range", "10.9.0.1"},
+                        {"tcp", 7001, "10.0.0.2", 81, "task=range", "10.9.0.1"},
+                        {"udp", 8000, "10.0.0.2", 9000, "task=range", ""},
+                        {"udp", 8001, "10.0.0.2", 9001, "task=range", ""},
+                        {"udp", 8002, "10.0.0.2", 9002, "task=range", ""},
+                    });
+
+    // A range that runs into another task's port changes nothing, not even its free ports.
+    cli_ok({"publish", "--task", "owner", "--ip", "10.0.0.3", "-p", "6002:80"});
+    const auto before = ruleset();
+    require_refused({"publish", "--task", "late", "--ip", "10.0.0.4", "-p", "6000-6004:80-84"}, 1,
+                    {"6002/tcp", "\"owner\""});
+    CHECK(ruleset() == before);
+    CHECK(list_json({"--task", "late"}).empty());
+
+    // In both families of a dual-stack task.
+    cli_ok({"publish", "--task", "late", "--ip", "10.0.0.4", "--ip", "fd00::4", "-p", "6003-6004:83-84"});
+    CHECK(list_json({"--task", "late"}).size() == 4);
+}
+
+TEST_CASE_METHOD(FreshNetns, "a port on 127.0.0.1 serves the host's own processes, not the network", "[cli][localhost]")
+{
+    const Topology net;
+    EchoServer echo(net.container, Transport::tcp, 8080, "db");
+    cli_ok({"publish", "--task", "db", "--ip", Topology::container_ip, "-p", "127.0.0.1:15432:8080", "-p",
+            "18080:8080"});
+    const auto listed = list_json();
+    REQUIRE(listed.size() == 2);
+    CHECK(listed[0].at("host_ip") == "127.0.0.1");
+    CHECK(listed[0].at("host_port") == 15432);
+
+    // From the host: 127.0.0.1 reaches the container, which sees the host's address on its network
+    // (the loopback source is masqueraded); route_localnet is on for the interface towards it.
+    const auto local = exchange(net.host, Transport::tcp, "127.0.0.1", 15432, "local");
+    INFO(local.error);
+    CHECK(local.replied);
+    CHECK(local.reply == "db:local");
+    CHECK(echo.peers() == std::vector<std::string>{Topology::host_container_side_ip});
+    CHECK(read_net_sysctl("net/ipv4/conf/kt-ctr/route_localnet") == "1\n");
+
+    // From the network: not on the host's address, while the wildcard port is.
+    CHECK(answer(net, 15432, "remote").starts_with("no reply"));
+    CHECK(answer(net, 18080, "remote") == "db:remote");
+    // A port on every address is not on 127.0.0.1 (PublisherOptions::wildcard_on_localhost is off).
+    CHECK_FALSE(exchange(net.host, Transport::tcp, "127.0.0.1", 18080, "wildcard").replied);
+
+    cli_ok({"unpublish", "--task", "db"});
+    CHECK_FALSE(exchange(net.host, Transport::tcp, "127.0.0.1", 15432, "gone").replied);
 }
 
 TEST_CASE_METHOD(FreshNetns, "bad arguments are refused with exit status 2 and change nothing", "[cli]")

@@ -32,23 +32,34 @@ private:
     std::map<Key, const nft::DestinationCounters*> by_destination_;
 };
 
+std::string_view family(const nft::PublishedPort& port)
+{
+    return port.container_ip.find(':') == std::string::npos ? "ipv4" : "ipv6";
+}
+
+std::string container(const nft::PublishedPort& port)
+{
+    const auto address = family(port) == "ipv6" ? "[" + port.container_ip + "]" : port.container_ip;
+    return address + ":" + std::to_string(port.mapping.container_port);
+}
+
 }  // namespace
 
 std::string format_table(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters)
 {
-    constexpr std::size_t columns = 6;
+    constexpr std::size_t columns = 8;
     // Counts are right-aligned, so that their magnitudes line up.
-    constexpr std::array<bool, columns> right_aligned{false, false, false, false, true, true};
+    constexpr std::array<bool, columns> right_aligned{false, false, false, false, false, false, true, true};
     using Row = std::array<std::string, columns>;
     const CounterIndex index(counters);
-    std::vector<Row> rows{{"TASK", "HOST", "CONTAINER", "NAME", "PACKETS", "BYTES"}};
+    std::vector<Row> rows{{"TASK", "FAMILY", "HOST", "PORT", "CONTAINER", "NAME", "PACKETS", "BYTES"}};
     for (const auto& port : ports) {
         const auto* counted = index.find(port);
-        rows.push_back({port.task_id,
-                        (port.mapping.host_ip.empty() ? std::string() : port.mapping.host_ip + ":") +
-                            std::to_string(port.mapping.host_port) + "/" + std::string(nft::to_string(port.mapping.protocol)),
-                        port.container_ip + ":" + std::to_string(port.mapping.container_port), port.mapping.name,
-                        counted ? std::to_string(counted->packets) : "-", counted ? std::to_string(counted->bytes) : "-"});
+        rows.push_back({port.task_id, std::string(family(port)),
+                        port.mapping.host_ip.empty() ? "*" : port.mapping.host_ip,
+                        std::to_string(port.mapping.host_port) + "/" + std::string(nft::to_string(port.mapping.protocol)),
+                        container(port), port.mapping.name, counted ? std::to_string(counted->packets) : "-",
+                        counted ? std::to_string(counted->bytes) : "-"});
     }
     std::array<std::size_t, columns> widths{};
     for (const auto& row : rows)
@@ -84,7 +95,8 @@ std::string format_json(const std::vector<nft::PublishedPort>& ports, const std:
                          {"name", port.mapping.name},
                          {"packets", counted ? nlohmann::ordered_json(counted->packets) : nlohmann::ordered_json()},
                          {"bytes", counted ? nlohmann::ordered_json(counted->bytes) : nlohmann::ordered_json()},
-                         {"host_ip", port.mapping.host_ip}});
+                         {"host_ip", port.mapping.host_ip},
+                         {"family", family(port)}});
     }
     return array.dump(2) + "\n";
 }

@@ -15,13 +15,17 @@ namespace warren::cli {
 // is then empty), and otherwise a port whose backends element was deleted by hand, or was published
 // after the counters were read.
 
-// One header line and one line per port: TASK, HOST ([host ip:]port/protocol), CONTAINER (ip:port),
-// NAME, PACKETS, BYTES (right-aligned).
+// A port is one family's: all_published_ports() gives a port published on every address of a
+// dual-stack task as two, one per family. Its family is that of its container address.
+
+// One header line and one line per port: TASK, FAMILY (ipv4 or ipv6), HOST (the address the port is
+// bound to, * for every address of the family), PORT (port/protocol), CONTAINER (ip:port, [ip]:port
+// for IPv6), NAME, PACKETS, BYTES (right-aligned).
 std::string format_table(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters);
 
 // A JSON array (docs/cli.md) of objects {"task", "protocol", "host_port", "container_ip",
-// "container_port", "name", "packets", "bytes", "host_ip"}, one per port, in the order given; ends
-// with a newline.
+// "container_port", "name", "packets", "bytes", "host_ip", "family"}, one per port, in the order
+// given; ends with a newline. host_ip is "" for every address of the family.
 std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters);
 
 }  // namespace warren::cli

@@ -26,10 +26,12 @@ namespace nft = warren::nft;
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
+// Enough for any of CLI11's sentences with an argument of ordinary length.
+constexpr std::size_t cli11_message_limit = 200;
 
 struct Arguments {
     std::string task;
-    std::string ip;
+    std::vector<std::string> ips;
     std::vector<std::string> specs;
     std::string name;
     bool json = false;
@@ -41,18 +43,20 @@ int publish(const Arguments& args)
 {
     // Checked before the publisher opens its socket: a usage error never reaches the kernel.
     check_argument("--task", [&] { nft::validate_task_id(args.task); });
-    check_argument("--ip", [&] { nft::validate_container_ip(args.ip); });
+    const auto container = warren::cli::parse_container_addresses(args.ips);
     check_argument("--name", [&] { nft::validate_port_name(args.name); });
     std::vector<nft::PortMapping> ports;
     for (const auto& spec : args.specs) {
-        auto mapping = warren::cli::parse_port_spec(spec);
-        mapping.name = args.name;
-        ports.push_back(std::move(mapping));
+        for (auto& mapping : warren::cli::parse_port_spec(spec)) {
+            warren::cli::check_host_family(spec, mapping, container);
+            mapping.name = args.name;
+            ports.push_back(std::move(mapping));
+        }
     }
     check_argument("-p", [&] { nft::validate_ports(ports); });
     // Without --counters a table that counts keeps counting: the flag only ever turns counting on.
     nft::HostPortPublisher publisher(nft::PublisherOptions{.counters = args.counters});
-    publisher.publish_ports(args.task, args.ip, ports);
+    publisher.publish_ports(args.task, container, ports);
     return exit_ok;
 }
 
@@ -84,7 +88,7 @@ int list(const Arguments& args, bool task_given)
 int flush(const Arguments& args)
 {
     if (!args.yes)
-        throw UsageError("flush removes table ip warren and every port published by every task; "
+        throw UsageError("flush removes tables ip warren and ip6 warren and every port published by every task; "
                          "run 'warren-nft flush --yes' to confirm");
     nft::HostPortPublisher publisher;
     publisher.remove_table();
@@ -95,7 +99,7 @@ int flush(const Arguments& args)
 
 int main(int argc, char* argv[])
 {
-    CLI::App app{"Publishes container ports on the host with nftables (table ip warren).\n"
+    CLI::App app{"Publishes container ports on the host with nftables (tables ip warren and ip6 warren).\n"
                  "Exit status: 0 ok, 1 operation failed, 2 usage error.",
                  "warren-nft"};
     app.set_version_flag("--version", "warren-nft " WARREN_NFT_VERSION);
@@ -105,9 +109,16 @@ int main(int argc, char* argv[])
     auto* publish_cmd = app.add_subcommand("publish", "Publish ports of a task in one atomic transaction "
                                                       "(replacing the ports it published before)");
     publish_cmd->add_option("--task", args.task, "Task id (letters, digits, - _ . : @ / +; at most 64)")->required();
-    publish_cmd->add_option("--ip", args.ip, "The container's IPv4 address")->required();
-    publish_cmd->add_option("-p,--publish", args.specs, "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp]; "
-                                                        "repeat for more ports")
+    publish_cmd->add_option("--ip", args.ips, "The container's IPv4 or IPv6 address; give it twice, once per family, "
+                                              "for a dual-stack container")
+        ->required()
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    publish_cmd->add_option("-p,--publish", args.specs,
+                            "[HOST_IP:]HOST_PORT[-LAST]:CONTAINER_PORT[-LAST][/tcp|udp|sctp]; HOST_IP empty: every "
+                            "address of the container's families, 0.0.0.0: every IPv4, [::]: every IPv6 address; "
+                            "repeat for more ports")
         ->required()
         ->expected(1)
         ->allow_extra_args(false)
@@ -124,7 +135,7 @@ int main(int argc, char* argv[])
     auto* list_task = list_cmd->add_option("--task", args.task, "Only this task's ports");
     list_cmd->add_flag("--json", args.json, "Print a JSON array (see docs/cli.md)");
 
-    auto* flush_cmd = app.add_subcommand("flush", "Remove table ip warren and every published port");
+    auto* flush_cmd = app.add_subcommand("flush", "Remove tables ip warren and ip6 warren and every published port");
     flush_cmd->add_flag("--yes", args.yes, "Confirm");
 
     auto* doctor_cmd = app.add_subcommand("doctor", "Check the host for what published ports need; one line per "
@@ -143,14 +154,16 @@ int main(int argc, char* argv[])
         if (e.get_exit_code() == 0)
             return app.exit(e);
         if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
-            std::cerr << "warren-nft: unknown subcommand '" << argv[1]
-                      << "'; use publish, unpublish, list, flush, doctor or watch (see 'warren-nft --help')\n";
+            std::cerr << "warren-nft: unknown subcommand " << warren::cli::quoted(argv[1])
+                      << "; use publish, unpublish, list, flush, doctor or watch (see 'warren-nft --help')\n";
             return exit_usage;
         }
         const auto subcommands = app.get_subcommands();
         const std::string help =
             subcommands.empty() ? "warren-nft --help" : "warren-nft " + subcommands.front()->get_name() + " --help";
-        std::cerr << "warren-nft: " << e.what() << "; see '" << help << "'\n";
+        // CLI11's message repeats the offending argument as it was typed.
+        std::cerr << "warren-nft: " << warren::cli::excerpt(e.what(), cli11_message_limit) << "; see '" << help
+                  << "'\n";
         return exit_usage;
     }
 

@@ -1,29 +1,45 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "spec.hpp"
 
+#include "watch_output.hpp"
+
 #include <warren/nft/error.hpp>
 #include <warren/nft/validation.hpp>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 namespace warren::cli {
 
 namespace {
 
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+constexpr std::string_view form = "use [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp], e.g. 8080:80/tcp, "
+                                  "[2001:db8::10]:8080:80 or 8000-8002:9000-9002/udp";
+
+// How much of an argument a message echoes.
+constexpr std::size_t echo_limit = 64;
+
+// The library tells the families apart the same way: only an IPv6 address has a ':'.
+bool is_ipv6(std::string_view address) { return address.find(':') != std::string_view::npos; }
+
+std::string_view family_name(std::string_view address) { return is_ipv6(address) ? "IPv6" : "IPv4"; }
+
+[[noreturn]] void refuse(std::string_view spec, const std::string& problem)
+{
+    throw UsageError("-p " + quoted(spec) + ": " + problem);
+}
 
 // A port number: digits only, at most 65535. Port 0 is left to nft::validate_ports().
 std::uint16_t parse_port(std::string_view spec, std::string_view what, std::string_view text)
 {
-    const auto fail = [&](const std::string& problem) {
-        throw UsageError("-p " + quoted(spec) + ": " + std::string(what) + " " + quoted(text) + " " + problem +
+    const auto fail = [&](std::string_view problem) {
+        refuse(spec, std::string(what) + " " + quoted(text) + " " + std::string(problem) +
                          "; use a number from 1 to 65535");
     };
     if (text.empty())
-        throw UsageError("-p " + quoted(spec) + ": the " + std::string(what) +
-                         " is missing; use [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp], e.g. 8080:80/tcp");
+        refuse(spec, "the " + std::string(what) + " is missing; " + std::string(form));
     if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
         fail("is not a number");
     unsigned long value = 0;
@@ -33,6 +49,35 @@ std::uint16_t parse_port(std::string_view spec, std::string_view what, std::stri
             fail("is out of range");
     }
     return static_cast<std::uint16_t>(value);
+}
+
+// PORT or FIRST-LAST.
+struct PortRange {
+    std::string_view text;
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;
+
+    std::size_t size() const { return std::size_t{last} - first + 1; }
+};
+
+PortRange parse_port_range(std::string_view spec, std::string_view what, std::string_view text)
+{
+    const auto dash = text.find('-');
+    if (dash == std::string_view::npos) {
+        const auto port = parse_port(spec, what, text);
+        return {text, port, port};
+    }
+    const PortRange range{text, parse_port(spec, what, text.substr(0, dash)),
+                          parse_port(spec, what, text.substr(dash + 1))};
+    if (range.last < range.first)
+        refuse(spec, std::string(what) + " range " + quoted(text) + " is reversed; give the lower port first, e.g. " +
+                         std::to_string(range.last) + "-" + std::to_string(range.first));
+    return range;
+}
+
+std::string port_count(const PortRange& range)
+{
+    return std::string(range.text) + " has " + std::to_string(range.size()) + (range.size() == 1 ? " port" : " ports");
 }
 
 std::vector<std::string_view> split(std::string_view text, char separator)
@@ -48,7 +93,85 @@ std::vector<std::string_view> split(std::string_view text, char separator)
     }
 }
 
+bool parses_as_ipv6(std::string_view text)
+{
+    unsigned char address[16];
+    const std::string copy(text);
+    return copy.find('\0') == std::string::npos && inet_pton(AF_INET6, copy.c_str(), address) == 1;
+}
+
+// Splits `ports` ([HOST_IP:]HOST:CONTAINER, the protocol already gone) into the host address and the
+// two port parts, as docker reads it: an IPv6 address in brackets, else the first of three
+// ':'-separated parts.
+struct SpecParts {
+    std::string host_ip;
+    std::string_view host_ports;
+    std::string_view container_ports;
+};
+
+SpecParts split_spec(std::string_view spec, std::string_view ports)
+{
+    SpecParts parts;
+    if (ports.starts_with('[')) {
+        const auto close = ports.find(']');
+        if (close == std::string_view::npos)
+            refuse(spec, "the '[' of the host address has no ']'; " + std::string(form));
+        if (close == 1)
+            refuse(spec, "the brackets hold no host address; leave HOST_IP out (8080:80) to publish on every "
+                         "address, or give one, e.g. [2001:db8::10]:8080:80");
+        if (ports.substr(close + 1, 1) != ":")
+            refuse(spec, "a bracketed host address must be followed by ':'; " + std::string(form));
+        parts.host_ip = ports.substr(1, close - 1);
+        ports.remove_prefix(close + 2);
+        const auto rest = split(ports, ':');
+        if (rest.size() != 2)
+            refuse(spec, "expected a host port and a container port after the host address; " + std::string(form));
+        parts.host_ports = rest[0];
+        parts.container_ports = rest[1];
+        return parts;
+    }
+    const auto fields = split(ports, ':');
+    if (fields.size() > 3) {
+        // Everything before the last two fields, read as one IPv6 address without its brackets.
+        const auto end = ports.size() - fields[fields.size() - 1].size() - fields[fields.size() - 2].size() - 2;
+        const auto address = ports.substr(0, end);
+        if (parses_as_ipv6(address))
+            refuse(spec, "the IPv6 host address " + quoted(address) + " must be in brackets; use " +
+                             quoted("[" + std::string(address) + "]:" + std::string(fields[fields.size() - 2]) +
+                                    ":" + std::string(fields.back())) +
+                             " ([ADDRESS]:HOST_PORT:CONTAINER_PORT)");
+        refuse(spec, "too many ':'; " + std::string(form) + " (an IPv6 HOST_IP goes in brackets)");
+    }
+    if (fields.size() < 2)
+        refuse(spec, "expected a host port and a container port separated by ':'; " + std::string(form));
+    if (fields.size() == 3)
+        parts.host_ip = fields[0];
+    parts.host_ports = fields[fields.size() - 2];
+    parts.container_ports = fields.back();
+    return parts;
+}
+
+nft::Protocol parse_protocol(std::string_view spec, std::string_view protocol)
+{
+    if (protocol == "tcp")
+        return nft::Protocol::tcp;
+    if (protocol == "udp")
+        return nft::Protocol::udp;
+    if (protocol == "sctp")
+        return nft::Protocol::sctp;
+    refuse(spec, "unknown protocol " + quoted(protocol) + "; use tcp, udp or sctp (or omit /PROTOCOL for tcp)");
+}
+
 }  // namespace
+
+std::string excerpt(std::string_view text, std::size_t limit)
+{
+    if (text.size() <= limit)
+        return escaped(text);
+    return escaped(text.substr(0, limit)) + "…(" + std::to_string(text.size()) + " bytes)";
+}
+
+std::string quoted(std::string_view text) { return "'" + excerpt(text, echo_limit) + "'"; }
 
 void check_argument(std::string_view argument, const std::function<void()>& check)
 {
@@ -61,54 +184,70 @@ void check_argument(std::string_view argument, const std::function<void()>& chec
     }
 }
 
-nft::PortMapping parse_port_spec(std::string_view spec)
+std::vector<nft::PortMapping> parse_port_spec(std::string_view spec)
 {
-    const std::string form = "use [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp], e.g. 8080:80/tcp";
     nft::PortMapping mapping;
     std::string_view ports = spec;
     if (const auto slash = spec.rfind('/'); slash != std::string_view::npos) {
-        const auto protocol = spec.substr(slash + 1);
+        mapping.protocol = parse_protocol(spec, spec.substr(slash + 1));
         ports = spec.substr(0, slash);
-        if (protocol == "tcp")
-            mapping.protocol = nft::Protocol::tcp;
-        else if (protocol == "udp")
-            mapping.protocol = nft::Protocol::udp;
-        else if (protocol == "sctp")
-            mapping.protocol = nft::Protocol::sctp;
-        else
-            throw UsageError("-p " + quoted(spec) + ": unknown protocol " + quoted(protocol) +
-                             "; use tcp, udp or sctp (or omit /PROTOCOL for tcp)");
     }
-    // [HOST_IP:] as docker reads it: an IPv6 address in brackets, else the first of three
-    // ':'-separated parts. The library checks the address (and refuses IPv6 for now).
-    if (ports.starts_with('[')) {
-        const auto close = ports.find("]:");
-        if (close == std::string_view::npos)
-            throw UsageError("-p " + quoted(spec) + ": a bracketed host address must be followed by ':'; " + form);
-        mapping.host_ip = ports.substr(1, close - 1);
-        ports.remove_prefix(close + 2);
+    const auto parts = split_spec(spec, ports);
+    mapping.host_ip = parts.host_ip;
+    const auto host = parse_port_range(spec, "host port", parts.host_ports);
+    const auto container = parse_port_range(spec, "container port", parts.container_ports);
+    if (host.size() != container.size())
+        refuse(spec, "host and container port ranges must have the same length: " + port_count(host) + ", " +
+                         port_count(container) + "; each host port leads to the container port at its place");
+    std::vector<nft::PortMapping> mappings;
+    mappings.reserve(host.size());
+    for (std::size_t i = 0; i < host.size(); ++i) {
+        mapping.host_port = static_cast<std::uint16_t>(host.first + i);
+        mapping.container_port = static_cast<std::uint16_t>(container.first + i);
+        mappings.push_back(mapping);
     }
-    auto parts = split(ports, ':');
-    if (parts.size() == 3 && !spec.starts_with('[')) {
-        mapping.host_ip = parts.front();
-        parts.erase(parts.begin());
+    check_argument("-p " + quoted(spec), [&] { nft::validate_ports(mappings); });
+    return mappings;
+}
+
+nft::ContainerAddresses parse_container_addresses(std::span<const std::string> ips)
+{
+    nft::ContainerAddresses container;
+    for (const auto& ip : ips) {
+        check_argument("--ip", [&] { nft::validate_container_ip(ip); });
+        auto& slot = is_ipv6(ip) ? container.ipv6 : container.ipv4;
+        if (!slot.empty())
+            throw UsageError("--ip: " + quoted(slot) + " and " + quoted(ip) + " are both " +
+                             std::string(family_name(ip)) +
+                             " addresses; give the container's address of each family once (at most one IPv4 "
+                             "and one IPv6 address)");
+        slot = ip;
     }
-    if (parts.size() != 2)
-        throw UsageError("-p " + quoted(spec) + ": expected a host port and a container port separated by ':'; " +
-                         form);
-    // docker's spelling of "every address"; the library's is an empty host_ip.
-    if (mapping.host_ip == "0.0.0.0")
-        mapping.host_ip.clear();
-    mapping.host_port = parse_port(spec, "host port", parts[0]);
-    mapping.container_port = parse_port(spec, "container port", parts[1]);
-    check_argument("-p " + quoted(spec), [&] { nft::validate_ports({&mapping, 1}); });
-    return mapping;
+    check_argument("--ip", [&] { nft::validate_container_addresses(container); });
+    return container;
+}
+
+void check_host_family(std::string_view spec, const nft::PortMapping& mapping, const nft::ContainerAddresses& container)
+{
+    if (mapping.host_ip.empty())
+        return;
+    const bool ipv6 = is_ipv6(mapping.host_ip);
+    if (!(ipv6 ? container.ipv6 : container.ipv4).empty())
+        return;
+    const auto family = family_name(mapping.host_ip);
+    refuse(spec, "the host address " + quoted(mapping.host_ip) + " is " + std::string(family) +
+                     ", but the container has no " + std::string(family) + " address; give it with --ip, or " +
+                     (ipv6 ? "an IPv4 host address" : "an IPv6 host address in brackets") +
+                     ", or leave HOST_IP out to publish on every address of the container's families");
 }
 
 std::string format_port_spec(const nft::PortMapping& mapping)
 {
-    return (mapping.host_ip.empty() ? std::string() : mapping.host_ip + ":") + std::to_string(mapping.host_port) +
-           ":" + std::to_string(mapping.container_port) + "/" + std::string(nft::to_string(mapping.protocol));
+    std::string host;
+    if (!mapping.host_ip.empty())
+        host = (is_ipv6(mapping.host_ip) ? "[" + mapping.host_ip + "]" : mapping.host_ip) + ":";
+    return host + std::to_string(mapping.host_port) + ":" + std::to_string(mapping.container_port) + "/" +
+           std::string(nft::to_string(mapping.protocol));
 }
 
 }  // namespace warren::cli

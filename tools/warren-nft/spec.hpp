@@ -5,31 +5,53 @@
 #include <warren/nft/port_mapping.hpp>
 
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace warren::cli {
 
-// A bad command-line argument; what() is one sentence naming the argument, what is wrong and what
-// would be right. main() reports it with exit status 2.
+// A bad command-line argument; what() is one line naming the argument, what is wrong and what would
+// be right. main() reports it with exit status 2.
 class UsageError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+// Text that holds what the user typed, fit for a one-line message: every byte outside printable
+// ASCII and the backslash written as \xNN (so no control byte or invalid UTF-8 reaches a terminal or
+// a log), and only its first `limit` bytes, followed by "…(N bytes)" when it is longer.
+std::string excerpt(std::string_view text, std::size_t limit);
+
+// An argument echoed in a message: its excerpt of 64 bytes in single quotes ('abc', 'abc…(300 bytes)').
+std::string quoted(std::string_view text);
 
 // Runs one of the library's checks (<warren/nft/validation.hpp>) on an argument. Its refusal
 // (errc::invalid_argument) becomes a UsageError that starts with `argument` ("--task: task id ...").
 // The library's rules and words are used as they are, so the command line cannot drift from them.
 void check_argument(std::string_view argument, const std::function<void()>& check);
 
-// Docker-style `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp]`; the protocol defaults to tcp.
-// HOST_IP omitted, empty or 0.0.0.0 is every address of the host (an empty PortMapping::host_ip);
-// an IPv6 one goes in brackets (and is refused by the library for now). The mapping is checked
-// with nft::validate_ports(). Throws UsageError naming the spec.
-nft::PortMapping parse_port_spec(std::string_view spec);
+// Docker's `-p`: [HOST_IP:]HOST_PORT[-LAST]:CONTAINER_PORT[-LAST][/tcp|udp|sctp], the protocol tcp
+// when omitted. HOST_IP omitted or empty is every address of each family the container has (an
+// empty PortMapping::host_ip); 0.0.0.0 every IPv4 address only, [::] every IPv6 address only; one
+// address, that address; an IPv6 one goes in brackets. Port ranges of equal length map each host
+// port to the container port at the same place: 8000-8002:9000-9002 is three mappings. Every mapping
+// is checked with nft::validate_ports(). Throws UsageError naming the spec.
+std::vector<nft::PortMapping> parse_port_spec(std::string_view spec);
 
-// The port spec of a mapping, as parse_port_spec reads it ("8080:80/tcp", "10.0.0.1:8080:80/tcp").
+// The container's addresses from the values of --ip, at most one per family, each checked with
+// nft::validate_container_ip() and all with nft::validate_container_addresses(). Throws UsageError.
+nft::ContainerAddresses parse_container_addresses(std::span<const std::string> ips);
+
+// A port whose HOST_IP is of a family the container has no address of would publish nothing: refused
+// with a UsageError naming the spec it came from.
+void check_host_family(std::string_view spec, const nft::PortMapping& mapping,
+                       const nft::ContainerAddresses& container);
+
+// The port spec of a mapping, as parse_port_spec reads it ("8080:80/tcp", "10.0.0.1:8080:80/tcp",
+// "[2001:db8::10]:8080:80/tcp").
 std::string format_port_spec(const nft::PortMapping& mapping);
 
 }  // namespace warren::cli
