@@ -193,6 +193,8 @@ std::vector<nft::PortMapping> parse_port_spec(std::string_view spec)
         ports = spec.substr(0, slash);
     }
     const auto parts = split_spec(spec, ports);
+    // Judged once for the whole spec, before a range multiplies it.
+    check_argument("-p " + quoted(spec), [&] { nft::validate_host_ip(parts.host_ip); });
     mapping.host_ip = parts.host_ip;
     const auto host = parse_port_range(spec, "host port", parts.host_ports);
     const auto container = parse_port_range(spec, "container port", parts.container_ports);

@@ -37,8 +37,9 @@ void check_argument(std::string_view argument, const std::function<void()>& chec
 // when omitted. HOST_IP omitted or empty is every address of each family the container has (an
 // empty PortMapping::host_ip); 0.0.0.0 every IPv4 address only, [::] every IPv6 address only; one
 // address, that address; an IPv6 one goes in brackets. Port ranges of equal length map each host
-// port to the container port at the same place: 8000-8002:9000-9002 is three mappings. Every mapping
-// is checked with nft::validate_ports(). Throws UsageError naming the spec.
+// port to the container port at the same place: 8000-8002:9000-9002 is three mappings. HOST_IP is
+// checked with nft::validate_host_ip(), the mappings with nft::validate_ports(). Throws UsageError
+// naming the spec.
 std::vector<nft::PortMapping> parse_port_spec(std::string_view spec);
 
 // The container's addresses from the values of --ip, at most one per family, each checked with
