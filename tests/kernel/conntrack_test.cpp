@@ -46,15 +46,20 @@ std::ostream& operator<<(std::ostream& out, const Listed& e)
                << e.destination_port << (e.unreplied ? " [UNREPLIED]" : "") << (e.zone ? " zone " + std::to_string(e.zone) : "");
 }
 
-std::optional<std::string> missing_conntrack_tool()
-{
-    try {
-        find_program("conntrack");
-        return std::nullopt;
-    } catch (const std::exception&) {
-        return "the conntrack tool (Debian package conntrack, installed by tools/setup.sh) is not installed";
+// A fresh namespace for a test that reads the table with the conntrack tool.
+struct ConntrackNetns : FreshNetns {
+    // True when the tool is missing: the test is then skipped, saying why.
+    static bool tool_missing()
+    {
+        try {
+            find_program("conntrack");
+            return false;
+        } catch (const std::exception&) {
+            WARN("skipped: the conntrack tool (Debian package conntrack, installed by tools/setup.sh) is not installed");
+            return true;
+        }
     }
-}
+};
 
 // Every entry of the namespace's table, both families, sorted.
 std::vector<Listed> listed()
@@ -225,13 +230,11 @@ bench::TrackedFlow made_up(const std::string& source, std::uint16_t source_port,
 
 }  // namespace
 
-TEST_CASE_METHOD(FreshNetns, "forget() deletes the entries to a host port of one protocol and family, and no other",
+TEST_CASE_METHOD(ConntrackNetns, "forget() deletes the entries to a host port of one protocol and family, and no other",
                  "[conntrack]")
 {
-    if (const auto missing = missing_conntrack_tool()) {
-        WARN("skipped: " << *missing);
+    if (tool_missing())
         return;
-    }
     track_connections();
     for (const char* ip : {v4_a, v6_a}) {
         udp_datagram(ip, 7000);
@@ -270,12 +273,10 @@ TEST_CASE_METHOD(FreshNetns, "forget() deletes the entries to a host port of one
     CHECK(listed() == expected);
 }
 
-TEST_CASE_METHOD(FreshNetns, "forget() with an address deletes only the entries to that address", "[conntrack]")
+TEST_CASE_METHOD(ConntrackNetns, "forget() with an address deletes only the entries to that address", "[conntrack]")
 {
-    if (const auto missing = missing_conntrack_tool()) {
-        WARN("skipped: " << *missing);
+    if (tool_missing())
         return;
-    }
     track_connections();
     for (const char* ip : {v4_a, v4_b, v6_a, v6_b}) {
         udp_datagram(ip, 7000);
@@ -297,12 +298,10 @@ TEST_CASE_METHOD(FreshNetns, "forget() with an address deletes only the entries 
     CHECK(expected.size() == 7);
 }
 
-TEST_CASE_METHOD(FreshNetns, "forget() with unreplied_only spares the entries that were answered", "[conntrack]")
+TEST_CASE_METHOD(ConntrackNetns, "forget() with unreplied_only spares the entries that were answered", "[conntrack]")
 {
-    if (const auto missing = missing_conntrack_tool()) {
-        WARN("skipped: " << *missing);
+    if (tool_missing())
         return;
-    }
     track_connections();
     for (const char* ip : {v4_a, v6_a}) {
         udp_datagram(ip, 7000);
@@ -331,13 +330,11 @@ TEST_CASE_METHOD(FreshNetns, "forget() with unreplied_only spares the entries th
     CHECK(listed().empty());
 }
 
-TEST_CASE_METHOD(FreshNetns, "forget() finds its entries among many unrelated ones, and matches given twice count once",
+TEST_CASE_METHOD(ConntrackNetns, "forget() finds its entries among many unrelated ones, and matches given twice count once",
                  "[conntrack]")
 {
-    if (const auto missing = missing_conntrack_tool()) {
-        WARN("skipped: " << *missing);
+    if (tool_missing())
         return;
-    }
     const auto unrelated = bench::unrelated_flows(5000);
     bench::insert_flows(unrelated);
     // To 10.127.0.1, the unrelated flows' destination, but to a port none of them uses.
@@ -356,12 +353,10 @@ TEST_CASE_METHOD(FreshNetns, "forget() finds its entries among many unrelated on
     CHECK(bench::tracked_flow_count() == 5000);
 }
 
-TEST_CASE_METHOD(FreshNetns, "forget() deletes entries of any conntrack zone", "[conntrack]")
+TEST_CASE_METHOD(ConntrackNetns, "forget() deletes entries of any conntrack zone", "[conntrack]")
 {
-    if (const auto missing = missing_conntrack_tool()) {
-        WARN("skipped: " << *missing);
+    if (tool_missing())
         return;
-    }
     for (const char* zone : {"0", "5"})
         check_output({"conntrack", "-I", "-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.1", "--sport", "1000", "--dport",
                       "7000", "-t", "100", "-w", zone});
@@ -373,12 +368,10 @@ TEST_CASE_METHOD(FreshNetns, "forget() deletes entries of any conntrack zone", "
     CHECK(listed().empty());
 }
 
-TEST_CASE_METHOD(FreshNetns, "the flow generator inserts exactly the flows asked for", "[conntrack]")
+TEST_CASE_METHOD(ConntrackNetns, "the flow generator inserts exactly the flows asked for", "[conntrack]")
 {
-    if (const auto missing = missing_conntrack_tool()) {
-        WARN("skipped: " << *missing);
+    if (tool_missing())
         return;
-    }
     const auto flows = bench::unrelated_flows(300);
     bench::insert_flows(flows);
     const auto entries = listed();
