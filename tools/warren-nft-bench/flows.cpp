@@ -15,7 +15,7 @@
 namespace bench {
 namespace {
 
-constexpr std::size_t max_unrelated_flows = std::size_t{1} << 22;
+constexpr std::size_t unrelated_capacity = std::size_t{1} << 22;  // sources in 10.128.0.0/10
 constexpr std::uint16_t first_unrelated_port = 20000;
 constexpr std::uint16_t unrelated_ports = 10000;
 
@@ -39,10 +39,12 @@ void insert_flows(std::span<const TrackedFlow> flows)
     inserts.finish();
 }
 
+std::size_t max_unrelated_flows() { return unrelated_capacity; }
+
 std::vector<TrackedFlow> unrelated_flows(std::size_t count)
 {
-    if (count > max_unrelated_flows)
-        throw std::invalid_argument("at most " + std::to_string(max_unrelated_flows) + " unrelated flows");
+    if (count > unrelated_capacity)
+        throw std::invalid_argument("at most " + std::to_string(unrelated_capacity) + " unrelated flows");
     std::vector<TrackedFlow> flows(count);
     for (std::size_t i = 0; i < count; ++i) {
         auto& t = flows[i].original;

@@ -22,7 +22,10 @@ struct TrackedFlow {
 // warren::nft::Error naming the kernel's refusal (EEXIST: a flow with that tuple is tracked already).
 void insert_flows(std::span<const TrackedFlow> flows);
 
-// `count` (at most 4,194,304) distinct UDP flows that nothing publishes: from 10.128.0.0/10, each
+// How many unrelated_flows() there can be.
+std::size_t max_unrelated_flows();
+
+// `count` (at most max_unrelated_flows()) distinct UDP flows that nothing publishes: from 10.128.0.0/10, each
 // source its own address, to 10.127.0.1 on ports 20000 to 29999.
 std::vector<TrackedFlow> unrelated_flows(std::size_t count);
 
