@@ -100,8 +100,6 @@ CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
 
 // Runs a request that the kernel answers with messages and then NLMSG_DONE (dumps) or an ack.
 // Returns 0 or the errno the kernel answered with; EINTR means a dump was interrupted by a change.
-// The answer is always read to its end: a dump abandoned half-way keeps running in the kernel and
-// makes the next dump request fail with EBUSY.
 int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint16_t flags,
             const std::function<void(nlmsghdr*)>& build, const std::function<void(const nlmsghdr*)>& on_message)
 {
@@ -111,30 +109,12 @@ int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint1
     build(nlh);
     socket.send({buffer.data(), nlh->nlmsg_len});
 
-    int result = 0;
     bool interrupted = false;
-    for (bool done = false; !done;) {
-        const auto data = *socket.receive(false);
-        const auto* reply = reinterpret_cast<const nlmsghdr*>(data.data());
-        int remaining = static_cast<int>(data.size());
-        for (; mnl_nlmsg_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
-            if (reply->nlmsg_seq != seq || reply->nlmsg_pid != socket.portid())
-                continue;  // a straggler from an earlier exchange
-            if (reply->nlmsg_type == NLMSG_DONE) {
-                // A dump that failed half-way says why in NLMSG_DONE's payload.
-                if (mnl_nlmsg_get_payload_len(reply) >= sizeof(int))
-                    result = -*static_cast<const int*>(mnl_nlmsg_get_payload(reply));
-                done = true;
-            } else if (reply->nlmsg_type == NLMSG_ERROR) {
-                result = parse_ack(reply).error;
-                done = true;
-            } else {
-                if (reply->nlmsg_flags & NLM_F_DUMP_INTR)
-                    interrupted = true;
-                on_message(reply);
-            }
-        }
-    }
+    const int result = receive_answer(socket, seq, [&](const nlmsghdr* reply) {
+        if (reply->nlmsg_flags & NLM_F_DUMP_INTR)
+            interrupted = true;
+        on_message(reply);
+    });
     if (result)
         return result;
     return interrupted ? EINTR : 0;
