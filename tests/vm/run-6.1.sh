@@ -17,9 +17,9 @@ set -uo pipefail
 # from `apt-cache search linux-image-6.1 | grep cloud-amd64` (after apt-get update).
 KERNEL_PACKAGE=linux-image-6.1.0-56-cloud-amd64
 
-# Modules the suite needs (nf_tables with NAT, masquerade, conntrack, fib; veth for the real-traffic
-# tests) plus a few common nf_tables expressions; their dependencies come from modules.dep.
-MODULES=(nfnetlink nf_tables nf_conntrack nf_nat nft_nat nft_chain_nat nft_masq nft_redir nft_ct
+# Modules the suite needs (nf_tables with NAT, masquerade, conntrack and ctnetlink, fib; veth for the
+# real-traffic tests) plus a few common nf_tables expressions; their dependencies come from modules.dep.
+MODULES=(nfnetlink nf_tables nf_conntrack nf_conntrack_netlink nf_nat nft_nat nft_chain_nat nft_masq nft_redir nft_ct
          nft_fib nft_fib_ipv4 nft_fib_ipv6 nft_fib_inet nft_reject nft_reject_ipv4 nft_reject_ipv6
          nft_reject_inet nft_limit nft_hash nft_numgen nft_objref nft_quota veth)
 
@@ -130,7 +130,10 @@ nft=$(command -v nft)
 ip=$(command -v ip)
 cp "$nft" "$root/usr/sbin/nft"
 cp "$ip" "$root/usr/sbin/ip"
-for binary in "$nft" "$ip" "$build_dir/tests/kernel/kernel-tests" "$build_dir"/lib/libwarren-nft.so*; do
+# The conntrack tests read the table with it (they skip without it).
+conntrack=$(command -v conntrack || true)
+[ -n "$conntrack" ] && cp "$conntrack" "$root/usr/sbin/conntrack"
+for binary in "$nft" "$ip" $conntrack "$build_dir/tests/kernel/kernel-tests" "$build_dir"/lib/libwarren-nft.so*; do
     [ -f "$binary" ] || continue
     ldd "$binary" 2>>"$log" | awk '/=> \//{print $3} /^[ \t]*\//{print $1}'
 done | sort -u | while read -r library; do
