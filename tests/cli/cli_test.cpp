@@ -118,7 +118,7 @@ std::vector<BadCall> bad_calls()
         {{"publish", "--task", "t", "--ip", ip6, "-p", "10.0.0.1:8080:80"}, 2, {"no IPv4 address"}},
         // docker's syntax: ranges and brackets.
         {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8002:9000-9001"}, 2,
-         {"-p '8000-8002:9000-9001': ", "ranges must have the same length: 8000-8002 has 3 ports, 9000-9001 has 2"}},
+         {"-p '8000-8002:9000-9001': ", "ranges must have the same length: 8000-8002 has 3 ports, 9000-9001 has 2 ports"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8002-8000:9000-9002/udp"}, 2, {"range '8002-8000' is reversed", "8000-8002"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "1-600:1-600"}, 2, {"-p '1-600:1-600': ", "600 ports", "at most 512"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8300:9000-9300", "-p", "1-300:1-300"}, 2, {"-p: ", "601 ports", "at most 512"}},
@@ -132,6 +132,8 @@ std::vector<BadCall> bad_calls()
         {{"publish", "--task", "t", "--ip", "10.0.0.300", "-p", "8080:80"}, 2, {"--ip: ", "\"10.0.0.300\""}},
         {{"publish", "--task", "t", "--ip", "container", "-p", "8080:80"}, 2, {"--ip: ", "\"container\""}},
         {{"publish", "--task", "t", "--ip", "127.0.0.1", "-p", "8080:80"}, 2, {"--ip: ", "\"127.0.0.1\""}},
+        // A port on 127.0.0.1 needs the interface towards the container, and here there is none.
+        {{"publish", "--task", "t", "--ip", ip, "-p", "127.0.0.1:8080:80"}, 1, {"10.0.0.9", "no route to the container"}},
         {{"publish", "--task", "t", "--ip", "::1", "-p", "8080:80"}, 2, {"--ip: ", "\"::1\""}},
         {{"publish", "--task", "t", "--ip", ip, "--ip", "10.0.0.8", "-p", "8080:80"}, 2,
          {"--ip: '10.0.0.9' and '10.0.0.8' are both IPv4 addresses", "at most one IPv4 and one IPv6"}},
@@ -238,7 +240,7 @@ TEST_CASE_METHOD(FreshNetns, "list and unpublish without a table create none", "
     CHECK(tables().empty());
     cli_ok({"publish", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80"});
     CHECK(list_json().size() == 1);
-    CHECK(warren_chains().size() == 4);
+    CHECK(warren_chains().size() == 5);  // prerouting, output, postrouting, forward, guard
 }
 
 TEST_CASE_METHOD(FreshNetns, "list shows the packet and byte counters of each port's destination", "[cli][counters]")
@@ -322,14 +324,15 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
     const auto log = monitor_transactions([] {
         cli_ok({"publish", "--task", "dual", "--ip", "10.0.0.2", "--ip", "fd00::2", "-p", "8080:80", "-p",
                 "0.0.0.0:9090:90", "-p", "[::]:8443:443", "-p", "[2001:db8::10]:7070:70/udp", "-p",
-                "127.0.0.1:5432:5432", "--name", "svc"});
+                "10.9.0.1:5432:5432", "--name", "svc"});
     });
     INFO("nft monitor:\n" << log.text);
     CHECK(log.generations == 1);
     CHECK(tables() == std::vector<std::string>{"ip warren", "ip6 warren"});
 
-    // One entry per family a port is published in, ordered by family, protocol and host port:
-    // 8080 (no HOST_IP) in both, 0.0.0.0 and 127.0.0.1 in IPv4 only, [::] and one IPv6 address in IPv6.
+    // One entry per family a port is published in, ordered by protocol, host port and family:
+    // 8080 (no HOST_IP) in both, 0.0.0.0 and an IPv4 address in IPv4 only, [::] and an IPv6 address
+    // in IPv6 only.
     const auto listed = list_json();
     INFO(listed.dump(1));
     const auto entry = [](std::string family, std::string protocol, int host_port, std::string container_ip,
@@ -338,11 +341,11 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
                     {"container_port", container_port}, {"name", "svc"}, {"packets", nullptr}, {"bytes", nullptr},
                     {"host_ip", host_ip}, {"family", family}};
     };
-    CHECK(listed == json{entry("ipv4", "tcp", 5432, "10.0.0.2", 5432, "127.0.0.1"),
+    CHECK(listed == json{entry("ipv4", "tcp", 5432, "10.0.0.2", 5432, "10.9.0.1"),
                          entry("ipv4", "tcp", 8080, "10.0.0.2", 80, ""),
-                         entry("ipv4", "tcp", 9090, "10.0.0.2", 90, ""),
                          entry("ipv6", "tcp", 8080, "fd00::2", 80, ""),
                          entry("ipv6", "tcp", 8443, "fd00::2", 443, ""),
+                         entry("ipv4", "tcp", 9090, "10.0.0.2", 90, ""),
                          entry("ipv6", "udp", 7070, "fd00::2", 70, "2001:db8::10")});
     // The IPv4 half is what nft shows in table ip warren; the IPv6 half is in table ip6 warren, with
     // the same maps.
@@ -364,7 +367,7 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
     CHECK(line_words(table, "[fd00::2]:70") ==
           std::vector<std::string>{"dual", "ipv6", "2001:db8::10", "7070/udp", "[fd00::2]:70", "svc", "-", "-"});
     CHECK(line_words(table, "10.0.0.2:5432") ==
-          std::vector<std::string>{"dual", "ipv4", "127.0.0.1", "5432/tcp", "10.0.0.2:5432", "svc", "-", "-"});
+          std::vector<std::string>{"dual", "ipv4", "10.9.0.1", "5432/tcp", "10.0.0.2:5432", "svc", "-", "-"});
     CHECK(std::count(table.begin(), table.end(), '\n') == 7);
 
     // [::] and 0.0.0.0 do not conflict with each other; an IPv6 address does with [::] (docker's rules).
@@ -464,6 +467,8 @@ TEST_CASE_METHOD(FreshNetns, "a port on 127.0.0.1 serves the host's own processe
     REQUIRE(listed.size() == 2);
     CHECK(listed[0].at("host_ip") == "127.0.0.1");
     CHECK(listed[0].at("host_port") == 15432);
+    CHECK(line_words(cli_ok({"list"}), "15432/tcp") ==
+          std::vector<std::string>{"db", "ipv4", "127.0.0.1", "15432/tcp", "10.200.2.2:8080", "-", "-"});
 
     // From the host: 127.0.0.1 reaches the container, which sees the host's address on its network
     // (the loopback source is masqueraded); route_localnet is on for the interface towards it.
@@ -574,7 +579,7 @@ TEST_CASE_METHOD(FreshNetns, "--version and --help", "[cli]")
         const auto help = cli_ok({sub, "--help"});
         CHECK(help.find("Usage: warren-nft " + sub) != std::string::npos);
     }
-    CHECK(cli_ok({"publish", "--help"}).find("HOST_PORT:CONTAINER_PORT") != std::string::npos);
+    CHECK(cli_ok({"publish", "--help"}).find("HOST_PORT[-LAST]:CONTAINER_PORT[-LAST]") != std::string::npos);
     CHECK(cli_ok({"publish", "--help"}).find("--counters") != std::string::npos);
     CHECK(cli_ok({"--help"}).find("Exit status") != std::string::npos);
     CHECK(tables().empty());

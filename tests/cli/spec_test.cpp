@@ -155,7 +155,7 @@ TEST_CASE("bad port specs are refused with a message that says what is right", "
 
     CHECK(spec_refusal("8000-8002:9000-9001") ==
           "-p '8000-8002:9000-9001': host and container port ranges must have the same length: 8000-8002 has 3 "
-          "ports, 9000-9001 has 2; each host port leads to the container port at its place");
+          "ports, 9000-9001 has 2 ports; each host port leads to the container port at its place");
     CHECK_THAT(spec_refusal("8000-8002:80/udp"),
                Catch::Contains("ranges must have the same length: 8000-8002 has 3 ports, 80 has 1 port;"));
     CHECK(spec_refusal("8002-8000:9000-9002") ==

@@ -45,6 +45,14 @@ std::string container(const nft::PublishedPort& port)
 
 }  // namespace
 
+void sort_for_listing(std::vector<nft::PublishedPort>& ports)
+{
+    const auto key = [](const nft::PublishedPort& port) {
+        return std::tuple(port.mapping.protocol, port.mapping.host_port, family(port));
+    };
+    std::stable_sort(ports.begin(), ports.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+}
+
 std::string format_table(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters)
 {
     constexpr std::size_t columns = 8;

@@ -18,6 +18,11 @@ namespace warren::cli {
 // A port is one family's: all_published_ports() gives a port published on every address of a
 // dual-stack task as two, one per family. Its family is that of its container address.
 
+// Puts ports in the order list shows them: by protocol, host port and family (IPv4 first), so that
+// a port's two families stand together; the library's order otherwise (every address of a family
+// before its single addresses).
+void sort_for_listing(std::vector<nft::PublishedPort>& ports);
+
 // One header line and one line per port: TASK, FAMILY (ipv4 or ipv6), HOST (the address the port is
 // bound to, * for every address of the family), PORT (port/protocol), CONTAINER (ip:port, [ip]:port
 // for IPv6), NAME, PACKETS, BYTES (right-aligned).

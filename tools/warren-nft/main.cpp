@@ -76,6 +76,7 @@ int list(const Arguments& args, bool task_given)
     auto ports = publisher.all_published_ports();
     if (task_given)
         std::erase_if(ports, [&](const nft::PublishedPort& port) { return port.task_id != args.task; });
+    warren::cli::sort_for_listing(ports);
     // Empty when the table does not count (publish --counters turns counting on). Read after the
     // ports: in a table that counts, a listed port lacks counters only if its destination went in
     // between.
