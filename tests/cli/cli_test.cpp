@@ -156,6 +156,9 @@ std::vector<BadCall> bad_calls()
         {{"unpublish"}, 2, {"--task", "required"}},
         {{"unpublish", "--task", "a;b"}, 2, {"--task: ", "\"a;b\"", "only letters, digits"}},
         {{"unpublish", "--task", "t", "--counters"}, 2, {"--counters"}},  // only publish turns counting on
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--masquerade", "sometimes"}, 2,
+         {"--masquerade", "sometimes", "always,when-needed"}},
+        {{"list", "--masquerade", "always"}, 2, {"--masquerade"}},
         {{"list", "--task", ""}, 2, {"--task", "empty"}},
         {{"list", "--counters"}, 2, {"--counters"}},
         {{"watch", "--bogus"}, 2, {"--bogus", "warren-nft watch --help"}},
@@ -487,6 +490,49 @@ TEST_CASE_METHOD(FreshNetns, "a port on 127.0.0.1 serves the host's own processe
 
     cli_ok({"unpublish", "--task", "db"});
     CHECK_FALSE(exchange(net.host, Transport::tcp, "127.0.0.1", 15432, "gone").replied);
+}
+
+TEST_CASE_METHOD(FreshNetns, "--masquerade when-needed lets the container see its clients; a change writes its own mode",
+                 "[cli][masquerade]")
+{
+    const Topology net;
+    EchoServer echo(net.container, Transport::tcp, 8080, "echo");
+    const auto last_peer = [&] {
+        const auto peers = echo.peers();
+        return peers.empty() ? std::string("none") : peers.back();
+    };
+    cli_ok({"publish", "--task", "web", "--ip", Topology::container_ip, "-p", "18080:8080", "--masquerade",
+            "when-needed"});
+    REQUIRE(answer(net, 18080, "client") == "echo:client");
+    CHECK(last_peer() == Topology::client_ip);
+    // From the host itself the reply would not come back without it: masqueraded.
+    const auto from_host = exchange(net.host, Transport::tcp, Topology::host_client_side_ip, 18080, "host");
+    INFO(from_host.error);
+    CHECK(from_host.reply == "echo:host");
+    CHECK(last_peer() == Topology::host_container_side_ip);
+
+    // The mode belongs to the tables' rules: a change without the flag writes the default, always.
+    cli_ok({"publish", "--task", "other", "--ip", "10.0.0.9", "-p", "9090:90"});
+    REQUIRE(answer(net, 18080, "always") == "echo:always");
+    CHECK(last_peer() == Topology::host_container_side_ip);
+    cli_ok({"unpublish", "--task", "other", "--masquerade", "when-needed"});
+    REQUIRE(answer(net, 18080, "again") == "echo:again");
+    CHECK(last_peer() == Topology::client_ip);
+}
+
+TEST_CASE_METHOD(FreshNetns, "--wildcard-on-localhost publishes ports on every address on 127.0.0.1 too",
+                 "[cli][localhost]")
+{
+    const Topology net;
+    EchoServer echo(net.container, Transport::tcp, 8080, "echo");
+    cli_ok({"publish", "--task", "web", "--ip", Topology::container_ip, "-p", "18080:8080"});
+    CHECK_FALSE(exchange(net.host, Transport::tcp, "127.0.0.1", 18080, "off").replied);
+    cli_ok({"publish", "--task", "web", "--ip", Topology::container_ip, "-p", "18080:8080", "--wildcard-on-localhost"});
+    const auto local = exchange(net.host, Transport::tcp, "127.0.0.1", 18080, "on");
+    INFO(local.error);
+    CHECK(local.reply == "echo:on");
+    CHECK(read_net_sysctl("net/ipv4/conf/kt-ctr/route_localnet") == "1\n");
+    CHECK(answer(net, 18080, "network") == "echo:network");
 }
 
 TEST_CASE_METHOD(FreshNetns, "bad arguments are refused with exit status 2 and change nothing", "[cli]")

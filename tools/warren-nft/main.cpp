@@ -37,7 +37,20 @@ struct Arguments {
     bool json = false;
     bool yes = false;
     bool counters = false;
+    std::string masquerade = "always";
+    bool wildcard_on_localhost = false;
 };
+
+// The options of a publisher that changes ports. Masquerading and wildcard_on_localhost belong to
+// the tables' fixed rules, which the first change of every publisher rewrites to its own settings:
+// the flags let an operator keep those an agent of the host uses.
+nft::PublisherOptions changing_publisher(const Arguments& args)
+{
+    return nft::PublisherOptions{
+        .counters = args.counters,
+        .masquerading = args.masquerade == "when-needed" ? nft::Masquerading::when_needed : nft::Masquerading::always,
+        .wildcard_on_localhost = args.wildcard_on_localhost};
+}
 
 int publish(const Arguments& args)
 {
@@ -55,7 +68,7 @@ int publish(const Arguments& args)
     }
     check_argument("-p", [&] { nft::validate_ports(ports); });
     // Without --counters a table that counts keeps counting: the flag only ever turns counting on.
-    nft::HostPortPublisher publisher(nft::PublisherOptions{.counters = args.counters});
+    nft::HostPortPublisher publisher(changing_publisher(args));
     publisher.publish_ports(args.task, container, ports);
     return exit_ok;
 }
@@ -63,7 +76,7 @@ int publish(const Arguments& args)
 int unpublish(const Arguments& args)
 {
     check_argument("--task", [&] { nft::validate_task_id(args.task); });
-    nft::HostPortPublisher publisher;
+    nft::HostPortPublisher publisher(changing_publisher(args));
     publisher.unpublish_ports(args.task);
     return exit_ok;
 }
@@ -131,6 +144,17 @@ int main(int argc, char* argv[])
 
     auto* unpublish_cmd = app.add_subcommand("unpublish", "Remove every port of a task (not an error if it has none)");
     unpublish_cmd->add_option("--task", args.task, "Task id")->required();
+    // A change rewrites the tables' fixed rules to the publisher's settings.
+    for (auto* changing : {publish_cmd, unpublish_cmd}) {
+        changing->add_option("--masquerade", args.masquerade,
+                             "always (default): every connection comes from the host's address; when-needed: "
+                             "only connections from the host and hairpin ones, others keep the client's address. "
+                             "Rewrites the tables' rules: give what the host's agent uses")
+            ->check(CLI::IsMember({"always", "when-needed"}));
+        changing->add_flag("--wildcard-on-localhost", args.wildcard_on_localhost,
+                           "Publish ports on every IPv4 address on 127.0.0.1 too (a host service there is then "
+                           "unreachable on that port). Rewrites the tables' rules: give what the host's agent uses");
+    }
 
     auto* list_cmd = app.add_subcommand("list", "Show published ports");
     auto* list_task = list_cmd->add_option("--task", args.task, "Only this task's ports");
