@@ -169,7 +169,7 @@ TEST_CASE("bad port specs are refused with a message that says what is right", "
     CHECK(spec_refusal("2001:db8::10:8080:80") ==
           "-p '2001:db8::10:8080:80': the IPv6 host address '2001:db8::10' must be in brackets; use "
           "'[2001:db8::10]:8080:80' ([ADDRESS]:HOST_PORT:CONTAINER_PORT)");
-    CHECK_THAT(spec_refusal(":::8080:80/udp"), Catch::Contains("use '[::]:8080:80'"));
+    CHECK_THAT(spec_refusal(":::8080:80/udp"), Catch::Contains("use '[::]:8080:80/udp'"));
     CHECK_THAT(spec_refusal("fd00::5:8000-8001:80-81"), Catch::Contains("use '[fd00::5]:8000-8001:80-81'"));
     // Too many ':' without an IPv6 address in front still says where IPv6 goes.
     CHECK_THAT(spec_refusal("1:2:3:4"),

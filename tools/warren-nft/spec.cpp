@@ -138,7 +138,7 @@ SpecParts split_spec(std::string_view spec, std::string_view ports)
         if (parses_as_ipv6(address))
             refuse(spec, "the IPv6 host address " + quoted(address) + " must be in brackets; use " +
                              quoted("[" + std::string(address) + "]:" + std::string(fields[fields.size() - 2]) +
-                                    ":" + std::string(fields.back())) +
+                                    ":" + std::string(fields.back()) + std::string(spec.substr(ports.size()))) +
                              " ([ADDRESS]:HOST_PORT:CONTAINER_PORT)");
         refuse(spec, "too many ':'; " + std::string(form) + " (an IPv6 HOST_IP goes in brackets)");
     }
