@@ -23,7 +23,9 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in one transaction 
 {
     const DualStackNet n;
     HostPortPublisher publisher;
-    const std::vector ports{tcp(tcp_host_port, tcp_container_port), udp(udp_host_port, udp_container_port)};
+    // In host-port order, as published_ports() reads them back.
+    const std::vector ports{udp(udp_host_port, udp_container_port), tcp(tcp_host_port, tcp_container_port)};
+    static_assert(udp_host_port < tcp_host_port);
 
     const auto log = monitor_transactions([&] { publisher.publish_ports("web-1", first_addresses, ports); });
     INFO("nft monitor:\n" << log.text);

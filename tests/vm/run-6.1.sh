@@ -131,7 +131,10 @@ nft=$(command -v nft)
 ip=$(command -v ip)
 cp "$nft" "$root/usr/sbin/nft"
 cp "$ip" "$root/usr/sbin/ip"
-for binary in "$nft" "$ip" "$build_dir/tests/kernel/kernel-tests" "$build_dir"/lib/libwarren-nft.so*; do
+# The conntrack tool, when installed, lets a test compare its conntrack reader with `conntrack -L`.
+conntrack=$(command -v conntrack || true)
+[ -n "$conntrack" ] && cp "$conntrack" "$root/usr/sbin/conntrack"
+for binary in "$nft" "$ip" $conntrack "$build_dir/tests/kernel/kernel-tests" "$build_dir"/lib/libwarren-nft.so*; do
     [ -f "$binary" ] || continue
     ldd "$binary" 2>>"$log" | awk '/=> \//{print $3} /^[ \t]*\//{print $1}'
 done | sort -u | while read -r library; do
