@@ -63,6 +63,10 @@ inline const ContainerAddresses second_addresses{Net::second_ip, Net::second_ipv
 
 inline const char* name_of(Transport transport) { return transport == Transport::tcp ? "tcp" : "udp"; }
 inline const char* name_of(Family family) { return family == Family::ipv4 ? "IPv4" : "IPv6"; }
+inline const char* name_of(Masquerading masquerading)
+{
+    return masquerading == Masquerading::always ? "masquerading always" : "masquerading when needed";
+}
 
 inline std::uint16_t host_port_of(Transport transport) { return transport == Transport::tcp ? tcp_host_port : udp_host_port; }
 

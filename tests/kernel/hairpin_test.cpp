@@ -13,7 +13,7 @@ TEST_CASE_METHOD(FreshNetns, "a container reaches its own and its neighbour's pu
     const auto masquerading = GENERATE(Masquerading::always, Masquerading::when_needed);
     const auto family = GENERATE(Family::ipv4, Family::ipv6);
     const auto a = addresses_of(family);
-    INFO((masquerading == Masquerading::always ? "masquerading always, " : "masquerading when needed, ") << name_of(family));
+    INFO(name_of(masquerading) << ", " << name_of(family));
 
     HostPortPublisher publisher(PublisherOptions{.masquerading = masquerading});
     constexpr std::uint16_t neighbour_tcp = 18081, neighbour_udp = 15354;

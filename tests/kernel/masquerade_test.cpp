@@ -13,7 +13,7 @@ TEST_CASE_METHOD(FreshNetns, "the container sees the host's address with masquer
     const auto masquerading = GENERATE(Masquerading::always, Masquerading::when_needed);
     const auto family = GENERATE(Family::ipv4, Family::ipv6);
     const auto a = addresses_of(family);
-    INFO((masquerading == Masquerading::always ? "masquerading always, " : "masquerading when needed, ") << name_of(family));
+    INFO(name_of(masquerading) << ", " << name_of(family));
     HostPortPublisher publisher(PublisherOptions{.masquerading = masquerading});
     publisher.publish_ports("web", first_addresses,
                             std::vector{tcp(tcp_host_port, tcp_container_port), udp(udp_host_port, udp_container_port)});
