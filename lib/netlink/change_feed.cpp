@@ -88,23 +88,24 @@ std::optional<std::uint32_t> u32_attribute(const nlmsghdr* nlh, std::uint16_t ty
 void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
 {
     const auto type = canonical(message_type(nlh));
+    const auto family = static_cast<Family>(static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->nfgen_family);
     const auto text = [&](std::uint16_t attribute) { return std::string(string_attribute(nlh, attribute).value_or("")); };
     switch (type) {
     case NFT_MSG_NEWTABLE:
     case NFT_MSG_DELTABLE:
-        out.push_back(TableEvent{TableEvent::Kind::table, type == NFT_MSG_DELTABLE, {}, {}});
+        out.push_back(TableEvent{TableEvent::Kind::table, family, type == NFT_MSG_DELTABLE, {}, {}});
         return;
     case NFT_MSG_NEWCHAIN:
     case NFT_MSG_DELCHAIN:
-        out.push_back(TableEvent{TableEvent::Kind::chain, type == NFT_MSG_DELCHAIN, text(NFTA_CHAIN_NAME), {}});
+        out.push_back(TableEvent{TableEvent::Kind::chain, family, type == NFT_MSG_DELCHAIN, text(NFTA_CHAIN_NAME), {}});
         return;
     case NFT_MSG_NEWRULE:
     case NFT_MSG_DELRULE:
-        out.push_back(TableEvent{TableEvent::Kind::rule, type == NFT_MSG_DELRULE, text(NFTA_RULE_CHAIN), {}});
+        out.push_back(TableEvent{TableEvent::Kind::rule, family, type == NFT_MSG_DELRULE, text(NFTA_RULE_CHAIN), {}});
         return;
     case NFT_MSG_NEWSET:
     case NFT_MSG_DELSET:
-        out.push_back(TableEvent{TableEvent::Kind::set, type == NFT_MSG_DELSET, text(NFTA_SET_NAME), {}});
+        out.push_back(TableEvent{TableEvent::Kind::set, family, type == NFT_MSG_DELSET, text(NFTA_SET_NAME), {}});
         return;
     case NFT_MSG_NEWSETELEM:
     case NFT_MSG_DELSETELEM: {
@@ -117,7 +118,7 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
         // Each element is announced, a flushed set's too. (A catch-all element has no key: the
         // view ignores it, as it ignores every key it never writes.)
         for (auto* e = nftnl_set_elems_iter_next(iter.get()); e; e = nftnl_set_elems_iter_next(iter.get()))
-            out.push_back(TableEvent{TableEvent::Kind::element, removed, name, decode_element(e, name)});
+            out.push_back(TableEvent{TableEvent::Kind::element, family, removed, name, decode_element(e, name)});
         return;
     }
     default:
@@ -127,9 +128,9 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
 
 }  // namespace
 
-KernelChangeFeed::KernelChangeFeed(Table table, std::uint32_t own_port_id, int queue_bytes)
+KernelChangeFeed::KernelChangeFeed(std::vector<Table> tables, std::uint32_t own_port_id, int queue_bytes)
     : socket_(NFNLGRP_NFTABLES, queue_bytes),
-      table_(std::move(table)),
+      tables_(std::move(tables)),
       own_port_id_(own_port_id),
       buffer_(batch_datagrams * datagram_bytes)
 {
@@ -205,10 +206,13 @@ bool KernelChangeFeed::ours(const nlmsghdr* nlh) const
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg))
         return false;
     const auto* header = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
-    if (header->nfgen_family != static_cast<std::uint8_t>(table_.family))
-        return false;
     const auto name = string_attribute(nlh, table_name_attribute);
-    return name && *name == table_.name;
+    if (!name)
+        return false;
+    for (const auto& table : tables_)
+        if (header->nfgen_family == static_cast<std::uint8_t>(table.family) && *name == table.name)
+            return true;
+    return false;
 }
 
 void KernelChangeFeed::take(std::span<const std::uint8_t> datagram, FeedRead& out)

@@ -21,7 +21,7 @@ public:
     // `own_port_id`: the netlink port id of the socket our own transactions are committed through.
     // `queue_bytes`: the receive queue asked for; SO_RCVBUFFORCE needs CAP_NET_ADMIN in the initial
     // user namespace, elsewhere the kernel caps it at net.core.rmem_max.
-    KernelChangeFeed(ruleset::Table table, std::uint32_t own_port_id, int queue_bytes = default_queue_bytes);  // throws Error
+    KernelChangeFeed(std::vector<ruleset::Table> tables, std::uint32_t own_port_id, int queue_bytes = default_queue_bytes);  // throws Error
 
     int fd() const noexcept override { return socket_.fd(); }
     ruleset::FeedRead read(std::optional<std::uint32_t> until) override;
@@ -40,7 +40,7 @@ private:
     void close_transaction(const nlmsghdr* newgen, ruleset::FeedRead& out);
 
     Socket socket_;
-    ruleset::Table table_;
+    std::vector<ruleset::Table> tables_;
     // The followed table's announcements of the transaction being read, undecoded until its NEWGEN
     // says whether it is one of ours to leave out.
     std::vector<std::vector<std::uint8_t>> pending_;

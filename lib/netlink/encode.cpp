@@ -162,13 +162,18 @@ ExprPtr make_expression(const Expression& expression)
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NAT_REG_ADDR_MIN, reg(e.addr));
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NAT_REG_PROTO_MIN, reg(e.port));
                 return x;
+            } else if constexpr (std::is_same_v<T, expr::MetaSet>) {
+                auto x = make_expr("meta");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_META_KEY, e.key);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_META_SREG, reg(e.sreg));
+                return x;
             } else if constexpr (std::is_same_v<T, expr::Masquerade>) {
                 return make_expr("masq");
             } else {
-                static_assert(std::is_same_v<T, expr::Accept>);
+                static_assert(std::is_same_v<T, expr::Accept> || std::is_same_v<T, expr::Drop>);
                 auto x = make_expr("immediate");
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_VERDICT, std::is_same_v<T, expr::Accept> ? NF_ACCEPT : NF_DROP);
                 return x;
             }
         },
@@ -285,14 +290,14 @@ void encode_single(Batch& batch, const Table& table, const Operation& operation,
 
 }  // namespace
 
-void encode(Batch& batch, const Transaction& transaction)
+void encode(Batch& batch, const Transaction& transaction, std::size_t first_index)
 {
     const auto& table = transaction.table();
     const auto& operations = transaction.operations();
     for (std::size_t i = 0; i < operations.size();) {
         const auto* element = std::get_if<Element>(&operations[i].object);
         if (!element) {
-            encode_single(batch, table, operations[i], i);
+            encode_single(batch, table, operations[i], first_index + i);
             ++i;
             continue;
         }
@@ -309,7 +314,7 @@ void encode(Batch& batch, const Transaction& transaction)
             if (!next || operations[i].verb != verb || next->set != element->set)
                 break;
             put_element(nlh, *next, !remove);
-            carried.push_back(i);
+            carried.push_back(first_index + i);
         }
         mnl_attr_nest_end(nlh, list);
         batch.finish(std::move(carried));

@@ -14,7 +14,8 @@ namespace warren::nft::netlink {
 // Appends one message per operation, except that consecutive element operations with the same verb
 // on the same set share one NEWSETELEM/DELSETELEM message (up to a size that keeps the kernel's
 // 16-bit attribute length safe).
-void encode(Batch& batch, const ruleset::Transaction& transaction);
+// Messages record the operations they carry as first_index + their index in the transaction.
+void encode(Batch& batch, const ruleset::Transaction& transaction, std::size_t first_index = 0);
 
 // Which element of a multi-element message the kernel's ext-ack offset points into.
 std::optional<std::size_t> element_at_offset(const nlmsghdr* message, std::uint32_t offset);

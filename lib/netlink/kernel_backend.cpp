@@ -100,8 +100,6 @@ CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
 
 // Runs a request that the kernel answers with messages and then NLMSG_DONE (dumps) or an ack.
 // Returns 0 or the errno the kernel answered with; EINTR means a dump was interrupted by a change.
-// The answer is always read to its end: a dump abandoned half-way keeps running in the kernel and
-// makes the next dump request fail with EBUSY.
 int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint16_t flags,
             const std::function<void(nlmsghdr*)>& build, const std::function<void(const nlmsghdr*)>& on_message)
 {
@@ -111,30 +109,12 @@ int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint1
     build(nlh);
     socket.send({buffer.data(), nlh->nlmsg_len});
 
-    int result = 0;
     bool interrupted = false;
-    for (bool done = false; !done;) {
-        const auto data = *socket.receive(false);
-        const auto* reply = reinterpret_cast<const nlmsghdr*>(data.data());
-        int remaining = static_cast<int>(data.size());
-        for (; mnl_nlmsg_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
-            if (reply->nlmsg_seq != seq || reply->nlmsg_pid != socket.portid())
-                continue;  // a straggler from an earlier exchange
-            if (reply->nlmsg_type == NLMSG_DONE) {
-                // A dump that failed half-way says why in NLMSG_DONE's payload.
-                if (mnl_nlmsg_get_payload_len(reply) >= sizeof(int))
-                    result = -*static_cast<const int*>(mnl_nlmsg_get_payload(reply));
-                done = true;
-            } else if (reply->nlmsg_type == NLMSG_ERROR) {
-                result = parse_ack(reply).error;
-                done = true;
-            } else {
-                if (reply->nlmsg_flags & NLM_F_DUMP_INTR)
-                    interrupted = true;
-                on_message(reply);
-            }
-        }
-    }
+    const int result = receive_answer(socket, seq, [&](const nlmsghdr* reply) {
+        if (reply->nlmsg_flags & NLM_F_DUMP_INTR)
+            interrupted = true;
+        on_message(reply);
+    });
     if (result)
         return result;
     return interrupted ? EINTR : 0;
@@ -326,16 +306,30 @@ private:
     bool interrupted_ = false;
 };
 
-std::string describe_failure(const Transaction& transaction, const Batch& batch, const Refusal& refusal)
+// Which operation of which part a batch message's operation index stands for: parts are numbered
+// one after the other (encode()'s `first_index`).
+std::string describe_failure(const Commit& commit, const Batch& batch, const Refusal& refusal)
 {
     const Ack& ack = refusal.ack;
     const auto* message = batch.message(ack.seq);
+    const auto whole = [&] {
+        std::string names;
+        for (const auto& part : commit.parts())
+            names += (names.empty() ? "" : " and ") + display_name(part.table());
+        return "commit transaction on table " + names;
+    };
     if (refusal.at_commit || !message)
-        return "commit transaction on table " + transaction.table().name;
+        return whole();
     std::size_t which = 0;
     if (message->operations.size() > 1 && ack.offset)
         which = element_at_offset(batch.header(*message), *ack.offset).value_or(0);
-    return describe(transaction.table(), transaction.operations()[message->operations[which]]);
+    std::size_t index = message->operations[which];
+    for (const auto& part : commit.parts()) {
+        if (index < part.operations().size())
+            return describe(part.table(), part.operations()[index]);
+        index -= part.operations().size();
+    }
+    return whole();
 }
 
 // A table name nobody else uses, for the start-up probes.
@@ -484,12 +478,16 @@ TableSnapshot KernelBackend::snapshot_following(const Table& table, std::span<co
     throw Error(errc::ruleset_changed, "read table " + display_name(table) + ": the ruleset kept changing while it was read; retry later");
 }
 
-void KernelBackend::commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation)
+void KernelBackend::commit(const Commit& commit, std::optional<std::uint32_t> expected_generation)
 {
-    if (transaction.empty())
+    if (commit.empty())
         return;
     Batch batch(socket_.next_seq(), expected_generation, false);
-    encode(batch, transaction);
+    std::size_t first_index = 0;
+    for (const auto& part : commit.parts()) {
+        encode(batch, part, first_index);
+        first_index += part.operations().size();
+    }
     const auto replies = send_batch(socket_, batch, features_.batch_acks);
     if (replies.errors.empty())
         return;
@@ -502,12 +500,31 @@ void KernelBackend::commit(const Transaction& transaction, std::optional<std::ui
     if (replies.errors.size() > 1)
         detail += (detail.empty() ? "" : "; ") + std::to_string(replies.errors.size() - 1) + " more message(s) refused";
     detail += (detail.empty() ? "" : "; ") + std::string("nothing was changed");
-    throw kernel_error(first.error, describe_failure(transaction, batch, replies.errors.front()), detail);
+    throw kernel_error(first.error, describe_failure(commit, batch, replies.errors.front()), detail);
 }
 
-std::unique_ptr<ChangeFeed> KernelBackend::follow(const Table& table)
+std::unique_ptr<ChangeFeed> KernelBackend::follow(std::span<const Table> tables)
 {
-    return std::make_unique<KernelChangeFeed>(table, socket_.portid());
+    return std::make_unique<KernelChangeFeed>(std::vector<Table>(tables.begin(), tables.end()), socket_.portid());
+}
+
+std::size_t KernelBackend::forget_flows(std::span<const ruleset::FlowMatch> matches)
+{
+    if (matches.empty())
+        return 0;
+    if (!conntrack_)
+        conntrack_.emplace();
+    std::vector<netlink::FlowMatch> flows;
+    flows.reserve(matches.size());
+    for (const auto& match : matches)
+        flows.push_back(netlink::FlowMatch{match.family == Family::ip ? AF_INET : AF_INET6, match.l4proto, match.port,
+                                           match.address, match.unreplied_only});
+    return conntrack_->forget(flows);
+}
+
+void KernelBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container)
+{
+    enable_route_localnet(container);
 }
 
 }  // namespace warren::nft::netlink

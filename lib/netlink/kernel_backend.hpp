@@ -2,6 +2,8 @@
 // The real backend: nf_tables over one netlink socket.
 #pragma once
 
+#include "netlink/conntrack.hpp"
+#include "netlink/route.hpp"
 #include "netlink/socket.hpp"
 #include "ruleset/backend.hpp"
 
@@ -18,8 +20,11 @@ public:
     ruleset::TableSnapshot snapshot_following(const ruleset::Table& table, std::span<const std::string> chains,
                                              std::span<const std::string> element_sets,
                                              const Unchanged& unchanged) override;
-    void commit(const ruleset::Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
-    std::unique_ptr<ruleset::ChangeFeed> follow(const ruleset::Table& table) override;
+    using Backend::commit;
+    void commit(const ruleset::Commit& commit, std::optional<std::uint32_t> expected_generation) override;
+    std::unique_ptr<ruleset::ChangeFeed> follow(std::span<const ruleset::Table> tables) override;
+    std::size_t forget_flows(std::span<const ruleset::FlowMatch> matches) override;
+    void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override;
     // The netlink port id our transactions are committed through (announcements carry it).
     std::uint32_t port_id() const noexcept { return socket_.portid(); }
 
@@ -29,6 +34,7 @@ private:
 
     Socket socket_;
     KernelFeatures features_;
+    std::optional<ConntrackTable> conntrack_;  // opened by the first cleanup
 };
 
 }  // namespace warren::nft::netlink

@@ -114,4 +114,26 @@ Ack parse_ack(const nlmsghdr* nlh)
     return ack;
 }
 
+int receive_answer(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message)
+{
+    for (;;) {
+        const auto data = *socket.receive(false);
+        const auto* reply = reinterpret_cast<const nlmsghdr*>(data.data());
+        int remaining = static_cast<int>(data.size());
+        for (; mnl_nlmsg_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
+            if (reply->nlmsg_seq != seq || reply->nlmsg_pid != socket.portid())
+                continue;  // a straggler from an earlier exchange
+            if (reply->nlmsg_type == NLMSG_DONE) {
+                // A dump that failed half-way says why in NLMSG_DONE's payload.
+                if (mnl_nlmsg_get_payload_len(reply) >= sizeof(int))
+                    return -*static_cast<const int*>(mnl_nlmsg_get_payload(reply));
+                return 0;
+            }
+            if (reply->nlmsg_type == NLMSG_ERROR)
+                return parse_ack(reply).error;
+            on_message(reply);
+        }
+    }
+}
+
 }  // namespace warren::nft::netlink

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -60,5 +61,11 @@ void for_each_attribute(const void* start, std::size_t length, F&& f)
 
 // Decodes an NLMSG_ERROR message (with or without extended-ack TLVs).
 Ack parse_ack(const nlmsghdr* nlh);
+
+// Reads the answer to the request numbered `seq` (a dump, or a request answered with messages and an
+// ack) to its end, handing each message to `on_message`. Returns 0 or the errno the kernel answered
+// with, also one a dump ended with half-way. Reading always goes to the end: a dump abandoned
+// half-way keeps running in the kernel, and the next dump request on the socket fails with EBUSY.
+int receive_answer(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message);
 
 }  // namespace warren::nft::netlink

@@ -13,6 +13,7 @@
 #include "backoff.hpp"
 #include "netlink/kernel_backend.hpp"
 #include "printable.hpp"
+#include "publisher/flow_cleanup.hpp"
 #include "publisher/healer.hpp"
 #include "publisher/layout.hpp"
 #include "publisher/table_view.hpp"
@@ -26,6 +27,7 @@
 #include <cerrno>
 #include <chrono>
 #include <deque>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,13 +40,55 @@ namespace {
 // Commits refused only because another table changed are repeated at once; this bounds the run.
 constexpr int max_prompt_retries = 64;
 
-std::vector<IndexEntry> wanted_entries(std::string_view container_ip, std::span<const PortMapping> ports)
+using layout::Family;
+using Families = TableView::Families;
+
+// The entries `ports` become for a container with `addresses`: a port on every address (empty
+// host_ip) once per family the container has an address of, any other in its host address's
+// family, which the container must have an address of.
+std::vector<IndexEntry> wanted_entries(const validation::ContainerFamilies& addresses, std::span<const PortMapping> ports)
 {
-    const auto address = validation::parse_container_ip(container_ip);
     std::vector<IndexEntry> wanted;
-    for (auto& port : validation::check_ports(ports))
-        wanted.push_back(IndexEntry{std::move(port.mapping), address, port.host_port.address});
+    for (auto& port : validation::check_ports(ports)) {
+        auto mapping = std::move(port.mapping);
+        const auto entry = [&](const layout::Address& container, const layout::Address& host) {
+            auto published = mapping;
+            published.host_ip = host.unspecified() ? std::string() : layout::to_string(host);
+            wanted.push_back(IndexEntry{std::move(published), container, host});
+        };
+        if (!port.host) {
+            for (const auto& address : addresses)
+                if (address)
+                    entry(*address, layout::any_address(address->family));
+            continue;
+        }
+        const auto& container = addresses[layout::family_index(port.host->family)];
+        if (!container)
+            throw Error(errc::invalid_argument,
+                        "host port " + layout::describe(layout::HostPort{mapping.protocol, mapping.host_port, *port.host}) + " is " +
+                            std::string(layout::family_name(port.host->family)) + ", but the task has no " +
+                            std::string(layout::family_name(port.host->family)) +
+                            " container address; give one, or publish the port on an address of the container's family");
+        entry(*container, *port.host);
+    }
+    // In index order, as TaskIndex::entries() gives them back.
+    std::sort(wanted.begin(), wanted.end(), [](const IndexEntry& a, const IndexEntry& b) { return a.host_port() < b.host_port(); });
     return wanted;
+}
+
+// A port published on a loopback address, or on every IPv4 address where those include loopback:
+// connections from the host's 127.0.0.0/8 then need route_localnet towards the container.
+bool reached_from_loopback(const IndexEntry& entry, bool wildcard_on_localhost)
+{
+    if (entry.address.family != Family::ip)
+        return false;
+    return entry.host_address.bytes[0] == 127 || (wildcard_on_localhost && !entry.host_port().bound());
+}
+
+// "10.88.0.5:80", "[fd00::5]:80"
+std::string endpoint(const layout::Address& address, std::uint16_t port)
+{
+    return layout::display(address) + ":" + std::to_string(port);
 }
 
 Error contention()
@@ -58,7 +102,9 @@ Error contention()
 class HostPortPublisher::Impl {
 public:
     Impl(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
-        : backend_(std::move(backend)), options_(std::move(options)), view_(*backend_, options_.counters)
+        : backend_(std::move(backend)),
+          options_(std::move(options)),
+          view_(*backend_, layout::RuleOptions{options_.counters, options_.masquerading, options_.wildcard_on_localhost})
     {
         if (!options_.self_heal)
             return;
@@ -72,7 +118,7 @@ public:
             view_.take_damage();
             // Damage done before we started (a chain deleted while no publisher watched) is repaired
             // at once, not at the next change of the table.
-            if (view_.incomplete() && !desired_.empty())
+            if (layout_needed() && !desired_.empty())
                 recheck_ = "found incomplete at start";
         }
         healer_.emplace(view_.feed_fd(), wake_, [this] { return heal(); });
@@ -82,24 +128,28 @@ public:
 
     ~Impl() { healer_.reset(); }
 
-    void publish(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports)
+    void publish(std::string_view task_id, const validation::ContainerFamilies& addresses, std::span<const PortMapping> ports)
     {
         validate_task_id(task_id);
-        auto wanted = wanted_entries(container_ip, ports);
+        auto wanted = wanted_entries(addresses, ports);
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
             catch_up();
             // Already published exactly like this (a table in need of repair is repaired even then:
             // a publish that succeeds must carry traffic).
-            if (view_.index().entries(task_id) == wanted && !view_.repair()) {
+            if (view_.index().entries(task_id) == wanted && !repair_due(families_of(wanted))) {
                 keep(task_id, std::move(wanted));
                 return;
             }
             if (auto conflict = find_conflict(task_id, wanted, [&](std::string_view owner) { return owner != task_id; }))
                 throw std::move(*conflict);
+            allow_loopback(wanted);
+            const TaskChange change{task_id, &wanted};
+            auto flows = stale_flows(view_.index(), std::span(&change, 1));
             if (commit_change(plan_replace(view_.index(), task_id, wanted))) {
                 view_.index().replace(task_id, wanted);
                 keep(task_id, std::move(wanted));
+                forget(flows);
                 return;
             }
         }
@@ -110,12 +160,19 @@ public:
     {
         validate_task_id(task_id);
         std::lock_guard lock(mutex_);
+        static const std::vector<IndexEntry> none;
         for (Backoff backoff; backoff.next();) {
             catch_up();
-            if (view_.index().entries(task_id).empty() ||
-                commit_change(plan_replace(view_.index(), task_id, {}))) {
+            if (view_.index().entries(task_id).empty()) {
+                keep(task_id, {});
+                return;
+            }
+            const TaskChange change{task_id, &none};
+            auto flows = stale_flows(view_.index(), std::span(&change, 1));
+            if (commit_change(plan_replace(view_.index(), task_id, {}))) {
                 view_.index().replace(task_id, {});
                 keep(task_id, {});
+                forget(flows);
                 return;
             }
         }
@@ -128,7 +185,14 @@ public:
         std::map<std::string, std::vector<IndexEntry>, std::less<>> wanted;
         for (const auto& task : desired) {
             validate_task_id(task.task_id);
-            auto entries = wanted_entries(task.container_ip, task.ports);
+            auto addresses = validation::parse_container_address(task.container_ip);
+            if (!task.container_ipv6.empty()) {
+                if (addresses[0] == std::nullopt)
+                    throw Error(errc::invalid_argument, "task \"" + task.task_id +
+                                                            "\": container_ipv6 goes with an IPv4 container_ip; nothing was changed");
+                addresses = validation::parse_container_addresses(ContainerAddresses{task.container_ip, task.container_ipv6});
+            }
+            auto entries = wanted_entries(addresses, task.ports);
             if (!wanted.emplace(task.task_id, std::move(entries)).second)
                 throw Error(errc::invalid_argument,
                             "task \"" + task.task_id + "\" appears twice in the desired state; nothing was changed");
@@ -154,8 +218,12 @@ public:
                     throw std::move(*conflict);
                 changes.push_back(TaskChange{task, &entries});
             }
-            const bool repair = view_.incomplete() && !wanted.empty();
+            const bool repair = incomplete_table() && !wanted.empty();
+            for (const auto& change : changes)
+                allow_loopback(*change.wanted);
+            auto flows = stale_flows(index, changes);
             if ((changes.empty() && !repair) || commit_change(plan_replace(index, changes))) {
+                forget(flows);
                 for (const auto& change : changes)
                     view_.index().replace(change.task_id, *change.wanted);
                 if (options_.self_heal) {
@@ -176,8 +244,28 @@ public:
         std::lock_guard lock(mutex_);
         catch_up();
         std::vector<PortMapping> out;
-        for (const auto& entry : view_.index().entries(task_id))
-            out.push_back(entry.mapping);
+        const auto entries = view_.index().entries(task_id);
+        const auto has = [&](Family family) {
+            return std::any_of(entries.begin(), entries.end(), [&](const IndexEntry& e) { return e.address.family == family; });
+        };
+        const bool dual = has(Family::ip) && has(Family::ip6);
+        for (const auto& entry : entries) {
+            auto mapping = entry.mapping;
+            if (!entry.host_port().bound() && dual) {
+                // Both families' ports on every address read back as the one mapping they came
+                // from; one family's alone as that family's every-address spelling.
+                auto twin = entry.host_port();
+                twin.address = layout::any_address(entry.address.family == Family::ip ? Family::ip6 : Family::ip);
+                const auto other = view_.index().entry(twin);
+                const bool paired = other && other->mapping.container_port == mapping.container_port &&
+                                    other->mapping.name == mapping.name && *view_.index().owner(twin) == task_id;
+                if (paired && entry.address.family == Family::ip6)
+                    continue;  // reported with its IPv4 twin
+                if (!paired)
+                    mapping.host_ip = entry.address.family == Family::ip ? "0.0.0.0" : "::";
+            }
+            out.push_back(std::move(mapping));
+        }
         return out;
     }
 
@@ -192,28 +280,32 @@ public:
     {
         static const std::vector<std::string> backends{layout::backends_set};
         std::lock_guard lock(mutex_);
-        // Not from the view: counters move without the generation moving. The set's declaration is
-        // read first, so that a table that does not count (the default) costs no dump of its elements.
-        const auto declared = backend_->snapshot(layout::table(), {}, {}).sets;
-        if (const auto set = declared.find(layout::backends_set); set == declared.end() || !set->second.counter)
-            return {};
-        const auto snapshot = backend_->snapshot(layout::table(), {}, backends);
-        // A set without counters reads back zeros for every element: nothing to report (the table may
-        // have been replaced by one that does not count in between).
-        const auto set = snapshot.sets.find(layout::backends_set);
-        if (set == snapshot.sets.end() || !set->second.counter)
-            return {};
-        std::vector<std::pair<layout::Destination, const ruleset::Element*>> found;
-        if (const auto elements = snapshot.elements.find(layout::backends_set); elements != snapshot.elements.end())
-            for (const auto& element : elements->second)
-                if (const auto destination = layout::decode_destination_element(element))
-                    found.emplace_back(*destination, &element);
+        std::vector<std::pair<layout::Destination, DestinationCounters>> found;
+        for (const auto family : layout::families) {
+            // Not from the view: counters move without the generation moving. The set's declaration
+            // is read first, so that a table that does not count (the default) costs no dump of its
+            // elements.
+            const auto declared = backend_->snapshot(layout::table(family), {}, {}).sets;
+            if (const auto set = declared.find(layout::backends_set); set == declared.end() || !set->second.counter)
+                continue;
+            const auto snapshot = backend_->snapshot(layout::table(family), {}, backends);
+            // A set without counters reads back zeros for every element: nothing to report (the
+            // table may have been replaced by one that does not count in between).
+            const auto set = snapshot.sets.find(layout::backends_set);
+            if (set == snapshot.sets.end() || !set->second.counter)
+                continue;
+            if (const auto elements = snapshot.elements.find(layout::backends_set); elements != snapshot.elements.end())
+                for (const auto& element : elements->second)
+                    if (const auto destination = layout::decode_destination_element(family, element))
+                        found.emplace_back(*destination,
+                                           DestinationCounters{layout::to_string(destination->address), destination->protocol,
+                                                               destination->port, element.packets, element.bytes});
+        }
         std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
         std::vector<DestinationCounters> out;
         out.reserve(found.size());
-        for (const auto& [destination, element] : found)
-            out.push_back(DestinationCounters{layout::to_string(destination.address), destination.protocol,
-                                              destination.port, element->packets, element->bytes});
+        for (auto& [destination, counters] : found)
+            out.push_back(std::move(counters));
         return out;
     }
 
@@ -222,17 +314,24 @@ public:
         std::lock_guard lock(mutex_);
         for (int attempt = 0; attempt < max_prompt_retries; ++attempt) {
             catch_up();
-            if (view_.table_exists()) {
-                const auto table = layout::table();
+            ruleset::Commit removal;
+            Families removed{};
+            for (const auto family : layout::families) {
+                if (!view_.table_exists(family))
+                    continue;
+                removal.part(layout::table(family)).remove(layout::table(family));
+                removed[layout::family_index(family)] = true;
+            }
+            if (!removal.empty()) {
                 try {
-                    backend_->commit(ruleset::Transaction(table).remove(table), view_.generation());
+                    backend_->commit(removal, view_.generation());
                 } catch (const Error& e) {
                     if (e.code() != errc::ruleset_changed)
                         throw;
                     view_.catch_up_to_kernel();
                     continue;
                 }
-                view_.committed(false);
+                view_.committed(removed, {});
             }
             // Every task went with the table; the next read finds it missing, the next publish creates it.
             view_.invalidate();
@@ -259,15 +358,105 @@ private:
             wake_.signal();
     }
 
-    // Commits a change of elements, preceded in the same transaction by the table's repair if the
-    // view says it needs one, guarded by the view's generation. Returns false when the view turned
-    // out to be stale and was brought up to date: decide again. Throws Error for refusals.
-    bool commit_change(const ruleset::Transaction& change)
+    // The families of tables that `entries` publish in.
+    static Families families_of(const std::vector<IndexEntry>& entries)
     {
-        std::optional<ruleset::Transaction> combined;
-        if (view_.repair())
-            combined.emplace(*view_.repair()).append(change);
-        const auto& tx = combined ? *combined : change;
+        Families out{};
+        for (const auto& entry : entries)
+            out[layout::family_index(entry.address.family)] = true;
+        return out;
+    }
+
+    // Whether the family's table is repaired by any change: it holds published ports. A table that
+    // holds none is only made or repaired by a change of its own (an IPv4-only host never gets an
+    // IPv6 table, nor has one of another program's changed).
+    bool kept_up(Family family) const { return view_.table_exists(family) && view_.index().has_family(family); }
+
+    // Whether a change of the tables of `changing` would carry a repair.
+    bool repair_due(const Families& changing) const
+    {
+        for (const auto family : layout::families)
+            if (view_.repair(family) && (changing[layout::family_index(family)] || kept_up(family)))
+                return true;
+        return false;
+    }
+
+    // Whether a table that holds published ports lacks part of its layout.
+    bool incomplete_table() const
+    {
+        return std::any_of(layout::families.begin(), layout::families.end(),
+                           [&](Family family) { return kept_up(family) && view_.incomplete(family); });
+    }
+
+    // Whether a table lacks part of its layout that published ports, kept or in the kernel, need.
+    bool layout_needed() const
+    {
+        Families kept{};
+        for (const auto& [task, entries] : desired_)
+            for (std::size_t i = 0; const bool has : families_of(entries))
+                kept[i++] |= has;
+        for (const auto family : layout::families)
+            if (view_.incomplete(family) && (kept[layout::family_index(family)] || view_.index().has_family(family)))
+                return true;
+        return false;
+    }
+
+    // route_localnet towards the containers of ports that the host's loopback addresses reach, before
+    // the commit: a port that commits must carry traffic. Throws Error.
+    void allow_loopback(const std::vector<IndexEntry>& entries)
+    {
+        std::set<layout::Address> done;
+        for (const auto& entry : entries)
+            if (reached_from_loopback(entry, options_.wildcard_on_localhost) && done.insert(entry.address).second)
+                backend_->route_localnet_towards(layout::ipv4_bytes(entry.address));
+    }
+
+    // Deletes the connection tracking entries a committed change made stale. The change stands
+    // whatever happens here: a failure is reported, not thrown.
+    void forget(const std::vector<ruleset::FlowMatch>& flows)
+    {
+        if (!options_.conntrack_cleanup || flows.empty())
+            return;
+        try {
+            backend_->forget_flows(flows);
+        } catch (const std::exception& e) {
+            warn("the change was committed, but deleting the connection tracking entries it made stale failed (" +
+                 printable(e.what()) + "): existing UDP or SCTP flows keep their old destination until they idle out");
+        }
+    }
+
+    void warn(const std::string& message) const
+    {
+        try {
+            if (options_.on_warning)
+                options_.on_warning(message);
+            else
+                std::cerr << "warren-nft: " << message << std::endl;
+        } catch (...) {
+            // A logger's failure changes nothing.
+        }
+    }
+
+    // Commits a change of elements, preceded in the same transaction by the repair of each table
+    // that needs one (of the tables the change touches, and of those that hold ports), guarded by the
+    // view's generation. Returns false when the view turned out to be stale and was brought up to
+    // date: decide again. Throws Error for refusals.
+    bool commit_change(const ruleset::Commit& change)
+    {
+        ruleset::Commit tx;
+        Families changed{}, repaired{};
+        for (const auto family : layout::families) {
+            const auto i = layout::family_index(family);
+            const auto* part = change.find(layout::table(family));
+            const bool touched = part && !part->empty();
+            if (view_.repair(family) && (touched || kept_up(family))) {
+                tx.part(layout::table(family)).append(*view_.repair(family));
+                repaired[i] = true;
+            }
+            if (touched)
+                tx.part(layout::table(family)).append(*part);
+            changed[i] = touched || repaired[i];
+        }
         for (int attempt = 0; attempt <= max_prompt_retries; ++attempt) {
             // Another writer that commits to its own tables faster than one of our round trips would
             // refuse every guarded commit. Our view is exact then (the announcements said that only
@@ -277,10 +466,12 @@ private:
             const bool guarded = attempt < max_prompt_retries;
             try {
                 backend_->commit(tx, guarded ? std::optional(view_.generation()) : std::nullopt);
+                if (tx.empty())
+                    return true;  // nothing was sent, nothing moved
                 if (guarded)
-                    view_.committed(combined.has_value());
+                    view_.committed(changed, repaired);
                 else
-                    view_.committed_unguarded(combined.has_value());
+                    view_.committed_unguarded(changed, repaired);
                 return true;
             } catch (const Error& e) {
                 if (e.code() == errc::ruleset_changed) {
@@ -326,7 +517,7 @@ private:
             message += " is already published by ";
             message += owner->empty() ? std::string("another program (an element without a warren-nft owner)")
                                       : "task \"" + printable(*owner) + "\"";
-            message += " to " + layout::to_string(existing->address) + ":" + std::to_string(existing->mapping.container_port);
+            message += " to " + endpoint(existing->address, existing->mapping.container_port);
             message += "; nothing was changed for task \"" + std::string(task_id) + "\"";
             return Error(errc::port_conflict, std::move(message), EEXIST, "publish " + wanted_port);
         }
@@ -469,7 +660,7 @@ private:
                 // The layout is put back for ports to carry traffic, ours or others'; in a table that
                 // counts, so are `backends` elements that disagree with the ports maps (masquerade
                 // and forward look destinations up there).
-                const bool layout = view_.incomplete() && (!desired_.empty() || view_.index().size() > 0);
+                const bool layout = layout_needed();
                 const bool backends = !view_.index().mismatched().empty();
                 if (restoration.tasks.empty() && !layout && !backends) {
                     recheck_.clear();
@@ -483,7 +674,9 @@ private:
                 changes.reserve(restoration.tasks.size());
                 for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
                     changes.push_back(TaskChange{restoration.tasks[i], &restoration.ports[i]});
+                auto flows = stale_flows(view_.index(), changes);
                 if (commit_change(plan_replace(view_.index(), changes))) {
+                    forget(flows);
                     report.duration = since_noticed();
                     for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
                         view_.index().replace(restoration.tasks[i], std::move(restoration.ports[i]));
@@ -582,10 +775,18 @@ HostPortPublisher::HostPortPublisher(std::unique_ptr<ruleset::Backend> backend, 
 
 HostPortPublisher::~HostPortPublisher() = default;
 
+void HostPortPublisher::publish_ports(std::string_view task_id, const ContainerAddresses& container,
+                                      std::span<const PortMapping> ports)
+{
+    validate_task_id(task_id);
+    impl_->publish(task_id, validation::parse_container_addresses(container), ports);
+}
+
 void HostPortPublisher::publish_ports(std::string_view task_id, std::string_view container_ip,
                                       std::span<const PortMapping> ports)
 {
-    impl_->publish(task_id, container_ip, ports);
+    validate_task_id(task_id);
+    impl_->publish(task_id, validation::parse_container_address(container_ip), ports);
 }
 
 void HostPortPublisher::unpublish_ports(std::string_view task_id) { impl_->unpublish(task_id); }

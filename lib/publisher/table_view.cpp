@@ -12,6 +12,7 @@
 
 namespace warren::nft {
 
+using layout::Family;
 using ruleset::Change;
 using ruleset::TableEvent;
 
@@ -20,17 +21,19 @@ namespace {
 std::string describe(const TableEvent& event)
 {
     const std::string name = printable(event.name);
+    // Objects of table ip warren are named alone: the IPv4 table is the one every host has.
+    const std::string in = event.family == Family::ip ? "" : " of table " + ruleset::display_name(layout::table(event.family));
     switch (event.kind) {
     case TableEvent::Kind::table:
-        return "table " + ruleset::display_name(layout::table()) + (event.removed ? " deleted" : " changed");
+        return "table " + ruleset::display_name(layout::table(event.family)) + (event.removed ? " deleted" : " changed");
     case TableEvent::Kind::chain:
-        return "chain " + name + (event.removed ? " deleted" : " added or changed");
+        return "chain " + name + in + (event.removed ? " deleted" : " added or changed");
     case TableEvent::Kind::rule:
-        return event.removed ? "rule deleted from chain " + name : "rule added to chain " + name;
+        return (event.removed ? "rule deleted from chain " : "rule added to chain ") + name + in;
     case TableEvent::Kind::set:
-        return "set " + name + (event.removed ? " deleted" : " added or changed");
+        return "set " + name + in + (event.removed ? " deleted" : " added or changed");
     case TableEvent::Kind::element:
-        return event.removed ? "element deleted from set " + name : "element added to set " + name;
+        return (event.removed ? "element deleted from set " : "element added to set ") + name + in;
     }
     return "unknown change";
 }
@@ -49,8 +52,8 @@ std::string describe(const Change& change)
 
 }  // namespace
 
-TableView::TableView(ruleset::Backend& backend, bool counters)
-    : backend_(backend), counters_(counters), feed_(backend.follow(layout::table()))
+TableView::TableView(ruleset::Backend& backend, const layout::RuleOptions& rules)
+    : backend_(backend), rules_(rules), feed_(backend.follow(std::array{layout::table(Family::ip), layout::table(Family::ip6)}))
 {
 }
 
@@ -77,23 +80,27 @@ bool TableView::catch_up_to_kernel()
     return full_reads_ == reads && changes_applied_ == before;
 }
 
-void TableView::committed(bool repaired)
+void TableView::committed(const Families& changed, const Families& repaired)
 {
     // Our guarded commit was the only one since generation_; the kernel moved on by exactly one,
     // skipping 0, which would switch off the kernel's generation check.
     if (++generation_ == 0)
         ++generation_;
     feed_->ignore(generation_);
-    committed_unguarded(repaired);
+    committed_unguarded(changed, repaired);
 }
 
-void TableView::committed_unguarded(bool repaired)
+void TableView::committed_unguarded(const Families& changed, const Families& repaired)
 {
-    table_exists_ = true;  // every transaction of ours that changes ports (or repairs) needs the table
-    if (repaired) {
-        incomplete_ = false;
-        repair_.reset();
-        rewrite_rules_ = false;
+    for (const auto family : layout::families) {
+        auto& table = state(family);
+        const auto i = layout::family_index(family);
+        table.exists = table.exists || changed[i];  // a change of ports or a repair needs the table
+        if (repaired[i]) {
+            table.incomplete = false;
+            table.repair.reset();
+            table.rewrite_rules = false;
+        }
     }
 }
 
@@ -103,7 +110,7 @@ bool TableView::counting(const ruleset::TableSnapshot& snapshot) const
 {
     // A table that counts keeps counting: another publisher of this node wanted its counters.
     // Where the kernel cannot look keys up in a map alone, every table counts (KernelFeatures).
-    return counters_ || layout::counts(snapshot) || !backend_.features().map_lookups;
+    return rules_.counting || layout::counts(snapshot) || !backend_.features().map_lookups;
 }
 
 void TableView::refresh()
@@ -118,36 +125,73 @@ void TableView::refresh()
         // task must be compared with it.
         damage_.any = damage_.all_tasks = true;
         if (damage_.description.empty())
-            damage_.description = "table ip warren read again (announcements lost or a commit's outcome unknown)";
+            damage_.description = "tables read again (announcements lost or a commit's outcome unknown)";
     }
+    for (Backoff backoff; backoff.next();)
+        if (read_in_full())
+            return;
+    throw Error(errc::ruleset_changed, "read tables ip warren and ip6 warren: announcements kept being lost while they "
+                                       "were read; retry later");
+}
+
+// Reads both tables; false when announcements were lost meanwhile (read again).
+bool TableView::read_in_full()
+{
     // A large table takes long to read, and on a busy host other programs commit meanwhile: a read
-    // is still exact if the announcements say that none of them touched our table. Those that
-    // come after the read are kept for the view.
+    // is still exact if the announcements say that none of them touched that table. The two tables
+    // are read one after the other, each exact at its own generation; the announcements read in
+    // between and after bring the earlier one up to the later one's.
     std::vector<ruleset::Change> later;
-    const auto unchanged = [&](std::uint32_t from, std::uint32_t to) {
-        auto read = feed_->read(to);
-        bool untouched = !read.lost;
-        for (auto& change : read.changes) {
-            if (ruleset::generation_after(change.generation, to))
+    bool lost = false;
+    TaskIndex index;
+    std::array<ruleset::TableSnapshot, 2> snapshots;
+    for (const auto family : layout::families) {
+        const auto unchanged = [&](std::uint32_t from, std::uint32_t to) {
+            auto read = feed_->read(to);
+            lost = lost || read.lost;
+            bool untouched = !read.lost;
+            for (auto& change : read.changes) {
+                if (ruleset::generation_after(change.generation, from) && !ruleset::generation_after(change.generation, to))
+                    for (const auto& event : change.events)
+                        untouched = untouched && event.family != family;
                 later.push_back(std::move(change));
-            else if (ruleset::generation_after(change.generation, from) && !change.events.empty())
-                untouched = false;
-        }
-        return untouched;
-    };
-    const auto snapshot =
-        backend_.snapshot_following(layout::table(), layout::chain_names(), layout::element_sets(), unchanged);
+            }
+            return untouched;
+        };
+        auto& snapshot = snapshots[layout::family_index(family)];
+        snapshot = backend_.snapshot_following(layout::table(family), layout::chain_names(family), layout::element_sets(),
+                                               unchanged);
+        index.load(family, snapshot, counting(snapshot));
+    }
+    const auto first = snapshots[0].generation, last = snapshots[1].generation;
+    if (first != last) {
+        // Commits came between the two reads: their announcements are queued, up to the later one.
+        auto read = feed_->read(last);
+        lost = lost || read.lost;
+        for (auto& change : read.changes)
+            later.push_back(std::move(change));
+    }
+    if (lost)
+        return false;
     ++full_reads_;
-    const bool counting = this->counting(snapshot);
-    set_layout(snapshot, counting);
-    index_ = TaskIndex::from_snapshot(snapshot, counting);
-    generation_ = layout_read_ = last_full_read_ = snapshot.generation;
-    layout_changed_.reset();
+    index_ = std::move(index);
+    const bool in_order = !ruleset::generation_after(first, last);
+    const auto oldest = in_order ? first : last, newest = in_order ? last : first;
+    generation_ = oldest;
+    for (const auto family : layout::families) {
+        const auto& snapshot = snapshots[layout::family_index(family)];
+        auto& table = state(family);
+        set_layout(family, snapshot, counting(snapshot));
+        table.layout_read = table.last_full_read = snapshot.generation;
+        table.layout_changed.reset();
+    }
     fresh_ = true;
     for (const auto& change : later)
         absorb(change);
-    if (layout_changed_ && ruleset::generation_after(*layout_changed_, layout_read_))
-        reread_layout();
+    if (ruleset::generation_after(newest, generation_))
+        generation_ = newest;
+    reread_layouts();
+    return true;
 }
 
 void TableView::follow(ruleset::FeedRead read)
@@ -160,64 +204,80 @@ void TableView::follow(ruleset::FeedRead read)
     }
     for (const auto& change : read.changes)
         absorb(change);
-    if (layout_changed_ && ruleset::generation_after(*layout_changed_, layout_read_))
-        reread_layout();
+    reread_layouts();
 }
 
 void TableView::absorb(const Change& change)
 {
-    // Already in the view: read in full since, or announced before we started to follow, or our
-    // own. Applying a change twice is harmless, so a contested one is applied anyway, unless the
-    // last full read already holds it.
-    if (!ruleset::generation_after(change.generation, last_full_read_))
-        return;
+    // Already in the view: our own, or announced before we started to follow. Applying a change
+    // twice is harmless, so a contested one is applied anyway, unless the last full read of its
+    // table already holds it.
     if (!ruleset::generation_after(change.generation, generation_) && !change.contested)
         return;
     if (ruleset::generation_after(change.generation, generation_))
         generation_ = change.generation;
-    if (change.events.empty())
-        return;  // another table's commit
-    ++changes_applied_;
-    if (tracking_)
-        note_damage(change);
-    for (const auto& event : change.events)
+    bool applied = false;
+    for (const auto& event : change.events) {
+        if (!ruleset::generation_after(change.generation, state(event.family).last_full_read))
+            continue;
+        if (!applied && tracking_)
+            note_damage(change);
+        applied = true;
         apply(event);
+    }
+    changes_applied_ += applied;
 }
 
 void TableView::apply(const TableEvent& event)
 {
     auto& touched = tracking_ ? damage_.tasks : scratch_;
+    auto& table = state(event.family);
     switch (event.kind) {
     case TableEvent::Kind::table:
-        layout_changed_ = generation_;
+        table.layout_changed = generation_;
         if (event.removed) {
-            // Its sets went with it, announced or not.
-            index_ = TaskIndex::from_snapshot(ruleset::TableSnapshot{}, index_.counting());
-            table_exists_ = false;
-            incomplete_ = true;
+            // Its sets went with it, announced or not; a new one counts if we want it to.
+            index_.forget_family(event.family, rules_.counting || !backend_.features().map_lookups, touched);
+            table.exists = false;
+            table.incomplete = true;
             damage_.all_tasks = damage_.all_tasks || tracking_;
         }
         break;
     case TableEvent::Kind::chain:
     case TableEvent::Kind::rule:
-        layout_changed_ = generation_;
+        table.layout_changed = generation_;
         break;
     case TableEvent::Kind::set:
-        layout_changed_ = generation_;
+        table.layout_changed = generation_;
         if (event.removed) {
-            index_.forget_set(event.name, touched);
+            index_.forget_set(event.family, event.name, touched);
             damage_.all_tasks = damage_.all_tasks || tracking_;
         }
         break;
     case TableEvent::Kind::element:
-        index_.apply(event.element, event.removed, touched);
+        index_.apply(event.family, event.element, event.removed, touched);
         break;
     }
     scratch_.clear();
 }
 
-void TableView::reread_layout()
+bool TableView::layout_stale(Family family) const
 {
+    const auto& table = state(family);
+    return table.layout_changed && ruleset::generation_after(*table.layout_changed, table.layout_read);
+}
+
+void TableView::reread_layouts()
+{
+    for (const auto family : layout::families)
+        if (fresh_ && layout_stale(family) && !reread_layout(family))
+            return;  // read in full instead
+}
+
+// Returns false when it read both tables in full instead.
+bool TableView::reread_layout(Family family)
+{
+    auto& table = state(family);
     for (Backoff backoff; backoff.next();) {
         // Without elements: cheap at any table size. The announcements up to its generation tell
         // what happened to the elements meanwhile (the layout's changes among them it already shows).
@@ -228,39 +288,41 @@ void TableView::reread_layout()
             lost = lost || read.lost;
             for (const auto& change : read.changes)
                 absorb(change);
-            return lost || !layout_changed_ || !ruleset::generation_after(*layout_changed_, from);
+            return lost || !table.layout_changed || !ruleset::generation_after(*table.layout_changed, from);
         };
-        const auto snapshot = backend_.snapshot_following(layout::table(), layout::chain_names(), {}, layout_unchanged);
+        const auto snapshot =
+            backend_.snapshot_following(layout::table(family), layout::chain_names(family), {}, layout_unchanged);
         auto read = feed_->read(snapshot.generation);
-        if (lost || read.lost) {
+        if (lost || read.lost || counting(snapshot) != index_.counting(family)) {
+            // Announcements lost, or a table that counts where ours did not (or the other way
+            // round): the destinations must be read too.
             fresh_ = false;
-            refresh();  // reads the table in full
-            return;
-        }
-        if (counting(snapshot) != index_.counting()) {
-            // A table that counts where ours did not (or the other way round): the destinations
-            // must be read too.
             refresh();
-            return;
+            return false;
         }
         for (const auto& change : read.changes)
             absorb(change);
-        layout_read_ = snapshot.generation;
-        set_layout(snapshot, counting(snapshot));
-        if (!ruleset::generation_after(*layout_changed_, layout_read_))
-            return;
+        table.layout_read = snapshot.generation;
+        set_layout(family, snapshot, counting(snapshot));
+        if (!layout_stale(family))
+            return true;
         // The layout changed again after the read: read it again.
     }
     fresh_ = false;
-    throw Error(errc::ruleset_changed, "read table " + ruleset::display_name(layout::table()) +
+    throw Error(errc::ruleset_changed, "read table " + ruleset::display_name(layout::table(family)) +
                                            ": its layout kept changing while it was read; retry later");
 }
 
-void TableView::set_layout(const ruleset::TableSnapshot& snapshot, bool counting)
+void TableView::set_layout(Family family, const ruleset::TableSnapshot& snapshot, bool counting)
 {
-    repair_ = layout::ensure_transaction(snapshot, rewrite_rules_, counting);
-    incomplete_ = !rewrite_rules_ ? repair_.has_value() : layout::ensure_transaction(snapshot, false, counting).has_value();
-    table_exists_ = snapshot.exists;
+    auto& table = state(family);
+    auto rules = rules_;
+    rules.counting = counting;
+    const auto& layout = layout::layout_of(family);
+    table.repair = layout::ensure_transaction(layout, snapshot, table.rewrite_rules, rules);
+    table.incomplete = !table.rewrite_rules ? table.repair.has_value()
+                                            : layout::ensure_transaction(layout, snapshot, false, rules).has_value();
+    table.exists = snapshot.exists;
 }
 
 void TableView::note_damage(const Change& change)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The publisher's view of table ip warren: who publishes which host port (TaskIndex) and what the
-// fixed layout lacks, read in full once and then kept current from the kernel's change
-// announcements. Commits to other tables only move the generation; elements added or deleted by
+// The publisher's view of tables ip warren and ip6 warren: who publishes which host port
+// (TaskIndex) and what each table's fixed layout lacks, read in full once and then kept current from
+// the kernel's change announcements. Commits to other tables only move the generation; elements added or deleted by
 // anyone are applied one by one; a changed table, chain, rule or set costs a read of the layout
 // without its elements. The table is read in full again only when announcements were lost.
 #pragma once
@@ -9,6 +9,7 @@
 #include "publisher/task_index.hpp"
 #include "ruleset/backend.hpp"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,9 +31,13 @@ struct Damage {
 
 class TableView {
 public:
-    // `counters`: the publisher wants a table that counts (PublisherOptions::counters).
-    // Starts following announcements at once, so that none is missed between now and the first read.
-    TableView(ruleset::Backend& backend, bool counters);
+    // Which families of tables a commit may change, or did change.
+    using Families = std::array<bool, 2>;  // by layout::family_index
+
+    // `rules`: the fixed rules the publisher wants (PublisherOptions); rules.counting asks for
+    // tables that count. Starts following announcements at once, so that none is missed between
+    // now and the first read.
+    TableView(ruleset::Backend& backend, const layout::RuleOptions& rules);
 
     // Applies every change announced so far; reads the table in full if it never did or lost
     // announcements. Throws Error when the table holds objects of another layout.
@@ -47,22 +52,22 @@ public:
 
     const TaskIndex& index() const noexcept { return index_; }
     TaskIndex& index() noexcept { return index_; }
-    // What the table lacks, as of the view: it goes first into the next transaction that changes
-    // anything. nullopt when the table is complete.
-    const std::optional<ruleset::Transaction>& repair() const noexcept { return repair_; }
+    // What the family's table lacks, as of the view: it goes first into the next transaction that
+    // changes that table (or, for a table that exists, anything). nullopt when it is complete.
+    const std::optional<ruleset::Transaction>& repair(layout::Family family) const noexcept { return state(family).repair; }
     // Whether the table lacks part of its layout (repair() may also just rewrite the fixed rules).
-    bool incomplete() const noexcept { return incomplete_; }
-    bool table_exists() const noexcept { return table_exists_; }
+    bool incomplete(layout::Family family) const noexcept { return state(family).incomplete; }
+    bool table_exists(layout::Family family) const noexcept { return state(family).exists; }
     // The generation the view is exact at: the guard of the next commit.
     std::uint32_t generation() const noexcept { return generation_; }
 
-    // Our transaction, guarded by generation(), committed (with the repair, if `repaired`): the
-    // view moves on by that one generation, whose announcements are then left out. (After one that
-    // removed the table, invalidate() the view.)
-    void committed(bool repaired);
-    // The same for a transaction committed without the guard: its generation is unknown, so its
+    // Our commit, guarded by generation(), committed, changing the tables of `changed` (with the
+    // repairs of those in `repaired`): the view moves on by that one generation, whose
+    // announcements are then left out. (After one that removed a table, invalidate() the view.)
+    void committed(const Families& changed, const Families& repaired);
+    // The same for a commit made without the guard: its generation is unknown, so its
     // announcements are applied like anyone's (to a view that already holds them: no change).
-    void committed_unguarded(bool repaired);
+    void committed_unguarded(const Families& changed, const Families& repaired);
 
     // Damage done by others since the last call; tracked only when `track` was set.
     void track_damage() noexcept { tracking_ = true; }
@@ -76,34 +81,44 @@ public:
     std::uint64_t full_reads() const noexcept { return full_reads_; }
 
 private:
+    // What the view knows of one family's table beyond its ports.
+    struct TableState {
+        std::optional<ruleset::Transaction> repair;
+        bool exists = false;
+        bool incomplete = false;
+        // The generation of the last announced change of the table's layout (a table, chain, rule
+        // or set); the layout needs reading if it is newer than the last read.
+        std::optional<std::uint32_t> layout_changed;
+        std::uint32_t layout_read = 0;
+        std::uint32_t last_full_read = 0;  // the generation of the last full read of the table
+        // The first change of a publisher also rewrites the fixed rules, repairing rules edited behind
+        // our back (a rule with our comment but other expressions looks complete to the view).
+        bool rewrite_rules = true;
+    };
+    TableState& state(layout::Family family) noexcept { return tables_[layout::family_index(family)]; }
+    const TableState& state(layout::Family family) const noexcept { return tables_[layout::family_index(family)]; }
+
     // catch_up(), waiting for the announcements up to `generation` when given.
     void catch_up_until(std::optional<std::uint32_t> generation);
     void refresh();
+    bool read_in_full();
     void follow(ruleset::FeedRead read);
     void absorb(const ruleset::Change& change);
     void apply(const ruleset::TableEvent& event);
-    void reread_layout();
-    void set_layout(const ruleset::TableSnapshot& snapshot, bool counting);
+    void reread_layouts();
+    bool reread_layout(layout::Family family);
+    bool layout_stale(layout::Family family) const;
+    void set_layout(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting);
     bool counting(const ruleset::TableSnapshot& snapshot) const;
     void note_damage(const ruleset::Change& change);
 
     ruleset::Backend& backend_;
-    const bool counters_;
+    const layout::RuleOptions rules_;
     std::unique_ptr<ruleset::ChangeFeed> feed_;
     TaskIndex index_;
-    std::optional<ruleset::Transaction> repair_;
-    bool table_exists_ = false;
-    bool incomplete_ = false;
+    std::array<TableState, 2> tables_;
     std::uint32_t generation_ = 0;
-    bool fresh_ = false;  // index_ and repair_ were exact at generation_
-    // The generation of the last announced change of the table's layout (a table, chain, rule or
-    // set); the layout needs reading if it is newer than the last read.
-    std::optional<std::uint32_t> layout_changed_;
-    std::uint32_t layout_read_ = 0;
-    std::uint32_t last_full_read_ = 0;  // the generation of the last full read
-    // The first change of a publisher also rewrites the fixed rules, repairing rules edited behind
-    // our back (a rule with our comment but other expressions looks complete to the view).
-    bool rewrite_rules_ = true;
+    bool fresh_ = false;  // index_ and tables_ were exact at generation_
     bool tracking_ = false;
     Damage damage_;
     std::vector<std::string> scratch_;  // tasks touched, when damage is not tracked

@@ -14,9 +14,15 @@ bool contains(const std::vector<IndexEntry>& entries, const IndexEntry& entry)
     return std::find(entries.begin(), entries.end(), entry) != entries.end();
 }
 
-std::uint32_t packed(const layout::Ipv4& a)
+std::uint64_t packed(const layout::Address& a)
 {
-    return std::uint32_t{a[0]} << 24 | std::uint32_t{a[1]} << 16 | std::uint32_t{a[2]} << 8 | a[3];
+    // The last 8 bytes tell IPv6 addresses of one network apart, the first 4 IPv4 ones.
+    std::uint64_t low = 0, high = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+        high = high << 8 | a.bytes[i];
+        low = low << 8 | a.bytes[8 + i];
+    }
+    return high ^ low ^ static_cast<std::uint64_t>(a.family);
 }
 
 std::size_t mix(std::uint64_t high, std::uint64_t low)
@@ -49,10 +55,22 @@ void TaskIndex::erase_port(const HostPort& host_port)
     bound_.erase(host_port);
 }
 
-TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot, bool counting)
+TaskIndex TaskIndex::from_snapshot(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting)
 {
     TaskIndex index;
-    index.counting_ = counting;
+    index.load(family, snapshot, counting);
+    return index;
+}
+
+bool TaskIndex::has_family(layout::Family family) const noexcept
+{
+    return std::any_of(ports_.begin(), ports_.end(), [&](const auto& port) { return port.first.family() == family; });
+}
+
+void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting)
+{
+    auto& index = *this;
+    index.counting_[layout::family_index(family)] = counting;
     // Straight into the index, without grouping by task first: a temporary map per port would
     // leave the adopting publisher's heap riddled with holes (warren-nft-bench --mode memory).
     for (const char* map : {layout::ports_map, layout::bound_ports_map}) {
@@ -60,7 +78,7 @@ TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot, bool 
         if (ports == snapshot.elements.end())
             continue;
         for (const auto& element : ports->second) {
-            const auto decoded = layout::decode_port_element(element);
+            const auto decoded = layout::decode_port_element(family, element);
             if (!decoded)
                 continue;  // a key we never write; it cannot collide with ours either
             auto owner = layout::parse_owner_comment(element.comment);
@@ -92,13 +110,12 @@ TaskIndex TaskIndex::from_snapshot(const ruleset::TableSnapshot& snapshot, bool 
     auto backends = snapshot.elements.find(layout::backends_set);
     if (counting && layout::counts(snapshot) && backends != snapshot.elements.end()) {
         for (const auto& element : backends->second)
-            if (const auto destination = layout::decode_destination_element(element))
+            if (const auto destination = layout::decode_destination_element(family, element))
                 index.backends_[*destination].present = true;
     }
     for (const auto& [destination, backend] : index.backends_)
-        if (backend.present != (backend.uses > 0))
+        if (destination.address.family == family && backend.present != (backend.uses > 0))
             index.mismatched_.insert(destination);
-    return index;
 }
 
 IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) const
@@ -137,13 +154,14 @@ std::optional<HostPort> TaskIndex::clash(const HostPort& host_port, const std::f
     };
     // Every port that can overlap it, in order: the same protocol and port on all addresses, then
     // on one address: the same one, or for a port on all addresses each bound one.
-    const HostPort everywhere{host_port.protocol, host_port.port};
+    const HostPort everywhere{host_port.protocol, host_port.port, layout::any_address(host_port.family())};
     if (taken(everywhere))
         return everywhere;
     if (host_port.bound())
         return taken(host_port) ? std::optional(host_port) : std::nullopt;
-    for (auto it = bound_.lower_bound(everywhere);
-         it != bound_.end() && it->protocol == host_port.protocol && it->port == host_port.port; ++it)
+    for (auto it = bound_.lower_bound(everywhere); it != bound_.end() && it->protocol == host_port.protocol &&
+                                                   it->port == host_port.port && it->family() == host_port.family();
+         ++it)
         if (taken(*it))
             return *it;
     return std::nullopt;
@@ -195,7 +213,7 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
     std::vector<Destination> touched;
     // A table that does not count keeps no elements per destination: nothing to keep track of.
     const auto use = [&](const Destination& destination, bool more) {
-        if (!counting_)
+        if (!counting(destination.address.family))
             return;
         auto& uses = backends_[destination].uses;
         more ? ++uses : --uses;
@@ -245,7 +263,7 @@ void TaskIndex::add_port(const HostPort& host_port, std::string_view task_id, co
     insert_port(host_port, Port{&task->first, destination.address, destination.port});
     if (!name.empty())
         names_.insert_or_assign(host_port, std::move(name));
-    if (counting_) {
+    if (counting(destination.address.family)) {
         ++backends_[destination].uses;
         recheck(destination);
     }
@@ -268,7 +286,7 @@ void TaskIndex::remove_port(const HostPort& host_port)
     } else {
         tasks_.erase(task);
     }
-    if (counting_) {
+    if (counting(destination.address.family)) {
         --backends_[destination].uses;
         recheck(destination);
     }
@@ -285,11 +303,11 @@ void TaskIndex::recheck(const Destination& destination)
         backends_.erase(it);
 }
 
-void TaskIndex::apply(const ruleset::Element& element, bool removed, std::vector<std::string>& touched)
+void TaskIndex::apply(layout::Family family, const ruleset::Element& element, bool removed, std::vector<std::string>& touched)
 {
     if (element.set == layout::backends_set) {
-        const auto destination = layout::decode_destination_element(element);
-        if (!counting_ || !destination)
+        const auto destination = layout::decode_destination_element(family, element);
+        if (!counting(family) || !destination)
             return;
         backends_[*destination].present = !removed;
         recheck(*destination);
@@ -297,7 +315,7 @@ void TaskIndex::apply(const ruleset::Element& element, bool removed, std::vector
     }
     if (element.set != layout::ports_map && element.set != layout::bound_ports_map)
         return;
-    const auto decoded = layout::decode_port_element(element);
+    const auto decoded = layout::decode_port_element(family, element);
     if (!decoded)
         return;  // a key we never write; it cannot collide with ours either
     if (const auto* owner = this->owner(decoded->key)) {
@@ -313,12 +331,12 @@ void TaskIndex::apply(const ruleset::Element& element, bool removed, std::vector
     add_port(decoded->key, task_id, decoded->destination, owner ? std::move(owner->name) : std::string());
 }
 
-void TaskIndex::forget_set(std::string_view set, std::vector<std::string>& touched)
+void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vector<std::string>& touched)
 {
     if (set == layout::backends_set) {
         std::vector<Destination> present;
         for (const auto& [destination, backend] : backends_)
-            if (backend.present)
+            if (backend.present && destination.address.family == family)
                 present.push_back(destination);
         for (const auto& destination : present) {
             backends_[destination].present = false;
@@ -331,12 +349,21 @@ void TaskIndex::forget_set(std::string_view set, std::vector<std::string>& touch
     const bool bound = set == layout::bound_ports_map;
     std::vector<HostPort> gone;
     for (const auto& [host_port, port] : ports_)
-        if (host_port.bound() == bound)
+        if (host_port.bound() == bound && host_port.family() == family)
             gone.push_back(host_port);
     for (const auto& host_port : gone) {
         touched.push_back(*owner(host_port));
         remove_port(host_port);
     }
+}
+
+void TaskIndex::forget_family(layout::Family family, bool counting, std::vector<std::string>& touched)
+{
+    for (const char* set : {layout::ports_map, layout::bound_ports_map, layout::backends_set})
+        forget_set(family, set, touched);
+    std::erase_if(backends_, [&](const auto& backend) { return backend.first.address.family == family; });
+    std::erase_if(mismatched_, [&](const Destination& destination) { return destination.address.family == family; });
+    counting_[layout::family_index(family)] = counting;
 }
 
 std::vector<std::string> TaskIndex::task_ids() const
@@ -366,13 +393,13 @@ std::vector<PublishedPort> TaskIndex::all() const
     return out;
 }
 
-ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted)
+ruleset::Commit plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted)
 {
     const TaskChange change{task_id, &wanted};
     return plan_replace(index, std::span(&change, 1));
 }
 
-ruleset::Transaction plan_replace(const TaskIndex& index, std::span<const TaskChange> changes)
+ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange> changes)
 {
     std::vector<std::vector<IndexEntry>> currents;
     currents.reserve(changes.size());
@@ -382,14 +409,21 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::span<const TaskCh
         // At most: each current port and its destination out, each wanted port and its destination in.
         operations += 2 * (currents.back().size() + change.wanted->size());
     }
-    ruleset::Transaction tx(layout::table());
-    tx.reserve(operations);
+    // Most changes are of one family: the part of the other is made when it is first needed.
+    ruleset::Commit commit;
+    const auto tx = [&](layout::Family family) -> ruleset::Transaction& {
+        const bool fresh = commit.find(layout::table(family)) == nullptr;
+        auto& part = commit.part(layout::table(family));
+        if (fresh)
+            part.reserve(operations);
+        return part;
+    };
 
     // Change of uses per destination, in destination order (the order its elements go in); a
     // request has few destinations, so a sorted vector beats a map's allocations.
     std::vector<std::pair<Destination, int>> delta;
     const auto count = [&](const Destination& destination, int by) {
-        if (!index.counting())
+        if (!index.counting(destination.address.family))
             return;  // no backends set: the ports maps are all a publish writes
         auto at = std::lower_bound(delta.begin(), delta.end(), destination,
                                    [](const auto& item, const Destination& d) { return item.first < d; });
@@ -401,7 +435,7 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::span<const TaskCh
         for (const auto& entry : currents[i]) {
             if (contains(*changes[i].wanted, entry))
                 continue;
-            tx.remove(layout::port_element(entry.host_port(), entry.destination(),
+            tx(entry.host_port().family()).remove(layout::port_element(entry.host_port(), entry.destination(),
                                            layout::owner_comment(changes[i].task_id, entry.mapping.name)));
             count(entry.destination(), -1);
         }
@@ -416,9 +450,9 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::span<const TaskCh
         const auto uses = static_cast<int>(index.destination_uses(destination)) + change;
         const bool present = index.destination_present(destination);
         if (uses == 0 && present)
-            tx.remove(layout::destination_element(destination));
+            tx(destination.address.family).remove(layout::destination_element(destination));
         else if (uses > 0 && !present)
-            tx.add(layout::destination_element(destination));
+            tx(destination.address.family).add(layout::destination_element(destination));
     }
     for (std::size_t i = 0; i < changes.size(); ++i) {
         for (const auto& entry : *changes[i].wanted) {
@@ -426,11 +460,11 @@ ruleset::Transaction plan_replace(const TaskIndex& index, std::span<const TaskCh
                 continue;
             // create, not add: an existing key is another task's port, and the kernel then refuses the
             // whole transaction with EEXIST even if our own view was stale.
-            tx.create(layout::port_element(entry.host_port(), entry.destination(),
+            tx(entry.host_port().family()).create(layout::port_element(entry.host_port(), entry.destination(),
                                            layout::owner_comment(changes[i].task_id, entry.mapping.name)));
         }
     }
-    return tx;
+    return commit;
 }
 
 }  // namespace warren::nft

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The publisher's view of the ports and bound_ports maps: who owns which host port, rebuilt from a
-// kernel snapshot and kept current by applying our own committed changes.
+// The publisher's view of the ports and bound_ports maps of both families' tables: who owns which
+// host port, rebuilt from kernel snapshots and kept current by applying committed changes.
 #pragma once
 
 #include "publisher/layout.hpp"
@@ -8,6 +8,7 @@
 
 #include <warren/nft/host_port_publisher.hpp>
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <set>
@@ -22,8 +23,8 @@ namespace warren::nft {
 // One published port as the index keeps it.
 struct IndexEntry {
     PortMapping mapping;
-    layout::Ipv4 address;       // the container's
-    layout::Ipv4 host_address;  // mapping.host_ip parsed: 0.0.0.0 for all of the host's addresses
+    layout::Address address;       // the container's
+    layout::Address host_address;  // the unspecified address of its family for all of the host's addresses
     layout::HostPort host_port() const { return {mapping.protocol, mapping.host_port, host_address}; }
     layout::Destination destination() const { return {address, mapping.protocol, mapping.container_port}; }
     friend bool operator==(const IndexEntry&, const IndexEntry&) = default;
@@ -37,7 +38,9 @@ public:
 
     // With `counting`, the index also keeps the table's backends set: one element per destination
     // that a published port leads to (in a table that counts, the publisher writes them).
-    static TaskIndex from_snapshot(const ruleset::TableSnapshot& snapshot, bool counting);
+    static TaskIndex from_snapshot(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting);
+    // Adds what the family's table holds to an index that holds nothing of that family.
+    void load(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting);
 
     TaskIndex() = default;
     // ports_ points into tasks_' keys: a copy would point into the original. Moving keeps them.
@@ -56,7 +59,7 @@ public:
     std::optional<layout::HostPort> clash(const layout::HostPort& host_port,
                                           const std::function<bool(std::string_view owner)>& blocks) const;
     std::optional<IndexEntry> entry(const layout::HostPort& host_port) const;
-    bool counting() const noexcept { return counting_; }
+    bool counting(layout::Family family) const noexcept { return counting_[layout::family_index(family)]; }
     std::uint32_t destination_uses(const layout::Destination& destination) const;
     bool destination_present(const layout::Destination& destination) const;
 
@@ -67,9 +70,13 @@ public:
     // Follows an announced element change of the ports maps (or of the backends set, in a table that
     // counts); elements of keys we never write are ignored, as in from_snapshot(). Adds the tasks
     // whose ports changed (the port's owner before and after) to `touched`.
-    void apply(const ruleset::Element& element, bool removed, std::vector<std::string>& touched);
-    // Follows the announcement that a set lost all its elements (deleted or flushed).
-    void forget_set(std::string_view set, std::vector<std::string>& touched);
+    void apply(layout::Family family, const ruleset::Element& element, bool removed, std::vector<std::string>& touched);
+    // Follows the announcement that a set of the family's table lost all its elements (deleted or flushed).
+    void forget_set(layout::Family family, std::string_view set, std::vector<std::string>& touched);
+    // Follows the deletion of the family's table; its counting goes with it, `counting` is the new table's.
+    void forget_family(layout::Family family, bool counting, std::vector<std::string>& touched);
+    // Whether any port of the family is published.
+    bool has_family(layout::Family family) const noexcept;
     // The tasks that publish ports, the ownerless elements (foreign_owner) left out.
     std::vector<std::string> task_ids() const;
 
@@ -87,7 +94,7 @@ private:
     // task, one per destination, and a name or a bound address only where there is one.
     struct Port {
         const std::string* task;  // key of tasks_: nodes of unordered maps do not move
-        layout::Ipv4 address;
+        layout::Address address;
         std::uint16_t container_port;
     };
     // Most tasks publish one port: that one is stored inline, only further ones on the heap.
@@ -137,16 +144,17 @@ private:
     // The ports bound to one address, in order: what a port on all addresses overlaps (clash()).
     std::set<layout::HostPort> bound_;
     std::unordered_map<layout::HostPort, std::string, HostPortHash> names_;  // of the ports that have one
-    bool counting_ = false;
+    std::array<bool, 2> counting_{};  // per family (layout::family_index)
     std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_
     std::set<layout::Destination> mismatched_;
 };
 
-// The transaction that turns the task's published ports into `wanted` (empty: unpublish). Ports that
+// The commit that turns the task's published ports into `wanted` (empty: unpublish), with a part
+// for each family's table it changes. Ports that
 // stay the same are not touched, so their conntrack flows and counters survive a re-publish. In a
 // table that counts it also adds and removes backends elements, and repairs mismatched ones, so a
 // refused transaction leaves even those as they were.
-ruleset::Transaction plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted);
+ruleset::Commit plan_replace(const TaskIndex& index, std::string_view task_id, const std::vector<IndexEntry>& wanted);
 
 // The same for several tasks at once (each task once): every removed port goes before every added
 // one, so a host port may move from one task to another, and destinations are counted over all.
@@ -154,7 +162,7 @@ struct TaskChange {
     std::string_view task_id;
     const std::vector<IndexEntry>* wanted;
 };
-ruleset::Transaction plan_replace(const TaskIndex& index, std::span<const TaskChange> changes);
+ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange> changes);
 
 
 }  // namespace warren::nft

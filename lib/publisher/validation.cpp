@@ -5,14 +5,16 @@
 #include <warren/nft/error.hpp>
 #include <warren/nft/validation.hpp>
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <tuple>
 
 namespace warren::nft {
 namespace {
+
+using layout::Address;
+using layout::Family;
 
 [[noreturn]] void refuse(std::string message) { throw Error(errc::invalid_argument, std::move(message)); }
 
@@ -24,10 +26,12 @@ bool allowed(char c)
            (c != '\0' && std::strchr("-_.:@/+", c) != nullptr);
 }
 
+// Echoed input, quoted and escaped, and cut short: a message is one line of reasonable length.
 std::string quoted(std::string_view text)
 {
+    constexpr std::size_t shown = 64;
     std::string out = "\"";
-    for (const char c : text) {
+    for (const char c : text.substr(0, shown)) {
         if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
             out += c;
         } else {
@@ -36,7 +40,10 @@ std::string quoted(std::string_view text)
             out += escaped;
         }
     }
-    return out + "\"";
+    out += "\"";
+    if (text.size() > shown)
+        out += " (cut short, " + std::to_string(text.size()) + " bytes)";
+    return out;
 }
 
 void check_word(std::string_view what, std::string_view text, std::size_t max_length)
@@ -51,31 +58,92 @@ void check_word(std::string_view what, std::string_view text, std::size_t max_le
                "; only letters, digits and - _ . : @ / + are allowed");
 }
 
-// A dotted-quad IPv4 address that can be a connection's endpoint; `what` names it in messages and
-// `unusable` says what to give instead of an unspecified, loopback, multicast or reserved one.
-layout::Ipv4 parse_unicast(std::string_view what, std::string_view text, std::string_view unusable)
+bool in_prefix(const Address& address, std::initializer_list<std::uint8_t> prefix, unsigned bits)
 {
-    if (text.find(':') != std::string_view::npos)
-        refuse(std::string(what) + " " + quoted(text) + " is IPv6, which warren-nft does not publish yet; give an IPv4 address");
-    layout::Ipv4 address{};
-    const std::string copy(text);
-    // inet_pton accepts exactly the dotted-quad form: no short forms, no octal, no trailing junk.
-    if (copy.find('\0') != std::string::npos || inet_pton(AF_INET, copy.c_str(), address.data()) != 1)
-        refuse(std::string(what) + " " + quoted(text) + " is not an IPv4 address like 10.88.0.5");
-    const auto first = address[0];
-    if (first == 0 || first == 127 || first >= 224)
-        refuse(std::string(what) + " " + quoted(text) + " " + std::string(unusable));
-    return address;
+    auto byte = prefix.begin();
+    for (unsigned i = 0; i < bits; i += 8, ++byte) {
+        const unsigned take = std::min(8u, bits - i);
+        const auto mask = static_cast<std::uint8_t>(0xff << (8 - take));
+        if ((address.bytes[i / 8] & mask) != (*byte & mask))
+            return false;
+    }
+    return true;
 }
 
-// PortMapping::host_ip; empty is 0.0.0.0, all addresses.
-layout::Ipv4 parse_host_ip(std::string_view what, std::string_view host_ip)
+// Why an address cannot be a connection's endpoint, or nullptr. `loopback` may be fine (a host
+// address on IPv4), so it is told apart.
+enum class Kind { usable, unspecified, loopback, ipv6_loopback, mapped, link_local, multicast_or_reserved };
+
+Kind kind_of(const Address& address)
 {
-    if (host_ip.empty())
-        return {};
-    return parse_unicast(what, host_ip,
-                         "is not an address ports can be published on (unspecified, loopback, multicast or "
-                         "reserved); give one of the host's own addresses, or leave it empty to publish on all of them");
+    if (address.family == Family::ip) {
+        const auto first = address.bytes[0];
+        if (first == 0)
+            return Kind::unspecified;
+        if (first == 127)
+            return Kind::loopback;
+        if (first >= 224)
+            return Kind::multicast_or_reserved;
+        return Kind::usable;
+    }
+    if (address.unspecified())
+        return Kind::unspecified;
+    if (in_prefix(address, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128))
+        return Kind::ipv6_loopback;
+    if (in_prefix(address, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96))
+        return Kind::mapped;
+    if (in_prefix(address, {0xfe, 0x80}, 10))
+        return Kind::link_local;
+    if (in_prefix(address, {0xff}, 8))
+        return Kind::multicast_or_reserved;
+    return Kind::usable;
+}
+
+// An address of either family in the form inet_pton takes; `what` names it in messages.
+Address parse(std::string_view what, std::string_view text)
+{
+    if (const auto address = layout::parse_address(text))
+        return *address;
+    std::string hint;
+    if (text.starts_with('['))
+        hint = "; give an IPv6 address without brackets";
+    else if (text.find('%') != std::string_view::npos)
+        hint = "; an IPv6 zone (%interface) cannot be given";
+    else if (std::count(text.begin(), text.end(), ':') == 1 && text.find('.') != std::string_view::npos)
+        hint = "; give the address alone, without a port";
+    refuse(std::string(what) + " " + quoted(text) + " is not an IPv4 address like 10.88.0.5 or an IPv6 address like fd00::5" + hint);
+}
+
+// The host address a port is published on: the unspecified address of a family for every address
+// of it, one address of the host's, or an IPv4 loopback address.
+Address parse_host_ip(std::string_view what, std::string_view host_ip)
+{
+    const auto address = parse(what, host_ip);
+    switch (kind_of(address)) {
+    case Kind::usable:
+    case Kind::loopback:
+        return address;
+    case Kind::unspecified:
+        if (host_ip == "0.0.0.0" || address.family == Family::ip6)
+            return address;
+        break;
+    case Kind::ipv6_loopback:
+        refuse(std::string(what) + " " + quoted(host_ip) +
+               " is the IPv6 loopback address: the kernel cannot NAT a connection to ::1 to another host (IPv6 has no "
+               "route_localnet), so nothing could reach the container there; publish on 127.0.0.1 for the host's own "
+               "processes, or on one of the host's IPv6 addresses");
+    case Kind::mapped:
+        refuse(std::string(what) + " " + quoted(host_ip) + " is an IPv4-mapped IPv6 address; give the IPv4 address itself");
+    case Kind::link_local:
+        refuse(std::string(what) + " " + quoted(host_ip) +
+               " is an IPv6 link-local address, which is only unique together with an interface; publish on one of the "
+               "host's global or unique local addresses, or on [::]");
+    case Kind::multicast_or_reserved:
+        break;
+    }
+    refuse(std::string(what) + " " + quoted(host_ip) +
+           " is not an address ports can be published on (unspecified, multicast or reserved); give one of the "
+           "host's own addresses, 0.0.0.0 or :: for every address of that family, or leave it empty for every address");
 }
 
 }  // namespace
@@ -91,15 +159,49 @@ void validate_port_name(std::string_view name) { check_word("port name", name, m
 
 void validate_container_ip(std::string_view container_ip) { validation::parse_container_ip(container_ip); }
 
+void validate_container_addresses(const ContainerAddresses& container) { validation::parse_container_addresses(container); }
+
 void validate_ports(std::span<const PortMapping> ports) { validation::check_ports(ports); }
 
-void validate_host_ip(std::string_view host_ip) { parse_host_ip("host IP", host_ip); }
-
-layout::Ipv4 validation::parse_container_ip(std::string_view container_ip)
+void validate_host_ip(std::string_view host_ip)
 {
-    return parse_unicast("container IP", container_ip,
-                         "cannot receive forwarded traffic (unspecified, loopback, multicast or reserved); give the "
-                         "container's own address");
+    if (!host_ip.empty())
+        parse_host_ip("host IP", host_ip);
+}
+
+Address validation::parse_container_ip(std::string_view container_ip)
+{
+    const auto address = parse("container IP", container_ip);
+    if (kind_of(address) != Kind::usable)
+        refuse("container IP " + quoted(container_ip) +
+               " cannot receive forwarded traffic (unspecified, loopback, link-local, IPv4-mapped, multicast or "
+               "reserved); give the container's own address");
+    return address;
+}
+
+validation::ContainerFamilies validation::parse_container_address(std::string_view container_ip)
+{
+    const auto address = parse_container_ip(container_ip);
+    ContainerFamilies out;
+    out[layout::family_index(address.family)] = address;
+    return out;
+}
+
+validation::ContainerFamilies validation::parse_container_addresses(const ContainerAddresses& container)
+{
+    if (container.ipv4.empty() && container.ipv6.empty())
+        refuse("no container address given; give the container's IPv4 address, its IPv6 address, or both");
+    ContainerFamilies out;
+    for (const auto& [text, family] : {std::pair{&container.ipv4, Family::ip}, std::pair{&container.ipv6, Family::ip6}}) {
+        if (text->empty())
+            continue;
+        const auto address = parse_container_ip(*text);
+        if (address.family != family)
+            refuse("container IP " + quoted(*text) + " is " + std::string(layout::family_name(address.family)) +
+                   ", given as the container's " + std::string(layout::family_name(family)) + " address");
+        out[layout::family_index(family)] = address;
+    }
+    return out;
 }
 
 std::vector<validation::CheckedPort> validation::check_ports(std::span<const PortMapping> ports)
@@ -115,8 +217,9 @@ std::vector<validation::CheckedPort> validation::check_ports(std::span<const Por
         if (port.protocol != Protocol::tcp && port.protocol != Protocol::udp && port.protocol != Protocol::sctp)
             refuse("protocol " + std::to_string(static_cast<int>(port.protocol)) + " is unknown; use tcp, udp or sctp");
         layout::HostPort host_port{port.protocol, port.host_port};
+        std::optional<Address> host;
         if (!port.host_ip.empty())  // the message is only built when there is an address to check
-            host_port.address = parse_host_ip("host port " + layout::describe(host_port) + ": host IP", port.host_ip);
+            host = host_port.address = parse_host_ip("host port " + layout::describe(host_port) + ": host IP", port.host_ip);
         if (port.publish_mode == PublishMode::ingress)
             refuse("port " + layout::describe(host_port) + " asks for ingress mode, which is not supported yet; use host mode");
         if (port.publish_mode != PublishMode::host)
@@ -126,23 +229,42 @@ std::vector<validation::CheckedPort> validation::check_ports(std::span<const Por
         if (port.container_port == 0)
             refuse("container port 0 of host port " + layout::describe(host_port) + " is not a port; give 1-65535");
         validate_port_name(port.name);
-        checked.push_back(CheckedPort{port, host_port});
+        checked.push_back(CheckedPort{port, host});
     }
-    std::sort(checked.begin(), checked.end(),
-              [](const CheckedPort& a, const CheckedPort& b) { return a.host_port < b.host_port; });
-    // Sorted, a port on all addresses comes right before the same port bound to an address.
-    const auto clash = std::adjacent_find(checked.begin(), checked.end(), [](const auto& a, const auto& b) {
-        return layout::overlap(a.host_port, b.host_port);
+    // Each port as the host ports it may become (an empty host_ip: every address of both
+    // families), sorted: a port on every address of a family comes right before the same port
+    // bound to an address of that family.
+    std::vector<std::pair<layout::HostPort, const CheckedPort*>> keys;
+    for (const auto& port : checked) {
+        if (port.host) {
+            keys.emplace_back(layout::HostPort{port.mapping.protocol, port.mapping.host_port, *port.host}, &port);
+            continue;
+        }
+        for (const auto family : layout::families)
+            keys.emplace_back(layout::HostPort{port.mapping.protocol, port.mapping.host_port, layout::any_address(family)}, &port);
+    }
+    std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+        const auto& [a, first] = keys[i];
+        for (std::size_t j = i + 1; j < keys.size() && keys[j].first.protocol == a.protocol && keys[j].first.port == a.port; ++j) {
+            const auto& [b, second] = keys[j];
+            if (!layout::overlap(a, b))
+                continue;
+            if (first->mapping.host_ip == second->mapping.host_ip)
+                refuse("host port " + layout::describe(b) +
+                       " appears twice in one request; each host port can lead to one container port");
+            const auto spelled = [](const CheckedPort* port) {
+                return port->mapping.host_ip.empty() ? std::string("every address") : quoted(port->mapping.host_ip);
+            };
+            refuse("host port " + std::to_string(a.port) + "/" + std::string(to_string(a.protocol)) + " is asked for on " +
+                   spelled(first) + " and on " + spelled(second) +
+                   " in one request; a port on every address (of a family) includes each of its addresses, so give one or the other");
+        }
+    }
+    std::sort(checked.begin(), checked.end(), [](const CheckedPort& a, const CheckedPort& b) {
+        const auto host_a = a.host.value_or(Address{}), host_b = b.host.value_or(Address{});
+        return std::tie(a.mapping.protocol, a.mapping.host_port, host_a) < std::tie(b.mapping.protocol, b.mapping.host_port, host_b);
     });
-    if (clash != checked.end()) {
-        const auto& next = *std::next(clash);
-        if (clash->host_port == next.host_port)
-            refuse("host port " + layout::describe(clash->host_port) +
-                   " appears twice in one request; each host port can lead to one container port");
-        refuse("host port " + layout::describe(clash->host_port) + " is asked for both on all addresses and on " +
-               layout::to_string(next.host_port.address) +
-               " in one request; a port on all addresses includes every address, so give one or the other");
-    }
     return checked;
 }
 

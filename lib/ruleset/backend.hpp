@@ -9,6 +9,7 @@
 
 #include <warren/nft/kernel_features.hpp>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -35,6 +36,17 @@ struct TableSnapshot {
     std::map<std::string, std::vector<Element>> elements; // for the sets asked for
 };
 
+// Connections to one host port, for deleting their connection tracking entries: those whose
+// original direction went to `port` (and to `address`, when given) over `l4proto`.
+struct FlowMatch {
+    Family family = Family::ip;
+    std::uint8_t l4proto = 0;
+    std::uint16_t port = 0;
+    std::optional<std::array<std::uint8_t, 16>> address = std::nullopt;  // the family's length is used
+    bool unreplied_only = false;  // only connections that never saw a reply
+    friend bool operator==(const FlowMatch&, const FlowMatch&) = default;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -57,12 +69,24 @@ public:
         static_cast<void>(unchanged);
         return snapshot(table, chains, element_sets);
     }
-    // Applies the whole transaction or nothing. With `expected_generation`, the kernel refuses the
-    // transaction (errc::ruleset_changed) if anyone committed since that generation. Throws Error.
-    virtual void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation) = 0;
-    // Starts following the announcements of changes to `table`: every transaction committed from now
-    // on, by anyone, is read from the feed (those of other tables as a bare generation).
-    virtual std::unique_ptr<ChangeFeed> follow(const Table& table) = 0;
+    // Applies the whole commit (every table's transaction) or nothing. With `expected_generation`,
+    // the kernel refuses it (errc::ruleset_changed) if anyone committed since that generation.
+    // Throws Error.
+    virtual void commit(const Commit& commit, std::optional<std::uint32_t> expected_generation) = 0;
+    void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation)
+    {
+        commit(Commit(transaction), expected_generation);
+    }
+    // Starts following the announcements of changes to `tables`: every transaction committed from
+    // now on, by anyone, is read from the feed (those of other tables only as a bare generation).
+    virtual std::unique_ptr<ChangeFeed> follow(std::span<const Table> tables) = 0;
+
+    // Beyond nf_tables, the host state that published ports depend on.
+    // Deletes the connection tracking entries that match any of `matches`; returns how many.
+    virtual std::size_t forget_flows(std::span<const FlowMatch> matches) = 0;
+    // Lets connections from the host's loopback addresses be routed to `container` (an IPv4
+    // address): sets route_localnet on the interface the host reaches it through. Throws Error.
+    virtual void route_localnet_towards(const std::array<std::uint8_t, 4>& container) = 0;
 };
 
 }  // namespace warren::nft::ruleset

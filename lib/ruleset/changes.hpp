@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // What other writers changed: nf_tables announces every committed transaction to listeners of
 // NFNLGRP_NFTABLES, object by object, closed by NEWGEN with the new ruleset generation. A feed
-// delivers those announcements for one table, one transaction at a time.
+// delivers those announcements for the tables it follows, one transaction at a time.
 #pragma once
 
 #include "ruleset/objects.hpp"
@@ -14,10 +14,11 @@
 
 namespace warren::nft::ruleset {
 
-// One object of the followed table that a transaction added or removed.
+// One object of a followed table that a transaction added or removed.
 struct TableEvent {
     enum class Kind : std::uint8_t { table, chain, rule, set, element };
     Kind kind = Kind::table;
+    Family family = Family::ip;  // of the table, which is one of those followed
     bool removed = false;  // DEL* (and DESTROY*); otherwise NEW*
     // The chain of a chain or rule event, the set of a set event (elements name theirs in
     // element.set). A flushed set is announced element by element.
@@ -27,7 +28,7 @@ struct TableEvent {
 };
 
 // One committed transaction as announced: its generation, who committed it, and what it did to the
-// followed table (nothing, for a commit to other tables only).
+// followed tables (nothing, for a commit to other tables only).
 struct Change {
     std::uint32_t generation = 0;
     std::uint32_t pid = 0;      // of the committing thread, in the initial pid namespace (0: not said)

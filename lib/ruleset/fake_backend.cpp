@@ -190,26 +190,39 @@ TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::str
     return snap;
 }
 
-void FakeBackend::commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation)
+void FakeBackend::commit(const Commit& commit, std::optional<std::uint32_t> expected_generation)
 {
     std::lock_guard lock(mutex_);
     ++attempts_;
     if (before_commit)
-        before_commit(transaction);
-    if (transaction.empty())
+        before_commit(commit);
+    if (commit.empty())
         return;
     if (expected_generation && *expected_generation != generation_)
-        throw kernel_error(ERESTART, "commit transaction on table " + transaction.table().name, "nothing was changed");
+        throw kernel_error(ERESTART, "commit transaction on table " + display_name(commit.parts().front().table()),
+                           "nothing was changed");
     State copy = state_;
-    const auto& operations = transaction.operations();
-    for (const auto& operation : operations) {
-        if (const int err = apply(copy, transaction.table(), operation))
-            throw kernel_error(err, describe(transaction.table(), operation), "nothing was changed");
-    }
+    for (const auto& part : commit.parts())
+        for (const auto& operation : part.operations())
+            if (const int err = apply(copy, part.table(), operation))
+                throw kernel_error(err, describe(part.table(), operation), "nothing was changed");
     state_ = std::move(copy);
     ++generation_;
-    committed_.push_back(transaction);
-    announce(transaction);
+    committed_.push_back(commit);
+    announce(commit);
+}
+
+std::size_t FakeBackend::forget_flows(std::span<const FlowMatch> matches)
+{
+    std::lock_guard lock(mutex_);
+    forgotten_.insert(forgotten_.end(), matches.begin(), matches.end());
+    return 0;
+}
+
+void FakeBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container)
+{
+    std::lock_guard lock(mutex_);
+    route_localnet_.push_back(container);
 }
 
 std::uint32_t FakeBackend::generation()
@@ -219,7 +232,7 @@ std::uint32_t FakeBackend::generation()
 }
 
 struct FakeBackend::FeedQueue {
-    explicit FeedQueue(Table followed) : table(std::move(followed)), ready(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+    explicit FeedQueue(std::vector<Table> followed) : tables(std::move(followed)), ready(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
     ~FeedQueue() { close(ready); }
     FeedQueue(const FeedQueue&) = delete;
     FeedQueue& operator=(const FeedQueue&) = delete;
@@ -242,7 +255,13 @@ struct FakeBackend::FeedQueue {
         [[maybe_unused]] const auto written = write(ready, &one, sizeof one);
     }
 
-    const Table table;
+    bool follows(const Table& table) const
+    {
+        return std::any_of(tables.begin(), tables.end(),
+                           [&](const Table& t) { return t.family == table.family && t.name == table.name; });
+    }
+
+    const std::vector<Table> tables;
     const int ready;  // an eventfd: readable while announcements wait
     std::mutex mutex;
     std::vector<Change> changes;
@@ -287,44 +306,45 @@ private:
     std::shared_ptr<FakeBackend::FeedQueue> queue_;
 };
 
-TableEvent event_of(const Operation& operation)
+TableEvent event_of(Family family, const Operation& operation)
 {
     const bool removed = operation.verb == Verb::remove || operation.verb == Verb::flush;
     return std::visit(
         [&](const auto& object) -> TableEvent {
             using T = std::decay_t<decltype(object)>;
             if constexpr (std::is_same_v<T, Table>)
-                return {TableEvent::Kind::table, removed, {}, {}};
+                return {TableEvent::Kind::table, family, removed, {}, {}};
             else if constexpr (std::is_same_v<T, Chain>)
-                return {operation.verb == Verb::flush ? TableEvent::Kind::rule : TableEvent::Kind::chain, removed, object.name, {}};
+                return {operation.verb == Verb::flush ? TableEvent::Kind::rule : TableEvent::Kind::chain, family, removed, object.name, {}};
             else if constexpr (std::is_same_v<T, Set>)
-                return {TableEvent::Kind::set, removed, object.name, {}};
+                return {TableEvent::Kind::set, family, removed, object.name, {}};
             else if constexpr (std::is_same_v<T, Rule>)
-                return {TableEvent::Kind::rule, removed, object.chain, {}};
+                return {TableEvent::Kind::rule, family, removed, object.chain, {}};
             else
-                return {TableEvent::Kind::element, removed, object.set, object};
+                return {TableEvent::Kind::element, family, removed, object.set, object};
         },
         operation.object);
 }
 }  // namespace
 
-std::unique_ptr<ChangeFeed> FakeBackend::follow(const Table& table)
+std::unique_ptr<ChangeFeed> FakeBackend::follow(std::span<const Table> tables)
 {
     std::lock_guard lock(mutex_);
-    auto queue = std::make_shared<FeedQueue>(table);
+    auto queue = std::make_shared<FeedQueue>(std::vector<Table>(tables.begin(), tables.end()));
     feeds_.push_back(queue);
     return std::make_unique<FakeFeed>(std::move(queue));
 }
 
-void FakeBackend::announce(const Transaction& transaction)
+void FakeBackend::announce(const Commit& commit)
 {
     std::erase_if(feeds_, [](const auto& feed) { return feed.expired(); });
     for (const auto& weak : feeds_) {
         const auto feed = weak.lock();
         Change change{generation_, 0, "fake", fake_port_id, {}, false};
-        if (transaction.table() == feed->table)
-            for (const auto& operation : transaction.operations())
-                change.events.push_back(event_of(operation));
+        for (const auto& part : commit.parts())
+            if (feed->follows(part.table()))
+                for (const auto& operation : part.operations())
+                    change.events.push_back(event_of(part.table().family, operation));
         feed->push(std::move(change));
     }
 }

@@ -46,10 +46,14 @@ public:
     std::uint32_t generation() override;
     TableSnapshot snapshot(const Table& table, std::span<const std::string> chains,
                                    std::span<const std::string> element_sets) override;
-    void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation) override;
+    using Backend::commit;
+    void commit(const Commit& commit, std::optional<std::uint32_t> expected_generation) override;
     // Announces each committed transaction's operations as the kernel would (a chain flush as one
     // removed rule); changes made through mutable_state() are announced as lost announcements.
-    std::unique_ptr<ChangeFeed> follow(const Table& table) override;
+    std::unique_ptr<ChangeFeed> follow(std::span<const Table> tables) override;
+    // Recorded, for tests to read: the fake has no connections and no interfaces.
+    std::size_t forget_flows(std::span<const FlowMatch> matches) override;
+    void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override;
 
     // Test hooks ------------------------------------------------------------------------------
     const State& state() const noexcept { return state_; }
@@ -57,15 +61,17 @@ public:
     // After a change through mutable_state(): a new generation, and every feed told that it lost
     // announcements (it cannot be told what changed).
     void bump_generation();
-    const std::vector<Transaction>& committed() const noexcept { return committed_; }
+    const std::vector<Commit>& committed() const noexcept { return committed_; }
+    const std::vector<FlowMatch>& forgotten_flows() const noexcept { return forgotten_; }
+    const std::vector<std::array<std::uint8_t, 4>>& route_localnet() const noexcept { return route_localnet_; }
     std::size_t commit_attempts() const noexcept { return attempts_; }
     // Runs before a commit is applied; lets a test act as a concurrent writer or inject a failure.
-    std::function<void(const Transaction&)> before_commit;
+    std::function<void(const Commit&)> before_commit;
 
     struct FeedQueue;
 
 private:
-    void announce(const Transaction& transaction);
+    void announce(const Commit& commit);
 
     // Calls come from a self-healing publisher's thread too. Recursive: before_commit may call back.
     std::recursive_mutex mutex_;
@@ -73,7 +79,9 @@ private:
     KernelFeatures features_;
     std::uint32_t generation_ = 1;
     State state_;
-    std::vector<Transaction> committed_;
+    std::vector<Commit> committed_;
+    std::vector<FlowMatch> forgotten_;
+    std::vector<std::array<std::uint8_t, 4>> route_localnet_;
     std::size_t attempts_ = 0;
 };
 

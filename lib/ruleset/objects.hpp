@@ -116,11 +116,16 @@ struct Element {
     friend bool operator==(const Element&, const Element&) = default;
 };
 
-// Registers as the kernel numbers them: NFT_REG_VERDICT, then 4-byte NFT_REG32_00.. (8 + n).
+// Registers as the kernel numbers them: NFT_REG_VERDICT, the 16-byte NFT_REG_1.., and the 4-byte
+// NFT_REG32_00.. (8 + n), which overlay them: NFT_REG_1 is NFT_REG32_00 to _03.
 enum class Reg : std::uint32_t { verdict = 0, r1 = 1, r32_00 = 8, r32_01 = 9, r32_02 = 10 };
+// The n-th 4-byte register (n < 16): a key or value of several fields fills consecutive ones.
+constexpr Reg reg32(std::uint32_t n) noexcept { return static_cast<Reg>(8 + n); }
 
 namespace expr {
 struct Meta { std::uint32_t key; Reg dreg; friend bool operator==(const Meta&, const Meta&) = default; };
+// Sets a meta key (the packet mark) from a register.
+struct MetaSet { std::uint32_t key; Reg sreg; friend bool operator==(const MetaSet&, const MetaSet&) = default; };
 struct Payload {
     std::uint32_t base;  // NFT_PAYLOAD_*_HEADER
     std::uint32_t offset;
@@ -164,10 +169,11 @@ struct Dnat {
 };
 struct Masquerade { friend bool operator==(const Masquerade&, const Masquerade&) = default; };
 struct Accept { friend bool operator==(const Accept&, const Accept&) = default; };
+struct Drop { friend bool operator==(const Drop&, const Drop&) = default; };
 }  // namespace expr
 
-using Expression = std::variant<expr::Meta, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct, expr::Fib,
-                                expr::Lookup, expr::Dnat, expr::Masquerade, expr::Accept>;
+using Expression = std::variant<expr::Meta, expr::MetaSet, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct,
+                                expr::Fib, expr::Lookup, expr::Dnat, expr::Masquerade, expr::Accept, expr::Drop>;
 
 struct Rule {
     std::string chain;

@@ -63,6 +63,58 @@ private:
     std::vector<Operation> operations_;
 };
 
+// Transactions on several tables committed together: the kernel applies all of them or none. Each
+// table appears once, in the order of its first part().
+class Commit {
+public:
+    Commit() = default;
+    Commit(Transaction transaction) { parts_.push_back(std::move(transaction)); }  // NOLINT: one table is a commit too
+
+    // The transaction on `table`, added empty (after the others) if there is none yet.
+    Transaction& part(const Table& table)
+    {
+        for (auto& part : parts_)
+            if (same_table(part.table(), table))
+                return part;
+        return parts_.emplace_back(table);
+    }
+    // The transaction on `table`, or nullptr.
+    const Transaction* find(const Table& table) const noexcept
+    {
+        for (const auto& part : parts_)
+            if (same_table(part.table(), table))
+                return &part;
+        return nullptr;
+    }
+    // Appends the operations of every part of `other` to this commit's part on the same table.
+    Commit& append(const Commit& other)
+    {
+        for (const auto& part : other.parts_)
+            this->part(part.table()).append(part);
+        return *this;
+    }
+    const std::vector<Transaction>& parts() const noexcept { return parts_; }
+    bool empty() const noexcept
+    {
+        for (const auto& part : parts_)
+            if (!part.empty())
+                return false;
+        return true;
+    }
+    // Every operation of every part, in commit order (for tests and error messages).
+    std::vector<Operation> operations() const
+    {
+        std::vector<Operation> out;
+        for (const auto& part : parts_)
+            out.insert(out.end(), part.operations().begin(), part.operations().end());
+        return out;
+    }
+
+private:
+    static bool same_table(const Table& a, const Table& b) noexcept { return a.family == b.family && a.name == b.name; }
+    std::vector<Transaction> parts_;
+};
+
 // "add element to set ip warren ports" and the like: how errors name the operation that failed.
 std::string describe(const Table& table, const Operation& operation);
 

@@ -75,6 +75,17 @@ def ran_cell(cells, key, label, problems):
     return None
 
 
+def check_timings(c, label, reps, rounds, problems):
+    """A cell timed like the latency mode's: its repetitions and rounds, ordered publish and unpublish figures."""
+    if not (c.get("repetitions") == reps or (c.get("time_bounded") and 1 <= c.get("repetitions", 0) < reps)):
+        problems.append(f"{label}: {c.get('repetitions')} repetitions of {reps}")
+    if c.get("rounds") != rounds:
+        problems.append(f"{label}: measured in {c.get('rounds')} rounds, not {rounds}")
+    for phase in ("publish_us", "unpublish_us"):
+        if not ordered(c.get(phase)):
+            problems.append(f"{label} {phase} not ordered positive percentiles: {c.get(phase)}")
+
+
 damage_kinds = ["flush-ruleset", "delete-table", "flush-table", "delete-element", "delete-rule", "delete-chain"]
 
 # --- usage errors: refused before anything runs, exit 2, one clear line --------------------------
@@ -86,7 +97,8 @@ for args, expect in [(["--reps", "0"], "--reps"), (["--methods", "warren-nft,bog
                      (["--heal-rounds", "0"], "--heal-rounds"), (["--heal-damages", "bogus"], "bogus"),
                      (["--heal-sizes", "9999999"], "--heal-sizes"), (["--heal-timeout-ms", "0"], "--heal-timeout-ms"),
                      (["--foreign-writer-ms", "0"], "--foreign-writer-ms"),
-                     (["--foreign-writer-sizes", "9999999"], "--foreign-writer-sizes")]:
+                     (["--foreign-writer-sizes", "9999999"], "--foreign-writer-sizes"),
+                     (["--conntrack-flows", "99999999"], "--conntrack-flows")]:
     r = run(args, timeout=60)
     if r.returncode != 2 or expect not in r.stderr or r.stdout:
         problems.append(f"{args}: exit {r.returncode}, stderr {r.stderr.strip()!r}, stdout {r.stdout[:80]!r}")
@@ -94,7 +106,7 @@ r = run(["--help"], timeout=60)
 for option in ["--mode", "--all", "--methods", "--ports", "--table-sizes", "--reps", "--warmup", "--rounds", "--max-seconds",
                "--bulk", "--datapath-sizes", "--datapath-seconds", "--datapath-runs", "--memory-ports", "--json", "--csv",
                "foreign-writer", "--foreign-writer-ms", "--foreign-writer-sizes", "heal", "--heal-damages", "--heal-sizes",
-               "--heal-rounds", "--heal-timeout-ms"] + damage_kinds:
+               "--heal-rounds", "--heal-timeout-ms", "conntrack", "--conntrack-flows"] + damage_kinds:
     if option not in r.stdout:
         problems.append(f"--help does not document {option}")
 if r.returncode != 0:
@@ -106,19 +118,21 @@ work = tempfile.mkdtemp(prefix="bench-smoke.")
 json_path, csv_path = os.path.join(work, "results.json"), os.path.join(work, "results.csv")
 sizes, ports, reps, rounds = [0, 40], [1, 3], 5, 2
 heal_sizes, heal_rounds, writer_sizes, writer_ms = [2, 40], 2, [0, 40], 2
+conntrack_flows = [0, 300]
 before = host_view()
-r = run(["--mode", "latency,bulk,memory,datapath,foreign-writer,heal", "--reps", str(reps), "--warmup", "1",
+r = run(["--mode", "latency,bulk,memory,datapath,foreign-writer,heal,conntrack", "--reps", str(reps), "--warmup", "1",
          "--rounds", str(rounds),
          "--table-sizes", ",".join(map(str, sizes)), "--ports", ",".join(map(str, ports)), "--max-seconds", "20",
          "--bulk", "30x1,5x4", "--memory-ports", "2000",
          "--datapath-sizes", "2,40", "--datapath-seconds", "0.3", "--datapath-runs", "1",
          "--foreign-writer-sizes", ",".join(map(str, writer_sizes)), "--foreign-writer-ms", str(writer_ms),
          "--heal-sizes", ",".join(map(str, heal_sizes)), "--heal-rounds", str(heal_rounds), "--heal-timeout-ms", "1000",
+         "--conntrack-flows", ",".join(map(str, conntrack_flows)),
          "--json", json_path, "--csv", csv_path])
 after = host_view()
 if r.returncode == 77:  # the bench could not create a network namespace here: nothing can run
     print("SKIP: " + r.stderr.strip())
-    print("summary: 0 passed, 0 failed, 12 skipped")
+    print("summary: 0 passed, 0 failed, 13 skipped")
     sys.exit(77)
 print(r.stdout)
 if r.returncode != 0:
@@ -148,13 +162,7 @@ if data is not None:
                 if c is None:
                     continue
                 ran.add(m)
-                if not (c["repetitions"] == reps or (c["time_bounded"] and 1 <= c["repetitions"] < reps)):
-                    problems.append(f"{m} P={p} N={n}: {c['repetitions']} repetitions of {reps}")
-                if c.get("rounds") != rounds:
-                    problems.append(f"{m} P={p} N={n}: measured in {c.get('rounds')} rounds, not {rounds}")
-                for phase in ("publish_us", "unpublish_us"):
-                    if not ordered(c.get(phase)):
-                        problems.append(f"{m} P={p} N={n} {phase} not ordered positive percentiles: {c.get(phase)}")
+                check_timings(c, f"{m} P={p} N={n}", reps, rounds, problems)
                 if c.get("peak_rss_kib", 0) <= 0:
                     problems.append(f"{m} P={p} N={n}: no peak RSS")
                 forks = m in ("iptables-fork", "iptables-restore", "nft-cli")
@@ -267,6 +275,28 @@ if data is not None:
                 problems.append(f"heal {kind} is missing from stdout")
     report(f"heal: every damage kind x N is measured or skipped with a reason ({heal_ran} ran, "
            f"{healed} rounds healed)", problems)
+
+    problems = []
+    conntrack = {(c.get("flows"), c.get("cleanup")): c for c in data.get("conntrack", [])}
+    for n in conntrack_flows:
+        for cleanup in (False, True):
+            label = f"conntrack N={n} cleanup {'on' if cleanup else 'off'}"
+            c = ran_cell(conntrack, (n, cleanup), label, problems)
+            if c is None:
+                continue
+            check_timings(c, label, reps, rounds, problems)
+            if c.get("tracked", -1) < n:  # the flow generator filled the table
+                problems.append(f"{label}: the table held {c.get('tracked')} entries")
+            if not isinstance(c.get("warnings"), int) or (c["warnings"] > 0 and not c.get("first_warning")):
+                problems.append(f"{label}: warnings {c.get('warnings')} first {c.get('first_warning')}")
+            if cleanup and not (c.get("publish_p50_ratio_to_off", 0) > 0 and c.get("unpublish_p50_ratio_to_off", 0) > 0):
+                problems.append(f"{label}: no ratio to the cells without cleanup")
+            if not cleanup and not ordered(c.get("forget_us")):
+                problems.append(f"{label}: forget_us {c.get('forget_us')}")
+    if "conntrack cleanup:" not in r.stdout:
+        problems.append("no conntrack cleanup section in stdout")
+    report("conntrack: publish and unpublish with the cleanup off and on at each number of tracked flows, "
+           "forget() alone, the flows inserted", problems)
 
     problems = [] if isinstance(data.get("targets"), list) and data["targets"] else ["no targets evaluated"]
     for t in data.get("targets", []):

@@ -28,6 +28,7 @@ std::vector<KernelChain> expected_chains()
 {
     return {
         {"forward", "filter", "forward", 0},
+        {"guard", "filter", "prerouting", -300},
         {"output", "nat", "output", -100},
         {"postrouting", "nat", "postrouting", 100},
         {"prerouting", "nat", "prerouting", -100},

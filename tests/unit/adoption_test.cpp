@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "error_of.hpp"
+#include "addresses.hpp"
 #include "ports.hpp"
 
 #include <linux/netfilter/nf_tables.h>
@@ -82,8 +83,8 @@ TEST_CASE("a table owned by another process is refused before anything is sent",
 
     // What the kernel itself would have answered, and why it is not left to answer: EPERM reads as
     // missing privileges.
-    ruleset::Transaction tx(layout::table());
-    tx.add(layout::table());
+    ruleset::Transaction tx(layout::table(ruleset::Family::ip));
+    tx.add(layout::table(ruleset::Family::ip));
     const auto refused = error_of([&] { kernel.fake.commit(tx, std::nullopt); });
     CHECK(refused.kernel_errno() == EPERM);
     CHECK(refused.code() == errc::permission_denied);

@@ -28,7 +28,7 @@ TEST_CASE("async calls run on the executor and complete on the handler's", "[asi
 
     std::thread::id worker, completion;
     std::exception_ptr published_error = std::make_exception_ptr(std::runtime_error("not called"));
-    fake.before_commit = [&](const ruleset::Transaction&) { worker = std::this_thread::get_id(); };
+    fake.before_commit = [&](const ruleset::Commit&) { worker = std::this_thread::get_id(); };
     async_publish_ports(publisher, pool.get_executor(), "task-a", "10.88.0.5", {test::port(8080, 80)},
                         [&](std::exception_ptr error) {
                             completion = std::this_thread::get_id();

@@ -16,6 +16,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "addresses.hpp"
+
 #include <cstring>
 
 using namespace warren::nft;
@@ -73,8 +75,8 @@ std::vector<ruleset::Element> elements_of(const nlmsghdr* nlh)
 TEST_CASE("a batch carries the generation id in its header", "[encode]")
 {
     Batch batch(100, 0xabcdef01u, false);
-    ruleset::Transaction tx(layout::table());
-    tx.add(layout::table());
+    ruleset::Transaction tx(layout::table(ruleset::Family::ip));
+    tx.add(layout::table(ruleset::Family::ip));
     netlink::encode(batch, tx);
     batch.end(true);
 
@@ -133,13 +135,13 @@ std::vector<std::uint8_t> libnftnl_element_message(const nlmsghdr* like, const r
 
 TEST_CASE("element messages are byte for byte what libnftnl builds", "[encode]")
 {
-    ruleset::Transaction tx(layout::table());
-    tx.create(layout::port_element({Protocol::tcp, 80}, {{10, 0, 0, 1}, Protocol::tcp, 8080}, "task=web name=http"));
-    tx.create(layout::port_element({Protocol::udp, 53, {192, 168, 1, 2}}, {{10, 0, 0, 2}, Protocol::udp, 53},
+    ruleset::Transaction tx(layout::table(ruleset::Family::ip));
+    tx.create(layout::port_element({Protocol::tcp, 80}, {test::v4(10, 0, 0, 1), Protocol::tcp, 8080}, "task=web name=http"));
+    tx.create(layout::port_element({Protocol::udp, 53, test::v4(192, 168, 1, 2)}, {test::v4(10, 0, 0, 2), Protocol::udp, 53},
                                    "task=" + std::string(max_task_id_length, 'x') + " name=" + std::string(max_name_length, 'n')));
-    tx.add(layout::destination_element({{10, 0, 0, 1}, Protocol::tcp, 8080}));
-    tx.remove(layout::port_element({Protocol::sctp, 9}, {{10, 0, 0, 3}, Protocol::sctp, 9}, "task=old"));
-    tx.remove(layout::destination_element({{10, 0, 0, 3}, Protocol::sctp, 9}));
+    tx.add(layout::destination_element({test::v4(10, 0, 0, 1), Protocol::tcp, 8080}));
+    tx.remove(layout::port_element({Protocol::sctp, 9}, {test::v4(10, 0, 0, 3), Protocol::sctp, 9}, "task=old"));
+    tx.remove(layout::destination_element({test::v4(10, 0, 0, 3), Protocol::sctp, 9}));
     Batch batch(7, std::nullopt, false);
     netlink::encode(batch, tx);
     REQUIRE(batch.messages().size() == 5);  // ports, bound_ports, backends; then the two removals
@@ -155,10 +157,10 @@ TEST_CASE("element messages are byte for byte what libnftnl builds", "[encode]")
 
 TEST_CASE("element operations on one set share a message and keep their comments", "[encode]")
 {
-    ruleset::Transaction tx(layout::table());
+    ruleset::Transaction tx(layout::table(ruleset::Family::ip));
     for (std::uint16_t port = 1; port <= 3; ++port)
-        tx.create(layout::port_element({Protocol::tcp, port}, {{10, 0, 0, 1}, Protocol::tcp, 80}, "task=t" + std::to_string(port)));
-    tx.add(layout::destination_element({{10, 0, 0, 1}, Protocol::tcp, 80}));
+        tx.create(layout::port_element({Protocol::tcp, port}, {test::v4(10, 0, 0, 1), Protocol::tcp, 80}, "task=t" + std::to_string(port)));
+    tx.add(layout::destination_element({test::v4(10, 0, 0, 1), Protocol::tcp, 80}));
     Batch batch(1, std::nullopt, false);
     netlink::encode(batch, tx);
 
@@ -196,9 +198,9 @@ TEST_CASE("element operations on one set share a message and keep their comments
 
 TEST_CASE("large element lists are split below the 64 KiB attribute limit", "[encode]")
 {
-    ruleset::Transaction tx(layout::table());
+    ruleset::Transaction tx(layout::table(ruleset::Family::ip));
     for (std::uint16_t port = 1; port <= 300; ++port)
-        tx.create(layout::port_element({Protocol::udp, port}, {{10, 0, 0, 1}, Protocol::udp, port}, "task=bulk-task-with-a-long-name"));
+        tx.create(layout::port_element({Protocol::udp, port}, {test::v4(10, 0, 0, 1), Protocol::udp, port}, "task=bulk-task-with-a-long-name"));
     Batch batch(1, std::nullopt, false);
     netlink::encode(batch, tx);
     REQUIRE(batch.messages().size() == 3);
@@ -233,10 +235,10 @@ std::vector<std::string> added_rules(const ruleset::Transaction& tx)
 
 TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
 {
-    const auto create = layout::ensure_transaction({}, false, false);
+    const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false});
     REQUIRE(create);
     const auto rules = added_rules(*create);
-    REQUIRE(rules.size() == 16);  // 2 per nat chain for DNAT, then per protocol 2 each in postrouting and forward
+    REQUIRE(rules.size() == 17);  // 2 per nat chain for DNAT, per protocol 2 each in postrouting and forward, 1 guard
     INFO(rules[0]);
     // dnat ip to ip daddr . meta l4proto . th dport map @bound_ports: the key in regs 8, 9, 10
     CHECK_THAT(rules[0], Catch::Contains("[ fib daddr type => reg 1 ]"));
@@ -277,10 +279,10 @@ TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
 
 TEST_CASE("a table that counts matches masquerade and forward on the backends set", "[encode][counters]")
 {
-    const auto create = layout::ensure_transaction({}, false, true);
+    const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{true});
     REQUIRE(create);
     const auto rules = added_rules(*create);
-    REQUIRE(rules.size() == 7);
+    REQUIRE(rules.size() == 8);
     CHECK_THAT(rules[4], Catch::Contains("[ payload load 4b @ network header + 16 => reg 1 ]"));
     CHECK_THAT(rules[4], Catch::Contains("[ lookup reg 1 set backends ]"));
     CHECK_THAT(rules[4], Catch::Contains("[ masq ]"));
@@ -293,10 +295,10 @@ TEST_CASE("a table that counts matches masquerade and forward on the backends se
 TEST_CASE("a NEWTABLE carries flags only when the table asks for them; a set its flags, timeout and size",
           "[encode][adopt]")
 {
-    auto awake = layout::table();
+    auto awake = layout::table(ruleset::Family::ip);
     awake.flags = 0;
-    ruleset::Transaction tx(layout::table());
-    tx.add(layout::table());
+    ruleset::Transaction tx(layout::table(ruleset::Family::ip));
+    tx.add(layout::table(ruleset::Family::ip));
     tx.add(awake);
     ruleset::Set timed{"t", {{7, 4}}, {{7, 4}}, false, 9};
     timed.flags = NFT_SET_TIMEOUT;

@@ -2,6 +2,7 @@
 // The publisher following announced changes over the fake backend: other tables' commits cost no
 // read and are retried at once, reconcile(), and a self-healing publisher's repairs.
 #include "ruleset/fake_backend.hpp"
+#include "ruleset/forwarding_backend.hpp"
 #include "shared_backend.hpp"
 
 #include <warren/nft.hpp>
@@ -9,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "error_of.hpp"
+#include "addresses.hpp"
 #include "ports.hpp"
 
 #include <chrono>
@@ -23,22 +25,18 @@ using test::port;
 namespace {
 
 // A FakeBackend shared with a publisher, counting the reads that dump elements.
-class Counting final : public ruleset::Backend {
+class Counting final : public ruleset::ForwardingBackend {
 public:
-    explicit Counting(FakeBackend& fake, int& full_reads) : fake_(fake), full_reads_(full_reads) {}
-    const KernelFeatures& features() const noexcept override { return fake_.features(); }
-    std::uint32_t generation() override { return fake_.generation(); }
-    ruleset::TableSnapshot snapshot(const ruleset::Table& table, std::span<const std::string> chains,
-                                    std::span<const std::string> element_sets) override
+    explicit Counting(FakeBackend& fake, int& full_reads) : ForwardingBackend(fake), full_reads_(full_reads) {}
+    ruleset::TableSnapshot snapshot_following(const ruleset::Table& table, std::span<const std::string> chains,
+                                              std::span<const std::string> element_sets, const Unchanged& unchanged) override
     {
-        full_reads_ += !element_sets.empty();
-        return fake_.snapshot(table, chains, element_sets);
+        // A full read reads both tables: counted once, by its IPv4 one.
+        full_reads_ += !element_sets.empty() && table.family == ruleset::Family::ip;
+        return ForwardingBackend::snapshot_following(table, chains, element_sets, unchanged);
     }
-    void commit(const ruleset::Transaction& tx, std::optional<std::uint32_t> generation) override { fake_.commit(tx, generation); }
-    std::unique_ptr<ruleset::ChangeFeed> follow(const ruleset::Table& table) override { return fake_.follow(table); }
 
 private:
-    FakeBackend& fake_;
     int& full_reads_;
 };
 
@@ -61,8 +59,8 @@ TEST_CASE("a commit refused for another table's change is sent again at once, re
 
     // Another program commits to its own table just before each of our next commits.
     bool racing = true;
-    fake.before_commit = [&](const ruleset::Transaction& tx) {
-        if (tx.table() == other_table || !racing)
+    fake.before_commit = [&](const ruleset::Commit& tx) {
+        if (tx.find(other_table) || !racing)
             return;
         racing = false;
         fake.commit(ruleset::Transaction(other_table).add(other_table), std::nullopt);

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "addresses.hpp"
+
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -17,7 +19,7 @@ using ruleset::Bytes;
 
 TEST_CASE("map elements use nft's padded concatenation layout", "[layout]")
 {
-    const auto element = layout::port_element({Protocol::udp, 5353}, {{10, 88, 0, 5}, Protocol::udp, 53}, "task=t");
+    const auto element = layout::port_element({Protocol::udp, 5353}, {test::v4(10, 88, 0, 5), Protocol::udp, 53}, "task=t");
     CHECK(element.set == "ports");
     // inet_proto . inet_service: each field padded to 4 bytes, port in network order
     CHECK(element.key == Bytes{17, 0, 0, 0, 0x14, 0xe9, 0, 0});
@@ -25,7 +27,7 @@ TEST_CASE("map elements use nft's padded concatenation layout", "[layout]")
     CHECK(element.data == Bytes{10, 88, 0, 5, 0, 53, 0, 0});
     CHECK(element.comment == "task=t");
 
-    const auto backend = layout::destination_element({{10, 88, 0, 5}, Protocol::sctp, 0x1234});
+    const auto backend = layout::destination_element({test::v4(10, 88, 0, 5), Protocol::sctp, 0x1234});
     CHECK(backend.set == "backends");
     CHECK(backend.key == Bytes{10, 88, 0, 5, 132, 0, 0, 0, 0x12, 0x34, 0, 0});
     CHECK(backend.data.empty());
@@ -33,24 +35,24 @@ TEST_CASE("map elements use nft's padded concatenation layout", "[layout]")
 
 TEST_CASE("ports bound to one host address are elements of bound_ports", "[layout][host-ip]")
 {
-    const layout::HostPort bound{Protocol::tcp, 8080, {10, 200, 1, 1}};
-    const auto element = layout::port_element(bound, {{10, 88, 0, 5}, Protocol::tcp, 80}, "task=t");
+    const layout::HostPort bound{Protocol::tcp, 8080, test::v4(10, 200, 1, 1)};
+    const auto element = layout::port_element(bound, {test::v4(10, 88, 0, 5), Protocol::tcp, 80}, "task=t");
     CHECK(element.set == "bound_ports");
     // ipv4_addr . inet_proto . inet_service, each padded to 4 bytes
     CHECK(element.key == Bytes{10, 200, 1, 1, 6, 0, 0, 0, 0x1f, 0x90, 0, 0});
     CHECK(element.data == Bytes{10, 88, 0, 5, 0, 80, 0, 0});
-    const auto decoded = layout::decode_port_element(element);
+    const auto decoded = layout::decode_port_element(ruleset::Family::ip, element);
     REQUIRE(decoded);
     CHECK(decoded->key == bound);
-    CHECK(decoded->destination == layout::Destination{{10, 88, 0, 5}, Protocol::tcp, 80});
+    CHECK(decoded->destination == layout::Destination{test::v4(10, 88, 0, 5), Protocol::tcp, 80});
     // The same bytes in the other map are no port of ours.
     auto misplaced = element;
     misplaced.set = "ports";
-    CHECK_FALSE(layout::decode_port_element(misplaced));
+    CHECK_FALSE(layout::decode_port_element(ruleset::Family::ip, misplaced));
     // Nor is a bound port on 0.0.0.0, which would read back as one on all addresses.
     auto unspecified = element;
     std::fill_n(unspecified.key.begin(), 4, 0);
-    CHECK_FALSE(layout::decode_port_element(unspecified));
+    CHECK_FALSE(layout::decode_port_element(ruleset::Family::ip, unspecified));
 
     CHECK(layout::describe(bound) == "8080/tcp on 10.200.1.1");
     CHECK(layout::describe({Protocol::udp, 53, {}}) == "53/udp");
@@ -59,15 +61,15 @@ TEST_CASE("ports bound to one host address are elements of bound_ports", "[layou
 TEST_CASE("host ports overlap on the same address, or when one is on all addresses", "[layout][host-ip]")
 {
     const layout::HostPort all{Protocol::tcp, 80, {}};
-    const layout::HostPort one{Protocol::tcp, 80, {10, 0, 0, 1}};
-    const layout::HostPort other{Protocol::tcp, 80, {10, 0, 0, 2}};
+    const layout::HostPort one{Protocol::tcp, 80, test::v4(10, 0, 0, 1)};
+    const layout::HostPort other{Protocol::tcp, 80, test::v4(10, 0, 0, 2)};
     CHECK(layout::overlap(all, all));
     CHECK(layout::overlap(all, one));
     CHECK(layout::overlap(one, all));
     CHECK(layout::overlap(one, one));
     CHECK_FALSE(layout::overlap(one, other));
     CHECK_FALSE(layout::overlap(all, layout::HostPort{Protocol::udp, 80, {}}));
-    CHECK_FALSE(layout::overlap(one, layout::HostPort{Protocol::tcp, 81, {10, 0, 0, 1}}));
+    CHECK_FALSE(layout::overlap(one, layout::HostPort{Protocol::tcp, 81, test::v4(10, 0, 0, 1)}));
     // All addresses sort first, so a sorted list has every overlap next to each other.
     CHECK(all < one);
     CHECK(one < other);
@@ -76,18 +78,18 @@ TEST_CASE("host ports overlap on the same address, or when one is on all address
 TEST_CASE("elements decode back to what was encoded", "[layout]")
 {
     const layout::HostPort key{Protocol::tcp, 65535};
-    const layout::Destination destination{{192, 168, 7, 9}, Protocol::tcp, 1};
-    const auto decoded = layout::decode_port_element(layout::port_element(key, destination, ""));
+    const layout::Destination destination{test::v4(192, 168, 7, 9), Protocol::tcp, 1};
+    const auto decoded = layout::decode_port_element(ruleset::Family::ip, layout::port_element(key, destination, ""));
     REQUIRE(decoded);
     CHECK(decoded->key == key);
     CHECK(decoded->destination == destination);
-    CHECK(layout::decode_destination_element(layout::destination_element(destination)) == destination);
+    CHECK(layout::decode_destination_element(ruleset::Family::ip, layout::destination_element(destination)) == destination);
 
     auto unknown_protocol = layout::port_element(key, destination, "");
     unknown_protocol.key[0] = 1;  // icmp: never ours
-    CHECK_FALSE(layout::decode_port_element(unknown_protocol));
+    CHECK_FALSE(layout::decode_port_element(ruleset::Family::ip, unknown_protocol));
     unknown_protocol.key.resize(4);
-    CHECK_FALSE(layout::decode_port_element(unknown_protocol));
+    CHECK_FALSE(layout::decode_port_element(ruleset::Family::ip, unknown_protocol));
 }
 
 TEST_CASE("owner comments carry task id and name", "[layout]")
@@ -127,20 +129,20 @@ ruleset::TableSnapshot snapshot_after(const ruleset::Transaction& tx)
 TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
 {
     ruleset::TableSnapshot empty;
-    const auto create = layout::ensure_transaction(empty, false, false);
+    const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), empty, false, layout::RuleOptions{false});
     REQUIRE(create);
     // table, 2 maps (no backends set: the table does not count), and per chain add, flush and rules:
-    // 2 in each nat chain for DNAT, 2 per protocol in postrouting and forward
-    CHECK(create->operations().size() == 1 + 2 + 4 * 2 + 2 + 2 + 6 + 6);
+    // 2 in each nat chain for DNAT, 2 per protocol in postrouting and forward, 1 in guard
+    CHECK(create->operations().size() == 1 + 2 + 5 * 2 + 2 + 2 + 6 + 6 + 1);
 
     auto complete = snapshot_after(*create);
-    CHECK_FALSE(layout::ensure_transaction(complete, false, false));
-    CHECK(layout::ensure_transaction(complete, true, false));
+    CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{false}));
+    CHECK(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, true, layout::RuleOptions{false}));
 
     auto no_forward = complete;
     no_forward.chains.erase("forward");
     no_forward.rule_comments.erase("forward");
-    const auto repair = layout::ensure_transaction(no_forward, false, false);
+    const auto repair = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), no_forward, false, layout::RuleOptions{false});
     REQUIRE(repair);
     // table, then add/flush/6 rules for the missing chain only
     CHECK(repair->operations().size() == 1 + 8);
@@ -148,14 +150,14 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     // `nft flush chain ip warren forward`: the chain is there, its rules are not.
     auto flushed = complete;
     flushed.rule_comments.erase("forward");
-    const auto refill = layout::ensure_transaction(flushed, false, false);
+    const auto refill = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), flushed, false, layout::RuleOptions{false});
     REQUIRE(refill);
     CHECK(refill->operations().size() == 1 + 8);
     // A rule replaced by a foreign one is a gap too.
     auto edited = complete;
     edited.rule_comments["prerouting"] = {"something else"};
-    REQUIRE(layout::ensure_transaction(edited, false, false));
-    CHECK(layout::ensure_transaction(edited, false, false)->operations().size() == 1 + 4);
+    REQUIRE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), edited, false, layout::RuleOptions{false}));
+    CHECK(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), edited, false, layout::RuleOptions{false})->operations().size() == 1 + 4);
 }
 
 TEST_CASE("only a table that counts has a backends set; one that does not count is replaced or dropped", "[layout][counters]")
@@ -171,19 +173,19 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
         return std::count_if(tx.operations().begin(), tx.operations().end(),
                              [](const auto& op) { return std::holds_alternative<ruleset::Rule>(op.object); });
     };
-    const auto plain = layout::ensure_transaction({}, false, false);
-    const auto counted = layout::ensure_transaction({}, false, true);
+    const auto plain = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false});
+    const auto counted = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{true});
     CHECK(backends_of(*plain).empty());
     REQUIRE(backends_of(*counted).size() == 1);
     CHECK(backends_of(*counted).front().second.counter);
-    CHECK(count_rules(*counted) == 7);
+    CHECK(count_rules(*counted) == 8);
 
     // Wanting counters in a complete table that does not count: the set is created (empty: the
     // publisher fills it) and the masquerade and forward rules are replaced by ones that look it up.
     const auto complete = snapshot_after(*plain);
     CHECK_FALSE(layout::counts(complete));
-    CHECK_FALSE(layout::ensure_transaction(complete, false, false));
-    const auto upgrade = layout::ensure_transaction(complete, false, true);
+    CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{false}));
+    const auto upgrade = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{true});
     REQUIRE(upgrade);
     REQUIRE(backends_of(*upgrade).size() == 1);
     CHECK(backends_of(*upgrade).front().first == ruleset::Verb::add);
@@ -195,10 +197,10 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
     // up. Either way the rules are flushed before the set is removed, and all come back after.
     auto older = snapshot_after(*counted);
     older.sets[layout::backends_set].counter = false;
-    older.elements[layout::backends_set] = {layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 8080})};
+    older.elements[layout::backends_set] = {layout::destination_element({test::v4(10, 88, 0, 5), Protocol::tcp, 8080})};
     for (const bool counters : {false, true}) {
         INFO("counters " << counters);
-        const auto migrate = layout::ensure_transaction(older, false, counters);
+        const auto migrate = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), older, false, layout::RuleOptions{counters});
         REQUIRE(migrate);
         const auto& ops = migrate->operations();
         const auto removed = std::find_if(ops.begin(), ops.end(), [](const ruleset::Operation& op) {
@@ -206,11 +208,11 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
                              }) - ops.begin();
         REQUIRE(removed < static_cast<long>(ops.size()));
         CHECK(std::count_if(ops.begin(), ops.begin() + removed,
-                            [](const auto& op) { return op.verb == ruleset::Verb::flush; }) == 4);
+                            [](const auto& op) { return op.verb == ruleset::Verb::flush; }) == 5);
         CHECK(std::none_of(ops.begin(), ops.begin() + removed,
                            [](const auto& op) { return std::holds_alternative<ruleset::Rule>(op.object); }));
         CHECK(backends_of(*migrate).size() == (counters ? 2u : 1u));  // removed, then added counting
-        CHECK(count_rules(*migrate) == (counters ? 7 : 16));
+        CHECK(count_rules(*migrate) == (counters ? 8 : 17));
         // No element is carried over: a new counting set is filled by the publisher.
         CHECK(std::none_of(ops.begin(), ops.end(),
                            [](const auto& op) { return std::holds_alternative<ruleset::Element>(op.object); }));
@@ -218,7 +220,7 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
 
     // A counting set stays as it is when the caller keeps counting (the publisher always does).
     const auto counting = snapshot_after(*counted);
-    CHECK_FALSE(layout::ensure_transaction(counting, false, true));
+    CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), counting, false, layout::RuleOptions{true}));
 }
 
 namespace {
@@ -227,7 +229,7 @@ namespace {
 std::string refusal(const ruleset::TableSnapshot& snapshot)
 {
     try {
-        layout::ensure_transaction(snapshot, false, false);
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false});
     } catch (const Error& e) {
         CHECK(e.code() == errc::kernel_error);
         CHECK(e.kernel_errno() == 0);  // refused before anything was sent
@@ -237,7 +239,7 @@ std::string refusal(const ruleset::TableSnapshot& snapshot)
 }
 
 // The complete table a first publish creates, as a snapshot shows it.
-ruleset::TableSnapshot complete_table() { return snapshot_after(*layout::ensure_transaction({}, false, false)); }
+ruleset::TableSnapshot complete_table() { return snapshot_after(*layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false})); }
 
 const std::string remove_table = "; remove the table with `nft delete table ip warren` and publish again: kernel error";
 
@@ -267,7 +269,7 @@ TEST_CASE("a chain of ours with policy drop is set back to accept, its rules unt
 {
     auto snapshot = complete_table();
     snapshot.chains["forward"].hook->policy_accept = false;
-    const auto repair = layout::ensure_transaction(snapshot, false, false);
+    const auto repair = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false});
     REQUIRE(repair);
     const auto& ops = repair->operations();
     REQUIRE(ops.size() == 2);  // the table, then NEWCHAIN with policy accept; no flush, no rules
@@ -292,7 +294,7 @@ TEST_CASE("a dormant table is woken by the transaction that adopts it, after its
 
     auto snapshot = complete_table();
     snapshot.table_flags = NFT_TABLE_F_DORMANT;
-    const auto wake = layout::ensure_transaction(snapshot, false, false);
+    const auto wake = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false});
     REQUIRE(wake);
     // The chains are all there and only need hooking: the table, then the table without flags.
     CHECK(wake->operations().size() == 2);
@@ -303,12 +305,12 @@ TEST_CASE("a dormant table is woken by the transaction that adopts it, after its
     ruleset::TableSnapshot empty;
     empty.exists = true;
     empty.table_flags = NFT_TABLE_F_DORMANT;
-    const auto build = layout::ensure_transaction(empty, false, false);
+    const auto build = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), empty, false, layout::RuleOptions{false});
     REQUIRE(build);
     const auto& ops = build->operations();
     CHECK(table_flags(*build) == Flags{std::nullopt, 0u});
     CHECK(std::get<ruleset::Table>(ops.back().object).flags == 0u);
-    CHECK(std::count_if(ops.begin(), ops.end(), [](const auto& op) { return std::holds_alternative<ruleset::Chain>(op.object); }) == 8);
+    CHECK(std::count_if(ops.begin(), ops.end(), [](const auto& op) { return std::holds_alternative<ruleset::Chain>(op.object); }) == 10);
 
     // A chain to create and one to update: the kernel refuses a change of the table's flags after a
     // chain update in the same transaction, so the wake goes between them.
@@ -316,7 +318,7 @@ TEST_CASE("a dormant table is woken by the transaction that adopts it, after its
     mixed.chains.erase("forward");
     mixed.rule_comments.erase("forward");
     mixed.chains["prerouting"].hook->policy_accept = false;
-    const auto order = layout::ensure_transaction(mixed, false, false);
+    const auto order = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), mixed, false, layout::RuleOptions{false});
     REQUIRE(order);
     std::vector<std::string> sequence;  // the chain operations and the wake, in order
     for (const auto& op : order->operations()) {
@@ -329,8 +331,8 @@ TEST_CASE("a dormant table is woken by the transaction that adopts it, after its
 
     // Awake, the same table needs nothing; one that never existed is created without flags.
     snapshot.table_flags = 0;
-    CHECK_FALSE(layout::ensure_transaction(snapshot, false, false));
-    CHECK(table_flags(*layout::ensure_transaction({}, false, false)) == Flags{std::nullopt});
+    CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false}));
+    CHECK(table_flags(*layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false})) == Flags{std::nullopt});
 }
 
 TEST_CASE("a table owned by another process is refused with its owner's port id", "[layout][adopt]")
@@ -349,7 +351,7 @@ TEST_CASE("a table owned by another process is refused with its owner's port id"
     snapshot.table_flags = NFT_TABLE_F_OWNER;
     snapshot.owned_by_us = true;
     CHECK(refusal(snapshot).empty());
-    CHECK_FALSE(layout::ensure_transaction(snapshot, false, false));
+    CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false}));
 
     snapshot = complete_table();
     snapshot.table_flags = 0x80;
@@ -394,9 +396,9 @@ TEST_CASE("a set that would expire, match ranges or fill up is refused, naming t
     }
 
     // A counting backends set with a timeout is refused too, whether or not the table is to count.
-    auto counted = snapshot_after(*layout::ensure_transaction({}, false, true));
+    auto counted = snapshot_after(*layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{true}));
     counted.sets.at("backends").flags = NFT_SET_TIMEOUT;
-    CHECK_THROWS_WITH(layout::ensure_transaction(counted, false, true),
+    CHECK_THROWS_WITH(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), counted, false, layout::RuleOptions{true}),
                       "set ip warren backends has flags timeout: its elements would expire" + remove_table);
 
     // Flags that change nothing we rely on: expressions, a concatenation's description.

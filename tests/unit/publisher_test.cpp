@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "error_of.hpp"
+#include "addresses.hpp"
 #include "ports.hpp"
 
 #include <algorithm>
@@ -53,7 +54,7 @@ long lookups_of(const ruleset::Rule& rule, const std::string& set)
 }
 
 // How many operations of the transaction are on map or set elements (the rest build the table).
-std::size_t element_operations(const ruleset::Transaction& transaction)
+std::size_t element_operations(const ruleset::Commit& transaction)
 {
     const auto& operations = transaction.operations();
     return static_cast<std::size_t>(std::count_if(operations.begin(), operations.end(), [](const ruleset::Operation& operation) {
@@ -128,7 +129,7 @@ TEST_CASE("a rejected transaction changes nothing, in the backend or in the publ
     const auto generation = fake.generation();
 
     // The kernel refuses the batch on its last message: nothing of it may stick.
-    fake.before_commit = [](const ruleset::Transaction&) {
+    fake.before_commit = [](const ruleset::Commit&) {
         throw Error(errc::kernel_error, "injected: ENOMEM on last element", ENOMEM, "add element");
     };
     const std::vector<PortMapping> more{test::port(9000, 90), test::port(9001, 91)};
@@ -147,15 +148,15 @@ TEST_CASE("the fake applies transactions all or nothing", "[fake]")
     HostPortPublisher publisher(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     const auto state = fake.state();
-    ruleset::Transaction tx(layout::table());
-    tx.create(layout::port_element({Protocol::tcp, 1}, {{10, 0, 0, 1}, Protocol::tcp, 1}, "task=x"));
-    tx.remove(layout::port_element({Protocol::tcp, 2}, {{10, 0, 0, 1}, Protocol::tcp, 2}, "task=x"));
+    ruleset::Transaction tx(layout::table(ruleset::Family::ip));
+    tx.create(layout::port_element({Protocol::tcp, 1}, {test::v4(10, 0, 0, 1), Protocol::tcp, 1}, "task=x"));
+    tx.remove(layout::port_element({Protocol::tcp, 2}, {test::v4(10, 0, 0, 1), Protocol::tcp, 2}, "task=x"));
     const auto e = error_of([&] { fake.commit(tx, std::nullopt); });
     CHECK(e.kernel_errno() == ENOENT);
     CHECK_THAT(e.what(), Catch::Contains("delete element (task=x) from ip warren ports"));
     CHECK(fake.state() == state);
     const auto generation = fake.generation();
-    CHECK(error_of([&] { fake.commit(ruleset::Transaction(layout::table()).add(layout::table()), generation - 1); }).code() ==
+    CHECK(error_of([&] { fake.commit(ruleset::Transaction(layout::table(ruleset::Family::ip)).add(layout::table(ruleset::Family::ip)), generation - 1); }).code() ==
           errc::ruleset_changed);
 }
 
@@ -283,7 +284,7 @@ TEST_CASE("a concurrent commit makes the publisher retry from a fresh view", "[p
     HostPortPublisher publisher(test::share(fake));
     HostPortPublisher other(test::share(fake));
     int injected = 0;
-    fake.before_commit = [&](const ruleset::Transaction&) {
+    fake.before_commit = [&](const ruleset::Commit&) {
         // The first commit attempt is ours; another process sneaks in a publish of the same host port.
         if (injected++ == 0) {
             const std::vector<PortMapping> theirs{test::port(8080, 1)};
@@ -299,7 +300,7 @@ TEST_CASE("a concurrent commit makes the publisher retry from a fresh view", "[p
 
     // Unrelated concurrent commits only cost a retry.
     injected = 0;
-    fake.before_commit = [&](const ruleset::Transaction&) {
+    fake.before_commit = [&](const ruleset::Commit&) {
         if (injected++ < 3)
             fake.bump_generation();
     };
@@ -312,7 +313,7 @@ TEST_CASE("endless concurrent writers end in ruleset_changed, with nothing chang
 {
     FakeBackend fake;
     HostPortPublisher publisher(test::share(fake));
-    fake.before_commit = [&](const ruleset::Transaction&) { fake.bump_generation(); };
+    fake.before_commit = [&](const ruleset::Commit&) { fake.bump_generation(); };
     const auto state = fake.state();
     CHECK(error_of([&] { publisher.publish_ports("task-a", "10.88.0.5", web); }).code() == errc::ruleset_changed);
     CHECK(fake.state() == state);
@@ -328,7 +329,7 @@ TEST_CASE("a table deleted behind our back is recreated on the next publish", "[
     fake.bump_generation();
     const std::vector<PortMapping> other{test::port(9000, 90)};
     publisher.publish_ports("task-b", "10.88.0.6", other);
-    CHECK(warren_table(fake).chains.size() == 4);
+    CHECK(warren_table(fake).chains.size() == 5);
     CHECK(publisher.published_ports("task-b") == other);
     CHECK(publisher.published_ports("task-a").empty());  // lost with the table; restoring it is another issue
 }
@@ -339,7 +340,7 @@ TEST_CASE("elements without an owner comment occupy their port as a foreign owne
     HostPortPublisher publisher(test::share(fake));
     publisher.publish_ports("task-z", "10.88.0.9", std::vector<PortMapping>{test::port(1, 1)});
     auto& ports = fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at("ports").elements;
-    auto element = layout::port_element({Protocol::tcp, 8080}, {{10, 1, 1, 1}, Protocol::tcp, 80}, "");
+    auto element = layout::port_element({Protocol::tcp, 8080}, {test::v4(10, 1, 1, 1), Protocol::tcp, 80}, "");
     ports.emplace(element.key, element);
     fake.bump_generation();
     const auto e = error_of([&] { publisher.publish_ports("task-a", "10.88.0.5", web); });
@@ -350,8 +351,8 @@ TEST_CASE("elements without an owner comment occupy their port as a foreign owne
 TEST_CASE("a layout of another shape is reported, not overwritten", "[publisher]")
 {
     FakeBackend fake;
-    ruleset::Transaction tx(layout::table());
-    tx.add(layout::table());
+    ruleset::Transaction tx(layout::table(ruleset::Family::ip));
+    tx.add(layout::table(ruleset::Family::ip));
     tx.add(ruleset::Set{"ports", {ruleset::Field{7, 4}}, {}, false, 1});
     fake.commit(tx, std::nullopt);
     const auto state = fake.state();
@@ -429,7 +430,7 @@ TEST_CASE("a publisher's first change rewrites the fixed rules once, and unpubli
     // A restarted agent: its first change rewrites every fixed rule (one may have been edited).
     HostPortPublisher second(test::share(fake));
     second.unpublish_ports("task-b");
-    CHECK(rewrites() == 4);
+    CHECK(rewrites() == 5);
     second.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
     CHECK(rewrites() == 0);
 
@@ -450,8 +451,8 @@ TEST_CASE("backends edited by hand are reconciled with the published ports", "[p
     // One published port's element deleted by hand leaves its backend orphaned; another port's
     // backend deleted by hand leaves that port without forwarding.
     auto& ports = table.sets.at("ports").elements;
-    ports.erase(layout::port_element({Protocol::tcp, 8443}, {{10, 88, 0, 5}, Protocol::tcp, 443}, "").key);
-    table.sets.at("backends").elements.erase(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 80}).key);
+    ports.erase(layout::port_element({Protocol::tcp, 8443}, {test::v4(10, 88, 0, 5), Protocol::tcp, 443}, "").key);
+    table.sets.at("backends").elements.erase(layout::destination_element({test::v4(10, 88, 0, 5), Protocol::tcp, 80}).key);
     fake.bump_generation();
 
     CHECK(publisher.published_ports("task-a").size() == 2);
@@ -460,8 +461,8 @@ TEST_CASE("backends edited by hand are reconciled with the published ports", "[p
     publisher.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
     const auto& backends = elements(fake, "backends");
     CHECK(backends.size() == 3);
-    CHECK(backends.contains(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 80}).key));
-    CHECK_FALSE(backends.contains(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 443}).key));
+    CHECK(backends.contains(layout::destination_element({test::v4(10, 88, 0, 5), Protocol::tcp, 80}).key));
+    CHECK_FALSE(backends.contains(layout::destination_element({test::v4(10, 88, 0, 5), Protocol::tcp, 443}).key));
 }
 
 TEST_CASE("publishing the same ports again after the table was wiped publishes them again", "[publisher]")
@@ -496,7 +497,7 @@ TEST_CASE("remove_table deletes everything of ours in one transaction, and publi
     CHECK(fake.committed().size() == commits + 1);  // and reading did not bring the table back
 
     publisher.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
-    CHECK(warren_table(fake).chains.size() == 4);
+    CHECK(warren_table(fake).chains.size() == 5);
     CHECK(publisher.published_ports("task-b").size() == 1);
 }
 
@@ -518,7 +519,7 @@ TEST_CASE("destination counters are read from the kernel on every call", "[publi
 
     // Packets arrive: the kernel's counters move, the generation does not, and reading sends nothing.
     auto& backends = fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at("backends").elements;
-    auto& counted = backends.at(layout::destination_element({{10, 88, 0, 5}, Protocol::tcp, 8080}).key);
+    auto& counted = backends.at(layout::destination_element({test::v4(10, 88, 0, 5), Protocol::tcp, 8080}).key);
     counted.packets = 7;
     counted.bytes = 420;
     const auto generation = fake.generation();

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "addresses.hpp"
 #include "ports.hpp"
 
 #include <string>
@@ -68,25 +69,42 @@ TEST_CASE("the limits are the publisher's", "[validation]")
     STATIC_REQUIRE(max_ports_per_request == 512);
 }
 
-TEST_CASE("container IPs must be unicast IPv4 addresses", "[validation]")
+TEST_CASE("container IPs are unicast IPv4 or IPv6 addresses", "[validation]")
 {
     CHECK_NOTHROW(validate_container_ip("10.88.0.5"));
-    CHECK(validation::parse_container_ip("10.88.0.5") == layout::Ipv4{10, 88, 0, 5});
-    CHECK(validation::parse_container_ip("192.168.1.254") == layout::Ipv4{192, 168, 1, 254});
+    CHECK(validation::parse_container_ip("10.88.0.5") == test::v4(10, 88, 0, 5));
+    CHECK(validation::parse_container_ip("192.168.1.254") == test::v4(192, 168, 1, 254));
+    CHECK(validation::parse_container_ip("fd00::5") == test::address("fd00:0::5"));
+    CHECK(validation::parse_container_ip("2001:db8::10").family == ruleset::Family::ip6);
 
-    CHECK_THAT(refusal([] { validate_container_ip("fd00::5"); }), Catch::Contains("IPv6"));
-    CHECK_THAT(refusal([] { validate_container_ip("::ffff:10.0.0.1"); }), Catch::Contains("IPv6"));
     for (const char* bad : {"", "10.0.0", "10.0.0.256", "256.1.1.1", "10.0.0.1 ", " 10.0.0.1", "10.0.0.1/24",
-                            "010.0.0.1x", "host.example", "10..0.1"}) {
+                            "010.0.0.1x", "host.example", "10..0.1", "fd00::5::1", "fd00::/64"}) {
         INFO(bad);
-        CHECK_THAT(refusal([&] { validate_container_ip(bad); }), Catch::Contains("not an IPv4 address"));
+        CHECK_THAT(refusal([&] { validate_container_ip(bad); }), Catch::Contains("is not an IPv4 address like 10.88.0.5 or an IPv6"));
     }
-    CHECK_THAT(refusal([] { validate_container_ip(std::string("10.0.0.1\0", 9)); }),
-               Catch::Contains("not an IPv4 address"));
-    for (const char* unusable : {"0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "255.255.255.255"}) {
+    CHECK_THAT(refusal([] { validate_container_ip("[fd00::5]"); }), Catch::Contains("without brackets"));
+    CHECK_THAT(refusal([] { validate_container_ip("fe80::1%eth0"); }), Catch::Contains("zone"));
+    CHECK_THAT(refusal([] { validate_container_ip("10.88.0.5:80"); }), Catch::Contains("without a port"));
+    CHECK_THAT(refusal([] { validate_container_ip(std::string("10.0.0.1\0", 9)); }), Catch::Contains("is not an IPv4 address"));
+    for (const char* unusable : {"0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "255.255.255.255", "::", "::1",
+                                 "::ffff:10.0.0.1", "fe80::1", "ff02::1"}) {
         INFO(unusable);
         CHECK_THAT(refusal([&] { validate_container_ip(unusable); }), Catch::Contains("cannot receive"));
     }
+}
+
+TEST_CASE("a task's container addresses are one of each family at most", "[validation]")
+{
+    CHECK_NOTHROW(validate_container_addresses({"10.88.0.5", "fd00::5"}));
+    CHECK_NOTHROW(validate_container_addresses({"", "fd00::5"}));
+    CHECK_NOTHROW(validate_container_addresses({"10.88.0.5", ""}));
+    CHECK_THAT(refusal([] { validate_container_addresses({"", ""}); }), Catch::Contains("no container address"));
+    CHECK_THAT(refusal([] { validate_container_addresses({"fd00::5", ""}); }),
+               Catch::Contains("\"fd00::5\" is IPv6, given as the container's IPv4 address"));
+    CHECK_THAT(refusal([] { validate_container_addresses({"", "10.0.0.1"}); }), Catch::Contains("is IPv4, given as the container's IPv6"));
+    const auto families = validation::parse_container_addresses({"10.88.0.5", "fd00::5"});
+    CHECK(families[0] == test::v4(10, 88, 0, 5));
+    CHECK(families[1] == test::address("fd00::5"));
 }
 
 TEST_CASE("port lists are checked and ordered", "[validation]")
@@ -103,7 +121,7 @@ TEST_CASE("port lists are checked and ordered", "[validation]")
     CHECK(sorted[1].mapping.host_port == 80);
     CHECK(sorted[2].mapping.host_port == 443);
     CHECK(sorted[3].mapping.protocol == Protocol::udp);
-    CHECK(sorted[3].host_port == layout::HostPort{Protocol::udp, 53, {}});
+    CHECK_FALSE(sorted[3].host);  // every address
 
     CHECK_THAT(refusal([] { validate_ports({}); }), Catch::Contains("no ports"));
     const std::vector<PortMapping> zero_host{test::port(0, 80)};
@@ -130,39 +148,59 @@ TEST_CASE("port lists are checked and ordered", "[validation]")
     CHECK(validation::check_ports(both).size() == 2);
 }
 
-TEST_CASE("host IPs are empty (all addresses) or one unicast IPv4 address", "[validation][host-ip]")
+TEST_CASE("host IPs are empty, every address of one family, one address, or IPv4 loopback", "[validation][host-ip]")
 {
-    CHECK_NOTHROW(validate_host_ip(""));
-    CHECK_NOTHROW(validate_host_ip("10.200.1.1"));
-    CHECK_THAT(refusal([] { validate_host_ip("0.0.0.0"); }),
-               Catch::Contains("host IP \"0.0.0.0\" is not an address ports can be published on") &&
-                   Catch::Contains("leave it empty"));
-    CHECK_THAT(refusal([] { validate_host_ip("127.0.0.1"); }), Catch::Contains("loopback"));
-    CHECK_THAT(refusal([] { validate_host_ip("fd00::1"); }), Catch::Contains("IPv6"));
+    for (const char* good : {"", "10.200.1.1", "0.0.0.0", "::", "0::0", "127.0.0.1", "127.1.2.3", "2001:db8::10", "fd00::1"}) {
+        INFO(good);
+        CHECK_NOTHROW(validate_host_ip(good));
+    }
+    CHECK_THAT(refusal([] { validate_host_ip("::1"); }), Catch::Contains("IPv6 loopback") && Catch::Contains("cannot NAT"));
+    CHECK_THAT(refusal([] { validate_host_ip("fe80::1"); }), Catch::Contains("link-local"));
+    CHECK_THAT(refusal([] { validate_host_ip("::ffff:10.0.0.1"); }), Catch::Contains("IPv4-mapped"));
+    CHECK_THAT(refusal([] { validate_host_ip("0.1.2.3"); }), Catch::Contains("not an address ports can be published on"));
+    CHECK_THAT(refusal([] { validate_host_ip("224.0.0.1"); }), Catch::Contains("not an address ports can be published on"));
+    CHECK_THAT(refusal([] { validate_host_ip("ff02::1"); }), Catch::Contains("not an address ports can be published on"));
     CHECK_THAT(refusal([] { validate_host_ip("10.0.0"); }), Catch::Contains("not an IPv4 address"));
+    CHECK_THAT(refusal([] { validate_host_ip("[::]"); }), Catch::Contains("without brackets"));
 
     // Within a port list, the message names the port.
     const std::vector<PortMapping> bad{test::port(80, 80), test::on("1.2.3", test::port(8080, 80))};
     CHECK_THAT(refusal([&] { validate_ports(bad); }), Catch::Contains("host port 8080/tcp: host IP \"1.2.3\" is not an IPv4"));
+    // Echoed input is escaped and cut short.
+    const std::vector<PortMapping> hostile{test::on("\x1b[31m" + std::string(200, 'x'), test::port(8080, 80))};
+    const auto message = refusal([&] { validate_ports(hostile); });
+    CHECK_THAT(message, Catch::Contains("\\x1b[31m") && Catch::Contains("cut short, 205 bytes"));
+    CHECK(message.size() < 400);
 }
 
-TEST_CASE("one request may bind a port to several addresses, but not also to all of them", "[validation][host-ip]")
+TEST_CASE("one request may bind a port to several addresses, but not also to every address of their family",
+          "[validation][host-ip]")
 {
     const std::vector<PortMapping> two_addresses{test::on("10.0.0.2", test::port(80, 8080)), test::port(443, 443),
                                                  test::on("10.0.0.1", test::port(80, 80))};
     const auto sorted = validation::check_ports(two_addresses);
     REQUIRE(sorted.size() == 3);
     // By protocol, port, then address.
-    CHECK(sorted[0].host_port == layout::HostPort{Protocol::tcp, 80, {10, 0, 0, 1}});
+    CHECK(sorted[0].host == test::v4(10, 0, 0, 1));
     CHECK(sorted[0].mapping.host_ip == "10.0.0.1");
-    CHECK(sorted[1].host_port == layout::HostPort{Protocol::tcp, 80, {10, 0, 0, 2}});
-    CHECK(sorted[2].host_port == layout::HostPort{Protocol::tcp, 443, {}});
+    CHECK(sorted[1].host == test::v4(10, 0, 0, 2));
+    CHECK_FALSE(sorted[2].host);
 
     const std::vector<PortMapping> twice{test::on("10.0.0.1", test::port(80, 80)), test::on("10.0.0.1", test::port(80, 81))};
     CHECK_THAT(refusal([&] { validate_ports(twice); }), Catch::Contains("host port 80/tcp on 10.0.0.1 appears twice"));
     const std::vector<PortMapping> all_and_one{test::on("10.0.0.1", test::port(80, 80)), test::port(80, 81)};
     CHECK_THAT(refusal([&] { validate_ports(all_and_one); }),
-               Catch::Contains("host port 80/tcp is asked for both on all addresses and on 10.0.0.1"));
+               Catch::Contains("host port 80/tcp is asked for on every address and on \"10.0.0.1\""));
+    const std::vector<PortMapping> v4_all_and_one{test::on("10.0.0.1", test::port(80, 80)), test::on("0.0.0.0", test::port(80, 81))};
+    CHECK_THAT(refusal([&] { validate_ports(v4_all_and_one); }), Catch::Contains("on \"0.0.0.0\" and on \"10.0.0.1\""));
+    const std::vector<PortMapping> everywhere_twice{test::port(80, 80), test::on("::", test::port(80, 81))};
+    CHECK_THAT(refusal([&] { validate_ports(everywhere_twice); }), Catch::Contains("on every address and on \"::\""));
+    // docker: [::] and 0.0.0.0 do not overlap, nor do an IPv6 and an IPv4 address.
+    const std::vector<PortMapping> both_families{test::on("0.0.0.0", test::port(80, 80)), test::on("::", test::port(80, 81)),
+                                                 test::on("fd00::1", test::port(443, 443)), test::on("10.0.0.1", test::port(443, 444))};
+    CHECK_NOTHROW(validate_ports(both_families));
+    const std::vector<PortMapping> v6_all_and_one{test::on("::", test::port(80, 80)), test::on("fd00::1", test::port(80, 81))};
+    CHECK_THAT(refusal([&] { validate_ports(v6_all_and_one); }), Catch::Contains("80/tcp is asked for on \"::\" and on \"fd00::1\""));
     // Another protocol is another port.
     const std::vector<PortMapping> udp_too{test::on("10.0.0.1", test::port(80, 80)), test::port(80, 81, Protocol::udp)};
     CHECK_NOTHROW(validate_ports(udp_too));

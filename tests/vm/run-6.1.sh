@@ -131,7 +131,7 @@ nft=$(command -v nft)
 ip=$(command -v ip)
 cp "$nft" "$root/usr/sbin/nft"
 cp "$ip" "$root/usr/sbin/ip"
-# The conntrack tool, when installed, lets a test compare its conntrack reader with `conntrack -L`.
+# The conntrack tests read the table with it (they skip without it).
 conntrack=$(command -v conntrack || true)
 [ -n "$conntrack" ] && cp "$conntrack" "$root/usr/sbin/conntrack"
 for binary in "$nft" "$ip" $conntrack "$build_dir/tests/kernel/kernel-tests" "$build_dir"/lib/libwarren-nft.so*; do

@@ -182,30 +182,24 @@ std::vector<ForeignWriterCell> run_foreign_writer(const ForeignWriterOptions& op
     std::vector<std::vector<double>> publish(cells.size()), unpublish(cells.size());
     // Round r of every cell before round r+1 of any, as in the latency mode: quiet and busy cells
     // then see the same minutes of a shared machine.
-    for (std::size_t round = 0; round < plan.rounds; ++round)
-        for (std::size_t i = 0; i < cells.size(); ++i) {
+    measure_in_rounds(
+        plan, cells, measure,
+        [&](std::size_t i, const nlohmann::json& j) {
             auto& cell = cells[i];
-            if (cell.error)
-                continue;
-            const auto part = plan.part(round, cell.requested_repetitions);
-            try {
-                const auto j = run_in_fresh_child([&] { return measure(cell, part, plan.part_seconds); }, plan.child_timeout);
-                for (const double us : j.at("publish_us"))
-                    publish[i].push_back(us);
-                for (const double us : j.at("unpublish_us"))
-                    unpublish[i].push_back(us);
-                cell.failed_publishes += j.at("failed_publishes").get<std::size_t>();
-                cell.failed_unpublishes += j.at("failed_unpublishes").get<std::size_t>();
-                cell.unfinished += j.at("unfinished").get<std::size_t>();
-                if (!cell.first_failure && !j.at("first_failure").is_null())
-                    cell.first_failure = j.at("first_failure").get<std::string>();
-                cell.foreign_commits += j.value("foreign_commits", std::uint64_t{0});
-                cell.foreign_seconds += j.value("foreign_seconds", 0.0);
-                cell.peak_rss_kib = std::max<long>(cell.peak_rss_kib, j.at("peak_rss_kib"));
-            } catch (const std::exception& e) {
-                cell.error = "round " + std::to_string(round + 1) + ": " + e.what();
-            }
-        }
+            for (const double us : j.at("publish_us"))
+                publish[i].push_back(us);
+            for (const double us : j.at("unpublish_us"))
+                unpublish[i].push_back(us);
+            cell.failed_publishes += j.at("failed_publishes").get<std::size_t>();
+            cell.failed_unpublishes += j.at("failed_unpublishes").get<std::size_t>();
+            cell.unfinished += j.at("unfinished").get<std::size_t>();
+            if (!cell.first_failure && !j.at("first_failure").is_null())
+                cell.first_failure = j.at("first_failure").get<std::string>();
+            cell.foreign_commits += j.value("foreign_commits", std::uint64_t{0});
+            cell.foreign_seconds += j.value("foreign_seconds", 0.0);
+            cell.peak_rss_kib = std::max<long>(cell.peak_rss_kib, j.at("peak_rss_kib"));
+        },
+        [&](const ForeignWriterCell&) { return plan.child_timeout; });
     for (std::size_t i = 0; i < cells.size(); ++i) {
         auto& cell = cells[i];
         cell.publishes = publish[i].size();

@@ -23,24 +23,9 @@ nlohmann::json measure(const MethodInfo& info, const LatencyCell& cell, std::siz
 {
     auto method = info.create();
     method->prepare(filler_tasks(cell.table_size));
-    const auto service = measured_service(cell.ports);
-    for (std::size_t i = 0; i < cell.warmup; ++i) {
-        method->publish(service);
-        method->unpublish(service);
-    }
-    std::vector<double> publish, unpublish;
-    const auto started = Clock::now();
-    while (publish.size() < repetitions &&
-           (publish.empty() || std::chrono::duration<double>(Clock::now() - started).count() < max_seconds)) {
-        auto start = Clock::now();
-        method->publish(service);
-        publish.push_back(microseconds_since(start));
-        start = Clock::now();
-        method->unpublish(service);
-        unpublish.push_back(microseconds_since(start));
-    }
-    return {{"publish_us", publish},
-            {"unpublish_us", unpublish},
+    const auto times = time_publishes(*method, measured_service(cell.ports), cell.warmup, repetitions, max_seconds);
+    return {{"publish_us", times.publish_us},
+            {"unpublish_us", times.unpublish_us},
             {"peak_rss_kib", peak_rss_kib()},
             {"tool_peak_rss_kib", children_peak_rss_kib()}};
 }
@@ -51,6 +36,27 @@ struct Samples {
 };
 
 }  // namespace
+
+PublishTimes time_publishes(Method& method, const Task& service, std::size_t warmup, std::size_t repetitions,
+                            double max_seconds)
+{
+    for (std::size_t i = 0; i < warmup; ++i) {
+        method.publish(service);
+        method.unpublish(service);
+    }
+    PublishTimes times;
+    const auto started = Clock::now();
+    while (times.publish_us.size() < repetitions &&
+           (times.publish_us.empty() || std::chrono::duration<double>(Clock::now() - started).count() < max_seconds)) {
+        auto start = Clock::now();
+        method.publish(service);
+        times.publish_us.push_back(microseconds_since(start));
+        start = Clock::now();
+        method.unpublish(service);
+        times.unpublish_us.push_back(microseconds_since(start));
+    }
+    return times;
+}
 
 RoundPlan::RoundPlan(const LatencyOptions& options)
     : rounds(std::max<std::size_t>(1, std::min(options.rounds, options.repetitions))),

@@ -6,6 +6,8 @@
 // on all methods alike.
 #pragma once
 
+#include "child.hpp"
+#include "method.hpp"
 #include "stats.hpp"
 
 #include <chrono>
@@ -52,6 +54,37 @@ struct RoundPlan {
     std::chrono::seconds child_timeout;   // of one part's child, preparation included
     std::size_t part(std::size_t round, std::size_t requested_repetitions) const;
 };
+
+// Measures every cell in plan.rounds parts, round r of every cell before round r+1 of any, so that
+// every cell samples the whole run: `measure(cell, repetitions, seconds)` runs in a fresh child for at
+// most `timeout(cell)`, and `absorb(index, json)` takes what it returned. A part that fails ends its
+// cell: cells[index].error says in which round and why.
+template <class Cell, class Measure, class Absorb, class Timeout>
+void measure_in_rounds(const RoundPlan& plan, std::vector<Cell>& cells, Measure&& measure, Absorb&& absorb,
+                       Timeout&& timeout)
+{
+    for (std::size_t round = 0; round < plan.rounds; ++round)
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            auto& cell = cells[i];
+            if (cell.error)
+                continue;
+            const auto part = plan.part(round, cell.requested_repetitions);
+            try {
+                absorb(i, run_in_fresh_child([&] { return measure(cell, part, plan.part_seconds); }, timeout(cell)));
+            } catch (const std::exception& e) {
+                cell.error = "round " + std::to_string(round + 1) + ": " + e.what();
+            }
+        }
+}
+
+struct PublishTimes {
+    std::vector<double> publish_us, unpublish_us;
+};
+
+// Publishes then unpublishes `service` with `method`: `warmup` times untimed, then `repetitions`
+// times timing each call, for `max_seconds` at most (but at least once).
+PublishTimes time_publishes(Method& method, const Task& service, std::size_t warmup, std::size_t repetitions,
+                            double max_seconds);
 
 // Calls `done` for each cell, in order, once every part of every cell has run.
 std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::function<void(const LatencyCell&)>& done);

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // warren-nft-bench: rule-commit latency of warren-nft against the raw libnftnl floor, iptables and
 // nft, and how it scales with the table; bulk publishing and adoption; the data path; memory;
-// publishing beside a foreign writer; how fast a self-healing publisher repairs damage.
+// publishing beside a foreign writer; how fast a self-healing publisher repairs damage; what
+// cleaning up conntrack entries costs a publish.
 // Every measurement runs in network namespaces this program creates (docs/performance.md).
 // Exit status: 0 every measurement ran (skips included), 1 one failed, 2 usage error, 77 no
 // network namespace could be created here (nothing ran).
 #include "bulk.hpp"
+#include "conntrack_cleanup.hpp"
 #include "damage.hpp"
 #include "datapath.hpp"
 #include "find_named.hpp"
+#include "flows.hpp"
 #include "foreign_latency.hpp"
 #include "heal.hpp"
 #include "latency.hpp"
@@ -53,6 +56,7 @@ struct Options {
     double foreign_writer_ms = 10;
     HealOptions heal;
     long heal_timeout_ms = 1000;
+    ConntrackOptions conntrack;
     std::string json_path;
     std::string csv_path;
 };
@@ -76,7 +80,7 @@ BulkShape parse_bulk_shape(const std::string& text)
 }
 
 // Every mode, in the order they run: what --all runs.
-const std::vector<std::string> all_modes{"latency", "bulk", "datapath", "memory", "foreign-writer", "heal"};
+const std::vector<std::string> all_modes{"latency", "bulk", "datapath", "memory", "foreign-writer", "heal", "conntrack"};
 
 std::string joined(const std::vector<std::string>& items)
 {
@@ -119,6 +123,10 @@ void check(const Options& o)
         throw UsageError("--heal-rounds 0: at least one round");
     if (o.heal_timeout_ms <= 0)
         throw UsageError("--heal-timeout-ms must be positive");
+    for (const auto flows : o.conntrack.flow_counts)
+        if (flows > max_unrelated_flows())
+            throw UsageError("--conntrack-flows " + std::to_string(flows) + ": at most " +
+                             std::to_string(max_unrelated_flows()) + " flows");
     const auto capacity = filler_capacity();
     if (o.memory_ports == 0 || o.memory_ports > capacity)
         throw UsageError("--memory-ports " + std::to_string(o.memory_ports) + ": 1 to " + std::to_string(capacity));
@@ -214,6 +222,8 @@ int run(const Options& o)
         options.timeout = std::chrono::milliseconds(o.heal_timeout_ms);
         report.heal = run_heal(options);
     }
+    if (wants(o, "conntrack"))
+        report.conntrack = run_conntrack(o.conntrack, o.latency);
 
     print_text(std::cout, report);
     if (!o.json_path.empty())
@@ -297,6 +307,12 @@ int main(int argc, char* argv[])
     app.add_option("--heal-timeout-ms", o.heal_timeout_ms,
                    "heal: a round without traffic through the port by then counts as not healed (the bench then "
                    "rebuilds the table; three in a row stop the cell)")
+        ->capture_default_str();
+    app.add_option("--conntrack-flows", o.conntrack.flow_counts,
+                   "conntrack: unrelated tracked flows in the namespace's conntrack table (N), inserted before timing "
+                   "a 1-port UDP service's publish and unpublish with PublisherOptions::conntrack_cleanup off and on "
+                   "(uses --reps, --rounds, --warmup, --max-seconds)")
+        ->delimiter(',')
         ->capture_default_str();
     app.add_option("--json", o.json_path, "Write every figure as JSON to this file (tools/bench-plot.sh reads it)");
     app.add_option("--csv", o.csv_path, "Write the latency cells as CSV to this file");

@@ -5,6 +5,8 @@
 
 #include "service.hpp"
 
+#include <warren/nft/host_port_publisher.hpp>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -45,6 +47,9 @@ MethodInfo iptables_fork_method();
 MethodInfo iptables_restore_method();
 MethodInfo nft_cli_method();
 MethodInfo libnftables_method();
+
+// warren-nft's HostPortPublisher with `options`, as the methods warren-nft and warren-nft-counters use it.
+std::unique_ptr<Method> warren_nft_publisher(warren::nft::PublisherOptions options);
 
 // Publishes tasks through warren-nft's HostPortPublisher, whose first publish creates table ip
 // warren (even for no tasks): how every method that works on that table fills it.

@@ -130,7 +130,8 @@ std::vector<Target> targets(const Report& report)
                        format("%.0f B/port", m.adopt_bytes_per_port()), m.adopt_bytes_per_port() < 300});
     }
     for (auto&& more : {report.foreign_writer ? foreign_writer_targets(*report.foreign_writer) : std::vector<Target>{},
-                        report.heal ? heal_targets(*report.heal) : std::vector<Target>{}})
+                        report.heal ? heal_targets(*report.heal) : std::vector<Target>{},
+                        report.conntrack ? conntrack_targets(*report.conntrack) : std::vector<Target>{}})
         out.insert(out.end(), more.begin(), more.end());
     return out;
 }
@@ -238,6 +239,8 @@ void print_text(std::ostream& out, const Report& report)
         print_foreign_writer(out, *report.foreign_writer);
     if (report.heal)
         print_heal(out, *report.heal);
+    if (report.conntrack)
+        print_conntrack(out, *report.conntrack);
     const auto checked = targets(report);
     if (!checked.empty()) {
         out << "\ntargets (docs/performance.md)\n";
@@ -317,6 +320,8 @@ nlohmann::json to_json(const Report& report)
         j["foreign_writer"] = foreign_writer_json(*report.foreign_writer);
     if (report.heal)
         j["heal"] = heal_json(*report.heal);
+    if (report.conntrack)
+        j["conntrack"] = conntrack_json(*report.conntrack);
     j["targets"] = nlohmann::json::array();
     for (const auto& t : targets(report))
         j["targets"].push_back({{"target", t.what}, {"measured", t.measured}, {"met", t.met}});
@@ -355,7 +360,7 @@ std::string to_csv(const std::vector<LatencyCell>& cells)
 bool has_errors(const Report& report)
 {
     if (any_failed(report.latency) || any_failed(report.bulk) || any_failed(report.foreign_writer) ||
-        any_failed(report.heal) || report.datapath_error)
+        any_failed(report.heal) || any_failed(report.conntrack) || report.datapath_error)
         return true;
     if (report.datapath)
         for (const auto& d : *report.datapath)

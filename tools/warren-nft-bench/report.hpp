@@ -4,6 +4,7 @@
 #pragma once
 
 #include "bulk.hpp"
+#include "conntrack_cleanup.hpp"
 #include "datapath.hpp"
 #include "foreign_latency.hpp"
 #include "heal.hpp"
@@ -28,6 +29,7 @@ struct Report {
     std::optional<MemoryResult> memory;
     std::optional<std::vector<ForeignWriterCell>> foreign_writer;
     std::optional<std::vector<HealCell>> heal;
+    std::optional<std::vector<ConntrackCell>> conntrack;
 };
 
 // kernel, CPU, memory, OS and how the sandbox was entered.

@@ -11,7 +11,7 @@ namespace {
 
 class WarrenNft final : public Method {
 public:
-    explicit WarrenNft(warren::nft::PublisherOptions options) : publisher_(options) {}
+    explicit WarrenNft(warren::nft::PublisherOptions options) : publisher_(std::move(options)) {}
 
     void prepare(std::span<const Task> filler) override
     {
@@ -30,18 +30,23 @@ private:
 
 }  // namespace
 
+std::unique_ptr<Method> warren_nft_publisher(warren::nft::PublisherOptions options)
+{
+    return std::make_unique<WarrenNft>(std::move(options));
+}
+
 MethodInfo warren_nft_method()
 {
     return {"warren-nft", "HostPortPublisher in process: map elements in one netlink batch",
             [] { return std::optional<std::string>(); },
-            [] { return std::make_unique<WarrenNft>(warren::nft::PublisherOptions{}); }};
+            [] { return warren_nft_publisher({}); }};
 }
 
 MethodInfo warren_nft_counters_method()
 {
     return {"warren-nft-counters", "the same with PublisherOptions::counters: every destination counts packets and bytes",
             [] { return std::optional<std::string>(); },
-            [] { return std::make_unique<WarrenNft>(warren::nft::PublisherOptions{.counters = true}); }};
+            [] { return warren_nft_publisher({.counters = true}); }};
 }
 
 }  // namespace bench

@@ -26,14 +26,20 @@ void validate_task_id(std::string_view task_id);
 // A port's name (PortMapping::name): 0 to 32 characters of the same kind as a task id.
 void validate_port_name(std::string_view name);
 
-// The container's address: a dotted-quad IPv4 address that can receive forwarded traffic, so not
-// unspecified (0.0.0.0/8), loopback (127.0.0.0/8), multicast or reserved (224.0.0.0 and above).
-// IPv6 is refused as not supported yet.
+// The container's address: a dotted-quad IPv4 address or an IPv6 address (any form inet_pton
+// takes, without brackets or zone) that can receive forwarded traffic: IPv4 not unspecified
+// (0.0.0.0/8), loopback (127.0.0.0/8), multicast or reserved (224.0.0.0 and above); IPv6 not
+// unspecified, loopback, IPv4-mapped, link-local (fe80::/10) or multicast.
 void validate_container_ip(std::string_view container_ip);
 
-// PortMapping::host_ip: empty (every address of the host) or one IPv4 address of the kind
-// validate_container_ip() accepts. 0.0.0.0 is refused: "all addresses" is spelled empty, so that
-// published_ports() gives back exactly what was published.
+// ContainerAddresses: at least one address; ipv4 an IPv4 and ipv6 an IPv6 address of the kind
+// validate_container_ip() accepts.
+void validate_container_addresses(const ContainerAddresses& container);
+
+// PortMapping::host_ip: empty, "0.0.0.0", "::", an address of the kind validate_container_ip()
+// accepts, or an IPv4 loopback address (127.0.0.0/8). Refused: ::1 (the kernel cannot NAT a
+// connection to the IPv6 loopback address to another host), IPv6 link-local addresses (a port on
+// one would need an interface too), IPv4-mapped, multicast and reserved addresses.
 void validate_host_ip(std::string_view host_ip);
 
 // What publish_ports() accepts: 1 to 512 ports; each with a known protocol, host mode, host and

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "publisher/element_codec.hpp"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+
+namespace warren::nft::layout {
+
+using namespace ruleset;
+
+namespace {
+
+void put_u16(Bytes& bytes, std::size_t at, std::uint16_t value)
+{
+    bytes[at] = static_cast<std::uint8_t>(value >> 8);
+    bytes[at + 1] = static_cast<std::uint8_t>(value & 0xff);
+}
+
+std::uint16_t get_u16(const Bytes& bytes, std::size_t at)
+{
+    return static_cast<std::uint16_t>(bytes[at] << 8 | bytes[at + 1]);
+}
+
+std::optional<Protocol> protocol_of(std::uint8_t number)
+{
+    switch (number) {
+    case IPPROTO_TCP: return Protocol::tcp;
+    case IPPROTO_UDP: return Protocol::udp;
+    case IPPROTO_SCTP: return Protocol::sctp;
+    default: return std::nullopt;
+    }
+}
+
+// [address][proto 0 0 0][port_hi port_lo 0 0]: a bound_ports or backends key.
+Bytes address_protocol_port(const Address& address, Protocol protocol, std::uint16_t port)
+{
+    const std::size_t at = address.size();
+    Bytes key(at + 8, 0);
+    std::copy_n(address.bytes.begin(), at, key.begin());
+    key[at] = ip_protocol(protocol);
+    put_u16(key, at + 4, port);
+    return key;
+}
+
+}  // namespace
+
+std::string describe(const HostPort& host_port)
+{
+    std::string text = std::to_string(host_port.port) + "/" + std::string(nft::to_string(host_port.protocol));
+    if (host_port.bound() || host_port.family() == Family::ip6)
+        text += " on " + display(host_port.address);
+    return text;
+}
+
+bool overlap(const HostPort& a, const HostPort& b) noexcept
+{
+    return a.protocol == b.protocol && a.port == b.port && a.family() == b.family() &&
+           (a.address == b.address || !a.bound() || !b.bound());
+}
+
+std::string owner_comment(std::string_view task_id, std::string_view name)
+{
+    std::string comment = "task=";
+    comment += task_id;
+    if (!name.empty()) {
+        comment += " name=";
+        comment += name;
+    }
+    return comment;
+}
+
+std::optional<Owner> parse_owner_comment(std::string_view comment)
+{
+    constexpr std::string_view task_prefix = "task=", name_prefix = " name=";
+    if (!comment.starts_with(task_prefix))
+        return std::nullopt;
+    comment.remove_prefix(task_prefix.size());
+    Owner owner;
+    const auto name_at = comment.find(name_prefix);
+    owner.task_id = comment.substr(0, name_at);
+    if (name_at != std::string_view::npos)
+        owner.name = comment.substr(name_at + name_prefix.size());
+    if (owner.task_id.empty())
+        return std::nullopt;
+    return owner;
+}
+
+// Keys and values are laid out field by field, each padded to 4 bytes (an address is 4 or 16):
+//   ports key        [proto 0 0 0][port_hi port_lo 0 0]
+//   bound_ports key  [host address][proto 0 0 0][port_hi port_lo 0 0]
+//   ports value      [container address][port_hi port_lo 0 0]   (both maps)
+//   backends         [container address][proto 0 0 0][port_hi port_lo 0 0]
+Element port_element(const HostPort& key, const Destination& destination, std::string comment)
+{
+    Element element;
+    element.set = key.bound() ? bound_ports_map : ports_map;
+    if (key.bound()) {
+        element.key = address_protocol_port(key.address, key.protocol, key.port);
+    } else {
+        element.key.assign(8, 0);
+        element.key[0] = ip_protocol(key.protocol);
+        put_u16(element.key, 4, key.port);
+    }
+    const std::size_t at = destination.address.size();
+    element.data.assign(at + 4, 0);
+    std::copy_n(destination.address.bytes.begin(), at, element.data.begin());
+    put_u16(element.data, at, destination.port);
+    element.comment = std::move(comment);
+    return element;
+}
+
+Element destination_element(const Destination& destination)
+{
+    Element element;
+    element.set = backends_set;
+    element.key = address_protocol_port(destination.address, destination.protocol, destination.port);
+    return element;
+}
+
+std::optional<DecodedPort> decode_port_element(Family family, const Element& element)
+{
+    const std::size_t length = any_address(family).size();
+    const bool bound = element.set == bound_ports_map;
+    const std::size_t at = bound ? length : 0;
+    if (element.key.size() != at + 8 || element.data.size() != length + 4)
+        return std::nullopt;
+    const auto protocol = protocol_of(element.key[at]);
+    if (!protocol)
+        return std::nullopt;
+    DecodedPort port{{*protocol, get_u16(element.key, at + 4), address_from(family, {element.key.data(), at})},
+                     {address_from(family, {element.data.data(), length}), *protocol, get_u16(element.data, length)}};
+    // The unspecified address would read back as a port on every address; we never write it, so
+    // it is not ours.
+    if (bound && !port.key.bound())
+        return std::nullopt;
+    return port;
+}
+
+std::optional<Destination> decode_destination_element(Family family, const Element& element)
+{
+    const std::size_t length = any_address(family).size();
+    if (element.key.size() != length + 8)
+        return std::nullopt;
+    const auto protocol = protocol_of(element.key[length]);
+    if (!protocol)
+        return std::nullopt;
+    return Destination{address_from(family, {element.key.data(), length}), *protocol, get_u16(element.key, length + 4)};
+}
+
+}  // namespace warren::nft::layout

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "publisher/repair.hpp"
+
+#include <warren/nft/error.hpp>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <cstdio>
+
+namespace warren::nft::layout {
+
+using namespace ruleset;
+
+bool counts(const TableSnapshot& snapshot)
+{
+    const auto backends = snapshot.sets.find(backends_set);
+    return backends != snapshot.sets.end() && backends->second.counter;
+}
+
+namespace {
+
+[[noreturn]] void refuse(const Layout& layout, const std::string& what, const std::string& why)
+{
+    throw Error(errc::kernel_error, what + " " + why + "; remove the table with `nft delete table " +
+                                        display_name(layout.table) + "` and publish again");
+}
+
+// Flags that make a set behave otherwise than ours, whatever its type: each refused with its reason.
+struct RefusedFlag {
+    std::uint32_t flag;
+    const char* name;
+    const char* consequence;
+};
+constexpr RefusedFlag refused_set_flags[] = {
+    {NFT_SET_TIMEOUT, "timeout", "its elements would expire"},
+    {NFT_SET_INTERVAL, "interval", "its elements are ranges of keys, not the single ports warren-nft writes"},
+    {NFT_SET_EVAL, "dynamic", "rules may add elements to it that no task published"},
+    {NFT_SET_CONSTANT, "constant", "the kernel refuses to add or delete its elements"},
+};
+// Flags that change nothing we rely on: expressions (our counter) and a concatenated key's
+// description (nft adds it to intervals, refused above).
+constexpr std::uint32_t harmless_set_flags = NFT_SET_EXPR | NFT_SET_CONCAT;
+
+std::string hex(std::uint32_t value)
+{
+    char text[11];
+    std::snprintf(text, sizeof text, "%#x", value);
+    return text;
+}
+
+// "its key type differs", "its key type and value type differ": what of a set's type is not ours.
+std::optional<std::string> type_difference(const SetShape& shape, const SetShape& wanted, bool ignore_counter)
+{
+    std::vector<std::string> differences;
+    if (shape.key_type != wanted.key_type || shape.key_length != wanted.key_length)
+        differences.emplace_back("key type");
+    if (shape.data_type != wanted.data_type || shape.data_length != wanted.data_length)
+        differences.emplace_back("value type");
+    if (!ignore_counter && shape.counter != wanted.counter)
+        differences.emplace_back("counter");
+    if (differences.empty())
+        return std::nullopt;
+    std::string text = "its " + differences.front();
+    for (std::size_t i = 1; i < differences.size(); ++i)
+        text += (i + 1 == differences.size() ? " and " : ", ") + differences[i];
+    return text + (differences.size() > 1 ? " differ" : " differs");
+}
+
+// Refuses a set that is not the one `declaration` would create: of another type, or with flags, a
+// timeout or a size limit that would make published ports expire, match ranges or stop fitting.
+// None of that can be changed on an existing set, and deleting it would delete its ports.
+void check_shape(const Layout& layout, const TableSnapshot& snapshot, const Set& declaration, bool ignore_counter)
+{
+    const auto found = snapshot.sets.find(declaration.name);
+    if (found == snapshot.sets.end())
+        return;
+    const SetShape& shape = found->second;
+    const std::string name = std::string(shape.is_map() ? "map " : "set ") + display_name(layout.table) + " " + declaration.name;
+    if (const auto difference = type_difference(shape, declaration.shape(), ignore_counter))
+        refuse(layout, name, "is of another layout (" + *difference + " from warren-nft's): it was made by another program or version");
+    // A default timeout implies the flag; the kernel reports both, but one is enough to refuse.
+    const std::uint32_t flags = shape.flags | (shape.timeout ? NFT_SET_TIMEOUT : 0);
+    for (const auto& refused : refused_set_flags)
+        if (flags & refused.flag)
+            refuse(layout, name, std::string("has flags ") + refused.name + ": " + refused.consequence);
+    if (const std::uint32_t other = flags & ~harmless_set_flags)
+        refuse(layout, name, "has flags " + hex(other) + ", which warren-nft's has not: it was made by another program or version");
+    if (shape.size)
+        refuse(layout, name, "has size " + std::to_string(shape.size) + ": the kernel takes no more than " +
+                         std::to_string(shape.size) + " elements and refuses more with ENFILE (\"Too many open files "
+                         "in system\"), so publishing would fail once it is full");
+}
+
+const char* hook_name(std::uint32_t hooknum)
+{
+    switch (hooknum) {
+    case NF_INET_PRE_ROUTING: return "prerouting";
+    case NF_INET_LOCAL_IN: return "input";
+    case NF_INET_FORWARD: return "forward";
+    case NF_INET_LOCAL_OUT: return "output";
+    case NF_INET_POST_ROUTING: return "postrouting";
+    default: return "unknown";
+    }
+}
+
+// Refuses a chain whose hook, type or priority is not ours: the kernel fixes them when a chain is
+// created. Its policy is not checked here: a NEWCHAIN sets it again (repair_chain does).
+void check_chain(const Layout& layout, const Chain& found, const Chain& wanted)
+{
+    const auto& ours = *wanted.hook;
+    std::string difference;
+    if (!found.hook)
+        difference = "a regular chain, where warren-nft's has type " + ours.type + " hook " + hook_name(ours.hooknum);
+    else if (found.hook->type != ours.type)
+        difference = "type " + found.hook->type + ", where warren-nft's has type " + ours.type;
+    else if (found.hook->hooknum != ours.hooknum)
+        difference = std::string("hook ") + hook_name(found.hook->hooknum) + ", where warren-nft's has hook " +
+                     hook_name(ours.hooknum);
+    else if (found.hook->priority != ours.priority)
+        difference = "priority " + std::to_string(found.hook->priority) + ", where warren-nft's has priority " +
+                     std::to_string(ours.priority);
+    else
+        return;
+    refuse(layout, "chain " + display_name(layout.table) + " " + wanted.name,
+           "is of another kind (" + difference + "): it was made by another program or version");
+}
+
+// The NEWTABLE that wakes a dormant table: one that asks for no flags.
+Table awake_table(const Layout& layout)
+{
+    auto awake = layout.table;
+    awake.flags = 0;
+    return awake;
+}
+
+// A table owned by another process (NFT_TABLE_F_OWNER) cannot be changed by us at all: the kernel
+// answers EPERM to whatever we send, which would read as missing privileges. A dormant table is
+// not refused: the transaction wakes it.
+void check_table(const Layout& layout, const TableSnapshot& snapshot)
+{
+    const auto name = display_name(layout.table);
+    if ((snapshot.table_flags & NFT_TABLE_F_OWNER || snapshot.owner) && !snapshot.owned_by_us)
+        throw Error(errc::kernel_error,
+                    "table " + name + " is owned by another process (netlink port id " +
+                        (snapshot.owner ? std::to_string(*snapshot.owner) : std::string("unknown")) +
+                        "): only that process may change it; the kernel deletes the table when that process closes "
+                        "its netlink socket, so stop it (`ss -f netlink -p` names the process with that port id) "
+                        "or have it delete the table, then publish again");
+    if (const std::uint32_t other = snapshot.table_flags & ~(NFT_TABLE_F_DORMANT | NFT_TABLE_F_OWNER))
+        refuse(layout, "table " + name, "has flags " + hex(other) + ", which warren-nft does not know");
+}
+
+// Appends to `out` what makes the chain complete: the chain, with policy accept, and its rules,
+// those also with `rewrite_rules`. Returns whether the snapshot shows it incomplete.
+bool repair_chain(const Layout& layout, Transaction& out, const FixedChain& fixed, const TableSnapshot& snapshot,
+                  bool rewrite_rules)
+{
+    const auto chain = snapshot.chains.find(fixed.chain.name);
+    const bool exists = chain != snapshot.chains.end();
+    if (exists)
+        check_chain(layout, chain->second, fixed.chain);
+    // Policy drop in one of our chains drops every packet of its hook that no rule accepts, the
+    // host's own traffic included. The chain is ours, so its NEWCHAIN sets it back to accept.
+    const bool wrong_policy = exists && chain->second.hook && !chain->second.hook->policy_accept;
+    // A flushed chain (`nft flush table ip warren`) still exists but no longer does its job.
+    std::vector<std::string> expected;
+    for (const auto& rule : fixed.rules)
+        expected.push_back(rule.comment);
+    const auto found = snapshot.rule_comments.find(fixed.chain.name);
+    const bool complete = exists && found != snapshot.rule_comments.end() && found->second == expected;
+    if (!complete || rewrite_rules || wrong_policy)
+        out.add(fixed.chain);
+    if (!complete || rewrite_rules) {
+        out.flush(fixed.chain);
+        for (const auto& rule : fixed.rules)
+            out.add(rule);
+    }
+    return !complete || wrong_policy;
+}
+
+}  // namespace
+
+std::optional<Transaction> ensure_transaction(const Layout& layout, const TableSnapshot& snapshot, bool rewrite_rules,
+                                              const RuleOptions& options)
+{
+    const bool counting = options.counting;
+    check_table(layout, snapshot);
+    Transaction tx(layout.table);
+    const bool dormant = snapshot.table_flags & NFT_TABLE_F_DORMANT;
+    bool missing = !snapshot.exists || dormant;
+    tx.add(layout.table);
+    for (const auto& declaration : {ports_declaration(layout), bound_ports_declaration(layout)}) {
+        check_shape(layout, snapshot, declaration, false);
+        if (!snapshot.sets.contains(declaration.name)) {
+            missing = true;
+            tx.add(declaration);
+        }
+    }
+    // Counting or not, a backends set is ours; its kind decides whether it stays.
+    check_shape(layout, snapshot, backends_declaration(layout, counting), true);
+    const auto chains = fixed_chains(layout, options);
+    if (snapshot.sets.contains(backends_set) && !(counting && counts(snapshot))) {
+        // Replaced by a counting one, or dropped: a table without counters has no use for it (older
+        // versions wrote one that does not count), and a set's counters are fixed when it is created.
+        // The rules that look it up keep it from being deleted: flush them; the rules come back below.
+        for (const auto& fixed : chains)
+            if (snapshot.chains.contains(fixed.chain.name))
+                tx.flush(fixed.chain);
+        tx.remove(backends_declaration(layout, counts(snapshot)));
+        missing = rewrite_rules = true;
+    }
+    if (counting && !counts(snapshot)) {
+        // Created empty: the change that this repair goes with adds an element for every destination
+        // (TaskIndex sees them all missing from a set that does not count yet).
+        tx.add(backends_declaration(layout, true));
+        missing = true;
+    }
+    // A dormant table's chains hook nothing until the table is woken. The kernel takes the wake only
+    // after the base chains the transaction creates (a new base chain after a change of the table's
+    // flags is EINVAL) and before NEWCHAIN on chains that exist (a change of the flags after a chain
+    // update is EINVAL too): chains that exist are repaired after it.
+    Transaction existing(layout.table);
+    for (const auto& fixed : chains)
+        missing = repair_chain(layout, snapshot.chains.contains(fixed.chain.name) ? existing : tx, fixed, snapshot,
+                               rewrite_rules) ||
+                  missing;
+    if (!missing && !rewrite_rules)
+        return std::nullopt;
+    if (dormant)
+        tx.add(awake_table(layout));
+    return tx.append(existing);
+}
+
+}  // namespace warren::nft::layout

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "publisher/schema.hpp"
+
+#include <netinet/in.h>  // before the linux/ headers, which then skip their own struct in_addr
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+
+#include <cstddef>
+#include <cstring>
+
+namespace warren::nft::layout {
+
+using namespace ruleset;
+
+namespace {
+
+// nft's datatype ids (nftables include/datatype.h), so `nft list` prints keys as nft would.
+constexpr Field ipv4_addr{7, 4};
+constexpr Field ipv6_addr{8, 16};
+constexpr Field inet_proto{12, 1};
+constexpr Field inet_service{13, 2};
+
+// Chain priorities nft calls raw, dstnat, srcnat and filter.
+constexpr std::int32_t priority_raw = -300;
+constexpr std::int32_t priority_dstnat = -100;
+constexpr std::int32_t priority_srcnat = 100;
+constexpr std::int32_t priority_filter = 0;
+
+constexpr std::uint32_t ports_set_id = 1;
+constexpr std::uint32_t backends_set_id = 2;
+constexpr std::uint32_t bound_ports_set_id = 3;
+
+// The loopback interface has this index in every network namespace (LOOPBACK_IFINDEX).
+constexpr std::uint32_t loopback_ifindex = 1;
+
+Address bytes_address(Family family, std::initializer_list<std::uint8_t> bytes)
+{
+    Address address{family, {}};
+    std::copy(bytes.begin(), bytes.end(), address.bytes.begin());
+    return address;
+}
+
+Layout make_layout(Family family)
+{
+    if (family == Family::ip)
+        return Layout{family,
+                      Table{family, table_name},
+                      ipv4_addr,
+                      offsetof(iphdr, daddr),
+                      offsetof(iphdr, saddr),
+                      NFT_CT_DST_IP,
+                      bytes_address(family, {127, 0, 0, 0}),
+                      bytes_address(family, {255, 0, 0, 0}),
+                      true};
+    return Layout{family,
+                  Table{family, table_name},
+                  ipv6_addr,
+                  offsetof(ip6_hdr, ip6_dst),
+                  offsetof(ip6_hdr, ip6_src),
+                  NFT_CT_DST_IP6,
+                  bytes_address(family, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}),
+                  bytes_address(family, {255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255}),
+                  false};
+}
+
+Bytes u32_host(std::uint32_t value)
+{
+    Bytes bytes(4);
+    std::memcpy(bytes.data(), &value, 4);
+    return bytes;
+}
+
+Bytes bytes_of(const Address& address) { return Bytes(address.view().begin(), address.view().end()); }
+
+// The registers a key is built in, field by field from reg 8 on: [address .] protocol . port. The
+// first field is loaded into r1 (which starts at reg 8), as nft does.
+struct KeyRegisters {
+    Reg address;
+    Reg protocol;
+    Reg port;
+};
+KeyRegisters key_registers(const Layout& layout, bool bound)
+{
+    const std::uint32_t after = bound ? layout.address_registers() : 0;
+    return {Reg::r1, bound ? reg32(after) : Reg::r1, reg32(after + 1)};
+}
+
+// Appends what builds a ports key, or with `bound` a bound_ports key. `address` and `port` make
+// the expression that loads that field into the register given.
+template <typename Address, typename Port>
+void append_key(std::vector<Expression>& out, const Layout& layout, bool bound, Address address, Port port)
+{
+    const auto regs = key_registers(layout, bound);
+    if (bound)
+        out.push_back(address(regs.address));
+    out.push_back(expr::Meta{NFT_META_L4PROTO, regs.protocol});
+    out.push_back(port(regs.port));
+}
+
+expr::Lookup port_lookup(bool bound, std::optional<Reg> dreg)
+{
+    return bound ? expr::Lookup{bound_ports_map, bound_ports_set_id, Reg::r1, dreg}
+                 : expr::Lookup{ports_map, ports_set_id, Reg::r1, dreg};
+}
+
+Expression destination_port(Reg reg) { return expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg}; }
+
+std::vector<Expression> dnatted()  // ct status dnat
+{
+    return {expr::Ct{NFT_CT_STATUS, Reg::r1}, expr::Bitwise{Reg::r1, Reg::r1, u32_host(IPS_DST_NAT), u32_host(0)},
+            expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)}};
+}
+
+// [ip|ip6] daddr & mask ==|!= loopback
+std::vector<Expression> loopback_destination(const Layout& layout, std::uint32_t op)
+{
+    const auto length = static_cast<std::uint32_t>(layout.loopback.size());
+    std::vector<Expression> out{expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, length, Reg::r1}};
+    if (bytes_of(layout.loopback_mask) != Bytes(length, 0xff))
+        out.push_back(expr::Bitwise{Reg::r1, Reg::r1, bytes_of(layout.loopback_mask), Bytes(length, 0)});
+    out.push_back(expr::Cmp{op, Reg::r1, bytes_of(layout.loopback)});
+    return out;
+}
+
+void append(std::vector<Expression>& out, std::vector<Expression> more)
+{
+    for (auto& expression : more)
+        out.push_back(std::move(expression));
+}
+
+// fib daddr type local [daddr != loopback] dnat to meta l4proto . th dport map @ports
+// or, for ports bound to one address (`bound`), the same with
+//   dnat to daddr . meta l4proto . th dport map @bound_ports
+Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopback, bool bound)
+{
+    std::vector<Expression> match{expr::Fib{NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE, Reg::r1},
+                                  expr::Cmp{NFT_CMP_EQ, Reg::r1, u32_host(RTN_LOCAL)}};
+    // The loopback addresses are local too, but a connection DNATed away from them keeps its
+    // loopback source address: unless it may be routed (route_localnet, IPv4 only, for a port
+    // published there) the host's own services on 127.0.0.1:<port> or [::1]:<port> would become
+    // unreachable.
+    if (spare_loopback)
+        append(match, loopback_destination(layout, NFT_CMP_NEQ));
+    const auto length = static_cast<std::uint32_t>(layout.loopback.size());
+    append_key(
+        match, layout, bound,
+        [&](Reg reg) -> Expression { return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, length, reg}; },
+        destination_port);
+    // The value lands in r1: the address in its first registers, the port in the one after.
+    match.push_back(port_lookup(bound, Reg::r1));
+    match.push_back(expr::Dnat{layout.family, Reg::r1, reg32(layout.address_registers())});
+    std::string comment = bound ? "warren-nft: DNAT host ports published on one local" : "warren-nft: DNAT published host ports of local";
+    comment += spare_loopback ? " non-loopback" : "";
+    comment += bound ? " address to containers" : " addresses to containers";
+    return Rule{chain, std::move(match), std::move(comment)};
+}
+
+// What else a masquerade rule asks for, and the words its comment ends with.
+struct Condition {
+    std::vector<Expression> match;
+    std::string words;
+};
+
+// fib saddr type local: a connection from the host itself (any of its addresses, loopback too).
+Condition from_host()
+{
+    return {{expr::Fib{NFTA_FIB_F_SADDR, NFT_FIB_RESULT_ADDRTYPE, Reg::r1}, expr::Cmp{NFT_CMP_EQ, Reg::r1, u32_host(RTN_LOCAL)}},
+            " from the host"};
+}
+
+// meta mark & hairpin_mark != 0: the forward chain found the connection to be a hairpin one.
+Condition marked_hairpin()
+{
+    return {{expr::Meta{NFT_META_MARK, Reg::r1}, expr::Bitwise{Reg::r1, Reg::r1, u32_host(hairpin_mark), u32_host(0)},
+             expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)}},
+            " marked hairpin"};
+}
+
+// ct state new fib saddr . oif oif != 0: a connection's first packet, whose client is reached
+// through the interface the packet leaves by (the container's network): the container's reply
+// would go straight back to the client, which expects it from the host's address.
+Condition new_hairpin()
+{
+    return {{expr::Ct{NFT_CT_STATE, Reg::r1},
+             expr::Bitwise{Reg::r1, Reg::r1, u32_host(NF_CT_STATE_BIT(IP_CT_NEW)), u32_host(0)},
+             expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)},
+             expr::Fib{NFTA_FIB_F_SADDR | NFTA_FIB_F_OIF, NFT_FIB_RESULT_OIF, Reg::r1},
+             expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)}},
+            ""};
+}
+
+// meta mark set meta mark | hairpin_mark
+std::vector<Expression> set_hairpin_mark()
+{
+    return {expr::Meta{NFT_META_MARK, Reg::r1}, expr::Bitwise{Reg::r1, Reg::r1, u32_host(~hairpin_mark), u32_host(hairpin_mark)},
+            expr::MetaSet{NFT_META_MARK, Reg::r1}};
+}
+
+// meta l4proto P ct status dnat <condition> ct original daddr . meta l4proto . ct original proto-dst
+// @ports|@bound_ports <statements>: matches the connections our DNAT rules sent on by the host port
+// they came to, in both directions, with no element per destination: a publish writes only its
+// ports. One rule per protocol: nft knows the type of `ct original proto-dst` in a concatenation
+// only after a protocol match, and without one `nft -f` cannot read back what `nft list` prints.
+Rule published_rule(const Layout& layout, const std::string& chain, Protocol protocol, bool bound, const Condition& condition,
+                    std::vector<Expression> statements, std::string comment)
+{
+    std::vector<Expression> match{expr::Meta{NFT_META_L4PROTO, Reg::r1}, expr::Cmp{NFT_CMP_EQ, Reg::r1, Bytes{ip_protocol(protocol)}}};
+    append(match, dnatted());
+    append(match, condition.match);
+    append_key(
+        match, layout, bound,
+        [&](Reg reg) -> Expression { return expr::Ct{layout.ct_original_destination, reg, IP_CT_DIR_ORIGINAL}; },
+        [](Reg reg) -> Expression { return expr::Ct{NFT_CT_PROTO_DST, reg, IP_CT_DIR_ORIGINAL}; });
+    match.push_back(port_lookup(bound, std::nullopt));
+    append(match, std::move(statements));
+    return Rule{chain, std::move(match), std::move(comment)};
+}
+
+// ct status dnat <condition> {d,s}addr . meta l4proto . th {d,s}port @backends <statements>
+// In a table that counts: the lookup that matches is what counts the destination's packets.
+Rule backend_rule(const Layout& layout, const std::string& chain, bool reply_direction, const Condition& condition,
+                  std::vector<Expression> statements, std::string comment)
+{
+    auto match = dnatted();
+    append(match, condition.match);
+    const auto regs = key_registers(layout, true);
+    match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, reply_direction ? layout.source_offset : layout.destination_offset,
+                                  layout.address.length, regs.address});
+    match.push_back(expr::Meta{NFT_META_L4PROTO, regs.protocol});
+    match.push_back(expr::Payload{NFT_PAYLOAD_TRANSPORT_HEADER, reply_direction ? 0u : 2u, 2, regs.port});
+    match.push_back(expr::Lookup{backends_set, backends_set_id, Reg::r1, std::nullopt});
+    append(match, std::move(statements));
+    return Rule{chain, std::move(match), std::move(comment)};
+}
+
+// The masquerade and forward rules: with `counting` one lookup of the destination in backends per
+// rule, without it one per protocol and map. (Their comments differ too: that is how a view tells
+// which variant a chain holds.)
+void published_rules(const Layout& layout, const RuleOptions& options, std::vector<Rule>& postrouting,
+                     std::vector<Rule>& forward)
+{
+    const bool when_needed = options.masquerading == Masquerading::when_needed;
+    std::vector<Condition> masquerade_when{Condition{}};
+    if (when_needed)
+        masquerade_when = {from_host(), marked_hairpin()};
+    const auto mark = [&](auto&& rule_for) {
+        if (when_needed)
+            forward.push_back(rule_for(new_hairpin(), set_hairpin_mark(), "mark hairpin"));
+    };
+    if (options.counting) {
+        for (const auto& condition : masquerade_when)
+            postrouting.push_back(backend_rule(layout, "postrouting", false, condition, {expr::Masquerade{}},
+                                               "warren-nft: masquerade connections DNATed to published containers" +
+                                                   condition.words));
+        mark([&](const Condition& condition, std::vector<Expression> statements, const std::string& what) {
+            return backend_rule(layout, "forward", false, condition, std::move(statements),
+                                "warren-nft: " + what + " connections to published containers");
+        });
+        forward.push_back(backend_rule(layout, "forward", false, {}, {expr::Accept{}}, "warren-nft: accept traffic to published containers"));
+        forward.push_back(backend_rule(layout, "forward", true, {}, {expr::Accept{}}, "warren-nft: accept replies from published containers"));
+        return;
+    }
+    for (const auto protocol : {Protocol::tcp, Protocol::udp, Protocol::sctp}) {
+        const std::string name(nft::to_string(protocol));
+        for (const bool bound : {true, false}) {
+            const std::string ports = bound ? " host ports published on one address" : " published host ports";
+            for (const auto& condition : masquerade_when)
+                postrouting.push_back(published_rule(layout, "postrouting", protocol, bound, condition, {expr::Masquerade{}},
+                                                     "warren-nft: masquerade " + name + " connections DNATed from" + ports +
+                                                         condition.words));
+            mark([&](const Condition& condition, std::vector<Expression> statements, const std::string& what) {
+                return published_rule(layout, "forward", protocol, bound, condition, std::move(statements),
+                                      "warren-nft: " + what + " " + name + " connections DNATed from" + ports);
+            });
+            forward.push_back(published_rule(layout, "forward", protocol, bound, {}, {expr::Accept{}},
+                                             "warren-nft: accept " + name + " connections DNATed from" + ports));
+        }
+    }
+}
+
+// iif != lo daddr 127.0.0.0/8 drop: route_localnet, which a port published on 127.0.0.1 needs on
+// the interface towards its container, also lets the kernel accept packets to 127.0.0.0/8 arriving
+// there from elsewhere (CVE-2020-8558). Without route_localnet such packets are dropped anyway.
+Rule guard_rule(const Layout& layout)
+{
+    std::vector<Expression> match{expr::Meta{NFT_META_IIF, Reg::r1}, expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(loopback_ifindex)}};
+    append(match, loopback_destination(layout, NFT_CMP_EQ));
+    match.push_back(expr::Drop{});
+    return Rule{"guard", std::move(match), "warren-nft: drop packets to loopback addresses that come from elsewhere"};
+}
+
+}  // namespace
+
+std::uint8_t ip_protocol(Protocol protocol) noexcept
+{
+    switch (protocol) {
+    case Protocol::tcp: return IPPROTO_TCP;
+    case Protocol::udp: return IPPROTO_UDP;
+    case Protocol::sctp: return IPPROTO_SCTP;
+    }
+    return 0;
+}
+
+const Layout& layout_of(Family family)
+{
+    static const Layout ipv4 = make_layout(Family::ip);
+    static const Layout ipv6 = make_layout(Family::ip6);
+    return family == Family::ip ? ipv4 : ipv6;
+}
+
+Set ports_declaration(const Layout& layout)
+{
+    return Set{ports_map, {inet_proto, inet_service}, {layout.address, inet_service}, false, ports_set_id};
+}
+
+Set bound_ports_declaration(const Layout& layout)
+{
+    return Set{bound_ports_map, {layout.address, inet_proto, inet_service}, {layout.address, inet_service}, false, bound_ports_set_id};
+}
+
+Set backends_declaration(const Layout& layout, bool counters)
+{
+    return Set{backends_set, {layout.address, inet_proto, inet_service}, {}, counters, backends_set_id};
+}
+
+std::vector<FixedChain> fixed_chains(const Layout& layout, const RuleOptions& options)
+{
+    std::vector<Rule> postrouting, forward;
+    published_rules(layout, options, postrouting, forward);
+    // Connections from the host to its own loopback address reach a port on every address only
+    // when asked (and never over IPv6, which cannot route them out); ports bound to a loopback
+    // address are there to be reached that way.
+    const bool spare_loopback = !(layout.loopback_routable && options.wildcard_on_localhost);
+    std::vector<FixedChain> chains{
+        // A port bound to one address is looked up first: the DNAT of the first rule that finds the
+        // packet's port ends the chain. (Publishing never lets one port be in both maps.)
+        {Chain{"prerouting", BaseHook{"nat", NF_INET_PRE_ROUTING, priority_dstnat, true}},
+         {dnat_rule(layout, "prerouting", false, true), dnat_rule(layout, "prerouting", false, false)}},
+        // Connections from the host itself to one of its addresses never pass prerouting.
+        {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}},
+         {dnat_rule(layout, "output", false, true), dnat_rule(layout, "output", spare_loopback, false)}},
+        {Chain{"postrouting", BaseHook{"nat", NF_INET_POST_ROUTING, priority_srcnat, true}}, std::move(postrouting)},
+        {Chain{"forward", BaseHook{"filter", NF_INET_FORWARD, priority_filter, true}}, std::move(forward)},
+    };
+    if (layout.loopback_routable)
+        chains.push_back({Chain{"guard", BaseHook{"filter", NF_INET_PRE_ROUTING, priority_raw, true}}, {guard_rule(layout)}});
+    return chains;
+}
+
+const std::vector<std::string>& chain_names(Family family)
+{
+    static const auto names_of = [](Family f) {
+        std::vector<std::string> out;
+        for (const auto& fixed : fixed_chains(layout_of(f), {}))
+            out.push_back(fixed.chain.name);
+        return out;
+    };
+    static const std::vector<std::string> ipv4 = names_of(Family::ip), ipv6 = names_of(Family::ip6);
+    return family == Family::ip ? ipv4 : ipv6;
+}
+
+const std::vector<std::string>& element_sets()
+{
+    static const std::vector<std::string> names{ports_map, bound_ports_map, backends_set};
+    return names;
+}
+
+}  // namespace warren::nft::layout
