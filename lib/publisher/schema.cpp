@@ -182,15 +182,16 @@ Condition marked_hairpin()
             " marked hairpin"};
 }
 
-// ct state new fib saddr . oif oif != 0: a connection's first packet, whose client is reached
-// through the interface the packet leaves by (the container's network): the container's reply
-// would go straight back to the client, which expects it from the host's address.
+// ct state new fib daddr . iif oif != 0: a connection's first packet (already DNATed), whose
+// container is reached through the interface the packet came in by: the client is on the
+// container's network, and the container's reply would go straight back to it, which expects it
+// from the host's address. (The kernel takes an interface result only for the input interface.)
 Condition new_hairpin()
 {
     return {{expr::Ct{NFT_CT_STATE, Reg::r1},
              expr::Bitwise{Reg::r1, Reg::r1, u32_host(NF_CT_STATE_BIT(IP_CT_NEW)), u32_host(0)},
              expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)},
-             expr::Fib{NFTA_FIB_F_SADDR | NFTA_FIB_F_OIF, NFT_FIB_RESULT_OIF, Reg::r1},
+             expr::Fib{NFTA_FIB_F_DADDR | NFTA_FIB_F_IIF, NFT_FIB_RESULT_OIF, Reg::r1},
              expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)}},
             ""};
 }

@@ -324,3 +324,46 @@ TEST_CASE("a NEWTABLE carries flags only when the table asks for them; a set its
     CHECK(nftnl_set_get_u64(set.get(), NFTNL_SET_TIMEOUT) == 2000);
     CHECK(nftnl_set_get_u32(set.get(), NFTNL_SET_DESC_SIZE) == 2);
 }
+
+TEST_CASE("the IPv6 table's rules load 16-byte addresses and shift the key's other fields", "[encode][ipv6]")
+{
+    const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip6), {}, false, layout::RuleOptions{false});
+    REQUIRE(create);
+    CHECK(create->table().family == ruleset::Family::ip6);
+    const auto rules = added_rules(*create);
+    REQUIRE(rules.size() == 16);  // no guard chain: IPv6 loopback is never routed out
+    INFO(rules[0]);
+    // dnat ip6 to ip6 daddr . meta l4proto . th dport map @bound_ports: address in regs 8-11
+    CHECK_THAT(rules[0], Catch::Contains("[ payload load 16b @ network header + 24 => reg 1 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ meta load l4proto => reg 12 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 13 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ nat dnat ip6 addr_min reg 1 proto_min reg 12 ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ nat dnat ip6 addr_min reg 1 proto_min reg 12 ]"));
+    // output spares ::1
+    CHECK_THAT(rules[3], Catch::Contains("[ payload load 16b @ network header + 24 => reg 1 ]"));
+    CHECK_THAT(rules[3], Catch::Contains("[ cmp neq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ ct load dst_ip6 => reg 1 , dir original ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ meta load l4proto => reg 12 ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ ct load proto_dst => reg 13 , dir original ]"));
+}
+
+TEST_CASE("masquerading when needed: from the host, or hairpin as marked in forward", "[encode][masquerade]")
+{
+    const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false,
+                                                   layout::RuleOptions{false, Masquerading::when_needed, false});
+    REQUIRE(create);
+    const auto rules = added_rules(*create);
+    // 4 DNAT; postrouting 2 per protocol and map; forward a mark and an accept per protocol and map; guard
+    REQUIRE(rules.size() == 4 + 12 + 12 + 1);
+    CHECK_THAT(rules[4], Catch::Contains("[ fib saddr type => reg 1 ]") && Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[5], Catch::Contains("[ meta load mark => reg 1 ]") && Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[16], Catch::Contains("[ fib daddr . iif oif => reg 1 ]") && Catch::Contains("[ meta set mark with reg 1 ]"));
+    CHECK_THAT(rules[17], Catch::Contains("[ immediate reg 0 accept ]"));
+
+    // With loopback open to ports on every address, output DNATs 127.0.0.0/8 too.
+    const auto open = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false,
+                                                 layout::RuleOptions{false, Masquerading::always, true});
+    const auto open_rules = added_rules(*open);
+    CHECK_THAT(open_rules[3], !Catch::Contains("0x0000007f"));
+    CHECK_THAT(added_rules(*create)[3], Catch::Contains("0x0000007f"));
+}
