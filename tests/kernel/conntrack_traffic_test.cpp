@@ -124,7 +124,7 @@ TEST_CASE_METHOD(FreshNetns, "a UDP client that sent to the host port before it 
     }
 }
 
-TEST_CASE_METHOD(FreshNetns, "after unpublish no conntrack entry to the host port remains, and flows to the container port itself stay",
+TEST_CASE_METHOD(FreshNetns, "after unpublish no UDP conntrack entry to the host port remains, and flows to the container port itself stay",
                  "[traffic][conntrack][dual-stack]")
 {
     const DualStackNet n;
@@ -161,7 +161,8 @@ TEST_CASE_METHOD(FreshNetns, "after unpublish no conntrack entry to the host por
                                             << joined(watched.warnings));
     CHECK(watched.warnings.empty());
     CHECK(conntrack_entries_to_port(n.net, udp_host_port).empty());
-    CHECK(conntrack_entries_to_port(n.net, tcp_host_port).empty());
+    // TCP connections are left to end (docs/architecture.md): a closed one stays until it times out.
+    CHECK(count(tcp_host_port, IPPROTO_TCP) == 2);
     // Matched on the host port, not on the container port.
     CHECK(count(udp_container_port, IPPROTO_UDP) == 2);
 }

@@ -33,18 +33,19 @@ std::string settings_text(const std::map<std::string, std::string>& settings)
     return text;
 }
 
-// Counts, at the very start of the host's prerouting, the packets addressed to 127.0.0.0/8 that
-// arrive from the client: the proof that what a test finds dropped did reach the host.
+// Counts the packets addressed to 127.0.0.0/8 that arrive from the client, as they come in on the
+// host's link (the ingress hook, before any IP hook where the publisher's rules could drop them):
+// the proof that what a test finds dropped did reach the host.
 class LoopbackArrivals {
 public:
     LoopbackArrivals()
     {
-        nft_script(std::string("table ip kt_probe { chain prerouting { type filter hook prerouting priority raw; policy accept;\n") +
-                   "  iifname \"" + Net::client_link + "\" ip daddr 127.0.0.0/8 counter\n}\n}\n");
+        nft_script(std::string("table netdev kt_probe {\n  chain ingress { type filter hook ingress device \"") + Net::client_link +
+                   "\" priority 0; policy accept;\n    ip daddr 127.0.0.0/8 counter\n  }\n}\n");
     }
     long packets() const
     {
-        const auto listing = nft({"list", "chain", "ip", "kt_probe", "prerouting"});
+        const auto listing = nft({"list", "chain", "netdev", "kt_probe", "ingress"});
         std::smatch match;
         if (!std::regex_search(listing, match, std::regex("counter packets ([0-9]+)")))
             throw std::runtime_error("no counter in:\n" + listing);

@@ -69,7 +69,9 @@ DualStackTopology::DualStackTopology()
 
     // The veth peers are created straight in the client and container namespaces (fds 3, 4, 5).
     // Without STP a bridge port forwards at once; snooping is off so that neighbour discovery's
-    // multicast is simply flooded.
+    // multicast is simply flooded. Hairpin mode on the ports, as container runtimes set it: where
+    // br_netfilter is loaded, a container's connection to a host port DNATed back to itself is
+    // bridged out of the port it came in by.
     ip_batch(nullptr,
              std::string("link add ") + client_link + " type veth peer name eth0 netns /proc/self/fd/3\n" +
                  "link add " + bridge + " type bridge forward_delay 0 mcast_snooping 0\n" +
@@ -77,6 +79,8 @@ DualStackTopology::DualStackTopology()
                  "link add " + second_link + " type veth peer name eth0 netns /proc/self/fd/5\n" +
                  "link set " + first_link + " master " + bridge + "\n" +
                  "link set " + second_link + " master " + bridge + "\n" +
+                 "link set " + first_link + " type bridge_slave hairpin on\n" +
+                 "link set " + second_link + " type bridge_slave hairpin on\n" +
                  "addr add " + host_client_side_ip + "/24 dev " + client_link + "\n" +
                  "addr add " + host_client_side_ipv6 + "/64 dev " + client_link + " nodad\n" +
                  "addr add " + host_bridge_ip + "/24 dev " + bridge + "\n" +
