@@ -69,6 +69,10 @@ void print_conntrack(std::ostream& out, const std::vector<ConntrackCell>& cells)
                       c.forget_us ? with_thousands(c.forget_us->p90).c_str() : "", c.warnings);
         out << line;
     }
+    for (const auto& c : cells)
+        if (!c.error && c.settled_us)
+            out << "  " << flows_text(c.flows) << " flows: a publish's cleanup done (on the publisher's thread) after p50 "
+                << with_thousands(c.settled_us->p50) << " us, p90 " << with_thousands(c.settled_us->p90) << " us\n";
     for (const auto& c : cells) {
         if (c.error)
             continue;
@@ -101,6 +105,7 @@ nlohmann::json conntrack_json(const std::vector<ConntrackCell>& cells)
                         {"first_warning", optional_text(c.first_warning)},
                         {"peak_rss_kib", c.peak_rss_kib}});
             put_percentiles(row, "forget_us", c.forget_us);
+            put_percentiles(row, "settled_us", c.settled_us);
             if (const auto ratios = ratios_to_off(cells, c)) {
                 row["publish_p50_ratio_to_off"] = ratios->first;
                 row["unpublish_p50_ratio_to_off"] = ratios->second;
