@@ -2,6 +2,7 @@
 // The real warren-nft binary, run inside the test's fresh network namespace: what it publishes is
 // what nft shows, and bad arguments are refused with the documented exit status and change nothing.
 #include "cli_support.hpp"
+#include "dual_stack_topology.hpp"
 #include "netns.hpp"
 #include "nft_state.hpp"
 #include "process.hpp"
@@ -402,6 +403,43 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
     cli_ok({"publish", "--task", "dual", "--ip", "10.0.0.2", "--ip", "fd00::2", "-p", "8080:80"});
     cli_ok({"flush", "--yes"});
     CHECK(tables().empty());
+}
+
+TEST_CASE_METHOD(FreshNetns, "ports published with the CLI carry IPv6 and IPv4 traffic", "[cli][ipv6]")
+{
+    using Net = DualStackTopology;
+    const Net net;
+    EchoServer first(net.first, Transport::tcp, 80, "first");
+    EchoServer first_udp(net.first, Transport::udp, 53, "first-udp");
+    EchoServer second(net.second, Transport::tcp, 80, "second");
+    const auto reply = [&](Transport transport, const std::string& ip, std::uint16_t port) {
+        const auto got = exchange(net.client, transport, ip, port, "hi");
+        return got.replied ? got.reply : "no reply: " + got.error;
+    };
+    cli_ok({"publish", "--task", "web", "--ip", Net::first_ip, "--ip", Net::first_ipv6, "-p", "8080:80", "-p",
+            "5353:53/udp", "-p", "[::]:8443:80"});
+    cli_ok({"publish", "--task", "api", "--ip", Net::second_ip, "--ip", Net::second_ipv6, "-p",
+            "[" + std::string(Net::host_client_side_ipv6) + "]:9090:80", "-p", "0.0.0.0:8443:80"});
+
+    // No HOST_IP: both families, TCP and UDP; the container sees the host's address (masqueraded).
+    CHECK(reply(Transport::tcp, Net::host_client_side_ipv6, 8080) == "first:hi");
+    CHECK(first.peers().back() == Net::host_bridge_ipv6);
+    CHECK(reply(Transport::tcp, Net::host_client_side_ip, 8080) == "first:hi");
+    CHECK(reply(Transport::udp, Net::host_client_side_ipv6, 5353) == "first-udp:hi");
+    CHECK(reply(Transport::udp, Net::host_client_side_ip, 5353) == "first-udp:hi");
+    // [::] and 0.0.0.0 of one port lead to two containers, one per family.
+    CHECK(reply(Transport::tcp, Net::host_client_side_ipv6, 8443) == "first:hi");
+    CHECK(reply(Transport::tcp, Net::host_client_side_ip, 8443) == "second:hi");
+    // One IPv6 address: that address only, not the host's other one, nor IPv4.
+    CHECK(reply(Transport::tcp, Net::host_client_side_ipv6, 9090) == "second:hi");
+    CHECK(reply(Transport::tcp, Net::host_bridge_ipv6, 9090).starts_with("no reply"));
+    CHECK(reply(Transport::tcp, Net::host_client_side_ip, 9090).starts_with("no reply"));
+    CHECK(reply(Transport::tcp, Net::host_bridge_ipv6, 8080) == "first:hi");  // a wildcard port is there
+
+    cli_ok({"unpublish", "--task", "web"});
+    CHECK(reply(Transport::tcp, Net::host_client_side_ipv6, 8080).starts_with("no reply"));
+    CHECK(reply(Transport::tcp, Net::host_client_side_ip, 8080).starts_with("no reply"));
+    CHECK(reply(Transport::tcp, Net::host_client_side_ipv6, 9090) == "second:hi");
 }
 
 TEST_CASE_METHOD(FreshNetns, "a task with only an IPv6 address", "[cli][ipv6]")
