@@ -442,6 +442,31 @@ TEST_CASE_METHOD(FreshNetns, "ports published with the CLI carry IPv6 and IPv4 t
     CHECK(reply(Transport::tcp, Net::host_client_side_ipv6, 9090) == "second:hi");
 }
 
+TEST_CASE_METHOD(FreshNetns, "a UDP flow follows its port to the new container when the CLI re-publishes it",
+                 "[cli][conntrack]")
+{
+    using Net = DualStackTopology;
+    const Net net;
+    EchoServer first(net.first, Transport::udp, 53, "first");
+    EchoServer second(net.second, Transport::udp, 53, "second");
+    cli_ok({"publish", "--task", "dns", "--ip", Net::first_ip, "--ip", Net::first_ipv6, "-p", "5353:53/udp"});
+    // Clients that keep their source port: each is one conntrack flow.
+    UdpFlow ipv4(net.client, Family::ipv4, 40053);
+    UdpFlow ipv6(net.client, Family::ipv6, 40054);
+    CHECK(ipv4.exchange(Net::host_client_side_ip, 5353, "a").reply == "first:a");
+    CHECK(ipv6.exchange(Net::host_client_side_ipv6, 5353, "a").reply == "first:a");
+
+    // Re-targeted: the CLI's publisher deletes the flows' entries before it exits, so the next
+    // datagram of the same flow is DNATed anew.
+    cli_ok({"publish", "--task", "dns", "--ip", Net::second_ip, "--ip", Net::second_ipv6, "-p", "5353:53/udp"});
+    const auto after4 = ipv4.exchange(Net::host_client_side_ip, 5353, "b");
+    INFO(after4.error);
+    CHECK(after4.reply == "second:b");
+    const auto after6 = ipv6.exchange(Net::host_client_side_ipv6, 5353, "b");
+    INFO(after6.error);
+    CHECK(after6.reply == "second:b");
+}
+
 TEST_CASE_METHOD(FreshNetns, "a task with only an IPv6 address", "[cli][ipv6]")
 {
     cli_ok({"publish", "--task", "six", "--ip", "fd00::5", "-p", "8080:80", "-p", "[::]:53:5353/udp"});
