@@ -67,6 +67,7 @@ TEST_CASE_METHOD(FreshNetns, "a UDP flow follows its re-published host port to t
 
     // The task moves to the second container, on the same host port.
     publisher.publish_ports("dns", second_addresses, ports);
+    publisher.wait_for_conntrack_cleanup();  // done on the publisher's thread, after the call
     r = flow.exchange(a.host_client_side, udp_host_port, "two");
     const auto entries = conntrack_entries_to_port(n.net, udp_host_port);
     INFO(r.error << "\nconntrack:\n" << describe(entries) << "warnings:\n" << joined(watched.warnings));
@@ -110,6 +111,7 @@ TEST_CASE_METHOD(FreshNetns, "a UDP client that sent to the host port before it 
     CHECK(early.front().reply.source == a.host_client_side);  // not translated
 
     publisher.publish_ports("dns", first_addresses, std::vector{udp(udp_host_port, udp_container_port)});
+    publisher.wait_for_conntrack_cleanup();
     const auto r = flow.exchange(a.host_client_side, udp_host_port, "right-after", cleanup ? std::chrono::milliseconds(1500) : no_answer_wait);
     INFO((r.replied ? r.reply : r.error) << "\nconntrack:\n" << describe(conntrack_entries_to_port(n.net, udp_host_port))
                                          << "warnings:\n" << joined(watched.warnings));
@@ -157,6 +159,7 @@ TEST_CASE_METHOD(FreshNetns, "after unpublish no UDP conntrack entry to the host
     REQUIRE(count(udp_container_port, IPPROTO_UDP) == 2);
 
     publisher.unpublish_ports("web");
+    publisher.wait_for_conntrack_cleanup();
     INFO("conntrack after the unpublish:\n" << describe(sandbox::conntrack_entries(n.net.host)) << "warnings:\n"
                                             << joined(watched.warnings));
     CHECK(watched.warnings.empty());
