@@ -139,6 +139,7 @@ public:
             // Already published exactly like this (a table in need of repair is repaired even then:
             // a publish that succeeds must carry traffic).
             if (view_.index().entries(task_id) == wanted && !repair_due(families_of(wanted))) {
+                allow_loopback(wanted);  // someone may have reset it since
                 keep(task_id, std::move(wanted));
                 return;
             }

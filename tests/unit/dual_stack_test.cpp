@@ -210,3 +210,17 @@ TEST_CASE("reconcile takes dual-stack tasks", "[dual-stack][reconcile]")
     CHECK(error_of([&] { publisher.reconcile(std::vector<TaskPorts>{{"web", "fd00:88::2", {port(8080, 80)}, "fd00:88::3"}}); })
               .code() == errc::invalid_argument);
 }
+
+TEST_CASE("publishing the same loopback port again sets route_localnet again; a conflict sets nothing", "[localhost]")
+{
+    FakeBackend fake;
+    HostPortPublisher publisher(test::share(fake));
+    const std::vector ports{on("127.0.0.1", port(5432, 5432))};
+    publisher.publish_ports("db", "10.88.0.2", ports);
+    const auto commits = fake.committed().size();
+    publisher.publish_ports("db", "10.88.0.2", ports);
+    CHECK(fake.committed().size() == commits);
+    CHECK(fake.route_localnet().size() == 2);
+    CHECK(error_of([&] { publisher.publish_ports("other", "10.88.0.9", ports); }).code() == errc::port_conflict);
+    CHECK(fake.route_localnet().size() == 2);
+}

@@ -216,7 +216,8 @@ public:
     // or :: when the task has ports of the other family too, else empty.
     // Reads only: changes nothing, not even a missing or damaged table.
     std::vector<PortMapping> published_ports(std::string_view task_id) const;
-    // Every published port of every task, one per family, ordered by family, protocol and host port.
+    // Every published port of every task, one per family, ordered by protocol, host port, then family
+    // and host address.
     // Reads only.
     std::vector<PublishedPort> all_published_ports() const;
     // The counters of every destination in the kernel's `backends` set, ordered by container IP,
