@@ -7,6 +7,9 @@
 #include "netlink/nftnl_ptr.hpp"
 
 #include <libmnl/libmnl.h>
+// glibc's first: <linux/netfilter.h> brings <linux/in.h>, which defers to glibc's only when it came
+// before, and so lets includers of this header include <netinet/in.h> after it.
+#include <netinet/in.h>
 #include <linux/netfilter.h>
 
 #include <cstdint>
