@@ -13,6 +13,7 @@
 #include "backoff.hpp"
 #include "netlink/kernel_backend.hpp"
 #include "printable.hpp"
+#include "publisher/flow_cleaner.hpp"
 #include "publisher/flow_cleanup.hpp"
 #include "publisher/healer.hpp"
 #include "publisher/layout.hpp"
@@ -149,7 +150,7 @@ public:
             if (commit_change(plan_replace(view_.index(), task_id, wanted))) {
                 view_.index().replace(task_id, wanted);
                 keep(task_id, std::move(wanted));
-                forget(flows);
+                forget(std::move(flows));
                 return;
             }
         }
@@ -172,7 +173,7 @@ public:
             if (commit_change(plan_replace(view_.index(), task_id, {}))) {
                 view_.index().replace(task_id, {});
                 keep(task_id, {});
-                forget(flows);
+                forget(std::move(flows));
                 return;
             }
         }
@@ -223,7 +224,7 @@ public:
                 allow_loopback(*change.wanted);
             auto flows = stale_flows(index, changes);
             if ((changes.empty() && !repair) || commit_change(plan_replace(index, changes))) {
-                forget(flows);
+                forget(std::move(flows));
                 for (const auto& change : changes)
                     view_.index().replace(change.task_id, *change.wanted);
                 if (options_.self_heal) {
@@ -411,19 +412,18 @@ private:
                 backend_->route_localnet_towards(layout::ipv4_bytes(entry.address));
     }
 
-    // Deletes the connection tracking entries a committed change made stale. The change stands
-    // whatever happens here: a failure is reported, not thrown.
-    void forget(const std::vector<ruleset::FlowMatch>& flows)
+    // Has the connection tracking entries a committed change made stale deleted, on the cleaner's
+    // thread. The change stands whatever happens there: a failure is reported, not thrown.
+    void forget(std::vector<ruleset::FlowMatch> flows)
     {
-        if (!options_.conntrack_cleanup || flows.empty())
-            return;
-        try {
-            backend_->forget_flows(flows);
-        } catch (const std::exception& e) {
-            warn("the change was committed, but deleting the connection tracking entries it made stale failed (" +
-                 printable(e.what()) + "): existing UDP or SCTP flows keep their old destination until they idle out");
-        }
+        if (options_.conntrack_cleanup)
+            cleaner_.forget(std::move(flows));
     }
+
+public:
+    void wait_for_conntrack_cleanup() { cleaner_.wait(); }
+
+private:
 
     void warn(const std::string& message) const
     {
@@ -676,7 +676,7 @@ private:
                     changes.push_back(TaskChange{restoration.tasks[i], &restoration.ports[i]});
                 auto flows = stale_flows(view_.index(), changes);
                 if (commit_change(plan_replace(view_.index(), changes))) {
-                    forget(flows);
+                    forget(std::move(flows));
                     report.duration = since_noticed();
                     for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
                         view_.index().replace(restoration.tasks[i], std::move(restoration.ports[i]));
@@ -760,6 +760,7 @@ private:
     // When each kept task was restored recently (give_up_contested()).
     std::map<std::string, std::deque<std::chrono::steady_clock::time_point>, std::less<>> restores_;
     Event wake_;  // asks the healing thread to look at damage another thread read
+    FlowCleaner cleaner_{*backend_, [this](const std::string& message) { warn(message); }};
     std::optional<Healer> healer_;  // last: stopped before the members it uses go
 };
 
@@ -805,5 +806,7 @@ std::vector<DestinationCounters> HostPortPublisher::destination_counters() const
 void HostPortPublisher::remove_table() { impl_->remove_table(); }
 
 const KernelFeatures& HostPortPublisher::kernel_features() const noexcept { return impl_->features(); }
+
+void HostPortPublisher::wait_for_conntrack_cleanup() { impl_->wait_for_conntrack_cleanup(); }
 
 }  // namespace warren::nft

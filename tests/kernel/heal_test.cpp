@@ -424,6 +424,30 @@ TEST_CASE_METHOD(FreshNetns, "damage repeated again and again is repaired every 
     }
 }
 
+TEST_CASE_METHOD(FreshNetns, "a self-healing publisher restores a deleted IPv6 table and leaves the IPv4 one alone",
+                 "[heal][dual-stack]")
+{
+    Reports reports;
+    HostPortPublisher publisher(reports.options());
+    publisher.publish_ports("web", warren::nft::ContainerAddresses{"10.88.0.2", "fd00:88::2"}, std::vector{tcp(8080, 80)});
+    const auto ipv4_before = nft({"list", "table", "ip", "warren"});
+    const auto ipv6_before = nft({"list", "table", "ip6", "warren"});
+    nft({"delete", "table", "ip6", "warren"});
+    const auto seen = reports.wait_for(1);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].error.empty());
+    CHECK_THAT(seen[0].damage, Catch::Contains("table ip6 warren deleted"));
+    CHECK(seen[0].ports_restored == 1);
+    CHECK(nft({"list", "table", "ip6", "warren"}) == ipv6_before);
+    CHECK(nft({"list", "table", "ip", "warren"}) == ipv4_before);
+    // An element deleted from the IPv6 table is named with its table.
+    nft({"delete", "element", "ip6", "warren", "ports", "{", "tcp", ".", "8080", "}"});
+    const auto again = reports.wait_for(2);
+    REQUIRE(again.size() == 2);
+    CHECK_THAT(again[1].damage, Catch::Contains("element deleted from set ports of table ip6 warren"));
+    CHECK(nft({"list", "table", "ip6", "warren"}) == ipv6_before);
+}
+
 TEST_CASE_METHOD(FreshNetns, "a catch-all element is no task and no damage", "[heal][follow]")
 {
     Reports reports;

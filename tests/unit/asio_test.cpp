@@ -77,5 +77,18 @@ TEST_CASE("async errors are the synchronous Error, rethrown by use_future", "[as
     CHECK_THROWS_AS(bad.get(), Error);
     async_unpublish_ports(publisher, pool.get_executor(), "task-a", boost::asio::use_future).get();
     CHECK(async_published_ports(publisher, pool.get_executor(), "task-a", boost::asio::use_future).get().empty());
+    // A dual-stack task, from a string that is gone before the call runs.
+    ContainerAddresses addresses{"10.88.0.7", "fd00::7"};
+    auto dual = async_publish_ports(publisher, pool.get_executor(), "task-c", addresses, {test::port(9090, 90)},
+                                    boost::asio::use_future);
+    dual.get();
+    CHECK(publisher.all_published_ports().size() == 2);
+    {
+        std::string ip = "fd00::8";
+        auto v6 = async_publish_ports(publisher, pool.get_executor(), "task-d", ip, {test::port(9191, 91)}, boost::asio::use_future);
+        ip.assign(32, 'x');
+        v6.get();
+    }
+    CHECK(publisher.published_ports("task-d") == std::vector{test::port(9191, 91)});
     pool.join();
 }

@@ -147,18 +147,21 @@ TEST_CASE("UDP and SCTP ports that go, move or come get their stale connection t
     FakeBackend fake;
     HostPortPublisher publisher(test::share(fake));
     publisher.publish_ports("dns", "10.88.0.2", std::vector{port(5353, 53, Protocol::udp), port(8080, 80)});
+    publisher.wait_for_conntrack_cleanup();
     // New: only entries that never saw a reply (a client that sent before the port existed).
     REQUIRE(fake.forgotten_flows().size() == 1);
     CHECK(fake.forgotten_flows()[0] == ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, true});
 
     // Moved to another container: all of them; the unchanged TCP port: none.
     publisher.publish_ports("dns", "10.88.0.3", std::vector{port(5353, 53, Protocol::udp), port(8080, 80)});
+    publisher.wait_for_conntrack_cleanup();
     REQUIRE(fake.forgotten_flows().size() == 2);
     CHECK(fake.forgotten_flows()[1] == ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, false});
 
     // Gone, on one IPv6 address: matched on that address.
     publisher.publish_ports("dns6", "fd00:88::2", std::vector{on("fd00::1", port(53, 53, Protocol::sctp))});
     publisher.unpublish_ports("dns6");
+    publisher.wait_for_conntrack_cleanup();
     REQUIRE(fake.forgotten_flows().size() == 4);
     const auto& gone = fake.forgotten_flows()[3];
     CHECK(gone.family == Family::ip6);
@@ -170,6 +173,7 @@ TEST_CASE("UDP and SCTP ports that go, move or come get their stale connection t
     HostPortPublisher off(test::share(quiet), PublisherOptions{.conntrack_cleanup = false});
     off.publish_ports("dns", "10.88.0.2", std::vector{port(5353, 53, Protocol::udp)});
     off.unpublish_ports("dns");
+    off.wait_for_conntrack_cleanup();
     CHECK(quiet.forgotten_flows().empty());
 }
 
@@ -188,6 +192,7 @@ TEST_CASE("a failed conntrack cleanup is reported, and the change stands", "[con
     HostPortPublisher publisher(std::make_unique<Refusing>(fake),
                                 PublisherOptions{.on_warning = [&](std::string_view message) { warnings.emplace_back(message); }});
     CHECK_NOTHROW(publisher.publish_ports("dns", "10.88.0.2", std::vector{port(5353, 53, Protocol::udp)}));
+    publisher.wait_for_conntrack_cleanup();
     CHECK(elements(fake, Family::ip, layout::ports_map) == 1);
     REQUIRE(warnings.size() == 1);
     CHECK_THAT(warnings[0], Catch::Contains("was committed") && Catch::Contains("Operation not permitted"));

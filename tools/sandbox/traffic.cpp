@@ -2,6 +2,7 @@
 #include "traffic.hpp"
 
 #include "process.hpp"
+#include "socket_address.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,23 +26,6 @@ namespace {
 [[noreturn]] void throw_errno(const std::string& what)
 {
     throw std::system_error(errno, std::generic_category(), what);
-}
-
-sockaddr_in address(const std::string& ip, std::uint16_t port)
-{
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    if (inet_pton(AF_INET, ip.c_str(), &sa.sin_addr) != 1)
-        throw std::invalid_argument("not an IPv4 address: " + ip);
-    return sa;
-}
-
-std::string ip_of(const sockaddr_in& sa)
-{
-    char text[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &sa.sin_addr, text, sizeof text);
-    return text;
 }
 
 int socket_type(Transport transport) { return transport == Transport::tcp ? SOCK_STREAM : SOCK_DGRAM; }
@@ -164,13 +148,21 @@ Topology::Topology() : host(Netns::current()), client(Netns::create()), containe
 EchoServer::EchoServer(const Netns& netns, Transport transport, std::uint16_t port, std::string tag)
     : transport_(transport), tag_(std::move(tag))
 {
-    socket_ = netns.run([&] { return socket(AF_INET, socket_type(transport) | SOCK_CLOEXEC, 0); });
+    // One dual-stack socket serves both families; where IPv6 is disabled, an IPv4 one.
+    int family = AF_INET6;
+    socket_ = netns.run([&] { return socket(AF_INET6, socket_type(transport) | SOCK_CLOEXEC, 0); });
+    if (socket_ < 0 && errno == EAFNOSUPPORT) {
+        family = AF_INET;
+        socket_ = netns.run([&] { return socket(AF_INET, socket_type(transport) | SOCK_CLOEXEC, 0); });
+    }
     if (socket_ < 0)
         throw_errno("echo server socket");
-    const int one = 1;
+    const int one = 1, zero = 0;
     setsockopt(socket_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const auto sa = address("0.0.0.0", port);
-    if (bind(socket_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
+    if (family == AF_INET6 && setsockopt(socket_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
+        throw_errno("echo server IPV6_V6ONLY off");
+    const auto sa = any_address(family, port);
+    if (bind(socket_, sa.get(), sa.length) != 0)
         throw_errno("echo server bind port " + std::to_string(port));
     if (transport == Transport::tcp && listen(socket_, 16) != 0)
         throw_errno("echo server listen");
@@ -201,7 +193,7 @@ std::vector<std::string> EchoServer::peers() const
 void EchoServer::serve()
 {
     while (input_before_stop(socket_, stop_[0])) {
-        sockaddr_in peer{};
+        sockaddr_storage peer{};
         socklen_t length = sizeof peer;
         if (transport_ == Transport::tcp) {
             const int connection = accept4(socket_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
@@ -246,18 +238,18 @@ Exchange exchange(const Netns& from, Transport transport, const std::string& ip,
                   const std::string& message, std::chrono::milliseconds timeout)
 {
     Exchange result;
+    const auto target = socket_address(ip, port);
     Fd sock;
-    sock.fd = from.run([&] { return socket(AF_INET, socket_type(transport) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); });
+    sock.fd = from.run([&] { return socket(target.family(), socket_type(transport) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); });
     if (sock.fd < 0)
         throw_errno("client socket");
     const int one = 1;
     setsockopt(sock.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const auto source = address("0.0.0.0", fresh_source_port());
-    if (bind(sock.fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) != 0)
+    const auto source = any_address(target.family(), fresh_source_port());
+    if (bind(sock.fd, source.get(), source.length) != 0)
         throw_errno("client bind");
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    const auto target = address(ip, port);
-    if (connect(sock.fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) != 0 && errno != EINPROGRESS) {
+    if (connect(sock.fd, target.get(), target.length) != 0 && errno != EINPROGRESS) {
         result.error = std::string("connect: ") + std::strerror(errno);
         return result;
     }
@@ -303,6 +295,63 @@ Exchange exchange(const Netns& from, Transport transport, const std::string& ip,
     return result;
 }
 
+UdpFlow::UdpFlow(const Netns& from, Family family, std::uint16_t source_port) : source_port_(source_port)
+{
+    const int domain = family == Family::ipv6 ? AF_INET6 : AF_INET;
+    socket_ = from.run([&] { return socket(domain, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); });
+    if (socket_ < 0)
+        throw_errno("UDP flow socket");
+    const auto source = any_address(domain, source_port);
+    if (bind(socket_, source.get(), source.length) != 0) {
+        const int saved = errno;
+        close(socket_);
+        errno = saved;
+        throw_errno("UDP flow bind port " + std::to_string(source_port));
+    }
+}
+
+UdpFlow::~UdpFlow() { close(socket_); }
+
+void UdpFlow::send(const std::string& ip, std::uint16_t port, const std::string& message)
+{
+    const auto target = socket_address(ip, port);
+    if (sendto(socket_, message.data(), message.size(), MSG_NOSIGNAL, target.get(), target.length) < 0)
+        throw_errno("UDP flow sendto " + ip + ":" + std::to_string(port));
+}
+
+Exchange UdpFlow::exchange(const std::string& ip, std::uint16_t port, const std::string& message,
+                           std::chrono::milliseconds timeout)
+{
+    // A late reply to an earlier datagram must not pass for the answer to this one.
+    char buffer[2048];
+    while (recv(socket_, buffer, sizeof buffer, MSG_DONTWAIT) >= 0) {
+    }
+    Exchange result;
+    send(ip, port, message);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (!wait_for(socket_, POLLIN, deadline)) {
+            result.error = "timeout waiting for the reply";
+            return result;
+        }
+        sockaddr_storage peer{};
+        socklen_t length = sizeof peer;
+        const auto r = recvfrom(socket_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&peer), &length);
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            result.error = std::string("recvfrom: ") + std::strerror(errno);
+            return result;
+        }
+        // Only the address the datagram went to answers it (NAT translates the reply's source back).
+        if (ip_of(peer) != ip_of(socket_address(ip, port).storage) || port_of(peer) != port)
+            continue;
+        result.replied = true;
+        result.reply.assign(buffer, static_cast<std::size_t>(r));
+        return result;
+    }
+}
+
 ConnectionSink::ConnectionSink(const Netns& netns, std::uint16_t port)
 {
     socket_ = netns.run([] { return socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); });
@@ -319,8 +368,8 @@ ConnectionSink::ConnectionSink(const Netns& netns, std::uint16_t port)
         // The port may still have TIME_WAIT connections of an earlier server (e.g. an EchoServer probe).
         const int one = 1;
         setsockopt(socket_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        const auto sa = address("0.0.0.0", port);
-        if (bind(socket_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
+        const auto sa = any_address(AF_INET, port);
+        if (bind(socket_, sa.get(), sa.length) != 0)
             throw_errno("connection sink bind port " + std::to_string(port));
         // Far more than any client keeps in flight, so a full accept queue never drops a handshake;
         // the kernel caps it at the namespace's net.core.somaxconn (4096 by default).
@@ -367,7 +416,7 @@ ConnectionRate measure_connection_rate(const Netns& from, const std::string& ip,
     using clock = std::chrono::steady_clock;
     if (in_flight == 0)
         throw std::invalid_argument("measure_connection_rate: in_flight must be at least 1");
-    const auto target = address(ip, port);
+    const auto target = socket_address(ip, port);
 
     // Entered once for the whole loop: switching namespaces per socket would cost more than the
     // connection being measured.
@@ -394,7 +443,7 @@ ConnectionRate measure_connection_rate(const Netns& from, const std::string& ip,
         // path shows up as failures, not as a busy loop that never waits.
         const auto open_slot = [&](std::size_t index, clock::time_point now) {
             auto& slot = slots[index];
-            slot.socket = OwnedFd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+            slot.socket = OwnedFd(socket(target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
             if (slot.socket.get() < 0)
                 throw_errno("connection-rate client socket");
             // Closing with RST leaves no TIME_WAIT socket behind to hold the client port.
@@ -402,7 +451,7 @@ ConnectionRate measure_connection_rate(const Netns& from, const std::string& ip,
             if (setsockopt(slot.socket.get(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close) != 0)
                 throw_errno("setsockopt SO_LINGER");
             slot.started = now;
-            if (connect(slot.socket.get(), reinterpret_cast<const sockaddr*>(&target), sizeof target) != 0 &&
+            if (connect(slot.socket.get(), target.get(), target.length) != 0 &&
                 errno != EINPROGRESS) {
                 if (errno == EADDRNOTAVAIL)
                     throw std::runtime_error("connection-rate client: out of local ports (EADDRNOTAVAIL)");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Real traffic between network namespaces: a client / host / container topology joined by veth
-// pairs, echo servers, and clients with short timeouts.
+// pairs, echo servers, and clients with short timeouts, over IPv4 and IPv6 (dual_stack_topology.hpp
+// has the topology with IPv6 and two containers).
 #pragma once
 
 #include "netns.hpp"
@@ -33,9 +34,10 @@ struct Topology {
 };
 
 enum class Transport { tcp, udp };
+enum class Family { ipv4, ipv6 };
 
-// An echo server in a namespace: answers each TCP connection / UDP datagram with "<tag>:<data>" and
-// remembers the peer address it saw.
+// An echo server in a namespace, on every address of both families (one dual-stack socket): answers
+// each TCP connection / UDP datagram with "<tag>:<data>" and remembers the peer address it saw.
 class EchoServer {
 public:
     EchoServer(const Netns& netns, Transport transport, std::uint16_t port, std::string tag);
@@ -43,7 +45,8 @@ public:
     EchoServer(const EchoServer&) = delete;
     EchoServer& operator=(const EchoServer&) = delete;
 
-    std::vector<std::string> peers() const;  // peer IPv4 addresses, in order of arrival
+    // Peer addresses in order of arrival: "10.200.1.2" for IPv4 peers, "fd00:200:1::2" for IPv6.
+    std::vector<std::string> peers() const;
 
 private:
     void serve();
@@ -66,8 +69,32 @@ struct Exchange {
 
 // Sends `message` from a socket created in `from` (bound to a source port never used before in this
 // process, so that every exchange is a new conntrack flow) and waits up to `timeout` for the reply.
+// `ip` is IPv4 or IPv6 text; the socket is of its family.
 Exchange exchange(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port,
                   const std::string& message, std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+
+// A UDP client socket in a namespace that keeps one source port for all its datagrams, so that the
+// datagrams it sends to one destination are one conntrack flow (how a real UDP client behaves, and
+// what a stale conntrack entry keeps sending to the wrong place).
+class UdpFlow {
+public:
+    UdpFlow(const Netns& from, Family family, std::uint16_t source_port);
+    ~UdpFlow();
+    UdpFlow(const UdpFlow&) = delete;
+    UdpFlow& operator=(const UdpFlow&) = delete;
+
+    std::uint16_t source_port() const { return source_port_; }
+    // Sends one datagram and expects no answer.
+    void send(const std::string& ip, std::uint16_t port, const std::string& message);
+    // Sends one datagram and waits for the answer from ip:port (late answers to earlier datagrams
+    // are discarded first).
+    Exchange exchange(const std::string& ip, std::uint16_t port, const std::string& message,
+                      std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+
+private:
+    int socket_ = -1;
+    std::uint16_t source_port_ = 0;
+};
 
 // The server side of a connection-rate measurement: accepts TCP connections on `port` in `netns` on
 // one thread, writes one byte to each and closes it. The byte lets the client prove that the whole

@@ -52,6 +52,9 @@ std::size_t hash_buckets()
     }
 }
 
+// Publishes per part whose cleanup is waited for.
+constexpr std::size_t settle_repetitions = 10;
+
 // In the child: one part of a cell.
 nlohmann::json measure(const ConntrackCell& cell, std::size_t repetitions, double max_seconds)
 {
@@ -62,7 +65,24 @@ nlohmann::json measure(const ConntrackCell& cell, std::size_t repetitions, doubl
     const auto service = udp_service();
     const auto tracked = tracked_flow_count();
     const auto times = time_publishes(*method, service, cell.warmup, repetitions, max_seconds);
+    std::vector<double> settled_us;
+    if (cell.cleanup) {
+        // The cleanup runs on the publisher's thread: how long after a publish its stale entries are
+        // gone (the publish call itself returns long before).
+        warren::nft::HostPortPublisher publisher(
+            {.on_warning = [warnings](std::string_view message) { warnings->add(message); }});
+        const auto mappings = port_mappings(service);
+        for (std::size_t i = 0; i < settle_repetitions; ++i) {
+            const auto start = std::chrono::steady_clock::now();
+            publisher.publish_ports(service.id, service.container_ip, mappings);
+            publisher.wait_for_conntrack_cleanup();
+            settled_us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+            publisher.unpublish_ports(service.id);
+            publisher.wait_for_conntrack_cleanup();
+        }
+    }
     nlohmann::json result = {{"publish_us", times.publish_us},
+                             {"settled_us", settled_us},
                              {"unpublish_us", times.unpublish_us},
                              {"tracked", tracked},
                              {"buckets", hash_buckets()},
@@ -92,7 +112,7 @@ void append(std::vector<double>& to, const nlohmann::json& from)
 }
 
 struct Samples {
-    std::vector<double> publish, unpublish, forget;
+    std::vector<double> publish, unpublish, forget, settled;
 };
 
 }  // namespace
@@ -122,6 +142,7 @@ std::vector<ConntrackCell> run_conntrack(const ConntrackOptions& options, const 
             append(samples[i].unpublish, j.at("unpublish_us"));
             if (j.contains("forget_us"))
                 append(samples[i].forget, j.at("forget_us"));
+            append(samples[i].settled, j.at("settled_us"));
             const std::size_t tracked = j.at("tracked");
             fewest_tracked[i] = std::min(fewest_tracked[i].value_or(tracked), tracked);
             cell.buckets = j.at("buckets");
@@ -143,6 +164,8 @@ std::vector<ConntrackCell> run_conntrack(const ConntrackOptions& options, const 
         cell.unpublish_us = percentiles(samples[i].unpublish);
         if (!samples[i].forget.empty())
             cell.forget_us = percentiles(samples[i].forget);
+        if (!samples[i].settled.empty())
+            cell.settled_us = percentiles(samples[i].settled);
     }
     return cells;
 }

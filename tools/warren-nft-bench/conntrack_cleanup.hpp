@@ -7,7 +7,9 @@
 // Each (N, cleanup on or off) cell is measured like a latency cell (--reps in --rounds parts, each in
 // a fresh child and namespace, bounded by --max-seconds, after --warmup untimed pairs). The cells
 // without the cleanup also time ConntrackTable::forget() of the service's port alone, the work the
-// cleanup adds: one kernel dump, filtered by the kernel, that walks the whole conntrack hash table.
+// cleanup does: one kernel dump, filtered by the kernel, that walks the whole conntrack hash table.
+// The publisher does it on a thread of its own, after the call returns: the cells with the cleanup
+// also time how long after a publish's call its cleanup is done (wait_for_conntrack_cleanup()).
 #pragma once
 
 #include "format.hpp"
@@ -39,6 +41,7 @@ struct ConntrackCell {
     std::size_t buckets = 0;  // of the kernel's conntrack hash table (shared by every namespace)
     Percentiles publish_us, unpublish_us;
     std::optional<Percentiles> forget_us;  // cleanup off: ConntrackTable::forget() of the service's port
+    std::optional<Percentiles> settled_us;  // cleanup on: from a publish's call to its cleanup done
     std::size_t warnings = 0;              // on_warning calls: cleanups that failed
     std::optional<std::string> first_warning;
     long peak_rss_kib = 0;

@@ -31,6 +31,8 @@ std::optional<std::pair<double, double>> ratios_to_off(const std::vector<Conntra
 
 std::string flows_text(std::size_t flows) { return with_thousands(double(flows)); }
 
+std::string ratio_text(double ratio) { return ratio < 100 ? format("%.2fx", ratio) : with_thousands(ratio) + "x"; }
+
 }  // namespace
 
 void print_conntrack(std::ostream& out, const std::vector<ConntrackCell>& cells)
@@ -47,7 +49,7 @@ void print_conntrack(std::ostream& out, const std::vector<ConntrackCell>& cells)
         << " buckets shared by every namespace); forget: ConntrackTable::forget()\n"
            "of the service's port alone; microseconds\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%9s %-7s %7s | %9s %9s | %9s %9s | %7s %7s | %9s %9s | %s\n", "flows", "cleanup",
+    std::snprintf(line, sizeof line, "%9s %-7s %7s | %9s %9s | %9s %9s | %8s %8s | %9s %9s | %s\n", "flows", "cleanup",
                   "reps", "pub p50", "p90", "unpub p50", "p90", "on/off", "unpub", "forget", "p90", "warnings");
     out << line;
     for (const auto& c : cells) {
@@ -59,15 +61,18 @@ void print_conntrack(std::ostream& out, const std::vector<ConntrackCell>& cells)
         }
         const auto ratios = ratios_to_off(cells, c);
         const auto reps = std::to_string(c.repetitions) + (c.time_bounded ? "*" : "");
-        std::snprintf(line, sizeof line, "%7s | %9s %9s | %9s %9s | %7s %7s | %9s %9s | %zu\n", reps.c_str(),
+        std::snprintf(line, sizeof line, "%7s | %9s %9s | %9s %9s | %8s %8s | %9s %9s | %zu\n", reps.c_str(),
                       with_thousands(c.publish_us.p50).c_str(), with_thousands(c.publish_us.p90).c_str(),
                       with_thousands(c.unpublish_us.p50).c_str(), with_thousands(c.unpublish_us.p90).c_str(),
-                      ratios ? format("%.2fx", ratios->first).c_str() : "",
-                      ratios ? format("%.2fx", ratios->second).c_str() : "",
+                      ratios ? ratio_text(ratios->first).c_str() : "", ratios ? ratio_text(ratios->second).c_str() : "",
                       c.forget_us ? with_thousands(c.forget_us->p50).c_str() : "",
                       c.forget_us ? with_thousands(c.forget_us->p90).c_str() : "", c.warnings);
         out << line;
     }
+    for (const auto& c : cells)
+        if (!c.error && c.settled_us)
+            out << "  " << flows_text(c.flows) << " flows: a publish's cleanup done (on the publisher's thread) after p50 "
+                << with_thousands(c.settled_us->p50) << " us, p90 " << with_thousands(c.settled_us->p90) << " us\n";
     for (const auto& c : cells) {
         if (c.error)
             continue;
@@ -100,6 +105,7 @@ nlohmann::json conntrack_json(const std::vector<ConntrackCell>& cells)
                         {"first_warning", optional_text(c.first_warning)},
                         {"peak_rss_kib", c.peak_rss_kib}});
             put_percentiles(row, "forget_us", c.forget_us);
+            put_percentiles(row, "settled_us", c.settled_us);
             if (const auto ratios = ratios_to_off(cells, c)) {
                 row["publish_p50_ratio_to_off"] = ratios->first;
                 row["unpublish_p50_ratio_to_off"] = ratios->second;
@@ -129,8 +135,8 @@ std::vector<Target> conntrack_targets(const std::vector<ConntrackCell>& cells)
         const auto r = (large->*field).p50 / (small->*field).p50;
         out.push_back({std::string("flat: ") + label + " p50 with conntrack cleanup at " + flows_text(most) +
                            " tracked flows <= 1.5x at " + flows_text(fewest) + ", 1 UDP port",
-                       format("%.1f", (large->*field).p50) + " vs " + format("%.1f", (small->*field).p50) + " us = " +
-                           format("%.2fx", r),
+                       with_thousands((large->*field).p50) + " vs " + format("%.1f", (small->*field).p50) + " us = " +
+                           ratio_text(r),
                        r <= flat_ratio});
     }
     return out;

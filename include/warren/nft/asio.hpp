@@ -18,6 +18,7 @@
 
 #include <exception>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -57,19 +58,21 @@ void run_and_complete(const Executor& executor, Handler&& handler, Work&& work)
 
 }  // namespace detail
 
-// Completion signature: void(std::exception_ptr).
-template <typename Executor, typename CompletionToken>
+// Completion signature: void(std::exception_ptr). `container` is what publish_ports() takes: one
+// address (a std::string) or ContainerAddresses.
+template <typename Executor, typename Container, typename CompletionToken>
 auto async_publish_ports(HostPortPublisher& publisher, const Executor& executor, std::string task_id,
-                         std::string container_ip, std::vector<PortMapping> ports, CompletionToken&& token)
+                         Container&& container, std::vector<PortMapping> ports, CompletionToken&& token)
 {
+    // Kept until the call runs: a copy, never a pointer into the caller's string.
+    using Stored = std::conditional_t<std::is_same_v<std::decay_t<Container>, ContainerAddresses>, ContainerAddresses, std::string>;
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
-        [&publisher, executor](auto handler, std::string task, std::string ip, std::vector<PortMapping> mappings) {
+        [&publisher, executor](auto handler, std::string task, Stored addresses, std::vector<PortMapping> mappings) {
             detail::run_and_complete(executor, std::move(handler),
-                                     [&publisher, task = std::move(task), ip = std::move(ip), mappings = std::move(mappings)] {
-                                         publisher.publish_ports(task, ip, mappings);
-                                     });
+                                     [&publisher, task = std::move(task), addresses = std::move(addresses),
+                                      mappings = std::move(mappings)] { publisher.publish_ports(task, addresses, mappings); });
         },
-        token, std::move(task_id), std::move(container_ip), std::move(ports));
+        token, std::move(task_id), Stored(std::forward<Container>(container)), std::move(ports));
 }
 
 // Completion signature: void(std::exception_ptr).

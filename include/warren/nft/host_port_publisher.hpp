@@ -147,14 +147,16 @@ struct PublisherOptions {
     // container instead (docs/user-guide.md). A table property, like `masquerading`. Ports bound to
     // a 127.0.0.0/8 address are published there whatever this says.
     bool wildcard_on_localhost = false;
-    // After a commit that removes or re-targets a host port, delete the kernel's connection tracking
-    // entries of connections to it (so that a UDP client's next datagram reaches the new container
-    // instead of following the old entry's NAT); after one that publishes a UDP or SCTP port, delete
-    // the unreplied entries to it made before it existed. Runs after the commit: its failure does not
-    // undo or fail the change, it is reported to on_warning.
+    // After a commit that removes or re-targets a UDP or SCTP host port, delete the kernel's
+    // connection tracking entries of connections to it (so that a client's next datagram reaches
+    // the new container instead of following the old entry's NAT); after one that publishes such a
+    // port, delete the unreplied entries to it made before it existed. Done on a thread of the
+    // publisher, after the commit, so that no call waits for it (the kernel walks its whole
+    // conntrack table to find them): wait_for_conntrack_cleanup() waits. Its failure does not undo
+    // or fail the change; it is reported to on_warning.
     bool conntrack_cleanup = true;
     // Called with a one-line message for what went wrong after a change had committed (a failed
-    // conntrack cleanup), on the thread that made the change. Empty: written to standard error.
+    // conntrack cleanup), on the publisher's cleanup thread. Empty: written to standard error.
     std::function<void(std::string_view message)> on_warning = {};
 };
 
@@ -207,7 +209,8 @@ public:
     // two tasks (or one task twice) in `desired` that claim the same host port are invalid_argument;
     // on any error nothing changed.
     void reconcile(std::span<const TaskPorts> desired);
-    // The ports the kernel currently publishes for the task (empty if none), in host-port order.
+    // The ports the kernel currently publishes for the task (empty if none), ordered by protocol,
+    // then host port.
     // A port published on every address of both families of a dual-stack task reads back as one
     // mapping with an empty host_ip; one on every address of one family only reads back as 0.0.0.0
     // or :: when the task has ports of the other family too, else empty.
@@ -229,6 +232,11 @@ public:
     void remove_table();
 
     const KernelFeatures& kernel_features() const noexcept;
+
+    // Waits until the connection tracking cleanups of the changes made so far are done
+    // (PublisherOptions::conntrack_cleanup): from then on no client's packet follows an entry those
+    // changes made stale.
+    void wait_for_conntrack_cleanup();
 
 private:
     class Impl;
