@@ -48,8 +48,9 @@ std::vector<TableElements> elements_of(const Task& service)
         const auto address = parse(*container_ip);
         auto& table = tables.emplace_back(TableElements{static_cast<std::uint16_t>(address.family), {}});
         for (const auto& port : service.ports)
-            table.elements.push_back(layout::port_element({port.protocol, port.host_port, layout::any_address(address.family)},
-                                                          {address, port.protocol, port.container_port}, comment));
+            table.elements.push_back(
+                layout::port_element({port.protocol, port.host_port, layout::any_address(address.family)},
+                                     {address, port.protocol, port.container_port}, comment));
     }
     return tables;
 }

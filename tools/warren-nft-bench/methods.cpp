@@ -22,7 +22,8 @@ void publish_task(warren::nft::HostPortPublisher& publisher, const Task& task,
                   std::span<const warren::nft::PortMapping> ports)
 {
     if (task.family() == AddressFamily::dual)
-        publisher.publish_ports(task.id, warren::nft::ContainerAddresses{task.container_ip, task.container_ipv6}, ports);
+        publisher.publish_ports(task.id, warren::nft::ContainerAddresses{task.container_ip, task.container_ipv6},
+                                ports);
     else
         publisher.publish_ports(task.id, task.container_ip.empty() ? task.container_ipv6 : task.container_ip, ports);
 }

@@ -23,7 +23,8 @@ std::string elements_script(const Task& service, bool add)
     const std::string verb = add ? "add" : "delete";
     std::string script;
     using Table = std::pair<const char*, const std::string*>;
-    for (const auto& [table, container_ip] : {Table{"ip", &service.container_ip}, Table{"ip6", &service.container_ipv6}}) {
+    for (const auto& [table, container_ip] :
+         {Table{"ip", &service.container_ip}, Table{"ip6", &service.container_ipv6}}) {
         if (container_ip->empty())
             continue;
         std::string ports;
