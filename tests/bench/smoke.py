@@ -98,7 +98,7 @@ for args, expect in [(["--reps", "0"], "--reps"), (["--methods", "warren-nft,bog
                      (["--heal-sizes", "9999999"], "--heal-sizes"), (["--heal-timeout-ms", "0"], "--heal-timeout-ms"),
                      (["--foreign-writer-ms", "0"], "--foreign-writer-ms"),
                      (["--foreign-writer-sizes", "9999999"], "--foreign-writer-sizes"),
-                     (["--conntrack-flows", "99999999"], "--conntrack-flows")]:
+                     (["--conntrack-flows", "99999999"], "--conntrack-flows"), (["--family", "ipv5"], "--family")]:
     r = run(args, timeout=60)
     if r.returncode != 2 or expect not in r.stderr or r.stdout:
         problems.append(f"{args}: exit {r.returncode}, stderr {r.stderr.strip()!r}, stdout {r.stdout[:80]!r}")
@@ -106,7 +106,7 @@ r = run(["--help"], timeout=60)
 for option in ["--mode", "--all", "--methods", "--ports", "--table-sizes", "--reps", "--warmup", "--rounds", "--max-seconds",
                "--bulk", "--datapath-sizes", "--datapath-seconds", "--datapath-runs", "--memory-ports", "--json", "--csv",
                "foreign-writer", "--foreign-writer-ms", "--foreign-writer-sizes", "heal", "--heal-damages", "--heal-sizes",
-               "--heal-rounds", "--heal-timeout-ms", "conntrack", "--conntrack-flows"] + damage_kinds:
+               "--heal-rounds", "--heal-timeout-ms", "conntrack", "--conntrack-flows", "--family"] + damage_kinds:
     if option not in r.stdout:
         problems.append(f"--help does not document {option}")
 if r.returncode != 0:
@@ -132,7 +132,7 @@ r = run(["--mode", "latency,bulk,memory,datapath,foreign-writer,heal,conntrack",
 after = host_view()
 if r.returncode == 77:  # the bench could not create a network namespace here: nothing can run
     print("SKIP: " + r.stderr.strip())
-    print("summary: 0 passed, 0 failed, 13 skipped")
+    print("summary: 0 passed, 0 failed, 15 skipped")
     sys.exit(77)
 print(r.stdout)
 if r.returncode != 0:
@@ -175,6 +175,13 @@ if data is not None:
         if m in ran and m not in r.stdout:
             problems.append(f"{m} is missing from the stdout table")
     report(f"latency: every method x P x N cell is measured or skipped with a reason ({len(ran)} methods ran)", problems)
+
+    problems = []
+    if "latency in microseconds; each row" not in r.stdout or any("family" in c for c in data.get("latency", [])):
+        problems.append("the default (IPv4) run names a family in its heading or JSON cells")
+    if "dual-stack" in r.stdout:
+        problems.append("the default (IPv4) run mentions dual-stack tasks")
+    report("latency: the default family is IPv4 and is reported as before --family existed", problems)
 
     problems = []
     try:
@@ -316,6 +323,64 @@ if data is not None:
             if not (os.path.exists(chart) and os.path.getsize(chart) > 0):
                 problems.append(f"{chart} missing or empty")
         report("bench-plot.sh draws the results", problems)
+
+# --- the latency mode with dual-stack tasks ---------------------------------------------------------
+# warren-nft publishes each task with both addresses in one transaction, floor sends the same elements
+# of both tables in one batch; the report sets their 3-port medians side by side with the ratio, at
+# every N, and evaluates the 2x target there. The iptables methods are IPv4 only: skipped, saying so.
+dual_json = os.path.join(work, "dual.json")
+dual_sizes = [0, 40]
+before = host_view()
+r = run(["--mode", "latency", "--family", "dual", "--methods", "warren-nft,floor,nft-cli,libnftables,iptables-fork",
+         "--ports", "3", "--table-sizes", ",".join(map(str, dual_sizes)), "--reps", str(reps), "--warmup", "1",
+         "--rounds", str(rounds), "--max-seconds", "20", "--json", dual_json])
+after = host_view()
+print(r.stdout)
+problems = [f"exit {r.returncode}: {r.stderr[-2000:]}"] if r.returncode != 0 else []
+problems += [f"{k} changed" for k in before if before[k] != after[k]]
+try:
+    dual = json.load(open(dual_json))
+except Exception as e:  # noqa: BLE001
+    dual = {}
+    problems.append(f"no JSON: {e!r}")
+cells = {(c["method"], c["ports"], c["table_size"]): c for c in dual.get("latency", [])}
+if len(cells) != 5 * len(dual_sizes):
+    problems.append(f"{len(cells)} cells, expected {5 * len(dual_sizes)}")
+for key, c in cells.items():
+    if c.get("family") != "dual":
+        problems.append(f"{key}: family {c.get('family')!r}")
+for n in dual_sizes:
+    for m in ("warren-nft", "floor", "nft-cli", "libnftables"):
+        c = ran_cell(cells, (m, 3, n), f"dual {m} N={n}", problems)
+        if c is not None:
+            check_timings(c, f"dual {m} N={n}", reps, rounds, problems)
+        elif m in ("warren-nft", "floor") and cells.get((m, 3, n), {}).get("skipped"):
+            problems.append(f"dual {m} N={n} skipped: {cells[(m, 3, n)]['skipped']}")
+    fork = cells.get(("iptables-fork", 3, n), {})
+    if "not applicable to dual-stack tasks" not in (fork.get("skipped") or ""):
+        problems.append(f"dual iptables-fork N={n} is not skipped as not applicable: {fork}")
+if "dual-stack tasks (an IPv4 and an IPv6 address" not in r.stdout:
+    problems.append("the latency heading does not name the family")
+section = r.stdout.split("dual-stack: publish p50 of a 3-port task, warren-nft beside floor", 1)
+if len(section) != 2:
+    problems.append("no dual-stack section setting warren-nft beside floor")
+targets = {t.get("target"): t for t in dual.get("targets", [])}
+for n in dual_sizes:
+    ours, floor = cells.get(("warren-nft", 3, n), {}), cells.get(("floor", 3, n), {})
+    if "publish_us" not in ours or "publish_us" not in floor:
+        continue
+    ratio = ours["publish_us"]["p50"] / floor["publish_us"]["p50"]
+    label = f"dual-stack tasks: warren-nft publish p50 within 2x of floor, 3 ports, N={n:,}"
+    t = targets.get(label)
+    if t is None:
+        problems.append(f"no target {label!r} in {list(targets)}")
+    elif t.get("met") != (ratio <= 2.0) or f"= {ratio:.2f}x" not in t.get("measured", ""):
+        problems.append(f"target {label!r} disagrees with the cells' ratio {ratio:.2f}: {t}")
+    line = f"N={n:<7,} warren-nft {ours['publish_us']['p50']:8.1f} us  floor {floor['publish_us']['p50']:8.1f} us"
+    if len(section) == 2 and line not in section[1]:
+        problems.append(f"the dual-stack section lacks {line!r}")
+report("latency --family dual: warren-nft and floor measured with dual-stack tasks, side by side with the ratio and "
+       "the 2x target at every N; the iptables methods not applicable", problems)
 
 shutil.rmtree(work, ignore_errors=True)
 print(f"summary: {results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")

@@ -22,8 +22,9 @@ double microseconds_since(Clock::time_point start)
 nlohmann::json measure(const MethodInfo& info, const LatencyCell& cell, std::size_t repetitions, double max_seconds)
 {
     auto method = info.create();
-    method->prepare(filler_tasks(cell.table_size));
-    const auto times = time_publishes(*method, measured_service(cell.ports), cell.warmup, repetitions, max_seconds);
+    method->prepare(filler_tasks(cell.table_size, 1, cell.family), cell.family);
+    const auto times =
+        time_publishes(*method, measured_service(cell.ports, cell.family), cell.warmup, repetitions, max_seconds);
     return {{"publish_us", times.publish_us},
             {"unpublish_us", times.unpublish_us},
             {"peak_rss_kib", peak_rss_kib()},
@@ -78,13 +79,17 @@ std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::f
     std::vector<const MethodInfo*> infos;
     for (const auto& name : options.methods) {
         const auto* info = find_method(name);
-        const auto unavailable = info->unavailable();
+        const auto unavailable = options.family != AddressFamily::ipv4 && info->ipv4_only
+                                     ? "not applicable to " + std::string(display(options.family)) + " tasks: " +
+                                           *info->ipv4_only
+                                     : info->unavailable();
         for (const auto ports : options.ports)
             for (const auto table_size : options.table_sizes) {
                 LatencyCell cell;
                 cell.method = name;
                 cell.ports = ports;
                 cell.table_size = table_size;
+                cell.family = options.family;
                 cell.requested_repetitions = options.repetitions;
                 cell.warmup = options.warmup;
                 cell.rounds = plan.rounds;

@@ -27,18 +27,22 @@ struct LatencyOptions {
     std::size_t warmup = 20;
     double max_seconds = 60;  // of timed repetitions per cell; slower cells report fewer repetitions
     std::size_t rounds = 5;   // parts each cell is measured in, interleaved with the other cells'
+    // The addresses of the service and the filler tasks. The latency mode's only: the modes that
+    // borrow these options (foreign-writer, conntrack) publish IPv4 tasks.
+    AddressFamily family = AddressFamily::ipv4;
 };
 
 struct LatencyCell {
     std::string method;
     std::size_t ports = 0;
     std::size_t table_size = 0;
+    AddressFamily family = AddressFamily::ipv4;  // of the service and the filler tasks
     std::size_t requested_repetitions = 0;
     std::size_t repetitions = 0;
     std::size_t warmup = 0;  // untimed repetitions before each part's timed ones
     std::size_t rounds = 0;  // parts the repetitions were measured in
     bool time_bounded = false;
-    std::optional<std::string> skipped;  // the method cannot run here, and why
+    std::optional<std::string> skipped;  // the method cannot run here, or has nothing to do for the family, and why
     std::optional<std::string> error;    // it ran and failed: no figures
     Percentiles publish_us, unpublish_us;
     long peak_rss_kib = 0;       // the measuring process (in-process methods: library included)

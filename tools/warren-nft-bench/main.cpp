@@ -47,6 +47,7 @@ struct UsageError : std::runtime_error {
 struct Options {
     std::vector<std::string> modes{"latency"};
     LatencyOptions latency;
+    std::string family = "ipv4";
     std::vector<std::string> bulk{"10000x1", "1000x10"};
     DatapathOptions datapath;
     double datapath_seconds = 2;
@@ -103,6 +104,8 @@ void check(const Options& o)
     for (const auto& mode : o.modes)
         if (std::find(all_modes.begin(), all_modes.end(), mode) == all_modes.end())
             throw UsageError("--mode '" + mode + "': expected one of " + joined(all_modes));
+    if (!parse_family(o.family))
+        throw UsageError("--family '" + o.family + "': expected ipv4, ipv6 or dual");
     for (const auto& name : o.latency.methods)
         if (!find_method(name))
             throw UsageError("--methods '" + name + "': unknown method; known: " + names_of(all_methods()));
@@ -191,7 +194,7 @@ int run(const Options& o)
               << report.machine["sandbox"].get<std::string>() << "\n\n";
 
     if (wants(o, "latency")) {
-        print_latency_header(std::cout);
+        print_latency_header(std::cout, o.latency.family);
         report.latency = run_latency(o.latency, [](const LatencyCell& cell) { print_latency_row(std::cout, cell); });
     }
     if (wants(o, "bulk")) {
@@ -272,6 +275,11 @@ int main(int argc, char* argv[])
     app.add_option("--max-seconds", o.latency.max_seconds,
                    "latency: time bound of a cell's timed repetitions; a slower cell reports how many ran")
         ->capture_default_str();
+    app.add_option("--family", o.family,
+                   "latency: addresses of the service and the filler tasks: ipv4 (table ip warren), ipv6 (table ip6 "
+                   "warren) or dual (both, every port in both tables; warren-nft publishes with ContainerAddresses, "
+                   "one transaction; floor sends the same elements in one batch; the iptables methods do not apply)")
+        ->capture_default_str();
     app.add_option("--bulk", o.bulk, "bulk: shapes TASKSxPORTS to publish one task after the other, then adopt")
         ->delimiter(',')
         ->capture_default_str();
@@ -320,6 +328,7 @@ int main(int argc, char* argv[])
     try {
         app.parse(argc, argv);
         check(o);
+        o.latency.family = *parse_family(o.family);
         if (o.memory_ports_per_task == 0 || o.memory_ports_per_task > warren::nft::HostPortPublisher::max_ports_per_request)
             throw UsageError("--memory-ports-per-task: 1 to " +
                              std::to_string(warren::nft::HostPortPublisher::max_ports_per_request));

@@ -19,9 +19,9 @@ namespace bench {
 class Method {
 public:
     virtual ~Method() = default;
-    // Untimed: sets up what the method needs in the calling thread's (fresh) network namespace and
-    // publishes the filler tasks the table holds during the measurement.
-    virtual void prepare(std::span<const Task> filler) = 0;
+    // Untimed: sets up what the method needs in the calling thread's (fresh) network namespace for
+    // tasks of `family` and publishes the filler tasks the tables hold during the measurement.
+    virtual void prepare(std::span<const Task> filler, AddressFamily family) = 0;
     // Timed. Both throw when the kernel or the tool refuses: a failed publish is not a measurement.
     virtual void publish(const Task& service) = 0;
     virtual void unpublish(const Task& service) = 0;
@@ -33,6 +33,9 @@ struct MethodInfo {
     // Why the method cannot run on this machine (a tool or library is missing), if it cannot.
     std::function<std::optional<std::string>()> unavailable;
     std::function<std::unique_ptr<Method>()> create;
+    // Why the method publishes IPv4 only and so has nothing to measure for IPv6 or dual-stack
+    // tasks (--family), if it does.
+    std::optional<std::string> ipv4_only = {};
 };
 
 // In the order of the report.
@@ -51,8 +54,13 @@ MethodInfo libnftables_method();
 // warren-nft's HostPortPublisher with `options`, as the methods warren-nft and warren-nft-counters use it.
 std::unique_ptr<Method> warren_nft_publisher(warren::nft::PublisherOptions options);
 
-// Publishes tasks through warren-nft's HostPortPublisher, whose first publish creates table ip
-// warren (even for no tasks): how every method that works on that table fills it.
-void publish_with_library(std::span<const Task> tasks);
+// Publishes `task` as a node agent would: a task with one address through the one-address
+// overload, a dual-stack task through ContainerAddresses (one transaction over both tables).
+void publish_task(warren::nft::HostPortPublisher& publisher, const Task& task,
+                  std::span<const warren::nft::PortMapping> ports);
+
+// Publishes tasks through warren-nft's HostPortPublisher, whose first publish creates the tables of
+// `family` (even for no tasks): how every method that works on those tables fills them.
+void publish_with_library(std::span<const Task> tasks, AddressFamily family);
 
 }  // namespace bench

@@ -18,15 +18,25 @@ const std::vector<MethodInfo>& all_methods()
 
 const MethodInfo* find_method(const std::string& name) { return find_named(all_methods(), name); }
 
-void publish_with_library(std::span<const Task> tasks)
+void publish_task(warren::nft::HostPortPublisher& publisher, const Task& task,
+                  std::span<const warren::nft::PortMapping> ports)
+{
+    if (task.family() == AddressFamily::dual)
+        publisher.publish_ports(task.id, warren::nft::ContainerAddresses{task.container_ip, task.container_ipv6},
+                                ports);
+    else
+        publisher.publish_ports(task.id, task.container_ip.empty() ? task.container_ipv6 : task.container_ip, ports);
+}
+
+void publish_with_library(std::span<const Task> tasks, AddressFamily family)
 {
     warren::nft::HostPortPublisher publisher;
     for (const auto& task : tasks)
-        publisher.publish_ports(task.id, task.container_ip, port_mappings(task));
+        publish_task(publisher, task, port_mappings(task));
     if (tasks.empty()) {
-        // The table must exist even when empty, for the methods that add elements to it by text.
-        const auto placeholder = measured_service(1);
-        publisher.publish_ports(placeholder.id, placeholder.container_ip, port_mappings(placeholder));
+        // The tables must exist even when empty, for the methods that add elements to them.
+        const auto placeholder = measured_service(1, family);
+        publish_task(publisher, placeholder, port_mappings(placeholder));
         publisher.unpublish_ports(placeholder.id);
     }
 }

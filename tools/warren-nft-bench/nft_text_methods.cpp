@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Methods `nft-cli` (one `nft -f -` process per publish) and `libnftables` (nft's library in process,
-// nft_run_cmd_from_buffer). Both write exactly what warren-nft writes, as nft text, into the table
-// warren-nft created: the same kernel work, so the difference is the tooling (process start, parsing,
-// nft's cache of the ruleset).
+// nft_run_cmd_from_buffer). Both write exactly what warren-nft writes, as nft text, into the tables
+// warren-nft created (ip warren, and ip6 warren for tasks with an IPv6 address): the same kernel
+// work, so the difference is the tooling (process start, parsing, nft's cache of the ruleset).
 #include "method.hpp"
 #include "tool_process.hpp"
 
@@ -11,29 +11,42 @@
 #endif
 
 #include <memory>
+#include <utility>
 #include <stdexcept>
 
 namespace bench {
 namespace {
 
+// One element statement per table the service has an address for: one script, one transaction.
 std::string elements_script(const Task& service, bool add)
 {
     const std::string verb = add ? "add" : "delete";
-    std::string ports;
-    for (const auto& port : service.ports) {
-        ports += ports.empty() ? "" : ", ";
-        ports += std::string(warren::nft::to_string(port.protocol)) + " . " + std::to_string(port.host_port);
-        if (add)  // nft wants an element's comment on its key, before the mapped value
-            ports += " comment \"task=" + service.id + "\" : " + service.container_ip + " . " +
-                     std::to_string(port.container_port);
+    std::string script;
+    using Table = std::pair<const char*, const std::string*>;
+    for (const auto& [table, container_ip] :
+         {Table{"ip", &service.container_ip}, Table{"ip6", &service.container_ipv6}}) {
+        if (container_ip->empty())
+            continue;
+        std::string ports;
+        for (const auto& port : service.ports) {
+            ports += ports.empty() ? "" : ", ";
+            ports += std::string(warren::nft::to_string(port.protocol)) + " . " + std::to_string(port.host_port);
+            if (add)  // nft wants an element's comment on its key, before the mapped value
+                ports += " comment \"task=" + service.id + "\" : " + *container_ip + " . " +
+                         std::to_string(port.container_port);
+        }
+        // The ports-map elements only: warren-nft's tables do not count, so they have no backends set.
+        script += verb + " element " + table + " warren ports { " + ports + " }\n";
     }
-    // The ports-map elements only: warren-nft's table does not count, so it has no backends set.
-    return verb + " element ip warren ports { " + ports + " }\n";
+    return script;
 }
 
 class NftCli final : public Method {
 public:
-    void prepare(std::span<const Task> filler) override { publish_with_library(filler); }
+    void prepare(std::span<const Task> filler, AddressFamily family) override
+    {
+        publish_with_library(filler, family);
+    }
     void publish(const Task& service) override { run_tool({"nft", "-f", "-"}, elements_script(service, true)); }
     void unpublish(const Task& service) override { run_tool({"nft", "-f", "-"}, elements_script(service, false)); }
 };
@@ -48,7 +61,10 @@ public:
         nft_ctx_buffer_output(context_.get());
         nft_ctx_buffer_error(context_.get());
     }
-    void prepare(std::span<const Task> filler) override { publish_with_library(filler); }
+    void prepare(std::span<const Task> filler, AddressFamily family) override
+    {
+        publish_with_library(filler, family);
+    }
     void publish(const Task& service) override { run(elements_script(service, true)); }
     void unpublish(const Task& service) override { run(elements_script(service, false)); }
 

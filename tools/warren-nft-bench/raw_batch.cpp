@@ -17,7 +17,7 @@ RawBatchSocket::RawBatchSocket(std::string who)
         throw std::system_error(errno, std::generic_category(), who_ + ": netlink socket");
 }
 
-void RawBatchSocket::commit(std::initializer_list<Message> messages)
+void RawBatchSocket::commit(std::span<const Message> messages)
 {
     auto* batch = mnl_nlmsg_batch_start(buffer_.data(), buffer_.size() / 2);
     nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
@@ -26,7 +26,7 @@ void RawBatchSocket::commit(std::initializer_list<Message> messages)
     for (const auto& message : messages) {
         const auto flags = static_cast<std::uint16_t>(message.flags | (--left == 0 ? NLM_F_ACK : 0));
         auto* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)), message.type,
-                                          NFPROTO_IPV4, flags, seq_);
+                                          message.family, flags, seq_);
         last_seq_ = seq_++;
         message.payload(nlh);
         mnl_nlmsg_batch_next(batch);

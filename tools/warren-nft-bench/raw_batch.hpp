@@ -7,11 +7,16 @@
 #include "netlink/nftnl_ptr.hpp"
 
 #include <libmnl/libmnl.h>
+// glibc's first: <linux/netfilter.h> brings <linux/in.h>, which defers to glibc's only when it came
+// before, and so lets includers of this header include <netinet/in.h> after it.
+#include <netinet/in.h>
+#include <linux/netfilter.h>
 
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,11 +31,13 @@ public:
         std::uint16_t type;   // NFT_MSG_*
         std::uint16_t flags;  // NLM_F_*; the last message of a batch also gets NLM_F_ACK
         std::function<void(nlmsghdr*)> payload;  // e.g. nftnl_set_elems_nlmsg_build_payload
+        std::uint16_t family = NFPROTO_IPV4;     // of the table it changes: NFPROTO_IPV4, NFPROTO_IPV6
     };
-    // Sends `messages` (for table family ip) as one batch and returns once the kernel acked the last:
-    // then the batch is committed. Only the last asks for an ack, so a refusal of an earlier message
-    // arrives first and throws std::system_error.
-    void commit(std::initializer_list<Message> messages);
+    // Sends `messages` as one batch, one transaction whatever tables they change, and returns once
+    // the kernel acked the last: then the batch is committed. Only the last asks for an ack, so a
+    // refusal of an earlier message arrives first and throws std::system_error.
+    void commit(std::span<const Message> messages);
+    void commit(std::initializer_list<Message> messages) { commit(std::span(messages.begin(), messages.size())); }
 
 private:
     void wait_for_ack();

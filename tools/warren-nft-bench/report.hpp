@@ -36,7 +36,8 @@ struct Report {
 nlohmann::json describe_machine();
 
 void print_latency_row(std::ostream& out, const LatencyCell& cell);
-void print_latency_header(std::ostream& out);
+// Names the family of the tasks when they are not IPv4 (--family).
+void print_latency_header(std::ostream& out, AddressFamily family);
 void print_text(std::ostream& out, const Report& report);  // all but the latency rows (printed as they come)
 nlohmann::json to_json(const Report& report);
 std::string to_csv(const std::vector<LatencyCell>& cells);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "service.hpp"
 
+#include <cstdio>
 #include <stdexcept>
 
 namespace bench {
@@ -19,11 +20,56 @@ std::string filler_ip(std::size_t task)
            std::to_string(host & 0xff);
 }
 
+std::string filler_ipv6(std::size_t task)
+{
+    char text[40];
+    const auto host = static_cast<unsigned long>(task) + 1;
+    std::snprintf(text, sizeof text, "fd00:64::%lx:%lx", (host >> 16) & 0xffff, host & 0xffff);
+    return text;
+}
+
+// A task of `family` named `id`, with the addresses it has of the two given.
+Task task_of(AddressFamily family, std::string id, std::string ipv4, std::string ipv6)
+{
+    return {std::move(id), has_ipv4(family) ? std::move(ipv4) : std::string(), {},
+            has_ipv6(family) ? std::move(ipv6) : std::string()};
+}
+
+struct FamilyNames {
+    AddressFamily family;
+    std::string_view option;   // --family's value
+    std::string_view display;  // the report's
+};
+constexpr FamilyNames family_names[] = {
+    {AddressFamily::ipv4, "ipv4", "IPv4"},
+    {AddressFamily::ipv6, "ipv6", "IPv6"},
+    {AddressFamily::dual, "dual", "dual-stack"},
+};
+const FamilyNames& names_of(AddressFamily family) noexcept { return family_names[static_cast<int>(family)]; }
+
 }  // namespace
 
-Task measured_service(std::size_t ports)
+std::string_view to_string(AddressFamily family) noexcept { return names_of(family).option; }
+std::string_view display(AddressFamily family) noexcept { return names_of(family).display; }
+
+std::optional<AddressFamily> parse_family(std::string_view text)
 {
-    Task task{"bench-service", "10.88.0.5", {}};
+    for (const auto& names : family_names)
+        if (text == names.option)
+            return names.family;
+    return std::nullopt;
+}
+
+AddressFamily Task::family() const noexcept
+{
+    if (container_ipv6.empty())
+        return AddressFamily::ipv4;
+    return container_ip.empty() ? AddressFamily::ipv6 : AddressFamily::dual;
+}
+
+Task measured_service(std::size_t ports, AddressFamily family)
+{
+    auto task = task_of(family, "bench-service", "10.88.0.5", "fd00:88::5");
     for (std::size_t i = 0; i < ports; ++i)
         task.ports.push_back({static_cast<std::uint16_t>(first_service_host_port + i), task.container_ip,
                               static_cast<std::uint16_t>(first_service_container_port + i)});
@@ -32,7 +78,7 @@ Task measured_service(std::size_t ports)
 
 std::size_t filler_capacity() { return 3 * filler_ports_per_protocol; }
 
-std::vector<Task> filler_tasks(std::size_t count, std::size_t ports_per_task)
+std::vector<Task> filler_tasks(std::size_t count, std::size_t ports_per_task, AddressFamily family)
 {
     using warren::nft::Protocol;
     if (count > filler_capacity())
@@ -44,7 +90,7 @@ std::vector<Task> filler_tasks(std::size_t count, std::size_t ports_per_task)
     for (std::size_t i = 0; i < count; ++i) {
         if (i % ports_per_task == 0) {
             const auto n = tasks.size();
-            tasks.push_back({"filler-" + std::to_string(n), filler_ip(n), {}});
+            tasks.push_back(task_of(family, "filler-" + std::to_string(n), filler_ip(n), filler_ipv6(n)));
         }
         static constexpr Protocol protocols[] = {Protocol::tcp, Protocol::udp, Protocol::sctp};
         const auto port = static_cast<std::uint16_t>(first_filler_host_port + i % filler_ports_per_protocol);

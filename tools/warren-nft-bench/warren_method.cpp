@@ -13,15 +13,12 @@ class WarrenNft final : public Method {
 public:
     explicit WarrenNft(warren::nft::PublisherOptions options) : publisher_(std::move(options)) {}
 
-    void prepare(std::span<const Task> filler) override
+    void prepare(std::span<const Task> filler, AddressFamily) override
     {
         for (const auto& task : filler)
-            publisher_.publish_ports(task.id, task.container_ip, port_mappings(task));
+            publish_task(publisher_, task, port_mappings(task));
     }
-    void publish(const Task& service) override
-    {
-        publisher_.publish_ports(service.id, service.container_ip, port_mappings(service));
-    }
+    void publish(const Task& service) override { publish_task(publisher_, service, port_mappings(service)); }
     void unpublish(const Task& service) override { publisher_.unpublish_ports(service.id); }
 
 private:
