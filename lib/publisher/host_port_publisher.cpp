@@ -387,7 +387,7 @@ private:
     bool incomplete_table() const
     {
         return std::any_of(layout::families.begin(), layout::families.end(),
-                           [&](Family family) { return kept_up(family) && view_.incomplete(family); });
+                           [&](Family family) { return view_.incomplete(family) && kept_up(family); });
     }
 
     // Whether a table lacks part of its layout that published ports, kept or in the kernel, need.
@@ -444,20 +444,27 @@ private:
     // date: decide again. Throws Error for refusals.
     bool commit_change(const ruleset::Commit& change)
     {
-        ruleset::Commit tx;
         Families changed{}, repaired{};
         for (const auto family : layout::families) {
             const auto i = layout::family_index(family);
             const auto* part = change.find(layout::table(family));
-            const bool touched = part && !part->empty();
-            if (view_.repair(family) && (touched || kept_up(family))) {
-                tx.part(layout::table(family)).append(*view_.repair(family));
-                repaired[i] = true;
-            }
-            if (touched)
-                tx.part(layout::table(family)).append(*part);
-            changed[i] = touched || repaired[i];
+            changed[i] = part && !part->empty();
+            repaired[i] = view_.repair(family) && (changed[i] || kept_up(family));
         }
+        // Usually nothing to repair: the change goes as it is, uncopied.
+        std::optional<ruleset::Commit> combined;
+        if (repaired[0] || repaired[1]) {
+            combined.emplace();
+            for (const auto family : layout::families) {
+                const auto i = layout::family_index(family);
+                if (repaired[i])
+                    combined->part(layout::table(family)).append(*view_.repair(family));
+                if (changed[i])
+                    combined->part(layout::table(family)).append(*change.find(layout::table(family)));
+                changed[i] = changed[i] || repaired[i];
+            }
+        }
+        const auto& tx = combined ? *combined : change;
         for (int attempt = 0; attempt <= max_prompt_retries; ++attempt) {
             // Another writer that commits to its own tables faster than one of our round trips would
             // refuse every guarded commit. Our view is exact then (the announcements said that only
