@@ -129,9 +129,9 @@ public:
 
     ~Impl() { healer_.reset(); }
 
+    // `task_id` is checked already, before the addresses (its error comes first).
     void publish(std::string_view task_id, const validation::ContainerFamilies& addresses, std::span<const PortMapping> ports)
     {
-        validate_task_id(task_id);
         auto wanted = wanted_entries(addresses, ports);
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
