@@ -43,14 +43,16 @@ std::size_t TaskIndex::DestinationHash::operator()(const Destination& d) const n
 
 void TaskIndex::insert_port(const HostPort& host_port, const Port& port)
 {
-    ports_.insert_or_assign(host_port, port);
+    if (ports_.insert_or_assign(host_port, port).second)
+        ++family_ports_[layout::family_index(host_port.family())];
     if (host_port.bound())
         bound_.insert(host_port);
 }
 
 void TaskIndex::erase_port(const HostPort& host_port)
 {
-    ports_.erase(host_port);
+    if (ports_.erase(host_port))
+        --family_ports_[layout::family_index(host_port.family())];
     names_.erase(host_port);
     bound_.erase(host_port);
 }
@@ -64,7 +66,7 @@ TaskIndex TaskIndex::from_snapshot(layout::Family family, const ruleset::TableSn
 
 bool TaskIndex::has_family(layout::Family family) const noexcept
 {
-    return std::any_of(ports_.begin(), ports_.end(), [&](const auto& port) { return port.first.family() == family; });
+    return family_ports_[layout::family_index(family)] > 0;
 }
 
 void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting)

@@ -75,7 +75,7 @@ public:
     void forget_set(layout::Family family, std::string_view set, std::vector<std::string>& touched);
     // Follows the deletion of the family's table; its counting goes with it, `counting` is the new table's.
     void forget_family(layout::Family family, bool counting, std::vector<std::string>& touched);
-    // Whether any port of the family is published.
+    // Whether any port of the family is published (constant time: asked on every change that may repair).
     bool has_family(layout::Family family) const noexcept;
     // The tasks that publish ports, the ownerless elements (foreign_owner) left out.
     std::vector<std::string> task_ids() const;
@@ -145,6 +145,7 @@ private:
     std::set<layout::HostPort> bound_;
     std::unordered_map<layout::HostPort, std::string, HostPortHash> names_;  // of the ports that have one
     std::array<bool, 2> counting_{};  // per family (layout::family_index)
+    std::array<std::size_t, 2> family_ports_{};  // entries of ports_ per family, kept by insert_port and erase_port
     std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_
     std::set<layout::Destination> mismatched_;
 };
