@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 shift || true
 
-packages=(g++ meson ninja-build pkg-config python3 libmnl-dev libnftnl-dev libboost-dev catch2 nlohmann-json3-dev libcli11-dev nftables iproute2 util-linux iptables libnftables-dev gnuplot-nox conntrack)
+packages=(g++ clang dpkg-dev clang-format meson ninja-build pkg-config python3 libmnl-dev libnftnl-dev libboost-dev catch2 nlohmann-json3-dev libcli11-dev nftables iproute2 util-linux iptables libnftables-dev gnuplot-nox conntrack)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -20,7 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -f "$build_dir/build.ninja" ]; then
-    meson setup "$build_dir" "$@" >/dev/null
+    # Warnings are errors here (the test script, CI), not in default_options: a packager's build with
+    # other compilers or flags must not fail on a new warning.
+    meson setup "$build_dir" -Dwerror=true "$@" >/dev/null
 fi
 ninja -C "$build_dir" >/dev/null
 echo "setup: built $build_dir"

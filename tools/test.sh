@@ -27,9 +27,24 @@ install_status=$?
 tests/vm/run-6.1.sh build >build/meson-logs/vm-6.1.txt 2>&1
 vm_status=$?
 
-python3 - build build-asan "$install_status" "$vm_status" <<'PY'
+# Steps that are scripts of their own: each ends its output with "summary: N passed, N failed, N skipped".
+steps=()
+run_step() {
+    local name=$1
+    shift
+    "$@" >"build/meson-logs/step-$name.txt" 2>&1
+    echo $? >"build/meson-logs/step-$name.status"
+    steps+=("$name")
+}
+run_step builds tools/check-builds.sh
+run_step format tools/check-format.sh
+
+python3 - build build-asan "$install_status" "$vm_status" "${steps[@]}" <<'PY'
 import json, re, subprocess, sys
 passed = failed = skipped = 0
+steps = []
+while not sys.argv[-1].isdigit():
+    steps.insert(0, sys.argv.pop())
 vm_status = int(sys.argv.pop())
 install_status = int(sys.argv.pop())
 for build in sys.argv[1:]:
@@ -94,6 +109,22 @@ else:
 if vm_status not in (0, 77):
     print("  (see build/meson-logs/vm-6.1.txt)")
     print(vm_log[-3000:])
+for step in steps:
+    out = open(f"build/meson-logs/step-{step}.txt").read()
+    status = int(open(f"build/meson-logs/step-{step}.status").read())
+    sums = re.findall(r"^summary: (\d+) passed, (\d+) failed, (\d+) skipped$", out, re.M)
+    if not sums:
+        failed += 1
+        print(f"{step}: exit {status}, no summary line; counted as 1 failed")
+        print(out[-3000:])
+        continue
+    ok, bad, skip = (int(g) for g in sums[-1])
+    if status != 0 and bad == 0:
+        bad = 1
+    passed += ok; failed += bad; skipped += skip
+    print(f"{step}: {ok} passed, {bad} failed" + (f", {skip} skipped" if skip else ""))
+    if bad or skip:
+        print("\n".join("  " + l for l in out.splitlines() if not l.startswith("summary:"))[-3000:])
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 sys.exit(1 if failed else 0)
 PY

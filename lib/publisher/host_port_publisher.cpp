@@ -14,6 +14,7 @@
 #include "netlink/kernel_backend.hpp"
 #include "printable.hpp"
 #include "publisher/flow_cleaner.hpp"
+#include "publisher/publisher_on.hpp"
 #include "publisher/flow_cleanup.hpp"
 #include "publisher/healer.hpp"
 #include "publisher/layout.hpp"
@@ -100,7 +101,7 @@ Error contention()
 
 }  // namespace
 
-class HostPortPublisher::Impl {
+class WARREN_NFT_LOCAL HostPortPublisher::Impl {
 public:
     Impl(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
         : backend_(std::move(backend)),
@@ -128,6 +129,12 @@ public:
     }
 
     ~Impl() { healer_.reset(); }
+
+    // A member, so that it may call the publisher's private constructor.
+    static HostPortPublisher publisher(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
+    {
+        return HostPortPublisher(std::make_unique<Impl>(std::move(backend), std::move(options)));
+    }
 
     // `task_id` is checked already, before the addresses (its error comes first).
     void publish(std::string_view task_id, const validation::ContainerFamilies& addresses, std::span<const PortMapping> ports)
@@ -773,13 +780,15 @@ private:
 };
 
 HostPortPublisher::HostPortPublisher(PublisherOptions options)
-    : HostPortPublisher(std::make_unique<netlink::KernelBackend>(), std::move(options))
+    : impl_(std::make_unique<Impl>(std::make_unique<netlink::KernelBackend>(), std::move(options)))
 {
 }
 
-HostPortPublisher::HostPortPublisher(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
-    : impl_(std::make_unique<Impl>(std::move(backend), std::move(options)))
+HostPortPublisher::HostPortPublisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HostPortPublisher publisher_on(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
 {
+    return HostPortPublisher::Impl::publisher(std::move(backend), std::move(options));
 }
 
 HostPortPublisher::~HostPortPublisher() = default;

@@ -89,9 +89,9 @@ public:
     std::size_t size() const noexcept { return ports_.size(); }
 
 private:
-    // The layout keeps memory per published port low (a node agent may hold 100,000; the target
-    // is < 300 bytes each, measured by warren-nft-bench --mode memory): one node per port, one per
-    // task, one per destination, and a name or a bound address only where there is one.
+    // The layout keeps memory per published port low (a node agent may hold 100,000; the budget
+    // and warren-nft-bench --mode memory's figures are in docs/performance.md): one node per port,
+    // one per task, one per destination, and a name or a bound address only where there is one.
     struct Port {
         const std::string* task;  // key of tasks_: nodes of unordered maps do not move
         layout::Address address;
@@ -126,8 +126,8 @@ private:
     void settle(const layout::Destination& destination);
 
     // Hash maps: at 10,000 published ports an ordered map's lookups walk 14 nodes each, and a
-    // publish makes a few dozen of them; on a busy machine with cold caches that cost more than the
-    // kernel's whole transaction (warren-nft-bench, 3 ports at N = 10,000: 27 µs against 14).
+    // publish makes a few dozen of them; on a busy machine with cold caches they cost more than the
+    // kernel's whole transaction.
     struct TaskIdHash {
         using is_transparent = void;
         std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }

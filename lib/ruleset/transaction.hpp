@@ -5,6 +5,7 @@
 
 #include "ruleset/objects.hpp"
 
+#include <concepts>
 #include <string>
 #include <variant>
 #include <vector>
@@ -20,6 +21,12 @@ enum class Verb {
 
 using Object = std::variant<Table, Chain, Set, Element, Rule>;
 
+// Objects that every backend can create exclusively and delete. A rule is neither: the kernel
+// deletes a rule by its handle, which Rule does not carry, and NLM_F_EXCL means nothing to a rule
+// (fixed rules are replaced by flushing their chain). Rules can only be added.
+template <typename T>
+concept NamedObject = std::same_as<T, Table> || std::same_as<T, Chain> || std::same_as<T, Set> || std::same_as<T, Element>;
+
 struct Operation {
     Verb verb;
     Object object;
@@ -31,8 +38,16 @@ public:
     explicit Transaction(Table table) : table_(std::move(table)) {}
 
     Transaction& add(Object object) { return push(Verb::add, std::move(object)); }
-    Transaction& create(Object object) { return push(Verb::create, std::move(object)); }
-    Transaction& remove(Object object) { return push(Verb::remove, std::move(object)); }
+    template <NamedObject T>
+    Transaction& create(T object)
+    {
+        return push(Verb::create, std::move(object));
+    }
+    template <NamedObject T>
+    Transaction& remove(T object)
+    {
+        return push(Verb::remove, std::move(object));
+    }
     Transaction& flush(Chain chain) { return push(Verb::flush, std::move(chain)); }
     // Appends the operations of `other`, a transaction on the same table, after this one's.
     Transaction& append(const Transaction& other)

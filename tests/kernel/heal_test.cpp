@@ -7,6 +7,7 @@
 
 #include "netlink/change_feed.hpp"
 #include "netlink/kernel_backend.hpp"
+#include "publisher/publisher_on.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -177,7 +178,7 @@ TEST_CASE_METHOD(FreshNetns, "commits to other tables cost no table read and no 
 {
     auto counting = std::make_unique<CountingBackend>();
     const auto full_reads = counting->full_reads;
-    HostPortPublisher publisher(std::move(counting));
+    auto publisher = warren::nft::publisher_on(std::move(counting));
     const auto ports = one_port_each(100, 20000);
     int foreign_commits = 0;
     {
@@ -214,7 +215,7 @@ TEST_CASE_METHOD(FreshNetns, "a large table is read while another writer keeps c
     // the announcements tell that none of its commits touched our table.
     auto counting = std::make_unique<CountingBackend>();
     const auto full_reads = counting->full_reads;
-    HostPortPublisher publisher(std::move(counting));
+    auto publisher = warren::nft::publisher_on(std::move(counting));
     CHECK(publisher.all_published_ports().size() == 20000);
     CHECK(*full_reads == 1);
     INFO("foreign commits during the read: " << writer.commits() - before);
@@ -225,7 +226,7 @@ TEST_CASE_METHOD(FreshNetns, "changes by other writers to our table are followed
 {
     auto counting = std::make_unique<CountingBackend>();
     const auto full_reads = counting->full_reads;
-    HostPortPublisher publisher(std::move(counting));
+    auto publisher = warren::nft::publisher_on(std::move(counting));
     publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8080, 80, "web")});
     // Another process publishes, and someone deletes one of our elements by hand.
     HostPortPublisher().publish_ports("task-b", "10.88.0.3", std::vector{udp(5353, 53)});
@@ -253,7 +254,7 @@ TEST_CASE_METHOD(FreshNetns, "lost announcements make the view read the table ag
     // A receive queue of a few kilobytes overflows after a handful of other writers' commits.
     auto counting = std::make_unique<CountingBackend>(4096);
     const auto full_reads = counting->full_reads;
-    HostPortPublisher publisher(std::move(counting));
+    auto publisher = warren::nft::publisher_on(std::move(counting));
     publisher.publish_ports("mine", "10.88.0.2", std::vector{tcp(8080, 80)});
     REQUIRE(*full_reads == 1);
     HostPortPublisher other;

@@ -29,7 +29,7 @@ const std::vector<PortMapping> other{test::port(9090, 90)};
 
 // A fake kernel holding the table a first publish creates, with one port of task-a.
 struct PublishedTable {
-    PublishedTable() { HostPortPublisher(test::share(fake)).publish_ports("task-a", "10.88.0.5", web); }
+    PublishedTable() { publisher_on(test::share(fake)).publish_ports("task-a", "10.88.0.5", web); }
     // The table as another program leaves it: changed behind the publisher's back.
     FakeBackend::TableState& table() { return fake.mutable_state().at({ruleset::Family::ip, "warren"}); }
     FakeBackend fake;
@@ -44,7 +44,7 @@ TEST_CASE("a publish wakes a dormant table in its own transaction", "[publisher]
     kernel.fake.bump_generation();
     const auto committed = kernel.fake.committed().size();
 
-    HostPortPublisher publisher(test::share(kernel.fake));
+    auto publisher = publisher_on(test::share(kernel.fake));
     CHECK(publisher.published_ports("task-a") == web);  // reading changes nothing
     CHECK(kernel.table().flags == NFT_TABLE_F_DORMANT);
     // Even publishing exactly what is published: a publish that succeeds must carry traffic.
@@ -59,7 +59,7 @@ TEST_CASE("a publish sets a chain's policy drop back to accept", "[publisher][ad
     PublishedTable kernel;
     kernel.table().chains.at("prerouting").declaration.hook->policy_accept = false;
     kernel.fake.bump_generation();
-    HostPortPublisher(test::share(kernel.fake)).publish_ports("task-b", "10.88.0.6", other);
+    publisher_on(test::share(kernel.fake)).publish_ports("task-b", "10.88.0.6", other);
     CHECK(kernel.table().chains.at("prerouting").declaration.hook->policy_accept);
     CHECK(kernel.table().sets.at("ports").elements.size() == 2);
 }
@@ -73,7 +73,7 @@ TEST_CASE("a table owned by another process is refused before anything is sent",
     const auto state = kernel.fake.state();
     const auto attempts = kernel.fake.commit_attempts();
 
-    HostPortPublisher publisher(test::share(kernel.fake));
+    auto publisher = publisher_on(test::share(kernel.fake));
     const auto e = error_of([&] { publisher.publish_ports("task-b", "10.88.0.6", other); });
     CHECK(e.code() == errc::kernel_error);
     CHECK_THAT(e.what(), Catch::StartsWith("table ip warren is owned by another process (netlink port id 1001): only "
@@ -99,7 +99,7 @@ TEST_CASE("a map that would lose published ports is refused, and nothing is chan
     const auto state = kernel.fake.state();
     const auto attempts = kernel.fake.commit_attempts();
 
-    HostPortPublisher publisher(test::share(kernel.fake));
+    auto publisher = publisher_on(test::share(kernel.fake));
     for (const auto& call : std::vector<std::function<void()>>{
              [&] { publisher.publish_ports("task-b", "10.88.0.6", other); },
              [&] { publisher.unpublish_ports("task-a"); }}) {

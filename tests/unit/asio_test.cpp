@@ -22,7 +22,7 @@ using namespace warren::nft;
 TEST_CASE("async calls run on the executor and complete on the handler's", "[asio]")
 {
     ruleset::FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     boost::asio::thread_pool pool(1);
     boost::asio::io_context io;
 
@@ -60,7 +60,7 @@ TEST_CASE("async calls run on the executor and complete on the handler's", "[asi
 TEST_CASE("async errors are the synchronous Error, rethrown by use_future", "[asio]")
 {
     ruleset::FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     boost::asio::thread_pool pool(2);
     async_publish_ports(publisher, pool.get_executor(), "task-a", "10.88.0.5", {test::port(8080, 80)},
                         boost::asio::use_future)

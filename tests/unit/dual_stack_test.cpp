@@ -43,13 +43,13 @@ const ContainerAddresses dual{"10.88.0.2", "fd00:88::2"};
 TEST_CASE("an IPv4 task never makes an IPv6 table, an IPv6 task never an IPv4 one", "[dual-stack]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("v4", "10.88.0.2", std::vector{port(8080, 80)});
     CHECK(has_table(fake, Family::ip));
     CHECK_FALSE(has_table(fake, Family::ip6));
 
     FakeBackend fake6;
-    HostPortPublisher publisher6(test::share(fake6));
+    auto publisher6 = publisher_on(test::share(fake6));
     publisher6.publish_ports("v6", "fd00:88::2", std::vector{port(8080, 80), on("::", port(8081, 81))});
     CHECK(has_table(fake6, Family::ip6));
     CHECK_FALSE(has_table(fake6, Family::ip));
@@ -60,7 +60,7 @@ TEST_CASE("an IPv4 task never makes an IPv6 table, an IPv6 task never an IPv4 on
 TEST_CASE("a dual-stack task is one commit over both tables, and reads back as published", "[dual-stack]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     const std::vector ports{port(8080, 80), on("0.0.0.0", port(8081, 81)), on("::", port(8082, 82)),
                             on("2001:DB8::10", port(9000, 90)), on("10.0.0.1", port(9001, 91))};
     publisher.publish_ports("web", dual, ports);
@@ -94,7 +94,7 @@ TEST_CASE("conflicts follow docker: every address of a family clashes with its a
           "[dual-stack][conflict]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("v4-all", ContainerAddresses{"10.88.0.2", ""}, std::vector{on("0.0.0.0", port(8080, 80))});
     // [::] and 0.0.0.0 do not conflict, nor does an IPv6 address with an IPv4 port on every address.
     CHECK_NOTHROW(publisher.publish_ports("v6-all", "fd00:88::3", std::vector{on("::", port(8080, 80))}));
@@ -117,7 +117,7 @@ TEST_CASE("conflicts follow docker: every address of a family clashes with its a
 TEST_CASE("a port on one family's address needs a container address of that family", "[dual-stack][validation]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     const auto e = error_of([&] { publisher.publish_ports("x", "10.88.0.2", std::vector{on("fd00::1", port(80, 80))}); });
     CHECK(e.code() == errc::invalid_argument);
     CHECK_THAT(std::string(e.what()), Catch::Contains("no IPv6 container address"));
@@ -129,14 +129,14 @@ TEST_CASE("a port on one family's address needs a container address of that fami
 TEST_CASE("ports the host's loopback addresses reach get route_localnet towards their container first", "[localhost]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("plain", dual, std::vector{port(8080, 80)});
     CHECK(fake.route_localnet().empty());
     publisher.publish_ports("db", dual, std::vector{on("127.0.0.1", port(5432, 5432))});
     CHECK(fake.route_localnet() == std::vector{std::array<std::uint8_t, 4>{10, 88, 0, 2}});
 
     FakeBackend other;
-    HostPortPublisher everywhere(test::share(other), PublisherOptions{.wildcard_on_localhost = true});
+    auto everywhere = publisher_on(test::share(other), PublisherOptions{.wildcard_on_localhost = true});
     everywhere.publish_ports("web", "10.88.0.7", std::vector{port(8080, 80)});
     CHECK(other.route_localnet() == std::vector{std::array<std::uint8_t, 4>{10, 88, 0, 7}});
 }
@@ -145,7 +145,7 @@ TEST_CASE("UDP and SCTP ports that go, move or come get their stale connection t
           "[conntrack]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("dns", "10.88.0.2", std::vector{port(5353, 53, Protocol::udp), port(8080, 80)});
     publisher.wait_for_conntrack_cleanup();
     // New: only entries that never saw a reply (a client that sent before the port existed).
@@ -170,7 +170,7 @@ TEST_CASE("UDP and SCTP ports that go, move or come get their stale connection t
     CHECK(gone.address == test::address("fd00::1").bytes);
 
     FakeBackend quiet;
-    HostPortPublisher off(test::share(quiet), PublisherOptions{.conntrack_cleanup = false});
+    auto off = publisher_on(test::share(quiet), PublisherOptions{.conntrack_cleanup = false});
     off.publish_ports("dns", "10.88.0.2", std::vector{port(5353, 53, Protocol::udp)});
     off.unpublish_ports("dns");
     off.wait_for_conntrack_cleanup();
@@ -189,7 +189,7 @@ TEST_CASE("a failed conntrack cleanup is reported, and the change stands", "[con
     };
     FakeBackend fake;
     std::vector<std::string> warnings;
-    HostPortPublisher publisher(std::make_unique<Refusing>(fake),
+    auto publisher = publisher_on(std::make_unique<Refusing>(fake),
                                 PublisherOptions{.on_warning = [&](std::string_view message) { warnings.emplace_back(message); }});
     CHECK_NOTHROW(publisher.publish_ports("dns", "10.88.0.2", std::vector{port(5353, 53, Protocol::udp)}));
     publisher.wait_for_conntrack_cleanup();
@@ -201,7 +201,7 @@ TEST_CASE("a failed conntrack cleanup is reported, and the change stands", "[con
 TEST_CASE("reconcile takes dual-stack tasks", "[dual-stack][reconcile]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.reconcile(std::vector<TaskPorts>{{"web", "10.88.0.2", {port(8080, 80)}, "fd00:88::2"},
                                                {"v6", "fd00:88::3", {port(9090, 90)}}});
     CHECK(fake.committed().size() == 1);
@@ -214,7 +214,7 @@ TEST_CASE("reconcile takes dual-stack tasks", "[dual-stack][reconcile]")
 TEST_CASE("publishing the same loopback port again sets route_localnet again; a conflict sets nothing", "[localhost]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     const std::vector ports{on("127.0.0.1", port(5432, 5432))};
     publisher.publish_ports("db", "10.88.0.2", ports);
     const auto commits = fake.committed().size();

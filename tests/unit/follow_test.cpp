@@ -53,7 +53,7 @@ TEST_CASE("a commit refused for another table's change is sent again at once, re
 {
     FakeBackend fake;
     int full_reads = 0;
-    HostPortPublisher publisher(std::make_unique<Counting>(fake, full_reads));
+    auto publisher = publisher_on(std::make_unique<Counting>(fake, full_reads));
     publisher.publish_ports("a", "10.88.0.2", std::vector{port(8080, 80)});
     REQUIRE(full_reads == 1);
 
@@ -78,8 +78,8 @@ TEST_CASE("another publisher's changes to our table are followed element by elem
 {
     FakeBackend fake;
     int full_reads = 0;
-    HostPortPublisher publisher(std::make_unique<Counting>(fake, full_reads));
-    HostPortPublisher other(test::share(fake));
+    auto publisher = publisher_on(std::make_unique<Counting>(fake, full_reads));
+    auto other = publisher_on(test::share(fake));
     publisher.publish_ports("a", "10.88.0.2", std::vector{port(8080, 80)});
     other.publish_ports("b", "10.88.0.3", std::vector{port(9090, 90), port(9091, 91)});
     CHECK(publisher.published_ports("b").size() == 2);
@@ -93,7 +93,7 @@ TEST_CASE("another publisher's changes to our table are followed element by elem
 TEST_CASE("reconcile publishes, replaces and unpublishes in one transaction, and sends nothing when all match", "[reconcile]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("stale", "10.88.0.9", std::vector{port(7070, 70)});
     publisher.publish_ports("moved", "10.88.0.8", std::vector{port(6060, 60)});
     const std::vector<TaskPorts> desired = {{"moved", "10.88.0.7", {port(6060, 60)}}, {"new", "10.88.0.6", {port(7070, 71)}}};
@@ -107,7 +107,7 @@ TEST_CASE("reconcile publishes, replaces and unpublishes in one transaction, and
     CHECK(all[1].task_id == "new");
 
     commits = fake.committed().size();
-    HostPortPublisher(test::share(fake)).reconcile(desired);
+    publisher_on(test::share(fake)).reconcile(desired);
     CHECK(fake.committed().size() == commits);
     // Empty desired state: everything goes; the table stays.
     publisher.reconcile({});
@@ -118,7 +118,7 @@ TEST_CASE("reconcile publishes, replaces and unpublishes in one transaction, and
 TEST_CASE("reconcile refuses a desired state that claims a port twice, and changes nothing", "[reconcile]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("a", "10.88.0.2", std::vector{port(8080, 80)});
     const auto commits = fake.committed().size();
     CHECK(error_of([&] {
@@ -145,9 +145,9 @@ TEST_CASE("a self-healing publisher restores a task another publisher unpublishe
                                  reports.push_back(report);
                                  reported.notify_all();
                              }};
-    HostPortPublisher publisher(test::share(fake), options);
+    auto publisher = publisher_on(test::share(fake), options);
     publisher.publish_ports("a", "10.88.0.2", std::vector{port(8080, 80), port(8081, 81)});
-    HostPortPublisher(test::share(fake)).unpublish_ports("a");
+    publisher_on(test::share(fake)).unpublish_ports("a");
     std::unique_lock lock(mutex);
     REQUIRE(reported.wait_for(lock, std::chrono::seconds(5), [&] { return !reports.empty(); }));
     CHECK(reports[0].error.empty());

@@ -67,7 +67,7 @@ std::size_t element_operations(const ruleset::Commit& transaction)
 TEST_CASE("a publisher that only reads or unpublishes creates nothing", "[publisher][lazy]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     CHECK(publisher.all_published_ports().empty());
     CHECK(publisher.published_ports("task-a").empty());
     publisher.unpublish_ports("task-a");
@@ -79,7 +79,7 @@ TEST_CASE("a publisher that only reads or unpublishes creates nothing", "[publis
 TEST_CASE("the first publish creates the table with its fixed chains, maps and rules in its own transaction", "[publisher][lazy]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     REQUIRE(fake.committed().size() == 1);
     CHECK(elements(fake, "ports").size() == 3);
@@ -104,7 +104,7 @@ TEST_CASE("the first publish creates the table with its fixed chains, maps and r
 TEST_CASE("all ports of a publish go into one transaction", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     const auto before = fake.committed().size();
     publisher.publish_ports("task-a", "10.88.0.5", web);
     REQUIRE(fake.committed().size() == before + 1);
@@ -123,7 +123,7 @@ TEST_CASE("all ports of a publish go into one transaction", "[publisher]")
 TEST_CASE("a rejected transaction changes nothing, in the backend or in the publisher's view", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     const auto state = fake.state();
     const auto generation = fake.generation();
@@ -145,7 +145,7 @@ TEST_CASE("a rejected transaction changes nothing, in the backend or in the publ
 TEST_CASE("the fake applies transactions all or nothing", "[fake]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     const auto state = fake.state();
     ruleset::Transaction tx(layout::table(ruleset::Family::ip));
@@ -163,7 +163,7 @@ TEST_CASE("the fake applies transactions all or nothing", "[fake]")
 TEST_CASE("host-port conflicts between tasks are refused and change nothing", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     const auto state = fake.state();
 
@@ -183,7 +183,7 @@ TEST_CASE("host-port conflicts between tasks are refused and change nothing", "[
 TEST_CASE("a task publishing again replaces its ports in one transaction", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     const auto commits = fake.committed().size();
 
@@ -201,7 +201,7 @@ TEST_CASE("a task publishing again replaces its ports in one transaction", "[pub
 TEST_CASE("unpublish is idempotent and needs no container IP", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     publisher.unpublish_ports("task-a");
     CHECK(elements(fake, "ports").empty());
@@ -214,7 +214,7 @@ TEST_CASE("unpublish is idempotent and needs no container IP", "[publisher]")
 TEST_CASE("in a table that counts, a publish adds each new destination to the backends set", "[publisher][counters]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake), PublisherOptions{.counters = true});
+    auto publisher = publisher_on(test::share(fake), PublisherOptions{.counters = true});
     publisher.publish_ports("task-a", "10.88.0.5", web);
     CHECK(warren_table(fake).sets.at("backends").declaration.counter);
     // three ports and three distinct destinations
@@ -228,7 +228,7 @@ TEST_CASE("in a table that counts, a publish adds each new destination to the ba
 TEST_CASE("backends shared by several host ports stay until their last user leaves", "[publisher][counters]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake), PublisherOptions{.counters = true});
+    auto publisher = publisher_on(test::share(fake), PublisherOptions{.counters = true});
     const std::vector<PortMapping> two_doors{test::port(80, 8080), test::port(8080, 8080)};
     publisher.publish_ports("task-a", "10.88.0.5", two_doors);
     CHECK(elements(fake, "ports").size() == 2);
@@ -245,10 +245,10 @@ TEST_CASE("backends shared by several host ports stay until their last user leav
 TEST_CASE("a second publisher adopts the state, sees conflicts and can unpublish", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher first(test::share(fake));
+    auto first = publisher_on(test::share(fake));
     first.publish_ports("task-a", "10.88.0.5", web);
 
-    HostPortPublisher second(test::share(fake));
+    auto second = publisher_on(test::share(fake));
     CHECK(second.published_ports("task-a") == first.published_ports("task-a"));
     CHECK(second.all_published_ports().size() == 3);
     const std::vector<PortMapping> clash{test::port(8080, 1)};
@@ -264,8 +264,8 @@ TEST_CASE("a second publisher adopts the state, sees conflicts and can unpublish
 TEST_CASE("a stale view never unpublishes or refuses on behalf of another writer", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher first(test::share(fake));
-    HostPortPublisher second(test::share(fake));
+    auto first = publisher_on(test::share(fake));
+    auto second = publisher_on(test::share(fake));
     // `first` has never heard of task-a: its unpublish must still remove it.
     second.publish_ports("task-a", "10.88.0.5", web);
     first.unpublish_ports("task-a");
@@ -281,8 +281,8 @@ TEST_CASE("a stale view never unpublishes or refuses on behalf of another writer
 TEST_CASE("a concurrent commit makes the publisher retry from a fresh view", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
-    HostPortPublisher other(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
+    auto other = publisher_on(test::share(fake));
     int injected = 0;
     fake.before_commit = [&](const ruleset::Commit&) {
         // The first commit attempt is ours; another process sneaks in a publish of the same host port.
@@ -312,7 +312,7 @@ TEST_CASE("a concurrent commit makes the publisher retry from a fresh view", "[p
 TEST_CASE("endless concurrent writers end in ruleset_changed, with nothing changed", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     fake.before_commit = [&](const ruleset::Commit&) { fake.bump_generation(); };
     const auto state = fake.state();
     CHECK(error_of([&] { publisher.publish_ports("task-a", "10.88.0.5", web); }).code() == errc::ruleset_changed);
@@ -322,7 +322,7 @@ TEST_CASE("endless concurrent writers end in ruleset_changed, with nothing chang
 TEST_CASE("a table deleted behind our back is recreated on the next publish", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     // nft flush ruleset
     fake.mutable_state().clear();
@@ -337,7 +337,7 @@ TEST_CASE("a table deleted behind our back is recreated on the next publish", "[
 TEST_CASE("elements without an owner comment occupy their port as a foreign owner", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-z", "10.88.0.9", std::vector<PortMapping>{test::port(1, 1)});
     auto& ports = fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at("ports").elements;
     auto element = layout::port_element({Protocol::tcp, 8080}, {test::v4(10, 1, 1, 1), Protocol::tcp, 80}, "");
@@ -356,7 +356,7 @@ TEST_CASE("a layout of another shape is reported, not overwritten", "[publisher]
     tx.add(ruleset::Set{"ports", {ruleset::Field{7, 4}}, {}, false, 1});
     fake.commit(tx, std::nullopt);
     const auto state = fake.state();
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     const auto read = error_of([&] { (void)publisher.all_published_ports(); });
     CHECK(read.code() == errc::kernel_error);
     CHECK_THAT(read.what(), Catch::Contains("another layout") && Catch::Contains("nft delete table ip warren"));
@@ -369,7 +369,7 @@ TEST_CASE("a layout of another shape is reported, not overwritten", "[publisher]
 TEST_CASE("one publisher is safe to use from many threads", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&, t] {
@@ -391,7 +391,7 @@ TEST_CASE("one publisher is safe to use from many threads", "[publisher]")
 TEST_CASE("rules flushed from chains that still exist are restored by the next publish, not by reading", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     // nft flush table ip warren: chains and sets stay, rules go
     for (auto& [name, chain] : fake.mutable_state().at({ruleset::Family::ip, "warren"}).chains)
@@ -416,7 +416,7 @@ TEST_CASE("rules flushed from chains that still exist are restored by the next p
 TEST_CASE("a publisher's first change rewrites the fixed rules once, and unpublishing repairs too", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher first(test::share(fake));
+    auto first = publisher_on(test::share(fake));
     first.publish_ports("task-a", "10.88.0.5", web);
     first.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
     const auto rewrites = [&] {
@@ -428,7 +428,7 @@ TEST_CASE("a publisher's first change rewrites the fixed rules once, and unpubli
     CHECK(rewrites() == 0);
 
     // A restarted agent: its first change rewrites every fixed rule (one may have been edited).
-    HostPortPublisher second(test::share(fake));
+    auto second = publisher_on(test::share(fake));
     second.unpublish_ports("task-b");
     CHECK(rewrites() == 5);
     second.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
@@ -445,7 +445,7 @@ TEST_CASE("a publisher's first change rewrites the fixed rules once, and unpubli
 TEST_CASE("backends edited by hand are reconciled with the published ports", "[publisher][counters]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake), PublisherOptions{.counters = true});
+    auto publisher = publisher_on(test::share(fake), PublisherOptions{.counters = true});
     publisher.publish_ports("task-a", "10.88.0.5", web);
     auto& table = fake.mutable_state().at({ruleset::Family::ip, "warren"});
     // One published port's element deleted by hand leaves its backend orphaned; another port's
@@ -468,7 +468,7 @@ TEST_CASE("backends edited by hand are reconciled with the published ports", "[p
 TEST_CASE("publishing the same ports again after the table was wiped publishes them again", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     fake.mutable_state().clear();  // nft flush ruleset
     fake.bump_generation();
@@ -480,7 +480,7 @@ TEST_CASE("publishing the same ports again after the table was wiped publishes t
 TEST_CASE("remove_table deletes everything of ours in one transaction, and publishing recreates it", "[publisher]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     publisher.publish_ports("task-a", "10.88.0.5", web);
     ruleset::Transaction other(ruleset::Table{ruleset::Family::ip, "other"});
     other.add(ruleset::Table{ruleset::Family::ip, "other"});
@@ -504,7 +504,7 @@ TEST_CASE("remove_table deletes everything of ours in one transaction, and publi
 TEST_CASE("destination counters are read from the kernel on every call", "[publisher][counters]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake), PublisherOptions{.counters = true});
+    auto publisher = publisher_on(test::share(fake), PublisherOptions{.counters = true});
     CHECK(publisher.destination_counters().empty());  // no table
     CHECK(fake.state().empty());
 
@@ -532,7 +532,7 @@ TEST_CASE("destination counters are read from the kernel on every call", "[publi
 TEST_CASE("ports bound to one host address conflict as docker's do", "[publisher][host-ip]")
 {
     FakeBackend fake;
-    HostPortPublisher publisher(test::share(fake));
+    auto publisher = publisher_on(test::share(fake));
     const std::vector<PortMapping> on_one{test::on("10.200.1.1", test::port(8080, 80, Protocol::tcp, "web"))};
     publisher.publish_ports("task-a", "10.88.0.5", on_one);
     CHECK(elements(fake, "bound_ports").size() == 1);
@@ -576,7 +576,7 @@ TEST_CASE("ports bound to one host address conflict as docker's do", "[publisher
 TEST_CASE("bound ports are adopted, re-published without a change and moved in one transaction", "[publisher][host-ip]")
 {
     FakeBackend fake;
-    HostPortPublisher first(test::share(fake));
+    auto first = publisher_on(test::share(fake));
     const std::vector<PortMapping> mixed{test::on("10.200.2.1", test::port(443, 8443)), test::port(80, 80, Protocol::tcp, "http"),
                                          test::on("10.200.1.1", test::port(443, 443, Protocol::tcp, "tls"))};
     first.publish_ports("task-a", "10.88.0.5", mixed);
@@ -584,7 +584,7 @@ TEST_CASE("bound ports are adopted, re-published without a change and moved in o
     first.publish_ports("task-a", "10.88.0.5", mixed);  // exactly what is published: nothing to send
     CHECK(fake.committed().size() == commits);
 
-    HostPortPublisher second(test::share(fake));
+    auto second = publisher_on(test::share(fake));
     // In host-port order: protocol, port, then address (all addresses first).
     const std::vector<PortMapping> ordered{mixed[1], mixed[2], mixed[0]};
     CHECK(second.published_ports("task-a") == ordered);
@@ -607,11 +607,11 @@ TEST_CASE("bound ports are adopted, re-published without a change and moved in o
 TEST_CASE("a publisher that wants counters adds them to a table without, keeping every port, in its first change", "[publisher][counters]")
 {
     FakeBackend fake;
-    HostPortPublisher plain(test::share(fake));
+    auto plain = publisher_on(test::share(fake));
     plain.publish_ports("task-a", "10.88.0.5", web);
     CHECK(plain.destination_counters().empty());  // published, but nothing counts
 
-    HostPortPublisher counting(test::share(fake), PublisherOptions{.counters = true});
+    auto counting = publisher_on(test::share(fake), PublisherOptions{.counters = true});
     CHECK(counting.all_published_ports() == plain.all_published_ports());  // reading changes nothing
     CHECK(counting.destination_counters().empty());
     CHECK_FALSE(warren_table(fake).sets.contains("backends"));
@@ -637,7 +637,7 @@ TEST_CASE("a publisher that wants counters adds them to a table without, keeping
 TEST_CASE("on a kernel that cannot look a key up in a map alone, every table counts", "[publisher][counters]")
 {
     FakeBackend fake(KernelFeatures{.destroy_messages = true, .batch_acks = true, .map_lookups = false});
-    HostPortPublisher publisher(test::share(fake));  // no counters asked for
+    auto publisher = publisher_on(test::share(fake));  // no counters asked for
     publisher.publish_ports("task-a", "10.88.0.5", web);
     CHECK(warren_table(fake).sets.at("backends").declaration.counter);
     CHECK(element_operations(fake.committed().back()) == 6);
@@ -649,7 +649,7 @@ TEST_CASE("on a kernel that cannot look a key up in a map alone, every table cou
 TEST_CASE("a table of an older version, with a backends set that does not count, loses that set in the first change", "[publisher][counters]")
 {
     FakeBackend fake;
-    HostPortPublisher older(test::share(fake), PublisherOptions{.counters = true});
+    auto older = publisher_on(test::share(fake), PublisherOptions{.counters = true});
     older.publish_ports("task-a", "10.88.0.5", web);
     // What earlier builds wrote by default: the same set and rules, but the set without counters.
     auto& backends = fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at("backends");
@@ -658,7 +658,7 @@ TEST_CASE("a table of an older version, with a backends set that does not count,
         element.packets = element.bytes = 0;
     fake.bump_generation();
 
-    HostPortPublisher plain(test::share(fake));
+    auto plain = publisher_on(test::share(fake));
     CHECK(plain.published_ports("task-a") == web);
     const auto commits = fake.committed().size();
     plain.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(81, 81)});

@@ -2,6 +2,7 @@
 // Lets several publishers share one FakeBackend, as several processes share one kernel.
 #pragma once
 
+#include "publisher/publisher_on.hpp"
 #include "ruleset/fake_backend.hpp"
 #include "ruleset/forwarding_backend.hpp"
 

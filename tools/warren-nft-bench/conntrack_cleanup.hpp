@@ -2,7 +2,7 @@
 // Mode conntrack: what PublisherOptions::conntrack_cleanup costs a publish and an unpublish of a
 // 1-port UDP service, while the namespace's conntrack table holds N unrelated tracked flows
 // (inserted with IPCTNL_MSG_CT_NEW: flows.hpp), side by side with the same calls without the cleanup.
-// Cleaning up must not make a publish's cost grow with the table (issue 12).
+// Cleaning up must not make a publish's cost grow with the table.
 //
 // Each (N, cleanup on or off) cell is measured like a latency cell (--reps in --rounds parts, each in
 // a fresh child and namespace, bounded by --max-seconds, after --warmup untimed pairs). The cells

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the heal mode does to table ip warren: what firewalld reloads, admins and config-management
-// runs do on a real node, each one `nft -f -` transaction of another process (issue 11).
+// runs do on a real node, each one `nft -f -` transaction of another process.
 #pragma once
 
 #include <functional>

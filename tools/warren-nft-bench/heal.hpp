@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Heal mode: how long published ports stay dead after another process damages table ip warren while
-// a publisher with PublisherOptions::self_heal runs (issue 11). Per damage kind and table size, in a
+// a publisher with PublisherOptions::self_heal runs. Per damage kind and table size, in a
 // fresh child and namespace: the client / host / container topology of the data-path mode with an
 // echo server behind one published port, a self-healing publisher that published it and N others
 // (one-port tasks), then `rounds` times: damage by `nft -f -` (another process), and probe the port

@@ -2,6 +2,8 @@
 // The one exception type of warren-nft and the error conditions it reports.
 #pragma once
 
+#include <warren/nft/export.hpp>
+
 #include <string>
 #include <system_error>
 
@@ -17,11 +19,11 @@ enum class errc {
     kernel_error,          // anything else the kernel refused; what() names the operation and errno
 };
 
-const std::error_category& error_category() noexcept;
-std::error_code make_error_code(errc e) noexcept;
-std::error_condition make_error_condition(errc e) noexcept;
+WARREN_NFT_EXPORT const std::error_category& error_category() noexcept;
+WARREN_NFT_EXPORT std::error_code make_error_code(errc e) noexcept;
+WARREN_NFT_EXPORT std::error_condition make_error_condition(errc e) noexcept;
 
-class Error : public std::system_error {
+class WARREN_NFT_EXPORT Error : public std::system_error {
 public:
     // kernel_errno is the errno the kernel answered with (0 when the error was found before sending);
     // operation names what was being done ("add element tcp 8080 to map ip warren ports").

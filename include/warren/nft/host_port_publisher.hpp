@@ -3,6 +3,7 @@
 // `ip6 warren` (IPv6), changed together in one transaction when a task has both.
 #pragma once
 
+#include <warren/nft/export.hpp>
 #include <warren/nft/kernel_features.hpp>
 #include <warren/nft/port_mapping.hpp>
 #include <warren/nft/validation.hpp>
@@ -17,10 +18,6 @@
 #include <vector>
 
 namespace warren::nft {
-
-namespace ruleset {
-class Backend;
-}
 
 // One published port of one address family together with the task that owns it and where it
 // leads. container_ip is of that family; mapping.host_ip is empty for a port on every address of
@@ -160,7 +157,7 @@ struct PublisherOptions {
     std::function<void(std::string_view message)> on_warning = {};
 };
 
-class HostPortPublisher {
+class WARREN_NFT_EXPORT HostPortPublisher {
 public:
     // Limits enforced on every request, before anything is sent to the kernel (validation.hpp).
     static constexpr std::size_t max_task_id_length = nft::max_task_id_length;
@@ -177,8 +174,6 @@ public:
     // repairing rules edited behind its back. Reading, unpublishing and remove_table() never create
     // the table (a task can only have ports in a table that exists).
     explicit HostPortPublisher(PublisherOptions options = {});
-    // Same policy over another backend (the in-memory fake in unit tests).
-    explicit HostPortPublisher(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options = {});
     ~HostPortPublisher();
     HostPortPublisher(const HostPortPublisher&) = delete;
     HostPortPublisher& operator=(const HostPortPublisher&) = delete;
@@ -239,8 +234,12 @@ public:
     // changes made stale.
     void wait_for_conntrack_cleanup();
 
-private:
+    // The implementation: opaque outside the library, which also builds publishers over other
+    // backends (the in-memory fake of its unit tests) with it.
     class Impl;
+
+private:
+    WARREN_NFT_LOCAL explicit HostPortPublisher(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
 

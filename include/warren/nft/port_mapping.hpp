@@ -2,6 +2,8 @@
 // A container port to publish on the host, as Warren's scheduler describes it.
 #pragma once
 
+#include <warren/nft/export.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -39,8 +41,8 @@ struct ContainerAddresses {
 };
 
 // "tcp", "udp", "sctp"
-std::string_view to_string(Protocol protocol) noexcept;
+WARREN_NFT_EXPORT std::string_view to_string(Protocol protocol) noexcept;
 // "host", "ingress"
-std::string_view to_string(PublishMode mode) noexcept;
+WARREN_NFT_EXPORT std::string_view to_string(PublishMode mode) noexcept;
 
 } // namespace warren::nft

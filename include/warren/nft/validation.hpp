@@ -21,30 +21,30 @@ inline constexpr std::size_t max_ports_per_request = 512;
 
 // 1 to 64 characters from letters, digits and - _ . : @ / +. Task ids and names are written into nft
 // element comments and parsed back on adoption, so they are limited to characters needing no quotes.
-void validate_task_id(std::string_view task_id);
+WARREN_NFT_EXPORT void validate_task_id(std::string_view task_id);
 
 // A port's name (PortMapping::name): 0 to 32 characters of the same kind as a task id.
-void validate_port_name(std::string_view name);
+WARREN_NFT_EXPORT void validate_port_name(std::string_view name);
 
 // The container's address: a dotted-quad IPv4 address or an IPv6 address (any form inet_pton
 // takes, without brackets or zone) that can receive forwarded traffic: IPv4 not unspecified
 // (0.0.0.0/8), loopback (127.0.0.0/8), multicast or reserved (224.0.0.0 and above); IPv6 not
 // unspecified, loopback, IPv4-mapped, link-local (fe80::/10) or multicast.
-void validate_container_ip(std::string_view container_ip);
+WARREN_NFT_EXPORT void validate_container_ip(std::string_view container_ip);
 
 // ContainerAddresses: at least one address; ipv4 an IPv4 and ipv6 an IPv6 address of the kind
 // validate_container_ip() accepts.
-void validate_container_addresses(const ContainerAddresses& container);
+WARREN_NFT_EXPORT void validate_container_addresses(const ContainerAddresses& container);
 
 // PortMapping::host_ip: empty, "0.0.0.0", "::", an address of the kind validate_container_ip()
 // accepts, or an IPv4 loopback address (127.0.0.0/8). Refused: ::1 (the kernel cannot NAT a
 // connection to the IPv6 loopback address to another host), IPv6 link-local addresses (a port on
 // one would need an interface too), IPv4-mapped, multicast and reserved addresses.
-void validate_host_ip(std::string_view host_ip);
+WARREN_NFT_EXPORT void validate_host_ip(std::string_view host_ip);
 
 // What publish_ports() accepts: 1 to 512 ports; each with a known protocol, host mode, host and
 // container port 1-65535, a valid name and host_ip; no protocol and host port twice on one address,
 // nor both on all addresses of a family and on one address of that family.
-void validate_ports(std::span<const PortMapping> ports);
+WARREN_NFT_EXPORT void validate_ports(std::span<const PortMapping> ports);
 
 }  // namespace warren::nft
