@@ -331,7 +331,7 @@ TEST_CASE("a table deleted behind our back is recreated on the next publish", "[
     publisher.publish_ports("task-b", "10.88.0.6", other);
     CHECK(warren_table(fake).chains.size() == 5);
     CHECK(publisher.published_ports("task-b") == other);
-    CHECK(publisher.published_ports("task-a").empty());  // lost with the table; restoring it is another issue
+    CHECK(publisher.published_ports("task-a").empty());  // lost with the table; restoring it is the self-healing publisher's job
 }
 
 TEST_CASE("elements without an owner comment occupy their port as a foreign owner", "[publisher]")

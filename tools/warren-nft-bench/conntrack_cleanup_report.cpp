@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The conntrack mode's renderings: text rows, JSON and its targets (issue 12: cleaning up conntrack
+// The conntrack mode's renderings: text rows, JSON and its targets (docs/performance.md: cleaning up conntrack
 // entries must not make a publish's cost grow with the table; checked as the flat latency target is,
 // the largest table within 1.5x of the smallest).
 #include "conntrack_cleanup.hpp"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The foreign-writer mode's renderings: text rows, JSON and its target (issue 11: publish p50 with a
-// foreign writer within 2x of quiet).
+// The foreign-writer mode's renderings: text rows, JSON and its target (docs/performance.md: publish
+// p50 with a foreign writer within 2x of quiet).
 #include "foreign_latency.hpp"
 
 #include <cstdio>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The heal mode's renderings: text rows, JSON and the goals of issue 11 (traffic flows again within
+// The heal mode's renderings: text rows, JSON and the goals in docs/performance.md (traffic flows again within
 // 100 ms of the damaging commit, p50 under 20 ms, at every table size).
 #include "heal.hpp"
 

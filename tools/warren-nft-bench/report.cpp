@@ -45,8 +45,8 @@ const LatencyCell* find_cell(const std::vector<LatencyCell>& cells, const std::s
     return nullptr;
 }
 
-// warren-nft's publish p50 beside the floor's for the same service and table size: the 2x target of
-// issue 3 (IPv4) and issue 12 (dual stack).
+// warren-nft's publish p50 beside the floor's for the same service and table size: the 2x target
+// of docs/performance.md, for IPv4 and for dual stack.
 struct FloorComparison {
     std::size_t table_size;
     double ours_us, floor_us;
@@ -77,8 +77,8 @@ std::vector<std::size_t> table_sizes(const std::vector<LatencyCell>& cells)
     return sizes;
 }
 
-// Every table size's comparison, for the tasks of a family other than IPv4: issue 12 asks for the
-// dual-stack publish within 2x of the floor at any size, not only at the ends.
+// Every table size's comparison, for the tasks of a family other than IPv4: the target asks for
+// the dual-stack publish within 2x of the floor at any size, not only at the ends.
 std::vector<FloorComparison> floor_comparisons(const std::vector<LatencyCell>& cells)
 {
     std::vector<FloorComparison> out;
@@ -93,8 +93,8 @@ AddressFamily family_of(const std::vector<LatencyCell>& cells)
     return cells.empty() ? AddressFamily::ipv4 : cells.front().family;
 }
 
-// The targets of issue 3 (docs/performance.md), evaluated where this run has the figures; for IPv6
-// or dual-stack tasks, named so, and issue 12's floor target at every table size.
+// The targets of docs/performance.md, evaluated where this run has the figures; for IPv6
+// or dual-stack tasks, named so, and the dual-stack floor target at every table size.
 std::vector<Target> targets(const Report& report)
 {
     std::vector<Target> out;
