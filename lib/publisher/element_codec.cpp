@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "publisher/element_codec.hpp"
 
+#include "publisher/validation.hpp"
+
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -72,18 +74,19 @@ std::string owner_comment(std::string_view task_id, std::string_view name)
 
 std::optional<Owner> parse_owner_comment(std::string_view comment)
 {
+    // Only what owner_comment() writes, with a task id and a name that validation accepts: a task
+    // adopted under any other id could be listed but never unpublished or published again.
     constexpr std::string_view task_prefix = "task=", name_prefix = " name=";
     if (!comment.starts_with(task_prefix))
         return std::nullopt;
     comment.remove_prefix(task_prefix.size());
-    Owner owner;
     const auto name_at = comment.find(name_prefix);
-    owner.task_id = comment.substr(0, name_at);
-    if (name_at != std::string_view::npos)
-        owner.name = comment.substr(name_at + name_prefix.size());
-    if (owner.task_id.empty())
+    const auto task_id = comment.substr(0, name_at);
+    const auto name = name_at == std::string_view::npos ? std::string_view() : comment.substr(name_at + name_prefix.size());
+    if (!validation::valid_task_id(task_id) || !validation::valid_port_name(name) ||
+        (name_at != std::string_view::npos && name.empty()))
         return std::nullopt;
-    return owner;
+    return Owner{std::string(task_id), std::string(name)};
 }
 
 // Keys and values are laid out field by field, each padded to 4 bytes (an address is 4 or 16):

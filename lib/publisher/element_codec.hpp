@@ -52,6 +52,9 @@ struct Owner {
     std::string task_id;
     std::string name;
 };
+// The owner of a comment read back from the kernel, where anyone may have written anything: nullopt
+// unless it is exactly as owner_comment() writes it, with an id validate_task_id() accepts and a
+// name validate_port_name() accepts. Such an element is not a task's, and a publisher never adopts it.
 std::optional<Owner> parse_owner_comment(std::string_view comment);
 
 // An element of the ports map, or of bound_ports when `key` is bound to one address, of the

@@ -522,16 +522,13 @@ private:
             const auto taken = index.clash(entry.host_port(), blocks);
             if (!taken)
                 continue;
-            const auto* owner = index.owner(*taken);
             const auto existing = index.entry(*taken);
             const auto wanted_port = layout::describe(entry.host_port());
             std::string message = "host port " + wanted_port;
             if (*taken != entry.host_port())
                 message += " overlaps host port " + layout::describe(*taken) +
                            " (a port on all addresses includes every address), which";
-            message += " is already published by ";
-            message += owner->empty() ? std::string("another program (an element without a warren-nft owner)")
-                                      : "task \"" + printable(*owner) + "\"";
+            message += " is already published by " + index.describe_owner(*taken);
             message += " to " + endpoint(existing->address, existing->mapping.container_port);
             message += "; nothing was changed for task \"" + std::string(task_id) + "\"";
             return Error(errc::port_conflict, std::move(message), EEXIST, "publish " + wanted_port);

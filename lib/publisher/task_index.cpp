@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "publisher/task_index.hpp"
 
+#include "printable.hpp"
+
 #include <algorithm>
 
 namespace warren::nft {
@@ -54,6 +56,7 @@ void TaskIndex::erase_port(const HostPort& host_port)
     if (ports_.erase(host_port))
         --family_ports_[layout::family_index(host_port.family())];
     names_.erase(host_port);
+    foreign_comments_.erase(host_port);
     bound_.erase(host_port);
 }
 
@@ -93,6 +96,8 @@ void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapsh
             index.insert_port(decoded->key, Port{&task->first, decoded->destination.address, decoded->destination.port});
             if (owner && !owner->name.empty())
                 index.names_.insert_or_assign(decoded->key, std::move(owner->name));
+            else if (!owner && !element.comment.empty())
+                index.foreign_comments_.insert_or_assign(decoded->key, element.comment);
             if (counting)
                 ++index.backends_[decoded->destination].uses;
         }
@@ -122,9 +127,13 @@ void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapsh
 
 IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) const
 {
-    const auto name = names_.find(host_port);
+    std::string name;
+    if (const auto it = names_.find(host_port); it != names_.end())
+        name = it->second;
+    else if (const auto comment = foreign_comments_.find(host_port); comment != foreign_comments_.end())
+        name = printable(comment->second);
     return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, PublishMode::host,
-                                  name == names_.end() ? std::string() : name->second,
+                                  std::move(name),
                                   host_port.bound() ? layout::to_string(host_port.address) : std::string()},
                       port.address, host_port.address};
 }
@@ -141,6 +150,18 @@ const std::string* TaskIndex::owner(const HostPort& host_port) const
 {
     const auto it = ports_.find(host_port);
     return it == ports_.end() ? nullptr : it->second.task;
+}
+
+std::string TaskIndex::describe_owner(const HostPort& host_port) const
+{
+    const auto* task = owner(host_port);
+    if (task == nullptr)
+        return "nobody";
+    if (*task != foreign_owner)
+        return "task " + quote(*task);
+    const auto comment = foreign_comments_.find(host_port);
+    return "another program (an element without a warren-nft owner" +
+           (comment == foreign_comments_.end() ? std::string() : ", comment " + quote(comment->second)) + ")";
 }
 
 std::optional<HostPort> TaskIndex::clash(const HostPort& host_port, std::string_view task_id) const
@@ -331,6 +352,8 @@ void TaskIndex::apply(layout::Family family, const ruleset::Element& element, bo
     const std::string_view task_id = owner ? std::string_view(owner->task_id) : foreign_owner;
     touched.emplace_back(task_id);
     add_port(decoded->key, task_id, decoded->destination, owner ? std::move(owner->name) : std::string());
+    if (!owner && !element.comment.empty())
+        foreign_comments_.insert_or_assign(decoded->key, element.comment);
 }
 
 void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vector<std::string>& touched)

@@ -32,8 +32,9 @@ struct IndexEntry {
 
 class TaskIndex {
 public:
-    // Ports-map elements whose comment names no task (added by hand or by another program) are
-    // kept under this id: they still occupy their host ports.
+    // Ports-map elements whose comment names no task (added by hand or by another program, or with a
+    // comment that is not one a publisher writes: parse_owner_comment()) are kept under this id: they
+    // still occupy their host ports. Their comment is kept as it is and only ever shown escaped.
     static constexpr std::string_view foreign_owner = "";
 
     // With `counting`, the index also keeps the table's backends set: one element per destination
@@ -53,6 +54,9 @@ public:
     std::vector<IndexEntry> entries(std::string_view task_id) const;
     // The task that owns the host port, if any.
     const std::string* owner(const layout::HostPort& host_port) const;
+    // The owner of a published host port as a message names it: task "web-1", or another program's
+    // element with its comment escaped and cut short.
+    std::string describe_owner(const layout::HostPort& host_port) const;
     // A port of another owner than `task_id` that `host_port` overlaps (layout::overlap()), if any.
     std::optional<layout::HostPort> clash(const layout::HostPort& host_port, std::string_view task_id) const;
     // A port that `host_port` overlaps whose owner `blocks`, if any.
@@ -85,6 +89,7 @@ public:
     // although one does. plan_replace() repairs them.
     const std::set<layout::Destination>& mismatched() const noexcept { return mismatched_; }
 
+    // Every port; foreign_owner's with an empty task id and their comment, escaped (printable()), as name.
     std::vector<PublishedPort> all() const;
     std::size_t size() const noexcept { return ports_.size(); }
 
@@ -144,6 +149,8 @@ private:
     // The ports bound to one address, in order: what a port on all addresses overlaps (clash()).
     std::set<layout::HostPort> bound_;
     std::unordered_map<layout::HostPort, std::string, HostPortHash> names_;  // of the ports that have one
+    // The raw comments of foreign_owner's elements that have one: anything their writer chose.
+    std::unordered_map<layout::HostPort, std::string, HostPortHash> foreign_comments_;
     std::array<bool, 2> counting_{};  // per family (layout::family_index)
     std::array<std::size_t, 2> family_ports_{};  // entries of ports_ per family, kept by insert_port and erase_port
     std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_

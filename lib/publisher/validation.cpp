@@ -2,11 +2,12 @@
 // The rules of <warren/nft/validation.hpp>, and the publisher's parsing variants of them.
 #include "publisher/validation.hpp"
 
+#include "printable.hpp"
+
 #include <warren/nft/error.hpp>
 #include <warren/nft/validation.hpp>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <tuple>
 
@@ -20,30 +21,15 @@ using layout::Family;
 
 // Task ids and names end up in element comments that `nft list` prints inside quotes and that we
 // parse back on adoption, so they are restricted to characters that need no quoting.
-bool allowed(char c)
+bool allowed(char c) noexcept
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            (c != '\0' && std::strchr("-_.:@/+", c) != nullptr);
 }
 
-// Echoed input, quoted and escaped, and cut short: a message is one line of reasonable length.
-std::string quoted(std::string_view text)
+bool valid_word(std::string_view text, std::size_t max_length) noexcept
 {
-    constexpr std::size_t shown = 64;
-    std::string out = "\"";
-    for (const char c : text.substr(0, shown)) {
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            out += c;
-        } else {
-            char escaped[8];
-            std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned char>(c));
-            out += escaped;
-        }
-    }
-    out += "\"";
-    if (text.size() > shown)
-        out += " (cut short, " + std::to_string(text.size()) + " bytes)";
-    return out;
+    return text.size() <= max_length && std::all_of(text.begin(), text.end(), allowed);
 }
 
 void check_word(std::string_view what, std::string_view text, std::size_t max_length)
@@ -53,8 +39,8 @@ void check_word(std::string_view what, std::string_view text, std::size_t max_le
                std::to_string(max_length) + " are allowed");
     const auto bad = std::find_if_not(text.begin(), text.end(), allowed);
     if (bad != text.end())
-        refuse(std::string(what) + " " + quoted(text) + " contains " +
-               quoted(std::string_view(&*bad, 1)) +
+        refuse(std::string(what) + " " + quote(text) + " contains " +
+               quote(std::string_view(&*bad, 1)) +
                "; only letters, digits and - _ . : @ / + are allowed");
 }
 
@@ -99,19 +85,54 @@ Kind kind_of(const Address& address)
     return Kind::usable;
 }
 
+bool all_of(std::string_view text, const char* characters)
+{
+    return !text.empty() && text.find_first_not_of(characters) == std::string_view::npos;
+}
+
+constexpr const char* digits = "0123456789";
+
+// "10.88.0.5:80": an IPv4 address and a port, as a URL or `ss` writes them.
+bool ipv4_with_port(std::string_view text)
+{
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || !all_of(text.substr(colon + 1), digits))
+        return false;
+    const auto address = layout::parse_address(text.substr(0, colon));
+    return address && address->family == Family::ip;
+}
+
+// Why `text` is no address, by the family it looks like it was meant to be: one sentence that says
+// what is wrong with it, after "<what> <text> ".
+std::string not_an_address(std::string_view text)
+{
+    if (text.empty())
+        return "is empty; give an IPv4 address like 10.88.0.5 or an IPv6 address like fd00::5";
+    if (ipv4_with_port(text))
+        return "is an IPv4 address with a port; give the address alone (" +
+               printable(text.substr(0, text.rfind(':'))) + "): ports are given with each port mapping";
+    if (text.starts_with('[')) {
+        const auto close = text.find(']');
+        if (close != std::string_view::npos && close + 1 < text.size())
+            return "has brackets and a port; give the IPv6 address alone, without brackets: ports are given with "
+                   "each port mapping";
+        return "is in brackets; give the IPv6 address without brackets";
+    }
+    if (text.find('%') != std::string_view::npos)
+        return "has an IPv6 zone (%interface), which cannot be given; give the address alone";
+    if (text.find(':') != std::string_view::npos)
+        return "has a ':' but is not a valid IPv6 address like fd00::5 or 2001:db8::10";
+    if (all_of(text, "0123456789."))
+        return "is not a valid IPv4 address: four numbers from 0 to 255 separated by dots, like 10.88.0.5";
+    return "is not an IPv4 address like 10.88.0.5 or an IPv6 address like fd00::5";
+}
+
 // An address of either family in the form inet_pton takes; `what` names it in messages.
 Address parse(std::string_view what, std::string_view text)
 {
     if (const auto address = layout::parse_address(text))
         return *address;
-    std::string hint;
-    if (text.starts_with('['))
-        hint = "; give an IPv6 address without brackets";
-    else if (text.find('%') != std::string_view::npos)
-        hint = "; an IPv6 zone (%interface) cannot be given";
-    else if (std::count(text.begin(), text.end(), ':') == 1 && text.find('.') != std::string_view::npos)
-        hint = "; give the address alone, without a port";
-    refuse(std::string(what) + " " + quoted(text) + " is not an IPv4 address like 10.88.0.5 or an IPv6 address like fd00::5" + hint);
+    refuse(std::string(what) + " " + quote(text) + " " + not_an_address(text));
 }
 
 // The host address a port is published on: the unspecified address of a family for every address
@@ -128,20 +149,20 @@ Address parse_host_ip(std::string_view what, std::string_view host_ip)
             return address;
         break;
     case Kind::ipv6_loopback:
-        refuse(std::string(what) + " " + quoted(host_ip) +
+        refuse(std::string(what) + " " + quote(host_ip) +
                " is the IPv6 loopback address: the kernel cannot NAT a connection to ::1 to another host (IPv6 has no "
                "route_localnet), so nothing could reach the container there; publish on 127.0.0.1 for the host's own "
                "processes, or on one of the host's IPv6 addresses");
     case Kind::mapped:
-        refuse(std::string(what) + " " + quoted(host_ip) + " is an IPv4-mapped IPv6 address; give the IPv4 address itself");
+        refuse(std::string(what) + " " + quote(host_ip) + " is an IPv4-mapped IPv6 address; give the IPv4 address itself");
     case Kind::link_local:
-        refuse(std::string(what) + " " + quoted(host_ip) +
+        refuse(std::string(what) + " " + quote(host_ip) +
                " is an IPv6 link-local address, which is only unique together with an interface; publish on one of the "
                "host's global or unique local addresses, or on [::]");
     case Kind::multicast_or_reserved:
         break;
     }
-    refuse(std::string(what) + " " + quoted(host_ip) +
+    refuse(std::string(what) + " " + quote(host_ip) +
            " is not an address ports can be published on (unspecified, multicast or reserved); give one of the "
            "host's own addresses, 0.0.0.0 or :: for every address of that family, or leave it empty for every address");
 }
@@ -156,6 +177,13 @@ void validate_task_id(std::string_view task_id)
 }
 
 void validate_port_name(std::string_view name) { check_word("port name", name, max_name_length); }
+
+bool validation::valid_task_id(std::string_view task_id) noexcept
+{
+    return !task_id.empty() && valid_word(task_id, max_task_id_length);
+}
+
+bool validation::valid_port_name(std::string_view name) noexcept { return valid_word(name, max_name_length); }
 
 void validate_container_ip(std::string_view container_ip) { validation::parse_container_ip(container_ip); }
 
@@ -173,7 +201,7 @@ Address validation::parse_container_ip(std::string_view container_ip)
 {
     const auto address = parse("container IP", container_ip);
     if (kind_of(address) != Kind::usable)
-        refuse("container IP " + quoted(container_ip) +
+        refuse("container IP " + quote(container_ip) +
                " cannot receive forwarded traffic (unspecified, loopback, link-local, IPv4-mapped, multicast or "
                "reserved); give the container's own address");
     return address;
@@ -197,7 +225,7 @@ validation::ContainerFamilies validation::parse_container_addresses(const Contai
             continue;
         const auto address = parse_container_ip(*text);
         if (address.family != family)
-            refuse("container IP " + quoted(*text) + " is " + std::string(layout::family_name(address.family)) +
+            refuse("container IP " + quote(*text) + " is " + std::string(layout::family_name(address.family)) +
                    ", given as the container's " + std::string(layout::family_name(family)) + " address");
         out[layout::family_index(family)] = address;
     }
@@ -254,7 +282,7 @@ std::vector<validation::CheckedPort> validation::check_ports(std::span<const Por
                 refuse("host port " + layout::describe(b) +
                        " appears twice in one request; each host port can lead to one container port");
             const auto spelled = [](const CheckedPort* port) {
-                return port->mapping.host_ip.empty() ? std::string("every address") : quoted(port->mapping.host_ip);
+                return port->mapping.host_ip.empty() ? std::string("every address") : quote(port->mapping.host_ip);
             };
             refuse("host port " + std::to_string(a.port) + "/" + std::string(to_string(a.protocol)) + " is asked for on " +
                    spelled(first) + " and on " + spelled(second) +

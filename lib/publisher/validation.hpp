@@ -16,6 +16,11 @@
 
 namespace warren::nft::validation {
 
+// Whether validate_task_id() and validate_port_name() accept the text, without a message: what
+// adoption asks of every owner comment it reads back from the kernel.
+bool valid_task_id(std::string_view task_id) noexcept;
+bool valid_port_name(std::string_view name) noexcept;
+
 // validate_container_ip(), returning the address.
 layout::Address parse_container_ip(std::string_view container_ip);
 

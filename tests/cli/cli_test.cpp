@@ -3,8 +3,10 @@
 // what nft shows, and bad arguments are refused with the documented exit status and change nothing.
 #include "cli_support.hpp"
 #include "dual_stack_topology.hpp"
+#include "hostile_comments.hpp"
 #include "netns.hpp"
 #include "nft_state.hpp"
+#include "printable.hpp"
 #include "process.hpp"
 #include "traffic.hpp"
 
@@ -21,6 +23,8 @@ namespace kt {
 namespace {
 
 using nlohmann::json;
+using warren::nft::printable;
+using warren::nft::quote;
 
 // What `list` prints when nothing is published: the header alone.
 const std::string empty_list = "TASK  FAMILY  HOST  PORT  CONTAINER  NAME  PACKETS  BYTES\n";
@@ -96,50 +100,56 @@ std::vector<BadCall> bad_calls()
     for (int port = 1; port <= 513; ++port)
         too_many_ports.insert(too_many_ports.end(), {"-p", std::to_string(port) + ":80"});
     return {
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080"}, 2, {"'8080'", "HOST_PORT:CONTAINER_PORT"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "1:2:3:4"}, 2, {"'1:2:3:4'", "HOST_PORT:CONTAINER_PORT"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "http:80"}, 2, {"host port 'http'", "not a number", "1 to 65535"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080"}, 2, {"\"8080\"", "HOST_PORT:CONTAINER_PORT"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "1:2:3:4"}, 2, {"\"1:2:3:4\"", "HOST_PORT:CONTAINER_PORT"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "http:80"}, 2, {"host port \"http\"", "not a number", "1 to 65535"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:"}, 2, {"container port", "missing"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "+80:80"}, 2, {"host port '+80'", "not a number"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "0:80"}, 2, {"-p '0:80': ", "host port 0", "1-65535"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:0"}, 2, {"-p '8080:0': ", "container port 0", "1-65535"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "70000:80"}, 2, {"host port '70000'", "out of range"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:70000"}, 2, {"container port '70000'", "out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "+80:80"}, 2, {"host port \"+80\"", "not a number"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "0:80"}, 2, {"-p \"0:80\": ", "host port 0", "1-65535"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:0"}, 2, {"-p \"8080:0\": ", "container port 0", "1-65535"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "70000:80"}, 2, {"host port \"70000\"", "out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:70000"}, 2, {"container port \"70000\"", "out of range"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "99999999999999999999:80"}, 2, {"out of range"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/icmp"}, 2, {"unknown protocol 'icmp'", "tcp, udp or sctp"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/TCP"}, 2, {"unknown protocol 'TCP'"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "nohost:8080:80"}, 2, {"-p 'nohost:8080:80': ", "host IP \"nohost\""}},
-        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "[::1]:8080:80"}, 2, {"-p '[::1]:8080:80': ", "\"::1\""}},
-        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "[fe80::1]:8080:80"}, 2, {"-p '[fe80::1]:8080:80': ", "\"fe80::1\""}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "224.0.0.1:8080:80"}, 2, {"-p '224.0.0.1:8080:80': ", "\"224.0.0.1\""}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/icmp"}, 2, {"unknown protocol \"icmp\"", "tcp, udp or sctp"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/TCP"}, 2, {"unknown protocol \"TCP\""}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "nohost:8080:80"}, 2, {"-p \"nohost:8080:80\": ", "host IP \"nohost\""}},
+        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "[::1]:8080:80"}, 2, {"-p \"[::1]:8080:80\": ", "\"::1\""}},
+        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "[fe80::1]:8080:80"}, 2, {"-p \"[fe80::1]:8080:80\": ", "\"fe80::1\""}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "224.0.0.1:8080:80"}, 2, {"-p \"224.0.0.1:8080:80\": ", "\"224.0.0.1\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "10.1.2.3:8080:80", "-p", "8080:81"}, 2, {"-p: ", "8080/tcp", "10.1.2.3"}},
         // A host address of a family the container has no address of.
-        {{"publish", "--task", "t", "--ip", ip, "-p", "[::]:8080:80"}, 2, {"-p '[::]:8080:80': ", "no IPv6 address", "--ip"}},
-        {{"publish", "--task", "t", "--ip", ip6, "-p", "0.0.0.0:8080:80"}, 2, {"-p '0.0.0.0:8080:80': ", "no IPv4 address"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "[::]:8080:80"}, 2, {"-p \"[::]:8080:80\": ", "no IPv6 address", "--ip"}},
+        {{"publish", "--task", "t", "--ip", ip6, "-p", "0.0.0.0:8080:80"}, 2, {"-p \"0.0.0.0:8080:80\": ", "no IPv4 address"}},
         {{"publish", "--task", "t", "--ip", ip6, "-p", "10.0.0.1:8080:80"}, 2, {"no IPv4 address"}},
         // docker's syntax: ranges and brackets.
         {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8002:9000-9001"}, 2,
-         {"-p '8000-8002:9000-9001': ", "ranges must have the same length: 8000-8002 has 3 ports, 9000-9001 has 2 ports"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8002-8000:9000-9002/udp"}, 2, {"range '8002-8000' is reversed", "8000-8002"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "1-600:1-600"}, 2, {"-p '1-600:1-600': ", "600 ports", "at most 512"}},
+         {"-p \"8000-8002:9000-9001\": ", "ranges must have the same length: 8000-8002 has 3 ports, 9000-9001 has 2 ports"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8002-8000:9000-9002/udp"}, 2, {"range \"8002-8000\" is reversed", "8000-8002"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "1-600:1-600"}, 2, {"-p \"1-600:1-600\": ", "600 ports", "at most 512"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8300:9000-9300", "-p", "1-300:1-300"}, 2, {"-p: ", "601 ports", "at most 512"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8002:9000-9002", "-p", "8001:80"}, 2, {"-p: ", "8001/tcp", "twice"}},
         {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "2001:db8::10:8080:80"}, 2,
-         {"IPv6 host address '2001:db8::10' must be in brackets", "'[2001:db8::10]:8080:80'"}},
+         {"IPv6 host address \"2001:db8::10\" must be in brackets", "\"[2001:db8::10]:8080:80\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "[::]8080:80"}, 2, {"followed by ':'"}},
         // What the user typed comes back escaped and cut short, on one line.
-        {{"publish", "--task", "t", "--ip", ip, "-p", "80:80/\x1b[2J\n\xff"}, 2, {"'80:80/\\x1b[2J\\x0a\\xff'", "unknown protocol"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", std::string(3000, '7') + ":80"}, 2, {"…(3003 bytes)'", "out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "80:80/\x1b[2J\n\xff"}, 2, {"\"80:80/\\x1b[2J\\x0a\\xff\"", "unknown protocol"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", std::string(3000, '7') + ":80"}, 2, {"\" (cut short, 3003 bytes)", "out of range"}},
         {{"publish", "--task", "t", "--ip", "10.0.0.300", "-p", "8080:80"}, 2, {"--ip: ", "\"10.0.0.300\""}},
         {{"publish", "--task", "t", "--ip", "container", "-p", "8080:80"}, 2, {"--ip: ", "\"container\""}},
         {{"publish", "--task", "t", "--ip", "127.0.0.1", "-p", "8080:80"}, 2, {"--ip: ", "\"127.0.0.1\""}},
+        // An address with a port is said to be one, not taken for IPv6 because of its ':'.
+        {{"publish", "--task", "t", "--ip", "10.88.0.5:80", "-p", "8080:80"}, 2,
+         {"--ip: container IP \"10.88.0.5:80\" is an IPv4 address with a port; give the address alone (10.88.0.5)"}},
+        {{"publish", "--task", "t", "--ip", "[fd00::5]:80", "-p", "8080:80"}, 2, {"--ip: ", "has brackets and a port"}},
+        {{"publish", "--task", "t", "--ip", "10.88.0.5", "--ip", "10.88.0.6:80", "-p", "8080:80"}, 2,
+         {"\"10.88.0.6:80\" is an IPv4 address with a port"}},
         // A port on 127.0.0.1 needs the interface towards the container, and here there is none.
         {{"publish", "--task", "t", "--ip", ip, "-p", "127.0.0.1:8080:80"}, 1, {"10.0.0.9", "no route to the container"}},
         {{"publish", "--task", "t", "--ip", "::1", "-p", "8080:80"}, 2, {"--ip: ", "\"::1\""}},
         {{"publish", "--task", "t", "--ip", ip, "--ip", "10.0.0.8", "-p", "8080:80"}, 2,
-         {"--ip: '10.0.0.9' and '10.0.0.8' are both IPv4 addresses", "at most one IPv4 and one IPv6"}},
+         {"--ip: \"10.0.0.9\" and \"10.0.0.8\" are both IPv4 addresses", "at most one IPv4 and one IPv6"}},
         {{"publish", "--task", "t", "--ip", ip6, "--ip", ip, "--ip", "fd00::8", "-p", "8080:80"}, 2,
-         {"--ip: 'fd00::9' and 'fd00::8' are both IPv6 addresses"}},
+         {"--ip: \"fd00::9\" and \"fd00::8\" are both IPv6 addresses"}},
         {{"publish", "--task", "t", "--ip", "", "-p", "8080:80"}, 2, {"--ip: "}},
         {{"publish", "--task", "t", "--ip", "0.0.0.0", "-p", "8080:80"}, 2, {"--ip: ", "\"0.0.0.0\"", "unspecified"}},
         {{"publish", "--ip", ip, "-p", "8080:80"}, 2, {"--task", "required"}},
@@ -152,7 +162,7 @@ std::vector<BadCall> bad_calls()
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "-p", "8080:81/tcp"}, 2, {"-p: ", "8080/tcp", "twice"}},
         {too_many_ports, 2, {"-p: ", "513 ports", "at most 512"}},
         // Refused before the kernel is asked: --counters does not make the table count either.
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:70000", "--counters"}, 2, {"container port '70000'"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:70000", "--counters"}, 2, {"container port \"70000\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--bogus"}, 2, {"--bogus"}},
         {{"unpublish"}, 2, {"--task", "required"}},
         {{"unpublish", "--task", "a;b"}, 2, {"--task: ", "\"a;b\"", "only letters, digits"}},
@@ -165,8 +175,8 @@ std::vector<BadCall> bad_calls()
         {{"watch", "--bogus"}, 2, {"--bogus", "warren-nft watch --help"}},
         {{"watch", "--task", "t"}, 2, {"--task"}},
         {{"watch", "now"}, 2, {"now"}},
-        {{"frobnicate"}, 2, {"unknown subcommand 'frobnicate'", "publish, unpublish, list, flush, doctor or watch"}},
-        {{"frob\x1bnicate"}, 2, {"unknown subcommand 'frob\\x1bnicate'"}},
+        {{"frobnicate"}, 2, {"unknown subcommand \"frobnicate\"", "publish, unpublish, list, flush, doctor or watch"}},
+        {{"frob\x1bnicate"}, 2, {"unknown subcommand \"frob\\x1bnicate\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--bo\x07gus"}, 2, {"--bo\\x07gus"}},
         {{}, 2, {"subcommand"}},
         {{"flush"}, 2, {"--yes"}},
@@ -638,6 +648,103 @@ TEST_CASE_METHOD(FreshNetns, "a port another task publishes is refused with exit
     require_refused({"publish", "--task", "all", "--ip", "10.0.0.5", "-p", "9090:80"}, 1,
                     {"9090/tcp overlaps host port 9090/tcp on 10.9.0.1", "\"bound\""});
     cli_ok({"publish", "--task", "elsewhere", "--ip", "10.0.0.5", "-p", "10.9.0.2:9090:80"});  // another address
+}
+
+// Whether `text` is printable ASCII, lines apart.
+bool printable_lines(const std::string& text)
+{
+    return std::all_of(text.begin(), text.end(), [](char c) { return c == '\n' || (c >= 0x20 && c < 0x7f); });
+}
+
+TEST_CASE_METHOD(FreshNetns, "element comments written with nft are listed escaped, one row each, as JSON and in conflicts",
+                 "[cli][untrusted]")
+{
+    cli_ok({"publish", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80", "--name", "web"});
+    nft_script(untrusted::nft_script());
+    const auto& hostile = untrusted::elements();
+
+    const auto table = cli_ok({"list"});
+    INFO(printable(table));
+    CHECK(printable_lines(table));
+    CHECK(std::count(table.begin(), table.end(), '\n') == static_cast<long>(2 + hostile.size()));
+    CHECK(line_words(table, "8080/tcp") == std::vector<std::string>{"web-1", "ipv4", "*", "8080/tcp", "10.0.0.2:80", "web", "-", "-"});
+    for (const auto& element : hostile) {
+        const auto port = std::to_string(element.host_port) + "/tcp";
+        const auto words = line_words(table, port);
+        REQUIRE(words.size() >= 8);
+        CHECK(std::vector(words.begin(), words.begin() + 5) ==
+              std::vector<std::string>{"(foreign)", "ipv4", "*", port, untrusted::destination_ip + ":80"});
+        CHECK(table.find("\"" + printable(element.comment) + "\"") != std::string::npos);
+    }
+
+    // JSON that parses, whatever the comments' bytes: the comment escaped as the element's name.
+    const auto all = list_json();
+    REQUIRE(all.size() == 1 + hostile.size());
+    std::size_t foreign = 0;
+    for (const auto& port : all) {
+        REQUIRE(port.size() == 10);
+        if (port.at("task") == "web-1")
+            continue;
+        CHECK(port.at("task") == "");
+        const auto element = std::find_if(hostile.begin(), hostile.end(),
+                                          [&](const auto& h) { return port.at("host_port") == h.host_port; });
+        REQUIRE(element != hostile.end());
+        CHECK(port.at("name") == printable(element->comment));
+        CHECK(port.at("container_ip") == untrusted::destination_ip);
+        ++foreign;
+    }
+    CHECK(foreign == hostile.size());
+    CHECK(list_json({"--task", "web-1"}).size() == 1);
+
+    // A conflict with one of them names it by its comment, escaped, on one line.
+    const auto before = ruleset();
+    for (const auto& element : hostile) {
+        require_refused({"publish", "--task", "api", "--ip", "10.0.0.3", "-p", std::to_string(element.host_port) + ":80"}, 1,
+                        {"is already published by another program (an element without a warren-nft owner, comment " +
+                             quote(element.comment) + ") to " + untrusted::destination_ip + ":80",
+                         "port conflict"});
+    }
+    CHECK(ruleset() == before);
+    // The CLI's own tasks work beside them.
+    cli_ok({"unpublish", "--task", "web-1"});
+    CHECK(list_json().size() == hostile.size());
+}
+
+TEST_CASE_METHOD(FreshNetns, "echoed arguments are one escaped line of bounded length, however long or hostile",
+                 "[cli][untrusted]")
+{
+    const std::string ip = "10.0.0.9";
+    const std::string big(100 * 1024, '9');
+    const std::string newlines(100 * 1024, '\n');
+    const std::vector<std::vector<std::string>> calls{
+        {"publish", "--task", "t", "--ip", ip, "-p", "8080:80\nwarren-nft: forged"},
+        {"publish", "--task", "t", "--ip", ip, "-p", "8080:80/\x1b[2J\x1b]0;title\x07\xff"},
+        {"publish", "--task", "t", "--ip", ip, "-p", big + ":80"},
+        {"publish", "--task", "t", "--ip", ip, "-p", "8080:80/" + newlines},
+        {"publish", "--task", "t", "--ip", ip, "-p", "10.0.0.1" + big + ":8080:80"},
+        {"publish", "--task", "t", "--ip", big, "-p", "8080:80"},
+        {"publish", "--task", "t", "--ip", ip + "\n" + newlines, "-p", "8080:80"},
+        {"publish", "--task", "t", "--ip", ip, "--ip", "10.0.0.8\nwarren-nft: forged", "-p", "8080:80"},
+        {"publish", "--task", "t\nwarren-nft: forged", "--ip", ip, "-p", "8080:80"},
+        {"publish", "--task", big, "--ip", ip, "-p", "8080:80"},
+        {"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--name", "\x1b[31m" + big},
+        {"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--masquerade", "\n" + big},
+        {"list", "--task", "a\nwarren-nft: forged"},
+        {"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--" + big},
+        {big + "\n"},
+    };
+    for (const auto& args : calls) {
+        const auto result = cli(args);
+        INFO(printable(result.err).substr(0, 2000));
+        CHECK(result.exit_code == 2);
+        CHECK(result.out.empty());
+        CHECK(result.err.starts_with("warren-nft: "));
+        CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+        CHECK(result.err.back() == '\n');
+        CHECK(printable_lines(result.err));
+        CHECK(result.err.size() < 1000);
+    }
+    CHECK(tables().empty());
 }
 
 TEST_CASE_METHOD(FreshNetns, "without CAP_NET_ADMIN an operation fails with exit status 1", "[cli]")

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The argument parsers of warren-nft on their own (no kernel involved): docker's -p syntax with
 // addresses of both families and port ranges, --ip once per family, and how messages echo input.
+#include "printable.hpp"
 #include "spec.hpp"
 
 #include <warren/nft/error.hpp>
@@ -154,49 +155,49 @@ TEST_CASE("bad port specs are refused with a message that says what is right", "
         CHECK_THROWS_AS(parse_port_spec(bad), UsageError);
 
     CHECK(spec_refusal("8000-8002:9000-9001") ==
-          "-p '8000-8002:9000-9001': host and container port ranges must have the same length: 8000-8002 has 3 "
+          "-p \"8000-8002:9000-9001\": host and container port ranges must have the same length: 8000-8002 has 3 "
           "ports, 9000-9001 has 2 ports; each host port leads to the container port at its place");
     CHECK_THAT(spec_refusal("8000-8002:80/udp"),
                Catch::Contains("ranges must have the same length: 8000-8002 has 3 ports, 80 has 1 port;"));
     CHECK(spec_refusal("8002-8000:9000-9002") ==
-          "-p '8002-8000:9000-9002': host port range '8002-8000' is reversed; give the lower port first, e.g. "
+          "-p \"8002-8000:9000-9002\": host port range \"8002-8000\" is reversed; give the lower port first, e.g. "
           "8000-8002");
     CHECK_THAT(spec_refusal("8000-8002:9002-9000"),
-               Catch::Contains("container port range '9002-9000' is reversed"));
-    CHECK_THAT(spec_refusal("8000-70000:1-2"), Catch::Contains("host port '70000' is out of range"));
+               Catch::Contains("container port range \"9002-9000\" is reversed"));
+    CHECK_THAT(spec_refusal("8000-70000:1-2"), Catch::Contains("host port \"70000\" is out of range"));
 
     // A bare IPv6 address: the message gives the bracketed form.
     CHECK(spec_refusal("2001:db8::10:8080:80") ==
-          "-p '2001:db8::10:8080:80': the IPv6 host address '2001:db8::10' must be in brackets; use "
-          "'[2001:db8::10]:8080:80' ([ADDRESS]:HOST_PORT:CONTAINER_PORT)");
-    CHECK_THAT(spec_refusal(":::8080:80/udp"), Catch::Contains("use '[::]:8080:80/udp'"));
-    CHECK_THAT(spec_refusal("fd00::5:8000-8001:80-81"), Catch::Contains("use '[fd00::5]:8000-8001:80-81'"));
+          "-p \"2001:db8::10:8080:80\": the IPv6 host address \"2001:db8::10\" must be in brackets; use "
+          "\"[2001:db8::10]:8080:80\" ([ADDRESS]:HOST_PORT:CONTAINER_PORT)");
+    CHECK_THAT(spec_refusal(":::8080:80/udp"), Catch::Contains("use \"[::]:8080:80/udp\""));
+    CHECK_THAT(spec_refusal("fd00::5:8000-8001:80-81"), Catch::Contains("use \"[fd00::5]:8000-8001:80-81\""));
     // Too many ':' without an IPv6 address in front still says where IPv6 goes.
     CHECK_THAT(spec_refusal("1:2:3:4"),
-               Catch::StartsWith("-p '1:2:3:4': too many ':'; use [HOST_IP:]HOST_PORT:CONTAINER_PORT") &&
+               Catch::StartsWith("-p \"1:2:3:4\": too many ':'; use [HOST_IP:]HOST_PORT:CONTAINER_PORT") &&
                    Catch::Contains("an IPv6 HOST_IP goes in brackets"));
 
     CHECK_THAT(spec_refusal("[]:80:80"), Catch::Contains("the brackets hold no host address"));
     CHECK_THAT(spec_refusal("[::1:80:80"), Catch::Contains("has no ']'"));
     CHECK_THAT(spec_refusal("[::]80:80"), Catch::Contains("must be followed by ':'"));
     CHECK_THAT(spec_refusal("[::]:1:2:3"), Catch::Contains("a host port and a container port after the host address"));
-    CHECK_THAT(spec_refusal("80:80/TCP"), Catch::Contains("unknown protocol 'TCP'"));
-    CHECK_THAT(spec_refusal("http:80"), Catch::Contains("host port 'http' is not a number; use a number from 1 to 65535"));
+    CHECK_THAT(spec_refusal("80:80/TCP"), Catch::Contains("unknown protocol \"TCP\""));
+    CHECK_THAT(spec_refusal("http:80"), Catch::Contains("host port \"http\" is not a number; use a number from 1 to 65535"));
     CHECK_THAT(spec_refusal("8080:"), Catch::Contains("the container port is missing"));
 }
 
 TEST_CASE("the library judges host addresses and counts, in its own words after the spec", "[cli][spec]")
 {
     // Port 0, and a range longer than one request may be.
-    CHECK_THAT(spec_refusal("0:80"), Catch::StartsWith("-p '0:80': host port 0 is not a port"));
+    CHECK_THAT(spec_refusal("0:80"), Catch::StartsWith("-p \"0:80\": host port 0 is not a port"));
     CHECK_THAT(spec_refusal("1-1000:1-1000"),
-               Catch::StartsWith("-p '1-1000:1-1000': 1000 ports in one request; at most 512"));
+               Catch::StartsWith("-p \"1-1000:1-1000\": 1000 ports in one request; at most 512"));
     // Addresses that cannot be published on: the message names the spec, then the address.
     for (const char* spec : {"[::1]:8080:80", "[fe80::1]:8080:80", "224.0.0.1:8080:80", "nohost:8080:80",
                              "[ff02::1]:8080:80", "10.0.0.300:8080:80"}) {
         const auto message = spec_refusal(spec);
         INFO(message);
-        CHECK(message.starts_with("-p '" + std::string(spec) + "': "));
+        CHECK(message.starts_with("-p \"" + std::string(spec) + "\": "));
         CHECK(message.find("host IP") != std::string::npos);
     }
     // ::1 cannot be DNATed by the kernel, and the message says so.
@@ -214,10 +215,10 @@ TEST_CASE("--ip once per family", "[cli][spec]")
     CHECK(parse({"fd00::5", "10.88.0.5"}) == ContainerAddresses{"10.88.0.5", "fd00::5"});
 
     CHECK(refusal([&] { parse({"10.88.0.5", "10.88.0.6"}); }) ==
-          "--ip: '10.88.0.5' and '10.88.0.6' are both IPv4 addresses; give the container's address of each family "
+          "--ip: \"10.88.0.5\" and \"10.88.0.6\" are both IPv4 addresses; give the container's address of each family "
           "once (at most one IPv4 and one IPv6 address)");
     CHECK_THAT(refusal([&] { parse({"fd00::5", "10.88.0.5", "fd00::6"}); }),
-               Catch::StartsWith("--ip: 'fd00::5' and 'fd00::6' are both IPv6 addresses"));
+               Catch::StartsWith("--ip: \"fd00::5\" and \"fd00::6\" are both IPv6 addresses"));
     // Each address is the library's to judge.
     CHECK_THAT(refusal([&] { parse({"127.0.0.1"}); }), Catch::StartsWith("--ip: container IP \"127.0.0.1\""));
     CHECK_THAT(refusal([&] { parse({"10.88.0.5", "::1"}); }), Catch::StartsWith("--ip: container IP \"::1\""));
@@ -250,21 +251,18 @@ TEST_CASE("a host address of a family the container lacks is refused", "[cli][sp
             CHECK_THROWS_AS(check_host_family(spec, mapping, ipv6), UsageError);
     }
     CHECK(refusal([&] { check_host_family("[::]:8080:80", parse_one("[::]:8080:80"), ipv4); }) ==
-          "-p '[::]:8080:80': the host address '::' is IPv6, but the container has no IPv6 address; give it with "
+          "-p \"[::]:8080:80\": the host address \"::\" is IPv6, but the container has no IPv6 address; give it with "
           "--ip, or an IPv4 host address, or leave HOST_IP out to publish on every address of the container's "
           "families");
 }
 
-TEST_CASE("echoed input is escaped, one line, and cut short", "[cli][spec]")
+TEST_CASE("echoed input is escaped, one line, and cut short", "[cli][spec][untrusted]")
 {
-    using warren::cli::quoted;
-    CHECK(quoted("8080:80") == "'8080:80'");
-    CHECK(quoted("a\nb\x1b[31m\\") == "'a\\x0ab\\x1b[31m\\x5c'");
-    CHECK(quoted("\xff\xfe") == "'\\xff\\xfe'");         // invalid UTF-8
-    CHECK(quoted("caf\xc3\xa9") == "'caf\\xc3\\xa9'");   // and every other byte outside ASCII
-    CHECK(quoted(std::string(64, 'x')) == "'" + std::string(64, 'x') + "'");
-    CHECK(quoted(std::string(300, 'x')) == "'" + std::string(64, 'x') + "…(300 bytes)'");
-    CHECK(quoted(std::string(100, '\n')).size() == std::string("'…(100 bytes)'").size() + 64 * 4);
+    // The library's own quoting (lib/printable.hpp), which its messages use too: the command line's
+    // and the library's parts of one message look alike.
+    using warren::nft::quote;
+    CHECK(quote("8080:80") == "\"8080:80\"");
+    CHECK(quote("a\nb\x1b[31m\\\"") == R"("a\x0ab\x1b[31m\x5c\x22")");
 
     // A spec with control bytes and invalid UTF-8 gives one line, escaped.
     const auto message = spec_refusal("80:80/\x1b]0;owned\x07\n\xff");
@@ -272,13 +270,37 @@ TEST_CASE("echoed input is escaped, one line, and cut short", "[cli][spec]")
     CHECK(message.find('\n') == std::string::npos);
     CHECK(message.find('\x1b') == std::string::npos);
     CHECK(message.find('\xff') == std::string::npos);
-    CHECK_THAT(message, Catch::StartsWith("-p '80:80/\\x1b]0;owned\\x07\\x0a\\xff': unknown protocol"));
-    // A long one is cut, wherever it is echoed.
-    const std::string long_spec = std::string(5000, '9') + ":80";
-    const auto long_message = spec_refusal(long_spec);
-    INFO(long_message);
-    CHECK(long_message.size() < 400);
-    CHECK(long_message.find("(5003 bytes)") != std::string::npos);
+    CHECK_THAT(message, Catch::StartsWith("-p \"80:80/\\x1b]0;owned\\x07\\x0a\\xff\": unknown protocol"));
+    // A newline cannot start a line of its own that looks like another message.
+    const auto forged = spec_refusal("8080:80\nwarren-nft: forged");
+    INFO(forged);
+    CHECK(forged.find('\n') == std::string::npos);
+    CHECK_THAT(forged, Catch::StartsWith("-p \"8080:80\\x0awarren-nft: forged\": "));
+    // A long one is cut, wherever it is echoed: in the command line's words and in the library's.
+    for (const auto& long_spec : {std::string(5000, '9') + ":80", "10.0.0.1" + std::string(100 * 1024, '1') + ":80:80",
+                                  "80:80/" + std::string(100 * 1024, '\n')}) {
+        const auto long_message = spec_refusal(long_spec);
+        INFO(long_message);
+        CHECK(long_message.size() < 700);
+        CHECK(long_message.find('\n') == std::string::npos);
+        CHECK(long_message.find("(cut short, " + std::to_string(long_spec.size()) + " bytes)") != std::string::npos);
+    }
+}
+
+TEST_CASE("an address with a port, or one that is no address of either family, says what is wrong", "[cli][spec]")
+{
+    using warren::cli::parse_container_addresses;
+    const auto parse = [](std::vector<std::string> ips) { return parse_container_addresses(ips); };
+    CHECK(refusal([&] { parse({"10.88.0.5:80"}); }) ==
+          "--ip: container IP \"10.88.0.5:80\" is an IPv4 address with a port; give the address alone (10.88.0.5): "
+          "ports are given with each port mapping: invalid argument");
+    CHECK_THAT(refusal([&] { parse({"[fd00::5]:80"}); }), Catch::Contains("has brackets and a port"));
+    CHECK_THAT(refusal([&] { parse({"10.88.0.500"}); }), Catch::Contains("is not a valid IPv4 address"));
+    CHECK_THAT(refusal([&] { parse({"fd00::5::6"}); }), Catch::Contains("has a ':' but is not a valid IPv6 address"));
+    for (const char* ip : {"10.88.0.5:80", "[fd00::5]:80", "10.88.0.500", "fd00::5::6"}) {
+        INFO(ip);
+        CHECK(refusal([&] { parse({ip}); }).find("is IPv6") == std::string::npos);
+    }
 }
 
 TEST_CASE("the library's checks name the command-line argument", "[cli][spec]")

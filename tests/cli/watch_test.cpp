@@ -314,13 +314,7 @@ TEST_CASE_METHOD(FreshNetns, "watch keeps only the tasks of its start, and creat
 
 TEST_CASE("watch's lines escape what other programs chose and say what failed", "[cli][watch]")
 {
-    using warren::cli::Backslash;
-    using warren::cli::escaped;
-    CHECK(escaped("nft") == "nft");
-    CHECK(escaped("a\x1b[31m\x07\n\t\x7f\x80\xff\\z") == R"(a\x1b[31m\x07\x0a\x09\x7f\x80\xff\x5cz)");
-    CHECK(escaped(std::string("\0", 1)) == R"(\x00)");
-    CHECK(escaped(R"(set \x1b)", Backslash::keep) == R"(set \x1b)");  // the library's escapes stay readable
-
+    // The escaping itself is lib/printable.hpp's, tested with the library's (validation_test.cpp).
     warren::nft::RepairReport report;
     report.damage = "rule deleted from chain prerouting";
     report.generation = 42;

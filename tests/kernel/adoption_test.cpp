@@ -2,17 +2,24 @@
 // Adopting a table ip warren that someone else made or changed: what the publish repairs in its own
 // transaction (a dormant table, a chain's policy drop), checked with real traffic, and what it
 // refuses before sending anything (sets that would expire, match ranges or fill up; a table owned by
-// another process), checked against the kernel's state before and after.
+// another process), checked against the kernel's state before and after; and elements whose comments
+// a publisher never writes (written with nft), which it reports as foreign, escaped.
+#include "hostile_comments.hpp"
 #include "owned_table.hpp"
+#include "printable.hpp"
 #include "support.hpp"
 #include "traffic.hpp"
 
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <string_view>
 
 using namespace kt;
 using Catch::Matchers::Contains;
+using warren::nft::printable;
 
 namespace {
 
@@ -155,4 +162,63 @@ TEST_CASE_METHOD(FreshNetns, "a table owned by another process is refused with i
     CHECK_FALSE(warren_table_exists());
     publisher.publish_ports("web-1", "10.88.0.2", web);
     CHECK(kernel_ports() == std::vector{kernel_port("web-1", "10.88.0.2", web[0])});
+}
+
+namespace {
+
+bool printable_ascii(std::string_view text)
+{
+    return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+// The foreign elements of `ports` (task id "") by host port; fails on any other port but `own`'s.
+std::map<std::uint16_t, PublishedPort> foreign_ports(const std::vector<PublishedPort>& ports, const std::string& own)
+{
+    std::map<std::uint16_t, PublishedPort> foreign;
+    for (const auto& port : ports) {
+        INFO(port);
+        CHECK(printable_ascii(port.task_id));
+        CHECK(printable_ascii(port.mapping.name));
+        if (port.task_id == own)
+            continue;
+        CHECK(port.task_id.empty());
+        foreign.emplace(port.mapping.host_port, port);
+    }
+    return foreign;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns, "elements with comments a publisher never writes are adopted as foreign, escaped",
+                 "[adopt][untrusted]")
+{
+    HostPortPublisher publisher;
+    publisher.publish_ports("web-1", "10.88.0.2", web);
+    nft_script(untrusted::nft_script());
+    // The running publisher follows them from the kernel's announcements, a new one reads them from
+    // the table: the same rules both ways.
+    HostPortPublisher adopter;
+    for (const auto* reader : {&publisher, &adopter}) {
+        const auto foreign = foreign_ports(reader->all_published_ports(), "web-1");
+        REQUIRE(foreign.size() == untrusted::elements().size());
+        for (const auto& hostile : untrusted::elements()) {
+            INFO(printable(hostile.comment));
+            const auto& port = foreign.at(hostile.host_port);
+            CHECK(port.mapping.name == printable(hostile.comment));
+            CHECK(port.container_ip == untrusted::destination_ip);
+            CHECK(port.mapping.container_port == 80);
+        }
+        CHECK(reader->published_ports("web-1") == web);
+    }
+
+    // The publishers' own tasks work as ever, and leave the foreign elements alone.
+    const std::vector<PortMapping> api{tcp(18081, 8081)};
+    adopter.publish_ports("api", "10.88.0.3", api);
+    publisher.unpublish_ports("web-1");
+    CHECK(publisher.published_ports("api") == api);
+    CHECK(adopter.published_ports("web-1").empty());
+    const auto listing = warren_table();
+    for (const auto& hostile : untrusted::elements())
+        CHECK_THAT(listing, Contains("tcp . " + std::to_string(hostile.host_port) + " comment \""));
+    CHECK(foreign_ports(adopter.all_published_ports(), "api").size() == untrusted::elements().size());
 }

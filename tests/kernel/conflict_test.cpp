@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Port conflicts between tasks, re-publishing, and idempotent unpublish, checked against `nft` output.
+// Port conflicts between tasks (and with elements of other programs, whatever their comments hold),
+// re-publishing, and idempotent unpublish, checked against `nft` output.
+#include "hostile_comments.hpp"
+#include "printable.hpp"
 #include "support.hpp"
+
+#include <algorithm>
 
 using namespace kt;
 using Catch::Matchers::Contains;
@@ -168,4 +173,33 @@ TEST_CASE_METHOD(FreshNetns, "ports bound to host addresses conflict as docker's
     CHECK_THAT(e.what(), Contains("overlaps host port 8080/tcp (a port on all addresses includes every address)") &&
                              Contains("task \"task-c\""));
     CHECK(kernel_ports() == std::vector{kernel_port("task-c", "10.88.0.4", tcp(8080, 82))});
+}
+
+TEST_CASE_METHOD(FreshNetns, "a port held by an element with a hostile comment is a conflict that shows it escaped",
+                 "[conflict][untrusted]")
+{
+    HostPortPublisher publisher;
+    const std::vector<PortMapping> web{tcp(8080, 80, "web")};
+    publisher.publish_ports("web-1", "10.88.0.2", web);
+    nft_script(untrusted::nft_script());
+    const auto before = ruleset();
+    for (const auto& hostile : untrusted::elements()) {
+        const auto e = expect_error([&] {
+            publisher.publish_ports("api", "10.88.0.3", std::vector{tcp(hostile.host_port, 80)});
+        });
+        const std::string message = e.what();
+        INFO(describe(e));
+        CHECK(e.code() == errc::port_conflict);
+        CHECK(std::all_of(message.begin(), message.end(), [](char c) { return c >= 0x20 && c < 0x7f; }));
+        CHECK_THAT(message, Contains("host port " + std::to_string(hostile.host_port) +
+                                     "/tcp is already published by another program (an element without a warren-nft "
+                                     "owner, comment " + warren::nft::quote(hostile.comment) + ") to " +
+                                     untrusted::destination_ip + ":80; nothing was changed for task \"api\""));
+    }
+    // The message is cut short, not the comment's bytes dropped: the long one says how long it is.
+    CHECK_THAT(expect_error([] { HostPortPublisher().publish_ports("api", "10.88.0.3", std::vector{tcp(9004, 80)}); }).what(),
+               Contains("\"task=" + std::string(59, 'a') + "\" (cut short, 70 bytes)"));
+    CHECK(ruleset() == before);
+    CHECK(publisher.published_ports("web-1") == web);
+    CHECK(publisher.published_ports("api").empty());
 }

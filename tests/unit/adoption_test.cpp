@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Adopting a table someone else changed, over the fake backend: what a publish repairs in its own
-// transaction (a dormant table, a chain's policy), and what it refuses before sending anything.
+// transaction (a dormant table, a chain's policy), what it refuses before sending anything, and
+// elements with comments a publisher never writes (foreign, shown escaped).
+#include "printable.hpp"
 #include "publisher/layout.hpp"
 #include "ruleset/fake_backend.hpp"
 #include "shared_backend.hpp"
@@ -12,11 +14,16 @@
 #include "error_of.hpp"
 #include "addresses.hpp"
 #include "ports.hpp"
+#include "../kernel/hostile_comments.hpp"
 
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 using namespace warren::nft;
 using ruleset::FakeBackend;
@@ -111,4 +118,129 @@ TEST_CASE("a map that would lose published ports is refused, and nothing is chan
     }
     CHECK(kernel.fake.commit_attempts() == attempts);
     CHECK(kernel.fake.state() == state);
+}
+
+namespace {
+
+const auto& hostile_comments = untrusted::elements();
+using Hostile = untrusted::Element;
+
+ruleset::Element hostile_element(const Hostile& hostile)
+{
+    return layout::port_element({Protocol::tcp, hostile.host_port}, {test::address(untrusted::destination_ip), Protocol::tcp, 80},
+                                hostile.comment);
+}
+
+bool printable_ascii(std::string_view text)
+{
+    return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+// What every reader of the publisher sees of the table: the hostile elements as foreign ports with
+// their comments escaped, and task-a's port as it was.
+void check_adopted_as_foreign(const HostPortPublisher& publisher)
+{
+    const auto all = publisher.all_published_ports();
+    std::size_t foreign = 0;
+    for (const auto& port : all) {
+        INFO(port.task_id << " " << port.mapping.host_port << " " << printable(port.mapping.name));
+        CHECK(printable_ascii(port.task_id));
+        CHECK(printable_ascii(port.mapping.name));
+        if (port.task_id == "task-a") {
+            CHECK(port.mapping == web.front());
+            continue;
+        }
+        CHECK(port.task_id.empty());
+        const auto hostile = std::find_if(hostile_comments.begin(), hostile_comments.end(),
+                                          [&](const Hostile& h) { return h.host_port == port.mapping.host_port; });
+        REQUIRE(hostile != hostile_comments.end());
+        CHECK(port.mapping.name == printable(hostile->comment));
+        ++foreign;
+    }
+    CHECK(foreign == hostile_comments.size());
+    CHECK(all.size() == hostile_comments.size() + 1);
+    CHECK(publisher.published_ports("task-a") == web);
+}
+
+}  // namespace
+
+TEST_CASE("elements whose comment a publisher does not write are foreign, not tasks", "[publisher][adopt][untrusted]")
+{
+    using layout::parse_owner_comment;
+    const auto owner = parse_owner_comment("task=web-1 name=http");
+    REQUIRE(owner);
+    CHECK(owner->task_id == "web-1");
+    CHECK(owner->name == "http");
+    CHECK(parse_owner_comment("task=svc.web_1:replica@node/2+x")->name.empty());
+    CHECK(parse_owner_comment("task=" + std::string(64, 'a')));
+    CHECK(parse_owner_comment(layout::owner_comment("t", std::string(32, 'n'))));
+    for (const auto& hostile : hostile_comments) {
+        INFO(printable(hostile.comment));
+        CHECK_FALSE(parse_owner_comment(hostile.comment));
+    }
+    CHECK_FALSE(parse_owner_comment("task=ok name=" + std::string(33, 'n')));
+    CHECK_FALSE(parse_owner_comment("web-1"));
+    CHECK_FALSE(parse_owner_comment(""));
+}
+
+TEST_CASE("a table with hostile comments is adopted with them as foreign elements, escaped", "[publisher][adopt][untrusted]")
+{
+    PublishedTable kernel;
+    // Written behind the publisher's back before it starts: adopted from the table's snapshot.
+    const bool before_start = GENERATE(true, false);
+    INFO((before_start ? "in the table when the publisher starts" : "announced while it runs"));
+    std::optional<HostPortPublisher> publisher;
+    if (before_start) {
+        for (const auto& hostile : hostile_comments) {
+            auto element = hostile_element(hostile);
+            kernel.table().sets.at("ports").elements.emplace(element.key, element);
+        }
+        kernel.fake.bump_generation();
+        publisher.emplace(test::share(kernel.fake));
+    } else {
+        publisher.emplace(test::share(kernel.fake));
+        CHECK(publisher->published_ports("task-a") == web);  // following the table from here on
+        ruleset::Transaction tx(layout::table(ruleset::Family::ip));
+        for (const auto& hostile : hostile_comments)
+            tx.add(hostile_element(hostile));
+        kernel.fake.commit(tx, std::nullopt);
+    }
+    check_adopted_as_foreign(*publisher);
+
+    // The publisher's own tasks work as ever beside them.
+    publisher->publish_ports("task-b", "10.88.0.6", other);
+    publisher->unpublish_ports("task-a");
+    CHECK(publisher->published_ports("task-b") == other);
+    CHECK(publisher->published_ports("task-a").empty());
+    CHECK(kernel.table().sets.at("ports").elements.size() == hostile_comments.size() + 1);
+
+    // A port one of them holds is a conflict that names it by its comment, escaped, on one line.
+    for (const auto& hostile : hostile_comments) {
+        const auto e = error_of([&] {
+            publisher->publish_ports("task-c", "10.88.0.7", std::vector<PortMapping>{test::port(hostile.host_port, 80)});
+        });
+        const std::string message = e.what();
+        INFO(message);
+        CHECK(e.code() == errc::port_conflict);
+        CHECK(printable_ascii(message));
+        CHECK_THAT(message, Catch::Contains("is already published by another program (an element without a warren-nft "
+                                            "owner, comment " + quote(hostile.comment) + ") to " + untrusted::destination_ip + ":80"));
+    }
+    CHECK(publisher->published_ports("task-c").empty());
+}
+
+TEST_CASE("a conflict with a foreign element names the bytes of its comment as they are, escaped", "[publisher][untrusted]")
+{
+    PublishedTable kernel;
+    ruleset::Transaction tx(layout::table(ruleset::Family::ip));
+    tx.add(hostile_element({9100, "task=x\n\x1b[2J\"quoted\"\\" + std::string(200, 'z')}));
+    tx.add(hostile_element({9101, ""}));
+    kernel.fake.commit(tx, std::nullopt);
+    HostPortPublisher publisher(test::share(kernel.fake));
+    const auto long_one = error_of([&] { publisher.publish_ports("t", "10.88.0.7", std::vector{test::port(9100, 80)}); });
+    CHECK_THAT(long_one.what(), Catch::Contains(R"(comment "task=x\x0a\x1b[2J\x22quoted\x22\x5czzzz)") &&
+                                   Catch::Contains("(cut short, 220 bytes)"));
+    CHECK(std::string(long_one.what()).size() < 400);
+    const auto without = error_of([&] { publisher.publish_ports("t", "10.88.0.7", std::vector{test::port(9101, 80)}); });
+    CHECK_THAT(without.what(), Catch::Contains("by another program (an element without a warren-nft owner) to 10.99.0.9:80"));
 }

@@ -2,6 +2,8 @@
 // The public checks of <warren/nft/validation.hpp>, and the publisher's parsing variants of them.
 #include "publisher/validation.hpp"
 
+#include "printable.hpp"
+
 #include <warren/nft.hpp>
 
 #include <catch2/catch.hpp>
@@ -9,6 +11,7 @@
 #include "addresses.hpp"
 #include "ports.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -77,15 +80,34 @@ TEST_CASE("container IPs are unicast IPv4 or IPv6 addresses", "[validation]")
     CHECK(validation::parse_container_ip("fd00::5") == test::address("fd00:0::5"));
     CHECK(validation::parse_container_ip("2001:db8::10").family == ruleset::Family::ip6);
 
-    for (const char* bad : {"", "10.0.0", "10.0.0.256", "256.1.1.1", "10.0.0.1 ", " 10.0.0.1", "10.0.0.1/24",
-                            "010.0.0.1x", "host.example", "10..0.1", "fd00::5::1", "fd00::/64"}) {
+    // What is wrong is said by the family the text looks meant for.
+    CHECK(refusal([] { validate_container_ip(""); }) ==
+          "container IP \"\" is empty; give an IPv4 address like 10.88.0.5 or an IPv6 address like fd00::5: invalid argument");
+    for (const char* bad : {"10.0.0", "10.0.0.256", "256.1.1.1", "10..0.1", "1.2.3.4.5"}) {
+        INFO(bad);
+        CHECK_THAT(refusal([&] { validate_container_ip(bad); }),
+                   Catch::Contains("is not a valid IPv4 address: four numbers from 0 to 255 separated by dots"));
+    }
+    for (const char* bad : {"fd00::5::1", "fd00::/64", "fd00:::5", "10.0.0.1:80:90", "fd00::g"}) {
+        INFO(bad);
+        CHECK_THAT(refusal([&] { validate_container_ip(bad); }), Catch::Contains("has a ':' but is not a valid IPv6 address"));
+    }
+    for (const char* bad : {"10.0.0.1 ", " 10.0.0.1", "10.0.0.1/24", "010.0.0.1x", "host.example"}) {
         INFO(bad);
         CHECK_THAT(refusal([&] { validate_container_ip(bad); }), Catch::Contains("is not an IPv4 address like 10.88.0.5 or an IPv6"));
     }
+    // An address with a port: not "is IPv6" because of its ':'.
+    CHECK(refusal([] { validate_container_ip("10.88.0.5:80"); }) ==
+          "container IP \"10.88.0.5:80\" is an IPv4 address with a port; give the address alone (10.88.0.5): ports "
+          "are given with each port mapping: invalid argument");
+    CHECK_THAT(refusal([] { validate_container_addresses({"10.88.0.5:80", ""}); }), Catch::Contains("IPv4 address with a port"));
+    CHECK_THAT(refusal([] { validate_host_ip("10.0.0.1:8080"); }), Catch::Contains("IPv4 address with a port"));
+    CHECK_THAT(refusal([] { validate_container_ip("[fd00::5]:80"); }),
+               Catch::Contains("has brackets and a port; give the IPv6 address alone, without brackets"));
     CHECK_THAT(refusal([] { validate_container_ip("[fd00::5]"); }), Catch::Contains("without brackets"));
     CHECK_THAT(refusal([] { validate_container_ip("fe80::1%eth0"); }), Catch::Contains("zone"));
-    CHECK_THAT(refusal([] { validate_container_ip("10.88.0.5:80"); }), Catch::Contains("without a port"));
-    CHECK_THAT(refusal([] { validate_container_ip(std::string("10.0.0.1\0", 9)); }), Catch::Contains("is not an IPv4 address"));
+    CHECK_THAT(refusal([] { validate_container_ip(std::string("10.0.0.1\0", 9)); }),
+               Catch::Contains("\"10.0.0.1\\x00\" is not an IPv4 address"));
     for (const char* unusable : {"0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "255.255.255.255", "::", "::1",
                                  "::ffff:10.0.0.1", "fe80::1", "ff02::1"}) {
         INFO(unusable);
@@ -160,12 +182,12 @@ TEST_CASE("host IPs are empty, every address of one family, one address, or IPv4
     CHECK_THAT(refusal([] { validate_host_ip("0.1.2.3"); }), Catch::Contains("not an address ports can be published on"));
     CHECK_THAT(refusal([] { validate_host_ip("224.0.0.1"); }), Catch::Contains("not an address ports can be published on"));
     CHECK_THAT(refusal([] { validate_host_ip("ff02::1"); }), Catch::Contains("not an address ports can be published on"));
-    CHECK_THAT(refusal([] { validate_host_ip("10.0.0"); }), Catch::Contains("not an IPv4 address"));
+    CHECK_THAT(refusal([] { validate_host_ip("10.0.0"); }), Catch::Contains("not a valid IPv4 address"));
     CHECK_THAT(refusal([] { validate_host_ip("[::]"); }), Catch::Contains("without brackets"));
 
     // Within a port list, the message names the port.
     const std::vector<PortMapping> bad{test::port(80, 80), test::on("1.2.3", test::port(8080, 80))};
-    CHECK_THAT(refusal([&] { validate_ports(bad); }), Catch::Contains("host port 8080/tcp: host IP \"1.2.3\" is not an IPv4"));
+    CHECK_THAT(refusal([&] { validate_ports(bad); }), Catch::Contains("host port 8080/tcp: host IP \"1.2.3\" is not a valid IPv4"));
     // Echoed input is escaped and cut short.
     const std::vector<PortMapping> hostile{test::on("\x1b[31m" + std::string(200, 'x'), test::port(8080, 80))};
     const auto message = refusal([&] { validate_ports(hostile); });
@@ -206,4 +228,64 @@ TEST_CASE("one request may bind a port to several addresses, but not also to eve
     CHECK_NOTHROW(validate_ports(udp_too));
     const std::vector<PortMapping> ingress{test::on("10.0.0.1", PortMapping{80, 80, Protocol::tcp, PublishMode::ingress, ""})};
     CHECK_THAT(refusal([&] { validate_ports(ingress); }), Catch::Contains("port 80/tcp on 10.0.0.1 asks for ingress"));
+}
+
+TEST_CASE("adoption asks the same of task ids and names as validation, without a message", "[validation]")
+{
+    for (const std::string& id : {std::string("web-1"), std::string("svc.web_1:replica@node/2+x"), std::string(64, 'a')}) {
+        INFO(id);
+        CHECK(validation::valid_task_id(id));
+        CHECK_NOTHROW(validate_task_id(id));
+    }
+    for (const std::string& id : {std::string(), std::string(65, 'a'), std::string("a b"), std::string("a\x1b[31m"),
+                                 std::string("a\nb"), std::string("caf\xc3\xa9"), std::string("\xff"), std::string("x=y"),
+                                 std::string("nul\0x", 5)}) {
+        INFO(printable(id));
+        CHECK_FALSE(validation::valid_task_id(id));
+        CHECK_THROWS_AS(validate_task_id(id), Error);
+    }
+    CHECK(validation::valid_port_name(""));
+    CHECK(validation::valid_port_name(std::string(32, 'n')));
+    CHECK_FALSE(validation::valid_port_name(std::string(33, 'n')));
+    CHECK_FALSE(validation::valid_port_name("web ui"));
+    CHECK_FALSE(validation::valid_port_name("\x1b"));
+}
+
+TEST_CASE("echoed values are escaped, quoted and cut short the same way everywhere", "[validation][printable]")
+{
+    CHECK(printable("web-1 8080/tcp") == "web-1 8080/tcp");
+    // Control characters, bytes that are not UTF-8, and every other byte outside ASCII.
+    CHECK(printable("a\nb\x1b[31m\x07\t\x7f") == R"(a\x0ab\x1b[31m\x07\x09\x7f)");
+    CHECK(printable("\xff\xfe\xc3") == R"(\xff\xfe\xc3)");
+    CHECK(printable("caf\xc3\xa9 \xc2\x9b") == R"(caf\xc3\xa9 \xc2\x9b)");  // a C1 control (CSI), valid UTF-8
+    CHECK(printable(std::string("\0", 1)) == R"(\x00)");
+    // A backslash is escaped, so that no escape can be forged; text already escaped keeps its own.
+    CHECK(printable(R"(a\x1b)") == R"(a\x5cx1b)");
+    CHECK(printable(R"(set \x1b)", Backslash::keep) == R"(set \x1b)");
+    CHECK(printable("\\\n", Backslash::keep) == R"(\\x0a)");
+
+    CHECK(quote("web-1") == "\"web-1\"");
+    CHECK(quote("a\"b") == R"("a\x22b")");  // the quotes show where the value ends
+    CHECK(quote("\"\"") == R"("\x22\x22")");
+    CHECK(quote("") == "\"\"");
+    CHECK(quote(std::string(echo_limit, 'x')) == "\"" + std::string(echo_limit, 'x') + "\"");
+    CHECK(quote(std::string(300, 'x')) == "\"" + std::string(echo_limit, 'x') + "\" (cut short, 300 bytes)");
+    CHECK(quote(std::string(10, '"'), 4) == R"("\x22\x22\x22\x22" (cut short, 10 bytes))");
+    CHECK(excerpt(std::string(100, '\n'), 2) == R"(\x0a\x0a (cut short, 100 bytes))");
+    CHECK(excerpt("short") == "short");
+
+    // 100 KB of newlines is one line of a few hundred bytes.
+    const std::string flood(100 * 1024, '\n');
+    for (const auto& text : {quote(flood), excerpt(flood)}) {
+        CHECK(text.find('\n') == std::string::npos);
+        CHECK(text.size() <= 4 * echo_limit + 32);
+    }
+    // Whatever the bytes, the result is printable ASCII.
+    std::string every_byte;
+    for (int byte = 0; byte < 256; ++byte)
+        every_byte += static_cast<char>(byte);
+    for (const auto& text : {printable(every_byte), quote(every_byte, every_byte.size())}) {
+        CHECK(std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; }));
+    }
+    CHECK(printable(every_byte).size() == 95 - 1 + 4 * (256 - 95 + 1));
 }

@@ -226,7 +226,9 @@ void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>&
             if (inserted)
                 order.push_back(k);
             it->second.ports.push_back(key.protocol + " port " + std::to_string(key.port) +
-                                       (key.address.empty() ? "" : " on " + key.address) + " (task " + port.task_id + ")");
+                                       (key.address.empty() ? "" : " on " + key.address) +
+                                       (port.task_id.empty() ? " (an element without a warren-nft owner)"
+                                                             : " (task " + port.task_id + ")"));
         }
     }
     std::stable_sort(order.begin(), order.end(),

@@ -3,6 +3,8 @@
 // tools (nft, iptables-legacy-save) whose output they read.
 #pragma once
 
+#include "printable.hpp"
+
 #include <optional>
 #include <ostream>
 #include <string>
@@ -11,20 +13,28 @@
 namespace warren::cli::doctor {
 
 // The doctor's output: one line per finding, "OK: ...", "WARN: ..." or "FAIL: ...", each saying what
-// to do about it.
+// to do about it. A finding quotes what other programs chose (names of tables and chains, rule
+// comments, the output of nft and iptables-legacy-save), so each line is made printable as it is
+// written: no control character or byte outside ASCII reaches the terminal, and a line stays one.
 class Report {
 public:
     explicit Report(std::ostream& out) : out_(out) {}
-    void ok(const std::string& line) { out_ << "OK: " << line << "\n"; }
-    void warn(const std::string& line) { out_ << "WARN: " << line << "\n"; }
+    void ok(const std::string& line) { write("OK: ", line); }
+    void warn(const std::string& line) { write("WARN: ", line); }
     void fail(const std::string& line)
     {
-        out_ << "FAIL: " << line << "\n";
+        write("FAIL: ", line);
         failed_ = true;
     }
     bool failed() const { return failed_; }
 
 private:
+    // Backslashes are kept: a line may hold the library's messages, whose escapes start with one.
+    void write(const char* label, const std::string& line)
+    {
+        out_ << label << nft::printable(line, nft::Backslash::keep) << "\n";
+    }
+
     std::ostream& out_;
     bool failed_ = false;
 };

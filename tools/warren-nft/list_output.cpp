@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "list_output.hpp"
 
+#include "printable.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -43,6 +45,24 @@ std::string container(const nft::PublishedPort& port)
     return address + ":" + std::to_string(port.mapping.container_port);
 }
 
+// The library hands out task ids it validated and foreign comments it escaped; every cell is made
+// printable once more all the same, so that nothing read from the kernel can break a row in two or
+// reach the terminal as a control sequence.
+std::string cell(std::string_view text) { return nft::printable(text, nft::Backslash::keep); }
+
+// An element no task owns (foreign_task, which no task id can be) with its comment, escaped, in quotes.
+std::string task_cell(const nft::PublishedPort& port)
+{
+    return port.task_id.empty() ? std::string(foreign_task) : cell(port.task_id);
+}
+
+std::string name_cell(const nft::PublishedPort& port)
+{
+    if (port.task_id.empty() && !port.mapping.name.empty())
+        return "\"" + cell(port.mapping.name) + "\"";
+    return cell(port.mapping.name);
+}
+
 }  // namespace
 
 void sort_for_listing(std::vector<nft::PublishedPort>& ports)
@@ -63,10 +83,10 @@ std::string format_table(const std::vector<nft::PublishedPort>& ports, const std
     std::vector<Row> rows{{"TASK", "FAMILY", "HOST", "PORT", "CONTAINER", "NAME", "PACKETS", "BYTES"}};
     for (const auto& port : ports) {
         const auto* counted = index.find(port);
-        rows.push_back({port.task_id, std::string(family(port)),
-                        port.mapping.host_ip.empty() ? "*" : port.mapping.host_ip,
+        rows.push_back({task_cell(port), std::string(family(port)),
+                        port.mapping.host_ip.empty() ? "*" : cell(port.mapping.host_ip),
                         std::to_string(port.mapping.host_port) + "/" + std::string(nft::to_string(port.mapping.protocol)),
-                        container(port), port.mapping.name, counted ? std::to_string(counted->packets) : "-",
+                        cell(container(port)), name_cell(port), counted ? std::to_string(counted->packets) : "-",
                         counted ? std::to_string(counted->bytes) : "-"});
     }
     std::array<std::size_t, columns> widths{};
@@ -106,7 +126,10 @@ std::string format_json(const std::vector<nft::PublishedPort>& ports, const std:
                          {"host_ip", port.mapping.host_ip},
                          {"family", family(port)}});
     }
-    return array.dump(2) + "\n";
+    // The strings are plain ASCII (task ids are validated, foreign comments escaped by the library);
+    // should a byte that is not UTF-8 get through all the same, it becomes U+FFFD instead of making
+    // the whole listing fail.
+    return array.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace warren::cli

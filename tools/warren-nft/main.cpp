@@ -3,6 +3,7 @@
 // Exit status: 0 ok, 1 the operation failed, 2 usage error (see docs/cli.md).
 #include "doctor.hpp"
 #include "list_output.hpp"
+#include "printable.hpp"
 #include "spec.hpp"
 #include "version.hpp"
 #include "watch.hpp"
@@ -28,6 +29,10 @@ constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
 // Enough for any of CLI11's sentences with an argument of ordinary length.
 constexpr std::size_t cli11_message_limit = 200;
+
+// A message for stderr, which is one line whatever it holds. Its echoed values are already escaped
+// and cut short where it was made (so its backslashes are kept); this only makes sure.
+std::string one_line(std::string_view message) { return nft::printable(message, nft::Backslash::keep); }
 
 struct Arguments {
     std::string task;
@@ -179,7 +184,7 @@ int main(int argc, char* argv[])
         if (e.get_exit_code() == 0)
             return app.exit(e);
         if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
-            std::cerr << "warren-nft: unknown subcommand " << warren::cli::quoted(argv[1])
+            std::cerr << "warren-nft: unknown subcommand " << nft::quote(argv[1])
                       << "; use publish, unpublish, list, flush, doctor or watch (see 'warren-nft --help')\n";
             return exit_usage;
         }
@@ -187,7 +192,7 @@ int main(int argc, char* argv[])
         const std::string help =
             subcommands.empty() ? "warren-nft --help" : "warren-nft " + subcommands.front()->get_name() + " --help";
         // CLI11's message repeats the offending argument as it was typed.
-        std::cerr << "warren-nft: " << warren::cli::excerpt(e.what(), cli11_message_limit) << "; see '" << help
+        std::cerr << "warren-nft: " << nft::excerpt(e.what(), cli11_message_limit) << "; see '" << help
                   << "'\n";
         return exit_usage;
     }
@@ -207,13 +212,13 @@ int main(int argc, char* argv[])
             return warren::cli::run_watch({.counters = args.counters, .json = args.json}, std::cout);
         return exit_usage;
     } catch (const UsageError& e) {
-        std::cerr << "warren-nft: " << e.what() << "\n";
+        std::cerr << "warren-nft: " << one_line(e.what()) << "\n";
         return exit_usage;
     } catch (const nft::Error& e) {
-        std::cerr << "warren-nft: " << e.what() << "\n";
+        std::cerr << "warren-nft: " << one_line(e.what()) << "\n";
         return e.code() == nft::errc::invalid_argument ? exit_usage : exit_failed;
     } catch (const std::exception& e) {
-        std::cerr << "warren-nft: " << e.what() << "\n";
+        std::cerr << "warren-nft: " << one_line(e.what()) << "\n";
         return exit_failed;
     }
 }

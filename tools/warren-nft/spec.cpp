@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "spec.hpp"
 
-#include "watch_output.hpp"
+#include "printable.hpp"
 
 #include <warren/nft/error.hpp>
 #include <warren/nft/validation.hpp>
@@ -15,11 +15,10 @@ namespace warren::cli {
 
 namespace {
 
+using nft::quote;
+
 constexpr std::string_view form = "use [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp], e.g. 8080:80/tcp, "
                                   "[2001:db8::10]:8080:80 or 8000-8002:9000-9002/udp";
-
-// How much of an argument a message echoes.
-constexpr std::size_t echo_limit = 64;
 
 // The library tells the families apart the same way: only an IPv6 address has a ':'.
 bool is_ipv6(std::string_view address) { return address.find(':') != std::string_view::npos; }
@@ -28,14 +27,14 @@ std::string_view family_name(std::string_view address) { return is_ipv6(address)
 
 [[noreturn]] void refuse(std::string_view spec, const std::string& problem)
 {
-    throw UsageError("-p " + quoted(spec) + ": " + problem);
+    throw UsageError("-p " + quote(spec) + ": " + problem);
 }
 
 // A port number: digits only, at most 65535. Port 0 is left to nft::validate_ports().
 std::uint16_t parse_port(std::string_view spec, std::string_view what, std::string_view text)
 {
     const auto fail = [&](std::string_view problem) {
-        refuse(spec, std::string(what) + " " + quoted(text) + " " + std::string(problem) +
+        refuse(spec, std::string(what) + " " + quote(text) + " " + std::string(problem) +
                          "; use a number from 1 to 65535");
     };
     if (text.empty())
@@ -70,7 +69,7 @@ PortRange parse_port_range(std::string_view spec, std::string_view what, std::st
     const PortRange range{text, parse_port(spec, what, text.substr(0, dash)),
                           parse_port(spec, what, text.substr(dash + 1))};
     if (range.last < range.first)
-        refuse(spec, std::string(what) + " range " + quoted(text) + " is reversed; give the lower port first, e.g. " +
+        refuse(spec, std::string(what) + " range " + quote(text) + " is reversed; give the lower port first, e.g. " +
                          std::to_string(range.last) + "-" + std::to_string(range.first));
     return range;
 }
@@ -136,8 +135,8 @@ SpecParts split_spec(std::string_view spec, std::string_view ports)
         const auto end = ports.size() - fields[fields.size() - 1].size() - fields[fields.size() - 2].size() - 2;
         const auto address = ports.substr(0, end);
         if (parses_as_ipv6(address))
-            refuse(spec, "the IPv6 host address " + quoted(address) + " must be in brackets; use " +
-                             quoted("[" + std::string(address) + "]:" + std::string(fields[fields.size() - 2]) +
+            refuse(spec, "the IPv6 host address " + quote(address) + " must be in brackets; use " +
+                             quote("[" + std::string(address) + "]:" + std::string(fields[fields.size() - 2]) +
                                     ":" + std::string(fields.back()) + std::string(spec.substr(ports.size()))) +
                              " ([ADDRESS]:HOST_PORT:CONTAINER_PORT)");
         refuse(spec, "too many ':'; " + std::string(form) + " (an IPv6 HOST_IP goes in brackets)");
@@ -159,19 +158,10 @@ nft::Protocol parse_protocol(std::string_view spec, std::string_view protocol)
         return nft::Protocol::udp;
     if (protocol == "sctp")
         return nft::Protocol::sctp;
-    refuse(spec, "unknown protocol " + quoted(protocol) + "; use tcp, udp or sctp (or omit /PROTOCOL for tcp)");
+    refuse(spec, "unknown protocol " + quote(protocol) + "; use tcp, udp or sctp (or omit /PROTOCOL for tcp)");
 }
 
 }  // namespace
-
-std::string excerpt(std::string_view text, std::size_t limit)
-{
-    if (text.size() <= limit)
-        return escaped(text);
-    return escaped(text.substr(0, limit)) + "…(" + std::to_string(text.size()) + " bytes)";
-}
-
-std::string quoted(std::string_view text) { return "'" + excerpt(text, echo_limit) + "'"; }
 
 void check_argument(std::string_view argument, const std::function<void()>& check)
 {
@@ -194,7 +184,7 @@ std::vector<nft::PortMapping> parse_port_spec(std::string_view spec)
     }
     const auto parts = split_spec(spec, ports);
     // Judged once for the whole spec, before a range multiplies it.
-    check_argument("-p " + quoted(spec), [&] { nft::validate_host_ip(parts.host_ip); });
+    check_argument("-p " + quote(spec), [&] { nft::validate_host_ip(parts.host_ip); });
     mapping.host_ip = parts.host_ip;
     const auto host = parse_port_range(spec, "host port", parts.host_ports);
     const auto container = parse_port_range(spec, "container port", parts.container_ports);
@@ -208,7 +198,7 @@ std::vector<nft::PortMapping> parse_port_spec(std::string_view spec)
         mapping.container_port = static_cast<std::uint16_t>(container.first + i);
         mappings.push_back(mapping);
     }
-    check_argument("-p " + quoted(spec), [&] { nft::validate_ports(mappings); });
+    check_argument("-p " + quote(spec), [&] { nft::validate_ports(mappings); });
     return mappings;
 }
 
@@ -219,7 +209,7 @@ nft::ContainerAddresses parse_container_addresses(std::span<const std::string> i
         check_argument("--ip", [&] { nft::validate_container_ip(ip); });
         auto& slot = is_ipv6(ip) ? container.ipv6 : container.ipv4;
         if (!slot.empty())
-            throw UsageError("--ip: " + quoted(slot) + " and " + quoted(ip) + " are both " +
+            throw UsageError("--ip: " + quote(slot) + " and " + quote(ip) + " are both " +
                              std::string(family_name(ip)) +
                              " addresses; give the container's address of each family once (at most one IPv4 "
                              "and one IPv6 address)");
@@ -237,7 +227,7 @@ void check_host_family(std::string_view spec, const nft::PortMapping& mapping, c
     if (!(ipv6 ? container.ipv6 : container.ipv4).empty())
         return;
     const auto family = family_name(mapping.host_ip);
-    refuse(spec, "the host address " + quoted(mapping.host_ip) + " is " + std::string(family) +
+    refuse(spec, "the host address " + quote(mapping.host_ip) + " is " + std::string(family) +
                      ", but the container has no " + std::string(family) + " address; give it with --ip, or " +
                      (ipv6 ? "an IPv4 host address" : "an IPv6 host address in brackets") +
                      ", or leave HOST_IP out to publish on every address of the container's families");

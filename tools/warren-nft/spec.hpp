@@ -20,14 +20,6 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// Text that holds what the user typed, fit for a one-line message: every byte outside printable
-// ASCII and the backslash written as \xNN (so no control byte or invalid UTF-8 reaches a terminal or
-// a log), and only its first `limit` bytes, followed by "…(N bytes)" when it is longer.
-std::string excerpt(std::string_view text, std::size_t limit);
-
-// An argument echoed in a message: its excerpt of 64 bytes in single quotes ('abc', 'abc…(300 bytes)').
-std::string quoted(std::string_view text);
-
 // Runs one of the library's checks (<warren/nft/validation.hpp>) on an argument. Its refusal
 // (errc::invalid_argument) becomes a UsageError that starts with `argument` ("--task: task id ...").
 // The library's rules and words are used as they are, so the command line cannot drift from them.

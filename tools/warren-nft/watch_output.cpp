@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "watch_output.hpp"
 
+#include "printable.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -12,10 +14,11 @@ namespace warren::cli {
 namespace {
 
 using nlohmann::ordered_json;
+using nft::printable;
 
-// Every string of a report goes through escaped(): the process name is raw bytes, the rest is the
+// Every string of a report goes through printable(): the process name is raw bytes, the rest is the
 // library's prose, already escaped, checked again so that no byte of it can upset a terminal.
-std::string prose(std::string_view text) { return escaped(text, Backslash::keep); }
+std::string prose(std::string_view text) { return printable(text, nft::Backslash::keep); }
 
 std::string milliseconds(std::chrono::microseconds duration)
 {
@@ -39,7 +42,7 @@ std::string commit(const nft::RepairReport& report)
 {
     std::string who;
     if (!report.process.empty())
-        who = escaped(report.process) + "[" + std::to_string(report.pid) + "]";
+        who = printable(report.process) + "[" + std::to_string(report.pid) + "]";
     else if (report.pid != 0)
         who = "pid " + std::to_string(report.pid);
     if (report.generation == 0)
@@ -75,7 +78,7 @@ ordered_json repair_json(const nft::RepairReport& report)
             {"damage", prose(report.damage)},
             {"generation", report.generation},
             {"pid", report.pid},
-            {"process", escaped(report.process)},
+            {"process", printable(report.process)},
             {"ports_restored", report.ports_restored},
             {"layout_restored", report.layout_restored},
             {"duration_us", report.duration.count()},
@@ -84,23 +87,6 @@ ordered_json repair_json(const nft::RepairReport& report)
 }
 
 }  // namespace
-
-std::string escaped(std::string_view text, Backslash backslash)
-{
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte >= 0x20 && byte < 0x7f && (byte != '\\' || backslash == Backslash::keep)) {
-            out += c;
-            continue;
-        }
-        char code[5];
-        std::snprintf(code, sizeof code, "\\x%02x", byte);
-        out += code;
-    }
-    return out;
-}
 
 std::string format_watch_start(std::size_t tasks, std::size_t ports, bool json)
 {

@@ -11,14 +11,6 @@
 
 namespace warren::cli {
 
-// Whether a backslash of the text is left as it is (text the library already escaped, whose
-// backslashes start its \xNN escapes) or escaped too (raw bytes, so that no escape can be forged).
-enum class Backslash { escape, keep };
-
-// `text` with every byte outside printable ASCII written as \xNN, so that bytes another program
-// chose (a process name) cannot reach a terminal or a log as control characters or invalid UTF-8.
-std::string escaped(std::string_view text, Backslash backslash = Backslash::escape);
-
 // The lines, without their newline.
 // Ready: `tasks` tasks with `ports` ports were in the table and are kept from now on.
 std::string format_watch_start(std::size_t tasks, std::size_t ports, bool json);

@@ -22,7 +22,9 @@ namespace warren::nft {
 // One published port of one address family together with the task that owns it and where it
 // leads. container_ip is of that family; mapping.host_ip is empty for a port on every address of
 // that family, or the one host address the port is bound to. A port published on every address of
-// a dual-stack task is two PublishedPorts, one per family.
+// a dual-stack task is two PublishedPorts, one per family. An element another program added (its
+// comment is not one a publisher writes, docs/errors.md) has an empty task_id, and its comment as
+// mapping.name with every byte outside printable ASCII, and the backslash, written as \xNN.
 struct PublishedPort {
     std::string task_id;
     std::string container_ip;
