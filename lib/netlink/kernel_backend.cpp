@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -306,18 +307,57 @@ private:
     bool interrupted_ = false;
 };
 
+// "commit transaction on table ip warren and ip6 warren"
+std::string commit_name(const Commit& commit)
+{
+    std::string names;
+    for (const auto& part : commit.parts())
+        names += (names.empty() ? "" : " and ") + display_name(part.table());
+    return "commit transaction on table " + names;
+}
+
+// What a host allows the send buffer to grow to without CAP_NET_ADMIN in the initial user namespace.
+std::optional<std::size_t> wmem_max()
+{
+    std::ifstream file("/proc/sys/net/core/wmem_max");
+    std::size_t bytes = 0;
+    if (file >> bytes)
+        return bytes;
+    return std::nullopt;
+}
+
+// The refusal of a batch of `bytes` that the socket cannot send, naming the limit and how to raise it.
+TransactionTooLarge too_large(const Socket& socket, std::size_t bytes, const std::string& operation,
+                              std::optional<std::size_t> limit)
+{
+    std::string detail = "the batch is " + std::to_string(bytes) + " bytes and the netlink socket sends at most " +
+                         std::to_string(socket.send_capacity()) + " bytes at once";
+    if (socket.send_buffer_forced()) {
+        detail += ", the most the kernel allows; change fewer ports at once";
+    } else {
+        // The kernel doubles what SO_SNDBUF asks for and keeps 32 bytes of it back.
+        constexpr std::size_t page = 4096;
+        const std::size_t needed = ((bytes + 32 + 1) / 2 + page - 1) / page * page;
+        const auto host = wmem_max();
+        detail += ": its send buffer may not grow further (SO_SNDBUFFORCE needs CAP_NET_ADMIN in the initial user "
+                  "namespace, and SO_SNDBUF stops at net.core.wmem_max";
+        if (limit)
+            detail += ", taken as " + std::to_string(*limit) + " by the backend's options";
+        else if (host)
+            detail += " = " + std::to_string(*host);
+        detail += "); raise it with `sysctl -w net.core.wmem_max=" + std::to_string(needed) +
+                  "` (in the network namespace, on kernels where it is per namespace) or change fewer ports at once";
+    }
+    return TransactionTooLarge(kernel_error(EMSGSIZE, operation, detail + "; nothing was changed"));
+}
+
 // Which operation of which part a batch message's operation index stands for: parts are numbered
 // one after the other (encode()'s `first_index`).
 std::string describe_failure(const Commit& commit, const Batch& batch, const Refusal& refusal)
 {
     const Ack& ack = refusal.ack;
     const auto* message = batch.message(ack.seq);
-    const auto whole = [&] {
-        std::string names;
-        for (const auto& part : commit.parts())
-            names += (names.empty() ? "" : " and ") + display_name(part.table());
-        return "commit transaction on table " + names;
-    };
+    const auto whole = [&] { return commit_name(commit); };
     if (refusal.at_commit || !message)
         return whole();
     std::size_t which = 0;
@@ -339,8 +379,10 @@ std::string probe_table_name()
     return "warren-nft-probe-" + std::to_string(random()) + std::to_string(random());
 }
 
-// Ends the batch, sends it and reads every reply to it.
-CollectedReplies send_batch(Socket& socket, Batch& batch, bool batch_acks)
+// Ends the batch, sends it and reads every reply to it. A batch longer than the socket can send,
+// even with its send buffer raised as far as allowed, is not sent: `refuse` says why.
+template <typename Refuse>  // TransactionTooLarge(std::size_t bytes)
+CollectedReplies send_batch(Socket& socket, Batch& batch, bool batch_acks, const Refuse& refuse)
 {
     // Where the kernel acks BATCH_END (Linux 6.10+), that one ack says the commit is done and is all
     // a successful batch gets back: one receive. Older kernels never answer BATCH_END, and waiting
@@ -349,13 +391,19 @@ CollectedReplies send_batch(Socket& socket, Batch& batch, bool batch_acks)
         batch.request_ack_of_last_message();
     batch.end(batch_acks);
     socket.skip_to(batch.next_seq());
+    if (!socket.make_room(batch.bytes().size()))
+        throw refuse(batch.bytes().size());
     socket.send(batch.bytes());
     return collect(socket, batch, batch_acks);
 }
 
 }  // namespace
 
-KernelBackend::KernelBackend() : features_(probe()) {}
+KernelBackend::KernelBackend(const Options& options) : send_buffer_limit_(options.send_buffer_limit), features_(probe())
+{
+    if (send_buffer_limit_)
+        socket_.limit_send_buffer(*send_buffer_limit_);
+}
 
 KernelFeatures KernelBackend::probe()
 {
@@ -407,7 +455,9 @@ bool KernelBackend::probe_map_lookups(bool batch_acks)
     tx.remove(Chain{"missing", std::nullopt});
     Batch batch(socket_.next_seq(), std::nullopt, false);
     encode(batch, tx);
-    const auto replies = send_batch(socket_, batch, batch_acks);
+    const auto replies = send_batch(socket_, batch, batch_acks, [&](std::size_t bytes) {
+        return too_large(socket_, bytes, "probe nf_tables support", std::nullopt);
+    });
     const auto carries = [&](std::uint32_t seq, std::size_t operation) {
         const auto* message = batch.message(seq);
         return message && std::find(message->operations.begin(), message->operations.end(), operation) !=
@@ -488,7 +538,9 @@ void KernelBackend::commit(const Commit& commit, std::optional<std::uint32_t> ex
         encode(batch, part, first_index);
         first_index += part.operations().size();
     }
-    const auto replies = send_batch(socket_, batch, features_.batch_acks);
+    const auto replies = send_batch(socket_, batch, features_.batch_acks, [&](std::size_t bytes) {
+        return too_large(socket_, bytes, commit_name(commit), send_buffer_limit_);
+    });
     if (replies.errors.empty())
         return;
     // nf_tables reports every refused message, then aborts the whole batch; the first refusal is

@@ -11,7 +11,14 @@ namespace warren::nft::netlink {
 
 class KernelBackend final : public ruleset::Backend {
 public:
-    KernelBackend();  // opens the socket and probes the kernel; throws Error
+    struct Options {
+        // Behave as if the send buffer could not be raised beyond what net.core.wmem_max = this
+        // allows (SO_SNDBUFFORCE refused): for tests of large transactions on hosts that allow more.
+        std::optional<std::size_t> send_buffer_limit;
+    };
+
+    KernelBackend() : KernelBackend(Options{}) {}
+    explicit KernelBackend(const Options& options);  // opens the socket and probes the kernel; throws Error
 
     const KernelFeatures& features() const noexcept override { return features_; }
     std::uint32_t generation() override;
@@ -33,6 +40,7 @@ private:
     bool probe_map_lookups(bool batch_acks);
 
     Socket socket_;
+    std::optional<std::size_t> send_buffer_limit_;
     KernelFeatures features_;
     std::optional<ConntrackTable> conntrack_;  // opened by the first cleanup
 };

@@ -7,8 +7,10 @@
 #include <linux/netlink.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <limits>
 #include <string>
 
 namespace warren::nft::netlink {
@@ -23,12 +25,17 @@ constexpr int receive_timeout_seconds = 10;
 // Dump datagrams are at most 32 KiB; an uncapped error ack echoes a whole request (up to 64 KiB).
 constexpr std::size_t receive_buffer_bytes = 128 * 1024;
 
-void set_buffer(int fd, int force_option, int option, int bytes = buffer_bytes)
+// Returns whether the forced size was allowed.
+bool set_buffer(int fd, int force_option, int option, int bytes = buffer_bytes)
 {
     if (setsockopt(fd, SOL_SOCKET, force_option, &bytes, sizeof bytes) == 0)
-        return;
+        return true;
     setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes);  // best effort, capped
+    return false;
 }
+
+// netlink_sendmsg() refuses a datagram longer than the send buffer less this.
+constexpr std::size_t send_buffer_reserve = 32;
 
 }  // namespace
 
@@ -48,7 +55,8 @@ Socket::Socket()
     // Extended acks tell which attribute the kernel refused; capped acks spare copying our request back.
     setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on);
     setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof on);
-    set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+    force_allowed_ = set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+    read_send_capacity();
     set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
     const timeval timeout{receive_timeout_seconds, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -66,6 +74,43 @@ void Socket::send(std::span<const std::uint8_t> bytes)
     if (mnl_socket_sendto(socket_.get(), bytes.data(), bytes.size()) < 0)
         throw kernel_error(errno, "send netlink message",
                            errno == EMSGSIZE ? "the batch exceeds the socket send buffer" : "");
+}
+
+void Socket::read_send_capacity()
+{
+    int bytes = 0;
+    socklen_t length = sizeof bytes;
+    if (getsockopt(fd(), SOL_SOCKET, SO_SNDBUF, &bytes, &length) < 0)
+        throw kernel_error(errno, "read the netlink socket's send buffer size");
+    const auto size = static_cast<std::size_t>(std::max(bytes, 0));
+    send_capacity_ = size > send_buffer_reserve ? size - send_buffer_reserve : 0;
+}
+
+bool Socket::raise_send_buffer(std::size_t bytes)
+{
+    // The kernel doubles the size it is given (for its bookkeeping), and keeps back only 32 bytes of
+    // it: asking for the datagram's size is enough, and stays within what an int can say.
+    constexpr std::size_t most = std::numeric_limits<int>::max() / 2;
+    if (bytes > most)
+        return false;
+    auto wanted = static_cast<int>(bytes + send_buffer_reserve);
+    if (send_buffer_limit_)
+        wanted = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(wanted), *send_buffer_limit_));
+    if (force_allowed_ && setsockopt(fd(), SOL_SOCKET, SO_SNDBUFFORCE, &wanted, sizeof wanted) < 0)
+        force_allowed_ = false;
+    if (!force_allowed_)
+        setsockopt(fd(), SOL_SOCKET, SO_SNDBUF, &wanted, sizeof wanted);  // capped at net.core.wmem_max
+    read_send_capacity();
+    return bytes <= send_capacity_;
+}
+
+void Socket::limit_send_buffer(std::size_t bytes)
+{
+    send_buffer_limit_ = std::min<std::size_t>(bytes, std::numeric_limits<int>::max() / 2);
+    force_allowed_ = false;
+    const auto size = static_cast<int>(*send_buffer_limit_);
+    setsockopt(fd(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    read_send_capacity();
 }
 
 std::optional<std::span<const std::uint8_t>> Socket::receive(bool nonblocking)

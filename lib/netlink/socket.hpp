@@ -35,12 +35,34 @@ public:
     int fd() const noexcept { return mnl_socket_get_fd(socket_.get()); }
 
     void send(std::span<const std::uint8_t> bytes);  // throws Error naming `what` on failure
+
+    // The longest datagram send() can take now: the kernel refuses one longer than the send buffer
+    // (SO_SNDBUF) less 32 bytes with EMSGSIZE, and nf_tables takes a batch in one datagram.
+    std::size_t send_capacity() const noexcept { return send_capacity_; }
+    // Raises the send buffer, as far as allowed, until a datagram of `bytes` fits; returns whether it
+    // does. SO_SNDBUFFORCE needs CAP_NET_ADMIN in the initial user namespace; elsewhere SO_SNDBUF
+    // takes at most net.core.wmem_max.
+    bool make_room(std::size_t bytes)
+    {
+        return bytes <= send_capacity_ || raise_send_buffer(bytes);
+    }
+    // Makes the socket behave as if SO_SNDBUFFORCE were refused and net.core.wmem_max were `bytes`
+    // (for tests of large transactions on hosts where the buffer can be raised).
+    void limit_send_buffer(std::size_t bytes);
+    // Whether the send buffer may be raised beyond net.core.wmem_max (as far as we know).
+    bool send_buffer_forced() const noexcept { return force_allowed_; }
     // Receives one datagram. Returns std::nullopt when `nonblocking` and nothing is queued.
     std::optional<std::span<const std::uint8_t>> receive(bool nonblocking);
 
 private:
+    bool raise_send_buffer(std::size_t bytes);
+    void read_send_capacity();
+
     std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> socket_;
     std::uint32_t portid_ = 0;
+    std::size_t send_capacity_ = 0;
+    bool force_allowed_ = true;
+    std::optional<std::size_t> send_buffer_limit_;  // limit_send_buffer()
     std::uint32_t seq_ = 0;
     std::vector<std::uint8_t> receive_buffer_;
 };

@@ -34,6 +34,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <utility>
+#include <variant>
 
 namespace warren::nft {
 
@@ -449,6 +451,8 @@ private:
     // that needs one (of the tables the change touches, and of those that hold ports), guarded by the
     // view's generation. Returns false when the view turned out to be stale and was brought up to
     // date: decide again. Throws Error for refusals.
+    // A transaction too large for one batch sends its backends elements after it, in transactions
+    // of their own (see commit_refills()); anything else of it is refused whole.
     bool commit_change(const ruleset::Commit& change)
     {
         Families changed{}, repaired{};
@@ -472,6 +476,94 @@ private:
             }
         }
         const auto& tx = combined ? *combined : change;
+        try {
+            return commit_guarded(tx, changed, repaired);
+        } catch (const ruleset::TransactionTooLarge&) {
+            auto [core, refills] = split_refills(tx);
+            if (refills.empty())
+                throw;
+            if (!commit_guarded(core, changed, repaired))
+                return false;
+            commit_refills(refills);
+            return true;
+        }
+    }
+
+    // One backends element to add, split off a transaction too large for one batch.
+    struct Refill {
+        ruleset::Table table;
+        ruleset::Object element;
+    };
+
+    // Splits the backends elements that `commit` adds off it. Each only makes connections to its
+    // destination counted and masqueraded: DNAT, and so whether a port is published, is the ports
+    // maps' alone. So these may follow the change in transactions of their own, at the cost of a
+    // moment in which new connections to those destinations are not yet counted or masqueraded.
+    static std::pair<ruleset::Commit, std::vector<Refill>> split_refills(const ruleset::Commit& commit)
+    {
+        std::pair<ruleset::Commit, std::vector<Refill>> out;
+        for (const auto& part : commit.parts()) {
+            auto& core = out.first.part(part.table());
+            for (const auto& operation : part.operations()) {
+                const auto* element = std::get_if<ruleset::Element>(&operation.object);
+                if (operation.verb == ruleset::Verb::add && element && element->set == layout::backends_set)
+                    out.second.push_back(Refill{part.table(), operation.object});
+                else
+                    push(core, operation);
+            }
+        }
+        return out;
+    }
+
+    static void push(ruleset::Transaction& tx, const ruleset::Operation& operation)
+    {
+        switch (operation.verb) {
+        case ruleset::Verb::add: tx.add(operation.object); break;
+        case ruleset::Verb::create: tx.create(operation.object); break;
+        case ruleset::Verb::remove: tx.remove(operation.object); break;
+        case ruleset::Verb::flush: tx.flush(std::get<ruleset::Chain>(operation.object)); break;
+        }
+    }
+
+    // Commits `refills` after the change they were split off, each batch guarded like any commit and
+    // halved until it fits. The change stands whatever happens here: a refusal is reported (contention
+    // silently), and the view read again, so that the destinations still missing are found and
+    // restored by a later change, or at once by a self-healing publisher.
+    bool commit_refills(std::span<const Refill> refills)
+    {
+        ruleset::Commit piece;
+        Families changed{};
+        for (const auto& refill : refills) {
+            piece.part(refill.table).add(refill.element);
+            changed[layout::family_index(refill.table.family)] = true;
+        }
+        try {
+            if (commit_guarded(piece, changed, {}))
+                return true;
+        } catch (const ruleset::TransactionTooLarge& e) {
+            if (refills.size() > 1) {
+                const auto half = refills.size() / 2;
+                return commit_refills(refills.first(half)) && commit_refills(refills.subspan(half));
+            }
+            warn(refill_failure(refills.size(), e));
+        } catch (const Error& e) {
+            warn(refill_failure(refills.size(), e));
+        }
+        view_.invalidate();
+        return false;
+    }
+
+    static std::string refill_failure(std::size_t count, const Error& e)
+    {
+        return "the change was committed, but adding " + std::to_string(count) +
+               " backends elements after it failed (" + printable(e.what()) +
+               "): their destinations are not counted or masqueraded until a later change restores them";
+    }
+
+    // Commits `tx` guarded by the view's generation, again at once while others commit only to other
+    // tables. Returns false when the view turned out to be stale: decide again. Throws Error.
+    bool commit_guarded(const ruleset::Commit& tx, Families changed, const Families& repaired)
+    {
         for (int attempt = 0; attempt <= max_prompt_retries; ++attempt) {
             // Another writer that commits to its own tables faster than one of our round trips would
             // refuse every guarded commit. Our view is exact then (the announcements said that only
@@ -687,11 +779,9 @@ private:
                 for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
                     changes.push_back(TaskChange{restoration.tasks[i], &restoration.ports[i]});
                 auto flows = stale_flows(view_.index(), changes);
-                if (commit_change(plan_replace(view_.index(), changes))) {
+                if (commit_restoration(changes)) {
                     forget(std::move(flows));
                     report.duration = since_noticed();
-                    for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
-                        view_.index().replace(restoration.tasks[i], std::move(restoration.ports[i]));
                     note_restored(restoration.rivals);
                     report.ports_restored = restoration.missing;
                     report.layout_restored = layout || backends;
@@ -717,6 +807,27 @@ private:
             }
             return true;
         }
+    }
+
+    // Commits the restoration of `changes` and records it in the index. One too large for one
+    // batch goes in groups of whole tasks, halved until each fits: putting back what others removed
+    // needs no atomicity across tasks, and each task's ports still come back together (the layout
+    // with the first group). Returns false when the view turned out to be stale: decide again (the
+    // groups committed so far stay restored).
+    bool commit_restoration(std::span<const TaskChange> changes)
+    {
+        try {
+            if (!commit_change(plan_replace(view_.index(), changes)))
+                return false;
+        } catch (const ruleset::TransactionTooLarge&) {
+            if (changes.size() < 2)
+                throw;
+            const auto half = changes.size() / 2;
+            return commit_restoration(changes.first(half)) && commit_restoration(changes.subspan(half));
+        }
+        for (const auto& change : changes)
+            view_.index().replace(change.task_id, *change.wanted);
+        return true;
     }
 
     // Another writer that publishes a task in its own version right after each repair (another

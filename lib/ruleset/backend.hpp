@@ -7,6 +7,7 @@
 #include "ruleset/objects.hpp"
 #include "ruleset/transaction.hpp"
 
+#include <warren/nft/error.hpp>
 #include <warren/nft/kernel_features.hpp>
 
 #include <array>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace warren::nft::ruleset {
@@ -47,6 +49,15 @@ struct FlowMatch {
     friend bool operator==(const FlowMatch&, const FlowMatch&) = default;
 };
 
+// A commit refused before anything was sent because it is larger than one batch may be: the
+// netlink socket cannot send it and may not raise its send buffer far enough (kernel errno
+// EMSGSIZE; what() says how large, the limit and how to raise it). Whoever knows which parts of the
+// commit may go in separate transactions can commit them one after the other instead.
+class TransactionTooLarge : public Error {
+public:
+    explicit TransactionTooLarge(Error error) : Error(std::move(error)) {}
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -71,7 +82,7 @@ public:
     }
     // Applies the whole commit (every table's transaction) or nothing. With `expected_generation`,
     // the kernel refuses it (errc::ruleset_changed) if anyone committed since that generation.
-    // Throws Error.
+    // Throws Error; TransactionTooLarge when it is too large to send, nothing sent.
     virtual void commit(const Commit& commit, std::optional<std::uint32_t> expected_generation) = 0;
     void commit(const Transaction& transaction, std::optional<std::uint32_t> expected_generation)
     {
