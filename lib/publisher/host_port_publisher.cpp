@@ -228,6 +228,8 @@ public:
                 forget(std::move(flows));
                 for (const auto& change : changes)
                     view_.index().replace(change.task_id, *change.wanted);
+                if (repair)
+                    view_.index().mismatched_repaired();
                 if (options_.self_heal) {
                     desired_.clear();
                     for (auto& [task, entries] : wanted)
@@ -688,6 +690,9 @@ private:
                     report.duration = since_noticed();
                     for (std::size_t i = 0; i < restoration.tasks.size(); ++i)
                         view_.index().replace(restoration.tasks[i], std::move(restoration.ports[i]));
+                    // A repair of backends elements alone (a port of another publisher's task was
+                    // deleted) changed no task: the view must still learn that it was made.
+                    view_.index().mismatched_repaired();
                     note_restored(restoration.rivals);
                     report.ports_restored = restoration.missing;
                     report.layout_restored = layout || backends;
