@@ -8,18 +8,27 @@
 #           another as a meson subproject (tools/check-install.sh)
 #   vm-6.1  the kernel suite again, in qemu on Debian 12's stock kernel 6.1 (tests/vm/run-6.1.sh, normal
 #           build only); skipped, with its reason, when qemu or the kernel package cannot be had
-# unit and kernel run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build.
+#   chaos   tests/chaos: a publisher killed with SIGKILL hundreds of times, and publishers at work
+#           while other processes damage the ruleset (docs/reliability.md)
+# unit and kernel run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build;
+# unit, kernel (its concurrency tests included) and chaos a third time in a ThreadSanitizer build.
 # Counts are Catch2 test cases (bench: the smoke script's checks). A suite that cannot run (no namespaces here) counts as skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup.sh build || exit 1
 tools/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug || exit 1
+# -Wno-tsan: GCC warns that TSan does not model std::atomic_thread_fence, used by Boost.Asio (tests/tsan.supp).
+tools/setup.sh build-tsan -Db_sanitize=thread -Dcpp_args=-Wno-tsan || exit 1
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for build in build build-asan; do
     meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 1 >"$build/meson-logs/test-run.txt" 2>&1
 done
+# A race report fails its test (exit 66); tests/tsan.supp says why each suppression is there.
+TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+    meson test -C build-tsan --no-rebuild --print-errorlogs --num-processes 1 --timeout-multiplier 4 \
+    --suite unit --suite kernel --suite chaos >build-tsan/meson-logs/test-run.txt 2>&1
 
 tools/check-install.sh build >build/meson-logs/check-install.txt 2>&1
 install_status=$?
@@ -27,7 +36,7 @@ install_status=$?
 tests/vm/run-6.1.sh build >build/meson-logs/vm-6.1.txt 2>&1
 vm_status=$?
 
-python3 - build build-asan "$install_status" "$vm_status" <<'PY'
+python3 - build build-asan build-tsan "$install_status" "$vm_status" <<'PY'
 import json, re, subprocess, sys
 passed = failed = skipped = 0
 vm_status = int(sys.argv.pop())
