@@ -172,11 +172,6 @@ bool try_nft(std::vector<std::string> args)
     return sandbox::run(cmd).exit_code == 0;
 }
 
-std::string key_of(const Element& e)
-{
-    return (e.port.host_ip.empty() ? "" : e.port.host_ip + " . ") + e.port.protocol + " . " + std::to_string(e.port.host_port);
-}
-
 // Deletes one element of the harness's tasks, now and then a chain's rules, a map, a table or the
 // whole ruleset.
 int damage(Shared& s, unsigned seed)
@@ -199,8 +194,7 @@ int damage(Shared& s, unsigned seed)
                 const auto elements = nft_elements();
                 if (!elements.empty()) {
                     const auto& e = elements[rng() % elements.size()];
-                    done = try_nft({"delete", "element", e.family, "warren", e.port.host_ip.empty() ? "ports" : "bound_ports",
-                                    "{ " + key_of(e) + " }"});
+                    done = try_nft({"delete", "element", e.family, "warren", map_of(e), "{ " + key_of(e) + " }"});
                 }
             } catch (const std::exception&) {
                 // The table went away between nft's two reads.

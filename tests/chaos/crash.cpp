@@ -39,6 +39,7 @@ const std::string adopted = "a new publisher reads exactly what nft reads after 
 const std::string taken_over = "the new publisher unpublishes and republishes an adopted task";
 const std::string child_errors = "no publisher call failed before its kill";
 const std::string enough_kills = "enough kills, some of them inside library calls";
+const std::string sees_damage = "the check sees a task with one element deleted as half-present";
 
 // Written by the publishing child, read by the harness: where the child was when it was killed.
 struct Progress {
@@ -119,7 +120,7 @@ std::string diff(const std::vector<Element>& want, const std::vector<Element>& h
 }
 
 struct Harness {
-    Checks checks{{consistent, adopted, taken_over, child_errors, enough_kills}};
+    Checks checks{{sees_damage, consistent, adopted, taken_over, child_errors, enough_kills}};
     std::mt19937 rng;
     unsigned states = 0;
 
@@ -176,6 +177,25 @@ struct Harness {
         }
     }
 
+    // The check must be able to fail: a task that someone else took one element of is half-present.
+    void check_the_check()
+    {
+        try {
+            HostPortPublisher publisher(quiet_options());
+            const TaskVersion version{{0, 0}, 2};
+            publisher.publish_ports(version.ref.id(), version.addresses(), version.ports());
+            const auto elements = nft_elements();
+            if (elements != expected_elements(version) || judge(elements).versions.size() != 1)
+                checks.fail(sees_damage, "the published task does not read back complete");
+            delete_with_nft(elements.back());
+            if (judge(nft_elements()).problems.empty())
+                checks.fail(sees_damage, "a task without " + describe(elements.back()) + " passed as complete");
+            publisher.remove_table();
+        } catch (const std::exception& e) {
+            checks.fail(sees_damage, e.what());
+        }
+    }
+
     // After a kill: the state, its adoption, a take-over; now and then the table goes entirely, so
     // that later children create it again.
     void check_after_kill(int kill)
@@ -214,12 +234,13 @@ int main(int argc, char* argv[])
     const int minimum = static_cast<int>(option(argc, argv, "--min-kills", 100));
     const auto seed = static_cast<unsigned>(option(argc, argv, "--seed", static_cast<double>(std::random_device{}())));
     if (!enter_namespace("warren-nft-crash",
-                         {consistent, adopted, taken_over, child_errors, enough_kills}))
+                         {sees_damage, consistent, adopted, taken_over, child_errors, enough_kills}))
         return 77;
     std::printf("seed %u, at most %d kills in %.0f s\n", seed, target, budget);
     std::fflush(stdout);
 
     Harness harness(seed);
+    harness.check_the_check();
     auto* progress = shared_progress();
     const auto start = Clock::now();
     int kills = 0, in_call = 0, at_start = 0;

@@ -87,9 +87,22 @@ warren::nft::TaskPorts TaskVersion::task_ports() const
 std::string describe(const Element& element)
 {
     std::ostringstream out;
-    out << element.family << " warren " << (element.port.host_ip.empty() ? "ports" : "bound_ports") << " { " << element.port
+    out << element.family << " warren " << map_of(element) << " { " << element.port
         << " }";
     return out.str();
+}
+
+std::string map_of(const Element& element) { return element.port.host_ip.empty() ? "ports" : "bound_ports"; }
+
+std::string key_of(const Element& element)
+{
+    const auto& p = element.port;
+    return (p.host_ip.empty() ? "" : p.host_ip + " . ") + p.protocol + " . " + std::to_string(p.host_port);
+}
+
+void delete_with_nft(const Element& element)
+{
+    kt::nft({"delete", "element", element.family, "warren", map_of(element), "{ " + key_of(element) + " }"});
 }
 
 std::vector<Element> expected_elements(const TaskVersion& version)

@@ -40,6 +40,11 @@ struct Element {
     friend auto operator<=>(const Element&, const Element&) = default;
 };
 std::string describe(const Element& element);
+// The map it is in ("ports" or "bound_ports") and its key as nft writes it ("tcp . 20005").
+std::string map_of(const Element& element);
+std::string key_of(const Element& element);
+// `nft delete element` of it, as another program would; throws when nft fails.
+void delete_with_nft(const Element& element);
 
 // The elements the kernel holds for that version, sorted.
 std::vector<Element> expected_elements(const TaskVersion& version);
