@@ -18,12 +18,10 @@
 #include "process.hpp"
 
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 
 #include <atomic>
 #include <cstdio>
-#include <new>
 #include <random>
 #include <regex>
 #include <thread>
@@ -57,14 +55,6 @@ struct Shared {
     std::atomic<std::int64_t> last_repair;  // steady clock, ns
     std::atomic<unsigned long> repairs, failed_repairs, calls, conflicts, contention, damage_commits;
 };
-
-Shared* shared_page()
-{
-    void* page = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (page == MAP_FAILED)
-        throw std::runtime_error("mmap of the shared page failed");
-    return new (page) Shared{};
-}
 
 std::int64_t now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
 
@@ -302,7 +292,7 @@ int main(int argc, char* argv[])
     std::printf("seed %u, %.0f s of chaos\n", seed, budget);
     std::fflush(stdout);
     Checks checks(names);
-    auto& s = *shared_page();
+    auto& s = *shared_page<Shared>();
     std::mt19937 rng(seed);
 
     CommitLog commit_log;

@@ -13,7 +13,6 @@
 #include "process.hpp"
 
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,7 +21,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <new>
 #include <random>
 #include <thread>
 
@@ -47,14 +45,6 @@ struct Progress {
     std::atomic<int> in_call;   // inside publish_ports / unpublish_ports / reconcile
     std::atomic<unsigned> calls;
 };
-
-Progress* shared_progress()
-{
-    void* page = mmap(nullptr, sizeof(Progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (page == MAP_FAILED)
-        throw std::runtime_error("mmap of the shared progress page failed");
-    return new (page) Progress{};
-}
 
 PublisherOptions quiet_options()
 {
@@ -105,18 +95,6 @@ std::chrono::microseconds random_delay(std::mt19937& rng)
 {
     const double exponent = std::uniform_real_distribution<double>(0, std::log10(20000.0))(rng);
     return std::chrono::microseconds(static_cast<long>(std::pow(10.0, exponent)));
-}
-
-std::string diff(const std::vector<Element>& want, const std::vector<Element>& have)
-{
-    std::string out;
-    for (const auto& e : want)
-        if (!std::binary_search(have.begin(), have.end(), e))
-            out += "\n    only in nft: " + describe(e);
-    for (const auto& e : have)
-        if (!std::binary_search(want.begin(), want.end(), e))
-            out += "\n    only in the library: " + describe(e);
-    return out;
 }
 
 struct Harness {
@@ -213,7 +191,7 @@ struct Harness {
             const auto nft = nft_elements();
             const auto library = library_elements(publisher);
             if (library != nft)
-                checks.fail(adopted, when + ":" + diff(nft, library));
+                checks.fail(adopted, when + ":" + differences(nft, library, "only in nft:", "only in the library:"));
         } catch (const std::exception& e) {
             checks.fail(adopted, when + ": " + e.what());
         }
@@ -241,7 +219,7 @@ int main(int argc, char* argv[])
 
     Harness harness(seed);
     harness.check_the_check();
-    auto* progress = shared_progress();
+    auto* progress = shared_page<Progress>();
     const auto start = Clock::now();
     int kills = 0, in_call = 0, at_start = 0;
     unsigned calls = 0;

@@ -3,7 +3,11 @@
 // checks they count in the line tools/test.sh reads ("summary: N passed, N failed, N skipped").
 #pragma once
 
+#include <sys/mman.h>
+
 #include <chrono>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -31,6 +35,17 @@ private:
     std::vector<std::vector<std::string>> failures_;
     std::size_t problems_ = 0;
 };
+
+// A T in memory shared with the processes forked after this call (atomics only: they write it while
+// the harness reads), value-initialised, never freed.
+template <class T>
+T* shared_page()
+{
+    void* page = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        throw std::runtime_error("mmap of a shared page failed");
+    return new (page) T{};
+}
 
 using Clock = std::chrono::steady_clock;
 inline double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }

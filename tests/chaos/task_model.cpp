@@ -105,6 +105,19 @@ void delete_with_nft(const Element& element)
     kt::nft({"delete", "element", element.family, "warren", map_of(element), "{ " + key_of(element) + " }"});
 }
 
+std::string differences(const std::vector<Element>& want, const std::vector<Element>& have, const std::string& missing,
+                        const std::string& extra)
+{
+    std::string out;
+    for (const auto& e : want)
+        if (!std::binary_search(have.begin(), have.end(), e))
+            out += "\n    " + missing + " " + describe(e);
+    for (const auto& e : have)
+        if (!std::binary_search(want.begin(), want.end(), e))
+            out += "\n    " + extra + " " + describe(e);
+    return out;
+}
+
 std::vector<Element> expected_elements(const TaskVersion& version)
 {
     const auto addresses = version.addresses();
@@ -184,14 +197,8 @@ Verdict judge(const std::vector<Element>& elements)
             verdict.versions[ref] = version;
             continue;
         }
-        std::string diff;
-        for (const auto& e : want)
-            if (!std::binary_search(have.begin(), have.end(), e))
-                diff += "\n    missing " + describe(e);
-        for (const auto& e : have)
-            if (!std::binary_search(want.begin(), want.end(), e))
-                diff += "\n    unexpected " + describe(e);
-        verdict.problems.push_back("task " + ref.id() + " v" + std::to_string(version) + " is half-present:" + diff);
+        verdict.problems.push_back("task " + ref.id() + " v" + std::to_string(version) +
+                                   " is half-present:" + differences(want, have, "missing", "unexpected"));
     }
     return verdict;
 }

@@ -46,6 +46,11 @@ std::string key_of(const Element& element);
 // `nft delete element` of it, as another program would; throws when nft fails.
 void delete_with_nft(const Element& element);
 
+// One line per element of `want` not in `have` ("\n    <missing> element") and of `have` not in
+// `want` ("\n    <extra> element"); both sorted.
+std::string differences(const std::vector<Element>& want, const std::vector<Element>& have, const std::string& missing,
+                        const std::string& extra);
+
 // The elements the kernel holds for that version, sorted.
 std::vector<Element> expected_elements(const TaskVersion& version);
 
