@@ -110,6 +110,7 @@ public:
         if (!options_.self_heal)
             return;
         view_.track_damage();
+        bool damaged_at_start = false;
         {
             // What the table holds now is adopted: ours to keep from here on.
             std::lock_guard lock(mutex_);
@@ -119,11 +120,13 @@ public:
             view_.take_damage();
             // Damage done before we started (a chain deleted while no publisher watched) is repaired
             // at once, not at the next change of the table.
-            if (layout_needed() && !desired_.empty())
+            damaged_at_start = layout_needed() && !desired_.empty();
+            if (damaged_at_start)
                 recheck_ = "found incomplete at start";
         }
+        // From here on the healing thread owns recheck_ (under the lock): not read here again.
         healer_.emplace(view_.feed_fd(), wake_, [this] { return heal(); });
-        if (!recheck_.empty())
+        if (damaged_at_start)
             wake_.signal();
     }
 
