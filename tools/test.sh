@@ -8,18 +8,27 @@
 #           another as a meson subproject (tools/check-install.sh)
 #   vm-6.1  the kernel suite again, in qemu on Debian 12's stock kernel 6.1 (tests/vm/run-6.1.sh, normal
 #           build only); skipped, with its reason, when qemu or the kernel package cannot be had
-# unit and kernel run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build.
+#   chaos   tests/chaos: a publisher killed with SIGKILL hundreds of times, and publishers at work
+#           while other processes damage the ruleset (docs/reliability.md)
+# unit and kernel run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build;
+# unit, kernel (its concurrency tests included) and chaos a third time in a ThreadSanitizer build.
 # Counts are Catch2 test cases (bench: the smoke script's checks). A suite that cannot run (no namespaces here) counts as skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup.sh build || exit 1
 tools/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug || exit 1
+# -Wno-tsan: GCC warns that TSan does not model std::atomic_thread_fence, which Boost.Asio uses.
+tools/setup.sh build-tsan -Db_sanitize=thread -Dcpp_args=-Wno-tsan || exit 1
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for build in build build-asan; do
     meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 1 >"$build/meson-logs/test-run.txt" 2>&1
 done
+# A race report fails its test (exit 66).
+TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
+    meson test -C build-tsan --no-rebuild --print-errorlogs --num-processes 1 --timeout-multiplier 4 \
+    --suite unit --suite kernel --suite chaos >build-tsan/meson-logs/test-run.txt 2>&1
 
 tools/check-install.sh build >build/meson-logs/check-install.txt 2>&1
 install_status=$?
@@ -39,7 +48,7 @@ run_step() {
 run_step builds tools/check-builds.sh
 run_step format tools/check-format.sh
 
-python3 - build build-asan "$install_status" "$vm_status" "${steps[@]}" <<'PY'
+python3 - build build-asan build-tsan "$install_status" "$vm_status" "${steps[@]}" <<'PY'
 import json, re, subprocess, sys
 passed = failed = skipped = 0
 steps = []

@@ -113,6 +113,7 @@ public:
         if (!options_.self_heal)
             return;
         view_.track_damage();
+        bool damaged_at_start = false;
         {
             // What the table holds now is adopted: ours to keep from here on.
             std::lock_guard lock(mutex_);
@@ -122,11 +123,13 @@ public:
             view_.take_damage();
             // Damage done before we started (a chain deleted while no publisher watched) is repaired
             // at once, not at the next change of the table.
-            if (layout_needed() && !desired_.empty())
+            damaged_at_start = layout_needed() && !desired_.empty();
+            if (damaged_at_start)
                 recheck_ = "found incomplete at start";
         }
+        // From here on the healing thread owns recheck_ (under the lock): not read here again.
         healer_.emplace(view_.feed_fd(), wake_, [this] { return heal(); });
-        if (!recheck_.empty())
+        if (damaged_at_start)
             wake_.signal();
     }
 
@@ -237,6 +240,8 @@ public:
                 forget(std::move(flows));
                 for (const auto& change : changes)
                     view_.index().replace(change.task_id, *change.wanted);
+                if (repair)
+                    view_.index().mismatched_repaired();
                 if (options_.self_heal) {
                     desired_.clear();
                     for (auto& [task, entries] : wanted)
@@ -782,6 +787,9 @@ private:
                 if (commit_restoration(changes)) {
                     forget(std::move(flows));
                     report.duration = since_noticed();
+                    // A repair of backends elements alone (a port of another publisher's task was
+                    // deleted) changed no task: the view must still learn that it was made.
+                    view_.index().mismatched_repaired();
                     note_restored(restoration.rivals);
                     report.ports_restored = restoration.missing;
                     report.layout_restored = layout || backends;

@@ -225,7 +225,11 @@ void TaskIndex::settle(const Destination& destination)
 void TaskIndex::replace(std::string_view task_id, std::vector<IndexEntry> entries)
 {
     assign(task_id, std::move(entries));
-    // The committed transaction repaired these too.
+    mismatched_repaired();
+}
+
+void TaskIndex::mismatched_repaired()
+{
     for (const auto& destination : mismatched_)
         settle(destination);
     mismatched_.clear();

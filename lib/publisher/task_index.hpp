@@ -70,6 +70,9 @@ public:
     // Records that the kernel now publishes exactly `entries` for the task (none: unpublished),
     // after a transaction from plan_replace() committed.
     void replace(std::string_view task_id, std::vector<IndexEntry> entries);
+    // The mismatched destinations as they are after a transaction from plan_replace() committed,
+    // which repairs them all, whether or not it changed any task (replace() includes this).
+    void mismatched_repaired();
 
     // Follows an announced element change of the ports maps (or of the backends set, in a table that
     // counts); elements of keys we never write are ignored, as in from_snapshot(). Adds the tasks

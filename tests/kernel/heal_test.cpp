@@ -536,3 +536,30 @@ TEST_CASE_METHOD(FreshNetns, "reconcile makes the table hold exactly the desired
         CHECK(ruleset() == before);
     }
 }
+
+TEST_CASE_METHOD(FreshNetns, "a self-healing publisher keeps working after repairs of backends elements alone", "[heal][counters]")
+{
+    // A port of another publisher's task deleted behind its back leaves that port's backends
+    // element behind: the healer deletes it, in a repair that changes none of its own tasks. Its
+    // view must learn that, or each later transaction deletes the element again (ENOENT), for good
+    // once a full read has been spent on it.
+    Reports reports;
+    HostPortPublisher healer(reports.options());
+    HostPortPublisher counting(PublisherOptions{.counters = true});  // the table counts from here on
+    healer.publish_ports("mine", "10.88.0.2", std::vector{tcp(8080, 80)});
+    for (int round = 0; round < 3; ++round) {
+        INFO("round " << round);
+        const auto port = static_cast<std::uint16_t>(9000 + round);
+        const auto before = reports.size();
+        counting.publish_ports("other", "10.88.0.3", std::vector{tcp(port, port)});
+        nft({"delete", "element", "ip", "warren", "ports", "{ tcp . " + std::to_string(port) + " }"});
+        const auto repairs = reports.wait_for(before + 1);
+        REQUIRE(repairs.size() > before);
+        CHECK(repairs.back().error.empty());
+        CHECK(kernel_backends() == std::vector{KernelBackend{"10.88.0.2", "tcp", 80}});
+        healer.publish_ports("mine", "10.88.0.2", std::vector{tcp(static_cast<std::uint16_t>(8080 + round + 1), 80)});
+    }
+    healer.unpublish_ports("mine");
+    CHECK(kernel_ports().empty());
+    CHECK(kernel_backends().empty());
+}

@@ -104,46 +104,37 @@ const json& set_object(const json::array_t& objects, const char* kind)
 
 }  // namespace
 
-std::vector<KernelPort> kernel_ports()
+namespace {
+
+// Appends the elements of a {"map": ...} object's value, when it is map ports or bound_ports.
+void append_ports(const json& map, std::vector<KernelPort>& ports, bool& have_ports_map)
 {
-    std::vector<KernelPort> ports;
-    bool have_ports_map = false;
-    for (const auto& object : nft_objects({"list", "table", "ip", "warren"})) {
-        const auto* map = member(object, "map");
-        if (!map)
-            continue;
-        const auto& name = str(map->at("name"));
-        const bool bound = name == "bound_ports";
-        if (!bound && name != "ports")
-            continue;
-        have_ports_map = have_ports_map || !bound;
-        const auto* elements = member(*map, "elem");
-        if (!elements)
-            continue;
-        const std::size_t key_fields = bound ? 3 : 2;
-        for (const auto& pair : items(*elements)) {
-            const auto& kv = items(pair);  // [key, value]
-            if (kv.size() != 2)
-                throw std::runtime_error("unexpected map element " + pair.dump());
-            const auto key = element_part(kv[0]);
-            const auto value = element_part(kv[1]);
-            if (key.fields.size() != key_fields || value.fields.size() != 2)
-                throw std::runtime_error("unexpected map element " + pair.dump());
-            const std::size_t at = key_fields - 2;  // where protocol and port start
-            ports.push_back(KernelPort{protocol_name(*key.fields[at]), integer(*key.fields[at + 1]), str(*value.fields[0]),
-                                       integer(*value.fields[1]), key.comment, bound ? str(*key.fields[0]) : ""});
-        }
+    const auto& name = str(map.at("name"));
+    const bool bound = name == "bound_ports";
+    if (!bound && name != "ports")
+        return;
+    have_ports_map = have_ports_map || !bound;
+    const auto* elements = member(map, "elem");
+    if (!elements)
+        return;
+    const std::size_t key_fields = bound ? 3 : 2;
+    for (const auto& pair : items(*elements)) {
+        const auto& kv = items(pair);  // [key, value]
+        if (kv.size() != 2)
+            throw std::runtime_error("unexpected map element " + pair.dump());
+        const auto key = element_part(kv[0]);
+        const auto value = element_part(kv[1]);
+        if (key.fields.size() != key_fields || value.fields.size() != 2)
+            throw std::runtime_error("unexpected map element " + pair.dump());
+        const std::size_t at = key_fields - 2;  // where protocol and port start
+        ports.push_back(KernelPort{protocol_name(*key.fields[at]), integer(*key.fields[at + 1]), str(*value.fields[0]),
+                                   integer(*value.fields[1]), key.comment, bound ? str(*key.fields[0]) : ""});
     }
-    if (!have_ports_map)
-        throw std::runtime_error("table ip warren has no map ports");
-    std::sort(ports.begin(), ports.end());
-    return ports;
 }
 
-std::vector<KernelBackendCounters> kernel_backend_counters()
+// The elements of a {"set": ...} object's value (set backends), sorted.
+std::vector<KernelBackendCounters> backends_of(const json& set)
 {
-    const auto objects = nft_objects({"list", "set", "ip", "warren", "backends"});
-    const auto& set = set_object(objects, "set");
     std::vector<KernelBackendCounters> backends;
     if (const auto* elements = member(set, "elem")) {
         for (const auto& element : items(*elements)) {
@@ -163,6 +154,56 @@ std::vector<KernelBackendCounters> kernel_backend_counters()
     }
     std::sort(backends.begin(), backends.end());
     return backends;
+}
+
+}  // namespace
+
+std::vector<KernelPort> kernel_ports()
+{
+    std::vector<KernelPort> ports;
+    bool have_ports_map = false;
+    for (const auto& object : nft_objects({"list", "table", "ip", "warren"}))
+        if (const auto* map = member(object, "map"))
+            append_ports(*map, ports, have_ports_map);
+    if (!have_ports_map)
+        throw std::runtime_error("table ip warren has no map ports");
+    std::sort(ports.begin(), ports.end());
+    return ports;
+}
+
+std::map<std::string, WarrenTable> warren_tables()
+{
+    std::map<std::string, WarrenTable> out;
+    std::map<std::string, bool> have_ports_map;
+    for (const auto& object : nft_objects({"list", "ruleset"})) {
+        for (const char* kind : {"table", "map", "set"}) {
+            const auto* value = member(object, kind);
+            if (!value || str(value->at(std::string(kind) == "table" ? "name" : "table")) != "warren")
+                continue;
+            const auto& family = str(value->at("family"));
+            if (family != "ip" && family != "ip6")
+                continue;
+            auto& table = out[family];
+            if (std::string(kind) == "map")
+                append_ports(*value, table.ports, have_ports_map[family]);
+            else if (std::string(kind) == "set" && str(value->at("name")) == "backends") {
+                table.has_backends = true;
+                for (const auto& counted : backends_of(*value))
+                    table.backends.push_back(counted.backend);
+            }
+        }
+    }
+    for (auto& [family, table] : out) {
+        if (!have_ports_map[family])
+            throw std::runtime_error("table " + family + " warren has no map ports");
+        std::sort(table.ports.begin(), table.ports.end());
+    }
+    return out;
+}
+
+std::vector<KernelBackendCounters> kernel_backend_counters()
+{
+    return backends_of(set_object(nft_objects({"list", "set", "ip", "warren", "backends"}), "set"));
 }
 
 bool kernel_has_backends()

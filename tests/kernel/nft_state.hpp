@@ -6,6 +6,7 @@
 #include "process.hpp"
 
 #include <compare>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -63,6 +64,15 @@ std::vector<KernelBackendCounters> kernel_backend_counters();
 bool kernel_has_backends();
 // Whether nft shows the backends set with a counter statement: its elements count. False without one.
 bool kernel_backends_counted();
+
+// Tables `ip warren` and `ip6 warren` as one `nft -j list ruleset` shows them (one consistent read of
+// both), by family ("ip", "ip6"); a table that does not exist is not in the map.
+struct WarrenTable {
+    std::vector<KernelPort> ports;        // sorted, as kernel_ports()
+    bool has_backends = false;
+    std::vector<KernelBackend> backends;  // sorted
+};
+std::map<std::string, WarrenTable> warren_tables();
 
 // The chains of table ip warren with their hooks as nft reports them (name -> "type hook priority").
 struct KernelChain {

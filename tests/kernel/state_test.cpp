@@ -50,7 +50,9 @@ TEST_CASE_METHOD(FreshNetns, "a second publisher object shares the kernel's stat
 
 TEST_CASE_METHOD(FreshNetns, "a second process sees, conflicts with and unpublishes the ports", "[state][process]")
 {
-    HostPortPublisher publisher;
+    // No conntrack-cleanup thread (a udp port would start one): this process forks, and a forked
+    // copy of a multi-threaded process may not start threads of its own under ThreadSanitizer.
+    HostPortPublisher publisher(PublisherOptions{.conntrack_cleanup = false});
     publisher.publish_ports("task-a", "10.88.0.2", a_ports);
 
     ForkedChild child([](int report) {
