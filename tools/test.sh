@@ -8,6 +8,7 @@
 #           another as a meson subproject (tools/check-install.sh)
 #   vm-6.1  the kernel suite again, in qemu on Debian 12's stock kernel 6.1 (tests/vm/run-6.1.sh, normal
 #           build only); skipped, with its reason, when qemu or the kernel package cannot be had
+#   fuzz    each libFuzzer target of tests/fuzz for a bounded time (clang build in build-fuzz)
 # unit and kernel run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build.
 # Counts are Catch2 test cases (bench: the smoke script's checks). A suite that cannot run (no namespaces here) counts as skipped.
 set -uo pipefail
@@ -27,9 +28,27 @@ install_status=$?
 tests/vm/run-6.1.sh build >build/meson-logs/vm-6.1.txt 2>&1
 vm_status=$?
 
-python3 - build build-asan "$install_status" "$vm_status" <<'PY'
-import json, re, subprocess, sys
+# fuzz: each libFuzzer target of tests/fuzz for FUZZ_SECONDS (default 20), in a clang build of its own
+# (build-fuzz); counted per target, skipped with the reason where clang or libFuzzer is missing.
+fuzz_log=build/meson-logs/fuzz.txt fuzz_probe=$(mktemp)
+if ! command -v clang++ >/dev/null; then
+    echo "skipped: clang++ is not installed" >"$fuzz_log"; fuzz_status=77
+elif ! echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
+        clang++ -x c++ -fsanitize=fuzzer -o "$fuzz_probe" - >/dev/null 2>&1; then
+    echo "skipped: clang++ cannot link libFuzzer (-fsanitize=fuzzer; libclang-rt-dev missing)" >"$fuzz_log"; fuzz_status=77
+else
+    { [ -f build-fuzz/build.ninja ] || CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true -Dwerror=true \
+          -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fsanitize=fuzzer-no-link; } >"$fuzz_log" 2>&1 &&
+        meson compile -C build-fuzz fuzz >>"$fuzz_log" 2>&1 &&
+        tests/fuzz/run-fuzzers.sh build-fuzz "${FUZZ_SECONDS:-20}" >>"$fuzz_log" 2>&1
+    fuzz_status=$?
+fi
+rm -f "$fuzz_probe"
+
+python3 - build build-asan "$install_status" "$vm_status" "$fuzz_status" <<'PY'
+import json, os, re, subprocess, sys
 passed = failed = skipped = 0
+fuzz_status = int(sys.argv.pop())
 vm_status = int(sys.argv.pop())
 install_status = int(sys.argv.pop())
 for build in sys.argv[1:]:
@@ -94,6 +113,21 @@ else:
 if vm_status not in (0, 77):
     print("  (see build/meson-logs/vm-6.1.txt)")
     print(vm_log[-3000:])
+fuzz_log = open("build/meson-logs/fuzz.txt").read()
+for target in sorted(os.listdir("tests/fuzz/corpus")):
+    m_fuzz = re.search(rf"^fuzz/{target}: (passed|failed).*$", fuzz_log, re.M)
+    if fuzz_status == 77:
+        skipped += 1
+        print(f"fuzz/{target}: skipped ({fuzz_log.strip()})")
+    elif m_fuzz and m_fuzz.group(1) == "passed":
+        passed += 1
+        print(m_fuzz.group(0))
+    else:
+        failed += 1
+        print(m_fuzz.group(0) if m_fuzz else f"fuzz/{target}: failed (no result: the fuzz build or run broke)")
+if fuzz_status not in (0, 77):
+    print("  (see build/meson-logs/fuzz.txt)")
+    print(fuzz_log[-3000:])
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 sys.exit(1 if failed else 0)
 PY

@@ -128,15 +128,17 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
 
 }  // namespace
 
-KernelChangeFeed::KernelChangeFeed(std::vector<Table> tables, std::uint32_t own_port_id, int queue_bytes)
-    : socket_(NFNLGRP_NFTABLES, queue_bytes),
-      tables_(std::move(tables)),
-      own_port_id_(own_port_id),
-      buffer_(batch_datagrams * datagram_bytes)
+Announcements::Announcements(std::vector<Table> tables, std::uint32_t own_port_id)
+    : tables_(std::move(tables)), own_port_id_(own_port_id)
 {
 }
 
-void KernelChangeFeed::ignore(std::uint32_t generation) { ignored_.expect(generation, own_port_id_); }
+KernelChangeFeed::KernelChangeFeed(std::vector<Table> tables, std::uint32_t own_port_id, int queue_bytes)
+    : socket_(NFNLGRP_NFTABLES, queue_bytes),
+      announcements_(std::move(tables), own_port_id),
+      buffer_(batch_datagrams * datagram_bytes)
+{
+}
 
 // Receives what is queued, up to a batch of datagrams in one system call: a publisher reads the
 // feed before every decision, usually to find its own last transaction and nothing else. Returns the
@@ -181,15 +183,16 @@ FeedRead KernelChangeFeed::read(std::optional<std::uint32_t> until)
             // Announcements were dropped: the transaction being read is incomplete, and any wait
             // for a generation is moot, since the table must be read anew (after start_over()).
             out.lost = true;
-            pending_.clear();
+            announcements_.start_over();
             until.reset();
             continue;
         }
         for (std::size_t i = 0; i < *received; ++i)
-            take({buffer_.data() + i * datagram_bytes, sizes_[i]}, out);
+            announcements_.take({buffer_.data() + i * datagram_bytes, sizes_[i]}, out);
         if (*received == batch_datagrams)
             continue;  // more may be queued
-        if (!until || (last_generation_ && !generation_after(*until, *last_generation_)))
+        const auto last_generation = announcements_.last_generation();
+        if (!until || (last_generation && !generation_after(*until, *last_generation)))
             return out;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
@@ -201,7 +204,7 @@ FeedRead KernelChangeFeed::read(std::optional<std::uint32_t> until)
     }
 }
 
-bool KernelChangeFeed::ours(const nlmsghdr* nlh) const
+bool Announcements::ours(const nlmsghdr* nlh) const
 {
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg))
         return false;
@@ -215,11 +218,11 @@ bool KernelChangeFeed::ours(const nlmsghdr* nlh) const
     return false;
 }
 
-void KernelChangeFeed::take(std::span<const std::uint8_t> datagram, FeedRead& out)
+void Announcements::take(std::span<const std::uint8_t> datagram, FeedRead& out)
 {
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data());
     int remaining = static_cast<int>(datagram.size());
-    for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+    for (; message_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
         if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
             continue;
         if (message_type(nlh) == NFT_MSG_NEWGEN)
@@ -230,7 +233,7 @@ void KernelChangeFeed::take(std::span<const std::uint8_t> datagram, FeedRead& ou
     }
 }
 
-void KernelChangeFeed::close_transaction(const nlmsghdr* newgen, FeedRead& out)
+void Announcements::close_transaction(const nlmsghdr* newgen, FeedRead& out)
 {
     Change change;
     change.port_id = newgen->nlmsg_pid;  // the committing socket's, as for all its announcements
