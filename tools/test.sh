@@ -118,7 +118,7 @@ for target in sorted(os.listdir("tests/fuzz/corpus")):
     m_fuzz = re.search(rf"^fuzz/{target}: (passed|failed).*$", fuzz_log, re.M)
     if fuzz_status == 77:
         skipped += 1
-        print(f"fuzz/{target}: skipped ({fuzz_log.strip()})")
+        print(f"fuzz/{target}: skipped ({fuzz_log.strip().removeprefix('skipped: ')})")
     elif m_fuzz and m_fuzz.group(1) == "passed":
         passed += 1
         print(m_fuzz.group(0))

@@ -76,6 +76,16 @@ std::optional<std::string_view> string_attribute(const nlmsghdr* nlh, std::uint1
     return std::string_view(text, strnlen(text, mnl_attr_get_payload_len(attr)));
 }
 
+// The string attribute `type`, if it holds its terminating NUL; else nullptr.
+const char* terminated_string(const nlmsghdr* nlh, std::uint16_t type)
+{
+    const auto* attr = find_attribute(nlh, type);
+    if (!attr)
+        return nullptr;
+    const auto* text = static_cast<const char*>(mnl_attr_get_payload(attr));
+    return strnlen(text, mnl_attr_get_payload_len(attr)) < mnl_attr_get_payload_len(attr) ? text : nullptr;
+}
+
 std::optional<std::uint32_t> u32_attribute(const nlmsghdr* nlh, std::uint16_t type)
 {
     const auto* attr = find_attribute(nlh, type);
@@ -110,10 +120,12 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
     case NFT_MSG_NEWSETELEM:
     case NFT_MSG_DELSETELEM: {
         const bool removed = type == NFT_MSG_DELSETELEM;
+        // libnftnl copies the table and set names as C strings: each must end within its attribute.
+        const auto set_name = terminated_string(nlh, NFTA_SET_ELEM_LIST_SET);
         auto set = checked<SetPtr>(nftnl_set_alloc());
-        if (nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0 || !nftnl_set_is_set(set.get(), NFTNL_SET_NAME))
+        if (!set_name || !terminated_string(nlh, NFTA_SET_ELEM_LIST_TABLE) || nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0)
             throw kernel_error(EPROTO, "read change announcements", "an element announcement that does not parse");
-        const std::string name = nftnl_set_get_str(set.get(), NFTNL_SET_NAME);
+        const std::string name(set_name);
         const auto iter = checked<SetElemsIterPtr>(nftnl_set_elems_iter_create(set.get()));
         // Each element is announced, a flushed set's too. (A catch-all element has no key: the
         // view ignores it, as it ignores every key it never writes.)
