@@ -10,6 +10,9 @@
 #           build only); skipped, with its reason, when qemu or the kernel package cannot be had
 #   chaos   tests/chaos: a publisher killed with SIGKILL hundreds of times, and publishers at work
 #           while other processes damage the ruleset (docs/reliability.md)
+#   fuzz    each libFuzzer target of tests/fuzz for a bounded time (clang build in build-fuzz)
+#   builds  tools/check-builds.sh: release, debug, plain with Debian's hardening flags, and clang, with -Werror
+#   format  tools/check-format.sh: the tree is formatted as .clang-format says
 # unit and kernel run twice: in a normal build and in an AddressSanitizer+UndefinedBehaviorSanitizer build;
 # unit, kernel (its concurrency tests included) and chaos a third time in a ThreadSanitizer build.
 # Counts are Catch2 test cases (bench: the smoke script's checks). A suite that cannot run (no namespaces here) counts as skipped.
@@ -36,6 +39,23 @@ install_status=$?
 tests/vm/run-6.1.sh build >build/meson-logs/vm-6.1.txt 2>&1
 vm_status=$?
 
+# fuzz: each libFuzzer target of tests/fuzz for FUZZ_SECONDS (default 20), in a clang build of its own
+# (build-fuzz); counted per target, skipped with the reason where clang or libFuzzer is missing.
+fuzz_log=build/meson-logs/fuzz.txt fuzz_probe=$(mktemp)
+if ! command -v clang++ >/dev/null; then
+    echo "skipped: clang++ is not installed" >"$fuzz_log"; fuzz_status=77
+elif ! echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
+        clang++ -x c++ -fsanitize=fuzzer -o "$fuzz_probe" - >/dev/null 2>&1; then
+    echo "skipped: clang++ cannot link libFuzzer (-fsanitize=fuzzer; libclang-rt-dev missing)" >"$fuzz_log"; fuzz_status=77
+else
+    { [ -f build-fuzz/build.ninja ] || CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true -Dwerror=true \
+          -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fsanitize=fuzzer-no-link; } >"$fuzz_log" 2>&1 &&
+        meson compile -C build-fuzz fuzz >>"$fuzz_log" 2>&1 &&
+        tests/fuzz/run-fuzzers.sh build-fuzz "${FUZZ_SECONDS:-20}" >>"$fuzz_log" 2>&1
+    fuzz_status=$?
+fi
+rm -f "$fuzz_probe"
+
 # Steps that are scripts of their own: each ends its output with "summary: N passed, N failed, N skipped".
 steps=()
 run_step() {
@@ -48,12 +68,13 @@ run_step() {
 run_step builds tools/check-builds.sh
 run_step format tools/check-format.sh
 
-python3 - build build-asan build-tsan "$install_status" "$vm_status" "${steps[@]}" <<'PY'
-import json, re, subprocess, sys
+python3 - build build-asan build-tsan "$install_status" "$vm_status" "$fuzz_status" "${steps[@]}" <<'PY'
+import json, os, re, subprocess, sys
 passed = failed = skipped = 0
 steps = []
 while not sys.argv[-1].isdigit():
     steps.insert(0, sys.argv.pop())
+fuzz_status = int(sys.argv.pop())
 vm_status = int(sys.argv.pop())
 install_status = int(sys.argv.pop())
 for build in sys.argv[1:]:
@@ -118,6 +139,21 @@ else:
 if vm_status not in (0, 77):
     print("  (see build/meson-logs/vm-6.1.txt)")
     print(vm_log[-3000:])
+fuzz_log = open("build/meson-logs/fuzz.txt").read()
+for target in sorted(os.listdir("tests/fuzz/corpus")):
+    m_fuzz = re.search(rf"^fuzz/{target}: (passed|failed).*$", fuzz_log, re.M)
+    if fuzz_status == 77:
+        skipped += 1
+        print(f"fuzz/{target}: skipped ({fuzz_log.strip().removeprefix('skipped: ')})")
+    elif m_fuzz and m_fuzz.group(1) == "passed":
+        passed += 1
+        print(m_fuzz.group(0))
+    else:
+        failed += 1
+        print(m_fuzz.group(0) if m_fuzz else f"fuzz/{target}: failed (no result: the fuzz build or run broke)")
+if fuzz_status not in (0, 77):
+    print("  (see build/meson-logs/fuzz.txt)")
+    print(fuzz_log[-3000:])
 for step in steps:
     out = open(f"build/meson-logs/step-{step}.txt").read()
     status = int(open(f"build/meson-logs/step-{step}.status").read())

@@ -76,6 +76,16 @@ std::optional<std::string_view> string_attribute(const nlmsghdr* nlh, std::uint1
     return std::string_view(text, strnlen(text, mnl_attr_get_payload_len(attr)));
 }
 
+// The string attribute `type`, if it holds its terminating NUL; else nullptr.
+const char* terminated_string(const nlmsghdr* nlh, std::uint16_t type)
+{
+    const auto* attr = find_attribute(nlh, type);
+    if (!attr)
+        return nullptr;
+    const auto* text = static_cast<const char*>(mnl_attr_get_payload(attr));
+    return strnlen(text, mnl_attr_get_payload_len(attr)) < mnl_attr_get_payload_len(attr) ? text : nullptr;
+}
+
 std::optional<std::uint32_t> u32_attribute(const nlmsghdr* nlh, std::uint16_t type)
 {
     const auto* attr = find_attribute(nlh, type);
@@ -110,10 +120,12 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
     case NFT_MSG_NEWSETELEM:
     case NFT_MSG_DELSETELEM: {
         const bool removed = type == NFT_MSG_DELSETELEM;
+        // libnftnl copies the table and set names as C strings: each must end within its attribute.
+        const auto set_name = terminated_string(nlh, NFTA_SET_ELEM_LIST_SET);
         auto set = checked<SetPtr>(nftnl_set_alloc());
-        if (nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0 || !nftnl_set_is_set(set.get(), NFTNL_SET_NAME))
+        if (!set_name || !terminated_string(nlh, NFTA_SET_ELEM_LIST_TABLE) || nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0)
             throw kernel_error(EPROTO, "read change announcements", "an element announcement that does not parse");
-        const std::string name = nftnl_set_get_str(set.get(), NFTNL_SET_NAME);
+        const std::string name(set_name);
         const auto iter = checked<SetElemsIterPtr>(nftnl_set_elems_iter_create(set.get()));
         // Each element is announced, a flushed set's too. (A catch-all element has no key: the
         // view ignores it, as it ignores every key it never writes.)
@@ -128,15 +140,17 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
 
 }  // namespace
 
-KernelChangeFeed::KernelChangeFeed(std::vector<Table> tables, std::uint32_t own_port_id, int queue_bytes)
-    : socket_(NFNLGRP_NFTABLES, queue_bytes),
-      tables_(std::move(tables)),
-      own_port_id_(own_port_id),
-      buffer_(batch_datagrams * datagram_bytes)
+Announcements::Announcements(std::vector<Table> tables, std::uint32_t own_port_id)
+    : tables_(std::move(tables)), own_port_id_(own_port_id)
 {
 }
 
-void KernelChangeFeed::ignore(std::uint32_t generation) { ignored_.expect(generation, own_port_id_); }
+KernelChangeFeed::KernelChangeFeed(std::vector<Table> tables, std::uint32_t own_port_id, int queue_bytes)
+    : socket_(NFNLGRP_NFTABLES, queue_bytes),
+      announcements_(std::move(tables), own_port_id),
+      buffer_(batch_datagrams * datagram_bytes)
+{
+}
 
 // Receives what is queued, up to a batch of datagrams in one system call: a publisher reads the
 // feed before every decision, usually to find its own last transaction and nothing else. Returns the
@@ -181,15 +195,16 @@ FeedRead KernelChangeFeed::read(std::optional<std::uint32_t> until)
             // Announcements were dropped: the transaction being read is incomplete, and any wait
             // for a generation is moot, since the table must be read anew (after start_over()).
             out.lost = true;
-            pending_.clear();
+            announcements_.start_over();
             until.reset();
             continue;
         }
         for (std::size_t i = 0; i < *received; ++i)
-            take({buffer_.data() + i * datagram_bytes, sizes_[i]}, out);
+            announcements_.take({buffer_.data() + i * datagram_bytes, sizes_[i]}, out);
         if (*received == batch_datagrams)
             continue;  // more may be queued
-        if (!until || (last_generation_ && !generation_after(*until, *last_generation_)))
+        const auto last_generation = announcements_.last_generation();
+        if (!until || (last_generation && !generation_after(*until, *last_generation)))
             return out;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
@@ -201,7 +216,7 @@ FeedRead KernelChangeFeed::read(std::optional<std::uint32_t> until)
     }
 }
 
-bool KernelChangeFeed::ours(const nlmsghdr* nlh) const
+bool Announcements::ours(const nlmsghdr* nlh) const
 {
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg))
         return false;
@@ -215,11 +230,11 @@ bool KernelChangeFeed::ours(const nlmsghdr* nlh) const
     return false;
 }
 
-void KernelChangeFeed::take(std::span<const std::uint8_t> datagram, FeedRead& out)
+void Announcements::take(std::span<const std::uint8_t> datagram, FeedRead& out)
 {
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data());
     int remaining = static_cast<int>(datagram.size());
-    for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+    for (; message_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
         if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
             continue;
         if (message_type(nlh) == NFT_MSG_NEWGEN)
@@ -230,7 +245,7 @@ void KernelChangeFeed::take(std::span<const std::uint8_t> datagram, FeedRead& ou
     }
 }
 
-void KernelChangeFeed::close_transaction(const nlmsghdr* newgen, FeedRead& out)
+void Announcements::close_transaction(const nlmsghdr* newgen, FeedRead& out)
 {
     Change change;
     change.port_id = newgen->nlmsg_pid;  // the committing socket's, as for all its announcements

@@ -62,14 +62,6 @@ void put_tuple_parts(nlmsghdr* nlh, std::uint16_t attribute, const TupleParts& t
     mnl_attr_nest_end(nlh, tuple);
 }
 
-// An entry of the table as a dump shows it: what deleting it exactly takes.
-struct TrackedEntry {
-    FlowTuple original;
-    std::uint32_t status = 0;
-    std::optional<std::uint32_t> id;    // CTA_ID as sent (network order): a newer entry with the same tuple is spared
-    std::optional<std::uint16_t> zone;  // CTA_ZONE as sent (network order)
-};
-
 std::optional<std::uint16_t> port_of(const nlattr* attr)
 {
     if (mnl_attr_get_payload_len(attr) < sizeof(std::uint16_t))
@@ -120,45 +112,6 @@ bool parse_tuple(const nlattr* nest, FlowTuple& t)
     t.source_port = *source_port;
     t.destination_port = *destination_port;
     return true;
-}
-
-// One message of a conntrack dump; std::nullopt for what is not a decodable entry of our families.
-std::optional<TrackedEntry> parse_entry(const nlmsghdr* nlh)
-{
-    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
-        mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg))
-        return std::nullopt;
-    const auto* header = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
-    TrackedEntry entry;
-    entry.original.family = header->nfgen_family;
-    if (entry.original.family != AF_INET && entry.original.family != AF_INET6)
-        return std::nullopt;
-    bool tuple = false, status = false;
-    const auto* attributes = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh)) + sizeof(nfgenmsg);
-    for_each_attribute(attributes, mnl_nlmsg_get_payload_len(nlh) - sizeof(nfgenmsg), [&](const nlattr* attr) {
-        const auto length = mnl_attr_get_payload_len(attr);
-        switch (mnl_attr_get_type(attr)) {
-        case CTA_TUPLE_ORIG: tuple = parse_tuple(attr, entry.original); break;
-        case CTA_STATUS:
-            if (length >= sizeof(std::uint32_t)) {
-                entry.status = ntohl(mnl_attr_get_u32(attr));
-                status = true;
-            }
-            break;
-        case CTA_ID:
-            if (length >= sizeof(std::uint32_t))
-                entry.id = mnl_attr_get_u32(attr);
-            break;
-        case CTA_ZONE:
-            if (length >= sizeof(std::uint16_t))
-                entry.zone = mnl_attr_get_u16(attr);
-            break;
-        default: break;
-        }
-    });
-    if (!tuple || !status)
-        return std::nullopt;
-    return entry;
 }
 
 // Checked here for every entry a dump returns, filtered or not: kernels ignore the port filter for
@@ -273,6 +226,44 @@ void collect(Socket& socket, const FlowMatch& match, bool& kernel_filters, std::
 
 }  // namespace
 
+std::optional<TrackedEntry> parse_entry(const nlmsghdr* nlh)
+{
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+        mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg))
+        return std::nullopt;
+    const auto* header = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+    TrackedEntry entry;
+    entry.original.family = header->nfgen_family;
+    if (entry.original.family != AF_INET && entry.original.family != AF_INET6)
+        return std::nullopt;
+    bool tuple = false, status = false;
+    const auto* attributes = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh)) + sizeof(nfgenmsg);
+    for_each_attribute(attributes, mnl_nlmsg_get_payload_len(nlh) - sizeof(nfgenmsg), [&](const nlattr* attr) {
+        const auto length = mnl_attr_get_payload_len(attr);
+        switch (mnl_attr_get_type(attr)) {
+        case CTA_TUPLE_ORIG: tuple = parse_tuple(attr, entry.original); break;
+        case CTA_STATUS:
+            if (length >= sizeof(std::uint32_t)) {
+                entry.status = ntohl(mnl_attr_get_u32(attr));
+                status = true;
+            }
+            break;
+        case CTA_ID:
+            if (length >= sizeof(std::uint32_t))
+                entry.id = mnl_attr_get_u32(attr);
+            break;
+        case CTA_ZONE:
+            if (length >= sizeof(std::uint16_t))
+                entry.zone = mnl_attr_get_u16(attr);
+            break;
+        default: break;
+        }
+    });
+    if (!tuple || !status)
+        return std::nullopt;
+    return entry;
+}
+
 FlowTuple FlowTuple::reversed() const
 {
     FlowTuple r = *this;
@@ -345,7 +336,7 @@ void RequestBatcher::flush()
         const auto data = *socket_.receive(false);
         const auto* nlh = reinterpret_cast<const nlmsghdr*>(data.data());
         int remaining = static_cast<int>(data.size());
-        for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+        for (; message_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
             if (nlh->nlmsg_type != NLMSG_ERROR)
                 continue;
             const Ack ack = parse_ack(nlh);

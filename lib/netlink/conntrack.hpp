@@ -41,6 +41,17 @@ struct FlowTuple {
     FlowTuple reversed() const;
 };
 
+// An entry of the table as a dump shows it: what deleting it exactly takes.
+struct TrackedEntry {
+    FlowTuple original;
+    std::uint32_t status = 0;
+    std::optional<std::uint32_t> id;    // CTA_ID as sent (network order): a newer entry with the same tuple is spared
+    std::optional<std::uint16_t> zone;  // CTA_ZONE as sent (network order)
+};
+
+// One message of a conntrack dump; std::nullopt for what is not a decodable entry of our families.
+std::optional<TrackedEntry> parse_entry(const nlmsghdr* nlh);
+
 // Starts a ctnetlink request of `type` (IPCTNL_MSG_CT_*) for `family` at `buffer`, which must have
 // room for the header and everything the caller appends (zeroed by libmnl as it goes).
 nlmsghdr* put_conntrack_header(void* buffer, std::uint16_t type, std::uint16_t flags, int family, std::uint32_t seq);

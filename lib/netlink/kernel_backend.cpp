@@ -67,7 +67,7 @@ CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
     auto scan = [&](std::span<const std::uint8_t> data) {
         const auto* nlh = reinterpret_cast<const nlmsghdr*>(data.data());
         int remaining = static_cast<int>(data.size());
-        for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+        for (; message_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
             if (nlh->nlmsg_type != NLMSG_ERROR)
                 continue;  // echoes and notifications
             const Ack ack = parse_ack(nlh);
@@ -141,16 +141,7 @@ public:
         nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table_.name.c_str());
         const int err = request(
             socket_, NFT_MSG_GETTABLE, family_, 0, [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); },
-            [&](const nlmsghdr* nlh) {
-                auto found = checked<TablePtr>(nftnl_table_alloc());
-                if (nftnl_table_nlmsg_parse(nlh, found.get()) != 0)
-                    return;
-                out.table_flags = nftnl_table_get_u32(found.get(), NFTNL_TABLE_FLAGS);
-                if (nftnl_table_is_set(found.get(), NFTNL_TABLE_OWNER)) {
-                    out.owner = nftnl_table_get_u32(found.get(), NFTNL_TABLE_OWNER);
-                    out.owned_by_us = *out.owner == socket_.portid();
-                }
-            });
+            [&](const nlmsghdr* nlh) { decode_table(nlh, socket_.portid(), out); });
         out.exists = err == 0;
         return err == ENOENT || finished(err, "read table");
     }
@@ -167,9 +158,8 @@ public:
             const int err = request(
                 socket_, NFT_MSG_GETCHAIN, family_, 0, [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, filter.get()); },
                 [&](const nlmsghdr* nlh) {
-                    auto c = checked<ChainPtr>(nftnl_chain_alloc());
-                    if (nftnl_chain_nlmsg_parse(nlh, c.get()) == 0)
-                        found = chain_of(c.get());
+                    if (auto chain = decode_chain(nlh))
+                        found = std::move(chain);
                 });
             if (err == ENOENT)
                 continue;  // this chain is missing; the table may be too, the generation will tell
@@ -190,16 +180,8 @@ public:
                 socket_, NFT_MSG_GETRULE, family_, NLM_F_DUMP,
                 [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, filter.get()); },
                 [&](const nlmsghdr* nlh) {
-                    auto r = checked<RulePtr>(nftnl_rule_alloc());
-                    if (nftnl_rule_nlmsg_parse(nlh, r.get()) != 0 || table_.name != nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))
-                        return;
-                    std::string comment;
-                    if (nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA)) {
-                        std::uint32_t length = 0;
-                        const void* udata = nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &length);
-                        comment = comment_of(udata, length, NFTNL_UDATA_RULE_COMMENT);
-                    }
-                    out[nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)].push_back(std::move(comment));
+                    if (auto rule = decode_rule_comment(nlh, table_.name))
+                        out[rule->first].push_back(std::move(rule->second));
                 }),
             "list rules");
     }
@@ -213,9 +195,8 @@ public:
                 socket_, NFT_MSG_GETSET, family_, NLM_F_DUMP,
                 [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, filter.get()); },
                 [&](const nlmsghdr* nlh) {
-                    auto s = checked<SetPtr>(nftnl_set_alloc());
-                    if (nftnl_set_nlmsg_parse(nlh, s.get()) == 0 && table_.name == nftnl_set_get_str(s.get(), NFTNL_SET_TABLE))
-                        out[nftnl_set_get_str(s.get(), NFTNL_SET_NAME)] = shape_of(s.get());
+                    if (auto set = decode_set(nlh, table_.name))
+                        out[set->first] = set->second;
                 }),
             "list sets");
     }
@@ -234,14 +215,7 @@ public:
             const int err = request(
                 socket_, NFT_MSG_GETSETELEM, family_, NLM_F_DUMP,
                 [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); },
-                [&](const nlmsghdr* nlh) {
-                    auto parsed = checked<SetPtr>(nftnl_set_alloc());
-                    if (nftnl_set_elems_nlmsg_parse(nlh, parsed.get()) != 0)
-                        return;
-                    const auto iter = checked<SetElemsIterPtr>(nftnl_set_elems_iter_create(parsed.get()));
-                    for (auto* e = nftnl_set_elems_iter_next(iter.get()); e; e = nftnl_set_elems_iter_next(iter.get()))
-                        elements.push_back(decode_element(e, name));
-                });
+                [&](const nlmsghdr* nlh) { decode_elements(nlh, name, elements); });
             if (!finished(err, "list elements of set " + name))
                 return false;
         }
@@ -264,40 +238,6 @@ private:
         if (err)
             throw kernel_error(err, what + where_);
         return true;
-    }
-
-    static Chain chain_of(nftnl_chain* c)
-    {
-        Chain chain{nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), std::nullopt};
-        if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
-            chain.hook = BaseHook{nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "",
-                                  nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM), nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO),
-                                  nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_ACCEPT};
-        return chain;
-    }
-
-    static SetShape shape_of(nftnl_set* s)
-    {
-        SetShape shape;
-        shape.key_type = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE);
-        shape.key_length = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
-        const std::uint32_t flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
-        if (flags & NFT_SET_MAP) {
-            shape.data_type = nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE);
-            shape.data_length = nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN);
-        }
-        shape.flags = flags & ~NFT_SET_MAP;
-        shape.timeout = nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT);
-        shape.size = nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE);
-        nftnl_set_expr_foreach(
-            s,
-            [](nftnl_expr* expr, void* d) -> int {
-                if (std::strcmp(nftnl_expr_get_str(expr, NFTNL_EXPR_NAME), "counter") == 0)
-                    static_cast<SetShape*>(d)->counter = true;
-                return 0;
-            },
-            &shape);
-        return shape;
     }
 
     Socket& socket_;
@@ -484,11 +424,7 @@ std::uint32_t KernelBackend::generation()
     std::uint32_t id = 0;
     const int err = request(
         socket_, NFT_MSG_GETGEN, AF_UNSPEC, 0, [](nlmsghdr*) {},
-        [&](const nlmsghdr* nlh) {
-            auto gen = checked<GenPtr>(nftnl_gen_alloc());
-            if (nftnl_gen_nlmsg_parse(nlh, gen.get()) == 0)
-                id = nftnl_gen_get_u32(gen.get(), NFTNL_GEN_ID);
-        });
+        [&](const nlmsghdr* nlh) { id = decode_generation(nlh).value_or(id); });
     if (err)
         throw kernel_error(err, "read ruleset generation");
     // 0 is never a generation the kernel reports; as a batch's generation it disables the check.

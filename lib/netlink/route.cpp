@@ -2,6 +2,7 @@
 #include "netlink/route.hpp"
 
 #include "kernel_error.hpp"
+#include "netlink/socket.hpp"
 #include "printable.hpp"
 
 #include <libmnl/libmnl.h>
@@ -28,6 +29,27 @@ std::string dotted(const std::array<std::uint8_t, 4>& a)
 
 }  // namespace
 
+std::uint32_t output_interface(std::span<const std::uint8_t> answer, const std::string& what)
+{
+    const auto* reply = reinterpret_cast<const nlmsghdr*>(answer.data());
+    if (!message_ok(reply, static_cast<int>(answer.size())))
+        throw kernel_error(EPROTO, what, "the kernel's answer does not parse");
+    if (reply->nlmsg_type == NLMSG_ERROR) {
+        const int error = parse_ack(reply).error;
+        throw kernel_error(error ? error : EPROTO, what, "no route to the container");
+    }
+    std::uint32_t oif = 0;
+    mnl_attr_parse(
+        reply, sizeof(rtmsg),
+        [](const nlattr* attr, void* data) {
+            if (mnl_attr_get_type(attr) == RTA_OIF && mnl_attr_get_payload_len(attr) >= sizeof(std::uint32_t))
+                *static_cast<std::uint32_t*>(data) = mnl_attr_get_u32(attr);
+            return MNL_CB_OK;
+        },
+        &oif);
+    return oif;
+}
+
 std::string interface_towards(const std::array<std::uint8_t, 4>& destination)
 {
     const std::string what = "find the interface towards " + dotted(destination);
@@ -48,22 +70,7 @@ std::string interface_towards(const std::array<std::uint8_t, 4>& destination)
     const auto received = mnl_socket_recvfrom(socket.get(), buffer.data(), buffer.size());
     if (received < 0)
         throw kernel_error(errno, what);
-    const auto* reply = reinterpret_cast<const nlmsghdr*>(buffer.data());
-    if (!mnl_nlmsg_ok(reply, static_cast<int>(received)))
-        throw kernel_error(EPROTO, what, "the kernel's answer does not parse");
-    if (reply->nlmsg_type == NLMSG_ERROR) {
-        const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(reply));
-        throw kernel_error(error->error ? -error->error : EPROTO, what, "no route to the container");
-    }
-    std::uint32_t oif = 0;
-    mnl_attr_parse(
-        reply, sizeof(rtmsg),
-        [](const nlattr* attr, void* data) {
-            if (mnl_attr_get_type(attr) == RTA_OIF && mnl_attr_get_payload_len(attr) >= sizeof(std::uint32_t))
-                *static_cast<std::uint32_t*>(data) = mnl_attr_get_u32(attr);
-            return MNL_CB_OK;
-        },
-        &oif);
+    const std::uint32_t oif = output_interface({reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(received)}, what);
     char name[IF_NAMESIZE] = {};
     if (oif == 0 || !if_indextoname(oif, name))
         throw kernel_error(oif == 0 ? ENODEV : errno, what, "the route names no interface");

@@ -4,9 +4,14 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 
 namespace warren::nft::netlink {
+
+// The index of the output interface named by the kernel's answer to RTM_GETROUTE (one datagram),
+// 0 when it names none. Throws Error (naming `what`) when it is a refusal or does not parse.
+std::uint32_t output_interface(std::span<const std::uint8_t> answer, const std::string& what);
 
 // The name of the interface the host routes `destination` (an IPv4 address) through. Throws Error.
 std::string interface_towards(const std::array<std::uint8_t, 4>& destination);

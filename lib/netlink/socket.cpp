@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <string>
@@ -38,6 +39,15 @@ bool set_buffer(int fd, int force_option, int option, int bytes = buffer_bytes)
 constexpr std::size_t send_buffer_reserve = 32;
 
 }  // namespace
+
+int errno_of(const void* code)
+{
+    int error = 0;
+    std::memcpy(&error, code, sizeof error);
+    if (error == 0)
+        return 0;
+    return error < 0 && error != std::numeric_limits<int>::min() ? -error : EPROTO;
+}
 
 Socket::Socket()
     : socket_(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC), mnl_socket_close),
@@ -140,16 +150,22 @@ std::optional<std::span<const std::uint8_t>> Socket::receive(bool nonblocking)
 
 Ack parse_ack(const nlmsghdr* nlh)
 {
-    const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-    Ack ack{nlh->nlmsg_seq, -err->error, std::nullopt};
-    if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-        return ack;
-    // The TLVs follow the echoed request: only its header when capped, all of it otherwise.
-    std::size_t tlv_offset = sizeof(nlmsgerr);
-    if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-        tlv_offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
     const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh));
     const std::size_t payload_len = mnl_nlmsg_get_payload_len(nlh);
+    if (payload_len < sizeof(int))
+        return Ack{nlh->nlmsg_seq, EPROTO, std::nullopt};
+    Ack ack{nlh->nlmsg_seq, errno_of(payload), std::nullopt};
+    if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || payload_len < sizeof(nlmsgerr))
+        return ack;
+    nlmsgerr err;
+    std::memcpy(&err, payload, sizeof err);
+    // The TLVs follow the echoed request: only its header when capped, all of it otherwise.
+    std::size_t tlv_offset = sizeof(nlmsgerr);
+    if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+        if (err.msg.nlmsg_len < sizeof(nlmsghdr))
+            return ack;
+        tlv_offset += err.msg.nlmsg_len - sizeof(nlmsghdr);
+    }
     if (tlv_offset > payload_len)
         return ack;
     for_each_attribute(payload + tlv_offset, payload_len - tlv_offset, [&](const nlattr* attr) {
@@ -159,26 +175,32 @@ Ack parse_ack(const nlmsghdr* nlh)
     return ack;
 }
 
+std::optional<int> scan_answer(std::span<const std::uint8_t> datagram, std::uint32_t seq, std::uint32_t portid,
+                               const std::function<void(const nlmsghdr*)>& on_message)
+{
+    const auto* reply = reinterpret_cast<const nlmsghdr*>(datagram.data());
+    int remaining = static_cast<int>(datagram.size());
+    for (; message_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
+        if (reply->nlmsg_seq != seq || reply->nlmsg_pid != portid)
+            continue;  // a straggler from an earlier exchange
+        if (reply->nlmsg_type == NLMSG_DONE) {
+            // A dump that failed half-way says why in NLMSG_DONE's payload.
+            if (mnl_nlmsg_get_payload_len(reply) >= sizeof(int))
+                return errno_of(mnl_nlmsg_get_payload(reply));
+            return 0;
+        }
+        if (reply->nlmsg_type == NLMSG_ERROR)
+            return parse_ack(reply).error;
+        on_message(reply);
+    }
+    return std::nullopt;
+}
+
 int receive_answer(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message)
 {
-    for (;;) {
-        const auto data = *socket.receive(false);
-        const auto* reply = reinterpret_cast<const nlmsghdr*>(data.data());
-        int remaining = static_cast<int>(data.size());
-        for (; mnl_nlmsg_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
-            if (reply->nlmsg_seq != seq || reply->nlmsg_pid != socket.portid())
-                continue;  // a straggler from an earlier exchange
-            if (reply->nlmsg_type == NLMSG_DONE) {
-                // A dump that failed half-way says why in NLMSG_DONE's payload.
-                if (mnl_nlmsg_get_payload_len(reply) >= sizeof(int))
-                    return -*static_cast<const int*>(mnl_nlmsg_get_payload(reply));
-                return 0;
-            }
-            if (reply->nlmsg_type == NLMSG_ERROR)
-                return parse_ack(reply).error;
-            on_message(reply);
-        }
-    }
+    for (;;)
+        if (const auto result = scan_answer(*socket.receive(false), seq, socket.portid(), on_message))
+            return *result;
 }
 
 }  // namespace warren::nft::netlink

@@ -67,6 +67,15 @@ private:
     std::vector<std::uint8_t> receive_buffer_;
 };
 
+// Whether a whole message starts at `nlh` with `remaining` bytes left in the datagram. Not
+// mnl_nlmsg_ok: it compares the message length as an int, so a length beyond INT_MAX passes, and
+// the walk then jumps far outside the datagram.
+inline bool message_ok(const nlmsghdr* nlh, int remaining) noexcept
+{
+    return remaining >= static_cast<int>(sizeof(nlmsghdr)) && nlh->nlmsg_len >= sizeof(nlmsghdr) &&
+           nlh->nlmsg_len <= static_cast<unsigned>(remaining);
+}
+
 // Calls f(attr) for each netlink attribute in [start, start + length); the C macros of libmnl do
 // not compile as C++.
 template <typename F>
@@ -81,8 +90,19 @@ void for_each_attribute(const void* start, std::size_t length, F&& f)
     }
 }
 
-// Decodes an NLMSG_ERROR message (with or without extended-ack TLVs).
+// The errno of a netlink error code (an int, 0 or a negated errno, at `code`, unaligned): 0 or a
+// positive errno, EPROTO for a code that is no negated errno.
+int errno_of(const void* code);
+
+// Decodes an NLMSG_ERROR message (with or without extended-ack TLVs); one too short to hold its
+// error code counts as EPROTO.
 Ack parse_ack(const nlmsghdr* nlh);
+
+// Reads one datagram of the answer to the request numbered `seq` from the socket with port id
+// `portid`, handing each message of the answer to `on_message`. Returns 0 or the errno the kernel
+// answered with when the datagram ends the answer, std::nullopt when more is to come.
+std::optional<int> scan_answer(std::span<const std::uint8_t> datagram, std::uint32_t seq, std::uint32_t portid,
+                               const std::function<void(const nlmsghdr*)>& on_message);
 
 // Reads the answer to the request numbered `seq` (a dump, or a request answered with messages and an
 // ack) to its end, handing each message to `on_message`. Returns 0 or the errno the kernel answered

@@ -24,6 +24,20 @@ std::uint16_t get_u16(const Bytes& bytes, std::size_t at)
     return static_cast<std::uint16_t>(bytes[at] << 8 | bytes[at + 1]);
 }
 
+// Whether the padding of a field is zero, as we write it: a key with other padding is another key
+// to the kernel, and no packet's lookup ever builds it.
+bool zero_padding(const Bytes& bytes, std::size_t at, std::size_t count)
+{
+    return std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(at),
+                       bytes.begin() + static_cast<std::ptrdiff_t>(at + count), [](std::uint8_t b) { return b == 0; });
+}
+
+// [proto 0 0 0][port_hi port_lo 0 0] at `at`, with zero padding.
+bool protocol_port_padded(const Bytes& key, std::size_t at)
+{
+    return zero_padding(key, at + 1, 3) && zero_padding(key, at + 6, 2);
+}
+
 std::optional<Protocol> protocol_of(std::uint8_t number)
 {
     switch (number) {
@@ -126,7 +140,8 @@ std::optional<DecodedPort> decode_port_element(Family family, const Element& ele
     const std::size_t length = any_address(family).size();
     const bool bound = element.set == bound_ports_map;
     const std::size_t at = bound ? length : 0;
-    if (element.key.size() != at + 8 || element.data.size() != length + 4)
+    if (element.key.size() != at + 8 || element.data.size() != length + 4 || !protocol_port_padded(element.key, at) ||
+        !zero_padding(element.data, length + 2, 2))
         return std::nullopt;
     const auto protocol = protocol_of(element.key[at]);
     if (!protocol)
@@ -143,7 +158,7 @@ std::optional<DecodedPort> decode_port_element(Family family, const Element& ele
 std::optional<Destination> decode_destination_element(Family family, const Element& element)
 {
     const std::size_t length = any_address(family).size();
-    if (element.key.size() != length + 8)
+    if (element.key.size() != length + 8 || !protocol_port_padded(element.key, length))
         return std::nullopt;
     const auto protocol = protocol_of(element.key[length]);
     if (!protocol)

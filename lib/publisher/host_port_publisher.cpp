@@ -700,7 +700,9 @@ private:
         }
         std::vector<std::string> given_up;
         for (const auto* candidate : candidates) {
-            const auto& [task, entries] = *candidate;
+            // Not a structured binding: clang 14 cannot capture one in the lambda below.
+            const auto& task = candidate->first;
+            const auto& entries = candidate->second;
             const auto current = index.entries(task);
             if (current == entries)
                 continue;
