@@ -514,20 +514,10 @@ private:
                 if (operation.verb == ruleset::Verb::add && element && element->set == layout::backends_set)
                     out.second.push_back(Refill{part.table(), operation.object});
                 else
-                    push(core, operation);
+                    core.append(operation);
             }
         }
         return out;
-    }
-
-    static void push(ruleset::Transaction& tx, const ruleset::Operation& operation)
-    {
-        switch (operation.verb) {
-        case ruleset::Verb::add: tx.add(operation.object); break;
-        case ruleset::Verb::create: tx.create(operation.object); break;
-        case ruleset::Verb::remove: tx.remove(operation.object); break;
-        case ruleset::Verb::flush: tx.flush(std::get<ruleset::Chain>(operation.object)); break;
-        }
     }
 
     // Commits `refills` after the change they were split off, each batch guarded like any commit and

@@ -1,9 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ruleset/transaction.hpp"
 
+#include <stdexcept>
 #include <type_traits>
 
 namespace warren::nft::ruleset {
+
+Transaction& Transaction::append(const Operation& operation)
+{
+    const bool rule = std::holds_alternative<Rule>(operation.object);
+    const bool chain = std::holds_alternative<Chain>(operation.object);
+    if ((rule && operation.verb != Verb::add) || (!chain && operation.verb == Verb::flush))
+        throw std::invalid_argument("no backend implements " + describe(table_, operation));
+    operations_.push_back(operation);
+    return *this;
+}
 
 std::string describe(const Table& table, const Operation& operation)
 {

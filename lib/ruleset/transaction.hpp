@@ -49,6 +49,9 @@ public:
         return push(Verb::remove, std::move(object));
     }
     Transaction& flush(Chain chain) { return push(Verb::flush, std::move(chain)); }
+    // Appends one operation, typically of another transaction; a verb and object pair that no
+    // backend implements (see NamedObject; flush of anything but a chain) is std::invalid_argument.
+    Transaction& append(const Operation& operation);
     // Appends the operations of `other`, a transaction on the same table, after this one's.
     Transaction& append(const Transaction& other)
     {

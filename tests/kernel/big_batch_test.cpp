@@ -7,6 +7,7 @@
 #include "support.hpp"
 
 #include "netlink/kernel_backend.hpp"
+#include "publisher/publisher_on.hpp"
 #include "netlink/socket.hpp"
 #include "ruleset/forwarding_backend.hpp"
 
@@ -172,7 +173,7 @@ TEST_CASE_METHOD(FreshNetns, "backends elements too many for one batch follow th
     options.on_warning = [&](std::string_view warning) { warnings.emplace_back(warning); };
     auto backend = std::make_unique<LimitedBackend>(narrow);
     const auto commits = backend->commits;
-    HostPortPublisher publisher(std::move(backend), options);
+    auto publisher = warren::nft::publisher_on(std::move(backend), options);
     publisher.publish_ports("one-more", "10.88.0.3", std::vector{tcp(8080, 80)});
     CHECK(warnings.empty());
     CHECK(*commits > 2);  // the change, then the backends elements in several parts
@@ -200,7 +201,7 @@ TEST_CASE_METHOD(FreshNetns, "a self-healing publisher restores a large deleted 
     };
     auto backend = std::make_unique<LimitedBackend>(16384);
     const auto commits = backend->commits;
-    HostPortPublisher publisher(std::move(backend), options);
+    auto publisher = warren::nft::publisher_on(std::move(backend), options);
     REQUIRE(publisher.all_published_ports().size() == tasks.size());
     nft({"delete", "table", "ip", "warren"});
     const auto deadline = std::chrono::steady_clock::now() + 20s;
@@ -235,7 +236,7 @@ TEST_CASE_METHOD(FreshNetns, "a transaction that must stay whole is refused when
         const auto port = static_cast<std::uint16_t>(20000 + i);
         ports.push_back(tcp(port, port, std::string(32, 'n')));
     }
-    HostPortPublisher publisher(std::make_unique<LimitedBackend>(16384));
+    auto publisher = warren::nft::publisher_on(std::make_unique<LimitedBackend>(16384));
     const std::string task(64, 't');
     SECTION("a publish")
     {
@@ -265,7 +266,7 @@ TEST_CASE_METHOD(FreshNetns, "the largest request fits the send buffer of Linux'
     }
     auto backend = std::make_unique<LimitedBackend>(default_wmem_max);
     const auto commits = backend->commits;
-    HostPortPublisher publisher(std::move(backend), PublisherOptions{.counters = true});
+    auto publisher = warren::nft::publisher_on(std::move(backend), PublisherOptions{.counters = true});
     const std::string task(64, 't');
     publisher.publish_ports(task, warren::nft::ContainerAddresses{"10.88.0.3", "fd00::3"}, ports);
     CHECK(*commits == 1);  // in one transaction, not split

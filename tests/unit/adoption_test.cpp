@@ -189,35 +189,34 @@ TEST_CASE("a table with hostile comments is adopted with them as foreign element
     // Written behind the publisher's back before it starts: adopted from the table's snapshot.
     const bool before_start = GENERATE(true, false);
     INFO((before_start ? "in the table when the publisher starts" : "announced while it runs"));
-    std::optional<HostPortPublisher> publisher;
     if (before_start) {
         for (const auto& hostile : hostile_comments) {
             auto element = hostile_element(hostile);
             kernel.table().sets.at("ports").elements.emplace(element.key, element);
         }
         kernel.fake.bump_generation();
-        publisher.emplace(test::share(kernel.fake));
-    } else {
-        publisher.emplace(test::share(kernel.fake));
-        CHECK(publisher->published_ports("task-a") == web);  // following the table from here on
+    }
+    auto publisher = publisher_on(test::share(kernel.fake));
+    if (!before_start) {
+        CHECK(publisher.published_ports("task-a") == web);  // following the table from here on
         ruleset::Transaction tx(layout::table(ruleset::Family::ip));
         for (const auto& hostile : hostile_comments)
             tx.add(hostile_element(hostile));
         kernel.fake.commit(tx, std::nullopt);
     }
-    check_adopted_as_foreign(*publisher);
+    check_adopted_as_foreign(publisher);
 
     // The publisher's own tasks work as ever beside them.
-    publisher->publish_ports("task-b", "10.88.0.6", other);
-    publisher->unpublish_ports("task-a");
-    CHECK(publisher->published_ports("task-b") == other);
-    CHECK(publisher->published_ports("task-a").empty());
+    publisher.publish_ports("task-b", "10.88.0.6", other);
+    publisher.unpublish_ports("task-a");
+    CHECK(publisher.published_ports("task-b") == other);
+    CHECK(publisher.published_ports("task-a").empty());
     CHECK(kernel.table().sets.at("ports").elements.size() == hostile_comments.size() + 1);
 
     // A port one of them holds is a conflict that names it by its comment, escaped, on one line.
     for (const auto& hostile : hostile_comments) {
         const auto e = error_of([&] {
-            publisher->publish_ports("task-c", "10.88.0.7", std::vector<PortMapping>{test::port(hostile.host_port, 80)});
+            publisher.publish_ports("task-c", "10.88.0.7", std::vector<PortMapping>{test::port(hostile.host_port, 80)});
         });
         const std::string message = e.what();
         INFO(message);
@@ -226,7 +225,7 @@ TEST_CASE("a table with hostile comments is adopted with them as foreign element
         CHECK_THAT(message, Catch::Contains("is already published by another program (an element without a warren-nft "
                                             "owner, comment " + quote(hostile.comment) + ") to " + untrusted::destination_ip + ":80"));
     }
-    CHECK(publisher->published_ports("task-c").empty());
+    CHECK(publisher.published_ports("task-c").empty());
 }
 
 TEST_CASE("a conflict with a foreign element names the bytes of its comment as they are, escaped", "[publisher][untrusted]")
@@ -236,7 +235,7 @@ TEST_CASE("a conflict with a foreign element names the bytes of its comment as t
     tx.add(hostile_element({9100, "task=x\n\x1b[2J\"quoted\"\\" + std::string(200, 'z')}));
     tx.add(hostile_element({9101, ""}));
     kernel.fake.commit(tx, std::nullopt);
-    HostPortPublisher publisher(test::share(kernel.fake));
+    auto publisher = publisher_on(test::share(kernel.fake));
     const auto long_one = error_of([&] { publisher.publish_ports("t", "10.88.0.7", std::vector{test::port(9100, 80)}); });
     CHECK_THAT(long_one.what(), Catch::Contains(R"(comment "task=x\x0a\x1b[2J\x22quoted\x22\x5czzzz)") &&
                                    Catch::Contains("(cut short, 220 bytes)"));

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
+
 using namespace warren::nft::ruleset;
 
 namespace {
@@ -41,4 +43,11 @@ TEST_CASE("rules can only be added: the kernel deletes them by handle, and EXCL 
     REQUIRE(tx.operations().size() == 2);
     CHECK(tx.operations()[0].verb == Verb::add);
     CHECK(tx.operations()[1].verb == Verb::remove);
+
+    // Operations copied from elsewhere are checked when appended.
+    CHECK_THROWS_AS(tx.append(Operation{Verb::remove, Rule{"prerouting", {}, ""}}), std::invalid_argument);
+    CHECK_THROWS_AS(tx.append(Operation{Verb::create, Rule{"prerouting", {}, ""}}), std::invalid_argument);
+    CHECK_THROWS_AS(tx.append(Operation{Verb::flush, Set{}}), std::invalid_argument);
+    tx.append(Operation{Verb::flush, Chain{}});
+    CHECK(tx.operations().size() == 3);
 }
