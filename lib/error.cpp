@@ -18,17 +18,16 @@ public:
     std::string message(int value) const override
     {
         switch (static_cast<errc>(value)) {
-        case errc::invalid_argument: return "invalid argument";
-        // what() ends with this label after the specific message, so keep it short.
-        case errc::port_conflict: return "port conflict";
-        case errc::permission_denied: return "permission denied";
-        case errc::kernel_unsupported: return "not supported by this kernel";
-        case errc::ruleset_changed: return "ruleset changed concurrently";
-        case errc::kernel_error: return "kernel error";
+            case errc::invalid_argument: return "invalid argument";
+            // what() ends with this label after the specific message, so keep it short.
+            case errc::port_conflict: return "port conflict";
+            case errc::permission_denied: return "permission denied";
+            case errc::kernel_unsupported: return "not supported by this kernel";
+            case errc::ruleset_changed: return "ruleset changed concurrently";
+            case errc::kernel_error: return "kernel error";
         }
         return "unknown warren-nft error";
     }
-
 };
 
 }  // namespace
@@ -44,26 +43,20 @@ std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), 
 std::error_condition make_error_condition(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
 Error::Error(errc condition, std::string message, int kernel_errno, std::string operation)
-    : std::system_error(make_error_code(condition), message),
-      kernel_errno_(kernel_errno),
-      operation_(std::move(operation))
+    : std::system_error(make_error_code(condition), message), kernel_errno_(kernel_errno), operation_(std::move(operation))
 {
 }
 
 errc errc_from_kernel(int err) noexcept
 {
     switch (err) {
-    case EPERM:
-    case EACCES:
-        return errc::permission_denied;
-    case EOPNOTSUPP:
-    case EAFNOSUPPORT:
-    case EPROTONOSUPPORT:
-        return errc::kernel_unsupported;
-    case ERESTART:
-        return errc::ruleset_changed;
-    default:
-        return errc::kernel_error;
+        case EPERM:
+        case EACCES: return errc::permission_denied;
+        case EOPNOTSUPP:
+        case EAFNOSUPPORT:
+        case EPROTONOSUPPORT: return errc::kernel_unsupported;
+        case ERESTART: return errc::ruleset_changed;
+        default: return errc::kernel_error;
     }
 }
 
@@ -85,9 +78,9 @@ Error kernel_error(int err, std::string_view operation, std::string_view detail)
 std::string_view to_string(Protocol protocol) noexcept
 {
     switch (protocol) {
-    case Protocol::tcp: return "tcp";
-    case Protocol::udp: return "udp";
-    case Protocol::sctp: return "sctp";
+        case Protocol::tcp: return "tcp";
+        case Protocol::udp: return "udp";
+        case Protocol::sctp: return "sctp";
     }
     return "unknown";
 }
@@ -95,8 +88,8 @@ std::string_view to_string(Protocol protocol) noexcept
 std::string_view to_string(PublishMode mode) noexcept
 {
     switch (mode) {
-    case PublishMode::host: return "host";
-    case PublishMode::ingress: return "ingress";
+        case PublishMode::host: return "host";
+        case PublishMode::ingress: return "ingress";
     }
     return "unknown";
 }

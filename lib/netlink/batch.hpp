@@ -18,8 +18,8 @@ class Batch {
 public:
     struct Message {
         std::uint32_t seq;
-        std::size_t offset;                 // of its nlmsghdr in bytes()
-        std::vector<std::size_t> operations; // transaction operation indexes it carries
+        std::size_t offset;                   // of its nlmsghdr in bytes()
+        std::vector<std::size_t> operations;  // transaction operation indexes it carries
     };
 
     // `first_seq` numbers BATCH_BEGIN; messages take the following numbers.

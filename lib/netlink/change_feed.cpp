@@ -59,8 +59,8 @@ const nlattr* find_attribute(const nlmsghdr* nlh, std::uint16_t type)
     const std::size_t payload = mnl_nlmsg_get_payload_len(nlh);
     if (payload < sizeof(nfgenmsg))
         return nullptr;
-    for_each_attribute(static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh)) + sizeof(nfgenmsg), payload - sizeof(nfgenmsg),
-                       [&](const nlattr* attr) {
+    for_each_attribute(static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh)) + sizeof(nfgenmsg),
+                       payload - sizeof(nfgenmsg), [&](const nlattr* attr) {
                            if (!found && mnl_attr_get_type(attr) == type)
                                found = attr;
                        });
@@ -101,40 +101,40 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
     const auto family = static_cast<Family>(static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->nfgen_family);
     const auto text = [&](std::uint16_t attribute) { return std::string(string_attribute(nlh, attribute).value_or("")); };
     switch (type) {
-    case NFT_MSG_NEWTABLE:
-    case NFT_MSG_DELTABLE:
-        out.push_back(TableEvent{TableEvent::Kind::table, family, type == NFT_MSG_DELTABLE, {}, {}});
-        return;
-    case NFT_MSG_NEWCHAIN:
-    case NFT_MSG_DELCHAIN:
-        out.push_back(TableEvent{TableEvent::Kind::chain, family, type == NFT_MSG_DELCHAIN, text(NFTA_CHAIN_NAME), {}});
-        return;
-    case NFT_MSG_NEWRULE:
-    case NFT_MSG_DELRULE:
-        out.push_back(TableEvent{TableEvent::Kind::rule, family, type == NFT_MSG_DELRULE, text(NFTA_RULE_CHAIN), {}});
-        return;
-    case NFT_MSG_NEWSET:
-    case NFT_MSG_DELSET:
-        out.push_back(TableEvent{TableEvent::Kind::set, family, type == NFT_MSG_DELSET, text(NFTA_SET_NAME), {}});
-        return;
-    case NFT_MSG_NEWSETELEM:
-    case NFT_MSG_DELSETELEM: {
-        const bool removed = type == NFT_MSG_DELSETELEM;
-        // libnftnl copies the table and set names as C strings: each must end within its attribute.
-        const auto set_name = terminated_string(nlh, NFTA_SET_ELEM_LIST_SET);
-        auto set = checked<SetPtr>(nftnl_set_alloc());
-        if (!set_name || !terminated_string(nlh, NFTA_SET_ELEM_LIST_TABLE) || nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0)
-            throw kernel_error(EPROTO, "read change announcements", "an element announcement that does not parse");
-        const std::string name(set_name);
-        const auto iter = checked<SetElemsIterPtr>(nftnl_set_elems_iter_create(set.get()));
-        // Each element is announced, a flushed set's too. (A catch-all element has no key: the
-        // view ignores it, as it ignores every key it never writes.)
-        for (auto* e = nftnl_set_elems_iter_next(iter.get()); e; e = nftnl_set_elems_iter_next(iter.get()))
-            out.push_back(TableEvent{TableEvent::Kind::element, family, removed, name, decode_element(e, name)});
-        return;
-    }
-    default:
-        return;  // objects we do not keep (flowtables, stateful objects)
+        case NFT_MSG_NEWTABLE:
+        case NFT_MSG_DELTABLE:
+            out.push_back(TableEvent{TableEvent::Kind::table, family, type == NFT_MSG_DELTABLE, {}, {}});
+            return;
+        case NFT_MSG_NEWCHAIN:
+        case NFT_MSG_DELCHAIN:
+            out.push_back(TableEvent{TableEvent::Kind::chain, family, type == NFT_MSG_DELCHAIN, text(NFTA_CHAIN_NAME), {}});
+            return;
+        case NFT_MSG_NEWRULE:
+        case NFT_MSG_DELRULE:
+            out.push_back(TableEvent{TableEvent::Kind::rule, family, type == NFT_MSG_DELRULE, text(NFTA_RULE_CHAIN), {}});
+            return;
+        case NFT_MSG_NEWSET:
+        case NFT_MSG_DELSET:
+            out.push_back(TableEvent{TableEvent::Kind::set, family, type == NFT_MSG_DELSET, text(NFTA_SET_NAME), {}});
+            return;
+        case NFT_MSG_NEWSETELEM:
+        case NFT_MSG_DELSETELEM: {
+            const bool removed = type == NFT_MSG_DELSETELEM;
+            // libnftnl copies the table and set names as C strings: each must end within its attribute.
+            const auto set_name = terminated_string(nlh, NFTA_SET_ELEM_LIST_SET);
+            auto set = checked<SetPtr>(nftnl_set_alloc());
+            if (!set_name || !terminated_string(nlh, NFTA_SET_ELEM_LIST_TABLE) ||
+                nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0)
+                throw kernel_error(EPROTO, "read change announcements", "an element announcement that does not parse");
+            const std::string name(set_name);
+            const auto iter = checked<SetElemsIterPtr>(nftnl_set_elems_iter_create(set.get()));
+            // Each element is announced, a flushed set's too. (A catch-all element has no key: the
+            // view ignores it, as it ignores every key it never writes.)
+            for (auto* e = nftnl_set_elems_iter_next(iter.get()); e; e = nftnl_set_elems_iter_next(iter.get()))
+                out.push_back(TableEvent{TableEvent::Kind::element, family, removed, name, decode_element(e, name)});
+            return;
+        }
+        default: return;  // objects we do not keep (flowtables, stateful objects)
     }
 }
 

@@ -51,7 +51,8 @@ public:
     // `own_port_id`: the netlink port id of the socket our own transactions are committed through.
     // `queue_bytes`: the receive queue asked for; SO_RCVBUFFORCE needs CAP_NET_ADMIN in the initial
     // user namespace, elsewhere the kernel caps it at net.core.rmem_max.
-    KernelChangeFeed(std::vector<ruleset::Table> tables, std::uint32_t own_port_id, int queue_bytes = default_queue_bytes);  // throws Error
+    KernelChangeFeed(std::vector<ruleset::Table> tables, std::uint32_t own_port_id,
+                     int queue_bytes = default_queue_bytes);  // throws Error
 
     int fd() const noexcept override { return socket_.fd(); }
     ruleset::FeedRead read(std::optional<std::uint32_t> until) override;

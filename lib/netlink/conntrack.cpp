@@ -94,15 +94,15 @@ bool parse_tuple(const nlattr* nest, FlowTuple& t)
         } else if (mnl_attr_get_type(part) == CTA_TUPLE_PROTO) {
             for_each_attribute(mnl_attr_get_payload(part), mnl_attr_get_payload_len(part), [&](const nlattr* p) {
                 switch (mnl_attr_get_type(p)) {
-                case CTA_PROTO_NUM:
-                    if (mnl_attr_get_payload_len(p) >= sizeof(std::uint8_t)) {
-                        t.l4proto = mnl_attr_get_u8(p);
-                        proto = true;
-                    }
-                    break;
-                case CTA_PROTO_SRC_PORT: source_port = port_of(p); break;
-                case CTA_PROTO_DST_PORT: destination_port = port_of(p); break;
-                default: break;
+                    case CTA_PROTO_NUM:
+                        if (mnl_attr_get_payload_len(p) >= sizeof(std::uint8_t)) {
+                            t.l4proto = mnl_attr_get_u8(p);
+                            proto = true;
+                        }
+                        break;
+                    case CTA_PROTO_SRC_PORT: source_port = port_of(p); break;
+                    case CTA_PROTO_DST_PORT: destination_port = port_of(p); break;
+                    default: break;
                 }
             });
         }
@@ -143,8 +143,10 @@ bool redundant(std::span<const FlowMatch> matches, std::size_t i)
 
 std::string describe(const FlowMatch& match)
 {
-    std::string text = match.l4proto == IPPROTO_TCP ? "tcp" : match.l4proto == IPPROTO_UDP ? "udp"
-                       : match.l4proto == IPPROTO_SCTP ? "sctp" : "protocol " + std::to_string(match.l4proto);
+    std::string text = match.l4proto == IPPROTO_TCP    ? "tcp"
+                       : match.l4proto == IPPROTO_UDP  ? "udp"
+                       : match.l4proto == IPPROTO_SCTP ? "sctp"
+                                                       : "protocol " + std::to_string(match.l4proto);
     text += " port " + std::to_string(match.port);
     if (match.address) {
         char address[INET6_ADDRSTRLEN] = "?";
@@ -163,12 +165,11 @@ int request_dump(Socket& socket, const FlowMatch& match, bool filtered, std::vec
         // The kernel compares IPv6 addresses the wrong way round in dump filters (an entry is skipped
         // when its address is equal), so only IPv4 addresses are left to the kernel.
         const bool by_address = match.address && match.family == AF_INET;
-        put_tuple_parts(nlh, CTA_TUPLE_ORIG,
-                        {match.family, match.l4proto, nullptr, by_address ? match.address->data() : nullptr,
-                         std::nullopt, match.port});
+        put_tuple_parts(
+            nlh, CTA_TUPLE_ORIG,
+            {match.family, match.l4proto, nullptr, by_address ? match.address->data() : nullptr, std::nullopt, match.port});
         nlattr* filter = mnl_attr_nest_start(nlh, CTA_FILTER);
-        mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS,
-                         filter_proto_num | filter_proto_dst_port | (by_address ? filter_ip_dst : 0));
+        mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, filter_proto_num | filter_proto_dst_port | (by_address ? filter_ip_dst : 0));
         mnl_attr_nest_end(nlh, filter);
         if (match.unreplied_only) {
             // Kernels without the status filter ignore these.
@@ -183,7 +184,6 @@ int request_dump(Socket& socket, const FlowMatch& match, bool filtered, std::vec
             out.push_back(std::move(*entry));
     });
 }
-
 
 // How many entries the namespace's table holds (IPCTNL_MSG_CT_GET_STATS); std::nullopt when the
 // kernel does not say.
@@ -228,8 +228,7 @@ void collect(Socket& socket, const FlowMatch& match, bool& kernel_filters, std::
 
 std::optional<TrackedEntry> parse_entry(const nlmsghdr* nlh)
 {
-    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
-        mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg))
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK || mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg))
         return std::nullopt;
     const auto* header = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
     TrackedEntry entry;
@@ -241,22 +240,22 @@ std::optional<TrackedEntry> parse_entry(const nlmsghdr* nlh)
     for_each_attribute(attributes, mnl_nlmsg_get_payload_len(nlh) - sizeof(nfgenmsg), [&](const nlattr* attr) {
         const auto length = mnl_attr_get_payload_len(attr);
         switch (mnl_attr_get_type(attr)) {
-        case CTA_TUPLE_ORIG: tuple = parse_tuple(attr, entry.original); break;
-        case CTA_STATUS:
-            if (length >= sizeof(std::uint32_t)) {
-                entry.status = ntohl(mnl_attr_get_u32(attr));
-                status = true;
-            }
-            break;
-        case CTA_ID:
-            if (length >= sizeof(std::uint32_t))
-                entry.id = mnl_attr_get_u32(attr);
-            break;
-        case CTA_ZONE:
-            if (length >= sizeof(std::uint16_t))
-                entry.zone = mnl_attr_get_u16(attr);
-            break;
-        default: break;
+            case CTA_TUPLE_ORIG: tuple = parse_tuple(attr, entry.original); break;
+            case CTA_STATUS:
+                if (length >= sizeof(std::uint32_t)) {
+                    entry.status = ntohl(mnl_attr_get_u32(attr));
+                    status = true;
+                }
+                break;
+            case CTA_ID:
+                if (length >= sizeof(std::uint32_t))
+                    entry.id = mnl_attr_get_u32(attr);
+                break;
+            case CTA_ZONE:
+                if (length >= sizeof(std::uint16_t))
+                    entry.zone = mnl_attr_get_u16(attr);
+                break;
+            default: break;
         }
     });
     if (!tuple || !status)
@@ -287,9 +286,9 @@ nlmsghdr* put_conntrack_header(void* buffer, std::uint16_t type, std::uint16_t f
 
 void put_tuple(nlmsghdr* nlh, std::uint16_t attribute, const FlowTuple& tuple)
 {
-    put_tuple_parts(nlh, attribute,
-                    {tuple.family, tuple.l4proto, tuple.source.data(), tuple.destination.data(), tuple.source_port,
-                     tuple.destination_port});
+    put_tuple_parts(
+        nlh, attribute,
+        {tuple.family, tuple.l4proto, tuple.source.data(), tuple.destination.data(), tuple.source_port, tuple.destination_port});
 }
 
 RequestBatcher::RequestBatcher(Socket& socket, std::string operation, std::vector<int> tolerated)
@@ -341,7 +340,7 @@ void RequestBatcher::flush()
                 continue;
             const Ack ack = parse_ack(nlh);
             if (ack.seq - first >= pending_.size())  // modulo 2^32: seqs may wrap
-                continue;  // a straggler from an earlier exchange
+                continue;                            // a straggler from an earlier exchange
             ++answered;
             if (ack.error == 0)
                 ++carried_out_;
@@ -361,8 +360,8 @@ std::size_t ConntrackTable::forget(std::span<const FlowMatch> matches)
 {
     for (const auto& match : matches)
         if (match.family != AF_INET && match.family != AF_INET6)
-            throw Error(errc::invalid_argument, "forget conntrack entries: family " + std::to_string(match.family) +
-                                                    " is neither AF_INET nor AF_INET6");
+            throw Error(errc::invalid_argument,
+                        "forget conntrack entries: family " + std::to_string(match.family) + " is neither AF_INET nor AF_INET6");
     try {
         // A dump walks the kernel's whole hash table, which every namespace shares (262,144 buckets
         // on a host with 24 GiB): milliseconds even when this namespace tracks nothing. Entries made

@@ -21,18 +21,18 @@ namespace warren::nft::netlink {
 // Tracked connections to forget: those whose original direction went to `port` (the host port, not
 // the container port it was DNATed to) of `l4proto`, on `address` or any.
 struct FlowMatch {
-    int family;                 // AF_INET or AF_INET6
-    std::uint8_t l4proto;       // IPPROTO_TCP / UDP / SCTP
-    std::uint16_t port;         // the ORIGINAL direction's destination port (the host port), host byte order
+    int family;            // AF_INET or AF_INET6
+    std::uint8_t l4proto;  // IPPROTO_TCP / UDP / SCTP
+    std::uint16_t port;    // the ORIGINAL direction's destination port (the host port), host byte order
     std::optional<std::array<std::uint8_t, 16>> address;  // original destination address (4 or 16 bytes used); nullopt: any
-    bool unreplied_only = false; // only entries without IPS_SEEN_REPLY
+    bool unreplied_only = false;                          // only entries without IPS_SEEN_REPLY
 };
 
 // One direction of a tracked connection, as ctnetlink's CTA_TUPLE_ORIG / CTA_TUPLE_REPLY carry it.
 struct FlowTuple {
     int family = 0;  // AF_INET or AF_INET6
     std::uint8_t l4proto = 0;
-    std::array<std::uint8_t, 16> source{};       // 4 or 16 bytes used
+    std::array<std::uint8_t, 16> source{};  // 4 or 16 bytes used
     std::array<std::uint8_t, 16> destination{};
     std::uint16_t source_port = 0;  // host byte order
     std::uint16_t destination_port = 0;

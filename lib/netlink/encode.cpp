@@ -27,10 +27,7 @@ std::uint16_t family_of(const Table& table) { return static_cast<std::uint16_t>(
 
 std::uint32_t reg(Reg r) { return static_cast<std::uint32_t>(r); }
 
-std::uint16_t create_flags(Verb verb)
-{
-    return verb == Verb::create ? NLM_F_CREATE | NLM_F_EXCL : NLM_F_CREATE;
-}
+std::uint16_t create_flags(Verb verb) { return verb == Verb::create ? NLM_F_CREATE | NLM_F_EXCL : NLM_F_CREATE; }
 
 UdataBufPtr comment_udata(std::uint8_t type, const std::string& comment)
 {
@@ -75,10 +72,7 @@ SetPtr make_set(const Table& table, const std::string& name)
     return s;
 }
 
-ExprPtr make_expr(const char* name)
-{
-    return checked<ExprPtr>(nftnl_expr_alloc(name));
-}
+ExprPtr make_expr(const char* name) { return checked<ExprPtr>(nftnl_expr_alloc(name)); }
 
 SetPtr make_set_declaration(const Table& table, const Set& set)
 {
@@ -190,8 +184,7 @@ RulePtr make_rule(const Table& table, const Rule& rule)
         nftnl_rule_add_expr(r.get(), make_expression(expression).release());
     if (!rule.comment.empty()) {
         auto udata = comment_udata(NFTNL_UDATA_RULE_COMMENT, rule.comment);
-        nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(udata.get()),
-                            nftnl_udata_buf_len(udata.get()));
+        nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(udata.get()), nftnl_udata_buf_len(udata.get()));
     }
     return r;
 }
@@ -251,7 +244,7 @@ void encode_single(Batch& batch, const Table& table, const Operation& operation,
                 auto t = make_table(object);
                 const bool remove = operation.verb == Verb::remove;
                 auto* nlh = batch.start_zeroed(remove ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, family,
-                                        remove ? 0 : create_flags(operation.verb));
+                                               remove ? 0 : create_flags(operation.verb));
                 nftnl_table_nlmsg_build_payload(nlh, t.get());
             } else if constexpr (std::is_same_v<T, Chain>) {
                 if (operation.verb == Verb::flush) {
@@ -266,14 +259,14 @@ void encode_single(Batch& batch, const Table& table, const Operation& operation,
                     auto c = make_chain(table, object);
                     const bool remove = operation.verb == Verb::remove;
                     auto* nlh = batch.start_zeroed(remove ? NFT_MSG_DELCHAIN : NFT_MSG_NEWCHAIN, family,
-                                            remove ? 0 : create_flags(operation.verb));
+                                                   remove ? 0 : create_flags(operation.verb));
                     nftnl_chain_nlmsg_build_payload(nlh, c.get());
                 }
             } else if constexpr (std::is_same_v<T, Set>) {
                 const bool remove = operation.verb == Verb::remove;
                 auto s = remove ? make_set(table, object.name) : make_set_declaration(table, object);
                 auto* nlh = batch.start_zeroed(remove ? NFT_MSG_DELSET : NFT_MSG_NEWSET, family,
-                                        remove ? 0 : create_flags(operation.verb));
+                                               remove ? 0 : create_flags(operation.verb));
                 nftnl_set_nlmsg_build_payload(nlh, s.get());
             } else if constexpr (std::is_same_v<T, Rule>) {
                 auto r = make_rule(table, object);
@@ -303,8 +296,8 @@ void encode(Batch& batch, const Transaction& transaction, std::size_t first_inde
         }
         const Verb verb = operations[i].verb;
         const bool remove = verb == Verb::remove;
-        auto* nlh = batch.start(remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, family_of(table),
-                                remove ? 0 : create_flags(verb));
+        auto* nlh =
+            batch.start(remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, family_of(table), remove ? 0 : create_flags(verb));
         put_padded(nlh, NFTA_SET_ELEM_LIST_SET, element->set.size() + 1, element->set.c_str());
         put_padded(nlh, NFTA_SET_ELEM_LIST_TABLE, table.name.size() + 1, table.name.c_str());
         auto* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);

@@ -175,30 +175,28 @@ public:
     {
         auto filter = checked<RulePtr>(nftnl_rule_alloc());
         nftnl_rule_set_str(filter.get(), NFTNL_RULE_TABLE, table_.name.c_str());
-        return finished(
-            request(
-                socket_, NFT_MSG_GETRULE, family_, NLM_F_DUMP,
-                [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, filter.get()); },
-                [&](const nlmsghdr* nlh) {
-                    if (auto rule = decode_rule_comment(nlh, table_.name))
-                        out[rule->first].push_back(std::move(rule->second));
-                }),
-            "list rules");
+        return finished(request(
+                            socket_, NFT_MSG_GETRULE, family_, NLM_F_DUMP,
+                            [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, filter.get()); },
+                            [&](const nlmsghdr* nlh) {
+                                if (auto rule = decode_rule_comment(nlh, table_.name))
+                                    out[rule->first].push_back(std::move(rule->second));
+                            }),
+                        "list rules");
     }
 
     bool sets(std::map<std::string, SetShape>& out)
     {
         auto filter = checked<SetPtr>(nftnl_set_alloc());
         nftnl_set_set_str(filter.get(), NFTNL_SET_TABLE, table_.name.c_str());
-        return finished(
-            request(
-                socket_, NFT_MSG_GETSET, family_, NLM_F_DUMP,
-                [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, filter.get()); },
-                [&](const nlmsghdr* nlh) {
-                    if (auto set = decode_set(nlh, table_.name))
-                        out[set->first] = set->second;
-                }),
-            "list sets");
+        return finished(request(
+                            socket_, NFT_MSG_GETSET, family_, NLM_F_DUMP,
+                            [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, filter.get()); },
+                            [&](const nlmsghdr* nlh) {
+                                if (auto set = decode_set(nlh, table_.name))
+                                    out[set->first] = set->second;
+                            }),
+                        "list sets");
     }
 
     bool elements(std::span<const std::string> names, const std::map<std::string, SetShape>& existing,
@@ -279,8 +277,9 @@ TransactionTooLarge too_large(const Socket& socket, std::size_t bytes, const std
         constexpr std::size_t page = 4096;
         const std::size_t needed = ((bytes + 32 + 1) / 2 + page - 1) / page * page;
         const auto host = wmem_max();
-        detail += ": its send buffer may not grow further (SO_SNDBUFFORCE needs CAP_NET_ADMIN in the initial user "
-                  "namespace, and SO_SNDBUF stops at net.core.wmem_max";
+        detail +=
+            ": its send buffer may not grow further (SO_SNDBUFFORCE needs CAP_NET_ADMIN in the initial user "
+            "namespace, and SO_SNDBUF stops at net.core.wmem_max";
         if (limit)
             detail += ", taken as " + std::to_string(*limit) + " by the backend's options";
         else if (host)
@@ -400,8 +399,8 @@ bool KernelBackend::probe_map_lookups(bool batch_acks)
     });
     const auto carries = [&](std::uint32_t seq, std::size_t operation) {
         const auto* message = batch.message(seq);
-        return message && std::find(message->operations.begin(), message->operations.end(), operation) !=
-                              message->operations.end();
+        return message &&
+               std::find(message->operations.begin(), message->operations.end(), operation) != message->operations.end();
     };
     // Only these answers are understood: the rule refused with EINVAL (no such lookups) or accepted,
     // and the missing chain refused with ENOENT. Anything else is a kernel we do not know.
@@ -434,13 +433,13 @@ std::uint32_t KernelBackend::generation()
 }
 
 TableSnapshot KernelBackend::snapshot(const Table& table, std::span<const std::string> chains,
-                                     std::span<const std::string> element_sets)
+                                      std::span<const std::string> element_sets)
 {
     return snapshot_following(table, chains, element_sets, {});
 }
 
 TableSnapshot KernelBackend::snapshot_following(const Table& table, std::span<const std::string> chains,
-                                               std::span<const std::string> element_sets, const Unchanged& unchanged)
+                                                std::span<const std::string> element_sets, const Unchanged& unchanged)
 {
     // Retried, with pauses, when another writer commits while we read.
     for (Backoff backoff; backoff.next();) {
@@ -461,7 +460,8 @@ TableSnapshot KernelBackend::snapshot_following(const Table& table, std::span<co
             return snap;
         }
     }
-    throw Error(errc::ruleset_changed, "read table " + display_name(table) + ": the ruleset kept changing while it was read; retry later");
+    throw Error(errc::ruleset_changed,
+                "read table " + display_name(table) + ": the ruleset kept changing while it was read; retry later");
 }
 
 void KernelBackend::commit(const Commit& commit, std::optional<std::uint32_t> expected_generation)
@@ -510,9 +510,6 @@ std::size_t KernelBackend::forget_flows(std::span<const ruleset::FlowMatch> matc
     return conntrack_->forget(flows);
 }
 
-void KernelBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container)
-{
-    enable_route_localnet(container);
-}
+void KernelBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container) { enable_route_localnet(container); }
 
 }  // namespace warren::nft::netlink

@@ -23,10 +23,9 @@ public:
     const KernelFeatures& features() const noexcept override { return features_; }
     std::uint32_t generation() override;
     ruleset::TableSnapshot snapshot(const ruleset::Table& table, std::span<const std::string> chains,
-                                   std::span<const std::string> element_sets) override;
+                                    std::span<const std::string> element_sets) override;
     ruleset::TableSnapshot snapshot_following(const ruleset::Table& table, std::span<const std::string> chains,
-                                             std::span<const std::string> element_sets,
-                                             const Unchanged& unchanged) override;
+                                              std::span<const std::string> element_sets, const Unchanged& unchanged) override;
     using Backend::commit;
     void commit(const ruleset::Commit& commit, std::optional<std::uint32_t> expected_generation) override;
     std::unique_ptr<ruleset::ChangeFeed> follow(std::span<const ruleset::Table> tables) override;

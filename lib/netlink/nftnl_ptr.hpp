@@ -18,7 +18,10 @@ namespace warren::nft::netlink {
 template <auto FreeFn>
 struct Deleter {
     template <typename T>
-    void operator()(T* p) const noexcept { FreeFn(p); }
+    void operator()(T* p) const noexcept
+    {
+        FreeFn(p);
+    }
 };
 
 using TablePtr = std::unique_ptr<nftnl_table, Deleter<nftnl_table_free>>;

@@ -70,7 +70,8 @@ std::string interface_towards(const std::array<std::uint8_t, 4>& destination)
     const auto received = mnl_socket_recvfrom(socket.get(), buffer.data(), buffer.size());
     if (received < 0)
         throw kernel_error(errno, what);
-    const std::uint32_t oif = output_interface({reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(received)}, what);
+    const std::uint32_t oif =
+        output_interface({reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(received)}, what);
     char name[IF_NAMESIZE] = {};
     if (oif == 0 || !if_indextoname(oif, name))
         throw kernel_error(oif == 0 ? ENODEV : errno, what, "the route names no interface");
@@ -82,7 +83,8 @@ void enable_route_localnet(const std::array<std::uint8_t, 4>& container)
     const auto interface = interface_towards(container);
     // A name from the kernel, but it becomes part of a path: nothing that could leave the directory.
     if (interface.empty() || interface == "." || interface == ".." || interface.find('/') != std::string::npos)
-        throw kernel_error(EINVAL, "enable route_localnet", "interface name " + printable(interface) + " is not usable in a path");
+        throw kernel_error(EINVAL, "enable route_localnet",
+                           "interface name " + printable(interface) + " is not usable in a path");
     const std::string path = "/proc/sys/net/ipv4/conf/" + interface + "/route_localnet";
     {
         std::ifstream current(path);
@@ -94,9 +96,9 @@ void enable_route_localnet(const std::array<std::uint8_t, 4>& container)
     out << "1\n";
     out.flush();
     if (!out)
-        throw kernel_error(errno ? errno : EIO, "enable route_localnet on " + printable(interface),
-                           "connections from 127.0.0.1 to a port published there cannot reach the container; " + path +
-                               " could not be written");
+        throw kernel_error(
+            errno ? errno : EIO, "enable route_localnet on " + printable(interface),
+            "connections from 127.0.0.1 to a port published there cannot reach the container; " + path + " could not be written");
 }
 
 }  // namespace warren::nft::netlink

@@ -82,8 +82,7 @@ Socket::Socket(unsigned group, int receive_queue_bytes) : Socket()
 void Socket::send(std::span<const std::uint8_t> bytes)
 {
     if (mnl_socket_sendto(socket_.get(), bytes.data(), bytes.size()) < 0)
-        throw kernel_error(errno, "send netlink message",
-                           errno == EMSGSIZE ? "the batch exceeds the socket send buffer" : "");
+        throw kernel_error(errno, "send netlink message", errno == EMSGSIZE ? "the batch exceeds the socket send buffer" : "");
 }
 
 void Socket::read_send_capacity()
@@ -142,8 +141,7 @@ std::optional<std::span<const std::uint8_t>> Socket::receive(bool nonblocking)
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             throw kernel_error(ETIMEDOUT, "receive netlink reply", "the kernel did not answer");
         if (errno == ENOBUFS)
-            throw kernel_error(ENOBUFS, "receive netlink reply",
-                               "replies were lost; the kernel may have applied the change");
+            throw kernel_error(ENOBUFS, "receive netlink reply", "replies were lost; the kernel may have applied the change");
         throw kernel_error(errno, "receive netlink reply");
     }
 }

@@ -17,8 +17,8 @@ namespace warren::nft::netlink {
 // One NLMSG_ERROR reply: the kernel's ack (error 0) or refusal of the message with `seq`.
 struct Ack {
     std::uint32_t seq;
-    int error;                           // positive errno, 0 for success
-    std::optional<std::uint32_t> offset; // NLMSGERR_ATTR_OFFS: offending attribute, from the message start
+    int error;                            // positive errno, 0 for success
+    std::optional<std::uint32_t> offset;  // NLMSGERR_ATTR_OFFS: offending attribute, from the message start
 };
 
 class Socket {
@@ -42,10 +42,7 @@ public:
     // Raises the send buffer, as far as allowed, until a datagram of `bytes` fits; returns whether it
     // does. SO_SNDBUFFORCE needs CAP_NET_ADMIN in the initial user namespace; elsewhere SO_SNDBUF
     // takes at most net.core.wmem_max.
-    bool make_room(std::size_t bytes)
-    {
-        return bytes <= send_capacity_ || raise_send_buffer(bytes);
-    }
+    bool make_room(std::size_t bytes) { return bytes <= send_capacity_ || raise_send_buffer(bytes); }
     // Makes the socket behave as if SO_SNDBUFFORCE were refused and net.core.wmem_max were `bytes`
     // (for tests of large transactions on hosts where the buffer can be raised).
     void limit_send_buffer(std::size_t bytes);

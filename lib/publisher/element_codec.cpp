@@ -19,17 +19,14 @@ void put_u16(Bytes& bytes, std::size_t at, std::uint16_t value)
     bytes[at + 1] = static_cast<std::uint8_t>(value & 0xff);
 }
 
-std::uint16_t get_u16(const Bytes& bytes, std::size_t at)
-{
-    return static_cast<std::uint16_t>(bytes[at] << 8 | bytes[at + 1]);
-}
+std::uint16_t get_u16(const Bytes& bytes, std::size_t at) { return static_cast<std::uint16_t>(bytes[at] << 8 | bytes[at + 1]); }
 
 // Whether the padding of a field is zero, as we write it: a key with other padding is another key
 // to the kernel, and no packet's lookup ever builds it.
 bool zero_padding(const Bytes& bytes, std::size_t at, std::size_t count)
 {
-    return std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(at),
-                       bytes.begin() + static_cast<std::ptrdiff_t>(at + count), [](std::uint8_t b) { return b == 0; });
+    return std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(at), bytes.begin() + static_cast<std::ptrdiff_t>(at + count),
+                       [](std::uint8_t b) { return b == 0; });
 }
 
 // [proto 0 0 0][port_hi port_lo 0 0] at `at`, with zero padding.
@@ -41,10 +38,10 @@ bool protocol_port_padded(const Bytes& key, std::size_t at)
 std::optional<Protocol> protocol_of(std::uint8_t number)
 {
     switch (number) {
-    case IPPROTO_TCP: return Protocol::tcp;
-    case IPPROTO_UDP: return Protocol::udp;
-    case IPPROTO_SCTP: return Protocol::sctp;
-    default: return std::nullopt;
+        case IPPROTO_TCP: return Protocol::tcp;
+        case IPPROTO_UDP: return Protocol::udp;
+        case IPPROTO_SCTP: return Protocol::sctp;
+        default: return std::nullopt;
     }
 }
 

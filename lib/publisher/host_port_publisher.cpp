@@ -69,14 +69,15 @@ std::vector<IndexEntry> wanted_entries(const validation::ContainerFamilies& addr
         const auto& container = addresses[layout::family_index(port.host->family)];
         if (!container)
             throw Error(errc::invalid_argument,
-                        "host port " + layout::describe(layout::HostPort{mapping.protocol, mapping.host_port, *port.host}) + " is " +
-                            std::string(layout::family_name(port.host->family)) + ", but the task has no " +
+                        "host port " + layout::describe(layout::HostPort{mapping.protocol, mapping.host_port, *port.host}) +
+                            " is " + std::string(layout::family_name(port.host->family)) + ", but the task has no " +
                             std::string(layout::family_name(port.host->family)) +
                             " container address; give one, or publish the port on an address of the container's family");
         entry(*container, *port.host);
     }
     // In index order, as TaskIndex::entries() gives them back.
-    std::sort(wanted.begin(), wanted.end(), [](const IndexEntry& a, const IndexEntry& b) { return a.host_port() < b.host_port(); });
+    std::sort(wanted.begin(), wanted.end(),
+              [](const IndexEntry& a, const IndexEntry& b) { return a.host_port() < b.host_port(); });
     return wanted;
 }
 
@@ -97,8 +98,7 @@ std::string endpoint(const layout::Address& address, std::uint16_t port)
 
 Error contention()
 {
-    return Error(errc::ruleset_changed,
-                 "other writers kept changing the nftables ruleset; nothing was changed, retry later");
+    return Error(errc::ruleset_changed, "other writers kept changing the nftables ruleset; nothing was changed, retry later");
 }
 
 }  // namespace
@@ -202,8 +202,9 @@ public:
             auto addresses = validation::parse_container_address(task.container_ip);
             if (!task.container_ipv6.empty()) {
                 if (addresses[0] == std::nullopt)
-                    throw Error(errc::invalid_argument, "task \"" + task.task_id +
-                                                            "\": container_ipv6 goes with an IPv4 container_ip; nothing was changed");
+                    throw Error(
+                        errc::invalid_argument,
+                        "task \"" + task.task_id + "\": container_ipv6 goes with an IPv4 container_ip; nothing was changed");
                 addresses = validation::parse_container_addresses(ContainerAddresses{task.container_ip, task.container_ipv6});
             }
             auto entries = wanted_entries(addresses, task.ports);
@@ -228,7 +229,8 @@ public:
                     continue;
                 // Every task that holds one of these host ports now gives it up in this transaction
                 // (desired claims no port twice): only elements without an owner can be in the way.
-                if (auto conflict = find_conflict(task, entries, [](std::string_view owner) { return owner == TaskIndex::foreign_owner; }))
+                if (auto conflict =
+                        find_conflict(task, entries, [](std::string_view owner) { return owner == TaskIndex::foreign_owner; }))
                     throw std::move(*conflict);
                 changes.push_back(TaskChange{task, &entries});
             }
@@ -439,7 +441,6 @@ public:
     void wait_for_conntrack_cleanup() { cleaner_.wait(); }
 
 private:
-
     void warn(const std::string& message) const
     {
         try {
@@ -550,9 +551,8 @@ private:
 
     static std::string refill_failure(std::size_t count, const Error& e)
     {
-        return "the change was committed, but adding " + std::to_string(count) +
-               " backends elements after it failed (" + printable(e.what()) +
-               "): their destinations are not counted or masqueraded until a later change restores them";
+        return "the change was committed, but adding " + std::to_string(count) + " backends elements after it failed (" +
+               printable(e.what()) + "): their destinations are not counted or masqueraded until a later change restores them";
     }
 
     // Commits `tx` guarded by the view's generation, again at once while others commit only to other
@@ -641,10 +641,9 @@ private:
             for (std::size_t a = first; a < end; ++a)
                 for (std::size_t b = a + 1; b < end; ++b)
                     if (layout::overlap(ports[a].first, ports[b].first))
-                        throw Error(errc::invalid_argument,
-                                    "tasks \"" + *ports[a].second + "\" and \"" + *ports[b].second +
-                                        "\" of the desired state both claim host port " + layout::describe(ports[b].first) +
-                                        "; nothing was changed");
+                        throw Error(errc::invalid_argument, "tasks \"" + *ports[a].second + "\" and \"" + *ports[b].second +
+                                                                "\" of the desired state both claim host port " +
+                                                                layout::describe(ports[b].first) + "; nothing was changed");
             first = end;
         }
     }
@@ -908,8 +907,7 @@ void HostPortPublisher::publish_ports(std::string_view task_id, const ContainerA
     impl_->publish(task_id, validation::parse_container_addresses(container), ports);
 }
 
-void HostPortPublisher::publish_ports(std::string_view task_id, std::string_view container_ip,
-                                      std::span<const PortMapping> ports)
+void HostPortPublisher::publish_ports(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports)
 {
     validate_task_id(task_id);
     impl_->publish(task_id, validation::parse_container_address(container_ip), ports);
@@ -919,10 +917,7 @@ void HostPortPublisher::unpublish_ports(std::string_view task_id) { impl_->unpub
 
 void HostPortPublisher::reconcile(std::span<const TaskPorts> desired) { impl_->reconcile(desired); }
 
-std::vector<PortMapping> HostPortPublisher::published_ports(std::string_view task_id) const
-{
-    return impl_->published(task_id);
-}
+std::vector<PortMapping> HostPortPublisher::published_ports(std::string_view task_id) const { return impl_->published(task_id); }
 
 std::vector<PublishedPort> HostPortPublisher::all_published_ports() const { return impl_->all(); }
 

@@ -22,8 +22,8 @@ namespace {
 
 [[noreturn]] void refuse(const Layout& layout, const std::string& what, const std::string& why)
 {
-    throw Error(errc::kernel_error, what + " " + why + "; remove the table with `nft delete table " +
-                                        display_name(layout.table) + "` and publish again");
+    throw Error(errc::kernel_error, what + " " + why + "; remove the table with `nft delete table " + display_name(layout.table) +
+                                        "` and publish again");
 }
 
 // Flags that make a set behave otherwise than ours, whatever its type: each refused with its reason.
@@ -78,29 +78,32 @@ void check_shape(const Layout& layout, const TableSnapshot& snapshot, const Set&
     const SetShape& shape = found->second;
     const std::string name = std::string(shape.is_map() ? "map " : "set ") + display_name(layout.table) + " " + declaration.name;
     if (const auto difference = type_difference(shape, declaration.shape(), ignore_counter))
-        refuse(layout, name, "is of another layout (" + *difference + " from warren-nft's): it was made by another program or version");
+        refuse(layout, name,
+               "is of another layout (" + *difference + " from warren-nft's): it was made by another program or version");
     // A default timeout implies the flag; the kernel reports both, but one is enough to refuse.
     const std::uint32_t flags = shape.flags | (shape.timeout ? NFT_SET_TIMEOUT : 0);
     for (const auto& refused : refused_set_flags)
         if (flags & refused.flag)
             refuse(layout, name, std::string("has flags ") + refused.name + ": " + refused.consequence);
     if (const std::uint32_t other = flags & ~harmless_set_flags)
-        refuse(layout, name, "has flags " + hex(other) + ", which warren-nft's has not: it was made by another program or version");
+        refuse(layout, name,
+               "has flags " + hex(other) + ", which warren-nft's has not: it was made by another program or version");
     if (shape.size)
-        refuse(layout, name, "has size " + std::to_string(shape.size) + ": the kernel takes no more than " +
-                         std::to_string(shape.size) + " elements and refuses more with ENFILE (\"Too many open files "
-                         "in system\"), so publishing would fail once it is full");
+        refuse(layout, name,
+               "has size " + std::to_string(shape.size) + ": the kernel takes no more than " + std::to_string(shape.size) +
+                   " elements and refuses more with ENFILE (\"Too many open files "
+                   "in system\"), so publishing would fail once it is full");
 }
 
 const char* hook_name(std::uint32_t hooknum)
 {
     switch (hooknum) {
-    case NF_INET_PRE_ROUTING: return "prerouting";
-    case NF_INET_LOCAL_IN: return "input";
-    case NF_INET_FORWARD: return "forward";
-    case NF_INET_LOCAL_OUT: return "output";
-    case NF_INET_POST_ROUTING: return "postrouting";
-    default: return "unknown";
+        case NF_INET_PRE_ROUTING: return "prerouting";
+        case NF_INET_LOCAL_IN: return "input";
+        case NF_INET_FORWARD: return "forward";
+        case NF_INET_LOCAL_OUT: return "output";
+        case NF_INET_POST_ROUTING: return "postrouting";
+        default: return "unknown";
     }
 }
 
@@ -115,8 +118,8 @@ void check_chain(const Layout& layout, const Chain& found, const Chain& wanted)
     else if (found.hook->type != ours.type)
         difference = "type " + found.hook->type + ", where warren-nft's has type " + ours.type;
     else if (found.hook->hooknum != ours.hooknum)
-        difference = std::string("hook ") + hook_name(found.hook->hooknum) + ", where warren-nft's has hook " +
-                     hook_name(ours.hooknum);
+        difference =
+            std::string("hook ") + hook_name(found.hook->hooknum) + ", where warren-nft's has hook " + hook_name(ours.hooknum);
     else if (found.hook->priority != ours.priority)
         difference = "priority " + std::to_string(found.hook->priority) + ", where warren-nft's has priority " +
                      std::to_string(ours.priority);
@@ -222,9 +225,9 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
     // update is EINVAL too): chains that exist are repaired after it.
     Transaction existing(layout.table);
     for (const auto& fixed : chains)
-        missing = repair_chain(layout, snapshot.chains.contains(fixed.chain.name) ? existing : tx, fixed, snapshot,
-                               rewrite_rules) ||
-                  missing;
+        missing =
+            repair_chain(layout, snapshot.chains.contains(fixed.chain.name) ? existing : tx, fixed, snapshot, rewrite_rules) ||
+            missing;
     if (!missing && !rewrite_rules)
         return std::nullopt;
     if (dormant)

@@ -150,12 +150,15 @@ Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopba
     const auto length = static_cast<std::uint32_t>(layout.loopback.size());
     append_key(
         match, layout, bound,
-        [&](Reg reg) -> Expression { return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, length, reg}; },
+        [&](Reg reg) -> Expression {
+            return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, length, reg};
+        },
         destination_port);
     // The value lands in r1: the address in its first registers, the port in the one after.
     match.push_back(port_lookup(bound, Reg::r1));
     match.push_back(expr::Dnat{layout.family, Reg::r1, reg32(layout.address_registers())});
-    std::string comment = bound ? "warren-nft: DNAT host ports published on one local" : "warren-nft: DNAT published host ports of local";
+    std::string comment =
+        bound ? "warren-nft: DNAT host ports published on one local" : "warren-nft: DNAT published host ports of local";
     comment += spare_loopback ? " non-loopback" : "";
     comment += bound ? " address to containers" : " addresses to containers";
     return Rule{chain, std::move(match), std::move(comment)};
@@ -188,12 +191,11 @@ Condition marked_hairpin()
 // from the host's address. (The kernel takes an interface result only for the input interface.)
 Condition new_hairpin()
 {
-    return {{expr::Ct{NFT_CT_STATE, Reg::r1},
-             expr::Bitwise{Reg::r1, Reg::r1, u32_host(NF_CT_STATE_BIT(IP_CT_NEW)), u32_host(0)},
-             expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)},
-             expr::Fib{NFTA_FIB_F_DADDR | NFTA_FIB_F_IIF, NFT_FIB_RESULT_OIF, Reg::r1},
-             expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)}},
-            ""};
+    return {
+        {expr::Ct{NFT_CT_STATE, Reg::r1}, expr::Bitwise{Reg::r1, Reg::r1, u32_host(NF_CT_STATE_BIT(IP_CT_NEW)), u32_host(0)},
+         expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)}, expr::Fib{NFTA_FIB_F_DADDR | NFTA_FIB_F_IIF, NFT_FIB_RESULT_OIF, Reg::r1},
+         expr::Cmp{NFT_CMP_NEQ, Reg::r1, u32_host(0)}},
+        ""};
 }
 
 // meta mark set meta mark | hairpin_mark
@@ -211,13 +213,18 @@ std::vector<Expression> set_hairpin_mark()
 Rule published_rule(const Layout& layout, const std::string& chain, Protocol protocol, bool bound, const Condition& condition,
                     std::vector<Expression> statements, std::string comment)
 {
-    std::vector<Expression> match{expr::Meta{NFT_META_L4PROTO, Reg::r1}, expr::Cmp{NFT_CMP_EQ, Reg::r1, Bytes{ip_protocol(protocol)}}};
+    std::vector<Expression> match{expr::Meta{NFT_META_L4PROTO, Reg::r1},
+                                  expr::Cmp{NFT_CMP_EQ, Reg::r1, Bytes{ip_protocol(protocol)}}};
     append(match, dnatted());
     append(match, condition.match);
     append_key(
         match, layout, bound,
-        [&](Reg reg) -> Expression { return expr::Ct{layout.ct_original_destination, reg, IP_CT_DIR_ORIGINAL}; },
-        [](Reg reg) -> Expression { return expr::Ct{NFT_CT_PROTO_DST, reg, IP_CT_DIR_ORIGINAL}; });
+        [&](Reg reg) -> Expression {
+            return expr::Ct{layout.ct_original_destination, reg, IP_CT_DIR_ORIGINAL};
+        },
+        [](Reg reg) -> Expression {
+            return expr::Ct{NFT_CT_PROTO_DST, reg, IP_CT_DIR_ORIGINAL};
+        });
     match.push_back(port_lookup(bound, std::nullopt));
     append(match, std::move(statements));
     return Rule{chain, std::move(match), std::move(comment)};
@@ -243,8 +250,7 @@ Rule backend_rule(const Layout& layout, const std::string& chain, bool reply_dir
 // The masquerade and forward rules: with `counting` one lookup of the destination in backends per
 // rule, without it one per protocol and map. (Their comments differ too: that is how a view tells
 // which variant a chain holds.)
-void published_rules(const Layout& layout, const RuleOptions& options, std::vector<Rule>& postrouting,
-                     std::vector<Rule>& forward)
+void published_rules(const Layout& layout, const RuleOptions& options, std::vector<Rule>& postrouting, std::vector<Rule>& forward)
 {
     const bool when_needed = options.masquerading == Masquerading::when_needed;
     std::vector<Condition> masquerade_when{Condition{}};
@@ -256,15 +262,17 @@ void published_rules(const Layout& layout, const RuleOptions& options, std::vect
     };
     if (options.counting) {
         for (const auto& condition : masquerade_when)
-            postrouting.push_back(backend_rule(layout, "postrouting", false, condition, {expr::Masquerade{}},
-                                               "warren-nft: masquerade connections DNATed to published containers" +
-                                                   condition.words));
+            postrouting.push_back(
+                backend_rule(layout, "postrouting", false, condition, {expr::Masquerade{}},
+                             "warren-nft: masquerade connections DNATed to published containers" + condition.words));
         mark([&](const Condition& condition, std::vector<Expression> statements, const std::string& what) {
             return backend_rule(layout, "forward", false, condition, std::move(statements),
                                 "warren-nft: " + what + " connections to published containers");
         });
-        forward.push_back(backend_rule(layout, "forward", false, {}, {expr::Accept{}}, "warren-nft: accept traffic to published containers"));
-        forward.push_back(backend_rule(layout, "forward", true, {}, {expr::Accept{}}, "warren-nft: accept replies from published containers"));
+        forward.push_back(
+            backend_rule(layout, "forward", false, {}, {expr::Accept{}}, "warren-nft: accept traffic to published containers"));
+        forward.push_back(
+            backend_rule(layout, "forward", true, {}, {expr::Accept{}}, "warren-nft: accept replies from published containers"));
         return;
     }
     for (const auto protocol : {Protocol::tcp, Protocol::udp, Protocol::sctp}) {
@@ -272,9 +280,9 @@ void published_rules(const Layout& layout, const RuleOptions& options, std::vect
         for (const bool bound : {true, false}) {
             const std::string ports = bound ? " host ports published on one address" : " published host ports";
             for (const auto& condition : masquerade_when)
-                postrouting.push_back(published_rule(layout, "postrouting", protocol, bound, condition, {expr::Masquerade{}},
-                                                     "warren-nft: masquerade " + name + " connections DNATed from" + ports +
-                                                         condition.words));
+                postrouting.push_back(
+                    published_rule(layout, "postrouting", protocol, bound, condition, {expr::Masquerade{}},
+                                   "warren-nft: masquerade " + name + " connections DNATed from" + ports + condition.words));
             mark([&](const Condition& condition, std::vector<Expression> statements, const std::string& what) {
                 return published_rule(layout, "forward", protocol, bound, condition, std::move(statements),
                                       "warren-nft: " + what + " " + name + " connections DNATed from" + ports);
@@ -301,9 +309,9 @@ Rule guard_rule(const Layout& layout)
 std::uint8_t ip_protocol(Protocol protocol) noexcept
 {
     switch (protocol) {
-    case Protocol::tcp: return IPPROTO_TCP;
-    case Protocol::udp: return IPPROTO_UDP;
-    case Protocol::sctp: return IPPROTO_SCTP;
+        case Protocol::tcp: return IPPROTO_TCP;
+        case Protocol::udp: return IPPROTO_UDP;
+        case Protocol::sctp: return IPPROTO_SCTP;
     }
     return 0;
 }
@@ -322,7 +330,8 @@ Set ports_declaration(const Layout& layout)
 
 Set bound_ports_declaration(const Layout& layout)
 {
-    return Set{bound_ports_map, {layout.address, inet_proto, inet_service}, {layout.address, inet_service}, false, bound_ports_set_id};
+    return Set{
+        bound_ports_map, {layout.address, inet_proto, inet_service}, {layout.address, inet_service}, false, bound_ports_set_id};
 }
 
 Set backends_declaration(const Layout& layout, bool counters)

@@ -28,10 +28,10 @@ inline constexpr std::size_t family_index(Family family) noexcept { return famil
 // Everything about one family's table that is not the same for both.
 struct Layout {
     Family family;
-    ruleset::Table table;              // ip warren, ip6 warren
-    ruleset::Field address;            // nft's ipv4_addr or ipv6_addr
-    std::uint32_t destination_offset;  // of the destination and source address in the network
-    std::uint32_t source_offset;       // header (struct iphdr, struct ip6_hdr)
+    ruleset::Table table;                   // ip warren, ip6 warren
+    ruleset::Field address;                 // nft's ipv4_addr or ipv6_addr
+    std::uint32_t destination_offset;       // of the destination and source address in the network
+    std::uint32_t source_offset;            // header (struct iphdr, struct ip6_hdr)
     std::uint32_t ct_original_destination;  // NFT_CT_DST_IP, NFT_CT_DST_IP6
     // The host's loopback addresses (127.0.0.0/8, ::1): a DNAT from them would leave with a source
     // address nobody can answer. IPv4 can route 127.0.0.0/8 out with route_localnet; IPv6 cannot.

@@ -24,16 +24,13 @@ std::string describe(const TableEvent& event)
     // Objects of table ip warren are named alone: the IPv4 table is the one every host has.
     const std::string in = event.family == Family::ip ? "" : " of table " + ruleset::display_name(layout::table(event.family));
     switch (event.kind) {
-    case TableEvent::Kind::table:
-        return "table " + ruleset::display_name(layout::table(event.family)) + (event.removed ? " deleted" : " changed");
-    case TableEvent::Kind::chain:
-        return "chain " + name + in + (event.removed ? " deleted" : " added or changed");
-    case TableEvent::Kind::rule:
-        return (event.removed ? "rule deleted from chain " : "rule added to chain ") + name + in;
-    case TableEvent::Kind::set:
-        return "set " + name + in + (event.removed ? " deleted" : " added or changed");
-    case TableEvent::Kind::element:
-        return (event.removed ? "element deleted from set " : "element added to set ") + name + in;
+        case TableEvent::Kind::table:
+            return "table " + ruleset::display_name(layout::table(event.family)) + (event.removed ? " deleted" : " changed");
+        case TableEvent::Kind::chain: return "chain " + name + in + (event.removed ? " deleted" : " added or changed");
+        case TableEvent::Kind::rule: return (event.removed ? "rule deleted from chain " : "rule added to chain ") + name + in;
+        case TableEvent::Kind::set: return "set " + name + in + (event.removed ? " deleted" : " added or changed");
+        case TableEvent::Kind::element:
+            return (event.removed ? "element deleted from set " : "element added to set ") + name + in;
     }
     return "unknown change";
 }
@@ -130,8 +127,9 @@ void TableView::refresh()
     for (Backoff backoff; backoff.next();)
         if (read_in_full())
             return;
-    throw Error(errc::ruleset_changed, "read tables ip warren and ip6 warren: announcements kept being lost while they "
-                                       "were read; retry later");
+    throw Error(errc::ruleset_changed,
+                "read tables ip warren and ip6 warren: announcements kept being lost while they "
+                "were read; retry later");
 }
 
 // Reads both tables; false when announcements were lost meanwhile (read again).
@@ -159,8 +157,8 @@ bool TableView::read_in_full()
             return untouched;
         };
         auto& snapshot = snapshots[layout::family_index(family)];
-        snapshot = backend_.snapshot_following(layout::table(family), layout::chain_names(family), layout::element_sets(),
-                                               unchanged);
+        snapshot =
+            backend_.snapshot_following(layout::table(family), layout::chain_names(family), layout::element_sets(), unchanged);
         index.load(family, snapshot, counting(snapshot));
     }
     const auto first = snapshots[0].generation, last = snapshots[1].generation;
@@ -233,30 +231,26 @@ void TableView::apply(const TableEvent& event)
     auto& touched = tracking_ ? damage_.tasks : scratch_;
     auto& table = state(event.family);
     switch (event.kind) {
-    case TableEvent::Kind::table:
-        table.layout_changed = generation_;
-        if (event.removed) {
-            // Its sets went with it, announced or not; a new one counts if we want it to.
-            index_.forget_family(event.family, rules_.counting || !backend_.features().map_lookups, touched);
-            table.exists = false;
-            table.incomplete = true;
-            damage_.all_tasks = damage_.all_tasks || tracking_;
-        }
-        break;
-    case TableEvent::Kind::chain:
-    case TableEvent::Kind::rule:
-        table.layout_changed = generation_;
-        break;
-    case TableEvent::Kind::set:
-        table.layout_changed = generation_;
-        if (event.removed) {
-            index_.forget_set(event.family, event.name, touched);
-            damage_.all_tasks = damage_.all_tasks || tracking_;
-        }
-        break;
-    case TableEvent::Kind::element:
-        index_.apply(event.family, event.element, event.removed, touched);
-        break;
+        case TableEvent::Kind::table:
+            table.layout_changed = generation_;
+            if (event.removed) {
+                // Its sets went with it, announced or not; a new one counts if we want it to.
+                index_.forget_family(event.family, rules_.counting || !backend_.features().map_lookups, touched);
+                table.exists = false;
+                table.incomplete = true;
+                damage_.all_tasks = damage_.all_tasks || tracking_;
+            }
+            break;
+        case TableEvent::Kind::chain:
+        case TableEvent::Kind::rule: table.layout_changed = generation_; break;
+        case TableEvent::Kind::set:
+            table.layout_changed = generation_;
+            if (event.removed) {
+                index_.forget_set(event.family, event.name, touched);
+                damage_.all_tasks = damage_.all_tasks || tracking_;
+            }
+            break;
+        case TableEvent::Kind::element: index_.apply(event.family, event.element, event.removed, touched); break;
     }
     scratch_.clear();
 }
@@ -320,8 +314,8 @@ void TableView::set_layout(Family family, const ruleset::TableSnapshot& snapshot
     rules.counting = counting;
     const auto& layout = layout::layout_of(family);
     table.repair = layout::ensure_transaction(layout, snapshot, table.rewrite_rules, rules);
-    table.incomplete = !table.rewrite_rules ? table.repair.has_value()
-                                            : layout::ensure_transaction(layout, snapshot, false, rules).has_value();
+    table.incomplete =
+        !table.rewrite_rules ? table.repair.has_value() : layout::ensure_transaction(layout, snapshot, false, rules).has_value();
     table.exists = snapshot.exists;
 }
 

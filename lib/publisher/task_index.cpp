@@ -27,10 +27,7 @@ std::uint64_t packed(const layout::Address& a)
     return high ^ low ^ static_cast<std::uint64_t>(a.family);
 }
 
-std::size_t mix(std::uint64_t high, std::uint64_t low)
-{
-    return std::hash<std::uint64_t>{}(high << 32 ^ low ^ (low >> 32));
-}
+std::size_t mix(std::uint64_t high, std::uint64_t low) { return std::hash<std::uint64_t>{}(high << 32 ^ low ^ (low >> 32)); }
 }  // namespace
 
 std::size_t TaskIndex::HostPortHash::operator()(const HostPort& p) const noexcept
@@ -67,10 +64,7 @@ TaskIndex TaskIndex::from_snapshot(layout::Family family, const ruleset::TableSn
     return index;
 }
 
-bool TaskIndex::has_family(layout::Family family) const noexcept
-{
-    return family_ports_[layout::family_index(family)] > 0;
-}
+bool TaskIndex::has_family(layout::Family family) const noexcept { return family_ports_[layout::family_index(family)] > 0; }
 
 void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting)
 {
@@ -132,8 +126,7 @@ IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) co
         name = it->second;
     else if (const auto comment = foreign_comments_.find(host_port); comment != foreign_comments_.end())
         name = printable(comment->second);
-    return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, PublishMode::host,
-                                  std::move(name),
+    return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, PublishMode::host, std::move(name),
                                   host_port.bound() ? layout::to_string(host_port.address) : std::string()},
                       port.address, host_port.address};
 }
@@ -255,9 +248,8 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
         tasks_.erase(old);
     }
     if (!entries.empty()) {
-        std::sort(entries.begin(), entries.end(), [](const IndexEntry& a, const IndexEntry& b) {
-            return a.host_port() < b.host_port();
-        });
+        std::sort(entries.begin(), entries.end(),
+                  [](const IndexEntry& a, const IndexEntry& b) { return a.host_port() < b.host_port(); });
         TaskPorts task{entries.front().host_port(), {}};
         for (std::size_t i = 1; i < entries.size(); ++i)
             task.more.push_back(entries[i].host_port());
@@ -273,8 +265,7 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
         settle(destination);
 }
 
-void TaskIndex::add_port(const HostPort& host_port, std::string_view task_id, const Destination& destination,
-                         std::string name)
+void TaskIndex::add_port(const HostPort& host_port, std::string_view task_id, const Destination& destination, std::string name)
 {
     auto task = tasks_.find(task_id);
     if (task == tasks_.end()) {
@@ -464,8 +455,9 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
         for (const auto& entry : currents[i]) {
             if (contains(*changes[i].wanted, entry))
                 continue;
-            tx(entry.host_port().family()).remove(layout::port_element(entry.host_port(), entry.destination(),
-                                           layout::owner_comment(changes[i].task_id, entry.mapping.name)));
+            tx(entry.host_port().family())
+                .remove(layout::port_element(entry.host_port(), entry.destination(),
+                                             layout::owner_comment(changes[i].task_id, entry.mapping.name)));
             count(entry.destination(), -1);
         }
         for (const auto& entry : *changes[i].wanted)
@@ -489,8 +481,9 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
                 continue;
             // create, not add: an existing key is another task's port, and the kernel then refuses the
             // whole transaction with EEXIST even if our own view was stale.
-            tx(entry.host_port().family()).create(layout::port_element(entry.host_port(), entry.destination(),
-                                           layout::owner_comment(changes[i].task_id, entry.mapping.name)));
+            tx(entry.host_port().family())
+                .create(layout::port_element(entry.host_port(), entry.destination(),
+                                             layout::owner_comment(changes[i].task_id, entry.mapping.name)));
         }
     }
     return commit;

@@ -154,7 +154,7 @@ private:
     std::unordered_map<layout::HostPort, std::string, HostPortHash> names_;  // of the ports that have one
     // The raw comments of foreign_owner's elements that have one: anything their writer chose.
     std::unordered_map<layout::HostPort, std::string, HostPortHash> foreign_comments_;
-    std::array<bool, 2> counting_{};  // per family (layout::family_index)
+    std::array<bool, 2> counting_{};             // per family (layout::family_index)
     std::array<std::size_t, 2> family_ports_{};  // entries of ports_ per family, kept by insert_port and erase_port
     std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_
     std::set<layout::Destination> mismatched_;
@@ -174,6 +174,5 @@ struct TaskChange {
     const std::vector<IndexEntry>* wanted;
 };
 ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange> changes);
-
 
 }  // namespace warren::nft

@@ -39,8 +39,7 @@ void check_word(std::string_view what, std::string_view text, std::size_t max_le
                std::to_string(max_length) + " are allowed");
     const auto bad = std::find_if_not(text.begin(), text.end(), allowed);
     if (bad != text.end())
-        refuse(std::string(what) + " " + quote(text) + " contains " +
-               quote(std::string_view(&*bad, 1)) +
+        refuse(std::string(what) + " " + quote(text) + " contains " + quote(std::string_view(&*bad, 1)) +
                "; only letters, digits and - _ . : @ / + are allowed");
 }
 
@@ -109,8 +108,8 @@ std::string not_an_address(std::string_view text)
     if (text.empty())
         return "is empty; give an IPv4 address like 10.88.0.5 or an IPv6 address like fd00::5";
     if (ipv4_with_port(text))
-        return "is an IPv4 address with a port; give the address alone (" +
-               printable(text.substr(0, text.rfind(':'))) + "): ports are given with each port mapping";
+        return "is an IPv4 address with a port; give the address alone (" + printable(text.substr(0, text.rfind(':'))) +
+               "): ports are given with each port mapping";
     if (text.starts_with('[')) {
         const auto close = text.find(']');
         if (close != std::string_view::npos && close + 1 < text.size())
@@ -141,26 +140,24 @@ Address parse_host_ip(std::string_view what, std::string_view host_ip)
 {
     const auto address = parse(what, host_ip);
     switch (kind_of(address)) {
-    case Kind::usable:
-    case Kind::loopback:
-        return address;
-    case Kind::unspecified:
-        if (host_ip == "0.0.0.0" || address.family == Family::ip6)
-            return address;
-        break;
-    case Kind::ipv6_loopback:
-        refuse(std::string(what) + " " + quote(host_ip) +
-               " is the IPv6 loopback address: the kernel cannot NAT a connection to ::1 to another host (IPv6 has no "
-               "route_localnet), so nothing could reach the container there; publish on 127.0.0.1 for the host's own "
-               "processes, or on one of the host's IPv6 addresses");
-    case Kind::mapped:
-        refuse(std::string(what) + " " + quote(host_ip) + " is an IPv4-mapped IPv6 address; give the IPv4 address itself");
-    case Kind::link_local:
-        refuse(std::string(what) + " " + quote(host_ip) +
-               " is an IPv6 link-local address, which is only unique together with an interface; publish on one of the "
-               "host's global or unique local addresses, or on [::]");
-    case Kind::multicast_or_reserved:
-        break;
+        case Kind::usable:
+        case Kind::loopback: return address;
+        case Kind::unspecified:
+            if (host_ip == "0.0.0.0" || address.family == Family::ip6)
+                return address;
+            break;
+        case Kind::ipv6_loopback:
+            refuse(std::string(what) + " " + quote(host_ip) +
+                   " is the IPv6 loopback address: the kernel cannot NAT a connection to ::1 to another host (IPv6 has no "
+                   "route_localnet), so nothing could reach the container there; publish on 127.0.0.1 for the host's own "
+                   "processes, or on one of the host's IPv6 addresses");
+        case Kind::mapped:
+            refuse(std::string(what) + " " + quote(host_ip) + " is an IPv4-mapped IPv6 address; give the IPv4 address itself");
+        case Kind::link_local:
+            refuse(std::string(what) + " " + quote(host_ip) +
+                   " is an IPv6 link-local address, which is only unique together with an interface; publish on one of the "
+                   "host's global or unique local addresses, or on [::]");
+        case Kind::multicast_or_reserved: break;
     }
     refuse(std::string(what) + " " + quote(host_ip) +
            " is not an address ports can be published on (unspecified, multicast or reserved); give one of the "
@@ -269,12 +266,14 @@ std::vector<validation::CheckedPort> validation::check_ports(std::span<const Por
             continue;
         }
         for (const auto family : layout::families)
-            keys.emplace_back(layout::HostPort{port.mapping.protocol, port.mapping.host_port, layout::any_address(family)}, &port);
+            keys.emplace_back(layout::HostPort{port.mapping.protocol, port.mapping.host_port, layout::any_address(family)},
+                              &port);
     }
     std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
         const auto& [a, first] = keys[i];
-        for (std::size_t j = i + 1; j < keys.size() && keys[j].first.protocol == a.protocol && keys[j].first.port == a.port; ++j) {
+        for (std::size_t j = i + 1; j < keys.size() && keys[j].first.protocol == a.protocol && keys[j].first.port == a.port;
+             ++j) {
             const auto& [b, second] = keys[j];
             if (!layout::overlap(a, b))
                 continue;
@@ -286,12 +285,14 @@ std::vector<validation::CheckedPort> validation::check_ports(std::span<const Por
             };
             refuse("host port " + std::to_string(a.port) + "/" + std::string(to_string(a.protocol)) + " is asked for on " +
                    spelled(first) + " and on " + spelled(second) +
-                   " in one request; a port on every address (of a family) includes each of its addresses, so give one or the other");
+                   " in one request; a port on every address (of a family) includes each of its addresses, so give one or the "
+                   "other");
         }
     }
     std::sort(checked.begin(), checked.end(), [](const CheckedPort& a, const CheckedPort& b) {
         const auto host_a = a.host.value_or(Address{}), host_b = b.host.value_or(Address{});
-        return std::tie(a.mapping.protocol, a.mapping.host_port, host_a) < std::tie(b.mapping.protocol, b.mapping.host_port, host_b);
+        return std::tie(a.mapping.protocol, a.mapping.host_port, host_a) <
+               std::tie(b.mapping.protocol, b.mapping.host_port, host_b);
     });
     return checked;
 }

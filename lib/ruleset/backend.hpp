@@ -31,11 +31,11 @@ struct TableSnapshot {
     // NFTA_TABLE_OWNER, reported with NFT_TABLE_F_OWNER: the netlink port id of the socket that owns
     // the table. The kernel lets only that socket change the table, and deletes it when it closes.
     std::optional<std::uint32_t> owner;
-    bool owned_by_us = false;  // the owner is the backend's own socket
-    std::map<std::string, Chain> chains;  // those asked for that exist, with their hooks and policies
+    bool owned_by_us = false;                                       // the owner is the backend's own socket
+    std::map<std::string, Chain> chains;                            // those asked for that exist, with their hooks and policies
     std::map<std::string, std::vector<std::string>> rule_comments;  // per chain, in rule order
     std::map<std::string, SetShape> sets;
-    std::map<std::string, std::vector<Element>> elements; // for the sets asked for
+    std::map<std::string, std::vector<Element>> elements;  // for the sets asked for
 };
 
 // Connections to one host port, for deleting their connection tracking entries: those whose
@@ -45,7 +45,7 @@ struct FlowMatch {
     std::uint8_t l4proto = 0;
     std::uint16_t port = 0;
     std::optional<std::array<std::uint8_t, 16>> address = std::nullopt;  // the family's length is used
-    bool unreplied_only = false;  // only connections that never saw a reply
+    bool unreplied_only = false;                                         // only connections that never saw a reply
     friend bool operator==(const FlowMatch&, const FlowMatch&) = default;
 };
 

@@ -19,7 +19,7 @@ struct TableEvent {
     enum class Kind : std::uint8_t { table, chain, rule, set, element };
     Kind kind = Kind::table;
     Family family = Family::ip;  // of the table, which is one of those followed
-    bool removed = false;  // DEL* (and DESTROY*); otherwise NEW*
+    bool removed = false;        // DEL* (and DESTROY*); otherwise NEW*
     // The chain of a chain or rule event, the set of a set event (elements name theirs in
     // element.set). A flushed set is announced element by element.
     std::string name;
@@ -50,10 +50,7 @@ struct FeedRead {
 
 // Generations wrap around; within the small distances that matter, serial-number order tells which
 // of two came first.
-inline bool generation_after(std::uint32_t a, std::uint32_t b) noexcept
-{
-    return static_cast<std::int32_t>(a - b) > 0;
-}
+inline bool generation_after(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b) > 0; }
 
 // The generations our own commits became, each with the netlink port id of the socket that
 // committed it (the kernel stamps a commit's announcements with it): what a feed leaves out. A

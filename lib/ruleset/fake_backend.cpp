@@ -73,28 +73,28 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                 if constexpr (std::is_same_v<T, Chain>) {
                     auto chain = t.chains.find(object.name);
                     switch (op.verb) {
-                    case Verb::flush:
-                        if (chain == t.chains.end())
-                            return ENOENT;
-                        chain->second.rules.clear();
-                        return 0;
-                    case Verb::remove:
-                        if (chain == t.chains.end())
-                            return ENOENT;
-                        if (!chain->second.rules.empty())
-                            return EBUSY;
-                        t.chains.erase(chain);
-                        return 0;
-                    default:
-                        if (chain == t.chains.end()) {
-                            t.chains.emplace(object.name, FakeBackend::ChainState{object, {}});
+                        case Verb::flush:
+                            if (chain == t.chains.end())
+                                return ENOENT;
+                            chain->second.rules.clear();
                             return 0;
-                        }
-                        if (op.verb == Verb::create)
-                            return EEXIST;
-                        // Like the kernel: a chain's hook, type and priority are fixed when it is
-                        // created; its policy is whatever the last NEWCHAIN said.
-                        return update_policy(chain->second.declaration, object);
+                        case Verb::remove:
+                            if (chain == t.chains.end())
+                                return ENOENT;
+                            if (!chain->second.rules.empty())
+                                return EBUSY;
+                            t.chains.erase(chain);
+                            return 0;
+                        default:
+                            if (chain == t.chains.end()) {
+                                t.chains.emplace(object.name, FakeBackend::ChainState{object, {}});
+                                return 0;
+                            }
+                            if (op.verb == Verb::create)
+                                return EEXIST;
+                            // Like the kernel: a chain's hook, type and priority are fixed when it is
+                            // created; its policy is whatever the last NEWCHAIN said.
+                            return update_policy(chain->second.declaration, object);
                     }
                 } else if constexpr (std::is_same_v<T, Set>) {
                     auto set = t.sets.find(object.name);
@@ -105,7 +105,8 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                         for (const auto& [name, chain] : t.chains)
                             for (const auto& rule : chain.rules)
                                 for (const auto& expression : rule.expressions)
-                                    if (const auto* lookup = std::get_if<expr::Lookup>(&expression); lookup && lookup->set == object.name)
+                                    if (const auto* lookup = std::get_if<expr::Lookup>(&expression);
+                                        lookup && lookup->set == object.name)
                                         return EBUSY;
                         t.sets.erase(set);
                         return 0;
@@ -158,7 +159,7 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
 }  // namespace
 
 TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::string> chains,
-                                   std::span<const std::string> element_sets)
+                                    std::span<const std::string> element_sets)
 {
     std::lock_guard lock(mutex_);
     TableSnapshot snap;
@@ -232,7 +233,9 @@ std::uint32_t FakeBackend::generation()
 }
 
 struct FakeBackend::FeedQueue {
-    explicit FeedQueue(std::vector<Table> followed) : tables(std::move(followed)), ready(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+    explicit FeedQueue(std::vector<Table> followed) : tables(std::move(followed)), ready(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
+    {
+    }
     ~FeedQueue() { close(ready); }
     FeedQueue(const FeedQueue&) = delete;
     FeedQueue& operator=(const FeedQueue&) = delete;
@@ -315,7 +318,11 @@ TableEvent event_of(Family family, const Operation& operation)
             if constexpr (std::is_same_v<T, Table>)
                 return {TableEvent::Kind::table, family, removed, {}, {}};
             else if constexpr (std::is_same_v<T, Chain>)
-                return {operation.verb == Verb::flush ? TableEvent::Kind::rule : TableEvent::Kind::chain, family, removed, object.name, {}};
+                return {operation.verb == Verb::flush ? TableEvent::Kind::rule : TableEvent::Kind::chain,
+                        family,
+                        removed,
+                        object.name,
+                        {}};
             else if constexpr (std::is_same_v<T, Set>)
                 return {TableEvent::Kind::set, family, removed, object.name, {}};
             else if constexpr (std::is_same_v<T, Rule>)

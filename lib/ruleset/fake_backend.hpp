@@ -45,7 +45,7 @@ public:
     const KernelFeatures& features() const noexcept override { return features_; }
     std::uint32_t generation() override;
     TableSnapshot snapshot(const Table& table, std::span<const std::string> chains,
-                                   std::span<const std::string> element_sets) override;
+                           std::span<const std::string> element_sets) override;
     using Backend::commit;
     void commit(const Commit& commit, std::optional<std::uint32_t> expected_generation) override;
     // Announces each committed transaction's operations as the kernel would (a chain flush as one

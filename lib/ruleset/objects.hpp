@@ -80,9 +80,9 @@ struct SetShape {
     std::uint32_t data_type = 0;
     std::uint32_t data_length = 0;
     bool counter = false;
-    std::uint32_t flags = 0;     // NFT_SET_* except NFT_SET_MAP, which a value (data_length) tells
-    std::uint64_t timeout = 0;   // ms after which a new element expires; 0: never
-    std::uint32_t size = 0;      // NFTA_SET_DESC_SIZE: most elements the kernel takes; 0: no limit
+    std::uint32_t flags = 0;    // NFT_SET_* except NFT_SET_MAP, which a value (data_length) tells
+    std::uint64_t timeout = 0;  // ms after which a new element expires; 0: never
+    std::uint32_t size = 0;     // NFTA_SET_DESC_SIZE: most elements the kernel takes; 0: no limit
     bool is_map() const { return data_length != 0; }
     friend bool operator==(const SetShape&, const SetShape&) = default;
 };
@@ -123,9 +123,17 @@ enum class Reg : std::uint32_t { verdict = 0, r1 = 1, r32_00 = 8, r32_01 = 9, r3
 constexpr Reg reg32(std::uint32_t n) noexcept { return static_cast<Reg>(8 + n); }
 
 namespace expr {
-struct Meta { std::uint32_t key; Reg dreg; friend bool operator==(const Meta&, const Meta&) = default; };
+struct Meta {
+    std::uint32_t key;
+    Reg dreg;
+    friend bool operator==(const Meta&, const Meta&) = default;
+};
 // Sets a meta key (the packet mark) from a register.
-struct MetaSet { std::uint32_t key; Reg sreg; friend bool operator==(const MetaSet&, const MetaSet&) = default; };
+struct MetaSet {
+    std::uint32_t key;
+    Reg sreg;
+    friend bool operator==(const MetaSet&, const MetaSet&) = default;
+};
 struct Payload {
     std::uint32_t base;  // NFT_PAYLOAD_*_HEADER
     std::uint32_t offset;
@@ -133,7 +141,12 @@ struct Payload {
     Reg dreg;
     friend bool operator==(const Payload&, const Payload&) = default;
 };
-struct Cmp { std::uint32_t op; Reg sreg; Bytes data; friend bool operator==(const Cmp&, const Cmp&) = default; };
+struct Cmp {
+    std::uint32_t op;
+    Reg sreg;
+    Bytes data;
+    friend bool operator==(const Cmp&, const Cmp&) = default;
+};
 struct Bitwise {
     Reg sreg;
     Reg dreg;
@@ -167,13 +180,19 @@ struct Dnat {
     Reg port;
     friend bool operator==(const Dnat&, const Dnat&) = default;
 };
-struct Masquerade { friend bool operator==(const Masquerade&, const Masquerade&) = default; };
-struct Accept { friend bool operator==(const Accept&, const Accept&) = default; };
-struct Drop { friend bool operator==(const Drop&, const Drop&) = default; };
+struct Masquerade {
+    friend bool operator==(const Masquerade&, const Masquerade&) = default;
+};
+struct Accept {
+    friend bool operator==(const Accept&, const Accept&) = default;
+};
+struct Drop {
+    friend bool operator==(const Drop&, const Drop&) = default;
+};
 }  // namespace expr
 
-using Expression = std::variant<expr::Meta, expr::MetaSet, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct,
-                                expr::Fib, expr::Lookup, expr::Dnat, expr::Masquerade, expr::Accept, expr::Drop>;
+using Expression = std::variant<expr::Meta, expr::MetaSet, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct, expr::Fib,
+                                expr::Lookup, expr::Dnat, expr::Masquerade, expr::Accept, expr::Drop>;
 
 struct Rule {
     std::string chain;

@@ -21,10 +21,10 @@ std::string describe(const Table& table, const Operation& operation)
     const std::string table_name = display_name(table);
     std::string verb;
     switch (operation.verb) {
-    case Verb::add: verb = "add"; break;
-    case Verb::create: verb = "create"; break;
-    case Verb::remove: verb = "delete"; break;
-    case Verb::flush: verb = "flush"; break;
+        case Verb::add: verb = "add"; break;
+        case Verb::create: verb = "create"; break;
+        case Verb::remove: verb = "delete"; break;
+        case Verb::flush: verb = "flush"; break;
     }
     return std::visit(
         [&](const auto& object) -> std::string {

@@ -53,14 +53,17 @@ struct Shared {
     std::atomic<int> healer_ready;
     std::atomic<int> idle[publisher_count];
     std::atomic<unsigned> belief[publisher_count][task_count];  // version believed published, 0: none
-    std::atomic<int> skipped[task_count];  // the self-healer reported a port or the task skipped
-    std::atomic<std::int64_t> last_repair;  // steady clock, ns
+    std::atomic<int> skipped[task_count];                       // the self-healer reported a port or the task skipped
+    std::atomic<std::int64_t> last_repair;                      // steady clock, ns
     std::atomic<unsigned long> repairs, failed_repairs, calls, conflicts, contention, damage_commits;
 };
 
 std::int64_t now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
 
-void sleep_ms(std::mt19937& rng, unsigned up_to) { std::this_thread::sleep_for(std::chrono::microseconds(rng() % (up_to * 1000 + 1))); }
+void sleep_ms(std::mt19937& rng, unsigned up_to)
+{
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % (up_to * 1000 + 1)));
+}
 
 // --- publishers ---------------------------------------------------------------------------------
 
@@ -214,8 +217,8 @@ int squat(Shared& s, unsigned seed)
     while (s.phase == running) {
         if (held.size() < 6) {
             const bool v6 = rng() % 3 == 0;
-            const int port = 20000 + static_cast<int>(rng() % publisher_count) * 2000 + static_cast<int>(rng() % task_count) * 50 +
-                             static_cast<int>(rng() % 40);
+            const int port = 20000 + static_cast<int>(rng() % publisher_count) * 2000 +
+                             static_cast<int>(rng() % task_count) * 50 + static_cast<int>(rng() % 40);
             const std::string key = std::string(rng() % 2 ? "tcp" : "udp") + " . " + std::to_string(port);
             const std::string family = v6 ? "ip6" : "ip";
             if (try_nft({"add", "element", family, "warren", "ports",
@@ -263,16 +266,21 @@ int write_foreign(Shared& s, unsigned seed)
         const std::string address = "198.51.100." + std::to_string(rng() % 200 + 1);
         sandbox::Command cmd;
         cmd.argv = {"nft", "-f", "-"};
-        cmd.input = "add table ip foreign\nadd set ip foreign addresses { type ipv4_addr; }\n"
-                    "add element ip foreign addresses { " + address + " }\n"
-                    "add table inet chaosfw\nadd chain inet chaosfw forward { type filter hook forward priority filter; }\n"
-                    "add rule inet chaosfw forward tcp dport " + std::to_string(10000 + n++ % 100) + " accept\n";
+        cmd.input =
+            "add table ip foreign\nadd set ip foreign addresses { type ipv4_addr; }\n"
+            "add element ip foreign addresses { " +
+            address +
+            " }\n"
+            "add table inet chaosfw\nadd chain inet chaosfw forward { type filter hook forward priority filter; }\n"
+            "add rule inet chaosfw forward tcp dport " +
+            std::to_string(10000 + n++ % 100) + " accept\n";
         s.damage_commits += sandbox::run(cmd).exit_code == 0;
         sleep_ms(rng, 30);
     }
     sandbox::Command cmd;
     cmd.argv = {"nft", "-f", "-"};
-    cmd.input = "add table ip foreign\ndelete table ip foreign\nadd table inet chaosfw\ndelete table inet chaosfw\n" + foreign_final;
+    cmd.input =
+        "add table ip foreign\ndelete table ip foreign\nadd table inet chaosfw\ndelete table inet chaosfw\n" + foreign_final;
     const auto result = sandbox::run(cmd);
     if (result.exit_code != 0)
         throw std::runtime_error("cannot write the foreign tables' final state: " + result.err);
@@ -303,7 +311,8 @@ int main(int argc, char* argv[])
     std::vector<std::unique_ptr<sandbox::ForkedChild>> publishers, damagers;
     for (int p = 0; p < publisher_count; ++p) {
         const unsigned child_seed = rng();
-        publishers.push_back(std::make_unique<sandbox::ForkedChild>([&, p, child_seed](int report) { return publish(s, p, child_seed, report); }));
+        publishers.push_back(
+            std::make_unique<sandbox::ForkedChild>([&, p, child_seed](int report) { return publish(s, p, child_seed, report); }));
     }
     for (int d = 0; d < 2; ++d) {
         const unsigned child_seed = rng();
@@ -414,11 +423,11 @@ int main(int argc, char* argv[])
         checks.fail(worked, "publisher commits " + std::to_string(publisher_commits) + ", damaging commits " +
                                 std::to_string(s.damage_commits.load()) + ", repairs " + std::to_string(s.repairs.load()));
 
-    std::printf("chaos seconds: %.1f; publisher calls %lu (port conflicts %lu, ruleset_changed %lu); damaging and foreign "
-                "commits %lu; self-heal repairs %lu (%lu failed); transactions %lu, %lu of them by publishers; "
-                "self-healed tasks verified %u; tasks believed published at the end %zu; inconsistencies %zu\n",
-                chaos_seconds, s.calls.load(), s.conflicts.load(), s.contention.load(), s.damage_commits.load(),
-                s.repairs.load(), s.failed_repairs.load(), all_commits, publisher_commits, checked_healed, beliefs.size(),
-                checks.problems());
+    std::printf(
+        "chaos seconds: %.1f; publisher calls %lu (port conflicts %lu, ruleset_changed %lu); damaging and foreign "
+        "commits %lu; self-heal repairs %lu (%lu failed); transactions %lu, %lu of them by publishers; "
+        "self-healed tasks verified %u; tasks believed published at the end %zu; inconsistencies %zu\n",
+        chaos_seconds, s.calls.load(), s.conflicts.load(), s.contention.load(), s.damage_commits.load(), s.repairs.load(),
+        s.failed_repairs.load(), all_commits, publisher_commits, checked_healed, beliefs.size(), checks.problems());
     return checks.finish();
 }

@@ -23,13 +23,13 @@ namespace {
 std::string family_name(std::uint8_t family)
 {
     switch (family) {
-    case NFPROTO_IPV4: return "ip";
-    case NFPROTO_IPV6: return "ip6";
-    case NFPROTO_INET: return "inet";
-    case NFPROTO_ARP: return "arp";
-    case NFPROTO_BRIDGE: return "bridge";
-    case NFPROTO_NETDEV: return "netdev";
-    default: return "family-" + std::to_string(family);
+        case NFPROTO_IPV4: return "ip";
+        case NFPROTO_IPV6: return "ip6";
+        case NFPROTO_INET: return "inet";
+        case NFPROTO_ARP: return "arp";
+        case NFPROTO_BRIDGE: return "bridge";
+        case NFPROTO_NETDEV: return "netdev";
+        default: return "family-" + std::to_string(family);
     }
 }
 
@@ -51,8 +51,7 @@ struct Listener {
 
     void message(const nlmsghdr* nlh)
     {
-        if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
-            nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(nfgenmsg))
+        if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(nfgenmsg))
             return;
         const auto type = NFNL_MSG_TYPE(nlh->nlmsg_type);
         const auto* header = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));

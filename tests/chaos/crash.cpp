@@ -41,8 +41,8 @@ const std::string sees_damage = "the check sees a task with one element deleted 
 
 // Written by the publishing child, read by the harness: where the child was when it was killed.
 struct Progress {
-    std::atomic<int> started;   // the publisher exists
-    std::atomic<int> in_call;   // inside publish_ports / unpublish_ports / reconcile
+    std::atomic<int> started;  // the publisher exists
+    std::atomic<int> in_call;  // inside publish_ports / unpublish_ports / reconcile
     std::atomic<unsigned> calls;
 };
 
@@ -211,8 +211,7 @@ int main(int argc, char* argv[])
     const int target = static_cast<int>(option(argc, argv, "--kills", 400));
     const int minimum = static_cast<int>(option(argc, argv, "--min-kills", 100));
     const auto seed = static_cast<unsigned>(option(argc, argv, "--seed", static_cast<double>(std::random_device{}())));
-    if (!enter_namespace("warren-nft-crash",
-                         {sees_damage, consistent, adopted, taken_over, child_errors, enough_kills}))
+    if (!enter_namespace("warren-nft-crash", {sees_damage, consistent, adopted, taken_over, child_errors, enough_kills}))
         return 77;
     std::printf("seed %u, at most %d kills in %.0f s\n", seed, target, budget);
     std::fflush(stdout);
@@ -252,9 +251,10 @@ int main(int argc, char* argv[])
         ++kills;
     }
     const double elapsed = seconds_since(start);
-    std::printf("kills survived: %d in %.1f s (%d inside a library call, %d before the publisher existed); "
-                "%u calls completed by the killed publishers; states verified: %u; inconsistencies: %zu\n",
-                kills, elapsed, in_call, at_start, calls, harness.states, harness.checks.problems());
+    std::printf(
+        "kills survived: %d in %.1f s (%d inside a library call, %d before the publisher existed); "
+        "%u calls completed by the killed publishers; states verified: %u; inconsistencies: %zu\n",
+        kills, elapsed, in_call, at_start, calls, harness.states, harness.checks.problems());
     if (kills < minimum || in_call == 0)
         harness.checks.fail(enough_kills, std::to_string(kills) + " kills (at least " + std::to_string(minimum) + " wanted), " +
                                               std::to_string(in_call) + " inside a library call");

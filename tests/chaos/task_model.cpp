@@ -45,11 +45,11 @@ ContainerAddresses TaskVersion::addresses() const
     const unsigned kind = (static_cast<unsigned>(ref.task) + version) % 3;
     ContainerAddresses addresses;
     if (kind != 2)
-        addresses.ipv4 = "10." + std::to_string(77 + ref.publisher) + "." + std::to_string(ref.task) + "." +
-                         std::to_string(version % 250 + 1);
+        addresses.ipv4 =
+            "10." + std::to_string(77 + ref.publisher) + "." + std::to_string(ref.task) + "." + std::to_string(version % 250 + 1);
     if (kind != 1)
-        addresses.ipv6 = "fd00:" + hex(0x4d + static_cast<unsigned>(ref.publisher)) + "::" +
-                         hex(static_cast<unsigned>(ref.task) + 1) + ":" + hex(version % 0xffff + 1);
+        addresses.ipv6 = "fd00:" + hex(0x4d + static_cast<unsigned>(ref.publisher)) +
+                         "::" + hex(static_cast<unsigned>(ref.task) + 1) + ":" + hex(version % 0xffff + 1);
     return addresses;
 }
 
@@ -87,8 +87,7 @@ warren::nft::TaskPorts TaskVersion::task_ports() const
 std::string describe(const Element& element)
 {
     std::ostringstream out;
-    out << element.family << " warren " << map_of(element) << " { " << element.port
-        << " }";
+    out << element.family << " warren " << map_of(element) << " { " << element.port << " }";
     return out.str();
 }
 
@@ -159,10 +158,10 @@ std::vector<Element> library_elements(const warren::nft::HostPortPublisher& publ
     std::vector<Element> out;
     for (const auto& p : publisher.all_published_ports()) {
         const auto& m = p.mapping;
-        out.push_back(Element{is_ipv6(p.container_ip) ? "ip6" : "ip",
-                              kt::KernelPort{std::string(warren::nft::to_string(m.protocol)), m.host_port, p.container_ip,
-                                             m.container_port,
-                                             "task=" + p.task_id + (m.name.empty() ? "" : " name=" + m.name), m.host_ip}});
+        out.push_back(
+            Element{is_ipv6(p.container_ip) ? "ip6" : "ip",
+                    kt::KernelPort{std::string(warren::nft::to_string(m.protocol)), m.host_port, p.container_ip, m.container_port,
+                                   "task=" + p.task_id + (m.name.empty() ? "" : " name=" + m.name), m.host_ip}});
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -216,8 +215,8 @@ std::vector<std::string> check_backends(const Tables& tables)
         if (std::vector<kt::KernelBackend>(want.begin(), want.end()) == have)
             continue;
         std::ostringstream out;
-        out << "set " << family << " warren backends holds " << have.size() << " destinations, its maps lead to "
-            << want.size() << ":";
+        out << "set " << family << " warren backends holds " << have.size() << " destinations, its maps lead to " << want.size()
+            << ":";
         for (const auto& b : have)
             if (!want.contains(b))
                 out << "\n    extra " << b;

@@ -64,9 +64,9 @@ std::vector<Element> library_elements(const warren::nft::HostPortPublisher& publ
 
 // What a set of elements says about the harness's tasks.
 struct Verdict {
-    std::map<TaskRef, unsigned> versions;   // every task present, complete, in this version
-    std::vector<Element> foreign;           // elements of no harness task (another program's)
-    std::vector<std::string> problems;      // half-present or mixed tasks, unreadable comments
+    std::map<TaskRef, unsigned> versions;  // every task present, complete, in this version
+    std::vector<Element> foreign;          // elements of no harness task (another program's)
+    std::vector<std::string> problems;     // half-present or mixed tasks, unreadable comments
 };
 Verdict judge(const std::vector<Element>& elements);
 

@@ -37,7 +37,8 @@ std::string cli_ok(std::vector<std::string> args)
 
 std::string answer(const sandbox::Topology& net, std::uint16_t port, const std::string& payload)
 {
-    const auto reply = sandbox::exchange(net.client, sandbox::Transport::tcp, sandbox::Topology::host_client_side_ip, port, payload);
+    const auto reply =
+        sandbox::exchange(net.client, sandbox::Transport::tcp, sandbox::Topology::host_client_side_ip, port, payload);
     return reply.replied ? reply.reply : "no reply: " + reply.error;
 }
 

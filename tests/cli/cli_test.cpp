@@ -114,7 +114,9 @@ std::vector<BadCall> bad_calls()
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80/TCP"}, 2, {"unknown protocol \"TCP\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "nohost:8080:80"}, 2, {"-p \"nohost:8080:80\": ", "host IP \"nohost\""}},
         {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "[::1]:8080:80"}, 2, {"-p \"[::1]:8080:80\": ", "\"::1\""}},
-        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "[fe80::1]:8080:80"}, 2, {"-p \"[fe80::1]:8080:80\": ", "\"fe80::1\""}},
+        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "[fe80::1]:8080:80"},
+         2,
+         {"-p \"[fe80::1]:8080:80\": ", "\"fe80::1\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "224.0.0.1:8080:80"}, 2, {"-p \"224.0.0.1:8080:80\": ", "\"224.0.0.1\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "10.1.2.3:8080:80", "-p", "8080:81"}, 2, {"-p: ", "8080/tcp", "10.1.2.3"}},
         // A host address of a family the container has no address of.
@@ -122,33 +124,47 @@ std::vector<BadCall> bad_calls()
         {{"publish", "--task", "t", "--ip", ip6, "-p", "0.0.0.0:8080:80"}, 2, {"-p \"0.0.0.0:8080:80\": ", "no IPv4 address"}},
         {{"publish", "--task", "t", "--ip", ip6, "-p", "10.0.0.1:8080:80"}, 2, {"no IPv4 address"}},
         // docker's syntax: ranges and brackets.
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8002:9000-9001"}, 2,
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8002:9000-9001"},
+         2,
          {"-p \"8000-8002:9000-9001\": ", "ranges must have the same length: 8000-8002 has 3 ports, 9000-9001 has 2 ports"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8002-8000:9000-9002/udp"}, 2, {"range \"8002-8000\" is reversed", "8000-8002"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8002-8000:9000-9002/udp"},
+         2,
+         {"range \"8002-8000\" is reversed", "8000-8002"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "1-600:1-600"}, 2, {"-p \"1-600:1-600\": ", "600 ports", "at most 512"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8300:9000-9300", "-p", "1-300:1-300"}, 2, {"-p: ", "601 ports", "at most 512"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8300:9000-9300", "-p", "1-300:1-300"},
+         2,
+         {"-p: ", "601 ports", "at most 512"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8000-8002:9000-9002", "-p", "8001:80"}, 2, {"-p: ", "8001/tcp", "twice"}},
-        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "2001:db8::10:8080:80"}, 2,
+        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "2001:db8::10:8080:80"},
+         2,
          {"IPv6 host address \"2001:db8::10\" must be in brackets", "\"[2001:db8::10]:8080:80\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "[::]8080:80"}, 2, {"followed by ':'"}},
         // What the user typed comes back escaped and cut short, on one line.
-        {{"publish", "--task", "t", "--ip", ip, "-p", "80:80/\x1b[2J\n\xff"}, 2, {"\"80:80/\\x1b[2J\\x0a\\xff\"", "unknown protocol"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", std::string(3000, '7') + ":80"}, 2, {"\" (cut short, 3003 bytes)", "out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "80:80/\x1b[2J\n\xff"},
+         2,
+         {"\"80:80/\\x1b[2J\\x0a\\xff\"", "unknown protocol"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", std::string(3000, '7') + ":80"},
+         2,
+         {"\" (cut short, 3003 bytes)", "out of range"}},
         {{"publish", "--task", "t", "--ip", "10.0.0.300", "-p", "8080:80"}, 2, {"--ip: ", "\"10.0.0.300\""}},
         {{"publish", "--task", "t", "--ip", "container", "-p", "8080:80"}, 2, {"--ip: ", "\"container\""}},
         {{"publish", "--task", "t", "--ip", "127.0.0.1", "-p", "8080:80"}, 2, {"--ip: ", "\"127.0.0.1\""}},
         // An address with a port is said to be one, not taken for IPv6 because of its ':'.
-        {{"publish", "--task", "t", "--ip", "10.88.0.5:80", "-p", "8080:80"}, 2,
+        {{"publish", "--task", "t", "--ip", "10.88.0.5:80", "-p", "8080:80"},
+         2,
          {"--ip: container IP \"10.88.0.5:80\" is an IPv4 address with a port; give the address alone (10.88.0.5)"}},
         {{"publish", "--task", "t", "--ip", "[fd00::5]:80", "-p", "8080:80"}, 2, {"--ip: ", "has brackets and a port"}},
-        {{"publish", "--task", "t", "--ip", "10.88.0.5", "--ip", "10.88.0.6:80", "-p", "8080:80"}, 2,
+        {{"publish", "--task", "t", "--ip", "10.88.0.5", "--ip", "10.88.0.6:80", "-p", "8080:80"},
+         2,
          {"\"10.88.0.6:80\" is an IPv4 address with a port"}},
         // A port on 127.0.0.1 needs the interface towards the container, and here there is none.
         {{"publish", "--task", "t", "--ip", ip, "-p", "127.0.0.1:8080:80"}, 1, {"10.0.0.9", "no route to the container"}},
         {{"publish", "--task", "t", "--ip", "::1", "-p", "8080:80"}, 2, {"--ip: ", "\"::1\""}},
-        {{"publish", "--task", "t", "--ip", ip, "--ip", "10.0.0.8", "-p", "8080:80"}, 2,
+        {{"publish", "--task", "t", "--ip", ip, "--ip", "10.0.0.8", "-p", "8080:80"},
+         2,
          {"--ip: \"10.0.0.9\" and \"10.0.0.8\" are both IPv4 addresses", "at most one IPv4 and one IPv6"}},
-        {{"publish", "--task", "t", "--ip", ip6, "--ip", ip, "--ip", "fd00::8", "-p", "8080:80"}, 2,
+        {{"publish", "--task", "t", "--ip", ip6, "--ip", ip, "--ip", "fd00::8", "-p", "8080:80"},
+         2,
          {"--ip: \"fd00::9\" and \"fd00::8\" are both IPv6 addresses"}},
         {{"publish", "--task", "t", "--ip", "", "-p", "8080:80"}, 2, {"--ip: "}},
         {{"publish", "--task", "t", "--ip", "0.0.0.0", "-p", "8080:80"}, 2, {"--ip: ", "\"0.0.0.0\"", "unspecified"}},
@@ -158,7 +174,9 @@ std::vector<BadCall> bad_calls()
         {{"publish", "--task", "", "--ip", ip, "-p", "8080:80"}, 2, {"--task: ", "empty"}},
         {{"publish", "--task", "a b", "--ip", ip, "-p", "8080:80"}, 2, {"--task: ", "\"a b\"", "only letters, digits"}},
         {{"publish", "--task", std::string(65, 'x'), "--ip", ip, "-p", "8080:80"}, 2, {"--task: ", "at most 64"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--name", "a\"b"}, 2, {"--name: ", "port name", "only letters, digits"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--name", "a\"b"},
+         2,
+         {"--name: ", "port name", "only letters, digits"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "-p", "8080:81/tcp"}, 2, {"-p: ", "8080/tcp", "twice"}},
         {too_many_ports, 2, {"-p: ", "513 ports", "at most 512"}},
         // Refused before the kernel is asked: --counters does not make the table count either.
@@ -167,7 +185,8 @@ std::vector<BadCall> bad_calls()
         {{"unpublish"}, 2, {"--task", "required"}},
         {{"unpublish", "--task", "a;b"}, 2, {"--task: ", "\"a;b\"", "only letters, digits"}},
         {{"unpublish", "--task", "t", "--counters"}, 2, {"--counters"}},  // only publish turns counting on
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--masquerade", "sometimes"}, 2,
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--masquerade", "sometimes"},
+         2,
          {"--masquerade", "sometimes", "always,when-needed"}},
         {{"list", "--masquerade", "always"}, 2, {"--masquerade"}},
         {{"list", "--task", ""}, 2, {"--task", "empty"}},
@@ -187,8 +206,8 @@ std::vector<BadCall> bad_calls()
 
 TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
 {
-    cli_ok({"publish", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80", "-p", "0.0.0.0:8443:443/tcp", "-p",
-            "5353:53/udp", "--name", "web"});
+    cli_ok({"publish", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80", "-p", "0.0.0.0:8443:443/tcp", "-p", "5353:53/udp",
+            "--name", "web"});
     cli_ok({"publish", "--task", "db", "--ip", "10.0.0.3", "-p", "5432:5432", "-p", "9000:9000/sctp"});
 
     const auto all = list_json();
@@ -214,12 +233,13 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     const auto table = cli_ok({"list"});
     INFO(table);
     // Ordered by protocol and host port; columns aligned; no trailing blanks; "-" for no counters.
-    CHECK(table == "TASK   FAMILY  HOST  PORT       CONTAINER      NAME  PACKETS  BYTES\n"
-                   "db     ipv4    *     5432/tcp   10.0.0.3:5432              -      -\n"
-                   "web-1  ipv4    *     8080/tcp   10.0.0.2:80    web         -      -\n"
-                   "web-1  ipv4    *     8443/tcp   10.0.0.2:443   web         -      -\n"
-                   "web-1  ipv4    *     5353/udp   10.0.0.2:53    web         -      -\n"
-                   "db     ipv4    *     9000/sctp  10.0.0.3:9000              -      -\n");
+    CHECK(table ==
+          "TASK   FAMILY  HOST  PORT       CONTAINER      NAME  PACKETS  BYTES\n"
+          "db     ipv4    *     5432/tcp   10.0.0.3:5432              -      -\n"
+          "web-1  ipv4    *     8080/tcp   10.0.0.2:80    web         -      -\n"
+          "web-1  ipv4    *     8443/tcp   10.0.0.2:443   web         -      -\n"
+          "web-1  ipv4    *     5353/udp   10.0.0.2:53    web         -      -\n"
+          "db     ipv4    *     9000/sctp  10.0.0.3:9000              -      -\n");
     CHECK(std::count(table.begin(), table.end(), '\n') == 6);
 
     // Publishing again replaces the task's ports.
@@ -301,8 +321,8 @@ TEST_CASE_METHOD(FreshNetns, "list shows the packet and byte counters of each po
 
 TEST_CASE_METHOD(FreshNetns, "nft list table warren agrees with list --json", "[cli]")
 {
-    cli_ok({"publish", "--task", "a", "--ip", "172.17.0.2", "-p", "80:8080", "-p", "53:53/udp", "-p", "7:7/sctp",
-            "--name", "svc"});
+    cli_ok(
+        {"publish", "--task", "a", "--ip", "172.17.0.2", "-p", "80:8080", "-p", "53:53/udp", "-p", "7:7/sctp", "--name", "svc"});
     cli_ok({"publish", "--task", "b@node/1", "--ip", "172.17.0.3", "-p", "8081:80", "-p", "10.9.0.1:8443:443", "-p",
             "10.9.0.2:8443:444"});
     const auto listed = as_kernel_ports(list_json());
@@ -336,9 +356,8 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
                  "[cli][ipv6]")
 {
     const auto log = monitor_transactions([] {
-        cli_ok({"publish", "--task", "dual", "--ip", "10.0.0.2", "--ip", "fd00::2", "-p", "8080:80", "-p",
-                "0.0.0.0:9090:90", "-p", "[::]:8443:443", "-p", "[2001:db8::10]:7070:70/udp", "-p",
-                "10.9.0.1:5432:5432", "--name", "svc"});
+        cli_ok({"publish", "--task", "dual", "--ip", "10.0.0.2", "--ip", "fd00::2", "-p", "8080:80", "-p", "0.0.0.0:9090:90",
+                "-p", "[::]:8443:443", "-p", "[2001:db8::10]:7070:70/udp", "-p", "10.9.0.1:5432:5432", "--name", "svc"});
     });
     INFO("nft monitor:\n" << log.text);
     CHECK(log.generations == 1);
@@ -349,16 +368,21 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
     // in IPv6 only.
     const auto listed = list_json();
     INFO(listed.dump(1));
-    const auto entry = [](std::string family, std::string protocol, int host_port, std::string container_ip,
-                          int container_port, std::string host_ip) {
-        return json{{"task", "dual"}, {"protocol", protocol}, {"host_port", host_port}, {"container_ip", container_ip},
-                    {"container_port", container_port}, {"name", "svc"}, {"packets", nullptr}, {"bytes", nullptr},
-                    {"host_ip", host_ip}, {"family", family}};
+    const auto entry = [](std::string family, std::string protocol, int host_port, std::string container_ip, int container_port,
+                          std::string host_ip) {
+        return json{{"task", "dual"},
+                    {"protocol", protocol},
+                    {"host_port", host_port},
+                    {"container_ip", container_ip},
+                    {"container_port", container_port},
+                    {"name", "svc"},
+                    {"packets", nullptr},
+                    {"bytes", nullptr},
+                    {"host_ip", host_ip},
+                    {"family", family}};
     };
-    CHECK(listed == json{entry("ipv4", "tcp", 5432, "10.0.0.2", 5432, "10.9.0.1"),
-                         entry("ipv4", "tcp", 8080, "10.0.0.2", 80, ""),
-                         entry("ipv6", "tcp", 8080, "fd00::2", 80, ""),
-                         entry("ipv6", "tcp", 8443, "fd00::2", 443, ""),
+    CHECK(listed == json{entry("ipv4", "tcp", 5432, "10.0.0.2", 5432, "10.9.0.1"), entry("ipv4", "tcp", 8080, "10.0.0.2", 80, ""),
+                         entry("ipv6", "tcp", 8080, "fd00::2", 80, ""), entry("ipv6", "tcp", 8443, "fd00::2", 443, ""),
                          entry("ipv4", "tcp", 9090, "10.0.0.2", 90, ""),
                          entry("ipv6", "udp", 7070, "fd00::2", 70, "2001:db8::10")});
     // The IPv4 half is what nft shows in table ip warren; the IPv6 half is in table ip6 warren, with
@@ -368,8 +392,7 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
     INFO(ipv6_table);
     CHECK(ipv6_table.find("tcp . 8080 comment \"task=dual name=svc\" : fd00::2 . 80") != std::string::npos);
     CHECK(ipv6_table.find("tcp . 8443 comment \"task=dual name=svc\" : fd00::2 . 443") != std::string::npos);
-    CHECK(ipv6_table.find("2001:db8::10 . udp . 7070 comment \"task=dual name=svc\" : fd00::2 . 70") !=
-          std::string::npos);
+    CHECK(ipv6_table.find("2001:db8::10 . udp . 7070 comment \"task=dual name=svc\" : fd00::2 . 70") != std::string::npos);
     CHECK(ipv6_table.find("9090") == std::string::npos);
     CHECK(ipv6_table.find("5432") == std::string::npos);
     CHECK(warren_table().find("8443") == std::string::npos);
@@ -385,8 +408,7 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
     CHECK(std::count(table.begin(), table.end(), '\n') == 7);
 
     // [::] and 0.0.0.0 do not conflict with each other; an IPv6 address does with [::] (docker's rules).
-    cli_ok({"publish", "--task", "other", "--ip", "10.0.0.3", "--ip", "fd00::3", "-p", "0.0.0.0:8443:443", "-p",
-            "[::]:9090:90"});
+    cli_ok({"publish", "--task", "other", "--ip", "10.0.0.3", "--ip", "fd00::3", "-p", "0.0.0.0:8443:443", "-p", "[::]:9090:90"});
     const auto with_other = ruleset();
     require_refused({"publish", "--task", "third", "--ip", "fd00::4", "-p", "[2001:db8::11]:8443:443"}, 1,
                     {"8443/tcp", "\"dual\""});
@@ -426,8 +448,8 @@ TEST_CASE_METHOD(FreshNetns, "ports published with the CLI carry IPv6 and IPv4 t
         const auto got = exchange(net.client, transport, ip, port, "hi");
         return got.replied ? got.reply : "no reply: " + got.error;
     };
-    cli_ok({"publish", "--task", "web", "--ip", Net::first_ip, "--ip", Net::first_ipv6, "-p", "8080:80", "-p",
-            "5353:53/udp", "-p", "[::]:8443:80"});
+    cli_ok({"publish", "--task", "web", "--ip", Net::first_ip, "--ip", Net::first_ipv6, "-p", "8080:80", "-p", "5353:53/udp",
+            "-p", "[::]:8443:80"});
     cli_ok({"publish", "--task", "api", "--ip", Net::second_ip, "--ip", Net::second_ipv6, "-p",
             "[" + std::string(Net::host_client_side_ipv6) + "]:9090:80", "-p", "0.0.0.0:8443:80"});
 
@@ -452,8 +474,7 @@ TEST_CASE_METHOD(FreshNetns, "ports published with the CLI carry IPv6 and IPv4 t
     CHECK(reply(Transport::tcp, Net::host_client_side_ipv6, 9090) == "second:hi");
 }
 
-TEST_CASE_METHOD(FreshNetns, "a UDP flow follows its port to the new container when the CLI re-publishes it",
-                 "[cli][conntrack]")
+TEST_CASE_METHOD(FreshNetns, "a UDP flow follows its port to the new container when the CLI re-publishes it", "[cli][conntrack]")
 {
     using Net = DualStackTopology;
     const Net net;
@@ -523,8 +544,7 @@ TEST_CASE_METHOD(FreshNetns, "port ranges are published in one transaction, all 
     // A range that runs into another task's port changes nothing, not even its free ports.
     cli_ok({"publish", "--task", "owner", "--ip", "10.0.0.3", "-p", "6002:80"});
     const auto before = ruleset();
-    require_refused({"publish", "--task", "late", "--ip", "10.0.0.4", "-p", "6000-6004:80-84"}, 1,
-                    {"6002/tcp", "\"owner\""});
+    require_refused({"publish", "--task", "late", "--ip", "10.0.0.4", "-p", "6000-6004:80-84"}, 1, {"6002/tcp", "\"owner\""});
     CHECK(ruleset() == before);
     CHECK(list_json({"--task", "late"}).empty());
 
@@ -537,8 +557,7 @@ TEST_CASE_METHOD(FreshNetns, "a port on 127.0.0.1 serves the host's own processe
 {
     const Topology net;
     EchoServer echo(net.container, Transport::tcp, 8080, "db");
-    cli_ok({"publish", "--task", "db", "--ip", Topology::container_ip, "-p", "127.0.0.1:15432:8080", "-p",
-            "18080:8080"});
+    cli_ok({"publish", "--task", "db", "--ip", Topology::container_ip, "-p", "127.0.0.1:15432:8080", "-p", "18080:8080"});
     const auto listed = list_json();
     REQUIRE(listed.size() == 2);
     CHECK(listed[0].at("host_ip") == "127.0.0.1");
@@ -574,8 +593,7 @@ TEST_CASE_METHOD(FreshNetns, "--masquerade when-needed lets the container see it
         const auto peers = echo.peers();
         return peers.empty() ? std::string("none") : peers.back();
     };
-    cli_ok({"publish", "--task", "web", "--ip", Topology::container_ip, "-p", "18080:8080", "--masquerade",
-            "when-needed"});
+    cli_ok({"publish", "--task", "web", "--ip", Topology::container_ip, "-p", "18080:8080", "--masquerade", "when-needed"});
     REQUIRE(answer(net, 18080, "client") == "echo:client");
     CHECK(last_peer() == Topology::client_ip);
     // From the host itself the reply would not come back without it: masqueraded.
@@ -593,8 +611,7 @@ TEST_CASE_METHOD(FreshNetns, "--masquerade when-needed lets the container see it
     CHECK(last_peer() == Topology::client_ip);
 }
 
-TEST_CASE_METHOD(FreshNetns, "--wildcard-on-localhost publishes ports on every address on 127.0.0.1 too",
-                 "[cli][localhost]")
+TEST_CASE_METHOD(FreshNetns, "--wildcard-on-localhost publishes ports on every address on 127.0.0.1 too", "[cli][localhost]")
 {
     const Topology net;
     EchoServer echo(net.container, Transport::tcp, 8080, "echo");
@@ -667,7 +684,8 @@ TEST_CASE_METHOD(FreshNetns, "element comments written with nft are listed escap
     INFO(printable(table));
     CHECK(printable_lines(table));
     CHECK(std::count(table.begin(), table.end(), '\n') == static_cast<long>(2 + hostile.size()));
-    CHECK(line_words(table, "8080/tcp") == std::vector<std::string>{"web-1", "ipv4", "*", "8080/tcp", "10.0.0.2:80", "web", "-", "-"});
+    CHECK(line_words(table, "8080/tcp") ==
+          std::vector<std::string>{"web-1", "ipv4", "*", "8080/tcp", "10.0.0.2:80", "web", "-", "-"});
     for (const auto& element : hostile) {
         const auto port = std::to_string(element.host_port) + "/tcp";
         const auto words = line_words(table, port);
@@ -686,8 +704,8 @@ TEST_CASE_METHOD(FreshNetns, "element comments written with nft are listed escap
         if (port.at("task") == "web-1")
             continue;
         CHECK(port.at("task") == "");
-        const auto element = std::find_if(hostile.begin(), hostile.end(),
-                                          [&](const auto& h) { return port.at("host_port") == h.host_port; });
+        const auto element =
+            std::find_if(hostile.begin(), hostile.end(), [&](const auto& h) { return port.at("host_port") == h.host_port; });
         REQUIRE(element != hostile.end());
         CHECK(port.at("name") == printable(element->comment));
         CHECK(port.at("container_ip") == untrusted::destination_ip);
@@ -844,7 +862,7 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds ip_forward=0, a forward drop policy a
     CHECK(doctor_lines(result.out, "FAIL", "sysctl -w net.ipv4.ip_forward=1") == 1);
     CHECK(doctor_lines(result.out, "OK", "table ip warren does not exist yet") == 1);
     CHECK(doctor_lines(result.out, "OK", "packets and bytes") == 0);  // no table, no line about counting
-    CHECK(tables().empty());  // the doctor created nothing
+    CHECK(tables().empty());                                          // the doctor created nothing
 
     write_net_sysctl("net/ipv4/ip_forward", "1");
     result = cli({"doctor"});
@@ -876,7 +894,7 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds ip_forward=0, a forward drop policy a
     cli_ok({"list"});             // nor by reading
     CHECK(ruleset() == damaged);
     cli_ok({"publish", "--task", "t", "--ip", "10.0.0.2", "-p", "8080:80"});  // but by the next publish
-    CHECK(warren_chains().size() == 5);  // the four and guard
+    CHECK(warren_chains().size() == 5);                                       // the four and guard
 }
 
 TEST_CASE_METHOD(FreshNetns, "publish --counters adds counters to a table without them and keeps its ports; others leave them on",
@@ -911,11 +929,11 @@ TEST_CASE_METHOD(FreshNetns, "publish --counters adds counters to a table withou
     CHECK(log.generations == 1);
     const auto created = log.text.find("add set ip warren backends");
     CHECK(created != std::string::npos);
-    CHECK(log.text.find("add element ip warren backends { " + std::string(Topology::container_ip) + " . tcp . 8080",
-                        created) != std::string::npos);
+    CHECK(log.text.find("add element ip warren backends { " + std::string(Topology::container_ip) + " . tcp . 8080", created) !=
+          std::string::npos);
     CHECK(kernel_backends_counted());
-    CHECK(kernel_backends() == std::vector<KernelBackend>{{Topology::container_ip, "tcp", 8080},
-                                                          {Topology::container_ip, "udp", 53}});
+    CHECK(kernel_backends() ==
+          std::vector<KernelBackend>{{Topology::container_ip, "tcp", 8080}, {Topology::container_ip, "udp", 53}});
     listed = list_json();  // tcp 18080 (a), udp 5353 (b)
     INFO(listed.dump());
     REQUIRE(listed.size() == 2);

@@ -39,8 +39,8 @@ struct DoctorReport {
     {
         std::vector<std::string> found;
         for (const auto& [l, text] : lines)
-            if (l == level && std::all_of(words.begin(), words.end(),
-                                          [&](const std::string& w) { return text.find(w) != std::string::npos; }))
+            if (l == level &&
+                std::all_of(words.begin(), words.end(), [&](const std::string& w) { return text.find(w) != std::string::npos; }))
                 found.push_back(text);
         return found;
     }
@@ -177,8 +177,8 @@ std::string legacy_state()
 
 bool reaches_container(const Topology& net)
 {
-    const auto r = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, host_port, "ping",
-                            std::chrono::milliseconds(700));
+    const auto r =
+        exchange(net.client, Transport::tcp, Topology::host_client_side_ip, host_port, "ping", std::chrono::milliseconds(700));
     return r.replied && r.reply == "container:ping";
 }
 
@@ -212,9 +212,9 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds iptables-legacy FORWARD chains that d
     report = doctor();
     INFO(report.out);
     CHECK(report.status == 1);
-    const auto certain = report.matching("FAIL", {"iptables-legacy chain filter FORWARD drops every forwarded packet",
-                                                  "policy DROP and no rule that accepts anything",
-                                                  "nft list ruleset does not show it"});
+    const auto certain =
+        report.matching("FAIL", {"iptables-legacy chain filter FORWARD drops every forwarded packet",
+                                 "policy DROP and no rule that accepts anything", "nft list ruleset does not show it"});
     REQUIRE(certain.size() == 1);
     CHECK(ruleset() + legacy_state() == before);  // the doctor changed nothing
     CHECK_FALSE(reaches_container(net));          // and it was right
@@ -229,8 +229,8 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds iptables-legacy FORWARD chains that d
 
     // The fix the doctor printed, as printed.
     const auto fix = fix_command(certain.front());
-    CHECK(fix == std::vector<std::string>{"iptables-legacy", "-I", "FORWARD", "-m", "conntrack", "--ctstate", "DNAT",
-                                          "-j", "ACCEPT"});
+    CHECK(fix ==
+          std::vector<std::string>{"iptables-legacy", "-I", "FORWARD", "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"});
     check_output(fix);
     report = doctor();
     INFO(report.out);
@@ -257,7 +257,8 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds iptables-legacy FORWARD chains that d
     report = doctor();
     INFO(report.out);
     CHECK(report.count("WARN", {"iptables-legacy chain mangle FORWARD has 1 rule(s) that DROP or REJECT",
-                                "(first: '-A FORWARD -j BLOCK', whose chain BLOCK has 1 rule(s) that DROP or REJECT)", "iptables-legacy -t mangle -I FORWARD"}) == 1);
+                                "(first: '-A FORWARD -j BLOCK', whose chain BLOCK has 1 rule(s) that DROP or REJECT)",
+                                "iptables-legacy -t mangle -I FORWARD"}) == 1);
     CHECK_FALSE(reaches_container(net));
 }
 
@@ -265,22 +266,23 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds DNAT rules of other nftables tables f
 {
     write_net_sysctl("net/ipv4/ip_forward", "1");
     // One case per chain, all jumped to from one NAT chain that runs after warren's (priority 100).
-    nft_script("table ip foo {\n"
-               " set ports { type inet_service; elements = { 8080, 9090 }; }\n"
-               " chain pre {\n"
-               "  type nat hook prerouting priority 100;\n"
-               "  jump c_literal\n  jump c_other_proto\n  jump c_set\n  jump c_not\n  jump c_range\n  jump c_map\n"
-               "  meta l4proto . th dport vmap { tcp . 8080 : jump c_vmap, udp . 1 : jump c_vmap_other }\n"
-               " }\n"
-               " chain c_literal { tcp dport 8080 dnat to 10.9.9.9; }\n"
-               " chain c_other_proto { udp dport 8080 dnat to 10.9.9.9; }\n"
-               " chain c_set { tcp dport @ports dnat to 10.9.9.9; }\n"
-               " chain c_not { tcp dport != 8080 dnat to 10.9.9.9; }\n"
-               " chain c_range { iifname \"eth0\" udp dport 5000-6000 redirect to :53; }\n"
-               " chain c_map { dnat to tcp dport map { 8080 : 10.9.9.9 }; }\n"
-               " chain c_vmap { dnat to 10.9.9.9; }\n"
-               " chain c_vmap_other { dnat to 10.9.9.9; }\n"
-               "}\n");
+    nft_script(
+        "table ip foo {\n"
+        " set ports { type inet_service; elements = { 8080, 9090 }; }\n"
+        " chain pre {\n"
+        "  type nat hook prerouting priority 100;\n"
+        "  jump c_literal\n  jump c_other_proto\n  jump c_set\n  jump c_not\n  jump c_range\n  jump c_map\n"
+        "  meta l4proto . th dport vmap { tcp . 8080 : jump c_vmap, udp . 1 : jump c_vmap_other }\n"
+        " }\n"
+        " chain c_literal { tcp dport 8080 dnat to 10.9.9.9; }\n"
+        " chain c_other_proto { udp dport 8080 dnat to 10.9.9.9; }\n"
+        " chain c_set { tcp dport @ports dnat to 10.9.9.9; }\n"
+        " chain c_not { tcp dport != 8080 dnat to 10.9.9.9; }\n"
+        " chain c_range { iifname \"eth0\" udp dport 5000-6000 redirect to :53; }\n"
+        " chain c_map { dnat to tcp dport map { 8080 : 10.9.9.9 }; }\n"
+        " chain c_vmap { dnat to 10.9.9.9; }\n"
+        " chain c_vmap_other { dnat to 10.9.9.9; }\n"
+        "}\n");
 
     auto report = doctor();
     INFO(report.out);
@@ -295,7 +297,8 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds DNAT rules of other nftables tables f
     CHECK(report.status == 0);  // warnings only: that chain runs after warren's
     const auto tcp = "DNATs every new connection to tcp port 8080 (task web-1)";
     const auto later = "runs after warren's (priority -100)";
-    CHECK(report.count("WARN", {"rule ip foo c_literal handle", "(reached from base chain pre through c_literal)", tcp, later}) == 1);
+    CHECK(report.count("WARN", {"rule ip foo c_literal handle", "(reached from base chain pre through c_literal)", tcp, later}) ==
+          1);
     CHECK(report.count("WARN", {"rule ip foo c_set handle", tcp}) == 1);
     CHECK(report.count("WARN", {"rule ip foo c_map handle", tcp}) == 1);
     CHECK(report.count("WARN", {"rule ip foo c_vmap handle", tcp}) == 1);
@@ -326,15 +329,17 @@ TEST_CASE_METHOD(FreshNetns, "doctor fails on a DNAT rule that takes a published
     const std::string port = "tcp port " + std::to_string(host_port) + " (task web-1)";
 
     // Earlier than warren's chain, for every connection to the port: certain.
-    nft_script("table inet early {\n chain pre {\n  type nat hook prerouting priority -150;\n"
-               "  tcp dport " + std::to_string(host_port) + " dnat ip to " + Topology::container_ip + ":9\n }\n}\n");
+    nft_script(
+        "table inet early {\n chain pre {\n  type nat hook prerouting priority -150;\n"
+        "  tcp dport " +
+        std::to_string(host_port) + " dnat ip to " + Topology::container_ip + ":9\n }\n}\n");
     const auto before = ruleset();
     auto report = doctor();
     INFO(report.out);
     CHECK(report.status == 1);
-    const auto found = report.matching("FAIL", {"rule inet early pre handle", "DNATs every new connection to " + port,
-                                                "(hook prerouting, priority -150) runs before warren's (priority -100)",
-                                                "never reach the containers"});
+    const auto found = report.matching(
+        "FAIL", {"rule inet early pre handle", "DNATs every new connection to " + port,
+                 "(hook prerouting, priority -150) runs before warren's (priority -100)", "never reach the containers"});
     REQUIRE(found.size() == 1);
     CHECK(ruleset() == before);
     CHECK_FALSE(reaches_container(net));  // the doctor was right
@@ -371,11 +376,11 @@ TEST_CASE_METHOD(FreshNetns, "doctor fails on a DNAT rule that takes a published
     }
 
     // iptables-legacy's nat table: invisible to nft, same priority as warren's.
-    const auto rule = "-A PREROUTING -p tcp -m tcp --dport " + std::to_string(host_port) +
-                      " -j DNAT --to-destination " + Topology::container_ip + ":9";
-    if (const auto why = try_legacy({"-t", "nat", "-A", "PREROUTING", "-p", "tcp", "-m", "tcp", "--dport",
-                                     std::to_string(host_port), "-j", "DNAT", "--to-destination",
-                                     std::string(Topology::container_ip) + ":9"});
+    const auto rule = "-A PREROUTING -p tcp -m tcp --dport " + std::to_string(host_port) + " -j DNAT --to-destination " +
+                      Topology::container_ip + ":9";
+    if (const auto why =
+            try_legacy({"-t", "nat", "-A", "PREROUTING", "-p", "tcp", "-m", "tcp", "--dport", std::to_string(host_port), "-j",
+                        "DNAT", "--to-destination", std::string(Topology::container_ip) + ":9"});
         !why.empty()) {
         WARN("SKIPPED: " << why << "; legacy DNAT rules are not tested");
         return;
@@ -384,8 +389,8 @@ TEST_CASE_METHOD(FreshNetns, "doctor fails on a DNAT rule that takes a published
     report = doctor();
     INFO(report.out);
     CHECK(report.status == 0);
-    const auto legacy = report.matching("WARN", {"iptables-legacy nat rule '" + rule + "'", "DNATs every new connection to " + port,
-                                                 "has the priority of warren's"});
+    const auto legacy = report.matching("WARN", {"iptables-legacy nat rule '" + rule + "'",
+                                                 "DNATs every new connection to " + port, "has the priority of warren's"});
     REQUIRE(legacy.size() == 1);
     CHECK(legacy_state() == legacy_before);
     const auto legacy_remove = command_after(legacy.front(), "delete the rule (");
@@ -413,8 +418,8 @@ TEST_CASE_METHOD(FreshNetns, "doctor reads br_netfilter from its sysctl, built i
     auto report = doctor();
     INFO(report.out);
     CHECK(report.status == 0);
-    CHECK(report.count("WARN", {"net.bridge.bridge-nf-call-iptables is 0",
-                                "fix: sysctl -w net.bridge.bridge-nf-call-iptables=1"}) == 1);
+    CHECK(report.count("WARN",
+                       {"net.bridge.bridge-nf-call-iptables is 0", "fix: sysctl -w net.bridge.bridge-nf-call-iptables=1"}) == 1);
     write_net_sysctl("net/bridge/bridge-nf-call-iptables", "1");
     report = doctor();
     INFO(report.out);
@@ -439,7 +444,8 @@ TEST_CASE_METHOD(FreshNetns, "doctor fails on table ip warren without its rules"
     INFO(report.out);
     CHECK(report.status == 1);
     CHECK(report.count("FAIL", {"the chain(s) prerouting, output, postrouting, forward of table ip warren lack their "
-                                "rules", "the next warren-nft publish restores them"}) == 1);
+                                "rules",
+                                "the next warren-nft publish restores them"}) == 1);
     CHECK(report.count("OK", {"table ip warren has its chains"}) == 0);
     CHECK(ruleset() == before);  // diagnosed, not repaired
 
@@ -454,18 +460,18 @@ TEST_CASE_METHOD(FreshNetns, "doctor fails on table ip warren without its rules"
 
 namespace kt {
 
-TEST_CASE_METHOD(FreshNetns, "doctor compares the addresses of DNAT rules with ports published on one address",
-                 "[cli][doctor]")
+TEST_CASE_METHOD(FreshNetns, "doctor compares the addresses of DNAT rules with ports published on one address", "[cli][doctor]")
 {
     write_net_sysctl("net/ipv4/ip_forward", "1");
     publish("web-1", "10.0.0.2", {"192.0.2.1:8080:80", "9090:90"});
-    nft_script("table ip foo {\n chain pre {\n  type nat hook prerouting priority 100;\n"
-               "  ip daddr 192.0.2.1 tcp dport 8080 dnat to 10.9.9.1 comment \"same address\"\n"
-               "  ip daddr 192.0.2.0/24 tcp dport 8080 dnat to 10.9.9.3 comment \"its network\"\n"
-               "  ip daddr 198.51.100.7 tcp dport 8080 dnat to 10.9.9.2 comment \"another address\"\n"
-               "  ip daddr != 192.0.2.1 tcp dport 8080 dnat to 10.9.9.4 comment \"all but it\"\n"
-               "  ip daddr 192.0.2.1 tcp dport 9090 dnat to 10.9.9.5 comment \"one address of all\"\n"
-               " }\n}\n");
+    nft_script(
+        "table ip foo {\n chain pre {\n  type nat hook prerouting priority 100;\n"
+        "  ip daddr 192.0.2.1 tcp dport 8080 dnat to 10.9.9.1 comment \"same address\"\n"
+        "  ip daddr 192.0.2.0/24 tcp dport 8080 dnat to 10.9.9.3 comment \"its network\"\n"
+        "  ip daddr 198.51.100.7 tcp dport 8080 dnat to 10.9.9.2 comment \"another address\"\n"
+        "  ip daddr != 192.0.2.1 tcp dport 8080 dnat to 10.9.9.4 comment \"all but it\"\n"
+        "  ip daddr 192.0.2.1 tcp dport 9090 dnat to 10.9.9.5 comment \"one address of all\"\n"
+        " }\n}\n");
     std::map<std::string, std::string> handles;  // comment -> "handle N"
     const auto chain = nlohmann::json::parse(nft({"-j", "list", "chain", "ip", "foo", "pre"}));
     for (const auto& object : chain.at("nftables"))
@@ -523,8 +529,8 @@ TEST_CASE_METHOD(FreshNetns, "doctor fails on a dormant table and a chain with p
                                 "(the next warren-nft publish sets it back to accept), or nft chain ip warren forward "
                                 "'{ policy accept; }'"}) == 1);
     CHECK(report.count("WARN", {"chain ip warren forward"}) == 0);  // the FAIL says it
-    CHECK(report.count("OK", {"1 port(s) published"}) == 1);         // a publisher adopts it
-    CHECK(ruleset() == before);                                      // diagnosed, not repaired
+    CHECK(report.count("OK", {"1 port(s) published"}) == 1);        // a publisher adopts it
+    CHECK(ruleset() == before);                                     // diagnosed, not repaired
 
     // The fix as printed wakes the table.
     check_output(Command{fix_command(dormant.front()), {}, nullptr, {}});
@@ -546,20 +552,28 @@ TEST_CASE_METHOD(FreshNetns, "doctor fails on sets a publisher refuses, with the
     if (constant)
         nft_script("table ip warren {\n\tmap ports { " + ports_type + "flags constant; }\n}\n");
     else
-        nft_script("table ip warren {\n"
-                   "\tmap ports { " + ports_type + "flags timeout; timeout 2s; size 2; }\n"
-                   "\tmap bound_ports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; "
-                   "flags interval; }\n"
-                   "\tset backends { " + backends_type + "flags dynamic; }\n"
-                   // Not ours: no concern of a publisher.
-                   "\tset other { " + backends_type + "flags timeout; }\n"
-                   "}\n");
+        nft_script(
+            "table ip warren {\n"
+            "\tmap ports { " +
+            ports_type +
+            "flags timeout; timeout 2s; size 2; }\n"
+            "\tmap bound_ports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; "
+            "flags interval; }\n"
+            "\tset backends { " +
+            backends_type +
+            "flags dynamic; }\n"
+            // Not ours: no concern of a publisher.
+            "\tset other { " +
+            backends_type +
+            "flags timeout; }\n"
+            "}\n");
     const auto before = ruleset();
     auto report = doctor();
     INFO(report.out);
     CHECK(report.status == 1);
-    const std::string refused = ", so warren-nft refuses to publish into it; fix: nft delete table ip warren (which "
-                                "deletes every port published in it), then publish every task's ports again";
+    const std::string refused =
+        ", so warren-nft refuses to publish into it; fix: nft delete table ip warren (which "
+        "deletes every port published in it), then publish every task's ports again";
     std::vector<std::string> expected;
     if (constant) {
         expected = {"map ip warren ports has flags constant: the kernel refuses to add or delete its elements" + refused};
@@ -567,9 +581,9 @@ TEST_CASE_METHOD(FreshNetns, "doctor fails on sets a publisher refuses, with the
         expected = {"map ip warren ports has flags timeout: its elements would expire" + refused,
                     "map ip warren ports has size 2: the kernel takes no more than 2 elements" + refused,
                     "map ip warren bound_ports has flags interval: its elements are ranges of keys, not the single "
-                    "ports warren-nft writes" + refused,
-                    "set ip warren backends has flags dynamic: rules may add elements to it that no task published" +
-                        refused};
+                    "ports warren-nft writes" +
+                        refused,
+                    "set ip warren backends has flags dynamic: rules may add elements to it that no task published" + refused};
     }
     for (const auto& line : expected)
         CHECK(report.count("FAIL", {line}) == 1);

@@ -147,11 +147,39 @@ TEST_CASE("port ranges map each host port to the container port at its place", "
 
 TEST_CASE("bad port specs are refused with a message that says what is right", "[cli][spec]")
 {
-    for (const char* bad : {"", "80", ":80", "80:", "a:80", "80:b", "-1:80", "0:80", "80:0", "65536:80", "80:65536",
-                            "80:80/", "80:80/ip", "80:80/tcp/udp", "1.2.3:80:80", "x:80:80", "224.0.0.1:80:80",
-                            "[::1]:80", "[10.0.0.1]80:80", "1:2:3:4", " 80:80", "80:80 ", "[]:80:80", "[::1:80:80",
-                            "8000-:80", "-8000:80", "80-81-82:80-81-82", "1-2:1", "0-1:0-1", "65535-65536:1-2",
-                            "[::]:1:2:3", "::", "::1:80"})
+    for (const char* bad : {"",
+                            "80",
+                            ":80",
+                            "80:",
+                            "a:80",
+                            "80:b",
+                            "-1:80",
+                            "0:80",
+                            "80:0",
+                            "65536:80",
+                            "80:65536",
+                            "80:80/",
+                            "80:80/ip",
+                            "80:80/tcp/udp",
+                            "1.2.3:80:80",
+                            "x:80:80",
+                            "224.0.0.1:80:80",
+                            "[::1]:80",
+                            "[10.0.0.1]80:80",
+                            "1:2:3:4",
+                            " 80:80",
+                            "80:80 ",
+                            "[]:80:80",
+                            "[::1:80:80",
+                            "8000-:80",
+                            "-8000:80",
+                            "80-81-82:80-81-82",
+                            "1-2:1",
+                            "0-1:0-1",
+                            "65535-65536:1-2",
+                            "[::]:1:2:3",
+                            "::",
+                            "::1:80"})
         CHECK_THROWS_AS(parse_port_spec(bad), UsageError);
 
     CHECK(spec_refusal("8000-8002:9000-9001") ==
@@ -162,8 +190,7 @@ TEST_CASE("bad port specs are refused with a message that says what is right", "
     CHECK(spec_refusal("8002-8000:9000-9002") ==
           "-p \"8002-8000:9000-9002\": host port range \"8002-8000\" is reversed; give the lower port first, e.g. "
           "8000-8002");
-    CHECK_THAT(spec_refusal("8000-8002:9002-9000"),
-               Catch::Contains("container port range \"9002-9000\" is reversed"));
+    CHECK_THAT(spec_refusal("8000-8002:9002-9000"), Catch::Contains("container port range \"9002-9000\" is reversed"));
     CHECK_THAT(spec_refusal("8000-70000:1-2"), Catch::Contains("host port \"70000\" is out of range"));
 
     // A bare IPv6 address: the message gives the bracketed form.
@@ -190,11 +217,10 @@ TEST_CASE("the library judges host addresses and counts, in its own words after 
 {
     // Port 0, and a range longer than one request may be.
     CHECK_THAT(spec_refusal("0:80"), Catch::StartsWith("-p \"0:80\": host port 0 is not a port"));
-    CHECK_THAT(spec_refusal("1-1000:1-1000"),
-               Catch::StartsWith("-p \"1-1000:1-1000\": 1000 ports in one request; at most 512"));
+    CHECK_THAT(spec_refusal("1-1000:1-1000"), Catch::StartsWith("-p \"1-1000:1-1000\": 1000 ports in one request; at most 512"));
     // Addresses that cannot be published on: the message names the spec, then the address.
-    for (const char* spec : {"[::1]:8080:80", "[fe80::1]:8080:80", "224.0.0.1:8080:80", "nohost:8080:80",
-                             "[ff02::1]:8080:80", "10.0.0.300:8080:80"}) {
+    for (const char* spec : {"[::1]:8080:80", "[fe80::1]:8080:80", "224.0.0.1:8080:80", "nohost:8080:80", "[ff02::1]:8080:80",
+                             "10.0.0.300:8080:80"}) {
         const auto message = spec_refusal(spec);
         INFO(message);
         CHECK(message.starts_with("-p \"" + std::string(spec) + "\": "));
@@ -214,10 +240,14 @@ TEST_CASE("--ip once per family", "[cli][spec]")
     CHECK(parse({"10.88.0.5", "fd00::5"}) == ContainerAddresses{"10.88.0.5", "fd00::5"});
     CHECK(parse({"fd00::5", "10.88.0.5"}) == ContainerAddresses{"10.88.0.5", "fd00::5"});
 
-    CHECK(refusal([&] { parse({"10.88.0.5", "10.88.0.6"}); }) ==
+    CHECK(refusal([&] {
+              parse({"10.88.0.5", "10.88.0.6"});
+          }) ==
           "--ip: \"10.88.0.5\" and \"10.88.0.6\" are both IPv4 addresses; give the container's address of each family "
           "once (at most one IPv4 and one IPv6 address)");
-    CHECK_THAT(refusal([&] { parse({"fd00::5", "10.88.0.5", "fd00::6"}); }),
+    CHECK_THAT(refusal([&] {
+                   parse({"fd00::5", "10.88.0.5", "fd00::6"});
+               }),
                Catch::StartsWith("--ip: \"fd00::5\" and \"fd00::6\" are both IPv6 addresses"));
     // Each address is the library's to judge.
     CHECK_THAT(refusal([&] { parse({"127.0.0.1"}); }), Catch::StartsWith("--ip: container IP \"127.0.0.1\""));
@@ -235,8 +265,8 @@ TEST_CASE("a host address of a family the container lacks is refused", "[cli][sp
     const ContainerAddresses ipv4{"10.88.0.5", ""};
     const ContainerAddresses ipv6{"", "fd00::5"};
     const ContainerAddresses dual{"10.88.0.5", "fd00::5"};
-    for (const char* spec : {"8080:80", ":8080:80", "0.0.0.0:8080:80", "127.0.0.1:8080:80", "[::]:8080:80",
-                             "[2001:db8::10]:8080:80"}) {
+    for (const char* spec :
+         {"8080:80", ":8080:80", "0.0.0.0:8080:80", "127.0.0.1:8080:80", "[::]:8080:80", "[2001:db8::10]:8080:80"}) {
         const auto mapping = parse_one(spec);
         CHECK_NOTHROW(check_host_family(spec, mapping, dual));
         const bool v6 = mapping.host_ip.find(':') != std::string::npos;
@@ -313,8 +343,8 @@ TEST_CASE("the library's checks name the command-line argument", "[cli][spec]")
         FAIL("no UsageError");
     } catch (const UsageError& e) {
         // The argument first, then the library's own sentence.
-        CHECK_THAT(e.what(), Catch::StartsWith("--task: task id \"a'b\" contains \"'\"") &&
-                                 Catch::Contains("only letters, digits"));
+        CHECK_THAT(e.what(),
+                   Catch::StartsWith("--task: task id \"a'b\" contains \"'\"") && Catch::Contains("only letters, digits"));
     }
     CHECK_THROWS_AS(check_argument("--task", [] { nft::validate_task_id(""); }), UsageError);
     CHECK_THROWS_AS(check_argument("--name", [] { nft::validate_port_name(std::string(33, 'a')); }), UsageError);

@@ -201,8 +201,8 @@ TEST_CASE_METHOD(FreshNetns, "watch repairs the tasks it found, traffic flows ag
 {
     const Topology net;
     EchoServer web(net.container, Transport::tcp, 8080, "web");
-    cli_ok({"publish", "--task", "web-1", "--ip", Topology::container_ip, "-p", "18080:8080", "-p", "15353:53/udp",
-            "--name", "web"});
+    cli_ok({"publish", "--task", "web-1", "--ip", Topology::container_ip, "-p", "18080:8080", "-p", "15353:53/udp", "--name",
+            "web"});
     const auto published = kernel_ports();
     REQUIRE(answer(net, 18080, "before") == "web:before");
 
@@ -280,9 +280,10 @@ TEST_CASE_METHOD(FreshNetns, "watch --json prints one object per line, --counter
     CHECK(kernel_backends_counted());  // created counting, as publish --counters would
 
     // A port someone else took over in between stays theirs: reported as skipped.
-    nft_script("delete element ip warren ports { tcp . 8080 }\n"
-               "add element ip warren ports { tcp . 8080 : 10.99.0.1 . 99 }\n"
-               "delete element ip warren ports { tcp . 8081 }\n");
+    nft_script(
+        "delete element ip warren ports { tcp . 8080 }\n"
+        "add element ip warren ports { tcp . 8080 : 10.99.0.1 . 99 }\n"
+        "delete element ip warren ports { tcp . 8081 }\n");
     repair = json::parse(watch.next_line(starting_with(R"({"event":"repair")")));
     INFO(repair.dump());
     CHECK(repair.at("ports_restored") == 1);
@@ -324,9 +325,10 @@ TEST_CASE("watch's lines escape what other programs chose and say what failed", 
     report.error = "kernel said \x1b[1mno";
     report.skipped = {"8080/tcp of task a (held by task b)", "53/udp of task a (held by task c)"};
     const auto line = warren::cli::format_repair(report, false);
-    CHECK(line == "repair failed after 1.500 ms, retrying within a second: kernel said \\x1b[1mno; damage: rule deleted "
-                  "from chain prerouting (generation 42 by evil\\x1b]0;owned\\x07[7]); skipped 2 port(s) held by another "
-                  "owner: 8080/tcp of task a (held by task b), 53/udp of task a (held by task c)");
+    CHECK(line ==
+          "repair failed after 1.500 ms, retrying within a second: kernel said \\x1b[1mno; damage: rule deleted "
+          "from chain prerouting (generation 42 by evil\\x1b]0;owned\\x07[7]); skipped 2 port(s) held by another "
+          "owner: 8080/tcp of task a (held by task b), 53/udp of task a (held by task c)");
     CHECK(terminal_safe(line));
 
     // A process name that is not UTF-8 still makes valid JSON, escaped as in the text.
@@ -339,7 +341,8 @@ TEST_CASE("watch's lines escape what other programs chose and say what failed", 
     report = {};
     report.damage = "earlier repair failed";
     report.layout_restored = true;
-    CHECK(warren::cli::format_repair(report, false) == "repaired in 0.000 ms: the layout restored; damage: earlier repair failed");
+    CHECK(warren::cli::format_repair(report, false) ==
+          "repaired in 0.000 ms: the layout restored; damage: earlier repair failed");
 }
 
 }  // namespace kt

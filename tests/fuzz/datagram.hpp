@@ -17,8 +17,7 @@ namespace warren::fuzz {
 
 class Datagram {
 public:
-    Datagram(const std::uint8_t* data, std::size_t size)
-        : bytes_(std::make_unique<std::uint8_t[]>(size ? size : 1)), size_(size)
+    Datagram(const std::uint8_t* data, std::size_t size) : bytes_(std::make_unique<std::uint8_t[]>(size ? size : 1)), size_(size)
     {
         if (size)
             std::memcpy(bytes_.get(), data, size);

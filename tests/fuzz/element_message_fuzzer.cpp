@@ -36,8 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (void)layout::parse_owner_comment(element.comment);
         }
     });
-    const auto comment = netlink::comment_of(datagram.bytes().data(), static_cast<std::uint32_t>(size),
-                                             NFTNL_UDATA_SET_ELEM_COMMENT);
+    const auto comment =
+        netlink::comment_of(datagram.bytes().data(), static_cast<std::uint32_t>(size), NFTNL_UDATA_SET_ELEM_COMMENT);
     if (comment.size() > size)
         fail("a comment longer than its userdata");
     return 0;

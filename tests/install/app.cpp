@@ -70,8 +70,7 @@ int main()
     static_assert(!std::is_copy_constructible_v<nft::HostPortPublisher>);
     static_assert(nft::HostPortPublisher::max_ports_per_request > 0);
     void (nft::HostPortPublisher::*unpublish)(std::string_view) = &nft::HostPortPublisher::unpublish_ports;
-    std::vector<nft::PublishedPort> (nft::HostPortPublisher::*all)() const =
-        &nft::HostPortPublisher::all_published_ports;
+    std::vector<nft::PublishedPort> (nft::HostPortPublisher::*all)() const = &nft::HostPortPublisher::all_published_ports;
     check(unpublish != nullptr && all != nullptr, "HostPortPublisher members resolve");
 
     nft::KernelFeatures features;

@@ -31,8 +31,8 @@ const std::vector<PortMapping> web{tcp(host_port, container_port, "web")};
 // Whether a client outside reaches the container through the published port.
 bool reaches(const Topology& net)
 {
-    const auto r = exchange(net.client, Transport::tcp, Topology::host_client_side_ip, host_port, "hello",
-                            std::chrono::milliseconds(700));
+    const auto r =
+        exchange(net.client, Transport::tcp, Topology::host_client_side_ip, host_port, "hello", std::chrono::milliseconds(700));
     INFO(r.error);
     return r.replied && r.reply == "web:hello";
 }

@@ -13,8 +13,8 @@ namespace {
 
 int count_lines_starting(const MonitorLog& log, const std::string& prefix)
 {
-    return static_cast<int>(std::count_if(log.lines.begin(), log.lines.end(),
-                                          [&](const std::string& line) { return line.starts_with(prefix); }));
+    return static_cast<int>(
+        std::count_if(log.lines.begin(), log.lines.end(), [&](const std::string& line) { return line.starts_with(prefix); }));
 }
 
 // Elements added to map ports; nft monitor says "create" for adds that must not replace (NLM_F_EXCL).
@@ -80,7 +80,8 @@ TEST_CASE_METHOD(FreshNetns, "a refused publish leaves the ruleset and the publi
         // Re-publishing task-a elsewhere leaves the foreign element alone.
         publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8081, 81)});
         const auto now = kernel_ports();
-        CHECK(std::count_if(now.begin(), now.end(), [](const KernelPort& p) { return p.host_port == 9090 && p.comment.empty(); }) == 1);
+        CHECK(std::count_if(now.begin(), now.end(),
+                            [](const KernelPort& p) { return p.host_port == 9090 && p.comment.empty(); }) == 1);
     }
 
     SECTION("the same port added behind the publisher's back between two calls")
@@ -104,12 +105,13 @@ TEST_CASE_METHOD(FreshNetns, "a publish refused by the kernel itself is not half
     // the set (EBUSY) in the middle of a batch that also creates a map, the chains, their rules and the
     // ports. (A publisher refuses a map whose size would make the kernel refuse elements before it
     // sends anything.)
-    nft_script("table ip warren {\n"
-               "  map ports { type inet_proto . inet_service : ipv4_addr . inet_service;\n"
-               "    elements = { tcp . 9090 comment \"task=task-a\" : 10.88.0.2 . 90 } }\n"
-               "  set backends { type ipv4_addr . inet_proto . inet_service; }\n"
-               "  chain other { ip daddr . meta l4proto . th dport @backends accept; }\n"
-               "}\n");
+    nft_script(
+        "table ip warren {\n"
+        "  map ports { type inet_proto . inet_service : ipv4_addr . inet_service;\n"
+        "    elements = { tcp . 9090 comment \"task=task-a\" : 10.88.0.2 . 90 } }\n"
+        "  set backends { type ipv4_addr . inet_proto . inet_service; }\n"
+        "  chain other { ip daddr . meta l4proto . th dport @backends accept; }\n"
+        "}\n");
     const auto before = ruleset();
     HostPortPublisher publisher;
     const auto view = publisher.all_published_ports();
@@ -149,8 +151,8 @@ TEST_CASE_METHOD(FreshNetns, "every publish, re-publish and unpublish is one nf_
     CHECK(log.generations == 1);
     CHECK(added_ports(log) == 1);
     CHECK(count_lines_starting(log, "delete element ip warren ports") == 2);
-    CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", replacement[0]),
-                                        kernel_port("task-a", "10.88.0.2", replacement[1])});
+    CHECK(kernel_ports() ==
+          std::vector{kernel_port("task-a", "10.88.0.2", replacement[0]), kernel_port("task-a", "10.88.0.2", replacement[1])});
 
     // Publishing exactly what is published changes nothing.
     log = monitor_transactions([&] { publisher.publish_ports("task-a", "10.88.0.2", replacement); });
@@ -167,7 +169,9 @@ TEST_CASE_METHOD(FreshNetns, "every publish, re-publish and unpublish is one nf_
     // A refused publish commits nothing at all.
     publisher.publish_ports("task-a", "10.88.0.2", ports);
     log = monitor_transactions([&] {
-        const auto e = expect_error([&] { publisher.publish_ports("task-b", "10.88.0.3", std::vector{tcp(7000, 7), tcp(8443, 1)}); });
+        const auto e = expect_error([&] {
+            publisher.publish_ports("task-b", "10.88.0.3", std::vector{tcp(7000, 7), tcp(8443, 1)});
+        });
         CHECK(e.code() == errc::port_conflict);
     });
     INFO("nft monitor:\n" << log.text);

@@ -90,12 +90,7 @@ rs::Transaction many_elements(const rs::Table& table, int elements)
     rs::Transaction tx(table);
     tx.add(table).add(set);
     for (int i = 0; i < elements; ++i)
-        tx.add(rs::Element{"s",
-                           {10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)},
-                           {},
-                           "",
-                           0,
-                           0});
+        tx.add(rs::Element{"s", {10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)}, {}, "", 0, 0});
     return tx;
 }
 
@@ -113,7 +108,8 @@ void check_too_large(const Error& e)
 
 }  // namespace
 
-TEST_CASE_METHOD(FreshNetns, "the netlink socket raises its send buffer for a batch that does not fit, where it may", "[bigbatch]")
+TEST_CASE_METHOD(FreshNetns, "the netlink socket raises its send buffer for a batch that does not fit, where it may",
+                 "[bigbatch]")
 {
     Socket socket;
     const auto before = socket.send_capacity();
@@ -188,7 +184,8 @@ TEST_CASE_METHOD(FreshNetns, "backends elements too many for one batch follow th
     CHECK(kernel_backends() == backends_of(tasks));
 }
 
-TEST_CASE_METHOD(FreshNetns, "a self-healing publisher restores a large deleted table in groups of whole tasks", "[bigbatch][heal]")
+TEST_CASE_METHOD(FreshNetns, "a self-healing publisher restores a large deleted table in groups of whole tasks",
+                 "[bigbatch][heal]")
 {
     const auto tasks = one_port_tasks(3000);
     HostPortPublisher().reconcile(tasks);

@@ -106,7 +106,8 @@ TEST_CASE_METHOD(FreshNetns, "two processes publishing concurrently, and racing 
                 }
                 const std::string racer = "p" + std::to_string(id) + "-race" + std::to_string(i);
                 try {
-                    publisher.publish_ports(racer, container_ip(id, 100 + i), std::vector{tcp(static_cast<std::uint16_t>(30000 + i), 80)});
+                    publisher.publish_ports(racer, container_ip(id, 100 + i),
+                                            std::vector{tcp(static_cast<std::uint16_t>(30000 + i), 80)});
                     write_all(report, "win " + std::to_string(i) + "\n");
                 } catch (const Error& e) {
                     if (e.code() == errc::port_conflict) {

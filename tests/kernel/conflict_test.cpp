@@ -28,8 +28,8 @@ TEST_CASE_METHOD(FreshNetns, "a port held by another task is a port_conflict tha
     // The same number with the other protocol is another port.
     const std::vector<PortMapping> b_ports = {udp(8080, 8080, "metrics")};
     publisher.publish_ports("task-b", "10.88.0.3", b_ports);
-    CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0]),
-                                        kernel_port("task-b", "10.88.0.3", b_ports[0])});
+    CHECK(kernel_ports() ==
+          std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0]), kernel_port("task-b", "10.88.0.3", b_ports[0])});
     CHECK(publisher.published_ports("task-b") == b_ports);
     const std::vector<PortMapping> c_ports = {sctp(8080, 8080)};
     publisher.publish_ports("task-c", "10.88.0.4", c_ports);
@@ -70,7 +70,9 @@ TEST_CASE_METHOD(FreshNetns, "re-publishing a task replaces its mapping", "[conf
     SECTION("a replacement that conflicts keeps the old mapping")
     {
         const auto before = ruleset();
-        const auto e = expect_error([&] { publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(7000, 70), tcp(9000, 90)}); });
+        const auto e = expect_error([&] {
+            publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(7000, 70), tcp(9000, 90)});
+        });
         INFO(describe(e));
         CHECK(e.code() == errc::port_conflict);
         CHECK_THAT(e.what(), Contains("9000") && Contains("task-b"));
@@ -79,7 +81,8 @@ TEST_CASE_METHOD(FreshNetns, "re-publishing a task replaces its mapping", "[conf
     }
 }
 
-TEST_CASE_METHOD(FreshNetns, "in a table that counts, two tasks sharing a destination keep its backend until both are gone", "[conflict][counters]")
+TEST_CASE_METHOD(FreshNetns, "in a table that counts, two tasks sharing a destination keep its backend until both are gone",
+                 "[conflict][counters]")
 {
     HostPortPublisher publisher(PublisherOptions{.counters = true});
     publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8080, 80)});
@@ -137,8 +140,8 @@ TEST_CASE_METHOD(FreshNetns, "ports bound to host addresses conflict as docker's
     // The same port on another address is another port.
     const std::vector<PortMapping> b_ports = {on("10.200.2.1", tcp(8080, 81))};
     publisher.publish_ports("task-b", "10.88.0.3", b_ports);
-    CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0]),
-                                        kernel_port("task-b", "10.88.0.3", b_ports[0])});
+    CHECK(kernel_ports() ==
+          std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0]), kernel_port("task-b", "10.88.0.3", b_ports[0])});
     CHECK(kernel_ports().front().host_ip == "10.200.1.1");
     CHECK(kernel_ports().front().comment == "task=task-a name=web");
     const auto before = ruleset();
@@ -151,7 +154,8 @@ TEST_CASE_METHOD(FreshNetns, "ports bound to host addresses conflict as docker's
                 own.publish_ports("task-c", "10.88.0.4", std::vector{port});
                 write_all(report, "published\n");
             } catch (const Error& e) {
-                write_all(report, std::string(e.code() == errc::port_conflict ? "conflict: " : "other-error: ") + e.what() + "\n");
+                write_all(report,
+                          std::string(e.code() == errc::port_conflict ? "conflict: " : "other-error: ") + e.what() + "\n");
             }
         }
         return 0;
@@ -167,7 +171,8 @@ TEST_CASE_METHOD(FreshNetns, "ports bound to host addresses conflict as docker's
     publisher.unpublish_ports("task-a");
     publisher.unpublish_ports("task-b");
     publisher.publish_ports("task-c", "10.88.0.4", std::vector{tcp(8080, 82)});
-    const auto e = expect_error([&] { publisher.publish_ports("task-d", "10.88.0.5", std::vector{on("10.200.2.1", tcp(8080, 83))}); });
+    const auto e =
+        expect_error([&] { publisher.publish_ports("task-d", "10.88.0.5", std::vector{on("10.200.2.1", tcp(8080, 83))}); });
     INFO(describe(e));
     CHECK(e.code() == errc::port_conflict);
     CHECK_THAT(e.what(), Contains("overlaps host port 8080/tcp (a port on all addresses includes every address)") &&
@@ -184,17 +189,17 @@ TEST_CASE_METHOD(FreshNetns, "a port held by an element with a hostile comment i
     nft_script(untrusted::nft_script());
     const auto before = ruleset();
     for (const auto& hostile : untrusted::elements()) {
-        const auto e = expect_error([&] {
-            publisher.publish_ports("api", "10.88.0.3", std::vector{tcp(hostile.host_port, 80)});
-        });
+        const auto e =
+            expect_error([&] { publisher.publish_ports("api", "10.88.0.3", std::vector{tcp(hostile.host_port, 80)}); });
         const std::string message = e.what();
         INFO(describe(e));
         CHECK(e.code() == errc::port_conflict);
         CHECK(std::all_of(message.begin(), message.end(), [](char c) { return c >= 0x20 && c < 0x7f; }));
         CHECK_THAT(message, Contains("host port " + std::to_string(hostile.host_port) +
                                      "/tcp is already published by another program (an element without a warren-nft "
-                                     "owner, comment " + warren::nft::quote(hostile.comment) + ") to " +
-                                     untrusted::destination_ip + ":80; nothing was changed for task \"api\""));
+                                     "owner, comment " +
+                                     warren::nft::quote(hostile.comment) + ") to " + untrusted::destination_ip +
+                                     ":80; nothing was changed for task \"api\""));
     }
     // The message is cut short, not the comment's bytes dropped: the long one says how long it is.
     CHECK_THAT(expect_error([] { HostPortPublisher().publish_ports("api", "10.88.0.3", std::vector{tcp(9004, 80)}); }).what(),

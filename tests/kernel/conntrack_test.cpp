@@ -42,8 +42,8 @@ struct Listed {
 
 std::ostream& operator<<(std::ostream& out, const Listed& e)
 {
-    return out << e.protocol << " " << e.source << ":" << e.source_port << " -> " << e.destination << ":"
-               << e.destination_port << (e.unreplied ? " [UNREPLIED]" : "") << (e.zone ? " zone " + std::to_string(e.zone) : "");
+    return out << e.protocol << " " << e.source << ":" << e.source_port << " -> " << e.destination << ":" << e.destination_port
+               << (e.unreplied ? " [UNREPLIED]" : "") << (e.zone ? " zone " + std::to_string(e.zone) : "");
 }
 
 // A fresh namespace for a test that reads the table with the conntrack tool.
@@ -105,12 +105,13 @@ std::vector<Listed> without(std::vector<Listed> entries, Predicate&& gone)
 // The kernel tracks connections in a namespace once a rule there uses conntrack.
 void track_connections()
 {
-    nft_script("table inet conntrack_on {\n"
-               "  chain output {\n"
-               "    type filter hook output priority 0\n"
-               "    ct state new accept\n"
-               "  }\n"
-               "}\n");
+    nft_script(
+        "table inet conntrack_on {\n"
+        "  chain output {\n"
+        "    type filter hook output priority 0\n"
+        "    ct state new accept\n"
+        "  }\n"
+        "}\n");
     check_output({"ip", "-6", "address", "add", std::string(v6_b) + "/128", "dev", "lo", "nodad"});
 }
 
@@ -203,10 +204,7 @@ std::array<std::uint8_t, 16> address(const std::string& ip)
     return bytes;
 }
 
-FlowMatch match(int family, std::uint8_t l4proto, std::uint16_t port)
-{
-    return FlowMatch{family, l4proto, port, std::nullopt};
-}
+FlowMatch match(int family, std::uint8_t l4proto, std::uint16_t port) { return FlowMatch{family, l4proto, port, std::nullopt}; }
 
 FlowMatch match_on(const std::string& ip, std::uint8_t l4proto, std::uint16_t port)
 {
@@ -267,7 +265,7 @@ TEST_CASE_METHOD(ConntrackNetns, "forget() deletes the entries to a host port of
     // Kernels compare only TCP and UDP ports in dump filters: the SCTP entry to 7001 is ours to spare.
     step(match(AF_INET, IPPROTO_SCTP, 7000), "sctp", 1);
     step(match(AF_INET6, IPPROTO_SCTP, 7000), "sctp", 1);
-    CHECK(expected.size() == 5);  // everything to port 7001
+    CHECK(expected.size() == 5);                                     // everything to port 7001
     CHECK(forget(table, {match(AF_INET, IPPROTO_UDP, 7000)}) == 0);  // nothing left to forget
     CHECK(forget(table, {}) == 0);
     CHECK(listed() == expected);
@@ -288,9 +286,8 @@ TEST_CASE_METHOD(ConntrackNetns, "forget() with an address deletes only the entr
     ConntrackTable table;
     // Both families in one call; each match names one address.
     CHECK(forget(table, {match_on(v4_b, IPPROTO_UDP, 7000), match_on(v6_b, IPPROTO_UDP, 7000)}) == 4);
-    auto expected = without(before, [](const Listed& e) {
-        return e.protocol == "udp" && (e.destination == v4_b || e.destination == v6_b);
-    });
+    auto expected =
+        without(before, [](const Listed& e) { return e.protocol == "udp" && (e.destination == v4_b || e.destination == v6_b); });
     CHECK(listed() == expected);
     CHECK(forget(table, {match_on(v6_a, IPPROTO_TCP, 7000)}) == 1);
     expected = without(expected, [](const Listed& e) { return e.protocol == "tcp" && e.destination == v6_a; });
@@ -358,8 +355,8 @@ TEST_CASE_METHOD(ConntrackNetns, "forget() deletes entries of any conntrack zone
     if (tool_missing())
         return;
     for (const char* zone : {"0", "5"})
-        check_output({"conntrack", "-I", "-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.1", "--sport", "1000", "--dport",
-                      "7000", "-t", "100", "-w", zone});
+        check_output({"conntrack", "-I", "-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.1", "--sport", "1000", "--dport", "7000",
+                      "-t", "100", "-w", zone});
     const auto before = listed();
     REQUIRE(before.size() == 2);
     REQUIRE(before.back().zone == 5);

@@ -33,15 +33,13 @@ std::string joined(const std::vector<std::string>& lines)
     return text;
 }
 
-bool leads_to(const sandbox::ConntrackEntry& entry, const std::string& container)
-{
-    return entry.reply.source == container;
-}
+bool leads_to(const sandbox::ConntrackEntry& entry, const std::string& container) { return entry.reply.source == container; }
 
 }  // namespace
 
-TEST_CASE_METHOD(FreshNetns, "a UDP flow follows its re-published host port to the second container, and without cleanup stays with the first",
-                 "[traffic][conntrack][dual-stack]")
+TEST_CASE_METHOD(
+    FreshNetns, "a UDP flow follows its re-published host port to the second container, and without cleanup stays with the first",
+    "[traffic][conntrack][dual-stack]")
 {
     const DualStackNet n;
     const auto family = GENERATE(Family::ipv4, Family::ipv6);
@@ -82,7 +80,8 @@ TEST_CASE_METHOD(FreshNetns, "a UDP flow follows its re-published host port to t
     }
 }
 
-TEST_CASE_METHOD(FreshNetns, "a UDP client that sent to the host port before it was published gets through right after the publish",
+TEST_CASE_METHOD(FreshNetns,
+                 "a UDP client that sent to the host port before it was published gets through right after the publish",
                  "[traffic][conntrack][dual-stack]")
 {
     const DualStackNet n;
@@ -112,9 +111,11 @@ TEST_CASE_METHOD(FreshNetns, "a UDP client that sent to the host port before it 
 
     publisher.publish_ports("dns", first_addresses, std::vector{udp(udp_host_port, udp_container_port)});
     publisher.wait_for_conntrack_cleanup();
-    const auto r = flow.exchange(a.host_client_side, udp_host_port, "right-after", cleanup ? std::chrono::milliseconds(1500) : no_answer_wait);
-    INFO((r.replied ? r.reply : r.error) << "\nconntrack:\n" << describe(conntrack_entries_to_port(n.net, udp_host_port))
-                                         << "warnings:\n" << joined(watched.warnings));
+    const auto r = flow.exchange(a.host_client_side, udp_host_port, "right-after",
+                                 cleanup ? std::chrono::milliseconds(1500) : no_answer_wait);
+    INFO((r.replied ? r.reply : r.error) << "\nconntrack:\n"
+                                         << describe(conntrack_entries_to_port(n.net, udp_host_port)) << "warnings:\n"
+                                         << joined(watched.warnings));
     CHECK(watched.warnings.empty());
     if (cleanup) {
         REQUIRE(r.replied);
@@ -126,7 +127,8 @@ TEST_CASE_METHOD(FreshNetns, "a UDP client that sent to the host port before it 
     }
 }
 
-TEST_CASE_METHOD(FreshNetns, "after unpublish no UDP conntrack entry to the host port remains, and flows to the container port itself stay",
+TEST_CASE_METHOD(FreshNetns,
+                 "after unpublish no UDP conntrack entry to the host port remains, and flows to the container port itself stay",
                  "[traffic][conntrack][dual-stack]")
 {
     const DualStackNet n;
@@ -160,8 +162,9 @@ TEST_CASE_METHOD(FreshNetns, "after unpublish no UDP conntrack entry to the host
 
     publisher.unpublish_ports("web");
     publisher.wait_for_conntrack_cleanup();
-    INFO("conntrack after the unpublish:\n" << describe(sandbox::conntrack_entries(n.net.host)) << "warnings:\n"
-                                            << joined(watched.warnings));
+    INFO("conntrack after the unpublish:\n"
+         << describe(sandbox::conntrack_entries(n.net.host)) << "warnings:\n"
+         << joined(watched.warnings));
     CHECK(watched.warnings.empty());
     CHECK(conntrack_entries_to_port(n.net, udp_host_port).empty());
     // TCP connections are left to end (docs/architecture.md): a closed one stays until it times out.

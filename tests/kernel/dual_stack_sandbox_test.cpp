@@ -38,7 +38,8 @@ TEST_CASE_METHOD(FreshNetns, "dual-stack network: client, host and both containe
     expect_no_answer(n.net.client, Transport::udp, a.host_client_side, udp_container_port, all_echoes(n));
 }
 
-TEST_CASE_METHOD(FreshNetns, "dual-stack network: a UDP flow keeps its source port and the conntrack reader shows it as conntrack -L does",
+TEST_CASE_METHOD(FreshNetns,
+                 "dual-stack network: a UDP flow keeps its source port and the conntrack reader shows it as conntrack -L does",
                  "[sandbox][dual-stack][conntrack]")
 {
     const DualStackNet n;
@@ -70,9 +71,8 @@ TEST_CASE_METHOD(FreshNetns, "dual-stack network: a UDP flow keeps its source po
     CHECK(entry.original == sandbox::ConntrackTuple{a.client, a.first, 33001, udp_container_port});
     CHECK(entry.reply == sandbox::ConntrackTuple{a.first, a.client, udp_container_port, 33001});
     CHECK(entry.seen_reply);
-    const auto unreplied = std::find_if(entries.begin(), entries.end(), [&](const sandbox::ConntrackEntry& e) {
-        return e.original.source_port == 33002;
-    });
+    const auto unreplied = std::find_if(entries.begin(), entries.end(),
+                                        [&](const sandbox::ConntrackEntry& e) { return e.original.source_port == 33002; });
     REQUIRE(unreplied != entries.end());
     CHECK_FALSE(unreplied->seen_reply);
 
@@ -91,7 +91,9 @@ TEST_CASE_METHOD(FreshNetns, "dual-stack network: a UDP flow keeps its source po
           std::string::npos);
 }
 
-TEST_CASE_METHOD(FreshNetns, "dual-stack network: the malicious neighbour's packets to 127.0.0.1 reach the host, where a careless DNAT would expose a container",
+TEST_CASE_METHOD(FreshNetns,
+                 "dual-stack network: the malicious neighbour's packets to 127.0.0.1 reach the host, where a careless DNAT would "
+                 "expose a container",
                  "[sandbox][localhost]")
 {
     const DualStackNet n;
@@ -100,8 +102,10 @@ TEST_CASE_METHOD(FreshNetns, "dual-stack network: the malicious neighbour's pack
     expect_no_answer(n.net.client, Transport::tcp, "127.0.0.1", tcp_host_port, all_echoes(n));
 
     // The rule a careless publisher would write: DNAT whatever is addressed to 127.0.0.1:port.
-    nft_script("table ip kt_careless { chain prerouting { type nat hook prerouting priority dstnat;\n"
-               "  ip daddr 127.0.0.1 tcp dport " + std::to_string(tcp_host_port) + " counter dnat to " + Net::first_ip + ":" +
-               std::to_string(tcp_container_port) + "\n}\n}\n");
+    nft_script(
+        "table ip kt_careless { chain prerouting { type nat hook prerouting priority dstnat;\n"
+        "  ip daddr 127.0.0.1 tcp dport " +
+        std::to_string(tcp_host_port) + " counter dnat to " + Net::first_ip + ":" + std::to_string(tcp_container_port) +
+        "\n}\n}\n");
     expect_reaches(n.net.client, Transport::tcp, "127.0.0.1", tcp_host_port, n.first.tcp, Net::client_ip);
 }

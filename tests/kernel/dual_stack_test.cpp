@@ -16,7 +16,8 @@ namespace {
 std::size_t elements_added(const MonitorLog& log, const std::string& family)
 {
     return static_cast<std::size_t>(std::count_if(log.lines.begin(), log.lines.end(), [&](const std::string& line) {
-        return line.starts_with("add element " + family + " warren ") || line.starts_with("create element " + family + " warren ");
+        return line.starts_with("add element " + family + " warren ") ||
+               line.starts_with("create element " + family + " warren ");
     }));
 }
 
@@ -68,7 +69,8 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in one transaction 
     for (const auto family : {Family::ipv4, Family::ipv6}) {
         const auto a = addresses_of(family);
         for (const auto transport : {Transport::tcp, Transport::udp})
-            expect_reaches(n.net.client, transport, a.host_client_side, host_port_of(transport), n.first.on(transport), a.host_bridge);
+            expect_reaches(n.net.client, transport, a.host_client_side, host_port_of(transport), n.first.on(transport),
+                           a.host_bridge);
     }
 
     // Unpublishing is one transaction too, and empties both tables of the task.
@@ -102,7 +104,8 @@ TEST_CASE_METHOD(FreshNetns, "the same host port on two host addresses leads to 
     }
 
     // Every address of a family overlaps both: refused.
-    const auto e = expect_error([&] { publisher.publish_ports("everywhere", first_addresses, std::vector{tcp(tcp_host_port, 1)}); });
+    const auto e =
+        expect_error([&] { publisher.publish_ports("everywhere", first_addresses, std::vector{tcp(tcp_host_port, 1)}); });
     CHECK(e.code() == errc::port_conflict);
 
     // One task going leaves the other's address answering.

@@ -31,7 +31,7 @@ public:
     std::uint32_t generation() override { return kernel_.generation(); }
     // A full read reads both tables: counted once, by its IPv4 one.
     rs::TableSnapshot snapshot(const rs::Table& table, std::span<const std::string> chains,
-                                    std::span<const std::string> element_sets) override
+                               std::span<const std::string> element_sets) override
     {
         if (!element_sets.empty() && table.family == rs::Family::ip)
             ++*full_reads;
@@ -259,7 +259,8 @@ TEST_CASE_METHOD(FreshNetns, "lost announcements make the view read the table ag
     REQUIRE(*full_reads == 1);
     HostPortPublisher other;
     for (int i = 0; i < 200; ++i)
-        other.publish_ports("other-" + std::to_string(i), "10.88.0.3", std::vector{udp(static_cast<std::uint16_t>(20000 + i), 53)});
+        other.publish_ports("other-" + std::to_string(i), "10.88.0.3",
+                            std::vector{udp(static_cast<std::uint16_t>(20000 + i), 53)});
     other.unpublish_ports("other-7");
     CHECK(publisher.all_published_ports().size() == 200);
     CHECK(publisher.published_ports("other-7").empty());
@@ -284,12 +285,30 @@ TEST_CASE_METHOD(FreshNetns, "a self-healing publisher restores its ports after 
     const std::string port = std::to_string(web_host_port);
 
     const std::vector<std::pair<std::string, std::function<void()>>> damages = {
-        {"nft flush ruleset", [] { nft({"flush", "ruleset"}); }},
-        {"nft delete table", [] { nft({"delete", "table", "ip", "warren"}); }},
-        {"nft flush table", [] { nft({"flush", "table", "ip", "warren"}); }},
-        {"nft delete element", [&] { nft({"delete", "element", "ip", "warren", "ports", "{", "tcp", ".", port, "}"}); }},
-        {"nft flush map", [] { nft({"flush", "map", "ip", "warren", "ports"}); }},
-        {"a deleted rule", [] { nft({"delete", "rule", "ip", "warren", "prerouting", "handle", rule_handle("prerouting")}); }},
+        {"nft flush ruleset",
+         [] {
+             nft({"flush", "ruleset"});
+         }},
+        {"nft delete table",
+         [] {
+             nft({"delete", "table", "ip", "warren"});
+         }},
+        {"nft flush table",
+         [] {
+             nft({"flush", "table", "ip", "warren"});
+         }},
+        {"nft delete element",
+         [&] {
+             nft({"delete", "element", "ip", "warren", "ports", "{", "tcp", ".", port, "}"});
+         }},
+        {"nft flush map",
+         [] {
+             nft({"flush", "map", "ip", "warren", "ports"});
+         }},
+        {"a deleted rule",
+         [] {
+             nft({"delete", "rule", "ip", "warren", "prerouting", "handle", rule_handle("prerouting")});
+         }},
         {"a deleted chain", [] { nft_script("flush chain ip warren prerouting\ndelete chain ip warren prerouting\n"); }},
         {"a ruleset file starting with flush ruleset",
          [] { nft_script("flush ruleset\ntable ip firewall {\n chain input { type filter hook input priority 0; }\n}\n"); }},
@@ -352,9 +371,10 @@ TEST_CASE_METHOD(FreshNetns, "a self-healing publisher adopts the table's tasks 
     Reports reports;
     HostPortPublisher publisher(reports.options());
     // Someone replaces one of the adopted ports by an element of their own, and deletes the other.
-    nft_script("delete element ip warren ports { tcp . 8080 }\n"
-               "add element ip warren ports { tcp . 8080 : 10.99.0.1 . 99 }\n"
-               "delete element ip warren ports { tcp . 8081 }\n");
+    nft_script(
+        "delete element ip warren ports { tcp . 8080 }\n"
+        "add element ip warren ports { tcp . 8080 : 10.99.0.1 . 99 }\n"
+        "delete element ip warren ports { tcp . 8081 }\n");
     const auto seen = reports.wait_for(1);
     REQUIRE(seen.size() == 1);
     CHECK(seen[0].error.empty());
@@ -501,8 +521,8 @@ TEST_CASE_METHOD(FreshNetns, "reconcile makes the table hold exactly the desired
         const std::vector<TaskPorts> desired = {{"a", "10.88.0.2", {tcp(8080, 80)}}, {"b", "10.88.0.3", {udp(5353, 53)}}};
         auto log = monitor_transactions([&] { publisher.reconcile(desired); });
         CHECK(log.generations == 1);
-        CHECK(kernel_ports() == std::vector{kernel_port("a", "10.88.0.2", tcp(8080, 80)),
-                                            kernel_port("b", "10.88.0.3", udp(5353, 53))});
+        CHECK(kernel_ports() ==
+              std::vector{kernel_port("a", "10.88.0.2", tcp(8080, 80)), kernel_port("b", "10.88.0.3", udp(5353, 53))});
         log = monitor_transactions([&] { HostPortPublisher().reconcile(desired); });
         CHECK(log.generations == 0);
     }
@@ -515,7 +535,8 @@ TEST_CASE_METHOD(FreshNetns, "reconcile makes the table hold exactly the desired
                                                 {"b", "10.88.0.3", {tcp(9090, 90), tcp(8081, 81)}}};
         const auto log = monitor_transactions([&] { HostPortPublisher().reconcile(desired); });
         CHECK(log.generations == 1);
-        CHECK(kernel_ports() == std::vector{kernel_port("a", "10.88.0.2", tcp(8080, 80)), kernel_port("b", "10.88.0.3", tcp(8081, 81)),
+        CHECK(kernel_ports() == std::vector{kernel_port("a", "10.88.0.2", tcp(8080, 80)),
+                                            kernel_port("b", "10.88.0.3", tcp(8081, 81)),
                                             kernel_port("b", "10.88.0.3", tcp(9090, 90))});
     }
     SECTION("conflicts inside the desired state, or with a foreign element, change nothing")
@@ -537,7 +558,8 @@ TEST_CASE_METHOD(FreshNetns, "reconcile makes the table hold exactly the desired
     }
 }
 
-TEST_CASE_METHOD(FreshNetns, "a self-healing publisher keeps working after repairs of backends elements alone", "[heal][counters]")
+TEST_CASE_METHOD(FreshNetns, "a self-healing publisher keeps working after repairs of backends elements alone",
+                 "[heal][counters]")
 {
     // A port of another publisher's task deleted behind its back leaves that port's backends
     // element behind: the healer deletes it, in a repair that changes none of its own tasks. Its

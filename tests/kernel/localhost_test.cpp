@@ -40,8 +40,8 @@ class LoopbackArrivals {
 public:
     LoopbackArrivals()
     {
-        nft_script(std::string("table netdev kt_probe {\n  chain ingress { type filter hook ingress device \"") + Net::client_link +
-                   "\" priority 0; policy accept;\n    ip daddr 127.0.0.0/8 counter\n  }\n}\n");
+        nft_script(std::string("table netdev kt_probe {\n  chain ingress { type filter hook ingress device \"") +
+                   Net::client_link + "\" priority 0; policy accept;\n    ip daddr 127.0.0.0/8 counter\n  }\n}\n");
     }
     long packets() const
     {
@@ -63,8 +63,9 @@ TEST_CASE_METHOD(FreshNetns, "a port bound to 127.0.0.1 reaches the container fr
     const DualStackNet n;
     const auto before = route_localnet_settings();
     HostPortPublisher publisher;
-    publisher.publish_ports("db", first_addresses,
-                            std::vector{on(loopback, tcp(tcp_host_port, tcp_container_port)), on(loopback, udp(udp_host_port, udp_container_port))});
+    publisher.publish_ports(
+        "db", first_addresses,
+        std::vector{on(loopback, tcp(tcp_host_port, tcp_container_port)), on(loopback, udp(udp_host_port, udp_container_port))});
 
     for (const auto transport : {Transport::tcp, Transport::udp}) {
         const auto port = host_port_of(transport);
@@ -99,9 +100,10 @@ TEST_CASE_METHOD(FreshNetns, "a neighbour that routes 127.0.0.1 to the host reac
     INFO("wildcard_on_localhost " << wildcard_on_localhost);
     HostPortPublisher publisher(PublisherOptions{.wildcard_on_localhost = wildcard_on_localhost});
     constexpr std::uint16_t wildcard_port = 18090;
-    publisher.publish_ports("db", first_addresses,
-                            std::vector{on(loopback, tcp(tcp_host_port, tcp_container_port)), on(loopback, udp(udp_host_port, udp_container_port)),
-                                        tcp(wildcard_port, tcp_container_port)});
+    publisher.publish_ports(
+        "db", first_addresses,
+        std::vector{on(loopback, tcp(tcp_host_port, tcp_container_port)), on(loopback, udp(udp_host_port, udp_container_port)),
+                    tcp(wildcard_port, tcp_container_port)});
     // Published: the host reaches the bound port, the client the wildcard one on the host's address.
     expect_reaches(n.net.host, Transport::tcp, loopback, tcp_host_port, n.first.tcp, Net::host_bridge_ip);
     expect_reaches(n.net.client, Transport::tcp, Net::host_client_side_ip, wildcard_port, n.first.tcp, Net::host_bridge_ip);
@@ -159,9 +161,8 @@ TEST_CASE_METHOD(FreshNetns, "host_ip ::1 is refused, saying that the kernel can
     MonitorLog log;
     for (const auto& container : {first_addresses, ContainerAddresses{"", Net::second_ipv6}}) {
         log = monitor_transactions([&] {
-            const auto e = expect_error([&] {
-                publisher.publish_ports("db", container, std::vector{on("::1", tcp(15432, 5432))});
-            });
+            const auto e =
+                expect_error([&] { publisher.publish_ports("db", container, std::vector{on("::1", tcp(15432, 5432))}); });
             INFO(describe(e));
             CHECK(e.code() == errc::invalid_argument);
             CHECK(e.kernel_errno() == 0);

@@ -268,8 +268,8 @@ std::vector<std::string> tables()
 
 std::ostream& operator<<(std::ostream& out, const KernelPort& port)
 {
-    return out << (port.host_ip.empty() ? "" : port.host_ip + " . ") << port.protocol << " . " << port.host_port
-               << " comment \"" << port.comment << "\" : " << port.container_ip << " . " << port.container_port;
+    return out << (port.host_ip.empty() ? "" : port.host_ip + " . ") << port.protocol << " . " << port.host_port << " comment \""
+               << port.comment << "\" : " << port.container_ip << " . " << port.container_port;
 }
 
 std::ostream& operator<<(std::ostream& out, const KernelBackend& backend)
@@ -323,9 +323,8 @@ void Monitor::sentinel()
 bool Monitor::wait_for_sentinel(std::size_t from)
 {
     const int n = sentinels_;
-    return monitor_.read_until(
-        [&](const std::string& text) { return after_sentinel(text, n, from) != std::string::npos; },
-        std::chrono::milliseconds(200));
+    return monitor_.read_until([&](const std::string& text) { return after_sentinel(text, n, from) != std::string::npos; },
+                               std::chrono::milliseconds(200));
 }
 
 MonitorLog Monitor::finish()

@@ -22,8 +22,8 @@ std::string nft(std::vector<std::string> args);
 // `nft -f -` with the script on stdin; throws with nft's stderr on failure.
 void nft_script(const std::string& script);
 
-std::string ruleset();          // nft list ruleset
-std::string warren_table();     // nft list table ip warren
+std::string ruleset();       // nft list ruleset
+std::string warren_table();  // nft list table ip warren
 bool warren_table_exists();
 
 // One element of map `ip warren ports` or `ip warren bound_ports`, from `nft -j list table ip warren`.
@@ -32,7 +32,7 @@ struct KernelPort {
     long host_port = 0;
     std::string container_ip;
     long container_port = 0;
-    std::string comment;   // "" when the element has none
+    std::string comment;       // "" when the element has none
     std::string host_ip = {};  // "" in map ports (all addresses), the address in map bound_ports
 
     friend auto operator<=>(const KernelPort&, const KernelPort&) = default;
@@ -68,7 +68,7 @@ bool kernel_backends_counted();
 // Tables `ip warren` and `ip6 warren` as one `nft -j list ruleset` shows them (one consistent read of
 // both), by family ("ip", "ip6"); a table that does not exist is not in the map.
 struct WarrenTable {
-    std::vector<KernelPort> ports;        // sorted, as kernel_ports()
+    std::vector<KernelPort> ports;  // sorted, as kernel_ports()
     bool has_backends = false;
     std::vector<KernelBackend> backends;  // sorted
 };
@@ -90,8 +90,8 @@ std::vector<std::string> tables();
 // `action` ran. Sentinel transactions (adding and deleting an unrelated table in one batch) mark the
 // start and the end, so no event is missed or attributed to the wrong side.
 struct MonitorLog {
-    std::string text;                     // the monitor's lines between the sentinels
-    int generations = 0;                  // "# new generation" lines: committed transactions
+    std::string text;     // the monitor's lines between the sentinels
+    int generations = 0;  // "# new generation" lines: committed transactions
     std::vector<std::string> lines;
 };
 template <class F>
@@ -102,6 +102,7 @@ class Monitor {
 public:
     Monitor();
     MonitorLog finish();
+
 private:
     void sentinel();
     bool wait_for_sentinel(std::size_t from);

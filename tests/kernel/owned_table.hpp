@@ -37,7 +37,8 @@ public:
             snapshot_ = reader.snapshot(table, {}, {});
         }
         if (!snapshot_.exists)
-            throw std::runtime_error("the owner's table did not appear: " + std::to_string(owner_.wait()) + " " + owner_.report());
+            throw std::runtime_error("the owner's table did not appear: " + std::to_string(owner_.wait()) + " " +
+                                     owner_.report());
     }
 
     pid_t owner() const { return owner_.pid(); }

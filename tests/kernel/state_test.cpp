@@ -125,7 +125,7 @@ TEST_CASE_METHOD(FreshNetns, "a new publisher adopts the ports an old one publis
     CHECK(bound.code() == errc::port_conflict);
     CHECK_THAT(bound.what(), Contains("9443/tcp on 10.200.1.1"));
     adopter.unpublish_ports("task-b");
-    CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0]),
-                                        kernel_port("task-a", "10.88.0.2", a_ports[1])});
+    CHECK(kernel_ports() ==
+          std::vector{kernel_port("task-a", "10.88.0.2", a_ports[0]), kernel_port("task-a", "10.88.0.2", a_ports[1])});
     check_backends(counters, {{"10.88.0.2", "tcp", 80}, {"10.88.0.2", "udp", 53}});
 }

@@ -66,10 +66,7 @@ inline PortMapping on(std::string host_ip, PortMapping mapping)
 
 // Whether every table counts, asked for or not: on kernels that cannot look a key up in a map
 // alone (KernelFeatures::map_lookups), the masquerade and forward rules need the backends set.
-inline bool tables_always_count()
-{
-    return !HostPortPublisher().kernel_features().map_lookups;
-}
+inline bool tables_always_count() { return !HostPortPublisher().kernel_features().map_lookups; }
 
 // The backends set as the table should hold it: exactly `expected` in a table that counts (asked for
 // with `counters`, or on a kernel where every table counts), and no set at all in one that does not.
@@ -84,8 +81,12 @@ inline void check_backends(bool counters, const std::vector<KernelBackend>& expe
 // The element `nft` shows for a port a task published, to compare with kernel_ports().
 inline KernelPort kernel_port(const std::string& task, const std::string& ip, const PortMapping& m)
 {
-    return KernelPort{std::string(warren::nft::to_string(m.protocol)), m.host_port, ip, m.container_port,
-                      "task=" + task + (m.name.empty() ? "" : " name=" + m.name), m.host_ip};
+    return KernelPort{std::string(warren::nft::to_string(m.protocol)),
+                      m.host_port,
+                      ip,
+                      m.container_port,
+                      "task=" + task + (m.name.empty() ? "" : " name=" + m.name),
+                      m.host_ip};
 }
 
 // The library's counters as nft shows them, to compare with kernel_backend_counters().

@@ -27,11 +27,8 @@ std::map<std::string, std::string> other_tables()
 std::vector<KernelChain> expected_chains()
 {
     return {
-        {"forward", "filter", "forward", 0},
-        {"guard", "filter", "prerouting", -300},
-        {"output", "nat", "output", -100},
-        {"postrouting", "nat", "postrouting", 100},
-        {"prerouting", "nat", "prerouting", -100},
+        {"forward", "filter", "forward", 0},        {"guard", "filter", "prerouting", -300},   {"output", "nat", "output", -100},
+        {"postrouting", "nat", "postrouting", 100}, {"prerouting", "nat", "prerouting", -100},
     };
 }
 
@@ -62,7 +59,8 @@ void check_fixed_rules(bool counting = tables_always_count())
     for (const auto& rules : {postrouting, forward}) {
         // One rule per protocol (tcp, udp, sctp): only after a protocol match can `nft -f` read
         // `ct original proto-dst` in a concatenation.
-        CHECK(occurrences(rules, "ct original ip daddr . meta l4proto . ct original proto-dst @bound_ports") == (counting ? 0 : 3));
+        CHECK(occurrences(rules, "ct original ip daddr . meta l4proto . ct original proto-dst @bound_ports") ==
+              (counting ? 0 : 3));
         CHECK(occurrences(rules, "ct status dnat meta l4proto . ct original proto-dst @ports") == (counting ? 0 : 3));
     }
     CHECK(kernel_has_backends() == counting);
@@ -72,15 +70,16 @@ void check_fixed_rules(bool counting = tables_always_count())
 
 TEST_CASE_METHOD(FreshNetns, "the publisher works in its own table ip warren and touches no other", "[table]")
 {
-    nft_script("add table ip other\n"
-               "add chain ip other c\n"
-               "add rule ip other c tcp dport 22 accept\n"
-               "add chain ip other forward_filter { type filter hook forward priority 0; policy accept; }\n"
-               // Same name, other families: not ours either.
-               "add table ip6 warren\n"
-               "add chain ip6 warren c\n"
-               "add table inet warren\n"
-               "add set inet warren ports { type inet_service; }\n");
+    nft_script(
+        "add table ip other\n"
+        "add chain ip other c\n"
+        "add rule ip other c tcp dport 22 accept\n"
+        "add chain ip other forward_filter { type filter hook forward priority 0; policy accept; }\n"
+        // Same name, other families: not ours either.
+        "add table ip6 warren\n"
+        "add chain ip6 warren c\n"
+        "add table inet warren\n"
+        "add set inet warren ports { type inet_service; }\n");
     const auto others_before = other_tables();
     REQUIRE(others_before.size() == 3);
     const auto tables_before = tables();
@@ -100,8 +99,8 @@ TEST_CASE_METHOD(FreshNetns, "the publisher works in its own table ip warren and
         INFO(listing);
         CHECK_THAT(listing, Contains("comment \"task=task-a name=web\""));
         CHECK_THAT(listing, Contains("comment \"task=task-a\""));
-        CHECK(kernel_ports() == std::vector{kernel_port("task-a", "10.88.0.2", ports[0]),
-                                            kernel_port("task-a", "10.88.0.2", ports[1])});
+        CHECK(kernel_ports() ==
+              std::vector{kernel_port("task-a", "10.88.0.2", ports[0]), kernel_port("task-a", "10.88.0.2", ports[1])});
         check_backends(false, {{"10.88.0.2", "tcp", 80}, {"10.88.0.2", "udp", 53}});  // counters are off by default
         CHECK(tables() == expected_tables);
         CHECK(other_tables() == others_before);
@@ -325,7 +324,7 @@ TEST_CASE_METHOD(FreshNetns, "a table of the layout before bound ports is upgrad
     publisher.publish_ports("new", "10.88.0.3", bound);
     CHECK(warren_chains() == expected_chains());
     check_fixed_rules(true);  // it counted, and counts on
-    CHECK(kernel_ports() == std::vector{kernel_port("old", "10.88.0.2", tcp(8080, 80, "web")),
-                                        kernel_port("new", "10.88.0.3", bound[0])});
+    CHECK(kernel_ports() ==
+          std::vector{kernel_port("old", "10.88.0.2", tcp(8080, 80, "web")), kernel_port("new", "10.88.0.3", bound[0])});
     CHECK(kernel_backends() == std::vector<KernelBackend>{{"10.88.0.2", "tcp", 80}, {"10.88.0.3", "tcp", 90}});
 }

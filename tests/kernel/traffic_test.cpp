@@ -34,8 +34,8 @@ struct Container {
 };
 
 // Sends `message` and expects `server` (answering as `tag`) to echo it, having seen `peer` as source.
-void expect_echo(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port,
-                 const std::string& message, const EchoServer& server, const std::string& tag, const std::string& peer)
+void expect_echo(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port, const std::string& message,
+                 const EchoServer& server, const std::string& tag, const std::string& peer)
 {
     const auto r = exchange(from, transport, ip, port, message);
     INFO("to " << ip << ":" << port << " (" << (transport == Transport::tcp ? "tcp" : "udp") << "): " << r.error);
@@ -80,11 +80,11 @@ TEST_CASE_METHOD(FreshNetns, "published ports carry real TCP and UDP traffic, an
 
     SECTION("from another host: DNAT to the container, masqueraded to the host's address")
     {
-        expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hello-tcp", container.tcp_published, "tcp-published",
-                    Topology::host_container_side_ip);
+        expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hello-tcp",
+                    container.tcp_published, "tcp-published", Topology::host_container_side_ip);
 
-        expect_echo(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "hello-udp", container.udp_published, "udp-published",
-                    Topology::host_container_side_ip);
+        expect_echo(net.client, Transport::udp, Topology::host_client_side_ip, udp_host_port, "hello-udp",
+                    container.udp_published, "udp-published", Topology::host_container_side_ip);
 
         // Any local address of the host works, not just the one facing the client.
         const auto other = exchange(net.client, Transport::tcp, Topology::host_container_side_ip, tcp_host_port, "other-address");
@@ -95,11 +95,11 @@ TEST_CASE_METHOD(FreshNetns, "published ports carry real TCP and UDP traffic, an
 
     SECTION("from the host itself (output chain)")
     {
-        expect_echo(net.host, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "local-tcp", container.tcp_published, "tcp-published",
-                    Topology::host_container_side_ip);
+        expect_echo(net.host, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "local-tcp", container.tcp_published,
+                    "tcp-published", Topology::host_container_side_ip);
 
-        expect_echo(net.host, Transport::udp, Topology::host_client_side_ip, udp_host_port, "local-udp", container.udp_published, "udp-published",
-                    Topology::host_container_side_ip);
+        expect_echo(net.host, Transport::udp, Topology::host_client_side_ip, udp_host_port, "local-udp", container.udp_published,
+                    "udp-published", Topology::host_container_side_ip);
     }
 
     SECTION("the host's own services on 127.0.0.1 keep their port (loopback is never DNATed)")
@@ -115,17 +115,17 @@ TEST_CASE_METHOD(FreshNetns, "published ports carry real TCP and UDP traffic, an
 
     SECTION("from the container to its own published port through the host (hairpin)")
     {
-        expect_echo(net.container, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hairpin", container.tcp_published, "tcp-published",
-                    Topology::host_container_side_ip);
+        expect_echo(net.container, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "hairpin",
+                    container.tcp_published, "tcp-published", Topology::host_container_side_ip);
     }
 
     SECTION("transit traffic not addressed to the host is neither DNATed nor masqueraded")
     {
-        expect_echo(net.client, Transport::tcp, Topology::container_ip, tcp_host_port, "transit-tcp", container.tcp_direct, "tcp-direct",
-                    Topology::client_ip);
+        expect_echo(net.client, Transport::tcp, Topology::container_ip, tcp_host_port, "transit-tcp", container.tcp_direct,
+                    "tcp-direct", Topology::client_ip);
 
-        expect_echo(net.client, Transport::udp, Topology::container_ip, udp_host_port, "transit-udp", container.udp_direct, "udp-direct",
-                    Topology::client_ip);
+        expect_echo(net.client, Transport::udp, Topology::container_ip, udp_host_port, "transit-udp", container.udp_direct,
+                    "udp-direct", Topology::client_ip);
         CHECK(container.tcp_published.peers().size() == 1);  // only the setup exchange
         CHECK(container.udp_published.peers().empty());
     }
@@ -253,7 +253,8 @@ TEST_CASE_METHOD(FreshNetns, "destination counters count real traffic and are re
     CHECK(counters_of(Protocol::udp, udp_container_port) == udp_counted);  // untouched by the re-publish
 }
 
-TEST_CASE_METHOD(FreshNetns, "counters are off by default, and a publisher that wants them adds them without a gap in service", "[traffic][counters]")
+TEST_CASE_METHOD(FreshNetns, "counters are off by default, and a publisher that wants them adds them without a gap in service",
+                 "[traffic][counters]")
 {
     const Topology net;
     Container container(net);
@@ -297,7 +298,10 @@ TEST_CASE_METHOD(FreshNetns, "counters are off by default, and a publisher that 
     CHECK(plain.destination_counters().size() == 1);
 }
 
-TEST_CASE_METHOD(FreshNetns, "a table of an earlier build, with a backends set that does not count, is migrated and its port answers before and after", "[traffic][counters]")
+TEST_CASE_METHOD(
+    FreshNetns,
+    "a table of an earlier build, with a backends set that does not count, is migrated and its port answers before and after",
+    "[traffic][counters]")
 {
     const Topology net;
     Container container(net);
@@ -305,24 +309,36 @@ TEST_CASE_METHOD(FreshNetns, "a table of an earlier build, with a backends set t
     const std::string tcp_port = std::to_string(tcp_host_port), tcp_destination = std::to_string(tcp_container_port);
     // What earlier builds wrote by default: every destination in a set without counters, and the
     // masquerade and forward rules looking it up.
-    nft_script("table ip warren {\n"
-               "  map ports { type inet_proto . inet_service : ipv4_addr . inet_service;\n"
-               "    elements = { tcp . " + tcp_port + " comment \"task=web-1\" : " + container_ip + " . " + tcp_destination + " } }\n"
-               "  map bound_ports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n"
-               "  set backends { type ipv4_addr . inet_proto . inet_service;\n"
-               "    elements = { " + container_ip + " . tcp . " + tcp_destination + " } }\n"
-               "  chain prerouting { type nat hook prerouting priority dstnat; policy accept;\n"
-               "    fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @bound_ports comment \"warren-nft: DNAT host ports published on one local address to containers\"\n"
-               "    fib daddr type local dnat ip to meta l4proto . th dport map @ports comment \"warren-nft: DNAT published host ports of local addresses to containers\"\n  }\n"
-               "  chain output { type nat hook output priority -100; policy accept;\n"
-               "    fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to ip daddr . meta l4proto . th dport map @bound_ports comment \"warren-nft: DNAT host ports published on one local non-loopback address to containers\"\n"
-               "    fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to meta l4proto . th dport map @ports comment \"warren-nft: DNAT published host ports of local non-loopback addresses to containers\"\n  }\n"
-               "  chain postrouting { type nat hook postrouting priority srcnat; policy accept;\n"
-               "    ct status dnat ip daddr . meta l4proto . th dport @backends masquerade comment \"warren-nft: masquerade connections DNATed to published containers\"\n  }\n"
-               "  chain forward { type filter hook forward priority filter; policy accept;\n"
-               "    ct status dnat ip daddr . meta l4proto . th dport @backends accept comment \"warren-nft: accept traffic to published containers\"\n"
-               "    ct status dnat ip saddr . meta l4proto . th sport @backends accept comment \"warren-nft: accept replies from published containers\"\n  }\n"
-               "}\n");
+    nft_script(
+        "table ip warren {\n"
+        "  map ports { type inet_proto . inet_service : ipv4_addr . inet_service;\n"
+        "    elements = { tcp . " +
+        tcp_port + " comment \"task=web-1\" : " + container_ip + " . " + tcp_destination +
+        " } }\n"
+        "  map bound_ports { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+        "  set backends { type ipv4_addr . inet_proto . inet_service;\n"
+        "    elements = { " +
+        container_ip + " . tcp . " + tcp_destination +
+        " } }\n"
+        "  chain prerouting { type nat hook prerouting priority dstnat; policy accept;\n"
+        "    fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @bound_ports comment \"warren-nft: DNAT host "
+        "ports published on one local address to containers\"\n"
+        "    fib daddr type local dnat ip to meta l4proto . th dport map @ports comment \"warren-nft: DNAT published host ports "
+        "of local addresses to containers\"\n  }\n"
+        "  chain output { type nat hook output priority -100; policy accept;\n"
+        "    fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to ip daddr . meta l4proto . th dport map @bound_ports comment "
+        "\"warren-nft: DNAT host ports published on one local non-loopback address to containers\"\n"
+        "    fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to meta l4proto . th dport map @ports comment \"warren-nft: "
+        "DNAT published host ports of local non-loopback addresses to containers\"\n  }\n"
+        "  chain postrouting { type nat hook postrouting priority srcnat; policy accept;\n"
+        "    ct status dnat ip daddr . meta l4proto . th dport @backends masquerade comment \"warren-nft: masquerade connections "
+        "DNATed to published containers\"\n  }\n"
+        "  chain forward { type filter hook forward priority filter; policy accept;\n"
+        "    ct status dnat ip daddr . meta l4proto . th dport @backends accept comment \"warren-nft: accept traffic to "
+        "published containers\"\n"
+        "    ct status dnat ip saddr . meta l4proto . th sport @backends accept comment \"warren-nft: accept replies from "
+        "published containers\"\n  }\n"
+        "}\n");
     expect_echo(net.client, Transport::tcp, Topology::host_client_side_ip, tcp_host_port, "before", container.tcp_published,
                 "tcp-published", Topology::host_container_side_ip);
 
@@ -354,8 +370,9 @@ TEST_CASE_METHOD(FreshNetns, "a port bound to one host address answers on that a
             CHECK(r.error == "connect: Connection refused");  // the host itself answered: not DNATed
     };
 
-    publisher.publish_ports("web-1", Topology::container_ip,
-                            std::vector{on(one, tcp(tcp_host_port, tcp_container_port)), on(one, udp(udp_host_port, udp_container_port))});
+    publisher.publish_ports(
+        "web-1", Topology::container_ip,
+        std::vector{on(one, tcp(tcp_host_port, tcp_container_port)), on(one, udp(udp_host_port, udp_container_port))});
     CHECK(kernel_ports().front().host_ip == one);
 
     // From another host and from the host itself, on the bound address: DNATed and masqueraded.
@@ -378,7 +395,8 @@ TEST_CASE_METHOD(FreshNetns, "a port bound to one host address answers on that a
                 Topology::host_container_side_ip);
 
     // All addresses overlap both: refused, and traffic is as it was.
-    const auto e = expect_error([&] { publisher.publish_ports("web-3", Topology::container_ip, std::vector{tcp(tcp_host_port, 1)}); });
+    const auto e =
+        expect_error([&] { publisher.publish_ports("web-3", Topology::container_ip, std::vector{tcp(tcp_host_port, 1)}); });
     CHECK(e.code() == errc::port_conflict);
 
     SECTION("unpublishing one address leaves the other")

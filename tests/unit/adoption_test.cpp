@@ -107,9 +107,8 @@ TEST_CASE("a map that would lose published ports is refused, and nothing is chan
     const auto attempts = kernel.fake.commit_attempts();
 
     auto publisher = publisher_on(test::share(kernel.fake));
-    for (const auto& call : std::vector<std::function<void()>>{
-             [&] { publisher.publish_ports("task-b", "10.88.0.6", other); },
-             [&] { publisher.unpublish_ports("task-a"); }}) {
+    for (const auto& call : std::vector<std::function<void()>>{[&] { publisher.publish_ports("task-b", "10.88.0.6", other); },
+                                                               [&] { publisher.unpublish_ports("task-a"); }}) {
         const auto e = error_of(call);
         CHECK(e.code() == errc::kernel_error);
         CHECK(std::string(e.what()) ==
@@ -215,15 +214,15 @@ TEST_CASE("a table with hostile comments is adopted with them as foreign element
 
     // A port one of them holds is a conflict that names it by its comment, escaped, on one line.
     for (const auto& hostile : hostile_comments) {
-        const auto e = error_of([&] {
-            publisher.publish_ports("task-c", "10.88.0.7", std::vector<PortMapping>{test::port(hostile.host_port, 80)});
-        });
+        const auto e = error_of(
+            [&] { publisher.publish_ports("task-c", "10.88.0.7", std::vector<PortMapping>{test::port(hostile.host_port, 80)}); });
         const std::string message = e.what();
         INFO(message);
         CHECK(e.code() == errc::port_conflict);
         CHECK(printable_ascii(message));
         CHECK_THAT(message, Catch::Contains("is already published by another program (an element without a warren-nft "
-                                            "owner, comment " + quote(hostile.comment) + ") to " + untrusted::destination_ip + ":80"));
+                                            "owner, comment " +
+                                            quote(hostile.comment) + ") to " + untrusted::destination_ip + ":80"));
     }
     CHECK(publisher.published_ports("task-c").empty());
 }
@@ -238,7 +237,7 @@ TEST_CASE("a conflict with a foreign element names the bytes of its comment as t
     auto publisher = publisher_on(test::share(kernel.fake));
     const auto long_one = error_of([&] { publisher.publish_ports("t", "10.88.0.7", std::vector{test::port(9100, 80)}); });
     CHECK_THAT(long_one.what(), Catch::Contains(R"(comment "task=x\x0a\x1b[2J\x22quoted\x22\x5czzzz)") &&
-                                   Catch::Contains("(cut short, 220 bytes)"));
+                                    Catch::Contains("(cut short, 220 bytes)"));
     CHECK(std::string(long_one.what()).size() < 400);
     const auto without = error_of([&] { publisher.publish_ports("t", "10.88.0.7", std::vector{test::port(9101, 80)}); });
     CHECK_THAT(without.what(), Catch::Contains("by another program (an element without a warren-nft owner) to 10.99.0.9:80"));

@@ -62,8 +62,7 @@ TEST_CASE("async errors are the synchronous Error, rethrown by use_future", "[as
     ruleset::FakeBackend fake;
     auto publisher = publisher_on(test::share(fake));
     boost::asio::thread_pool pool(2);
-    async_publish_ports(publisher, pool.get_executor(), "task-a", "10.88.0.5", {test::port(8080, 80)},
-                        boost::asio::use_future)
+    async_publish_ports(publisher, pool.get_executor(), "task-a", "10.88.0.5", {test::port(8080, 80)}, boost::asio::use_future)
         .get();
     auto conflict = async_publish_ports(publisher, pool.get_executor(), "task-b", "10.88.0.6", {test::port(8080, 81)},
                                         boost::asio::use_future);
@@ -79,13 +78,14 @@ TEST_CASE("async errors are the synchronous Error, rethrown by use_future", "[as
     CHECK(async_published_ports(publisher, pool.get_executor(), "task-a", boost::asio::use_future).get().empty());
     // A dual-stack task, from a string that is gone before the call runs.
     ContainerAddresses addresses{"10.88.0.7", "fd00::7"};
-    auto dual = async_publish_ports(publisher, pool.get_executor(), "task-c", addresses, {test::port(9090, 90)},
-                                    boost::asio::use_future);
+    auto dual =
+        async_publish_ports(publisher, pool.get_executor(), "task-c", addresses, {test::port(9090, 90)}, boost::asio::use_future);
     dual.get();
     CHECK(publisher.all_published_ports().size() == 2);
     {
         std::string ip = "fd00::8";
-        auto v6 = async_publish_ports(publisher, pool.get_executor(), "task-d", ip, {test::port(9191, 91)}, boost::asio::use_future);
+        auto v6 =
+            async_publish_ports(publisher, pool.get_executor(), "task-d", ip, {test::port(9191, 91)}, boost::asio::use_future);
         ip.assign(32, 'x');
         v6.get();
     }

@@ -18,8 +18,8 @@
 #include <algorithm>
 
 using namespace warren::nft;
-using ruleset::Family;
 using ruleset::FakeBackend;
+using ruleset::Family;
 using test::error_of;
 using test::on;
 using test::port;
@@ -66,10 +66,10 @@ TEST_CASE("a dual-stack task is one commit over both tables, and reads back as p
     publisher.publish_ports("web", dual, ports);
     REQUIRE(fake.committed().size() == 1);
     CHECK(fake.committed().back().parts().size() == 2);
-    CHECK(elements(fake, Family::ip, layout::ports_map) == 2);        // 8080, 8081
-    CHECK(elements(fake, Family::ip6, layout::ports_map) == 2);       // 8080, 8082
-    CHECK(elements(fake, Family::ip, layout::bound_ports_map) == 1);  // 9001 on 10.0.0.1
-    CHECK(elements(fake, Family::ip6, layout::bound_ports_map) == 1); // 9000 on 2001:db8::10
+    CHECK(elements(fake, Family::ip, layout::ports_map) == 2);         // 8080, 8081
+    CHECK(elements(fake, Family::ip6, layout::ports_map) == 2);        // 8080, 8082
+    CHECK(elements(fake, Family::ip, layout::bound_ports_map) == 1);   // 9001 on 10.0.0.1
+    CHECK(elements(fake, Family::ip6, layout::bound_ports_map) == 1);  // 9000 on 2001:db8::10
 
     // In host-port order; addresses as inet_ntop writes them; every address of both families as one.
     CHECK(publisher.published_ports("web") == std::vector{port(8080, 80), on("0.0.0.0", port(8081, 81)), on("::", port(8082, 82)),
@@ -121,8 +121,9 @@ TEST_CASE("a port on one family's address needs a container address of that fami
     const auto e = error_of([&] { publisher.publish_ports("x", "10.88.0.2", std::vector{on("fd00::1", port(80, 80))}); });
     CHECK(e.code() == errc::invalid_argument);
     CHECK_THAT(std::string(e.what()), Catch::Contains("no IPv6 container address"));
-    CHECK(error_of([&] { publisher.publish_ports("x", ContainerAddresses{"fd00::2", ""}, std::vector{port(80, 80)}); }).code() ==
-          errc::invalid_argument);
+    CHECK(error_of([&] {
+              publisher.publish_ports("x", ContainerAddresses{"fd00::2", ""}, std::vector{port(80, 80)});
+          }).code() == errc::invalid_argument);
     CHECK(fake.committed().empty());
 }
 
@@ -141,8 +142,7 @@ TEST_CASE("ports the host's loopback addresses reach get route_localnet towards 
     CHECK(other.route_localnet() == std::vector{std::array<std::uint8_t, 4>{10, 88, 0, 7}});
 }
 
-TEST_CASE("UDP and SCTP ports that go, move or come get their stale connection tracking entries deleted",
-          "[conntrack]")
+TEST_CASE("UDP and SCTP ports that go, move or come get their stale connection tracking entries deleted", "[conntrack]")
 {
     FakeBackend fake;
     auto publisher = publisher_on(test::share(fake));
@@ -189,8 +189,9 @@ TEST_CASE("a failed conntrack cleanup is reported, and the change stands", "[con
     };
     FakeBackend fake;
     std::vector<std::string> warnings;
-    auto publisher = publisher_on(std::make_unique<Refusing>(fake),
-                                PublisherOptions{.on_warning = [&](std::string_view message) { warnings.emplace_back(message); }});
+    auto publisher =
+        publisher_on(std::make_unique<Refusing>(fake),
+                     PublisherOptions{.on_warning = [&](std::string_view message) { warnings.emplace_back(message); }});
     CHECK_NOTHROW(publisher.publish_ports("dns", "10.88.0.2", std::vector{port(5353, 53, Protocol::udp)}));
     publisher.wait_for_conntrack_cleanup();
     CHECK(elements(fake, Family::ip, layout::ports_map) == 1);
@@ -202,13 +203,14 @@ TEST_CASE("reconcile takes dual-stack tasks", "[dual-stack][reconcile]")
 {
     FakeBackend fake;
     auto publisher = publisher_on(test::share(fake));
-    publisher.reconcile(std::vector<TaskPorts>{{"web", "10.88.0.2", {port(8080, 80)}, "fd00:88::2"},
-                                               {"v6", "fd00:88::3", {port(9090, 90)}}});
+    publisher.reconcile(
+        std::vector<TaskPorts>{{"web", "10.88.0.2", {port(8080, 80)}, "fd00:88::2"}, {"v6", "fd00:88::3", {port(9090, 90)}}});
     CHECK(fake.committed().size() == 1);
     CHECK(elements(fake, Family::ip, layout::ports_map) == 1);
     CHECK(elements(fake, Family::ip6, layout::ports_map) == 2);
-    CHECK(error_of([&] { publisher.reconcile(std::vector<TaskPorts>{{"web", "fd00:88::2", {port(8080, 80)}, "fd00:88::3"}}); })
-              .code() == errc::invalid_argument);
+    CHECK(error_of([&] {
+              publisher.reconcile(std::vector<TaskPorts>{{"web", "fd00:88::2", {port(8080, 80)}, "fd00:88::3"}});
+          }).code() == errc::invalid_argument);
 }
 
 TEST_CASE("publishing the same loopback port again sets route_localnet again; a conflict sets nothing", "[localhost]")

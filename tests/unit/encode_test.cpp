@@ -93,7 +93,8 @@ TEST_CASE("a batch carries the generation id in its header", "[encode]")
     CHECK(nft_type(batch.header(batch.messages()[0])) == NFT_MSG_NEWTABLE);
     CHECK(batch.end_seq() == 102);
     CHECK(batch.next_seq() == 103);
-    const auto* end = reinterpret_cast<const nlmsghdr*>(batch.bytes().data() + batch.bytes().size() - MNL_ALIGN(sizeof(nlmsghdr) + sizeof(nfgenmsg)));
+    const auto* end = reinterpret_cast<const nlmsghdr*>(batch.bytes().data() + batch.bytes().size() -
+                                                        MNL_ALIGN(sizeof(nlmsghdr) + sizeof(nfgenmsg)));
     CHECK(end->nlmsg_type == NFNL_MSG_BATCH_END);
     CHECK(end->nlmsg_flags & NLM_F_ACK);
 }
@@ -114,7 +115,8 @@ std::vector<std::uint8_t> libnftnl_element_message(const nlmsghdr* like, const r
         auto e = netlink::checked<netlink::SetElemPtr>(nftnl_set_elem_alloc());
         nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY, element.key.data(), static_cast<std::uint32_t>(element.key.size()));
         if (with_data && !element.data.empty())
-            nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_DATA, element.data.data(), static_cast<std::uint32_t>(element.data.size()));
+            nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_DATA, element.data.data(),
+                               static_cast<std::uint32_t>(element.data.size()));
         if (with_data && !element.comment.empty()) {
             auto udata = netlink::checked<netlink::UdataBufPtr>(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
             REQUIRE(nftnl_udata_put_strz(udata.get(), NFTNL_UDATA_SET_ELEM_COMMENT, element.comment.c_str()));
@@ -124,8 +126,8 @@ std::vector<std::uint8_t> libnftnl_element_message(const nlmsghdr* like, const r
         nftnl_set_elem_add(set.get(), e.release());
     }
     const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(like));
-    auto* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buffer.data()), NFNL_MSG_TYPE(like->nlmsg_type),
-                                      nfg->nfgen_family, like->nlmsg_flags, like->nlmsg_seq);
+    auto* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buffer.data()), NFNL_MSG_TYPE(like->nlmsg_type), nfg->nfgen_family,
+                                      like->nlmsg_flags, like->nlmsg_seq);
     nftnl_set_elems_nlmsg_build_payload(nlh, set.get());
     buffer.resize(nlh->nlmsg_len);
     return buffer;
@@ -137,8 +139,9 @@ TEST_CASE("element messages are byte for byte what libnftnl builds", "[encode]")
 {
     ruleset::Transaction tx(layout::table(ruleset::Family::ip));
     tx.create(layout::port_element({Protocol::tcp, 80}, {test::v4(10, 0, 0, 1), Protocol::tcp, 8080}, "task=web name=http"));
-    tx.create(layout::port_element({Protocol::udp, 53, test::v4(192, 168, 1, 2)}, {test::v4(10, 0, 0, 2), Protocol::udp, 53},
-                                   "task=" + std::string(max_task_id_length, 'x') + " name=" + std::string(max_name_length, 'n')));
+    tx.create(
+        layout::port_element({Protocol::udp, 53, test::v4(192, 168, 1, 2)}, {test::v4(10, 0, 0, 2), Protocol::udp, 53},
+                             "task=" + std::string(max_task_id_length, 'x') + " name=" + std::string(max_name_length, 'n')));
     tx.add(layout::destination_element({test::v4(10, 0, 0, 1), Protocol::tcp, 8080}));
     tx.remove(layout::port_element({Protocol::sctp, 9}, {test::v4(10, 0, 0, 3), Protocol::sctp, 9}, "task=old"));
     tx.remove(layout::destination_element({test::v4(10, 0, 0, 3), Protocol::sctp, 9}));
@@ -159,7 +162,8 @@ TEST_CASE("element operations on one set share a message and keep their comments
 {
     ruleset::Transaction tx(layout::table(ruleset::Family::ip));
     for (std::uint16_t port = 1; port <= 3; ++port)
-        tx.create(layout::port_element({Protocol::tcp, port}, {test::v4(10, 0, 0, 1), Protocol::tcp, 80}, "task=t" + std::to_string(port)));
+        tx.create(layout::port_element({Protocol::tcp, port}, {test::v4(10, 0, 0, 1), Protocol::tcp, 80},
+                                       "task=t" + std::to_string(port)));
     tx.add(layout::destination_element({test::v4(10, 0, 0, 1), Protocol::tcp, 80}));
     Batch batch(1, std::nullopt, false);
     netlink::encode(batch, tx);
@@ -200,7 +204,8 @@ TEST_CASE("large element lists are split below the 64 KiB attribute limit", "[en
 {
     ruleset::Transaction tx(layout::table(ruleset::Family::ip));
     for (std::uint16_t port = 1; port <= 300; ++port)
-        tx.create(layout::port_element({Protocol::udp, port}, {test::v4(10, 0, 0, 1), Protocol::udp, port}, "task=bulk-task-with-a-long-name"));
+        tx.create(layout::port_element({Protocol::udp, port}, {test::v4(10, 0, 0, 1), Protocol::udp, port},
+                                       "task=bulk-task-with-a-long-name"));
     Batch batch(1, std::nullopt, false);
     netlink::encode(batch, tx);
     REQUIRE(batch.messages().size() == 3);
@@ -292,8 +297,7 @@ TEST_CASE("a table that counts matches masquerade and forward on the backends se
     CHECK_THAT(rules[6], Catch::Contains("[ immediate reg 0 accept ]"));
 }
 
-TEST_CASE("a NEWTABLE carries flags only when the table asks for them; a set its flags, timeout and size",
-          "[encode][adopt]")
+TEST_CASE("a NEWTABLE carries flags only when the table asks for them; a set its flags, timeout and size", "[encode][adopt]")
 {
     auto awake = layout::table(ruleset::Family::ip);
     awake.flags = 0;
@@ -327,7 +331,8 @@ TEST_CASE("a NEWTABLE carries flags only when the table asks for them; a set its
 
 TEST_CASE("the IPv6 table's rules load 16-byte addresses and shift the key's other fields", "[encode][ipv6]")
 {
-    const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip6), {}, false, layout::RuleOptions{false});
+    const auto create =
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip6), {}, false, layout::RuleOptions{false});
     REQUIRE(create);
     CHECK(create->table().family == ruleset::Family::ip6);
     const auto rules = added_rules(*create);

@@ -125,12 +125,14 @@ TEST_CASE("reconcile refuses a desired state that claims a port twice, and chang
               publisher.reconcile(std::vector<TaskPorts>{{"a", "10.88.0.2", {port(8080, 80)}},
                                                          {"b", "10.88.0.3", {test::on("10.0.0.1", port(8080, 81))}}});
           }).code() == errc::invalid_argument);
-    CHECK(error_of([&] { publisher.reconcile(std::vector<TaskPorts>{{"b", "10.88.0.3", {port(8080, 81)}}, {"b", "10.88.0.3", {}}}); }).code() ==
-          errc::invalid_argument);
+    CHECK(error_of([&] {
+              publisher.reconcile(std::vector<TaskPorts>{{"b", "10.88.0.3", {port(8080, 81)}}, {"b", "10.88.0.3", {}}});
+          }).code() == errc::invalid_argument);
     CHECK(fake.committed().size() == commits);
     // Ports on different addresses, or of different protocols, do not overlap.
-    publisher.reconcile(std::vector<TaskPorts>{{"a", "10.88.0.2", {test::on("10.0.0.1", port(8080, 80))}},
-                                               {"b", "10.88.0.3", {test::on("10.0.0.2", port(8080, 81)), port(8080, 82, Protocol::udp)}}});
+    publisher.reconcile(
+        std::vector<TaskPorts>{{"a", "10.88.0.2", {test::on("10.0.0.1", port(8080, 80))}},
+                               {"b", "10.88.0.3", {test::on("10.0.0.2", port(8080, 81)), port(8080, 82, Protocol::udp)}}});
     CHECK(publisher.all_published_ports().size() == 3);
 }
 

@@ -129,7 +129,8 @@ ruleset::TableSnapshot snapshot_after(const ruleset::Transaction& tx)
 TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
 {
     ruleset::TableSnapshot empty;
-    const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), empty, false, layout::RuleOptions{false});
+    const auto create =
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), empty, false, layout::RuleOptions{false});
     REQUIRE(create);
     // table, 2 maps (no backends set: the table does not count), and per chain add, flush and rules:
     // 2 in each nat chain for DNAT, 2 per protocol in postrouting and forward, 1 in guard
@@ -142,7 +143,8 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     auto no_forward = complete;
     no_forward.chains.erase("forward");
     no_forward.rule_comments.erase("forward");
-    const auto repair = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), no_forward, false, layout::RuleOptions{false});
+    const auto repair =
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), no_forward, false, layout::RuleOptions{false});
     REQUIRE(repair);
     // table, then add/flush/6 rules for the missing chain only
     CHECK(repair->operations().size() == 1 + 8);
@@ -150,14 +152,17 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     // `nft flush chain ip warren forward`: the chain is there, its rules are not.
     auto flushed = complete;
     flushed.rule_comments.erase("forward");
-    const auto refill = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), flushed, false, layout::RuleOptions{false});
+    const auto refill =
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), flushed, false, layout::RuleOptions{false});
     REQUIRE(refill);
     CHECK(refill->operations().size() == 1 + 8);
     // A rule replaced by a foreign one is a gap too.
     auto edited = complete;
     edited.rule_comments["prerouting"] = {"something else"};
     REQUIRE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), edited, false, layout::RuleOptions{false}));
-    CHECK(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), edited, false, layout::RuleOptions{false})->operations().size() == 1 + 4);
+    CHECK(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), edited, false, layout::RuleOptions{false})
+              ->operations()
+              .size() == 1 + 4);
 }
 
 TEST_CASE("only a table that counts has a backends set; one that does not count is replaced or dropped", "[layout][counters]")
@@ -185,7 +190,8 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
     const auto complete = snapshot_after(*plain);
     CHECK_FALSE(layout::counts(complete));
     CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{false}));
-    const auto upgrade = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{true});
+    const auto upgrade =
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{true});
     REQUIRE(upgrade);
     REQUIRE(backends_of(*upgrade).size() == 1);
     CHECK(backends_of(*upgrade).front().first == ruleset::Verb::add);
@@ -200,15 +206,19 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
     older.elements[layout::backends_set] = {layout::destination_element({test::v4(10, 88, 0, 5), Protocol::tcp, 8080})};
     for (const bool counters : {false, true}) {
         INFO("counters " << counters);
-        const auto migrate = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), older, false, layout::RuleOptions{counters});
+        const auto migrate =
+            layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), older, false, layout::RuleOptions{counters});
         REQUIRE(migrate);
         const auto& ops = migrate->operations();
-        const auto removed = std::find_if(ops.begin(), ops.end(), [](const ruleset::Operation& op) {
-                                 return op.verb == ruleset::Verb::remove && std::holds_alternative<ruleset::Set>(op.object);
-                             }) - ops.begin();
+        const auto removed =
+            std::find_if(ops.begin(), ops.end(),
+                         [](const ruleset::Operation& op) {
+                             return op.verb == ruleset::Verb::remove && std::holds_alternative<ruleset::Set>(op.object);
+                         }) -
+            ops.begin();
         REQUIRE(removed < static_cast<long>(ops.size()));
-        CHECK(std::count_if(ops.begin(), ops.begin() + removed,
-                            [](const auto& op) { return op.verb == ruleset::Verb::flush; }) == 5);
+        CHECK(std::count_if(ops.begin(), ops.begin() + removed, [](const auto& op) { return op.verb == ruleset::Verb::flush; }) ==
+              5);
         CHECK(std::none_of(ops.begin(), ops.begin() + removed,
                            [](const auto& op) { return std::holds_alternative<ruleset::Rule>(op.object); }));
         CHECK(backends_of(*migrate).size() == (counters ? 2u : 1u));  // removed, then added counting
@@ -239,7 +249,11 @@ std::string refusal(const ruleset::TableSnapshot& snapshot)
 }
 
 // The complete table a first publish creates, as a snapshot shows it.
-ruleset::TableSnapshot complete_table() { return snapshot_after(*layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false})); }
+ruleset::TableSnapshot complete_table()
+{
+    return snapshot_after(
+        *layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false}));
+}
 
 const std::string remove_table = "; remove the table with `nft delete table ip warren` and publish again: kernel error";
 
@@ -269,7 +283,8 @@ TEST_CASE("a chain of ours with policy drop is set back to accept, its rules unt
 {
     auto snapshot = complete_table();
     snapshot.chains["forward"].hook->policy_accept = false;
-    const auto repair = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false});
+    const auto repair =
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false});
     REQUIRE(repair);
     const auto& ops = repair->operations();
     REQUIRE(ops.size() == 2);  // the table, then NEWCHAIN with policy accept; no flush, no rules
@@ -294,7 +309,8 @@ TEST_CASE("a dormant table is woken by the transaction that adopts it, after its
 
     auto snapshot = complete_table();
     snapshot.table_flags = NFT_TABLE_F_DORMANT;
-    const auto wake = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false});
+    const auto wake =
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false});
     REQUIRE(wake);
     // The chains are all there and only need hooking: the table, then the table without flags.
     CHECK(wake->operations().size() == 2);
@@ -305,12 +321,14 @@ TEST_CASE("a dormant table is woken by the transaction that adopts it, after its
     ruleset::TableSnapshot empty;
     empty.exists = true;
     empty.table_flags = NFT_TABLE_F_DORMANT;
-    const auto build = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), empty, false, layout::RuleOptions{false});
+    const auto build =
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), empty, false, layout::RuleOptions{false});
     REQUIRE(build);
     const auto& ops = build->operations();
     CHECK(table_flags(*build) == Flags{std::nullopt, 0u});
     CHECK(std::get<ruleset::Table>(ops.back().object).flags == 0u);
-    CHECK(std::count_if(ops.begin(), ops.end(), [](const auto& op) { return std::holds_alternative<ruleset::Chain>(op.object); }) == 10);
+    CHECK(std::count_if(ops.begin(), ops.end(),
+                        [](const auto& op) { return std::holds_alternative<ruleset::Chain>(op.object); }) == 10);
 
     // A chain to create and one to update: the kernel refuses a change of the table's flags after a
     // chain update in the same transaction, so the wake goes between them.
@@ -318,7 +336,8 @@ TEST_CASE("a dormant table is woken by the transaction that adopts it, after its
     mixed.chains.erase("forward");
     mixed.rule_comments.erase("forward");
     mixed.chains["prerouting"].hook->policy_accept = false;
-    const auto order = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), mixed, false, layout::RuleOptions{false});
+    const auto order =
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), mixed, false, layout::RuleOptions{false});
     REQUIRE(order);
     std::vector<std::string> sequence;  // the chain operations and the wake, in order
     for (const auto& op : order->operations()) {
@@ -332,7 +351,8 @@ TEST_CASE("a dormant table is woken by the transaction that adopts it, after its
     // Awake, the same table needs nothing; one that never existed is created without flags.
     snapshot.table_flags = 0;
     CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), snapshot, false, layout::RuleOptions{false}));
-    CHECK(table_flags(*layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false})) == Flags{std::nullopt});
+    CHECK(table_flags(*layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false,
+                                                  layout::RuleOptions{false})) == Flags{std::nullopt});
 }
 
 TEST_CASE("a table owned by another process is refused with its owner's port id", "[layout][adopt]")
@@ -366,7 +386,11 @@ TEST_CASE("a set that would expire, match ranges or fill up is refused, naming t
         std::string message;
     };
     const std::vector<Case> cases{
-        {"ports", [](auto& s) { s.flags = NFT_SET_TIMEOUT; s.timeout = 2000; },
+        {"ports",
+         [](auto& s) {
+             s.flags = NFT_SET_TIMEOUT;
+             s.timeout = 2000;
+         },
          "map ip warren ports has flags timeout: its elements would expire"},
         {"ports", [](auto& s) { s.flags = NFT_SET_TIMEOUT; },  // no default timeout, but elements may have one
          "map ip warren ports has flags timeout: its elements would expire"},
@@ -385,7 +409,12 @@ TEST_CASE("a set that would expire, match ranges or fill up is refused, naming t
         {"ports", [](auto& s) { s.key_length = 4; },
          "map ip warren ports is of another layout (its key type differs from warren-nft's): it was made by another "
          "program or version"},
-        {"ports", [](auto& s) { s.data_type = 0; s.data_length = 0; s.counter = true; },
+        {"ports",
+         [](auto& s) {
+             s.data_type = 0;
+             s.data_length = 0;
+             s.counter = true;
+         },
          "set ip warren ports is of another layout (its value type and counter differ from warren-nft's): it was made "
          "by another program or version"},
     };
@@ -396,10 +425,12 @@ TEST_CASE("a set that would expire, match ranges or fill up is refused, naming t
     }
 
     // A counting backends set with a timeout is refused too, whether or not the table is to count.
-    auto counted = snapshot_after(*layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{true}));
+    auto counted =
+        snapshot_after(*layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{true}));
     counted.sets.at("backends").flags = NFT_SET_TIMEOUT;
-    CHECK_THROWS_WITH(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), counted, false, layout::RuleOptions{true}),
-                      "set ip warren backends has flags timeout: its elements would expire" + remove_table);
+    CHECK_THROWS_WITH(
+        layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), counted, false, layout::RuleOptions{true}),
+        "set ip warren backends has flags timeout: its elements would expire" + remove_table);
 
     // Flags that change nothing we rely on: expressions, a concatenation's description.
     auto harmless = complete_table();

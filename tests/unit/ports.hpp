@@ -9,8 +9,7 @@
 
 namespace warren::nft::test {
 
-inline PortMapping port(std::uint16_t host, std::uint16_t container, Protocol protocol = Protocol::tcp,
-                        std::string name = {})
+inline PortMapping port(std::uint16_t host, std::uint16_t container, Protocol protocol = Protocol::tcp, std::string name = {})
 {
     PortMapping mapping;
     mapping.host_port = host;

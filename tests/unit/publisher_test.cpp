@@ -22,10 +22,7 @@ using test::error_of;
 
 namespace {
 
-const FakeBackend::TableState& warren_table(const FakeBackend& fake)
-{
-    return fake.state().at({ruleset::Family::ip, "warren"});
-}
+const FakeBackend::TableState& warren_table(const FakeBackend& fake) { return fake.state().at({ruleset::Family::ip, "warren"}); }
 
 const std::map<ruleset::Bytes, ruleset::Element>& elements(const FakeBackend& fake, const std::string& set)
 {
@@ -156,8 +153,10 @@ TEST_CASE("the fake applies transactions all or nothing", "[fake]")
     CHECK_THAT(e.what(), Catch::Contains("delete element (task=x) from ip warren ports"));
     CHECK(fake.state() == state);
     const auto generation = fake.generation();
-    CHECK(error_of([&] { fake.commit(ruleset::Transaction(layout::table(ruleset::Family::ip)).add(layout::table(ruleset::Family::ip)), generation - 1); }).code() ==
-          errc::ruleset_changed);
+    CHECK(error_of([&] {
+              fake.commit(ruleset::Transaction(layout::table(ruleset::Family::ip)).add(layout::table(ruleset::Family::ip)),
+                          generation - 1);
+          }).code() == errc::ruleset_changed);
 }
 
 TEST_CASE("host-port conflicts between tasks are refused and change nothing", "[publisher]")
@@ -170,8 +169,7 @@ TEST_CASE("host-port conflicts between tasks are refused and change nothing", "[
     const std::vector<PortMapping> clash{test::port(7000, 70), test::port(8443, 443)};
     const auto e = error_of([&] { publisher.publish_ports("task-b", "10.88.0.6", clash); });
     CHECK(e.code() == errc::port_conflict);
-    CHECK_THAT(e.what(), Catch::Contains("8443/tcp") && Catch::Contains("task \"task-a\"") &&
-                             Catch::Contains("10.88.0.5:443"));
+    CHECK_THAT(e.what(), Catch::Contains("8443/tcp") && Catch::Contains("task \"task-a\"") && Catch::Contains("10.88.0.5:443"));
     CHECK(fake.state() == state);
     CHECK(publisher.published_ports("task-b").empty());
 
@@ -493,7 +491,7 @@ TEST_CASE("remove_table deletes everything of ours in one transaction, and publi
     CHECK(fake.state().contains({ruleset::Family::ip, "other"}));
     CHECK(publisher.all_published_ports().empty());
     CHECK_NOTHROW(publisher.unpublish_ports("task-a"));
-    CHECK_NOTHROW(publisher.remove_table());  // nothing left to remove: no error
+    CHECK_NOTHROW(publisher.remove_table());        // nothing left to remove: no error
     CHECK(fake.committed().size() == commits + 1);  // and reading did not bring the table back
 
     publisher.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
@@ -512,10 +510,9 @@ TEST_CASE("destination counters are read from the kernel on every call", "[publi
     publisher.publish_ports("task-a", "10.88.0.5", two_doors);
     publisher.publish_ports("task-b", "10.88.0.10", std::vector<PortMapping>{test::port(81, 81)});
     // One per destination, ordered by address (10.88.0.5 before 10.88.0.10), protocol and port.
-    CHECK(publisher.destination_counters() ==
-          std::vector<DestinationCounters>{{"10.88.0.5", Protocol::tcp, 8080, 0, 0},
-                                           {"10.88.0.5", Protocol::udp, 53, 0, 0},
-                                           {"10.88.0.10", Protocol::tcp, 81, 0, 0}});
+    CHECK(publisher.destination_counters() == std::vector<DestinationCounters>{{"10.88.0.5", Protocol::tcp, 8080, 0, 0},
+                                                                               {"10.88.0.5", Protocol::udp, 53, 0, 0},
+                                                                               {"10.88.0.10", Protocol::tcp, 81, 0, 0}});
 
     // Packets arrive: the kernel's counters move, the generation does not, and reading sends nothing.
     auto& backends = fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at("backends").elements;
@@ -549,7 +546,8 @@ TEST_CASE("ports bound to one host address conflict as docker's do", "[publisher
     const std::vector<PortMapping> same_address{test::on("10.200.1.1", test::port(8080, 82))};
     auto e = error_of([&] { publisher.publish_ports("task-c", "10.88.0.7", same_address); });
     CHECK(e.code() == errc::port_conflict);
-    CHECK_THAT(e.what(), Catch::Contains("host port 8080/tcp on 10.200.1.1 is already published by task \"task-a\" to 10.88.0.5:80"));
+    CHECK_THAT(e.what(),
+               Catch::Contains("host port 8080/tcp on 10.200.1.1 is already published by task \"task-a\" to 10.88.0.5:80"));
     const std::vector<PortMapping> all_addresses{test::port(8080, 82)};
     e = error_of([&] { publisher.publish_ports("task-c", "10.88.0.7", all_addresses); });
     CHECK(e.code() == errc::port_conflict);
@@ -604,7 +602,8 @@ TEST_CASE("bound ports are adopted, re-published without a change and moved in o
     CHECK(elements(fake, "bound_ports").empty());
 }
 
-TEST_CASE("a publisher that wants counters adds them to a table without, keeping every port, in its first change", "[publisher][counters]")
+TEST_CASE("a publisher that wants counters adds them to a table without, keeping every port, in its first change",
+          "[publisher][counters]")
 {
     FakeBackend fake;
     auto plain = publisher_on(test::share(fake));
@@ -646,7 +645,8 @@ TEST_CASE("on a kernel that cannot look a key up in a map alone, every table cou
         CHECK(lookups_of(rule, "backends") == 1);
 }
 
-TEST_CASE("a table of an older version, with a backends set that does not count, loses that set in the first change", "[publisher][counters]")
+TEST_CASE("a table of an older version, with a backends set that does not count, loses that set in the first change",
+          "[publisher][counters]")
 {
     FakeBackend fake;
     auto older = publisher_on(test::share(fake), PublisherOptions{.counters = true});

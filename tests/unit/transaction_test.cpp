@@ -11,11 +11,20 @@ using namespace warren::nft::ruleset;
 namespace {
 
 template <typename T>
-constexpr bool can_create = requires(Transaction tx, T object) { tx.create(object); };
+constexpr bool can_create = requires(Transaction tx, T object)
+{
+    tx.create(object);
+};
 template <typename T>
-constexpr bool can_remove = requires(Transaction tx, T object) { tx.remove(object); };
+constexpr bool can_remove = requires(Transaction tx, T object)
+{
+    tx.remove(object);
+};
 template <typename T>
-constexpr bool can_flush = requires(Transaction tx, T object) { tx.flush(object); };
+constexpr bool can_flush = requires(Transaction tx, T object)
+{
+    tx.flush(object);
+};
 
 }  // namespace
 

@@ -57,7 +57,8 @@ TEST_CASE("port names are checked like task ids, but may be empty", "[validation
     CHECK_NOTHROW(validate_port_name(""));
     CHECK_NOTHROW(validate_port_name("http"));
     CHECK_NOTHROW(validate_port_name(std::string(max_name_length, 'n')));
-    CHECK_THAT(refusal([] { validate_port_name(std::string(33, 'n')); }), Catch::Contains("port name is 33 characters long; at most 32"));
+    CHECK_THAT(refusal([] { validate_port_name(std::string(33, 'n')); }),
+               Catch::Contains("port name is 33 characters long; at most 32"));
     CHECK_THAT(refusal([] { validate_port_name("web ui"); }), Catch::Contains("port name \"web ui\" contains \" \""));
     CHECK_THAT(refusal([] { validate_port_name("a\"b"); }), Catch::Contains("\\x22"));
 }
@@ -94,7 +95,8 @@ TEST_CASE("container IPs are unicast IPv4 or IPv6 addresses", "[validation]")
     }
     for (const char* bad : {"10.0.0.1 ", " 10.0.0.1", "10.0.0.1/24", "010.0.0.1x", "host.example"}) {
         INFO(bad);
-        CHECK_THAT(refusal([&] { validate_container_ip(bad); }), Catch::Contains("is not an IPv4 address like 10.88.0.5 or an IPv6"));
+        CHECK_THAT(refusal([&] { validate_container_ip(bad); }),
+                   Catch::Contains("is not an IPv4 address like 10.88.0.5 or an IPv6"));
     }
     // An address with a port: not "is IPv6" because of its ':'.
     CHECK(refusal([] { validate_container_ip("10.88.0.5:80"); }) ==
@@ -121,9 +123,14 @@ TEST_CASE("a task's container addresses are one of each family at most", "[valid
     CHECK_NOTHROW(validate_container_addresses({"", "fd00::5"}));
     CHECK_NOTHROW(validate_container_addresses({"10.88.0.5", ""}));
     CHECK_THAT(refusal([] { validate_container_addresses({"", ""}); }), Catch::Contains("no container address"));
-    CHECK_THAT(refusal([] { validate_container_addresses({"fd00::5", ""}); }),
+    CHECK_THAT(refusal([] {
+                   validate_container_addresses({"fd00::5", ""});
+               }),
                Catch::Contains("\"fd00::5\" is IPv6, given as the container's IPv4 address"));
-    CHECK_THAT(refusal([] { validate_container_addresses({"", "10.0.0.1"}); }), Catch::Contains("is IPv4, given as the container's IPv6"));
+    CHECK_THAT(refusal([] {
+                   validate_container_addresses({"", "10.0.0.1"});
+               }),
+               Catch::Contains("is IPv4, given as the container's IPv6"));
     const auto families = validation::parse_container_addresses({"10.88.0.5", "fd00::5"});
     CHECK(families[0] == test::v4(10, 88, 0, 5));
     CHECK(families[1] == test::address("fd00::5"));
@@ -165,7 +172,8 @@ TEST_CASE("port lists are checked and ordered", "[validation]")
         too_many.push_back(test::port(static_cast<std::uint16_t>(p), 80));
     CHECK_THAT(refusal([&] { validate_ports(too_many); }), Catch::Contains("at most 512"));
     // Same number, other protocol: two different host ports.
-    const std::vector<PortMapping> both{{53, 53, Protocol::tcp, PublishMode::host, ""}, {53, 53, Protocol::udp, PublishMode::host, ""}};
+    const std::vector<PortMapping> both{{53, 53, Protocol::tcp, PublishMode::host, ""},
+                                        {53, 53, Protocol::udp, PublishMode::host, ""}};
     CHECK_NOTHROW(validate_ports(both));
     CHECK(validation::check_ports(both).size() == 2);
 }
@@ -187,7 +195,8 @@ TEST_CASE("host IPs are empty, every address of one family, one address, or IPv4
 
     // Within a port list, the message names the port.
     const std::vector<PortMapping> bad{test::port(80, 80), test::on("1.2.3", test::port(8080, 80))};
-    CHECK_THAT(refusal([&] { validate_ports(bad); }), Catch::Contains("host port 8080/tcp: host IP \"1.2.3\" is not a valid IPv4"));
+    CHECK_THAT(refusal([&] { validate_ports(bad); }),
+               Catch::Contains("host port 8080/tcp: host IP \"1.2.3\" is not a valid IPv4"));
     // Echoed input is escaped and cut short.
     const std::vector<PortMapping> hostile{test::on("\x1b[31m" + std::string(200, 'x'), test::port(8080, 80))};
     const auto message = refusal([&] { validate_ports(hostile); });
@@ -213,16 +222,19 @@ TEST_CASE("one request may bind a port to several addresses, but not also to eve
     const std::vector<PortMapping> all_and_one{test::on("10.0.0.1", test::port(80, 80)), test::port(80, 81)};
     CHECK_THAT(refusal([&] { validate_ports(all_and_one); }),
                Catch::Contains("host port 80/tcp is asked for on every address and on \"10.0.0.1\""));
-    const std::vector<PortMapping> v4_all_and_one{test::on("10.0.0.1", test::port(80, 80)), test::on("0.0.0.0", test::port(80, 81))};
+    const std::vector<PortMapping> v4_all_and_one{test::on("10.0.0.1", test::port(80, 80)),
+                                                  test::on("0.0.0.0", test::port(80, 81))};
     CHECK_THAT(refusal([&] { validate_ports(v4_all_and_one); }), Catch::Contains("on \"0.0.0.0\" and on \"10.0.0.1\""));
     const std::vector<PortMapping> everywhere_twice{test::port(80, 80), test::on("::", test::port(80, 81))};
     CHECK_THAT(refusal([&] { validate_ports(everywhere_twice); }), Catch::Contains("on every address and on \"::\""));
     // docker: [::] and 0.0.0.0 do not overlap, nor do an IPv6 and an IPv4 address.
     const std::vector<PortMapping> both_families{test::on("0.0.0.0", test::port(80, 80)), test::on("::", test::port(80, 81)),
-                                                 test::on("fd00::1", test::port(443, 443)), test::on("10.0.0.1", test::port(443, 444))};
+                                                 test::on("fd00::1", test::port(443, 443)),
+                                                 test::on("10.0.0.1", test::port(443, 444))};
     CHECK_NOTHROW(validate_ports(both_families));
     const std::vector<PortMapping> v6_all_and_one{test::on("::", test::port(80, 80)), test::on("fd00::1", test::port(80, 81))};
-    CHECK_THAT(refusal([&] { validate_ports(v6_all_and_one); }), Catch::Contains("80/tcp is asked for on \"::\" and on \"fd00::1\""));
+    CHECK_THAT(refusal([&] { validate_ports(v6_all_and_one); }),
+               Catch::Contains("80/tcp is asked for on \"::\" and on \"fd00::1\""));
     // Another protocol is another port.
     const std::vector<PortMapping> udp_too{test::on("10.0.0.1", test::port(80, 80)), test::port(80, 81, Protocol::udp)};
     CHECK_NOTHROW(validate_ports(udp_too));
@@ -237,9 +249,9 @@ TEST_CASE("adoption asks the same of task ids and names as validation, without a
         CHECK(validation::valid_task_id(id));
         CHECK_NOTHROW(validate_task_id(id));
     }
-    for (const std::string& id : {std::string(), std::string(65, 'a'), std::string("a b"), std::string("a\x1b[31m"),
-                                 std::string("a\nb"), std::string("caf\xc3\xa9"), std::string("\xff"), std::string("x=y"),
-                                 std::string("nul\0x", 5)}) {
+    for (const std::string& id :
+         {std::string(), std::string(65, 'a'), std::string("a b"), std::string("a\x1b[31m"), std::string("a\nb"),
+          std::string("caf\xc3\xa9"), std::string("\xff"), std::string("x=y"), std::string("nul\0x", 5)}) {
         INFO(printable(id));
         CHECK_FALSE(validation::valid_task_id(id));
         CHECK_THROWS_AS(validate_task_id(id), Error);

@@ -21,10 +21,7 @@ namespace sandbox {
 
 namespace {
 
-[[noreturn]] void throw_errno(const std::string& what)
-{
-    throw std::system_error(errno, std::generic_category(), what);
-}
+[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 // Attributes by type (nullptr where absent), up to the highest type wanted.
 struct AttributeTable {
@@ -112,12 +109,12 @@ int collect_entry(const nlmsghdr* message, void* data)
 std::string protocol_name(std::uint8_t protocol)
 {
     switch (protocol) {
-    case IPPROTO_TCP: return "tcp";
-    case IPPROTO_UDP: return "udp";
-    case IPPROTO_SCTP: return "sctp";
-    case IPPROTO_ICMP: return "icmp";
-    case IPPROTO_ICMPV6: return "icmpv6";
-    default: return "proto " + std::to_string(protocol);
+        case IPPROTO_TCP: return "tcp";
+        case IPPROTO_UDP: return "udp";
+        case IPPROTO_SCTP: return "sctp";
+        case IPPROTO_ICMP: return "icmp";
+        case IPPROTO_ICMPV6: return "icmpv6";
+        default: return "proto " + std::to_string(protocol);
     }
 }
 

@@ -31,7 +31,7 @@ struct ConntrackEntry {
 // One line, in the manner of `conntrack -L`: "udp src=10.200.1.2 dst=10.200.1.1 sport=33000
 // dport=15353 [UNREPLIED] src=10.200.2.2 dst=10.200.1.2 sport=5353 dport=33000".
 std::string describe(const ConntrackEntry& entry);
-std::string describe(const ConntrackTuple& tuple);  // "src=... dst=... sport=... dport=..."
+std::string describe(const ConntrackTuple& tuple);                 // "src=... dst=... sport=... dport=..."
 std::string describe(const std::vector<ConntrackEntry>& entries);  // one line each
 
 // Every entry of `netns`'s table, IPv4 and IPv6 (a ctnetlink dump; the kernel loads

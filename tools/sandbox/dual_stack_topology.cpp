@@ -34,12 +34,11 @@ void ip_batch(const Netns* netns, const std::string& script, std::vector<int> pa
 void set_up_peer(const Netns& netns, const std::string& ip, const std::string& ipv6, const std::string& gateway,
                  const std::string& gateway_ipv6)
 {
-    ip_batch(&netns, "addr add " + ip + "/24 dev eth0\n" +
-                         "addr add " + ipv6 + "/64 dev eth0 nodad\n" +
+    ip_batch(&netns, "addr add " + ip + "/24 dev eth0\n" + "addr add " + ipv6 + "/64 dev eth0 nodad\n" +
                          "link set eth0 up\n"
                          "link set lo up\n"
-                         "route add default via " + gateway + "\n" +
-                         "route add ::/0 via " + gateway_ipv6 + "\n");
+                         "route add default via " +
+                         gateway + "\n" + "route add ::/0 via " + gateway_ipv6 + "\n");
 }
 
 void wait_until_no_tentative_addresses(const Netns& netns, const char* name)
@@ -73,23 +72,16 @@ DualStackTopology::DualStackTopology()
     // br_netfilter is loaded, a container's connection to a host port DNATed back to itself is
     // bridged out of the port it came in by.
     ip_batch(nullptr,
-             std::string("link add ") + client_link + " type veth peer name eth0 netns /proc/self/fd/3\n" +
-                 "link add " + bridge + " type bridge forward_delay 0 mcast_snooping 0\n" +
-                 "link add " + first_link + " type veth peer name eth0 netns /proc/self/fd/4\n" +
-                 "link add " + second_link + " type veth peer name eth0 netns /proc/self/fd/5\n" +
-                 "link set " + first_link + " master " + bridge + "\n" +
-                 "link set " + second_link + " master " + bridge + "\n" +
-                 "link set " + first_link + " type bridge_slave hairpin on\n" +
-                 "link set " + second_link + " type bridge_slave hairpin on\n" +
-                 "addr add " + host_client_side_ip + "/24 dev " + client_link + "\n" +
-                 "addr add " + host_client_side_ipv6 + "/64 dev " + client_link + " nodad\n" +
-                 "addr add " + host_bridge_ip + "/24 dev " + bridge + "\n" +
-                 "addr add " + host_bridge_ipv6 + "/64 dev " + bridge + " nodad\n" +
-                 "link set lo up\n" +
-                 "link set " + client_link + " up\n" +
-                 "link set " + bridge + " up\n" +
-                 "link set " + first_link + " up\n" +
-                 "link set " + second_link + " up\n",
+             std::string("link add ") + client_link + " type veth peer name eth0 netns /proc/self/fd/3\n" + "link add " + bridge +
+                 " type bridge forward_delay 0 mcast_snooping 0\n" + "link add " + first_link +
+                 " type veth peer name eth0 netns /proc/self/fd/4\n" + "link add " + second_link +
+                 " type veth peer name eth0 netns /proc/self/fd/5\n" + "link set " + first_link + " master " + bridge + "\n" +
+                 "link set " + second_link + " master " + bridge + "\n" + "link set " + first_link +
+                 " type bridge_slave hairpin on\n" + "link set " + second_link + " type bridge_slave hairpin on\n" + "addr add " +
+                 host_client_side_ip + "/24 dev " + client_link + "\n" + "addr add " + host_client_side_ipv6 + "/64 dev " +
+                 client_link + " nodad\n" + "addr add " + host_bridge_ip + "/24 dev " + bridge + "\n" + "addr add " +
+                 host_bridge_ipv6 + "/64 dev " + bridge + " nodad\n" + "link set lo up\n" + "link set " + client_link + " up\n" +
+                 "link set " + bridge + " up\n" + "link set " + first_link + " up\n" + "link set " + second_link + " up\n",
              {client.fd(), first.fd(), second.fd()});
 
     set_up_peer(client, client_ip, client_ipv6, host_client_side_ip, host_client_side_ipv6);
@@ -109,8 +101,8 @@ void DualStackTopology::route_client_loopback_to_host() const
     // accept_local keeps them from being taken for martians with the client's own source address
     // (127.0.0.1 is still an address of its lo).
     ip_batch(&client, std::string("route del local 127.0.0.0/8 dev lo table local\n") +
-                          "route del local 127.0.0.1 dev lo table local\n" +
-                          "route add 127.0.0.0/8 via " + host_client_side_ip + " dev eth0\n");
+                          "route del local 127.0.0.1 dev lo table local\n" + "route add 127.0.0.0/8 via " + host_client_side_ip +
+                          " dev eth0\n");
     client.run([] {
         write_net_sysctl("net/ipv4/conf/eth0/route_localnet", "1");
         write_net_sysctl("net/ipv4/conf/eth0/accept_local", "1");

@@ -41,10 +41,7 @@ NsId netns_of(const char* path)
 
 NsId thread_netns() { return netns_of("/proc/thread-self/ns/net"); }
 
-[[noreturn]] void throw_errno(const std::string& what)
-{
-    throw std::system_error(errno, std::generic_category(), what);
-}
+[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 bool write_file(const char* path, const std::string& text, std::string& error)
 {
@@ -99,8 +96,7 @@ const std::string& sandbox_description() { return description; }
 void ensure_not_in_original_netns()
 {
     const auto now = thread_netns();
-    if (!original_netns.known || !now.known ||
-        (now.dev == original_netns.dev && now.ino == original_netns.ino)) {
+    if (!original_netns.known || !now.known || (now.dev == original_netns.dev && now.ino == original_netns.ino)) {
         std::fprintf(stderr, "refusing to act in the network namespace this program was started in\n");
         std::abort();
     }
@@ -180,8 +176,8 @@ void link_up(const std::string& interface)
         throw_errno("socket for SIOCSIFFLAGS");
     ifreq request{};
     std::snprintf(request.ifr_name, sizeof request.ifr_name, "%s", interface.c_str());
-    const bool ok = ioctl(fd, SIOCGIFFLAGS, &request) == 0 &&
-                    ((request.ifr_flags |= IFF_UP), ioctl(fd, SIOCSIFFLAGS, &request) == 0);
+    const bool ok =
+        ioctl(fd, SIOCGIFFLAGS, &request) == 0 && ((request.ifr_flags |= IFF_UP), ioctl(fd, SIOCSIFFLAGS, &request) == 0);
     const int saved = errno;
     close(fd);
     if (!ok) {

@@ -20,10 +20,7 @@ namespace sandbox {
 
 namespace {
 
-[[noreturn]] void throw_errno(const std::string& what)
-{
-    throw std::system_error(errno, std::generic_category(), what);
-}
+[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 struct Pipe {
     int read = -1, write = -1;
@@ -246,7 +243,8 @@ void ForkedChild::drain(int timeout_ms)
 {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (read_fd_ >= 0) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
         if (left <= 0)
             return;
         pollfd pfd{read_fd_, POLLIN, 0};
@@ -331,7 +329,8 @@ bool BackgroundCommand::read_until(const std::function<bool(const std::string&)>
 {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!done(output_)) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
         if (left <= 0 || out_fd_ < 0)
             return false;
         pollfd pfd{out_fd_, POLLIN, 0};

@@ -15,9 +15,9 @@ class Netns;
 
 struct Command {
     std::vector<std::string> argv;
-    std::string input;            // written to the command's stdin
-    const Netns* netns = nullptr;   // run inside this namespace instead of the caller's
-    std::vector<int> pass_fds;    // become the child's fds 3, 4, ... (e.g. for /proc/self/fd/3)
+    std::string input;             // written to the command's stdin
+    const Netns* netns = nullptr;  // run inside this namespace instead of the caller's
+    std::vector<int> pass_fds;     // become the child's fds 3, 4, ... (e.g. for /proc/self/fd/3)
 };
 
 struct CommandResult {

@@ -32,10 +32,7 @@ SocketAddress socket_address(const std::string& ip, std::uint16_t port)
     return address;
 }
 
-SocketAddress any_address(int family, std::uint16_t port)
-{
-    return socket_address(family == AF_INET6 ? "::" : "0.0.0.0", port);
-}
+SocketAddress any_address(int family, std::uint16_t port) { return socket_address(family == AF_INET6 ? "::" : "0.0.0.0", port); }
 
 std::string ip_of(const sockaddr_storage& address)
 {

@@ -23,10 +23,7 @@ namespace sandbox {
 
 namespace {
 
-[[noreturn]] void throw_errno(const std::string& what)
-{
-    throw std::system_error(errno, std::generic_category(), what);
-}
+[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 int socket_type(Transport transport) { return transport == Transport::tcp ? SOCK_STREAM : SOCK_DGRAM; }
 
@@ -34,7 +31,8 @@ int socket_type(Transport transport) { return transport == Transport::tcp ? SOCK
 bool wait_for(int fd, short events, std::chrono::steady_clock::time_point deadline)
 {
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
         if (left <= 0)
             return false;
         pollfd pfd{fd, events, 0};
@@ -124,9 +122,8 @@ Topology::Topology() : host(Netns::current()), client(Netns::create()), containe
     host_setup.argv = {"ip", "-batch", "-"};
     host_setup.pass_fds = {client.fd(), container.fd()};
     host_setup.input = std::string("link add kt-client type veth peer name eth0 netns /proc/self/fd/3\n") +
-                       "link add kt-ctr type veth peer name eth0 netns /proc/self/fd/4\n" +
-                       "addr add " + host_client_side_ip + "/24 dev kt-client\n" +
-                       "addr add " + host_container_side_ip + "/24 dev kt-ctr\n" +
+                       "link add kt-ctr type veth peer name eth0 netns /proc/self/fd/4\n" + "addr add " + host_client_side_ip +
+                       "/24 dev kt-client\n" + "addr add " + host_container_side_ip + "/24 dev kt-ctr\n" +
                        "link set lo up\n"
                        "link set kt-client up\n"
                        "link set kt-ctr up\n";
@@ -137,8 +134,8 @@ Topology::Topology() : host(Netns::current()), client(Netns::create()), containe
         Command peer;
         peer.argv = {"ip", "-batch", "-"};
         peer.netns = &netns;
-        peer.input = "addr add " + ip + "/24 dev eth0\n" + "link set eth0 up\n" + "link set lo up\n" +
-                     "route add default via " + gateway + "\n";
+        peer.input = "addr add " + ip + "/24 dev eth0\n" + "link set eth0 up\n" + "link set lo up\n" + "route add default via " +
+                     gateway + "\n";
         check_output(peer);
     };
     setup_peer(client, client_ip, host_client_side_ip);
@@ -234,8 +231,8 @@ void EchoServer::serve_tcp_connection(int connection)
     shutdown(connection, SHUT_WR);
 }
 
-Exchange exchange(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port,
-                  const std::string& message, std::chrono::milliseconds timeout)
+Exchange exchange(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port, const std::string& message,
+                  std::chrono::milliseconds timeout)
 {
     Exchange result;
     const auto target = socket_address(ip, port);
@@ -451,8 +448,7 @@ ConnectionRate measure_connection_rate(const Netns& from, const std::string& ip,
             if (setsockopt(slot.socket.get(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close) != 0)
                 throw_errno("setsockopt SO_LINGER");
             slot.started = now;
-            if (connect(slot.socket.get(), target.get(), target.length) != 0 &&
-                errno != EINPROGRESS) {
+            if (connect(slot.socket.get(), target.get(), target.length) != 0 && errno != EINPROGRESS) {
                 if (errno == EADDRNOTAVAIL)
                     throw std::runtime_error("connection-rate client: out of local ports (EADDRNOTAVAIL)");
                 fail(std::string("connect: ") + std::strerror(errno));

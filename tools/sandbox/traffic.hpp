@@ -70,8 +70,8 @@ struct Exchange {
 // Sends `message` from a socket created in `from` (bound to a source port never used before in this
 // process, so that every exchange is a new conntrack flow) and waits up to `timeout` for the reply.
 // `ip` is IPv4 or IPv6 text; the socket is of its family.
-Exchange exchange(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port,
-                  const std::string& message, std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+Exchange exchange(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port, const std::string& message,
+                  std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
 
 // A UDP client socket in a namespace that keeps one source port for all its datagrams, so that the
 // datagrams it sends to one destination are one conntrack flow (how a real UDP client behaves, and
@@ -133,7 +133,6 @@ struct ConnectionRate {
 // `timeout` counts as failed (a lost SYN would otherwise stall its slot until the retransmission).
 ConnectionRate measure_connection_rate(const Netns& from, const std::string& ip, std::uint16_t port,
                                        std::chrono::milliseconds warmup, std::chrono::milliseconds duration,
-                                       std::size_t in_flight,
-                                       std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+                                       std::size_t in_flight, std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
 
 }  // namespace sandbox

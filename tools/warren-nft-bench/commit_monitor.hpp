@@ -20,8 +20,8 @@ namespace bench {
 struct Commit {
     std::chrono::steady_clock::time_point seen;  // when this process received the announcement
     std::uint32_t generation = 0;
-    std::uint32_t pid = 0;        // of the committing task (a thread id when a thread committed)
-    std::string process;          // its name (comm), e.g. "nft"
+    std::uint32_t pid = 0;  // of the committing task (a thread id when a thread committed)
+    std::string process;    // its name (comm), e.g. "nft"
 };
 
 class CommitMonitor {

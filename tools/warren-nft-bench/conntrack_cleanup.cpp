@@ -81,12 +81,9 @@ nlohmann::json measure(const ConntrackCell& cell, std::size_t repetitions, doubl
             publisher.wait_for_conntrack_cleanup();
         }
     }
-    nlohmann::json result = {{"publish_us", times.publish_us},
-                             {"settled_us", settled_us},
-                             {"unpublish_us", times.unpublish_us},
-                             {"tracked", tracked},
-                             {"buckets", hash_buckets()},
-                             {"peak_rss_kib", peak_rss_kib()}};
+    nlohmann::json result = {{"publish_us", times.publish_us},     {"settled_us", settled_us},
+                             {"unpublish_us", times.unpublish_us}, {"tracked", tracked},
+                             {"buckets", hash_buckets()},          {"peak_rss_kib", peak_rss_kib()}};
     if (!cell.cleanup) {
         // What the cleanup of this port adds, as many times as the publisher was timed.
         warren::nft::netlink::ConntrackTable table;

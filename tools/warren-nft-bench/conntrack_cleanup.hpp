@@ -40,9 +40,9 @@ struct ConntrackCell {
     std::size_t tracked = 0;  // entries the table held when timing began, the fewest of any part
     std::size_t buckets = 0;  // of the kernel's conntrack hash table (shared by every namespace)
     Percentiles publish_us, unpublish_us;
-    std::optional<Percentiles> forget_us;  // cleanup off: ConntrackTable::forget() of the service's port
+    std::optional<Percentiles> forget_us;   // cleanup off: ConntrackTable::forget() of the service's port
     std::optional<Percentiles> settled_us;  // cleanup on: from a publish's call to its cleanup done
-    std::size_t warnings = 0;              // on_warning calls: cleanups that failed
+    std::size_t warnings = 0;               // on_warning calls: cleanups that failed
     std::optional<std::string> first_warning;
     long peak_rss_kib = 0;
     std::optional<std::string> error;  // the harness or a call failed: no figures

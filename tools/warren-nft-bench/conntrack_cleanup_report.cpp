@@ -49,8 +49,8 @@ void print_conntrack(std::ostream& out, const std::vector<ConntrackCell>& cells)
         << " buckets shared by every namespace); forget: ConntrackTable::forget()\n"
            "of the service's port alone; microseconds\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%9s %-7s %7s | %9s %9s | %9s %9s | %8s %8s | %9s %9s | %s\n", "flows", "cleanup",
-                  "reps", "pub p50", "p90", "unpub p50", "p90", "on/off", "unpub", "forget", "p90", "warnings");
+    std::snprintf(line, sizeof line, "%9s %-7s %7s | %9s %9s | %9s %9s | %8s %8s | %9s %9s | %s\n", "flows", "cleanup", "reps",
+                  "pub p50", "p90", "unpub p50", "p90", "on/off", "unpub", "forget", "p90", "warnings");
     out << line;
     for (const auto& c : cells) {
         std::snprintf(line, sizeof line, "%9s %-7s ", flows_text(c.flows).c_str(), c.cleanup ? "on" : "off");
@@ -88,12 +88,8 @@ nlohmann::json conntrack_json(const std::vector<ConntrackCell>& cells)
 {
     auto rows = nlohmann::json::array();
     for (const auto& c : cells) {
-        nlohmann::json row = {{"flows", c.flows},
-                              {"cleanup", c.cleanup},
-                              {"requested_repetitions", c.requested_repetitions},
-                              {"rounds", c.rounds},
-                              {"warmup", c.warmup},
-                              {"error", optional_text(c.error)}};
+        nlohmann::json row = {{"flows", c.flows},   {"cleanup", c.cleanup}, {"requested_repetitions", c.requested_repetitions},
+                              {"rounds", c.rounds}, {"warmup", c.warmup},   {"error", optional_text(c.error)}};
         if (!c.error) {
             row.update({{"repetitions", c.repetitions},
                         {"time_bounded", c.time_bounded},
@@ -130,14 +126,14 @@ std::vector<Target> conntrack_targets(const std::vector<ConntrackCell>& cells)
     if (!small || !large || most == fewest)
         return {};
     std::vector<Target> out;
-    for (const auto& [label, field] : {std::pair{"publish", &ConntrackCell::publish_us},
-                                       std::pair{"unpublish", &ConntrackCell::unpublish_us}}) {
+    for (const auto& [label, field] :
+         {std::pair{"publish", &ConntrackCell::publish_us}, std::pair{"unpublish", &ConntrackCell::unpublish_us}}) {
         const auto r = (large->*field).p50 / (small->*field).p50;
-        out.push_back({std::string("flat: ") + label + " p50 with conntrack cleanup at " + flows_text(most) +
-                           " tracked flows <= 1.5x at " + flows_text(fewest) + ", 1 UDP port",
-                       with_thousands((large->*field).p50) + " vs " + format("%.1f", (small->*field).p50) + " us = " +
-                           ratio_text(r),
-                       r <= flat_ratio});
+        out.push_back(
+            {std::string("flat: ") + label + " p50 with conntrack cleanup at " + flows_text(most) + " tracked flows <= 1.5x at " +
+                 flows_text(fewest) + ", 1 UDP port",
+             with_thousands((large->*field).p50) + " vs " + format("%.1f", (small->*field).p50) + " us = " + ratio_text(r),
+             r <= flat_ratio});
     }
     return out;
 }

@@ -86,8 +86,7 @@ void publish_iptables_port(const BenchPort& port)
 
 // One run: a fresh topology around the calling thread's (fresh) namespace, the table filled, the
 // rate measured. Everything it made goes when it returns.
-sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Task>& fillers,
-                                 const DatapathOptions& options)
+sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Task>& fillers, const DatapathOptions& options)
 {
     sandbox::Topology topology;
     topology.client.run([] { sandbox::write_net_sysctl("net/ipv4/ip_local_port_range", "1024 65535"); });
@@ -116,9 +115,8 @@ sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Ta
     }
 
     const sandbox::ConnectionSink sink(topology.container, measured_container_port);
-    auto rate = sandbox::measure_connection_rate(topology.client, sandbox::Topology::host_client_side_ip,
-                                                 measured_host_port, options.warmup, options.duration,
-                                                 options.in_flight);
+    auto rate = sandbox::measure_connection_rate(topology.client, sandbox::Topology::host_client_side_ip, measured_host_port,
+                                                 options.warmup, options.duration, options.in_flight);
     if (rate.completed == 0)
         throw std::runtime_error("no connection through the published port completed" +
                                  (rate.first_error.empty() ? std::string() : ": " + rate.first_error));

@@ -15,11 +15,11 @@ namespace bench {
 
 struct DatapathOptions {
     std::vector<std::string> layouts{"warren-nft", "iptables-fork"};
-    std::vector<std::size_t> table_sizes{10, 10000};     // other published ports besides the measured one
-    std::chrono::milliseconds duration{2000};          // of one run
-    std::size_t runs = 3;                              // per (layout, table size); the median is reported
-    std::chrono::milliseconds warmup{300};             // of each run, before counting starts
-    std::size_t in_flight = 16;                        // connections the client keeps in progress at once
+    std::vector<std::size_t> table_sizes{10, 10000};  // other published ports besides the measured one
+    std::chrono::milliseconds duration{2000};         // of one run
+    std::size_t runs = 3;                             // per (layout, table size); the median is reported
+    std::chrono::milliseconds warmup{300};            // of each run, before counting starts
+    std::size_t in_flight = 16;                       // connections the client keeps in progress at once
 };
 
 struct DatapathResult {

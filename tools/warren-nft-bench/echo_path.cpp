@@ -6,8 +6,7 @@
 namespace bench {
 namespace {
 
-const std::string probed_address =
-    std::string(sandbox::Topology::host_client_side_ip) + ":" + std::to_string(measured_host_port);
+const std::string probed_address = std::string(sandbox::Topology::host_client_side_ip) + ":" + std::to_string(measured_host_port);
 
 }  // namespace
 
@@ -20,8 +19,8 @@ Task measured_task()
 
 sandbox::Exchange probe_measured_port(const sandbox::Topology& topology, std::chrono::milliseconds timeout)
 {
-    return sandbox::exchange(topology.client, sandbox::Transport::tcp, sandbox::Topology::host_client_side_ip,
-                             measured_host_port, "probe", timeout);
+    return sandbox::exchange(topology.client, sandbox::Transport::tcp, sandbox::Topology::host_client_side_ip, measured_host_port,
+                             "probe", timeout);
 }
 
 void expect_refused(const sandbox::Topology& topology)
@@ -42,8 +41,8 @@ void expect_dnat(const sandbox::Topology& topology, const sandbox::EchoServer& e
     const auto peers = echo.peers();
     if (peers.empty() || peers.back() != sandbox::Topology::host_container_side_ip)
         throw std::runtime_error("the probe through " + probed_address + " reached the container from " +
-                                 (peers.empty() ? std::string("nowhere") : peers.back()) +
-                                 ", not from the masquerading host " + sandbox::Topology::host_container_side_ip);
+                                 (peers.empty() ? std::string("nowhere") : peers.back()) + ", not from the masquerading host " +
+                                 sandbox::Topology::host_container_side_ip);
 }
 
 }  // namespace bench

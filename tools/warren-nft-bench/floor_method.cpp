@@ -48,9 +48,8 @@ std::vector<TableElements> elements_of(const Task& service)
         const auto address = parse(*container_ip);
         auto& table = tables.emplace_back(TableElements{static_cast<std::uint16_t>(address.family), {}});
         for (const auto& port : service.ports)
-            table.elements.push_back(
-                layout::port_element({port.protocol, port.host_port, layout::any_address(address.family)},
-                                     {address, port.protocol, port.container_port}, comment));
+            table.elements.push_back(layout::port_element({port.protocol, port.host_port, layout::any_address(address.family)},
+                                                          {address, port.protocol, port.container_port}, comment));
     }
     return tables;
 }
@@ -93,8 +92,7 @@ private:
                 }
                 nftnl_set_elem_add(map.get(), nftnl_element.release());
             }
-            messages[i] = {type, flags,
-                           [set = map.get()](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, set); },
+            messages[i] = {type, flags, [set = map.get()](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, set); },
                            cached_[i].family};
         }
         socket_.commit(std::span(messages.data(), cached_.size()));

@@ -14,8 +14,8 @@ namespace bench {
 
 struct TrackedFlow {
     warren::nft::netlink::FlowTuple original;  // the reply direction is its reverse: no NAT
-    bool replied = false;                       // IPS_SEEN_REPLY, as if the server had answered
-    std::uint32_t timeout_seconds = 3600;       // outlives any measurement
+    bool replied = false;                      // IPS_SEEN_REPLY, as if the server had answered
+    std::uint32_t timeout_seconds = 3600;      // outlives any measurement
 };
 
 // Inserts every flow into the conntrack table of the calling thread's network namespace. Throws

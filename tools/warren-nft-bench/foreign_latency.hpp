@@ -30,29 +30,29 @@
 namespace bench {
 
 struct ForeignWriterOptions {
-    std::chrono::microseconds period{10000};        // between two commits of the foreign writer
+    std::chrono::microseconds period{10000};          // between two commits of the foreign writer
     std::vector<std::size_t> table_sizes{0, 100000};  // ports published before the measured service
 };
 
 struct ForeignWriterCell {
     std::size_t table_size = 0;
-    bool busy = false;  // with the foreign writer
+    bool busy = false;                    // with the foreign writer
     std::chrono::microseconds period{0};  // the writer's; quiet cells are paced by it too
     std::size_t ports = 0;
     std::size_t requested_repetitions = 0;
     std::size_t rounds = 0;
     std::size_t warmup = 0;
-    std::size_t publishes = 0;           // timed publishes that succeeded (the samples)
+    std::size_t publishes = 0;  // timed publishes that succeeded (the samples)
     std::size_t unpublishes = 0;
-    std::size_t failed_publishes = 0;    // threw, or did not return (unfinished)
+    std::size_t failed_publishes = 0;  // threw, or did not return (unfinished)
     std::size_t failed_unpublishes = 0;
-    std::size_t unfinished = 0;          // calls still running a second after the time bound
+    std::size_t unfinished = 0;  // calls still running a second after the time bound
     std::optional<std::string> first_failure;
     std::optional<Percentiles> publish_us, unpublish_us;  // absent when no call of the kind succeeded
-    std::uint64_t foreign_commits = 0;   // busy: commits of the foreign writer, over all parts
-    double foreign_seconds = 0;          // busy: how long it ran, over all parts
+    std::uint64_t foreign_commits = 0;                    // busy: commits of the foreign writer, over all parts
+    double foreign_seconds = 0;                           // busy: how long it ran, over all parts
     long peak_rss_kib = 0;
-    std::optional<std::string> error;    // the harness failed: no figures
+    std::optional<std::string> error;  // the harness failed: no figures
 };
 
 // Uses `latency`'s repetitions, rounds, warm-up and time bound.

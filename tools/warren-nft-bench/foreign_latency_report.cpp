@@ -35,8 +35,7 @@ std::string failures_text(const ForeignWriterCell& cell)
     if (failed == 0)
         return "";
     return std::to_string(cell.failed_publishes) + " publishes and " + std::to_string(cell.failed_unpublishes) +
-           " unpublishes failed (" + std::to_string(cell.unfinished) + " unfinished), first: " +
-           cell.first_failure.value_or("?");
+           " unpublishes failed (" + std::to_string(cell.unfinished) + " unfinished), first: " + cell.first_failure.value_or("?");
 }
 
 }  // namespace
@@ -49,8 +48,8 @@ void print_foreign_writer(std::ostream& out, const std::vector<ForeignWriterCell
         << "-port service while another process commits to its own table every " << period_text(cells.front().period)
         << " (busy) or not (quiet);\neach call 1 to 2 periods after the one before; microseconds\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%9s %-6s %9s | %9s %9s %9s %9s | %9s %9s %9s | %8s | %s\n", "table", "writer",
-                  "publishes", "pub p50", "p90", "p99", "max", "unpub p50", "p90", "max", "failed", "writer commits/s");
+    std::snprintf(line, sizeof line, "%9s %-6s %9s | %9s %9s %9s %9s | %9s %9s %9s | %8s | %s\n", "table", "writer", "publishes",
+                  "pub p50", "p90", "p99", "max", "unpub p50", "p90", "max", "failed", "writer commits/s");
     out << line;
     for (const auto& c : cells) {
         std::snprintf(line, sizeof line, "%9s %-6s ", with_thousands(double(c.table_size)).c_str(), c.busy ? "busy" : "quiet");
@@ -62,13 +61,13 @@ void print_foreign_writer(std::ostream& out, const std::vector<ForeignWriterCell
         const auto figure = [](const std::optional<Percentiles>& p, double Percentiles::*field) {
             return p ? with_thousands(p.value().*field) : std::string("-");
         };
-        std::snprintf(line, sizeof line, "%9zu | %9s %9s %9s %9s | %9s %9s %9s | %8zu | %s\n", c.publishes,
-                      figure(c.publish_us, &Percentiles::p50).c_str(), figure(c.publish_us, &Percentiles::p90).c_str(),
-                      figure(c.publish_us, &Percentiles::p99).c_str(), figure(c.publish_us, &Percentiles::max).c_str(),
-                      figure(c.unpublish_us, &Percentiles::p50).c_str(), figure(c.unpublish_us, &Percentiles::p90).c_str(),
-                      figure(c.unpublish_us, &Percentiles::max).c_str(), c.failed_publishes + c.failed_unpublishes,
-                      c.busy && c.foreign_seconds > 0 ? format("%.0f", double(c.foreign_commits) / c.foreign_seconds).c_str()
-                                                      : "-");
+        std::snprintf(
+            line, sizeof line, "%9zu | %9s %9s %9s %9s | %9s %9s %9s | %8zu | %s\n", c.publishes,
+            figure(c.publish_us, &Percentiles::p50).c_str(), figure(c.publish_us, &Percentiles::p90).c_str(),
+            figure(c.publish_us, &Percentiles::p99).c_str(), figure(c.publish_us, &Percentiles::max).c_str(),
+            figure(c.unpublish_us, &Percentiles::p50).c_str(), figure(c.unpublish_us, &Percentiles::p90).c_str(),
+            figure(c.unpublish_us, &Percentiles::max).c_str(), c.failed_publishes + c.failed_unpublishes,
+            c.busy && c.foreign_seconds > 0 ? format("%.0f", double(c.foreign_commits) / c.foreign_seconds).c_str() : "-");
         out << line;
     }
     for (const auto& c : cells)
@@ -121,13 +120,13 @@ std::vector<Target> foreign_writer_targets(const std::vector<ForeignWriterCell>&
         if (!quiet)
             continue;
         const auto what = "warren-nft publish p50 with a foreign writer every " + period_text(busy.period) +
-                          " within 2x of quiet, " + std::to_string(busy.ports) + " ports, N=" +
-                          with_thousands(double(busy.table_size));
+                          " within 2x of quiet, " + std::to_string(busy.ports) +
+                          " ports, N=" + with_thousands(double(busy.table_size));
         const auto ratio = publish_ratio(cells, busy);
         std::string measured;
         if (ratio)
-            measured = format("%.1f", busy.publish_us->p50) + " vs " + format("%.1f", quiet->publish_us->p50) + " us = " +
-                       format("%.2fx", *ratio);
+            measured = format("%.1f", busy.publish_us->p50) + " vs " + format("%.1f", quiet->publish_us->p50) +
+                       " us = " + format("%.2fx", *ratio);
         else
             measured = busy.publish_us ? "no quiet figure" : "no publish succeeded";
         const auto failed = busy.failed_publishes + busy.failed_unpublishes;

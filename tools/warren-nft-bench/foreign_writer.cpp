@@ -104,9 +104,9 @@ int write_loop(int control, std::chrono::microseconds period, int report_fd)
         if (const auto now = Clock::now(); next < now)
             next = now + period;
     }
-    sandbox::write_all(report_fd, nlohmann::json{{"commits", commits},
-                                                 {"seconds", std::chrono::duration<double>(Clock::now() - started).count()}}
-                                      .dump());
+    sandbox::write_all(
+        report_fd,
+        nlohmann::json{{"commits", commits}, {"seconds", std::chrono::duration<double>(Clock::now() - started).count()}}.dump());
     return 0;
 }
 

@@ -146,14 +146,10 @@ nlohmann::json repairs_json(const std::vector<warren::nft::RepairReport>& report
         layout += r.layout_restored;
         skipped += r.skipped.size();
     }
-    return {{"reports", reports.size()},
-            {"failed", failed},
-            {"duration_ms", durations},
-            {"most_ports_restored", most_ports},
-            {"layout_restored", layout},
-            {"skipped_ports", skipped},
-            {"damage", optional_text(damage)},
-            {"first_error", optional_text(first_error)}};
+    return {{"reports", reports.size()},       {"failed", failed},
+            {"duration_ms", durations},        {"most_ports_restored", most_ports},
+            {"layout_restored", layout},       {"skipped_ports", skipped},
+            {"damage", optional_text(damage)}, {"first_error", optional_text(first_error)}};
 }
 
 // In the child: every round of one cell.
@@ -193,7 +189,8 @@ nlohmann::json measure(const DamageKind& kind, std::size_t table_size, const Hea
                 throw std::runtime_error("round " + std::to_string(rounds) + ": the damage failed: " + *damage_failed);
         };
         // nft's commit, as the kernel announced it; nft's exit when the announcement was lost.
-        const auto damage = monitor.wait_for(from, [](const Commit& c) { return c.process == "nft"; }, 5s);
+        const auto damage = monitor.wait_for(
+            from, [](const Commit& c) { return c.process == "nft"; }, 5s);
         if (!damage)
             join_damage();
         const auto damaged = damage ? damage->seen : Clock::now();
@@ -223,8 +220,7 @@ nlohmann::json measure(const DamageKind& kind, std::size_t table_size, const Hea
             publisher.rebuild();
             expect_dnat(topology, echo);
             if (++not_healed_in_a_row == rounds_not_healed_before_stopping && rounds < options.rounds) {
-                stopped = "stopped after " + std::to_string(rounds_not_healed_before_stopping) +
-                          " rounds in a row did not heal";
+                stopped = "stopped after " + std::to_string(rounds_not_healed_before_stopping) + " rounds in a row did not heal";
                 break;
             }
         }

@@ -36,26 +36,26 @@ struct HealCell {
     std::size_t table_size = 0;
     std::size_t requested_rounds = 0;
     std::chrono::milliseconds timeout{0};  // HealOptions::timeout
-    std::size_t rounds = 0;              // rounds that ran
-    std::size_t healed = 0;              // rounds whose port carried traffic again within the timeout
-    std::optional<std::string> stopped;  // why fewer rounds ran than asked
+    std::size_t rounds = 0;                // rounds that ran
+    std::size_t healed = 0;                // rounds whose port carried traffic again within the timeout
+    std::optional<std::string> stopped;    // why fewer rounds ran than asked
     // Healed rounds: from the damaging commit to the first echo back through the port; and to the
     // next commit of another process (the repair, as the kernel announced it).
     std::optional<Percentiles> outage_ms;
     std::optional<Percentiles> repair_commit_ms;
-    std::size_t incomplete = 0;               // healed rounds after which not every port was back in time
+    std::size_t incomplete = 0;                // healed rounds after which not every port was back in time
     std::optional<std::string> first_problem;  // of a round that did not heal or not completely
     // What the publisher said through on_repair (RepairReport), over all rounds.
     std::size_t repair_reports = 0;
-    std::size_t failed_repairs = 0;            // reports with an error
+    std::size_t failed_repairs = 0;               // reports with an error
     std::optional<Percentiles> repair_report_ms;  // RepairReport::duration of the reports without error
     std::size_t most_ports_restored = 0;
-    std::size_t layout_restored = 0;           // reports that rebuilt part of the fixed layout
-    std::size_t skipped_ports = 0;             // RepairReport::skipped, summed
+    std::size_t layout_restored = 0;             // reports that rebuilt part of the fixed layout
+    std::size_t skipped_ports = 0;               // RepairReport::skipped, summed
     std::optional<std::string> reported_damage;  // the first report's damage text
     std::optional<std::string> first_repair_error;
-    bool announcements_lost = false;  // the commit monitor's queue overflowed: some clocks started at nft's exit
-    bool monitor_realtime = false;    // the commit monitor's thread ran at a real-time priority
+    bool announcements_lost = false;     // the commit monitor's queue overflowed: some clocks started at nft's exit
+    bool monitor_realtime = false;       // the commit monitor's thread ran at a real-time priority
     std::optional<std::string> skipped;  // could not run here (nft missing)
     std::optional<std::string> error;    // the harness failed: no figures
 };

@@ -32,8 +32,8 @@ void print_heal(std::ostream& out, const std::vector<HealCell>& cells)
            "milliseconds from the damaging commit (as the kernel announced it) until a new TCP connection through\n"
            "the published port echoes again (outage), and until the repair's commit; on_repair: RepairReport::duration\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%-15s %7s %7s | %7s %7s %7s | %7s %7s | %7s %7s %7s\n", "damage", "table",
-                  "healed", "outage", "p90", "max", "commit", "max", "repairs", "p50", "max");
+    std::snprintf(line, sizeof line, "%-15s %7s %7s | %7s %7s %7s | %7s %7s | %7s %7s %7s\n", "damage", "table", "healed",
+                  "outage", "p90", "max", "commit", "max", "repairs", "p50", "max");
     out << line;
     for (const auto& c : cells) {
         std::snprintf(line, sizeof line, "%-15s %7s ", c.damage.c_str(), size_text(c.table_size).c_str());
@@ -151,11 +151,11 @@ std::vector<Target> heal_targets(const std::vector<HealCell>& cells)
         if (failed_kinds > 0)
             rounds_text += ", " + std::to_string(failed_kinds) + " kinds failed";
         const auto at = ", every damage kind, N=" + size_text(size);
-        out.push_back({"heal: traffic flows again within 100 ms of the damaging commit" + at,
-                       (slowest ? "worst " + format("%.1f ms", slowest->outage_ms->max) + " (" + slowest->damage + "); "
-                                : std::string()) +
-                           rounds_text,
-                       all_healed && slowest && slowest->outage_ms->max <= goal_max_ms});
+        out.push_back(
+            {"heal: traffic flows again within 100 ms of the damaging commit" + at,
+             (slowest ? "worst " + format("%.1f ms", slowest->outage_ms->max) + " (" + slowest->damage + "); " : std::string()) +
+                 rounds_text,
+             all_healed && slowest && slowest->outage_ms->max <= goal_max_ms});
         out.push_back({"heal: outage p50 under 20 ms" + at,
                        (slowest_median ? "worst p50 " + format("%.1f ms", slowest_median->outage_ms->p50) + " (" +
                                              slowest_median->damage + "); "

@@ -18,7 +18,8 @@ std::array<Rule, 3> rules(const BenchPort& port)
     const auto protocol = protocol_name(port);
     const auto container_port = std::to_string(port.container_port);
     return {{
-        {"nat", "PREROUTING",
+        {"nat",
+         "PREROUTING",
          {"-p", protocol, "--dport", std::to_string(port.host_port), "-j", "DNAT", "--to-destination",
           port.container_ip + ":" + container_port}},
         {"nat", "POSTROUTING", {"-p", protocol, "-d", port.container_ip, "--dport", container_port, "-j", "MASQUERADE"}},

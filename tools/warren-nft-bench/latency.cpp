@@ -23,8 +23,7 @@ nlohmann::json measure(const MethodInfo& info, const LatencyCell& cell, std::siz
 {
     auto method = info.create();
     method->prepare(filler_tasks(cell.table_size, 1, cell.family), cell.family);
-    const auto times =
-        time_publishes(*method, measured_service(cell.ports, cell.family), cell.warmup, repetitions, max_seconds);
+    const auto times = time_publishes(*method, measured_service(cell.ports, cell.family), cell.warmup, repetitions, max_seconds);
     return {{"publish_us", times.publish_us},
             {"unpublish_us", times.unpublish_us},
             {"peak_rss_kib", peak_rss_kib()},
@@ -38,8 +37,7 @@ struct Samples {
 
 }  // namespace
 
-PublishTimes time_publishes(Method& method, const Task& service, std::size_t warmup, std::size_t repetitions,
-                            double max_seconds)
+PublishTimes time_publishes(Method& method, const Task& service, std::size_t warmup, std::size_t repetitions, double max_seconds)
 {
     for (std::size_t i = 0; i < warmup; ++i) {
         method.publish(service);
@@ -80,8 +78,7 @@ std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::f
     for (const auto& name : options.methods) {
         const auto* info = find_method(name);
         const auto unavailable = options.family != AddressFamily::ipv4 && info->ipv4_only
-                                     ? "not applicable to " + std::string(display(options.family)) + " tasks: " +
-                                           *info->ipv4_only
+                                     ? "not applicable to " + std::string(display(options.family)) + " tasks: " + *info->ipv4_only
                                      : info->unavailable();
         for (const auto ports : options.ports)
             for (const auto table_size : options.table_sizes) {
@@ -106,8 +103,8 @@ std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::f
                 continue;
             const auto part = plan.part(round, cell.requested_repetitions);
             try {
-                const auto result = run_in_fresh_child([&] { return measure(*infos[i], cell, part, plan.part_seconds); },
-                                                       plan.child_timeout);
+                const auto result =
+                    run_in_fresh_child([&] { return measure(*infos[i], cell, part, plan.part_seconds); }, plan.child_timeout);
                 for (const double us : result.at("publish_us"))
                     samples[i].publish.push_back(us);
                 for (const double us : result.at("unpublish_us"))

@@ -54,8 +54,8 @@ struct LatencyCell {
 struct RoundPlan {
     explicit RoundPlan(const LatencyOptions& options);
     std::size_t rounds;
-    double part_seconds;                  // the time bound of one part's timed repetitions
-    std::chrono::seconds child_timeout;   // of one part's child, preparation included
+    double part_seconds;                 // the time bound of one part's timed repetitions
+    std::chrono::seconds child_timeout;  // of one part's child, preparation included
     std::size_t part(std::size_t round, std::size_t requested_repetitions) const;
 };
 
@@ -64,8 +64,7 @@ struct RoundPlan {
 // most `timeout(cell)`, and `absorb(index, json)` takes what it returned. A part that fails ends its
 // cell: cells[index].error says in which round and why.
 template <class Cell, class Measure, class Absorb, class Timeout>
-void measure_in_rounds(const RoundPlan& plan, std::vector<Cell>& cells, Measure&& measure, Absorb&& absorb,
-                       Timeout&& timeout)
+void measure_in_rounds(const RoundPlan& plan, std::vector<Cell>& cells, Measure&& measure, Absorb&& absorb, Timeout&& timeout)
 {
     for (std::size_t round = 0; round < plan.rounds; ++round)
         for (std::size_t i = 0; i < cells.size(); ++i) {
@@ -87,8 +86,7 @@ struct PublishTimes {
 
 // Publishes then unpublishes `service` with `method`: `warmup` times untimed, then `repetitions`
 // times timing each call, for `max_seconds` at most (but at least once).
-PublishTimes time_publishes(Method& method, const Task& service, std::size_t warmup, std::size_t repetitions,
-                            double max_seconds);
+PublishTimes time_publishes(Method& method, const Task& service, std::size_t warmup, std::size_t repetitions, double max_seconds);
 
 // Calls `done` for each cell, in order, once every part of every cell has run.
 std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::function<void(const LatencyCell&)>& done);

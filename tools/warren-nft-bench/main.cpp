@@ -128,8 +128,8 @@ void check(const Options& o)
         throw UsageError("--heal-timeout-ms must be positive");
     for (const auto flows : o.conntrack.flow_counts)
         if (flows > max_unrelated_flows())
-            throw UsageError("--conntrack-flows " + std::to_string(flows) + ": at most " +
-                             std::to_string(max_unrelated_flows()) + " flows");
+            throw UsageError("--conntrack-flows " + std::to_string(flows) + ": at most " + std::to_string(max_unrelated_flows()) +
+                             " flows");
     const auto capacity = filler_capacity();
     if (o.memory_ports == 0 || o.memory_ports > capacity)
         throw UsageError("--memory-ports " + std::to_string(o.memory_ports) + ": 1 to " + std::to_string(capacity));
@@ -141,10 +141,7 @@ void check(const Options& o)
         throw UsageError("--datapath-seconds and --datapath-runs must be positive");
 }
 
-bool wants(const Options& o, const std::string& mode)
-{
-    return std::find(o.modes.begin(), o.modes.end(), mode) != o.modes.end();
-}
+bool wants(const Options& o, const std::string& mode) { return std::find(o.modes.begin(), o.modes.end(), mode) != o.modes.end(); }
 
 void write_file(const std::string& path, const std::string& text)
 {
@@ -190,8 +187,8 @@ int run(const Options& o)
     Report report;
     report.machine = describe_machine();
     std::cout << "warren-nft-bench " << WARREN_NFT_BENCH_VERSION << ": kernel " << report.machine["kernel"].get<std::string>()
-              << ", " << report.machine["cpus"] << " CPUs, " << report.machine["os"].get<std::string>() << "; sandbox: "
-              << report.machine["sandbox"].get<std::string>() << "\n\n";
+              << ", " << report.machine["cpus"] << " CPUs, " << report.machine["os"].get<std::string>()
+              << "; sandbox: " << report.machine["sandbox"].get<std::string>() << "\n\n";
 
     if (wants(o, "latency")) {
         print_latency_header(std::cout, o.latency.family);
@@ -244,22 +241,26 @@ int main(int argc, char* argv[])
     for (const auto& method : all_methods())
         o.latency.methods.push_back(method.name);
 
-    CLI::App app{"warren-nft-bench: how long publishing container ports takes with warren-nft, the raw libnftnl\n"
-                 "floor, iptables and nft, and how it scales. Runs everything in network namespaces it creates\n"
-                 "itself (a user namespace when not root); the machine's own rules are never touched.",
-                 "warren-nft-bench"};
+    CLI::App app{
+        "warren-nft-bench: how long publishing container ports takes with warren-nft, the raw libnftnl\n"
+        "floor, iptables and nft, and how it scales. Runs everything in network namespaces it creates\n"
+        "itself (a user namespace when not root); the machine's own rules are never touched.",
+        "warren-nft-bench"};
     app.set_version_flag("--version", std::string("warren-nft-bench ") + WARREN_NFT_BENCH_VERSION);
     app.get_formatter()->column_width(34);
     app.add_option("--mode", o.modes, "What to measure, comma-separated: " + joined(all_modes))
         ->delimiter(',')
         ->capture_default_str();
-    app.add_flag_callback("--all", [&] { o.modes = all_modes; }, "Measure everything (a full run, as in docs/performance.md)");
+    app.add_flag_callback(
+        "--all", [&] { o.modes = all_modes; }, "Measure everything (a full run, as in docs/performance.md)");
 
     std::string method_help = "latency: methods to compare, comma-separated:";
     for (const auto& method : all_methods())
         method_help += "\n  " + method.name + ": " + method.description;
     app.add_option("--methods", o.latency.methods, method_help)->delimiter(',')->capture_default_str();
-    app.add_option("--ports", o.latency.ports, "latency: ports of the published service (P)")->delimiter(',')->capture_default_str();
+    app.add_option("--ports", o.latency.ports, "latency: ports of the published service (P)")
+        ->delimiter(',')
+        ->capture_default_str();
     app.add_option("--table-sizes", o.latency.table_sizes, "latency: ports already published (N), filled before timing")
         ->delimiter(',')
         ->capture_default_str();

@@ -15,8 +15,8 @@ struct MemoryResult {
     std::size_t ports_per_task = 1;
     std::size_t rss_before_publish = 0;  // bytes; the tasks to publish already built
     std::size_t rss_after_publish = 0;
-    std::size_t rss_before_adopt = 0;    // the publishing publisher gone
-    std::size_t rss_after_adopt = 0;     // a new publisher that read the whole table
+    std::size_t rss_before_adopt = 0;  // the publishing publisher gone
+    std::size_t rss_after_adopt = 0;   // a new publisher that read the whole table
     double publish_bytes_per_port() const;
     double adopt_bytes_per_port() const;
     std::optional<std::string> error;

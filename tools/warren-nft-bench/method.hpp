@@ -56,8 +56,7 @@ std::unique_ptr<Method> warren_nft_publisher(warren::nft::PublisherOptions optio
 
 // Publishes `task` as a node agent would: a task with one address through the one-address
 // overload, a dual-stack task through ContainerAddresses (one transaction over both tables).
-void publish_task(warren::nft::HostPortPublisher& publisher, const Task& task,
-                  std::span<const warren::nft::PortMapping> ports);
+void publish_task(warren::nft::HostPortPublisher& publisher, const Task& task, std::span<const warren::nft::PortMapping> ports);
 
 // Publishes tasks through warren-nft's HostPortPublisher, whose first publish creates the tables of
 // `family` (even for no tasks): how every method that works on those tables fills them.

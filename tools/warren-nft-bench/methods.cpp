@@ -10,20 +10,18 @@ namespace bench {
 const std::vector<MethodInfo>& all_methods()
 {
     static const std::vector<MethodInfo> methods = {
-        warren_nft_method(),       warren_nft_counters_method(), floor_method(),       iptables_fork_method(),
-        iptables_restore_method(), nft_cli_method(),             libnftables_method(),
+        warren_nft_method(), warren_nft_counters_method(), floor_method(), iptables_fork_method(), iptables_restore_method(),
+        nft_cli_method(),    libnftables_method(),
     };
     return methods;
 }
 
 const MethodInfo* find_method(const std::string& name) { return find_named(all_methods(), name); }
 
-void publish_task(warren::nft::HostPortPublisher& publisher, const Task& task,
-                  std::span<const warren::nft::PortMapping> ports)
+void publish_task(warren::nft::HostPortPublisher& publisher, const Task& task, std::span<const warren::nft::PortMapping> ports)
 {
     if (task.family() == AddressFamily::dual)
-        publisher.publish_ports(task.id, warren::nft::ContainerAddresses{task.container_ip, task.container_ipv6},
-                                ports);
+        publisher.publish_ports(task.id, warren::nft::ContainerAddresses{task.container_ip, task.container_ipv6}, ports);
     else
         publisher.publish_ports(task.id, task.container_ip.empty() ? task.container_ipv6 : task.container_ip, ports);
 }

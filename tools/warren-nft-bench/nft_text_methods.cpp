@@ -23,8 +23,7 @@ std::string elements_script(const Task& service, bool add)
     const std::string verb = add ? "add" : "delete";
     std::string script;
     using Table = std::pair<const char*, const std::string*>;
-    for (const auto& [table, container_ip] :
-         {Table{"ip", &service.container_ip}, Table{"ip6", &service.container_ipv6}}) {
+    for (const auto& [table, container_ip] : {Table{"ip", &service.container_ip}, Table{"ip6", &service.container_ipv6}}) {
         if (container_ip->empty())
             continue;
         std::string ports;
@@ -32,8 +31,7 @@ std::string elements_script(const Task& service, bool add)
             ports += ports.empty() ? "" : ", ";
             ports += std::string(warren::nft::to_string(port.protocol)) + " . " + std::to_string(port.host_port);
             if (add)  // nft wants an element's comment on its key, before the mapped value
-                ports += " comment \"task=" + service.id + "\" : " + *container_ip + " . " +
-                         std::to_string(port.container_port);
+                ports += " comment \"task=" + service.id + "\" : " + *container_ip + " . " + std::to_string(port.container_port);
         }
         // The ports-map elements only: warren-nft's tables do not count, so they have no backends set.
         script += verb + " element " + table + " warren ports { " + ports + " }\n";
@@ -43,10 +41,7 @@ std::string elements_script(const Task& service, bool add)
 
 class NftCli final : public Method {
 public:
-    void prepare(std::span<const Task> filler, AddressFamily family) override
-    {
-        publish_with_library(filler, family);
-    }
+    void prepare(std::span<const Task> filler, AddressFamily family) override { publish_with_library(filler, family); }
     void publish(const Task& service) override { run_tool({"nft", "-f", "-"}, elements_script(service, true)); }
     void unpublish(const Task& service) override { run_tool({"nft", "-f", "-"}, elements_script(service, false)); }
 };
@@ -61,10 +56,7 @@ public:
         nft_ctx_buffer_output(context_.get());
         nft_ctx_buffer_error(context_.get());
     }
-    void prepare(std::span<const Task> filler, AddressFamily family) override
-    {
-        publish_with_library(filler, family);
-    }
+    void prepare(std::span<const Task> filler, AddressFamily family) override { publish_with_library(filler, family); }
     void publish(const Task& service) override { run(elements_script(service, true)); }
     void unpublish(const Task& service) override { run(elements_script(service, false)); }
 
@@ -86,8 +78,8 @@ private:
 
 MethodInfo nft_cli_method()
 {
-    return {"nft-cli", "one `nft -f -` process per publish, the same elements as text",
-            [] { return missing_program("nft"); }, [] { return std::make_unique<NftCli>(); }};
+    return {"nft-cli", "one `nft -f -` process per publish, the same elements as text", [] { return missing_program("nft"); },
+            [] { return std::make_unique<NftCli>(); }};
 }
 
 MethodInfo libnftables_method()

@@ -25,8 +25,8 @@ void RawBatchSocket::commit(std::span<const Message> messages)
     std::size_t left = messages.size();
     for (const auto& message : messages) {
         const auto flags = static_cast<std::uint16_t>(message.flags | (--left == 0 ? NLM_F_ACK : 0));
-        auto* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)), message.type,
-                                          message.family, flags, seq_);
+        auto* nlh =
+            nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)), message.type, message.family, flags, seq_);
         last_seq_ = seq_++;
         message.payload(nlh);
         mnl_nlmsg_batch_next(batch);

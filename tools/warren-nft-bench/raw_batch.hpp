@@ -28,8 +28,8 @@ public:
     explicit RawBatchSocket(std::string who);
 
     struct Message {
-        std::uint16_t type;   // NFT_MSG_*
-        std::uint16_t flags;  // NLM_F_*; the last message of a batch also gets NLM_F_ACK
+        std::uint16_t type;                      // NFT_MSG_*
+        std::uint16_t flags;                     // NLM_F_*; the last message of a batch also gets NLM_F_ACK
         std::function<void(nlmsghdr*)> payload;  // e.g. nftnl_set_elems_nlmsg_build_payload
         std::uint16_t family = NFPROTO_IPV4;     // of the table it changes: NFPROTO_IPV4, NFPROTO_IPV6
     };

@@ -102,18 +102,15 @@ std::vector<Target> targets(const Report& report)
     if (report.latency && !report.latency->empty()) {
         const auto& cells = *report.latency;
         const auto family = family_of(cells);
-        const auto of_family =
-            family == AddressFamily::ipv4 ? std::string() : std::string(display(family)) + " tasks: ";
+        const auto of_family = family == AddressFamily::ipv4 ? std::string() : std::string(display(family)) + " tasks: ";
         const auto sizes = table_sizes(cells);
         const auto smallest = sizes.front();
         const auto largest = sizes.back();
         const std::size_t ports = target_ports;
         auto floor_target = [&](const FloorComparison& c) {
-            out.push_back({of_family + "warren-nft publish p50 within 2x of floor, 3 ports, N=" +
-                               with_thousands(double(c.table_size)),
-                           format("%.1f", c.ours_us) + " vs " + format("%.1f", c.floor_us) + " us = " +
-                               ratio_text(c.ratio()),
-                           c.met()});
+            out.push_back(
+                {of_family + "warren-nft publish p50 within 2x of floor, 3 ports, N=" + with_thousands(double(c.table_size)),
+                 format("%.1f", c.ours_us) + " vs " + format("%.1f", c.floor_us) + " us = " + ratio_text(c.ratio()), c.met()});
         };
         if (family != AddressFamily::ipv4)
             for (const auto& comparison : floor_comparisons(cells))
@@ -130,10 +127,9 @@ std::vector<Target> targets(const Report& report)
                      {std::tuple{"publish", forks->publish_us.p50, ours->publish_us.p50},
                       std::tuple{"unpublish", forks->unpublish_us.p50, ours->unpublish_us.p50}}) {
                     const auto r = theirs / mine;
-                    out.push_back({of_family + "iptables-fork / warren-nft " + label + " p50 >= " +
-                                       with_thousands(needed) + "x, 3 ports, N=" + with_thousands(double(n)),
-                                   with_thousands(theirs) + " vs " + format("%.1f", mine) + " us = " +
-                                       with_thousands(r) + "x",
+                    out.push_back({of_family + "iptables-fork / warren-nft " + label + " p50 >= " + with_thousands(needed) +
+                                       "x, 3 ports, N=" + with_thousands(double(n)),
+                                   with_thousands(theirs) + " vs " + format("%.1f", mine) + " us = " + with_thousands(r) + "x",
                                    r >= needed});
                 }
         }
@@ -153,10 +149,10 @@ std::vector<Target> targets(const Report& report)
             if (b.error)
                 continue;
             const auto shape = with_thousands(double(b.shape.tasks)) + " tasks x " + std::to_string(b.shape.ports_per_task);
-            out.push_back({"bulk publish of " + shape + " port(s) < 1 s", format("%.3f s", b.publish_seconds),
-                           b.publish_seconds < 1});
-            out.push_back({"adoption of " + shape + " port(s) by a restarted publisher < 1 s",
-                           format("%.3f s", b.adopt_seconds), b.adopt_seconds < 1});
+            out.push_back(
+                {"bulk publish of " + shape + " port(s) < 1 s", format("%.3f s", b.publish_seconds), b.publish_seconds < 1});
+            out.push_back({"adoption of " + shape + " port(s) by a restarted publisher < 1 s", format("%.3f s", b.adopt_seconds),
+                           b.adopt_seconds < 1});
         }
     if (report.datapath) {
         const DatapathResult *small = nullptr, *large = nullptr;
@@ -172,8 +168,7 @@ std::vector<Target> targets(const Report& report)
             const auto r = large->median / small->median;
             out.push_back({"data path: warren-nft conn/s at N=" + with_thousands(double(large->table_size)) +
                                " within 10% of N=" + with_thousands(double(small->table_size)),
-                           with_thousands(large->median) + " vs " + with_thousands(small->median) + " = " +
-                               format("%.3f", r),
+                           with_thousands(large->median) + " vs " + with_thousands(small->median) + " = " + format("%.3f", r),
                            r >= 0.9});
         }
     }
@@ -214,9 +209,8 @@ void print_latency_header(std::ostream& out, AddressFamily family)
         out << ", IPv6 tasks (every port in table ip6 warren)";
     out << "; each row: publish then unpublish, timed separately\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%-19s %5s %7s %7s | %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s | %8s\n",
-                  "method", "ports", "table", "reps", "pub min", "p50", "p90", "p99", "max", "unpub min", "p50", "p90",
-                  "p99", "max", "rss MiB");
+    std::snprintf(line, sizeof line, "%-19s %5s %7s %7s | %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s | %8s\n", "method", "ports",
+                  "table", "reps", "pub min", "p50", "p90", "p99", "max", "unpub min", "p50", "p90", "p99", "max", "rss MiB");
     out << line << std::flush;
 }
 
@@ -242,11 +236,13 @@ void print_latency_row(std::ostream& out, const LatencyCell& cell)
 
 void print_text(std::ostream& out, const Report& report)
 {
-    if (report.latency && std::any_of(report.latency->begin(), report.latency->end(), [](const auto& c) { return c.time_bounded; }))
+    if (report.latency &&
+        std::any_of(report.latency->begin(), report.latency->end(), [](const auto& c) { return c.time_bounded; }))
         out << "* fewer repetitions than asked: --max-seconds bounded the cell\n";
     if (report.latency && family_of(*report.latency) != AddressFamily::ipv4) {
         const auto comparisons = floor_comparisons(*report.latency);
-        out << "\n" << display(family_of(*report.latency))
+        out << "\n"
+            << display(family_of(*report.latency))
             << ": publish p50 of a 3-port task, warren-nft beside floor (the same elements; target: within 2x)\n";
         if (comparisons.empty())
             out << "no table size has both figures (a method did not run or failed)\n";
@@ -263,14 +259,13 @@ void print_text(std::ostream& out, const Report& report)
         for (const auto& b : report.bulk.value()) {
             char line[256];
             if (b.error)
-                std::snprintf(line, sizeof line, "%7zu tasks x %2zu ports: FAILED: %s\n", b.shape.tasks,
-                              b.shape.ports_per_task, b.error->c_str());
+                std::snprintf(line, sizeof line, "%7zu tasks x %2zu ports: FAILED: %s\n", b.shape.tasks, b.shape.ports_per_task,
+                              b.error->c_str());
             else
                 std::snprintf(line, sizeof line,
                               "%7zu tasks x %2zu ports: publish %7.3f s (%9.0f tasks/s), adopt %7.3f s (%9.0f tasks/s)\n",
-                              b.shape.tasks, b.shape.ports_per_task, b.publish_seconds,
-                              double(b.shape.tasks) / b.publish_seconds, b.adopt_seconds,
-                              double(b.shape.tasks) / b.adopt_seconds);
+                              b.shape.tasks, b.shape.ports_per_task, b.publish_seconds, double(b.shape.tasks) / b.publish_seconds,
+                              b.adopt_seconds, double(b.shape.tasks) / b.adopt_seconds);
             out << line;
         }
     }
@@ -301,13 +296,13 @@ void print_text(std::ostream& out, const Report& report)
         if (m.error)
             out << "FAILED: " << *m.error << "\n";
         else
-            out << "publishing " << with_thousands(double(m.ports)) << " ports: "
-                << with_thousands(double(m.rss_before_publish) / 1024) << " -> "
-                << with_thousands(double(m.rss_after_publish) / 1024) << " KiB = "
-                << format("%.0f", m.publish_bytes_per_port()) << " bytes/port\n"
+            out << "publishing " << with_thousands(double(m.ports))
+                << " ports: " << with_thousands(double(m.rss_before_publish) / 1024) << " -> "
+                << with_thousands(double(m.rss_after_publish) / 1024) << " KiB = " << format("%.0f", m.publish_bytes_per_port())
+                << " bytes/port\n"
                 << "adopting them in a new publisher: " << with_thousands(double(m.rss_before_adopt) / 1024) << " -> "
-                << with_thousands(double(m.rss_after_adopt) / 1024) << " KiB = "
-                << format("%.0f", m.adopt_bytes_per_port()) << " bytes/port\n";
+                << with_thousands(double(m.rss_after_adopt) / 1024) << " KiB = " << format("%.0f", m.adopt_bytes_per_port())
+                << " bytes/port\n";
     }
     if (report.foreign_writer)
         print_foreign_writer(out, *report.foreign_writer);
@@ -353,7 +348,8 @@ nlohmann::json to_json(const Report& report)
     if (report.bulk) {
         j["bulk"] = nlohmann::json::array();
         for (const auto& b : *report.bulk) {
-            nlohmann::json row = {{"tasks", b.shape.tasks}, {"ports_per_task", b.shape.ports_per_task}, {"error", optional_text(b.error)}};
+            nlohmann::json row = {
+                {"tasks", b.shape.tasks}, {"ports_per_task", b.shape.ports_per_task}, {"error", optional_text(b.error)}};
             if (!b.error) {
                 row["publish_seconds"] = b.publish_seconds;
                 row["publish_tasks_per_second"] = double(b.shape.tasks) / b.publish_seconds;
@@ -420,23 +416,22 @@ std::string to_csv(const std::vector<LatencyCell>& cells)
         return q + "\"";
     };
     for (const auto& c : cells) {
-        out << c.method << "," << c.ports << "," << c.table_size << "," << c.requested_repetitions << "," << c.repetitions
-            << "," << (c.time_bounded ? "true" : "false");
+        out << c.method << "," << c.ports << "," << c.table_size << "," << c.requested_repetitions << "," << c.repetitions << ","
+            << (c.time_bounded ? "true" : "false");
         const bool figures = !c.skipped && !c.error;
         for (const auto* p : {&c.publish_us, &c.unpublish_us})
             for (const auto v : {p->min, p->p50, p->p90, p->p99, p->max})
                 out << "," << (figures ? format("%.1f", v) : "");
         out << "," << (figures ? std::to_string(c.peak_rss_kib) : "") << ","
-            << (figures ? std::to_string(c.tool_peak_rss_kib) : "") << "," << quoted(c.skipped) << "," << quoted(c.error)
-            << "\n";
+            << (figures ? std::to_string(c.tool_peak_rss_kib) : "") << "," << quoted(c.skipped) << "," << quoted(c.error) << "\n";
     }
     return out.str();
 }
 
 bool has_errors(const Report& report)
 {
-    if (any_failed(report.latency) || any_failed(report.bulk) || any_failed(report.foreign_writer) ||
-        any_failed(report.heal) || any_failed(report.conntrack) || report.datapath_error)
+    if (any_failed(report.latency) || any_failed(report.bulk) || any_failed(report.foreign_writer) || any_failed(report.heal) ||
+        any_failed(report.conntrack) || report.datapath_error)
         return true;
     if (report.datapath)
         for (const auto& d : *report.datapath)

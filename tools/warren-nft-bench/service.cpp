@@ -31,7 +31,9 @@ std::string filler_ipv6(std::size_t task)
 // A task of `family` named `id`, with the addresses it has of the two given.
 Task task_of(AddressFamily family, std::string id, std::string ipv4, std::string ipv6)
 {
-    return {std::move(id), has_ipv4(family) ? std::move(ipv4) : std::string(), {},
+    return {std::move(id),
+            has_ipv4(family) ? std::move(ipv4) : std::string(),
+            {},
             has_ipv6(family) ? std::move(ipv6) : std::string()};
 }
 

@@ -49,8 +49,7 @@ Task measured_service(std::size_t ports, AddressFamily family = AddressFamily::i
 // `count` filler ports in tasks of `ports_per_task` ports: TCP, then UDP, then SCTP host ports from
 // 10000 on (so up to 3 x 55,535 ports), each task with its own container IP in 10.64.0.0/10 and/or
 // fd00:64::/64 (the same host number in both).
-std::vector<Task> filler_tasks(std::size_t count, std::size_t ports_per_task = 1,
-                               AddressFamily family = AddressFamily::ipv4);
+std::vector<Task> filler_tasks(std::size_t count, std::size_t ports_per_task = 1, AddressFamily family = AddressFamily::ipv4);
 // How many filler ports there can be.
 std::size_t filler_capacity();
 

@@ -35,15 +35,13 @@ std::unique_ptr<Method> warren_nft_publisher(warren::nft::PublisherOptions optio
 MethodInfo warren_nft_method()
 {
     return {"warren-nft", "HostPortPublisher in process: map elements in one netlink batch",
-            [] { return std::optional<std::string>(); },
-            [] { return warren_nft_publisher({}); }};
+            [] { return std::optional<std::string>(); }, [] { return warren_nft_publisher({}); }};
 }
 
 MethodInfo warren_nft_counters_method()
 {
     return {"warren-nft-counters", "the same with PublisherOptions::counters: every destination counts packets and bytes",
-            [] { return std::optional<std::string>(); },
-            [] { return warren_nft_publisher({.counters = true}); }};
+            [] { return std::optional<std::string>(); }, [] { return warren_nft_publisher({.counters = true}); }};
 }
 
 }  // namespace bench

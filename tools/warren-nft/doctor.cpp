@@ -25,10 +25,10 @@ namespace warren::cli {
 
 namespace {
 
-using nlohmann::json;
 using doctor::objects;
 using doctor::Report;
 using doctor::text;
+using nlohmann::json;
 
 // `nft -j list ruleset`, parsed; nullopt (with the reason in `error`) when it cannot be had.
 std::optional<json> read_ruleset(std::string& error)
@@ -39,8 +39,10 @@ std::optional<json> read_ruleset(std::string& error)
     try {
         return json::parse(*output);
     } catch (const json::exception& e) {
-        error = std::string("nft -j list ruleset printed no valid JSON (nft 1.0.6 does so for a table with flags, "
-                            "such as a dormant one): ") + e.what();
+        error = std::string(
+                    "nft -j list ruleset printed no valid JSON (nft 1.0.6 does so for a table with flags, "
+                    "such as a dormant one): ") +
+                e.what();
         return std::nullopt;
     }
 }
@@ -149,8 +151,7 @@ int run_doctor(std::ostream& out)
             nft::HostPortPublisher publisher;
             published = publisher.all_published_ports();
             map_lookups = publisher.kernel_features().map_lookups;
-            report.ok("nf_tables answers warren-nft over netlink; " + std::to_string(published->size()) +
-                      " port(s) published");
+            report.ok("nf_tables answers warren-nft over netlink; " + std::to_string(published->size()) + " port(s) published");
         } catch (const nft::Error& e) {
             report.fail(std::string("nf_tables cannot be used: ") + e.what());
         }
@@ -159,29 +160,33 @@ int run_doctor(std::ostream& out)
     }
 
     if (ruleset) {
-        const std::string repair = "the next warren-nft publish restores them (publishing a task's ports again as "
-                                   "they are is enough)";
+        const std::string repair =
+            "the next warren-nft publish restores them (publishing a task's ports again as "
+            "they are is enough)";
         if (!have_table)
             report.ok("table ip warren does not exist yet: nothing is published; the first publish creates it");
         else if (complete)
             report.ok("table ip warren has its chains prerouting, output, postrouting and forward, with their rules");
         if (!missing.empty())
-            report.fail("table ip warren lacks the base chain(s) " + missing + ", so published ports do not work; " +
-                        repair);
+            report.fail("table ip warren lacks the base chain(s) " + missing + ", so published ports do not work; " + repair);
         if (!unruled.empty())
-            report.fail("the chain(s) " + unruled + " of table ip warren lack their rules (as after nft flush table "
-                        "ip warren), so published ports do not work; " + repair);
+            report.fail("the chain(s) " + unruled +
+                        " of table ip warren lack their rules (as after nft flush table "
+                        "ip warren), so published ports do not work; " +
+                        repair);
         // Information, not a problem: counting is a choice (PublisherOptions::counters), off by default.
         if (have_table) {
             if (table_counts(*ruleset))
                 report.ok("table ip warren counts packets and bytes per destination (warren-nft list shows them)");
             else if (map_lookups == false)
-                report.ok("table ip warren does not count packets and bytes per destination yet; this kernel cannot "
-                          "look ports up in a map alone, so the next change of published ports makes it count");
+                report.ok(
+                    "table ip warren does not count packets and bytes per destination yet; this kernel cannot "
+                    "look ports up in a map alone, so the next change of published ports makes it count");
             else
-                report.ok("table ip warren does not count packets and bytes per destination, so warren-nft list shows - "
-                          "for them (off by default; publish with --counters, or PublisherOptions::counters, to turn "
-                          "counting on)");
+                report.ok(
+                    "table ip warren does not count packets and bytes per destination, so warren-nft list shows - "
+                    "for them (off by default; publish with --counters, or PublisherOptions::counters, to turn "
+                    "counting on)");
         }
     }
     for (const auto& problem : adoption)
@@ -200,8 +205,9 @@ int run_doctor(std::ostream& out)
     if (bridge == "1")
         report.ok("br_netfilter is loaded and net.bridge.bridge-nf-call-iptables is 1");
     else if (bridge.empty())
-        report.warn("br_netfilter is not loaded, so a container may not reach a port published by another container "
-                    "on the same bridge; fix: modprobe br_netfilter");
+        report.warn(
+            "br_netfilter is not loaded, so a container may not reach a port published by another container "
+            "on the same bridge; fix: modprobe br_netfilter");
     else
         report.warn("net.bridge.bridge-nf-call-iptables is " + bridge +
                     ", so bridged traffic bypasses nftables and a container may not reach a port published by another "
@@ -227,8 +233,9 @@ int run_doctor(std::ostream& out)
     doctor::check_iptables_legacy(report, legacy);
 
     if (!published) {
-        report.warn("DNAT rules of other tables are not compared with the published ports, which could not be "
-                    "read (see above); run warren-nft doctor again once that is fixed");
+        report.warn(
+            "DNAT rules of other tables are not compared with the published ports, which could not be "
+            "read (see above); run warren-nft doctor again once that is fixed");
     } else {
         std::vector<doctor::NatTable> tables;
         std::vector<std::string> not_read;
@@ -240,10 +247,9 @@ int run_doctor(std::ostream& out)
             tables.push_back(std::move(*nat));
         else if (!legacy.tables)
             not_read.push_back("iptables-legacy");
-        doctor::check_dnat_conflicts(report, *published,
-                                     ruleset ? doctor::warren_nat_priorities(*ruleset)
-                                             : doctor::warren_nat_priorities(json::object()),
-                                     tables, not_read);
+        doctor::check_dnat_conflicts(
+            report, *published, ruleset ? doctor::warren_nat_priorities(*ruleset) : doctor::warren_nat_priorities(json::object()),
+            tables, not_read);
     }
     return report.failed() ? 1 : 0;
 }

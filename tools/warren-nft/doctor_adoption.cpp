@@ -101,8 +101,9 @@ Listing parse_listing(const std::string& text)
     return out;
 }
 
-const std::string delete_table = "; fix: nft delete table ip warren (which deletes every port published in it), then "
-                                 "publish every task's ports again";
+const std::string delete_table =
+    "; fix: nft delete table ip warren (which deletes every port published in it), then "
+    "publish every task's ports again";
 
 void check_table(const Listing& listing, std::vector<AdoptionProblem>& out)
 {
@@ -115,10 +116,11 @@ void check_table(const Listing& listing, std::vector<AdoptionProblem>& out)
                            "its netlink socket; ss -f netlink -p shows the process), then publish again",
                        true});
     } else if (contains(flags, "dormant")) {
-        out.push_back({"table ip warren is dormant (flags dormant), so none of its chains sees a packet and published "
-                       "ports do not work; fix: nft add table ip warren (which wakes it; so does the next warren-nft "
-                       "publish)",
-                       false});
+        out.push_back(
+            {"table ip warren is dormant (flags dormant), so none of its chains sees a packet and published "
+             "ports do not work; fix: nft add table ip warren (which wakes it; so does the next warren-nft "
+             "publish)",
+             false});
     }
 }
 
@@ -139,8 +141,10 @@ void check_sets(const Listing& listing, std::vector<AdoptionProblem>& out)
             flags.push_back("timeout");
         for (const auto& flag : flags)
             if (const auto refused = refused_flags.find(flag); refused != refused_flags.end())
-                out.push_back({name + " has flags " + flag + ": " + refused->second + ", so warren-nft refuses to "
-                                   "publish into it" + delete_table,
+                out.push_back({name + " has flags " + flag + ": " + refused->second +
+                                   ", so warren-nft refuses to "
+                                   "publish into it" +
+                                   delete_table,
                                true});
         if (!set.size.empty())
             out.push_back({name + " has size " + set.size + ": the kernel takes no more than " + set.size +
@@ -153,10 +157,11 @@ void check_policies(const Listing& listing, std::vector<AdoptionProblem>& out)
 {
     for (const auto& chain : listing.dropping)
         if (contains(our_chains, chain.name))
-            out.push_back({"chain ip warren " + chain.name + " has policy drop, so it drops every packet on hook " +
-                               chain.hook + " that its rules do not accept, not only traffic of published ports; fix: "
+            out.push_back({"chain ip warren " + chain.name + " has policy drop, so it drops every packet on hook " + chain.hook +
+                               " that its rules do not accept, not only traffic of published ports; fix: "
                                "publish again (the next warren-nft publish sets it back to accept), or nft chain ip "
-                               "warren " + chain.name + " '{ policy accept; }'",
+                               "warren " +
+                               chain.name + " '{ policy accept; }'",
                            false});
 }
 

@@ -14,14 +14,14 @@ namespace {
 // A NAT rule together with the way to it from a base chain.
 struct Finding {
     const NatTable* table = nullptr;
-    std::string root;                           // the base chain
+    std::string root;  // the base chain
     const NatChain* root_chain = nullptr;
-    std::vector<std::string> via;               // the chains jumped to, in order; empty when the rule is in root
+    std::vector<std::string> via;  // the chains jumped to, in order; empty when the rule is in root
     const NatRule* rule = nullptr;
-    std::vector<Condition> conditions;          // of the jumps that lead here, and of the rule
+    std::vector<Condition> conditions;  // of the jumps that lead here, and of the rule
     std::vector<std::string> others;
     std::vector<AddressCondition> address_conditions;
-    std::vector<const NatRule*> earlier;        // rules before it in root that act (only when in root)
+    std::vector<const NatRule*> earlier;  // rules before it in root that act (only when in root)
 };
 
 struct Path {
@@ -31,8 +31,7 @@ struct Path {
     std::vector<std::string> via;
 };
 
-void visit(const NatTable& table, const std::string& root, const std::string& name, const Path& path,
-           std::vector<Finding>& out)
+void visit(const NatTable& table, const std::string& root, const std::string& name, const Path& path, std::vector<Finding>& out)
 {
     const auto it = table.chains.find(name);
     if (it == table.chains.end() || path.via.size() > 16)
@@ -115,9 +114,8 @@ Assessment assess(const Finding& finding, const PortKey& key, const std::map<std
     const auto warren = warren_priorities.find(root.hook);
     const bool runs_first = warren != warren_priorities.end() && root.priority < warren->second;
     const bool nothing_before =
-        finding.via.empty() && std::all_of(finding.earlier.begin(), finding.earlier.end(), [&](const NatRule* rule) {
-            return all_of(rule->conditions, key) == Match::no;
-        });
+        finding.via.empty() && std::all_of(finding.earlier.begin(), finding.earlier.end(),
+                                           [&](const NatRule* rule) { return all_of(rule->conditions, key) == Match::no; });
     out.grade = root.hook == "prerouting" && runs_first && nothing_before ? Grade::certain : Grade::every;
     return out;
 }
@@ -145,22 +143,20 @@ std::string line(const Finding& finding, const Assessment& assessment, const std
     const std::string list = port_list(ports);
     const auto grade = assessment.grade;
     switch (grade) {
-    case Grade::maybe:
-        out += " may " + std::string(redirect ? "redirect" : "DNAT") + " new connections to " + list +
-               " (it matches ports or protocols in a way the doctor does not evaluate" +
-               (assessment.others.empty() ? "" : "; also: " + joined(assessment.others)) + ")";
-        break;
-    case Grade::conditional:
-        out += " " + verb + " new connections to " + list + " that also match " + joined(assessment.others);
-        break;
-    default:
-        out += " " + verb + " every new connection to " + list;
-        break;
+        case Grade::maybe:
+            out += " may " + std::string(redirect ? "redirect" : "DNAT") + " new connections to " + list +
+                   " (it matches ports or protocols in a way the doctor does not evaluate" +
+                   (assessment.others.empty() ? "" : "; also: " + joined(assessment.others)) + ")";
+            break;
+        case Grade::conditional:
+            out += " " + verb + " new connections to " + list + " that also match " + joined(assessment.others);
+            break;
+        default: out += " " + verb + " every new connection to " + list; break;
     }
     const auto& root = *finding.root_chain;
     const long warren = warren_priorities.count(root.hook) ? warren_priorities.at(root.hook) : -100;
-    const std::string chain = "its chain " + finding.root + " (hook " + root.hook + ", priority " +
-                              std::to_string(root.priority) + ")";
+    const std::string chain =
+        "its chain " + finding.root + " (hook " + root.hook + ", priority " + std::to_string(root.priority) + ")";
     if (grade == Grade::certain)
         out += "; " + chain + " runs before warren's (priority " + std::to_string(warren) +
                "), so connections to these ports from other hosts never reach the containers";
@@ -168,21 +164,24 @@ std::string line(const Finding& finding, const Assessment& assessment, const std
         out += "; " + chain + " runs before warren's (priority " + std::to_string(warren) +
                "): whenever it matches, warren's DNAT is skipped";
     else if (root.priority == warren)
-        out += "; " + chain + " has the priority of warren's, so which DNAT a connection gets depends on the order "
+        out += "; " + chain +
+               " has the priority of warren's, so which DNAT a connection gets depends on the order "
                "the chains were created";
     else
         out += "; " + chain + " runs after warren's (priority " + std::to_string(warren) +
                "), so warren's DNAT wins for connections to the host's own addresses and the rule does not work for them";
-    out += "; fix: stop publishing the port in the program that added the rule (Docker: the container's -p), or "
-           "delete the rule (" + rule.remove + "), or publish the task on another host port";
+    out +=
+        "; fix: stop publishing the port in the program that added the rule (Docker: the container's -p), or "
+        "delete the rule (" +
+        rule.remove + "), or publish the task on another host port";
     return out;
 }
 
 }  // namespace
 
 void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>& published,
-                          const std::map<std::string, long>& warren_priorities,
-                          const std::vector<NatTable>& tables, const std::vector<std::string>& not_read)
+                          const std::map<std::string, long>& warren_priorities, const std::vector<NatTable>& tables,
+                          const std::vector<std::string>& not_read)
 {
     std::vector<Finding> findings;
     for (const auto& table : tables)
@@ -195,8 +194,7 @@ void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>&
     const std::string unread = not_read.empty() ? "" : "; not read: " + joined(not_read);
     const std::string found = std::to_string(rules.size()) + " DNAT or redirect rule(s) elsewhere" + unread;
     if (published.empty()) {
-        report.ok("nothing is published, so no DNAT rule outside table ip warren can take a published port (" +
-                  found + ")");
+        report.ok("nothing is published, so no DNAT rule outside table ip warren can take a published port (" + found + ")");
         return;
     }
 
@@ -225,14 +223,12 @@ void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>&
             auto [it, inserted] = entries.try_emplace(k, Entry{b.second, b.first, {}});
             if (inserted)
                 order.push_back(k);
-            it->second.ports.push_back(key.protocol + " port " + std::to_string(key.port) +
-                                       (key.address.empty() ? "" : " on " + key.address) +
-                                       (port.task_id.empty() ? " (an element without a warren-nft owner)"
-                                                             : " (task " + port.task_id + ")"));
+            it->second.ports.push_back(
+                key.protocol + " port " + std::to_string(key.port) + (key.address.empty() ? "" : " on " + key.address) +
+                (port.task_id.empty() ? " (an element without a warren-nft owner)" : " (task " + port.task_id + ")"));
         }
     }
-    std::stable_sort(order.begin(), order.end(),
-                     [](const Key& a, const Key& b) { return std::get<1>(a) > std::get<1>(b); });
+    std::stable_sort(order.begin(), order.end(), [](const Key& a, const Key& b) { return std::get<1>(a) > std::get<1>(b); });
     for (const auto& k : order) {
         const auto& entry = entries.at(k);
         const auto text = line(*entry.finding, entry.assessment, entry.ports, warren_priorities);

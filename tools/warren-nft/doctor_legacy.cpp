@@ -80,11 +80,11 @@ Match in_port_list(const std::string& list, long port)
 
 // A rule of an iptables-save dump, reduced to what the checks need.
 struct LegacyRule {
-    std::string text;                   // "-A FORWARD -p tcp ... -j DROP"
-    std::vector<Condition> conditions;  // on protocol and destination port
-    std::vector<std::string> others;    // every other match, as written ("! -i docker0", "--ctstate DNAT")
+    std::string text;                                  // "-A FORWARD -p tcp ... -j DROP"
+    std::vector<Condition> conditions;                 // on protocol and destination port
+    std::vector<std::string> others;                   // every other match, as written ("! -i docker0", "--ctstate DNAT")
     std::vector<AddressCondition> address_conditions;  // -d
-    std::string target;                 // -j or -g; "" when none
+    std::string target;                                // -j or -g; "" when none
 
     bool unconditional() const { return conditions.empty() && others.empty() && address_conditions.empty(); }
 };
@@ -246,8 +246,8 @@ bool check_forward(Report& report, const LegacyTable& table, std::vector<std::st
         } else if (is_user_chain(table, rule.target)) {
             const auto inner = reach(table, rule.target, 1);
             if (inner.drops > 0)
-                drops.push_back("'" + rule.text + "', whose chain " + rule.target + " has " +
-                                std::to_string(inner.drops) + " rule(s) that DROP or REJECT");
+                drops.push_back("'" + rule.text + "', whose chain " + rule.target + " has " + std::to_string(inner.drops) +
+                                " rule(s) that DROP or REJECT");
             accepts = accepts || inner.accepts;
         } else if (rule.target == "RETURN" && rule.unconditional()) {
             break;  // the policy decides
@@ -260,7 +260,8 @@ bool check_forward(Report& report, const LegacyTable& table, std::vector<std::st
     }
     if (!policy_drop && drops.empty())
         return false;
-    const std::string fix = "fix: " + tool + " -I FORWARD -m conntrack --ctstate DNAT -j ACCEPT (or move that "
+    const std::string fix = "fix: " + tool +
+                            " -I FORWARD -m conntrack --ctstate DNAT -j ACCEPT (or move that "
                             "firewall to nftables)";
     const std::string hidden = "nft list ruleset does not show it, iptables-legacy-save does";
     if (certain) {
@@ -270,8 +271,8 @@ bool check_forward(Report& report, const LegacyTable& table, std::vector<std::st
     }
     std::string what = policy_drop ? "has policy DROP" : "has";
     if (!drops.empty())
-        what += (policy_drop ? " and " : " ") + std::to_string(drops.size()) + " rule(s) that DROP or REJECT (first: " +
-                drops.front() + ")";
+        what += (policy_drop ? " and " : " ") + std::to_string(drops.size()) +
+                " rule(s) that DROP or REJECT (first: " + drops.front() + ")";
     report.warn("iptables-legacy chain " + table.name + " FORWARD " + what +
                 ", so it may drop connections to published ports that table ip warren accepts (" + hidden + "); " + fix);
     return true;
@@ -340,8 +341,9 @@ void check_iptables_legacy(Report& report, const LegacyState& state)
         return;
     }
     if (state.table_names.empty()) {
-        report.ok("iptables-legacy has no tables here, so no legacy iptables rule filters or NATs traffic "
-                  "next to nftables");
+        report.ok(
+            "iptables-legacy has no tables here, so no legacy iptables rule filters or NATs traffic "
+            "next to nftables");
         return;
     }
     bool reported = false;

@@ -15,15 +15,15 @@
 namespace warren::cli::doctor {
 
 struct LegacyTable {
-    std::string name;                              // "filter", "nat", ...
-    std::map<std::string, std::string> policies;   // chain -> "ACCEPT"/"DROP"; "-" for a user chain
+    std::string name;                                                     // "filter", "nat", ...
+    std::map<std::string, std::string> policies;                          // chain -> "ACCEPT"/"DROP"; "-" for a user chain
     std::vector<std::pair<std::string, std::vector<std::string>>> rules;  // chain, tokens after "-A CHAIN"
 };
 
 struct LegacyState {
-    std::vector<std::string> table_names;           // /proc/net/ip_tables_names of this namespace
+    std::vector<std::string> table_names;            // /proc/net/ip_tables_names of this namespace
     std::optional<std::vector<LegacyTable>> tables;  // nullopt when they could not be read
-    std::string error;                              // why not
+    std::string error;                               // why not
 };
 
 // Reads /proc/net/ip_tables_names and, when it lists tables, `iptables-legacy-save` (which dumps only

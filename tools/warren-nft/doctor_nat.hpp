@@ -84,8 +84,8 @@ std::map<std::string, long> warren_nat_priorities(const nlohmann::json& ruleset)
 // warren's, or after it). OK when no rule matches. `not_read` names the rule sources that could not
 // be read (said in the OK line).
 void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>& published,
-                          const std::map<std::string, long>& warren_priorities,
-                          const std::vector<NatTable>& tables, const std::vector<std::string>& not_read);
+                          const std::map<std::string, long>& warren_priorities, const std::vector<NatTable>& tables,
+                          const std::vector<std::string>& not_read);
 
 // Helpers shared by the nftables and iptables-legacy readers.
 Match negate(Match match);

@@ -19,10 +19,7 @@ namespace {
 using nlohmann::json;
 
 // The single member of an expression or statement object ({"match": {...}} -> "match").
-std::string kind(const json& object)
-{
-    return object.is_object() && object.size() == 1 ? object.begin().key() : std::string();
-}
+std::string kind(const json& object) { return object.is_object() && object.size() == 1 ? object.begin().key() : std::string(); }
 
 // Named sets and maps: (family, table, name) -> their "elem" array (absent when empty).
 using Sets = std::map<std::tuple<std::string, std::string, std::string>, json>;
@@ -30,9 +27,9 @@ using Sets = std::map<std::tuple<std::string, std::string, std::string>, json>;
 // What a match or map key looks at.
 struct Component {
     enum class Kind { port, protocol, address, concat, other } kind = Kind::other;
-    std::string implied_protocol;       // port: "tcp" for `tcp dport` ("" for `th dport`)
-    std::vector<Component> parts;       // concat
-    std::string description;            // other: "iifname", "ip daddr"
+    std::string implied_protocol;  // port: "tcp" for `tcp dport` ("" for `th dport`)
+    std::vector<Component> parts;  // concat
+    std::string description;       // other: "iifname", "ip daddr"
 };
 
 const std::set<std::string> transport_protocols{"tcp", "udp", "sctp", "udplite", "dccp", "th"};
@@ -53,7 +50,8 @@ std::string describe(const json& expression)
         std::string flags;
         if (const auto it = body.find("flags"); it != body.end())
             flags = it->is_array() && !it->empty() && it->front().is_string() ? it->front().get<std::string>()
-                                                                             : it->is_string() ? it->get<std::string>() : "";
+                    : it->is_string()                                         ? it->get<std::string>()
+                                                                              : "";
         return "fib " + flags + (flags.empty() ? "" : " ") + text(body, "result");
     }
     return k;
@@ -124,12 +122,12 @@ public:
                 return Match::maybe;
             const long n = value.get<long>();
             const long actual = c.kind == Component::Kind::port ? key.port : protocol_number(key.protocol);
-            const bool holds = op == "==" ? actual == n
-                             : op == "<"  ? actual < n
-                             : op == "<=" ? actual <= n
-                             : op == ">"  ? actual > n
-                             : op == ">=" ? actual >= n
-                                          : false;
+            const bool holds = op == "=="   ? actual == n
+                               : op == "<"  ? actual < n
+                               : op == "<=" ? actual <= n
+                               : op == ">"  ? actual > n
+                               : op == ">=" ? actual >= n
+                                            : false;
             return holds ? Match::yes : Match::no;
         }
         if (op != "==")
@@ -143,8 +141,8 @@ public:
         if (k == "prefix" && c.kind == Component::Kind::address && body.is_object() && body.contains("addr") &&
             body["addr"].is_string() && body.contains("len") && body["len"].is_number_integer())
             return address_in(key.address, body["addr"].get<std::string>() + "/" + std::to_string(body["len"].get<int>()));
-        if (k == "range" && c.kind == Component::Kind::address && body.is_array() && body.size() == 2 &&
-            body[0].is_string() && body[1].is_string()) {
+        if (k == "range" && c.kind == Component::Kind::address && body.is_array() && body.size() == 2 && body[0].is_string() &&
+            body[1].is_string()) {
             const auto low = address_in(key.address, ">=" + body[0].get<std::string>());
             const auto high = address_in(key.address, "<=" + body[1].get<std::string>());
             return std::min(low, high);
@@ -219,8 +217,7 @@ std::string written(const json& value)
 
 // Adds the conditions of a match or map lookup on component `c`: the values, and the protocol a
 // port match implies (`tcp dport != 22` only matches TCP).
-void add_condition(NatRule& rule, const ValueMatcher& matcher, const json& value, const Component& c,
-                   const std::string& op)
+void add_condition(NatRule& rule, const ValueMatcher& matcher, const json& value, const Component& c, const std::string& op)
 {
     if (c.kind == Component::Kind::address) {
         rule.address_conditions.push_back(
@@ -275,8 +272,7 @@ NatRule convert_rule(const json& rule, const ValueMatcher& matcher)
                 // As nft writes it: "iifname != docker0", "fib daddr type local".
                 const auto op = text(body, "op");
                 out.others.push_back(c.description + (op == "==" || op.empty() ? "" : " " + op) + " " + written(*right));
-            }
-            else
+            } else
                 add_condition(out, matcher, *right, c, text(body, "op"));
         } else if (k == "xt") {
             const auto name = text(body, "name");
@@ -323,8 +319,8 @@ NatRule convert_rule(const json& rule, const ValueMatcher& matcher)
                     if (const auto it = element[1].find(verdict); element[1].is_object() && it != element[1].end())
                         out.targets.push_back({text(*it, "target"), condition(matcher, element[0], c, "==")});
             }
-        } else if (k == "accept" || k == "drop" || k == "return" || k == "reject" || k == "queue" ||
-                   k == "masquerade" || k == "snat") {
+        } else if (k == "accept" || k == "drop" || k == "return" || k == "reject" || k == "queue" || k == "masquerade" ||
+                   k == "snat") {
             if (out.action == NatRule::Action::none)
                 out.action = NatRule::Action::verdict;
         } else if (k == "limit" || k == "quota" || k == "ct count" || k == "synproxy") {
@@ -339,10 +335,7 @@ NatRule convert_rule(const json& rule, const ValueMatcher& matcher)
 
 }  // namespace
 
-Match negate(Match match)
-{
-    return match == Match::yes ? Match::no : match == Match::no ? Match::yes : Match::maybe;
-}
+Match negate(Match match) { return match == Match::yes ? Match::no : match == Match::no ? Match::yes : Match::maybe; }
 
 Match address_in(const std::string& address, const std::string& network)
 {
@@ -418,8 +411,8 @@ std::vector<NatTable> nat_tables_of_ruleset(const json& ruleset)
                                   const ValueMatcher& matcher) {
         std::vector<NatRule::Target> targets;
         for (const auto& statement : rule["expr"]) {
-            if (kind(statement) != "vmap" || !statement["vmap"].contains("data") ||
-                !statement["vmap"]["data"].is_string() || !statement["vmap"].contains("key"))
+            if (kind(statement) != "vmap" || !statement["vmap"].contains("data") || !statement["vmap"]["data"].is_string() ||
+                !statement["vmap"].contains("key"))
                 continue;
             const auto c = component(statement["vmap"]["key"]);
             const auto it = sets->find({family, table, statement["vmap"]["data"].get<std::string>().substr(1)});

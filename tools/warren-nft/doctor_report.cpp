@@ -11,8 +11,7 @@ namespace warren::cli::doctor {
 
 std::optional<std::string> run_tool(const std::string& program, const std::string& arguments, std::string& error)
 {
-    const std::string command =
-        "PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\" " + program + " " + arguments + " 2>&1";
+    const std::string command = "PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\" " + program + " " + arguments + " 2>&1";
     FILE* pipe = popen(command.c_str(), "r");
     if (pipe == nullptr) {
         error = "could not run " + program;
@@ -28,7 +27,7 @@ std::optional<std::string> run_tool(const std::string& program, const std::strin
         while (!output.empty() && (output.back() == '\n' || output.back() == ' '))
             output.pop_back();
         error = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? program + " is not installed"
-                                                               : program + " " + arguments + " failed: " + output;
+                                                                : program + " " + arguments + " failed: " + output;
         return std::nullopt;
     }
     return output;

@@ -107,8 +107,9 @@ int list(const Arguments& args, bool task_given)
 int flush(const Arguments& args)
 {
     if (!args.yes)
-        throw UsageError("flush removes tables ip warren and ip6 warren and every port published by every task; "
-                         "run 'warren-nft flush --yes' to confirm");
+        throw UsageError(
+            "flush removes tables ip warren and ip6 warren and every port published by every task; "
+            "run 'warren-nft flush --yes' to confirm");
     nft::HostPortPublisher publisher;
     publisher.remove_table();
     return exit_ok;
@@ -118,26 +119,31 @@ int flush(const Arguments& args)
 
 int main(int argc, char* argv[])
 {
-    CLI::App app{"Publishes container ports on the host with nftables (tables ip warren and ip6 warren).\n"
-                 "Exit status: 0 ok, 1 operation failed, 2 usage error.",
-                 "warren-nft"};
+    CLI::App app{
+        "Publishes container ports on the host with nftables (tables ip warren and ip6 warren).\n"
+        "Exit status: 0 ok, 1 operation failed, 2 usage error.",
+        "warren-nft"};
     app.set_version_flag("--version", "warren-nft " WARREN_NFT_VERSION);
     app.require_subcommand(1);
     Arguments args;
 
-    auto* publish_cmd = app.add_subcommand("publish", "Publish ports of a task in one atomic transaction "
-                                                      "(replacing the ports it published before)");
+    auto* publish_cmd = app.add_subcommand("publish",
+                                           "Publish ports of a task in one atomic transaction "
+                                           "(replacing the ports it published before)");
     publish_cmd->add_option("--task", args.task, "Task id (letters, digits, - _ . : @ / +; at most 64)")->required();
-    publish_cmd->add_option("--ip", args.ips, "The container's IPv4 or IPv6 address; give it twice, once per family, "
-                                              "for a dual-stack container")
+    publish_cmd
+        ->add_option("--ip", args.ips,
+                     "The container's IPv4 or IPv6 address; give it twice, once per family, "
+                     "for a dual-stack container")
         ->required()
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    publish_cmd->add_option("-p,--publish", args.specs,
-                            "[HOST_IP:]HOST_PORT[-LAST]:CONTAINER_PORT[-LAST][/tcp|udp|sctp]; HOST_IP empty: every "
-                            "address of the container's families, 0.0.0.0: every IPv4, [::]: every IPv6 address; "
-                            "repeat for more ports")
+    publish_cmd
+        ->add_option("-p,--publish", args.specs,
+                     "[HOST_IP:]HOST_PORT[-LAST]:CONTAINER_PORT[-LAST][/tcp|udp|sctp]; HOST_IP empty: every "
+                     "address of the container's families, 0.0.0.0: every IPv4, [::]: every IPv6 address; "
+                     "repeat for more ports")
         ->required()
         ->expected(1)
         ->allow_extra_args(false)
@@ -151,10 +157,11 @@ int main(int argc, char* argv[])
     unpublish_cmd->add_option("--task", args.task, "Task id")->required();
     // A change rewrites the tables' fixed rules to the publisher's settings.
     for (auto* changing : {publish_cmd, unpublish_cmd}) {
-        changing->add_option("--masquerade", args.masquerade,
-                             "always (default): every connection comes from the host's address; when-needed: "
-                             "only connections from the host and hairpin ones, others keep the client's address. "
-                             "Rewrites the tables' rules: give what the host's agent uses")
+        changing
+            ->add_option("--masquerade", args.masquerade,
+                         "always (default): every connection comes from the host's address; when-needed: "
+                         "only connections from the host and hairpin ones, others keep the client's address. "
+                         "Rewrites the tables' rules: give what the host's agent uses")
             ->check(CLI::IsMember({"always", "when-needed"}));
         changing->add_flag("--wildcard-on-localhost", args.wildcard_on_localhost,
                            "Publish ports on every IPv4 address on 127.0.0.1 too (a host service there is then "
@@ -168,14 +175,17 @@ int main(int argc, char* argv[])
     auto* flush_cmd = app.add_subcommand("flush", "Remove tables ip warren and ip6 warren and every published port");
     flush_cmd->add_flag("--yes", args.yes, "Confirm");
 
-    auto* doctor_cmd = app.add_subcommand("doctor", "Check the host for what published ports need; one line per "
-                                                    "check (OK, WARN or FAIL), exit status 1 on any FAIL");
+    auto* doctor_cmd = app.add_subcommand("doctor",
+                                          "Check the host for what published ports need; one line per "
+                                          "check (OK, WARN or FAIL), exit status 1 on any FAIL");
 
-    auto* watch_cmd = app.add_subcommand("watch", "Keep every task now in table ip warren published: repair it at "
-                                                  "once when others damage it, one line per repair, until "
-                                                  "SIGINT or SIGTERM (an unpublish from elsewhere is undone too)");
-    watch_cmd->add_flag("--counters", args.counters, "Make the table count packets and bytes per destination "
-                                                      "when it is repaired, as publish --counters does");
+    auto* watch_cmd = app.add_subcommand("watch",
+                                         "Keep every task now in table ip warren published: repair it at "
+                                         "once when others damage it, one line per repair, until "
+                                         "SIGINT or SIGTERM (an unpublish from elsewhere is undone too)");
+    watch_cmd->add_flag("--counters", args.counters,
+                        "Make the table count packets and bytes per destination "
+                        "when it is repaired, as publish --counters does");
     watch_cmd->add_flag("--json", args.json, "Print one JSON object per line (see docs/cli.md)");
 
     try {
@@ -192,8 +202,7 @@ int main(int argc, char* argv[])
         const std::string help =
             subcommands.empty() ? "warren-nft --help" : "warren-nft " + subcommands.front()->get_name() + " --help";
         // CLI11's message repeats the offending argument as it was typed.
-        std::cerr << "warren-nft: " << nft::excerpt(e.what(), cli11_message_limit) << "; see '" << help
-                  << "'\n";
+        std::cerr << "warren-nft: " << nft::excerpt(e.what(), cli11_message_limit) << "; see '" << help << "'\n";
         return exit_usage;
     }
 

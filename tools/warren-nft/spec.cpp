@@ -17,8 +17,9 @@ namespace {
 
 using nft::quote;
 
-constexpr std::string_view form = "use [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp], e.g. 8080:80/tcp, "
-                                  "[2001:db8::10]:8080:80 or 8000-8002:9000-9002/udp";
+constexpr std::string_view form =
+    "use [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp], e.g. 8080:80/tcp, "
+    "[2001:db8::10]:8080:80 or 8000-8002:9000-9002/udp";
 
 // The library tells the families apart the same way: only an IPv6 address has a ':'.
 bool is_ipv6(std::string_view address) { return address.find(':') != std::string_view::npos; }
@@ -34,8 +35,7 @@ std::string_view family_name(std::string_view address) { return is_ipv6(address)
 std::uint16_t parse_port(std::string_view spec, std::string_view what, std::string_view text)
 {
     const auto fail = [&](std::string_view problem) {
-        refuse(spec, std::string(what) + " " + quote(text) + " " + std::string(problem) +
-                         "; use a number from 1 to 65535");
+        refuse(spec, std::string(what) + " " + quote(text) + " " + std::string(problem) + "; use a number from 1 to 65535");
     };
     if (text.empty())
         refuse(spec, "the " + std::string(what) + " is missing; " + std::string(form));
@@ -66,8 +66,7 @@ PortRange parse_port_range(std::string_view spec, std::string_view what, std::st
         const auto port = parse_port(spec, what, text);
         return {text, port, port};
     }
-    const PortRange range{text, parse_port(spec, what, text.substr(0, dash)),
-                          parse_port(spec, what, text.substr(dash + 1))};
+    const PortRange range{text, parse_port(spec, what, text.substr(0, dash)), parse_port(spec, what, text.substr(dash + 1))};
     if (range.last < range.first)
         refuse(spec, std::string(what) + " range " + quote(text) + " is reversed; give the lower port first, e.g. " +
                          std::to_string(range.last) + "-" + std::to_string(range.first));
@@ -116,8 +115,9 @@ SpecParts split_spec(std::string_view spec, std::string_view ports)
         if (close == std::string_view::npos)
             refuse(spec, "the '[' of the host address has no ']'; " + std::string(form));
         if (close == 1)
-            refuse(spec, "the brackets hold no host address; leave HOST_IP out (8080:80) to publish on every "
-                         "address, or give one, e.g. [2001:db8::10]:8080:80");
+            refuse(spec,
+                   "the brackets hold no host address; leave HOST_IP out (8080:80) to publish on every "
+                   "address, or give one, e.g. [2001:db8::10]:8080:80");
         if (ports.substr(close + 1, 1) != ":")
             refuse(spec, "a bracketed host address must be followed by ':'; " + std::string(form));
         parts.host_ip = ports.substr(1, close - 1);
@@ -136,8 +136,8 @@ SpecParts split_spec(std::string_view spec, std::string_view ports)
         const auto address = ports.substr(0, end);
         if (parses_as_ipv6(address))
             refuse(spec, "the IPv6 host address " + quote(address) + " must be in brackets; use " +
-                             quote("[" + std::string(address) + "]:" + std::string(fields[fields.size() - 2]) +
-                                    ":" + std::string(fields.back()) + std::string(spec.substr(ports.size()))) +
+                             quote("[" + std::string(address) + "]:" + std::string(fields[fields.size() - 2]) + ":" +
+                                   std::string(fields.back()) + std::string(spec.substr(ports.size()))) +
                              " ([ADDRESS]:HOST_PORT:CONTAINER_PORT)");
         refuse(spec, "too many ':'; " + std::string(form) + " (an IPv6 HOST_IP goes in brackets)");
     }
@@ -209,8 +209,7 @@ nft::ContainerAddresses parse_container_addresses(std::span<const std::string> i
         check_argument("--ip", [&] { nft::validate_container_ip(ip); });
         auto& slot = is_ipv6(ip) ? container.ipv6 : container.ipv4;
         if (!slot.empty())
-            throw UsageError("--ip: " + quote(slot) + " and " + quote(ip) + " are both " +
-                             std::string(family_name(ip)) +
+            throw UsageError("--ip: " + quote(slot) + " and " + quote(ip) + " are both " + std::string(family_name(ip)) +
                              " addresses; give the container's address of each family once (at most one IPv4 "
                              "and one IPv6 address)");
         slot = ip;
@@ -227,8 +226,8 @@ void check_host_family(std::string_view spec, const nft::PortMapping& mapping, c
     if (!(ipv6 ? container.ipv6 : container.ipv4).empty())
         return;
     const auto family = family_name(mapping.host_ip);
-    refuse(spec, "the host address " + quote(mapping.host_ip) + " is " + std::string(family) +
-                     ", but the container has no " + std::string(family) + " address; give it with --ip, or " +
+    refuse(spec, "the host address " + quote(mapping.host_ip) + " is " + std::string(family) + ", but the container has no " +
+                     std::string(family) + " address; give it with --ip, or " +
                      (ipv6 ? "an IPv4 host address" : "an IPv6 host address in brackets") +
                      ", or leave HOST_IP out to publish on every address of the container's families");
 }

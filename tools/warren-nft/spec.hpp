@@ -40,8 +40,7 @@ nft::ContainerAddresses parse_container_addresses(std::span<const std::string> i
 
 // A port whose HOST_IP is of a family the container has no address of would publish nothing: refused
 // with a UsageError naming the spec it came from.
-void check_host_family(std::string_view spec, const nft::PortMapping& mapping,
-                       const nft::ContainerAddresses& container);
+void check_host_family(std::string_view spec, const nft::PortMapping& mapping, const nft::ContainerAddresses& container);
 
 // The port spec of a mapping, as parse_port_spec reads it ("8080:80/tcp", "10.0.0.1:8080:80/tcp",
 // "[2001:db8::10]:8080:80/tcp").

@@ -13,8 +13,8 @@ namespace warren::cli {
 
 namespace {
 
-using nlohmann::ordered_json;
 using nft::printable;
+using nlohmann::ordered_json;
 
 // Every string of a report goes through printable(): the process name is raw bytes, the rest is the
 // library's prose, already escaped, checked again so that no byte of it can upset a terminal.
@@ -32,8 +32,7 @@ std::string restored(const nft::RepairReport& report)
 {
     if (report.ports_restored == 0)
         return report.layout_restored ? "the layout restored" : "nothing restored";
-    return std::to_string(report.ports_restored) + " port(s)" + (report.layout_restored ? " and the layout" : "") +
-           " restored";
+    return std::to_string(report.ports_restored) + " port(s)" + (report.layout_restored ? " and the layout" : "") + " restored";
 }
 
 // " (generation 13 by nft[4242])": the damaging commit, as far as the kernel told (a repair tried
@@ -62,10 +61,9 @@ std::string skipped(const nft::RepairReport& report)
 
 std::string repair_text(const nft::RepairReport& report)
 {
-    const std::string outcome =
-        report.error.empty()
-            ? "repaired in " + milliseconds(report.duration) + ": " + restored(report)
-            : "repair failed after " + milliseconds(report.duration) + ", retrying within a second: " + prose(report.error);
+    const std::string outcome = report.error.empty() ? "repaired in " + milliseconds(report.duration) + ": " + restored(report)
+                                                     : "repair failed after " + milliseconds(report.duration) +
+                                                           ", retrying within a second: " + prose(report.error);
     return outcome + "; damage: " + prose(report.damage) + commit(report) + skipped(report);
 }
 

@@ -61,11 +61,12 @@ void run_and_complete(const Executor& executor, Handler&& handler, Work&& work)
 // Completion signature: void(std::exception_ptr). `container` is what publish_ports() takes: one
 // address (a std::string) or ContainerAddresses.
 template <typename Executor, typename Container, typename CompletionToken>
-auto async_publish_ports(HostPortPublisher& publisher, const Executor& executor, std::string task_id,
-                         Container&& container, std::vector<PortMapping> ports, CompletionToken&& token)
+auto async_publish_ports(HostPortPublisher& publisher, const Executor& executor, std::string task_id, Container&& container,
+                         std::vector<PortMapping> ports, CompletionToken&& token)
 {
     // Kept until the call runs: a copy, never a pointer into the caller's string.
-    using Stored = std::conditional_t<std::is_same_v<std::decay_t<Container>, ContainerAddresses>, ContainerAddresses, std::string>;
+    using Stored =
+        std::conditional_t<std::is_same_v<std::decay_t<Container>, ContainerAddresses>, ContainerAddresses, std::string>;
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
         [&publisher, executor](auto handler, std::string task, Stored addresses, std::vector<PortMapping> mappings) {
             detail::run_and_complete(executor, std::move(handler),
@@ -77,8 +78,7 @@ auto async_publish_ports(HostPortPublisher& publisher, const Executor& executor,
 
 // Completion signature: void(std::exception_ptr).
 template <typename Executor, typename CompletionToken>
-auto async_unpublish_ports(HostPortPublisher& publisher, const Executor& executor, std::string task_id,
-                           CompletionToken&& token)
+auto async_unpublish_ports(HostPortPublisher& publisher, const Executor& executor, std::string task_id, CompletionToken&& token)
 {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
         [&publisher, executor](auto handler, std::string task) {
@@ -90,8 +90,7 @@ auto async_unpublish_ports(HostPortPublisher& publisher, const Executor& executo
 
 // Completion signature: void(std::exception_ptr, std::vector<PortMapping>).
 template <typename Executor, typename CompletionToken>
-auto async_published_ports(HostPortPublisher& publisher, const Executor& executor, std::string task_id,
-                           CompletionToken&& token)
+auto async_published_ports(HostPortPublisher& publisher, const Executor& executor, std::string task_id, CompletionToken&& token)
 {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::vector<PortMapping>)>(
         [&publisher, executor](auto handler, std::string task) {

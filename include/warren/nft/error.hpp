@@ -37,7 +37,8 @@ private:
     std::string operation_;
 };
 
-} // namespace warren::nft
+}  // namespace warren::nft
 
 template <>
-struct std::is_error_code_enum<warren::nft::errc> : std::true_type {};
+struct std::is_error_code_enum<warren::nft::errc> : std::true_type {
+};

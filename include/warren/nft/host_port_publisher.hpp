@@ -190,11 +190,9 @@ public:
     // dual-stack task is one transaction over both tables.
     // The arguments are checked first with validate_task_id(), validate_container_addresses() and
     // validate_ports(); the other calls check their task id with validate_task_id().
-    void publish_ports(std::string_view task_id, const ContainerAddresses& container,
-                       std::span<const PortMapping> ports);
+    void publish_ports(std::string_view task_id, const ContainerAddresses& container, std::span<const PortMapping> ports);
     // The same for a task with one address, IPv4 or IPv6.
-    void publish_ports(std::string_view task_id, std::string_view container_ip,
-                       std::span<const PortMapping> ports);
+    void publish_ports(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports);
     // Removes every port of the task in one transaction. Unknown tasks are not an error, and send
     // nothing.
     void unpublish_ports(std::string_view task_id);
@@ -245,4 +243,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-} // namespace warren::nft
+}  // namespace warren::nft

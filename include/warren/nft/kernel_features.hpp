@@ -16,4 +16,4 @@ struct KernelFeatures {
     bool map_lookups = false;
 };
 
-} // namespace warren::nft
+}  // namespace warren::nft

@@ -18,7 +18,7 @@ struct PortMapping {
     std::uint16_t container_port = 0;
     Protocol protocol = Protocol::tcp;
     PublishMode publish_mode = PublishMode::host;
-    std::string name; // optional, shown in `nft list`
+    std::string name;  // optional, shown in `nft list`
     // The host address the port is published on (see validate_host_ip()): empty for every address
     // of the host in each family the container has an address of; "0.0.0.0" for every IPv4 address
     // only, "::" for every IPv6 address only (docker's semantics); or one address of either family,
@@ -45,4 +45,4 @@ WARREN_NFT_EXPORT std::string_view to_string(Protocol protocol) noexcept;
 // "host", "ingress"
 WARREN_NFT_EXPORT std::string_view to_string(PublishMode mode) noexcept;
 
-} // namespace warren::nft
+}  // namespace warren::nft
