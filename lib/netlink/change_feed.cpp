@@ -123,7 +123,7 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
             // libnftnl copies the table and set names as C strings: each must end within its attribute.
             const auto set_name = terminated_string(nlh, NFTA_SET_ELEM_LIST_SET);
             auto set = checked<SetPtr>(nftnl_set_alloc());
-            if (!set_name || !terminated_string(nlh, NFTA_SET_ELEM_LIST_TABLE) ||
+            if (!set_name || !terminated_string(nlh, NFTA_SET_ELEM_LIST_TABLE) || !safe_for_libnftnl(nlh) ||
                 nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0)
                 throw kernel_error(EPROTO, "read change announcements", "an element announcement that does not parse");
             const std::string name(set_name);

@@ -2,6 +2,7 @@
 #include "netlink/decode.hpp"
 
 #include "netlink/nftnl_ptr.hpp"
+#include "netlink/socket.hpp"
 
 #include <libnftnl/expr.h>
 #include <libnftnl/udata.h>
@@ -26,6 +27,61 @@ Bytes bytes_of(nftnl_set_elem* element, std::uint16_t attribute)
     const auto* data = static_cast<const std::uint8_t*>(nftnl_set_elem_get(element, attribute, &length));
     return Bytes(data, data + length);
 }
+
+bool has_name(const nlattr* expression)
+{
+    bool found = false;
+    for_each_attribute(mnl_attr_get_payload(expression), mnl_attr_get_payload_len(expression),
+                       [&](const nlattr* attr) { found = found || mnl_attr_get_type(attr) == NFTA_EXPR_NAME; });
+    return found;
+}
+
+// Whether every expression in the nested list `list` (NFTA_LIST_ELEM entries) has a name.
+bool named_expressions(const nlattr* list)
+{
+    bool named = true;
+    for_each_attribute(mnl_attr_get_payload(list), mnl_attr_get_payload_len(list), [&](const nlattr* expression) {
+        named = named && mnl_attr_get_type(expression) == NFTA_LIST_ELEM && has_name(expression);
+    });
+    return named;
+}
+
+}  // namespace
+
+bool safe_for_libnftnl(const nlmsghdr* nlh)
+{
+    const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh));
+    const auto length = mnl_nlmsg_get_payload_len(nlh);
+    if (length < sizeof(nfgenmsg))
+        return true;  // libnftnl refuses it whole
+    bool safe = true;
+    for_each_attribute(payload + sizeof(nfgenmsg), length - sizeof(nfgenmsg), [&](const nlattr* attr) {
+        const auto type = mnl_attr_get_type(attr);
+        const auto message = NFNL_MSG_TYPE(nlh->nlmsg_type);
+        if ((message == NFT_MSG_NEWRULE && type == NFTA_RULE_EXPRESSIONS) ||
+            (message == NFT_MSG_NEWSET && type == NFTA_SET_EXPRESSIONS))
+            safe = safe && named_expressions(attr);
+        if (message == NFT_MSG_NEWSET && type == NFTA_SET_EXPR)
+            safe = safe && has_name(attr);
+        if ((message != NFT_MSG_NEWSETELEM && message != NFT_MSG_DELSETELEM) || type != NFTA_SET_ELEM_LIST_ELEMENTS)
+            return;
+        for_each_attribute(mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr), [&](const nlattr* element) {
+            for_each_attribute(mnl_attr_get_payload(element), mnl_attr_get_payload_len(element), [&](const nlattr* part) {
+                // libnftnl checks an element's attribute types against NFTA_SET_MAX, not
+                // NFTA_SET_ELEM_MAX, and writes the larger ones past the end of its array.
+                if (mnl_attr_get_type(part) > NFTA_SET_ELEM_MAX)
+                    safe = false;
+                else if (mnl_attr_get_type(part) == NFTA_SET_ELEM_EXPR)
+                    safe = safe && has_name(part);
+                else if (mnl_attr_get_type(part) == NFTA_SET_ELEM_EXPRESSIONS)
+                    safe = safe && named_expressions(part);
+            });
+        });
+    });
+    return safe;
+}
+
+namespace {
 
 Chain chain_of(nftnl_chain* c)
 {
@@ -142,7 +198,7 @@ std::optional<Chain> decode_chain(const nlmsghdr* nlh)
 
 std::optional<std::pair<std::string, std::string>> decode_rule_comment(const nlmsghdr* nlh, const std::string& table)
 {
-    if (!is_message(nlh, NFT_MSG_NEWRULE))
+    if (!is_message(nlh, NFT_MSG_NEWRULE) || !safe_for_libnftnl(nlh))
         return std::nullopt;
     auto r = checked<RulePtr>(nftnl_rule_alloc());
     // A name left out reads as nullptr.
@@ -160,7 +216,7 @@ std::optional<std::pair<std::string, std::string>> decode_rule_comment(const nlm
 
 std::optional<std::pair<std::string, SetShape>> decode_set(const nlmsghdr* nlh, const std::string& table)
 {
-    if (!is_message(nlh, NFT_MSG_NEWSET))
+    if (!is_message(nlh, NFT_MSG_NEWSET) || !safe_for_libnftnl(nlh))
         return std::nullopt;
     auto s = checked<SetPtr>(nftnl_set_alloc());
     if (nftnl_set_nlmsg_parse(nlh, s.get()) != 0 || !nftnl_set_is_set(s.get(), NFTNL_SET_TABLE) ||
@@ -171,7 +227,7 @@ std::optional<std::pair<std::string, SetShape>> decode_set(const nlmsghdr* nlh, 
 
 void decode_elements(const nlmsghdr* nlh, const std::string& set, std::vector<Element>& out)
 {
-    if (!is_message(nlh, NFT_MSG_NEWSETELEM))
+    if (!is_message(nlh, NFT_MSG_NEWSETELEM) || !safe_for_libnftnl(nlh))
         return;
     auto parsed = checked<SetPtr>(nftnl_set_alloc());
     if (nftnl_set_elems_nlmsg_parse(nlh, parsed.get()) != 0)

@@ -35,6 +35,12 @@ std::optional<std::pair<std::string, std::string>> decode_rule_comment(const nlm
 // NEWSET of table `table`: its name and shape.
 std::optional<std::pair<std::string, ruleset::SetShape>> decode_set(const nlmsghdr* nlh, const std::string& table);
 // NEWSETELEM: its elements, appended to `out` as elements of set `set`.
+// Whether libnftnl may parse the rule, set or element message: it dereferences the name of every
+// expression without checking there is one, and writes an element's attributes of types above
+// NFTA_SET_ELEM_MAX past its array. The kernel never sends such a message; a corrupted one is left
+// out instead of crashing the process.
+bool safe_for_libnftnl(const nlmsghdr* nlh);
+
 void decode_elements(const nlmsghdr* nlh, const std::string& set, std::vector<ruleset::Element>& out);
 // NEWGEN: the ruleset's generation id.
 std::optional<std::uint32_t> decode_generation(const nlmsghdr* nlh);

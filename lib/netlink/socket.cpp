@@ -162,7 +162,9 @@ Ack parse_ack(const nlmsghdr* nlh)
     if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
         if (err.msg.nlmsg_len < sizeof(nlmsghdr))
             return ack;
-        tlv_offset += err.msg.nlmsg_len - sizeof(nlmsghdr);
+        // The kernel starts the TLVs at an aligned offset (as libmnl reads them): an odd echoed
+        // length must not make us read attributes at a misaligned address.
+        tlv_offset += MNL_ALIGN(err.msg.nlmsg_len - sizeof(nlmsghdr));
     }
     if (tlv_offset > payload_len)
         return ack;
