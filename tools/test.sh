@@ -39,23 +39,6 @@ install_status=$?
 tests/vm/run-6.1.sh build >build/meson-logs/vm-6.1.txt 2>&1
 vm_status=$?
 
-# fuzz: each libFuzzer target of tests/fuzz for FUZZ_SECONDS (default 20), in a clang build of its own
-# (build-fuzz); counted per target, skipped with the reason where clang or libFuzzer is missing.
-fuzz_log=build/meson-logs/fuzz.txt fuzz_probe=$(mktemp)
-if ! command -v clang++ >/dev/null; then
-    echo "skipped: clang++ is not installed" >"$fuzz_log"; fuzz_status=77
-elif ! echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
-        clang++ -x c++ -fsanitize=fuzzer -o "$fuzz_probe" - >/dev/null 2>&1; then
-    echo "skipped: clang++ cannot link libFuzzer (-fsanitize=fuzzer; libclang-rt-dev missing)" >"$fuzz_log"; fuzz_status=77
-else
-    { [ -f build-fuzz/build.ninja ] || CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true -Dwerror=true \
-          -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fsanitize=fuzzer-no-link; } >"$fuzz_log" 2>&1 &&
-        meson compile -C build-fuzz fuzz >>"$fuzz_log" 2>&1 &&
-        tests/fuzz/run-fuzzers.sh build-fuzz "${FUZZ_SECONDS:-20}" >>"$fuzz_log" 2>&1
-    fuzz_status=$?
-fi
-rm -f "$fuzz_probe"
-
 # Steps that are scripts of their own: each ends its output with "summary: N passed, N failed, N skipped".
 steps=()
 run_step() {
@@ -65,16 +48,16 @@ run_step() {
     echo $? >"build/meson-logs/step-$name.status"
     steps+=("$name")
 }
+run_step fuzz tests/fuzz/test-step.sh
 run_step builds tools/check-builds.sh
 run_step format tools/check-format.sh
 
-python3 - build build-asan build-tsan "$install_status" "$vm_status" "$fuzz_status" "${steps[@]}" <<'PY'
-import json, os, re, subprocess, sys
+python3 - build build-asan build-tsan "$install_status" "$vm_status" "${steps[@]}" <<'PY'
+import json, re, subprocess, sys
 passed = failed = skipped = 0
 steps = []
 while not sys.argv[-1].isdigit():
     steps.insert(0, sys.argv.pop())
-fuzz_status = int(sys.argv.pop())
 vm_status = int(sys.argv.pop())
 install_status = int(sys.argv.pop())
 for build in sys.argv[1:]:
@@ -139,21 +122,6 @@ else:
 if vm_status not in (0, 77):
     print("  (see build/meson-logs/vm-6.1.txt)")
     print(vm_log[-3000:])
-fuzz_log = open("build/meson-logs/fuzz.txt").read()
-for target in sorted(os.listdir("tests/fuzz/corpus")):
-    m_fuzz = re.search(rf"^fuzz/{target}: (passed|failed).*$", fuzz_log, re.M)
-    if fuzz_status == 77:
-        skipped += 1
-        print(f"fuzz/{target}: skipped ({fuzz_log.strip().removeprefix('skipped: ')})")
-    elif m_fuzz and m_fuzz.group(1) == "passed":
-        passed += 1
-        print(m_fuzz.group(0))
-    else:
-        failed += 1
-        print(m_fuzz.group(0) if m_fuzz else f"fuzz/{target}: failed (no result: the fuzz build or run broke)")
-if fuzz_status not in (0, 77):
-    print("  (see build/meson-logs/fuzz.txt)")
-    print(fuzz_log[-3000:])
 for step in steps:
     out = open(f"build/meson-logs/step-{step}.txt").read()
     status = int(open(f"build/meson-logs/step-{step}.status").read())
@@ -167,6 +135,9 @@ for step in steps:
     if status != 0 and bad == 0:
         bad = 1
     passed += ok; failed += bad; skipped += skip
+    for line in out.splitlines():  # a step's own per-item results (fuzz/TARGET: ...)
+        if line.startswith(f"{step}/"):
+            print(line)
     print(f"{step}: {ok} passed, {bad} failed" + (f", {skip} skipped" if skip else ""))
     if bad or skip:
         print("\n".join("  " + l for l in out.splitlines() if not l.startswith("summary:"))[-3000:])
