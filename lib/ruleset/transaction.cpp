@@ -8,9 +8,20 @@ namespace warren::nft::ruleset {
 
 Transaction& Transaction::append(const Operation& operation)
 {
-    const bool rule = std::holds_alternative<Rule>(operation.object);
-    const bool chain = std::holds_alternative<Chain>(operation.object);
-    if ((rule && operation.verb != Verb::add) || (!chain && operation.verb == Verb::flush))
+    // The same rules as the typed create(), remove() and flush().
+    const bool supported = std::visit(
+        [&](const auto& object) {
+            using T = std::decay_t<decltype(object)>;
+            switch (operation.verb) {
+                case Verb::add: return true;
+                case Verb::create:
+                case Verb::remove: return NamedObject<T>;
+                case Verb::flush: return std::is_same_v<T, Chain>;
+            }
+            return false;
+        },
+        operation.object);
+    if (!supported)
         throw std::invalid_argument("no backend implements " + describe(table_, operation));
     operations_.push_back(operation);
     return *this;
