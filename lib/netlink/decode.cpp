@@ -46,6 +46,12 @@ bool named_expressions(const nlattr* list)
     return named;
 }
 
+bool terminated(const nlattr* attr)
+{
+    const auto length = mnl_attr_get_payload_len(attr);
+    return length > 0 && static_cast<const char*>(mnl_attr_get_payload(attr))[length - 1] == '\0';
+}
+
 }  // namespace
 
 bool safe_for_libnftnl(const nlmsghdr* nlh)
@@ -63,7 +69,11 @@ bool safe_for_libnftnl(const nlmsghdr* nlh)
             safe = safe && named_expressions(attr);
         if (message == NFT_MSG_NEWSET && type == NFTA_SET_EXPR)
             safe = safe && has_name(attr);
-        if ((message != NFT_MSG_NEWSETELEM && message != NFT_MSG_DELSETELEM) || type != NFTA_SET_ELEM_LIST_ELEMENTS)
+        const bool elements = message == NFT_MSG_NEWSETELEM || message == NFT_MSG_DELSETELEM;
+        // libnftnl copies these names with strdup(): each must end within its attribute.
+        if (elements && (type == NFTA_SET_ELEM_LIST_TABLE || type == NFTA_SET_ELEM_LIST_SET))
+            safe = safe && terminated(attr);
+        if (!elements || type != NFTA_SET_ELEM_LIST_ELEMENTS)
             return;
         for_each_attribute(mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr), [&](const nlattr* element) {
             for_each_attribute(mnl_attr_get_payload(element), mnl_attr_get_payload_len(element), [&](const nlattr* part) {
@@ -71,6 +81,8 @@ bool safe_for_libnftnl(const nlmsghdr* nlh)
                 // NFTA_SET_ELEM_MAX, and writes the larger ones past the end of its array.
                 if (mnl_attr_get_type(part) > NFTA_SET_ELEM_MAX)
                     safe = false;
+                else if (mnl_attr_get_type(part) == NFTA_SET_ELEM_OBJREF)
+                    safe = safe && terminated(part);
                 else if (mnl_attr_get_type(part) == NFTA_SET_ELEM_EXPR)
                     safe = safe && has_name(part);
                 else if (mnl_attr_get_type(part) == NFTA_SET_ELEM_EXPRESSIONS)
