@@ -28,8 +28,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 for build in build build-asan; do
     meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 1 >"$build/meson-logs/test-run.txt" 2>&1
 done
-# A race report fails its test (exit 66).
-TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
+# A race report fails its test (exit 66). tests/tsan-suppressions.txt says which reports are false.
+TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$PWD/tests/tsan-suppressions.txt" \
     meson test -C build-tsan --no-rebuild --print-errorlogs --num-processes 1 --timeout-multiplier 4 \
     --suite unit --suite kernel --suite chaos >build-tsan/meson-logs/test-run.txt 2>&1
 
@@ -55,6 +55,26 @@ run_step format tools/check-format.sh
 python3 - build build-asan build-tsan "$install_status" "$vm_status" "${steps[@]}" <<'PY'
 import json, re, subprocess, sys
 passed = failed = skipped = 0
+
+def why(label, out):
+    """Names what failed, in a few lines: the failed Catch2 test cases, or a sanitizer's verdict."""
+    lines = out.splitlines()
+    rule = "-" * 79
+    case, told = None, []
+    for i, line in enumerate(lines):
+        # A test case's header: a rule, its name (then its sections), a rule, then where it is.
+        if line == rule and i + 1 < len(lines) and lines[i + 1] != rule and not re.search(r":\d+$", lines[i + 1]):
+            case = lines[i + 1]
+        if "FAILED:" in line and case and case not in told:
+            told.append(case)
+    for case in told[:5]:
+        print(f"  {label} failed: {case}")
+    for line in lines:
+        if re.search(r"(WARNING|ERROR): (Thread|Address|UndefinedBehavior|Leak)Sanitizer|^SUMMARY: |runtime error: ", line):
+            print(f"  {label}: {line.strip()[:200]}")
+    if not told and not any("Sanitizer" in l for l in lines):
+        for line in lines[-4:]:
+            print(f"  {label}: {line.strip()[:200]}")
 steps = []
 while not sys.argv[-1].isdigit():
     steps.insert(0, sys.argv.pop())
@@ -89,9 +109,11 @@ for build in sys.argv[1:]:
             total, ok, bad = int(m_mix.group(1)), int(m_mix.group(2) or 0), int(m_mix.group(3))
             passed += ok; failed += bad
             print(f"{label}: {ok} passed, {bad} failed ({result})")
+            why(label, out + "\n" + (r.get("stderr", "") or ""))
         else:
             failed += 1
             print(f"{label}: {result}, no test summary (crash or timeout); counted as 1 failed")
+            why(label, out + "\n" + (r.get("stderr", "") or ""))
 if install_status == 0:
     passed += 1
     print("install: 1 passed")
