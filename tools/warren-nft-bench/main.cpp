@@ -2,11 +2,13 @@
 // warren-nft-bench: rule-commit latency of warren-nft against the raw libnftnl floor, iptables and
 // nft, and how it scales with the table; bulk publishing and adoption; the data path; memory;
 // publishing beside a foreign writer; how fast a self-healing publisher repairs damage; what
-// cleaning up conntrack entries costs a publish.
+// cleaning up conntrack entries costs a publish; a burst of publishes through the asynchronous
+// publisher beside the same requests one after the other.
 // Every measurement runs in network namespaces this program creates (docs/performance.md).
 // Exit status: 0 every measurement ran (skips included), 1 one failed, 2 usage error, 77 no
 // network namespace could be created here (nothing ran).
 #include "bulk.hpp"
+#include "burst.hpp"
 #include "conntrack_cleanup.hpp"
 #include "damage.hpp"
 #include "datapath.hpp"
@@ -58,6 +60,7 @@ struct Options {
     HealOptions heal;
     long heal_timeout_ms = 1000;
     ConntrackOptions conntrack;
+    BurstOptions burst;
     std::string json_path;
     std::string csv_path;
 };
@@ -81,7 +84,7 @@ BulkShape parse_bulk_shape(const std::string& text)
 }
 
 // Every mode, in the order they run: what --all runs.
-const std::vector<std::string> all_modes{"latency", "bulk", "datapath", "memory", "foreign-writer", "heal", "conntrack"};
+const std::vector<std::string> all_modes{"latency", "bulk", "datapath", "memory", "foreign-writer", "heal", "conntrack", "burst"};
 
 std::string joined(const std::vector<std::string>& items)
 {
@@ -133,6 +136,10 @@ void check(const Options& o)
     const auto capacity = filler_capacity();
     if (o.memory_ports == 0 || o.memory_ports > capacity)
         throw UsageError("--memory-ports " + std::to_string(o.memory_ports) + ": 1 to " + std::to_string(capacity));
+    if (o.burst.tasks == 0 || o.burst.tasks > capacity)
+        throw UsageError("--burst-tasks " + std::to_string(o.burst.tasks) + ": 1 to " + std::to_string(capacity));
+    if (o.burst.rounds == 0)
+        throw UsageError("--burst-rounds 0: at least one round");
     if (o.latency.repetitions == 0)
         throw UsageError("--reps 0: at least one repetition");
     if (!(o.latency.max_seconds > 0))
@@ -224,6 +231,8 @@ int run(const Options& o)
     }
     if (wants(o, "conntrack"))
         report.conntrack = run_conntrack(o.conntrack, o.latency);
+    if (wants(o, "burst"))
+        report.burst = run_burst(o.burst);
 
     print_text(std::cout, report);
     if (!o.json_path.empty())
@@ -322,6 +331,12 @@ int main(int argc, char* argv[])
                    "a 1-port UDP service's publish and unpublish with PublisherOptions::conntrack_cleanup off and on "
                    "(uses --reps, --rounds, --warmup, --max-seconds)")
         ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--burst-tasks", o.burst.tasks,
+                   "burst: one-port tasks published from an empty table, then unpublished, one after the other on a "
+                   "HostPortPublisher and all at once through AsyncHostPortPublisher on one io_context thread")
+        ->capture_default_str();
+    app.add_option("--burst-rounds", o.burst.rounds, "burst: bursts of each side (median reported), each in a fresh namespace")
         ->capture_default_str();
     app.add_option("--json", o.json_path, "Write every figure as JSON to this file (tools/bench-plot.sh reads it)");
     app.add_option("--csv", o.csv_path, "Write the latency cells as CSV to this file");

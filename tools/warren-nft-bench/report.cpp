@@ -181,7 +181,8 @@ std::vector<Target> targets(const Report& report)
     }
     for (auto&& more : {report.foreign_writer ? foreign_writer_targets(*report.foreign_writer) : std::vector<Target>{},
                         report.heal ? heal_targets(*report.heal) : std::vector<Target>{},
-                        report.conntrack ? conntrack_targets(*report.conntrack) : std::vector<Target>{}})
+                        report.conntrack ? conntrack_targets(*report.conntrack) : std::vector<Target>{},
+                        report.burst ? burst_targets(*report.burst) : std::vector<Target>{}})
         out.insert(out.end(), more.begin(), more.end());
     return out;
 }
@@ -310,6 +311,8 @@ void print_text(std::ostream& out, const Report& report)
         print_heal(out, *report.heal);
     if (report.conntrack)
         print_conntrack(out, *report.conntrack);
+    if (report.burst)
+        print_burst(out, *report.burst);
     const auto checked = targets(report);
     if (!checked.empty()) {
         out << "\ntargets (docs/performance.md)\n";
@@ -394,6 +397,8 @@ nlohmann::json to_json(const Report& report)
         j["heal"] = heal_json(*report.heal);
     if (report.conntrack)
         j["conntrack"] = conntrack_json(*report.conntrack);
+    if (report.burst)
+        j["burst"] = burst_json(*report.burst);
     j["targets"] = nlohmann::json::array();
     for (const auto& t : targets(report))
         j["targets"].push_back({{"target", t.what}, {"measured", t.measured}, {"met", t.met}});
@@ -431,7 +436,7 @@ std::string to_csv(const std::vector<LatencyCell>& cells)
 bool has_errors(const Report& report)
 {
     if (any_failed(report.latency) || any_failed(report.bulk) || any_failed(report.foreign_writer) || any_failed(report.heal) ||
-        any_failed(report.conntrack) || report.datapath_error)
+        any_failed(report.conntrack) || report.datapath_error || (report.burst && report.burst->error))
         return true;
     if (report.datapath)
         for (const auto& d : *report.datapath)

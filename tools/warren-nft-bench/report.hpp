@@ -4,6 +4,7 @@
 #pragma once
 
 #include "bulk.hpp"
+#include "burst.hpp"
 #include "conntrack_cleanup.hpp"
 #include "datapath.hpp"
 #include "foreign_latency.hpp"
@@ -30,6 +31,7 @@ struct Report {
     std::optional<std::vector<ForeignWriterCell>> foreign_writer;
     std::optional<std::vector<HealCell>> heal;
     std::optional<std::vector<ConntrackCell>> conntrack;
+    std::optional<BurstResult> burst;
 };
 
 // kernel, CPU, memory, OS and how the sandbox was entered.
