@@ -98,7 +98,8 @@ for args, expect in [(["--reps", "0"], "--reps"), (["--methods", "warren-nft,bog
                      (["--heal-sizes", "9999999"], "--heal-sizes"), (["--heal-timeout-ms", "0"], "--heal-timeout-ms"),
                      (["--foreign-writer-ms", "0"], "--foreign-writer-ms"),
                      (["--foreign-writer-sizes", "9999999"], "--foreign-writer-sizes"),
-                     (["--conntrack-flows", "99999999"], "--conntrack-flows"), (["--family", "ipv5"], "--family")]:
+                     (["--conntrack-flows", "99999999"], "--conntrack-flows"), (["--family", "ipv5"], "--family"),
+                     (["--burst-tasks", "0"], "--burst-tasks"), (["--burst-rounds", "0"], "--burst-rounds")]:
     r = run(args, timeout=60)
     if r.returncode != 2 or expect not in r.stderr or r.stdout:
         problems.append(f"{args}: exit {r.returncode}, stderr {r.stderr.strip()!r}, stdout {r.stdout[:80]!r}")
@@ -106,7 +107,8 @@ r = run(["--help"], timeout=60)
 for option in ["--mode", "--all", "--methods", "--ports", "--table-sizes", "--reps", "--warmup", "--rounds", "--max-seconds",
                "--bulk", "--datapath-sizes", "--datapath-seconds", "--datapath-runs", "--memory-ports", "--json", "--csv",
                "foreign-writer", "--foreign-writer-ms", "--foreign-writer-sizes", "heal", "--heal-damages", "--heal-sizes",
-               "--heal-rounds", "--heal-timeout-ms", "conntrack", "--conntrack-flows", "--family"] + damage_kinds:
+               "--heal-rounds", "--heal-timeout-ms", "conntrack", "--conntrack-flows", "--family", "burst", "--burst-tasks",
+               "--burst-rounds"] + damage_kinds:
     if option not in r.stdout:
         problems.append(f"--help does not document {option}")
 if r.returncode != 0:
@@ -132,7 +134,7 @@ r = run(["--mode", "latency,bulk,memory,datapath,foreign-writer,heal,conntrack",
 after = host_view()
 if r.returncode == 77:  # the bench could not create a network namespace here: nothing can run
     print("SKIP: " + r.stderr.strip())
-    print("summary: 0 passed, 0 failed, 15 skipped")
+    print("summary: 0 passed, 0 failed, 16 skipped")
     sys.exit(77)
 print(r.stdout)
 if r.returncode != 0:
@@ -381,6 +383,59 @@ for n in dual_sizes:
         problems.append(f"the dual-stack section lacks {line!r}")
 report("latency --family dual: warren-nft and floor measured with dual-stack tasks, side by side with the ratio and "
        "the 2x target at every N; the iptables methods not applicable", problems)
+
+# --- the burst mode ----------------------------------------------------------------------------------
+# Small bursts: every round of each side measured, the medians and the ratio in the JSON agreeing with
+# the rounds and with the stdout table, the asynchronous side's transactions counted.
+burst_json_path = os.path.join(work, "burst.json")
+burst_tasks, burst_rounds = 200, 3
+before = host_view()
+r = run(["--mode", "burst", "--burst-tasks", str(burst_tasks), "--burst-rounds", str(burst_rounds), "--json",
+         burst_json_path])
+after = host_view()
+print(r.stdout)
+problems = [f"exit {r.returncode}: {r.stderr[-2000:]}"] if r.returncode != 0 else []
+problems += [f"{k} changed" for k in before if before[k] != after[k]]
+try:
+    burst = json.load(open(burst_json_path)).get("burst", {})
+except Exception as e:  # noqa: BLE001
+    burst = {}
+    problems.append(f"no JSON: {e!r}")
+if burst.get("error"):
+    problems.append(f"burst failed: {burst['error']}")
+if burst.get("tasks") != burst_tasks or burst.get("requested_rounds") != burst_rounds:
+    problems.append(f"burst of {burst.get('tasks')} tasks, {burst.get('requested_rounds')} rounds")
+medians = {}
+for side in ("sync", "async"):
+    figures = burst.get(side, {})
+    for phase in ("publish", "unpublish"):
+        rounds_measured = figures.get(f"{phase}_seconds", [])
+        if len(rounds_measured) != burst_rounds or not all(x > 0 for x in rounds_measured):
+            problems.append(f"{side} {phase}_seconds: {rounds_measured}")
+            continue
+        m = sorted(rounds_measured)[(burst_rounds + 1) // 2 - 1]
+        medians[(side, phase)] = m
+        if figures.get(f"{phase}_median_seconds") != m:
+            problems.append(f"{side} {phase} median {figures.get(f'{phase}_median_seconds')} is not that of {rounds_measured}")
+        if abs(figures.get(f"{phase}_median_us_per_request", 0) - m * 1e6 / burst_tasks) > 1e-6:
+            problems.append(f"{side} {phase}: us per request {figures.get(f'{phase}_median_us_per_request')}")
+    if side == "async":
+        for phase in ("publish", "unpublish"):
+            batches = figures.get(f"{phase}_batches", [])
+            if len(batches) != burst_rounds or not all(1 <= b <= burst_tasks for b in batches):
+                problems.append(f"async {phase}_batches (transactions per burst of {burst_tasks}): {batches}")
+for phase in ("publish", "unpublish"):
+    if ("sync", phase) in medians and ("async", phase) in medians:
+        ratio = medians[("sync", phase)] / medians[("async", phase)]
+        if abs(burst.get(f"{phase}_ratio_sync_to_async", 0) - ratio) > 1e-9:
+            problems.append(f"{phase} ratio {burst.get(f'{phase}_ratio_sync_to_async')}, expected {ratio}")
+        row = [l for l in r.stdout.splitlines() if l.startswith(phase + " ")]
+        if len(row) != 1 or f"{ratio:.1f}x" not in row[0]:
+            problems.append(f"stdout row of {phase} lacks the ratio {ratio:.1f}x: {row}")
+if "burst: 200 one-port tasks" not in r.stdout:
+    problems.append("no burst section in stdout")
+report("burst: every round of the synchronous and the asynchronous side measured, medians, ratios and transactions "
+       "agreeing between JSON and stdout", problems)
 
 shutil.rmtree(work, ignore_errors=True)
 print(f"summary: {results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
