@@ -154,6 +154,14 @@ OnePortTask one_port_task(const std::string& prefix, int i, int first_port)
     return {task_name(prefix, i), container_ip(i), tcp(port_number(first_port, i), 80)};
 }
 
+std::vector<OnePortTask> one_port_tasks(const std::string& prefix, int count, int first_port)
+{
+    std::vector<OnePortTask> tasks;
+    for (int i = 0; i < count; ++i)
+        tasks.push_back(one_port_task(prefix, i, first_port));
+    return tasks;
+}
+
 // Queues the publish of `task` on `publisher` as a coroutine on `io`, recording its outcome.
 void spawn_publish(asio::io_context& io, AsyncHostPortPublisher& publisher, const OnePortTask& task, Outcome& outcome)
 {
@@ -179,9 +187,7 @@ TEST_CASE_METHOD(FreshNetns, "thousands of concurrent publishes and unpublishes 
     asio::io_context io;
     AsyncHostPortPublisher publisher(io.get_executor());
 
-    std::vector<OnePortTask> tasks;
-    for (int i = 0; i < task_count; ++i)
-        tasks.push_back(one_port_task("burst", i, 10000));
+    const auto tasks = one_port_tasks("burst", task_count, 10000);
     std::vector<Outcome> published(task_count);
     const auto commits = monitor_transactions([&] {
         for (int i = 0; i < task_count; ++i)
@@ -221,9 +227,7 @@ TEST_CASE_METHOD(FreshNetns, "two requests for one host port in a burst: the sec
     asio::io_context io;
     AsyncHostPortPublisher publisher(io.get_executor());
 
-    std::vector<OnePortTask> bystanders;
-    for (int i = 0; i < bystander_count; ++i)
-        bystanders.push_back(one_port_task("bystander", i, 10000));
+    const auto bystanders = one_port_tasks("bystander", bystander_count, 10000);
     // Queued in this order, in the middle of the burst: the first claim on port 20000 wins; a claim
     // on a bystander's port queued after that bystander loses.
     const OnePortTask first{"rival-first", "10.99.0.1", tcp(20000, 80)};
