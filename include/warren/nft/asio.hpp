@@ -12,6 +12,7 @@
 // The free functions further down run a synchronous HostPortPublisher on a thread pool instead.
 #pragma once
 
+#include <warren/nft/error.hpp>
 #include <warren/nft/host_port_publisher.hpp>
 #include <warren/nft/metrics.hpp>
 #include <warren/nft/publisher_engine.hpp>
