@@ -11,9 +11,14 @@
 #include <warren/nft/host_port_publisher.hpp>
 
 #include "backoff.hpp"
+#include "metrics/table_metrics.hpp"
 #include "netlink/kernel_backend.hpp"
 #include "printable.hpp"
+#include "repair_text.hpp"
 #include "publisher/flow_cleaner.hpp"
+#include "publisher/log.hpp"
+#include "publisher/metrics_recorder.hpp"
+#include "publisher/observed_call.hpp"
 #include "publisher/publisher_on.hpp"
 #include "publisher/flow_cleanup.hpp"
 #include "publisher/healer.hpp"
@@ -23,13 +28,13 @@
 #include "publisher/validation.hpp"
 
 #include <warren/nft/error.hpp>
+#include <warren/nft/metrics.hpp>
 #include <warren/nft/validation.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <deque>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -108,7 +113,8 @@ public:
     Impl(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
         : backend_(std::move(backend)),
           options_(std::move(options)),
-          view_(*backend_, layout::RuleOptions{options_.counters, options_.masquerading, options_.wildcard_on_localhost})
+          view_(*backend_, layout::RuleOptions{options_.counters, options_.masquerading, options_.wildcard_on_localhost},
+                &recorder_, &log_)
     {
         if (!options_.self_heal)
             return;
@@ -303,9 +309,11 @@ public:
             // Not from the view: counters move without the generation moving. The set's declaration
             // is read first, so that a table that does not count (the default) costs no dump of its
             // elements.
+            recorder_.dump();
             const auto declared = backend_->snapshot(layout::table(family), {}, {}).sets;
             if (const auto set = declared.find(layout::backends_set); set == declared.end() || !set->second.counter)
                 continue;
+            recorder_.dump();
             const auto snapshot = backend_->snapshot(layout::table(family), {}, backends);
             // A set without counters reads back zeros for every element: nothing to report (the
             // table may have been replaced by one that does not count in between).
@@ -342,10 +350,12 @@ public:
             }
             if (!removal.empty()) {
                 try {
+                    recorder_.batch();
                     backend_->commit(removal, view_.generation());
                 } catch (const Error& e) {
                     if (e.code() != errc::ruleset_changed)
                         throw;
+                    retried("remove the tables");
                     view_.catch_up_to_kernel();
                     continue;
                 }
@@ -360,6 +370,23 @@ public:
     }
 
     const KernelFeatures& features() const noexcept { return backend_->features(); }
+
+    // The gauges read from the table, with this publisher's counters and histograms.
+    MetricsSnapshot metrics()
+    {
+        auto out = table_metrics(all(), counters());
+        auto done = recorder_.snapshot();
+        done.ports_published = std::move(out.ports_published);
+        done.destinations = std::move(out.destinations);
+        return done;
+    }
+
+    // A public call, counted in the metrics and its refusal by the kernel logged (observed_call()).
+    template <typename Call>
+    auto observed(std::optional<MetricsRecorder::Operation> operation, Call&& call)
+    {
+        return observed_call(recorder_, log_, operation, std::forward<Call>(call));
+    }
 
 private:
     // Brings the view up to date.
@@ -441,16 +468,13 @@ public:
     void wait_for_conntrack_cleanup() { cleaner_.wait(); }
 
 private:
-    void warn(const std::string& message) const
+    void warn(const std::string& message) const { log_(LogLevel::warning, message); }
+
+    // A transaction refused for a stale generation goes again (or is planned again).
+    void retried(std::string_view what)
     {
-        try {
-            if (options_.on_warning)
-                options_.on_warning(message);
-            else
-                std::cerr << "warren-nft: " << message << std::endl;
-        } catch (...) {
-            // A logger's failure changes nothing.
-        }
+        recorder_.retry();
+        log_(LogLevel::debug, "another writer committed first: " + std::string(what) + " again");
     }
 
     // Commits a change of elements, preceded in the same transaction by the repair of each table
@@ -567,6 +591,8 @@ private:
             // our table changed in the moment since.
             const bool guarded = attempt < max_prompt_retries;
             try {
+                if (!tx.empty())
+                    recorder_.batch();
                 backend_->commit(tx, guarded ? std::optional(view_.generation()) : std::nullopt);
                 if (tx.empty())
                     return true;  // nothing was sent, nothing moved
@@ -581,6 +607,7 @@ private:
                     // still exactly right: commit it again at the new generation, reading nothing.
                     const bool untouched = view_.catch_up_to_kernel();
                     pass_damage_on();
+                    retried(untouched ? "the transaction is sent" : "the change is planned");
                     if (untouched)
                         continue;
                     return false;
@@ -785,6 +812,7 @@ private:
                     report.ports_restored = restoration.missing;
                     report.layout_restored = layout || backends;
                     recheck_.clear();
+                    recorder_.repair(report.duration, true);
                     tell(report);
                     return false;
                 }
@@ -800,6 +828,7 @@ private:
                 report.error = printable(e.what());
                 report.duration = since_noticed();
                 recheck_ = "an earlier repair failed";
+                recorder_.repair(report.duration, false);
                 tell(report);
             } catch (...) {
                 // Out of memory while reporting: the repair is retried all the same.
@@ -859,6 +888,8 @@ private:
 
     void tell(const RepairReport& report) const
     {
+        if (log_.enabled())
+            log_(report.error.empty() ? LogLevel::info : LogLevel::error, repair_text(report));
         if (!options_.on_repair)
             return;
         try {
@@ -870,6 +901,8 @@ private:
 
     std::unique_ptr<ruleset::Backend> backend_;
     const PublisherOptions options_;
+    MetricsRecorder recorder_;
+    const Log log_{options_.logger};
     std::mutex mutex_;
     TableView view_;
     // The full read after which an EEXIST or ENOENT for an element our view got wrong is final.
@@ -903,27 +936,54 @@ HostPortPublisher::~HostPortPublisher() = default;
 void HostPortPublisher::publish_ports(std::string_view task_id, const ContainerAddresses& container,
                                       std::span<const PortMapping> ports)
 {
-    validate_task_id(task_id);
-    impl_->publish(task_id, validation::parse_container_addresses(container), ports);
+    impl_->observed(MetricsRecorder::Operation::publish, [&] {
+        validate_task_id(task_id);
+        impl_->publish(task_id, validation::parse_container_addresses(container), ports);
+    });
 }
 
 void HostPortPublisher::publish_ports(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports)
 {
-    validate_task_id(task_id);
-    impl_->publish(task_id, validation::parse_container_address(container_ip), ports);
+    impl_->observed(MetricsRecorder::Operation::publish, [&] {
+        validate_task_id(task_id);
+        impl_->publish(task_id, validation::parse_container_address(container_ip), ports);
+    });
 }
 
-void HostPortPublisher::unpublish_ports(std::string_view task_id) { impl_->unpublish(task_id); }
+void HostPortPublisher::unpublish_ports(std::string_view task_id)
+{
+    impl_->observed(MetricsRecorder::Operation::unpublish, [&] { impl_->unpublish(task_id); });
+}
 
-void HostPortPublisher::reconcile(std::span<const TaskPorts> desired) { impl_->reconcile(desired); }
+void HostPortPublisher::reconcile(std::span<const TaskPorts> desired)
+{
+    impl_->observed(std::nullopt, [&] { impl_->reconcile(desired); });
+}
 
-std::vector<PortMapping> HostPortPublisher::published_ports(std::string_view task_id) const { return impl_->published(task_id); }
+std::vector<PortMapping> HostPortPublisher::published_ports(std::string_view task_id) const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->published(task_id); });
+}
 
-std::vector<PublishedPort> HostPortPublisher::all_published_ports() const { return impl_->all(); }
+std::vector<PublishedPort> HostPortPublisher::all_published_ports() const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->all(); });
+}
 
-std::vector<DestinationCounters> HostPortPublisher::destination_counters() const { return impl_->counters(); }
+std::vector<DestinationCounters> HostPortPublisher::destination_counters() const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->counters(); });
+}
 
-void HostPortPublisher::remove_table() { impl_->remove_table(); }
+MetricsSnapshot HostPortPublisher::metrics() const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->metrics(); });
+}
+
+void HostPortPublisher::remove_table()
+{
+    impl_->observed(std::nullopt, [&] { impl_->remove_table(); });
+}
 
 const KernelFeatures& HostPortPublisher::kernel_features() const noexcept { return impl_->features(); }
 
