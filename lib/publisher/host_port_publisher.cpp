@@ -14,7 +14,6 @@
 #include "metrics/table_metrics.hpp"
 #include "netlink/kernel_backend.hpp"
 #include "printable.hpp"
-#include "repair_text.hpp"
 #include "publisher/flow_cleaner.hpp"
 #include "publisher/log.hpp"
 #include "publisher/metrics_recorder.hpp"
@@ -26,6 +25,7 @@
 #include "publisher/table_view.hpp"
 #include "publisher/task_index.hpp"
 #include "publisher/validation.hpp"
+#include "repair_text.hpp"
 
 #include <warren/nft/error.hpp>
 #include <warren/nft/metrics.hpp>

@@ -68,8 +68,9 @@ void TableView::announcements_lost() const
 {
     if (log_)
         (*log_)(LogLevel::warning,
-                "the kernel's change announcements were lost (ENOBUFS: more were sent than the socket buffer holds, "
-                "a burst of other writers' commits): tables ip warren and ip6 warren are read in full again");
+                "the kernel's change announcements were lost (ENOBUFS: a burst of other writers' commits overflowed "
+                "the socket buffer; or one came late or could not be read): tables ip warren and ip6 warren are read "
+                "in full again");
 }
 
 void TableView::catch_up() { catch_up_until(std::nullopt); }

@@ -166,8 +166,8 @@ TEST_CASE_METHOD(FreshNetns, "backends elements too many for one batch follow th
     }
     std::vector<std::string> warnings;
     PublisherOptions options{.counters = true};
-    options.logger = [&](LogLevel level, std::string_view message) {
-        if (level >= LogLevel::warning)
+    options.logger = [&](warren::nft::LogLevel level, std::string_view message) {
+        if (level >= warren::nft::LogLevel::warning)
             warnings.emplace_back(message);
     };
     auto backend = std::make_unique<LimitedBackend>(narrow);

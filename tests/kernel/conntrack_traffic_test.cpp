@@ -18,8 +18,8 @@ namespace {
 struct WatchedPublisher {
     explicit WatchedPublisher(bool conntrack_cleanup)
         : publisher(PublisherOptions{.conntrack_cleanup = conntrack_cleanup,
-                                     .logger = [this](LogLevel level, std::string_view message) {
-                                         if (level >= LogLevel::warning)
+                                     .logger = [this](warren::nft::LogLevel level, std::string_view message) {
+                                         if (level >= warren::nft::LogLevel::warning)
                                              warnings.emplace_back(message);
                                      }})
     {

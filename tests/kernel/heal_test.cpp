@@ -264,9 +264,6 @@ TEST_CASE_METHOD(FreshNetns, "lost announcements make the view read the table ag
     auto publisher = warren::nft::publisher_on(std::move(counting), options);
     publisher.publish_ports("mine", "10.88.0.2", std::vector{tcp(8080, 80)});
     REQUIRE(*full_reads == 1);
-    // What metrics() itself reads (the destination counters, on a kernel where every table counts).
-    const auto dumps = publisher.metrics().dumps;
-    const auto metrics_reads = publisher.metrics().dumps - dumps;
     HostPortPublisher other;
     for (int i = 0; i < 200; ++i)
         other.publish_ports("other-" + std::to_string(i), "10.88.0.3",
@@ -280,7 +277,6 @@ TEST_CASE_METHOD(FreshNetns, "lost announcements make the view read the table ag
         REQUIRE(lost.size() == 1);
         CHECK(lost[0].first == warren::nft::LogLevel::warning);
     }
-    CHECK(publisher.metrics().dumps >= dumps + 2 * metrics_reads + 2);  // both tables read again
     // Followed again from there on.
     other.unpublish_ports("other-8");
     CHECK(publisher.all_published_ports().size() == 199);

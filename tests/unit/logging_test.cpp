@@ -191,25 +191,7 @@ TEST_CASE("conflicts and bad input are counted by errc and timed, but not logged
     CHECK(log.all().empty());
 }
 
-TEST_CASE("a failed conntrack cleanup is logged as a warning", "[log][conntrack]")
-{
-    class Refusing final : public ruleset::ForwardingBackend {
-    public:
-        using ForwardingBackend::ForwardingBackend;
-        std::size_t forget_flows(std::span<const ruleset::FlowMatch>) override
-        {
-            throw Error(errc::kernel_error, "forget flows: Operation not permitted", EPERM, "forget flows");
-        }
-    };
-    FakeBackend fake;
-    Lines log;
-    auto publisher = publisher_on(std::make_unique<Refusing>(fake), PublisherOptions{.logger = log.logger()});
-    publisher.publish_ports("dns", "10.88.0.2", std::vector{port(5353, 53, Protocol::udp)});
-    publisher.wait_for_conntrack_cleanup();
-    const auto failed = log.with("connection tracking");
-    REQUIRE(failed.size() == 1);
-    CHECK(failed[0].level == LogLevel::warning);
-}
+// A failed conntrack cleanup: dual_stack_test.cpp ("a failed conntrack cleanup is reported").
 
 TEST_CASE("backends elements that fail after a large change committed are logged as a warning", "[log][counters]")
 {
