@@ -202,6 +202,8 @@ TEST_CASE_METHOD(FreshNetns, "thousands of concurrent publishes and unpublishes 
     // The requests went together: far fewer transactions than requests (as `nft monitor` saw them).
     CHECK(commits.generations > 0);
     CHECK(commits.generations < task_count / 10);
+    // No other writer here: every transaction the publisher counts was committed.
+    CHECK(publisher.metrics().batches == static_cast<std::uint64_t>(commits.generations));
 
     // Every other task unpublished, all at once.
     std::vector<Outcome> unpublished(task_count / 2);
@@ -363,6 +365,7 @@ TEST_CASE_METHOD(FreshNetns, "a self-healing asynchronous publisher repairs a fl
     REQUIRE_FALSE(repaired_on.empty());
     for (const auto& thread : repaired_on)
         CHECK(thread == io_thread);
+    CHECK(publisher.metrics().repairs >= 1);
 }
 
 namespace {
