@@ -12,6 +12,7 @@
 
 #include <signal.h>
 
+#include <stdexcept>
 #include <string_view>
 
 namespace warren::agent {
@@ -52,8 +53,12 @@ Agent::Agent(asio::io_context& io, AgentOptions options)
       options_(std::move(options)),
       reload_signals_(io, SIGHUP),
       stop_signals_(io, SIGTERM, SIGINT),
-      publisher_(io.get_executor(), publisher_options(options_)),
-      server_(io.get_executor(), options_.listen, [this] { return nft::prometheus_text(publisher_.metrics()); })
+      publisher_(std::in_place, io.get_executor(), publisher_options(options_)),
+      server_(io.get_executor(), options_.listen, [this] {
+          if (!publisher_)
+              throw std::runtime_error("stopping");
+          return nft::prometheus_text(publisher_->metrics());
+      })
 {
 }
 
@@ -68,11 +73,11 @@ void Agent::start(std::vector<nft::TaskPorts> desired)
 asio::awaitable<void> Agent::reconcile_on_sighup(std::vector<nft::TaskPorts> desired)
 {
     co_await reconcile(std::move(desired));
-    for (;;) {
+    while (!stopping_) {
         boost::system::error_code error;
         co_await reload_signals_.async_wait(asio::redirect_error(asio::use_awaitable, error));
-        if (error)
-            co_return;  // stopping
+        if (stopping_)
+            break;
         try {
             desired = load_desired_tasks(options_.tasks_file);
         } catch (const DesiredTasksError& bad_file) {
@@ -88,7 +93,7 @@ asio::awaitable<void> Agent::reconcile(std::vector<nft::TaskPorts> desired)
 {
     const auto what = describe(desired);
     try {
-        co_await publisher_.async_reconcile(std::move(desired), asio::use_awaitable);
+        co_await publisher_->async_reconcile(std::move(desired), asio::use_awaitable);
         log_line("reconciled: " + what + " published");
     } catch (const nft::Error& error) {
         // reconcile() is all or nothing: the table is as it was.
@@ -100,13 +105,14 @@ asio::awaitable<void> Agent::stop_on_signal()
 {
     boost::system::error_code error;
     const int signal = co_await stop_signals_.async_wait(asio::redirect_error(asio::use_awaitable, error));
-    if (error)
-        co_return;
     log_line(std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + "; the published ports stay as they are");
+    // Everything that waits ends, so that io.run() returns: every coroutine finishes on this
+    // thread, none is left in the io_context to be destroyed with it.
+    stopping_ = true;
     server_.close();
     reload_signals_.cancel();
-    // What is still queued is dropped; a transaction the kernel was sent is committed or not as a whole.
-    io_.stop();
+    // A reconcile still queued is dropped; one the kernel was sent is committed or not as a whole.
+    publisher_.reset();
 }
 
 }  // namespace warren::agent

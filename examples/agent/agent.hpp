@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,7 @@ public:
     Agent& operator=(const Agent&) = delete;
 
     // Publishes `desired` (the tasks file as read at start), then serves and follows the signals;
-    // io.run() returns once SIGTERM or SIGINT stopped it.
+    // io.run() returns once SIGTERM or SIGINT stopped it, with no work left.
     void start(std::vector<nft::TaskPorts> desired);
 
 private:
@@ -46,8 +47,10 @@ private:
     // Made first: from then on these signals are the agent's to handle, never the default action.
     boost::asio::signal_set reload_signals_;
     boost::asio::signal_set stop_signals_;
-    nft::AsyncHostPortPublisher publisher_;
+    // Destroyed on stop: its sockets are closed and its requests dropped, so that io.run() returns.
+    std::optional<nft::AsyncHostPortPublisher> publisher_;
     MetricsServer server_;
+    bool stopping_ = false;
 };
 
 }  // namespace warren::agent

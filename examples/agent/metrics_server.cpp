@@ -3,8 +3,8 @@
 
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
 #include <chrono>
@@ -24,6 +24,7 @@ constexpr std::uint64_t request_limit = 16 * 1024;
 // A client that sends or reads nothing for this long is disconnected, so that none can hold a
 // connection open for ever.
 constexpr std::chrono::seconds idle_limit{10};
+constexpr std::chrono::milliseconds accept_retry_pause{100};
 
 }  // namespace
 
@@ -54,6 +55,8 @@ void MetricsServer::close()
 {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    for (auto* connection : connections_)
+        connection->socket().close(ignored);
 }
 
 asio::awaitable<void> MetricsServer::accept_connections()
@@ -61,16 +64,27 @@ asio::awaitable<void> MetricsServer::accept_connections()
     for (;;) {
         boost::system::error_code error;
         auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, error));
-        if (error == asio::error::operation_aborted || !acceptor_.is_open())
-            co_return;
-        if (!error)  // else a connection that failed before it was accepted: only that one is lost
+        if (!acceptor_.is_open())
+            co_return;  // closed
+        if (!error) {
             asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
+        } else {
+            // Out of descriptors, say: accepting again at once would fail at once, for ever.
+            asio::steady_timer pause(acceptor_.get_executor(), accept_retry_pause);
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, error));
+        }
     }
 }
 
 asio::awaitable<void> MetricsServer::serve(tcp::socket socket)
 {
     boost::beast::tcp_stream stream(std::move(socket));
+    connections_.insert(&stream);
+    struct Forget {
+        std::set<boost::beast::tcp_stream*>& connections;
+        boost::beast::tcp_stream* stream;
+        ~Forget() { connections.erase(stream); }
+    } forget{connections_, &stream};
     boost::beast::flat_buffer buffer;
     boost::system::error_code error;
     for (;;) {
@@ -96,7 +110,8 @@ asio::awaitable<void> MetricsServer::serve(tcp::socket socket)
         if (error || !response.keep_alive())
             break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, error);
+    if (stream.socket().is_open())
+        stream.socket().shutdown(tcp::socket::shutdown_send, error);
 }
 
 }  // namespace warren::agent

@@ -9,8 +9,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,8 @@ public:
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
     // Accepts connections until close(); each is served by a coroutine of its own.
     void start();
+    // Stops listening and ends the connections open now: their coroutines finish, so that the
+    // io_context runs out of work.
     void close();
 
 private:
@@ -43,6 +47,7 @@ private:
 
     boost::asio::ip::tcp::acceptor acceptor_;
     std::function<std::string()> metrics_;
+    std::set<boost::beast::tcp_stream*> connections_;  // each lives in its coroutine's frame
 };
 
 }  // namespace warren::agent
