@@ -53,12 +53,13 @@ Agent::Agent(asio::io_context& io, AgentOptions options)
       options_(std::move(options)),
       reload_signals_(io, SIGHUP),
       stop_signals_(io, SIGTERM, SIGINT),
-      publisher_(std::in_place, io.get_executor(), publisher_options(options_)),
-      server_(io.get_executor(), options_.listen, [this] {
-          if (!publisher_)
-              throw std::runtime_error("stopping");
-          return nft::prometheus_text(publisher_->metrics());
-      })
+      server_(io.get_executor(), options_.listen,
+              [this] {
+                  if (!publisher_)
+                      throw std::runtime_error("stopping");
+                  return nft::prometheus_text(publisher_->metrics());
+              }),
+      publisher_(std::in_place, io.get_executor(), publisher_options(options_))
 {
 }
 

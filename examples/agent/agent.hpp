@@ -47,9 +47,10 @@ private:
     // Made first: from then on these signals are the agent's to handle, never the default action.
     boost::asio::signal_set reload_signals_;
     boost::asio::signal_set stop_signals_;
+    // Listening before the publisher opens: an address in use stops the agent before it reads the table.
+    MetricsServer server_;
     // Destroyed on stop: its sockets are closed and its requests dropped, so that io.run() returns.
     std::optional<nft::AsyncHostPortPublisher> publisher_;
-    MetricsServer server_;
     bool stopping_ = false;
 };
 
