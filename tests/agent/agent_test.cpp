@@ -263,7 +263,8 @@ TEST_CASE_METHOD(FreshNetns, "the agent repairs nft flush ruleset, logs it and c
     const auto line = agent.next_log(starting_with("warren-nft-agent: repair"));
     INFO(line);
     CHECK(line.starts_with("warren-nft-agent: repaired in "));
-    CHECK(line.find("1 port(s) and the layout restored; damage: table ip warren deleted") != std::string::npos);
+    CHECK(line.find(": 1 port(s) and the layout restored; damage: ") != std::string::npos);
+    CHECK(line.find("table ip warren deleted (generation ") != std::string::npos);
     CHECK(published() == tables_for(tasks));
     CHECK(answer(net, 18080, "healed") == "web:healed");
 
