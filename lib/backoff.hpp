@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -20,14 +21,23 @@ public:
     // and returns true.
     bool next()
     {
+        const auto wait = next_wait();
+        if (wait && wait->count() > 0)
+            std::this_thread::sleep_for(*wait);
+        return wait.has_value();
+    }
+
+    // The same for callers that must not sleep: how long to wait before the next attempt (zero
+    // before the second), std::nullopt when the attempts are used up.
+    std::optional<std::chrono::microseconds> next_wait()
+    {
         if (++attempt_ >= max_attempts)
-            return false;
+            return std::nullopt;
         if (attempt_ == 1)
-            return true;
+            return std::chrono::microseconds(0);
         const auto ceiling = std::min<long>(max_wait_us, first_wait_us << std::min(attempt_, 16));
         std::uniform_int_distribution<long> wait(ceiling / 2, ceiling);
-        std::this_thread::sleep_for(std::chrono::microseconds(wait(engine())));
-        return true;
+        return std::chrono::microseconds(wait(engine()));
     }
 
     int attempts() const noexcept { return attempt_; }

@@ -45,7 +45,7 @@ struct CollectedReplies {
 };
 
 // Reads the replies to `batch` until it is over. nf_tables processes a batch inside sendmsg(), so
-// every reply is already queued when this starts. The batch is over when
+// every reply is already queued once it was sent. The batch is over when
 //   - BATCH_END is answered (acked on Linux 6.10+ when asked): nothing of the batch follows that
 //     ack, so nothing is left to read;
 //   - the batch header is refused (a stale generation id gets no other reply; a failed commit is
@@ -57,46 +57,76 @@ struct CollectedReplies {
 //   - errors arrived and nothing more is queued (the kernel gave up early, e.g. out of memory).
 // Unless BATCH_END was answered, whatever else is queued is drained, so that no reply is left to
 // confuse the next exchange. Either BATCH_END (when `end_acked`) or the last message must carry NLM_F_ACK.
-CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
-{
-    const std::uint32_t last_seq = batch.messages().back().seq;
-    CollectedReplies replies;
-    bool last_answered = false;
-    bool end_answered = false;
-    bool done = false;
-    auto scan = [&](std::span<const std::uint8_t> data) {
+class ReplyCollector {
+public:
+    ReplyCollector(const Batch& batch, bool end_acked)
+        : batch_(batch), last_seq_(batch.messages().back().seq), end_acked_(end_acked)
+    {
+    }
+
+    // Reads what the socket holds; with `wait`, waits for the kernel until the batch is over.
+    // Returns whether it is.
+    bool read(Socket& socket, bool wait)
+    {
+        while (!done_) {
+            const auto data = socket.receive(!wait || !replies_.errors.empty());
+            if (!data) {
+                if (replies_.errors.empty())
+                    return false;  // not answered yet
+                done_ = true;
+                break;
+            }
+            scan(*data);
+        }
+        if (!end_answered_)
+            while (auto more = socket.receive(true))
+                scan(*more);
+        end_answered_ = true;  // drained: nothing to read for it again
+        return true;
+    }
+
+    const CollectedReplies& replies() const noexcept { return replies_; }
+
+private:
+    void scan(std::span<const std::uint8_t> data)
+    {
         const auto* nlh = reinterpret_cast<const nlmsghdr*>(data.data());
         int remaining = static_cast<int>(data.size());
         for (; message_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
             if (nlh->nlmsg_type != NLMSG_ERROR)
                 continue;  // echoes and notifications
             const Ack ack = parse_ack(nlh);
-            if (ack.seq < batch.begin_seq() || ack.seq > batch.end_seq())
+            if (ack.seq < batch_.begin_seq() || ack.seq > batch_.end_seq())
                 continue;  // a straggler from an earlier exchange
             if (ack.error != 0) {
-                replies.errors.push_back(Refusal{ack, last_answered});
-                done = done || last_answered || ack.seq == batch.begin_seq();
+                replies_.errors.push_back(Refusal{ack, last_answered_});
+                done_ = done_ || last_answered_ || ack.seq == batch_.begin_seq();
             } else {
-                replies.acked.push_back(ack.seq);
+                replies_.acked.push_back(ack.seq);
             }
-            if (ack.seq == last_seq) {
-                last_answered = true;
-                done = done || !end_acked || !replies.errors.empty();
+            if (ack.seq == last_seq_) {
+                last_answered_ = true;
+                done_ = done_ || !end_acked_ || !replies_.errors.empty();
             }
-            if (ack.seq == batch.end_seq())
-                end_answered = done = true;
+            if (ack.seq == batch_.end_seq())
+                end_answered_ = done_ = true;
         }
-    };
-    while (!done) {
-        const auto data = socket.receive(!replies.errors.empty());
-        if (!data)
-            break;
-        scan(*data);
     }
-    if (!end_answered)
-        while (auto more = socket.receive(true))
-            scan(*more);
-    return replies;
+
+    const Batch& batch_;
+    const std::uint32_t last_seq_;
+    const bool end_acked_;
+    CollectedReplies replies_;
+    bool last_answered_ = false;
+    bool end_answered_ = false;
+    bool done_ = false;
+};
+
+CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
+{
+    ReplyCollector collector(batch, end_acked);
+    collector.read(socket, true);
+    return collector.replies();
 }
 
 // Runs a request that the kernel answers with messages and then NLMSG_DONE (dumps) or an ack.
@@ -321,7 +351,7 @@ std::string probe_table_name()
 // Ends the batch, sends it and reads every reply to it. A batch longer than the socket can send,
 // even with its send buffer raised as far as allowed, is not sent: `refuse` says why.
 template <typename Refuse>  // TransactionTooLarge(std::size_t bytes)
-CollectedReplies send_batch(Socket& socket, Batch& batch, bool batch_acks, const Refuse& refuse)
+void end_and_send(Socket& socket, Batch& batch, bool batch_acks, const Refuse& refuse)
 {
     // Where the kernel acks BATCH_END (Linux 6.10+), that one ack says the commit is done and is all
     // a successful batch gets back: one receive. Older kernels never answer BATCH_END, and waiting
@@ -333,6 +363,12 @@ CollectedReplies send_batch(Socket& socket, Batch& batch, bool batch_acks, const
     if (!socket.make_room(batch.bytes().size()))
         throw refuse(batch.bytes().size());
     socket.send(batch.bytes());
+}
+
+template <typename Refuse>
+CollectedReplies send_batch(Socket& socket, Batch& batch, bool batch_acks, const Refuse& refuse)
+{
+    end_and_send(socket, batch, batch_acks, refuse);
     return collect(socket, batch, batch_acks);
 }
 
@@ -464,31 +500,67 @@ TableSnapshot KernelBackend::snapshot_following(const Table& table, std::span<co
                 "read table " + display_name(table) + ": the ruleset kept changing while it was read; retry later");
 }
 
+// A commit sent, its answer read as it comes.
+class KernelBackend::Pending final : public PendingCommit {
+public:
+    Pending(KernelBackend& backend, const Commit& commit, std::optional<std::uint32_t> expected_generation)
+        : socket_(backend.socket_),
+          commit_(commit),
+          batch_(socket_.next_seq(), expected_generation, false),
+          batch_acks_(backend.features_.batch_acks)
+    {
+        std::size_t first_index = 0;
+        for (const auto& part : commit.parts()) {
+            encode(batch_, part, first_index);
+            first_index += part.operations().size();
+        }
+        end_and_send(socket_, batch_, batch_acks_, [&](std::size_t bytes) {
+            return too_large(socket_, bytes, commit_name(commit), backend.send_buffer_limit_);
+        });
+        collector_.emplace(batch_, batch_acks_);
+    }
+
+    bool answered() override { return read(false); }
+
+    // Reads the answer (waiting for it when `wait`); throws the kernel's refusal.
+    bool read(bool wait)
+    {
+        if (!collector_->read(socket_, wait))
+            return false;
+        const auto& replies = collector_->replies();
+        if (replies.errors.empty())
+            return true;
+        // nf_tables reports every refused message, then aborts the whole batch; the first refusal is
+        // the cause, the rest often follow from it.
+        const Ack& first = replies.errors.front().ack;
+        std::string detail;
+        if (first.offset)
+            detail = "kernel points at attribute offset " + std::to_string(*first.offset);
+        if (replies.errors.size() > 1)
+            detail += (detail.empty() ? "" : "; ") + std::to_string(replies.errors.size() - 1) + " more message(s) refused";
+        detail += (detail.empty() ? "" : "; ") + std::string("nothing was changed");
+        throw kernel_error(first.error, describe_failure(commit_, batch_, replies.errors.front()), detail);
+    }
+
+private:
+    Socket& socket_;
+    const Commit& commit_;
+    Batch batch_;
+    const bool batch_acks_;
+    std::optional<ReplyCollector> collector_;  // refers to batch_, once it is complete
+};
+
 void KernelBackend::commit(const Commit& commit, std::optional<std::uint32_t> expected_generation)
 {
+    if (!commit.empty())
+        Pending(*this, commit, expected_generation).read(true);
+}
+
+std::unique_ptr<PendingCommit> KernelBackend::send(const Commit& commit, std::optional<std::uint32_t> expected_generation)
+{
     if (commit.empty())
-        return;
-    Batch batch(socket_.next_seq(), expected_generation, false);
-    std::size_t first_index = 0;
-    for (const auto& part : commit.parts()) {
-        encode(batch, part, first_index);
-        first_index += part.operations().size();
-    }
-    const auto replies = send_batch(socket_, batch, features_.batch_acks, [&](std::size_t bytes) {
-        return too_large(socket_, bytes, commit_name(commit), send_buffer_limit_);
-    });
-    if (replies.errors.empty())
-        return;
-    // nf_tables reports every refused message, then aborts the whole batch; the first refusal is
-    // the cause, the rest often follow from it.
-    const Ack& first = replies.errors.front().ack;
-    std::string detail;
-    if (first.offset)
-        detail = "kernel points at attribute offset " + std::to_string(*first.offset);
-    if (replies.errors.size() > 1)
-        detail += (detail.empty() ? "" : "; ") + std::to_string(replies.errors.size() - 1) + " more message(s) refused";
-    detail += (detail.empty() ? "" : "; ") + std::string("nothing was changed");
-    throw kernel_error(first.error, describe_failure(commit, batch, replies.errors.front()), detail);
+        return Backend::send(commit, expected_generation);
+    return std::make_unique<Pending>(*this, commit, expected_generation);
 }
 
 std::unique_ptr<ChangeFeed> KernelBackend::follow(std::span<const Table> tables)

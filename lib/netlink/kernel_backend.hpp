@@ -28,6 +28,10 @@ public:
                                               std::span<const std::string> element_sets, const Unchanged& unchanged) override;
     using Backend::commit;
     void commit(const ruleset::Commit& commit, std::optional<std::uint32_t> expected_generation) override;
+    // The answer is read with MSG_DONTWAIT: the socket stays blocking for the other requests.
+    std::unique_ptr<ruleset::PendingCommit> send(const ruleset::Commit& commit,
+                                                 std::optional<std::uint32_t> expected_generation) override;
+    int answer_fd() const noexcept override { return socket_.fd(); }
     std::unique_ptr<ruleset::ChangeFeed> follow(std::span<const ruleset::Table> tables) override;
     std::size_t forget_flows(std::span<const ruleset::FlowMatch> matches) override;
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override;
@@ -35,6 +39,7 @@ public:
     std::uint32_t port_id() const noexcept { return socket_.portid(); }
 
 private:
+    class Pending;
     KernelFeatures probe();
     bool probe_map_lookups(bool batch_acks);
 

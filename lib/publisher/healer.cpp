@@ -12,12 +12,6 @@
 
 namespace warren::nft {
 
-namespace {
-// How long a failed repair waits before it is tried again: long enough not to spin against a kernel
-// that keeps refusing, short enough that ports do not stay dead for long.
-constexpr int retry_after_ms = 1000;
-}  // namespace
-
 Event::Event() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
 {
     if (fd_ < 0)
@@ -55,7 +49,7 @@ void Healer::run()
     for (;;) {
         // After a failed repair only the stop event and the pause count.
         pollfd waiting[3] = {{stop_.fd(), POLLIN, 0}, {wake_.fd(), POLLIN, 0}, {feed_fd_, POLLIN, 0}};
-        const int ready = poll(waiting, retry ? 1 : 3, retry ? retry_after_ms : -1);
+        const int ready = poll(waiting, retry ? 1 : 3, retry ? static_cast<int>(repair_retry_pause.count()) : -1);
         if (ready < 0 && errno == EINTR)
             continue;
         if (waiting[0].revents)

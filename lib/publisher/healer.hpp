@@ -4,10 +4,15 @@
 // the publisher stops it.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <thread>
 
 namespace warren::nft {
+
+// How long a failed repair waits before it is tried again: long enough not to spin against a kernel
+// that keeps refusing, short enough that ports do not stay dead for long.
+constexpr std::chrono::milliseconds repair_retry_pause{1000};
 
 // An eventfd: any thread signals it, a polling thread sees it readable until it clears it.
 class Event {

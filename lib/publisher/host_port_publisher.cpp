@@ -13,9 +13,10 @@
 #include "backoff.hpp"
 #include "netlink/kernel_backend.hpp"
 #include "printable.hpp"
+#include "publisher/batch_policy.hpp"
 #include "publisher/flow_cleaner.hpp"
-#include "publisher/publisher_on.hpp"
 #include "publisher/flow_cleanup.hpp"
+#include "publisher/publisher_on.hpp"
 #include "publisher/healer.hpp"
 #include "publisher/layout.hpp"
 #include "publisher/table_view.hpp"
@@ -38,11 +39,6 @@
 #include <variant>
 
 namespace warren::nft {
-
-namespace {
-
-// Commits refused only because another table changed are repeated at once; this bounds the run.
-constexpr int max_prompt_retries = 64;
 
 using layout::Family;
 using Families = TableView::Families;
@@ -81,6 +77,11 @@ std::vector<IndexEntry> wanted_entries(const validation::ContainerFamilies& addr
     return wanted;
 }
 
+namespace {
+
+// Commits refused only because another table changed are repeated at once; this bounds the run.
+constexpr int max_prompt_retries = 64;
+
 // A port published on a loopback address, or on every IPv4 address where those include loopback:
 // connections from the host's 127.0.0.0/8 then need route_localnet towards the container.
 bool reached_from_loopback(const IndexEntry& entry, bool wildcard_on_localhost)
@@ -105,7 +106,8 @@ Error contention()
 
 class WARREN_NFT_LOCAL HostPortPublisher::Impl {
 public:
-    Impl(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
+    // Without `healing_thread`, a self-healing publisher repairs when on_announcements() is called.
+    Impl(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options, bool healing_thread = true)
         : backend_(std::move(backend)),
           options_(std::move(options)),
           view_(*backend_, layout::RuleOptions{options_.counters, options_.masquerading, options_.wildcard_on_localhost})
@@ -127,6 +129,8 @@ public:
             if (damaged_at_start)
                 recheck_ = "found incomplete at start";
         }
+        if (!healing_thread)
+            return;  // damage found at start is repaired by the first on_announcements()
         // From here on the healing thread owns recheck_ (under the lock): not read here again.
         healer_.emplace(view_.feed_fd(), wake_, [this] { return heal(); });
         if (damaged_at_start)
@@ -360,6 +364,125 @@ public:
     }
 
     const KernelFeatures& features() const noexcept { return backend_->features(); }
+    ruleset::Backend& backend() noexcept { return *backend_; }
+    int feed_fd() const noexcept { return view_.feed_fd(); }
+
+    // The requests of a batch decided one after the other against the view and the requests before
+    // them: ports a task of the batch gives up are free for the tasks after it, ports a task of the
+    // batch takes are taken for them.
+    BatchPlan plan_batch(std::span<BatchRequest> requests)
+    {
+        std::lock_guard lock(mutex_);
+        catch_up();
+        const auto& index = view_.index();
+        BatchPlan plan;
+        // The host ports the batch's tasks hold after the requests so far, by protocol and port
+        // (overlapping ports share both); a claim is void once its task's state no longer holds it.
+        std::map<std::pair<Protocol, std::uint16_t>, std::vector<std::pair<layout::HostPort, std::string_view>>> claims;
+        const auto holds = [&](std::string_view task, const layout::HostPort& port) {
+            const auto& entries = plan.states.find(task)->second;
+            return std::any_of(entries.begin(), entries.end(), [&](const IndexEntry& e) { return e.host_port() == port; });
+        };
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            auto& request = requests[i];
+            try {
+                const auto state = plan.states.find(request.task_id);
+                const auto current = state != plan.states.end() ? state->second : index.entries(request.task_id);
+                if (request.unpublish) {
+                    if (!current.empty())
+                        plan.states.insert_or_assign(request.task_id, std::vector<IndexEntry>{});
+                    plan.members.push_back(i);
+                    continue;
+                }
+                if (current == request.wanted) {
+                    allow_loopback(request.wanted);  // someone may have reset it since
+                    plan.members.push_back(i);
+                    continue;
+                }
+                for (const auto& entry : request.wanted) {
+                    const auto port = entry.host_port();
+                    // A task of the batch blocks with the ports it still holds after the requests so far.
+                    const auto blocks = [&](std::string_view owner) {
+                        if (owner == request.task_id)
+                            return false;
+                        const auto changed = plan.states.find(owner);
+                        if (changed == plan.states.end())
+                            return true;
+                        return std::any_of(changed->second.begin(), changed->second.end(),
+                                           [&](const IndexEntry& e) { return layout::overlap(e.host_port(), port); });
+                    };
+                    if (auto conflict = conflict_of(request.task_id, entry, blocks))
+                        throw std::move(*conflict);
+                    for (const auto& [claimed, claimant] : claims[{port.protocol, port.port}]) {
+                        if (claimant == request.task_id || !layout::overlap(claimed, port) || !holds(claimant, claimed))
+                            continue;
+                        const auto& held = plan.states.find(claimant)->second;
+                        const auto existing =
+                            std::find_if(held.begin(), held.end(), [&](const IndexEntry& e) { return e.host_port() == claimed; });
+                        throw port_conflict(request.task_id, entry, claimed,
+                                            "task \"" + printable(std::string(claimant)) + "\" (asked for just before)",
+                                            *existing);
+                    }
+                }
+                allow_loopback(request.wanted);
+                const auto [stored, inserted] = plan.states.insert_or_assign(request.task_id, request.wanted);
+                for (const auto& entry : stored->second)
+                    claims[{entry.mapping.protocol, entry.mapping.host_port}].emplace_back(entry.host_port(), stored->first);
+                plan.members.push_back(i);
+            } catch (...) {
+                request.error = std::current_exception();
+            }
+        }
+        std::vector<TaskChange> changes;
+        for (const auto& [task, entries] : plan.states)
+            if (index.entries(task) != entries)
+                changes.push_back(TaskChange{task, &entries});
+        plan.flows = stale_flows(index, changes);
+        auto out = outgoing(plan_replace(index, changes));
+        plan.commit = std::move(out.commit);
+        plan.changed = out.changed;
+        plan.repaired = out.repaired;
+        return plan;
+    }
+
+    std::optional<std::uint32_t> send_guard(const BatchPlan& plan)
+    {
+        std::lock_guard lock(mutex_);
+        return guard(plan.resends);
+    }
+
+    void batch_committed(const BatchPlan& plan, std::span<const BatchRequest> requests)
+    {
+        std::lock_guard lock(mutex_);
+        applied(plan.commit, plan.resends < max_prompt_retries, plan.changed, plan.repaired);
+        for (const auto& [task, entries] : plan.states)
+            view_.index().replace(task, entries);
+        if (!plan.commit.empty())
+            view_.index().mismatched_repaired();
+        for (const auto i : plan.members)
+            keep(requests[i].task_id, requests[i].unpublish ? std::vector<IndexEntry>{} : requests[i].wanted);
+        forget(plan.flows);
+    }
+
+    AfterRefusal batch_refused(BatchPlan& plan, const Error& refusal)
+    {
+        std::lock_guard lock(mutex_);
+        const auto next = after_refusal(refusal);
+        if (next == AfterRefusal::resend)
+            ++plan.resends;
+        return next;
+    }
+
+    // For a publisher without a healing thread: reads the announcements, and repairs what they show
+    // damaged when `repair`. Returns true when a repair failed.
+    bool on_announcements(bool repair)
+    {
+        if (options_.self_heal && repair)
+            return heal();
+        std::lock_guard lock(mutex_);
+        catch_up();
+        return false;
+    }
 
 private:
     // Brings the view up to date.
@@ -453,42 +576,53 @@ private:
         }
     }
 
-    // Commits a change of elements, preceded in the same transaction by the repair of each table
-    // that needs one (of the tables the change touches, and of those that hold ports), guarded by the
-    // view's generation. Returns false when the view turned out to be stale and was brought up to
-    // date: decide again. Throws Error for refusals.
-    // A transaction too large for one batch sends its backends elements after it, in transactions
-    // of their own (see commit_refills()); anything else of it is refused whole.
-    bool commit_change(const ruleset::Commit& change)
-    {
+    // What a change commits: the change preceded, in the same transaction, by the repair of each
+    // table that needs one (of the tables the change touches, and of those that hold ports).
+    struct Outgoing {
+        ruleset::Commit commit;
         Families changed{}, repaired{};
+    };
+
+    Outgoing outgoing(ruleset::Commit change) const
+    {
+        Outgoing out;
         for (const auto family : layout::families) {
             const auto i = layout::family_index(family);
             const auto* part = change.find(layout::table(family));
-            changed[i] = part && !part->empty();
-            repaired[i] = view_.repair(family) && (changed[i] || kept_up(family));
+            out.changed[i] = part && !part->empty();
+            out.repaired[i] = view_.repair(family) && (out.changed[i] || kept_up(family));
         }
-        // Usually nothing to repair: the change goes as it is, uncopied.
-        std::optional<ruleset::Commit> combined;
-        if (repaired[0] || repaired[1]) {
-            combined.emplace();
-            for (const auto family : layout::families) {
-                const auto i = layout::family_index(family);
-                if (repaired[i])
-                    combined->part(layout::table(family)).append(*view_.repair(family));
-                if (changed[i])
-                    combined->part(layout::table(family)).append(*change.find(layout::table(family)));
-                changed[i] = changed[i] || repaired[i];
-            }
+        // Usually nothing to repair: the change goes as it is.
+        if (!out.repaired[0] && !out.repaired[1]) {
+            out.commit = std::move(change);
+            return out;
         }
-        const auto& tx = combined ? *combined : change;
+        for (const auto family : layout::families) {
+            const auto i = layout::family_index(family);
+            if (out.repaired[i])
+                out.commit.part(layout::table(family)).append(*view_.repair(family));
+            if (out.changed[i])
+                out.commit.part(layout::table(family)).append(*change.find(layout::table(family)));
+            out.changed[i] = out.changed[i] || out.repaired[i];
+        }
+        return out;
+    }
+
+    // Commits a change of elements with its repairs (outgoing()), guarded by the view's generation.
+    // Returns false when the view turned out to be stale and was brought up to date: decide again.
+    // Throws Error for refusals.
+    // A transaction too large for one batch sends its backends elements after it, in transactions
+    // of their own (see commit_refills()); anything else of it is refused whole.
+    bool commit_change(ruleset::Commit change)
+    {
+        const auto out = outgoing(std::move(change));
         try {
-            return commit_guarded(tx, changed, repaired);
+            return commit_guarded(out.commit, out.changed, out.repaired);
         } catch (const ruleset::TransactionTooLarge&) {
-            auto [core, refills] = split_refills(tx);
+            auto [core, refills] = split_refills(out.commit);
             if (refills.empty())
                 throw;
-            if (!commit_guarded(core, changed, repaired))
+            if (!commit_guarded(core, out.changed, out.repaired))
                 return false;
             commit_refills(refills);
             return true;
@@ -560,67 +694,98 @@ private:
     bool commit_guarded(const ruleset::Commit& tx, Families changed, const Families& repaired)
     {
         for (int attempt = 0; attempt <= max_prompt_retries; ++attempt) {
-            // Another writer that commits to its own tables faster than one of our round trips would
-            // refuse every guarded commit. Our view is exact then (the announcements said that only
-            // other tables changed), so the last attempt goes without the guard: the kernel's own
-            // checks (EEXIST for a taken port, ENOENT for a vanished element) still refuse it if
-            // our table changed in the moment since.
             const bool guarded = attempt < max_prompt_retries;
             try {
                 backend_->commit(tx, guarded ? std::optional(view_.generation()) : std::nullopt);
-                if (tx.empty())
-                    return true;  // nothing was sent, nothing moved
-                if (guarded)
-                    view_.committed(changed, repaired);
-                else
-                    view_.committed_unguarded(changed, repaired);
+                applied(tx, guarded, changed, repaired);
                 return true;
             } catch (const Error& e) {
-                if (e.code() == errc::ruleset_changed) {
-                    // Someone committed since our view. If only to other tables, the transaction is
-                    // still exactly right: commit it again at the new generation, reading nothing.
-                    const bool untouched = view_.catch_up_to_kernel();
-                    pass_damage_on();
-                    if (untouched)
-                        continue;
+                const auto next = after_refusal(e);
+                if (next == AfterRefusal::final)
+                    throw;
+                if (next == AfterRefusal::replan)
                     return false;
-                }
-                if ((e.kernel_errno() == EEXIST || e.kernel_errno() == ENOENT) && view_.full_reads() != eexist_reads_) {
-                    // An element our view did not show, or showed although it was gone: read the
-                    // table in full and decide again. If a full read agrees, the kernel's answer is final.
-                    eexist_reads_ = view_.full_reads() + 1;
-                    view_.invalidate();
-                    return false;
-                }
-                if (e.kernel_errno() == ENOBUFS || e.kernel_errno() == ETIMEDOUT)
-                    view_.invalidate();  // the outcome is unknown: read it back before trusting the view
-                throw;
             }
         }
         return false;
+    }
+
+    // Another writer that commits to its own tables faster than one of our round trips would refuse
+    // every guarded commit. Our view is exact then (the announcements said that only other tables
+    // changed), so the last attempt goes without the guard: the kernel's own checks (EEXIST for a
+    // taken port, ENOENT for a vanished element) still refuse it if our table changed in the moment
+    // since.
+    std::optional<std::uint32_t> guard(int resends) const
+    {
+        return resends < max_prompt_retries ? std::optional(view_.generation()) : std::nullopt;
+    }
+
+    // Our commit of `tx` was applied: the view moves on.
+    void applied(const ruleset::Commit& tx, bool guarded, const Families& changed, const Families& repaired)
+    {
+        if (tx.empty())
+            return;  // nothing was sent, nothing moved
+        if (guarded)
+            view_.committed(changed, repaired);
+        else
+            view_.committed_unguarded(changed, repaired);
+    }
+
+    // What a refusal of our commit means for it.
+    AfterRefusal after_refusal(const Error& e)
+    {
+        if (e.code() == errc::ruleset_changed) {
+            // Someone committed since our view. If only to other tables, the transaction is still
+            // exactly right: commit it again at the new generation, reading nothing.
+            const bool untouched = view_.catch_up_to_kernel();
+            pass_damage_on();
+            return untouched ? AfterRefusal::resend : AfterRefusal::replan;
+        }
+        if ((e.kernel_errno() == EEXIST || e.kernel_errno() == ENOENT) && view_.full_reads() != eexist_reads_) {
+            // An element our view did not show, or showed although it was gone: read the table in
+            // full and decide again. If a full read agrees, the kernel's answer is final.
+            eexist_reads_ = view_.full_reads() + 1;
+            view_.invalidate();
+            return AfterRefusal::replan;
+        }
+        if (e.kernel_errno() == ENOBUFS || e.kernel_errno() == ETIMEDOUT)
+            view_.invalidate();  // the outcome is unknown: read it back before trusting the view
+        return AfterRefusal::final;
     }
 
     // The first of `wanted` that overlaps a port whose owner `blocks`, as the port_conflict to throw.
     std::optional<Error> find_conflict(std::string_view task_id, const std::vector<IndexEntry>& wanted,
                                        const std::function<bool(std::string_view)>& blocks) const
     {
-        const auto& index = view_.index();
-        for (const auto& entry : wanted) {
-            const auto taken = index.clash(entry.host_port(), blocks);
-            if (!taken)
-                continue;
-            const auto existing = index.entry(*taken);
-            const auto wanted_port = layout::describe(entry.host_port());
-            std::string message = "host port " + wanted_port;
-            if (*taken != entry.host_port())
-                message += " overlaps host port " + layout::describe(*taken) +
-                           " (a port on all addresses includes every address), which";
-            message += " is already published by " + index.describe_owner(*taken);
-            message += " to " + endpoint(existing->address, existing->mapping.container_port);
-            message += "; nothing was changed for task \"" + std::string(task_id) + "\"";
-            return Error(errc::port_conflict, std::move(message), EEXIST, "publish " + wanted_port);
-        }
+        for (const auto& entry : wanted)
+            if (auto conflict = conflict_of(task_id, entry, blocks))
+                return conflict;
         return std::nullopt;
+    }
+
+    std::optional<Error> conflict_of(std::string_view task_id, const IndexEntry& entry,
+                                     const std::function<bool(std::string_view)>& blocks) const
+    {
+        const auto& index = view_.index();
+        const auto taken = index.clash(entry.host_port(), blocks);
+        if (!taken)
+            return std::nullopt;
+        const auto existing = index.entry(*taken);
+        return port_conflict(task_id, entry, *taken, index.describe_owner(*taken), *existing);
+    }
+
+    static Error port_conflict(std::string_view task_id, const IndexEntry& wanted, const layout::HostPort& taken,
+                               const std::string& owner, const IndexEntry& existing)
+    {
+        const auto wanted_port = layout::describe(wanted.host_port());
+        std::string message = "host port " + wanted_port;
+        if (taken != wanted.host_port())
+            message +=
+                " overlaps host port " + layout::describe(taken) + " (a port on all addresses includes every address), which";
+        message += " is already published by " + owner;
+        message += " to " + endpoint(existing.address, existing.mapping.container_port);
+        message += "; nothing was changed for task \"" + std::string(task_id) + "\"";
+        return Error(errc::port_conflict, std::move(message), EEXIST, "publish " + wanted_port);
     }
 
     // Two tasks of a desired state may not claim overlapping host ports, nor one task the same port
@@ -897,6 +1062,49 @@ HostPortPublisher publisher_on(std::unique_ptr<ruleset::Backend> backend, Publis
 {
     return HostPortPublisher::Impl::publisher(std::move(backend), std::move(options));
 }
+
+void PolicyDeleter::operator()(HostPortPublisher::Impl* policy) const noexcept { delete policy; }
+
+Policy driven_policy(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
+{
+    return Policy(new HostPortPublisher::Impl(std::move(backend), std::move(options), false));
+}
+
+ruleset::Backend& backend_of(HostPortPublisher::Impl& policy) { return policy.backend(); }
+
+BatchPlan plan_batch(HostPortPublisher::Impl& policy, std::span<BatchRequest> requests) { return policy.plan_batch(requests); }
+
+std::optional<std::uint32_t> send_guard(HostPortPublisher::Impl& policy, const BatchPlan& plan)
+{
+    return policy.send_guard(plan);
+}
+
+void batch_committed(HostPortPublisher::Impl& policy, const BatchPlan& plan, std::span<const BatchRequest> requests)
+{
+    policy.batch_committed(plan, requests);
+}
+
+AfterRefusal batch_refused(HostPortPublisher::Impl& policy, BatchPlan& plan, const Error& refusal)
+{
+    return policy.batch_refused(plan, refusal);
+}
+
+Error contention_error() { return contention(); }
+
+bool on_announcements(HostPortPublisher::Impl& policy, bool repair) { return policy.on_announcements(repair); }
+
+std::vector<PortMapping> published_ports(HostPortPublisher::Impl& policy, std::string_view task_id)
+{
+    return policy.published(task_id);
+}
+
+void reconcile(HostPortPublisher::Impl& policy, std::span<const TaskPorts> desired) { policy.reconcile(desired); }
+
+const KernelFeatures& kernel_features(const HostPortPublisher::Impl& policy) noexcept { return policy.features(); }
+
+void wait_for_conntrack_cleanup(HostPortPublisher::Impl& policy) { policy.wait_for_conntrack_cleanup(); }
+
+int feed_fd(const HostPortPublisher::Impl& policy) noexcept { return policy.feed_fd(); }
 
 HostPortPublisher::~HostPortPublisher() = default;
 

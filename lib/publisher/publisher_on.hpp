@@ -7,11 +7,13 @@
 #include "ruleset/backend.hpp"
 
 #include <warren/nft/host_port_publisher.hpp>
+#include <warren/nft/publisher_engine.hpp>
 
 #include <memory>
 
 namespace warren::nft {
 
 HostPortPublisher publisher_on(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options = {});
+PublisherEngine engine_on(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options = {});
 
 }  // namespace warren::nft

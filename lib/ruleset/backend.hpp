@@ -58,6 +58,16 @@ public:
     explicit TransactionTooLarge(Error error) : Error(std::move(error)) {}
 };
 
+// A commit sent to the kernel whose answer is still to be read (Backend::send()).
+class PendingCommit {
+public:
+    virtual ~PendingCommit() = default;
+    // Reads what the kernel answered so far, without waiting: true once the whole answer is read and
+    // the commit applied; false while more is to come (the backend's answer_fd() polls readable
+    // when it is there). Throws the Error commit() would have thrown, once the answer says so.
+    virtual bool answered() = 0;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -88,6 +98,19 @@ public:
     {
         commit(Commit(transaction), expected_generation);
     }
+    // commit() in two steps, for callers that must not wait: sends the commit and returns at once;
+    // the PendingCommit reads the answer. `commit` must outlive it. Throws Error (TransactionTooLarge
+    // when it cannot be sent). By default it commits at once, and the answer is there already.
+    virtual std::unique_ptr<PendingCommit> send(const Commit& commit, std::optional<std::uint32_t> expected_generation)
+    {
+        struct Answered final : PendingCommit {
+            bool answered() override { return true; }
+        };
+        this->commit(commit, expected_generation);
+        return std::make_unique<Answered>();
+    }
+    // Polls readable when an answer to send() arrives; -1 when send() commits at once.
+    virtual int answer_fd() const noexcept { return -1; }
     // Starts following the announcements of changes to `tables`: every transaction committed from
     // now on, by anyone, is read from the feed (those of other tables only as a bare generation).
     virtual std::unique_ptr<ChangeFeed> follow(std::span<const Table> tables) = 0;

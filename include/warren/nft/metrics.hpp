@@ -43,11 +43,11 @@ struct MetricsSnapshot {
 
     // Counters and histograms of this publisher since it was made. Each publish and unpublish
     // request counts once, whether it succeeded or not, however many transactions it took.
-    DurationHistogram publish_duration;    // warren_nft_publish_duration_seconds
-    DurationHistogram unpublish_duration;  // warren_nft_unpublish_duration_seconds
-    DurationHistogram repair_duration;     // warren_nft_repair_duration_seconds
+    DurationHistogram publish_duration;           // warren_nft_publish_duration_seconds
+    DurationHistogram unpublish_duration;         // warren_nft_unpublish_duration_seconds
+    DurationHistogram repair_duration;            // warren_nft_repair_duration_seconds
     std::map<std::string, std::uint64_t> errors;  // warren_nft_errors_total{errc}: by errc name ("port_conflict")
-    std::uint64_t batches = 0;  // warren_nft_batches_total: transactions sent to the kernel
+    std::uint64_t batches = 0;                    // warren_nft_batches_total: transactions sent to the kernel
     std::uint64_t retries = 0;  // warren_nft_retries_total: transactions sent again after another writer's commit
     std::uint64_t repairs = 0;  // warren_nft_repairs_total: repairs of a self-healing publisher
     std::uint64_t dumps = 0;    // warren_nft_dumps_total: reads of a table from the kernel
