@@ -68,7 +68,7 @@ private:
 
 }  // namespace
 
-class PublisherEngine::State {
+class WARREN_NFT_LOCAL PublisherEngine::State {
 public:
     State(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options)
         : policy_(driven_policy(std::move(backend), std::move(options)))

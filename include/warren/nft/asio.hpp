@@ -12,6 +12,7 @@
 // The free functions further down run a synchronous HostPortPublisher on a thread pool instead.
 #pragma once
 
+#include <warren/nft/error.hpp>
 #include <warren/nft/host_port_publisher.hpp>
 #include <warren/nft/metrics.hpp>
 #include <warren/nft/publisher_engine.hpp>
@@ -25,6 +26,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -36,10 +38,13 @@
 
 namespace warren::nft {
 
-// A publisher for event loops (PublisherEngine on a Boost.Asio executor). Use it from its executor:
-// one thread running the io_context, or a strand; destroy it before the io_context. Requests still
-// queued when it is destroyed are dropped (their handlers destroyed uncalled, as the io_context does
-// with its own); a transaction the kernel was sent is committed or not as a whole.
+// A publisher for event loops (PublisherEngine on a Boost.Asio executor). Its executor must run its
+// handlers one at a time: an io_context run by one thread, or a strand. Operations may be started
+// from any thread. While it exists it waits for the kernel's change announcements, so the
+// io_context's run() does not return for lack of work: destroy it, or stop the io_context, to end.
+// Destroy it before its io_context. Requests not completed when it is destroyed are dropped (their
+// handlers destroyed uncalled, as an io_context does with its own); a transaction the kernel was
+// sent is committed or not as a whole.
 class AsyncHostPortPublisher {
 public:
     using executor_type = boost::asio::any_io_executor;
@@ -138,12 +143,12 @@ private:
             timer.cancel();
         }
 
-        // Runs the engine soon, once however often it is asked before it runs.
+        // Runs the engine soon, once however often it is asked before it runs (from any thread:
+        // a request may come from one that waits on a future).
         void schedule()
         {
-            if (run_posted || closed)
+            if (closed || run_posted.exchange(true))
                 return;
-            run_posted = true;
             boost::asio::post(executor, [self = this->shared_from_this()] {
                 self->run_posted = false;
                 self->step();
@@ -191,10 +196,10 @@ private:
         boost::asio::posix::stream_descriptor feed;
         boost::asio::steady_timer timer;
         std::optional<std::chrono::steady_clock::time_point> timer_due;
-        bool run_posted = false;
+        std::atomic<bool> run_posted = false;
+        std::atomic<bool> closed = false;
         bool answer_waiting = false;
         bool feed_waiting = false;
-        bool closed = false;
     };
 
     // Queues one request with `submit(engine, completion)` and has the engine run. The handler is
