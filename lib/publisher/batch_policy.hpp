@@ -4,6 +4,7 @@
 // waiting, and the announcements read when the engine's loop says they are there.
 #pragma once
 
+#include "publisher/metrics_recorder.hpp"
 #include "publisher/task_index.hpp"
 #include "publisher/validation.hpp"
 #include "ruleset/backend.hpp"
@@ -84,5 +85,11 @@ const KernelFeatures& kernel_features(const HostPortPublisher::Impl& policy) noe
 // Polls readable when announcements wait to be read.
 int feed_fd(const HostPortPublisher::Impl& policy) noexcept;
 void wait_for_conntrack_cleanup(HostPortPublisher::Impl& policy);
+
+// The policy's recorder, where the engine records its requests (finished()), the transactions it
+// sends (batch()) and their errors; retries, repairs and reads of the table the policy records itself.
+MetricsRecorder& recorder_of(HostPortPublisher::Impl& policy);
+// HostPortPublisher::metrics() of the policy: the recorder's counters with the table's gauges.
+MetricsSnapshot metrics_of(HostPortPublisher::Impl& policy);
 
 }  // namespace warren::nft

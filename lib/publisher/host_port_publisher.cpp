@@ -11,10 +11,14 @@
 #include <warren/nft/host_port_publisher.hpp>
 
 #include "backoff.hpp"
+#include "metrics/table_metrics.hpp"
 #include "netlink/kernel_backend.hpp"
 #include "printable.hpp"
 #include "publisher/batch_policy.hpp"
 #include "publisher/flow_cleaner.hpp"
+#include "publisher/log.hpp"
+#include "publisher/metrics_recorder.hpp"
+#include "publisher/observed_call.hpp"
 #include "publisher/flow_cleanup.hpp"
 #include "publisher/publisher_on.hpp"
 #include "publisher/healer.hpp"
@@ -22,15 +26,16 @@
 #include "publisher/table_view.hpp"
 #include "publisher/task_index.hpp"
 #include "publisher/validation.hpp"
+#include "repair_text.hpp"
 
 #include <warren/nft/error.hpp>
+#include <warren/nft/metrics.hpp>
 #include <warren/nft/validation.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <deque>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -110,7 +115,8 @@ public:
     Impl(std::unique_ptr<ruleset::Backend> backend, PublisherOptions options, bool healing_thread = true)
         : backend_(std::move(backend)),
           options_(std::move(options)),
-          view_(*backend_, layout::RuleOptions{options_.counters, options_.masquerading, options_.wildcard_on_localhost})
+          view_(*backend_, layout::RuleOptions{options_.counters, options_.masquerading, options_.wildcard_on_localhost},
+                &recorder_, &log_)
     {
         if (!options_.self_heal)
             return;
@@ -307,9 +313,11 @@ public:
             // Not from the view: counters move without the generation moving. The set's declaration
             // is read first, so that a table that does not count (the default) costs no dump of its
             // elements.
+            recorder_.dump();
             const auto declared = backend_->snapshot(layout::table(family), {}, {}).sets;
             if (const auto set = declared.find(layout::backends_set); set == declared.end() || !set->second.counter)
                 continue;
+            recorder_.dump();
             const auto snapshot = backend_->snapshot(layout::table(family), {}, backends);
             // A set without counters reads back zeros for every element: nothing to report (the
             // table may have been replaced by one that does not count in between).
@@ -346,10 +354,12 @@ public:
             }
             if (!removal.empty()) {
                 try {
+                    recorder_.batch();
                     backend_->commit(removal, view_.generation());
                 } catch (const Error& e) {
                     if (e.code() != errc::ruleset_changed)
                         throw;
+                    retried("remove the tables");
                     view_.catch_up_to_kernel();
                     continue;
                 }
@@ -484,6 +494,25 @@ public:
         return false;
     }
 
+    // The gauges read from the table, with this publisher's counters and histograms.
+    MetricsSnapshot metrics()
+    {
+        auto out = table_metrics(all(), counters());
+        auto done = recorder_.snapshot();
+        done.ports_published = std::move(out.ports_published);
+        done.destinations = std::move(out.destinations);
+        return done;
+    }
+
+    MetricsRecorder& recorder() noexcept { return recorder_; }
+
+    // A public call, counted in the metrics and its refusal by the kernel logged (observed_call()).
+    template <typename Call>
+    auto observed(std::optional<MetricsRecorder::Operation> operation, Call&& call)
+    {
+        return observed_call(recorder_, log_, operation, std::forward<Call>(call));
+    }
+
 private:
     // Brings the view up to date.
     void catch_up()
@@ -564,16 +593,13 @@ public:
     void wait_for_conntrack_cleanup() { cleaner_.wait(); }
 
 private:
-    void warn(const std::string& message) const
+    void warn(const std::string& message) const { log_(LogLevel::warning, message); }
+
+    // A transaction refused for a stale generation goes again (or is planned again).
+    void retried(std::string_view what)
     {
-        try {
-            if (options_.on_warning)
-                options_.on_warning(message);
-            else
-                std::cerr << "warren-nft: " << message << std::endl;
-        } catch (...) {
-            // A logger's failure changes nothing.
-        }
+        recorder_.retry();
+        log_(LogLevel::debug, "another writer committed first: " + std::string(what) + " again");
     }
 
     // What a change commits: the change preceded, in the same transaction, by the repair of each
@@ -696,6 +722,8 @@ private:
         for (int attempt = 0; attempt <= max_prompt_retries; ++attempt) {
             const bool guarded = attempt < max_prompt_retries;
             try {
+                if (!tx.empty())
+                    recorder_.batch();
                 backend_->commit(tx, guarded ? std::optional(view_.generation()) : std::nullopt);
                 applied(tx, guarded, changed, repaired);
                 return true;
@@ -739,6 +767,7 @@ private:
             // exactly right: commit it again at the new generation, reading nothing.
             const bool untouched = view_.catch_up_to_kernel();
             pass_damage_on();
+            retried(untouched ? "the transaction is sent" : "the change is planned");
             return untouched ? AfterRefusal::resend : AfterRefusal::replan;
         }
         if ((e.kernel_errno() == EEXIST || e.kernel_errno() == ENOENT) && view_.full_reads() != eexist_reads_) {
@@ -950,6 +979,7 @@ private:
                     report.ports_restored = restoration.missing;
                     report.layout_restored = layout || backends;
                     recheck_.clear();
+                    recorder_.repair(report.duration, true);
                     tell(report);
                     return false;
                 }
@@ -965,6 +995,7 @@ private:
                 report.error = printable(e.what());
                 report.duration = since_noticed();
                 recheck_ = "an earlier repair failed";
+                recorder_.repair(report.duration, false);
                 tell(report);
             } catch (...) {
                 // Out of memory while reporting: the repair is retried all the same.
@@ -1024,6 +1055,8 @@ private:
 
     void tell(const RepairReport& report) const
     {
+        if (log_.enabled())
+            log_(report.error.empty() ? LogLevel::info : LogLevel::error, repair_text(report));
         if (!options_.on_repair)
             return;
         try {
@@ -1035,6 +1068,8 @@ private:
 
     std::unique_ptr<ruleset::Backend> backend_;
     const PublisherOptions options_;
+    MetricsRecorder recorder_;
+    const Log log_{options_.logger};
     std::mutex mutex_;
     TableView view_;
     // The full read after which an EEXIST or ENOENT for an element our view got wrong is final.
@@ -1106,32 +1141,63 @@ void wait_for_conntrack_cleanup(HostPortPublisher::Impl& policy) { policy.wait_f
 
 int feed_fd(const HostPortPublisher::Impl& policy) noexcept { return policy.feed_fd(); }
 
+MetricsRecorder& recorder_of(HostPortPublisher::Impl& policy) { return policy.recorder(); }
+
+MetricsSnapshot metrics_of(HostPortPublisher::Impl& policy) { return policy.metrics(); }
+
 HostPortPublisher::~HostPortPublisher() = default;
 
 void HostPortPublisher::publish_ports(std::string_view task_id, const ContainerAddresses& container,
                                       std::span<const PortMapping> ports)
 {
-    validate_task_id(task_id);
-    impl_->publish(task_id, validation::parse_container_addresses(container), ports);
+    impl_->observed(MetricsRecorder::Operation::publish, [&] {
+        validate_task_id(task_id);
+        impl_->publish(task_id, validation::parse_container_addresses(container), ports);
+    });
 }
 
 void HostPortPublisher::publish_ports(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports)
 {
-    validate_task_id(task_id);
-    impl_->publish(task_id, validation::parse_container_address(container_ip), ports);
+    impl_->observed(MetricsRecorder::Operation::publish, [&] {
+        validate_task_id(task_id);
+        impl_->publish(task_id, validation::parse_container_address(container_ip), ports);
+    });
 }
 
-void HostPortPublisher::unpublish_ports(std::string_view task_id) { impl_->unpublish(task_id); }
+void HostPortPublisher::unpublish_ports(std::string_view task_id)
+{
+    impl_->observed(MetricsRecorder::Operation::unpublish, [&] { impl_->unpublish(task_id); });
+}
 
-void HostPortPublisher::reconcile(std::span<const TaskPorts> desired) { impl_->reconcile(desired); }
+void HostPortPublisher::reconcile(std::span<const TaskPorts> desired)
+{
+    impl_->observed(std::nullopt, [&] { impl_->reconcile(desired); });
+}
 
-std::vector<PortMapping> HostPortPublisher::published_ports(std::string_view task_id) const { return impl_->published(task_id); }
+std::vector<PortMapping> HostPortPublisher::published_ports(std::string_view task_id) const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->published(task_id); });
+}
 
-std::vector<PublishedPort> HostPortPublisher::all_published_ports() const { return impl_->all(); }
+std::vector<PublishedPort> HostPortPublisher::all_published_ports() const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->all(); });
+}
 
-std::vector<DestinationCounters> HostPortPublisher::destination_counters() const { return impl_->counters(); }
+std::vector<DestinationCounters> HostPortPublisher::destination_counters() const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->counters(); });
+}
 
-void HostPortPublisher::remove_table() { impl_->remove_table(); }
+MetricsSnapshot HostPortPublisher::metrics() const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->metrics(); });
+}
+
+void HostPortPublisher::remove_table()
+{
+    impl_->observed(std::nullopt, [&] { impl_->remove_table(); });
+}
 
 const KernelFeatures& HostPortPublisher::kernel_features() const noexcept { return impl_->features(); }
 

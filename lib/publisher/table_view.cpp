@@ -49,9 +49,28 @@ std::string describe(const Change& change)
 
 }  // namespace
 
-TableView::TableView(ruleset::Backend& backend, const layout::RuleOptions& rules)
-    : backend_(backend), rules_(rules), feed_(backend.follow(std::array{layout::table(Family::ip), layout::table(Family::ip6)}))
+TableView::TableView(ruleset::Backend& backend, const layout::RuleOptions& rules, MetricsRecorder* metrics, const Log* log)
+    : backend_(backend),
+      rules_(rules),
+      metrics_(metrics),
+      log_(log),
+      feed_(backend.follow(std::array{layout::table(Family::ip), layout::table(Family::ip6)}))
 {
+}
+
+void TableView::dumped() const
+{
+    if (metrics_)
+        metrics_->dump();
+}
+
+void TableView::announcements_lost() const
+{
+    if (log_)
+        (*log_)(LogLevel::warning,
+                "the kernel's change announcements were lost (ENOBUFS: a burst of other writers' commits overflowed "
+                "the socket buffer; or one came late or could not be read): tables ip warren and ip6 warren are read "
+                "in full again");
 }
 
 void TableView::catch_up() { catch_up_until(std::nullopt); }
@@ -124,9 +143,11 @@ void TableView::refresh()
         if (damage_.description.empty())
             damage_.description = "tables read again (announcements lost or a commit's outcome unknown)";
     }
-    for (Backoff backoff; backoff.next();)
+    for (Backoff backoff; backoff.next();) {
         if (read_in_full())
             return;
+        announcements_lost();
+    }
     throw Error(errc::ruleset_changed,
                 "read tables ip warren and ip6 warren: announcements kept being lost while they "
                 "were read; retry later");
@@ -157,6 +178,7 @@ bool TableView::read_in_full()
             return untouched;
         };
         auto& snapshot = snapshots[layout::family_index(family)];
+        dumped();
         snapshot =
             backend_.snapshot_following(layout::table(family), layout::chain_names(family), layout::element_sets(), unchanged);
         index.load(family, snapshot, counting(snapshot));
@@ -196,6 +218,7 @@ void TableView::follow(ruleset::FeedRead read)
 {
     if (read.lost) {
         // What changed is unknown: read it all (a healer then compares every task).
+        announcements_lost();
         fresh_ = false;
         refresh();
         return;
@@ -284,12 +307,15 @@ bool TableView::reread_layout(Family family)
                 absorb(change);
             return lost || !table.layout_changed || !ruleset::generation_after(*table.layout_changed, from);
         };
+        dumped();
         const auto snapshot =
             backend_.snapshot_following(layout::table(family), layout::chain_names(family), {}, layout_unchanged);
         auto read = feed_->read(snapshot.generation);
         if (lost || read.lost || counting(snapshot) != index_.counting(family)) {
             // Announcements lost, or a table that counts where ours did not (or the other way
             // round): the destinations must be read too.
+            if (lost || read.lost)
+                announcements_lost();
             fresh_ = false;
             refresh();
             return false;

@@ -6,6 +6,8 @@
 // without its elements. The table is read in full again only when announcements were lost.
 #pragma once
 
+#include "publisher/log.hpp"
+#include "publisher/metrics_recorder.hpp"
 #include "publisher/task_index.hpp"
 #include "ruleset/backend.hpp"
 
@@ -36,8 +38,10 @@ public:
 
     // `rules`: the fixed rules the publisher wants (PublisherOptions); rules.counting asks for
     // tables that count. Starts following announcements at once, so that none is missed between
-    // now and the first read.
-    TableView(ruleset::Backend& backend, const layout::RuleOptions& rules);
+    // now and the first read. Each read of a table is counted in `metrics` (a dump), and each loss
+    // of announcements logged to `log` (both optional; they must outlive the view).
+    TableView(ruleset::Backend& backend, const layout::RuleOptions& rules, MetricsRecorder* metrics = nullptr,
+              const Log* log = nullptr);
 
     // Applies every change announced so far; reads the table in full if it never did or lost
     // announcements. Throws Error when the table holds objects of another layout.
@@ -111,9 +115,13 @@ private:
     void set_layout(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting);
     bool counting(const ruleset::TableSnapshot& snapshot) const;
     void note_damage(const ruleset::Change& change);
+    void dumped() const;
+    void announcements_lost() const;
 
     ruleset::Backend& backend_;
     const layout::RuleOptions rules_;
+    MetricsRecorder* metrics_;
+    const Log* log_;
     std::unique_ptr<ruleset::ChangeFeed> feed_;
     TaskIndex index_;
     std::array<TableState, 2> tables_;

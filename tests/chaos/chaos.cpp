@@ -121,7 +121,6 @@ int publish(Shared& s, int p, unsigned seed, int report)
     const std::string name = CommitLog::watched + std::string("-") + std::to_string(p);
     prctl(PR_SET_NAME, name.c_str());  // its threads inherit it: the commit log knows them by it
     PublisherOptions options;
-    options.on_warning = [](std::string_view) {};
     options.counters = p == 2;
     options.self_heal = p == 0;
     if (p == 0) {

@@ -49,7 +49,6 @@ struct Progress {
 PublisherOptions quiet_options()
 {
     PublisherOptions options;
-    options.on_warning = [](std::string_view) {};
     return options;
 }
 

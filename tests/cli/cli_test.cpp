@@ -194,7 +194,7 @@ std::vector<BadCall> bad_calls()
         {{"watch", "--bogus"}, 2, {"--bogus", "warren-nft watch --help"}},
         {{"watch", "--task", "t"}, 2, {"--task"}},
         {{"watch", "now"}, 2, {"now"}},
-        {{"frobnicate"}, 2, {"unknown subcommand \"frobnicate\"", "publish, unpublish, list, flush, doctor or watch"}},
+        {{"frobnicate"}, 2, {"unknown subcommand \"frobnicate\"", "publish, unpublish, list, metrics, flush, doctor or watch"}},
         {{"frob\x1bnicate"}, 2, {"unknown subcommand \"frob\\x1bnicate\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--bo\x07gus"}, 2, {"--bo\\x07gus"}},
         {{}, 2, {"subcommand"}},

@@ -166,7 +166,10 @@ TEST_CASE_METHOD(FreshNetns, "backends elements too many for one batch follow th
     }
     std::vector<std::string> warnings;
     PublisherOptions options{.counters = true};
-    options.on_warning = [&](std::string_view warning) { warnings.emplace_back(warning); };
+    options.logger = [&](warren::nft::LogLevel level, std::string_view message) {
+        if (level >= warren::nft::LogLevel::warning)
+            warnings.emplace_back(message);
+    };
     auto backend = std::make_unique<LimitedBackend>(narrow);
     const auto commits = backend->commits;
     auto publisher = warren::nft::publisher_on(std::move(backend), options);

@@ -18,7 +18,10 @@ namespace {
 struct WatchedPublisher {
     explicit WatchedPublisher(bool conntrack_cleanup)
         : publisher(PublisherOptions{.conntrack_cleanup = conntrack_cleanup,
-                                     .on_warning = [this](std::string_view message) { warnings.emplace_back(message); }})
+                                     .logger = [this](warren::nft::LogLevel level, std::string_view message) {
+                                         if (level >= warren::nft::LogLevel::warning)
+                                             warnings.emplace_back(message);
+                                     }})
     {
     }
     std::vector<std::string> warnings;

@@ -254,7 +254,14 @@ TEST_CASE_METHOD(FreshNetns, "lost announcements make the view read the table ag
     // A receive queue of a few kilobytes overflows after a handful of other writers' commits.
     auto counting = std::make_unique<CountingBackend>(4096);
     const auto full_reads = counting->full_reads;
-    auto publisher = warren::nft::publisher_on(std::move(counting));
+    std::mutex mutex;
+    std::vector<std::pair<warren::nft::LogLevel, std::string>> lost;  // what was logged of lost announcements
+    PublisherOptions options{.logger = [&](warren::nft::LogLevel level, std::string_view message) {
+        std::lock_guard lock(mutex);
+        if (message.find("announcements were lost") != std::string_view::npos)
+            lost.emplace_back(level, message);
+    }};
+    auto publisher = warren::nft::publisher_on(std::move(counting), options);
     publisher.publish_ports("mine", "10.88.0.2", std::vector{tcp(8080, 80)});
     REQUIRE(*full_reads == 1);
     HostPortPublisher other;
@@ -265,6 +272,11 @@ TEST_CASE_METHOD(FreshNetns, "lost announcements make the view read the table ag
     CHECK(publisher.all_published_ports().size() == 200);
     CHECK(publisher.published_ports("other-7").empty());
     CHECK(*full_reads == 2);
+    {
+        std::lock_guard lock(mutex);
+        REQUIRE(lost.size() == 1);
+        CHECK(lost[0].first == warren::nft::LogLevel::warning);
+    }
     // Followed again from there on.
     other.unpublish_ports("other-8");
     CHECK(publisher.all_published_ports().size() == 199);

@@ -190,8 +190,10 @@ TEST_CASE("a failed conntrack cleanup is reported, and the change stands", "[con
     FakeBackend fake;
     std::vector<std::string> warnings;
     auto publisher =
-        publisher_on(std::make_unique<Refusing>(fake),
-                     PublisherOptions{.on_warning = [&](std::string_view message) { warnings.emplace_back(message); }});
+        publisher_on(std::make_unique<Refusing>(fake), PublisherOptions{.logger = [&](LogLevel level, std::string_view message) {
+                         if (level == LogLevel::warning)  // a warning, on the cleanup thread
+                             warnings.emplace_back(message);
+                     }});
     CHECK_NOTHROW(publisher.publish_ports("dns", "10.88.0.2", std::vector{port(5353, 53, Protocol::udp)}));
     publisher.wait_for_conntrack_cleanup();
     CHECK(elements(fake, Family::ip, layout::ports_map) == 1);

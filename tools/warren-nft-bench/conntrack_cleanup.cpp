@@ -20,7 +20,7 @@
 namespace bench {
 namespace {
 
-// What the publisher reported through on_warning: failed cleanups.
+// What the publisher logged as warnings: failed cleanups (this benchmark's publisher has no other).
 struct Warnings {
     std::mutex mutex;
     std::size_t count = 0;
@@ -33,6 +33,14 @@ struct Warnings {
             first = std::string(message);
     }
 };
+
+warren::nft::PublisherOptions::Logger warnings_to(const std::shared_ptr<Warnings>& warnings)
+{
+    return [warnings](warren::nft::LogLevel level, std::string_view message) {
+        if (level >= warren::nft::LogLevel::warning)
+            warnings->add(message);
+    };
+}
 
 // The measured service as UDP: the protocol whose cleanup matters most (a UDP client's next datagram
 // follows a stale entry) and that every publish cleans up after, not only unpublishing.
@@ -60,8 +68,7 @@ nlohmann::json measure(const ConntrackCell& cell, std::size_t repetitions, doubl
 {
     insert_flows(unrelated_flows(cell.flows));
     auto warnings = std::make_shared<Warnings>();
-    const auto method = warren_nft_publisher(
-        {.conntrack_cleanup = cell.cleanup, .on_warning = [warnings](std::string_view message) { warnings->add(message); }});
+    const auto method = warren_nft_publisher({.conntrack_cleanup = cell.cleanup, .logger = warnings_to(warnings)});
     const auto service = udp_service();
     const auto tracked = tracked_flow_count();
     const auto times = time_publishes(*method, service, cell.warmup, repetitions, max_seconds);
@@ -69,8 +76,7 @@ nlohmann::json measure(const ConntrackCell& cell, std::size_t repetitions, doubl
     if (cell.cleanup) {
         // The cleanup runs on the publisher's thread: how long after a publish its stale entries are
         // gone (the publish call itself returns long before).
-        warren::nft::HostPortPublisher publisher(
-            {.on_warning = [warnings](std::string_view message) { warnings->add(message); }});
+        warren::nft::HostPortPublisher publisher({.logger = warnings_to(warnings)});
         const auto mappings = port_mappings(service);
         for (std::size_t i = 0; i < settle_repetitions; ++i) {
             const auto start = std::chrono::steady_clock::now();

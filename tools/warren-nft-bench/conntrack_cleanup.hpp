@@ -42,7 +42,7 @@ struct ConntrackCell {
     Percentiles publish_us, unpublish_us;
     std::optional<Percentiles> forget_us;   // cleanup off: ConntrackTable::forget() of the service's port
     std::optional<Percentiles> settled_us;  // cleanup on: from a publish's call to its cleanup done
-    std::size_t warnings = 0;               // on_warning calls: cleanups that failed
+    std::size_t warnings = 0;               // warnings logged: cleanups that failed
     std::optional<std::string> first_warning;
     long peak_rss_kib = 0;
     std::optional<std::string> error;  // the harness or a call failed: no figures

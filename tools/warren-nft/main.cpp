@@ -6,6 +6,7 @@
 #include "printable.hpp"
 #include "spec.hpp"
 #include "version.hpp"
+#include "warnings.hpp"
 #include "watch.hpp"
 
 #include <warren/nft.hpp>
@@ -49,12 +50,14 @@ struct Arguments {
 // The options of a publisher that changes ports. Masquerading and wildcard_on_localhost belong to
 // the tables' fixed rules, which the first change of every publisher rewrites to its own settings:
 // the flags let an operator keep those an agent of the host uses.
-nft::PublisherOptions changing_publisher(const Arguments& args)
+// Its warnings (a failed conntrack cleanup after the change committed) go to `warnings`.
+nft::PublisherOptions changing_publisher(const Arguments& args, const warren::cli::Warnings& warnings)
 {
     return nft::PublisherOptions{
         .counters = args.counters,
         .masquerading = args.masquerade == "when-needed" ? nft::Masquerading::when_needed : nft::Masquerading::always,
-        .wildcard_on_localhost = args.wildcard_on_localhost};
+        .wildcard_on_localhost = args.wildcard_on_localhost,
+        .logger = warnings.held()};
 }
 
 int publish(const Arguments& args)
@@ -73,16 +76,24 @@ int publish(const Arguments& args)
     }
     check_argument("-p", [&] { nft::validate_ports(ports); });
     // Without --counters a table that counts keeps counting: the flag only ever turns counting on.
-    nft::HostPortPublisher publisher(changing_publisher(args));
-    publisher.publish_ports(args.task, container, ports);
+    const warren::cli::Warnings warnings;
+    {
+        nft::HostPortPublisher publisher(changing_publisher(args, warnings));
+        publisher.publish_ports(args.task, container, ports);
+    }  // its conntrack cleanup done: every warning is in
+    warnings.print();
     return exit_ok;
 }
 
 int unpublish(const Arguments& args)
 {
     check_argument("--task", [&] { nft::validate_task_id(args.task); });
-    nft::HostPortPublisher publisher(changing_publisher(args));
-    publisher.unpublish_ports(args.task);
+    const warren::cli::Warnings warnings;
+    {
+        nft::HostPortPublisher publisher(changing_publisher(args, warnings));
+        publisher.unpublish_ports(args.task);
+    }  // its conntrack cleanup done: every warning is in
+    warnings.print();
     return exit_ok;
 }
 
@@ -101,6 +112,14 @@ int list(const Arguments& args, bool task_given)
     const auto counters = publisher.destination_counters();
     std::cout << (args.json ? warren::cli::format_json(ports, counters) : warren::cli::format_table(ports, counters))
               << std::flush;
+    return exit_ok;
+}
+
+// The table's metrics in the Prometheus text format (docs/cli.md): ports published, destination counters.
+int metrics()
+{
+    nft::HostPortPublisher publisher;
+    std::cout << nft::prometheus_table_text(publisher.metrics()) << std::flush;
     return exit_ok;
 }
 
@@ -175,6 +194,10 @@ int main(int argc, char* argv[])
     auto* flush_cmd = app.add_subcommand("flush", "Remove tables ip warren and ip6 warren and every published port");
     flush_cmd->add_flag("--yes", args.yes, "Confirm");
 
+    auto* metrics_cmd = app.add_subcommand("metrics",
+                                           "Print the ports published and the destination counters in the "
+                                           "Prometheus text format (for a node exporter's textfile collector)");
+
     auto* doctor_cmd = app.add_subcommand("doctor",
                                           "Check the host for what published ports need; one line per "
                                           "check (OK, WARN or FAIL), exit status 1 on any FAIL");
@@ -195,7 +218,7 @@ int main(int argc, char* argv[])
             return app.exit(e);
         if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
             std::cerr << "warren-nft: unknown subcommand " << nft::quote(argv[1])
-                      << "; use publish, unpublish, list, flush, doctor or watch (see 'warren-nft --help')\n";
+                      << "; use publish, unpublish, list, metrics, flush, doctor or watch (see 'warren-nft --help')\n";
             return exit_usage;
         }
         const auto subcommands = app.get_subcommands();
@@ -215,6 +238,8 @@ int main(int argc, char* argv[])
             return list(args, list_task->count() > 0);
         if (flush_cmd->parsed())
             return flush(args);
+        if (metrics_cmd->parsed())
+            return metrics();
         if (doctor_cmd->parsed())
             return warren::cli::run_doctor(std::cout);
         if (watch_cmd->parsed())

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "watch.hpp"
 
+#include "warnings.hpp"
 #include "watch_output.hpp"
 
 #include <warren/nft.hpp>
@@ -104,7 +105,8 @@ int run_watch(const WatchOptions& options, std::ostream& out)
             .counters = options.counters,
             .self_heal = true,
             // Runs on the healing thread with the publisher's lock held: it only formats and writes.
-            .on_repair = [&](const nft::RepairReport& report) { writer.line(format_repair(report, options.json)); }});
+            .on_repair = [&](const nft::RepairReport& report) { writer.line(format_repair(report, options.json)); },
+            .logger = Warnings::immediate()});
         const auto [tasks, ports] = kept(publisher.all_published_ports());
         writer.start(format_watch_start(tasks, ports, options.json));
         signal = wait_for(signals);

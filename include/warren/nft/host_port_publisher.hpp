@@ -105,6 +105,9 @@ enum class Masquerading {
     when_needed,
 };
 
+// How much a message passed to PublisherOptions::logger matters.
+enum class LogLevel { debug, info, warning, error };
+
 // How a publisher lays out table ip warren when its changes create or complete it.
 struct PublisherOptions {
     // Count packets and bytes per destination, for destination_counters() and `warren-nft list`.
@@ -152,12 +155,21 @@ struct PublisherOptions {
     // port, delete the unreplied entries to it made before it existed. Done on a thread of the
     // publisher, after the commit, so that no call waits for it (the kernel walks its whole
     // conntrack table to find them): wait_for_conntrack_cleanup() waits. Its failure does not undo
-    // or fail the change; it is reported to on_warning.
+    // or fail the change; it is logged (a warning).
     bool conntrack_cleanup = true;
-    // Called with a one-line message for what went wrong after a change had committed (a failed
-    // conntrack cleanup), on the publisher's cleanup thread. Empty: written to standard error.
-    std::function<void(std::string_view message)> on_warning = {};
+    // Called with one line of plain ASCII for what the publisher does that an agent may want to
+    // see: retries after another writer's commit (debug), repairs of a self-healing publisher (info,
+    // or error when one failed), tables read again in full because the kernel's change
+    // announcements were lost, commits the kernel refused, with its reason, and what failed after a
+    // change had committed (conntrack cleanup, counters added after a large change) (warning).
+    // Called from whichever thread did it (the caller's, the healing or the cleanup thread),
+    // sometimes with the publisher's lock held: do not call the publisher from it. What it throws is
+    // ignored. Empty (the default): nothing is logged; the library never prints.
+    using Logger = std::function<void(LogLevel level, std::string_view message)>;
+    Logger logger = {};
 };
+
+struct MetricsSnapshot;
 
 class WARREN_NFT_EXPORT HostPortPublisher {
 public:
@@ -228,6 +240,11 @@ public:
     void remove_table();
 
     const KernelFeatures& kernel_features() const noexcept;
+
+    // What this publisher has done since it was made (counters and histograms), with the ports the
+    // table publishes now (its view, every owner's) and the destination counters (read from the
+    // kernel, as destination_counters()). Reads only. metrics.hpp prints it for Prometheus.
+    MetricsSnapshot metrics() const;
 
     // Waits until the connection tracking cleanups of the changes made so far are done
     // (PublisherOptions::conntrack_cleanup): from then on no client's packet follows an entry those

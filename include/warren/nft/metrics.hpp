@@ -45,17 +45,23 @@ struct MetricsSnapshot {
     // request counts once, whether it succeeded or not, however many transactions it took.
     DurationHistogram publish_duration;           // warren_nft_publish_duration_seconds
     DurationHistogram unpublish_duration;         // warren_nft_unpublish_duration_seconds
-    DurationHistogram repair_duration;            // warren_nft_repair_duration_seconds
+    DurationHistogram repair_duration;            // warren_nft_repair_duration_seconds: every attempt
     std::map<std::string, std::uint64_t> errors;  // warren_nft_errors_total{errc}: by errc name ("port_conflict")
     std::uint64_t batches = 0;                    // warren_nft_batches_total: transactions sent to the kernel
-    std::uint64_t retries = 0;  // warren_nft_retries_total: transactions sent again after another writer's commit
-    std::uint64_t repairs = 0;  // warren_nft_repairs_total: repairs of a self-healing publisher
+    std::uint64_t retries = 0;  // warren_nft_retries_total: transactions sent or planned again after another writer's commit
+    std::uint64_t repairs = 0;  // warren_nft_repairs_total: repairs of a self-healing publisher that committed
     std::uint64_t dumps = 0;    // warren_nft_dumps_total: reads of a table from the kernel
 
     friend bool operator==(const MetricsSnapshot&, const MetricsSnapshot&) = default;
 };
 
 // The snapshot in the Prometheus text exposition format (version 0.0.4), with HELP and TYPE lines.
+// Every errc name appears in warren_nft_errors_total (0 until it happens), every family and
+// protocol in warren_nft_ports_published. docs/user-guide.md describes each metric.
 WARREN_NFT_EXPORT std::string prometheus_text(const MetricsSnapshot& snapshot);
+// Only what the table holds, not what a publisher did: warren_nft_ports_published and the
+// destination counters (what `warren-nft metrics` prints, for a node exporter's textfile collector,
+// next to an agent that exports the rest).
+WARREN_NFT_EXPORT std::string prometheus_table_text(const MetricsSnapshot& snapshot);
 
 }  // namespace warren::nft
