@@ -3,7 +3,6 @@
 
 #include "agent_log.hpp"
 #include "desired_tasks.hpp"
-#include "watch_output.hpp"
 
 #include <warren/nft/error.hpp>
 
@@ -26,8 +25,15 @@ nft::PublisherOptions publisher_options(const AgentOptions& options)
     nft::PublisherOptions publisher;
     publisher.counters = options.counters;
     publisher.self_heal = true;
-    publisher.on_repair = [](const nft::RepairReport& report) { log_line(cli::format_repair(report, false)); };
-    publisher.on_warning = [](std::string_view message) { log_line(message); };
+    // Repairs are info (their failures errors): every message but the retries' debug ones.
+    publisher.logger = [](nft::LogLevel level, std::string_view message) {
+        switch (level) {
+            case nft::LogLevel::debug: return;
+            case nft::LogLevel::info: log_line(message); return;
+            case nft::LogLevel::warning: log_line("warning: " + std::string(message)); return;
+            case nft::LogLevel::error: log_line("error: " + std::string(message)); return;
+        }
+    };
     return publisher;
 }
 
