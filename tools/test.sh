@@ -4,6 +4,8 @@
 #   bench   a smoke run of warren-nft-bench (every mode and method, small R and N) and bench-plot.sh
 #   kernel  real nf_tables in network namespaces the tests create themselves (incl. real traffic)
 #   cli     the warren-nft binary, run in network namespaces the tests create
+#   agent   the example agent (examples/agent), run in network namespaces the tests create, its
+#           /metrics read with python3-prometheus-client's parser
 #   install meson install into a scratch directory, then build a consumer with pkg-config and
 #           another as a meson subproject (tools/check-install.sh)
 #   vm-6.1  the kernel suite again, in qemu on Debian 12's stock kernel 6.1 (tests/vm/run-6.1.sh, normal

@@ -12,6 +12,7 @@
 #include <warren/nft/host_port_publisher.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <map>
@@ -89,6 +90,10 @@ void wait_for_conntrack_cleanup(HostPortPublisher::Impl& policy);
 // The policy's recorder, where the engine records its requests (finished()), the transactions it
 // sends (batch()) and their errors; retries, repairs and reads of the table the policy records itself.
 MetricsRecorder& recorder_of(HostPortPublisher::Impl& policy);
+// Records how a request of the engine ended, as the synchronous calls record themselves
+// (observed_call.hpp: its duration, its error, the kernel's reason in the log).
+void record_outcome(HostPortPublisher::Impl& policy, std::optional<MetricsRecorder::Operation> operation,
+                    std::chrono::steady_clock::duration took, const std::exception_ptr& error);
 // HostPortPublisher::metrics() of the policy: the recorder's counters with the table's gauges.
 MetricsSnapshot metrics_of(HostPortPublisher::Impl& policy);
 

@@ -423,7 +423,10 @@ public:
                     };
                     if (auto conflict = conflict_of(request.task_id, entry, blocks))
                         throw std::move(*conflict);
-                    for (const auto& [claimed, claimant] : claims[{port.protocol, port.port}]) {
+                    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+                    for (const auto& claim : claims[{port.protocol, port.port}]) {
+                        const auto& claimed = claim.first;
+                        const auto claimant = claim.second;
                         if (claimant == request.task_id || !layout::overlap(claimed, port) || !holds(claimant, claimed))
                             continue;
                         const auto& held = plan.states.find(claimant)->second;
@@ -505,6 +508,11 @@ public:
     }
 
     MetricsRecorder& recorder() noexcept { return recorder_; }
+    void record(std::optional<MetricsRecorder::Operation> operation, std::chrono::steady_clock::duration took,
+                const std::exception_ptr& error)
+    {
+        record_outcome(recorder_, log_, operation, took, error);
+    }
 
     // A public call, counted in the metrics and its refusal by the kernel logged (observed_call()).
     template <typename Call>
@@ -1144,6 +1152,12 @@ int feed_fd(const HostPortPublisher::Impl& policy) noexcept { return policy.feed
 MetricsRecorder& recorder_of(HostPortPublisher::Impl& policy) { return policy.recorder(); }
 
 MetricsSnapshot metrics_of(HostPortPublisher::Impl& policy) { return policy.metrics(); }
+
+void record_outcome(HostPortPublisher::Impl& policy, std::optional<MetricsRecorder::Operation> operation,
+                    std::chrono::steady_clock::duration took, const std::exception_ptr& error)
+{
+    policy.record(operation, took, error);
+}
 
 HostPortPublisher::~HostPortPublisher() = default;
 

@@ -10,6 +10,7 @@
 #include <warren/nft/error.hpp>
 
 #include <chrono>
+#include <exception>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -18,42 +19,30 @@
 
 namespace warren::nft {
 
-// Runs `call` (validation included) and records it: its duration when it is a publish or unpublish
-// (`operation`), its error by errc name when it throws (then rethrown as it is). An Error that
-// carries the kernel's errno is also logged as a warning, with the kernel's reason; not a
-// port_conflict, which the publisher found in its view (and the caller gets as its result), nor an
-// error found before anything was sent.
+// Records how a call ended: its duration when it is a publish or unpublish (`operation`), its error
+// by errc name when it failed (`error`). An Error that carries the kernel's errno is also logged as
+// a warning, with the kernel's reason; not a port_conflict, which the publisher found in its view
+// (and the caller gets as its result), nor an error found before anything was sent.
+void record_outcome(MetricsRecorder& metrics, const Log& log, std::optional<MetricsRecorder::Operation> operation,
+                    std::chrono::steady_clock::duration took, const std::exception_ptr& error);
+
+// Runs `call` (validation included) and records it (record_outcome()); what it throws is rethrown
+// as it is.
 template <typename Call>
 auto observed_call(MetricsRecorder& metrics, const Log& log, std::optional<MetricsRecorder::Operation> operation, Call&& call)
 {
     const auto start = std::chrono::steady_clock::now();
-    const auto failed = [&](const std::error_code& code) {
-        if (operation)
-            metrics.finished(*operation, std::chrono::steady_clock::now() - start, &code);
-        else
-            metrics.error(code);
-    };
     try {
         if constexpr (std::is_void_v<decltype(std::forward<Call>(call)())>) {
             std::forward<Call>(call)();
-            if (operation)
-                metrics.finished(*operation, std::chrono::steady_clock::now() - start, nullptr);
+            record_outcome(metrics, log, operation, std::chrono::steady_clock::now() - start, nullptr);
         } else {
             auto result = std::forward<Call>(call)();
-            if (operation)
-                metrics.finished(*operation, std::chrono::steady_clock::now() - start, nullptr);
+            record_outcome(metrics, log, operation, std::chrono::steady_clock::now() - start, nullptr);
             return result;
         }
-    } catch (const Error& e) {
-        failed(e.code());
-        if (e.kernel_errno() != 0 && e.code() != errc::port_conflict && log.enabled())
-            log(LogLevel::warning, "refused by the kernel: " + printable(e.what(), Backslash::keep));
-        throw;
-    } catch (const std::system_error& e) {
-        failed(e.code());
-        throw;
     } catch (...) {
-        failed(std::error_code());  // not an Error (out of memory): counted as "other"
+        record_outcome(metrics, log, operation, std::chrono::steady_clock::now() - start, std::current_exception());
         throw;
     }
 }

@@ -12,6 +12,7 @@
 #include "netlink/kernel_backend.hpp"
 #include "publisher/batch_policy.hpp"
 #include "publisher/healer.hpp"
+#include "publisher/metrics_recorder.hpp"
 #include "publisher/publisher_on.hpp"
 #include "publisher/validation.hpp"
 
@@ -79,14 +80,17 @@ public:
     struct Change {
         BatchRequest request;
         Completion done;
+        Clock::time_point queued = Clock::now();  // its duration, in the metrics, counts from here
     };
     // Anything else queued.
     struct Other {
         enum class Kind { read, reconcile, invalid } kind;
         std::string task_id;
         std::vector<TaskPorts> desired;
-        std::exception_ptr error;  // why an invalid request is invalid
+        std::exception_ptr error;                             // why an invalid request is invalid
+        std::optional<MetricsRecorder::Operation> operation;  // what an invalid request was to be
         Completion done;
+        Clock::time_point queued = Clock::now();
     };
 
     // `done` is moved from only once the request is queued.
@@ -108,12 +112,12 @@ public:
     // Queues the request `check` was to make as an invalid one, failing with what it threw (`check`
     // moves from `done` only once nothing can throw any more).
     template <typename Check>
-    void checked(Completion& done, Check&& check)
+    void checked(std::optional<MetricsRecorder::Operation> operation, Completion& done, Check&& check)
     {
         try {
             check();
         } catch (...) {
-            push(Other{Other::Kind::invalid, {}, {}, std::current_exception(), std::move(done)});
+            push(Other{Other::Kind::invalid, {}, {}, std::current_exception(), operation, std::move(done)});
         }
     }
 
@@ -174,6 +178,7 @@ private:
     struct Flight {
         std::vector<BatchRequest> requests;
         std::vector<Completion> done;
+        std::vector<Clock::time_point> queued;
         BatchPlan plan;
         std::unique_ptr<ruleset::PendingCommit> pending;  // refers to plan.commit: declared after it
         Backoff replans;
@@ -225,6 +230,7 @@ private:
         for (auto& change : group) {
             flight_->requests.push_back(std::move(change.request));
             flight_->done.push_back(std::move(change.done));
+            flight_->queued.push_back(change.queued);
         }
         plan_and_send();
         return true;
@@ -244,6 +250,7 @@ private:
                 error = std::current_exception();
             }
         }
+        record_outcome(*policy_, request.operation, Clock::now() - request.queued, error);
         finished.add(std::move(request.done), std::move(error), std::move(ports));
     }
 
@@ -269,6 +276,7 @@ private:
     void send()
     {
         auto& flight = *flight_;
+        recorder_of(*policy_).batch();
         try {
             flight.pending = backend_of(*policy_).send(flight.plan.commit, send_guard(*policy_, flight.plan));
         } catch (const Error& e) {
@@ -331,7 +339,7 @@ private:
         for (std::size_t i = 0; i < flight.requests.size(); ++i) {
             if (i % size == 0)
                 groups.emplace_back();
-            groups.back().push_back(Change{std::move(flight.requests[i]), std::move(flight.done[i])});
+            groups.back().push_back(Change{std::move(flight.requests[i]), std::move(flight.done[i]), flight.queued[i]});
         }
         retry_.insert(retry_.begin(), std::make_move_iterator(groups.begin()), std::make_move_iterator(groups.end()));
         flight_.reset();
@@ -358,6 +366,9 @@ private:
             auto error = flight.requests[i].error;
             if (!error && member[i])
                 error = flight.members_error;
+            const auto operation =
+                flight.requests[i].unpublish ? MetricsRecorder::Operation::unpublish : MetricsRecorder::Operation::publish;
+            record_outcome(*policy_, operation, Clock::now() - flight.queued[i], error);
             finished.add(std::move(flight.done[i]), std::move(error));
         }
         flight_.reset();
@@ -400,7 +411,7 @@ PublisherEngine::~PublisherEngine() = default;
 void PublisherEngine::publish_ports(std::string task_id, ContainerAddresses container, std::vector<PortMapping> ports,
                                     Completion done)
 {
-    state_->checked(done, [&] {
+    state_->checked(MetricsRecorder::Operation::publish, done, [&] {
         validate_task_id(task_id);
         const auto addresses = validation::parse_container_addresses(container);
         state_->queue_publish(std::move(task_id), addresses, ports, done);
@@ -410,7 +421,7 @@ void PublisherEngine::publish_ports(std::string task_id, ContainerAddresses cont
 void PublisherEngine::publish_ports(std::string task_id, std::string container_ip, std::vector<PortMapping> ports,
                                     Completion done)
 {
-    state_->checked(done, [&] {
+    state_->checked(MetricsRecorder::Operation::publish, done, [&] {
         validate_task_id(task_id);
         const auto addresses = validation::parse_container_address(container_ip);
         state_->queue_publish(std::move(task_id), addresses, ports, done);
@@ -419,7 +430,7 @@ void PublisherEngine::publish_ports(std::string task_id, std::string container_i
 
 void PublisherEngine::unpublish_ports(std::string task_id, Completion done)
 {
-    state_->checked(done, [&] {
+    state_->checked(MetricsRecorder::Operation::unpublish, done, [&] {
         validate_task_id(task_id);
         state_->push(State::Change{BatchRequest{std::move(task_id), true, {}, nullptr}, std::move(done)});
     });
@@ -427,15 +438,15 @@ void PublisherEngine::unpublish_ports(std::string task_id, Completion done)
 
 void PublisherEngine::published_ports(std::string task_id, Completion done)
 {
-    state_->checked(done, [&] {
+    state_->checked(std::nullopt, done, [&] {
         validate_task_id(task_id);
-        state_->push(State::Other{State::Other::Kind::read, std::move(task_id), {}, nullptr, std::move(done)});
+        state_->push(State::Other{State::Other::Kind::read, std::move(task_id), {}, nullptr, std::nullopt, std::move(done)});
     });
 }
 
 void PublisherEngine::reconcile(std::vector<TaskPorts> desired, Completion done)
 {
-    state_->push(State::Other{State::Other::Kind::reconcile, {}, std::move(desired), nullptr, std::move(done)});
+    state_->push(State::Other{State::Other::Kind::reconcile, {}, std::move(desired), nullptr, std::nullopt, std::move(done)});
 }
 
 PublisherEngine::Wait PublisherEngine::run() { return state_->run(); }
@@ -446,7 +457,7 @@ int PublisherEngine::transaction_fd() const noexcept { return backend_of(state_-
 
 int PublisherEngine::feed_fd() const noexcept { return nft::feed_fd(state_->policy()); }
 
-MetricsSnapshot PublisherEngine::metrics() const { return {}; }
+MetricsSnapshot PublisherEngine::metrics() const { return metrics_of(state_->policy()); }
 
 const KernelFeatures& PublisherEngine::kernel_features() const noexcept { return nft::kernel_features(state_->policy()); }
 

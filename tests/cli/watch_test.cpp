@@ -7,21 +7,17 @@
 #include "netns.hpp"
 #include "nft_state.hpp"
 #include "process.hpp"
+#include "running_program.hpp"
 #include "traffic.hpp"
 #include "watch_output.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -35,139 +31,11 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// `warren-nft watch OPTIONS...` running in the background in the calling thread's namespace, its
-// stdout and stderr read as they come. The destructor kills (SIGKILL) and reaps it if the test ended
-// before it did.
-class WatchProcess {
-public:
-    explicit WatchProcess(std::vector<std::string> options = {})
-    {
-        ensure_not_in_original_netns();
-        options.insert(options.begin(), {warren_nft_path(), "watch"});
-        std::vector<char*> argv;
-        for (auto& arg : options)
-            argv.push_back(arg.data());
-        argv.push_back(nullptr);
-        int out[2], err[2];
-        REQUIRE(pipe2(out, O_CLOEXEC) == 0);
-        REQUIRE(pipe2(err, O_CLOEXEC) == 0);
-        pid_ = fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            // Only async-signal-safe calls here: the test may run other threads (echo servers).
-            const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
-                _exit(126);
-            execv(argv[0], argv.data());
-            _exit(127);
-        }
-        close(out[1]);
-        close(err[1]);
-        fds_ = {out[0], err[0]};
-    }
-
-    ~WatchProcess()
-    {
-        if (pid_ > 0 && !reaped_) {
-            kill(pid_, SIGKILL);
-            reap(std::chrono::steady_clock::now() + 5s);
-        }
-        for (const int fd : fds_)
-            if (fd >= 0)
-                close(fd);
-    }
-
-    WatchProcess(const WatchProcess&) = delete;
-    WatchProcess& operator=(const WatchProcess&) = delete;
-
-    // The next line on stdout that `matches`; lines before it are passed over (they stay in out()).
-    // Fails the test when none came within `timeout`.
-    std::string next_line(const std::function<bool(const std::string&)>& matches, std::chrono::milliseconds timeout = 5s)
-    {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        for (;;) {
-            for (auto end = out_.find('\n', seen_); end != std::string::npos; end = out_.find('\n', seen_)) {
-                auto line = out_.substr(seen_, end - seen_);
-                seen_ = end + 1;
-                if (matches(line))
-                    return line;
-            }
-            if (!read(deadline)) {
-                INFO("stdout: " << out_ << "\nstderr: " << err_);
-                FAIL("warren-nft watch printed no such line in time");
-            }
-        }
-    }
-
-    // Sends `signal` and waits for the exit (at most 5 s, then SIGKILL); returns the exit status, -1
-    // when a signal ended it.
-    int stop(int signal)
-    {
-        REQUIRE(kill(pid_, signal) == 0);
-        const auto deadline = std::chrono::steady_clock::now() + 5s;
-        while (read(deadline)) {
-        }
-        return reap(deadline);
-    }
-
-    const std::string& out() const { return out_; }
-    const std::string& err() const { return err_; }
-
-private:
-    // Reads what arrives on stdout and stderr before the deadline; false once it passed, or once
-    // both pipes are closed and nothing more can come.
-    bool read(std::chrono::steady_clock::time_point deadline)
-    {
-        std::vector<pollfd> waiting;
-        for (const int fd : fds_)
-            if (fd >= 0)
-                waiting.push_back({fd, POLLIN, 0});
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (waiting.empty() || left.count() <= 0)
-            return false;
-        const int ready = poll(waiting.data(), waiting.size(), static_cast<int>(left.count()));
-        if (ready < 0 && errno == EINTR)
-            return true;
-        if (ready <= 0)
-            return false;
-        for (const auto& pfd : waiting) {
-            if (pfd.revents == 0)
-                continue;
-            char buffer[4096];
-            const auto got = ::read(pfd.fd, buffer, sizeof buffer);
-            auto& fd = pfd.fd == fds_[0] ? fds_[0] : fds_[1];
-            if (got <= 0) {
-                close(fd);
-                fd = -1;
-                continue;
-            }
-            (pfd.fd == fds_[0] ? out_ : err_).append(buffer, static_cast<std::size_t>(got));
-        }
-        return true;
-    }
-
-    int reap(std::chrono::steady_clock::time_point deadline)
-    {
-        int status = 0;
-        while (waitpid(pid_, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > deadline)
-                kill(pid_, SIGKILL);
-            std::this_thread::sleep_for(5ms);
-        }
-        reaped_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-
-    pid_t pid_ = -1;
-    bool reaped_ = false;
-    std::array<int, 2> fds_{-1, -1};  // stdout, stderr
-    std::string out_, err_;
-    std::size_t seen_ = 0;  // where next_line() goes on in out_
-};
-
-std::function<bool(const std::string&)> starting_with(std::string prefix)
+// `warren-nft watch OPTIONS...` running in the background.
+RunningProgram watch_process(std::vector<std::string> options = {})
 {
-    return [prefix = std::move(prefix)](const std::string& line) { return line.starts_with(prefix); };
+    options.insert(options.begin(), {warren_nft_path(), "watch"});
+    return RunningProgram(std::move(options));
 }
 
 // Every byte is printable ASCII or a line's end: nothing in it can drive a terminal.
@@ -206,7 +74,7 @@ TEST_CASE_METHOD(FreshNetns, "watch repairs the tasks it found, traffic flows ag
     const auto published = kernel_ports();
     REQUIRE(answer(net, 18080, "before") == "web:before");
 
-    WatchProcess watch;
+    auto watch = watch_process();
     CHECK(watch.next_line(starting_with("watching")) ==
           "watching table ip warren: keeping 1 task(s) with 2 port(s) published; stop with SIGINT or SIGTERM");
 
@@ -252,7 +120,7 @@ TEST_CASE_METHOD(FreshNetns, "watch --json prints one object per line, --counter
                  "[cli][watch][counters]")
 {
     cli_ok({"publish", "--task", "a", "--ip", "10.88.0.2", "-p", "8080:80", "-p", "8081:81"});
-    WatchProcess watch({"--json", "--counters"});
+    auto watch = watch_process({"--json", "--counters"});
     CHECK(json::parse(watch.next_line(starting_with("{"))) == json{{"event", "start"}, {"tasks", 1}, {"ports", 2}});
     // The table did not count: made to count at once, as wanted.
     auto upgrade = json::parse(watch.next_line(starting_with(R"({"event":"repair")")));
@@ -298,7 +166,7 @@ TEST_CASE_METHOD(FreshNetns, "watch --json prints one object per line, --counter
 
 TEST_CASE_METHOD(FreshNetns, "watch keeps only the tasks of its start, and creates no table", "[cli][watch]")
 {
-    WatchProcess watch;
+    auto watch = watch_process();
     CHECK(watch.next_line(starting_with("watching")) ==
           "watching table ip warren: keeping 0 task(s) with 0 port(s) published (only tasks in the table when watch "
           "starts are kept); stop with SIGINT or SIGTERM");
