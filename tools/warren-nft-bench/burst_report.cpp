@@ -28,7 +28,8 @@ std::string batches_text(const std::vector<std::uint64_t>& batches)
     if (batches.empty())
         return "transactions not counted";
     std::vector<double> sample(batches.begin(), batches.end());
-    return with_thousands(median(sample)) + " transactions";
+    const auto typical = median(sample);
+    return with_thousands(typical) + (typical == 1 ? " transaction" : " transactions");
 }
 
 nlohmann::json side_json(const BurstSide& side, std::size_t tasks)
