@@ -460,7 +460,9 @@ TEST_CASE_METHOD(FreshNetns, "an io_context stopped mid-burst leaves every task 
     std::iota(numbers.begin(), numbers.end(), 0);
 
     const auto published = stop_mid_burst(true, numbers, workers, stop_after);
-    CHECK(published.completed == stop_after);
+    // Handlers of the publisher's own executor are called as their transaction's answer is read, all
+    // of that transaction's in one go: the stop takes effect after them.
+    CHECK(published.completed >= stop_after);
     CHECK(published.failed.empty());
     const auto present = all_or_nothing(task_count);
     for (const auto& task : published.succeeded)

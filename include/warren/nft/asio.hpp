@@ -159,7 +159,16 @@ private:
         {
             if (closed)
                 return;
-            const auto wait = engine.run();
+            PublisherEngine::Wait wait;
+            try {
+                wait = engine.run();
+            } catch (...) {
+                // A handler threw (run() lets it through, like io_context::run()): the engine is
+                // consistent, but what it waits for is unknown here; the next step finds out.
+                run_posted = false;
+                schedule();
+                throw;
+            }
             if (wait.answer && !answer_waiting) {
                 answer_waiting = true;
                 answer.async_wait(boost::asio::posix::stream_descriptor::wait_read,
@@ -203,7 +212,9 @@ private:
     };
 
     // Queues one request with `submit(engine, completion)` and has the engine run. The handler is
-    // called on its associated executor (this publisher's by default), never from inside this call.
+    // called on its associated executor (this publisher's by default), never from inside this call:
+    // the engine completes requests from a handler of this publisher's executor, so a handler of
+    // that executor is called there and then (dispatch), one of another executor posted to it.
     template <bool WithPorts, typename CompletionToken, typename Submit>
     auto start(CompletionToken&& token, Submit submit)
     {
@@ -217,13 +228,13 @@ private:
                 auto shared = std::make_shared<Handler>(std::move(handler));
                 submit(driver->engine, [shared, work](std::exception_ptr error, std::vector<PortMapping> ports) mutable {
                     auto executor = work.get_executor();
-                    boost::asio::post(executor, [shared, error, ports = std::move(ports)]() mutable {
+                    work.reset();
+                    boost::asio::dispatch(executor, [shared, error, ports = std::move(ports)]() mutable {
                         if constexpr (WithPorts)
                             std::move (*shared)(error, std::move(ports));
                         else
                             std::move (*shared)(error);
                     });
-                    work.reset();
                 });
                 driver->schedule();
             },
