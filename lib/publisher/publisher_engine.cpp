@@ -67,6 +67,20 @@ private:
     std::vector<std::tuple<PublisherEngine::Completion, std::exception_ptr, std::vector<PortMapping>>> items_;
 };
 
+// The transaction of a group of changes, from planning to its answer.
+struct Flight {
+    std::vector<BatchRequest> requests;
+    std::vector<PublisherEngine::Completion> done;
+    std::vector<Clock::time_point> queued;
+    BatchPlan plan;
+    std::unique_ptr<ruleset::PendingCommit> pending;  // refers to plan.commit: declared after it
+    Backoff replans;
+    // Set when the flight is over: each request's outcome is in requests[i].error, those of the
+    // plan's members in `members_error` when the transaction was refused.
+    bool over = false;
+    std::exception_ptr members_error;
+};
+
 }  // namespace
 
 class WARREN_NFT_LOCAL PublisherEngine::State {
@@ -174,19 +188,6 @@ public:
     const HostPortPublisher::Impl& policy() const noexcept { return *policy_; }
 
 private:
-    // The transaction of a group of changes, from planning to its answer.
-    struct Flight {
-        std::vector<BatchRequest> requests;
-        std::vector<Completion> done;
-        std::vector<Clock::time_point> queued;
-        BatchPlan plan;
-        std::unique_ptr<ruleset::PendingCommit> pending;  // refers to plan.commit: declared after it
-        Backoff replans;
-        // Set when the flight is over: each request's outcome is in requests[i].error, those of the
-        // plan's members in `members_error` when the transaction was refused.
-        bool over = false;
-        std::exception_ptr members_error;
-    };
     using Group = std::vector<Change>;
 
     void follow_announcements()

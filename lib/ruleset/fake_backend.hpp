@@ -67,6 +67,12 @@ public:
     std::size_t commit_attempts() const noexcept { return attempts_; }
     // Runs before a commit is applied; lets a test act as a concurrent writer or inject a failure.
     std::function<void(const Commit&)> before_commit;
+    // The same, for a test whose publisher commits from another thread too (a healing thread).
+    void set_before_commit(std::function<void(const Commit&)> hook)
+    {
+        std::lock_guard lock(mutex_);
+        before_commit = std::move(hook);
+    }
 
     struct FeedQueue;
 

@@ -247,9 +247,9 @@ TEST_CASE("a self-healing publisher logs a repair at info, a failed one at error
     }
     SECTION("a repair that fails, then commits")
     {
-        fake.before_commit = [](const ruleset::Commit&) {
+        fake.set_before_commit([](const ruleset::Commit&) {
             throw Error(errc::kernel_error, "add element: Cannot allocate memory (errno 12)", ENOMEM, "add element");
-        };
+        });
         // Damage the publisher cannot be told about: it reads everything again and repairs.
         fake.mutable_state().at({ruleset::Family::ip, "warren"}).sets.at(layout::ports_map).elements.clear();
         fake.bump_generation();
@@ -257,7 +257,7 @@ TEST_CASE("a self-healing publisher logs a repair at info, a failed one at error
         REQUIRE(failed);
         CHECK(failed->level == LogLevel::error);
         CHECK_THAT(failed->message, Catch::Contains("Cannot allocate memory"));
-        fake.before_commit = nullptr;
+        fake.set_before_commit(nullptr);
         const auto repaired = log.await("repaired in");  // tried again within a second
         REQUIRE(repaired);
         CHECK(repaired->level == LogLevel::info);
