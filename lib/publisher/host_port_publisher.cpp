@@ -446,10 +446,12 @@ public:
                 request.error = std::current_exception();
             }
         }
+        // A task the batch changed back to what the kernel holds carries nothing: it leaves the plan,
+        // so that only changed tasks are written and recorded.
         std::vector<TaskChange> changes;
+        std::erase_if(plan.states, [&](const auto& state) { return index.entries(state.first) == state.second; });
         for (const auto& [task, entries] : plan.states)
-            if (index.entries(task) != entries)
-                changes.push_back(TaskChange{task, &entries});
+            changes.push_back(TaskChange{task, &entries});
         plan.flows = stale_flows(index, changes);
         auto out = outgoing(plan_replace(index, changes));
         plan.commit = std::move(out.commit);
