@@ -94,4 +94,14 @@ std::string_view to_string(PublishMode mode) noexcept
     return "unknown";
 }
 
+std::string_view to_string(RateUnit unit) noexcept
+{
+    switch (unit) {
+        case RateUnit::second: return "second";
+        case RateUnit::minute: return "minute";
+        case RateUnit::hour: return "hour";
+    }
+    return "unknown";
+}
+
 }  // namespace warren::nft

@@ -163,6 +163,24 @@ ExprPtr make_expression(const Expression& expression)
                 return x;
             } else if constexpr (std::is_same_v<T, expr::Masquerade>) {
                 return make_expr("masq");
+            } else if constexpr (std::is_same_v<T, expr::Dynset>) {
+                auto x = make_expr("dynset");
+                nftnl_expr_set_str(x.get(), NFTNL_EXPR_DYNSET_SET_NAME, e.set.c_str());
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_DYNSET_SET_ID, e.set_id);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_DYNSET_SREG_KEY, reg(e.key));
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Jump>) {
+                auto x = make_expr("immediate");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_VERDICT, NFT_JUMP);
+                nftnl_expr_set_str(x.get(), NFTNL_EXPR_IMM_CHAIN, e.chain.c_str());
+                return x;
+            } else if constexpr (std::is_same_v<T, expr::Return>) {
+                auto x = make_expr("immediate");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_VERDICT, NFT_RETURN);
+                return x;
             } else {
                 static_assert(std::is_same_v<T, expr::Accept> || std::is_same_v<T, expr::Drop>);
                 auto x = make_expr("immediate");

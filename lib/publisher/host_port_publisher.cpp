@@ -152,7 +152,8 @@ public:
     }
 
     // `task_id` is checked already, before the addresses (its error comes first).
-    void publish(std::string_view task_id, const validation::ContainerFamilies& addresses, std::span<const PortMapping> ports)
+    std::vector<PortMapping> publish(std::string_view task_id, const validation::ContainerFamilies& addresses,
+                                     std::span<const PortMapping> ports)
     {
         auto wanted = wanted_entries(addresses, ports);
         std::lock_guard lock(mutex_);
@@ -163,7 +164,7 @@ public:
             if (view_.index().entries(task_id) == wanted && !repair_due(families_of(wanted))) {
                 allow_loopback(wanted);  // someone may have reset it since
                 keep(task_id, std::move(wanted));
-                return;
+                return read_back(task_id);
             }
             if (auto conflict = find_conflict(task_id, wanted, [&](std::string_view owner) { return owner != task_id; }))
                 throw std::move(*conflict);
@@ -174,7 +175,7 @@ public:
                 view_.index().replace(task_id, wanted);
                 keep(task_id, std::move(wanted));
                 forget(std::move(flows));
-                return;
+                return read_back(task_id);
             }
         }
         throw contention();
@@ -271,6 +272,12 @@ public:
         validate_task_id(task_id);
         std::lock_guard lock(mutex_);
         catch_up();
+        return read_back(task_id);
+    }
+
+    // The task's ports as the view holds them; the lock is held.
+    std::vector<PortMapping> read_back(std::string_view task_id) const
+    {
         std::vector<PortMapping> out;
         const auto entries = view_.index().entries(task_id);
         const auto has = [&](Family family) {
@@ -1163,21 +1170,26 @@ void record_outcome(HostPortPublisher::Impl& policy, std::optional<MetricsRecord
 
 HostPortPublisher::~HostPortPublisher() = default;
 
-void HostPortPublisher::publish_ports(std::string_view task_id, const ContainerAddresses& container,
-                                      std::span<const PortMapping> ports)
+std::vector<PortMapping> HostPortPublisher::publish_ports(std::string_view task_id, const ContainerAddresses& container,
+                                                          std::span<const PortMapping> ports)
 {
+    std::vector<PortMapping> published;
     impl_->observed(MetricsRecorder::Operation::publish, [&] {
         validate_task_id(task_id);
-        impl_->publish(task_id, validation::parse_container_addresses(container), ports);
+        published = impl_->publish(task_id, validation::parse_container_addresses(container), ports);
     });
+    return published;
 }
 
-void HostPortPublisher::publish_ports(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports)
+std::vector<PortMapping> HostPortPublisher::publish_ports(std::string_view task_id, std::string_view container_ip,
+                                                          std::span<const PortMapping> ports)
 {
+    std::vector<PortMapping> published;
     impl_->observed(MetricsRecorder::Operation::publish, [&] {
         validate_task_id(task_id);
-        impl_->publish(task_id, validation::parse_container_address(container_ip), ports);
+        published = impl_->publish(task_id, validation::parse_container_address(container_ip), ports);
     });
+    return published;
 }
 
 void HostPortPublisher::unpublish_ports(std::string_view task_id)

@@ -93,7 +93,9 @@ struct Set {
     std::vector<Field> data;  // empty for a set, non-empty for a map
     bool counter = false;     // every element carries a packet/byte counter
     std::uint32_t id = 0;     // NFTA_SET_ID: lets rules in the same batch refer to a new set
-    // As in SetShape; ours are all 0.
+    // As in SetShape. NFT_SET_INTERVAL with a key of several fields is a set of concatenated ranges
+    // (the encoder then describes each field's length, as the kernel needs for it); NFT_SET_EVAL
+    // (nft's `flags dynamic`) is what a rule's Dynset needs.
     std::uint32_t flags = 0;
     std::uint64_t timeout = 0;
     std::uint32_t size = 0;
@@ -105,6 +107,29 @@ struct Set {
     friend bool operator==(const Set&, const Set&) = default;
 };
 
+// Stateful expressions an element may carry (nft: `elements = { tcp . 8080 ct count 10 limit rate
+// 5/second burst 5 packets }`). A rule's Dynset on the set runs them, in order, for every packet
+// it sees: one that does not match (over its count, out of tokens) stops the rule there.
+namespace expr {
+// ct count COUNT: matches while the connections it has seen that are still open are at most `count`
+// (it adds the packet's connection first); with `invert`, `ct count over COUNT`.
+struct ConnLimit {
+    std::uint32_t count;
+    bool invert = false;
+    friend bool operator==(const ConnLimit&, const ConnLimit&) = default;
+};
+// limit rate RATE/UNIT burst BURST packets: matches while it has tokens (`rate` per `unit_seconds`,
+// at most `burst` at once); with `invert`, `limit rate over`.
+struct Limit {
+    std::uint64_t rate;
+    std::uint64_t unit_seconds;
+    std::uint32_t burst;
+    bool invert = false;
+    friend bool operator==(const Limit&, const Limit&) = default;
+};
+}  // namespace expr
+using ElementExpression = std::variant<expr::ConnLimit, expr::Limit>;
+
 struct Element {
     std::string set;
     Bytes key;
@@ -113,6 +138,10 @@ struct Element {
     // Filled by dumps of sets with counters.
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;
+    // In a set of ranges (NFT_SET_INTERVAL): the range's last key, inclusive (NFTA_SET_ELEM_KEY_END);
+    // empty otherwise.
+    Bytes key_end = {};
+    std::vector<ElementExpression> expressions = {};
     friend bool operator==(const Element&, const Element&) = default;
 };
 
@@ -183,6 +212,21 @@ struct Dnat {
 struct Masquerade {
     friend bool operator==(const Masquerade&, const Masquerade&) = default;
 };
+// update @set { key }: finds the key's element (adding it if missing, as the kernel's dynset does)
+// and runs its expressions; the rule goes on only if every one matched.
+struct Dynset {
+    std::string set;
+    std::uint32_t set_id;
+    Reg key;
+    friend bool operator==(const Dynset&, const Dynset&) = default;
+};
+struct Jump {
+    std::string chain;
+    friend bool operator==(const Jump&, const Jump&) = default;
+};
+struct Return {
+    friend bool operator==(const Return&, const Return&) = default;
+};
 struct Accept {
     friend bool operator==(const Accept&, const Accept&) = default;
 };
@@ -192,7 +236,8 @@ struct Drop {
 }  // namespace expr
 
 using Expression = std::variant<expr::Meta, expr::MetaSet, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct, expr::Fib,
-                                expr::Lookup, expr::Dnat, expr::Masquerade, expr::Accept, expr::Drop>;
+                                expr::Lookup, expr::Dnat, expr::Masquerade, expr::Dynset, expr::Jump, expr::Return,
+                                expr::Accept, expr::Drop>;
 
 struct Rule {
     std::string chain;

@@ -167,6 +167,22 @@ struct PublisherOptions {
     // ignored. Empty (the default): nothing is logged; the library never prints.
     using Logger = std::function<void(LogLevel level, std::string_view message)>;
     Logger logger = {};
+    // Refuse to publish a host port that a socket of the host (of the publisher's network namespace)
+    // would otherwise receive connections for: a listening TCP or SCTP socket, or a bound UDP
+    // socket, on that port and protocol, of the port's family (or an IPv6 socket that also takes
+    // IPv4), on the port's host address or on every address, or on any address for a port on every
+    // address. Such a publish fails with errc::port_conflict naming the socket and, where /proc says,
+    // its process. Ports a task already publishes are not checked again. Off: not checked.
+    bool check_listening_sockets = true;
+    // Where host ports asked for as 0 are chosen from (inclusive): a port no published port and no
+    // socket (as above, whatever check_listening_sockets says) uses. The default is the kernel's
+    // default ephemeral range.
+    struct PortRange {
+        std::uint16_t first = 32768;
+        std::uint16_t last = 60999;
+        friend bool operator==(const PortRange&, const PortRange&) = default;
+    };
+    PortRange automatic_ports = {};
 };
 
 struct MetricsSnapshot;
@@ -202,9 +218,16 @@ public:
     // dual-stack task is one transaction over both tables.
     // The arguments are checked first with validate_task_id(), validate_container_addresses() and
     // validate_ports(); the other calls check their task id with validate_task_id().
-    void publish_ports(std::string_view task_id, const ContainerAddresses& container, std::span<const PortMapping> ports);
+    // Returns the task's ports as published_ports() would read them back right after: with the host
+    // ports chosen for those asked for as 0 (a port the task already publishes for the same
+    // container port, protocol and host address is kept, else a free one of
+    // PublisherOptions::automatic_ports; none free: errc::port_conflict) and allow-lists in
+    // canonical form.
+    std::vector<PortMapping> publish_ports(std::string_view task_id, const ContainerAddresses& container,
+                                           std::span<const PortMapping> ports);
     // The same for a task with one address, IPv4 or IPv6.
-    void publish_ports(std::string_view task_id, std::string_view container_ip, std::span<const PortMapping> ports);
+    std::vector<PortMapping> publish_ports(std::string_view task_id, std::string_view container_ip,
+                                           std::span<const PortMapping> ports);
     // Removes every port of the task in one transaction. Unknown tasks are not an error, and send
     // nothing.
     void unpublish_ports(std::string_view task_id);

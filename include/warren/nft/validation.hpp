@@ -9,6 +9,7 @@
 #include <warren/nft/port_mapping.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -42,9 +43,18 @@ WARREN_NFT_EXPORT void validate_container_addresses(const ContainerAddresses& co
 // one would need an interface too), IPv4-mapped, multicast and reserved addresses.
 WARREN_NFT_EXPORT void validate_host_ip(std::string_view host_ip);
 
-// What publish_ports() accepts: 1 to 512 ports; each with a known protocol, host mode, host and
-// container port 1-65535, a valid name and host_ip; no protocol and host port twice on one address,
-// nor both on all addresses of a family and on one address of that family.
+// AccessPolicy: at most max_allowed_sources entries in `allow`, each an IPv4 or IPv6 address or a
+// CIDR (address/prefix, host bits may be set and are cleared); max_connections and rate 0 (no
+// limit) or up to 1,000,000.
+WARREN_NFT_EXPORT void validate_access_policy(const AccessPolicy& policy);
+inline constexpr std::size_t max_allowed_sources = 64;
+inline constexpr std::uint32_t max_policy_limit = 1'000'000;
+
+// What publish_ports() accepts: 1 to 512 ports; each with a known protocol, host mode, host port
+// 0-65535 (0: chosen by the publisher) and container port 1-65535, a valid name, host_ip and
+// access policy; no protocol and host port twice on one address, nor both on all addresses of a
+// family and on one address of that family (ports 0 are told apart by the publisher's choice).
+// An allow-list needs a source of each family the port is published in.
 WARREN_NFT_EXPORT void validate_ports(std::span<const PortMapping> ports);
 
 }  // namespace warren::nft
