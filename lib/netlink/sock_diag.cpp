@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace warren::nft::netlink {
 namespace {
@@ -75,6 +76,31 @@ std::vector<Address> sctp_local_addresses(const nlattr* attr)
             addresses.push_back(socket_address(AF_INET6, data + at + offsetof(sockaddr_in6, sin6_addr)));
     }
     return addresses;
+}
+
+// Beyond this many ports a filter program costs more than reading every socket: the kernel checks
+// each jump of a program by walking it from the start (quadratic in its length), then runs it from
+// the start for each socket.
+constexpr std::size_t bytecode_ports_limit = 64;
+
+// An inet_diag filter program that keeps the sockets whose local port is one of `ports` (two or
+// more): for each port but the last "S_EQ port" whose success reaches a JMP to the end (accept)
+// and whose failure skips that JMP to the next port; the last port's failure jumps 4 bytes past
+// the end, which rejects. A success jump is one byte long, a failure jump two: hence the JMP.
+std::vector<inet_diag_bc_op> port_bytecode(const std::vector<std::uint16_t>& ports)
+{
+    constexpr unsigned op = sizeof(inet_diag_bc_op);
+    std::vector<inet_diag_bc_op> program;
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+        const bool last = i + 1 == ports.size();
+        program.push_back({INET_DIAG_BC_S_EQ, static_cast<unsigned char>(2 * op), static_cast<unsigned short>(3 * op)});
+        program.push_back({0, 0, ports[i]});
+        if (!last) {
+            const std::size_t after = (ports.size() - i - 1) * 3 * op - op;  // the bytes of the ports after this one
+            program.push_back({INET_DIAG_BC_JMP, static_cast<unsigned char>(op), static_cast<unsigned short>(after + op)});
+        }
+    }
+    return program;
 }
 
 // Reads one answer message of a dump into `out`. Returns false for a message too short to be one.
@@ -152,7 +178,11 @@ std::vector<SocketEntry> SocketDiag::receiving(Protocol protocol, Family family,
     }
     const int address_family = family == Family::ip ? AF_INET : AF_INET6;
 
-    alignas(nlmsghdr) std::array<std::uint8_t, MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(inet_diag_req_v2))> buffer{};
+    const auto bytecode =
+        wanted.size() > 1 && wanted.size() <= bytecode_ports_limit ? port_bytecode(wanted) : std::vector<inet_diag_bc_op>{};
+    const std::size_t bytecode_bytes = bytecode.size() * sizeof(inet_diag_bc_op);
+    std::vector<std::uint8_t> buffer(MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(inet_diag_req_v2)) + MNL_ATTR_HDRLEN +
+                                     MNL_ALIGN(bytecode_bytes));
     nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
     nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -165,6 +195,8 @@ std::vector<SocketEntry> SocketDiag::receiving(Protocol protocol, Family family,
     // One port: the kernel compares the local port itself and sends only those sockets.
     if (wanted.size() == 1)
         request->id.idiag_sport = htons(wanted.front());
+    if (!bytecode.empty())
+        mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, bytecode_bytes, bytecode.data());
     socket_.send({buffer.data(), nlh->nlmsg_len});
 
     std::vector<SocketEntry> entries;
