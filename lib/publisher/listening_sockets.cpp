@@ -4,7 +4,6 @@
 #include "publisher/socket_owner.hpp"
 
 #include <algorithm>
-#include <ranges>
 #include <tuple>
 
 namespace warren::nft::layout {
@@ -30,9 +29,14 @@ bool receives(const SocketEntry& socket, const HostPort& host_port) noexcept
 // The sockets of the protocol and port, in entries sorted by order().
 std::span<const SocketEntry> on_port(const std::vector<SocketEntry>& entries, Protocol protocol, std::uint16_t port)
 {
-    return std::ranges::equal_range(entries, std::pair{protocol, port}, std::ranges::less{}, [](const SocketEntry& e) {
-        return std::pair{e.protocol, e.port};
+    const auto key = std::pair{protocol, port};
+    const auto first = std::partition_point(entries.begin(), entries.end(), [&](const SocketEntry& e) {
+        return std::pair{e.protocol, e.port} < key;
     });
+    const auto last = std::partition_point(first, entries.end(), [&](const SocketEntry& e) {
+        return std::pair{e.protocol, e.port} == key;
+    });
+    return {first, last};
 }
 
 std::string endpoint(const SocketEntry& socket)
@@ -47,7 +51,7 @@ std::string endpoint(const SocketEntry& socket)
 
 ListeningSockets::ListeningSockets(std::vector<SocketEntry> entries) : entries_(std::move(entries))
 {
-    std::ranges::sort(entries_, [](const auto& a, const auto& b) { return order(a) < order(b); });
+    std::sort(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) { return order(a) < order(b); });
 }
 
 ListeningSockets ListeningSockets::read(netlink::SocketDiag& diag, std::span<const Protocol> protocols,
