@@ -71,6 +71,27 @@ ListeningSockets ListeningSockets::read(netlink::SocketDiag& diag, std::span<con
     return ListeningSockets(std::move(entries));
 }
 
+ListeningSockets ListeningSockets::read_for(netlink::SocketDiag& diag, std::span<const HostPort> host_ports)
+{
+    std::vector<Protocol> protocols;
+    std::vector<Family> families;
+    std::vector<std::uint16_t> ports;
+    bool every_port = false;
+    const auto add = [](auto& values, auto value) {
+        if (std::find(values.begin(), values.end(), value) == values.end())
+            values.push_back(value);
+    };
+    for (const auto& host_port : host_ports) {
+        add(protocols, host_port.protocol);
+        add(families, host_port.family());
+        every_port = every_port || host_port.port == 0;
+        ports.push_back(host_port.port);
+    }
+    if (every_port)
+        return read(diag, protocols, families);
+    return read(diag, protocols, families, ports);
+}
+
 std::optional<SocketEntry> ListeningSockets::blocking(const HostPort& host_port) const
 {
     for (const auto& socket : on_port(entries_, host_port.protocol, host_port.port))

@@ -26,6 +26,10 @@ public:
     static ListeningSockets read(netlink::SocketDiag& diag, std::span<const Protocol> protocols, std::span<const Family> families,
                                  netlink::PortFilter ports = std::nullopt);
 
+    // read() of what publishing `host_ports` needs: their protocols and families, on their ports,
+    // or on every port when one of them is 0 (to be chosen: automatic ports).
+    static ListeningSockets read_for(netlink::SocketDiag& diag, std::span<const HostPort> host_ports);
+
     // A socket that would receive what `host_port` takes once published: of its protocol and port,
     // on its address or on the unspecified address of its family, or on any address of its family
     // when it is published on every address; for IPv4 also an IPv6 socket on :: without

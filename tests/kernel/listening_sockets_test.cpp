@@ -339,6 +339,19 @@ TEST_CASE_METHOD(FreshNetns, "blocking() names the socket that would receive wha
         CHECK_FALSE(some.blocking(everywhere(P::tcp, 18102, Family::ip)));
         CHECK_FALSE(some.blocking(everywhere(P::tcp, 18104, Family::ip6)));
     }
+    SECTION("a snapshot of what a publish needs")
+    {
+        const std::vector wanted{everywhere(P::tcp, 18101, Family::ip), on_address(P::udp, 18107, namespace_ipv4)};
+        const auto some = ListeningSockets::read_for(diag, wanted);
+        CHECK(some.entries().size() == 2);
+        CHECK(some.blocking(wanted[0]).value().inode == any4.inode());
+        CHECK(some.blocking(wanted[1]).value().inode == udp.inode());
+        // An automatic port reads every port of its protocol and family (and IPv6 for IPv4).
+        const auto automatic = ListeningSockets::read_for(diag, std::vector{everywhere(P::tcp, 0, Family::ip)});
+        CHECK(automatic.entries().size() == 6);
+        CHECK_FALSE(automatic.free(18103, std::vector{everywhere(P::tcp, 0, Family::ip)}));
+        CHECK(automatic.free(18104, std::vector{everywhere(P::tcp, 0, Family::ip)}));
+    }
 }
 
 TEST_CASE_METHOD(FreshNetns, "describe() names the socket's address and the process holding it", "[sockets]")
