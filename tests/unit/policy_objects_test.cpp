@@ -107,7 +107,7 @@ TEST_CASE("a set of concatenated ranges is sent with NFT_SET_CONCAT and each fie
 {
     for (const Family family : {Family::ip, Family::ip6}) {
         Transaction tx(table(family));
-        tx.add(allowed(family)).add(policed());
+        tx.add(allowed(family)).add(policed_dynamic());
         const auto batch = encoded(tx);
         REQUIRE(batch.messages().size() == 2);
 
@@ -341,7 +341,7 @@ TEST_CASE("the fake keeps key ends, expressions, set flags and rules as written"
         const std::vector<std::string> chains = {"police", "prerouting"};
         const auto sets = element_sets();
         const auto snap = fake.snapshot(table(family), chains, sets);
-        CHECK(snap.sets.at("policed") == policed().shape());
+        CHECK(snap.sets.at("policed") == policed_as_bound().shape());
         CHECK(snap.sets.at("allowed") == allowed(family).shape());
         auto policed_read = snap.elements.at("policed");
         auto policed_written = policed_elements();
@@ -400,7 +400,7 @@ TEST_CASE("the fake gives a dynamic set without a size 65535 when a rule updates
 {
     ruleset::FakeBackend fake;
     Transaction tx(table(Family::ip));
-    auto unsized = policed();
+    auto unsized = policed_dynamic();
     unsized.size = 0;
     tx.add(table(Family::ip)).add(unsized).add(police());
     tx.create(policed_element(l4_tcp, 80, {expr::Limit{10, 60, 0}}));
