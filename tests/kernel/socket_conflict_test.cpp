@@ -178,3 +178,16 @@ TEST_CASE_METHOD(FreshNetns, "automatic host ports never pick a port a socket ho
     CHECK(e.code() == errc::port_conflict);
     CHECK(publisher.published_ports("cache").empty());
 }
+
+TEST_CASE_METHOD(FreshNetns, "a socket of another network namespace does not block a port", "[sockets][conflict]")
+{
+    const auto elsewhere = sandbox::Netns::create();
+    const auto socket = elsewhere.run([] { return tcp_listening("0.0.0.0", 18441); });
+    HostPortPublisher publisher;
+    publisher.publish_ports("web", container_ipv4, std::vector{tcp(18441, 80)});
+    CHECK(publisher.published_ports("web") == std::vector{tcp(18441, 80)});
+    // One of the publisher's own namespace does.
+    const auto here = tcp_listening("0.0.0.0", 18442);
+    CHECK(expect_error([&] { publisher.publish_ports("db", container_ipv4, std::vector{tcp(18442, 80)}); }).code() ==
+          errc::port_conflict);
+}
