@@ -85,9 +85,10 @@ int bind_rule(FakeBackend::TableState& table, const Rule& rule)
     }
     for (const auto& expression : rule.expressions)
         if (const auto* dynset = std::get_if<expr::Dynset>(&expression)) {
-            auto& declaration = table.sets.at(dynset->set).declaration;
+            auto& state = table.sets.at(dynset->set);
+            auto& declaration = state.declaration;
             // Sets of ranges, and fixed-size hashes, cannot be updated from the packet path.
-            if (declaration.flags & NFT_SET_INTERVAL || fixed_size_hash(declaration))
+            if (declaration.flags & NFT_SET_INTERVAL || state.fixed_size)
                 return EOPNOTSUPP;
             if (declaration.size == 0)
                 declaration.size = 65535;
@@ -132,9 +133,9 @@ std::map<Bytes, Element>::iterator range_holding(FakeBackend::SetState& set, con
 
 // An element's expressions as the kernel keeps them (a packet limit without a burst gets 5), or the
 // errno it refuses them with.
-int normalize_expressions(const Set& set, Element& element)
+int normalize_expressions(const FakeBackend::SetState& set, Element& element)
 {
-    if (!element.expressions.empty() && fixed_size_hash(set))
+    if (!element.expressions.empty() && set.fixed_size)
         return EOPNOTSUPP;
     for (auto& expression : element.expressions) {
         if (std::holds_alternative<expr::Foreign>(expression))
@@ -174,7 +175,7 @@ int apply_range(FakeBackend::SetState& set, const Operation& op, const Element& 
     if (!ordered(set.declaration.key, object.key, end))
         return EINVAL;
     Element added = object;
-    if (const int err = normalize_expressions(set.declaration, added))
+    if (const int err = normalize_expressions(set, added))
         return err;
     set.elements.emplace(object.key, std::move(added));
     return 0;
@@ -259,7 +260,7 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                     }
                     if (set != t.sets.end())
                         return op.verb == Verb::create || set->second.declaration.shape() != object.shape() ? EEXIST : 0;
-                    t.sets.emplace(object.name, FakeBackend::SetState{object, {}});
+                    t.sets.emplace(object.name, FakeBackend::SetState{object, {}, fixed_size_hash(object)});
                     return 0;
                 } else if constexpr (std::is_same_v<T, Rule>) {
                     auto chain = t.chains.find(object.chain);
@@ -301,7 +302,7 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                         return 0;
                     }
                     Element added = object;
-                    if (const int err = normalize_expressions(declaration, added))
+                    if (const int err = normalize_expressions(set->second, added))
                         return err;
                     // The kernel's garbage collector removes, within seconds, an element of a set
                     // updated from the packet path whose ct count sees no connection: the fake has

@@ -31,6 +31,9 @@ public:
     struct SetState {
         Set declaration;
         std::map<Bytes, Element> elements;
+        // Kept by the kernel in a hash of a fixed size (chosen when it is created, with the size it
+        // was created with): such a set takes no element expressions and no updates.
+        bool fixed_size = false;
         friend bool operator==(const SetState&, const SetState&) = default;
     };
     struct ChainState {
