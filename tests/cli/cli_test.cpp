@@ -807,8 +807,10 @@ TEST_CASE_METHOD(FreshNetns, "--version and --help", "[cli]")
         const auto help = cli_ok({sub, "--help"});
         CHECK(help.find("Usage: warren-nft " + sub) != std::string::npos);
     }
-    CHECK(cli_ok({"publish", "--help"}).find("HOST_PORT[-LAST]:CONTAINER_PORT[-LAST]") != std::string::npos);
-    CHECK(cli_ok({"publish", "--help"}).find("--counters") != std::string::npos);
+    const auto publish_help = cli_ok({"publish", "--help"});
+    CHECK(publish_help.find("[[HOST_IP:]HOST_PORT[-LAST]:]CONTAINER_PORT[-LAST]") != std::string::npos);
+    for (const std::string option : {"--counters", "--allow", "--max-connections", "--rate", "--json"})
+        CHECK(publish_help.find(option) != std::string::npos);
     CHECK(cli_ok({"--help"}).find("Exit status") != std::string::npos);
     CHECK(tables().empty());
 }

@@ -125,6 +125,10 @@ std::string summary(const Burst& burst)
 
 // One connection: established, or dropped (timed out); anything else fails the test.
 enum class Outcome { established, dropped };
+std::ostream& operator<<(std::ostream& out, Outcome outcome)
+{
+    return out << (outcome == Outcome::established ? "established" : "dropped");
+}
 Outcome connect_once(const Netns& from, const std::string& source, const std::string& ip, std::uint16_t port)
 {
     const auto burst = connect_burst(from, source, ip, port, 1);
