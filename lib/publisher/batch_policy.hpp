@@ -30,6 +30,12 @@ struct BatchRequest {
     bool unpublish = false;
     std::vector<IndexEntry> wanted;  // the ports a publish asks for (wanted_entries())
     std::exception_ptr error;        // set by plan_batch() when the request fails on its own
+    // A publish with ports that ask for 0: the ports as asked and the container's addresses, from
+    // which plan_batch() makes `wanted` anew each time it plans, with the host ports it chose.
+    std::vector<PortMapping> automatic = {};
+    validation::ContainerFamilies addresses = {};
+    // The task's ports as published, set by batch_committed() for a publish it carried.
+    std::vector<PortMapping> published = {};
 };
 
 // The transaction that carries a batch's requests.
@@ -72,7 +78,7 @@ BatchPlan plan_batch(HostPortPublisher::Impl& policy, std::span<BatchRequest> re
 // publisher commits its last attempt).
 std::optional<std::uint32_t> send_guard(HostPortPublisher::Impl& policy, const BatchPlan& plan);
 // The plan's commit was applied: the view, the kept tasks and the conntrack cleanup follow.
-void batch_committed(HostPortPublisher::Impl& policy, const BatchPlan& plan, std::span<const BatchRequest> requests);
+void batch_committed(HostPortPublisher::Impl& policy, const BatchPlan& plan, std::span<BatchRequest> requests);
 AfterRefusal batch_refused(HostPortPublisher::Impl& policy, BatchPlan& plan, const Error& refusal);
 // The error of requests that other writers' commits kept from being committed.
 Error contention_error();

@@ -30,9 +30,12 @@ bool zero_padding(const Bytes& bytes, std::size_t at, std::size_t count)
 }
 
 // [proto 0 0 0][port_hi port_lo 0 0] at `at`, with zero padding.
-bool protocol_port_padded(const Bytes& key, std::size_t at)
+bool protocol_port_padded(std::span<const std::uint8_t> key, std::size_t at)
 {
-    return zero_padding(key, at + 1, 3) && zero_padding(key, at + 6, 2);
+    const auto zero = [](std::span<const std::uint8_t> bytes) {
+        return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
+    };
+    return zero(key.subspan(at + 1, 3)) && zero(key.subspan(at + 6, 2));
 }
 
 std::optional<Protocol> protocol_of(std::uint8_t number)
@@ -105,17 +108,40 @@ std::optional<Owner> parse_owner_comment(std::string_view comment)
 //   bound_ports key  [host address][proto 0 0 0][port_hi port_lo 0 0]
 //   ports value      [container address][port_hi port_lo 0 0]   (both maps)
 //   backends         [container address][proto 0 0 0][port_hi port_lo 0 0]
+Bytes host_port_key(const HostPort& key)
+{
+    if (key.bound())
+        return address_protocol_port(key.address, key.protocol, key.port);
+    Bytes bytes(8, 0);
+    bytes[0] = ip_protocol(key.protocol);
+    put_u16(bytes, 4, key.port);
+    return bytes;
+}
+
+std::size_t host_port_key_length(Family family, bool bound) { return (bound ? any_address(family).size() : 0) + 8; }
+
+std::optional<HostPort> decode_host_port_key(Family family, std::span<const std::uint8_t> bytes, bool bound)
+{
+    const std::size_t at = bound ? any_address(family).size() : 0;
+    if (bytes.size() < at + 8 || !protocol_port_padded(bytes, at))
+        return std::nullopt;
+    const auto protocol = protocol_of(bytes[at]);
+    if (!protocol)
+        return std::nullopt;
+    HostPort key{*protocol, static_cast<std::uint16_t>(bytes[at + 4] << 8 | bytes[at + 5]),
+                 address_from(family, bytes.first(at))};
+    // The unspecified address would read back as a port on every address; we never write it, so
+    // it is not ours.
+    if (bound && !key.bound())
+        return std::nullopt;
+    return key;
+}
+
 Element port_element(const HostPort& key, const Destination& destination, std::string comment)
 {
     Element element;
     element.set = key.bound() ? bound_ports_map : ports_map;
-    if (key.bound()) {
-        element.key = address_protocol_port(key.address, key.protocol, key.port);
-    } else {
-        element.key.assign(8, 0);
-        element.key[0] = ip_protocol(key.protocol);
-        put_u16(element.key, 4, key.port);
-    }
+    element.key = host_port_key(key);
     const std::size_t at = destination.address.size();
     element.data.assign(at + 4, 0);
     std::copy_n(destination.address.bytes.begin(), at, element.data.begin());
@@ -136,20 +162,13 @@ std::optional<DecodedPort> decode_port_element(Family family, const Element& ele
 {
     const std::size_t length = any_address(family).size();
     const bool bound = element.set == bound_ports_map;
-    const std::size_t at = bound ? length : 0;
-    if (element.key.size() != at + 8 || element.data.size() != length + 4 || !protocol_port_padded(element.key, at) ||
+    if (element.key.size() != host_port_key_length(family, bound) || element.data.size() != length + 4 ||
         !zero_padding(element.data, length + 2, 2))
         return std::nullopt;
-    const auto protocol = protocol_of(element.key[at]);
-    if (!protocol)
+    const auto key = decode_host_port_key(family, element.key, bound);
+    if (!key)
         return std::nullopt;
-    DecodedPort port{{*protocol, get_u16(element.key, at + 4), address_from(family, {element.key.data(), at})},
-                     {address_from(family, {element.data.data(), length}), *protocol, get_u16(element.data, length)}};
-    // The unspecified address would read back as a port on every address; we never write it, so
-    // it is not ours.
-    if (bound && !port.key.bound())
-        return std::nullopt;
-    return port;
+    return DecodedPort{*key, {address_from(family, {element.data.data(), length}), key->protocol, get_u16(element.data, length)}};
 }
 
 std::optional<Destination> decode_destination_element(Family family, const Element& element)

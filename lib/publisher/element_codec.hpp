@@ -12,6 +12,7 @@
 #include <compare>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -56,6 +57,14 @@ struct Owner {
 // unless it is exactly as owner_comment() writes it, with an id validate_task_id() accepts and a
 // name validate_port_name() accepts. Such an element is not a task's, and a publisher never adopts it.
 std::optional<Owner> parse_owner_comment(std::string_view comment);
+
+// The key of a published port in the ports map ([proto][port]) or, bound to one address, in
+// bound_ports ([address][proto][port]); the policy sets' keys start with the same bytes.
+ruleset::Bytes host_port_key(const HostPort& key);
+// The port whose key (as host_port_key() writes it, `bound` or not) `bytes` starts with, if it is one.
+std::optional<HostPort> decode_host_port_key(Family family, std::span<const std::uint8_t> bytes, bool bound);
+// Bytes of such a key.
+std::size_t host_port_key_length(Family family, bool bound);
 
 // An element of the ports map, or of bound_ports when `key` is bound to one address, of the
 // table of the key's family (the destination is of the same family).

@@ -14,6 +14,7 @@
 #include "metrics/table_metrics.hpp"
 #include "netlink/kernel_backend.hpp"
 #include "printable.hpp"
+#include "publisher/automatic_ports.hpp"
 #include "publisher/batch_policy.hpp"
 #include "publisher/flow_cleaner.hpp"
 #include "publisher/log.hpp"
@@ -39,6 +40,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <utility>
 #include <variant>
@@ -59,6 +61,8 @@ std::vector<IndexEntry> wanted_entries(const validation::ContainerFamilies& addr
         const auto entry = [&](const layout::Address& container, const layout::Address& host) {
             auto published = mapping;
             published.host_ip = host.unspecified() ? std::string() : layout::to_string(host);
+            published.access = layout::family_policy(
+                mapping.access, host.family, layout::describe(layout::HostPort{mapping.protocol, mapping.host_port, host}));
             wanted.push_back(IndexEntry{std::move(published), container, host});
         };
         if (!port.host) {
@@ -118,6 +122,10 @@ public:
           view_(*backend_, layout::RuleOptions{options_.counters, options_.masquerading, options_.wildcard_on_localhost},
                 &recorder_, &log_)
     {
+        if (options_.automatic_ports.first == 0 || options_.automatic_ports.last < options_.automatic_ports.first)
+            throw Error(errc::invalid_argument, "automatic_ports " + std::to_string(options_.automatic_ports.first) + "-" +
+                                                    std::to_string(options_.automatic_ports.last) +
+                                                    " is not a range of ports; give first <= last, both 1-65535");
         if (!options_.self_heal)
             return;
         view_.track_damage();
@@ -156,9 +164,12 @@ public:
                                      std::span<const PortMapping> ports)
     {
         auto wanted = wanted_entries(addresses, ports);
+        const bool automatic = wants_automatic_ports(ports);
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
             catch_up();
+            if (automatic)
+                wanted = wanted_entries(addresses, choose_ports(task_id, addresses, ports, {}));
             // Already published exactly like this (a table in need of repair is repaired even then:
             // a publish that succeeds must carry traffic).
             if (view_.index().entries(task_id) == wanted && !repair_due(families_of(wanted))) {
@@ -208,6 +219,9 @@ public:
     {
         // Everything is checked before the lock is taken and anything is sent.
         std::map<std::string, std::vector<IndexEntry>, std::less<>> wanted;
+        // The tasks with ports that ask for 0, and their addresses: their host ports are chosen
+        // under the lock, at each attempt.
+        std::vector<std::pair<const TaskPorts*, validation::ContainerFamilies>> automatic;
         for (const auto& task : desired) {
             validate_task_id(task.task_id);
             auto addresses = validation::parse_container_address(task.container_ip);
@@ -219,6 +233,8 @@ public:
                 addresses = validation::parse_container_addresses(ContainerAddresses{task.container_ip, task.container_ipv6});
             }
             auto entries = wanted_entries(addresses, task.ports);
+            if (wants_automatic_ports(task.ports))
+                automatic.emplace_back(&task, addresses);
             if (!wanted.emplace(task.task_id, std::move(entries)).second)
                 throw Error(errc::invalid_argument,
                             "task \"" + task.task_id + "\" appears twice in the desired state; nothing was changed");
@@ -230,6 +246,7 @@ public:
         for (Backoff backoff; backoff.next();) {
             catch_up();
             const auto& index = view_.index();
+            choose_desired_ports(automatic, wanted);
             std::vector<TaskChange> changes;
             const auto published = index.task_ids();  // TaskChange refers to these names
             for (const auto& task : published)
@@ -286,19 +303,30 @@ public:
         const bool dual = has(Family::ip) && has(Family::ip6);
         for (const auto& entry : entries) {
             auto mapping = entry.mapping;
+            auto allow = std::move(mapping.access.allow);
             if (!entry.host_port().bound() && dual) {
                 // Both families' ports on every address read back as the one mapping they came
-                // from; one family's alone as that family's every-address spelling.
+                // from (with both families' allowed sources); one family's alone as that family's
+                // every-address spelling.
                 auto twin = entry.host_port();
                 twin.address = layout::any_address(entry.address.family == Family::ip ? Family::ip6 : Family::ip);
                 const auto other = view_.index().entry(twin);
+                const auto limits = [](AccessPolicy policy) {
+                    policy.allow.clear();
+                    return policy;
+                };
                 const bool paired = other && other->mapping.container_port == mapping.container_port &&
-                                    other->mapping.name == mapping.name && *view_.index().owner(twin) == task_id;
+                                    other->mapping.name == mapping.name && *view_.index().owner(twin) == task_id &&
+                                    limits(other->mapping.access) == limits(mapping.access) &&
+                                    other->mapping.access.allow.empty() == allow.empty();
                 if (paired && entry.address.family == Family::ip6)
                     continue;  // reported with its IPv4 twin
-                if (!paired)
+                if (paired)
+                    allow.insert(allow.end(), other->mapping.access.allow.begin(), other->mapping.access.allow.end());
+                else
                     mapping.host_ip = entry.address.family == Family::ip ? "0.0.0.0" : "::";
             }
+            mapping.access = layout::caller_policy(std::move(allow), mapping.access);
             out.push_back(std::move(mapping));
         }
         return out;
@@ -411,6 +439,18 @@ public:
                     plan.members.push_back(i);
                     continue;
                 }
+                if (!request.automatic.empty()) {
+                    // Not a port another request of the batch holds after the requests so far.
+                    const auto claimed = [&](const layout::HostPort& port) {
+                        for (const auto& claim : claims[{port.protocol, port.port}])
+                            if (claim.second != request.task_id && layout::overlap(claim.first, port) &&
+                                holds(claim.second, claim.first))
+                                return true;
+                        return false;
+                    };
+                    request.wanted = wanted_entries(request.addresses,
+                                                    choose_ports(request.task_id, request.addresses, request.automatic, claimed));
+                }
                 if (current == request.wanted) {
                     allow_loopback(request.wanted);  // someone may have reset it since
                     plan.members.push_back(i);
@@ -473,7 +513,7 @@ public:
         return guard(plan.resends);
     }
 
-    void batch_committed(const BatchPlan& plan, std::span<const BatchRequest> requests)
+    void batch_committed(const BatchPlan& plan, std::span<BatchRequest> requests)
     {
         std::lock_guard lock(mutex_);
         applied(plan.commit, plan.resends < max_prompt_retries, plan.changed, plan.repaired);
@@ -481,8 +521,11 @@ public:
             view_.index().replace(task, entries);
         if (!plan.commit.empty())
             view_.index().mismatched_repaired();
-        for (const auto i : plan.members)
+        for (const auto i : plan.members) {
             keep(requests[i].task_id, requests[i].unpublish ? std::vector<IndexEntry>{} : requests[i].wanted);
+            if (!requests[i].unpublish)
+                requests[i].published = read_back(requests[i].task_id);
+        }
         forget(plan.flows);
     }
 
@@ -820,6 +863,21 @@ private:
         return port_conflict(task_id, entry, *taken, index.describe_owner(*taken), *existing);
     }
 
+    // The ports with a host port chosen for each that asks for 0 (choose_host_ports()), avoiding
+    // every published port, those `also_taken` says are taken, and the host's sockets.
+    std::vector<PortMapping> choose_ports(std::string_view task_id, const validation::ContainerFamilies& addresses,
+                                          std::span<const PortMapping> ports,
+                                          const std::function<bool(const layout::HostPort&)>& also_taken)
+    {
+        const auto& index = view_.index();
+        const auto taken = [&](const layout::HostPort& port) {
+            return index.clash(port, [](std::string_view) { return true; }).has_value() || (also_taken && also_taken(port));
+        };
+        const std::uint32_t size = options_.automatic_ports.last - options_.automatic_ports.first + 1u;
+        return choose_host_ports(ports, addresses, index.entries(task_id), options_.automatic_ports, taken,
+                                 std::uniform_int_distribution<std::uint32_t>(0, size - 1)(random_));
+    }
+
     static Error port_conflict(std::string_view task_id, const IndexEntry& wanted, const layout::HostPort& taken,
                                const std::string& owner, const IndexEntry& existing)
     {
@@ -836,12 +894,32 @@ private:
 
     // Two tasks of a desired state may not claim overlapping host ports, nor one task the same port
     // twice (check_ports() already refused that).
+    // The host ports of a desired state's ports that ask for 0, chosen apart from every port the
+    // desired state names (and those chosen before).
+    void choose_desired_ports(std::span<const std::pair<const TaskPorts*, validation::ContainerFamilies>> automatic,
+                              std::map<std::string, std::vector<IndexEntry>, std::less<>>& wanted)
+    {
+        for (const auto& [task, addresses] : automatic) {
+            const auto claimed = [&, id = std::string_view(task->task_id)](const layout::HostPort& port) {
+                for (const auto& [other, entries] : wanted)
+                    if (other != id && std::any_of(entries.begin(), entries.end(), [&](const IndexEntry& entry) {
+                            return entry.mapping.host_port != 0 && layout::overlap(entry.host_port(), port);
+                        }))
+                        return true;
+                return false;
+            };
+            wanted[task->task_id] = wanted_entries(addresses, choose_ports(task->task_id, addresses, task->ports, claimed));
+        }
+    }
+
+    // Ports asking for 0 are left out: they are chosen apart from the rest.
     static void check_no_overlap(const std::map<std::string, std::vector<IndexEntry>, std::less<>>& wanted)
     {
         std::vector<std::pair<layout::HostPort, const std::string*>> ports;
         for (const auto& [task, entries] : wanted)
             for (const auto& entry : entries)
-                ports.emplace_back(entry.host_port(), &task);
+                if (entry.mapping.host_port != 0)
+                    ports.emplace_back(entry.host_port(), &task);
         std::sort(ports.begin(), ports.end());
         // Overlapping ports share protocol and port number: compare within each such run.
         for (std::size_t first = 0; first < ports.size();) {
@@ -1089,6 +1167,9 @@ private:
     const Log log_{options_.logger};
     std::mutex mutex_;
     TableView view_;
+    // Where in PublisherOptions::automatic_ports a choice starts: at random, so that publishers
+    // racing for ports rarely choose the same one (the kernel refuses the second).
+    std::minstd_rand random_{std::random_device{}()};
     // The full read after which an EEXIST or ENOENT for an element our view got wrong is final.
     std::uint64_t eexist_reads_ = 0;
     // What a self-healing publisher keeps published: the tasks it published or adopted.
@@ -1131,7 +1212,7 @@ std::optional<std::uint32_t> send_guard(HostPortPublisher::Impl& policy, const B
     return policy.send_guard(plan);
 }
 
-void batch_committed(HostPortPublisher::Impl& policy, const BatchPlan& plan, std::span<const BatchRequest> requests)
+void batch_committed(HostPortPublisher::Impl& policy, const BatchPlan& plan, std::span<BatchRequest> requests)
 {
     policy.batch_committed(plan, requests);
 }

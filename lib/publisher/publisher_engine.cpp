@@ -10,6 +10,7 @@
 
 #include "backoff.hpp"
 #include "netlink/kernel_backend.hpp"
+#include "publisher/automatic_ports.hpp"
 #include "publisher/batch_policy.hpp"
 #include "publisher/healer.hpp"
 #include "publisher/metrics_recorder.hpp"
@@ -112,7 +113,12 @@ public:
                        Completion& done)
     {
         auto wanted = wanted_entries(addresses, ports);
-        push(Change{BatchRequest{std::move(task_id), false, std::move(wanted), nullptr}, std::move(done)});
+        BatchRequest request{std::move(task_id), false, std::move(wanted), nullptr};
+        if (wants_automatic_ports(ports)) {
+            request.automatic.assign(ports.begin(), ports.end());
+            request.addresses = addresses;
+        }
+        push(Change{std::move(request), std::move(done)});
     }
 
     template <typename Request>
@@ -370,7 +376,8 @@ private:
             const auto operation =
                 flight.requests[i].unpublish ? MetricsRecorder::Operation::unpublish : MetricsRecorder::Operation::publish;
             record_outcome(*policy_, operation, Clock::now() - flight.queued[i], error);
-            finished.add(std::move(flight.done[i]), std::move(error));
+            auto published = error ? std::vector<PortMapping>{} : std::move(flight.requests[i].published);
+            finished.add(std::move(flight.done[i]), std::move(error), std::move(published));
         }
         flight_.reset();
         resume_at_.reset();

@@ -81,7 +81,11 @@ void check_shape(const Layout& layout, const TableSnapshot& snapshot, const Set&
         refuse(layout, name,
                "is of another layout (" + *difference + " from warren-nft's): it was made by another program or version");
     // A default timeout implies the flag; the kernel reports both, but one is enough to refuse.
-    const std::uint32_t flags = shape.flags | (shape.timeout ? NFT_SET_TIMEOUT : 0);
+    // Flags our declaration has are ours (the policy sets are dynamic or of ranges).
+    const std::uint32_t flags = (shape.flags | (shape.timeout ? NFT_SET_TIMEOUT : 0)) & ~declaration.flags;
+    if (const std::uint32_t lacking = declaration.flags & ~shape.flags & ~harmless_set_flags)
+        refuse(layout, name,
+               "lacks flags " + hex(lacking) + ", which warren-nft's has: it was made by another program or version");
     for (const auto& refused : refused_set_flags)
         if (flags & refused.flag)
             refuse(layout, name, std::string("has flags ") + refused.name + ": " + refused.consequence);
@@ -111,8 +115,15 @@ const char* hook_name(std::uint32_t hooknum)
 // created. Its policy is not checked here: a NEWCHAIN sets it again (repair_chain does).
 void check_chain(const Layout& layout, const Chain& found, const Chain& wanted)
 {
-    const auto& ours = *wanted.hook;
     std::string difference;
+    if (!wanted.hook) {
+        if (!found.hook)
+            return;
+        refuse(layout, "chain " + display_name(layout.table) + " " + wanted.name,
+               "is a base chain (type " + found.hook->type + " hook " + hook_name(found.hook->hooknum) +
+                   "), where warren-nft's is a regular chain: it was made by another program or version");
+    }
+    const auto& ours = *wanted.hook;
     if (!found.hook)
         difference = "a regular chain, where warren-nft's has type " + ours.type + " hook " + hook_name(ours.hooknum);
     else if (found.hook->type != ours.type)
@@ -193,7 +204,9 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
     const bool dormant = snapshot.table_flags & NFT_TABLE_F_DORMANT;
     bool missing = !snapshot.exists || dormant;
     tx.add(layout.table);
-    for (const auto& declaration : {ports_declaration(layout), bound_ports_declaration(layout)}) {
+    auto declarations = policy_declarations(layout);
+    declarations.insert(declarations.begin(), {ports_declaration(layout), bound_ports_declaration(layout)});
+    for (const auto& declaration : declarations) {
         check_shape(layout, snapshot, declaration, false);
         if (!snapshot.sets.contains(declaration.name)) {
             missing = true;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "publisher/schema.hpp"
 
+#include "publisher/element_codec.hpp"
+
 #include <netinet/in.h>  // before the linux/ headers, which then skip their own struct in_addr
 
 #include <linux/netfilter.h>
@@ -35,6 +37,14 @@ constexpr std::int32_t priority_filter = 0;
 constexpr std::uint32_t ports_set_id = 1;
 constexpr std::uint32_t backends_set_id = 2;
 constexpr std::uint32_t bound_ports_set_id = 3;
+constexpr std::uint32_t policed_set_id = 4;
+constexpr std::uint32_t bound_policed_set_id = 5;
+constexpr std::uint32_t allowed_set_id = 6;
+constexpr std::uint32_t bound_allowed_set_id = 7;
+
+// The regular chains that check a new connection against its port's access policy.
+constexpr const char* police_chain = "police";
+constexpr const char* bound_police_chain = "bound_police";
 
 // The loopback interface has this index in every network namespace (LOOPBACK_IFINDEX).
 constexpr std::uint32_t loopback_ifindex = 1;
@@ -134,10 +144,10 @@ void append(std::vector<Expression>& out, std::vector<Expression> more)
         out.push_back(std::move(expression));
 }
 
-// fib daddr type local [daddr != loopback] dnat to meta l4proto . th dport map @ports
-// or, for ports bound to one address (`bound`), the same with
-//   dnat to daddr . meta l4proto . th dport map @bound_ports
-Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopback, bool bound)
+// fib daddr type local [daddr != loopback] meta l4proto . th dport, or for ports bound to one
+// address (`bound`) daddr . meta l4proto . th dport: a packet to a published port, and its key in
+// the ports (bound_ports) map, built in the registers from r1 on.
+std::vector<Expression> published_port_key(const Layout& layout, bool spare_loopback, bool bound)
 {
     std::vector<Expression> match{expr::Fib{NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE, Reg::r1},
                                   expr::Cmp{NFT_CMP_EQ, Reg::r1, u32_host(RTN_LOCAL)}};
@@ -154,6 +164,13 @@ Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopba
             return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, length, reg};
         },
         destination_port);
+    return match;
+}
+
+// <published port key> dnat to <key> map @ports (@bound_ports)
+Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopback, bool bound)
+{
+    auto match = published_port_key(layout, spare_loopback, bound);
     // The value lands in r1: the address in its first registers, the port in the one after.
     match.push_back(port_lookup(bound, Reg::r1));
     match.push_back(expr::Dnat{layout.family, Reg::r1, reg32(layout.address_registers())});
@@ -162,6 +179,48 @@ Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopba
     comment += spare_loopback ? " non-loopback" : "";
     comment += bound ? " address to containers" : " addresses to containers";
     return Rule{chain, std::move(match), std::move(comment)};
+}
+
+// <published port key> @policed (@bound_policed) jump police (bound_police): a new connection to a
+// port with an access policy is checked before its DNAT. A nat chain sees only a connection's
+// first packet, so the policy costs nothing per packet after that.
+Rule police_jump_rule(const Layout& layout, const std::string& chain, bool spare_loopback, bool bound)
+{
+    auto match = published_port_key(layout, spare_loopback, bound);
+    match.push_back(bound ? expr::Lookup{bound_policed_set, bound_policed_set_id, Reg::r1, std::nullopt}
+                          : expr::Lookup{policed_set, policed_set_id, Reg::r1, std::nullopt});
+    match.push_back(expr::Jump{bound ? bound_police_chain : police_chain});
+    return Rule{chain, std::move(match),
+                bound ? "warren-nft: check connections to host ports on one address that have an access policy"
+                      : "warren-nft: check connections to published host ports that have an access policy"};
+}
+
+// The police chain: <key> . saddr @allowed update @policed { <key> } return, then drop. The key is
+// the one police_jump_rule() matched, built again from the packet; the source address goes in the
+// registers after it, so the port's key stays in place for the update, which runs the element's
+// limits (ct count, limit rate): the connection goes on only if it is from an allowed source and
+// within every limit.
+FixedChain police_chain_of(const Layout& layout, bool bound)
+{
+    const auto length = static_cast<std::uint32_t>(layout.loopback.size());
+    std::vector<Expression> match;
+    append_key(
+        match, layout, bound,
+        [&](Reg reg) -> Expression {
+            return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, length, reg};
+        },
+        destination_port);
+    const auto source_at = static_cast<std::uint32_t>(host_port_key_length(layout.family, bound) / 4);
+    match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.source_offset, length, reg32(source_at)});
+    match.push_back(bound ? expr::Lookup{bound_allowed_set, bound_allowed_set_id, Reg::r1, std::nullopt}
+                          : expr::Lookup{allowed_set, allowed_set_id, Reg::r1, std::nullopt});
+    match.push_back(bound ? expr::Dynset{bound_policed_set, bound_policed_set_id, Reg::r1}
+                          : expr::Dynset{policed_set, policed_set_id, Reg::r1});
+    match.push_back(expr::Return{});
+    const std::string name = bound ? bound_police_chain : police_chain;
+    return {Chain{name, std::nullopt},
+            {Rule{name, std::move(match), "warren-nft: let allowed sources within the port's limits through"},
+             Rule{name, {expr::Drop{}}, "warren-nft: drop the rest"}}};
 }
 
 // What else a masquerade rule asks for, and the words its comment ends with.
@@ -339,6 +398,19 @@ Set backends_declaration(const Layout& layout, bool counters)
     return Set{backends_set, {layout.address, inet_proto, inet_service}, {}, counters, backends_set_id};
 }
 
+std::vector<Set> policy_declarations(const Layout& layout)
+{
+    return {Set{policed_set, {inet_proto, inet_service}, {}, false, policed_set_id, NFT_SET_EVAL},
+            Set{bound_policed_set, {layout.address, inet_proto, inet_service}, {}, false, bound_policed_set_id, NFT_SET_EVAL},
+            Set{allowed_set, {inet_proto, inet_service, layout.address}, {}, false, allowed_set_id, NFT_SET_INTERVAL},
+            Set{bound_allowed_set,
+                {layout.address, inet_proto, inet_service, layout.address},
+                {},
+                false,
+                bound_allowed_set_id,
+                NFT_SET_INTERVAL}};
+}
+
 std::vector<FixedChain> fixed_chains(const Layout& layout, const RuleOptions& options)
 {
     std::vector<Rule> postrouting, forward;
@@ -347,14 +419,20 @@ std::vector<FixedChain> fixed_chains(const Layout& layout, const RuleOptions& op
     // when asked (and never over IPv6, which cannot route them out); ports bound to a loopback
     // address are there to be reached that way.
     const bool spare_loopback = !(layout.loopback_routable && options.wildcard_on_localhost);
+    const auto dnat_rules = [&](const std::string& chain, bool spare) {
+        return std::vector<Rule>{police_jump_rule(layout, chain, false, true), police_jump_rule(layout, chain, spare, false),
+                                 dnat_rule(layout, chain, false, true), dnat_rule(layout, chain, spare, false)};
+    };
     std::vector<FixedChain> chains{
+        // Before the chains that jump to them, so that a transaction creates them first.
+        police_chain_of(layout, false),
+        police_chain_of(layout, true),
         // A port bound to one address is looked up first: the DNAT of the first rule that finds the
-        // packet's port ends the chain. (Publishing never lets one port be in both maps.)
-        {Chain{"prerouting", BaseHook{"nat", NF_INET_PRE_ROUTING, priority_dstnat, true}},
-         {dnat_rule(layout, "prerouting", false, true), dnat_rule(layout, "prerouting", false, false)}},
+        // packet's port ends the chain. (Publishing never lets one port be in both maps.) Its access
+        // policy, if it has one, is checked before.
+        {Chain{"prerouting", BaseHook{"nat", NF_INET_PRE_ROUTING, priority_dstnat, true}}, dnat_rules("prerouting", false)},
         // Connections from the host itself to one of its addresses never pass prerouting.
-        {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}},
-         {dnat_rule(layout, "output", false, true), dnat_rule(layout, "output", spare_loopback, false)}},
+        {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}}, dnat_rules("output", spare_loopback)},
         {Chain{"postrouting", BaseHook{"nat", NF_INET_POST_ROUTING, priority_srcnat, true}}, std::move(postrouting)},
         {Chain{"forward", BaseHook{"filter", NF_INET_FORWARD, priority_filter, true}}, std::move(forward)},
     };
@@ -377,7 +455,8 @@ const std::vector<std::string>& chain_names(Family family)
 
 const std::vector<std::string>& element_sets()
 {
-    static const std::vector<std::string> names{ports_map, bound_ports_map, backends_set};
+    static const std::vector<std::string> names{ports_map,         bound_ports_map, backends_set,     policed_set,
+                                                bound_policed_set, allowed_set,     bound_allowed_set};
     return names;
 }
 

@@ -20,6 +20,14 @@ inline constexpr const char* ports_map = "ports";  // proto . host port -> conta
 // host ip . proto . host port -> container ip . port: ports published on one host address only
 inline constexpr const char* bound_ports_map = "bound_ports";
 inline constexpr const char* backends_set = "backends";  // container ip . proto . port, in tables that count
+// The access policies (publisher/access_policy): proto . host port, and host ip . proto . host port
+// for ports on one address, with the limits as element expressions (dynamic sets, which a rule's
+// `update` runs them from) ...
+inline constexpr const char* policed_set = "policed";
+inline constexpr const char* bound_policed_set = "bound_policed";
+// ... and the same keys followed by a range of allowed source addresses (sets of ranges).
+inline constexpr const char* allowed_set = "allowed";
+inline constexpr const char* bound_allowed_set = "bound_allowed";
 
 // The families a publisher keeps a table for, in the order a commit changes them.
 inline constexpr std::array<Family, 2> families{Family::ip, Family::ip6};
@@ -69,6 +77,8 @@ const std::vector<std::string>& element_sets();
 ruleset::Set ports_declaration(const Layout& layout);
 ruleset::Set bound_ports_declaration(const Layout& layout);
 ruleset::Set backends_declaration(const Layout& layout, bool counters);
+// The policy sets: policed_set, bound_policed_set, allowed_set, bound_allowed_set.
+std::vector<ruleset::Set> policy_declarations(const Layout& layout);
 
 // The bit of the packet mark by which the forward chain tells postrouting that a new connection
 // is a hairpin one (Masquerading::when_needed): only postrouting can masquerade, and only forward

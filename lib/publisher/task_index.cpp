@@ -96,6 +96,10 @@ void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapsh
                 ++index.backends_[decoded->destination].uses;
         }
     }
+    for (const char* set : {layout::policed_set, layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
+        if (const auto elements = snapshot.elements.find(set); elements != snapshot.elements.end())
+            for (const auto& element : elements->second)
+                index.apply_policy(family, element, false);
     // A task's ports in host-port order, as entries() promises.
     for (auto& [task_id, ports] : index.tasks_) {
         if (ports.more.empty())
@@ -126,9 +130,89 @@ IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) co
         name = it->second;
     else if (const auto comment = foreign_comments_.find(host_port); comment != foreign_comments_.end())
         name = printable(comment->second);
+    AccessPolicy access;
+    if (const auto limits = limits_.find(host_port); limits != limits_.end()) {
+        access = limits->second;
+        if (const auto ranges = allowed_.find(host_port); ranges != allowed_.end())
+            for (const auto& range : ranges->second)
+                access.allow.push_back(layout::to_string(range));
+    }
     return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, PublishMode::host, std::move(name),
-                                  host_port.bound() ? layout::to_string(host_port.address) : std::string()},
+                                  host_port.bound() ? layout::to_string(host_port.address) : std::string(), std::move(access)},
                       port.address, host_port.address};
+}
+
+std::vector<ruleset::Element> TaskIndex::policy_elements(const HostPort& host_port) const
+{
+    std::vector<ruleset::Element> out;
+    AccessPolicy present;
+    if (const auto limits = limits_.find(host_port); limits != limits_.end())
+        present = limits->second;
+    if (const auto ranges = allowed_.find(host_port); ranges != allowed_.end())
+        for (const auto& range : ranges->second)
+            present.allow.push_back(layout::to_string(range));
+    // Deletions name elements by their key alone. A limit makes layout::policy_elements() write the
+    // policed element whatever else the key has; it is left out below when the key has none.
+    present.max_connections = 1;
+    for (auto& element : layout::policy_elements(host_port, present)) {
+        if (element.set == layout::policed_set || element.set == layout::bound_policed_set) {
+            if (!limits_.contains(host_port))
+                continue;
+            element.expressions.clear();
+        }
+        out.push_back(std::move(element));
+    }
+    return out;
+}
+
+void TaskIndex::set_policy(const HostPort& host_port, const AccessPolicy& policy)
+{
+    if (policy.empty()) {
+        limits_.erase(host_port);
+        allowed_.erase(host_port);
+        return;
+    }
+    auto limits = policy;
+    limits.allow.clear();
+    limits_.insert_or_assign(host_port, limits);
+    std::vector<layout::SourceRange> ranges;
+    for (const auto& text : policy.allow)
+        if (const auto range = layout::parse_source(text))
+            ranges.push_back(*range);
+    allowed_.insert_or_assign(host_port, std::move(ranges));
+}
+
+bool TaskIndex::apply_policy(layout::Family family, const ruleset::Element& element, bool removed)
+{
+    if (element.set == layout::policed_set || element.set == layout::bound_policed_set) {
+        const auto decoded = layout::decode_policed_element(family, element);
+        if (!decoded)
+            return false;
+        if (removed) {
+            limits_.erase(decoded->key);
+        } else {
+            AccessPolicy limits;
+            limits.max_connections = decoded->max_connections;
+            limits.rate = decoded->rate;
+            limits.rate_unit = decoded->rate_unit;
+            limits_.insert_or_assign(decoded->key, limits);
+        }
+        return true;
+    }
+    if (element.set != layout::allowed_set && element.set != layout::bound_allowed_set)
+        return false;
+    const auto decoded = layout::decode_allowed_element(family, element);
+    if (!decoded)
+        return false;
+    auto& ranges = allowed_[decoded->key];
+    const auto at = std::lower_bound(ranges.begin(), ranges.end(), decoded->range);
+    if (removed && at != ranges.end() && *at == decoded->range)
+        ranges.erase(at);
+    else if (!removed && (at == ranges.end() || *at != decoded->range))
+        ranges.insert(at, decoded->range);
+    if (ranges.empty())
+        allowed_.erase(decoded->key);
+    return true;
 }
 
 std::vector<IndexEntry> TaskIndex::entries(std::string_view task_id) const
@@ -242,8 +326,13 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
     if (auto old = tasks_.find(task_id); old != tasks_.end()) {
         old->second.for_each([&](const HostPort& host_port) {
             const auto port = ports_.find(host_port);
+            // Taken over by a task whose new ports were recorded first (several tasks changed in one
+            // commit, a port moving between them): it is that task's now.
+            if (port == ports_.end() || port->second.task != &old->first)
+                return;
             use(Destination{port->second.address, host_port.protocol, port->second.container_port}, false);
             erase_port(host_port);
+            set_policy(host_port, {});  // plan_replace() deleted what the key had, or left it as it was
         });
         tasks_.erase(old);
     }
@@ -258,6 +347,7 @@ void TaskIndex::assign(std::string_view task_id, std::vector<IndexEntry> entries
             insert_port(entry.host_port(), Port{&it->first, entry.address, entry.mapping.container_port});
             if (!entry.mapping.name.empty())
                 names_.insert_or_assign(entry.host_port(), std::move(entry.mapping.name));
+            set_policy(entry.host_port(), entry.mapping.access);
             use(entry.destination(), true);
         }
     }
@@ -331,6 +421,14 @@ void TaskIndex::apply(layout::Family family, const ruleset::Element& element, bo
         recheck(*destination);
         return;
     }
+    if (apply_policy(family, element, removed)) {
+        // The port's policy changed: its owner's ports are no longer as published.
+        const auto bound = element.set == layout::bound_policed_set || element.set == layout::bound_allowed_set;
+        if (const auto key = layout::decode_host_port_key(family, element.key, bound))
+            if (const auto* owner = this->owner(*key))
+                touched.push_back(*owner);
+        return;
+    }
     if (element.set != layout::ports_map && element.set != layout::bound_ports_map)
         return;
     const auto decoded = layout::decode_port_element(family, element);
@@ -364,6 +462,18 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
         }
         return;
     }
+    const auto forget_policy = [&](auto& map, bool bound) {
+        std::erase_if(map, [&](const auto& item) {
+            const bool gone = item.first.family() == family && item.first.bound() == bound;
+            if (const auto* owner = gone ? this->owner(item.first) : nullptr)
+                touched.push_back(*owner);
+            return gone;
+        });
+    };
+    if (set == layout::policed_set || set == layout::bound_policed_set)
+        return forget_policy(limits_, set == layout::bound_policed_set);
+    if (set == layout::allowed_set || set == layout::bound_allowed_set)
+        return forget_policy(allowed_, set == layout::bound_allowed_set);
     if (set != layout::ports_map && set != layout::bound_ports_map)
         return;
     const bool bound = set == layout::bound_ports_map;
@@ -379,7 +489,8 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
 
 void TaskIndex::forget_family(layout::Family family, bool counting, std::vector<std::string>& touched)
 {
-    for (const char* set : {layout::ports_map, layout::bound_ports_map, layout::backends_set})
+    for (const char* set : {layout::ports_map, layout::bound_ports_map, layout::backends_set, layout::policed_set,
+                            layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
         forget_set(family, set, touched);
     std::erase_if(backends_, [&](const auto& backend) { return backend.first.address.family == family; });
     std::erase_if(mismatched_, [&](const Destination& destination) { return destination.address.family == family; });
@@ -408,6 +519,7 @@ std::vector<PublishedPort> TaskIndex::all() const
     out.reserve(ordered.size());
     for (const auto& [host_port, port] : ordered) {
         auto entry = make_entry(host_port, *port);
+        entry.mapping.access = layout::caller_policy(std::move(entry.mapping.access.allow), entry.mapping.access);
         out.push_back(PublishedPort{*port->task, layout::to_string(entry.address), std::move(entry.mapping)});
     }
     return out;
@@ -451,6 +563,9 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
             at = delta.insert(at, {destination, 0});
         at->second += by;
     };
+    // Ports whose policy elements go: every one removed or added (a policy is written anew with its
+    // port), each once, deleted before anything is added.
+    std::vector<HostPort> repoliced;
     for (std::size_t i = 0; i < changes.size(); ++i) {
         for (const auto& entry : currents[i]) {
             if (contains(*changes[i].wanted, entry))
@@ -459,11 +574,19 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
                 .remove(layout::port_element(entry.host_port(), entry.destination(),
                                              layout::owner_comment(changes[i].task_id, entry.mapping.name)));
             count(entry.destination(), -1);
+            repoliced.push_back(entry.host_port());
         }
         for (const auto& entry : *changes[i].wanted)
-            if (!contains(currents[i], entry))
+            if (!contains(currents[i], entry)) {
                 count(entry.destination(), +1);
+                repoliced.push_back(entry.host_port());
+            }
     }
+    std::sort(repoliced.begin(), repoliced.end());
+    repoliced.erase(std::unique(repoliced.begin(), repoliced.end()), repoliced.end());
+    for (const auto& host_port : repoliced)
+        for (auto& element : index.policy_elements(host_port))
+            tx(host_port.family()).remove(std::move(element));
     for (const auto& destination : index.mismatched())
         count(destination, 0);
 
@@ -484,6 +607,8 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
             tx(entry.host_port().family())
                 .create(layout::port_element(entry.host_port(), entry.destination(),
                                              layout::owner_comment(changes[i].task_id, entry.mapping.name)));
+            for (auto& element : layout::policy_elements(entry.host_port(), entry.mapping.access))
+                tx(entry.host_port().family()).add(std::move(element));
         }
     }
     return commit;

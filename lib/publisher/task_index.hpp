@@ -3,6 +3,7 @@
 // host port, rebuilt from kernel snapshots and kept current by applying committed changes.
 #pragma once
 
+#include "publisher/access_policy.hpp"
 #include "publisher/layout.hpp"
 #include "ruleset/backend.hpp"
 
@@ -92,6 +93,10 @@ public:
     // although one does. plan_replace() repairs them.
     const std::set<layout::Destination>& mismatched() const noexcept { return mismatched_; }
 
+    // The policy elements the family's table holds for the port's key (whether or not the port is
+    // published): what a change of the port's policy deletes first.
+    std::vector<ruleset::Element> policy_elements(const layout::HostPort& host_port) const;
+
     // Every port; foreign_owner's with an empty task id and their comment, escaped (printable()), as name.
     std::vector<PublishedPort> all() const;
     std::size_t size() const noexcept { return ports_.size(); }
@@ -158,6 +163,14 @@ private:
     std::array<std::size_t, 2> family_ports_{};  // entries of ports_ per family, kept by insert_port and erase_port
     std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_
     std::set<layout::Destination> mismatched_;
+    // What the policy sets hold, per port key: the limits of its policed element (AccessPolicy
+    // without allow) and the ranges of its allowed elements, in order. Kept apart from ports_: the
+    // kernel keeps them apart too, and a port has a policy only where both say so (make_entry()).
+    std::unordered_map<layout::HostPort, AccessPolicy, HostPortHash> limits_;
+    std::unordered_map<layout::HostPort, std::vector<layout::SourceRange>, HostPortHash> allowed_;
+    // Follows one policy element (decoded as ours or not) into limits_ and allowed_.
+    bool apply_policy(layout::Family family, const ruleset::Element& element, bool removed);
+    void set_policy(const layout::HostPort& host_port, const AccessPolicy& policy);
 };
 
 // The commit that turns the task's published ports into `wanted` (empty: unpublish), with a part

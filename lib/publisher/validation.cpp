@@ -3,6 +3,7 @@
 #include "publisher/validation.hpp"
 
 #include "printable.hpp"
+#include "publisher/access_policy.hpp"
 
 #include <warren/nft/error.hpp>
 #include <warren/nft/validation.hpp>
@@ -249,11 +250,11 @@ std::vector<validation::CheckedPort> validation::check_ports(std::span<const Por
             refuse("port " + layout::describe(host_port) + " asks for ingress mode, which is not supported yet; use host mode");
         if (port.publish_mode != PublishMode::host)
             refuse("publish mode " + std::to_string(static_cast<int>(port.publish_mode)) + " is unknown; use host mode");
-        if (port.host_port == 0)
-            refuse("host port 0 is not a port; give 1-65535 (container port " + std::to_string(port.container_port) + ")");
         if (port.container_port == 0)
             refuse("container port 0 of host port " + layout::describe(host_port) + " is not a port; give 1-65535");
         validate_port_name(port.name);
+        if (const auto problem = layout::policy_problem(port.access))
+            refuse("host port " + layout::describe(host_port) + ": " + *problem);
         checked.push_back(CheckedPort{port, host});
     }
     // Each port as the host ports it may become (an empty host_ip: every address of both
@@ -261,6 +262,8 @@ std::vector<validation::CheckedPort> validation::check_ports(std::span<const Por
     // bound to an address of that family.
     std::vector<std::pair<layout::HostPort, const CheckedPort*>> keys;
     for (const auto& port : checked) {
+        if (port.mapping.host_port == 0)
+            continue;  // chosen by the publisher, never twice
         if (port.host) {
             keys.emplace_back(layout::HostPort{port.mapping.protocol, port.mapping.host_port, *port.host}, &port);
             continue;

@@ -235,9 +235,9 @@ struct Drop {
 };
 }  // namespace expr
 
-using Expression = std::variant<expr::Meta, expr::MetaSet, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct, expr::Fib,
-                                expr::Lookup, expr::Dnat, expr::Masquerade, expr::Dynset, expr::Jump, expr::Return,
-                                expr::Accept, expr::Drop>;
+using Expression =
+    std::variant<expr::Meta, expr::MetaSet, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct, expr::Fib, expr::Lookup,
+                 expr::Dnat, expr::Masquerade, expr::Dynset, expr::Jump, expr::Return, expr::Accept, expr::Drop>;
 
 struct Rule {
     std::string chain;

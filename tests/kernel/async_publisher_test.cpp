@@ -77,7 +77,7 @@ void note(Outcome& outcome, const std::exception_ptr& error)
 // A completion handler that records the outcome.
 auto noting(Outcome& outcome)
 {
-    return [&outcome](std::exception_ptr error) { note(outcome, error); };
+    return [&outcome](std::exception_ptr error, auto&&...) { note(outcome, error); };
 }
 
 // Awaits the request `start()` begins and records how it ended. `start` is kept in the coroutine's
@@ -322,7 +322,7 @@ TEST_CASE_METHOD(FreshNetns, "a self-healing asynchronous publisher repairs a fl
 
     // Requests from this thread: coroutines spawned onto the io_context, results through futures.
     std::vector<KernelPort> expected;
-    std::vector<std::future<void>> published;
+    std::vector<std::future<std::vector<PortMapping>>> published;
     for (int i = 0; i < task_count; ++i) {
         const auto task = one_port_task("healed", i, 10000);
         expected.push_back(task.in_kernel());
@@ -401,7 +401,7 @@ StoppedBurst stop_mid_burst(bool publish, const std::vector<int>& task_numbers, 
                 return;
             const auto i = task_numbers[at];
             const auto task = task_name("stopped", i);
-            auto done = [&, task, at](std::exception_ptr error) {
+            auto done = [&, task, at](std::exception_ptr error, auto&&...) {
                 if (error) {
                     Outcome outcome;
                     note(outcome, error);

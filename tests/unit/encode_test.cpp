@@ -220,7 +220,9 @@ TEST_CASE("large element lists are split below the 64 KiB attribute limit", "[en
 
 namespace {
 // The rules a transaction adds, as libnftnl prints them (what `nft --debug=netlink` shows).
-std::vector<std::string> added_rules(const ruleset::Transaction& tx)
+// The rules the transaction adds, in order; without those of the access policies (the police
+// chains and the rules that jump to them) unless `policy`.
+std::vector<std::string> added_rules(const ruleset::Transaction& tx, bool policy = false)
 {
     Batch batch(1, std::nullopt, false);
     netlink::encode(batch, tx);
@@ -229,7 +231,10 @@ std::vector<std::string> added_rules(const ruleset::Transaction& tx)
         const auto* nlh = batch.header(message);
         if (nft_type(nlh) == NFT_MSG_NEWRULE) {
             CHECK((nlh->nlmsg_flags & NLM_F_APPEND));
-            rules.push_back(rule_text(nlh));
+            auto text = rule_text(nlh);
+            const bool of_policy = text.find("police") != std::string::npos || text.find("policed") != std::string::npos;
+            if (of_policy == policy)
+                rules.push_back(std::move(text));
         }
         if (nft_type(nlh) == NFT_MSG_DELRULE)  // a flush must name its chain
             CHECK_THAT(rule_text(nlh), Catch::Contains("warren"));
@@ -280,6 +285,33 @@ TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
     CHECK_THAT(rules[7], Catch::Contains("[ cmp eq reg 1 0x00000011 ]"));  // then udp
     CHECK_THAT(rules[9], Catch::Contains("[ cmp eq reg 1 0x00000084 ]"));  // and sctp
     CHECK_THAT(rules[11], Catch::Contains("[ immediate reg 0 accept ]"));
+}
+
+TEST_CASE("access policies: a jump per nat chain and key kind, and a police chain that checks source and limits",
+          "[encode][policy]")
+{
+    const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false});
+    REQUIRE(create);
+    const auto rules = added_rules(*create, true);
+    REQUIRE(rules.size() == 2 * 2 + 2 * 2);  // police and bound_police with 2 rules each; 2 jumps per nat chain
+    INFO(rules[0]);
+    // meta l4proto . th dport . ip saddr @allowed update @policed { meta l4proto . th dport } return
+    CHECK_THAT(rules[0], Catch::Contains("[ meta load l4proto => reg 1 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ payload load 4b @ network header + 12 => reg 10 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set allowed ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ dynset update reg_key 1 set policed ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ immediate reg 0 return ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ immediate reg 0 drop ]"));
+    // The bound variant: ip daddr . meta l4proto . th dport . ip saddr, the source after the key.
+    CHECK_THAT(rules[2], Catch::Contains("[ payload load 4b @ network header + 12 => reg 11 ]"));
+    CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set bound_allowed ]"));
+    CHECK_THAT(rules[2], Catch::Contains("[ dynset update reg_key 1 set bound_policed ]"));
+    // fib daddr type local ... @bound_policed jump bound_police, before the DNAT rules.
+    CHECK_THAT(rules[4], Catch::Contains("[ fib daddr type => reg 1 ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ lookup reg 1 set bound_policed ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ immediate reg 0 jump -> bound_police ]"));
+    CHECK_THAT(rules[5], Catch::Contains("[ immediate reg 0 jump -> police ]"));
 }
 
 TEST_CASE("a table that counts matches masquerade and forward on the backends set", "[encode][counters]")

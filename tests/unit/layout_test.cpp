@@ -132,9 +132,10 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     const auto create =
         layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), empty, false, layout::RuleOptions{false});
     REQUIRE(create);
-    // table, 2 maps (no backends set: the table does not count), and per chain add, flush and rules:
-    // 2 in each nat chain for DNAT, 2 per protocol in postrouting and forward, 1 in guard
-    CHECK(create->operations().size() == 1 + 2 + 5 * 2 + 2 + 2 + 6 + 6 + 1);
+    // table, 2 maps and 4 policy sets (no backends set: the table does not count), and per chain add,
+    // flush and rules: 2 in each police chain, 2 jumps and 2 DNAT in each nat chain, 2 per protocol in
+    // postrouting and forward, 1 in guard
+    CHECK(create->operations().size() == 1 + 2 + 4 + 7 * 2 + 2 + 2 + 4 + 4 + 6 + 6 + 1);
 
     auto complete = snapshot_after(*create);
     CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{false}));
@@ -162,7 +163,7 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     REQUIRE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), edited, false, layout::RuleOptions{false}));
     CHECK(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), edited, false, layout::RuleOptions{false})
               ->operations()
-              .size() == 1 + 4);
+              .size() == 1 + 2 + 4);
 }
 
 TEST_CASE("only a table that counts has a backends set; one that does not count is replaced or dropped", "[layout][counters]")
@@ -183,7 +184,7 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
     CHECK(backends_of(*plain).empty());
     REQUIRE(backends_of(*counted).size() == 1);
     CHECK(backends_of(*counted).front().second.counter);
-    CHECK(count_rules(*counted) == 8);
+    CHECK(count_rules(*counted) == 8 + 8);  // and the policy rules
 
     // Wanting counters in a complete table that does not count: the set is created (empty: the
     // publisher fills it) and the masquerade and forward rules are replaced by ones that look it up.
@@ -218,11 +219,11 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
             ops.begin();
         REQUIRE(removed < static_cast<long>(ops.size()));
         CHECK(std::count_if(ops.begin(), ops.begin() + removed, [](const auto& op) { return op.verb == ruleset::Verb::flush; }) ==
-              5);
+              7);
         CHECK(std::none_of(ops.begin(), ops.begin() + removed,
                            [](const auto& op) { return std::holds_alternative<ruleset::Rule>(op.object); }));
         CHECK(backends_of(*migrate).size() == (counters ? 2u : 1u));  // removed, then added counting
-        CHECK(count_rules(*migrate) == (counters ? 8 : 17));
+        CHECK(count_rules(*migrate) == 8 + (counters ? 8 : 17));
         // No element is carried over: a new counting set is filled by the publisher.
         CHECK(std::none_of(ops.begin(), ops.end(),
                            [](const auto& op) { return std::holds_alternative<ruleset::Element>(op.object); }));
@@ -328,7 +329,7 @@ TEST_CASE("a dormant table is woken by the transaction that adopts it, after its
     CHECK(table_flags(*build) == Flags{std::nullopt, 0u});
     CHECK(std::get<ruleset::Table>(ops.back().object).flags == 0u);
     CHECK(std::count_if(ops.begin(), ops.end(),
-                        [](const auto& op) { return std::holds_alternative<ruleset::Chain>(op.object); }) == 10);
+                        [](const auto& op) { return std::holds_alternative<ruleset::Chain>(op.object); }) == 14);
 
     // A chain to create and one to update: the kernel refuses a change of the table's flags after a
     // chain update in the same transaction, so the wake goes between them.

@@ -327,7 +327,7 @@ TEST_CASE("a table deleted behind our back is recreated on the next publish", "[
     fake.bump_generation();
     const std::vector<PortMapping> other{test::port(9000, 90)};
     publisher.publish_ports("task-b", "10.88.0.6", other);
-    CHECK(warren_table(fake).chains.size() == 5);
+    CHECK(warren_table(fake).chains.size() == 7);
     CHECK(publisher.published_ports("task-b") == other);
     CHECK(publisher.published_ports("task-a").empty());  // lost with the table; restoring it is the self-healing publisher's job
 }
@@ -404,7 +404,7 @@ TEST_CASE("rules flushed from chains that still exist are restored by the next p
     // carry traffic. The repair is one transaction, and nothing else is in it.
     publisher.publish_ports("task-a", "10.88.0.5", web);
     CHECK(fake.committed().size() == commits + 1);
-    CHECK(warren_table(fake).chains.at("prerouting").rules.size() == 2);
+    CHECK(warren_table(fake).chains.at("prerouting").rules.size() == 4);
     CHECK(warren_table(fake).chains.at("forward").rules.size() == 6);
     CHECK(element_operations(fake.committed().back()) == 0);
     publisher.publish_ports("task-a", "10.88.0.5", web);
@@ -428,7 +428,7 @@ TEST_CASE("a publisher's first change rewrites the fixed rules once, and unpubli
     // A restarted agent: its first change rewrites every fixed rule (one may have been edited).
     auto second = publisher_on(test::share(fake));
     second.unpublish_ports("task-b");
-    CHECK(rewrites() == 5);
+    CHECK(rewrites() == 7);
     second.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
     CHECK(rewrites() == 0);
 
@@ -495,7 +495,7 @@ TEST_CASE("remove_table deletes everything of ours in one transaction, and publi
     CHECK(fake.committed().size() == commits + 1);  // and reading did not bring the table back
 
     publisher.publish_ports("task-b", "10.88.0.6", std::vector<PortMapping>{test::port(1, 1)});
-    CHECK(warren_table(fake).chains.size() == 5);
+    CHECK(warren_table(fake).chains.size() == 7);
     CHECK(publisher.published_ports("task-b").size() == 1);
 }
 

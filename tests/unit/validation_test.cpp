@@ -136,6 +136,38 @@ TEST_CASE("a task's container addresses are one of each family at most", "[valid
     CHECK(families[1] == test::address("fd00::5"));
 }
 
+TEST_CASE("access policies are checked before anything is sent", "[validation][policy]")
+{
+    AccessPolicy good;
+    good.allow = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "10.1.2.3/16"};
+    good.max_connections = 10;
+    good.rate = 5;
+    good.rate_unit = RateUnit::minute;
+    CHECK_NOTHROW(validate_access_policy(good));
+    CHECK_NOTHROW(validate_access_policy({}));
+    for (const std::string bad :
+         {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/8/8", "::/129", "example.com", "", "10.0.0.0/-1", "10.0.0.0/ 8", "[::1]/128"}) {
+        INFO(bad);
+        AccessPolicy policy;
+        policy.allow = {bad};
+        CHECK_THAT(refusal([&] { validate_access_policy(policy); }), Catch::Contains("allowed source"));
+    }
+    AccessPolicy many;
+    many.allow.assign(max_allowed_sources + 1, "10.0.0.1");
+    CHECK_THAT(refusal([&] { validate_access_policy(many); }), Catch::Contains("at most 64"));
+    AccessPolicy huge;
+    huge.max_connections = max_policy_limit + 1;
+    CHECK_THAT(refusal([&] { validate_access_policy(huge); }), Catch::Contains("max_connections"));
+    AccessPolicy bad_unit;
+    bad_unit.rate = 1;
+    bad_unit.rate_unit = static_cast<RateUnit>(7);
+    CHECK_THAT(refusal([&] { validate_access_policy(bad_unit); }), Catch::Contains("rate unit"));
+    // As part of a port, the message names the port.
+    std::vector<PortMapping> ports{test::port(8080, 80)};
+    ports[0].access.allow = {"nope"};
+    CHECK_THAT(refusal([&] { validate_ports(ports); }), Catch::Contains("host port 8080/tcp") && Catch::Contains("nope"));
+}
+
 TEST_CASE("port lists are checked and ordered", "[validation]")
 {
     const std::vector<PortMapping> ports{{443, 8443, Protocol::tcp, PublishMode::host, "https"},
@@ -153,8 +185,9 @@ TEST_CASE("port lists are checked and ordered", "[validation]")
     CHECK_FALSE(sorted[3].host);  // every address
 
     CHECK_THAT(refusal([] { validate_ports({}); }), Catch::Contains("no ports"));
-    const std::vector<PortMapping> zero_host{test::port(0, 80)};
-    CHECK_THAT(refusal([&] { validate_ports(zero_host); }), Catch::Contains("host port 0"));
+    // Host port 0 asks the publisher to choose one; two of them are not the same port.
+    const std::vector<PortMapping> automatic{test::port(0, 80), test::port(0, 81), test::port(80, 80)};
+    CHECK_NOTHROW(validate_ports(automatic));
     const std::vector<PortMapping> zero_container{test::port(80, 0)};
     CHECK_THAT(refusal([&] { validate_ports(zero_container); }), Catch::Contains("container port 0"));
     const std::vector<PortMapping> duplicate{test::port(80, 80), test::port(81, 81), test::port(80, 8080)};

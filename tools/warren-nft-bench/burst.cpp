@@ -108,7 +108,10 @@ nlohmann::json measure_async(const std::vector<Task>& tasks, const Mappings& map
     auto& publisher = burst.publisher();
     const auto published = burst.run(
         tasks.size(),
-        [&](std::size_t i, auto done) { publisher.async_publish_ports(tasks[i].id, tasks[i].container_ip, mappings[i], done); },
+        [&](std::size_t i, auto done) {
+            publisher.async_publish_ports(tasks[i].id, tasks[i].container_ip, mappings[i],
+                                          [done](std::exception_ptr error, auto&&) { done(error); });
+        },
         "publish");
     expect_published(tasks.size(), "publish");
     const auto unpublished = burst.run(

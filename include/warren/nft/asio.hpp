@@ -62,27 +62,29 @@ public:
 
     executor_type get_executor() const noexcept { return driver_->executor; }
 
-    // Completion signature: void(std::exception_ptr). `container_ip`: IPv4 or IPv6.
+    // Completion signature: void(std::exception_ptr, std::vector<PortMapping>): the task's ports as
+    // published (HostPortPublisher::publish_ports() returns the same), empty on error.
+    // `container_ip`: IPv4 or IPv6.
     template <typename CompletionToken>
     auto async_publish_ports(std::string task_id, std::string container_ip, std::vector<PortMapping> ports,
                              CompletionToken&& token)
     {
-        return start<false>(std::forward<CompletionToken>(token),
-                            [task = std::move(task_id), ip = std::move(container_ip), ports = std::move(ports)](
-                                PublisherEngine& engine, auto done) mutable {
-                                engine.publish_ports(std::move(task), std::move(ip), std::move(ports), std::move(done));
-                            });
+        return start<true>(std::forward<CompletionToken>(token),
+                           [task = std::move(task_id), ip = std::move(container_ip), ports = std::move(ports)](
+                               PublisherEngine& engine, auto done) mutable {
+                               engine.publish_ports(std::move(task), std::move(ip), std::move(ports), std::move(done));
+                           });
     }
     // The same for a dual-stack task.
     template <typename CompletionToken>
     auto async_publish_ports(std::string task_id, ContainerAddresses container, std::vector<PortMapping> ports,
                              CompletionToken&& token)
     {
-        return start<false>(std::forward<CompletionToken>(token),
-                            [task = std::move(task_id), addresses = std::move(container), ports = std::move(ports)](
-                                PublisherEngine& engine, auto done) mutable {
-                                engine.publish_ports(std::move(task), std::move(addresses), std::move(ports), std::move(done));
-                            });
+        return start<true>(std::forward<CompletionToken>(token),
+                           [task = std::move(task_id), addresses = std::move(container), ports = std::move(ports)](
+                               PublisherEngine& engine, auto done) mutable {
+                               engine.publish_ports(std::move(task), std::move(addresses), std::move(ports), std::move(done));
+                           });
     }
     // Completion signature: void(std::exception_ptr).
     template <typename CompletionToken>

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "publisher/access_policy.hpp"
+
+#include "printable.hpp"
+#include "publisher/schema.hpp"
+
+#include <warren/nft/error.hpp>
+#include <warren/nft/validation.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+namespace warren::nft {
+
+namespace layout {
+
+using namespace ruleset;
+
+namespace {
+
+// The address with the bits after `prefix` cleared (`set`: set).
+Address masked(Address address, unsigned prefix, bool set)
+{
+    const unsigned bits = static_cast<unsigned>(address.size()) * 8;
+    for (unsigned bit = prefix; bit < bits; ++bit) {
+        const auto mask = static_cast<std::uint8_t>(0x80 >> (bit % 8));
+        address.bytes[bit / 8] = static_cast<std::uint8_t>(set ? address.bytes[bit / 8] | mask : address.bytes[bit / 8] & ~mask);
+    }
+    return address;
+}
+
+// The prefix length of a range that is a CIDR, if it is one.
+std::optional<unsigned> prefix_of(const SourceRange& range)
+{
+    const unsigned bits = static_cast<unsigned>(range.first.size()) * 8;
+    for (unsigned prefix = 0; prefix <= bits; ++prefix)
+        if (masked(range.first, prefix, false) == range.first && masked(range.first, prefix, true) == range.last)
+            return prefix;
+    return std::nullopt;
+}
+
+bool contains(const SourceRange& outer, const SourceRange& inner)
+{
+    return outer.first <= inner.first && inner.last <= outer.last;
+}
+
+std::uint64_t unit_seconds(RateUnit unit)
+{
+    switch (unit) {
+        case RateUnit::second: return 1;
+        case RateUnit::minute: return 60;
+        case RateUnit::hour: return 3600;
+    }
+    return 1;
+}
+
+std::optional<RateUnit> unit_of(std::uint64_t seconds)
+{
+    for (const auto unit : {RateUnit::second, RateUnit::minute, RateUnit::hour})
+        if (unit_seconds(unit) == seconds)
+            return unit;
+    return std::nullopt;
+}
+
+Bytes concatenated(Bytes key, const Address& address)
+{
+    key.insert(key.end(), address.view().begin(), address.view().end());
+    return key;
+}
+
+}  // namespace
+
+std::optional<SourceRange> parse_source(std::string_view text)
+{
+    const auto slash = text.find('/');
+    const auto address = parse_address(text.substr(0, slash));
+    if (!address)
+        return std::nullopt;
+    const unsigned bits = static_cast<unsigned>(address->size()) * 8;
+    unsigned prefix = bits;
+    if (slash != std::string_view::npos) {
+        const auto digits = text.substr(slash + 1);
+        const auto end = digits.data() + digits.size();
+        if (digits.empty() || digits.size() > 3 || std::from_chars(digits.data(), end, prefix).ptr != end || prefix > bits)
+            return std::nullopt;
+    }
+    return SourceRange{masked(*address, prefix, false), masked(*address, prefix, true)};
+}
+
+std::string to_string(const SourceRange& range)
+{
+    if (const auto prefix = prefix_of(range))
+        return layout::to_string(range.first) + "/" + std::to_string(*prefix);
+    return layout::to_string(range.first) + "-" + layout::to_string(range.last);
+}
+
+SourceRange every_source(Family family) { return {masked(any_address(family), 0, false), masked(any_address(family), 0, true)}; }
+
+AccessPolicy family_policy(const AccessPolicy& policy, Family family, const std::string& port)
+{
+    if (policy.empty())
+        return {};
+    std::vector<SourceRange> ranges;
+    for (const auto& text : policy.allow)
+        if (const auto range = parse_source(text); range && range->first.family == family)
+            ranges.push_back(*range);
+    if (!policy.allow.empty() && ranges.empty())
+        throw Error(errc::invalid_argument, "the allow-list of port " + port + " has no " + std::string(family_name(family)) +
+                                                " source, but the port is published on " + std::string(family_name(family)) +
+                                                " addresses; add one (" + (family == Family::ip ? "0.0.0.0/0" : "::/0") +
+                                                " for any), or publish the port on the other family only");
+    if (ranges.empty())
+        ranges.push_back(every_source(family));
+    // Canonical: in order, and none inside another (the kernel refuses overlapping ranges of a key).
+    std::sort(ranges.begin(), ranges.end(), [](const SourceRange& a, const SourceRange& b) {
+        return a.first < b.first || (a.first == b.first && a.last > b.last);
+    });
+    AccessPolicy out = policy;
+    out.allow.clear();
+    if (out.rate == 0)
+        out.rate_unit = RateUnit::second;  // as an element without a limit reads back
+    const SourceRange* last = nullptr;
+    for (const auto& range : ranges) {
+        if (last != nullptr && contains(*last, range))
+            continue;
+        out.allow.push_back(to_string(range));
+        last = &range;
+    }
+    return out;
+}
+
+AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& limits)
+{
+    AccessPolicy out = limits;
+    const bool everyone = std::all_of(allow.begin(), allow.end(), [](const std::string& text) {
+        const auto range = parse_source(text);
+        return range && *range == every_source(range->first.family);
+    });
+    out.allow = everyone ? std::vector<std::string>{} : std::move(allow);
+    return out;
+}
+
+std::vector<Element> policy_elements(const HostPort& key, const AccessPolicy& policy)
+{
+    std::vector<Element> out;
+    if (policy.empty())
+        return out;
+    const auto port_key = host_port_key(key);
+    Element limits{key.bound() ? bound_policed_set : policed_set, port_key, {}, {}};
+    if (policy.max_connections)
+        limits.expressions.push_back(expr::ConnLimit{policy.max_connections});
+    if (policy.rate)
+        limits.expressions.push_back(expr::Limit{policy.rate, unit_seconds(policy.rate_unit), policy.rate});
+    out.push_back(std::move(limits));
+    for (const auto& text : policy.allow) {
+        const auto range = parse_source(text);
+        if (!range)
+            continue;  // family_policy() wrote it
+        Element source{key.bound() ? bound_allowed_set : allowed_set, concatenated(port_key, range->first), {}, {}};
+        source.key_end = concatenated(port_key, range->last);
+        out.push_back(std::move(source));
+    }
+    return out;
+}
+
+std::optional<DecodedLimits> decode_policed_element(Family family, const Element& element)
+{
+    const bool bound = element.set == bound_policed_set;
+    if (element.key.size() != host_port_key_length(family, bound) || !element.data.empty())
+        return std::nullopt;
+    const auto key = decode_host_port_key(family, element.key, bound);
+    if (!key)
+        return std::nullopt;
+    DecodedLimits out{*key};
+    for (const auto& expression : element.expressions) {
+        if (const auto* count = std::get_if<expr::ConnLimit>(&expression); count && !count->invert && !out.max_connections)
+            out.max_connections = count->count;
+        const auto* limit = std::get_if<expr::Limit>(&expression);
+        if (!limit || limit->invert || out.rate || limit->rate > max_policy_limit)
+            continue;
+        if (const auto unit = unit_of(limit->unit_seconds)) {
+            out.rate = static_cast<std::uint32_t>(limit->rate);
+            out.rate_unit = *unit;
+        }
+    }
+    return out;
+}
+
+std::optional<DecodedSource> decode_allowed_element(Family family, const Element& element)
+{
+    const bool bound = element.set == bound_allowed_set;
+    const std::size_t at = host_port_key_length(family, bound), length = any_address(family).size();
+    if (element.key.size() != at + length || element.key_end.size() != at + length ||
+        !std::equal(element.key.begin(), element.key.begin() + static_cast<std::ptrdiff_t>(at), element.key_end.begin()))
+        return std::nullopt;
+    const auto key = decode_host_port_key(family, element.key, bound);
+    if (!key)
+        return std::nullopt;
+    const std::span<const std::uint8_t> first(element.key), last(element.key_end);
+    SourceRange range{address_from(family, first.subspan(at)), address_from(family, last.subspan(at))};
+    if (range.last < range.first)
+        return std::nullopt;
+    return DecodedSource{*key, range};
+}
+
+std::optional<std::string> policy_problem(const AccessPolicy& policy)
+{
+    if (policy.allow.size() > max_allowed_sources)
+        return "the allow-list has " + std::to_string(policy.allow.size()) + " sources; at most " +
+               std::to_string(max_allowed_sources) + " are allowed (use wider CIDRs)";
+    for (const auto& source : policy.allow)
+        if (!parse_source(source))
+            return "allowed source " + quote(source) +
+                   " is not an IPv4 or IPv6 address or CIDR; give e.g. 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32";
+    for (const auto& [what, value] : {std::pair{"max_connections", policy.max_connections}, std::pair{"rate", policy.rate}})
+        if (value > max_policy_limit)
+            return std::string(what) + " " + std::to_string(value) + " is too large; at most " +
+                   std::to_string(max_policy_limit) + " (0: no limit)";
+    if (policy.rate_unit != RateUnit::second && policy.rate_unit != RateUnit::minute && policy.rate_unit != RateUnit::hour)
+        return "rate unit " + std::to_string(static_cast<int>(policy.rate_unit)) + " is unknown; use second, minute or hour";
+    return std::nullopt;
+}
+
+}  // namespace layout
+
+void validate_access_policy(const AccessPolicy& policy)
+{
+    if (auto problem = layout::policy_problem(policy))
+        throw Error(errc::invalid_argument, std::move(*problem));
+}
+
+}  // namespace warren::nft
