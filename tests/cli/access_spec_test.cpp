@@ -68,13 +68,14 @@ TEST_CASE("bad access options are refused naming the option and what would be ri
                Catch::StartsWith("--max-connections: connection limit \"1000001\" is out of range"));
     CHECK_THAT(refusal({{}, std::string(40, '9'), ""}), Catch::Contains("is out of range"));
 
-    for (const char* rate : {"5", "5/", "5/sec", "5/Second", "5/seconds", "5/day", "/second", "5/second/"}) {
+    for (const char* rate : {"5", "5/", "5/sec", "5/Second", "5/seconds", "5/day", "5/second/"}) {
         INFO(rate);
         CHECK_THAT(refusal({{}, "", rate}), Catch::StartsWith("--rate: \"" + std::string(rate) +
                                                               "\" is not a rate; use "
                                                               "N/second, N/minute or N/hour"));
     }
     CHECK_THAT(refusal({{}, "", "x/second"}), Catch::StartsWith("--rate: rate \"x\" is not a number"));
+    CHECK_THAT(refusal({{}, "", "/second"}), Catch::StartsWith("--rate: rate \"\" is not a number"));
     CHECK_THAT(refusal({{}, "", "2000000/hour"}), Catch::StartsWith("--rate: rate \"2000000\" is out of range"));
 
     // Sources: the library's words after the option.
