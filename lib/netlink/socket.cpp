@@ -49,13 +49,15 @@ int errno_of(const void* code)
     return error < 0 && error != std::numeric_limits<int>::min() ? -error : EPROTO;
 }
 
-Socket::Socket()
-    : socket_(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC), mnl_socket_close),
+Socket::Socket() : Socket(NETLINK_NETFILTER, "NETLINK_NETFILTER") {}
+
+Socket::Socket(int bus, const char* bus_name)
+    : socket_(mnl_socket_open2(bus, SOCK_CLOEXEC), mnl_socket_close),
       seq_(static_cast<std::uint32_t>(std::time(nullptr))),
       receive_buffer_(receive_buffer_bytes)
 {
     if (!socket_)
-        throw kernel_error(errno, "open netlink socket (NETLINK_NETFILTER)");
+        throw kernel_error(errno, std::string("open netlink socket (") + bus_name + ")");
     if (mnl_socket_bind(socket_.get(), 0, MNL_SOCKET_AUTOPID) < 0)
         throw kernel_error(errno, "bind netlink socket");
     portid_ = mnl_socket_get_portid(socket_.get());

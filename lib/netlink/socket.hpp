@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A NETLINK_NETFILTER socket (libmnl) with extended acks, sized for our batches.
+// A NETLINK_NETFILTER socket (libmnl) with extended acks, sized for our batches (or a socket of
+// another netlink bus, such as NETLINK_SOCK_DIAG).
 #pragma once
 
 #include <libmnl/libmnl.h>
@@ -24,6 +25,8 @@ struct Ack {
 class Socket {
 public:
     Socket();  // throws Error
+    // A socket of the netlink bus `bus` (NETLINK_SOCK_DIAG, ...), named `bus_name` in errors.
+    Socket(int bus, const char* bus_name);
     // A socket that also receives the announcements multicast to `group` (NFNLGRP_*), with a receive
     // queue of `receive_queue_bytes` where the kernel allows it.
     Socket(unsigned group, int receive_queue_bytes);

@@ -92,7 +92,7 @@ void check_shape(const Layout& layout, const TableSnapshot& snapshot, const Set&
     if (const std::uint32_t other = flags & ~harmless_set_flags)
         refuse(layout, name,
                "has flags " + hex(other) + ", which warren-nft's has not: it was made by another program or version");
-    if (shape.size)
+    if (shape.size && (declaration.size == 0 || shape.size < declaration.size))
         refuse(layout, name,
                "has size " + std::to_string(shape.size) + ": the kernel takes no more than " + std::to_string(shape.size) +
                    " elements and refuses more with ENFILE (\"Too many open files "

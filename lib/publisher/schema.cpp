@@ -400,8 +400,18 @@ Set backends_declaration(const Layout& layout, bool counters)
 
 std::vector<Set> policy_declarations(const Layout& layout)
 {
-    return {Set{policed_set, {inet_proto, inet_service}, {}, false, policed_set_id, NFT_SET_EVAL},
-            Set{bound_policed_set, {layout.address, inet_proto, inet_service}, {}, false, bound_policed_set_id, NFT_SET_EVAL},
+    // The kernel limits a dynamic set to 65,535 elements unless told otherwise; a port with a
+    // policy has one.
+    constexpr std::uint32_t policed_size = 1u << 20;
+    return {Set{policed_set, {inet_proto, inet_service}, {}, false, policed_set_id, NFT_SET_EVAL, 0, policed_size},
+            Set{bound_policed_set,
+                {layout.address, inet_proto, inet_service},
+                {},
+                false,
+                bound_policed_set_id,
+                NFT_SET_EVAL,
+                0,
+                policed_size},
             Set{allowed_set, {inet_proto, inet_service, layout.address}, {}, false, allowed_set_id, NFT_SET_INTERVAL},
             Set{bound_allowed_set,
                 {layout.address, inet_proto, inet_service, layout.address},

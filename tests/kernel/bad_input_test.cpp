@@ -9,6 +9,12 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+PortMapping allowing(std::string source, PortMapping mapping)
+{
+    mapping.access.allow = {std::move(source)};
+    return mapping;
+}
+
 struct BadRequest {
     std::string what;
     std::string task;
@@ -63,7 +69,9 @@ TEST_CASE_METHOD(FreshNetns, "invalid input is invalid_argument and changes noth
         {"IPv6 host address without an IPv6 container address", "task-b", "10.88.0.3", std::vector{on("fd00::1", tcp(9000, 90))},
          "no IPv6 container address"},
         {"IPv6 loopback host address", "task-b", "fd00::3", std::vector{on("::1", tcp(9000, 90))}, "cannot NAT"},
-        {"host port 0", "task-b", "10.88.0.3", std::vector{tcp(0, 90)}, ""},
+        {"allowed source not a CIDR", "task-b", "10.88.0.3", std::vector{allowing("10.0.0.0/33", tcp(9000, 90))}, "10.0.0.0/33"},
+        {"allow-list without a source of the port's family", "task-b", "fd00::3",
+         std::vector{allowing("10.0.0.0/8", tcp(9000, 90))}, "no IPv6 source"},
         {"container port 0", "task-b", "10.88.0.3", std::vector{tcp(9000, 0)}, ""},
         {"duplicate host port", "task-b", "10.88.0.3", std::vector{tcp(9000, 90), tcp(9001, 91), tcp(9000, 92)}, "9000"},
         {"ingress mode", "task-b", "10.88.0.3", std::vector{with_mode(tcp(9000, 90), PublishMode::ingress)}, "ingress"},
@@ -72,7 +80,7 @@ TEST_CASE_METHOD(FreshNetns, "invalid input is invalid_argument and changes noth
         {"no ports", "task-b", "10.88.0.3", {}, ""},
         {"too many ports", "task-b", "10.88.0.3", too_many, ""},
         // One bad port among good ones refuses the whole request.
-        {"invalid port among valid ones", "task-b", "10.88.0.3", std::vector{tcp(9000, 90), udp(0, 53)}, ""},
+        {"invalid port among valid ones", "task-b", "10.88.0.3", std::vector{tcp(9000, 90), udp(53, 0)}, ""},
     };
 
     for (const auto& request : requests) {

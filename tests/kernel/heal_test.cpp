@@ -410,7 +410,7 @@ TEST_CASE_METHOD(FreshNetns, "a self-healing publisher repairs damage done befor
     CHECK(seen[0].damage == "found incomplete at start");
     CHECK(seen[0].layout_restored);
     CHECK(seen[0].ports_restored == 0);
-    CHECK(warren_chains().size() == 5);
+    CHECK(warren_chains().size() == 7);
 }
 
 TEST_CASE_METHOD(FreshNetns, "two self-healing publishers that own one task stop fighting over it", "[heal]")

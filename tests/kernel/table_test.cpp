@@ -27,8 +27,13 @@ std::map<std::string, std::string> other_tables()
 std::vector<KernelChain> expected_chains()
 {
     return {
-        {"forward", "filter", "forward", 0},        {"guard", "filter", "prerouting", -300},   {"output", "nat", "output", -100},
-        {"postrouting", "nat", "postrouting", 100}, {"prerouting", "nat", "prerouting", -100},
+        {"bound_police", "", "", 0},
+        {"forward", "filter", "forward", 0},
+        {"guard", "filter", "prerouting", -300},
+        {"output", "nat", "output", -100},
+        {"police", "", "", 0},
+        {"postrouting", "nat", "postrouting", 100},
+        {"prerouting", "nat", "prerouting", -100},
     };
 }
 

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// The host's sockets that receive what arrives for a local port, read over NETLINK_SOCK_DIAG:
+// listening TCP and SCTP sockets and bound UDP sockets.
+#pragma once
+
+#include "netlink/socket.hpp"
+#include "publisher/address.hpp"
+
+#include <warren/nft/port_mapping.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace warren::nft::netlink {
+
+// One socket, as sock_diag reports it.
+struct SocketEntry {
+    Protocol protocol = Protocol::tcp;
+    // The local address: an IPv6 socket on ::ffff:a.b.c.d receives IPv4 traffic for a.b.c.d only,
+    // so it has that IPv4 address here (ipv6_socket tells it apart).
+    layout::Address address{};
+    std::uint16_t port = 0;
+    bool ipv6_socket = false;  // an AF_INET6 socket
+    bool v6only = false;       // IPV6_V6ONLY: an AF_INET6 socket on :: that receives no IPv4
+    std::uint32_t inode = 0;   // of the socket in sockfs: /proc/<pid>/fd/N links to socket:[inode]
+    std::uint32_t uid = 0;
+
+    friend bool operator==(const SocketEntry&, const SocketEntry&) = default;
+};
+
+// The local ports a dump keeps (any order); std::nullopt keeps every port.
+using PortFilter = std::optional<std::span<const std::uint16_t>>;
+
+// One NETLINK_SOCK_DIAG socket, kept open for the dumps of a publisher. Not thread-safe.
+class SocketDiag {
+public:
+    SocketDiag();  // throws Error
+
+    // The sockets of one address family (AF_INET sockets for Family::ip, AF_INET6 for Family::ip6)
+    // that receive connections or datagrams for their local port: TCP and SCTP sockets in LISTEN
+    // state, UDP sockets bound to a port (in any state). Throws Error naming the dump.
+    std::vector<SocketEntry> receiving(Protocol protocol, layout::Family family, PortFilter ports = std::nullopt);
+
+private:
+    Socket socket_;
+};
+
+// Whether the calling thread's network namespace can have SCTP sockets at all: the sctp module
+// is loaded (its per-namespace /proc/net/sctp exists).
+bool sctp_loaded();
+
+}  // namespace warren::nft::netlink

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: Apache-2.0
+// Access policies and automatic host ports over the in-memory fake: the elements a policy becomes,
+// how it reads back, and which host port a port asking for 0 gets.
+#include "publisher/access_policy.hpp"
+#include "publisher/layout.hpp"
+#include "publisher/publisher_on.hpp"
+#include "ruleset/fake_backend.hpp"
+#include "shared_backend.hpp"
+
+#include <warren/nft.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "error_of.hpp"
+#include "ports.hpp"
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+using namespace warren::nft;
+using ruleset::FakeBackend;
+using ruleset::Family;
+using test::error_of;
+using test::port;
+
+namespace {
+
+const std::map<ruleset::Bytes, ruleset::Element>& elements(const FakeBackend& fake, Family family, const char* set)
+{
+    static const std::map<ruleset::Bytes, ruleset::Element> none;
+    const auto table = fake.state().find({family, "warren"});
+    if (table == fake.state().end() || !table->second.sets.contains(set))
+        return none;
+    return table->second.sets.at(set).elements;
+}
+
+PortMapping with_policy(PortMapping mapping, std::vector<std::string> allow, std::uint32_t max_connections = 0,
+                        std::uint32_t rate = 0, RateUnit unit = RateUnit::second)
+{
+    mapping.access.allow = std::move(allow);
+    mapping.access.max_connections = max_connections;
+    mapping.access.rate = rate;
+    mapping.access.rate_unit = unit;
+    return mapping;
+}
+
+// The source ranges of the allowed elements of a family's table, as text.
+std::set<std::string> allowed_ranges(const FakeBackend& fake, Family family)
+{
+    std::set<std::string> out;
+    for (const auto& [key, element] : elements(fake, family, layout::allowed_set))
+        if (const auto decoded = layout::decode_allowed_element(family, element))
+            out.insert(std::to_string(decoded->key.port) + " " + layout::to_string(decoded->range));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a policy becomes a policed element with its limits and an allowed element per source", "[policy]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    const auto asked = with_policy(port(8080, 80), {"10.1.2.3/16", "192.0.2.7", "10.1.0.0/24"}, 10, 5, RateUnit::minute);
+    const auto published = publisher.publish_ports("web", "10.88.0.2", std::vector{asked});
+    // Canonical: host bits cleared, a range inside another left out, in order, single addresses /32.
+    auto expected = asked;
+    expected.access.allow = {"10.1.0.0/16", "192.0.2.7/32"};
+    CHECK(published == std::vector{expected});
+    CHECK(publisher.published_ports("web") == std::vector{expected});
+
+    const auto& policed = elements(fake, Family::ip, layout::policed_set);
+    REQUIRE(policed.size() == 1);
+    const auto& limits = policed.begin()->second.expressions;
+    REQUIRE(limits.size() == 2);
+    CHECK(std::get<ruleset::expr::ConnLimit>(limits[0]).count == 10);
+    const auto& limit = std::get<ruleset::expr::Limit>(limits[1]);
+    CHECK(limit.rate == 5);
+    CHECK(limit.unit_seconds == 60);
+    CHECK(limit.burst == 5);
+    CHECK(allowed_ranges(fake, Family::ip) == std::set<std::string>{"8080 10.1.0.0/16", "8080 192.0.2.7/32"});
+
+    // A fresh publisher adopts the policy from the kernel's elements.
+    auto adopter = publisher_on(test::share(fake));
+    CHECK(adopter.published_ports("web") == std::vector{expected});
+    REQUIRE(adopter.all_published_ports().size() == 1);
+    CHECK(adopter.all_published_ports()[0].mapping.access == expected.access);
+
+    // Publishing the same again sends nothing.
+    const auto commits = fake.commit_attempts();
+    CHECK(publisher.publish_ports("web", "10.88.0.2", std::vector{asked}) == std::vector{expected});
+    CHECK(fake.commit_attempts() == commits);
+
+    // Changing the policy is one transaction with the port; the old sources go.
+    const auto changed = with_policy(port(8080, 80), {"172.16.0.0/12"});
+    publisher.publish_ports("web", "10.88.0.2", std::vector{changed});
+    CHECK(fake.commit_attempts() == commits + 1);
+    CHECK(allowed_ranges(fake, Family::ip) == std::set<std::string>{"8080 172.16.0.0/12"});
+    REQUIRE(elements(fake, Family::ip, layout::policed_set).size() == 1);
+    CHECK(elements(fake, Family::ip, layout::policed_set).begin()->second.expressions.empty());
+    CHECK(adopter.published_ports("web") == std::vector{changed});
+
+    // Without a policy the port has no policy elements; unpublishing removes them too.
+    publisher.publish_ports("web", "10.88.0.2", std::vector{port(8080, 80)});
+    CHECK(elements(fake, Family::ip, layout::policed_set).empty());
+    CHECK(elements(fake, Family::ip, layout::allowed_set).empty());
+    publisher.publish_ports("web", "10.88.0.2", std::vector{with_policy(port(8080, 80), {}, 3)});
+    CHECK(allowed_ranges(fake, Family::ip) == std::set<std::string>{"8080 0.0.0.0/0"});  // every source, within the limit
+    CHECK(publisher.published_ports("web")[0].access.allow.empty());
+    publisher.unpublish_ports("web");
+    CHECK(elements(fake, Family::ip, layout::policed_set).empty());
+    CHECK(elements(fake, Family::ip, layout::allowed_set).empty());
+}
+
+TEST_CASE("a dual-stack port's policy is split by family and read back whole", "[policy][ipv6]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    const ContainerAddresses dual{"10.88.0.2", "fd00:88::2"};
+    const auto asked = with_policy(port(8080, 80), {"2001:db8::/32", "10.0.0.0/8"}, 0, 20);
+    auto expected = asked;
+    expected.access.allow = {"10.0.0.0/8", "2001:db8::/32"};
+    CHECK(publisher.publish_ports("web", dual, std::vector{asked}) == std::vector{expected});
+    CHECK(allowed_ranges(fake, Family::ip) == std::set<std::string>{"8080 10.0.0.0/8"});
+    CHECK(allowed_ranges(fake, Family::ip6) == std::set<std::string>{"8080 2001:db8::/32"});
+    CHECK(elements(fake, Family::ip6, layout::policed_set).size() == 1);
+
+    // An allow-list without a source of a family the port is published in is refused.
+    const auto commits = fake.commit_attempts();
+    const auto only_v4 = with_policy(port(9090, 90), {"10.0.0.0/8"});
+    const auto error = error_of([&] { publisher.publish_ports("other", dual, std::vector{only_v4}); });
+    CHECK(error.code() == errc::invalid_argument);
+    CHECK_THAT(error.what(), Catch::Contains("no IPv6 source"));
+    CHECK(fake.commit_attempts() == commits);
+    // Published on IPv4 addresses only, it is fine.
+    auto v4_only = only_v4;
+    v4_only.host_ip = "0.0.0.0";
+    CHECK_NOTHROW(publisher.publish_ports("other", dual, std::vector{v4_only}));
+}
+
+TEST_CASE("ports asking for 0 get a free host port of the range, kept on republish", "[automatic]")
+{
+    FakeBackend fake;
+    PublisherOptions options;
+    options.automatic_ports = {40000, 40003};
+    auto publisher = publisher_on(test::share(fake), options);
+    publisher.publish_ports("taken", "10.88.0.9", std::vector{port(40001, 80)});
+
+    const auto first = publisher.publish_ports("a", "10.88.0.2", std::vector{port(0, 80), port(0, 443), port(8080, 8080)});
+    REQUIRE(first.size() == 3);
+    std::set<std::uint16_t> chosen;
+    for (const auto& mapping : first)
+        if (mapping.host_port != 8080) {
+            CHECK(mapping.host_port >= 40000);
+            CHECK(mapping.host_port <= 40003);
+            CHECK(mapping.host_port != 40001);
+            chosen.insert(mapping.host_port);
+        }
+    CHECK(chosen.size() == 2);
+    CHECK(publisher.published_ports("a") == first);
+
+    // The same request again keeps the ports: nothing is sent.
+    const auto commits = fake.commit_attempts();
+    CHECK(publisher.publish_ports("a", "10.88.0.2", std::vector{port(0, 80), port(0, 443), port(8080, 8080)}) == first);
+    CHECK(fake.commit_attempts() == commits);
+
+    // One port left in the range; a request for two fails as a whole.
+    const auto error = error_of([&] { publisher.publish_ports("b", "10.88.0.3", std::vector{port(0, 80), port(0, 81)}); });
+    CHECK(error.code() == errc::port_conflict);
+    CHECK_THAT(error.what(), Catch::Contains("no free host port in 40000-40003"));
+    CHECK(fake.commit_attempts() == commits);
+    CHECK(publisher.published_ports("b").empty());
+    CHECK(publisher.publish_ports("b", "10.88.0.3", std::vector{port(0, 80)}).size() == 1);
+
+    // Bad ranges are refused when the publisher is made.
+    PublisherOptions backwards;
+    backwards.automatic_ports = {50000, 40000};
+    CHECK(error_of([&] { publisher_on(test::share(fake), backwards); }).code() == errc::invalid_argument);
+}
+
+TEST_CASE("a dual-stack port asking for 0 gets one number on both families", "[automatic][ipv6]")
+{
+    FakeBackend fake;
+    PublisherOptions options;
+    options.automatic_ports = {41000, 41001};
+    auto publisher = publisher_on(test::share(fake), options);
+    // 41000 is taken on IPv6 only: the dual-stack port cannot have it.
+    publisher.publish_ports("v6", "fd00:88::9", std::vector{port(41000, 80)});
+    const auto published = publisher.publish_ports("dual", ContainerAddresses{"10.88.0.2", "fd00:88::2"}, std::vector{port(0, 80)});
+    REQUIRE(published.size() == 1);
+    CHECK(published[0].host_port == 41001);
+    CHECK(published[0].host_ip.empty());
+}
+
+TEST_CASE("requests of one batch asking for 0 get distinct ports", "[automatic][engine]")
+{
+    FakeBackend fake;
+    PublisherOptions options;
+    options.automatic_ports = {42000, 42009};
+    auto engine = engine_on(test::share(fake), options);
+    std::vector<std::vector<PortMapping>> results(10);
+    std::vector<std::exception_ptr> errors(11);
+    for (std::size_t i = 0; i <= 10; ++i)
+        engine.publish_ports("t" + std::to_string(i), "10.88.0." + std::to_string(i + 2), std::vector{port(0, 80)},
+                             [&, i](std::exception_ptr error, std::vector<PortMapping> ports) {
+                                 errors[i] = error;
+                                 if (i < results.size())
+                                     results[i] = std::move(ports);
+                             });
+    do {
+        const auto wait = engine.run();
+        if (wait.until)
+            std::this_thread::sleep_until(*wait.until);
+    } while (engine.busy());
+    std::set<std::uint16_t> chosen;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        INFO(i);
+        CHECK_FALSE(errors[i]);
+        REQUIRE(results[i].size() == 1);
+        chosen.insert(results[i][0].host_port);
+    }
+    CHECK(chosen.size() == 10);
+    // The eleventh finds the range full.
+    REQUIRE(errors[10]);
+    CHECK(error_of([&] { std::rethrow_exception(errors[10]); }).code() == errc::port_conflict);
+    CHECK(fake.commit_attempts() == 1);
+}
