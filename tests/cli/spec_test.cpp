@@ -267,7 +267,8 @@ TEST_CASE("bad port specs are refused with a message that says what is right", "
     CHECK_THAT(spec_refusal("[]:80:80"), Catch::Contains("the brackets hold no host address"));
     CHECK_THAT(spec_refusal("[::1:80:80"), Catch::Contains("has no ']'"));
     CHECK_THAT(spec_refusal("[::]80:80"), Catch::Contains("must be followed by ':'"));
-    CHECK_THAT(spec_refusal("[::]:1:2:3"), Catch::Contains("a host port (empty for a free one) and a container port after the host address"));
+    CHECK_THAT(spec_refusal("[::]:1:2:3"),
+               Catch::Contains("a host port (empty for a free one) and a container port after the host address"));
     CHECK_THAT(spec_refusal("80:80/TCP"), Catch::Contains("unknown protocol \"TCP\""));
     CHECK_THAT(spec_refusal("http:80"), Catch::Contains("host port \"http\" is not a number; use a number from 1 to 65535"));
     CHECK_THAT(spec_refusal("8080:"), Catch::Contains("the container port is missing"));
