@@ -3,6 +3,8 @@
 // both implement it, with the same all-or-nothing semantics and the same errors.
 #pragma once
 
+#include "netlink/sock_diag.hpp"
+
 #include "ruleset/changes.hpp"
 #include "ruleset/objects.hpp"
 #include "ruleset/transaction.hpp"
@@ -101,6 +103,10 @@ public:
     // commit() in two steps, for callers that must not wait: sends the commit and returns at once;
     // the PendingCommit reads the answer. `commit` must outlive it. Throws Error (TransactionTooLarge
     // when it cannot be sent). By default it commits at once, and the answer is there already.
+    // The host's sockets of one protocol and family that receive traffic for their local port
+    // (netlink::SocketDiag::receiving()), on `ports` or on any: what a publish must not shadow.
+    virtual std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports) = 0;
+
     virtual std::unique_ptr<PendingCommit> send(const Commit& commit, std::optional<std::uint32_t> expected_generation)
     {
         struct Answered final : PendingCommit {

@@ -220,6 +220,18 @@ std::size_t FakeBackend::forget_flows(std::span<const FlowMatch> matches)
     return 0;
 }
 
+std::vector<netlink::SocketEntry> FakeBackend::receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports)
+{
+    std::lock_guard lock(mutex_);
+    std::vector<netlink::SocketEntry> out;
+    // As the kernel's dump of one address family: IPv6 sockets on IPv4-mapped addresses are IPv6's.
+    for (const auto& socket : sockets_)
+        if (socket.protocol == protocol && (socket.ipv6_socket ? Family::ip6 : Family::ip) == family &&
+            (!ports || std::find(ports->begin(), ports->end(), socket.port) != ports->end()))
+            out.push_back(socket);
+    return out;
+}
+
 void FakeBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container)
 {
     std::lock_guard lock(mutex_);

@@ -54,6 +54,8 @@ public:
     // Recorded, for tests to read: the fake has no connections and no interfaces.
     std::size_t forget_flows(std::span<const FlowMatch> matches) override;
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override;
+    // The sockets set with set_sockets(), as a sock_diag dump would filter them.
+    std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports) override;
 
     // Test hooks ------------------------------------------------------------------------------
     const State& state() const noexcept { return state_; }
@@ -65,6 +67,12 @@ public:
     const std::vector<FlowMatch>& forgotten_flows() const noexcept { return forgotten_; }
     const std::vector<std::array<std::uint8_t, 4>>& route_localnet() const noexcept { return route_localnet_; }
     std::size_t commit_attempts() const noexcept { return attempts_; }
+    // The host's sockets, as far as the publisher's socket check can see: none unless set here.
+    void set_sockets(std::vector<netlink::SocketEntry> sockets)
+    {
+        std::lock_guard lock(mutex_);
+        sockets_ = std::move(sockets);
+    }
     // Runs before a commit is applied; lets a test act as a concurrent writer or inject a failure.
     std::function<void(const Commit&)> before_commit;
     // The same, for a test whose publisher commits from another thread too (a healing thread).
@@ -88,6 +96,7 @@ private:
     std::vector<Commit> committed_;
     std::vector<FlowMatch> forgotten_;
     std::vector<std::array<std::uint8_t, 4>> route_localnet_;
+    std::vector<netlink::SocketEntry> sockets_;
     std::size_t attempts_ = 0;
 };
 
