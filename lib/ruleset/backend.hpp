@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <span>
 #include <string>
 #include <utility>
@@ -36,9 +37,50 @@ struct TableSnapshot {
     bool owned_by_us = false;                                       // the owner is the backend's own socket
     std::map<std::string, Chain> chains;                            // those asked for that exist, with their hooks and policies
     std::map<std::string, std::vector<std::string>> rule_comments;  // per chain, in rule order
+    std::map<std::string, std::vector<Rule>> rules;                 // the same rules, as as_reported() gives them
     std::map<std::string, SetShape> sets;
     std::map<std::string, std::vector<Element>> elements;  // for the sets asked for
 };
+
+// A register as the kernel reports it: it keeps registers in 4-byte units and names the first of
+// each 16-byte register by the 16-byte register's number (NFT_REG32_04 reads back as NFT_REG_2).
+constexpr Reg as_reported(Reg reg) noexcept
+{
+    const auto n = static_cast<std::uint32_t>(reg);
+    return n >= 8 && (n - 8) % 4 == 0 ? static_cast<Reg>((n - 8) / 4 + 1) : reg;
+}
+
+// A rule as a snapshot reads it back: its registers as the kernel reports them, and no set ids of
+// lookups and updates (the kernel does not report them).
+inline Rule as_reported(Rule rule)
+{
+    const auto regs = [](auto&... r) { ((r = as_reported(r)), ...); };
+    for (auto& expression : rule.expressions)
+        std::visit(
+            [&](auto& e) {
+                using T = std::decay_t<decltype(e)>;
+                if constexpr (std::is_same_v<T, expr::Meta> || std::is_same_v<T, expr::Payload> || std::is_same_v<T, expr::Ct> ||
+                              std::is_same_v<T, expr::Fib>)
+                    regs(e.dreg);
+                else if constexpr (std::is_same_v<T, expr::MetaSet> || std::is_same_v<T, expr::Cmp>)
+                    regs(e.sreg);
+                else if constexpr (std::is_same_v<T, expr::Bitwise>)
+                    regs(e.sreg, e.dreg);
+                else if constexpr (std::is_same_v<T, expr::Dnat>)
+                    regs(e.addr, e.port);
+                else if constexpr (std::is_same_v<T, expr::Lookup>) {
+                    regs(e.sreg);
+                    if (e.dreg)
+                        regs(*e.dreg);
+                    e.set_id = 0;
+                } else if constexpr (std::is_same_v<T, expr::Dynset>) {
+                    regs(e.key);
+                    e.set_id = 0;
+                }
+            },
+            expression);
+    return rule;
+}
 
 // Connections to one host port, for deleting their connection tracking entries: those whose
 // original direction went to `port` (and to `address`, when given) over `l4proto`.

@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // An in-memory nf_tables for unit tests: applies a transaction to a copy of its state and keeps the
 // copy only if every operation succeeded, with the kernel's errnos and generation-id check.
+// Modelled as the kernel behaves: elements of a set of concatenated ranges (NFT_SET_INTERVAL with a
+// key of several fields) are refused when their first or last key lies in an existing element's
+// ranges (EEXIST, the same ranges again being fine without EXCL), a range that ends before it starts
+// is EINVAL, and a removal removes the element whose ranges hold its first key, whatever key end it
+// names (ENOENT when none does); a key end anywhere else is EINVAL.
+// A packet limit without a burst gets 5; a rule's Dynset gives its set the size 65535 if it has
+// none, and cannot update a set of ranges (EOPNOTSUPP); a Jump needs a regular chain that exists.
+// Sets and chains that rules refer to cannot be removed (EBUSY).
 #pragma once
 
 #include "ruleset/backend.hpp"
