@@ -60,6 +60,14 @@ bool jumps_to(const FakeBackend::TableState& table, const std::string& target)
     return false;
 }
 
+// Whether the kernel keeps the set in a hash of a fixed size: a set with a size that is neither of
+// ranges nor updated with timeouts or from the packet path. Such a hash takes no element
+// expressions and no updates.
+bool fixed_size_hash(const Set& set)
+{
+    return set.size != 0 && !(set.flags & (NFT_SET_INTERVAL | NFT_SET_TIMEOUT | NFT_SET_EVAL));
+}
+
 // A rule's references, as nf_tables checks them when it takes the rule: the errno, or 0. Binding a
 // Dynset to a set without a size gives the set the size 65535, as the kernel does.
 int bind_rule(FakeBackend::TableState& table, const Rule& rule)
@@ -78,8 +86,9 @@ int bind_rule(FakeBackend::TableState& table, const Rule& rule)
     for (const auto& expression : rule.expressions)
         if (const auto* dynset = std::get_if<expr::Dynset>(&expression)) {
             auto& declaration = table.sets.at(dynset->set).declaration;
-            if (declaration.flags & NFT_SET_INTERVAL)
-                return EOPNOTSUPP;  // a set of ranges cannot be updated from the packet path
+            // Sets of ranges, and fixed-size hashes, cannot be updated from the packet path.
+            if (declaration.flags & NFT_SET_INTERVAL || fixed_size_hash(declaration))
+                return EOPNOTSUPP;
             if (declaration.size == 0)
                 declaration.size = 65535;
         }
@@ -123,8 +132,10 @@ std::map<Bytes, Element>::iterator range_holding(FakeBackend::SetState& set, con
 
 // An element's expressions as the kernel keeps them (a packet limit without a burst gets 5), or the
 // errno it refuses them with.
-int normalize_expressions(Element& element)
+int normalize_expressions(const Set& set, Element& element)
 {
+    if (!element.expressions.empty() && fixed_size_hash(set))
+        return EOPNOTSUPP;
     for (auto& expression : element.expressions) {
         if (std::holds_alternative<expr::Foreign>(expression))
             return EOPNOTSUPP;
@@ -163,7 +174,7 @@ int apply_range(FakeBackend::SetState& set, const Operation& op, const Element& 
     if (!ordered(set.declaration.key, object.key, end))
         return EINVAL;
     Element added = object;
-    if (const int err = normalize_expressions(added))
+    if (const int err = normalize_expressions(set.declaration, added))
         return err;
     set.elements.emplace(object.key, std::move(added));
     return 0;
@@ -290,8 +301,15 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                         return 0;
                     }
                     Element added = object;
-                    if (const int err = normalize_expressions(added))
+                    if (const int err = normalize_expressions(declaration, added))
                         return err;
+                    // The kernel's garbage collector removes, within seconds, an element of a set
+                    // updated from the packet path whose ct count sees no connection: the fake has
+                    // none, so such an element is gone at once.
+                    if (declaration.flags & NFT_SET_EVAL &&
+                        std::any_of(added.expressions.begin(), added.expressions.end(),
+                                    [](const ElementExpression& e) { return std::holds_alternative<expr::ConnLimit>(e); }))
+                        return 0;
                     elements.emplace(object.key, std::move(added));
                     return 0;
                 }

@@ -7,7 +7,10 @@
 // is EINVAL, and a removal removes the element whose ranges hold its first key, whatever key end it
 // names (ENOENT when none does); a key end anywhere else is EINVAL.
 // A packet limit without a burst gets 5; a rule's Dynset gives its set the size 65535 if it has
-// none, and cannot update a set of ranges (EOPNOTSUPP); a Jump needs a regular chain that exists.
+// none, and cannot update a set of ranges or a plain set with a size (EOPNOTSUPP), which takes no
+// element expressions either; an element with a ct count added to an NFT_SET_EVAL set is accepted
+// and gone at once (the kernel collects it within seconds when it counts no connection, and the
+// fake has none); a Jump needs a regular chain that exists.
 // Sets and chains that rules refer to cannot be removed (EBUSY).
 #pragma once
 

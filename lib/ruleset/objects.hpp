@@ -96,10 +96,14 @@ struct Set {
     bool counter = false;     // every element carries a packet/byte counter
     std::uint32_t id = 0;     // NFTA_SET_ID: lets rules in the same batch refer to a new set
     // As in SetShape. NFT_SET_INTERVAL with a key of several fields is a set of concatenated ranges
-    // (the encoder then describes each field's length, as the kernel needs for it); NFT_SET_EVAL
-    // (nft's `flags dynamic`) is what a rule's Dynset needs. The kernel gives a set without a size
-    // the size 65535 when a Dynset first refers to it (and reports that size from then on): such a
-    // set needs its own size to read back as declared.
+    // (the encoder then describes each field's length, as the kernel needs for it). A rule's Dynset
+    // updates a hash set with or without NFT_SET_EVAL (nft's `flags dynamic`), but the kernel
+    // garbage-collects, within seconds, an element of an NFT_SET_EVAL set whose ct count sees no
+    // open connection: elements with ConnLimit belong in a set without it. Such a set must have no
+    // size (with one, the kernel picks a hash that refuses element expressions and updates,
+    // EOPNOTSUPP); the kernel gives a set without a size the size 65535 when a Dynset first refers
+    // to it and reports that size from then on. nft 1.0.6 lists such a set's elements but refuses
+    // them in a script ("missing statement in set declaration") unless the set is NFT_SET_EVAL.
     std::uint32_t flags = 0;
     std::uint64_t timeout = 0;
     std::uint32_t size = 0;
@@ -227,8 +231,9 @@ struct Dnat {
 struct Masquerade {
     friend bool operator==(const Masquerade&, const Masquerade&) = default;
 };
-// update @set { key }: finds the key's element (adding it if missing, as the kernel's dynset does)
-// and runs its expressions; the rule goes on only if every one matched.
+// update @set { key }: finds the key's element (adding it if missing, as the kernel's dynset does,
+// without expressions and while the set is below its size) and runs its expressions; the rule goes
+// on only if every one matched.
 struct Dynset {
     std::string set;
     std::uint32_t set_id;

@@ -4,6 +4,8 @@
 // listed by nft as nft would write them, and reloaded by nft from its own listing.
 #include "support.hpp"
 
+#include <arpa/inet.h>  // before the linux/ headers, which then skip their own struct in_addr
+
 #include "netlink/kernel_backend.hpp"
 #include "publisher/repair.hpp"
 
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 using namespace kt;
@@ -284,4 +287,36 @@ TEST_CASE_METHOD(FreshNetns, "the layout's fixed rules read back as written, wha
             }
         }
     }
+}
+
+TEST_CASE_METHOD(FreshNetns, "an update of a plain set runs its element's limit on each packet", "[policy-objects]")
+{
+    check_output({"ip", "link", "set", "lo", "up"});
+    KernelBackendImpl backend;
+    Transaction tx(table(Family::ip));
+    tx.add(table(Family::ip)).add(policed()).add(police());
+    tx.create(policed_element(l4_udp, 9999, {expr::Limit{1, 3600, 2}}));
+    backend.commit(tx, std::nullopt);
+    // The update as the police chain does it, counted by nft: only packets within the limit get past it.
+    nft({"add", "chain", "ip", table(Family::ip).name, "out", "{ type filter hook output priority 0; }"});
+    nft({"add", "rule", "ip", table(Family::ip).name, "out", "meta", "l4proto", "udp", "update", "@policed", "{", "meta",
+         "l4proto", ".", "th", "dport", "}", "counter"});
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9999);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 5; ++i)
+        CHECK(sendto(fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 1);
+    to.sin_port = htons(9998);  // no element: the update adds one (no expressions), and the packet goes on
+    CHECK(sendto(fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 1);
+    close(fd);
+    const auto out = nft({"list", "chain", "ip", table(Family::ip).name, "out"});
+    INFO(out);
+    CHECK_THAT(out, Catch::Contains("counter packets 3 "));
+    // The element the update added stays: a plain set is never garbage-collected.
+    const std::vector<Element> expected = {policed_element(l4_udp, 9998, {}, ""),
+                                           policed_element(l4_udp, 9999, {expr::Limit{1, 3600, 2}})};
+    CHECK(elements_of(backend, Family::ip, "policed") == expected);
 }

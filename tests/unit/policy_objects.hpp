@@ -8,6 +8,8 @@
 #include "ruleset/objects.hpp"
 #include "ruleset/transaction.hpp"
 
+#include <netinet/in.h>  // before the linux/ headers, which then skip their own struct in_addr
+
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 

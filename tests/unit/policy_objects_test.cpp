@@ -431,3 +431,30 @@ TEST_CASE("the fake gives a dynamic set without a size 65535 when a rule updates
     missing.add(Rule{"other", {expr::Jump{"nowhere"}}, ""});
     CHECK(errno_of(fake, missing) == ENOENT);
 }
+
+TEST_CASE("the fake loses ct count elements of a dynamic set, and a plain set with a size takes no expressions",
+          "[fake][policy-objects]")
+{
+    ruleset::FakeBackend fake;
+    Transaction tx(table(Family::ip));
+    tx.add(table(Family::ip)).add(policed_dynamic()).add(police());
+    for (const auto& element : policed_elements())
+        tx.create(element);
+    fake.commit(tx, std::nullopt);
+    const auto sets = element_sets();
+    const auto kept = fake.snapshot(table(Family::ip), {}, sets).elements.at("policed");
+    CHECK(kept == std::vector<Element>{policed_elements()[1]});  // the one without ct count
+
+    auto sized = policed();
+    sized.name = "sized";
+    sized.size = 1000;
+    Transaction plain(table(Family::ip));
+    plain.add(sized);
+    auto element = policed_elements().front();
+    element.set = "sized";
+    plain.create(element);
+    CHECK(errno_of(fake, plain) == EOPNOTSUPP);
+    Transaction update(table(Family::ip));
+    update.add(sized).add(Rule{"police", {expr::Meta{NFT_META_L4PROTO, Reg::r1}, expr::Dynset{"sized", 0, Reg::r1}}, ""});
+    CHECK(errno_of(fake, update) == EOPNOTSUPP);
+}
