@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace kt {
@@ -33,6 +34,31 @@ std::string cli_ok(std::vector<std::string> args)
     REQUIRE(result.exit_code == 0);
     CHECK(result.err.empty());
     return result.out;
+}
+
+nlohmann::json list_json(std::vector<std::string> extra)
+{
+    std::vector<std::string> args{"list", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto out = cli_ok(args);
+    INFO(out);
+    auto parsed = nlohmann::json::parse(out);
+    REQUIRE(parsed.is_array());
+    return parsed;
+}
+
+void require_refused(const std::vector<std::string>& args, int status, const std::vector<std::string>& words)
+{
+    const auto result = cli(args);
+    INFO(result.describe(args));
+    CHECK(result.exit_code == status);
+    CHECK(result.out.empty());
+    REQUIRE(!result.err.empty());
+    CHECK(result.err.starts_with("warren-nft: "));
+    CHECK(result.err.back() == '\n');
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    for (const auto& word : words)
+        CHECK(result.err.find(word) != std::string::npos);
 }
 
 std::string answer(const sandbox::Topology& net, std::uint16_t port, const std::string& payload)

@@ -7,6 +7,8 @@
 #include "process.hpp"
 #include "traffic.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,6 +23,13 @@ sandbox::CommandResult cli(std::vector<std::string> args);
 
 // Runs it and requires exit status 0 and nothing on stderr; returns stdout.
 std::string cli_ok(std::vector<std::string> args);
+
+// `warren-nft list --json` with `extra` arguments, parsed; requires an array.
+nlohmann::json list_json(std::vector<std::string> extra = {});
+
+// A refused command: the status, nothing on stdout, and one line on stderr that contains every one
+// of `words`.
+void require_refused(const std::vector<std::string>& args, int status, const std::vector<std::string>& words);
 
 // What a client of `net` gets back from the echo server behind host port `port` (one new TCP
 // connection to the host): the reply, or "no reply: " and why.

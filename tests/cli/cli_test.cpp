@@ -27,25 +27,14 @@ using warren::nft::printable;
 using warren::nft::quote;
 
 // What `list` prints when nothing is published: the header alone.
-const std::string empty_list = "TASK  FAMILY  HOST  PORT  CONTAINER  NAME  PACKETS  BYTES\n";
-
-json list_json(std::vector<std::string> extra = {})
-{
-    std::vector<std::string> args{"list", "--json"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    const auto out = cli_ok(args);
-    INFO(out);
-    auto parsed = json::parse(out);
-    REQUIRE(parsed.is_array());
-    return parsed;
-}
+const std::string empty_list = "TASK  FAMILY  HOST  PORT  CONTAINER  NAME  PACKETS  BYTES  ACCESS\n";
 
 // The ports of `list --json` of one family ("ipv4", "ipv6") as nft would show them, sorted.
 std::vector<KernelPort> as_kernel_ports(const json& list, const std::string& family = "ipv4")
 {
     std::vector<KernelPort> ports;
     for (const auto& port : list) {
-        REQUIRE(port.size() == 10);
+        REQUIRE(port.size() == 11);
         if (port.at("family") != family)
             continue;
         const auto name = port.at("name").get<std::string>();
@@ -71,21 +60,6 @@ std::vector<std::string> line_words(const std::string& text, const std::string& 
     return {std::istream_iterator<std::string>(line), {}};
 }
 
-// A refused command: the status, and one line on stderr that contains every one of `words`.
-void require_refused(const std::vector<std::string>& args, int status, const std::vector<std::string>& words)
-{
-    const auto result = cli(args);
-    INFO(result.describe(args));
-    CHECK(result.exit_code == status);
-    CHECK(result.out.empty());
-    REQUIRE(!result.err.empty());
-    CHECK(result.err.starts_with("warren-nft: "));
-    CHECK(result.err.back() == '\n');
-    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
-    for (const auto& word : words)
-        CHECK(result.err.find(word) != std::string::npos);
-}
-
 struct BadCall {
     std::vector<std::string> args;
     int status;
@@ -100,12 +74,12 @@ std::vector<BadCall> bad_calls()
     for (int port = 1; port <= 513; ++port)
         too_many_ports.insert(too_many_ports.end(), {"-p", std::to_string(port) + ":80"});
     return {
-        {{"publish", "--task", "t", "--ip", ip, "-p", "8080"}, 2, {"\"8080\"", "HOST_PORT:CONTAINER_PORT"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "1:2:3:4"}, 2, {"\"1:2:3:4\"", "HOST_PORT:CONTAINER_PORT"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", ""}, 2, {"-p \"\": ", "container port", "missing"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "1:2:3:4"}, 2, {"\"1:2:3:4\"", "[[HOST_IP:]HOST_PORT:]CONTAINER_PORT"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "http:80"}, 2, {"host port \"http\"", "not a number", "1 to 65535"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:"}, 2, {"container port", "missing"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "+80:80"}, 2, {"host port \"+80\"", "not a number"}},
-        {{"publish", "--task", "t", "--ip", ip, "-p", "0:80"}, 2, {"-p \"0:80\": ", "host port 0", "1-65535"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "0-2:80-82"}, 2, {"-p \"0-2:80-82\": ", "starts at 0"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:0"}, 2, {"-p \"8080:0\": ", "container port 0", "1-65535"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "70000:80"}, 2, {"host port \"70000\"", "out of range"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:70000"}, 2, {"container port \"70000\"", "out of range"}},
@@ -179,6 +153,24 @@ std::vector<BadCall> bad_calls()
          {"--name: ", "port name", "only letters, digits"}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "-p", "8080:81/tcp"}, 2, {"-p: ", "8080/tcp", "twice"}},
         {too_many_ports, 2, {"-p: ", "513 ports", "at most 512"}},
+        // Access policies: each option named, with what would be right.
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--allow", "10.0.0.0/33"}, 2, {"--allow: ", "\"10.0.0.0/33\""}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--allow", "everyone"}, 2, {"--allow: ", "\"everyone\""}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--allow", ""}, 2, {"--allow: "}},
+        {{"publish", "--task", "t", "--ip", ip, "--ip", ip6, "-p", "8080:80", "--allow", "10.0.0.0/8"},
+         2,
+         {"--allow: ", "\"8080:80\"", "IPv6", "::/0"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--max-connections", "ten"},
+         2,
+         {"--max-connections: ", "\"ten\"", "not a number", "1 to 1000000"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--max-connections", "-1"}, 2, {"--max-connections"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--max-connections", "1000001"},
+         2,
+         {"--max-connections: ", "out of range"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--rate", "5"}, 2, {"--rate: ", "\"5\"", "N/second"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--rate", "5/sec"}, 2, {"--rate: ", "\"5/sec\"", "N/minute"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--rate", "fast/second"}, 2, {"--rate: ", "not a number"}},
+        {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--rate", "99999999999/hour"}, 2, {"--rate: ", "out of range"}},
         // Refused before the kernel is asked: --counters does not make the table count either.
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:70000", "--counters"}, 2, {"container port \"70000\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--bogus"}, 2, {"--bogus"}},
@@ -219,13 +211,13 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     // 0.0.0.0 is every IPv4 address, which for a container with only an IPv4 address is every address.
     CHECK(web[0] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8080,"container_ip":"10.0.0.2",)"
                                 R"("container_port":80,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
-                                R"("family":"ipv4"})"));
+                                R"("family":"ipv4","access":{"allow":[],"max_connections":0,"rate":0,"rate_unit":"second"}})"));
     CHECK(web[1] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8443,"container_ip":"10.0.0.2",)"
                                 R"("container_port":443,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
-                                R"("family":"ipv4"})"));
+                                R"("family":"ipv4","access":{"allow":[],"max_connections":0,"rate":0,"rate_unit":"second"}})"));
     CHECK(web[2] == json::parse(R"({"task":"web-1","protocol":"udp","host_port":5353,"container_ip":"10.0.0.2",)"
                                 R"("container_port":53,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
-                                R"("family":"ipv4"})"));
+                                R"("family":"ipv4","access":{"allow":[],"max_connections":0,"rate":0,"rate_unit":"second"}})"));
     // Keys in the documented order.
     CHECK(cli_ok({"list", "--json", "--task", "db"}).find(R"("task": "db",
     "protocol": "sctp")") != std::string::npos);
@@ -234,12 +226,12 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     INFO(table);
     // Ordered by protocol and host port; columns aligned; no trailing blanks; "-" for no counters.
     CHECK(table ==
-          "TASK   FAMILY  HOST  PORT       CONTAINER      NAME  PACKETS  BYTES\n"
-          "db     ipv4    *     5432/tcp   10.0.0.3:5432              -      -\n"
-          "web-1  ipv4    *     8080/tcp   10.0.0.2:80    web         -      -\n"
-          "web-1  ipv4    *     8443/tcp   10.0.0.2:443   web         -      -\n"
-          "web-1  ipv4    *     5353/udp   10.0.0.2:53    web         -      -\n"
-          "db     ipv4    *     9000/sctp  10.0.0.3:9000              -      -\n");
+          "TASK   FAMILY  HOST  PORT       CONTAINER      NAME  PACKETS  BYTES  ACCESS\n"
+          "db     ipv4    *     5432/tcp   10.0.0.3:5432              -      -  -\n"
+          "web-1  ipv4    *     8080/tcp   10.0.0.2:80    web         -      -  -\n"
+          "web-1  ipv4    *     8443/tcp   10.0.0.2:443   web         -      -  -\n"
+          "web-1  ipv4    *     5353/udp   10.0.0.2:53    web         -      -  -\n"
+          "db     ipv4    *     9000/sctp  10.0.0.3:9000              -      -  -\n");
     CHECK(std::count(table.begin(), table.end(), '\n') == 6);
 
     // Publishing again replaces the task's ports.
@@ -274,7 +266,7 @@ TEST_CASE_METHOD(FreshNetns, "list and unpublish without a table create none", "
     CHECK(tables().empty());
     cli_ok({"publish", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80"});
     CHECK(list_json().size() == 1);
-    CHECK(warren_chains().size() == 5);  // prerouting, output, postrouting, forward, guard
+    CHECK(warren_chains().size() == 7);  // prerouting, output, postrouting, forward, guard, police, bound_police
 }
 
 TEST_CASE_METHOD(FreshNetns, "list shows the packet and byte counters of each port's destination", "[cli][counters]")
@@ -307,7 +299,7 @@ TEST_CASE_METHOD(FreshNetns, "list shows the packet and byte counters of each po
     const auto table = cli_ok({"list"});
     INFO(table);
     CHECK(table.find(" " + std::to_string(kernel[0].packets) + "  ") != std::string::npos);
-    CHECK(table.find(" " + std::to_string(kernel[0].bytes) + "\n") != std::string::npos);
+    CHECK(table.find(" " + std::to_string(kernel[0].bytes) + "  -\n") != std::string::npos);
 
     // A destination missing from the backends set (deleted by hand) has no counters to show.
     nft({"delete", "element", "ip", "warren", "backends", "{ 10.200.2.2 . udp . 53 }"});
@@ -316,7 +308,8 @@ TEST_CASE_METHOD(FreshNetns, "list shows the packet and byte counters of each po
     CHECK(damaged[2].at("bytes").is_null());
     const auto text = cli_ok({"list", "--task", "web-1"});
     INFO(text);
-    CHECK(line_words(text, "5353/udp") == std::vector<std::string>{"web-1", "ipv4", "*", "5353/udp", "10.200.2.2:53", "-", "-"});
+    CHECK(line_words(text, "5353/udp") ==
+          std::vector<std::string>{"web-1", "ipv4", "*", "5353/udp", "10.200.2.2:53", "-", "-", "-"});
 }
 
 TEST_CASE_METHOD(FreshNetns, "nft list table warren agrees with list --json", "[cli]")
@@ -340,11 +333,11 @@ TEST_CASE_METHOD(FreshNetns, "nft list table warren agrees with list --json", "[
     const auto table = cli_ok({"list", "--task", "b@node/1"});
     INFO(table);
     CHECK(line_words(table, "172.17.0.3:443") ==
-          std::vector<std::string>{"b@node/1", "ipv4", "10.9.0.1", "8443/tcp", "172.17.0.3:443", "-", "-"});
+          std::vector<std::string>{"b@node/1", "ipv4", "10.9.0.1", "8443/tcp", "172.17.0.3:443", "-", "-", "-"});
     CHECK(line_words(table, "172.17.0.3:444") ==
-          std::vector<std::string>{"b@node/1", "ipv4", "10.9.0.2", "8443/tcp", "172.17.0.3:444", "-", "-"});
+          std::vector<std::string>{"b@node/1", "ipv4", "10.9.0.2", "8443/tcp", "172.17.0.3:444", "-", "-", "-"});
     CHECK(line_words(table, "172.17.0.3:80") ==
-          std::vector<std::string>{"b@node/1", "ipv4", "*", "8081/tcp", "172.17.0.3:80", "-", "-"});
+          std::vector<std::string>{"b@node/1", "ipv4", "*", "8081/tcp", "172.17.0.3:80", "-", "-", "-"});
     const auto json_b = list_json({"--task", "b@node/1"});
     REQUIRE(json_b.size() == 3);
     CHECK(json_b[0].at("host_ip") == "");
@@ -379,7 +372,8 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
                     {"packets", nullptr},
                     {"bytes", nullptr},
                     {"host_ip", host_ip},
-                    {"family", family}};
+                    {"family", family},
+                    {"access", {{"allow", json::array()}, {"max_connections", 0}, {"rate", 0}, {"rate_unit", "second"}}}};
     };
     CHECK(listed == json{entry("ipv4", "tcp", 5432, "10.0.0.2", 5432, "10.9.0.1"), entry("ipv4", "tcp", 8080, "10.0.0.2", 80, ""),
                          entry("ipv6", "tcp", 8080, "fd00::2", 80, ""), entry("ipv6", "tcp", 8443, "fd00::2", 443, ""),
@@ -400,11 +394,11 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
     const auto table = cli_ok({"list"});
     INFO(table);
     CHECK(line_words(table, "[fd00::2]:443") ==
-          std::vector<std::string>{"dual", "ipv6", "*", "8443/tcp", "[fd00::2]:443", "svc", "-", "-"});
+          std::vector<std::string>{"dual", "ipv6", "*", "8443/tcp", "[fd00::2]:443", "svc", "-", "-", "-"});
     CHECK(line_words(table, "[fd00::2]:70") ==
-          std::vector<std::string>{"dual", "ipv6", "2001:db8::10", "7070/udp", "[fd00::2]:70", "svc", "-", "-"});
+          std::vector<std::string>{"dual", "ipv6", "2001:db8::10", "7070/udp", "[fd00::2]:70", "svc", "-", "-", "-"});
     CHECK(line_words(table, "10.0.0.2:5432") ==
-          std::vector<std::string>{"dual", "ipv4", "10.9.0.1", "5432/tcp", "10.0.0.2:5432", "svc", "-", "-"});
+          std::vector<std::string>{"dual", "ipv4", "10.9.0.1", "5432/tcp", "10.0.0.2:5432", "svc", "-", "-", "-"});
     CHECK(std::count(table.begin(), table.end(), '\n') == 7);
 
     // [::] and 0.0.0.0 do not conflict with each other; an IPv6 address does with [::] (docker's rules).
@@ -563,7 +557,7 @@ TEST_CASE_METHOD(FreshNetns, "a port on 127.0.0.1 serves the host's own processe
     CHECK(listed[0].at("host_ip") == "127.0.0.1");
     CHECK(listed[0].at("host_port") == 15432);
     CHECK(line_words(cli_ok({"list"}), "15432/tcp") ==
-          std::vector<std::string>{"db", "ipv4", "127.0.0.1", "15432/tcp", "10.200.2.2:8080", "-", "-"});
+          std::vector<std::string>{"db", "ipv4", "127.0.0.1", "15432/tcp", "10.200.2.2:8080", "-", "-", "-"});
 
     // From the host: 127.0.0.1 reaches the container, which sees the host's address on its network
     // (the loopback source is masqueraded); route_localnet is on for the interface towards it.
@@ -685,7 +679,7 @@ TEST_CASE_METHOD(FreshNetns, "element comments written with nft are listed escap
     CHECK(printable_lines(table));
     CHECK(std::count(table.begin(), table.end(), '\n') == static_cast<long>(2 + hostile.size()));
     CHECK(line_words(table, "8080/tcp") ==
-          std::vector<std::string>{"web-1", "ipv4", "*", "8080/tcp", "10.0.0.2:80", "web", "-", "-"});
+          std::vector<std::string>{"web-1", "ipv4", "*", "8080/tcp", "10.0.0.2:80", "web", "-", "-", "-"});
     for (const auto& element : hostile) {
         const auto port = std::to_string(element.host_port) + "/tcp";
         const auto words = line_words(table, port);
@@ -700,7 +694,7 @@ TEST_CASE_METHOD(FreshNetns, "element comments written with nft are listed escap
     REQUIRE(all.size() == 1 + hostile.size());
     std::size_t foreign = 0;
     for (const auto& port : all) {
-        REQUIRE(port.size() == 10);
+        REQUIRE(port.size() == 11);
         if (port.at("task") == "web-1")
             continue;
         CHECK(port.at("task") == "");
@@ -813,8 +807,10 @@ TEST_CASE_METHOD(FreshNetns, "--version and --help", "[cli]")
         const auto help = cli_ok({sub, "--help"});
         CHECK(help.find("Usage: warren-nft " + sub) != std::string::npos);
     }
-    CHECK(cli_ok({"publish", "--help"}).find("HOST_PORT[-LAST]:CONTAINER_PORT[-LAST]") != std::string::npos);
-    CHECK(cli_ok({"publish", "--help"}).find("--counters") != std::string::npos);
+    const auto publish_help = cli_ok({"publish", "--help"});
+    CHECK(publish_help.find("[[HOST_IP:]HOST_PORT[-LAST]:]CONTAINER_PORT[-LAST]") != std::string::npos);
+    for (const std::string option : {"--counters", "--allow", "--max-connections", "--rate", "--json"})
+        CHECK(publish_help.find(option) != std::string::npos);
     CHECK(cli_ok({"--help"}).find("Exit status") != std::string::npos);
     CHECK(tables().empty());
 }
@@ -894,7 +890,7 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds ip_forward=0, a forward drop policy a
     cli_ok({"list"});             // nor by reading
     CHECK(ruleset() == damaged);
     cli_ok({"publish", "--task", "t", "--ip", "10.0.0.2", "-p", "8080:80"});  // but by the next publish
-    CHECK(warren_chains().size() == 5);                                       // the four and guard
+    CHECK(warren_chains().size() == 7);                                       // the four, guard and the two police chains
 }
 
 TEST_CASE_METHOD(FreshNetns, "publish --counters adds counters to a table without them and keeps its ports; others leave them on",

@@ -99,6 +99,64 @@ TEST_CASE("port specs in docker's syntax", "[cli][spec]")
         CHECK(format_port_spec(parse_one(spec)) == spec);
 }
 
+TEST_CASE("docker's forms for a free host port ask for host port 0", "[cli][spec][automatic]")
+{
+    // The container port alone: a free host port on every address of the container's families.
+    const auto alone = parse_one("80");
+    CHECK(alone.host_port == 0);
+    CHECK(alone.container_port == 80);
+    CHECK(alone.protocol == Protocol::tcp);
+    CHECK(alone.host_ip.empty());
+    CHECK(parse_one("53/udp").protocol == Protocol::udp);
+    CHECK(parse_one("53/udp").host_port == 0);
+    // Docker's empty HOST_PORT, with or without an address, and 0.
+    for (const char* spec : {":80", "::80", "0:80", "00:80", ":0:80"}) {
+        INFO(spec);
+        const auto mapping = parse_one(spec);
+        CHECK(mapping.host_port == 0);
+        CHECK(mapping.container_port == 80);
+        CHECK(mapping.host_ip.empty());
+    }
+    const auto local = parse_one("127.0.0.1::5432");
+    CHECK(local.host_ip == "127.0.0.1");
+    CHECK(local.host_port == 0);
+    CHECK(local.container_port == 5432);
+    CHECK(parse_one("10.0.0.1:0:80/sctp") == PortMapping{0, 80, Protocol::sctp, warren::nft::PublishMode::host, "", "10.0.0.1"});
+    CHECK(parse_one("0.0.0.0::80").host_ip == "0.0.0.0");
+    // IPv6 in brackets, as for explicit host ports.
+    const auto every6 = parse_one("[::]::80/udp");
+    CHECK(every6.host_ip == "::");
+    CHECK(every6.host_port == 0);
+    CHECK(every6.protocol == Protocol::udp);
+    const auto bound6 = parse_one("[2001:db8::10]:0:80");
+    CHECK(bound6.host_ip == "2001:db8::10");
+    CHECK(bound6.host_port == 0);
+    // A container port range: a free host port for each.
+    const auto range = parse_port_spec("9000-9002/udp");
+    REQUIRE(range.size() == 3);
+    for (std::size_t i = 0; i < range.size(); ++i) {
+        CHECK(range[i].host_port == 0);
+        CHECK(range[i].container_port == 9000 + i);
+        CHECK(range[i].protocol == Protocol::udp);
+    }
+    CHECK(parse_port_spec("127.0.0.1::9000-9001").size() == 2);
+    CHECK(parse_port_spec("0:9000-9511").size() == 512);
+
+    // Written back in the shortest of those forms, which reads back the same.
+    CHECK(format_port_spec(alone) == "80/tcp");
+    CHECK(format_port_spec(local) == "127.0.0.1::5432/tcp");
+    CHECK(format_port_spec(every6) == "[::]::80/udp");
+    for (const char* spec : {"80/tcp", "127.0.0.1::80/tcp", "[2001:db8::10]::80/sctp", "0.0.0.0::1/udp"})
+        CHECK(format_port_spec(parse_one(spec)) == spec);
+
+    // ::1 is refused as for explicit ports; a bare IPv6 address still asks for brackets.
+    CHECK_THAT(spec_refusal("[::1]::80"), Catch::StartsWith("-p \"[::1]::80\": ") && Catch::Contains("::1"));
+    CHECK_THAT(spec_refusal("2001:db8::10::80"), Catch::Contains("use \"[2001:db8::10]::80\""));
+    // 0 is no port of a host range.
+    CHECK_THAT(spec_refusal("0-2:80-82"), Catch::Contains("host port range \"0-2\" starts at 0"));
+    CHECK_THAT(spec_refusal("0:9000-9600"), Catch::Contains("601 ports in one request; at most 512"));
+}
+
 TEST_CASE("port ranges map each host port to the container port at its place", "[cli][spec]")
 {
     const auto tcp = parse_port_spec("8000-8002:9000-9002");
@@ -148,14 +206,16 @@ TEST_CASE("port ranges map each host port to the container port at its place", "
 TEST_CASE("bad port specs are refused with a message that says what is right", "[cli][spec]")
 {
     for (const char* bad : {"",
-                            "80",
-                            ":80",
                             "80:",
                             "a:80",
                             "80:b",
                             "-1:80",
-                            "0:80",
+                            "0-1:80-81",
+                            "0-0:80",
                             "80:0",
+                            "0:0",
+                            "/udp",
+                            "127.0.0.1::",
                             "65536:80",
                             "80:65536",
                             "80:80/",
@@ -201,13 +261,14 @@ TEST_CASE("bad port specs are refused with a message that says what is right", "
     CHECK_THAT(spec_refusal("fd00::5:8000-8001:80-81"), Catch::Contains("use \"[fd00::5]:8000-8001:80-81\""));
     // Too many ':' without an IPv6 address in front still says where IPv6 goes.
     CHECK_THAT(spec_refusal("1:2:3:4"),
-               Catch::StartsWith("-p \"1:2:3:4\": too many ':'; use [HOST_IP:]HOST_PORT:CONTAINER_PORT") &&
+               Catch::StartsWith("-p \"1:2:3:4\": too many ':'; use [[HOST_IP:]HOST_PORT:]CONTAINER_PORT") &&
                    Catch::Contains("an IPv6 HOST_IP goes in brackets"));
 
     CHECK_THAT(spec_refusal("[]:80:80"), Catch::Contains("the brackets hold no host address"));
     CHECK_THAT(spec_refusal("[::1:80:80"), Catch::Contains("has no ']'"));
     CHECK_THAT(spec_refusal("[::]80:80"), Catch::Contains("must be followed by ':'"));
-    CHECK_THAT(spec_refusal("[::]:1:2:3"), Catch::Contains("a host port and a container port after the host address"));
+    CHECK_THAT(spec_refusal("[::]:1:2:3"),
+               Catch::Contains("a host port (empty for a free one) and a container port after the host address"));
     CHECK_THAT(spec_refusal("80:80/TCP"), Catch::Contains("unknown protocol \"TCP\""));
     CHECK_THAT(spec_refusal("http:80"), Catch::Contains("host port \"http\" is not a number; use a number from 1 to 65535"));
     CHECK_THAT(spec_refusal("8080:"), Catch::Contains("the container port is missing"));
@@ -215,8 +276,8 @@ TEST_CASE("bad port specs are refused with a message that says what is right", "
 
 TEST_CASE("the library judges host addresses and counts, in its own words after the spec", "[cli][spec]")
 {
-    // Port 0, and a range longer than one request may be.
-    CHECK_THAT(spec_refusal("0:80"), Catch::StartsWith("-p \"0:80\": host port 0 is not a port"));
+    // Container port 0, and a range longer than one request may be.
+    CHECK_THAT(spec_refusal("8080:0"), Catch::StartsWith("-p \"8080:0\": container port 0"));
     CHECK_THAT(spec_refusal("1-1000:1-1000"), Catch::StartsWith("-p \"1-1000:1-1000\": 1000 ports in one request; at most 512"));
     // Addresses that cannot be published on: the message names the spec, then the address.
     for (const char* spec : {"[::1]:8080:80", "[fe80::1]:8080:80", "224.0.0.1:8080:80", "nohost:8080:80", "[ff02::1]:8080:80",

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "list_output.hpp"
 
+#include "access_json.hpp"
+#include "access_spec.hpp"
 #include "printable.hpp"
 
 #include <nlohmann/json.hpp>
@@ -75,19 +77,19 @@ void sort_for_listing(std::vector<nft::PublishedPort>& ports)
 
 std::string format_table(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters)
 {
-    constexpr std::size_t columns = 8;
+    constexpr std::size_t columns = 9;
     // Counts are right-aligned, so that their magnitudes line up.
-    constexpr std::array<bool, columns> right_aligned{false, false, false, false, false, false, true, true};
+    constexpr std::array<bool, columns> right_aligned{false, false, false, false, false, false, true, true, false};
     using Row = std::array<std::string, columns>;
     const CounterIndex index(counters);
-    std::vector<Row> rows{{"TASK", "FAMILY", "HOST", "PORT", "CONTAINER", "NAME", "PACKETS", "BYTES"}};
+    std::vector<Row> rows{{"TASK", "FAMILY", "HOST", "PORT", "CONTAINER", "NAME", "PACKETS", "BYTES", "ACCESS"}};
     for (const auto& port : ports) {
         const auto* counted = index.find(port);
         rows.push_back({task_cell(port), std::string(family(port)),
                         port.mapping.host_ip.empty() ? "*" : cell(port.mapping.host_ip),
                         std::to_string(port.mapping.host_port) + "/" + std::string(nft::to_string(port.mapping.protocol)),
                         cell(container(port)), name_cell(port), counted ? std::to_string(counted->packets) : "-",
-                        counted ? std::to_string(counted->bytes) : "-"});
+                        counted ? std::to_string(counted->bytes) : "-", cell(format_access(port.mapping.access))});
     }
     std::array<std::size_t, columns> widths{};
     for (const auto& row : rows)
@@ -124,7 +126,8 @@ std::string format_json(const std::vector<nft::PublishedPort>& ports, const std:
                          {"packets", counted ? nlohmann::ordered_json(counted->packets) : nlohmann::ordered_json()},
                          {"bytes", counted ? nlohmann::ordered_json(counted->bytes) : nlohmann::ordered_json()},
                          {"host_ip", port.mapping.host_ip},
-                         {"family", family(port)}});
+                         {"family", family(port)},
+                         {"access", access_json(port.mapping.access)}});
     }
     // The strings are plain ASCII (task ids are validated, foreign comments escaped by the library);
     // should a byte that is not UTF-8 get through all the same, it becomes U+FFFD instead of making

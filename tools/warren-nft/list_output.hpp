@@ -31,11 +31,13 @@ inline constexpr std::string_view foreign_task = "(foreign)";
 // One header line and one line per port: TASK (foreign_task for an element no task owns, whose
 // comment, escaped, is then its NAME, in double quotes), FAMILY (ipv4 or ipv6), HOST (the address the port is
 // bound to, * for every address of the family), PORT (port/protocol), CONTAINER (ip:port, [ip]:port
-// for IPv6), NAME, PACKETS, BYTES (right-aligned).
+// for IPv6), NAME, PACKETS, BYTES (right-aligned), ACCESS (the port's access policy, as
+// format_access() writes it: "-" for none).
 std::string format_table(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters);
 
 // A JSON array (docs/cli.md) of objects {"task", "protocol", "host_port", "container_ip",
-// "container_port", "name", "packets", "bytes", "host_ip", "family"}, one per port, in the order
+// "container_port", "name", "packets", "bytes", "host_ip", "family", "access"} (access as
+// access_json() writes it), one per port, in the order
 // given; ends with a newline. host_ip is "" for every address of the family; task is "" for an element
 // no task owns, and name then its comment, escaped. Never fails on what the kernel holds.
 std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters);

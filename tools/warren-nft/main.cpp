@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // warren-nft: the operators' command line for the ports warren publishes with nftables.
 // Exit status: 0 ok, 1 the operation failed, 2 usage error (see docs/cli.md).
+#include "access_spec.hpp"
 #include "doctor.hpp"
 #include "list_output.hpp"
 #include "printable.hpp"
+#include "publish_output.hpp"
 #include "spec.hpp"
 #include "version.hpp"
 #include "warnings.hpp"
@@ -40,6 +42,7 @@ struct Arguments {
     std::vector<std::string> ips;
     std::vector<std::string> specs;
     std::string name;
+    warren::cli::AccessArguments access;
     bool json = false;
     bool yes = false;
     bool counters = false;
@@ -66,22 +69,28 @@ int publish(const Arguments& args)
     check_argument("--task", [&] { nft::validate_task_id(args.task); });
     const auto container = warren::cli::parse_container_addresses(args.ips);
     check_argument("--name", [&] { nft::validate_port_name(args.name); });
+    const auto access = warren::cli::parse_access_policy(args.access);
     std::vector<nft::PortMapping> ports;
     for (const auto& spec : args.specs) {
         for (auto& mapping : warren::cli::parse_port_spec(spec)) {
             warren::cli::check_host_family(spec, mapping, container);
             mapping.name = args.name;
+            mapping.access = access;
+            warren::cli::check_allow_families(spec, mapping, container);
             ports.push_back(std::move(mapping));
         }
     }
     check_argument("-p", [&] { nft::validate_ports(ports); });
     // Without --counters a table that counts keeps counting: the flag only ever turns counting on.
     const warren::cli::Warnings warnings;
+    std::vector<nft::PortMapping> published;
     {
         nft::HostPortPublisher publisher(changing_publisher(args, warnings));
-        publisher.publish_ports(args.task, container, ports);
+        published = publisher.publish_ports(args.task, container, ports);
     }  // its conntrack cleanup done: every warning is in
     warnings.print();
+    std::cout << (args.json ? warren::cli::format_published_json(published) : warren::cli::format_published_text(published))
+              << std::flush;
     return exit_ok;
 }
 
@@ -160,14 +169,29 @@ int main(int argc, char* argv[])
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     publish_cmd
         ->add_option("-p,--publish", args.specs,
-                     "[HOST_IP:]HOST_PORT[-LAST]:CONTAINER_PORT[-LAST][/tcp|udp|sctp]; HOST_IP empty: every "
+                     "[[HOST_IP:]HOST_PORT[-LAST]:]CONTAINER_PORT[-LAST][/tcp|udp|sctp]; HOST_IP empty: every "
                      "address of the container's families, 0.0.0.0: every IPv4, [::]: every IPv6 address; "
+                     "HOST_PORT left out, empty or 0 (80, 127.0.0.1::80, 0:80): a free host port; "
                      "repeat for more ports")
         ->required()
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     publish_cmd->add_option("--name", args.name, "A name for the ports, shown in list and nft");
+    publish_cmd
+        ->add_option("--allow", args.access.allow,
+                     "Only these sources may connect: a CIDR or address of either family (10.0.0.0/8, "
+                     "2001:db8::/32, 192.0.2.7); repeat for more; every -p of the command, each family it is "
+                     "published in needs one")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    publish_cmd->add_option("--max-connections", args.access.max_connections,
+                            "At most N connections open at once to each port of the command (ct count)");
+    publish_cmd->add_option("--rate", args.access.rate,
+                            "At most N new connections per second, minute or hour to each port, up to N at once "
+                            "(N/second, N/minute, N/hour)");
+    publish_cmd->add_flag("--json", args.json, "Print the published ports as a JSON array (see docs/cli.md)");
     publish_cmd->add_flag("--counters", args.counters,
                           "Count packets and bytes per destination, shown by list: creates the table counting, "
                           "or adds counters to a table without them");

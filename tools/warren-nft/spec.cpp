@@ -18,8 +18,8 @@ namespace {
 using nft::quote;
 
 constexpr std::string_view form =
-    "use [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp], e.g. 8080:80/tcp, "
-    "[2001:db8::10]:8080:80 or 8000-8002:9000-9002/udp";
+    "use [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/tcp|udp|sctp], e.g. 8080:80/tcp, "
+    "[2001:db8::10]:8080:80, 8000-8002:9000-9002/udp, or 80 or 127.0.0.1::80 for a free host port";
 
 // The library tells the families apart the same way: only an IPv6 address has a ':'.
 bool is_ipv6(std::string_view address) { return address.find(':') != std::string_view::npos; }
@@ -31,7 +31,8 @@ std::string_view family_name(std::string_view address) { return is_ipv6(address)
     throw UsageError("-p " + quote(spec) + ": " + problem);
 }
 
-// A port number: digits only, at most 65535. Port 0 is left to nft::validate_ports().
+// A port number: digits only, at most 65535. Port 0 is left to the caller (a host port 0 asks for a
+// free one) and to nft::validate_ports().
 std::uint16_t parse_port(std::string_view spec, std::string_view what, std::string_view text)
 {
     const auto fail = [&](std::string_view problem) {
@@ -98,9 +99,9 @@ bool parses_as_ipv6(std::string_view text)
     return copy.find('\0') == std::string::npos && inet_pton(AF_INET6, copy.c_str(), address) == 1;
 }
 
-// Splits `ports` ([HOST_IP:]HOST:CONTAINER, the protocol already gone) into the host address and the
-// two port parts, as docker reads it: an IPv6 address in brackets, else the first of three
-// ':'-separated parts.
+// Splits `ports` ([[HOST_IP:]HOST:]CONTAINER, the protocol already gone) into the host address and
+// the two port parts, as docker reads it: an IPv6 address in brackets, else the first of three
+// ':'-separated parts. A container port alone leaves the host port empty: a free one is chosen.
 struct SpecParts {
     std::string host_ip;
     std::string_view host_ports;
@@ -124,7 +125,8 @@ SpecParts split_spec(std::string_view spec, std::string_view ports)
         ports.remove_prefix(close + 2);
         const auto rest = split(ports, ':');
         if (rest.size() != 2)
-            refuse(spec, "expected a host port and a container port after the host address; " + std::string(form));
+            refuse(spec, "expected a host port (empty for a free one) and a container port after the host address; " +
+                             std::string(form));
         parts.host_ports = rest[0];
         parts.container_ports = rest[1];
         return parts;
@@ -141,11 +143,10 @@ SpecParts split_spec(std::string_view spec, std::string_view ports)
                              " ([ADDRESS]:HOST_PORT:CONTAINER_PORT)");
         refuse(spec, "too many ':'; " + std::string(form) + " (an IPv6 HOST_IP goes in brackets)");
     }
-    if (fields.size() < 2)
-        refuse(spec, "expected a host port and a container port separated by ':'; " + std::string(form));
     if (fields.size() == 3)
         parts.host_ip = fields[0];
-    parts.host_ports = fields[fields.size() - 2];
+    if (fields.size() >= 2)
+        parts.host_ports = fields[fields.size() - 2];
     parts.container_ports = fields.back();
     return parts;
 }
@@ -159,6 +160,16 @@ nft::Protocol parse_protocol(std::string_view spec, std::string_view protocol)
     if (protocol == "sctp")
         return nft::Protocol::sctp;
     refuse(spec, "unknown protocol " + quote(protocol) + "; use tcp, udp or sctp (or omit /PROTOCOL for tcp)");
+}
+
+// docker's forms for "any free host port": no host port (80, 127.0.0.1::80) or 0 (0:80).
+bool is_automatic(std::string_view spec, std::string_view host_ports)
+{
+    if (host_ports.empty())
+        return true;
+    if (host_ports.find('-') != std::string_view::npos)
+        return false;
+    return parse_port(spec, "host port", host_ports) == 0;
 }
 
 }  // namespace
@@ -186,15 +197,20 @@ std::vector<nft::PortMapping> parse_port_spec(std::string_view spec)
     // Judged once for the whole spec, before a range multiplies it.
     check_argument("-p " + quote(spec), [&] { nft::validate_host_ip(parts.host_ip); });
     mapping.host_ip = parts.host_ip;
-    const auto host = parse_port_range(spec, "host port", parts.host_ports);
     const auto container = parse_port_range(spec, "container port", parts.container_ports);
-    if (host.size() != container.size())
+    const bool automatic = is_automatic(spec, parts.host_ports);
+    const auto host = automatic ? PortRange{} : parse_port_range(spec, "host port", parts.host_ports);
+    if (!automatic && host.first == 0)
+        refuse(spec, "host port range " + quote(host.text) +
+                         " starts at 0, which is no port; give a range from 1, or 0 alone for a free host port per "
+                         "container port");
+    if (!automatic && host.size() != container.size())
         refuse(spec, "host and container port ranges must have the same length: " + port_count(host) + ", " +
                          port_count(container) + "; each host port leads to the container port at its place");
     std::vector<nft::PortMapping> mappings;
-    mappings.reserve(host.size());
-    for (std::size_t i = 0; i < host.size(); ++i) {
-        mapping.host_port = static_cast<std::uint16_t>(host.first + i);
+    mappings.reserve(container.size());
+    for (std::size_t i = 0; i < container.size(); ++i) {
+        mapping.host_port = automatic ? 0 : static_cast<std::uint16_t>(host.first + i);
         mapping.container_port = static_cast<std::uint16_t>(container.first + i);
         mappings.push_back(mapping);
     }
@@ -237,8 +253,12 @@ std::string format_port_spec(const nft::PortMapping& mapping)
     std::string host;
     if (!mapping.host_ip.empty())
         host = (is_ipv6(mapping.host_ip) ? "[" + mapping.host_ip + "]" : mapping.host_ip) + ":";
-    return host + std::to_string(mapping.host_port) + ":" + std::to_string(mapping.container_port) + "/" +
-           std::string(nft::to_string(mapping.protocol));
+    // A free host port: docker's 80 and 127.0.0.1::80.
+    if (mapping.host_port != 0)
+        host += std::to_string(mapping.host_port) + ":";
+    else if (!host.empty())
+        host += ":";
+    return host + std::to_string(mapping.container_port) + "/" + std::string(nft::to_string(mapping.protocol));
 }
 
 }  // namespace warren::cli

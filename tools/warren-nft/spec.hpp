@@ -25,13 +25,14 @@ public:
 // The library's rules and words are used as they are, so the command line cannot drift from them.
 void check_argument(std::string_view argument, const std::function<void()>& check);
 
-// Docker's `-p`: [HOST_IP:]HOST_PORT[-LAST]:CONTAINER_PORT[-LAST][/tcp|udp|sctp], the protocol tcp
+// Docker's `-p`: [[HOST_IP:]HOST_PORT[-LAST]:]CONTAINER_PORT[-LAST][/tcp|udp|sctp], the protocol tcp
 // when omitted. HOST_IP omitted or empty is every address of each family the container has (an
 // empty PortMapping::host_ip); 0.0.0.0 every IPv4 address only, [::] every IPv6 address only; one
 // address, that address; an IPv6 one goes in brackets. Port ranges of equal length map each host
-// port to the container port at the same place: 8000-8002:9000-9002 is three mappings. HOST_IP is
-// checked with nft::validate_host_ip(), the mappings with nft::validate_ports(). Throws UsageError
-// naming the spec.
+// port to the container port at the same place: 8000-8002:9000-9002 is three mappings. HOST_PORT
+// omitted, empty or 0 (80, 127.0.0.1::80, 0:80) asks the publisher for a free host port (host_port
+// 0) for each container port. HOST_IP is checked with nft::validate_host_ip(), the mappings with
+// nft::validate_ports(). Throws UsageError naming the spec.
 std::vector<nft::PortMapping> parse_port_spec(std::string_view spec);
 
 // The container's addresses from the values of --ip, at most one per family, each checked with
@@ -43,7 +44,7 @@ nft::ContainerAddresses parse_container_addresses(std::span<const std::string> i
 void check_host_family(std::string_view spec, const nft::PortMapping& mapping, const nft::ContainerAddresses& container);
 
 // The port spec of a mapping, as parse_port_spec reads it ("8080:80/tcp", "10.0.0.1:8080:80/tcp",
-// "[2001:db8::10]:8080:80/tcp").
+// "[2001:db8::10]:8080:80/tcp"; for host port 0, "80/tcp" and "10.0.0.1::80/tcp").
 std::string format_port_spec(const nft::PortMapping& mapping);
 
 }  // namespace warren::cli
