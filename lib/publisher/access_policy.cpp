@@ -140,63 +140,24 @@ AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& l
     return out;
 }
 
-std::vector<SourceRange> ranges_of(const AccessPolicy& policy)
-{
-    std::vector<SourceRange> out;
-    for (const auto& text : policy.allow)
-        if (const auto range = parse_source(text))
-            out.push_back(*range);
-    return out;
-}
-
-std::uint32_t allow_list_hash(Family family, const std::vector<SourceRange>& ranges)
-{
-    // FNV-1a: the same everywhere, for every build.
-    std::uint32_t hash = 2166136261u;
-    const auto mix = [&](std::uint8_t byte) { hash = (hash ^ byte) * 16777619u; };
-    mix(static_cast<std::uint8_t>(family));
-    for (const auto& range : ranges) {
-        for (const auto byte : range.first.view())
-            mix(byte);
-        for (const auto byte : range.last.view())
-            mix(byte);
-    }
-    return hash;
-}
-
-namespace {
-Bytes list_bytes(std::uint32_t list)
-{
-    return {static_cast<std::uint8_t>(list >> 24), static_cast<std::uint8_t>(list >> 16), static_cast<std::uint8_t>(list >> 8),
-            static_cast<std::uint8_t>(list)};
-}
-std::uint32_t list_of(std::span<const std::uint8_t> bytes)
-{
-    return std::uint32_t{bytes[0]} << 24 | std::uint32_t{bytes[1]} << 16 | std::uint32_t{bytes[2]} << 8 | bytes[3];
-}
-}  // namespace
-
-Element policed_element(const HostPort& key, const AccessPolicy& limits)
-{
-    Element element{key.bound() ? bound_policed_set : policed_set, host_port_key(key), {}, {}};
-    if (limits.max_connections)
-        element.expressions.push_back(expr::ConnLimit{limits.max_connections});
-    if (limits.rate)
-        element.expressions.push_back(expr::Limit{limits.rate, unit_seconds(limits.rate_unit), limits.rate});
-    return element;
-}
-
-Element allow_list_element(const HostPort& key, std::uint32_t list)
-{
-    return Element{key.bound() ? bound_allow_lists_map : allow_lists_map, host_port_key(key), list_bytes(list), {}};
-}
-
-std::vector<Element> allowed_elements(std::uint32_t list, const std::vector<SourceRange>& ranges)
+std::vector<Element> policy_elements(const HostPort& key, const AccessPolicy& policy)
 {
     std::vector<Element> out;
-    for (const auto& range : ranges) {
-        Element source{allowed_set, concatenated(list_bytes(list), range.first), {}, {}};
-        source.key_end = concatenated(list_bytes(list), range.last);
+    if (policy.empty())
+        return out;
+    const auto port_key = host_port_key(key);
+    Element limits{key.bound() ? bound_policed_set : policed_set, port_key, {}, {}};
+    if (policy.max_connections)
+        limits.expressions.push_back(expr::ConnLimit{policy.max_connections});
+    if (policy.rate)
+        limits.expressions.push_back(expr::Limit{policy.rate, unit_seconds(policy.rate_unit), policy.rate});
+    out.push_back(std::move(limits));
+    for (const auto& text : policy.allow) {
+        const auto range = parse_source(text);
+        if (!range)
+            continue;  // family_policy() wrote it
+        Element source{key.bound() ? bound_allowed_set : allowed_set, concatenated(port_key, range->first), {}, {}};
+        source.key_end = concatenated(port_key, range->last);
         out.push_back(std::move(source));
     }
     return out;
@@ -225,28 +186,21 @@ std::optional<DecodedLimits> decode_policed_element(Family family, const Element
     return out;
 }
 
-std::optional<DecodedList> decode_allow_list_element(Family family, const Element& element)
+std::optional<DecodedSource> decode_allowed_element(Family family, const Element& element)
 {
-    const bool bound = element.set == bound_allow_lists_map;
-    if (element.key.size() != host_port_key_length(family, bound) || element.data.size() != 4)
+    const bool bound = element.set == bound_allowed_set;
+    const std::size_t at = host_port_key_length(family, bound), length = any_address(family).size();
+    if (element.key.size() != at + length || element.key_end.size() != at + length ||
+        !std::equal(element.key.begin(), element.key.begin() + static_cast<std::ptrdiff_t>(at), element.key_end.begin()))
         return std::nullopt;
     const auto key = decode_host_port_key(family, element.key, bound);
     if (!key)
         return std::nullopt;
-    return DecodedList{*key, list_of(element.data)};
-}
-
-std::optional<DecodedSource> decode_allowed_element(Family family, const Element& element)
-{
-    const std::size_t length = any_address(family).size();
-    if (element.key.size() != 4 + length || element.key_end.size() != 4 + length ||
-        !std::equal(element.key.begin(), element.key.begin() + 4, element.key_end.begin()))
-        return std::nullopt;
     const std::span<const std::uint8_t> first(element.key), last(element.key_end);
-    SourceRange range{address_from(family, first.subspan(4)), address_from(family, last.subspan(4))};
+    SourceRange range{address_from(family, first.subspan(at)), address_from(family, last.subspan(at))};
     if (range.last < range.first)
         return std::nullopt;
-    return DecodedSource{list_of(first), range};
+    return DecodedSource{*key, range};
 }
 
 std::optional<std::string> policy_problem(const AccessPolicy& policy)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// An AccessPolicy as one family's table holds it: the elements that enforce it and how they read
-// back. A port with a policy has an element in `policed` (or `bound_policed`) carrying its limits
-// and one in `allow_lists` (`bound_allow_lists`) naming its allow-list by an id; each allow-list
-// has an element per source range in `allowed` (id . range), shared by the ports that have it.
+// An AccessPolicy as one family's table holds it: the sets and elements that enforce it and how
+// they read back. A port with a policy has an element in `policed` (or `bound_policed`) carrying
+// its limits, and one element per allowed source range in `allowed` (`bound_allowed`), whose key
+// is the port's key followed by the range of source addresses.
 #pragma once
 
 #include "publisher/element_codec.hpp"
@@ -46,18 +46,9 @@ AccessPolicy family_policy(const AccessPolicy& policy, Family family, const std:
 // merged): every_source() entries left out when each entry is one.
 AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& limits);
 
-// The source ranges of a family form (family_policy()), in order.
-std::vector<SourceRange> ranges_of(const AccessPolicy& policy);
-// Where the search for an allow-list's id starts: a hash of its family and ranges, so that
-// publishers (of any process) that write the same list choose the same id. The first id from
-// there that no other list has is the list's.
-std::uint32_t allow_list_hash(Family family, const std::vector<SourceRange>& ranges);
-
-// The policed element of `key` (its limits as expressions; none for a removal), its allow_lists
-// element, and the allowed elements of an allow-list.
-ruleset::Element policed_element(const HostPort& key, const AccessPolicy& limits);
-ruleset::Element allow_list_element(const HostPort& key, std::uint32_t list);
-std::vector<ruleset::Element> allowed_elements(std::uint32_t list, const std::vector<SourceRange>& ranges);
+// The elements that enforce a family form (family_policy()) for the published port `key`; none
+// for an empty policy.
+std::vector<ruleset::Element> policy_elements(const HostPort& key, const AccessPolicy& policy);
 
 // A policed or bound_policed element read back: its port and the limits its expressions carry
 // (those we do not write are ignored).
@@ -68,15 +59,9 @@ struct DecodedLimits {
     RateUnit rate_unit = RateUnit::second;
 };
 std::optional<DecodedLimits> decode_policed_element(Family family, const ruleset::Element& element);
-// An allow_lists or bound_allow_lists element read back.
-struct DecodedList {
-    HostPort key;
-    std::uint32_t list;
-};
-std::optional<DecodedList> decode_allow_list_element(Family family, const ruleset::Element& element);
-// An allowed element read back.
+// An allowed or bound_allowed element read back: its port and source range.
 struct DecodedSource {
-    std::uint32_t list;
+    HostPort key;
     SourceRange range;
 };
 std::optional<DecodedSource> decode_allowed_element(Family family, const ruleset::Element& element);

@@ -27,7 +27,6 @@ constexpr Field ipv4_addr{7, 4};
 constexpr Field ipv6_addr{8, 16};
 constexpr Field inet_proto{12, 1};
 constexpr Field inet_service{13, 2};
-constexpr Field mark{19, 4};  // an allow-list's id
 
 // Chain priorities nft calls raw, dstnat, srcnat and filter.
 constexpr std::int32_t priority_raw = -300;
@@ -40,9 +39,8 @@ constexpr std::uint32_t backends_set_id = 2;
 constexpr std::uint32_t bound_ports_set_id = 3;
 constexpr std::uint32_t policed_set_id = 4;
 constexpr std::uint32_t bound_policed_set_id = 5;
-constexpr std::uint32_t allow_lists_map_id = 6;
-constexpr std::uint32_t bound_allow_lists_map_id = 7;
-constexpr std::uint32_t allowed_set_id = 8;
+constexpr std::uint32_t allowed_set_id = 6;
+constexpr std::uint32_t bound_allowed_set_id = 7;
 
 // The regular chains that check a new connection against its port's access policy.
 constexpr const char* police_chain = "police";
@@ -197,11 +195,11 @@ Rule police_jump_rule(const Layout& layout, const std::string& chain, bool spare
                       : "warren-nft: check connections to published host ports that have an access policy"};
 }
 
-// The police chain: <key> map @allow_lists . saddr @allowed update @policed { <key> } return, then
-// drop. The key is the one police_jump_rule() matched, built again from the packet; the port's
-// allow-list id and the source address go in the registers after it, so the key stays in place for
-// the update, which runs the element's limits (ct count, limit rate): the connection goes on only
-// if it is from an allowed source and within every limit.
+// The police chain: <key> . saddr @allowed update @policed { <key> } return, then drop. The key is
+// the one police_jump_rule() matched, built again from the packet; the source address goes in the
+// registers after it, so the port's key stays in place for the update, which runs the element's
+// limits (ct count, limit rate): the connection goes on only if it is from an allowed source and
+// within every limit.
 FixedChain police_chain_of(const Layout& layout, bool bound)
 {
     const auto length = static_cast<std::uint32_t>(layout.loopback.size());
@@ -212,11 +210,10 @@ FixedChain police_chain_of(const Layout& layout, bool bound)
             return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, length, reg};
         },
         destination_port);
-    const auto list_at = static_cast<std::uint32_t>(host_port_key_length(layout.family, bound) / 4);
-    match.push_back(bound ? expr::Lookup{bound_allow_lists_map, bound_allow_lists_map_id, Reg::r1, reg32(list_at)}
-                          : expr::Lookup{allow_lists_map, allow_lists_map_id, Reg::r1, reg32(list_at)});
-    match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.source_offset, length, reg32(list_at + 1)});
-    match.push_back(expr::Lookup{allowed_set, allowed_set_id, reg32(list_at), std::nullopt});
+    const auto source_at = static_cast<std::uint32_t>(host_port_key_length(layout.family, bound) / 4);
+    match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.source_offset, length, reg32(source_at)});
+    match.push_back(bound ? expr::Lookup{bound_allowed_set, bound_allowed_set_id, Reg::r1, std::nullopt}
+                          : expr::Lookup{allowed_set, allowed_set_id, Reg::r1, std::nullopt});
     match.push_back(bound ? expr::Dynset{bound_policed_set, bound_policed_set_id, Reg::r1}
                           : expr::Dynset{policed_set, policed_set_id, Reg::r1});
     match.push_back(expr::Return{});
@@ -403,15 +400,18 @@ Set backends_declaration(const Layout& layout, bool counters)
 
 std::vector<Set> policy_declarations(const Layout& layout)
 {
-    // The policed sets are plain: the kernel garbage-collects the elements of a dynamic set whose
-    // `ct count` has no connection left, and refuses element expressions in a plain one with a
-    // size. It gives them the size 65,535 when the police rule that updates them is added
-    // (policed_set_size).
+    // Plain sets: the kernel garbage-collects the elements of a dynamic one whose `ct count` has no
+    // connection left, and refuses element expressions in a plain one with a size. It gives the
+    // set the size 65,535 when the police rule that updates it is added (policed_set_size).
     return {Set{policed_set, {inet_proto, inet_service}, {}, false, policed_set_id},
             Set{bound_policed_set, {layout.address, inet_proto, inet_service}, {}, false, bound_policed_set_id},
-            Set{allow_lists_map, {inet_proto, inet_service}, {mark}, false, allow_lists_map_id},
-            Set{bound_allow_lists_map, {layout.address, inet_proto, inet_service}, {mark}, false, bound_allow_lists_map_id},
-            Set{allowed_set, {mark, layout.address}, {}, false, allowed_set_id, NFT_SET_INTERVAL}};
+            Set{allowed_set, {inet_proto, inet_service, layout.address}, {}, false, allowed_set_id, NFT_SET_INTERVAL},
+            Set{bound_allowed_set,
+                {layout.address, inet_proto, inet_service, layout.address},
+                {},
+                false,
+                bound_allowed_set_id,
+                NFT_SET_INTERVAL}};
 }
 
 std::vector<FixedChain> fixed_chains(const Layout& layout, const RuleOptions& options)
@@ -458,8 +458,8 @@ const std::vector<std::string>& chain_names(Family family)
 
 const std::vector<std::string>& element_sets()
 {
-    static const std::vector<std::string> names{ports_map,         bound_ports_map, backends_set,          policed_set,
-                                                bound_policed_set, allow_lists_map, bound_allow_lists_map, allowed_set};
+    static const std::vector<std::string> names{ports_map,         bound_ports_map, backends_set,     policed_set,
+                                                bound_policed_set, allowed_set,     bound_allowed_set};
     return names;
 }
 

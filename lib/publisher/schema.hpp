@@ -20,21 +20,17 @@ inline constexpr const char* ports_map = "ports";  // proto . host port -> conta
 // host ip . proto . host port -> container ip . port: ports published on one host address only
 inline constexpr const char* bound_ports_map = "bound_ports";
 inline constexpr const char* backends_set = "backends";  // container ip . proto . port, in tables that count
-// The access policies (publisher/access_policy), keyed as the ports maps (proto . host port, and
-// host ip . proto . host port for ports on one address):
-// - policed, bound_policed: the ports with a policy, each element carrying the port's limits as
-//   expressions (which the police rule's `update` runs);
+// The access policies (publisher/access_policy): proto . host port, and host ip . proto . host port
+// for ports on one address, with the limits as element expressions (which the police rule's
+// `update` runs) ...
 inline constexpr const char* policed_set = "policed";
 inline constexpr const char* bound_policed_set = "bound_policed";
-// - allow_lists, bound_allow_lists: map such a port to the id of its allow-list;
-inline constexpr const char* allow_lists_map = "allow_lists";
-inline constexpr const char* bound_allow_lists_map = "bound_allow_lists";
-// - allowed: the source ranges of each allow-list (allow-list id . source range), shared by every
-//   port with the same list, so that it does not grow with the ports.
-inline constexpr const char* allowed_set = "allowed";
 // The size the kernel gives a set without one when a rule updates it: at most this many ports of a
-// table have a policy (per kind of key).
+// table have a policy (per family, and per kind of key).
 inline constexpr std::uint32_t policed_set_size = 65535;
+// ... and the same keys followed by a range of allowed source addresses (sets of ranges).
+inline constexpr const char* allowed_set = "allowed";
+inline constexpr const char* bound_allowed_set = "bound_allowed";
 
 // The families a publisher keeps a table for, in the order a commit changes them.
 inline constexpr std::array<Family, 2> families{Family::ip, Family::ip6};
@@ -84,7 +80,7 @@ const std::vector<std::string>& element_sets();
 ruleset::Set ports_declaration(const Layout& layout);
 ruleset::Set bound_ports_declaration(const Layout& layout);
 ruleset::Set backends_declaration(const Layout& layout, bool counters);
-// The policy sets and maps, in the order a transaction creates them.
+// The policy sets: policed_set, bound_policed_set, allowed_set, bound_allowed_set.
 std::vector<ruleset::Set> policy_declarations(const Layout& layout);
 
 // The bit of the packet mark by which the forward chain tells postrouting that a new connection

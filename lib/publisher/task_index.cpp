@@ -4,7 +4,6 @@
 #include "printable.hpp"
 
 #include <algorithm>
-#include <map>
 
 namespace warren::nft {
 
@@ -97,8 +96,7 @@ void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapsh
                 ++index.backends_[decoded->destination].uses;
         }
     }
-    for (const char* set : {layout::policed_set, layout::bound_policed_set, layout::allow_lists_map, layout::bound_allow_lists_map,
-                            layout::allowed_set})
+    for (const char* set : {layout::policed_set, layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
         if (const auto elements = snapshot.elements.find(set); elements != snapshot.elements.end())
             for (const auto& element : elements->second)
                 index.apply_policy(family, element, false);
@@ -135,84 +133,53 @@ IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) co
     AccessPolicy access;
     if (const auto limits = limits_.find(host_port); limits != limits_.end()) {
         access = limits->second;
-        if (const auto list = lists_.find(host_port); list != lists_.end())
-            if (const auto* ranges = allow_list_ranges(host_port.family(), list->second))
-                for (const auto& range : *ranges)
-                    access.allow.push_back(layout::to_string(range));
+        if (const auto ranges = allowed_.find(host_port); ranges != allowed_.end())
+            for (const auto& range : ranges->second)
+                access.allow.push_back(layout::to_string(range));
     }
     return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, PublishMode::host, std::move(name),
                                   host_port.bound() ? layout::to_string(host_port.address) : std::string(), std::move(access)},
                       port.address, host_port.address};
 }
 
-const AccessPolicy* TaskIndex::limits(const HostPort& host_port) const
+std::vector<ruleset::Element> TaskIndex::policy_elements(const HostPort& host_port) const
 {
-    const auto it = limits_.find(host_port);
-    return it == limits_.end() ? nullptr : &it->second;
-}
-
-std::optional<std::uint32_t> TaskIndex::allow_list(const HostPort& host_port) const
-{
-    const auto it = lists_.find(host_port);
-    return it == lists_.end() ? std::nullopt : std::optional(it->second);
-}
-
-const std::vector<layout::SourceRange>* TaskIndex::allow_list_ranges(layout::Family family, std::uint32_t list) const
-{
-    const auto it = list_ranges_.find({family, list});
-    return it == list_ranges_.end() ? nullptr : &it->second;
-}
-
-std::uint32_t TaskIndex::allow_list_uses(layout::Family family, std::uint32_t list) const
-{
-    const auto it = list_uses_.find({family, list});
-    return it == list_uses_.end() ? 0 : it->second;
-}
-
-std::uint32_t TaskIndex::allow_list_id(layout::Family family, const std::vector<layout::SourceRange>& ranges,
-                                       const std::function<bool(std::uint32_t)>& also_taken) const
-{
-    for (auto id = layout::allow_list_hash(family, ranges);; ++id) {
-        const auto* present = allow_list_ranges(family, id);
-        if (present != nullptr ? *present == ranges : (allow_list_uses(family, id) == 0 && !(also_taken && also_taken(id))))
-            return id;
+    std::vector<ruleset::Element> out;
+    AccessPolicy present;
+    if (const auto limits = limits_.find(host_port); limits != limits_.end())
+        present = limits->second;
+    if (const auto ranges = allowed_.find(host_port); ranges != allowed_.end())
+        for (const auto& range : ranges->second)
+            present.allow.push_back(layout::to_string(range));
+    // Deletions name elements by their key alone. A limit makes layout::policy_elements() write the
+    // policed element whatever else the key has; it is left out below when the key has none.
+    present.max_connections = 1;
+    for (auto& element : layout::policy_elements(host_port, present)) {
+        if (element.set == layout::policed_set || element.set == layout::bound_policed_set) {
+            if (!limits_.contains(host_port))
+                continue;
+            element.expressions.clear();
+        }
+        out.push_back(std::move(element));
     }
-}
-
-void TaskIndex::set_list(const HostPort& host_port, std::optional<std::uint32_t> list)
-{
-    const auto family = host_port.family();
-    if (const auto old = lists_.find(host_port); old != lists_.end()) {
-        if (auto uses = list_uses_.find({family, old->second}); uses != list_uses_.end() && --uses->second == 0)
-            list_uses_.erase(uses);
-        lists_.erase(old);
-    }
-    if (list) {
-        lists_.insert_or_assign(host_port, *list);
-        ++list_uses_[{family, *list}];
-    }
+    return out;
 }
 
 void TaskIndex::set_policy(const HostPort& host_port, const AccessPolicy& policy)
 {
-    const auto family = host_port.family();
-    if (const auto old = lists_.find(host_port); old != lists_.end()) {
-        const ListKey key{family, old->second};
-        set_list(host_port, std::nullopt);
-        if (!list_uses_.contains(key))
-            list_ranges_.erase(key);  // plan_replace() deleted a list no port names any more
-    }
     if (policy.empty()) {
         limits_.erase(host_port);
+        allowed_.erase(host_port);
         return;
     }
     auto limits = policy;
     limits.allow.clear();
     limits_.insert_or_assign(host_port, limits);
-    const auto ranges = layout::ranges_of(policy);
-    const auto list = allow_list_id(family, ranges);
-    list_ranges_.try_emplace({family, list}, ranges);  // added with its first port
-    set_list(host_port, list);
+    std::vector<layout::SourceRange> ranges;
+    for (const auto& text : policy.allow)
+        if (const auto range = layout::parse_source(text))
+            ranges.push_back(*range);
+    allowed_.insert_or_assign(host_port, std::move(ranges));
 }
 
 bool TaskIndex::apply_policy(layout::Family family, const ruleset::Element& element, bool removed)
@@ -232,26 +199,19 @@ bool TaskIndex::apply_policy(layout::Family family, const ruleset::Element& elem
         }
         return true;
     }
-    if (element.set == layout::allow_lists_map || element.set == layout::bound_allow_lists_map) {
-        const auto decoded = layout::decode_allow_list_element(family, element);
-        if (!decoded)
-            return false;
-        set_list(decoded->key, removed ? std::nullopt : std::optional(decoded->list));
-        return true;
-    }
-    if (element.set != layout::allowed_set)
+    if (element.set != layout::allowed_set && element.set != layout::bound_allowed_set)
         return false;
     const auto decoded = layout::decode_allowed_element(family, element);
     if (!decoded)
         return false;
-    auto& ranges = list_ranges_[{family, decoded->list}];
+    auto& ranges = allowed_[decoded->key];
     const auto at = std::lower_bound(ranges.begin(), ranges.end(), decoded->range);
     if (removed && at != ranges.end() && *at == decoded->range)
         ranges.erase(at);
     else if (!removed && (at == ranges.end() || *at != decoded->range))
         ranges.insert(at, decoded->range);
     if (ranges.empty())
-        list_ranges_.erase({family, decoded->list});
+        allowed_.erase(decoded->key);
     return true;
 }
 
@@ -462,15 +422,8 @@ void TaskIndex::apply(layout::Family family, const ruleset::Element& element, bo
         return;
     }
     if (apply_policy(family, element, removed)) {
-        // The policy of a port, or of every port naming an allow-list, changed: their owners' ports
-        // are no longer as published.
-        if (element.set == layout::allowed_set) {
-            for (const auto& [host_port, list] : lists_)
-                if (const auto* owner = host_port.family() == family ? this->owner(host_port) : nullptr)
-                    touched.push_back(*owner);
-            return;
-        }
-        const bool bound = element.set == layout::bound_policed_set || element.set == layout::bound_allow_lists_map;
+        // The port's policy changed: its owner's ports are no longer as published.
+        const auto bound = element.set == layout::bound_policed_set || element.set == layout::bound_allowed_set;
         if (const auto key = layout::decode_host_port_key(family, element.key, bound))
             if (const auto* owner = this->owner(*key))
                 touched.push_back(*owner);
@@ -509,39 +462,18 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
         }
         return;
     }
-    const auto touch = [&](const HostPort& host_port) {
-        if (const auto* owner = this->owner(host_port))
-            touched.push_back(*owner);
-    };
-    if (set == layout::policed_set || set == layout::bound_policed_set) {
-        const bool bound = set == layout::bound_policed_set;
-        std::erase_if(limits_, [&](const auto& item) {
+    const auto forget_policy = [&](auto& map, bool bound) {
+        std::erase_if(map, [&](const auto& item) {
             const bool gone = item.first.family() == family && item.first.bound() == bound;
-            if (gone)
-                touch(item.first);
+            if (const auto* owner = gone ? this->owner(item.first) : nullptr)
+                touched.push_back(*owner);
             return gone;
         });
-        return;
-    }
-    if (set == layout::allow_lists_map || set == layout::bound_allow_lists_map) {
-        const bool bound = set == layout::bound_allow_lists_map;
-        std::vector<HostPort> gone;
-        for (const auto& [host_port, list] : lists_)
-            if (host_port.family() == family && host_port.bound() == bound)
-                gone.push_back(host_port);
-        for (const auto& host_port : gone) {
-            touch(host_port);
-            set_list(host_port, std::nullopt);
-        }
-        return;
-    }
-    if (set == layout::allowed_set) {
-        std::erase_if(list_ranges_, [&](const auto& item) { return item.first.first == family; });
-        for (const auto& [host_port, list] : lists_)
-            if (host_port.family() == family)
-                touch(host_port);
-        return;
-    }
+    };
+    if (set == layout::policed_set || set == layout::bound_policed_set)
+        return forget_policy(limits_, set == layout::bound_policed_set);
+    if (set == layout::allowed_set || set == layout::bound_allowed_set)
+        return forget_policy(allowed_, set == layout::bound_allowed_set);
     if (set != layout::ports_map && set != layout::bound_ports_map)
         return;
     const bool bound = set == layout::bound_ports_map;
@@ -558,7 +490,7 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
 void TaskIndex::forget_family(layout::Family family, bool counting, std::vector<std::string>& touched)
 {
     for (const char* set : {layout::ports_map, layout::bound_ports_map, layout::backends_set, layout::policed_set,
-                            layout::bound_policed_set, layout::allow_lists_map, layout::bound_allow_lists_map, layout::allowed_set})
+                            layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
         forget_set(family, set, touched);
     std::erase_if(backends_, [&](const auto& backend) { return backend.first.address.family == family; });
     std::erase_if(mismatched_, [&](const Destination& destination) { return destination.address.family == family; });
@@ -652,45 +584,9 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
     }
     std::sort(repoliced.begin(), repoliced.end());
     repoliced.erase(std::unique(repoliced.begin(), repoliced.end()), repoliced.end());
-    // Allow-lists: the change of the ports naming each (family, id), and the ranges of those this
-    // plan names first.
-    using ListKey = std::pair<layout::Family, std::uint32_t>;
-    std::map<ListKey, int> list_delta;
-    std::map<ListKey, std::vector<layout::SourceRange>> named;
-    for (const auto& host_port : repoliced) {
-        if (index.limits(host_port) != nullptr)
-            tx(host_port.family()).remove(layout::policed_element(host_port, {}));
-        if (const auto list = index.allow_list(host_port)) {
-            tx(host_port.family()).remove(layout::allow_list_element(host_port, *list));
-            --list_delta[{host_port.family(), *list}];
-        }
-    }
-    struct PolicyAdd {
-        HostPort host_port;
-        const AccessPolicy* policy;
-        std::uint32_t list;
-    };
-    std::vector<PolicyAdd> policies;
-    for (std::size_t i = 0; i < changes.size(); ++i)
-        for (const auto& entry : *changes[i].wanted) {
-            if (entry.mapping.access.empty() || contains(currents[i], entry))
-                continue;
-            const auto family = entry.host_port().family();
-            auto ranges = layout::ranges_of(entry.mapping.access);
-            const auto list = index.allow_list_id(family, ranges, [&](std::uint32_t id) {
-                const auto other = named.find({family, id});
-                return other != named.end() && other->second != ranges;
-            });
-            named.try_emplace({family, list}, std::move(ranges));
-            ++list_delta[{family, list}];
-            policies.push_back({entry.host_port(), &entry.mapping.access, list});
-        }
-    for (const auto& [key, change] : list_delta) {
-        const auto* present = index.allow_list_ranges(key.first, key.second);
-        if (present != nullptr && static_cast<int>(index.allow_list_uses(key.first, key.second)) + change == 0)
-            for (auto& element : layout::allowed_elements(key.second, *present))
-                tx(key.first).remove(std::move(element));
-    }
+    for (const auto& host_port : repoliced)
+        for (auto& element : index.policy_elements(host_port))
+            tx(host_port.family()).remove(std::move(element));
     for (const auto& destination : index.mismatched())
         count(destination, 0);
 
@@ -711,16 +607,9 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
             tx(entry.host_port().family())
                 .create(layout::port_element(entry.host_port(), entry.destination(),
                                              layout::owner_comment(changes[i].task_id, entry.mapping.name)));
+            for (auto& element : layout::policy_elements(entry.host_port(), entry.mapping.access))
+                tx(entry.host_port().family()).add(std::move(element));
         }
-    }
-    // The allow-lists first named here, then each port's list and limits.
-    for (const auto& [key, change] : list_delta)
-        if (change > 0 && index.allow_list_ranges(key.first, key.second) == nullptr)
-            for (auto& element : layout::allowed_elements(key.second, named.at(key)))
-                tx(key.first).add(std::move(element));
-    for (const auto& add : policies) {
-        tx(add.host_port.family()).add(layout::allow_list_element(add.host_port, add.list));
-        tx(add.host_port.family()).add(layout::policed_element(add.host_port, *add.policy));
     }
     return commit;
 }

@@ -93,18 +93,9 @@ public:
     // although one does. plan_replace() repairs them.
     const std::set<layout::Destination>& mismatched() const noexcept { return mismatched_; }
 
-    // What the policy sets hold for a port's key (whether or not the port is published): the limits
-    // of its policed element (an AccessPolicy without allow) and the id of its allow-list.
-    const AccessPolicy* limits(const layout::HostPort& host_port) const;
-    std::optional<std::uint32_t> allow_list(const layout::HostPort& host_port) const;
-    // The ranges of the family's allow-list `list` as the allowed set holds them (nullptr: none),
-    // and how many ports name it.
-    const std::vector<layout::SourceRange>* allow_list_ranges(layout::Family family, std::uint32_t list) const;
-    std::uint32_t allow_list_uses(layout::Family family, std::uint32_t list) const;
-    // The id an allow-list of `ranges` has in the family's table, or would get when added: the
-    // first from layout::allow_list_hash() on that no other list has (nor `also_taken`).
-    std::uint32_t allow_list_id(layout::Family family, const std::vector<layout::SourceRange>& ranges,
-                                const std::function<bool(std::uint32_t)>& also_taken = {}) const;
+    // The policy elements the family's table holds for the port's key (whether or not the port is
+    // published): what a change of the port's policy deletes first.
+    std::vector<ruleset::Element> policy_elements(const layout::HostPort& host_port) const;
 
     // Every port; foreign_owner's with an empty task id and their comment, escaped (printable()), as name.
     std::vector<PublishedPort> all() const;
@@ -172,26 +163,14 @@ private:
     std::array<std::size_t, 2> family_ports_{};  // entries of ports_ per family, kept by insert_port and erase_port
     std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_
     std::set<layout::Destination> mismatched_;
-    // What the policy sets hold: per port key, the limits of its policed element (AccessPolicy
-    // without allow) and its allow-list's id; per family and id, the allow-list's ranges, in order,
-    // and the ports that name it. Kept apart from ports_: the kernel keeps them apart too, and a
-    // port has a policy only where both say so (make_entry()).
-    using ListKey = std::pair<layout::Family, std::uint32_t>;
-    struct ListKeyHash {
-        std::size_t operator()(const ListKey& key) const noexcept
-        {
-            return std::hash<std::uint64_t>{}(std::uint64_t{static_cast<std::uint8_t>(key.first)} << 32 | key.second);
-        }
-    };
+    // What the policy sets hold, per port key: the limits of its policed element (AccessPolicy
+    // without allow) and the ranges of its allowed elements, in order. Kept apart from ports_: the
+    // kernel keeps them apart too, and a port has a policy only where both say so (make_entry()).
     std::unordered_map<layout::HostPort, AccessPolicy, HostPortHash> limits_;
-    std::unordered_map<layout::HostPort, std::uint32_t, HostPortHash> lists_;
-    std::unordered_map<ListKey, std::vector<layout::SourceRange>, ListKeyHash> list_ranges_;
-    std::unordered_map<ListKey, std::uint32_t, ListKeyHash> list_uses_;
-    // Follows one policy element into the maps above; false when the element is not of a policy set.
+    std::unordered_map<layout::HostPort, std::vector<layout::SourceRange>, HostPortHash> allowed_;
+    // Follows one policy element (decoded as ours or not) into limits_ and allowed_.
     bool apply_policy(layout::Family family, const ruleset::Element& element, bool removed);
-    // Records the port's policy as a committed plan_replace() wrote it (empty: none).
     void set_policy(const layout::HostPort& host_port, const AccessPolicy& policy);
-    void set_list(const layout::HostPort& host_port, std::optional<std::uint32_t> list);
 };
 
 // The commit that turns the task's published ports into `wanted` (empty: unpublish), with a part

@@ -45,18 +45,13 @@ PortMapping with_policy(PortMapping mapping, std::vector<std::string> allow, std
     return mapping;
 }
 
-// The source ranges of the allowed elements of a family's table that the ports' allow-lists
-// name, as "<port> <range>".
+// The source ranges of the allowed elements of a family's table, as text.
 std::set<std::string> allowed_ranges(const FakeBackend& fake, Family family)
 {
     std::set<std::string> out;
-    for (const auto& [key, list] : elements(fake, family, layout::allow_lists_map)) {
-        const auto port = layout::decode_allow_list_element(family, list);
-        REQUIRE(port);
-        for (const auto& [source_key, source] : elements(fake, family, layout::allowed_set))
-            if (const auto decoded = layout::decode_allowed_element(family, source); decoded && decoded->list == port->list)
-                out.insert(std::to_string(port->key.port) + " " + layout::to_string(decoded->range));
-    }
+    for (const auto& [key, element] : elements(fake, family, layout::allowed_set))
+        if (const auto decoded = layout::decode_allowed_element(family, element))
+            out.insert(std::to_string(decoded->key.port) + " " + layout::to_string(decoded->range));
     return out;
 }
 

@@ -295,20 +295,17 @@ TEST_CASE("access policies: a jump per nat chain and key kind, and a police chai
     const auto rules = added_rules(*create, true);
     REQUIRE(rules.size() == 2 * 2 + 2 * 2);  // police and bound_police with 2 rules each; 2 jumps per nat chain
     INFO(rules[0]);
-    // meta l4proto . th dport map @allow_lists . ip saddr @allowed update @policed { meta l4proto . th
-    // dport } return: the list's id right after the key, the source after it
+    // meta l4proto . th dport . ip saddr @allowed update @policed { meta l4proto . th dport } return
     CHECK_THAT(rules[0], Catch::Contains("[ meta load l4proto => reg 1 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
-    CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set allow_lists dreg 10 ]"));
-    CHECK_THAT(rules[0], Catch::Contains("[ payload load 4b @ network header + 12 => reg 11 ]"));
-    CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 10 set allowed ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ payload load 4b @ network header + 12 => reg 10 ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set allowed ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ dynset update reg_key 1 set policed ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ immediate reg 0 return ]"));
     CHECK_THAT(rules[1], Catch::Contains("[ immediate reg 0 drop ]"));
-    // The bound variant: ip daddr . meta l4proto . th dport, then the list's id and the source.
-    CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set bound_allow_lists dreg 11 ]"));
-    CHECK_THAT(rules[2], Catch::Contains("[ payload load 4b @ network header + 12 => reg 12 ]"));
-    CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 11 set allowed ]"));
+    // The bound variant: ip daddr . meta l4proto . th dport . ip saddr, the source after the key.
+    CHECK_THAT(rules[2], Catch::Contains("[ payload load 4b @ network header + 12 => reg 11 ]"));
+    CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set bound_allowed ]"));
     CHECK_THAT(rules[2], Catch::Contains("[ dynset update reg_key 1 set bound_policed ]"));
     // fib daddr type local ... @bound_policed jump bound_police, before the DNAT rules.
     CHECK_THAT(rules[4], Catch::Contains("[ fib daddr type => reg 1 ]"));
