@@ -201,7 +201,7 @@ void print_latency_header(std::ostream& out, AddressFamily family)
         out << ", IPv6 tasks (every port in table ip6 warren)";
     out << "; each row: publish then unpublish, timed separately\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%-19s %5s %7s %7s | %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s | %8s\n", "method", "ports",
+    std::snprintf(line, sizeof line, "%-23s %5s %7s %7s | %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s | %8s\n", "method", "ports",
                   "table", "reps", "pub min", "p50", "p90", "p99", "max", "unpub min", "p50", "p90", "p99", "max", "rss MiB");
     out << line << std::flush;
 }
@@ -209,7 +209,7 @@ void print_latency_header(std::ostream& out, AddressFamily family)
 void print_latency_row(std::ostream& out, const LatencyCell& cell)
 {
     char head[64];
-    std::snprintf(head, sizeof head, "%-19s %5zu %7s ", cell.method.c_str(), cell.ports,
+    std::snprintf(head, sizeof head, "%-23s %5zu %7s ", cell.method.c_str(), cell.ports,
                   with_thousands(double(cell.table_size)).c_str());
     out << head;
     if (cell.skipped || cell.error) {
