@@ -12,7 +12,10 @@
 
 #include <libmnl/libmnl.h>
 
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
+#include <string_view>
 
 namespace warren::nft::netlink {
 
@@ -158,11 +161,42 @@ std::string comment_of(const void* data, std::uint32_t length, std::uint8_t type
     return comment;
 }
 
+namespace {
+
+// An attribute of an expression, or `absent` when the message left it out.
+std::uint32_t u32_or(const nftnl_expr* expr, std::uint16_t attribute, std::uint32_t absent)
+{
+    return nftnl_expr_is_set(expr, attribute) ? nftnl_expr_get_u32(expr, attribute) : absent;
+}
+
+// An element's stateful expression as the model describes it: ct count and packet limits with no
+// other flags than inversion; anything else, or one missing what the kernel always reports, is foreign.
+ElementExpression element_expression(const nftnl_expr* expr, const char* name)
+{
+    if (std::strcmp(name, "connlimit") == 0 && nftnl_expr_is_set(expr, NFTNL_EXPR_CONNLIMIT_COUNT)) {
+        const std::uint32_t flags = u32_or(expr, NFTNL_EXPR_CONNLIMIT_FLAGS, 0);
+        if ((flags & ~NFT_CONNLIMIT_F_INV) == 0)
+            return expr::ConnLimit{nftnl_expr_get_u32(expr, NFTNL_EXPR_CONNLIMIT_COUNT), flags == NFT_CONNLIMIT_F_INV};
+    }
+    if (std::strcmp(name, "limit") == 0 && nftnl_expr_is_set(expr, NFTNL_EXPR_LIMIT_RATE) &&
+        nftnl_expr_is_set(expr, NFTNL_EXPR_LIMIT_UNIT) && nftnl_expr_is_set(expr, NFTNL_EXPR_LIMIT_BURST) &&
+        u32_or(expr, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKT_BYTES) == NFT_LIMIT_PKTS) {
+        const std::uint32_t flags = u32_or(expr, NFTNL_EXPR_LIMIT_FLAGS, 0);
+        if ((flags & ~NFT_LIMIT_F_INV) == 0)
+            return expr::Limit{nftnl_expr_get_u64(expr, NFTNL_EXPR_LIMIT_RATE), nftnl_expr_get_u64(expr, NFTNL_EXPR_LIMIT_UNIT),
+                               nftnl_expr_get_u32(expr, NFTNL_EXPR_LIMIT_BURST), flags == NFT_LIMIT_F_INV};
+    }
+    return expr::Foreign{name};
+}
+
+}  // namespace
+
 Element decode_element(nftnl_set_elem* e, const std::string& set)
 {
     Element element;
     element.set = set;
     element.key = bytes_of(e, NFTNL_SET_ELEM_KEY);
+    element.key_end = bytes_of(e, NFTNL_SET_ELEM_KEY_END);
     element.data = bytes_of(e, NFTNL_SET_ELEM_DATA);
     if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
         std::uint32_t length = 0;
@@ -173,9 +207,13 @@ Element decode_element(nftnl_set_elem* e, const std::string& set)
         e,
         [](nftnl_expr* expr, void* d) -> int {
             auto* out = static_cast<Element*>(d);
-            if (std::strcmp(nftnl_expr_get_str(expr, NFTNL_EXPR_NAME), "counter") == 0) {
+            const char* name = nftnl_expr_get_str(expr, NFTNL_EXPR_NAME);
+            // A set's counter, which the model keeps apart (the set declares it).
+            if (std::strcmp(name, "counter") == 0) {
                 out->packets = nftnl_expr_get_u64(expr, NFTNL_EXPR_CTR_PACKETS);
                 out->bytes = nftnl_expr_get_u64(expr, NFTNL_EXPR_CTR_BYTES);
+            } else {
+                out->expressions.push_back(element_expression(expr, name));
             }
             return 0;
         },
@@ -208,22 +246,168 @@ std::optional<Chain> decode_chain(const nlmsghdr* nlh)
     return chain_of(c.get());
 }
 
-std::optional<std::pair<std::string, std::string>> decode_rule_comment(const nlmsghdr* nlh, const std::string& table)
+namespace {
+
+// A NEWRULE of table `table` as libnftnl parsed it, or nullptr; the table and chain are there.
+RulePtr parsed_rule(const nlmsghdr* nlh, const std::string& table)
 {
     if (!is_message(nlh, NFT_MSG_NEWRULE) || !safe_for_libnftnl(nlh))
-        return std::nullopt;
+        return nullptr;
     auto r = checked<RulePtr>(nftnl_rule_alloc());
     // A name left out reads as nullptr.
     if (nftnl_rule_nlmsg_parse(nlh, r.get()) != 0 || !nftnl_rule_is_set(r.get(), NFTNL_RULE_TABLE) ||
         !nftnl_rule_is_set(r.get(), NFTNL_RULE_CHAIN) || table != nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE))
+        return nullptr;
+    return r;
+}
+
+std::string rule_comment(nftnl_rule* r)
+{
+    if (!nftnl_rule_is_set(r, NFTNL_RULE_USERDATA))
+        return {};
+    std::uint32_t length = 0;
+    const void* udata = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &length);
+    return comment_of(udata, length, NFTNL_UDATA_RULE_COMMENT);
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> decode_rule_comment(const nlmsghdr* nlh, const std::string& table)
+{
+    const auto r = parsed_rule(nlh, table);
+    if (!r)
         return std::nullopt;
-    std::string comment;
-    if (nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA)) {
-        std::uint32_t length = 0;
-        const void* udata = nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &length);
-        comment = comment_of(udata, length, NFTNL_UDATA_RULE_COMMENT);
+    return std::pair{std::string(nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)), rule_comment(r.get())};
+}
+
+namespace {
+
+Reg reg_of(const nftnl_expr* x, std::uint16_t attribute) { return static_cast<Reg>(nftnl_expr_get_u32(x, attribute)); }
+
+Bytes data_of(const nftnl_expr* x, std::uint16_t attribute)
+{
+    std::uint32_t length = 0;
+    const auto* data = static_cast<const std::uint8_t*>(nftnl_expr_get(x, attribute, &length));
+    return data ? Bytes(data, data + length) : Bytes{};
+}
+
+bool all_set(const nftnl_expr* x, std::initializer_list<std::uint16_t> attributes)
+{
+    return std::all_of(attributes.begin(), attributes.end(), [&](std::uint16_t a) { return nftnl_expr_is_set(x, a); });
+}
+
+bool none_set(const nftnl_expr* x, std::initializer_list<std::uint16_t> attributes)
+{
+    return std::none_of(attributes.begin(), attributes.end(), [&](std::uint16_t a) { return nftnl_expr_is_set(x, a); });
+}
+
+// The flags of a DNAT to an address and a port that the kernel adds itself and reports.
+constexpr std::uint32_t implied_nat_flags = 0x1 /* NF_NAT_RANGE_MAP_IPS */ | 0x2 /* NF_NAT_RANGE_PROTO_SPECIFIED */;
+
+std::optional<Expression> verdict_of(const nftnl_expr* x)
+{
+    if (!nftnl_expr_is_set(x, NFTNL_EXPR_IMM_VERDICT) || nftnl_expr_get_u32(x, NFTNL_EXPR_IMM_DREG) != NFT_REG_VERDICT)
+        return std::nullopt;
+    const auto verdict = static_cast<std::int32_t>(nftnl_expr_get_u32(x, NFTNL_EXPR_IMM_VERDICT));
+    const bool chain = nftnl_expr_is_set(x, NFTNL_EXPR_IMM_CHAIN);
+    if (verdict == NFT_JUMP && chain)
+        return expr::Jump{nftnl_expr_get_str(x, NFTNL_EXPR_IMM_CHAIN)};
+    if (chain)
+        return std::nullopt;
+    switch (verdict) {
+        case NF_ACCEPT: return expr::Accept{};
+        case NF_DROP: return expr::Drop{};
+        case NFT_RETURN: return expr::Return{};
+        default: return std::nullopt;
     }
-    return std::pair{std::string(nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)), std::move(comment)};
+}
+
+// One rule expression as the model describes it, when it is written the way the encoder writes it
+// (the kernel reports no set ids: those read back as 0); otherwise nullopt.
+std::optional<Expression> rule_expression(const nftnl_expr* x, std::string_view name)
+{
+    if (name == "meta" && nftnl_expr_is_set(x, NFTNL_EXPR_META_KEY)) {
+        const auto key = nftnl_expr_get_u32(x, NFTNL_EXPR_META_KEY);
+        if (nftnl_expr_is_set(x, NFTNL_EXPR_META_DREG) && !nftnl_expr_is_set(x, NFTNL_EXPR_META_SREG))
+            return expr::Meta{key, reg_of(x, NFTNL_EXPR_META_DREG)};
+        if (nftnl_expr_is_set(x, NFTNL_EXPR_META_SREG) && !nftnl_expr_is_set(x, NFTNL_EXPR_META_DREG))
+            return expr::MetaSet{key, reg_of(x, NFTNL_EXPR_META_SREG)};
+    } else if (name == "payload" &&
+               all_set(x,
+                       {NFTNL_EXPR_PAYLOAD_BASE, NFTNL_EXPR_PAYLOAD_OFFSET, NFTNL_EXPR_PAYLOAD_LEN, NFTNL_EXPR_PAYLOAD_DREG}) &&
+               none_set(x, {NFTNL_EXPR_PAYLOAD_SREG, NFTNL_EXPR_PAYLOAD_CSUM_TYPE})) {
+        return expr::Payload{nftnl_expr_get_u32(x, NFTNL_EXPR_PAYLOAD_BASE), nftnl_expr_get_u32(x, NFTNL_EXPR_PAYLOAD_OFFSET),
+                             nftnl_expr_get_u32(x, NFTNL_EXPR_PAYLOAD_LEN), reg_of(x, NFTNL_EXPR_PAYLOAD_DREG)};
+    } else if (name == "cmp" && all_set(x, {NFTNL_EXPR_CMP_SREG, NFTNL_EXPR_CMP_OP, NFTNL_EXPR_CMP_DATA})) {
+        return expr::Cmp{nftnl_expr_get_u32(x, NFTNL_EXPR_CMP_OP), reg_of(x, NFTNL_EXPR_CMP_SREG),
+                         data_of(x, NFTNL_EXPR_CMP_DATA)};
+    } else if (name == "bitwise" &&
+               all_set(x, {NFTNL_EXPR_BITWISE_SREG, NFTNL_EXPR_BITWISE_DREG, NFTNL_EXPR_BITWISE_MASK, NFTNL_EXPR_BITWISE_XOR}) &&
+               !nftnl_expr_is_set(x, NFTNL_EXPR_BITWISE_DATA) &&
+               (!nftnl_expr_is_set(x, NFTNL_EXPR_BITWISE_OP) ||
+                nftnl_expr_get_u32(x, NFTNL_EXPR_BITWISE_OP) == NFT_BITWISE_BOOL)) {
+        return expr::Bitwise{reg_of(x, NFTNL_EXPR_BITWISE_SREG), reg_of(x, NFTNL_EXPR_BITWISE_DREG),
+                             data_of(x, NFTNL_EXPR_BITWISE_MASK), data_of(x, NFTNL_EXPR_BITWISE_XOR)};
+    } else if (name == "ct" && all_set(x, {NFTNL_EXPR_CT_KEY, NFTNL_EXPR_CT_DREG}) && !nftnl_expr_is_set(x, NFTNL_EXPR_CT_SREG)) {
+        expr::Ct ct{nftnl_expr_get_u32(x, NFTNL_EXPR_CT_KEY), reg_of(x, NFTNL_EXPR_CT_DREG)};
+        if (nftnl_expr_is_set(x, NFTNL_EXPR_CT_DIR))
+            ct.direction = nftnl_expr_get_u8(x, NFTNL_EXPR_CT_DIR);
+        return ct;
+    } else if (name == "fib" && all_set(x, {NFTNL_EXPR_FIB_FLAGS, NFTNL_EXPR_FIB_RESULT, NFTNL_EXPR_FIB_DREG})) {
+        return expr::Fib{nftnl_expr_get_u32(x, NFTNL_EXPR_FIB_FLAGS), nftnl_expr_get_u32(x, NFTNL_EXPR_FIB_RESULT),
+                         reg_of(x, NFTNL_EXPR_FIB_DREG)};
+    } else if (name == "lookup" && all_set(x, {NFTNL_EXPR_LOOKUP_SET, NFTNL_EXPR_LOOKUP_SREG}) &&
+               (!nftnl_expr_is_set(x, NFTNL_EXPR_LOOKUP_FLAGS) || nftnl_expr_get_u32(x, NFTNL_EXPR_LOOKUP_FLAGS) == 0)) {
+        std::optional<Reg> dreg;
+        if (nftnl_expr_is_set(x, NFTNL_EXPR_LOOKUP_DREG))
+            dreg = reg_of(x, NFTNL_EXPR_LOOKUP_DREG);
+        return expr::Lookup{nftnl_expr_get_str(x, NFTNL_EXPR_LOOKUP_SET), 0, reg_of(x, NFTNL_EXPR_LOOKUP_SREG), dreg};
+    } else if (name == "nat" &&
+               all_set(x,
+                       {NFTNL_EXPR_NAT_TYPE, NFTNL_EXPR_NAT_FAMILY, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFTNL_EXPR_NAT_REG_PROTO_MIN}) &&
+               nftnl_expr_get_u32(x, NFTNL_EXPR_NAT_TYPE) == NFT_NAT_DNAT &&
+               (nftnl_expr_get_u32(x, NFTNL_EXPR_NAT_FLAGS) & ~implied_nat_flags) == 0) {
+        const auto family = nftnl_expr_get_u32(x, NFTNL_EXPR_NAT_FAMILY);
+        const auto addr = nftnl_expr_get_u32(x, NFTNL_EXPR_NAT_REG_ADDR_MIN);
+        const auto port = nftnl_expr_get_u32(x, NFTNL_EXPR_NAT_REG_PROTO_MIN);
+        const auto same = [&](std::uint16_t max, std::uint32_t min) {
+            return !nftnl_expr_is_set(x, max) || nftnl_expr_get_u32(x, max) == min;
+        };
+        if ((family == NFPROTO_IPV4 || family == NFPROTO_IPV6) && same(NFTNL_EXPR_NAT_REG_ADDR_MAX, addr) &&
+            same(NFTNL_EXPR_NAT_REG_PROTO_MAX, port))
+            return expr::Dnat{static_cast<Family>(family), static_cast<Reg>(addr), static_cast<Reg>(port)};
+    } else if (name == "masq" && nftnl_expr_get_u32(x, NFTNL_EXPR_MASQ_FLAGS) == 0 &&
+               none_set(x, {NFTNL_EXPR_MASQ_REG_PROTO_MIN, NFTNL_EXPR_MASQ_REG_PROTO_MAX})) {
+        return expr::Masquerade{};
+    } else if (name == "dynset" && all_set(x, {NFTNL_EXPR_DYNSET_SET_NAME, NFTNL_EXPR_DYNSET_SREG_KEY, NFTNL_EXPR_DYNSET_OP}) &&
+               nftnl_expr_get_u32(x, NFTNL_EXPR_DYNSET_OP) == NFT_DYNSET_OP_UPDATE &&
+               nftnl_expr_get_u64(x, NFTNL_EXPR_DYNSET_TIMEOUT) == 0 && nftnl_expr_get_u32(x, NFTNL_EXPR_DYNSET_FLAGS) == 0 &&
+               none_set(x, {NFTNL_EXPR_DYNSET_SREG_DATA, NFTNL_EXPR_DYNSET_EXPR, NFTNL_EXPR_DYNSET_EXPRESSIONS})) {
+        return expr::Dynset{nftnl_expr_get_str(x, NFTNL_EXPR_DYNSET_SET_NAME), 0, reg_of(x, NFTNL_EXPR_DYNSET_SREG_KEY)};
+    } else if (name == "immediate") {
+        return verdict_of(x);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Rule> decode_rule(const nlmsghdr* nlh, const std::string& table)
+{
+    const auto r = parsed_rule(nlh, table);
+    if (!r)
+        return std::nullopt;
+    Rule rule{nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN), {}, rule_comment(r.get())};
+    nftnl_expr_foreach(
+        r.get(),
+        [](nftnl_expr* x, void* out) -> int {
+            const char* name = nftnl_expr_get_str(x, NFTNL_EXPR_NAME);
+            auto expression = rule_expression(x, name);
+            static_cast<Rule*>(out)->expressions.push_back(expression ? std::move(*expression) : expr::Foreign{name});
+            return 0;
+        },
+        &rule);
+    return rule;
 }
 
 std::optional<std::pair<std::string, SetShape>> decode_set(const nlmsghdr* nlh, const std::string& table)

@@ -32,6 +32,10 @@ bool decode_table(const nlmsghdr* nlh, std::uint32_t own_port_id, ruleset::Table
 std::optional<ruleset::Chain> decode_chain(const nlmsghdr* nlh);
 // NEWRULE of table `table`: its chain and its comment (empty if none).
 std::optional<std::pair<std::string, std::string>> decode_rule_comment(const nlmsghdr* nlh, const std::string& table);
+// NEWRULE of table `table`: the rule, each expression as the model describes it; expr::Foreign for
+// one it does not (another kind, or attributes the encoder never writes). Set ids read back as 0:
+// the kernel does not report them (ruleset::as_reported()).
+std::optional<ruleset::Rule> decode_rule(const nlmsghdr* nlh, const std::string& table);
 // NEWSET of table `table`: its name and shape.
 std::optional<std::pair<std::string, ruleset::SetShape>> decode_set(const nlmsghdr* nlh, const std::string& table);
 // NEWSETELEM: its elements, appended to `out` as elements of set `set`.

@@ -4,6 +4,11 @@
 #include "netlink/nftnl_ptr.hpp"
 #include "netlink/socket.hpp"
 
+#include <warren/nft/error.hpp>
+
+#include <arpa/inet.h>  // before the linux/ headers, which then skip their own struct in_addr
+#include <endian.h>
+
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -11,6 +16,7 @@
 
 #include <array>
 #include <cstring>
+#include <string_view>
 #include <stdexcept>
 #include <type_traits>
 
@@ -20,8 +26,10 @@ using namespace ruleset;
 
 namespace {
 
-// NFTA_SET_ELEM_LIST_ELEMENTS is a nest with a 16-bit length: stay far below 64 KiB.
+// NFTA_SET_ELEM_LIST_ELEMENTS is a nest with a 16-bit length, and the batch reserves 64 KiB for the
+// message being built: stay below both.
 constexpr std::size_t max_elements_per_message = 128;
+constexpr std::size_t max_element_message_bytes = 60 * 1024;
 
 std::uint16_t family_of(const Table& table) { return static_cast<std::uint16_t>(table.family); }
 
@@ -80,8 +88,19 @@ SetPtr make_set_declaration(const Table& table, const Set& set)
     nftnl_set_set_u32(s.get(), NFTNL_SET_ID, set.id);
     nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, concat_type(set.key));
     nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, concat_length(set.key));
-    if (const std::uint32_t flags = set.flags | (set.is_map() ? NFT_SET_MAP : 0))
+    const std::uint32_t flags = set.kernel_flags() | (set.is_map() ? NFT_SET_MAP : 0);
+    if (flags)
         nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, flags);
+    if (flags & NFT_SET_CONCAT) {
+        // Each field's length, unpadded, as nft describes it: the kernel's set of concatenated
+        // ranges needs it to tell the fields apart. libnftnl counts the lengths up to a zero.
+        std::array<std::uint8_t, NFT_REG32_COUNT> lengths{};
+        if (set.key.size() >= lengths.size())
+            throw std::length_error("set " + set.name + ": too many key fields");
+        for (std::size_t i = 0; i < set.key.size(); ++i)
+            lengths[i] = static_cast<std::uint8_t>(set.key[i].length);
+        nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, lengths.data(), static_cast<std::uint32_t>(set.key.size()));
+    }
     if (set.is_map()) {
         nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, concat_type(set.data));
         nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, concat_length(set.data));
@@ -181,6 +200,8 @@ ExprPtr make_expression(const Expression& expression)
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_IMM_VERDICT, NFT_RETURN);
                 return x;
+            } else if constexpr (std::is_same_v<T, expr::Foreign>) {
+                throw Error(errc::invalid_argument, "a rule expression " + e.name + " cannot be written");
             } else {
                 static_assert(std::is_same_v<T, expr::Accept> || std::is_same_v<T, expr::Drop>);
                 auto x = make_expr("immediate");
@@ -241,15 +262,83 @@ void put_comment(nlmsghdr* nlh, const std::string& comment)
     put_padded(nlh, NFTA_SET_ELEM_USERDATA, 2 + length, udata.data());
 }
 
+void put_u32(nlmsghdr* nlh, std::uint16_t type, std::uint32_t value) { mnl_attr_put_u32(nlh, type, htonl(value)); }
+
+void put_u64(nlmsghdr* nlh, std::uint16_t type, std::uint64_t value) { mnl_attr_put_u64(nlh, type, htobe64(value)); }
+
+// One expression as nftnl_expr_build_payload() writes it: its name, then its attributes in a nest,
+// every one of them (nft sets them all).
+void put_expression(nlmsghdr* nlh, const ElementExpression& expression)
+{
+    std::visit(
+        [&](const auto& e) {
+            using T = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<T, expr::Foreign>) {
+                throw Error(errc::invalid_argument, "an element expression " + e.name + " cannot be written");
+            } else {
+                constexpr std::string_view name = std::is_same_v<T, expr::ConnLimit> ? "connlimit" : "limit";
+                put_padded(nlh, NFTA_EXPR_NAME, name.size() + 1, name.data());
+                auto* data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+                if constexpr (std::is_same_v<T, expr::ConnLimit>) {
+                    put_u32(nlh, NFTA_CONNLIMIT_COUNT, e.count);
+                    put_u32(nlh, NFTA_CONNLIMIT_FLAGS, e.invert ? NFT_CONNLIMIT_F_INV : 0);
+                } else {
+                    static_assert(std::is_same_v<T, expr::Limit>);
+                    put_u64(nlh, NFTA_LIMIT_RATE, e.rate);
+                    put_u64(nlh, NFTA_LIMIT_UNIT, e.unit_seconds);
+                    put_u32(nlh, NFTA_LIMIT_BURST, e.burst);
+                    put_u32(nlh, NFTA_LIMIT_TYPE, NFT_LIMIT_PKTS);
+                    put_u32(nlh, NFTA_LIMIT_FLAGS, e.invert ? NFT_LIMIT_F_INV : 0);
+                }
+                mnl_attr_nest_end(nlh, data);
+            }
+        },
+        expression);
+}
+
+// As libnftnl: one expression in NFTA_SET_ELEM_EXPR, several in NFTA_SET_ELEM_EXPRESSIONS (the
+// kernel takes both, and reports them back the same way).
+void put_expressions(nlmsghdr* nlh, const std::vector<ElementExpression>& expressions)
+{
+    if (expressions.size() == 1) {
+        auto* nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_EXPR);
+        put_expression(nlh, expressions.front());
+        mnl_attr_nest_end(nlh, nest);
+        return;
+    }
+    auto* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_EXPRESSIONS);
+    for (const auto& expression : expressions) {
+        auto* nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+        put_expression(nlh, expression);
+        mnl_attr_nest_end(nlh, nest);
+    }
+    mnl_attr_nest_end(nlh, list);
+}
+
+// In libnftnl's order: key, key end, value, comment, expressions. A removal names the element by its
+// key, and by its key end in a set of ranges (the kernel removes only the range that matches both).
 void put_element(nlmsghdr* nlh, const Element& element, bool with_data)
 {
     auto* nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
     put_value(nlh, NFTA_SET_ELEM_KEY, element.key);
+    if (!element.key_end.empty())
+        put_value(nlh, NFTA_SET_ELEM_KEY_END, element.key_end);
     if (with_data && !element.data.empty())
         put_value(nlh, NFTA_SET_ELEM_DATA, element.data);
     if (with_data && !element.comment.empty())
         put_comment(nlh, element.comment);
+    if (with_data && !element.expressions.empty())
+        put_expressions(nlh, element.expressions);
     mnl_attr_nest_end(nlh, nest);
+}
+
+// At least the bytes put_element() writes for `element`: values padded, the comment at its longest,
+// and generously for the expressions.
+std::size_t element_bytes_bound(const Element& element)
+{
+    const auto value = [](const Bytes& bytes) { return 8 + MNL_ALIGN(bytes.size()); };
+    return 4 + value(element.key) + value(element.key_end) + value(element.data) + 4 + NFT_USERDATA_MAXLEN + 8 +
+           96 * element.expressions.size();
 }
 
 void encode_single(Batch& batch, const Table& table, const Operation& operation, std::size_t index)
@@ -323,6 +412,8 @@ void encode(Batch& batch, const Transaction& transaction, std::size_t first_inde
         for (; i < operations.size() && carried.size() < max_elements_per_message; ++i) {
             const auto* next = std::get_if<Element>(&operations[i].object);
             if (!next || operations[i].verb != verb || next->set != element->set)
+                break;
+            if (!carried.empty() && nlh->nlmsg_len + element_bytes_bound(*next) > max_element_message_bytes)
                 break;
             put_element(nlh, *next, !remove);
             carried.push_back(first_index + i);

@@ -201,7 +201,7 @@ public:
         return true;
     }
 
-    bool rule_comments(std::map<std::string, std::vector<std::string>>& out)
+    bool rules(std::map<std::string, std::vector<std::string>>& comments, std::map<std::string, std::vector<Rule>>& out)
     {
         auto filter = checked<RulePtr>(nftnl_rule_alloc());
         nftnl_rule_set_str(filter.get(), NFTNL_RULE_TABLE, table_.name.c_str());
@@ -209,8 +209,10 @@ public:
                             socket_, NFT_MSG_GETRULE, family_, NLM_F_DUMP,
                             [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, filter.get()); },
                             [&](const nlmsghdr* nlh) {
-                                if (auto rule = decode_rule_comment(nlh, table_.name))
-                                    out[rule->first].push_back(std::move(rule->second));
+                                if (auto rule = decode_rule(nlh, table_.name)) {
+                                    comments[rule->chain].push_back(rule->comment);
+                                    out[rule->chain].push_back(std::move(*rule));
+                                }
                             }),
                         "list rules");
     }
@@ -483,7 +485,7 @@ TableSnapshot KernelBackend::snapshot_following(const Table& table, std::span<co
         snap.generation = generation();
         TableReader reader(socket_, table);
         const bool read = reader.table(snap) &&
-                          (!snap.exists || (reader.chains(chains, snap.chains) && reader.rule_comments(snap.rule_comments) &&
+                          (!snap.exists || (reader.chains(chains, snap.chains) && reader.rules(snap.rule_comments, snap.rules) &&
                                             reader.sets(snap.sets) && reader.elements(element_sets, snap.sets, snap.elements)));
         if (!read)
             continue;
@@ -583,5 +585,12 @@ std::size_t KernelBackend::forget_flows(std::span<const ruleset::FlowMatch> matc
 }
 
 void KernelBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container) { enable_route_localnet(container); }
+
+std::vector<SocketEntry> KernelBackend::receiving_sockets(Protocol protocol, layout::Family family, PortFilter ports)
+{
+    if (!sock_diag_)
+        sock_diag_.emplace();
+    return sock_diag_->receiving(protocol, family, ports);
+}
 
 }  // namespace warren::nft::netlink

@@ -35,6 +35,7 @@ public:
     std::unique_ptr<ruleset::ChangeFeed> follow(std::span<const ruleset::Table> tables) override;
     std::size_t forget_flows(std::span<const ruleset::FlowMatch> matches) override;
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override;
+    std::vector<SocketEntry> receiving_sockets(Protocol protocol, layout::Family family, PortFilter ports) override;
     // The netlink port id our transactions are committed through (announcements carry it).
     std::uint32_t port_id() const noexcept { return socket_.portid(); }
 
@@ -47,6 +48,7 @@ private:
     std::optional<std::size_t> send_buffer_limit_;
     KernelFeatures features_;
     std::optional<ConntrackTable> conntrack_;  // opened by the first cleanup
+    std::optional<SocketDiag> sock_diag_;      // opened by the first socket check
 };
 
 }  // namespace warren::nft::netlink

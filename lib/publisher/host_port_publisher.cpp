@@ -24,6 +24,7 @@
 #include "publisher/publisher_on.hpp"
 #include "publisher/healer.hpp"
 #include "publisher/layout.hpp"
+#include "publisher/listening_sockets.hpp"
 #include "publisher/table_view.hpp"
 #include "publisher/task_index.hpp"
 #include "publisher/validation.hpp"
@@ -168,8 +169,10 @@ public:
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
             catch_up();
+            const std::pair<std::string_view, const std::vector<IndexEntry>*> asked{task_id, &wanted};
+            const auto sockets = sockets_for(std::span(&asked, 1));
             if (automatic)
-                wanted = wanted_entries(addresses, choose_ports(task_id, addresses, ports, {}));
+                wanted = wanted_entries(addresses, choose_ports(task_id, addresses, ports, sockets, {}));
             // Already published exactly like this (a table in need of repair is repaired even then:
             // a publish that succeeds must carry traffic).
             if (view_.index().entries(task_id) == wanted && !repair_due(families_of(wanted))) {
@@ -178,6 +181,8 @@ public:
                 return read_back(task_id);
             }
             if (auto conflict = find_conflict(task_id, wanted, [&](std::string_view owner) { return owner != task_id; }))
+                throw std::move(*conflict);
+            if (auto conflict = socket_conflict(task_id, wanted, sockets))
                 throw std::move(*conflict);
             allow_loopback(wanted);
             const TaskChange change{task_id, &wanted};
@@ -240,13 +245,19 @@ public:
                             "task \"" + task.task_id + "\" appears twice in the desired state; nothing was changed");
         }
         check_no_overlap(wanted);
+        // As asked (with the ports that ask for 0): what the socket check reads at each attempt.
+        std::vector<std::pair<std::string_view, const std::vector<IndexEntry>*>> asked;
+        const auto initial = wanted;
+        for (const auto& [task, entries] : initial)
+            asked.emplace_back(task, &entries);
 
         std::lock_guard lock(mutex_);
         static const std::vector<IndexEntry> none;
         for (Backoff backoff; backoff.next();) {
             catch_up();
             const auto& index = view_.index();
-            choose_desired_ports(automatic, wanted);
+            const auto sockets = sockets_for(asked);
+            choose_desired_ports(automatic, wanted, sockets);
             std::vector<TaskChange> changes;
             const auto published = index.task_ids();  // TaskChange refers to these names
             for (const auto& task : published)
@@ -259,6 +270,8 @@ public:
                 // (desired claims no port twice): only elements without an owner can be in the way.
                 if (auto conflict =
                         find_conflict(task, entries, [](std::string_view owner) { return owner == TaskIndex::foreign_owner; }))
+                    throw std::move(*conflict);
+                if (auto conflict = socket_conflict(task, entries, sockets))
                     throw std::move(*conflict);
                 changes.push_back(TaskChange{task, &entries});
             }
@@ -428,6 +441,18 @@ public:
             const auto& entries = plan.states.find(task)->second;
             return std::any_of(entries.begin(), entries.end(), [&](const IndexEntry& e) { return e.host_port() == port; });
         };
+        // One read of the host's sockets for every publish of the batch, as asked.
+        std::vector<std::vector<IndexEntry>> asked_entries;
+        asked_entries.reserve(requests.size());
+        std::vector<std::pair<std::string_view, const std::vector<IndexEntry>*>> asked;
+        for (const auto& request : requests)
+            if (!request.unpublish)
+                asked_entries.push_back(request.automatic.empty() ? request.wanted
+                                                                  : wanted_entries(request.addresses, request.automatic));
+        for (std::size_t i = 0, at = 0; i < requests.size(); ++i)
+            if (!requests[i].unpublish)
+                asked.emplace_back(requests[i].task_id, &asked_entries[at++]);
+        const auto sockets = sockets_for(asked);
         for (std::size_t i = 0; i < requests.size(); ++i) {
             auto& request = requests[i];
             try {
@@ -448,8 +473,8 @@ public:
                                 return true;
                         return false;
                     };
-                    request.wanted = wanted_entries(request.addresses,
-                                                    choose_ports(request.task_id, request.addresses, request.automatic, claimed));
+                    request.wanted = wanted_entries(
+                        request.addresses, choose_ports(request.task_id, request.addresses, request.automatic, sockets, claimed));
                 }
                 if (current == request.wanted) {
                     allow_loopback(request.wanted);  // someone may have reset it since
@@ -484,6 +509,8 @@ public:
                                             *existing);
                     }
                 }
+                if (auto conflict = socket_conflict(request.task_id, request.wanted, sockets))
+                    throw std::move(*conflict);
                 allow_loopback(request.wanted);
                 const auto [stored, inserted] = plan.states.insert_or_assign(request.task_id, request.wanted);
                 for (const auto& entry : stored->second)
@@ -852,6 +879,54 @@ private:
         return std::nullopt;
     }
 
+    // The host's sockets that the ports of `wanted` the tasks do not publish yet would shadow (all
+    // sockets of their protocols and families when one asks for 0, to choose it from the rest);
+    // none read when nothing needs them.
+    layout::ListeningSockets sockets_for(std::span<const std::pair<std::string_view, const std::vector<IndexEntry>*>> wanted)
+    {
+        std::vector<layout::HostPort> fresh;
+        bool automatic = false;
+        for (const auto& [task, entries] : wanted) {
+            const auto current = view_.index().entries(task);
+            for (const auto& entry : *entries) {
+                automatic = automatic || entry.mapping.host_port == 0;
+                if (std::none_of(current.begin(), current.end(),
+                                 [&](const IndexEntry& held) { return held.host_port() == entry.host_port(); }))
+                    fresh.push_back(entry.host_port());
+            }
+        }
+        if (fresh.empty() || !(options_.check_listening_sockets || automatic))
+            return {};
+        return layout::ListeningSockets::read_for(
+            [this](Protocol protocol, Family family, netlink::PortFilter ports) {
+                return backend_->receiving_sockets(protocol, family, ports);
+            },
+            fresh);
+    }
+
+    // A port_conflict for the first port of `wanted` the task does not publish yet that a socket of
+    // the host would receive instead (PublisherOptions::check_listening_sockets), if any.
+    std::optional<Error> socket_conflict(std::string_view task_id, const std::vector<IndexEntry>& wanted,
+                                         const layout::ListeningSockets& sockets) const
+    {
+        if (!options_.check_listening_sockets)
+            return std::nullopt;
+        for (const auto& entry : wanted) {
+            const auto socket = sockets.blocking(entry.host_port());
+            if (!socket || view_.index().owner(entry.host_port()) != nullptr)
+                continue;
+            const auto port = layout::describe(entry.host_port());
+            return Error(errc::port_conflict,
+                         "host port " + port +
+                             " would take the connections of a socket of the host: " + layout::describe(*socket) +
+                             "; stop it or publish another port (PublisherOptions::check_listening_sockets); nothing was "
+                             "changed for task \"" +
+                             std::string(task_id) + "\"",
+                         EADDRINUSE, "publish " + port);
+        }
+        return std::nullopt;
+    }
+
     std::optional<Error> conflict_of(std::string_view task_id, const IndexEntry& entry,
                                      const std::function<bool(std::string_view)>& blocks) const
     {
@@ -866,12 +941,13 @@ private:
     // The ports with a host port chosen for each that asks for 0 (choose_host_ports()), avoiding
     // every published port, those `also_taken` says are taken, and the host's sockets.
     std::vector<PortMapping> choose_ports(std::string_view task_id, const validation::ContainerFamilies& addresses,
-                                          std::span<const PortMapping> ports,
+                                          std::span<const PortMapping> ports, const layout::ListeningSockets& sockets,
                                           const std::function<bool(const layout::HostPort&)>& also_taken)
     {
         const auto& index = view_.index();
         const auto taken = [&](const layout::HostPort& port) {
-            return index.clash(port, [](std::string_view) { return true; }).has_value() || (also_taken && also_taken(port));
+            return index.clash(port, [](std::string_view) { return true; }).has_value() || sockets.blocking(port) ||
+                   (also_taken && also_taken(port));
         };
         const std::uint32_t size = options_.automatic_ports.last - options_.automatic_ports.first + 1u;
         return choose_host_ports(ports, addresses, index.entries(task_id), options_.automatic_ports, taken,
@@ -897,7 +973,8 @@ private:
     // The host ports of a desired state's ports that ask for 0, chosen apart from every port the
     // desired state names (and those chosen before).
     void choose_desired_ports(std::span<const std::pair<const TaskPorts*, validation::ContainerFamilies>> automatic,
-                              std::map<std::string, std::vector<IndexEntry>, std::less<>>& wanted)
+                              std::map<std::string, std::vector<IndexEntry>, std::less<>>& wanted,
+                              const layout::ListeningSockets& sockets)
     {
         for (const auto& [task, addresses] : automatic) {
             const auto claimed = [&, id = std::string_view(task->task_id)](const layout::HostPort& port) {
@@ -908,7 +985,8 @@ private:
                         return true;
                 return false;
             };
-            wanted[task->task_id] = wanted_entries(addresses, choose_ports(task->task_id, addresses, task->ports, claimed));
+            wanted[task->task_id] =
+                wanted_entries(addresses, choose_ports(task->task_id, addresses, task->ports, sockets, claimed));
         }
     }
 

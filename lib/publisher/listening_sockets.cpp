@@ -57,6 +57,21 @@ ListeningSockets::ListeningSockets(std::vector<SocketEntry> entries) : entries_(
 ListeningSockets ListeningSockets::read(netlink::SocketDiag& diag, std::span<const Protocol> protocols,
                                         std::span<const Family> families, netlink::PortFilter ports)
 {
+    return read(
+        [&](Protocol protocol, Family family, netlink::PortFilter filter) { return diag.receiving(protocol, family, filter); },
+        protocols, families, ports);
+}
+
+ListeningSockets ListeningSockets::read_for(netlink::SocketDiag& diag, std::span<const HostPort> host_ports)
+{
+    return read_for(
+        [&](Protocol protocol, Family family, netlink::PortFilter filter) { return diag.receiving(protocol, family, filter); },
+        host_ports);
+}
+
+ListeningSockets ListeningSockets::read(const Dump& dump, std::span<const Protocol> protocols, std::span<const Family> families,
+                                        netlink::PortFilter ports)
+{
     const auto wants = [&](Family family) { return std::find(families.begin(), families.end(), family) != families.end(); };
     std::vector<SocketEntry> entries;
     for (const Protocol protocol : protocols) {
@@ -64,14 +79,14 @@ ListeningSockets ListeningSockets::read(netlink::SocketDiag& diag, std::span<con
         for (const Family family : {Family::ip, Family::ip6}) {
             if (family == Family::ip ? !wants(Family::ip) : families.empty())
                 continue;
-            auto found = diag.receiving(protocol, family, ports);
+            auto found = dump(protocol, family, ports);
             entries.insert(entries.end(), found.begin(), found.end());
         }
     }
     return ListeningSockets(std::move(entries));
 }
 
-ListeningSockets ListeningSockets::read_for(netlink::SocketDiag& diag, std::span<const HostPort> host_ports)
+ListeningSockets ListeningSockets::read_for(const Dump& dump, std::span<const HostPort> host_ports)
 {
     std::vector<Protocol> protocols;
     std::vector<Family> families;
@@ -88,8 +103,8 @@ ListeningSockets ListeningSockets::read_for(netlink::SocketDiag& diag, std::span
         ports.push_back(host_port.port);
     }
     if (every_port)
-        return read(diag, protocols, families);
-    return read(diag, protocols, families, ports);
+        return read(dump, protocols, families);
+    return read(dump, protocols, families, ports);
 }
 
 std::optional<SocketEntry> ListeningSockets::blocking(const HostPort& host_port) const

@@ -7,6 +7,7 @@
 #include "publisher/element_codec.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,11 +24,16 @@ public:
     // The sockets of `protocols` that could receive traffic for a port of `families` (for IPv4 also
     // the IPv6 sockets, which receive IPv4 on :: without IPV6_V6ONLY and on ::ffff:a.b.c.d), on
     // `ports` or on any port. Throws Error when a dump fails.
+    // `dump` reads one protocol and family as SocketDiag::receiving() does.
+    using Dump = std::function<std::vector<SocketEntry>(Protocol, Family, netlink::PortFilter)>;
+    static ListeningSockets read(const Dump& dump, std::span<const Protocol> protocols, std::span<const Family> families,
+                                 netlink::PortFilter ports = std::nullopt);
     static ListeningSockets read(netlink::SocketDiag& diag, std::span<const Protocol> protocols, std::span<const Family> families,
                                  netlink::PortFilter ports = std::nullopt);
 
     // read() of what publishing `host_ports` needs: their protocols and families, on their ports,
     // or on every port when one of them is 0 (to be chosen: automatic ports).
+    static ListeningSockets read_for(const Dump& dump, std::span<const HostPort> host_ports);
     static ListeningSockets read_for(netlink::SocketDiag& diag, std::span<const HostPort> host_ports);
 
     // A socket that would receive what `host_port` takes once published: of its protocol and port,

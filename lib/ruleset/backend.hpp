@@ -3,6 +3,8 @@
 // both implement it, with the same all-or-nothing semantics and the same errors.
 #pragma once
 
+#include "netlink/sock_diag.hpp"
+
 #include "ruleset/changes.hpp"
 #include "ruleset/objects.hpp"
 #include "ruleset/transaction.hpp"
@@ -16,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <span>
 #include <string>
 #include <utility>
@@ -34,9 +37,50 @@ struct TableSnapshot {
     bool owned_by_us = false;                                       // the owner is the backend's own socket
     std::map<std::string, Chain> chains;                            // those asked for that exist, with their hooks and policies
     std::map<std::string, std::vector<std::string>> rule_comments;  // per chain, in rule order
+    std::map<std::string, std::vector<Rule>> rules;                 // the same rules, as as_reported() gives them
     std::map<std::string, SetShape> sets;
     std::map<std::string, std::vector<Element>> elements;  // for the sets asked for
 };
+
+// A register as the kernel reports it: it keeps registers in 4-byte units and names the first of
+// each 16-byte register by the 16-byte register's number (NFT_REG32_04 reads back as NFT_REG_2).
+constexpr Reg as_reported(Reg reg) noexcept
+{
+    const auto n = static_cast<std::uint32_t>(reg);
+    return n >= 8 && (n - 8) % 4 == 0 ? static_cast<Reg>((n - 8) / 4 + 1) : reg;
+}
+
+// A rule as a snapshot reads it back: its registers as the kernel reports them, and no set ids of
+// lookups and updates (the kernel does not report them).
+inline Rule as_reported(Rule rule)
+{
+    const auto regs = [](auto&... r) { ((r = as_reported(r)), ...); };
+    for (auto& expression : rule.expressions)
+        std::visit(
+            [&](auto& e) {
+                using T = std::decay_t<decltype(e)>;
+                if constexpr (std::is_same_v<T, expr::Meta> || std::is_same_v<T, expr::Payload> || std::is_same_v<T, expr::Ct> ||
+                              std::is_same_v<T, expr::Fib>)
+                    regs(e.dreg);
+                else if constexpr (std::is_same_v<T, expr::MetaSet> || std::is_same_v<T, expr::Cmp>)
+                    regs(e.sreg);
+                else if constexpr (std::is_same_v<T, expr::Bitwise>)
+                    regs(e.sreg, e.dreg);
+                else if constexpr (std::is_same_v<T, expr::Dnat>)
+                    regs(e.addr, e.port);
+                else if constexpr (std::is_same_v<T, expr::Lookup>) {
+                    regs(e.sreg);
+                    if (e.dreg)
+                        regs(*e.dreg);
+                    e.set_id = 0;
+                } else if constexpr (std::is_same_v<T, expr::Dynset>) {
+                    regs(e.key);
+                    e.set_id = 0;
+                }
+            },
+            expression);
+    return rule;
+}
 
 // Connections to one host port, for deleting their connection tracking entries: those whose
 // original direction went to `port` (and to `address`, when given) over `l4proto`.
@@ -101,6 +145,10 @@ public:
     // commit() in two steps, for callers that must not wait: sends the commit and returns at once;
     // the PendingCommit reads the answer. `commit` must outlive it. Throws Error (TransactionTooLarge
     // when it cannot be sent). By default it commits at once, and the answer is there already.
+    // The host's sockets of one protocol and family that receive traffic for their local port
+    // (netlink::SocketDiag::receiving()), on `ports` or on any: what a publish must not shadow.
+    virtual std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports) = 0;
+
     virtual std::unique_ptr<PendingCommit> send(const Commit& commit, std::optional<std::uint32_t> expected_generation)
     {
         struct Answered final : PendingCommit {

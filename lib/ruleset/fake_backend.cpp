@@ -30,6 +30,145 @@ int update_policy(Chain& existing, const Chain& wanted)
     return 0;
 }
 
+// Sets a rule refers to (lookups and updates), and the chain it jumps to.
+const std::string* set_of(const Expression& expression)
+{
+    if (const auto* lookup = std::get_if<expr::Lookup>(&expression))
+        return &lookup->set;
+    if (const auto* dynset = std::get_if<expr::Dynset>(&expression))
+        return &dynset->set;
+    return nullptr;
+}
+
+bool refers_to_set(const FakeBackend::TableState& table, const std::string& set)
+{
+    for (const auto& [name, chain] : table.chains)
+        for (const auto& rule : chain.rules)
+            for (const auto& expression : rule.expressions)
+                if (const auto* used = set_of(expression); used && *used == set)
+                    return true;
+    return false;
+}
+
+bool jumps_to(const FakeBackend::TableState& table, const std::string& target)
+{
+    for (const auto& [name, chain] : table.chains)
+        for (const auto& rule : chain.rules)
+            for (const auto& expression : rule.expressions)
+                if (const auto* jump = std::get_if<expr::Jump>(&expression); jump && jump->chain == target)
+                    return true;
+    return false;
+}
+
+// A rule's references, as nf_tables checks them when it takes the rule: the errno, or 0. Binding a
+// Dynset to a set without a size gives the set the size 65535, as the kernel does.
+int bind_rule(FakeBackend::TableState& table, const Rule& rule)
+{
+    for (const auto& expression : rule.expressions) {
+        if (const auto* set = set_of(expression); set && !table.sets.contains(*set))
+            return ENOENT;
+        if (const auto* jump = std::get_if<expr::Jump>(&expression)) {
+            const auto target = table.chains.find(jump->chain);
+            if (target == table.chains.end())
+                return ENOENT;
+            if (target->second.declaration.hook)
+                return EOPNOTSUPP;  // only regular chains can be jumped to
+        }
+    }
+    for (const auto& expression : rule.expressions)
+        if (const auto* dynset = std::get_if<expr::Dynset>(&expression)) {
+            auto& declaration = table.sets.at(dynset->set).declaration;
+            if (declaration.flags & NFT_SET_INTERVAL)
+                return EOPNOTSUPP;  // a set of ranges cannot be updated from the packet path
+            if (declaration.size == 0)
+                declaration.size = 65535;
+        }
+    return 0;
+}
+
+// Whether `point` lies in the ranges of `element`, field by field (the unpadded bytes of each field
+// compare as big-endian numbers), as the kernel's set of concatenated ranges matches a key.
+bool contains(const std::vector<Field>& fields, const Element& element, const Bytes& point)
+{
+    const Bytes& end = element.key_end.empty() ? element.key : element.key_end;
+    std::size_t at = 0;
+    for (const auto& field : fields) {
+        const auto first = element.key.begin() + static_cast<std::ptrdiff_t>(at);
+        const auto last = end.begin() + static_cast<std::ptrdiff_t>(at);
+        const auto value = point.begin() + static_cast<std::ptrdiff_t>(at);
+        const auto length = static_cast<std::ptrdiff_t>(field.length);
+        if (std::lexicographical_compare(value, value + length, first, first + length) ||
+            std::lexicographical_compare(last, last + length, value, value + length))
+            return false;
+        at += (field.length + 3) / 4 * 4;
+    }
+    return true;
+}
+
+// Whether every field of a range starts no later than it ends (the kernel refuses others, EINVAL).
+bool ordered(const std::vector<Field>& fields, const Bytes& start, const Bytes& end)
+{
+    Element range{{}, start, {}, {}, 0, 0, end, {}};
+    return contains(fields, range, start) && contains(fields, range, end);
+}
+
+// The element of a set of concatenated ranges that holds `point`, or the end.
+std::map<Bytes, Element>::iterator range_holding(FakeBackend::SetState& set, const Bytes& point)
+{
+    for (auto it = set.elements.begin(); it != set.elements.end(); ++it)
+        if (contains(set.declaration.key, it->second, point))
+            return it;
+    return set.elements.end();
+}
+
+// An element's expressions as the kernel keeps them (a packet limit without a burst gets 5), or the
+// errno it refuses them with.
+int normalize_expressions(Element& element)
+{
+    for (auto& expression : element.expressions) {
+        if (std::holds_alternative<expr::Foreign>(expression))
+            return EOPNOTSUPP;
+        if (auto* limit = std::get_if<expr::Limit>(&expression)) {
+            if (limit->rate == 0 || limit->unit_seconds == 0)
+                return EINVAL;
+            if (limit->burst == 0)
+                limit->burst = 5;
+        }
+    }
+    return 0;
+}
+
+// An element operation on a set of concatenated ranges, as the kernel's pipapo set judges it: an
+// element is found by a key its ranges hold, a new one is refused when its first or last key lies
+// in an existing element (EEXIST; the same ranges again are fine without EXCL, as for other sets),
+// then when a range ends before it starts (EINVAL), and a removal removes the element that holds
+// its first key, whatever key end it names (ENOENT when none does).
+int apply_range(FakeBackend::SetState& set, const Operation& op, const Element& object)
+{
+    const Bytes& end = object.key_end.empty() ? object.key : object.key_end;
+    const auto holding = range_holding(set, object.key);
+    if (op.verb == Verb::remove) {
+        if (holding == set.elements.end())
+            return ENOENT;
+        set.elements.erase(holding);
+        return 0;
+    }
+    if (holding != set.elements.end()) {
+        const auto& found = holding->second;
+        const bool same = found.key == object.key && (found.key_end.empty() ? found.key : found.key_end) == end;
+        return same && op.verb != Verb::create && found.data == object.data ? 0 : EEXIST;
+    }
+    if (range_holding(set, end) != set.elements.end())
+        return EEXIST;
+    if (!ordered(set.declaration.key, object.key, end))
+        return EINVAL;
+    Element added = object;
+    if (const int err = normalize_expressions(added))
+        return err;
+    set.elements.emplace(object.key, std::move(added));
+    return 0;
+}
+
 // Applies one operation to `state` as nf_tables would, returning the errno it would answer with.
 int apply(FakeBackend::State& state, const Table& table, const Operation& op)
 {
@@ -81,7 +220,7 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                         case Verb::remove:
                             if (chain == t.chains.end())
                                 return ENOENT;
-                            if (!chain->second.rules.empty())
+                            if (!chain->second.rules.empty() || jumps_to(t, object.name))
                                 return EBUSY;
                             t.chains.erase(chain);
                             return 0;
@@ -101,13 +240,9 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                     if (op.verb == Verb::remove) {
                         if (set == t.sets.end())
                             return ENOENT;
-                        // Like the kernel: a set that a rule looks up cannot be deleted.
-                        for (const auto& [name, chain] : t.chains)
-                            for (const auto& rule : chain.rules)
-                                for (const auto& expression : rule.expressions)
-                                    if (const auto* lookup = std::get_if<expr::Lookup>(&expression);
-                                        lookup && lookup->set == object.name)
-                                        return EBUSY;
+                        // Like the kernel: a set that a rule looks up or updates cannot be deleted.
+                        if (refers_to_set(t, object.name))
+                            return EBUSY;
                         t.sets.erase(set);
                         return 0;
                     }
@@ -119,9 +254,8 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                     auto chain = t.chains.find(object.chain);
                     if (chain == t.chains.end())
                         return ENOENT;
-                    for (const auto& expression : object.expressions)
-                        if (const auto* lookup = std::get_if<expr::Lookup>(&expression); lookup && !t.sets.contains(lookup->set))
-                            return ENOENT;
+                    if (const int err = bind_rule(t, object))
+                        return err;
                     chain->second.rules.push_back(object);
                     return 0;
                 } else {
@@ -133,6 +267,14 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                     auto& elements = set->second.elements;
                     if (object.key.size() != concat_length(declaration.key))
                         return EINVAL;
+                    // Like the kernel: only a set of concatenated ranges takes a key end.
+                    const bool ranges = declaration.kernel_flags() & NFT_SET_CONCAT;
+                    if (!object.key_end.empty() && (!ranges || object.key_end.size() != object.key.size()))
+                        return EINVAL;
+                    if (op.verb != Verb::remove && object.data.size() != concat_length(declaration.data))
+                        return EINVAL;
+                    if (ranges)
+                        return apply_range(set->second, op, object);
                     auto element = elements.find(object.key);
                     if (op.verb == Verb::remove) {
                         if (element == elements.end())
@@ -140,15 +282,17 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                         elements.erase(element);
                         return 0;
                     }
-                    if (object.data.size() != concat_length(declaration.data))
-                        return EINVAL;
                     if (element != elements.end()) {
-                        // Like the kernel: re-adding an identical element without EXCL is fine.
+                        // Like the kernel: re-adding an identical element without EXCL is fine (and
+                        // keeps the element there, with its comment and expressions).
                         if (op.verb == Verb::create || element->second.data != object.data)
                             return EEXIST;
                         return 0;
                     }
-                    elements.emplace(object.key, object);
+                    Element added = object;
+                    if (const int err = normalize_expressions(added))
+                        return err;
+                    elements.emplace(object.key, std::move(added));
                     return 0;
                 }
             }
@@ -175,8 +319,11 @@ TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::str
         if (std::find(chains.begin(), chains.end(), name) != chains.end())
             snap.chains.emplace(name, chain.declaration);
         auto& comments = snap.rule_comments[name];
-        for (const auto& rule : chain.rules)
+        auto& rules = snap.rules[name];
+        for (const auto& rule : chain.rules) {
             comments.push_back(rule.comment);
+            rules.push_back(as_reported(rule));
+        }
     }
     for (const auto& [name, set] : it->second.sets)
         snap.sets[name] = set.declaration.shape();
@@ -218,6 +365,18 @@ std::size_t FakeBackend::forget_flows(std::span<const FlowMatch> matches)
     std::lock_guard lock(mutex_);
     forgotten_.insert(forgotten_.end(), matches.begin(), matches.end());
     return 0;
+}
+
+std::vector<netlink::SocketEntry> FakeBackend::receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports)
+{
+    std::lock_guard lock(mutex_);
+    std::vector<netlink::SocketEntry> out;
+    // As the kernel's dump of one address family: IPv6 sockets on IPv4-mapped addresses are IPv6's.
+    for (const auto& socket : sockets_)
+        if (socket.protocol == protocol && (socket.ipv6_socket ? Family::ip6 : Family::ip) == family &&
+            (!ports || std::find(ports->begin(), ports->end(), socket.port) != ports->end()))
+            out.push_back(socket);
+    return out;
 }
 
 void FakeBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container)

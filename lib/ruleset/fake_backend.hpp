@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // An in-memory nf_tables for unit tests: applies a transaction to a copy of its state and keeps the
 // copy only if every operation succeeded, with the kernel's errnos and generation-id check.
+// Modelled as the kernel behaves: elements of a set of concatenated ranges (NFT_SET_INTERVAL with a
+// key of several fields) are refused when their first or last key lies in an existing element's
+// ranges (EEXIST, the same ranges again being fine without EXCL), a range that ends before it starts
+// is EINVAL, and a removal removes the element whose ranges hold its first key, whatever key end it
+// names (ENOENT when none does); a key end anywhere else is EINVAL.
+// A packet limit without a burst gets 5; a rule's Dynset gives its set the size 65535 if it has
+// none, and cannot update a set of ranges (EOPNOTSUPP); a Jump needs a regular chain that exists.
+// Sets and chains that rules refer to cannot be removed (EBUSY).
 #pragma once
 
 #include "ruleset/backend.hpp"
@@ -54,6 +62,8 @@ public:
     // Recorded, for tests to read: the fake has no connections and no interfaces.
     std::size_t forget_flows(std::span<const FlowMatch> matches) override;
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override;
+    // The sockets set with set_sockets(), as a sock_diag dump would filter them.
+    std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports) override;
 
     // Test hooks ------------------------------------------------------------------------------
     const State& state() const noexcept { return state_; }
@@ -65,6 +75,12 @@ public:
     const std::vector<FlowMatch>& forgotten_flows() const noexcept { return forgotten_; }
     const std::vector<std::array<std::uint8_t, 4>>& route_localnet() const noexcept { return route_localnet_; }
     std::size_t commit_attempts() const noexcept { return attempts_; }
+    // The host's sockets, as far as the publisher's socket check can see: none unless set here.
+    void set_sockets(std::vector<netlink::SocketEntry> sockets)
+    {
+        std::lock_guard lock(mutex_);
+        sockets_ = std::move(sockets);
+    }
     // Runs before a commit is applied; lets a test act as a concurrent writer or inject a failure.
     std::function<void(const Commit&)> before_commit;
     // The same, for a test whose publisher commits from another thread too (a healing thread).
@@ -88,6 +104,7 @@ private:
     std::vector<Commit> committed_;
     std::vector<FlowMatch> forgotten_;
     std::vector<std::array<std::uint8_t, 4>> route_localnet_;
+    std::vector<netlink::SocketEntry> sockets_;
     std::size_t attempts_ = 0;
 };
 

@@ -30,6 +30,10 @@ public:
     }
     std::unique_ptr<ChangeFeed> follow(std::span<const Table> tables) override { return next_.follow(tables); }
     std::size_t forget_flows(std::span<const FlowMatch> matches) override { return next_.forget_flows(matches); }
+    std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports) override
+    {
+        return next_.receiving_sockets(protocol, family, ports);
+    }
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override
     {
         next_.route_localnet_towards(container);

@@ -2,6 +2,8 @@
 // Typed nftables objects: plain values that describe a table's contents without touching the kernel.
 #pragma once
 
+#include <linux/netfilter/nf_tables.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -95,14 +97,20 @@ struct Set {
     std::uint32_t id = 0;     // NFTA_SET_ID: lets rules in the same batch refer to a new set
     // As in SetShape. NFT_SET_INTERVAL with a key of several fields is a set of concatenated ranges
     // (the encoder then describes each field's length, as the kernel needs for it); NFT_SET_EVAL
-    // (nft's `flags dynamic`) is what a rule's Dynset needs.
+    // (nft's `flags dynamic`) is what a rule's Dynset needs. The kernel gives a set without a size
+    // the size 65535 when a Dynset first refers to it (and reports that size from then on): such a
+    // set needs its own size to read back as declared.
     std::uint32_t flags = 0;
     std::uint64_t timeout = 0;
     std::uint32_t size = 0;
     bool is_map() const { return !data.empty(); }
+    // `flags` as the kernel holds them: ranges of a key of several fields are a concatenation
+    // (NFT_SET_CONCAT), which the encoder adds to what it sends and the kernel reports back.
+    std::uint32_t kernel_flags() const { return flags | ((flags & NFT_SET_INTERVAL) && key.size() > 1 ? NFT_SET_CONCAT : 0); }
     SetShape shape() const
     {
-        return {concat_type(key), concat_length(key), concat_type(data), concat_length(data), counter, flags, timeout, size};
+        return {concat_type(key), concat_length(key), concat_type(data), concat_length(data),
+                counter,          kernel_flags(),     timeout,           size};
     }
     friend bool operator==(const Set&, const Set&) = default;
 };
@@ -127,8 +135,15 @@ struct Limit {
     bool invert = false;
     friend bool operator==(const Limit&, const Limit&) = default;
 };
+// An expression as the kernel reported it (an element's, or a rule's) that none of the model's
+// describes (another kind, or one of them with attributes never written here), by its name: it never
+// equals one of ours, so what carries it reads back as other than what was written. Never written.
+struct Foreign {
+    std::string name;
+    friend bool operator==(const Foreign&, const Foreign&) = default;
+};
 }  // namespace expr
-using ElementExpression = std::variant<expr::ConnLimit, expr::Limit>;
+using ElementExpression = std::variant<expr::ConnLimit, expr::Limit, expr::Foreign>;
 
 struct Element {
     std::string set;
@@ -235,9 +250,10 @@ struct Drop {
 };
 }  // namespace expr
 
+// expr::Foreign stands, in a rule read back, for an expression none of the others describes.
 using Expression =
     std::variant<expr::Meta, expr::MetaSet, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct, expr::Fib, expr::Lookup,
-                 expr::Dnat, expr::Masquerade, expr::Dynset, expr::Jump, expr::Return, expr::Accept, expr::Drop>;
+                 expr::Dnat, expr::Masquerade, expr::Dynset, expr::Jump, expr::Return, expr::Accept, expr::Drop, expr::Foreign>;
 
 struct Rule {
     std::string chain;

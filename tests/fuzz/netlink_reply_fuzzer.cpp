@@ -34,6 +34,7 @@ void decode_every_way(const nlmsghdr* nlh)
     netlink::decode_table(nlh, 1, snapshot);
     (void)netlink::decode_chain(nlh);
     (void)netlink::decode_rule_comment(nlh, table);
+    (void)netlink::decode_rule(nlh, table);
     (void)netlink::decode_set(nlh, table);
     std::vector<warren::nft::ruleset::Element> elements;
     netlink::decode_elements(nlh, "ports", elements);

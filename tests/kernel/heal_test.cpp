@@ -62,6 +62,11 @@ public:
     {
         kernel_.route_localnet_towards(container);
     }
+    std::vector<warren::nft::netlink::SocketEntry> receiving_sockets(warren::nft::Protocol protocol, rs::Family family,
+                                                                     warren::nft::netlink::PortFilter ports) override
+    {
+        return kernel_.receiving_sockets(protocol, family, ports);
+    }
 
     std::shared_ptr<std::atomic<int>> full_reads = std::make_shared<std::atomic<int>>(0);
     std::shared_ptr<std::atomic<int>> commits = std::make_shared<std::atomic<int>>(0);

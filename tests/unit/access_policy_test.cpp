@@ -186,7 +186,8 @@ TEST_CASE("a dual-stack port asking for 0 gets one number on both families", "[a
     auto publisher = publisher_on(test::share(fake), options);
     // 41000 is taken on IPv6 only: the dual-stack port cannot have it.
     publisher.publish_ports("v6", "fd00:88::9", std::vector{port(41000, 80)});
-    const auto published = publisher.publish_ports("dual", ContainerAddresses{"10.88.0.2", "fd00:88::2"}, std::vector{port(0, 80)});
+    const auto published =
+        publisher.publish_ports("dual", ContainerAddresses{"10.88.0.2", "fd00:88::2"}, std::vector{port(0, 80)});
     REQUIRE(published.size() == 1);
     CHECK(published[0].host_port == 41001);
     CHECK(published[0].host_ip.empty());
@@ -224,4 +225,43 @@ TEST_CASE("requests of one batch asking for 0 get distinct ports", "[automatic][
     REQUIRE(errors[10]);
     CHECK(error_of([&] { std::rethrow_exception(errors[10]); }).code() == errc::port_conflict);
     CHECK(fake.commit_attempts() == 1);
+}
+
+TEST_CASE("a port a socket of the host listens on is refused, unless the check is off", "[sockets]")
+{
+    FakeBackend fake;
+    netlink::SocketEntry listening;
+    listening.protocol = Protocol::tcp;
+    listening.address = layout::any_address(Family::ip);
+    listening.port = 8080;
+    netlink::SocketEntry dual_stack = listening;  // [::]:9090 without IPV6_V6ONLY takes IPv4 too
+    dual_stack.address = layout::any_address(Family::ip6);
+    dual_stack.port = 9090;
+    dual_stack.ipv6_socket = true;
+    fake.set_sockets({listening, dual_stack});
+
+    auto publisher = publisher_on(test::share(fake));
+    const auto commits = fake.commit_attempts();
+    for (const std::uint16_t taken : {8080, 9090}) {
+        INFO(taken);
+        const auto error = error_of([&] { publisher.publish_ports("web", "10.88.0.2", std::vector{port(taken, 80)}); });
+        CHECK(error.code() == errc::port_conflict);
+        CHECK(error.kernel_errno() == EADDRINUSE);
+        CHECK_THAT(error.what(), Catch::Contains("tcp socket listening on") && Catch::Contains(std::to_string(taken)));
+    }
+    CHECK(fake.commit_attempts() == commits);
+    // Another protocol, or another port, is not the socket's.
+    CHECK_NOTHROW(publisher.publish_ports("dns", "10.88.0.3", std::vector{port(8080, 53, Protocol::udp)}));
+    // Automatic ports never land on a socket's port.
+    PublisherOptions narrow;
+    narrow.automatic_ports = {9090, 9091};
+    auto chooser = publisher_on(test::share(fake), narrow);
+    CHECK(chooser.publish_ports("auto", "10.88.0.4", std::vector{port(0, 80)})[0].host_port == 9091);
+
+    // With the check off the port is published over the socket's; once published it is not checked again.
+    PublisherOptions unchecked;
+    unchecked.check_listening_sockets = false;
+    auto bold = publisher_on(test::share(fake), unchecked);
+    CHECK_NOTHROW(bold.publish_ports("web", "10.88.0.2", std::vector{port(8080, 80)}));
+    CHECK_NOTHROW(publisher.publish_ports("web", "10.88.0.2", std::vector{port(8080, 80), port(8081, 81)}));
 }
