@@ -172,6 +172,8 @@ def footnote_lines(items, limit=6):
 KNOWN = {
     # name: (colour, dashtype, line width, point type)
     "warren-nft": ("#0b5cad", 1, 3.0, 7),
+    "warren-nft-policy": ("#08306b", 3, 2.0, 7),
+    "warren-nft-socket-check": ("#4292c6", 5, 2.0, 7),
     "warren-nft-counters": ("#6baed6", 4, 2.0, 7),
     "floor": ("#7f7f7f", 2, 2.0, 6),
     "libnftables": ("#2ca02c", 1, 2.0, 5),

@@ -108,7 +108,7 @@ for option in ["--mode", "--all", "--methods", "--ports", "--table-sizes", "--re
                "--bulk", "--datapath-sizes", "--datapath-seconds", "--datapath-runs", "--memory-ports", "--json", "--csv",
                "foreign-writer", "--foreign-writer-ms", "--foreign-writer-sizes", "heal", "--heal-damages", "--heal-sizes",
                "--heal-rounds", "--heal-timeout-ms", "conntrack", "--conntrack-flows", "--family", "burst", "--burst-tasks",
-               "--burst-rounds"] + damage_kinds:
+               "--burst-rounds", "--datapath-layouts", "warren-nft-policy", "warren-nft-socket-check"] + damage_kinds:
     if option not in r.stdout:
         problems.append(f"--help does not document {option}")
 if r.returncode != 0:
@@ -134,7 +134,7 @@ r = run(["--mode", "latency,bulk,memory,datapath,foreign-writer,heal,conntrack",
 after = host_view()
 if r.returncode == 77:  # the bench could not create a network namespace here: nothing can run
     print("SKIP: " + r.stderr.strip())
-    print("summary: 0 passed, 0 failed, 16 skipped")
+    print("summary: 0 passed, 0 failed, 17 skipped")
     sys.exit(77)
 print(r.stdout)
 if r.returncode != 0:
@@ -153,7 +153,7 @@ if data is not None:
     report("--json writes valid JSON")
 
     problems = []
-    method_names = ["warren-nft", "warren-nft-counters", "floor", "iptables-fork", "iptables-restore", "nft-cli",
+    method_names = ["warren-nft", "warren-nft-policy", "warren-nft-socket-check", "warren-nft-counters", "floor", "iptables-fork", "iptables-restore", "nft-cli",
                     "libnftables"]
     cells = {(c["method"], c["ports"], c["table_size"]): c for c in data.get("latency", [])}
     ran = set()
@@ -170,13 +170,52 @@ if data is not None:
                 forks = m in ("iptables-fork", "iptables-restore", "nft-cli")
                 if forks != (c.get("tool_peak_rss_kib", 0) > 0):
                     problems.append(f"{m} P={p} N={n}: tool_peak_rss_kib {c.get('tool_peak_rss_kib')} (forks: {forks})")
-    for must in ("warren-nft", "warren-nft-counters", "floor"):  # they need nothing but the kernel
+    for must in ("warren-nft", "warren-nft-policy", "warren-nft-socket-check", "warren-nft-counters",
+                 "floor"):  # they need nothing but the kernel
         if must not in ran:
             problems.append(f"{must} did not run")
     for m in method_names:
         if m in ran and m not in r.stdout:
             problems.append(f"{m} is missing from the stdout table")
     report(f"latency: every method x P x N cell is measured or skipped with a reason ({len(ran)} methods ran)", problems)
+
+    # Issue 15: the policy and socket-check variants beside plain warren-nft, with the p50 ratios, in
+    # the JSON, the stdout section and the 2x goal of the 3-port service at every N.
+    problems = []
+    side_by_side = {(v.get("method"), v.get("ports"), v.get("table_size")): v for v in data.get("latency_vs_plain", [])}
+    section = r.stdout.split("access policy on every port, listening-socket check: p50 in us beside plain warren-nft", 1)
+    if len(section) != 2:
+        problems.append("no stdout section setting the variants beside plain warren-nft")
+    targets = {t.get("target"): t for t in data.get("targets", [])}
+    for m in ("warren-nft-policy", "warren-nft-socket-check"):
+        for p in ports:
+            for n in sizes:
+                ours, plain = cells.get((m, p, n), {}), cells.get(("warren-nft", p, n), {})
+                if "publish_us" not in ours or "publish_us" not in plain:
+                    continue  # already reported above
+                v = side_by_side.get((m, p, n))
+                if v is None:
+                    problems.append(f"no latency_vs_plain entry for {m} P={p} N={n}")
+                    continue
+                for phase in ("publish", "unpublish"):
+                    ratio = ours[f"{phase}_us"]["p50"] / plain[f"{phase}_us"]["p50"]
+                    if v.get(f"{phase}_p50_us") != ours[f"{phase}_us"]["p50"] or \
+                            v.get(f"plain_{phase}_p50_us") != plain[f"{phase}_us"]["p50"] or \
+                            abs(v.get(f"{phase}_p50_ratio_to_plain", 0) - ratio) > 1e-9:
+                        problems.append(f"latency_vs_plain {m} P={p} N={n} {phase} disagrees with the cells: {v}")
+                ratio = v["publish_p50_ratio_to_plain"]
+                line = f"{m:<24} {p:5} {n:>7,} | {v['publish_p50_us']:9.1f} {v['plain_publish_p50_us']:9.1f} {ratio:6.2f}x"
+                if len(section) == 2 and line not in section[1]:
+                    problems.append(f"the stdout section lacks {line!r}")
+                if p == 3:
+                    label = f"{m} publish p50 within 2x of warren-nft, 3 ports, N={n:,}"
+                    t = targets.get(label)
+                    if t is None or t.get("met") != (ratio <= 2.0) or f"= {ratio:.2f}x" not in t.get("measured", ""):
+                        problems.append(f"target {label!r} missing or disagreeing with ratio {ratio:.2f}: {t}")
+    if len(side_by_side) != 2 * len(ports) * len(sizes):
+        problems.append(f"{len(side_by_side)} latency_vs_plain entries, expected {2 * len(ports) * len(sizes)}")
+    report("latency: warren-nft-policy and warren-nft-socket-check beside plain warren-nft with p50 ratios in JSON, "
+           "stdout and the 2x goal", problems)
 
     problems = []
     if "latency in microseconds; each row" not in r.stdout or any("family" in c for c in data.get("latency", [])):
@@ -220,17 +259,32 @@ if data is not None:
 
     problems = []
     datapath = {(d["layout"], d["table_size"]): d for d in data.get("datapath", [])}
-    for layout in ("warren-nft", "iptables-fork"):
+    for layout in ("warren-nft", "warren-nft-policy", "iptables-fork"):
         for n in (2, 40):
             d = datapath.get((layout, n))
             if d is None:
                 problems.append(f"no datapath cell {layout} N={n}")
             elif d.get("skipped"):
-                if layout == "warren-nft":
-                    problems.append(f"warren-nft data path skipped: {d['skipped']}")
+                if layout != "iptables-fork":
+                    problems.append(f"{layout} data path skipped: {d['skipped']}")
             elif len(d.get("connections_per_second", [])) != 1 or not d.get("median", 0) > 0:
                 problems.append(f"datapath {layout} N={n}: {d}")
-    report("datapath: connections went through the published port in each layout", problems)
+    targets = {t.get("target"): t for t in data.get("targets", [])}
+    for n in (2, 40):
+        policed, plain = datapath.get(("warren-nft-policy", n), {}), datapath.get(("warren-nft", n), {})
+        if not (policed.get("median", 0) > 0 and plain.get("median", 0) > 0):
+            continue
+        ratio = policed["median"] / plain["median"]
+        if abs(policed.get("median_ratio_to_plain", 0) - ratio) > 1e-9:
+            problems.append(f"datapath policy N={n}: median_ratio_to_plain {policed.get('median_ratio_to_plain')}, "
+                            f"expected {ratio}")
+        if f"warren-nft-policy / warren-nft at table {n:,}:" not in r.stdout or f"= {ratio:.3f}" not in r.stdout:
+            problems.append(f"stdout lacks the policy / plain line at table {n} with {ratio:.3f}")
+        t = targets.get(f"data path: warren-nft-policy conn/s within 10% of warren-nft, N={n:,}")
+        if t is None or t.get("met") != (ratio >= 0.9):
+            problems.append(f"datapath policy target N={n} missing or disagreeing with {ratio:.3f}: {t}")
+    report("datapath: connections went through the published port in each layout, the policy layout beside the "
+           "plain one", problems)
 
     # Whether the publisher beat the goals is the benchmark's finding, not the test's: these check that
     # every cell ran and reported well-formed figures.

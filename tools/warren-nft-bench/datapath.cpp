@@ -19,6 +19,7 @@
 //   SYNs); the sink's backlog is far above `in_flight`.
 #include "datapath.hpp"
 
+#include "bench_policy.hpp"
 #include "echo_path.hpp"
 #include "iptables_layout.hpp"
 #include "netns.hpp"
@@ -38,12 +39,17 @@ namespace {
 // transactions and the table fills in well under a second.
 constexpr std::size_t filler_ports_per_task = warren::nft::HostPortPublisher::max_ports_per_request;
 
-bool known_layout(const std::string& layout) { return layout == "warren-nft" || layout == "iptables-fork"; }
+bool known_layout(const std::string& layout)
+{
+    return layout == datapath_plain_layout || layout == datapath_policy_layout || layout == datapath_iptables_layout;
+}
+
+bool warren_layout(const std::string& layout) { return layout == datapath_plain_layout || layout == datapath_policy_layout; }
 
 // Why the layout cannot run here, or nothing.
 std::optional<std::string> missing_tool(const std::string& layout)
 {
-    if (layout != "iptables-fork")
+    if (layout != datapath_iptables_layout)
         return std::nullopt;
     try {
         sandbox::find_program("iptables-restore");
@@ -54,9 +60,11 @@ std::optional<std::string> missing_tool(const std::string& layout)
     return std::nullopt;
 }
 
-void publish_warren(warren::nft::HostPortPublisher& publisher, const Task& task)
+// `policy`, when there is one, on every port.
+void publish_warren(warren::nft::HostPortPublisher& publisher, const Task& task,
+                    const std::optional<warren::nft::AccessPolicy>& policy)
 {
-    publisher.publish_ports(task.id, task.container_ip, port_mappings(task));
+    publisher.publish_ports(task.id, task.container_ip, policy ? with_policy(port_mappings(task), *policy) : port_mappings(task));
 }
 
 void publish_iptables_fillers(const std::vector<Task>& fillers)
@@ -93,16 +101,19 @@ sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Ta
 
     const auto measured = measured_task();
     std::optional<warren::nft::HostPortPublisher> publisher;
-    if (layout == "warren-nft") {
+    std::optional<warren::nft::AccessPolicy> policy;
+    if (layout == datapath_policy_layout)
+        policy = bench_policy({sandbox::Topology::client_ip, "192.0.2.0/24"});
+    if (warren_layout(layout)) {
         publisher.emplace();
         for (const auto& task : fillers)
-            publish_warren(*publisher, task);
+            publish_warren(*publisher, task, policy);
     } else {
         publish_iptables_fillers(fillers);
     }
     expect_refused(topology);
     if (publisher)
-        publish_warren(*publisher, measured);
+        publish_warren(*publisher, measured, policy);
     else
         publish_iptables_port(measured.ports.front());
 
@@ -138,7 +149,8 @@ std::vector<DatapathResult> run_datapath(const DatapathOptions& options)
 {
     for (const auto& layout : options.layouts)
         if (!known_layout(layout))
-            throw std::invalid_argument("unknown data-path layout `" + layout + "` (known: warren-nft, iptables-fork)");
+            throw std::invalid_argument("unknown data-path layout `" + layout + "` (known: " + datapath_plain_layout + ", " +
+                                        datapath_policy_layout + ", " + datapath_iptables_layout + ")");
     if (options.runs == 0)
         throw std::invalid_argument("data-path mode needs at least one run");
     if (options.duration.count() <= 0)

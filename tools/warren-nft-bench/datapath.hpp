@@ -13,8 +13,15 @@
 
 namespace bench {
 
+// warren-nft's map layout, the same with an access policy on every published port (the measured
+// one's allowing the client: two allowed sources, max_connections and rate far above what the run
+// opens, bench_policy.hpp), and Warren's original per-port iptables rules.
+inline constexpr const char* datapath_plain_layout = "warren-nft";
+inline constexpr const char* datapath_policy_layout = "warren-nft-policy";
+inline constexpr const char* datapath_iptables_layout = "iptables-fork";
+
 struct DatapathOptions {
-    std::vector<std::string> layouts{"warren-nft", "iptables-fork"};
+    std::vector<std::string> layouts{datapath_plain_layout, datapath_policy_layout, datapath_iptables_layout};
     std::vector<std::size_t> table_sizes{10, 10000};  // other published ports besides the measured one
     std::chrono::milliseconds duration{2000};         // of one run
     std::size_t runs = 3;                             // per (layout, table size); the median is reported
@@ -32,8 +39,9 @@ struct DatapathResult {
     std::optional<std::string> skipped;          // why this cell did not run (then no figures)
 };
 
-// Known layouts: "warren-nft" (HostPortPublisher) and "iptables-fork" (the rules of iptables_layout.hpp,
-// loaded with iptables-restore; the measured port is published last, the worst case for a linear list).
+// Known layouts: "warren-nft" (HostPortPublisher), "warren-nft-policy" (the same, every port with a
+// policy) and "iptables-fork" (the rules of iptables_layout.hpp, loaded with iptables-restore; the
+// measured port is published last, the worst case for a linear list).
 // Must be called in a namespace of the caller's own (sandbox::enter_sandbox() done); builds a fresh
 // topology per run and leaves nothing behind; runs of different cells are interleaved.
 std::vector<DatapathResult> run_datapath(const DatapathOptions& options);

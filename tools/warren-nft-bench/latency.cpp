@@ -57,6 +57,15 @@ PublishTimes time_publishes(Method& method, const Task& service, std::size_t war
     return times;
 }
 
+const LatencyCell* find_cell(const std::vector<LatencyCell>& cells, const std::string& method, std::size_t ports,
+                             std::size_t table_size)
+{
+    for (const auto& cell : cells)
+        if (cell.method == method && cell.ports == ports && cell.table_size == table_size && !cell.skipped && !cell.error)
+            return &cell;
+    return nullptr;
+}
+
 RoundPlan::RoundPlan(const LatencyOptions& options)
     : rounds(std::max<std::size_t>(1, std::min(options.rounds, options.repetitions))),
       part_seconds(options.max_seconds / static_cast<double>(rounds)),

@@ -88,6 +88,14 @@ struct PublishTimes {
 // times timing each call, for `max_seconds` at most (but at least once).
 PublishTimes time_publishes(Method& method, const Task& service, std::size_t warmup, std::size_t repetitions, double max_seconds);
 
+// The cell of `method` for a service of `ports` ports at `table_size` if it was measured (neither
+// skipped nor failed), else null.
+const LatencyCell* find_cell(const std::vector<LatencyCell>& cells, const std::string& method, std::size_t ports,
+                             std::size_t table_size);
+
+// The service of the latency targets of docs/performance.md.
+inline constexpr std::size_t latency_target_ports = 3;
+
 // Calls `done` for each cell, in order, once every part of every cell has run.
 std::vector<LatencyCell> run_latency(const LatencyOptions& options, const std::function<void(const LatencyCell&)>& done);
 

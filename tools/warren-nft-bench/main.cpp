@@ -293,7 +293,8 @@ int main(int argc, char* argv[])
     app.add_option("--bulk", o.bulk, "bulk: shapes TASKSxPORTS to publish one task after the other, then adopt")
         ->delimiter(',')
         ->capture_default_str();
-    app.add_option("--datapath-layouts", o.datapath.layouts, "datapath: warren-nft, iptables-fork")
+    app.add_option("--datapath-layouts", o.datapath.layouts,
+                   "datapath: warren-nft, warren-nft-policy (every port with an access policy), iptables-fork")
         ->delimiter(',')
         ->capture_default_str();
     app.add_option("--datapath-sizes", o.datapath.table_sizes, "datapath: other published ports besides the measured one")

@@ -42,8 +42,15 @@ struct MethodInfo {
 const std::vector<MethodInfo>& all_methods();
 const MethodInfo* find_method(const std::string& name);
 
+// The plain warren-nft method, and its variants that the report sets beside it (p50 ratios).
+inline constexpr const char* plain_method_name = "warren-nft";
+inline constexpr const char* policy_method_name = "warren-nft-policy";
+inline constexpr const char* socket_check_method_name = "warren-nft-socket-check";
+
 // The method factories, one per source file.
 MethodInfo warren_nft_method();
+MethodInfo warren_nft_policy_method();
+MethodInfo warren_nft_socket_check_method();
 MethodInfo warren_nft_counters_method();
 MethodInfo floor_method();
 MethodInfo iptables_fork_method();
@@ -51,7 +58,8 @@ MethodInfo iptables_restore_method();
 MethodInfo nft_cli_method();
 MethodInfo libnftables_method();
 
-// warren-nft's HostPortPublisher with `options`, as the methods warren-nft and warren-nft-counters use it.
+// warren-nft's HostPortPublisher with `options`, as the methods warren-nft, warren-nft-socket-check
+// and warren-nft-counters use it.
 std::unique_ptr<Method> warren_nft_publisher(warren::nft::PublisherOptions options);
 
 // Publishes `task` as a node agent would: a task with one address through the one-address

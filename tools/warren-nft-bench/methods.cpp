@@ -10,8 +10,9 @@ namespace bench {
 const std::vector<MethodInfo>& all_methods()
 {
     static const std::vector<MethodInfo> methods = {
-        warren_nft_method(), warren_nft_counters_method(), floor_method(), iptables_fork_method(), iptables_restore_method(),
-        nft_cli_method(),    libnftables_method(),
+        warren_nft_method(),  warren_nft_policy_method(), warren_nft_socket_check_method(), warren_nft_counters_method(),
+        floor_method(),       iptables_fork_method(),     iptables_restore_method(),        nft_cli_method(),
+        libnftables_method(),
     };
     return methods;
 }

@@ -3,6 +3,7 @@
 
 #include "format.hpp"
 #include "netns.hpp"
+#include "plain_comparison.hpp"
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -36,15 +37,6 @@ bool any_failed(const std::optional<std::vector<Cell>>& cells)
     return cells && std::any_of(cells->begin(), cells->end(), [](const Cell& c) { return c.error.has_value(); });
 }
 
-const LatencyCell* find_cell(const std::vector<LatencyCell>& cells, const std::string& method, std::size_t ports,
-                             std::size_t table_size)
-{
-    for (const auto& cell : cells)
-        if (cell.method == method && cell.ports == ports && cell.table_size == table_size && !cell.skipped && !cell.error)
-            return &cell;
-    return nullptr;
-}
-
 // warren-nft's publish p50 beside the floor's for the same service and table size: the 2x target
 // of docs/performance.md, for IPv4 and for dual stack.
 struct FloorComparison {
@@ -64,9 +56,6 @@ std::optional<FloorComparison> compare_with_floor(const std::vector<LatencyCell>
     return FloorComparison{table_size, ours->publish_us.p50, floor->publish_us.p50};
 }
 
-// The service of the latency targets.
-constexpr std::size_t target_ports = 3;
-
 std::vector<std::size_t> table_sizes(const std::vector<LatencyCell>& cells)
 {
     std::vector<std::size_t> sizes;
@@ -83,7 +72,7 @@ std::vector<FloorComparison> floor_comparisons(const std::vector<LatencyCell>& c
 {
     std::vector<FloorComparison> out;
     for (const auto n : table_sizes(cells))
-        if (const auto comparison = compare_with_floor(cells, target_ports, n))
+        if (const auto comparison = compare_with_floor(cells, latency_target_ports, n))
             out.push_back(*comparison);
     return out;
 }
@@ -106,7 +95,7 @@ std::vector<Target> targets(const Report& report)
         const auto sizes = table_sizes(cells);
         const auto smallest = sizes.front();
         const auto largest = sizes.back();
-        const std::size_t ports = target_ports;
+        const std::size_t ports = latency_target_ports;
         auto floor_target = [&](const FloorComparison& c) {
             out.push_back(
                 {of_family + "warren-nft publish p50 within 2x of floor, 3 ports, N=" + with_thousands(double(c.table_size)),
@@ -179,10 +168,12 @@ std::vector<Target> targets(const Report& report)
         out.push_back({"memory: bookkeeping < 300 bytes per published port (adopting " + with_thousands(double(m.ports)) + ")",
                        format("%.0f B/port", m.adopt_bytes_per_port()), m.adopt_bytes_per_port() < 300});
     }
-    for (auto&& more : {report.foreign_writer ? foreign_writer_targets(*report.foreign_writer) : std::vector<Target>{},
-                        report.heal ? heal_targets(*report.heal) : std::vector<Target>{},
-                        report.conntrack ? conntrack_targets(*report.conntrack) : std::vector<Target>{},
-                        report.burst ? burst_targets(*report.burst) : std::vector<Target>{}})
+    for (auto&& more :
+         {plain_comparison_targets(report.latency ? &*report.latency : nullptr, report.datapath ? &*report.datapath : nullptr),
+          report.foreign_writer ? foreign_writer_targets(*report.foreign_writer) : std::vector<Target>{},
+          report.heal ? heal_targets(*report.heal) : std::vector<Target>{},
+          report.conntrack ? conntrack_targets(*report.conntrack) : std::vector<Target>{},
+          report.burst ? burst_targets(*report.burst) : std::vector<Target>{}})
         out.insert(out.end(), more.begin(), more.end());
     return out;
 }
@@ -210,7 +201,7 @@ void print_latency_header(std::ostream& out, AddressFamily family)
         out << ", IPv6 tasks (every port in table ip6 warren)";
     out << "; each row: publish then unpublish, timed separately\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%-19s %5s %7s %7s | %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s | %8s\n", "method", "ports",
+    std::snprintf(line, sizeof line, "%-23s %5s %7s %7s | %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s | %8s\n", "method", "ports",
                   "table", "reps", "pub min", "p50", "p90", "p99", "max", "unpub min", "p50", "p90", "p99", "max", "rss MiB");
     out << line << std::flush;
 }
@@ -218,7 +209,7 @@ void print_latency_header(std::ostream& out, AddressFamily family)
 void print_latency_row(std::ostream& out, const LatencyCell& cell)
 {
     char head[64];
-    std::snprintf(head, sizeof head, "%-19s %5zu %7s ", cell.method.c_str(), cell.ports,
+    std::snprintf(head, sizeof head, "%-23s %5zu %7s ", cell.method.c_str(), cell.ports,
                   with_thousands(double(cell.table_size)).c_str());
     out << head;
     if (cell.skipped || cell.error) {
@@ -255,6 +246,8 @@ void print_text(std::ostream& out, const Report& report)
             out << line;
         }
     }
+    if (report.latency)
+        print_variant_comparisons(out, *report.latency);
     if (report.bulk) {
         out << "\nbulk: publish tasks one after the other, then adopt them in a restarted publisher\n";
         for (const auto& b : report.bulk.value()) {
@@ -288,6 +281,7 @@ void print_text(std::ostream& out, const Report& report)
                 out << "; " << d.failed_connections << " connections FAILED, e.g. " << d.first_failure;
             out << "\n";
         }
+        print_datapath_comparisons(out, *report.datapath);
     }
     if (report.datapath_error)
         out << "\ndata path: FAILED: " << *report.datapath_error << "\n";
@@ -347,6 +341,7 @@ nlohmann::json to_json(const Report& report)
             }
             j["latency"].push_back(cell);
         }
+        j["latency_vs_plain"] = variant_comparisons_json(*report.latency);
     }
     if (report.bulk) {
         j["bulk"] = nlohmann::json::array();
@@ -374,6 +369,9 @@ nlohmann::json to_json(const Report& report)
                 row["failed_connections"] = d.failed_connections;
                 row["first_failure"] = d.first_failure;
             }
+            for (const auto& c : datapath_comparisons(*report.datapath))
+                if (d.layout == datapath_policy_layout && c.table_size == d.table_size)
+                    row["median_ratio_to_plain"] = c.ratio();
             j["datapath"].push_back(row);
         }
     }
