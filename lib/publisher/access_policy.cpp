@@ -146,6 +146,7 @@ std::vector<Element> policy_elements(const HostPort& key, const AccessPolicy& po
     if (policy.empty())
         return out;
     const auto port_key = host_port_key(key);
+    out.push_back(Element{key.bound() ? bound_restricted_set : restricted_set, port_key, {}, {}});
     Element limits{key.bound() ? bound_policed_set : policed_set, port_key, {}, {}};
     if (policy.max_connections)
         limits.expressions.push_back(expr::ConnLimit{policy.max_connections});
@@ -161,6 +162,14 @@ std::vector<Element> policy_elements(const HostPort& key, const AccessPolicy& po
         out.push_back(std::move(source));
     }
     return out;
+}
+
+std::optional<HostPort> decode_restricted_element(Family family, const Element& element)
+{
+    const bool bound = element.set == bound_restricted_set;
+    if (element.key.size() != host_port_key_length(family, bound) || !element.data.empty())
+        return std::nullopt;
+    return decode_host_port_key(family, element.key, bound);
 }
 
 std::optional<DecodedLimits> decode_policed_element(Family family, const Element& element)

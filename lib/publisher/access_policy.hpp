@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // An AccessPolicy as one family's table holds it: the sets and elements that enforce it and how
-// they read back. A port with a policy has an element in `policed` (or `bound_policed`) carrying
-// its limits, and one element per allowed source range in `allowed` (`bound_allowed`), whose key
-// is the port's key followed by the range of source addresses.
+// they read back. A port with a policy has an element in `restricted` (or `bound_restricted`), one
+// in `policed` (`bound_policed`) carrying its limits, and one per allowed source range in `allowed`
+// (`bound_allowed`), whose key is the port's key followed by the range of source addresses.
 #pragma once
 
 #include "publisher/element_codec.hpp"
@@ -46,10 +46,13 @@ AccessPolicy family_policy(const AccessPolicy& policy, Family family, const std:
 // merged): every_source() entries left out when each entry is one.
 AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& limits);
 
-// The elements that enforce a family form (family_policy()) for the published port `key`; none
-// for an empty policy.
+// The elements that enforce a family form (family_policy()) for the published port `key`: its
+// restricted element, its policed element (with its limits) and its allowed elements; none for an
+// empty policy.
 std::vector<ruleset::Element> policy_elements(const HostPort& key, const AccessPolicy& policy);
 
+// A restricted or bound_restricted element read back: its port.
+std::optional<HostPort> decode_restricted_element(Family family, const ruleset::Element& element);
 // A policed or bound_policed element read back: its port and the limits its expressions carry
 // (those we do not write are ignored).
 struct DecodedLimits {

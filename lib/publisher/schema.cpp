@@ -41,6 +41,8 @@ constexpr std::uint32_t policed_set_id = 4;
 constexpr std::uint32_t bound_policed_set_id = 5;
 constexpr std::uint32_t allowed_set_id = 6;
 constexpr std::uint32_t bound_allowed_set_id = 7;
+constexpr std::uint32_t restricted_set_id = 8;
+constexpr std::uint32_t bound_restricted_set_id = 9;
 
 // The regular chains that check a new connection against its port's access policy.
 constexpr const char* police_chain = "police";
@@ -181,14 +183,14 @@ Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopba
     return Rule{chain, std::move(match), std::move(comment)};
 }
 
-// <published port key> @policed (@bound_policed) jump police (bound_police): a new connection to a
+// <published port key> @restricted (@bound_restricted) jump police (bound_police): a new connection to a
 // port with an access policy is checked before its DNAT. A nat chain sees only a connection's
 // first packet, so the policy costs nothing per packet after that.
 Rule police_jump_rule(const Layout& layout, const std::string& chain, bool spare_loopback, bool bound)
 {
     auto match = published_port_key(layout, spare_loopback, bound);
-    match.push_back(bound ? expr::Lookup{bound_policed_set, bound_policed_set_id, Reg::r1, std::nullopt}
-                          : expr::Lookup{policed_set, policed_set_id, Reg::r1, std::nullopt});
+    match.push_back(bound ? expr::Lookup{bound_restricted_set, bound_restricted_set_id, Reg::r1, std::nullopt}
+                          : expr::Lookup{restricted_set, restricted_set_id, Reg::r1, std::nullopt});
     match.push_back(expr::Jump{bound ? bound_police_chain : police_chain});
     return Rule{chain, std::move(match),
                 bound ? "warren-nft: check connections to host ports on one address that have an access policy"
@@ -403,7 +405,9 @@ std::vector<Set> policy_declarations(const Layout& layout)
     // Plain sets: the kernel garbage-collects the elements of a dynamic one whose `ct count` has no
     // connection left, and refuses element expressions in a plain one with a size. It gives the
     // set the size 65,535 when the police rule that updates it is added (policed_set_size).
-    return {Set{policed_set, {inet_proto, inet_service}, {}, false, policed_set_id},
+    return {Set{restricted_set, {inet_proto, inet_service}, {}, false, restricted_set_id},
+            Set{bound_restricted_set, {layout.address, inet_proto, inet_service}, {}, false, bound_restricted_set_id},
+            Set{policed_set, {inet_proto, inet_service}, {}, false, policed_set_id},
             Set{bound_policed_set, {layout.address, inet_proto, inet_service}, {}, false, bound_policed_set_id},
             Set{allowed_set, {inet_proto, inet_service, layout.address}, {}, false, allowed_set_id, NFT_SET_INTERVAL},
             Set{bound_allowed_set,
@@ -458,8 +462,9 @@ const std::vector<std::string>& chain_names(Family family)
 
 const std::vector<std::string>& element_sets()
 {
-    static const std::vector<std::string> names{ports_map,         bound_ports_map, backends_set,     policed_set,
-                                                bound_policed_set, allowed_set,     bound_allowed_set};
+    static const std::vector<std::string> names{ports_map,         bound_ports_map,      backends_set,
+                                                restricted_set,    bound_restricted_set, policed_set,
+                                                bound_policed_set, allowed_set,          bound_allowed_set};
     return names;
 }
 

@@ -20,15 +20,22 @@ inline constexpr const char* ports_map = "ports";  // proto . host port -> conta
 // host ip . proto . host port -> container ip . port: ports published on one host address only
 inline constexpr const char* bound_ports_map = "bound_ports";
 inline constexpr const char* backends_set = "backends";  // container ip . proto . port, in tables that count
-// The access policies (publisher/access_policy): proto . host port, and host ip . proto . host port
-// for ports on one address, with the limits as element expressions (which the police rule's
-// `update` runs) ...
+// The access policies (publisher/access_policy), keyed as the ports maps (proto . host port, and
+// host ip . proto . host port for ports on one address):
+// - restricted, bound_restricted: the ports with a policy, looked up by the rule that sends their
+//   connections to the police chain;
+inline constexpr const char* restricted_set = "restricted";
+inline constexpr const char* bound_restricted_set = "bound_restricted";
+// - policed, bound_policed: the same ports, each element carrying the port's limits as expressions,
+//   which only the police rule's `update` may touch: a lookup runs an element's expressions too
+//   (a `limit` would spend a token, and fail the lookup once spent);
 inline constexpr const char* policed_set = "policed";
 inline constexpr const char* bound_policed_set = "bound_policed";
 // The size the kernel gives a set without one when a rule updates it: at most this many ports of a
 // table have a policy (per family, and per kind of key).
 inline constexpr std::uint32_t policed_set_size = 65535;
-// ... and the same keys followed by a range of allowed source addresses (sets of ranges).
+// - allowed, bound_allowed: the same keys followed by a range of allowed source addresses (sets of
+//   ranges).
 inline constexpr const char* allowed_set = "allowed";
 inline constexpr const char* bound_allowed_set = "bound_allowed";
 
@@ -80,7 +87,7 @@ const std::vector<std::string>& element_sets();
 ruleset::Set ports_declaration(const Layout& layout);
 ruleset::Set bound_ports_declaration(const Layout& layout);
 ruleset::Set backends_declaration(const Layout& layout, bool counters);
-// The policy sets: policed_set, bound_policed_set, allowed_set, bound_allowed_set.
+// The policy sets, in the order a transaction creates them.
 std::vector<ruleset::Set> policy_declarations(const Layout& layout);
 
 // The bit of the packet mark by which the forward chain tells postrouting that a new connection

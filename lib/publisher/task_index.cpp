@@ -96,7 +96,8 @@ void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapsh
                 ++index.backends_[decoded->destination].uses;
         }
     }
-    for (const char* set : {layout::policed_set, layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
+    for (const char* set : {layout::restricted_set, layout::bound_restricted_set, layout::policed_set, layout::bound_policed_set,
+                            layout::allowed_set, layout::bound_allowed_set})
         if (const auto elements = snapshot.elements.find(set); elements != snapshot.elements.end())
             for (const auto& element : elements->second)
                 index.apply_policy(family, element, false);
@@ -131,7 +132,8 @@ IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) co
     else if (const auto comment = foreign_comments_.find(host_port); comment != foreign_comments_.end())
         name = printable(comment->second);
     AccessPolicy access;
-    if (const auto limits = limits_.find(host_port); limits != limits_.end()) {
+    // Without its restricted element a port's policy is not enforced: it reads back as none.
+    if (const auto limits = limits_.find(host_port); limits != limits_.end() && restricted_.contains(host_port)) {
         access = limits->second;
         if (const auto ranges = allowed_.find(host_port); ranges != allowed_.end())
             for (const auto& range : ranges->second)
@@ -160,6 +162,9 @@ std::vector<ruleset::Element> TaskIndex::policy_elements(const HostPort& host_po
                 continue;
             element.expressions.clear();
         }
+        if ((element.set == layout::restricted_set || element.set == layout::bound_restricted_set) &&
+            !restricted_.contains(host_port))
+            continue;
         out.push_back(std::move(element));
     }
     return out;
@@ -170,8 +175,10 @@ void TaskIndex::set_policy(const HostPort& host_port, const AccessPolicy& policy
     if (policy.empty()) {
         limits_.erase(host_port);
         allowed_.erase(host_port);
+        restricted_.erase(host_port);
         return;
     }
+    restricted_.insert(host_port);
     auto limits = policy;
     limits.allow.clear();
     limits_.insert_or_assign(host_port, limits);
@@ -184,6 +191,16 @@ void TaskIndex::set_policy(const HostPort& host_port, const AccessPolicy& policy
 
 bool TaskIndex::apply_policy(layout::Family family, const ruleset::Element& element, bool removed)
 {
+    if (element.set == layout::restricted_set || element.set == layout::bound_restricted_set) {
+        const auto key = layout::decode_restricted_element(family, element);
+        if (!key)
+            return false;
+        if (removed)
+            restricted_.erase(*key);
+        else
+            restricted_.insert(*key);
+        return true;
+    }
     if (element.set == layout::policed_set || element.set == layout::bound_policed_set) {
         const auto decoded = layout::decode_policed_element(family, element);
         if (!decoded)
@@ -423,7 +440,8 @@ void TaskIndex::apply(layout::Family family, const ruleset::Element& element, bo
     }
     if (apply_policy(family, element, removed)) {
         // The port's policy changed: its owner's ports are no longer as published.
-        const auto bound = element.set == layout::bound_policed_set || element.set == layout::bound_allowed_set;
+        const auto bound = element.set == layout::bound_policed_set || element.set == layout::bound_allowed_set ||
+                           element.set == layout::bound_restricted_set;
         if (const auto key = layout::decode_host_port_key(family, element.key, bound))
             if (const auto* owner = this->owner(*key))
                 touched.push_back(*owner);
@@ -470,6 +488,16 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
             return gone;
         });
     };
+    if (set == layout::restricted_set || set == layout::bound_restricted_set) {
+        const bool bound = set == layout::bound_restricted_set;
+        std::erase_if(restricted_, [&](const HostPort& host_port) {
+            const bool gone = host_port.family() == family && host_port.bound() == bound;
+            if (const auto* owner = gone ? this->owner(host_port) : nullptr)
+                touched.push_back(*owner);
+            return gone;
+        });
+        return;
+    }
     if (set == layout::policed_set || set == layout::bound_policed_set)
         return forget_policy(limits_, set == layout::bound_policed_set);
     if (set == layout::allowed_set || set == layout::bound_allowed_set)
@@ -489,8 +517,9 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
 
 void TaskIndex::forget_family(layout::Family family, bool counting, std::vector<std::string>& touched)
 {
-    for (const char* set : {layout::ports_map, layout::bound_ports_map, layout::backends_set, layout::policed_set,
-                            layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
+    for (const char* set :
+         {layout::ports_map, layout::bound_ports_map, layout::backends_set, layout::restricted_set, layout::bound_restricted_set,
+          layout::policed_set, layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
         forget_set(family, set, touched);
     std::erase_if(backends_, [&](const auto& backend) { return backend.first.address.family == family; });
     std::erase_if(mismatched_, [&](const Destination& destination) { return destination.address.family == family; });

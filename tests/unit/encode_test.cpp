@@ -307,9 +307,10 @@ TEST_CASE("access policies: a jump per nat chain and key kind, and a police chai
     CHECK_THAT(rules[2], Catch::Contains("[ payload load 4b @ network header + 12 => reg 11 ]"));
     CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set bound_allowed ]"));
     CHECK_THAT(rules[2], Catch::Contains("[ dynset update reg_key 1 set bound_policed ]"));
-    // fib daddr type local ... @bound_policed jump bound_police, before the DNAT rules.
+    // fib daddr type local ... @bound_restricted jump bound_police, before the DNAT rules: not a
+    // lookup of bound_policed, which would run the limits of its elements.
     CHECK_THAT(rules[4], Catch::Contains("[ fib daddr type => reg 1 ]"));
-    CHECK_THAT(rules[4], Catch::Contains("[ lookup reg 1 set bound_policed ]"));
+    CHECK_THAT(rules[4], Catch::Contains("[ lookup reg 1 set bound_restricted ]"));
     CHECK_THAT(rules[4], Catch::Contains("[ immediate reg 0 jump -> bound_police ]"));
     CHECK_THAT(rules[5], Catch::Contains("[ immediate reg 0 jump -> police ]"));
 }

@@ -132,10 +132,10 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     const auto create =
         layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), empty, false, layout::RuleOptions{false});
     REQUIRE(create);
-    // table, 2 maps and 4 policy sets (no backends set: the table does not count), and per chain add,
+    // table, 2 maps and 6 policy sets (no backends set: the table does not count), and per chain add,
     // flush and rules: 2 in each police chain, 2 jumps and 2 DNAT in each nat chain, 2 per protocol in
     // postrouting and forward, 1 in guard
-    CHECK(create->operations().size() == 1 + 2 + 4 + 7 * 2 + 2 + 2 + 4 + 4 + 6 + 6 + 1);
+    CHECK(create->operations().size() == 1 + 2 + 6 + 7 * 2 + 2 + 2 + 4 + 4 + 6 + 6 + 1);
 
     auto complete = snapshot_after(*create);
     CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{false}));

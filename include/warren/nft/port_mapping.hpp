@@ -28,12 +28,9 @@ struct AccessPolicy {
     // address and prefix length, those contained in another left out, in order.
     std::vector<std::string> allow = {};
     // At most this many connections to the port open at once (nft's `ct count`); 0: no limit.
-    // NOT YET ENFORCED AS ASKED: the limit is written to the kernel and read back, but in tests the
-    // kernel lets one connection fewer through (docs/architecture.md, "Access policies").
     std::uint32_t max_connections = 0;
     // At most this many new connections per rate_unit, with up to `rate` at once (nft's `limit
-    // rate N/unit burst N packets`); 0: no limit. NOT YET ENFORCED: written and read back, but in
-    // tests the kernel does not drop the excess (as above).
+    // rate N/unit burst N packets`); 0: no limit.
     std::uint32_t rate = 0;
     RateUnit rate_unit = RateUnit::second;
 
