@@ -19,10 +19,12 @@ KERNEL_PACKAGE=linux-image-6.1.0-56-cloud-amd64
 
 # Modules the suite needs (nf_tables with NAT, masquerade, conntrack, fib; ctnetlink for conntrack
 # cleanup and the tests' conntrack reader; veth and bridge for the real-traffic tests) plus a few
-# common nf_tables expressions; their dependencies come from modules.dep.
+# common nf_tables expressions, and sock_diag for TCP and UDP (the listening-socket check); their
+# dependencies come from modules.dep.
 MODULES=(nfnetlink nf_tables nf_conntrack nf_conntrack_netlink nf_nat nft_nat nft_chain_nat nft_masq
          nft_redir nft_ct nft_fib nft_fib_ipv4 nft_fib_ipv6 nft_fib_inet nft_reject nft_reject_ipv4
-         nft_reject_ipv6 nft_reject_inet nft_limit nft_connlimit nft_hash nft_numgen nft_objref nft_quota veth bridge)
+         nft_reject_ipv6 nft_reject_inet nft_limit nft_connlimit nft_hash nft_numgen nft_objref nft_quota veth bridge
+         inet_diag tcp_diag udp_diag)
 
 build_dir=${1:-build}
 timeout_s=${WARREN_VM_TIMEOUT:-600}
