@@ -140,27 +140,39 @@ AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& l
     return out;
 }
 
+Element restricted_element(const HostPort& key)
+{
+    return Element{key.bound() ? bound_restricted_set : restricted_set, host_port_key(key), {}, {}};
+}
+
+Element policed_element(const HostPort& key, const AccessPolicy& limits)
+{
+    Element element{key.bound() ? bound_policed_set : policed_set, host_port_key(key), {}, {}};
+    if (limits.max_connections)
+        element.expressions.push_back(expr::ConnLimit{limits.max_connections});
+    if (limits.rate)
+        element.expressions.push_back(expr::Limit{limits.rate, unit_seconds(limits.rate_unit), limits.rate});
+    return element;
+}
+
+Element allowed_element(const HostPort& key, const SourceRange& range)
+{
+    const auto port_key = host_port_key(key);
+    Element element{key.bound() ? bound_allowed_set : allowed_set, concatenated(port_key, range.first), {}, {}};
+    element.key_end = concatenated(port_key, range.last);
+    return element;
+}
+
 std::vector<Element> policy_elements(const HostPort& key, const AccessPolicy& policy)
 {
     std::vector<Element> out;
     if (policy.empty())
         return out;
-    const auto port_key = host_port_key(key);
-    out.push_back(Element{key.bound() ? bound_restricted_set : restricted_set, port_key, {}, {}});
-    Element limits{key.bound() ? bound_policed_set : policed_set, port_key, {}, {}};
-    if (policy.max_connections)
-        limits.expressions.push_back(expr::ConnLimit{policy.max_connections});
-    if (policy.rate)
-        limits.expressions.push_back(expr::Limit{policy.rate, unit_seconds(policy.rate_unit), policy.rate});
-    out.push_back(std::move(limits));
-    for (const auto& text : policy.allow) {
-        const auto range = parse_source(text);
-        if (!range)
-            continue;  // family_policy() wrote it
-        Element source{key.bound() ? bound_allowed_set : allowed_set, concatenated(port_key, range->first), {}, {}};
-        source.key_end = concatenated(port_key, range->last);
-        out.push_back(std::move(source));
-    }
+    out.push_back(restricted_element(key));
+    out.push_back(policed_element(key, policy));
+    for (const auto& text : policy.allow)
+        if (const auto range = parse_source(text))  // family_policy() wrote it
+            out.push_back(allowed_element(key, *range));
     return out;
 }
 

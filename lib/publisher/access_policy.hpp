@@ -50,6 +50,11 @@ AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& l
 // restricted element, its policed element (with its limits) and its allowed elements; none for an
 // empty policy.
 std::vector<ruleset::Element> policy_elements(const HostPort& key, const AccessPolicy& policy);
+// Each of them: the restricted element, the policed element with the limits of `limits` (none for
+// a deletion, which names it by its key), and the allowed element of one source range.
+ruleset::Element restricted_element(const HostPort& key);
+ruleset::Element policed_element(const HostPort& key, const AccessPolicy& limits);
+ruleset::Element allowed_element(const HostPort& key, const SourceRange& range);
 
 // A restricted or bound_restricted element read back: its port.
 std::optional<HostPort> decode_restricted_element(Family family, const ruleset::Element& element);

@@ -146,27 +146,15 @@ IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) co
 
 std::vector<ruleset::Element> TaskIndex::policy_elements(const HostPort& host_port) const
 {
+    // What the sets hold for the key, each element named by its key alone, as deletions are.
     std::vector<ruleset::Element> out;
-    AccessPolicy present;
-    if (const auto limits = limits_.find(host_port); limits != limits_.end())
-        present = limits->second;
+    if (restricted_.contains(host_port))
+        out.push_back(layout::restricted_element(host_port));
+    if (limits_.contains(host_port))
+        out.push_back(layout::policed_element(host_port, {}));
     if (const auto ranges = allowed_.find(host_port); ranges != allowed_.end())
         for (const auto& range : ranges->second)
-            present.allow.push_back(layout::to_string(range));
-    // Deletions name elements by their key alone. A limit makes layout::policy_elements() write the
-    // policed element whatever else the key has; it is left out below when the key has none.
-    present.max_connections = 1;
-    for (auto& element : layout::policy_elements(host_port, present)) {
-        if (element.set == layout::policed_set || element.set == layout::bound_policed_set) {
-            if (!limits_.contains(host_port))
-                continue;
-            element.expressions.clear();
-        }
-        if ((element.set == layout::restricted_set || element.set == layout::bound_restricted_set) &&
-            !restricted_.contains(host_port))
-            continue;
-        out.push_back(std::move(element));
-    }
+            out.push_back(layout::allowed_element(host_port, range));
     return out;
 }
 
