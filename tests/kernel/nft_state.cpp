@@ -330,9 +330,12 @@ bool Monitor::wait_for_sentinel(std::size_t from)
 MonitorLog Monitor::finish()
 {
     sentinel();
+    // Generous: the wait ends when the sentinel shows. nft monitor falls far behind on element
+    // events of sets it did not cache (it warns and reads the set again), and the 6.1 VM emulates
+    // its CPU.
     if (!monitor_.read_until(
             [&](const std::string& text) { return after_sentinel(text, sentinels_, start_) != std::string::npos; },
-            std::chrono::seconds(10)))
+            std::chrono::seconds(60)))
         throw std::runtime_error("`nft monitor` did not report the closing sentinel; output: " + monitor_.output());
     const auto& text = monitor_.output();
     const auto end = text.find("add table ip " + sentinel_table(sentinels_) + "\n", start_);
