@@ -586,11 +586,12 @@ std::size_t KernelBackend::forget_flows(std::span<const ruleset::FlowMatch> matc
 
 void KernelBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container) { enable_route_localnet(container); }
 
-std::vector<SocketEntry> KernelBackend::receiving_sockets(Protocol protocol, layout::Family family, PortFilter ports)
+std::vector<SocketEntry> KernelBackend::receiving_sockets(Protocol protocol, std::span<const layout::Family> families,
+                                                          PortFilter ports)
 {
     if (!sock_diag_)
         sock_diag_.emplace();
-    return sock_diag_->receiving(protocol, family, ports);
+    return sock_diag_->receiving(protocol, families, ports);
 }
 
 }  // namespace warren::nft::netlink

@@ -35,7 +35,8 @@ public:
     std::unique_ptr<ruleset::ChangeFeed> follow(std::span<const ruleset::Table> tables) override;
     std::size_t forget_flows(std::span<const ruleset::FlowMatch> matches) override;
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override;
-    std::vector<SocketEntry> receiving_sockets(Protocol protocol, layout::Family family, PortFilter ports) override;
+    std::vector<SocketEntry> receiving_sockets(Protocol protocol, std::span<const layout::Family> families,
+                                               PortFilter ports) override;
     // The netlink port id our transactions are committed through (announcements carry it).
     std::uint32_t port_id() const noexcept { return socket_.portid(); }
 

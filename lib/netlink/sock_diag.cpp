@@ -41,11 +41,18 @@ std::uint32_t receiving_states(Protocol protocol) noexcept
     return protocol == Protocol::udp ? ~std::uint32_t{0} : std::uint32_t{1} << TCP_LISTEN;
 }
 
-std::string dump_name(Protocol protocol, Family family)
+// AF_UNSPEC: both families.
+std::string dump_name(Protocol protocol, int address_family)
 {
+    const std::string families =
+        address_family == AF_UNSPEC
+            ? std::string(layout::family_name(Family::ip)) + " and " + std::string(layout::family_name(Family::ip6))
+            : std::string(layout::family_name(address_family == AF_INET ? Family::ip : Family::ip6));
     return std::string("dump ") + (protocol == Protocol::udp ? "bound " : "listening ") + std::string(to_string(protocol)) +
-           " sockets (" + std::string(layout::family_name(family)) + ") over sock_diag";
+           " sockets (" + families + ") over sock_diag";
 }
+
+int address_family_of(Family family) noexcept { return family == Family::ip ? AF_INET : AF_INET6; }
 
 // ::ffff:a.b.c.d as the IPv4 address a.b.c.d; any other IPv6 address as it is.
 Address socket_address(int family, const std::uint8_t* bytes)
@@ -103,8 +110,9 @@ std::vector<inet_diag_bc_op> port_bytecode(const std::vector<std::uint16_t>& por
     return program;
 }
 
-// Reads one answer message of a dump into `out`. Returns false for a message too short to be one.
-bool read_message(const nlmsghdr* nlh, Protocol protocol, int family, const std::vector<std::uint16_t>* ports,
+// Reads one answer message of a dump of `address_family` (AF_UNSPEC: both) into `out`. Returns
+// false for a message too short to be one.
+bool read_message(const nlmsghdr* nlh, Protocol protocol, int address_family, const std::vector<std::uint16_t>* ports,
                   std::vector<SocketEntry>& out)
 {
     const std::size_t length = mnl_nlmsg_get_payload_len(nlh);
@@ -112,10 +120,11 @@ bool read_message(const nlmsghdr* nlh, Protocol protocol, int family, const std:
         return false;
     inet_diag_msg msg;
     std::memcpy(&msg, mnl_nlmsg_get_payload(nlh), sizeof msg);
+    const int family = msg.idiag_family;
     // The kernel filtered these already; checking again costs nothing and keeps a stray message
     // (of another family, or a connection) from passing for a listener.
-    if (msg.idiag_family != family || msg.idiag_state > 31 ||
-        !(receiving_states(protocol) & (std::uint32_t{1} << msg.idiag_state)))
+    const bool family_asked = address_family == AF_UNSPEC ? family == AF_INET || family == AF_INET6 : family == address_family;
+    if (!family_asked || msg.idiag_state > 31 || !(receiving_states(protocol) & (std::uint32_t{1} << msg.idiag_state)))
         return true;
     const std::uint16_t port = ntohs(msg.id.idiag_sport);
     if (port == 0 || (ports && !std::binary_search(ports->begin(), ports->end(), port)))
@@ -166,7 +175,82 @@ bool sctp_loaded()
 
 SocketDiag::SocketDiag() : socket_(NETLINK_SOCK_DIAG, "NETLINK_SOCK_DIAG") {}
 
+int SocketDiag::dump(Protocol protocol, int address_family, const std::vector<std::uint16_t>* ports,
+                     std::vector<SocketEntry>& out)
+{
+    const auto bytecode = ports && ports->size() > 1 && ports->size() <= bytecode_ports_limit ? port_bytecode(*ports)
+                                                                                              : std::vector<inet_diag_bc_op>{};
+    const std::size_t bytecode_bytes = bytecode.size() * sizeof(inet_diag_bc_op);
+    // Both families in one dump only through the older request, whose kernel side asks for
+    // AF_UNSPEC; it knows TCP (and DCCP) only.
+    const bool both = address_family == AF_UNSPEC;
+    const std::size_t request_bytes = both ? sizeof(inet_diag_req) : sizeof(inet_diag_req_v2);
+    std::vector<std::uint8_t> buffer(MNL_NLMSG_HDRLEN + MNL_ALIGN(request_bytes) + MNL_ATTR_HDRLEN + MNL_ALIGN(bytecode_bytes));
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
+    const std::uint16_t message_type = both ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY;
+    nlh->nlmsg_type = message_type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    const std::uint32_t seq = socket_.next_seq();
+    nlh->nlmsg_seq = seq;
+    inet_diag_sockid* id = nullptr;
+    if (both) {
+        auto* request = static_cast<inet_diag_req*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req)));
+        request->idiag_family = AF_INET;  // not read by a dump
+        request->idiag_states = receiving_states(protocol);
+        id = &request->id;
+    } else {
+        auto* request = static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+        request->sdiag_family = static_cast<std::uint8_t>(address_family);
+        request->sdiag_protocol = static_cast<std::uint8_t>(protocol_number(protocol));
+        request->idiag_states = receiving_states(protocol);
+        id = &request->id;
+    }
+    // One port: the kernel compares the local port itself and sends only those sockets.
+    if (ports && ports->size() == 1)
+        id->idiag_sport = htons(ports->front());
+    if (!bytecode.empty())
+        mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, bytecode_bytes, bytecode.data());
+    socket_.send({buffer.data(), nlh->nlmsg_len});
+
+    const auto before = out.size();
+    bool malformed = false;
+    const int err = receive_answer(socket_, seq, [&](const nlmsghdr* message) {
+        if (message->nlmsg_type == message_type && !read_message(message, protocol, address_family, ports, out))
+            malformed = true;
+    });
+    if (err != 0) {
+        out.resize(before);
+        return err;
+    }
+    if (malformed)
+        throw kernel_error(EPROTO, dump_name(protocol, address_family), "the kernel sent a socket message too short to read");
+    return 0;
+}
+
+std::vector<SocketEntry> SocketDiag::dump_or_throw(Protocol protocol, Family family, const std::vector<std::uint16_t>* ports)
+{
+    std::vector<SocketEntry> entries;
+    const int address_family = address_family_of(family);
+    const int err = dump(protocol, address_family, ports, entries);
+    if (err == 0)
+        return entries;
+    // Without the sctp module there can be no SCTP socket, and a kernel without sctp_diag (or
+    // that cannot load it here) answers with one of these: nothing to report. With the module
+    // loaded, sockets may exist that we cannot see, and saying "none" would let a publish
+    // shadow them: that stays an error.
+    if (protocol == Protocol::sctp && no_handler(err) && !sctp_loaded())
+        return {};
+    throw kernel_error(
+        err, dump_name(protocol, address_family),
+        protocol == Protocol::sctp && no_handler(err) ? "the kernel has SCTP but cannot list its sockets (sctp_diag)" : "");
+}
+
 std::vector<SocketEntry> SocketDiag::receiving(Protocol protocol, Family family, PortFilter ports)
+{
+    return receiving(protocol, std::span(&family, 1), ports);
+}
+
+std::vector<SocketEntry> SocketDiag::receiving(Protocol protocol, std::span<const Family> families, PortFilter ports)
 {
     std::vector<std::uint16_t> wanted;
     if (ports) {
@@ -176,49 +260,27 @@ std::vector<SocketEntry> SocketDiag::receiving(Protocol protocol, Family family,
         if (wanted.empty())
             return {};
     }
-    const int address_family = family == Family::ip ? AF_INET : AF_INET6;
+    const auto* filter = ports ? &wanted : nullptr;
+    const auto asked = [&](Family family) { return std::find(families.begin(), families.end(), family) != families.end(); };
 
-    const auto bytecode =
-        wanted.size() > 1 && wanted.size() <= bytecode_ports_limit ? port_bytecode(wanted) : std::vector<inet_diag_bc_op>{};
-    const std::size_t bytecode_bytes = bytecode.size() * sizeof(inet_diag_bc_op);
-    std::vector<std::uint8_t> buffer(MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(inet_diag_req_v2)) + MNL_ATTR_HDRLEN +
-                                     MNL_ALIGN(bytecode_bytes));
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
-    nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    const std::uint32_t seq = socket_.next_seq();
-    nlh->nlmsg_seq = seq;
-    auto* request = static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
-    request->sdiag_family = static_cast<std::uint8_t>(address_family);
-    request->sdiag_protocol = static_cast<std::uint8_t>(protocol_number(protocol));
-    request->idiag_states = receiving_states(protocol);
-    // One port: the kernel compares the local port itself and sends only those sockets.
-    if (wanted.size() == 1)
-        request->id.idiag_sport = htons(wanted.front());
-    if (!bytecode.empty())
-        mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, bytecode_bytes, bytecode.data());
-    socket_.send({buffer.data(), nlh->nlmsg_len});
-
-    std::vector<SocketEntry> entries;
-    bool malformed = false;
-    const int err = receive_answer(socket_, seq, [&](const nlmsghdr* message) {
-        if (message->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
-            !read_message(message, protocol, address_family, ports ? &wanted : nullptr, entries))
-            malformed = true;
-    });
-    if (err != 0) {
-        // Without the sctp module there can be no SCTP socket, and a kernel without sctp_diag (or
-        // that cannot load it here) answers with one of these: nothing to report. With the module
-        // loaded, sockets may exist that we cannot see, and saying "none" would let a publish
-        // shadow them: that stays an error.
-        if (protocol == Protocol::sctp && no_handler(err) && !sctp_loaded())
-            return {};
-        throw kernel_error(
-            err, dump_name(protocol, family),
-            protocol == Protocol::sctp && no_handler(err) ? "the kernel has SCTP but cannot list its sockets (sctp_diag)" : "");
+    if (protocol == Protocol::tcp && asked(Family::ip) && asked(Family::ip6) && !both_families_refused_) {
+        std::vector<SocketEntry> entries;
+        const int err = dump(protocol, AF_UNSPEC, filter, entries);
+        if (err == 0)
+            return entries;
+        // A kernel without the older request answers EOPNOTSUPP or EINVAL: from now on one dump per
+        // family. ENOENT (no tcp_diag yet) is for the dumps per family to report.
+        if (!no_handler(err))
+            throw kernel_error(err, dump_name(protocol, AF_UNSPEC));
+        both_families_refused_ = err != ENOENT;
     }
-    if (malformed)
-        throw kernel_error(EPROTO, dump_name(protocol, family), "the kernel sent a socket message too short to read");
+    std::vector<SocketEntry> entries;
+    for (const Family family : {Family::ip, Family::ip6}) {
+        if (!asked(family))
+            continue;
+        auto found = dump_or_throw(protocol, family, filter);
+        entries.insert(entries.end(), found.begin(), found.end());
+    }
     return entries;
 }
 

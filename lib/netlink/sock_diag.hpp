@@ -42,9 +42,20 @@ public:
     // that receive connections or datagrams for their local port: TCP and SCTP sockets in LISTEN
     // state, UDP sockets bound to a port (in any state). Throws Error naming the dump.
     std::vector<SocketEntry> receiving(Protocol protocol, layout::Family family, PortFilter ports = std::nullopt);
+    // The same for each of `families`, with as few dumps as the kernel allows: each dump walks a
+    // hash table of the whole host, empty or not, and that walk is what a dump costs. TCP sockets
+    // of both families come in one dump; the other protocols take one dump per family.
+    std::vector<SocketEntry> receiving(Protocol protocol, std::span<const layout::Family> families,
+                                       PortFilter ports = std::nullopt);
 
 private:
+    // One dump of `address_family` (AF_UNSPEC: both, TCP only) into `out`; returns 0 or the errno
+    // the kernel refused it with.
+    int dump(Protocol protocol, int address_family, const std::vector<std::uint16_t>* ports, std::vector<SocketEntry>& out);
+    std::vector<SocketEntry> dump_or_throw(Protocol protocol, layout::Family family, const std::vector<std::uint16_t>* ports);
+
     Socket socket_;
+    bool both_families_refused_ = false;  // the kernel has no TCPDIAG_GETSOCK (inet_diag's older request)
 };
 
 // Whether the calling thread's network namespace can have SCTP sockets at all: the sctp module

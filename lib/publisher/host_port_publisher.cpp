@@ -898,8 +898,8 @@ private:
         if (fresh.empty() || !(options_.check_listening_sockets || automatic))
             return {};
         return layout::ListeningSockets::read_for(
-            [this](Protocol protocol, Family family, netlink::PortFilter ports) {
-                return backend_->receiving_sockets(protocol, family, ports);
+            [this](Protocol protocol, std::span<const Family> families, netlink::PortFilter ports) {
+                return backend_->receiving_sockets(protocol, families, ports);
             },
             fresh);
     }

@@ -57,31 +57,31 @@ ListeningSockets::ListeningSockets(std::vector<SocketEntry> entries) : entries_(
 ListeningSockets ListeningSockets::read(netlink::SocketDiag& diag, std::span<const Protocol> protocols,
                                         std::span<const Family> families, netlink::PortFilter ports)
 {
-    return read(
-        [&](Protocol protocol, Family family, netlink::PortFilter filter) { return diag.receiving(protocol, family, filter); },
-        protocols, families, ports);
+    return read([&](Protocol protocol, std::span<const Family> dumped,
+                    netlink::PortFilter filter) { return diag.receiving(protocol, dumped, filter); },
+                protocols, families, ports);
 }
 
 ListeningSockets ListeningSockets::read_for(netlink::SocketDiag& diag, std::span<const HostPort> host_ports)
 {
-    return read_for(
-        [&](Protocol protocol, Family family, netlink::PortFilter filter) { return diag.receiving(protocol, family, filter); },
-        host_ports);
+    return read_for([&](Protocol protocol, std::span<const Family> dumped,
+                        netlink::PortFilter filter) { return diag.receiving(protocol, dumped, filter); },
+                    host_ports);
 }
 
 ListeningSockets ListeningSockets::read(const Dump& dump, std::span<const Protocol> protocols, std::span<const Family> families,
                                         netlink::PortFilter ports)
 {
-    const auto wants = [&](Family family) { return std::find(families.begin(), families.end(), family) != families.end(); };
+    if (families.empty())
+        return {};
+    // IPv6 sockets may take IPv4 traffic too: an IPv4 port needs the sockets of both families.
+    static constexpr Family both[] = {Family::ip, Family::ip6};
+    const bool ipv4 = std::find(families.begin(), families.end(), Family::ip) != families.end();
+    const auto dumped = ipv4 ? std::span<const Family>(both) : std::span<const Family>(both).subspan(1);
     std::vector<SocketEntry> entries;
     for (const Protocol protocol : protocols) {
-        // IPv6 sockets may take IPv4 traffic too: an IPv4 port needs both dumps.
-        for (const Family family : {Family::ip, Family::ip6}) {
-            if (family == Family::ip ? !wants(Family::ip) : families.empty())
-                continue;
-            auto found = dump(protocol, family, ports);
-            entries.insert(entries.end(), found.begin(), found.end());
-        }
+        auto found = dump(protocol, dumped, ports);
+        entries.insert(entries.end(), found.begin(), found.end());
     }
     return ListeningSockets(std::move(entries));
 }

@@ -24,8 +24,9 @@ public:
     // The sockets of `protocols` that could receive traffic for a port of `families` (for IPv4 also
     // the IPv6 sockets, which receive IPv4 on :: without IPV6_V6ONLY and on ::ffff:a.b.c.d), on
     // `ports` or on any port. Throws Error when a dump fails.
-    // `dump` reads one protocol and family as SocketDiag::receiving() does.
-    using Dump = std::function<std::vector<SocketEntry>(Protocol, Family, netlink::PortFilter)>;
+    // `dump` reads one protocol, of some families, as SocketDiag::receiving() does; it is called
+    // once per protocol.
+    using Dump = std::function<std::vector<SocketEntry>(Protocol, std::span<const Family>, netlink::PortFilter)>;
     static ListeningSockets read(const Dump& dump, std::span<const Protocol> protocols, std::span<const Family> families,
                                  netlink::PortFilter ports = std::nullopt);
     static ListeningSockets read(netlink::SocketDiag& diag, std::span<const Protocol> protocols, std::span<const Family> families,

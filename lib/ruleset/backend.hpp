@@ -145,9 +145,10 @@ public:
     // commit() in two steps, for callers that must not wait: sends the commit and returns at once;
     // the PendingCommit reads the answer. `commit` must outlive it. Throws Error (TransactionTooLarge
     // when it cannot be sent). By default it commits at once, and the answer is there already.
-    // The host's sockets of one protocol and family that receive traffic for their local port
-    // (netlink::SocketDiag::receiving()), on `ports` or on any: what a publish must not shadow.
-    virtual std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports) = 0;
+    // The host's sockets of one protocol and of `families` that receive traffic for their local
+    // port (netlink::SocketDiag::receiving()), on `ports` or on any: what a publish must not shadow.
+    virtual std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, std::span<const Family> families,
+                                                                netlink::PortFilter ports) = 0;
 
     virtual std::unique_ptr<PendingCommit> send(const Commit& commit, std::optional<std::uint32_t> expected_generation)
     {

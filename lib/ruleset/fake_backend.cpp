@@ -386,13 +386,15 @@ std::size_t FakeBackend::forget_flows(std::span<const FlowMatch> matches)
     return 0;
 }
 
-std::vector<netlink::SocketEntry> FakeBackend::receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports)
+std::vector<netlink::SocketEntry> FakeBackend::receiving_sockets(Protocol protocol, std::span<const Family> families,
+                                                                 netlink::PortFilter ports)
 {
     std::lock_guard lock(mutex_);
     std::vector<netlink::SocketEntry> out;
-    // As the kernel's dump of one address family: IPv6 sockets on IPv4-mapped addresses are IPv6's.
+    // As the kernel's dumps of address families: IPv6 sockets on IPv4-mapped addresses are IPv6's.
     for (const auto& socket : sockets_)
-        if (socket.protocol == protocol && (socket.ipv6_socket ? Family::ip6 : Family::ip) == family &&
+        if (socket.protocol == protocol &&
+            std::find(families.begin(), families.end(), socket.ipv6_socket ? Family::ip6 : Family::ip) != families.end() &&
             (!ports || std::find(ports->begin(), ports->end(), socket.port) != ports->end()))
             out.push_back(socket);
     return out;

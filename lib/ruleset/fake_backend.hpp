@@ -69,7 +69,8 @@ public:
     std::size_t forget_flows(std::span<const FlowMatch> matches) override;
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override;
     // The sockets set with set_sockets(), as a sock_diag dump would filter them.
-    std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports) override;
+    std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, std::span<const Family> families,
+                                                        netlink::PortFilter ports) override;
 
     // Test hooks ------------------------------------------------------------------------------
     const State& state() const noexcept { return state_; }

@@ -30,9 +30,10 @@ public:
     }
     std::unique_ptr<ChangeFeed> follow(std::span<const Table> tables) override { return next_.follow(tables); }
     std::size_t forget_flows(std::span<const FlowMatch> matches) override { return next_.forget_flows(matches); }
-    std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, Family family, netlink::PortFilter ports) override
+    std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, std::span<const Family> families,
+                                                        netlink::PortFilter ports) override
     {
-        return next_.receiving_sockets(protocol, family, ports);
+        return next_.receiving_sockets(protocol, families, ports);
     }
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override
     {

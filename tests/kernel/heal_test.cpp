@@ -62,10 +62,11 @@ public:
     {
         kernel_.route_localnet_towards(container);
     }
-    std::vector<warren::nft::netlink::SocketEntry> receiving_sockets(warren::nft::Protocol protocol, rs::Family family,
+    std::vector<warren::nft::netlink::SocketEntry> receiving_sockets(warren::nft::Protocol protocol,
+                                                                     std::span<const rs::Family> families,
                                                                      warren::nft::netlink::PortFilter ports) override
     {
-        return kernel_.receiving_sockets(protocol, family, ports);
+        return kernel_.receiving_sockets(protocol, families, ports);
     }
 
     std::shared_ptr<std::atomic<int>> full_reads = std::make_shared<std::atomic<int>>(0);

@@ -17,6 +17,7 @@ using sandbox::FreshNetns;
 using warren::nft::layout::Family;
 using warren::nft::layout::HostPort;
 using warren::nft::layout::ListeningSockets;
+using warren::nft::netlink::PortFilter;
 using warren::nft::netlink::SocketDiag;
 using warren::nft::netlink::SocketEntry;
 
@@ -128,6 +129,27 @@ TEST_CASE_METHOD(FreshNetns, "sock_diag finds the listening TCP sockets of both 
               std::vector{entry(Protocol::tcp, "127.0.0.1", 18002, loopback4, false)});
         CHECK(diag.receiving(Protocol::tcp, Family::ip6, std::vector<std::uint16_t>{18005}) ==
               std::vector{entry(Protocol::tcp, "::", 18005, only6, true, true)});
+    }
+    SECTION("both families read at once: the sockets of a read of each")
+    {
+        const auto by_port = [](std::vector<SocketEntry> entries) {
+            std::ranges::sort(entries, {}, [](const SocketEntry& e) { return std::pair{e.port, e.inode}; });
+            return entries;
+        };
+        const std::vector both{Family::ip, Family::ip6};
+        const std::vector<std::uint16_t> one{18004}, several{18001, 18004, 18006, 18999};
+        // Every listener but the server's connection ends; 18999 has none.
+        const std::pair<PortFilter, std::size_t> cases[] = {{std::nullopt, 8}, {one, 1}, {several, 3}};
+        for (const auto& [filter, listeners] : cases) {
+            auto apart = diag.receiving(Protocol::tcp, Family::ip, filter);
+            const auto ipv6_sockets = diag.receiving(Protocol::tcp, Family::ip6, filter);
+            apart.insert(apart.end(), ipv6_sockets.begin(), ipv6_sockets.end());
+            const auto together = by_port(diag.receiving(Protocol::tcp, both, filter));
+            CHECK(together == by_port(apart));
+            CHECK(together.size() == listeners);
+        }
+        CHECK(diag.receiving(Protocol::tcp, both, std::vector<std::uint16_t>{18001, 18004}) ==
+              by_port({entry(Protocol::tcp, "0.0.0.0", 18001, any4, false), entry(Protocol::tcp, "::", 18004, dual, true)}));
     }
 }
 
