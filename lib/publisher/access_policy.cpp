@@ -18,17 +18,6 @@ using namespace ruleset;
 
 namespace {
 
-// The address with the bits after `prefix` cleared (`set`: set).
-Address masked(Address address, unsigned prefix, bool set)
-{
-    const unsigned bits = static_cast<unsigned>(address.size()) * 8;
-    for (unsigned bit = prefix; bit < bits; ++bit) {
-        const auto mask = static_cast<std::uint8_t>(0x80 >> (bit % 8));
-        address.bytes[bit / 8] = static_cast<std::uint8_t>(set ? address.bytes[bit / 8] | mask : address.bytes[bit / 8] & ~mask);
-    }
-    return address;
-}
-
 // The prefix length of a range that is a CIDR, if it is one.
 std::optional<unsigned> prefix_of(const SourceRange& range)
 {
@@ -37,6 +26,15 @@ std::optional<unsigned> prefix_of(const SourceRange& range)
         if (masked(range.first, prefix, false) == range.first && masked(range.first, prefix, true) == range.last)
             return prefix;
     return std::nullopt;
+}
+
+// The address after `address` (which is not the family's last).
+Address following(Address address)
+{
+    for (auto byte = static_cast<std::ptrdiff_t>(address.size()) - 1; byte >= 0; --byte)
+        if (++address.bytes[static_cast<std::size_t>(byte)] != 0)
+            break;
+    return address;
 }
 
 bool contains(const SourceRange& outer, const SourceRange& inner)
@@ -111,22 +109,55 @@ AccessPolicy family_policy(const AccessPolicy& policy, Family family, const std:
                                                 " for any), or publish the port on the other family only");
     if (ranges.empty())
         ranges.push_back(every_source(family));
-    // Canonical: in order, and none inside another (the kernel refuses overlapping ranges of a key).
-    std::sort(ranges.begin(), ranges.end(), [](const SourceRange& a, const SourceRange& b) {
-        return a.first < b.first || (a.first == b.first && a.last > b.last);
-    });
     AccessPolicy out = policy;
     out.allow.clear();
     if (out.rate == 0)
         out.rate_unit = RateUnit::second;  // as an element without a limit reads back
-    const SourceRange* last = nullptr;
-    for (const auto& range : ranges) {
-        if (last != nullptr && contains(*last, range))
-            continue;
+    for (const auto& range : canonical_sources(std::move(ranges)))
         out.allow.push_back(to_string(range));
-        last = &range;
+    return out;
+}
+
+std::vector<SourceRange> canonical_sources(std::vector<SourceRange> ranges)
+{
+    std::sort(ranges.begin(), ranges.end(), [](const SourceRange& a, const SourceRange& b) {
+        return a.first < b.first || (a.first == b.first && a.last > b.last);
+    });
+    std::vector<SourceRange> out;
+    for (const auto& range : ranges) {
+        if (!out.empty() && contains(out.back(), range))
+            continue;
+        out.push_back(range);
+        // Two halves of one CIDR make that CIDR; it may complete a half before it in turn.
+        while (out.size() >= 2) {
+            const auto& low = out[out.size() - 2];
+            const auto& high = out.back();
+            const auto prefix = prefix_of(low);
+            if (!prefix || *prefix == 0 || prefix_of(high) != prefix)
+                break;
+            const SourceRange whole{low.first, masked(low.first, *prefix - 1, true)};
+            if (masked(low.first, *prefix - 1, false) != low.first || whole.last != high.last)
+                break;
+            out.pop_back();
+            out.back() = whole;
+        }
     }
     return out;
+}
+
+std::vector<SourceRange> enforced_sources(const Layout& layout, const SourceRange& range)
+{
+    const auto prefix = prefix_of(range);
+    if (!prefix)
+        return {};
+    const auto step = layout.source_prefix_step;
+    const auto held = (*prefix + step - 1) / step * step;
+    std::vector<SourceRange> out;
+    for (auto first = range.first;; first = following(out.back().last)) {
+        out.push_back(SourceRange{first, masked(first, held, true)});
+        if (out.back().last >= range.last)
+            return out;
+    }
 }
 
 AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& limits)
@@ -157,10 +188,10 @@ Element policed_element(const HostPort& key, const AccessPolicy& limits)
 
 Element allowed_element(const HostPort& key, const SourceRange& range)
 {
-    const auto port_key = host_port_key(key);
-    Element element{key.bound() ? bound_allowed_set : allowed_set, concatenated(port_key, range.first), {}, {}};
-    element.key_end = concatenated(port_key, range.last);
-    return element;
+    return Element{key.bound() ? bound_allowed_set : allowed_set,
+                   concatenated(concatenated(host_port_key(key), range.first), range.last),
+                   {},
+                   {}};
 }
 
 std::vector<Element> policy_elements(const HostPort& key, const AccessPolicy& policy)
@@ -172,7 +203,8 @@ std::vector<Element> policy_elements(const HostPort& key, const AccessPolicy& po
     out.push_back(policed_element(key, policy));
     for (const auto& text : policy.allow)
         if (const auto range = parse_source(text))  // family_policy() wrote it
-            out.push_back(allowed_element(key, *range));
+            for (const auto& held : enforced_sources(layout_of(key.family()), *range))
+                out.push_back(allowed_element(key, held));
     return out;
 }
 
@@ -211,15 +243,16 @@ std::optional<DecodedSource> decode_allowed_element(Family family, const Element
 {
     const bool bound = element.set == bound_allowed_set;
     const std::size_t at = host_port_key_length(family, bound), length = any_address(family).size();
-    if (element.key.size() != at + length || element.key_end.size() != at + length ||
-        !std::equal(element.key.begin(), element.key.begin() + static_cast<std::ptrdiff_t>(at), element.key_end.begin()))
+    if (element.key.size() != at + 2 * length || !element.key_end.empty() || !element.data.empty())
         return std::nullopt;
     const auto key = decode_host_port_key(family, element.key, bound);
     if (!key)
         return std::nullopt;
-    const std::span<const std::uint8_t> first(element.key), last(element.key_end);
-    SourceRange range{address_from(family, first.subspan(at)), address_from(family, last.subspan(at))};
-    if (range.last < range.first)
+    const std::span<const std::uint8_t> sources = std::span<const std::uint8_t>(element.key).subspan(at);
+    const SourceRange range{address_from(family, sources.first(length)), address_from(family, sources.subspan(length))};
+    // Only a CIDR of a length the police chain looks up is enforced.
+    const auto prefix = prefix_of(range);
+    if (!prefix || *prefix % layout_of(family).source_prefix_step != 0)
         return std::nullopt;
     return DecodedSource{*key, range};
 }

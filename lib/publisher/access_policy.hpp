@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // An AccessPolicy as one family's table holds it: the sets and elements that enforce it and how
 // they read back. A port with a policy has an element in `restricted` (or `bound_restricted`), one
-// in `policed` (`bound_policed`) carrying its limits, and one per allowed source range in `allowed`
-// (`bound_allowed`), whose key is the port's key followed by the range of source addresses.
+// in `policed` (`bound_policed`) carrying its limits, and in `allowed` (`bound_allowed`) one per
+// allowed source CIDR of a length the police chain looks up (enforced_sources()), whose key is the
+// port's key followed by the CIDR's first and last address.
 #pragma once
 
 #include "publisher/element_codec.hpp"
+#include "publisher/schema.hpp"
 #include "ruleset/objects.hpp"
 
 #include <warren/nft/port_mapping.hpp>
@@ -34,11 +36,19 @@ std::string to_string(const SourceRange& range);
 // 0.0.0.0/0, ::/0.
 SourceRange every_source(Family family);
 
+// The same sources, canonical: in order, none inside another, and two halves of a CIDR merged
+// into it; the one way to write the addresses they cover as CIDRs, which is what a policy's
+// enforced elements read back as whatever lengths they were written in.
+std::vector<SourceRange> canonical_sources(std::vector<SourceRange> ranges);
+// The CIDRs that enforce a source CIDR: itself if the layout's police chain looks up its length,
+// else the CIDRs of the next length it looks up that make it up (10.16.0.0/12 as sixteen /16).
+std::vector<SourceRange> enforced_sources(const Layout& layout, const SourceRange& range);
+
 // What validate_access_policy() refuses the policy for, if anything.
 std::optional<std::string> policy_problem(const AccessPolicy& policy);
 
 // The policy as the family's table holds it for a port: `allow` holds the family's sources,
-// canonical (CIDRs in order, none inside another), or every_source() when the policy names no
+// canonical (canonical_sources()), or every_source() when the policy names no
 // source; an empty policy stays empty. Throws Error (invalid_argument) naming `port` when the
 // policy has sources but none of the family.
 AccessPolicy family_policy(const AccessPolicy& policy, Family family, const std::string& port);
@@ -67,7 +77,8 @@ struct DecodedLimits {
     RateUnit rate_unit = RateUnit::second;
 };
 std::optional<DecodedLimits> decode_policed_element(Family family, const ruleset::Element& element);
-// An allowed or bound_allowed element read back: its port and source range.
+// An allowed or bound_allowed element read back: its port and source CIDR; nullopt for a range
+// that is not a CIDR of a length the police chain looks up (it would never match).
 struct DecodedSource {
     HostPort key;
     SourceRange range;

@@ -19,6 +19,16 @@ Address address_from(Family family, std::span<const std::uint8_t> bytes)
     return address;
 }
 
+Address masked(Address address, unsigned prefix, bool set)
+{
+    const unsigned bits = static_cast<unsigned>(address.size()) * 8;
+    for (unsigned bit = prefix; bit < bits; ++bit) {
+        const auto mask = static_cast<std::uint8_t>(0x80 >> (bit % 8));
+        address.bytes[bit / 8] = static_cast<std::uint8_t>(set ? address.bytes[bit / 8] | mask : address.bytes[bit / 8] & ~mask);
+    }
+    return address;
+}
+
 std::array<std::uint8_t, 4> ipv4_bytes(const Address& address)
 {
     return {address.bytes[0], address.bytes[1], address.bytes[2], address.bytes[3]};

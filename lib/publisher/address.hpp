@@ -31,6 +31,9 @@ struct Address {
 inline Address any_address(Family family) { return Address{family, {}}; }
 // An address from `size()` bytes in network order (a key or value read back from the kernel).
 Address address_from(Family family, std::span<const std::uint8_t> bytes);
+// The address with the bits after the first `prefix` cleared, or with `set` set: the first or last
+// address of its CIDR of that length.
+Address masked(Address address, unsigned prefix, bool set);
 // The first four bytes of an IPv4 address.
 std::array<std::uint8_t, 4> ipv4_bytes(const Address& address);
 

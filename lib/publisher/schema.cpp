@@ -13,6 +13,7 @@
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -69,7 +70,8 @@ Layout make_layout(Family family)
                       NFT_CT_DST_IP,
                       bytes_address(family, {127, 0, 0, 0}),
                       bytes_address(family, {255, 0, 0, 0}),
-                      true};
+                      true,
+                      4};
     return Layout{family,
                   Table{family, table_name},
                   ipv6_addr,
@@ -78,7 +80,8 @@ Layout make_layout(Family family)
                   NFT_CT_DST_IP6,
                   bytes_address(family, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}),
                   bytes_address(family, {255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255}),
-                  false};
+                  false,
+                  8};
 }
 
 Bytes u32_host(std::uint32_t value)
@@ -197,32 +200,57 @@ Rule police_jump_rule(const Layout& layout, const std::string& chain, bool spare
                       : "warren-nft: check connections to published host ports that have an access policy"};
 }
 
-// The police chain: <key> . saddr @allowed update @policed { <key> } return, then drop. The key is
-// the one police_jump_rule() matched, built again from the packet; the source address goes in the
-// registers after it, so the port's key stays in place for the update, which runs the element's
-// limits (ct count, limit rate): the connection goes on only if it is from an allowed source and
-// within every limit.
-FixedChain police_chain_of(const Layout& layout, bool bound)
+// Loads the packet's source address into `reg` and keeps its first `prefix` bits (`last`: sets the
+// bits after them instead): the first or last address of the packet's source's CIDR of that length.
+void append_source_bound(std::vector<Expression>& out, const Layout& layout, std::uint32_t prefix, bool last, Reg reg)
 {
-    const auto length = static_cast<std::uint32_t>(layout.loopback.size());
+    const auto length = layout.address.length;
+    out.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.source_offset, length, reg});
+    if (prefix == length * 8)
+        return;
+    const auto host = bytes_of(masked(any_address(layout.family), prefix, true));
+    Bytes network(host.size());
+    std::transform(host.begin(), host.end(), network.begin(), [](std::uint8_t byte) { return static_cast<std::uint8_t>(~byte); });
+    // (reg & mask) ^ xor: & network mask for the first address, | host mask for the last.
+    out.push_back(expr::Bitwise{reg, reg, network, last ? host : Bytes(length, 0)});
+}
+
+// One rule of the police chain: <key> . saddr & <mask> . saddr | ~<mask> @allowed update @policed
+// { <key> } return. The key is the one police_jump_rule() matched, built again from the packet;
+// after it come the first and last address of the source's CIDR of `prefix` bits, which an allowed
+// element of that length holds (a hash set finds one length per lookup, hence a rule per length).
+// The port's key stays in place for the update, which runs the element's limits (ct count, limit
+// rate): the connection goes on only if it is from an allowed source and within every limit.
+Rule police_rule(const Layout& layout, bool bound, std::uint32_t prefix)
+{
     std::vector<Expression> match;
     append_key(
         match, layout, bound,
         [&](Reg reg) -> Expression {
-            return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, length, reg};
+            return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, layout.address.length, reg};
         },
         destination_port);
-    const auto source_at = static_cast<std::uint32_t>(host_port_key_length(layout.family, bound) / 4);
-    match.push_back(expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.source_offset, length, reg32(source_at)});
+    const auto first_at = static_cast<std::uint32_t>(host_port_key_length(layout.family, bound) / 4);
+    append_source_bound(match, layout, prefix, false, reg32(first_at));
+    append_source_bound(match, layout, prefix, true, reg32(first_at + layout.address_registers()));
     match.push_back(bound ? expr::Lookup{bound_allowed_set, bound_allowed_set_id, Reg::r1, std::nullopt}
                           : expr::Lookup{allowed_set, allowed_set_id, Reg::r1, std::nullopt});
     match.push_back(bound ? expr::Dynset{bound_policed_set, bound_policed_set_id, Reg::r1}
                           : expr::Dynset{policed_set, policed_set_id, Reg::r1});
     match.push_back(expr::Return{});
+    return Rule{bound ? bound_police_chain : police_chain, std::move(match),
+                "warren-nft: let sources of an allowed /" + std::to_string(prefix) + " through, within the port's limits"};
+}
+
+// The police chain: a rule per prefix length allowed elements have, longest first, then drop.
+FixedChain police_chain_of(const Layout& layout, bool bound)
+{
     const std::string name = bound ? bound_police_chain : police_chain;
-    return {Chain{name, std::nullopt},
-            {Rule{name, std::move(match), "warren-nft: let allowed sources within the port's limits through"},
-             Rule{name, {expr::Drop{}}, "warren-nft: drop the rest"}}};
+    FixedChain chain{Chain{name, std::nullopt}, {}};
+    for (const auto prefix : allowed_prefixes(layout))
+        chain.rules.push_back(police_rule(layout, bound, prefix));
+    chain.rules.push_back(Rule{name, {expr::Drop{}}, "warren-nft: drop the rest"});
+    return chain;
 }
 
 // What else a masquerade rule asks for, and the words its comment ends with.
@@ -409,13 +437,12 @@ std::vector<Set> policy_declarations(const Layout& layout)
             Set{bound_restricted_set, {layout.address, inet_proto, inet_service}, {}, false, bound_restricted_set_id},
             Set{policed_set, {inet_proto, inet_service}, {}, false, policed_set_id},
             Set{bound_policed_set, {layout.address, inet_proto, inet_service}, {}, false, bound_policed_set_id},
-            Set{allowed_set, {inet_proto, inet_service, layout.address}, {}, false, allowed_set_id, NFT_SET_INTERVAL},
+            Set{allowed_set, {inet_proto, inet_service, layout.address, layout.address}, {}, false, allowed_set_id},
             Set{bound_allowed_set,
-                {layout.address, inet_proto, inet_service, layout.address},
+                {layout.address, inet_proto, inet_service, layout.address, layout.address},
                 {},
                 false,
-                bound_allowed_set_id,
-                NFT_SET_INTERVAL}};
+                bound_allowed_set_id}};
 }
 
 std::vector<FixedChain> fixed_chains(const Layout& layout, const RuleOptions& options)
@@ -446,6 +473,14 @@ std::vector<FixedChain> fixed_chains(const Layout& layout, const RuleOptions& op
     if (layout.loopback_routable)
         chains.push_back({Chain{"guard", BaseHook{"filter", NF_INET_PRE_ROUTING, priority_raw, true}}, {guard_rule(layout)}});
     return chains;
+}
+
+std::vector<std::uint32_t> allowed_prefixes(const Layout& layout)
+{
+    std::vector<std::uint32_t> out;
+    for (auto prefix = static_cast<std::int64_t>(layout.address.length * 8); prefix >= 0; prefix -= layout.source_prefix_step)
+        out.push_back(static_cast<std::uint32_t>(prefix));
+    return out;
 }
 
 const std::vector<std::string>& chain_names(Family family)

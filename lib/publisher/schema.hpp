@@ -34,8 +34,9 @@ inline constexpr const char* bound_policed_set = "bound_policed";
 // The size the kernel gives a set without one when a rule updates it: at most this many ports of a
 // table have a policy (per family, and per kind of key).
 inline constexpr std::uint32_t policed_set_size = 65535;
-// - allowed, bound_allowed: the same keys followed by a range of allowed source addresses (sets of
-//   ranges).
+// - allowed, bound_allowed: the same keys followed by the first and last address of an allowed
+//   source CIDR, whose prefix length is one of allowed_prefixes(): a CIDR of another length is
+//   written as the CIDRs of the next such length that make it up (access_policy.hpp).
 inline constexpr const char* allowed_set = "allowed";
 inline constexpr const char* bound_allowed_set = "bound_allowed";
 
@@ -56,6 +57,10 @@ struct Layout {
     Address loopback;
     Address loopback_mask;
     bool loopback_routable;
+    // Allowed source CIDRs are held at prefix lengths that are multiples of this (allowed_prefixes):
+    // the police chain has a rule per length, which a new connection to a port with a policy may
+    // pass through, and a CIDR of another length takes up to 2^(step-1) elements.
+    std::uint32_t source_prefix_step;
     std::uint32_t address_registers() const noexcept { return address.length / 4; }
 };
 
@@ -87,6 +92,9 @@ const std::vector<std::string>& element_sets();
 ruleset::Set ports_declaration(const Layout& layout);
 ruleset::Set bound_ports_declaration(const Layout& layout);
 ruleset::Set backends_declaration(const Layout& layout, bool counters);
+// The prefix lengths of allowed source CIDRs, longest first: every multiple of the layout's
+// source_prefix_step up to the address's length (32, 28, ... 0; 128, 120, ... 0).
+std::vector<std::uint32_t> allowed_prefixes(const Layout& layout);
 // The policy sets, in the order a transaction creates them.
 std::vector<ruleset::Set> policy_declarations(const Layout& layout);
 

@@ -136,7 +136,7 @@ IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) co
     if (const auto limits = limits_.find(host_port); limits != limits_.end() && restricted_.contains(host_port)) {
         access = limits->second;
         if (const auto ranges = allowed_.find(host_port); ranges != allowed_.end())
-            for (const auto& range : ranges->second)
+            for (const auto& range : layout::canonical_sources(ranges->second))
                 access.allow.push_back(layout::to_string(range));
     }
     return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, PublishMode::host, std::move(name),
@@ -173,7 +173,8 @@ void TaskIndex::set_policy(const HostPort& host_port, const AccessPolicy& policy
     std::vector<layout::SourceRange> ranges;
     for (const auto& text : policy.allow)
         if (const auto range = layout::parse_source(text))
-            ranges.push_back(*range);
+            for (const auto& held : layout::enforced_sources(layout::layout_of(host_port.family()), *range))
+                ranges.push_back(held);
     allowed_.insert_or_assign(host_port, std::move(ranges));
 }
 

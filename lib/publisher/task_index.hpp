@@ -165,7 +165,7 @@ private:
     std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_
     std::set<layout::Destination> mismatched_;
     // What the policy sets hold, per port key: the limits of its policed element (AccessPolicy
-    // without allow) and the ranges of its allowed elements, in order. Kept apart from ports_: the
+    // without allow) and the source CIDRs of its allowed elements (as held, in order). Kept apart from ports_: the
     // kernel keeps them apart too, and a port has a policy only where both say so (make_entry()).
     std::unordered_map<layout::HostPort, AccessPolicy, HostPortHash> limits_;
     std::unordered_set<layout::HostPort, HostPortHash> restricted_;  // the keys of the restricted sets

@@ -285,6 +285,19 @@ TEST_CASE_METHOD(FreshNetns, "an allow-list lets its sources connect and drops t
         CHECK(connect_once(net.host, a.host_client_side, a.host_client_side, policed_port) == Outcome::established);
         CHECK(connect_once(net.host, a.host_bridge, a.host_client_side, policed_port) == Outcome::dropped);
     }
+
+    // CIDRs of lengths the police chain does not look up (/31, /127 are held as their /32, /128
+    // halves): their addresses get through, their neighbours do not.
+    publisher.publish_ports(
+        "web", first_addresses,
+        std::vector{with(AccessPolicy{.allow = {"10.200.1.2/31", "fd00:200:1::2/127"}}, tcp(policed_port, held_port))});
+    for (const auto family : {Family::ipv4, Family::ipv6}) {
+        INFO(name_of(family));
+        const auto a = addresses_of(family);
+        CHECK(connect_once(net.client, client_sources(family).allowed, a.host_client_side, policed_port) == Outcome::established);
+        CHECK(connect_once(net.client, client_sources(family).other, a.host_client_side, policed_port) == Outcome::established);
+        CHECK(connect_once(net.host, a.host_client_side, a.host_client_side, policed_port) == Outcome::dropped);
+    }
 }
 
 TEST_CASE_METHOD(FreshNetns, "the connection limit holds with N+1 clients, and a closed connection makes room",
@@ -394,7 +407,9 @@ TEST_CASE_METHOD(FreshNetns, "a policy changes with its ports in one transaction
           std::vector{with(second, tcp(policed_port, 80)), with(second, udp(policed_port, 53))});
     const auto ipv4 = nft({"list", "table", "ip", "warren"});
     INFO(ipv4);
-    CHECK(ipv4.find("172.16.0.0/12") != std::string::npos);
+    // Each CIDR as its first and last address.
+    CHECK(ipv4.find("tcp . 18080 . 172.16.0.0 . 172.31.255.255") != std::string::npos);
+    CHECK(ipv4.find("udp . 18080 . 172.16.0.0 . 172.31.255.255") != std::string::npos);
     CHECK(ipv4.find("100/minute") != std::string::npos);
 
     // Unpublished: none of the task's elements is left, the other task's all are.
@@ -406,19 +421,22 @@ TEST_CASE_METHOD(FreshNetns, "a policy changes with its ports in one transaction
         INFO(set);
         CHECK(elements.empty());
     }
-    CHECK(nft({"list", "table", "ip", "warren"}).find("192.0.2.0/24") == std::string::npos);
+    CHECK(nft({"list", "table", "ip", "warren"}).find("192.0.2.0 . 192.0.2.255") == std::string::npos);
 }
 
 TEST_CASE_METHOD(FreshNetns, "a policy reads back canonical, from the publisher and from one that adopts the table", "[policy]")
 {
     const warren::nft::ContainerAddresses dual{"10.88.0.2", "fd00::2"};
     const AccessPolicy asked{
-        .allow = {"192.0.2.77/24", "10.1.2.3/8", "10.200.0.0/16", "2001:db8::1/32", "10.9.9.9", "2001:db8:1::/48", "fd00:1::7"},
+        .allow = {"192.0.2.77/24", "10.1.2.3/8", "10.200.0.0/16", "2001:db8::1/32", "10.9.9.9", "2001:db8:1::/48", "fd00:1::7",
+                  "198.51.100.128/25", "198.51.100.0/25", "203.0.113.32/27", "fd00:8000::/33"},
         .max_connections = 7,
         .rate = 20,
         .rate_unit = RateUnit::hour};
-    // Network addresses with their prefix, those inside another left out, in order.
-    const AccessPolicy canonical{.allow = {"10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32", "fd00:1::7/128"},
+    // Network addresses with their prefix, those inside another left out, two halves of a CIDR
+    // merged, in order; lengths the police chain does not look up (/27, /33) read back as given.
+    const AccessPolicy canonical{.allow = {"10.0.0.0/8", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.32/27", "2001:db8::/32",
+                                           "fd00:1::7/128", "fd00:8000::/33"},
                                  .max_connections = 7,
                                  .rate = 20,
                                  .rate_unit = RateUnit::hour};

@@ -112,6 +112,62 @@ TEST_CASE("a policy becomes a policed element with its limits and an allowed ele
     CHECK(elements(fake, Family::ip, layout::allowed_set).empty());
 }
 
+TEST_CASE("source CIDRs: canonical form, the CIDRs that enforce them, and elements read back", "[policy]")
+{
+    const auto cidrs = [](std::vector<std::string> texts) {
+        std::vector<layout::SourceRange> out;
+        for (const auto& text : texts)
+            out.push_back(layout::parse_source(text).value());
+        return out;
+    };
+    const auto texts = [](const std::vector<layout::SourceRange>& ranges) {
+        std::vector<std::string> out;
+        for (const auto& range : ranges)
+            out.push_back(layout::to_string(range));
+        return out;
+    };
+    // Halves merge, and the merged CIDR merges with its own other half; a CIDR inside another goes.
+    CHECK(texts(layout::canonical_sources(cidrs({"10.0.0.128/25", "10.0.1.0/24", "10.0.0.0/25", "10.0.0.7"}))) ==
+          std::vector<std::string>{"10.0.0.0/23"});
+    // Neighbours that are not halves of one CIDR stay apart.
+    CHECK(texts(layout::canonical_sources(cidrs({"10.0.1.0/24", "10.0.2.0/24"}))) ==
+          std::vector<std::string>{"10.0.1.0/24", "10.0.2.0/24"});
+    CHECK(texts(layout::canonical_sources(cidrs({"0.0.0.0/1", "128.0.0.0/1"}))) == std::vector<std::string>{"0.0.0.0/0"});
+    CHECK(texts(layout::canonical_sources(cidrs({"2001:db8::/33", "2001:db8:8000::/33"}))) ==
+          std::vector<std::string>{"2001:db8::/32"});
+
+    const auto& ipv4 = layout::layout_of(Family::ip);
+    const auto& ipv6 = layout::layout_of(Family::ip6);
+    // A length the police chain looks up is held as it is; another as the CIDRs of the next one.
+    CHECK(texts(layout::enforced_sources(ipv4, *layout::parse_source("10.0.0.0/8"))) == std::vector<std::string>{"10.0.0.0/8"});
+    CHECK(texts(layout::enforced_sources(ipv4, *layout::parse_source("10.0.0.0/26"))) ==
+          std::vector<std::string>{"10.0.0.0/28", "10.0.0.16/28", "10.0.0.32/28", "10.0.0.48/28"});
+    CHECK(layout::enforced_sources(ipv4, *layout::parse_source("10.0.0.0/25")).size() == 8);
+    CHECK(texts(layout::enforced_sources(ipv6, *layout::parse_source("2001:db8::/31"))) ==
+          std::vector<std::string>{"2001:db8::/32", "2001:db9::/32"});
+    CHECK(texts(layout::enforced_sources(ipv4, *layout::parse_source("255.255.255.254/31"))) ==
+          std::vector<std::string>{"255.255.255.254/32", "255.255.255.255/32"});
+    // Enforced pieces read back as the CIDR they came from.
+    CHECK(texts(layout::canonical_sources(layout::enforced_sources(ipv6, *layout::parse_source("8000::/1")))) ==
+          std::vector<std::string>{"8000::/1"});
+
+    // Elements read back: a CIDR of a length the chain looks up decodes; anything else is not ours.
+    const layout::HostPort key{Protocol::tcp, 8080, layout::any_address(Family::ip)};
+    const auto decoded = [&](const std::string& first, const std::string& last) {
+        return layout::decode_allowed_element(
+            Family::ip, layout::allowed_element(key, {*layout::parse_address(first), *layout::parse_address(last)}));
+    };
+    REQUIRE(decoded("10.0.0.0", "10.255.255.255"));
+    CHECK(decoded("10.0.0.0", "10.255.255.255")->key == key);
+    CHECK(layout::to_string(decoded("10.0.0.0", "10.255.255.255")->range) == "10.0.0.0/8");
+    CHECK_FALSE(decoded("10.0.0.0", "10.127.255.255"));  // a /9: no rule looks it up
+    CHECK_FALSE(decoded("10.0.0.0", "10.0.0.2"));        // not a CIDR
+    CHECK_FALSE(decoded("10.0.0.9", "10.0.0.1"));        // backwards
+    auto short_key = layout::allowed_element(key, *layout::parse_source("10.0.0.0/8"));
+    short_key.key.pop_back();
+    CHECK_FALSE(layout::decode_allowed_element(Family::ip, short_key));
+}
+
 TEST_CASE("a dual-stack port's policy is split by family and read back whole", "[policy][ipv6]")
 {
     FakeBackend fake;

@@ -133,9 +133,9 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
         layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), empty, false, layout::RuleOptions{false});
     REQUIRE(create);
     // table, 2 maps and 6 policy sets (no backends set: the table does not count), and per chain add,
-    // flush and rules: 2 in each police chain, 2 jumps and 2 DNAT in each nat chain, 2 per protocol in
-    // postrouting and forward, 1 in guard
-    CHECK(create->operations().size() == 1 + 2 + 6 + 7 * 2 + 2 + 2 + 4 + 4 + 6 + 6 + 1);
+    // flush and rules: 10 in each police chain (a prefix length each, and drop), 2 jumps and 2 DNAT
+    // in each nat chain, 2 per protocol in postrouting and forward, 1 in guard
+    CHECK(create->operations().size() == 1 + 2 + 6 + 7 * 2 + 10 + 10 + 4 + 4 + 6 + 6 + 1);
 
     auto complete = snapshot_after(*create);
     CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{false}));
@@ -184,7 +184,7 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
     CHECK(backends_of(*plain).empty());
     REQUIRE(backends_of(*counted).size() == 1);
     CHECK(backends_of(*counted).front().second.counter);
-    CHECK(count_rules(*counted) == 8 + 8);  // and the policy rules
+    CHECK(count_rules(*counted) == 8 + 24);  // and the policy rules: 2 police chains of 10, 4 jumps
 
     // Wanting counters in a complete table that does not count: the set is created (empty: the
     // publisher fills it) and the masquerade and forward rules are replaced by ones that look it up.
@@ -223,7 +223,7 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
         CHECK(std::none_of(ops.begin(), ops.begin() + removed,
                            [](const auto& op) { return std::holds_alternative<ruleset::Rule>(op.object); }));
         CHECK(backends_of(*migrate).size() == (counters ? 2u : 1u));  // removed, then added counting
-        CHECK(count_rules(*migrate) == 8 + (counters ? 8 : 17));
+        CHECK(count_rules(*migrate) == 8 + (counters ? 24 : 33));
         // No element is carried over: a new counting set is filled by the publisher.
         CHECK(std::none_of(ops.begin(), ops.end(),
                            [](const auto& op) { return std::holds_alternative<ruleset::Element>(op.object); }));
