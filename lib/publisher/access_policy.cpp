@@ -8,6 +8,7 @@
 #include <warren/nft/validation.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 
 namespace warren::nft {
@@ -21,11 +22,21 @@ namespace {
 // The prefix length of a range that is a CIDR, if it is one.
 std::optional<unsigned> prefix_of(const SourceRange& range)
 {
-    const unsigned bits = static_cast<unsigned>(range.first.size()) * 8;
-    for (unsigned prefix = 0; prefix <= bits; ++prefix)
-        if (masked(range.first, prefix, false) == range.first && masked(range.first, prefix, true) == range.last)
-            return prefix;
-    return std::nullopt;
+    if (range.first.family != range.last.family)
+        return std::nullopt;
+    // The bits both ends share make the prefix; after it, first must be all zeros and last all ones.
+    unsigned prefix = 0;
+    for (std::size_t byte = 0; byte < range.first.size(); ++byte) {
+        const auto differ = static_cast<std::uint8_t>(range.first.bytes[byte] ^ range.last.bytes[byte]);
+        if (differ != 0) {
+            prefix += static_cast<unsigned>(std::countl_zero(differ));
+            break;
+        }
+        prefix += 8;
+    }
+    if (masked(range.first, prefix, false) != range.first || masked(range.first, prefix, true) != range.last)
+        return std::nullopt;
+    return prefix;
 }
 
 // The address after `address` (which is not the family's last).

@@ -21,10 +21,11 @@ Address address_from(Family family, std::span<const std::uint8_t> bytes)
 
 Address masked(Address address, unsigned prefix, bool set)
 {
-    const unsigned bits = static_cast<unsigned>(address.size()) * 8;
-    for (unsigned bit = prefix; bit < bits; ++bit) {
-        const auto mask = static_cast<std::uint8_t>(0x80 >> (bit % 8));
-        address.bytes[bit / 8] = static_cast<std::uint8_t>(set ? address.bytes[bit / 8] | mask : address.bytes[bit / 8] & ~mask);
+    for (std::size_t byte = prefix / 8; byte < address.size(); ++byte) {
+        // The bits of this byte after the prefix: all of them past the prefix's byte.
+        const unsigned kept = byte == prefix / 8 ? prefix % 8 : 0;
+        const auto after = static_cast<std::uint8_t>(0xff >> kept);
+        address.bytes[byte] = static_cast<std::uint8_t>(set ? address.bytes[byte] | after : address.bytes[byte] & ~after);
     }
     return address;
 }
