@@ -268,11 +268,12 @@ std::vector<SocketEntry> SocketDiag::receiving(Protocol protocol, std::span<cons
         const int err = dump(protocol, AF_UNSPEC, filter, entries);
         if (err == 0)
             return entries;
-        // A kernel without the older request answers EOPNOTSUPP or EINVAL: from now on one dump per
-        // family. ENOENT (no tcp_diag yet) is for the dumps per family to report.
+        // A kernel without the older request answers EINVAL: from now on one dump per family.
+        // EOPNOTSUPP (inet_diag not loaded yet, which a later module load changes) and ENOENT (no
+        // tcp_diag) fall back this time only, and are for the dumps per family to report.
         if (!no_handler(err))
             throw kernel_error(err, dump_name(protocol, AF_UNSPEC));
-        both_families_refused_ = err != ENOENT;
+        both_families_refused_ = err == EINVAL;
     }
     std::vector<SocketEntry> entries;
     for (const Family family : {Family::ip, Family::ip6}) {

@@ -277,6 +277,21 @@ std::optional<std::string> policy_problem(const AccessPolicy& policy)
         if (!parse_source(source))
             return "allowed source " + quote(source) +
                    " is not an IPv4 or IPv6 address or CIDR; give e.g. 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32";
+    for (const auto family : families) {
+        std::vector<SourceRange> ranges;
+        for (const auto& source : policy.allow)
+            if (const auto range = parse_source(source); range->first.family == family)
+                ranges.push_back(*range);
+        std::size_t elements = 0;
+        for (const auto& range : canonical_sources(std::move(ranges)))
+            elements += enforced_sources(layout_of(family), range).size();
+        if (elements > max_source_elements)
+            return "the " + std::string(family_name(family)) + " sources of the allow-list take " + std::to_string(elements) +
+                   " kernel elements; at most " + std::to_string(max_source_elements) +
+                   " are allowed (a CIDR whose prefix length is a multiple of " +
+                   std::to_string(layout_of(family).source_prefix_step) + " takes one, one of another length up to " +
+                   std::to_string(1u << (layout_of(family).source_prefix_step - 1)) + ": use such lengths, or fewer sources)";
+    }
     for (const auto& [what, value] : {std::pair{"max_connections", policy.max_connections}, std::pair{"rate", policy.rate}})
         if (value > max_policy_limit)
             return std::string(what) + " " + std::to_string(value) + " is too large; at most " +

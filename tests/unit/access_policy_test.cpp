@@ -168,6 +168,38 @@ TEST_CASE("source CIDRs: canonical form, the CIDRs that enforce them, and elemen
     CHECK_FALSE(layout::decode_allowed_element(Family::ip, short_key));
 }
 
+TEST_CASE("a policy held as pieces changes and goes whole, from the publisher and from one that adopted it", "[policy]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    const ContainerAddresses dual{"10.88.0.2", "fd00::2"};
+    // A /26 is four /28 elements, a /33 128 /40 ones.
+    const auto pieces = with_policy(port(8080, 80), {"10.0.0.0/26", "fd00::/33"}, 5);
+    publisher.publish_ports("web", dual, std::vector{pieces});
+    CHECK(elements(fake, Family::ip, layout::allowed_set).size() == 4);
+    CHECK(elements(fake, Family::ip6, layout::allowed_set).size() == 128);
+
+    // A fresh publisher reads the pieces back as the CIDRs, changes them in one commit (a deletion of
+    // an element that is not there would fail it) and unpublishes them all.
+    auto adopter = publisher_on(test::share(fake));
+    REQUIRE(adopter.published_ports("web") == std::vector{pieces});
+    const auto commits = fake.commit_attempts();
+    const auto wider = with_policy(port(8080, 80), {"10.0.0.0/24", "fd00::/32"}, 5);
+    adopter.publish_ports("web", dual, std::vector{wider});
+    CHECK(fake.commit_attempts() == commits + 1);
+    CHECK(allowed_ranges(fake, Family::ip) == std::set<std::string>{"8080 10.0.0.0/24"});
+    CHECK(allowed_ranges(fake, Family::ip6) == std::set<std::string>{"8080 fd00::/32"});
+    // Back to pieces, then gone.
+    adopter.publish_ports("web", dual, std::vector{pieces});
+    CHECK(elements(fake, Family::ip6, layout::allowed_set).size() == 128);
+    CHECK(publisher.published_ports("web") == std::vector{pieces});
+    publisher.unpublish_ports("web");
+    CHECK(fake.commit_attempts() == commits + 3);
+    CHECK(elements(fake, Family::ip, layout::allowed_set).empty());
+    CHECK(elements(fake, Family::ip6, layout::allowed_set).empty());
+    CHECK(elements(fake, Family::ip6, layout::policed_set).empty());
+}
+
 TEST_CASE("a dual-stack port's policy is split by family and read back whole", "[policy][ipv6]")
 {
     FakeBackend fake;

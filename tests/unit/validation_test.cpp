@@ -155,6 +155,17 @@ TEST_CASE("access policies are checked before anything is sent", "[validation][p
     AccessPolicy many;
     many.allow.assign(max_allowed_sources + 1, "10.0.0.1");
     CHECK_THAT(refusal([&] { validate_access_policy(many); }), Catch::Contains("at most 64"));
+    // The kernel elements they take: a /33 is 128 /40s; eight of them fit, nine do not.
+    AccessPolicy pieces;
+    pieces.allow = {"2000::/33", "2001::/33", "2002::/33", "2003::/33", "2004::/33", "2005::/33", "2006::/33", "2007::/33"};
+    CHECK_NOTHROW(validate_access_policy(pieces));
+    pieces.allow.push_back("2008::/33");
+    CHECK_THAT(refusal([&] { validate_access_policy(pieces); }),
+               Catch::Contains("IPv6 sources of the allow-list take 1152 kernel elements; at most 1024"));
+    // Contained sources are not counted twice, and IPv4 counts apart: a /25 is eight /32s at most.
+    pieces.allow.back() = "2000::/34";
+    pieces.allow.push_back("10.0.0.0/25");
+    CHECK_NOTHROW(validate_access_policy(pieces));
     AccessPolicy huge;
     huge.max_connections = max_policy_limit + 1;
     CHECK_THAT(refusal([&] { validate_access_policy(huge); }), Catch::Contains("max_connections"));

@@ -44,10 +44,13 @@ WARREN_NFT_EXPORT void validate_container_addresses(const ContainerAddresses& co
 WARREN_NFT_EXPORT void validate_host_ip(std::string_view host_ip);
 
 // AccessPolicy: at most max_allowed_sources entries in `allow`, each an IPv4 or IPv6 address or a
-// CIDR (address/prefix, host bits may be set and are cleared); max_connections and rate 0 (no
-// limit) or up to 1,000,000.
+// CIDR (address/prefix, host bits may be set and are cleared), which take at most
+// max_source_elements kernel elements per family (a CIDR whose prefix length is a multiple of 4
+// for IPv4, of 8 for IPv6, takes one; one d bits shorter than the next multiple takes 2^d);
+// max_connections and rate 0 (no limit) or up to 1,000,000.
 WARREN_NFT_EXPORT void validate_access_policy(const AccessPolicy& policy);
 inline constexpr std::size_t max_allowed_sources = 64;
+inline constexpr std::size_t max_source_elements = 1024;
 inline constexpr std::uint32_t max_policy_limit = 1'000'000;
 
 // What publish_ports() accepts: 1 to 512 ports; each with a known protocol, host mode, host port
