@@ -171,6 +171,16 @@ std::vector<SourceRange> enforced_sources(const Layout& layout, const SourceRang
     }
 }
 
+std::vector<SourceRange> enforced_sources(Family family, const std::vector<std::string>& allow)
+{
+    std::vector<SourceRange> out;
+    for (const auto& text : allow)
+        if (const auto range = parse_source(text))  // family_policy() wrote it
+            for (const auto& held : enforced_sources(layout_of(family), *range))
+                out.push_back(held);
+    return out;
+}
+
 AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& limits)
 {
     AccessPolicy out = limits;
@@ -212,10 +222,8 @@ std::vector<Element> policy_elements(const HostPort& key, const AccessPolicy& po
         return out;
     out.push_back(restricted_element(key));
     out.push_back(policed_element(key, policy));
-    for (const auto& text : policy.allow)
-        if (const auto range = parse_source(text))  // family_policy() wrote it
-            for (const auto& held : enforced_sources(layout_of(key.family()), *range))
-                out.push_back(allowed_element(key, held));
+    for (const auto& held : enforced_sources(key.family(), policy.allow))
+        out.push_back(allowed_element(key, held));
     return out;
 }
 

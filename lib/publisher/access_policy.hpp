@@ -43,6 +43,9 @@ std::vector<SourceRange> canonical_sources(std::vector<SourceRange> ranges);
 // The CIDRs that enforce a source CIDR: itself if the layout's police chain looks up its length,
 // else the CIDRs of the next length it looks up that make it up (10.16.0.0/12 as sixteen /16).
 std::vector<SourceRange> enforced_sources(const Layout& layout, const SourceRange& range);
+// The CIDRs that enforce a family form's allow-list (family_policy()), in order: what the family's
+// allowed set holds for the port.
+std::vector<SourceRange> enforced_sources(Family family, const std::vector<std::string>& allow);
 
 // What validate_access_policy() refuses the policy for, if anything.
 std::optional<std::string> policy_problem(const AccessPolicy& policy);

@@ -170,12 +170,7 @@ void TaskIndex::set_policy(const HostPort& host_port, const AccessPolicy& policy
     auto limits = policy;
     limits.allow.clear();
     limits_.insert_or_assign(host_port, limits);
-    std::vector<layout::SourceRange> ranges;
-    for (const auto& text : policy.allow)
-        if (const auto range = layout::parse_source(text))
-            for (const auto& held : layout::enforced_sources(layout::layout_of(host_port.family()), *range))
-                ranges.push_back(held);
-    allowed_.insert_or_assign(host_port, std::move(ranges));
+    allowed_.insert_or_assign(host_port, layout::enforced_sources(host_port.family(), policy.allow));
 }
 
 bool TaskIndex::apply_policy(layout::Family family, const ruleset::Element& element, bool removed)
