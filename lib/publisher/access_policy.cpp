@@ -105,7 +105,7 @@ std::string to_string(const SourceRange& range)
 
 SourceRange every_source(Family family) { return {masked(any_address(family), 0, false), masked(any_address(family), 0, true)}; }
 
-AccessPolicy family_policy(const AccessPolicy& policy, Family family, const std::string& port)
+AccessPolicy family_policy(const AccessPolicy& policy, Family family, const HostPort& port)
 {
     if (policy.empty())
         return {};
@@ -114,9 +114,10 @@ AccessPolicy family_policy(const AccessPolicy& policy, Family family, const std:
         if (const auto range = parse_source(text); range && range->first.family == family)
             ranges.push_back(*range);
     if (!policy.allow.empty() && ranges.empty())
-        throw Error(errc::invalid_argument, "the allow-list of port " + port + " has no " + std::string(family_name(family)) +
-                                                " source, but the port is published on " + std::string(family_name(family)) +
-                                                " addresses; add one (" + (family == Family::ip ? "0.0.0.0/0" : "::/0") +
+        throw Error(errc::invalid_argument, "the allow-list of port " + describe(port) + " has no " +
+                                                std::string(family_name(family)) + " source, but the port is published on " +
+                                                std::string(family_name(family)) + " addresses; add one (" +
+                                                (family == Family::ip ? "0.0.0.0/0" : "::/0") +
                                                 " for any), or publish the port on the other family only");
     if (ranges.empty())
         ranges.push_back(every_source(family));

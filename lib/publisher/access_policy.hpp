@@ -54,7 +54,7 @@ std::optional<std::string> policy_problem(const AccessPolicy& policy);
 // canonical (canonical_sources()), or every_source() when the policy names no
 // source; an empty policy stays empty. Throws Error (invalid_argument) naming `port` when the
 // policy has sources but none of the family.
-AccessPolicy family_policy(const AccessPolicy& policy, Family family, const std::string& port);
+AccessPolicy family_policy(const AccessPolicy& policy, Family family, const HostPort& port);
 // The policy as callers gave it, from the family forms of a port's tables (one, or both families'
 // merged): every_source() entries left out when each entry is one.
 AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& limits);

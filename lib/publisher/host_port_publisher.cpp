@@ -57,13 +57,28 @@ using Families = TableView::Families;
 std::vector<IndexEntry> wanted_entries(const validation::ContainerFamilies& addresses, std::span<const PortMapping> ports)
 {
     std::vector<IndexEntry> wanted;
+    // A task's ports usually share one policy: each family form is worked out once per request.
+    struct FamilyForm {
+        AccessPolicy policy;
+        Family family;
+        AccessPolicy form;
+    };
+    std::vector<FamilyForm> forms;
+    const auto family_form = [&](const AccessPolicy& policy, const layout::HostPort& host_port) {
+        for (const auto& known : forms)
+            if (known.family == host_port.family() && known.policy == policy)
+                return known.form;
+        return forms
+            .emplace_back(FamilyForm{policy, host_port.family(), layout::family_policy(policy, host_port.family(), host_port)})
+            .form;
+    };
     for (auto& port : validation::check_ports(ports)) {
         auto mapping = std::move(port.mapping);
         const auto entry = [&](const layout::Address& container, const layout::Address& host) {
             auto published = mapping;
             published.host_ip = host.unspecified() ? std::string() : layout::to_string(host);
-            published.access = layout::family_policy(
-                mapping.access, host.family, layout::describe(layout::HostPort{mapping.protocol, mapping.host_port, host}));
+            if (!mapping.access.empty())
+                published.access = family_form(mapping.access, layout::HostPort{mapping.protocol, mapping.host_port, host});
             wanted.push_back(IndexEntry{std::move(published), container, host});
         };
         if (!port.host) {

@@ -253,7 +253,9 @@ std::vector<validation::CheckedPort> validation::check_ports(std::span<const Por
         if (port.container_port == 0)
             refuse("container port 0 of host port " + layout::describe(host_port) + " is not a port; give 1-65535");
         validate_port_name(port.name);
-        if (const auto problem = layout::policy_problem(port.access))
+        // A task's ports usually share one policy: it is checked once.
+        const bool checked_before = !checked.empty() && checked.back().mapping.access == port.access;
+        if (const auto problem = checked_before ? std::nullopt : layout::policy_problem(port.access))
             refuse("host port " + layout::describe(host_port) + ": " + *problem);
         checked.push_back(CheckedPort{port, host});
     }

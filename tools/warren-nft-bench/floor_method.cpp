@@ -1,27 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
-// Method `floor`: the least any program can do for the same publish. One hand-built libnftnl batch
-// that adds (or deletes) exactly the elements warren-nft writes for the service (the ports-map
-// elements with their task comments, in table ip warren and/or table ip6 warren as the service has
-// addresses; its tables do not count, so no backends-set elements) to the tables warren-nft
-// created, sent with libmnl, waiting only for the kernel's ack of the last message. No validation,
-// no view of the tables, no conflict check, no generation guard: what warren-nft adds on top is its
-// policy. The element bytes come from the library's own element codec, so they cannot drift apart.
+// Methods `floor` and `floor-policy`: the least any program can do for the same publish. One batch
+// that adds (or deletes) exactly the elements warren-nft writes for the service, in table ip warren
+// and/or table ip6 warren as the service has addresses, to the tables warren-nft created: the
+// ports-map elements with their task comments and, for floor-policy, the elements of the access
+// policy warren-nft-policy puts on every port. The tables do not count, so no backends-set
+// elements. The elements come from the library's element codec and the batch from its encoder, so
+// the bytes are the ones warren-nft sends; it goes out with libmnl and waits only for the kernel's
+// ack of its last message. No validation, no view of the tables, no conflict check, no generation
+// guard and no listener of the kernel's change announcements: what warren-nft adds on top is its
+// policy.
+#include "bench_policy.hpp"
 #include "method.hpp"
 #include "raw_batch.hpp"
 
+#include "netlink/encode.hpp"
+#include "publisher/access_policy.hpp"
 #include "publisher/element_codec.hpp"
 
-#include <linux/netfilter/nf_tables.h>
-
-#include <array>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace bench {
 namespace {
 
-using namespace warren::nft::netlink;
-namespace layout = warren::nft::layout;
+using namespace warren::nft;
+using ruleset::Transaction;
 
 layout::Address parse(const std::string& text)
 {
@@ -31,84 +36,95 @@ layout::Address parse(const std::string& text)
     return *address;
 }
 
-// The ports-map elements of one table.
-struct TableElements {
-    std::uint16_t family;  // NFPROTO_IPV4, NFPROTO_IPV6
-    std::vector<warren::nft::ruleset::Element> elements;
+// What a publish of `service` adds, one transaction per table, IPv4 table first as warren-nft
+// orders them; and what its unpublish deletes.
+struct ServiceChanges {
+    std::vector<Transaction> publish, unpublish;
 };
 
-// The service's elements, IPv4 table first as warren-nft orders them.
-std::vector<TableElements> elements_of(const Task& service)
+ServiceChanges changes_of(const Task& service, const std::optional<AccessPolicy>& policy)
 {
-    std::vector<TableElements> tables;
+    ServiceChanges out;
     const auto comment = layout::owner_comment(service.id, {});
     for (const auto* container_ip : {&service.container_ip, &service.container_ipv6}) {
         if (container_ip->empty())
             continue;
         const auto address = parse(*container_ip);
-        auto& table = tables.emplace_back(TableElements{static_cast<std::uint16_t>(address.family), {}});
-        for (const auto& port : service.ports)
-            table.elements.push_back(layout::port_element({port.protocol, port.host_port, layout::any_address(address.family)},
-                                                          {address, port.protocol, port.container_port}, comment));
+        auto& publish = out.publish.emplace_back(layout::table(address.family));
+        auto& unpublish = out.unpublish.emplace_back(layout::table(address.family));
+        for (const auto& port : service.ports) {
+            const layout::HostPort key{port.protocol, port.host_port, layout::any_address(address.family)};
+            std::vector<ruleset::Element> elements{
+                layout::port_element(key, {address, port.protocol, port.container_port}, comment)};
+            if (policy)
+                for (auto& element : layout::policy_elements(key, layout::family_policy(*policy, address.family, key)))
+                    elements.push_back(std::move(element));
+            for (auto& element : elements) {
+                publish.create(element);
+                unpublish.remove(std::move(element));
+            }
+        }
     }
-    return tables;
+    return out;
 }
 
 class Floor final : public Method {
 public:
-    void prepare(std::span<const Task> filler, AddressFamily family) override { publish_with_library(filler, family); }
-    void publish(const Task& service) override { send(service, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL); }
-    void unpublish(const Task& service) override { send(service, NFT_MSG_DELSETELEM, 0); }
+    explicit Floor(bool policed) : policed_(policed) {}
+
+    void prepare(std::span<const Task> filler, AddressFamily family) override
+    {
+        if (policed_)
+            policy_ = bench_policy(bench_allowed_sources(family));
+        publish_with_library(filler, family, policy_);
+    }
+    void publish(const Task& service) override { send(changes(service).publish); }
+    void unpublish(const Task& service) override { send(changes(service).unpublish); }
 
 private:
-    // One message per table in one batch: one transaction.
-    void send(const Task& service, std::uint16_t type, std::uint16_t flags)
+    // Built once per service, as a program that knows what it publishes would: the timed calls only
+    // encode and send.
+    const ServiceChanges& changes(const Task& service)
     {
-        const bool adding = type == NFT_MSG_NEWSETELEM;
-        // Encoded once per service, as a program that knows what it publishes would: the timed calls
-        // only build the messages.
         if (service.id != cached_id_) {
-            cached_ = elements_of(service);
+            cached_ = changes_of(service, policy_);
             cached_id_ = service.id;
         }
-        std::array<SetPtr, 2> maps;
-        std::array<RawBatchSocket::Message, 2> messages{};
-        for (std::size_t i = 0; i < cached_.size(); ++i) {
-            auto& map = maps[i];
-            map = checked<SetPtr>(nftnl_set_alloc());
-            nftnl_set_set_str(map.get(), NFTNL_SET_TABLE, layout::table_name);
-            nftnl_set_set_str(map.get(), NFTNL_SET_NAME, layout::ports_map);
-            for (const auto& element : cached_[i].elements) {
-                auto nftnl_element = checked<SetElemPtr>(nftnl_set_elem_alloc());
-                nftnl_set_elem_set(nftnl_element.get(), NFTNL_SET_ELEM_KEY, element.key.data(),
-                                   static_cast<std::uint32_t>(element.key.size()));
-                if (adding) {
-                    nftnl_set_elem_set(nftnl_element.get(), NFTNL_SET_ELEM_DATA, element.data.data(),
-                                       static_cast<std::uint32_t>(element.data.size()));
-                    auto udata = checked<UdataBufPtr>(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
-                    nftnl_udata_put_strz(udata.get(), NFTNL_UDATA_SET_ELEM_COMMENT, element.comment.c_str());
-                    nftnl_set_elem_set(nftnl_element.get(), NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(udata.get()),
-                                       nftnl_udata_buf_len(udata.get()));
-                }
-                nftnl_set_elem_add(map.get(), nftnl_element.release());
-            }
-            messages[i] = {type, flags, [set = map.get()](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, set); },
-                           cached_[i].family};
-        }
-        socket_.commit(std::span(messages.data(), cached_.size()));
+        return cached_;
     }
 
+    // Every table's changes in one batch: one transaction.
+    void send(const std::vector<Transaction>& transactions)
+    {
+        netlink::Batch batch(socket_.next_seq(), std::nullopt, false);
+        for (const auto& transaction : transactions)
+            netlink::encode(batch, transaction);
+        batch.end(false);
+        batch.request_ack_of_last_message();
+        socket_.commit(batch);
+    }
+
+    bool policed_;
+    std::optional<AccessPolicy> policy_;
     RawBatchSocket socket_{"floor"};
     std::string cached_id_;
-    std::vector<TableElements> cached_;
+    ServiceChanges cached_;
 };
 
 }  // namespace
 
 MethodInfo floor_method()
 {
-    return {"floor", "one bare libnftnl batch of the same elements: the kernel's cost, no policy",
-            [] { return std::optional<std::string>(); }, [] { return std::make_unique<Floor>(); }};
+    return {"floor", "one bare batch of the same elements, encoded as warren-nft encodes them: the kernel's cost, no policy",
+            [] { return std::optional<std::string>(); }, [] { return std::make_unique<Floor>(false); }};
+}
+
+MethodInfo floor_policy_method()
+{
+    return {floor_policy_method_name,
+            "floor with the elements of warren-nft-policy's access policy on every port in the same batch: what "
+            "the kernel alone takes for a publish with a policy",
+            [] { return std::optional<std::string>(); }, [] { return std::make_unique<Floor>(true); }};
 }
 
 }  // namespace bench

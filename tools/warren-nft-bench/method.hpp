@@ -46,6 +46,9 @@ const MethodInfo* find_method(const std::string& name);
 inline constexpr const char* plain_method_name = "warren-nft";
 inline constexpr const char* policy_method_name = "warren-nft-policy";
 inline constexpr const char* socket_check_method_name = "warren-nft-socket-check";
+// The floor with warren-nft-policy's elements: set beside plain warren-nft too, as the least a
+// publish with a policy can cost.
+inline constexpr const char* floor_policy_method_name = "floor-policy";
 
 // The method factories, one per source file.
 MethodInfo warren_nft_method();
@@ -53,6 +56,7 @@ MethodInfo warren_nft_policy_method();
 MethodInfo warren_nft_socket_check_method();
 MethodInfo warren_nft_counters_method();
 MethodInfo floor_method();
+MethodInfo floor_policy_method();
 MethodInfo iptables_fork_method();
 MethodInfo iptables_restore_method();
 MethodInfo nft_cli_method();
@@ -67,7 +71,9 @@ std::unique_ptr<Method> warren_nft_publisher(warren::nft::PublisherOptions optio
 void publish_task(warren::nft::HostPortPublisher& publisher, const Task& task, std::span<const warren::nft::PortMapping> ports);
 
 // Publishes tasks through warren-nft's HostPortPublisher, whose first publish creates the tables of
-// `family` (even for no tasks): how every method that works on those tables fills them.
-void publish_with_library(std::span<const Task> tasks, AddressFamily family);
+// `family` (even for no tasks): how every method that works on those tables fills them. With
+// `policy`, every port has it.
+void publish_with_library(std::span<const Task> tasks, AddressFamily family,
+                          const std::optional<warren::nft::AccessPolicy>& policy = std::nullopt);
 
 }  // namespace bench

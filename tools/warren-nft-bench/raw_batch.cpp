@@ -33,11 +33,28 @@ void RawBatchSocket::commit(std::span<const Message> messages)
     }
     nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq_++);
     mnl_nlmsg_batch_next(batch);
-    const auto sent = mnl_socket_sendto(socket_.get(), mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
+    // The batch's bytes are in buffer_; only its bookkeeping is freed here.
+    const auto* head = mnl_nlmsg_batch_head(batch);
+    const auto size = mnl_nlmsg_batch_size(batch);
     mnl_nlmsg_batch_stop(batch);
-    if (sent < 0)
-        throw std::system_error(errno, std::generic_category(), who_ + ": sendmsg");
+    send(head, size);
     wait_for_ack();
+}
+
+void RawBatchSocket::commit(const warren::nft::netlink::Batch& batch)
+{
+    if (batch.messages().empty())
+        return;
+    seq_ = batch.next_seq();
+    last_seq_ = batch.messages().back().seq;
+    send(batch.bytes().data(), batch.bytes().size());
+    wait_for_ack();
+}
+
+void RawBatchSocket::send(const void* bytes, std::size_t size)
+{
+    if (mnl_socket_sendto(socket_.get(), bytes, size) < 0)
+        throw std::system_error(errno, std::generic_category(), who_ + ": sendmsg");
 }
 
 void RawBatchSocket::wait_for_ack()

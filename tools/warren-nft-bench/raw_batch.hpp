@@ -4,6 +4,7 @@
 // `floor` method measures and how the foreign writer commits without disturbing what it runs beside.
 #pragma once
 
+#include "netlink/batch.hpp"
 #include "netlink/nftnl_ptr.hpp"
 
 #include <libmnl/libmnl.h>
@@ -38,8 +39,13 @@ public:
     // refusal of an earlier message arrives first and throws std::system_error.
     void commit(std::span<const Message> messages);
     void commit(std::initializer_list<Message> messages) { commit(std::span(messages.begin(), messages.size())); }
+    // Sends a batch the library's encoder built, numbered from next_seq(), that asks for an ack of
+    // its last message, and returns once the kernel acked it.
+    void commit(const warren::nft::netlink::Batch& batch);
+    std::uint32_t next_seq() const noexcept { return seq_; }
 
 private:
+    void send(const void* bytes, std::size_t size);
     void wait_for_ack();
 
     std::unique_ptr<mnl_socket, warren::nft::netlink::Deleter<mnl_socket_close>> socket_;
