@@ -239,9 +239,12 @@ void Announcements::take(std::span<const std::uint8_t> datagram, FeedRead& out)
             continue;
         if (message_type(nlh) == NFT_MSG_NEWGEN)
             close_transaction(nlh, out);
-        else if (ours(nlh))
-            pending_.emplace_back(reinterpret_cast<const std::uint8_t*>(nlh),
-                                  reinterpret_cast<const std::uint8_t*>(nlh) + nlh->nlmsg_len);
+        else if (ours(nlh)) {
+            // Each at an aligned offset, as in a datagram, so that the next header is aligned too.
+            const auto* bytes = reinterpret_cast<const std::uint8_t*>(nlh);
+            pending_.insert(pending_.end(), bytes, bytes + nlh->nlmsg_len);
+            pending_.resize(pending_.size() + (NLMSG_ALIGN(nlh->nlmsg_len) - nlh->nlmsg_len));
+        }
     }
 }
 
@@ -254,13 +257,18 @@ void Announcements::close_transaction(const nlmsghdr* newgen, FeedRead& out)
     change.process = std::string(string_attribute(newgen, NFTA_GEN_PROC_NAME).value_or(""));
     last_generation_ = change.generation;
     const auto verdict = ignored_.judge(change.generation, change.port_id);
-    const auto raw = std::exchange(pending_, {});
+    struct Forget {
+        std::vector<std::uint8_t>& pending;
+        ~Forget() { pending.clear(); }
+    } forget{pending_};
     if (verdict == OwnGenerations::Verdict::mine)
         return;
     change.contested = verdict == OwnGenerations::Verdict::contested;
     try {
-        for (const auto& message : raw)
-            decode(reinterpret_cast<const nlmsghdr*>(message.data()), change.events);
+        const auto* nlh = reinterpret_cast<const nlmsghdr*>(pending_.data());
+        // Whole messages only: take() copied each in full.
+        for (int left = static_cast<int>(pending_.size()); message_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+            decode(nlh, change.events);
     } catch (const Error&) {
         // An announcement we cannot read: what it changed is unknown, as after a loss.
         out.lost = true;

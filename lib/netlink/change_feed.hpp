@@ -34,9 +34,10 @@ private:
     void close_transaction(const nlmsghdr* newgen, ruleset::FeedRead& out);
 
     std::vector<ruleset::Table> tables_;
-    // The followed table's announcements of the transaction being read, undecoded until its NEWGEN
-    // says whether it is one of ours to leave out.
-    std::vector<std::vector<std::uint8_t>> pending_;
+    // The followed table's announcements of the transaction being read, one after the other as in
+    // a datagram, undecoded until its NEWGEN says whether it is one of ours to leave out. Kept in
+    // one buffer whose room is reused: a publish reads its own transaction's, an element each.
+    std::vector<std::uint8_t> pending_;
     std::uint32_t own_port_id_;
     ruleset::OwnGenerations ignored_;
     std::optional<std::uint32_t> last_generation_;
