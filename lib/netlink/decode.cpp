@@ -357,11 +357,14 @@ std::optional<Expression> rule_expression(const nftnl_expr* x, std::string_view 
         return expr::Fib{nftnl_expr_get_u32(x, NFTNL_EXPR_FIB_FLAGS), nftnl_expr_get_u32(x, NFTNL_EXPR_FIB_RESULT),
                          reg_of(x, NFTNL_EXPR_FIB_DREG)};
     } else if (name == "lookup" && all_set(x, {NFTNL_EXPR_LOOKUP_SET, NFTNL_EXPR_LOOKUP_SREG}) &&
-               (!nftnl_expr_is_set(x, NFTNL_EXPR_LOOKUP_FLAGS) || nftnl_expr_get_u32(x, NFTNL_EXPR_LOOKUP_FLAGS) == 0)) {
+               (!nftnl_expr_is_set(x, NFTNL_EXPR_LOOKUP_FLAGS) ||
+                (nftnl_expr_get_u32(x, NFTNL_EXPR_LOOKUP_FLAGS) & ~std::uint32_t{NFT_LOOKUP_F_INV}) == 0)) {
         std::optional<Reg> dreg;
         if (nftnl_expr_is_set(x, NFTNL_EXPR_LOOKUP_DREG))
             dreg = reg_of(x, NFTNL_EXPR_LOOKUP_DREG);
-        return expr::Lookup{nftnl_expr_get_str(x, NFTNL_EXPR_LOOKUP_SET), 0, reg_of(x, NFTNL_EXPR_LOOKUP_SREG), dreg};
+        const bool invert =
+            nftnl_expr_is_set(x, NFTNL_EXPR_LOOKUP_FLAGS) && nftnl_expr_get_u32(x, NFTNL_EXPR_LOOKUP_FLAGS) == NFT_LOOKUP_F_INV;
+        return expr::Lookup{nftnl_expr_get_str(x, NFTNL_EXPR_LOOKUP_SET), 0, reg_of(x, NFTNL_EXPR_LOOKUP_SREG), dreg, invert};
     } else if (name == "nat" &&
                all_set(x,
                        {NFTNL_EXPR_NAT_TYPE, NFTNL_EXPR_NAT_FAMILY, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFTNL_EXPR_NAT_REG_PROTO_MIN}) &&

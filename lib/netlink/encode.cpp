@@ -167,6 +167,8 @@ ExprPtr make_expression(const Expression& expression)
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_LOOKUP_SREG, reg(e.sreg));
                 if (e.dreg)
                     nftnl_expr_set_u32(x.get(), NFTNL_EXPR_LOOKUP_DREG, reg(*e.dreg));
+                if (e.invert)
+                    nftnl_expr_set_u32(x.get(), NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
                 return x;
             } else if constexpr (std::is_same_v<T, expr::Dnat>) {
                 auto x = make_expr("nat");

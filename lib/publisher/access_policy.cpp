@@ -193,11 +193,6 @@ AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& l
     return out;
 }
 
-Element restricted_element(const HostPort& key)
-{
-    return Element{key.bound() ? bound_restricted_set : restricted_set, host_port_key(key), {}, {}};
-}
-
 Element policed_element(const HostPort& key, const AccessPolicy& limits)
 {
     Element element{key.bound() ? bound_policed_set : policed_set, host_port_key(key), {}, {}};
@@ -221,19 +216,10 @@ std::vector<Element> policy_elements(const HostPort& key, const AccessPolicy& po
     std::vector<Element> out;
     if (policy.empty())
         return out;
-    out.push_back(restricted_element(key));
     out.push_back(policed_element(key, policy));
     for (const auto& held : enforced_sources(key.family(), policy.allow))
         out.push_back(allowed_element(key, held));
     return out;
-}
-
-std::optional<HostPort> decode_restricted_element(Family family, const Element& element)
-{
-    const bool bound = element.set == bound_restricted_set;
-    if (element.key.size() != host_port_key_length(family, bound) || !element.data.empty())
-        return std::nullopt;
-    return decode_host_port_key(family, element.key, bound);
 }
 
 std::optional<DecodedLimits> decode_policed_element(Family family, const Element& element)

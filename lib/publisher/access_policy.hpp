@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // An AccessPolicy as one family's table holds it: the sets and elements that enforce it and how
-// they read back. A port with a policy has an element in `restricted` (or `bound_restricted`), one
-// in `policed` (`bound_policed`) carrying its limits, and in `allowed` (`bound_allowed`) one per
+// they read back. A port with a policy has an element in `policed` (`bound_policed`) carrying its
+// limits, which is what makes the police chain check it, and in `allowed` (`bound_allowed`) one per
 // allowed source CIDR of a length the police chain looks up (enforced_sources()), whose key is the
 // port's key followed by the CIDR's first and last address.
 #pragma once
@@ -60,17 +60,13 @@ AccessPolicy family_policy(const AccessPolicy& policy, Family family, const Host
 AccessPolicy caller_policy(std::vector<std::string> allow, const AccessPolicy& limits);
 
 // The elements that enforce a family form (family_policy()) for the published port `key`: its
-// restricted element, its policed element (with its limits) and its allowed elements; none for an
-// empty policy.
+// policed element (with its limits) and its allowed elements; none for an empty policy.
 std::vector<ruleset::Element> policy_elements(const HostPort& key, const AccessPolicy& policy);
-// Each of them: the restricted element, the policed element with the limits of `limits` (none for
-// a deletion, which names it by its key), and the allowed element of one source range.
-ruleset::Element restricted_element(const HostPort& key);
+// Each of them: the policed element with the limits of `limits` (none for a deletion, which names
+// it by its key), and the allowed element of one source range.
 ruleset::Element policed_element(const HostPort& key, const AccessPolicy& limits);
 ruleset::Element allowed_element(const HostPort& key, const SourceRange& range);
 
-// A restricted or bound_restricted element read back: its port.
-std::optional<HostPort> decode_restricted_element(Family family, const ruleset::Element& element);
 // A policed or bound_policed element read back: its port and the limits its expressions carry
 // (those we do not write are ignored).
 struct DecodedLimits {

@@ -100,6 +100,11 @@ void check_shape(const Layout& layout, const TableSnapshot& snapshot, const Set&
                    "in system\"), so publishing would fail once it is full");
 }
 
+// Sets that an earlier layout marked the ports with a policy in, looked up by the jump to the police
+// chain; the policed sets mark them now. A table that holds them is converted (ensure_transaction).
+// Only their names matter: a set is deleted by name.
+constexpr const char* retired_policy_sets[] = {"restricted", "bound_restricted"};
+
 const char* hook_name(std::uint32_t hooknum)
 {
     switch (hooknum) {
@@ -217,14 +222,23 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
     // Counting or not, a backends set is ours; its kind decides whether it stays.
     check_shape(layout, snapshot, backends_declaration(layout, counting), true);
     const auto chains = fixed_chains(layout, options);
-    if (snapshot.sets.contains(backends_set) && !(counting && counts(snapshot))) {
+    // Sets to delete, and the rules that look them up keep them from being deleted: the fixed chains
+    // are flushed first, and their rules come back below.
+    std::vector<Set> deleted;
+    if (snapshot.sets.contains(backends_set) && !(counting && counts(snapshot)))
         // Replaced by a counting one, or dropped: a table without counters has no use for it (older
         // versions wrote one that does not count), and a set's counters are fixed when it is created.
-        // The rules that look it up keep it from being deleted: flush them; the rules come back below.
+        deleted.push_back(backends_declaration(layout, counts(snapshot)));
+    // Their elements go with them: every port they marked has its policed element, which marks it now.
+    for (const char* name : retired_policy_sets)
+        if (snapshot.sets.contains(name))
+            deleted.push_back(Set{name, {}, {}});
+    if (!deleted.empty()) {
         for (const auto& fixed : chains)
             if (snapshot.chains.contains(fixed.chain.name))
                 tx.flush(fixed.chain);
-        tx.remove(backends_declaration(layout, counts(snapshot)));
+        for (auto& set : deleted)
+            tx.remove(std::move(set));
         missing = rewrite_rules = true;
     }
     if (counting && !counts(snapshot)) {

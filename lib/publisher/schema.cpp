@@ -42,8 +42,6 @@ constexpr std::uint32_t policed_set_id = 4;
 constexpr std::uint32_t bound_policed_set_id = 5;
 constexpr std::uint32_t allowed_set_id = 6;
 constexpr std::uint32_t bound_allowed_set_id = 7;
-constexpr std::uint32_t restricted_set_id = 8;
-constexpr std::uint32_t bound_restricted_set_id = 9;
 
 // The regular chains that check a new connection against its port's access policy.
 constexpr const char* police_chain = "police";
@@ -149,10 +147,22 @@ void append(std::vector<Expression>& out, std::vector<Expression> more)
         out.push_back(std::move(expression));
 }
 
-// fib daddr type local [daddr != loopback] meta l4proto . th dport, or for ports bound to one
-// address (`bound`) daddr . meta l4proto . th dport: a packet to a published port, and its key in
-// the ports (bound_ports) map, built in the registers from r1 on.
-std::vector<Expression> published_port_key(const Layout& layout, bool spare_loopback, bool bound)
+// [daddr .] meta l4proto . th dport: the key of the packet's destination in the ports map, or with
+// `bound` in the bound_ports map, built in the registers from r1 on.
+std::vector<Expression> port_key(const Layout& layout, bool bound)
+{
+    std::vector<Expression> match;
+    append_key(
+        match, layout, bound,
+        [&](Reg reg) -> Expression {
+            return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, layout.address.length, reg};
+        },
+        destination_port);
+    return match;
+}
+
+// fib daddr type local [daddr != loopback]: a packet to an address a port may be published on.
+std::vector<Expression> local_destination(const Layout& layout, bool spare_loopback)
 {
     std::vector<Expression> match{expr::Fib{NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE, Reg::r1},
                                   expr::Cmp{NFT_CMP_EQ, Reg::r1, u32_host(RTN_LOCAL)}};
@@ -162,13 +172,14 @@ std::vector<Expression> published_port_key(const Layout& layout, bool spare_loop
     // unreachable.
     if (spare_loopback)
         append(match, loopback_destination(layout, NFT_CMP_NEQ));
-    const auto length = static_cast<std::uint32_t>(layout.loopback.size());
-    append_key(
-        match, layout, bound,
-        [&](Reg reg) -> Expression {
-            return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, length, reg};
-        },
-        destination_port);
+    return match;
+}
+
+// The same followed by the packet's port_key(): a packet to a published port, and its key.
+std::vector<Expression> published_port_key(const Layout& layout, bool spare_loopback, bool bound)
+{
+    auto match = local_destination(layout, spare_loopback);
+    append(match, port_key(layout, bound));
     return match;
 }
 
@@ -186,18 +197,19 @@ Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopba
     return Rule{chain, std::move(match), std::move(comment)};
 }
 
-// <published port key> @restricted (@bound_restricted) jump police (bound_police): a new connection to a
-// port with an access policy is checked before its DNAT. A nat chain sees only a connection's
-// first packet, so the policy costs nothing per packet after that.
+// fib daddr type local [daddr != loopback] jump police (bound_police): a new connection to a port
+// that may be published is checked before its DNAT; the police chain sends those to ports without
+// a policy back at once. A nat chain sees only a connection's first packet, so the policy costs
+// nothing per packet after that. The jump looks nothing up: a lookup of the policed set that finds
+// an element runs its expressions (schema.hpp), and one of a map without loading its value is not
+// taken by every kernel (KernelFeatures::map_lookups).
 Rule police_jump_rule(const Layout& layout, const std::string& chain, bool spare_loopback, bool bound)
 {
-    auto match = published_port_key(layout, spare_loopback, bound);
-    match.push_back(bound ? expr::Lookup{bound_restricted_set, bound_restricted_set_id, Reg::r1, std::nullopt}
-                          : expr::Lookup{restricted_set, restricted_set_id, Reg::r1, std::nullopt});
+    auto match = local_destination(layout, spare_loopback);
     match.push_back(expr::Jump{bound ? bound_police_chain : police_chain});
     return Rule{chain, std::move(match),
-                bound ? "warren-nft: check connections to host ports on one address that have an access policy"
-                      : "warren-nft: check connections to published host ports that have an access policy"};
+                bound ? "warren-nft: check new connections to ports published on one address against their access policy"
+                      : "warren-nft: check new connections to published ports against their access policy"};
 }
 
 // Loads the packet's source address into `reg` and keeps its first `prefix` bits (`last`: sets the
@@ -216,20 +228,15 @@ void append_source_bound(std::vector<Expression>& out, const Layout& layout, std
 }
 
 // One rule of the police chain: <key> . saddr & <mask> . saddr | ~<mask> @allowed update @policed
-// { <key> } return. The key is the one police_jump_rule() matched, built again from the packet;
-// after it come the first and last address of the source's CIDR of `prefix` bits, which an allowed
-// element of that length holds (a hash set finds one length per lookup, hence a rule per length).
+// { <key> } return. The key is the port's (port_key()), which the first rule of the chain found in
+// policed; after it come the first and last address of the source's CIDR of `prefix` bits, which an
+// allowed element of that length holds (a hash set finds one length per lookup, hence a rule per
+// length).
 // The port's key stays in place for the update, which runs the element's limits (ct count, limit
 // rate): the connection goes on only if it is from an allowed source and within every limit.
 Rule police_rule(const Layout& layout, bool bound, std::uint32_t prefix)
 {
-    std::vector<Expression> match;
-    append_key(
-        match, layout, bound,
-        [&](Reg reg) -> Expression {
-            return expr::Payload{NFT_PAYLOAD_NETWORK_HEADER, layout.destination_offset, layout.address.length, reg};
-        },
-        destination_port);
+    auto match = port_key(layout, bound);
     const auto first_at = static_cast<std::uint32_t>(host_port_key_length(layout.family, bound) / 4);
     append_source_bound(match, layout, prefix, false, reg32(first_at));
     append_source_bound(match, layout, prefix, true, reg32(first_at + layout.address_registers()));
@@ -242,11 +249,24 @@ Rule police_rule(const Layout& layout, bool bound, std::uint32_t prefix)
                 "warren-nft: let sources of an allowed /" + std::to_string(prefix) + " through, within the port's limits"};
 }
 
-// The police chain: a rule per prefix length allowed elements have, longest first, then drop.
+// <key> != @policed (@bound_policed) return: a port without a policy is not checked. Inverted, the
+// lookup leaves the policed element's limits alone; only the update of a police rule runs them.
+Rule unpoliced_rule(const Layout& layout, bool bound)
+{
+    auto match = port_key(layout, bound);
+    match.push_back(bound ? expr::Lookup{bound_policed_set, bound_policed_set_id, Reg::r1, std::nullopt, true}
+                          : expr::Lookup{policed_set, policed_set_id, Reg::r1, std::nullopt, true});
+    match.push_back(expr::Return{});
+    return Rule{bound ? bound_police_chain : police_chain, std::move(match),
+                "warren-nft: let connections to ports without an access policy through"};
+}
+
+// The police chain: ports without a policy out first, then a rule per prefix length allowed
+// elements have, longest first, then drop.
 FixedChain police_chain_of(const Layout& layout, bool bound)
 {
     const std::string name = bound ? bound_police_chain : police_chain;
-    FixedChain chain{Chain{name, std::nullopt}, {}};
+    FixedChain chain{Chain{name, std::nullopt}, {unpoliced_rule(layout, bound)}};
     for (const auto prefix : allowed_prefixes(layout))
         chain.rules.push_back(police_rule(layout, bound, prefix));
     chain.rules.push_back(Rule{name, {expr::Drop{}}, "warren-nft: drop the rest"});
@@ -433,9 +453,7 @@ std::vector<Set> policy_declarations(const Layout& layout)
     // Plain sets: the kernel garbage-collects the elements of a dynamic one whose `ct count` has no
     // connection left, and refuses element expressions in a plain one with a size. It gives the
     // set the size 65,535 when the police rule that updates it is added (policed_set_size).
-    return {Set{restricted_set, {inet_proto, inet_service}, {}, false, restricted_set_id},
-            Set{bound_restricted_set, {layout.address, inet_proto, inet_service}, {}, false, bound_restricted_set_id},
-            Set{policed_set, {inet_proto, inet_service}, {}, false, policed_set_id},
+    return {Set{policed_set, {inet_proto, inet_service}, {}, false, policed_set_id},
             Set{bound_policed_set, {layout.address, inet_proto, inet_service}, {}, false, bound_policed_set_id},
             Set{allowed_set, {inet_proto, inet_service, layout.address, layout.address}, {}, false, allowed_set_id},
             Set{bound_allowed_set,
@@ -497,9 +515,8 @@ const std::vector<std::string>& chain_names(Family family)
 
 const std::vector<std::string>& element_sets()
 {
-    static const std::vector<std::string> names{ports_map,         bound_ports_map,      backends_set,
-                                                restricted_set,    bound_restricted_set, policed_set,
-                                                bound_policed_set, allowed_set,          bound_allowed_set};
+    static const std::vector<std::string> names{ports_map,         bound_ports_map, backends_set,     policed_set,
+                                                bound_policed_set, allowed_set,     bound_allowed_set};
     return names;
 }
 

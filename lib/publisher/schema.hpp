@@ -22,13 +22,10 @@ inline constexpr const char* bound_ports_map = "bound_ports";
 inline constexpr const char* backends_set = "backends";  // container ip . proto . port, in tables that count
 // The access policies (publisher/access_policy), keyed as the ports maps (proto . host port, and
 // host ip . proto . host port for ports on one address):
-// - restricted, bound_restricted: the ports with a policy, looked up by the rule that sends their
-//   connections to the police chain;
-inline constexpr const char* restricted_set = "restricted";
-inline constexpr const char* bound_restricted_set = "bound_restricted";
-// - policed, bound_policed: the same ports, each element carrying the port's limits as expressions,
-//   which only the police rule's `update` may touch: a lookup runs an element's expressions too
-//   (a `limit` would spend a token, and fail the lookup once spent);
+// - policed, bound_policed: the ports with a policy, each element carrying the port's limits as
+//   expressions, which only the police rule's `update` may touch: a lookup that finds its key runs
+//   the element's expressions too (a `limit` would spend a token, and fail the lookup once spent),
+//   so the police chain asks for them with an inverted lookup (`!= @policed`), which never does;
 inline constexpr const char* policed_set = "policed";
 inline constexpr const char* bound_policed_set = "bound_policed";
 // The size the kernel gives a set without one when a rule updates it: at most this many ports of a

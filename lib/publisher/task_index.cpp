@@ -96,8 +96,7 @@ void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapsh
                 ++index.backends_[decoded->destination].uses;
         }
     }
-    for (const char* set : {layout::restricted_set, layout::bound_restricted_set, layout::policed_set, layout::bound_policed_set,
-                            layout::allowed_set, layout::bound_allowed_set})
+    for (const char* set : {layout::policed_set, layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
         if (const auto elements = snapshot.elements.find(set); elements != snapshot.elements.end())
             for (const auto& element : elements->second)
                 index.apply_policy(family, element, false);
@@ -132,8 +131,9 @@ IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) co
     else if (const auto comment = foreign_comments_.find(host_port); comment != foreign_comments_.end())
         name = printable(comment->second);
     AccessPolicy access;
-    // Without its restricted element a port's policy is not enforced: it reads back as none.
-    if (const auto limits = limits_.find(host_port); limits != limits_.end() && restricted_.contains(host_port)) {
+    // Without its policed element a port's policy is not enforced (the police chain lets its
+    // connections through): it reads back as none.
+    if (const auto limits = limits_.find(host_port); limits != limits_.end()) {
         access = limits->second;
         if (const auto ranges = allowed_.find(host_port); ranges != allowed_.end())
             for (const auto& range : layout::canonical_sources(ranges->second))
@@ -148,8 +148,6 @@ std::vector<ruleset::Element> TaskIndex::policy_elements(const HostPort& host_po
 {
     // What the sets hold for the key, each element named by its key alone, as deletions are.
     std::vector<ruleset::Element> out;
-    if (restricted_.contains(host_port))
-        out.push_back(layout::restricted_element(host_port));
     if (limits_.contains(host_port))
         out.push_back(layout::policed_element(host_port, {}));
     if (const auto ranges = allowed_.find(host_port); ranges != allowed_.end())
@@ -163,10 +161,8 @@ void TaskIndex::set_policy(const HostPort& host_port, const AccessPolicy& policy
     if (policy.empty()) {
         limits_.erase(host_port);
         allowed_.erase(host_port);
-        restricted_.erase(host_port);
         return;
     }
-    restricted_.insert(host_port);
     auto limits = policy;
     limits.allow.clear();
     limits_.insert_or_assign(host_port, limits);
@@ -175,16 +171,6 @@ void TaskIndex::set_policy(const HostPort& host_port, const AccessPolicy& policy
 
 bool TaskIndex::apply_policy(layout::Family family, const ruleset::Element& element, bool removed)
 {
-    if (element.set == layout::restricted_set || element.set == layout::bound_restricted_set) {
-        const auto key = layout::decode_restricted_element(family, element);
-        if (!key)
-            return false;
-        if (removed)
-            restricted_.erase(*key);
-        else
-            restricted_.insert(*key);
-        return true;
-    }
     if (element.set == layout::policed_set || element.set == layout::bound_policed_set) {
         const auto decoded = layout::decode_policed_element(family, element);
         if (!decoded)
@@ -424,8 +410,7 @@ void TaskIndex::apply(layout::Family family, const ruleset::Element& element, bo
     }
     if (apply_policy(family, element, removed)) {
         // The port's policy changed: its owner's ports are no longer as published.
-        const auto bound = element.set == layout::bound_policed_set || element.set == layout::bound_allowed_set ||
-                           element.set == layout::bound_restricted_set;
+        const auto bound = element.set == layout::bound_policed_set || element.set == layout::bound_allowed_set;
         if (const auto key = layout::decode_host_port_key(family, element.key, bound))
             if (const auto* owner = this->owner(*key))
                 touched.push_back(*owner);
@@ -472,16 +457,6 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
             return gone;
         });
     };
-    if (set == layout::restricted_set || set == layout::bound_restricted_set) {
-        const bool bound = set == layout::bound_restricted_set;
-        std::erase_if(restricted_, [&](const HostPort& host_port) {
-            const bool gone = host_port.family() == family && host_port.bound() == bound;
-            if (const auto* owner = gone ? this->owner(host_port) : nullptr)
-                touched.push_back(*owner);
-            return gone;
-        });
-        return;
-    }
     if (set == layout::policed_set || set == layout::bound_policed_set)
         return forget_policy(limits_, set == layout::bound_policed_set);
     if (set == layout::allowed_set || set == layout::bound_allowed_set)
@@ -501,9 +476,8 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
 
 void TaskIndex::forget_family(layout::Family family, bool counting, std::vector<std::string>& touched)
 {
-    for (const char* set :
-         {layout::ports_map, layout::bound_ports_map, layout::backends_set, layout::restricted_set, layout::bound_restricted_set,
-          layout::policed_set, layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
+    for (const char* set : {layout::ports_map, layout::bound_ports_map, layout::backends_set, layout::policed_set,
+                            layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
         forget_set(family, set, touched);
     std::erase_if(backends_, [&](const auto& backend) { return backend.first.address.family == family; });
     std::erase_if(mismatched_, [&](const Destination& destination) { return destination.address.family == family; });

@@ -17,7 +17,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace warren::nft {
@@ -168,7 +167,6 @@ private:
     // without allow) and the source CIDRs of its allowed elements (as held, in order). Kept apart from ports_: the
     // kernel keeps them apart too, and a port has a policy only where both say so (make_entry()).
     std::unordered_map<layout::HostPort, AccessPolicy, HostPortHash> limits_;
-    std::unordered_set<layout::HostPort, HostPortHash> restricted_;  // the keys of the restricted sets
     std::unordered_map<layout::HostPort, std::vector<layout::SourceRange>, HostPortHash> allowed_;
     // Follows one policy element (decoded as ours or not) into limits_ and allowed_.
     bool apply_policy(layout::Family family, const ruleset::Element& element, bool removed);

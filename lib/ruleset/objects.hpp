@@ -220,6 +220,9 @@ struct Lookup {
     std::uint32_t set_id;
     Reg sreg;
     std::optional<Reg> dreg;
+    // Matches a key the set lacks (NFT_LOOKUP_F_INV; no dreg). Unlike a plain lookup that finds its
+    // key, it never runs the element's expressions.
+    bool invert = false;
     friend bool operator==(const Lookup&, const Lookup&) = default;
 };
 struct Dnat {

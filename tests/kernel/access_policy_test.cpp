@@ -526,3 +526,125 @@ TEST_CASE_METHOD(FreshNetns, "bad policies are invalid_argument and change nothi
         CHECK(HostPortPublisher().all_published_ports().size() == (with_table ? 2u : 0u));
     }
 }
+
+namespace {
+
+// The handle of the rule of `chain` (in the family's warren table) whose comment is `comment`.
+std::string rule_handle(const std::string& family, const std::string& chain, const std::string& comment)
+{
+    const auto listing = nft({"-a", "list", "chain", family, "warren", chain});
+    const auto at = listing.find("comment \"" + comment + "\" # handle ");
+    INFO(listing);
+    REQUIRE(at != std::string::npos);
+    const auto handle = at + comment.size() + std::string("comment \"\" # handle ").size();
+    return listing.substr(handle, listing.find('\n', handle) - handle);
+}
+
+// The `nft -f` script that turns a family's warren table, as this version writes it, into the
+// layout of the version before: ports with a policy marked in sets restricted and bound_restricted
+// (`restricted` and `bound_restricted` hold the keys given), looked up by the jumps to the police
+// chains, whose chains have no rule for ports without a policy. Everything else of that layout is
+// as this version writes it.
+std::string restricted_layout_script(const std::string& family, const std::string& key_ports, const std::string& bound_key_ports)
+{
+    const bool ipv4 = family == "ip";
+    const std::string address = ipv4 ? "ipv4_addr" : "ipv6_addr";
+    const std::string daddr = ipv4 ? "ip daddr" : "ip6 daddr";
+    const std::string not_loopback = ipv4 ? "ip daddr != 127.0.0.0/8 " : "ip6 daddr != ::1 ";
+    const std::string bound_comment = "warren-nft: check connections to host ports on one address that have an access policy";
+    const std::string comment = "warren-nft: check connections to published host ports that have an access policy";
+    const std::string table = family + " warren";
+    std::string script = "add set " + table + " restricted { type inet_proto . inet_service; elements = { " + key_ports +
+                         " }; }\n" + "add set " + table + " bound_restricted { type " + address +
+                         " . inet_proto . inet_service; elements = { " + bound_key_ports + " }; }\n";
+    for (const char* chain : {"police", "bound_police"})
+        script += "delete rule " + table + " " + chain + " handle " +
+                  rule_handle(family, chain, "warren-nft: let connections to ports without an access policy through") + "\n";
+    for (const std::string chain : {"prerouting", "output"}) {
+        const auto spare = chain == "output" ? not_loopback : std::string();
+        script += "replace rule " + table + " " + chain + " handle " +
+                  rule_handle(family, chain,
+                              "warren-nft: check new connections to ports published on one address against their access "
+                              "policy") +
+                  " fib daddr type local " + daddr + " . meta l4proto . th dport @bound_restricted jump bound_police comment \"" +
+                  bound_comment + "\"\n";
+        script += "replace rule " + table + " " + chain + " handle " +
+                  rule_handle(family, chain, "warren-nft: check new connections to published ports against their access policy") +
+                  " fib daddr type local " + spare + "meta l4proto . th dport @restricted jump police comment \"" + comment +
+                  "\"\n";
+    }
+    return script;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns, "a table with the restricted sets is adopted, converted by the next change, and polices throughout",
+                 "[policy][traffic][adopt]")
+{
+    const Net net;
+    add_second_client_addresses(net);
+    HoldingListener listener(net.first, held_port);
+    const AccessPolicy only_client{.allow = {Net::client_ip, std::string(Net::client_ipv6) + "/128"}, .max_connections = 50};
+    const std::vector ports{
+        with(only_client, tcp(policed_port, held_port)), tcp(open_port, held_port),
+        with(AccessPolicy{.allow = {Net::client_ip}}, on(Net::host_client_side_ip, tcp(bound_port, held_port))),
+        with(AccessPolicy{.allow = {Net::client_ipv6}}, on(Net::host_client_side_ipv6, tcp(bound_port, held_port)))};
+    std::vector<PortMapping> expected;
+    {
+        HostPortPublisher writer;
+        writer.publish_ports("web", first_addresses, ports);
+        expected = writer.published_ports("web");
+    }
+    const auto policed = "tcp . " + std::to_string(policed_port);
+    nft_script(restricted_layout_script("ip", policed,
+                                        std::string(Net::host_client_side_ip) + " . tcp . " + std::to_string(bound_port)) +
+               restricted_layout_script("ip6", policed,
+                                        std::string(Net::host_client_side_ipv6) + " . tcp . " + std::to_string(bound_port)));
+    const auto old_layout = ruleset();
+    INFO(old_layout);
+    REQUIRE(old_layout.find("@restricted jump police") != std::string::npos);
+    REQUIRE(old_layout.find("!= @policed") == std::string::npos);
+
+    const auto check_traffic = [&] {
+        for (const auto family : {Family::ipv4, Family::ipv6}) {
+            const auto a = addresses_of(family);
+            const auto sources = client_sources(family);
+            INFO(name_of(family));
+            for (const auto port : {policed_port, bound_port}) {
+                INFO("port " << port);
+                CHECK(connect_once(net.client, sources.allowed, a.host_client_side, port) == Outcome::established);
+                CHECK(connect_once(net.client, sources.other, a.host_client_side, port) == Outcome::dropped);
+            }
+            CHECK(connect_once(net.client, sources.other, a.host_client_side, open_port) == Outcome::established);
+        }
+    };
+    {
+        INFO("the table as the version before wrote it");
+        check_traffic();
+    }
+
+    // Adopted as it is: every port is the task's, with its policy; reading changes nothing (the
+    // listing is taken after the traffic, which moves the counters of a table that counts).
+    const auto before_adoption = ruleset();
+    HostPortPublisher publisher;
+    CHECK(publisher.published_ports("web") == expected);
+    CHECK(publisher.all_published_ports().size() == 6);
+    CHECK(ruleset() == before_adoption);
+
+    // The next change converts both tables in its one transaction; ports and policies stay.
+    const auto log = monitor_transactions([&] {
+        publisher.publish_ports("db", ContainerAddresses{Net::second_ip, Net::second_ipv6}, std::vector{tcp(18090, 90)});
+    });
+    INFO("nft monitor:\n" << log.text);
+    CHECK(log.generations == 1);
+    const auto converted = ruleset();
+    INFO(converted);
+    CHECK(converted.find("restricted") == std::string::npos);
+    CHECK(converted.find("meta l4proto . th dport != @policed return") != std::string::npos);
+    CHECK(publisher.published_ports("web") == expected);
+    CHECK(HostPortPublisher().published_ports("web") == expected);
+    {
+        INFO("the table converted");
+        check_traffic();
+    }
+}

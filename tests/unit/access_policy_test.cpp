@@ -226,6 +226,117 @@ TEST_CASE("a dual-stack port's policy is split by family and read back whole", "
     CHECK_NOTHROW(publisher.publish_ports("other", dual, std::vector{v4_only}));
 }
 
+namespace {
+
+// Turns a family's table into the layout that marked the ports with a policy in `restricted` and
+// `bound_restricted` (an element per policed element) and jumped to the police chains on a lookup
+// of those, whose chains had no rule for ports without a policy: as the earlier version wrote it.
+void make_restricted_layout(FakeBackend& fake, Family family)
+{
+    auto& table = fake.mutable_state().at({family, "warren"});
+    for (const auto& [policed, restricted] :
+         {std::pair{layout::policed_set, "restricted"}, std::pair{layout::bound_policed_set, "bound_restricted"}}) {
+        const auto& from = table.sets.at(policed);
+        FakeBackend::SetState set{from.declaration, {}, false};
+        set.declaration.name = restricted;
+        set.declaration.size = 0;
+        for (const auto& [key, element] : from.elements)
+            set.elements.emplace(key, ruleset::Element{restricted, key, {}, {}});
+        table.sets.emplace(restricted, std::move(set));
+    }
+    for (auto& [name, chain] : table.chains) {
+        if (name == "police" || name == "bound_police")
+            chain.rules.erase(chain.rules.begin());  // the return for ports without a policy
+        if (name != "prerouting" && name != "output")
+            continue;
+        // The jumps (bound, then all addresses) matched the key their DNAT rule (two rules on) builds.
+        REQUIRE(chain.rules.size() == 4);
+        for (std::size_t i = 0; i < 2; ++i) {
+            const bool bound = i == 0;
+            auto& rule = chain.rules[i];
+            const auto& dnat = chain.rules[i + 2].expressions;
+            REQUIRE(std::holds_alternative<ruleset::expr::Jump>(rule.expressions.back()));
+            rule.expressions.assign(dnat.begin(), dnat.end() - 2);  // without its map lookup and dnat
+            rule.expressions.push_back(
+                ruleset::expr::Lookup{bound ? "bound_restricted" : "restricted", 0, ruleset::Reg::r1, std::nullopt});
+            rule.expressions.push_back(ruleset::expr::Jump{bound ? "bound_police" : "police"});
+            rule.comment = bound ? "warren-nft: check connections to host ports on one address that have an access policy"
+                                 : "warren-nft: check connections to published host ports that have an access policy";
+        }
+    }
+    fake.bump_generation();
+}
+
+std::size_t rules_looking_up(const FakeBackend& fake, Family family, const std::string& set)
+{
+    std::size_t out = 0;
+    for (const auto& [name, chain] : fake.state().at({family, "warren"}).chains)
+        for (const auto& rule : chain.rules)
+            for (const auto& expression : rule.expressions)
+                if (const auto* lookup = std::get_if<ruleset::expr::Lookup>(&expression); lookup && lookup->set == set)
+                    ++out;
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a table with the restricted sets is adopted with its policies and converted by one repair", "[policy][adoption]")
+{
+    FakeBackend fake;
+    const ContainerAddresses dual{"10.88.0.2", "fd00::2"};
+    const auto open = with_policy(port(8080, 80), {"10.0.0.0/8", "fd00::/16"}, 5);
+    const auto bound = with_policy(test::on("10.0.0.1", port(8081, 81)), {"192.0.2.0/24"}, 0, 10);
+    const auto plain = port(8082, 82);
+    std::vector<PortMapping> expected;
+    {
+        auto writer = publisher_on(test::share(fake));
+        writer.publish_ports("web", dual, std::vector{open, bound, plain});
+        expected = writer.published_ports("web");
+    }
+    CHECK(expected == std::vector{open, bound, plain});
+    for (const auto family : layout::families)
+        make_restricted_layout(fake, family);
+    const auto& old_table = fake.state().at({Family::ip, "warren"});
+    REQUIRE(old_table.sets.at("restricted").elements.size() == 1);
+    REQUIRE(old_table.sets.at("bound_restricted").elements.size() == 1);
+    REQUIRE(rules_looking_up(fake, Family::ip, "restricted") == 2);
+
+    // Adopted as it is: the policies read back from the policed elements, no port of another owner.
+    auto adopter = publisher_on(test::share(fake));
+    CHECK(adopter.published_ports("web") == expected);
+    REQUIRE(adopter.all_published_ports().size() == 5);  // 8080 and 8082 on both families, 8081 on IPv4
+    for (const auto& published : adopter.all_published_ports())
+        CHECK(published.task_id == "web");
+
+    // The next change converts both tables in its own commit: the restricted sets and the rules
+    // that looked them up are gone, the police chains start with the return, every port and policy stays.
+    const auto commits = fake.commit_attempts();
+    adopter.publish_ports("db", "10.88.0.3", std::vector{port(5432, 5432)});
+    CHECK(fake.commit_attempts() == commits + 1);
+    for (const auto family : layout::families) {
+        INFO("family " << static_cast<int>(family));
+        const auto& table = fake.state().at({family, "warren"});
+        CHECK_FALSE(table.sets.contains("restricted"));
+        CHECK_FALSE(table.sets.contains("bound_restricted"));
+        CHECK(rules_looking_up(fake, family, "restricted") == 0);
+        CHECK(rules_looking_up(fake, family, "bound_restricted") == 0);
+        CHECK(table.chains.at("police").rules.front().comment ==
+              "warren-nft: let connections to ports without an access policy through");
+        CHECK(table.chains.at("bound_police").rules.front().comment ==
+              "warren-nft: let connections to ports without an access policy through");
+    }
+    CHECK(elements(fake, Family::ip, layout::policed_set).size() == 1);
+    CHECK(elements(fake, Family::ip, layout::bound_policed_set).size() == 1);
+    CHECK(elements(fake, Family::ip6, layout::policed_set).size() == 1);
+    CHECK(allowed_ranges(fake, Family::ip) == std::set<std::string>{"8080 10.0.0.0/8"});
+    CHECK(elements(fake, Family::ip, layout::bound_allowed_set).size() == 1);
+    CHECK(adopter.published_ports("web") == expected);
+    CHECK(publisher_on(test::share(fake)).published_ports("web") == expected);
+    // Nothing is left to convert: the same publish again sends nothing.
+    adopter.publish_ports("db", "10.88.0.3", std::vector{port(5432, 5432)});
+    CHECK(fake.commit_attempts() == commits + 1);
+}
+
 TEST_CASE("ports asking for 0 get a free host port of the range, kept on republish", "[automatic]")
 {
     FakeBackend fake;

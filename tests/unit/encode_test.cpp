@@ -293,38 +293,45 @@ TEST_CASE("access policies: a jump per nat chain and key kind, and a police chai
     const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false});
     REQUIRE(create);
     const auto rules = added_rules(*create, true);
-    // police and bound_police: a rule per allowed prefix length (32, 28, ... 0) and drop; 2 jumps per nat chain
-    REQUIRE(rules.size() == 2 * (9 + 1) + 2 * 2);
+    // police and bound_police: a return for ports without a policy, a rule per allowed prefix length
+    // (32, 28, ... 0) and drop; 2 jumps per nat chain
+    REQUIRE(rules.size() == 2 * (1 + 9 + 1) + 2 * 2);
+    // meta l4proto . th dport != @policed return: inverted, the lookup never runs the element's limits.
     INFO(rules[0]);
-    // meta l4proto . th dport . ip saddr . ip saddr @allowed update @policed { meta l4proto . th dport } return
     CHECK_THAT(rules[0], Catch::Contains("[ meta load l4proto => reg 1 ]"));
-    CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
-    CHECK_THAT(rules[0], Catch::Contains("[ payload load 4b @ network header + 12 => reg 10 ]"));
-    CHECK_THAT(rules[0], Catch::Contains("[ payload load 4b @ network header + 12 => reg 11 ]"));
-    CHECK_THAT(rules[0], !Catch::Contains("bitwise"));
-    CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set allowed ]"));
-    CHECK_THAT(rules[0], Catch::Contains("[ dynset update reg_key 1 set policed ]"));
+    CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set policed 0x1 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ immediate reg 0 return ]"));
+    CHECK_THAT(rules[11], Catch::Contains("[ lookup reg 1 set bound_policed 0x1 ]"));
+    INFO(rules[1]);
+    // meta l4proto . th dport . ip saddr . ip saddr @allowed update @policed { meta l4proto . th dport } return
+    CHECK_THAT(rules[1], Catch::Contains("[ meta load l4proto => reg 1 ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ payload load 4b @ network header + 12 => reg 10 ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ payload load 4b @ network header + 12 => reg 11 ]"));
+    CHECK_THAT(rules[1], !Catch::Contains("bitwise"));
+    CHECK_THAT(rules[1], Catch::Contains("[ lookup reg 1 set allowed ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ dynset update reg_key 1 set policed ]"));
+    CHECK_THAT(rules[1], Catch::Contains("[ immediate reg 0 return ]"));
     // /24: ip saddr & 255.255.255.0 . ip saddr | 0.0.0.255, the first and last address of its /24
-    INFO(rules[2]);
-    CHECK_THAT(rules[2], Catch::Contains("[ bitwise reg 10 = ( reg 10 & 0x00ffffff ) ^ 0x00000000 ]"));
-    CHECK_THAT(rules[2], Catch::Contains("[ bitwise reg 11 = ( reg 11 & 0x00ffffff ) ^ 0xff000000 ]"));
+    INFO(rules[3]);
+    CHECK_THAT(rules[3], Catch::Contains("[ bitwise reg 10 = ( reg 10 & 0x00ffffff ) ^ 0x00000000 ]"));
+    CHECK_THAT(rules[3], Catch::Contains("[ bitwise reg 11 = ( reg 11 & 0x00ffffff ) ^ 0xff000000 ]"));
     // /0: every source, 0.0.0.0 . 255.255.255.255
-    CHECK_THAT(rules[8], Catch::Contains("[ bitwise reg 10 = ( reg 10 & 0x00000000 ) ^ 0x00000000 ]"));
-    CHECK_THAT(rules[8], Catch::Contains("[ bitwise reg 11 = ( reg 11 & 0x00000000 ) ^ 0xffffffff ]"));
-    CHECK_THAT(rules[9], Catch::Contains("[ immediate reg 0 drop ]"));
+    CHECK_THAT(rules[9], Catch::Contains("[ bitwise reg 10 = ( reg 10 & 0x00000000 ) ^ 0x00000000 ]"));
+    CHECK_THAT(rules[9], Catch::Contains("[ bitwise reg 11 = ( reg 11 & 0x00000000 ) ^ 0xffffffff ]"));
+    CHECK_THAT(rules[10], Catch::Contains("[ immediate reg 0 drop ]"));
     // The bound variant: ip daddr . meta l4proto . th dport . ip saddr . ip saddr, the sources after the key.
-    CHECK_THAT(rules[10], Catch::Contains("[ payload load 4b @ network header + 12 => reg 11 ]"));
-    CHECK_THAT(rules[10], Catch::Contains("[ payload load 4b @ network header + 12 => reg 12 ]"));
-    CHECK_THAT(rules[10], Catch::Contains("[ lookup reg 1 set bound_allowed ]"));
-    CHECK_THAT(rules[10], Catch::Contains("[ dynset update reg_key 1 set bound_policed ]"));
-    CHECK_THAT(rules[19], Catch::Contains("[ immediate reg 0 drop ]"));
-    // fib daddr type local ... @bound_restricted jump bound_police, before the DNAT rules: not a
-    // lookup of bound_policed, which would run the limits of its elements.
-    CHECK_THAT(rules[20], Catch::Contains("[ fib daddr type => reg 1 ]"));
-    CHECK_THAT(rules[20], Catch::Contains("[ lookup reg 1 set bound_restricted ]"));
-    CHECK_THAT(rules[20], Catch::Contains("[ immediate reg 0 jump -> bound_police ]"));
-    CHECK_THAT(rules[21], Catch::Contains("[ immediate reg 0 jump -> police ]"));
+    CHECK_THAT(rules[12], Catch::Contains("[ payload load 4b @ network header + 12 => reg 11 ]"));
+    CHECK_THAT(rules[12], Catch::Contains("[ payload load 4b @ network header + 12 => reg 12 ]"));
+    CHECK_THAT(rules[12], Catch::Contains("[ lookup reg 1 set bound_allowed ]"));
+    CHECK_THAT(rules[12], Catch::Contains("[ dynset update reg_key 1 set bound_policed ]"));
+    CHECK_THAT(rules[21], Catch::Contains("[ immediate reg 0 drop ]"));
+    // fib daddr type local jump bound_police, before the DNAT rules: no lookup of bound_policed,
+    // which would run the limits of its elements.
+    CHECK_THAT(rules[22], Catch::Contains("[ fib daddr type => reg 1 ]"));
+    CHECK_THAT(rules[22], !Catch::Contains("lookup"));
+    CHECK_THAT(rules[22], Catch::Contains("[ immediate reg 0 jump -> bound_police ]"));
+    CHECK_THAT(rules[23], Catch::Contains("[ immediate reg 0 jump -> police ]"));
 }
 
 TEST_CASE("a table that counts matches masquerade and forward on the backends set", "[encode][counters]")

@@ -184,7 +184,7 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
     CHECK(backends_of(*plain).empty());
     REQUIRE(backends_of(*counted).size() == 1);
     CHECK(backends_of(*counted).front().second.counter);
-    CHECK(count_rules(*counted) == 8 + 24);  // and the policy rules: 2 police chains of 10, 4 jumps
+    CHECK(count_rules(*counted) == 8 + 26);  // and the policy rules: 2 police chains of 11, 4 jumps
 
     // Wanting counters in a complete table that does not count: the set is created (empty: the
     // publisher fills it) and the masquerade and forward rules are replaced by ones that look it up.
@@ -223,7 +223,7 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
         CHECK(std::none_of(ops.begin(), ops.begin() + removed,
                            [](const auto& op) { return std::holds_alternative<ruleset::Rule>(op.object); }));
         CHECK(backends_of(*migrate).size() == (counters ? 2u : 1u));  // removed, then added counting
-        CHECK(count_rules(*migrate) == 8 + (counters ? 24 : 33));
+        CHECK(count_rules(*migrate) == 8 + (counters ? 26 : 35));
         // No element is carried over: a new counting set is filled by the publisher.
         CHECK(std::none_of(ops.begin(), ops.end(),
                            [](const auto& op) { return std::holds_alternative<ruleset::Element>(op.object); }));

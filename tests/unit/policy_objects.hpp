@@ -55,7 +55,8 @@ std::ostream& print_variant(std::ostream& out, const Variant& expression)
             else if constexpr (std::is_same_v<T, expr::Fib>)
                 out << "fib " << e.flags << " " << e.result << " > " << e.dreg;
             else if constexpr (std::is_same_v<T, expr::Lookup>)
-                out << "lookup " << e.set << " id " << e.set_id << " < " << e.sreg << (e.dreg ? " > value" : "");
+                out << "lookup " << e.set << " id " << e.set_id << " < " << e.sreg << (e.dreg ? " > value" : "")
+                    << (e.invert ? " inverted" : "");
             else if constexpr (std::is_same_v<T, expr::Dnat>)
                 out << "dnat " << static_cast<int>(e.family) << " " << e.addr << " " << e.port;
             else if constexpr (std::is_same_v<T, expr::Dynset>)

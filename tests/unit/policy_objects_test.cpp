@@ -257,7 +257,7 @@ TEST_CASE("expressions the model does not describe read back as foreign, never a
     for (const auto& element : decoded)
         CHECK(element != policed_element(l4_tcp, 80, {expr::Limit{5, 1, 5}}, ""));
 
-    // Rules: a goto, a counter, an inverted lookup and an update with a timeout.
+    // Rules: a goto, a counter, a lookup with a flag we never write and an update with a timeout.
     auto rule = netlink::checked<netlink::RulePtr>(nftnl_rule_alloc());
     nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, "policy_test");
     nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, "police");
@@ -270,7 +270,7 @@ TEST_CASE("expressions the model does not describe read back as foreign, never a
     auto* lookup = nftnl_expr_alloc("lookup");
     nftnl_expr_set_str(lookup, NFTNL_EXPR_LOOKUP_SET, "allowed");
     nftnl_expr_set_u32(lookup, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-    nftnl_expr_set_u32(lookup, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+    nftnl_expr_set_u32(lookup, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV << 1);
     nftnl_rule_add_expr(rule.get(), lookup);
     auto* dynset = nftnl_expr_alloc("dynset");
     nftnl_expr_set_str(dynset, NFTNL_EXPR_DYNSET_SET_NAME, "policed");
