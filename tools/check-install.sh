@@ -130,6 +130,7 @@ check_installed() {
         fi
         # warren-nft-bench links the library's internals statically: only a shared one is checked.
         resolved=$(env -u LD_LIBRARY_PATH ldd "$staged_exe" 2>&1 | awk '$1 ~ /^libwarren-nft\.so/ {print $3}')
+        [ -z "$resolved" ] || resolved=$(realpath -m -- "$resolved")  # the rpath's bin/../lib, resolved
         case $resolved in
             "") [ "$exe" = warren-nft-bench ] || fail "$exe does not load libwarren-nft" ;;
             "$staged_lib"/*) pass "$exe loads $resolved" ;;

@@ -665,7 +665,7 @@ TEST_CASE_METHOD(FreshNetns, "a port another task publishes is refused with exit
     cli_ok({"publish", "--task", "elsewhere", "--ip", "10.0.0.5", "-p", "10.9.0.2:9090:80"});  // another address
 }
 
-TEST_CASE_METHOD(FreshNetns, "a HOST_IP the host does not have is refused with exit status 1 unless --skip-address-check",
+TEST_CASE_METHOD(FreshNetns, "a HOST_IP the host does not have is refused with exit status 2 unless --skip-address-check",
                  "[cli][host-address]")
 {
     cli_ok({"publish", "--task", "owner", "--ip", "10.0.0.2", "-p", "8080:80"});
@@ -673,7 +673,7 @@ TEST_CASE_METHOD(FreshNetns, "a HOST_IP the host does not have is refused with e
     for (const auto& spec : {"203.0.113.9:8081:80", "[2001:db8::9]:8081:80"}) {
         INFO(spec);
         const bool ipv6 = std::string(spec).front() == '[';
-        require_refused({"publish", "--task", "web", "--ip", ipv6 ? "fd00::3" : "10.0.0.3", "-p", spec}, 1,
+        require_refused({"publish", "--task", "web", "--ip", ipv6 ? "fd00::3" : "10.0.0.3", "-p", spec}, 2,
                         {ipv6 ? "8081/tcp on [2001:db8::9]" : "8081/tcp on 203.0.113.9",
                          ipv6 ? "2001:db8::9 is not an address of this host" : "203.0.113.9 is not an address of this host",
                          "nothing was changed"});

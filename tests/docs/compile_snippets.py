@@ -5,7 +5,8 @@ from the doc files themselves, so that an example that no longer compiles fails 
 
 A block fenced as ```cpp is a whole program and is compiled as printed. A block fenced as
 ```cpp fragment is a few lines of a program: it is compiled inside a function that has what such
-lines use (`publisher`, `ports`, `task`, `ip`, `log`), after #include <warren/nft.hpp> and with
+lines use (`publisher`, `ports`, `task`, `ip`, `log`; in a block of its own, so that it may declare
+its own), after #include <warren/nft.hpp> and with
 `namespace nft = warren::nft`.
 
 Usage: compile_snippets.py --source-root DIR --cxx CXX --include DIR --library LIB [--cxxflag F ...]
@@ -36,9 +37,11 @@ namespace nft = warren::nft;
                                      [[maybe_unused]] std::vector<nft::PortMapping> ports,
                                      [[maybe_unused]] std::string task, [[maybe_unused]] std::string ip)
 {
+    {  // a block of its own: a fragment may declare its own `publisher`
 #line {line} "{path}"
 """
 FRAGMENT_AFTER = """
+    }
 }
 
 int main() {}
