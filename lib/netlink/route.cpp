@@ -129,8 +129,7 @@ std::optional<layout::Address> interface_address(const nlmsghdr* message)
                                (type == IFA_LOCAL ? local : address) = bytes;
                            });
     if (malformed)
-        throw kernel_error(EPROTO, "dump the host's addresses",
-                           "the kernel sent an address of another length than its family's");
+        throw kernel_error(EPROTO, "dump the host's addresses", "the kernel sent an address of another length than its family's");
     if (local)
         return layout::address_from(family, *local);
     if (address)

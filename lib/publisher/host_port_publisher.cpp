@@ -969,8 +969,7 @@ private:
     {
         for (const auto& entry : wanted) {
             const auto port = entry.host_port();
-            if (std::find(absent.begin(), absent.end(), port.address) != absent.end() &&
-                view_.index().owner(port) == nullptr)
+            if (std::find(absent.begin(), absent.end(), port.address) != absent.end() && view_.index().owner(port) == nullptr)
                 return layout::absent_host_address(task_id, port);
         }
         return std::nullopt;

@@ -63,15 +63,13 @@ TEST_CASE("a port on an address the host does not have is refused and changes no
     with_host_addresses(fake);
     auto publisher = publisher_on(test::share(fake));
 
-    check_refused(error_of([&] {
-                      publisher.publish_ports("web", "10.88.0.2", std::vector{on("203.0.113.9", port(8080, 80))});
-                  }),
+    check_refused(error_of([&] { publisher.publish_ports("web", "10.88.0.2", std::vector{on("203.0.113.9", port(8080, 80))}); }),
                   "203.0.113.9", "8080/tcp on 203.0.113.9");
-    check_refused(error_of([&] {
-                      publisher.publish_ports("web6", "fd00:88::2",
-                                              std::vector{port(80, 80), on("2001:db8::9", port(8443, 443))});
-                  }),
-                  "2001:db8::9", "8443/tcp on [2001:db8::9]");
+    check_refused(
+        error_of([&] {
+            publisher.publish_ports("web6", "fd00:88::2", std::vector{port(80, 80), on("2001:db8::9", port(8443, 443))});
+        }),
+        "2001:db8::9", "8443/tcp on [2001:db8::9]");
     CHECK(fake.commit_attempts() == 0);
     CHECK(fake.state().empty());
 
