@@ -75,6 +75,7 @@ import math
 import os
 import statistics
 import sys
+import textwrap
 
 path, tmp = sys.argv[1], sys.argv[2]
 
@@ -159,6 +160,9 @@ def join_limited(items, limit):
     if len(items) > limit:
         return "; ".join(items[:limit]) + f"; and {len(items) - limit} more"
     return "; ".join(items)
+
+
+FOOTNOTE_WIDTH = 190  # characters of a footnote line on the 1400-pixel-wide charts
 
 
 def footnote_lines(items, limit=6):
@@ -256,7 +260,9 @@ rows = ([3] if 3 in all_ports else []) + [p for p in all_ports if p != 3]
 tables = sorted({k[2] for k in cells})
 xpos = {t: i for i, t in enumerate(tables)}
 n = len(methods)
-spread = 0.06 if n <= 6 else 0.36 / n          # sideways offset between methods at one x
+# Methods are drawn apart at one table size, to its right: the first on its tic, none left of it
+# (a point left of the tic of the smallest table would read as a smaller one, below 0 for 0).
+spread = 0.06 if n <= 6 else 0.36 / n
 
 values = [v for figs in cells.values() for triple in figs.values() for v in triple if v is not None]
 ymin = 10 ** math.floor(math.log10(min(values)))
@@ -305,17 +311,17 @@ for method in order:
     short_notes.append(f"{method}{' (time bound)' if bounded else ''}: {text}")
 short_line = ("Fewer repetitions than requested: " + "; ".join(short_notes)) if short_notes else None
 
+# Wrapped to what the chart's width holds at the footnote's font (a longer line is cut off).
 footnote = []
-footnote += skip_notes
-if short_line:
-    footnote.append(short_line if len(short_line) <= 220 else short_line[:217] + "...")
+for line in skip_notes + ([short_line] if short_line else []):
+    footnote += textwrap.wrap(line, width=FOOTNOTE_WIDTH, subsequent_indent="  ")
 
 with open(os.path.join(tmp, "latency.gp"), "w") as f:
     f.write(f"title1 = {gp_string('Rule-commit latency vs table size, ' + tool)}\n")
     f.write(f"title2 = {gp_string(machine_text)}\n")
     f.write("note = " + gp_string("lines and points: median (p50); vertical bars: p90 to p99; "
                                   "table size = ports already published before the measured service; "
-                                  "methods are drawn slightly apart at each table size") + "\n")
+                                  "methods are drawn side by side, from each table size's tic rightwards") + "\n")
     f.write(f"footnote = {gp_lines(footnote)}\n")
     f.write(f"nfoot = {len(footnote)}\n")
     f.write(f"nrows = {len(rows)}\n")
@@ -335,7 +341,7 @@ with open(os.path.join(tmp, "latency.gp"), "w") as f:
             extra += 1
         f.write(f"mname[{i}] = {gp_string(method)}; mcolor[{i}] = '{colour}'; "
                 f"mdash[{i}] = {dash}; mlw[{i}] = {width}; mpt[{i}] = {point}\n")
-    f.write(f"xmin = -0.5; xmax = {len(tables) - 0.5}\n")
+    f.write(f"xmin = -0.3; xmax = {len(tables) - 1 + (n - 1) * spread + 0.3:.4f}\n")
     f.write(f"ymin = {ymin * 0.999:g}; ymax = {ymax * 1.001:g}\n")   # a hair wider: the end tics show
     f.write("xtics_cmd = " + gp_string("set xtics (" + ", ".join(f'"{grouped(t)}" {xpos[t]}' for t in tables) + ")") + "\n")
     f.write("ytics_cmd = " + gp_string("set ytics (" + ", ".join(ytics) + ")") + "\n")
@@ -346,7 +352,7 @@ for r, p in enumerate(rows, 1):
             f.write("# x publish_p50 p90 p99 unpublish_p50 p90 p99\n")
             for t in tables:
                 figs = cells.get((method, p, t), {})
-                line = [xpos[t] + (i - 1 - (n - 1) / 2) * spread]
+                line = [xpos[t] + (i - 1) * spread]
                 for phase in PHASES:
                     line += list(figs.get(phase, (None, None, None)))
                 f.write(" ".join(f"{line[0]:.4f}" if k == 0 else gp_value(x) for k, x in enumerate(line)) + "\n")
@@ -391,7 +397,8 @@ if datapath is not None:
                     dnotes.append(f"Skipped: {layout} at table {', '.join(grouped(t) for t in sorted(where))} – {reason}")
                 else:
                     dnotes.append(f"Left out, skipped: {layout} – {reason}")
-        dfoot = footnote_lines(dnotes)
+        dfoot = [w for line in footnote_lines(dnotes)
+                 for w in textwrap.wrap(line, width=FOOTNOTE_WIDTH, subsequent_indent="  ")]
         nruns = sorted({b[3] for b in bars.values()})
         runs_text = (f"median of {nruns[0]} runs" if len(nruns) == 1 and nruns[0] > 1 else "median of the runs")
         top = max(b[2] for b in bars.values())

@@ -5,6 +5,8 @@
 #  1. installed: `meson install --destdir TMP` from BUILD_DIR, then tests/install/app.cpp is built
 #     as a consumer would build it,  c++ -std=c++20 app.cpp $(pkg-config --cflags --libs warren-nft),
 #     with pkg-config, the compiler and the loader pointed at the staged tree, and run;
+#     and the installed executables are run from the staged tree without LD_LIBRARY_PATH (their
+#     rpath must lead to the staged library);
 #  2. as a meson subproject: tests/install/subproject-consumer is built with the source tree of
 #     BUILD_DIR as its subprojects/warren-nft, and its test (the same app) is run.
 #
@@ -75,8 +77,9 @@ print(info['directories']['source'])
 print(under_prefix(opts['libdir']))
 print(under_prefix(opts['includedir']))
 print(project['version'])
+print(under_prefix(opts['bindir']))
 EOF
-{ read -r srcdir; read -r libdir; read -r includedir; read -r version; } < "$tmp/layout"
+{ read -r srcdir; read -r libdir; read -r includedir; read -r version; read -r bindir; } < "$tmp/layout"
 echo "check-install: $build (source $srcdir, version $version)"
 
 # ---------------------------------------------------------------------------------------------
@@ -111,6 +114,29 @@ check_installed() {
         fail "no libwarren-nft.so in $libdir"
     fi
     [ ${#failures[@]} -eq 0 ] || return
+
+    # The installed executables, as a user runs them: no LD_LIBRARY_PATH, and the library they load
+    # is the staged one (not one installed on this machine before).
+    for exe in warren-nft warren-nft-bench; do
+        staged_exe=$root$bindir/$exe
+        if [ ! -x "$staged_exe" ]; then
+            fail "no $exe in $bindir"
+            continue
+        fi
+        if env -u LD_LIBRARY_PATH "$staged_exe" --version > "$tmp/$exe-version.log" 2>&1; then
+            pass "$bindir/$exe --version runs without LD_LIBRARY_PATH: $(head -n 1 "$tmp/$exe-version.log")"
+        else
+            fail "$bindir/$exe --version fails without LD_LIBRARY_PATH" "$tmp/$exe-version.log"
+        fi
+        # warren-nft-bench links the library's internals statically: only a shared one is checked.
+        resolved=$(env -u LD_LIBRARY_PATH ldd "$staged_exe" 2>&1 | awk '$1 ~ /^libwarren-nft\.so/ {print $3}')
+        [ -z "$resolved" ] || resolved=$(realpath -m -- "$resolved")  # the rpath's bin/../lib, resolved
+        case $resolved in
+            "") [ "$exe" = warren-nft-bench ] || fail "$exe does not load libwarren-nft" ;;
+            "$staged_lib"/*) pass "$exe loads $resolved" ;;
+            *) fail "$exe loads libwarren-nft from '$resolved', not from the staged $libdir" ;;
+        esac
+    done
 
     # pkg-config reads the staged .pc and prefixes the paths it prints with the staging root. System
     # directories are kept, so that a /usr prefix still points into the staging root.

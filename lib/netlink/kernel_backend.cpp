@@ -586,6 +586,16 @@ std::size_t KernelBackend::forget_flows(std::span<const ruleset::FlowMatch> matc
 
 void KernelBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container) { enable_route_localnet(container); }
 
+std::vector<layout::Address> KernelBackend::host_addresses(std::span<const layout::Address> among)
+{
+    const auto configured = netlink::host_addresses();
+    std::vector<layout::Address> present;
+    for (const auto& address : among)
+        if (std::find(configured.begin(), configured.end(), address) != configured.end())
+            present.push_back(address);
+    return present;
+}
+
 std::vector<SocketEntry> KernelBackend::receiving_sockets(Protocol protocol, std::span<const layout::Family> families,
                                                           PortFilter ports)
 {

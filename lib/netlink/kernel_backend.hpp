@@ -37,6 +37,8 @@ public:
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override;
     std::vector<SocketEntry> receiving_sockets(Protocol protocol, std::span<const layout::Family> families,
                                                PortFilter ports) override;
+    // One rtnetlink dump of the namespace's addresses, filtered.
+    std::vector<layout::Address> host_addresses(std::span<const layout::Address> among) override;
     // The netlink port id our transactions are committed through (announcements carry it).
     std::uint32_t port_id() const noexcept { return socket_.portid(); }
 

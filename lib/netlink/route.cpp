@@ -6,6 +6,7 @@
 #include "printable.hpp"
 
 #include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/socket.h>
@@ -99,6 +100,64 @@ void enable_route_localnet(const std::array<std::uint8_t, 4>& container)
         throw kernel_error(
             errno ? errno : EIO, "enable route_localnet on " + printable(interface),
             "connections from 127.0.0.1 to a port published there cannot reach the container; " + path + " could not be written");
+}
+
+std::optional<layout::Address> interface_address(const nlmsghdr* message)
+{
+    if (message->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(ifaddrmsg))
+        throw kernel_error(EPROTO, "dump the host's addresses", "the kernel sent an address message too short to read");
+    const auto* header = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(message));
+    if (header->ifa_family != AF_INET && header->ifa_family != AF_INET6)
+        return std::nullopt;
+    const auto family = header->ifa_family == AF_INET ? layout::Family::ip : layout::Family::ip6;
+    const std::size_t size = family == layout::Family::ip ? 4 : 16;
+    std::optional<std::span<const std::uint8_t>> local;
+    std::optional<std::span<const std::uint8_t>> address;
+    bool malformed = false;
+    const std::size_t offset = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(ifaddrmsg));
+    if (message->nlmsg_len > offset)
+        for_each_attribute(reinterpret_cast<const std::uint8_t*>(message) + offset, message->nlmsg_len - offset,
+                           [&](const nlattr* attr) {
+                               const auto type = mnl_attr_get_type(attr);
+                               if (type != IFA_LOCAL && type != IFA_ADDRESS)
+                                   return;
+                               if (mnl_attr_get_payload_len(attr) != size) {
+                                   malformed = true;
+                                   return;
+                               }
+                               const std::span bytes(static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr)), size);
+                               (type == IFA_LOCAL ? local : address) = bytes;
+                           });
+    if (malformed)
+        throw kernel_error(EPROTO, "dump the host's addresses", "the kernel sent an address of another length than its family's");
+    if (local)
+        return layout::address_from(family, *local);
+    if (address)
+        return layout::address_from(family, *address);
+    return std::nullopt;
+}
+
+std::vector<layout::Address> host_addresses()
+{
+    Socket socket(NETLINK_ROUTE, "rtnetlink");
+    std::vector<std::uint8_t> buffer(MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(ifaddrmsg)));
+    auto* nlh = mnl_nlmsg_put_header(buffer.data());
+    nlh->nlmsg_type = RTM_GETADDR;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    const std::uint32_t seq = socket.next_seq();
+    nlh->nlmsg_seq = seq;
+    auto* request = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+    request->ifa_family = AF_UNSPEC;
+    socket.send({buffer.data(), nlh->nlmsg_len});
+    std::vector<layout::Address> addresses;
+    const int err = receive_answer(socket, seq, [&](const nlmsghdr* message) {
+        if (message->nlmsg_type == RTM_NEWADDR)
+            if (const auto address = interface_address(message))
+                addresses.push_back(*address);
+    });
+    if (err != 0)
+        throw kernel_error(err, "dump the host's addresses");
+    return addresses;
 }
 
 }  // namespace warren::nft::netlink

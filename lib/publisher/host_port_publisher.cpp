@@ -24,6 +24,7 @@
 #include "publisher/publisher_on.hpp"
 #include "publisher/healer.hpp"
 #include "publisher/layout.hpp"
+#include "publisher/host_addresses.hpp"
 #include "publisher/listening_sockets.hpp"
 #include "publisher/table_view.hpp"
 #include "publisher/task_index.hpp"
@@ -186,6 +187,7 @@ public:
             catch_up();
             const std::pair<std::string_view, const std::vector<IndexEntry>*> asked{task_id, &wanted};
             const auto sockets = sockets_for(std::span(&asked, 1));
+            const auto absent = absent_addresses_for(std::span(&asked, 1));
             if (automatic)
                 wanted = wanted_entries(addresses, choose_ports(task_id, addresses, ports, sockets, {}));
             // Already published exactly like this (a table in need of repair is repaired even then:
@@ -199,6 +201,8 @@ public:
                 throw std::move(*conflict);
             if (auto conflict = socket_conflict(task_id, wanted, sockets))
                 throw std::move(*conflict);
+            if (auto absent_address = address_error(task_id, wanted, absent))
+                throw std::move(*absent_address);
             allow_loopback(wanted);
             const TaskChange change{task_id, &wanted};
             auto flows = stale_flows(view_.index(), std::span(&change, 1));
@@ -272,6 +276,7 @@ public:
             catch_up();
             const auto& index = view_.index();
             const auto sockets = sockets_for(asked);
+            const auto absent = absent_addresses_for(asked);
             choose_desired_ports(automatic, wanted, sockets);
             std::vector<TaskChange> changes;
             const auto published = index.task_ids();  // TaskChange refers to these names
@@ -288,6 +293,8 @@ public:
                     throw std::move(*conflict);
                 if (auto conflict = socket_conflict(task, entries, sockets))
                     throw std::move(*conflict);
+                if (auto absent_address = address_error(task, entries, absent))
+                    throw std::move(*absent_address);
                 changes.push_back(TaskChange{task, &entries});
             }
             const bool repair = incomplete_table() && !wanted.empty();
@@ -468,6 +475,7 @@ public:
             if (!requests[i].unpublish)
                 asked.emplace_back(requests[i].task_id, &asked_entries[at++]);
         const auto sockets = sockets_for(asked);
+        const auto absent = absent_addresses_for(asked);
         for (std::size_t i = 0; i < requests.size(); ++i) {
             auto& request = requests[i];
             try {
@@ -526,6 +534,8 @@ public:
                 }
                 if (auto conflict = socket_conflict(request.task_id, request.wanted, sockets))
                     throw std::move(*conflict);
+                if (auto absent_address = address_error(request.task_id, request.wanted, absent))
+                    throw std::move(*absent_address);
                 allow_loopback(request.wanted);
                 const auto [stored, inserted] = plan.states.insert_or_assign(request.task_id, request.wanted);
                 for (const auto& entry : stored->second)
@@ -938,6 +948,44 @@ private:
                              "changed for task \"" +
                              std::string(task_id) + "\"",
                          EADDRINUSE, "publish " + port);
+        }
+        return std::nullopt;
+    }
+
+    // The bound host addresses of the ports of `wanted` the tasks do not publish yet that no
+    // interface of the host has (PublisherOptions::check_host_addresses); nothing read when no such
+    // port has an address that needs checking.
+    std::vector<layout::Address> absent_addresses_for(
+        std::span<const std::pair<std::string_view, const std::vector<IndexEntry>*>> wanted)
+    {
+        if (!options_.check_host_addresses)
+            return {};
+        std::vector<layout::Address> addresses;
+        for (const auto& [task, entries] : wanted) {
+            const auto current = view_.index().entries(task);
+            for (const auto& entry : *entries) {
+                const auto& address = entry.host_port().address;
+                if (layout::needs_interface_address(address) &&
+                    std::find(addresses.begin(), addresses.end(), address) == addresses.end() &&
+                    std::none_of(current.begin(), current.end(),
+                                 [&](const IndexEntry& held) { return held.host_port() == entry.host_port(); }))
+                    addresses.push_back(address);
+            }
+        }
+        if (addresses.empty())
+            return {};
+        return layout::absent_addresses(addresses, backend_->host_addresses(addresses));
+    }
+
+    // An invalid_argument for the first port of `wanted` not published yet whose host address is
+    // one of `absent`, if any.
+    std::optional<Error> address_error(std::string_view task_id, const std::vector<IndexEntry>& wanted,
+                                       std::span<const layout::Address> absent) const
+    {
+        for (const auto& entry : wanted) {
+            const auto port = entry.host_port();
+            if (std::find(absent.begin(), absent.end(), port.address) != absent.end() && view_.index().owner(port) == nullptr)
+                return layout::absent_host_address(task_id, port);
         }
         return std::nullopt;
     }

@@ -149,6 +149,9 @@ public:
     // port (netlink::SocketDiag::receiving()), on `ports` or on any: what a publish must not shadow.
     virtual std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, std::span<const Family> families,
                                                                 netlink::PortFilter ports) = 0;
+    // Those of `among` that are configured on an interface of the host (of the publisher's network
+    // namespace): the host addresses a port may be published on.
+    virtual std::vector<layout::Address> host_addresses(std::span<const layout::Address> among) = 0;
 
     virtual std::unique_ptr<PendingCommit> send(const Commit& commit, std::optional<std::uint32_t> expected_generation)
     {

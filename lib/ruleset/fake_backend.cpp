@@ -400,6 +400,19 @@ std::vector<netlink::SocketEntry> FakeBackend::receiving_sockets(Protocol protoc
     return out;
 }
 
+std::vector<layout::Address> FakeBackend::host_addresses(std::span<const layout::Address> among)
+{
+    std::lock_guard lock(mutex_);
+    ++host_address_reads_;
+    if (!host_addresses_)
+        return {among.begin(), among.end()};
+    std::vector<layout::Address> present;
+    for (const auto& address : among)
+        if (std::find(host_addresses_->begin(), host_addresses_->end(), address) != host_addresses_->end())
+            present.push_back(address);
+    return present;
+}
+
 void FakeBackend::route_localnet_towards(const std::array<std::uint8_t, 4>& container)
 {
     std::lock_guard lock(mutex_);

@@ -71,6 +71,9 @@ public:
     // The sockets set with set_sockets(), as a sock_diag dump would filter them.
     std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, std::span<const Family> families,
                                                         netlink::PortFilter ports) override;
+    // Those of `among` set with set_host_addresses(); until then the fake models no interfaces and
+    // has every address it is asked about.
+    std::vector<layout::Address> host_addresses(std::span<const layout::Address> among) override;
 
     // Test hooks ------------------------------------------------------------------------------
     const State& state() const noexcept { return state_; }
@@ -88,6 +91,13 @@ public:
         std::lock_guard lock(mutex_);
         sockets_ = std::move(sockets);
     }
+    // The host's interface addresses, for the publisher's host address check: from now on only these.
+    void set_host_addresses(std::vector<layout::Address> addresses)
+    {
+        std::lock_guard lock(mutex_);
+        host_addresses_ = std::move(addresses);
+    }
+    std::size_t host_address_reads() const noexcept { return host_address_reads_; }
     // Runs before a commit is applied; lets a test act as a concurrent writer or inject a failure.
     std::function<void(const Commit&)> before_commit;
     // The same, for a test whose publisher commits from another thread too (a healing thread).
@@ -112,6 +122,8 @@ private:
     std::vector<FlowMatch> forgotten_;
     std::vector<std::array<std::uint8_t, 4>> route_localnet_;
     std::vector<netlink::SocketEntry> sockets_;
+    std::optional<std::vector<layout::Address>> host_addresses_;
+    std::size_t host_address_reads_ = 0;
     std::size_t attempts_ = 0;
 };
 

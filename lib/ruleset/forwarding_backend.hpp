@@ -35,6 +35,10 @@ public:
     {
         return next_.receiving_sockets(protocol, families, ports);
     }
+    std::vector<layout::Address> host_addresses(std::span<const layout::Address> among) override
+    {
+        return next_.host_addresses(among);
+    }
     void route_localnet_towards(const std::array<std::uint8_t, 4>& container) override
     {
         next_.route_localnet_towards(container);

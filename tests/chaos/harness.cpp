@@ -2,6 +2,7 @@
 #include "harness.hpp"
 
 #include "netns.hpp"
+#include "task_model.hpp"
 
 #include <algorithm>
 #include <csignal>
@@ -26,6 +27,8 @@ bool enter_namespace(const char* program, const std::vector<std::string>& checks
         return false;
     }
     std::signal(SIGPIPE, SIG_IGN);
+    sandbox::link_up("lo");
+    sandbox::add_loopback_addresses({bound_host_ipv4, bound_host_ipv6});
     std::printf("%s: %s\n", program, sandbox::sandbox_description().c_str());
     return true;
 }

@@ -68,7 +68,7 @@ std::vector<PortMapping> TaskVersion::ports() const
         port.protocol = std::array{Protocol::tcp, Protocol::udp, Protocol::sctp}[i % 3];
         port.name = "v" + std::to_string(version);
         if (i == 3)
-            port.host_ip = v4 ? "192.0.2.10" : "2001:db8::10";  // bound_ports
+            port.host_ip = v4 ? bound_host_ipv4 : bound_host_ipv6;  // bound_ports
         else if (i == 4)
             port.host_ip = v4 ? "0.0.0.0" : "::";  // every address of one family only
         ports.push_back(port);

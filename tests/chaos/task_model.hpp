@@ -17,6 +17,11 @@
 
 namespace chaos {
 
+// The host addresses some ports of the model are published on (bound_ports): the harness adds them
+// to the namespace, since a publisher refuses an address the host does not have.
+inline constexpr const char* bound_host_ipv4 = "192.0.2.10";
+inline constexpr const char* bound_host_ipv6 = "2001:db8::10";
+
 struct TaskRef {
     int publisher = 0;  // which publishing process owns it (0-15)
     int task = 0;       // its number within that process (0-39)

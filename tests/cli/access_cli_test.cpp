@@ -96,6 +96,7 @@ TEST_CASE_METHOD(FreshNetns, "publish -p CONTAINER_PORT prints the free host por
 
 TEST_CASE_METHOD(FreshNetns, "docker's forms for a free host port: on one address, with 0, in both families", "[cli][automatic]")
 {
+    sandbox::add_loopback_addresses({"10.9.0.1", "2001:db8::10"});
     const auto out = cli_ok({"publish", "--task", "dual", "--ip", "10.0.0.2", "--ip", "fd00::2", "-p", "80", "-p",
                              "10.9.0.1::443", "-p", "0:53/udp", "-p", "[2001:db8::10]::22"});
     INFO(out);

@@ -314,6 +314,7 @@ TEST_CASE_METHOD(FreshNetns, "list shows the packet and byte counters of each po
 
 TEST_CASE_METHOD(FreshNetns, "nft list table warren agrees with list --json", "[cli]")
 {
+    sandbox::add_loopback_addresses({"10.9.0.1", "10.9.0.2"});
     cli_ok(
         {"publish", "--task", "a", "--ip", "172.17.0.2", "-p", "80:8080", "-p", "53:53/udp", "-p", "7:7/sctp", "--name", "svc"});
     cli_ok({"publish", "--task", "b@node/1", "--ip", "172.17.0.3", "-p", "8081:80", "-p", "10.9.0.1:8443:443", "-p",
@@ -348,6 +349,7 @@ TEST_CASE_METHOD(FreshNetns, "nft list table warren agrees with list --json", "[
 TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in one transaction and listed per family",
                  "[cli][ipv6]")
 {
+    sandbox::add_loopback_addresses({"10.9.0.1", "2001:db8::10", "2001:db8::11"});
     const auto log = monitor_transactions([] {
         cli_ok({"publish", "--task", "dual", "--ip", "10.0.0.2", "--ip", "fd00::2", "-p", "8080:80", "-p", "0.0.0.0:9090:90",
                 "-p", "[::]:8443:443", "-p", "[2001:db8::10]:7070:70/udp", "-p", "10.9.0.1:5432:5432", "--name", "svc"});
@@ -519,6 +521,7 @@ TEST_CASE_METHOD(FreshNetns, "a task with only an IPv6 address", "[cli][ipv6]")
 
 TEST_CASE_METHOD(FreshNetns, "port ranges are published in one transaction, all or nothing", "[cli][ranges]")
 {
+    sandbox::add_loopback_addresses({"10.9.0.1"});
     const auto log = monitor_transactions([] {
         cli_ok({"publish", "--task", "range", "--ip", "10.0.0.2", "-p", "8000-8002:9000-9002/udp", "-p",
                 "10.9.0.1:7000-7001:80-81"});
@@ -641,6 +644,7 @@ TEST_CASE_METHOD(FreshNetns, "bad arguments are refused with exit status 2 and c
 
 TEST_CASE_METHOD(FreshNetns, "a port another task publishes is refused with exit status 1", "[cli]")
 {
+    sandbox::add_loopback_addresses({"10.9.0.1", "10.9.0.2"});
     cli_ok({"publish", "--task", "owner", "--ip", "10.0.0.2", "-p", "8080:80", "-p", "53:53/udp"});
     const auto before = ruleset();
     require_refused({"publish", "--task", "other", "--ip", "10.0.0.3", "-p", "9090:90", "-p", "8080:81"}, 1,
@@ -659,6 +663,26 @@ TEST_CASE_METHOD(FreshNetns, "a port another task publishes is refused with exit
     require_refused({"publish", "--task", "all", "--ip", "10.0.0.5", "-p", "9090:80"}, 1,
                     {"9090/tcp overlaps host port 9090/tcp on 10.9.0.1", "\"bound\""});
     cli_ok({"publish", "--task", "elsewhere", "--ip", "10.0.0.5", "-p", "10.9.0.2:9090:80"});  // another address
+}
+
+TEST_CASE_METHOD(FreshNetns, "a HOST_IP the host does not have is refused with exit status 2 unless --skip-address-check",
+                 "[cli][host-address]")
+{
+    cli_ok({"publish", "--task", "owner", "--ip", "10.0.0.2", "-p", "8080:80"});
+    const auto before = ruleset();
+    for (const auto& spec : {"203.0.113.9:8081:80", "[2001:db8::9]:8081:80"}) {
+        INFO(spec);
+        const bool ipv6 = std::string(spec).front() == '[';
+        require_refused({"publish", "--task", "web", "--ip", ipv6 ? "fd00::3" : "10.0.0.3", "-p", spec}, 2,
+                        {ipv6 ? "8081/tcp on [2001:db8::9]" : "8081/tcp on 203.0.113.9",
+                         ipv6 ? "2001:db8::9 is not an address of this host" : "203.0.113.9 is not an address of this host",
+                         "nothing was changed"});
+        CHECK(ruleset() == before);
+    }
+    cli_ok({"publish", "--task", "web", "--ip", "10.0.0.3", "-p", "203.0.113.9:8081:80", "--skip-address-check"});
+    const auto listed = list_json({"--task", "web"});
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].at("host_ip") == "203.0.113.9");
 }
 
 // Whether `text` is printable ASCII, lines apart.

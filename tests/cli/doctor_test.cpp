@@ -463,6 +463,7 @@ namespace kt {
 TEST_CASE_METHOD(FreshNetns, "doctor compares the addresses of DNAT rules with ports published on one address", "[cli][doctor]")
 {
     write_net_sysctl("net/ipv4/ip_forward", "1");
+    sandbox::add_loopback_addresses({"192.0.2.1"});
     publish("web-1", "10.0.0.2", {"192.0.2.1:8080:80", "9090:90"});
     nft_script(
         "table ip foo {\n chain pre {\n  type nat hook prerouting priority 100;\n"

@@ -426,6 +426,7 @@ TEST_CASE_METHOD(FreshNetns, "a policy changes with its ports in one transaction
 
 TEST_CASE_METHOD(FreshNetns, "a policy reads back canonical, from the publisher and from one that adopts the table", "[policy]")
 {
+    sandbox::add_loopback_addresses({"10.200.1.1"});
     const warren::nft::ContainerAddresses dual{"10.88.0.2", "fd00::2"};
     const AccessPolicy asked{
         .allow = {"192.0.2.77/24", "10.1.2.3/8", "10.200.0.0/16", "2001:db8::1/32", "10.9.9.9", "2001:db8:1::/48", "fd00:1::7",

@@ -134,6 +134,7 @@ TEST_CASE_METHOD(FreshNetns, "unpublish is idempotent", "[unpublish]")
 
 TEST_CASE_METHOD(FreshNetns, "ports bound to host addresses conflict as docker's do, across processes", "[conflict][host-ip]")
 {
+    sandbox::add_loopback_addresses({"10.200.1.1", "10.200.2.1"});
     HostPortPublisher publisher;
     const std::vector<PortMapping> a_ports = {on("10.200.1.1", tcp(8080, 80, "web"))};
     publisher.publish_ports("task-a", "10.88.0.2", a_ports);

@@ -68,6 +68,10 @@ public:
     {
         return kernel_.receiving_sockets(protocol, families, ports);
     }
+    std::vector<warren::nft::layout::Address> host_addresses(std::span<const warren::nft::layout::Address> among) override
+    {
+        return kernel_.host_addresses(among);
+    }
 
     std::shared_ptr<std::atomic<int>> full_reads = std::make_shared<std::atomic<int>>(0);
     std::shared_ptr<std::atomic<int>> commits = std::make_shared<std::atomic<int>>(0);

@@ -90,6 +90,7 @@ TEST_CASE_METHOD(FreshNetns, "a new publisher adopts the ports an old one publis
 {
     // The adopter does not ask for counters; in a table that counts, it keeps the backends current.
     const bool counters = GENERATE(false, true);
+    sandbox::add_loopback_addresses({"10.200.1.1", "10.200.2.1"});
     std::vector<PublishedPort> listed;
     {
         HostPortPublisher old(PublisherOptions{.counters = counters});

@@ -334,6 +334,7 @@ TEST_CASE_METHOD(FreshNetns, "a table of the layout before bound ports is upgrad
     CHECK(publisher.all_published_ports() == std::vector<PublishedPort>{{"old", "10.88.0.2", tcp(8080, 80, "web")}});
     CHECK(ruleset() == old_layout);
 
+    sandbox::add_loopback_addresses({"10.200.1.1"});
     const std::vector<PortMapping> bound = {on("10.200.1.1", tcp(9090, 90))};
     publisher.publish_ports("new", "10.88.0.3", bound);
     CHECK(warren_chains() == expected_chains());

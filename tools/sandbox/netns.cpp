@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "netns.hpp"
 
+#include "process.hpp"
+
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -17,6 +19,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
 namespace sandbox {
 
@@ -166,6 +169,18 @@ FreshNetns::~FreshNetns()
     // Leave the scope's namespace for another empty one, so the scope's one vanishes with its last user.
     if (unshare(CLONE_NEWNET) != 0)
         std::perror("unshare(CLONE_NEWNET) when leaving a fresh namespace");
+}
+
+void add_loopback_addresses(std::initializer_list<std::string> addresses)
+{
+    ensure_not_in_original_netns();
+    for (const auto& address : addresses) {
+        const bool ipv6 = address.find(':') != std::string::npos;
+        std::vector<std::string> command = {"ip", "addr", "add", address + (ipv6 ? "/128" : "/32"), "dev", "lo"};
+        if (ipv6)
+            command.push_back("nodad");
+        check_output(command);
+    }
 }
 
 void link_up(const std::string& interface)

@@ -4,6 +4,7 @@
 // state first checks that the calling thread is somewhere else.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
@@ -72,6 +73,10 @@ public:
 
 // Sets IFF_UP on an interface of the calling thread's network namespace.
 void link_up(const std::string& interface);
+
+// Adds each of `addresses` (IPv4 or IPv6) to `lo` of the calling thread's namespace, as a /32 or
+// /128 (IPv6 without duplicate address detection): addresses of the host to publish ports on.
+void add_loopback_addresses(std::initializer_list<std::string> addresses);
 
 // Writes a per-namespace sysctl (e.g. "net/ipv4/ip_forward") of the calling thread's namespace.
 void write_net_sysctl(const std::string& name, const std::string& value);

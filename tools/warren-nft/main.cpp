@@ -48,6 +48,7 @@ struct Arguments {
     bool counters = false;
     std::string masquerade = "always";
     bool wildcard_on_localhost = false;
+    bool skip_address_check = false;
 };
 
 // The options of a publisher that changes ports. Masquerading and wildcard_on_localhost belong to
@@ -60,7 +61,8 @@ nft::PublisherOptions changing_publisher(const Arguments& args, const warren::cl
         .counters = args.counters,
         .masquerading = args.masquerade == "when-needed" ? nft::Masquerading::when_needed : nft::Masquerading::always,
         .wildcard_on_localhost = args.wildcard_on_localhost,
-        .logger = warnings.held()};
+        .logger = warnings.held(),
+        .check_host_addresses = !args.skip_address_check};
 }
 
 int publish(const Arguments& args)
@@ -192,6 +194,9 @@ int main(int argc, char* argv[])
                             "At most N new connections per second, minute or hour to each port, up to N at once "
                             "(N/second, N/minute, N/hour)");
     publish_cmd->add_flag("--json", args.json, "Print the published ports as a JSON array (see docs/cli.md)");
+    publish_cmd->add_flag("--skip-address-check", args.skip_address_check,
+                          "Publish on a HOST_IP that no interface of the host has (yet): without it such a "
+                          "publish is refused, since nothing would arrive there");
     publish_cmd->add_flag("--counters", args.counters,
                           "Count packets and bytes per destination, shown by list: creates the table counting, "
                           "or adds counters to a table without them");

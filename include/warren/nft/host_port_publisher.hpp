@@ -174,6 +174,13 @@ struct PublisherOptions {
     // address. Such a publish fails with errc::port_conflict naming the socket and, where /proc says,
     // its process. Ports a task already publishes are not checked again. Off: not checked.
     bool check_listening_sockets = true;
+    // Refuse to publish a port on a host address (PortMapping::host_ip) that no interface of the
+    // host (of the publisher's network namespace) has: nothing would ever arrive there. Such a
+    // publish fails with errc::invalid_argument naming the address and the port. Every 127.0.0.0/8
+    // address counts as the host's (loopback takes the whole /8 when it is up). Ports a task
+    // already publishes are not checked again. Off: an agent may publish on an address it is about
+    // to add.
+    bool check_host_addresses = true;
     // Where host ports asked for as 0 are chosen from (inclusive): a port no published port and no
     // socket (as above, whatever check_listening_sockets says) uses. The default is the kernel's
     // default ephemeral range.
