@@ -2,6 +2,7 @@
 // The options each command takes, as `warren-nft COMMAND --help` lists them, are those docs/cli.md's
 // synopsis, the man page's SYNOPSIS and the bash completion name: none missing, none extra.
 #include "cli_support.hpp"
+#include "process.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -166,6 +167,38 @@ TEST_CASE("--help, docs/cli.md, the man page and the bash completion name the sa
                 CHECK(zsh.find(name) != std::string::npos);
         }
     }
+}
+
+namespace {
+
+// What the bash completion offers for the command line `line` (the cursor at its end), as one line.
+std::string completed(const std::string& line)
+{
+    sandbox::Command cmd;
+    cmd.argv = {"bash",
+                "-c",
+                "source \"$1\"; read -ra COMP_WORDS <<< \"$2\"; [[ $2 == *' ' ]] && COMP_WORDS+=(''); "
+                "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _warren_nft; echo \"${COMPREPLY[*]}\"",
+                "bash",
+                std::string(std::getenv("WARREN_NFT_SOURCE")) + "/tools/warren-nft/completion/warren-nft.bash",
+                line};
+    const auto result = sandbox::run(cmd);
+    INFO(result.describe(cmd.argv));
+    REQUIRE(result.exit_code == 0);
+    return result.out;
+}
+
+}  // namespace
+
+TEST_CASE("the bash completion offers commands, their options and fixed values", "[cli][docs]")
+{
+    REQUIRE(std::getenv("WARREN_NFT_SOURCE") != nullptr);
+    CHECK(completed("warren-nft pu") == "publish\n");
+    CHECK(completed("warren-nft list --pro") == "--protocol\n");
+    CHECK(completed("warren-nft flush ") == "-y --yes --json --help\n");
+    CHECK(completed("warren-nft publish --masquerade w") == "when-needed\n");
+    CHECK(completed("warren-nft list --protocol ") == "tcp udp sctp\n");
+    CHECK(completed("warren-nft publish --task ") == "\n");  // a task id is anything
 }
 
 }  // namespace kt

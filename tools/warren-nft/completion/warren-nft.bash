@@ -4,8 +4,10 @@
 
 _warren_nft()
 {
-    local cur prev words cword
-    _init_completion || return
+    # COMP_WORDS itself rather than bash-completion's _init_completion: the script works without it.
+    local cword=$COMP_CWORD
+    local words=("${COMP_WORDS[@]}")
+    local cur=${words[cword]} prev=${words[cword - 1]}
 
     local commands="publish unpublish list metrics flush doctor watch"
     local command="" word
