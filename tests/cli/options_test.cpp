@@ -88,6 +88,10 @@ TEST_CASE_METHOD(FreshNetns, "messages name unknown options, arguments and missi
     }
     for (const std::string_view command : {"publish", "unpublish", "list", "flush", "watch"})
         CHECK(cli_ok({std::string(command), "--help"}).find("TEXT") == std::string::npos);
+    const auto help = cli_ok({"--help"});
+    CHECK(help.find("Usage: warren-nft [OPTIONS] [COMMAND]") != std::string::npos);
+    CHECK(help.find("Commands:\n  publish") != std::string::npos);
+    CHECK(help.find("ubcommand") == std::string::npos);
     CHECK(tables().empty());
 }
 
@@ -112,7 +116,8 @@ TEST_CASE_METHOD(FreshNetns, "without CAP_NET_ADMIN every command, list too, nam
                              {"publish", "--task", "u", "--ip", "10.0.0.3", "-p", "9090:90"},
                              {"unpublish", "--task", "t"},
                              {"flush", "--yes"},
-                             {"metrics"}}) {
+                             {"metrics"},
+                             {"watch", "--json"}}) {
         const auto result = without_net_admin(args);
         INFO(result.describe(args));
         CHECK(result.exit_code == 1);

@@ -335,8 +335,12 @@ int main(int argc, char* argv[])
                         "Make the table count packets and bytes per destination "
                         "when it is repaired, as publish --counters does");
     watch_cmd->add_flag("--json", args.json, "Print one JSON object per line, and errors as JSON (see docs/cli.md)");
-    for (auto* command : app.get_subcommands([](CLI::App*) { return true; }))
+    // The docs' words in --help too: commands, not subcommands.
+    app.get_formatter()->label("SUBCOMMAND", "COMMAND");
+    for (auto* command : app.get_subcommands([](CLI::App*) { return true; })) {
         command->allow_extras();
+        command->group("Commands");
+    }
 
     const auto usage_error = [&](const std::string& message) {
         warren::cli::report_error(std::cerr, json, warren::cli::usage_code, message);
