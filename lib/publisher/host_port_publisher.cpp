@@ -164,8 +164,9 @@ public:
     std::vector<PortMapping> publish(std::string_view task_id, const validation::ContainerFamilies& addresses,
                                      std::span<const PortMapping> ports)
     {
-        wanted_entries(addresses, ports);  // bad input is refused before the lock is taken
-        return change(task_id, [&] { return Asked{addresses, std::vector<PortMapping>(ports.begin(), ports.end())}; });
+        // Made once, before the lock is taken (bad input is refused then): `ports` is all there is.
+        const auto entries = wanted_entries(addresses, ports);
+        return change(task_id, [&] { return Asked{.addresses = addresses, .ports = {}, .given = ports, .entries = &entries}; });
     }
 
     // `ports` beside the task's published ones; one of them with the protocol, host port and host
@@ -234,6 +235,9 @@ public:
     struct Asked {
         validation::ContainerFamilies addresses{};
         std::vector<PortMapping> ports;
+        // Instead of `ports`: the caller's ports, and the entries they become.
+        std::span<const PortMapping> given{};
+        const std::vector<IndexEntry>* entries = nullptr;
         // The task's ports stay as they are: nothing is sent, not even a repair.
         bool unchanged = false;
     };
@@ -248,8 +252,10 @@ public:
             if (asked_now.unchanged)
                 return read_back(task_id);
             const auto& addresses = asked_now.addresses;
-            const std::span<const PortMapping> ports = asked_now.ports;
-            auto wanted = ports.empty() ? std::vector<IndexEntry>{} : wanted_entries(addresses, ports);
+            const std::span<const PortMapping> ports = asked_now.entries ? asked_now.given : asked_now.ports;
+            auto wanted = asked_now.entries ? *asked_now.entries
+                          : ports.empty()   ? std::vector<IndexEntry>{}
+                                            : wanted_entries(addresses, ports);
             const std::pair<std::string_view, const std::vector<IndexEntry>*> asked{task_id, &wanted};
             const auto sockets = sockets_for(std::span(&asked, 1));
             if (wants_automatic_ports(ports))
