@@ -180,15 +180,102 @@ public:
     std::vector<PortMapping> publish(std::string_view task_id, const validation::ContainerFamilies& addresses,
                                      std::span<const PortMapping> ports)
     {
-        auto wanted = wanted_entries(addresses, ports);
-        const bool automatic = wants_automatic_ports(ports);
+        // Made once, before the lock is taken (bad input is refused then): `ports` is all there is.
+        const auto entries = wanted_entries(addresses, ports);
+        return change(task_id, [&] { return Asked{.addresses = addresses, .ports = {}, .given = ports, .entries = &entries}; });
+    }
+
+    // `ports` beside the task's published ones; one of them with the protocol, host port and host
+    // address of a published port replaces it. The task's ports are read under the lock at each
+    // attempt, so a change another writer commits in between is kept.
+    std::vector<PortMapping> add(std::string_view task_id, const validation::ContainerFamilies& addresses,
+                                 std::span<const PortMapping> ports)
+    {
+        wanted_entries(addresses, ports);
+        return change(task_id, [&] {
+            for (const auto& entry : view_.index().entries(task_id)) {
+                const auto& given = addresses[layout::family_index(entry.address.family)];
+                if (given && *given != entry.address)
+                    throw Error(errc::invalid_argument,
+                                "task \"" + std::string(task_id) + "\" publishes to container address " +
+                                    layout::display(entry.address) + ", not " + layout::display(*given) +
+                                    "; add ports with the task's own addresses, or publish the task anew with its new ones");
+            }
+            auto merged = read_back(task_id);
+            std::erase_if(merged, [&](const PortMapping& held) {
+                return std::any_of(ports.begin(), ports.end(),
+                                   [&](const PortMapping& port) { return same_host_port(held, port); });
+            });
+            merged.insert(merged.end(), ports.begin(), ports.end());
+            return Asked{addresses, std::move(merged)};
+        });
+    }
+
+    // The task's published ports but those named by `ports`; its last port removed, it has none.
+    std::vector<PortMapping> remove(std::string_view task_id, std::span<const PortMapping> ports)
+    {
+        return change(task_id, [&] {
+            Asked asked;
+            for (const auto& entry : view_.index().entries(task_id))
+                asked.addresses[layout::family_index(entry.address.family)] = entry.address;
+            asked.ports = read_back(task_id);
+            const auto removed = std::erase_if(asked.ports, [&](const PortMapping& held) {
+                return std::any_of(ports.begin(), ports.end(),
+                                   [&](const PortMapping& port) { return same_host_port(held, port); });
+            });
+            // Like an unpublish of a task without ports: nothing to change, nothing sent.
+            asked.unchanged = removed == 0;
+            return asked;
+        });
+    }
+
+    // Whether `held` (as read_back() gives it) is the host port `named` names: the same protocol and
+    // host port, on the same host address, any of the every-address spellings ("", 0.0.0.0, ::)
+    // naming a port on every address.
+    static bool same_host_port(const PortMapping& held, const PortMapping& named)
+    {
+        if (held.protocol != named.protocol || held.host_port != named.host_port)
+            return false;
+        const auto address = [](const std::string& text) -> std::optional<layout::Address> {
+            if (text.empty())
+                return std::nullopt;
+            auto parsed = layout::parse_address(text);
+            if (parsed && parsed->unspecified())
+                return std::nullopt;
+            return parsed;
+        };
+        return address(held.host_ip) == address(named.host_ip);
+    }
+
+    // The task's addresses and every port it is to publish, asked for under the lock at each attempt.
+    struct Asked {
+        validation::ContainerFamilies addresses{};
+        std::vector<PortMapping> ports;
+        // Instead of `ports`: the caller's ports, and the entries they become.
+        std::span<const PortMapping> given{};
+        const std::vector<IndexEntry>* entries = nullptr;
+        // The task's ports stay as they are: nothing is sent, not even a repair.
+        bool unchanged = false;
+    };
+
+    // Publishes what `ask` says the task's ports are to be, in one transaction (none: it has none).
+    std::vector<PortMapping> change(std::string_view task_id, const std::function<Asked()>& ask)
+    {
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
             catch_up();
+            const auto asked_now = ask();
+            if (asked_now.unchanged)
+                return read_back(task_id);
+            const auto& addresses = asked_now.addresses;
+            const std::span<const PortMapping> ports = asked_now.entries ? asked_now.given : asked_now.ports;
+            auto wanted = asked_now.entries ? *asked_now.entries
+                          : ports.empty()   ? std::vector<IndexEntry>{}
+                                            : wanted_entries(addresses, ports);
             const std::pair<std::string_view, const std::vector<IndexEntry>*> asked{task_id, &wanted};
             const auto sockets = sockets_for(std::span(&asked, 1));
             const auto absent = absent_addresses_for(std::span(&asked, 1));
-            if (automatic)
+            if (wants_automatic_ports(ports))
                 wanted = wanted_entries(addresses, choose_ports(task_id, addresses, ports, sockets, {}));
             // Already published exactly like this (a table in need of repair is repaired even then:
             // a publish that succeeds must carry traffic).
@@ -1410,6 +1497,27 @@ std::vector<PortMapping> HostPortPublisher::publish_ports(std::string_view task_
     impl_->observed(MetricsRecorder::Operation::publish, [&] {
         validate_task_id(task_id);
         published = impl_->publish(task_id, validation::parse_container_address(container_ip), ports);
+    });
+    return published;
+}
+
+std::vector<PortMapping> HostPortPublisher::add_ports(std::string_view task_id, const ContainerAddresses& container,
+                                                      std::span<const PortMapping> ports)
+{
+    std::vector<PortMapping> published;
+    impl_->observed(MetricsRecorder::Operation::publish, [&] {
+        validate_task_id(task_id);
+        published = impl_->add(task_id, validation::parse_container_addresses(container), ports);
+    });
+    return published;
+}
+
+std::vector<PortMapping> HostPortPublisher::remove_ports(std::string_view task_id, std::span<const PortMapping> ports)
+{
+    std::vector<PortMapping> published;
+    impl_->observed(MetricsRecorder::Operation::unpublish, [&] {
+        validate_task_id(task_id);
+        published = impl_->remove(task_id, ports);
     });
     return published;
 }

@@ -135,4 +135,17 @@ std::string format_json(const std::vector<nft::PublishedPort>& ports, const std:
     return array.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
+std::string format_task_ids(const std::vector<nft::PublishedPort>& ports)
+{
+    std::vector<std::string_view> seen;
+    std::string out;
+    for (const auto& port : ports) {
+        if (port.task_id.empty() || std::find(seen.begin(), seen.end(), port.task_id) != seen.end())
+            continue;
+        seen.push_back(port.task_id);
+        out += port.task_id + "\n";
+    }
+    return out;
+}
+
 }  // namespace warren::cli

@@ -42,4 +42,8 @@ std::string format_table(const std::vector<nft::PublishedPort>& ports, const std
 // no task owns, and name then its comment, escaped. Never fails on what the kernel holds.
 std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters);
 
+// list -q: the task id of each port, once each, in the order of their first port; an element no
+// task owns has none and is left out. One per line.
+std::string format_task_ids(const std::vector<nft::PublishedPort>& ports);
+
 }  // namespace warren::cli

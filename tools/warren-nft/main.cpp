@@ -3,10 +3,13 @@
 // Exit status: 0 ok, 1 the operation failed, 2 usage error (see docs/cli.md).
 #include "access_spec.hpp"
 #include "doctor.hpp"
+#include "error_output.hpp"
+#include "list_filter.hpp"
 #include "list_output.hpp"
 #include "printable.hpp"
 #include "publish_output.hpp"
 #include "spec.hpp"
+#include "usage_messages.hpp"
 #include "version.hpp"
 #include "warnings.hpp"
 #include "watch.hpp"
@@ -16,6 +19,8 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -30,12 +35,6 @@ namespace nft = warren::nft;
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
-// Enough for any of CLI11's sentences with an argument of ordinary length.
-constexpr std::size_t cli11_message_limit = 200;
-
-// A message for stderr, which is one line whatever it holds. Its echoed values are already escaped
-// and cut short where it was made (so its backslashes are kept); this only makes sure.
-std::string one_line(std::string_view message) { return nft::printable(message, nft::Backslash::keep); }
 
 struct Arguments {
     std::string task;
@@ -46,10 +45,25 @@ struct Arguments {
     bool json = false;
     bool yes = false;
     bool counters = false;
+    bool add = false;
+    std::vector<std::string> remove;  // unpublish --port
     std::string masquerade = "always";
     bool wildcard_on_localhost = false;
     bool skip_address_check = false;
+    // list's filters and -q
+    std::string port;
+    std::string protocol;
+    std::string address;
+    bool quiet = false;
 };
+
+// A required option left out, named with what it takes.
+void require(const CLI::Option* option, std::string_view command, std::string_view what)
+{
+    if (option->count() == 0)
+        throw UsageError(std::string(command) + " needs " + warren::cli::option_names(*option) + " " + option->get_type_name() +
+                         " (" + std::string(what) + "); see 'warren-nft " + std::string(command) + " --help'");
+}
 
 // The options of a publisher that changes ports. Masquerading and wildcard_on_localhost belong to
 // the tables' fixed rules, which the first change of every publisher rewrites to its own settings:
@@ -65,20 +79,35 @@ nft::PublisherOptions changing_publisher(const Arguments& args, const warren::cl
         .check_host_addresses = !args.skip_address_check};
 }
 
+void check_masquerade(const Arguments& args)
+{
+    if (args.masquerade != "always" && args.masquerade != "when-needed")
+        throw UsageError("--masquerade: " + nft::quote(args.masquerade) +
+                         " is no masquerading mode; use always (the default) or when-needed");
+}
+
+void print_ports(const Arguments& args, const std::vector<nft::PortMapping>& ports)
+{
+    std::cout << (args.json ? warren::cli::format_published_json(ports) : warren::cli::format_published_text(ports))
+              << std::flush;
+}
+
 int publish(const Arguments& args)
 {
     // Checked before the publisher opens its socket: a usage error never reaches the kernel.
     check_argument("--task", [&] { nft::validate_task_id(args.task); });
     const auto container = warren::cli::parse_container_addresses(args.ips);
     check_argument("--name", [&] { nft::validate_port_name(args.name); });
+    check_masquerade(args);
     const auto access = warren::cli::parse_access_policy(args.access);
     std::vector<nft::PortMapping> ports;
-    for (const auto& spec : args.specs) {
-        for (auto& mapping : warren::cli::parse_port_spec(spec)) {
-            warren::cli::check_host_family(spec, mapping, container);
-            mapping.name = args.name;
+    for (const auto& value : args.specs) {
+        const auto named = warren::cli::split_port_name(value);
+        for (auto& mapping : warren::cli::parse_port_spec(named.spec)) {
+            warren::cli::check_host_family(named.spec, mapping, container);
+            mapping.name = named.name.empty() ? args.name : named.name;
             mapping.access = access;
-            warren::cli::check_allow_families(spec, mapping, container);
+            warren::cli::check_allow_families(named.spec, mapping, container);
             ports.push_back(std::move(mapping));
         }
     }
@@ -88,35 +117,47 @@ int publish(const Arguments& args)
     std::vector<nft::PortMapping> published;
     {
         nft::HostPortPublisher publisher(changing_publisher(args, warnings));
-        published = publisher.publish_ports(args.task, container, ports);
+        published =
+            args.add ? publisher.add_ports(args.task, container, ports) : publisher.publish_ports(args.task, container, ports);
     }  // its conntrack cleanup done: every warning is in
     warnings.print();
-    std::cout << (args.json ? warren::cli::format_published_json(published) : warren::cli::format_published_text(published))
-              << std::flush;
+    print_ports(args, published);
     return exit_ok;
 }
 
 int unpublish(const Arguments& args)
 {
     check_argument("--task", [&] { nft::validate_task_id(args.task); });
+    check_masquerade(args);
+    std::vector<nft::PortMapping> named;
+    for (const auto& value : args.remove)
+        for (auto& mapping : warren::cli::parse_host_port_spec(value))
+            named.push_back(std::move(mapping));
     const warren::cli::Warnings warnings;
+    std::vector<nft::PortMapping> left;
     {
         nft::HostPortPublisher publisher(changing_publisher(args, warnings));
-        publisher.unpublish_ports(args.task);
+        if (named.empty())
+            publisher.unpublish_ports(args.task);
+        else
+            left = publisher.remove_ports(args.task, named);
     }  // its conntrack cleanup done: every warning is in
     warnings.print();
+    if (args.json)
+        print_ports(args, left);
     return exit_ok;
 }
 
-int list(const Arguments& args, bool task_given)
+int list(const Arguments& args, const warren::cli::ListFilter& filter)
 {
-    if (task_given)
-        check_argument("--task", [&] { nft::validate_task_id(args.task); });
     nft::HostPortPublisher publisher;
     auto ports = publisher.all_published_ports();
-    if (task_given)
-        std::erase_if(ports, [&](const nft::PublishedPort& port) { return port.task_id != args.task; });
+    std::erase_if(ports, [&](const nft::PublishedPort& port) { return !filter.matches(port); });
     warren::cli::sort_for_listing(ports);
+    if (args.quiet) {
+        std::cout << warren::cli::format_task_ids(ports) << std::flush;
+        return exit_ok;
+    }
     // Empty when the table does not count (publish --counters turns counting on). Read after the
     // ports: in a table that counts, a listed port lacks counters only if its destination went in
     // between.
@@ -139,10 +180,33 @@ int flush(const Arguments& args)
     if (!args.yes)
         throw UsageError(
             "flush removes tables ip warren and ip6 warren and every port published by every task; "
-            "run 'warren-nft flush --yes' to confirm");
+            "run 'warren-nft flush --yes' (or -y) to confirm");
     nft::HostPortPublisher publisher;
     publisher.remove_table();
     return exit_ok;
+}
+
+// What the library's permission error means for an operator: the capability it lacks, and where.
+std::string without_permission(std::string_view command, const nft::Error& e)
+{
+    return std::string(command) +
+           " needs CAP_NET_ADMIN in this network namespace (run it as root, or with ip netns exec or nsenter in the "
+           "namespace to change); the kernel answered " +
+           std::string(std::strerror(e.kernel_errno() != 0 ? e.kernel_errno() : EPERM)) + ": permission denied";
+}
+
+// Whether the command line asks for JSON: read before CLI11 parses it, so that a command line it
+// refuses is reported as JSON too.
+bool asks_for_json(int argc, char* argv[])
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--")
+            return false;
+        if (arg == "--json")
+            return true;
+    }
+    return false;
 }
 
 }  // namespace
@@ -154,46 +218,59 @@ int main(int argc, char* argv[])
         "Exit status: 0 ok, 1 operation failed, 2 usage error.",
         "warren-nft"};
     app.set_version_flag("--version", "warren-nft " WARREN_NFT_VERSION);
-    app.require_subcommand(1);
+    // Every argument CLI11 cannot place is kept and named by warren::cli::misplaced_argument(), and
+    // required options are checked here, so that each message says what is wrong in docs/cli.md's words.
+    app.allow_extras();
     Arguments args;
+    const bool json = asks_for_json(argc, argv);
 
     auto* publish_cmd = app.add_subcommand("publish",
                                            "Publish ports of a task in one atomic transaction "
-                                           "(replacing the ports it published before)");
-    publish_cmd->add_option("--task", args.task, "Task id (letters, digits, - _ . : @ / +; at most 64)")->required();
-    publish_cmd
-        ->add_option("--ip", args.ips,
-                     "The container's IPv4 or IPv6 address; give it twice, once per family, "
-                     "for a dual-stack container")
-        ->required()
-        ->expected(1)
-        ->allow_extra_args(false)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    publish_cmd
-        ->add_option("-p,--publish", args.specs,
-                     "[[HOST_IP:]HOST_PORT[-LAST]:]CONTAINER_PORT[-LAST][/tcp|udp|sctp]; HOST_IP empty: every "
-                     "address of the container's families, 0.0.0.0: every IPv4, [::]: every IPv6 address; "
-                     "HOST_PORT left out, empty or 0 (80, 127.0.0.1::80, 0:80): a free host port; "
-                     "repeat for more ports")
-        ->required()
-        ->expected(1)
-        ->allow_extra_args(false)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    publish_cmd->add_option("--name", args.name, "A name for the ports, shown in list and nft");
+                                           "(replacing the ports it published before, or with --add beside them)");
+    auto* publish_task =
+        publish_cmd->add_option("--task", args.task, "Task id (letters, digits, - _ . : @ / +; at most 64)")->type_name("ID");
+    auto* publish_ip = publish_cmd
+                           ->add_option("--ip", args.ips,
+                                        "The container's IPv4 or IPv6 address; give it twice, once per family, "
+                                        "for a dual-stack container")
+                           ->type_name("CONTAINER_IP")
+                           ->expected(1)
+                           ->allow_extra_args(false)
+                           ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    auto* publish_p = publish_cmd
+                          ->add_option("-p,--publish", args.specs,
+                                       "[NAME=][[HOST_IP:]HOST_PORT[-LAST]:]CONTAINER_PORT[-LAST][/tcp|udp|sctp]; "
+                                       "HOST_IP empty: every address of the container's families, 0.0.0.0: every "
+                                       "IPv4, [::]: every IPv6 address; HOST_PORT left out, empty or 0 (80, "
+                                       "127.0.0.1::80, 0:80): a free host port; NAME= names these ports; repeat for "
+                                       "more ports")
+                          ->type_name("SPEC")
+                          ->expected(1)
+                          ->allow_extra_args(false)
+                          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    publish_cmd->add_option("--name", args.name, "A name for the ports of every -p without NAME=, shown in list and nft")
+        ->type_name("NAME");
+    publish_cmd->add_flag("--add", args.add,
+                          "Publish these ports beside the task's other ports (one with the same host port, "
+                          "protocol and address replaces it), in one transaction");
     publish_cmd
         ->add_option("--allow", args.access.allow,
                      "Only these sources may connect: a CIDR or address of either family (10.0.0.0/8, "
                      "2001:db8::/32, 192.0.2.7); repeat for more; every -p of the command, each family it is "
                      "published in needs one")
+        ->type_name("CIDR")
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    publish_cmd->add_option("--max-connections", args.access.max_connections,
-                            "At most N connections open at once to each port of the command (ct count)");
-    publish_cmd->add_option("--rate", args.access.rate,
-                            "At most N new connections per second, minute or hour to each port, up to N at once "
-                            "(N/second, N/minute, N/hour)");
-    publish_cmd->add_flag("--json", args.json, "Print the published ports as a JSON array (see docs/cli.md)");
+    publish_cmd
+        ->add_option("--max-connections", args.access.max_connections,
+                     "At most N connections open at once to each port of the command (ct count)")
+        ->type_name("N");
+    publish_cmd
+        ->add_option("--rate", args.access.rate,
+                     "At most N new connections per second, minute or hour to each port, up to N at once "
+                     "(N/second, N/minute, N/hour)")
+        ->type_name("N/UNIT");
     publish_cmd->add_flag("--skip-address-check", args.skip_address_check,
                           "Publish on a HOST_IP that no interface of the host has (yet): without it such a "
                           "publish is refused, since nothing would arrive there");
@@ -201,8 +278,18 @@ int main(int argc, char* argv[])
                           "Count packets and bytes per destination, shown by list: creates the table counting, "
                           "or adds counters to a table without them");
 
-    auto* unpublish_cmd = app.add_subcommand("unpublish", "Remove every port of a task (not an error if it has none)");
-    unpublish_cmd->add_option("--task", args.task, "Task id")->required();
+    auto* unpublish_cmd = app.add_subcommand("unpublish",
+                                             "Remove every port of a task, or with --port some of them, in one "
+                                             "transaction (not an error if it has none)");
+    auto* unpublish_task = unpublish_cmd->add_option("--task", args.task, "Task id")->type_name("ID");
+    unpublish_cmd
+        ->add_option("--port", args.remove,
+                     "[HOST_IP:]HOST_PORT[-LAST][/tcp|udp|sctp]: remove only this host port of the task (HOST_IP "
+                     "empty, 0.0.0.0 or [::]: the port on every address); repeat for more")
+        ->type_name("PORT_SPEC")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     // A change rewrites the tables' fixed rules to the publisher's settings.
     for (auto* changing : {publish_cmd, unpublish_cmd}) {
         changing
@@ -210,18 +297,32 @@ int main(int argc, char* argv[])
                          "always (default): every connection comes from the host's address; when-needed: "
                          "only connections from the host and hairpin ones, others keep the client's address. "
                          "Rewrites the tables' rules: give what the host's agent uses")
-            ->check(CLI::IsMember({"always", "when-needed"}));
+            ->type_name("MODE");
         changing->add_flag("--wildcard-on-localhost", args.wildcard_on_localhost,
                            "Publish ports on every IPv4 address on 127.0.0.1 too (a host service there is then "
                            "unreachable on that port). Rewrites the tables' rules: give what the host's agent uses");
     }
+    publish_cmd->add_flag("--json", args.json, "Print the published ports as a JSON array, and errors as JSON (see docs/cli.md)");
+    unpublish_cmd->add_flag("--json", args.json,
+                            "Print the ports the task still publishes as a JSON array, and errors as JSON "
+                            "(see docs/cli.md)");
 
     auto* list_cmd = app.add_subcommand("list", "Show published ports");
-    auto* list_task = list_cmd->add_option("--task", args.task, "Only this task's ports");
-    list_cmd->add_flag("--json", args.json, "Print a JSON array (see docs/cli.md)");
+    auto* list_task = list_cmd->add_option("--task", args.task, "Only this task's ports")->type_name("ID");
+    auto* list_port = list_cmd->add_option("--port", args.port, "Only ports with this host port")->type_name("PORT");
+    auto* list_protocol =
+        list_cmd->add_option("--protocol", args.protocol, "Only ports of this protocol: tcp, udp or sctp")->type_name("PROTOCOL");
+    auto* list_address = list_cmd
+                             ->add_option("--address", args.address,
+                                          "Only ports bound to this host address or leading to this container "
+                                          "address (0.0.0.0, ::: the ports on every address of the family)")
+                             ->type_name("ADDRESS");
+    list_cmd->add_flag("-q,--quiet", args.quiet, "Print only the task ids of the ports, once each");
+    list_cmd->add_flag("--json", args.json, "Print a JSON array, and errors as JSON (see docs/cli.md)");
 
     auto* flush_cmd = app.add_subcommand("flush", "Remove tables ip warren and ip6 warren and every published port");
-    flush_cmd->add_flag("--yes", args.yes, "Confirm");
+    flush_cmd->add_flag("-y,--yes", args.yes, "Confirm");
+    flush_cmd->add_flag("--json", args.json, "Print errors as JSON (see docs/cli.md)");
 
     auto* metrics_cmd = app.add_subcommand("metrics",
                                            "Print the ports published and the destination counters in the "
@@ -238,33 +339,48 @@ int main(int argc, char* argv[])
     watch_cmd->add_flag("--counters", args.counters,
                         "Make the table count packets and bytes per destination "
                         "when it is repaired, as publish --counters does");
-    watch_cmd->add_flag("--json", args.json, "Print one JSON object per line (see docs/cli.md)");
+    watch_cmd->add_flag("--json", args.json, "Print one JSON object per line, and errors as JSON (see docs/cli.md)");
+    // The docs' words in --help too: commands, not subcommands.
+    app.get_formatter()->label("SUBCOMMAND", "COMMAND");
+    for (auto* command : app.get_subcommands([](CLI::App*) { return true; })) {
+        command->allow_extras();
+        command->group("Commands");
+    }
 
+    const auto usage_error = [&](const std::string& message) {
+        warren::cli::report_error(std::cerr, json, warren::cli::usage_code, message);
+        return exit_usage;
+    };
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0)
             return app.exit(e);
-        if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
-            std::cerr << "warren-nft: unknown subcommand " << nft::quote(argv[1])
-                      << "; use publish, unpublish, list, metrics, flush, doctor or watch (see 'warren-nft --help')\n";
-            return exit_usage;
-        }
-        const auto subcommands = app.get_subcommands();
-        const std::string help =
-            subcommands.empty() ? "warren-nft --help" : "warren-nft " + subcommands.front()->get_name() + " --help";
-        // CLI11's message repeats the offending argument as it was typed.
-        std::cerr << "warren-nft: " << nft::excerpt(e.what(), cli11_message_limit) << "; see '" << help << "'\n";
-        return exit_usage;
+        return usage_error(warren::cli::refused_option(app, e));
     }
+    if (const auto misplaced = warren::cli::misplaced_argument(app); !misplaced.empty())
+        return usage_error(misplaced);
 
+    const auto* command = app.get_subcommands().front();
     try {
-        if (publish_cmd->parsed())
+        if (publish_cmd->parsed()) {
+            require(publish_task, "publish", "the task whose ports these are");
+            require(publish_ip, "publish", "the container's address");
+            require(publish_p, "publish", "a port to publish");
             return publish(args);
-        if (unpublish_cmd->parsed())
+        }
+        if (unpublish_cmd->parsed()) {
+            require(unpublish_task, "unpublish", "the task whose ports to remove");
             return unpublish(args);
-        if (list_cmd->parsed())
-            return list(args, list_task->count() > 0);
+        }
+        if (list_cmd->parsed()) {
+            if (args.quiet && args.json)
+                throw UsageError("list: -q prints task ids, --json every port's members; give one of them");
+            return list(args, warren::cli::parse_list_filter({.task = list_task->count() ? &args.task : nullptr,
+                                                              .port = list_port->count() ? &args.port : nullptr,
+                                                              .protocol = list_protocol->count() ? &args.protocol : nullptr,
+                                                              .address = list_address->count() ? &args.address : nullptr}));
+        }
         if (flush_cmd->parsed())
             return flush(args);
         if (metrics_cmd->parsed())
@@ -275,13 +391,15 @@ int main(int argc, char* argv[])
             return warren::cli::run_watch({.counters = args.counters, .json = args.json}, std::cout);
         return exit_usage;
     } catch (const UsageError& e) {
-        std::cerr << "warren-nft: " << one_line(e.what()) << "\n";
-        return exit_usage;
+        return usage_error(e.what());
     } catch (const nft::Error& e) {
-        std::cerr << "warren-nft: " << one_line(e.what()) << "\n";
-        return e.code() == nft::errc::invalid_argument ? exit_usage : exit_failed;
+        const auto condition = static_cast<nft::errc>(e.code().value());
+        const std::string message =
+            condition == nft::errc::permission_denied ? without_permission(command->get_name(), e) : e.what();
+        warren::cli::report_error(std::cerr, json, warren::cli::error_code_name(condition), message);
+        return condition == nft::errc::invalid_argument ? exit_usage : exit_failed;
     } catch (const std::exception& e) {
-        std::cerr << "warren-nft: " << one_line(e.what()) << "\n";
+        warren::cli::report_error(std::cerr, json, warren::cli::other_code, e.what());
         return exit_failed;
     }
 }

@@ -218,6 +218,61 @@ std::vector<nft::PortMapping> parse_port_spec(std::string_view spec)
     return mappings;
 }
 
+NamedSpec split_port_name(std::string_view value)
+{
+    const auto equals = value.find('=');
+    if (equals == std::string_view::npos)
+        return {{}, value};
+    NamedSpec named{std::string(value.substr(0, equals)), value.substr(equals + 1)};
+    check_argument("-p " + quote(value), [&] { nft::validate_port_name(named.name); });
+    if (named.name.empty())
+        refuse(value, "the name before '=' is empty; give NAME=SPEC (web=8080:80), or the spec alone");
+    return named;
+}
+
+std::vector<nft::PortMapping> parse_host_port_spec(std::string_view spec)
+{
+    try {
+        nft::PortMapping mapping;
+        std::string_view ports = spec;
+        if (const auto slash = spec.rfind('/'); slash != std::string_view::npos) {
+            mapping.protocol = parse_protocol(spec, spec.substr(slash + 1));
+            ports = spec.substr(0, slash);
+        }
+        std::string_view host_ports = ports;
+        if (ports.starts_with('[')) {
+            const auto close = ports.find(']');
+            if (close == std::string_view::npos || ports.substr(close + 1, 1) != ":")
+                refuse(spec,
+                       "a bracketed host address must be closed and followed by ':PORT'; use [HOST_IP:]HOST_PORT[/tcp|udp|sctp], "
+                       "e.g. [2001:db8::10]:8080");
+            mapping.host_ip = ports.substr(1, close - 1);
+            host_ports = ports.substr(close + 2);
+        } else if (const auto colon = ports.rfind(':'); colon != std::string_view::npos) {
+            if (ports.find(':') != colon)
+                refuse(
+                    spec,
+                    "too many ':'; use [HOST_IP:]HOST_PORT[/tcp|udp|sctp], e.g. 8080, 10.0.0.5:8080/udp or [2001:db8::10]:8080");
+            mapping.host_ip = ports.substr(0, colon);
+            host_ports = ports.substr(colon + 1);
+        }
+        check_argument("-p " + quote(spec), [&] { nft::validate_host_ip(mapping.host_ip); });
+        const auto range = parse_port_range(spec, "host port", host_ports);
+        if (range.first == 0)
+            refuse(spec, "host port 0 is no port; give the host port to remove, from 1 to 65535");
+        std::vector<nft::PortMapping> mappings;
+        for (std::size_t i = 0; i < range.size(); ++i) {
+            mapping.host_port = static_cast<std::uint16_t>(range.first + i);
+            mappings.push_back(mapping);
+        }
+        return mappings;
+    } catch (const UsageError& e) {
+        // The helpers shared with -p name the spec as a -p: here it is a --port.
+        const std::string_view message = e.what();
+        throw UsageError("--port" + std::string(message.substr(std::string_view("-p").size())));
+    }
+}
+
 nft::ContainerAddresses parse_container_addresses(std::span<const std::string> ips)
 {
     nft::ContainerAddresses container;

@@ -35,6 +35,20 @@ void check_argument(std::string_view argument, const std::function<void()>& chec
 // nft::validate_ports(). Throws UsageError naming the spec.
 std::vector<nft::PortMapping> parse_port_spec(std::string_view spec);
 
+// A -p value that names its ports, NAME=SPEC ("web=8080:80"), split at its '=' (neither a name nor
+// a spec has one); without '=', the name is empty and the spec is the whole value. The name is
+// checked with nft::validate_port_name(): a UsageError names the -p.
+struct NamedSpec {
+    std::string name;
+    std::string_view spec;
+};
+NamedSpec split_port_name(std::string_view value);
+
+// A value of unpublish --port: [HOST_IP:]HOST_PORT[-LAST][/tcp|udp|sctp], the host ports to remove,
+// the protocol tcp when omitted, HOST_IP empty for a port on every address. Mappings with host_ip,
+// host_port and protocol set (container_port 0). Throws UsageError naming --port.
+std::vector<nft::PortMapping> parse_host_port_spec(std::string_view spec);
+
 // The container's addresses from the values of --ip, at most one per family, each checked with
 // nft::validate_container_ip() and all with nft::validate_container_addresses(). Throws UsageError.
 nft::ContainerAddresses parse_container_addresses(std::span<const std::string> ips);

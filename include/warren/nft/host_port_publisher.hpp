@@ -235,6 +235,19 @@ public:
     // The same for a task with one address, IPv4 or IPv6.
     std::vector<PortMapping> publish_ports(std::string_view task_id, std::string_view container_ip,
                                            std::span<const PortMapping> ports);
+    // Publishes `ports` beside the ports the task publishes already, in one transaction: a port of
+    // `ports` with the protocol, host port and host address of a published port of the task
+    // replaces it, the task's other ports stay as they are. The task's ports are read again at each
+    // attempt of the transaction, so a change another writer commits meanwhile is kept, never
+    // undone. `container` must hold the addresses the task publishes to (invalid_argument names the
+    // one that differs). Checks and returns as publish_ports() does: every port of the task.
+    std::vector<PortMapping> add_ports(std::string_view task_id, const ContainerAddresses& container,
+                                       std::span<const PortMapping> ports);
+    // Removes the task's ports that `ports` names by protocol, host port and host address (empty,
+    // 0.0.0.0 or :: name a port on every address; the container port is not looked at), in one
+    // transaction, read as add_ports() reads them; the others stay. Names the task does not publish
+    // are not an error. Returns the ports the task still publishes.
+    std::vector<PortMapping> remove_ports(std::string_view task_id, std::span<const PortMapping> ports);
     // Removes every port of the task in one transaction. Unknown tasks are not an error, and send
     // nothing.
     void unpublish_ports(std::string_view task_id);
