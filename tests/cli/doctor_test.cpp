@@ -615,3 +615,61 @@ TEST_CASE_METHOD(FreshNetns, "doctor fails on a table owned by another process",
 }
 
 }  // namespace kt
+
+namespace kt {
+
+TEST_CASE_METHOD(FreshNetns, "doctor names ownerless elements and missing backends elements, with their fixes",
+                 "[cli][doctor][inspect]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    const auto published = warren_nft({"publish", "--counters", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80"});
+    REQUIRE(published.exit_code == 0);
+    nft({"add", "element", "ip", "warren", "ports", "{ tcp . 9100 : 10.99.0.9 . 80 }"});
+    nft({"delete", "element", "ip", "warren", "backends", "{ 10.0.0.2 . tcp . 80 }"});
+    const auto before = ruleset();
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 1);
+    const auto ownerless =
+        report.matching("WARN", {"host port tcp . 9100 of table ip warren leads to 10.99.0.9:80 but names no task"});
+    REQUIRE(ownerless.size() == 1);
+    CHECK(report.count("FAIL", {"set ip warren backends lacks 10.0.0.2:80/tcp",
+                                "; fix: publish any task's ports again (the same ports are enough): the change adds it"}) == 1);
+    CHECK(ruleset() == before);  // diagnosed, not repaired
+
+    // Both fixes as printed: the command after "if no program of yours added it: ", and a publish.
+    const auto text = ownerless.front();
+    const auto command = text.substr(text.find("added it: ") + 10);
+    std::istringstream words(command);
+    std::vector<std::string> argv;
+    for (std::string word; words >> word;)
+        argv.push_back(word);
+    check_output(Command{argv, {}, nullptr, {}});
+    publish_and_expect_no_failure();
+    report = doctor();
+    CHECK(report.count("WARN", {"names no task"}) == 0);
+}
+
+TEST_CASE_METHOD(FreshNetns, "doctor --json prints the checks as one JSON object, each fix apart", "[cli][doctor]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    publish("web-1", "10.0.0.2", {"8080:80"});
+    nft({"flush", "chain", "ip", "warren", "forward"});
+    const auto result = warren_nft({"doctor", "--json"});
+    INFO(result.out);
+    CHECK(result.exit_code == 1);
+    const auto report = nlohmann::json::parse(result.out);
+    CHECK(report.at("failed") == true);
+    std::size_t flushed = 0;
+    for (const auto& check : report.at("checks")) {
+        const auto level = check.at("level").get<std::string>();
+        CHECK((level == "OK" || level == "WARN" || level == "FAIL"));
+        if (level != "OK")
+            CHECK_FALSE(check.value("fix", "").empty());
+        if (level == "FAIL" && check.at("text").get<std::string>().starts_with("chain ip warren forward lacks its fixed rules"))
+            ++flushed;
+    }
+    CHECK(flushed == 1);
+}
+
+}  // namespace kt

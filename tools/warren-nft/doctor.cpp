@@ -124,15 +124,17 @@ std::string nf_tables_fix(const nft::Error& error)
 
 }  // namespace
 
-int run_doctor(std::ostream& out)
+int run_doctor(std::ostream& out, bool json)
 {
-    Report report(out);
+    Report report(out, json);
 
     std::string ruleset_error;
     const auto ruleset = read_ruleset(ruleset_error);
     if (!ruleset)
         report.warn("cannot read the ruleset (" + ruleset_error +
-                    "); the checks of other tables are skipped; fix: run warren-nft doctor as root, with nft installed");
+                    "); the checks of other tables are skipped; fix: install nft (Debian package nftables) and run "
+                    "warren-nft doctor as root; nft 1.0.6 prints no JSON for a table with flags, such as a dormant "
+                    "one (see the lines of that table)");
 
     // Our own tables, as a publisher sees them: constructing one only probes the kernel, and
     // inspect() reads (HostPortPublisher::inspect()). What it reads is what the conflict check
@@ -209,6 +211,7 @@ int run_doctor(std::ostream& out)
             report, *published, ruleset ? doctor::warren_nat_priorities(*ruleset) : doctor::warren_nat_priorities(json::object()),
             tables, not_read);
     }
+    report.finish();
     return report.failed() ? 1 : 0;
 }
 

@@ -13,6 +13,7 @@ namespace warren::cli {
 // `nft -j list ruleset`, and iptables-legacy's tables from /proc/net/ip_tables_names and
 // `iptables-legacy-save` (doctor_legacy.hpp); the DNAT rules of both are compared with the
 // published ports (doctor_nat.hpp).
-int run_doctor(std::ostream& out);
+// With `json`, the same checks as one JSON object (doctor_report.hpp).
+int run_doctor(std::ostream& out, bool json = false);
 
 }  // namespace warren::cli

@@ -225,6 +225,8 @@ int main(int argc, char* argv[])
     auto* doctor_cmd = app.add_subcommand("doctor",
                                           "Check the host for what published ports need; one line per "
                                           "check (OK, WARN or FAIL), exit status 1 on any FAIL");
+    bool doctor_json = false;
+    doctor_cmd->add_flag("--json", doctor_json, "Print the checks as one JSON object");
 
     auto* watch_cmd = app.add_subcommand("watch",
                                          "Keep every task now in table ip warren published: repair it at "
@@ -265,7 +267,7 @@ int main(int argc, char* argv[])
         if (metrics_cmd->parsed())
             return metrics();
         if (doctor_cmd->parsed())
-            return warren::cli::run_doctor(std::cout);
+            return warren::cli::run_doctor(std::cout, doctor_json);
         if (watch_cmd->parsed())
             return warren::cli::run_watch({.counters = args.counters, .json = args.json}, std::cout);
         return exit_usage;
