@@ -23,6 +23,7 @@
 #include "publisher/flow_cleanup.hpp"
 #include "publisher/publisher_on.hpp"
 #include "publisher/healer.hpp"
+#include "publisher/inspection.hpp"
 #include "publisher/layout.hpp"
 #include "publisher/host_addresses.hpp"
 #include "publisher/listening_sockets.hpp"
@@ -493,6 +494,24 @@ public:
         out.reserve(found.size());
         for (auto& [destination, counters] : found)
             out.push_back(std::move(counters));
+        return out;
+    }
+
+    // A fresh read of each table, not the view: the view adopts only tables it can plan for, and
+    // inspecting must also describe one the publisher refuses.
+    TableInspection inspect()
+    {
+        std::lock_guard lock(mutex_);
+        TableInspection out;
+        out.kernel_features = backend_->features();
+        for (const auto family : layout::families) {
+            recorder_.dump();
+            const auto snapshot = backend_->snapshot(layout::table(family), layout::chain_names(family), layout::element_sets());
+            auto rules = layout::RuleOptions{options_.counters, options_.masquerading, options_.wildcard_on_localhost};
+            // As the view decides it: a table that counts keeps counting (TableView::counting()).
+            rules.counting = rules.counting || layout::counts(snapshot) || !backend_->features().map_lookups;
+            out.families[layout::family_index(family)] = layout::inspect_table(family, snapshot, rules);
+        }
         return out;
     }
 
@@ -1556,6 +1575,8 @@ void HostPortPublisher::remove_table()
 {
     impl_->observed(std::nullopt, [&] { impl_->remove_table(); });
 }
+
+TableInspection HostPortPublisher::inspect() const { return impl_->inspect(); }
 
 const KernelFeatures& HostPortPublisher::kernel_features() const noexcept { return impl_->features(); }
 

@@ -20,11 +20,43 @@ bool counts(const TableSnapshot& snapshot)
 
 namespace {
 
-[[noreturn]] void refuse(const Layout& layout, const std::string& what, const std::string& why)
-{
-    throw Error(errc::kernel_error, what + " " + why + "; remove the table with `nft delete table " + display_name(layout.table) +
-                                        "` and publish again");
-}
+// What repairs whatever a publisher repairs: its next change, which a publish of a task's ports as
+// they are is (a publish that succeeds must carry traffic).
+constexpr const char* repair_fix =
+    "publish any task's ports again (the same ports are enough): the change repairs the table in its own transaction";
+
+// The reasons to refuse a table. Planning stops at the first; inspecting (with `problems`) records
+// every one and throws the first once the table has been gone through.
+class Refusals {
+public:
+    explicit Refusals(std::vector<TableProblem>* problems) : problems_(problems) {}
+
+    void refuse(const Layout& layout, const std::string& what, const std::string& why)
+    {
+        const auto table = display_name(layout.table);
+        add(Error(errc::kernel_error,
+                  what + " " + why + "; remove the table with `nft delete table " + table + "` and publish again"),
+            TableProblemKind::other_layout, what, what + " " + why,
+            "nft delete table " + table + " (which deletes every port published in it), then publish every task's ports again");
+    }
+    void add(Error error, TableProblemKind kind, std::string object, std::string description, std::string fix)
+    {
+        if (!problems_)
+            throw std::move(error);
+        problems_->push_back({kind, Severity::failure, std::move(object), std::move(description), std::move(fix)});
+        if (!first_)
+            first_.emplace(std::move(error));
+    }
+    void throw_first()
+    {
+        if (first_)
+            throw Error(std::move(*first_));
+    }
+
+private:
+    std::vector<TableProblem>* problems_;
+    std::optional<Error> first_;
+};
 
 // Flags that make a set behave otherwise than ours, whatever its type: each refused with its reason.
 struct RefusedFlag {
@@ -70,7 +102,8 @@ std::optional<std::string> type_difference(const SetShape& shape, const SetShape
 // Refuses a set that is not the one `declaration` would create: of another type, or with flags, a
 // timeout or a size limit that would make published ports expire, match ranges or stop fitting.
 // None of that can be changed on an existing set, and deleting it would delete its ports.
-void check_shape(const Layout& layout, const TableSnapshot& snapshot, const Set& declaration, bool ignore_counter)
+void check_shape(Refusals& refusals, const Layout& layout, const TableSnapshot& snapshot, const Set& declaration,
+                 bool ignore_counter)
 {
     const auto found = snapshot.sets.find(declaration.name);
     if (found == snapshot.sets.end())
@@ -78,26 +111,32 @@ void check_shape(const Layout& layout, const TableSnapshot& snapshot, const Set&
     const SetShape& shape = found->second;
     const std::string name = std::string(shape.is_map() ? "map " : "set ") + display_name(layout.table) + " " + declaration.name;
     if (const auto difference = type_difference(shape, declaration.shape(), ignore_counter))
-        refuse(layout, name,
-               "is of another layout (" + *difference + " from warren-nft's): it was made by another program or version");
+        refusals.refuse(
+            layout, name,
+            "is of another layout (" + *difference + " from warren-nft's): it was made by another program or version");
     // A default timeout implies the flag; the kernel reports both, but one is enough to refuse.
     // Flags our declaration has are ours (the policy sets are dynamic or of ranges).
     const std::uint32_t flags = (shape.flags | (shape.timeout ? NFT_SET_TIMEOUT : 0)) & ~declaration.flags;
     if (const std::uint32_t lacking = declaration.flags & ~shape.flags & ~harmless_set_flags)
-        refuse(layout, name,
-               "lacks flags " + hex(lacking) + ", which warren-nft's has: it was made by another program or version");
-    for (const auto& refused : refused_set_flags)
+        refusals.refuse(layout, name,
+                        "lacks flags " + hex(lacking) + ", which warren-nft's has: it was made by another program or version");
+    // Each flag once: those named above are not told again as unknown.
+    std::uint32_t named = 0;
+    for (const auto& refused : refused_set_flags) {
+        named |= refused.flag;
         if (flags & refused.flag)
-            refuse(layout, name, std::string("has flags ") + refused.name + ": " + refused.consequence);
-    if (const std::uint32_t other = flags & ~harmless_set_flags)
-        refuse(layout, name,
-               "has flags " + hex(other) + ", which warren-nft's has not: it was made by another program or version");
+            refusals.refuse(layout, name, std::string("has flags ") + refused.name + ": " + refused.consequence);
+    }
+    if (const std::uint32_t other = flags & ~harmless_set_flags & ~named)
+        refusals.refuse(layout, name,
+                        "has flags " + hex(other) + ", which warren-nft's has not: it was made by another program or version");
     const bool updated = declaration.name == policed_set || declaration.name == bound_policed_set;
     if (shape.size && !(updated && shape.size == policed_set_size) && (declaration.size == 0 || shape.size < declaration.size))
-        refuse(layout, name,
-               "has size " + std::to_string(shape.size) + ": the kernel takes no more than " + std::to_string(shape.size) +
-                   " elements and refuses more with ENFILE (\"Too many open files "
-                   "in system\"), so publishing would fail once it is full");
+        refusals.refuse(layout, name,
+                        "has size " + std::to_string(shape.size) + ": the kernel takes no more than " +
+                            std::to_string(shape.size) +
+                            " elements and refuses more with ENFILE (\"Too many open files "
+                            "in system\"), so publishing would fail once it is full");
 }
 
 // Sets that an earlier layout marked the ports with a policy in, looked up by the jump to the police
@@ -119,15 +158,16 @@ const char* hook_name(std::uint32_t hooknum)
 
 // Refuses a chain whose hook, type or priority is not ours: the kernel fixes them when a chain is
 // created. Its policy is not checked here: a NEWCHAIN sets it again (repair_chain does).
-void check_chain(const Layout& layout, const Chain& found, const Chain& wanted)
+void check_chain(Refusals& refusals, const Layout& layout, const Chain& found, const Chain& wanted)
 {
     std::string difference;
     if (!wanted.hook) {
         if (!found.hook)
             return;
-        refuse(layout, "chain " + display_name(layout.table) + " " + wanted.name,
-               "is a base chain (type " + found.hook->type + " hook " + hook_name(found.hook->hooknum) +
-                   "), where warren-nft's is a regular chain: it was made by another program or version");
+        refusals.refuse(layout, "chain " + display_name(layout.table) + " " + wanted.name,
+                        "is a base chain (type " + found.hook->type + " hook " + hook_name(found.hook->hooknum) +
+                            "), where warren-nft's is a regular chain: it was made by another program or version");
+        return;
     }
     const auto& ours = *wanted.hook;
     if (!found.hook)
@@ -142,8 +182,8 @@ void check_chain(const Layout& layout, const Chain& found, const Chain& wanted)
                      std::to_string(ours.priority);
     else
         return;
-    refuse(layout, "chain " + display_name(layout.table) + " " + wanted.name,
-           "is of another kind (" + difference + "): it was made by another program or version");
+    refusals.refuse(layout, "chain " + display_name(layout.table) + " " + wanted.name,
+                    "is of another kind (" + difference + "): it was made by another program or version");
 }
 
 // The NEWTABLE that wakes a dormant table: one that asks for no flags.
@@ -157,29 +197,35 @@ Table awake_table(const Layout& layout)
 // A table owned by another process (NFT_TABLE_F_OWNER) cannot be changed by us at all: the kernel
 // answers EPERM to whatever we send, which would read as missing privileges. A dormant table is
 // not refused: the transaction wakes it.
-void check_table(const Layout& layout, const TableSnapshot& snapshot)
+void check_table(Refusals& refusals, const Layout& layout, const TableSnapshot& snapshot)
 {
     const auto name = display_name(layout.table);
-    if ((snapshot.table_flags & NFT_TABLE_F_OWNER || snapshot.owner) && !snapshot.owned_by_us)
-        throw Error(errc::kernel_error,
-                    "table " + name + " is owned by another process (netlink port id " +
-                        (snapshot.owner ? std::to_string(*snapshot.owner) : std::string("unknown")) +
-                        "): only that process may change it; the kernel deletes the table when that process closes "
-                        "its netlink socket, so stop it (`ss -f netlink -p` names the process with that port id) "
-                        "or have it delete the table, then publish again");
+    if ((snapshot.table_flags & NFT_TABLE_F_OWNER || snapshot.owner) && !snapshot.owned_by_us) {
+        const auto port = snapshot.owner ? std::to_string(*snapshot.owner) : std::string("unknown");
+        const auto what =
+            "table " + name + " is owned by another process (netlink port id " + port + "): only that process may change it";
+        refusals.add(Error(errc::kernel_error,
+                           what + "; the kernel deletes the table when that process closes "
+                                  "its netlink socket, so stop it (`ss -f netlink -p` names the process with that port id) "
+                                  "or have it delete the table, then publish again"),
+                     TableProblemKind::owned_by_another_process, "table " + name, what,
+                     "stop that process or have it delete the table (the kernel deletes it when the process closes its "
+                     "netlink socket; `ss -f netlink -p` names the process with port id " +
+                         port + "), then publish again");
+    }
     if (const std::uint32_t other = snapshot.table_flags & ~(NFT_TABLE_F_DORMANT | NFT_TABLE_F_OWNER))
-        refuse(layout, "table " + name, "has flags " + hex(other) + ", which warren-nft does not know");
+        refusals.refuse(layout, "table " + name, "has flags " + hex(other) + ", which warren-nft does not know");
 }
 
 // Appends to `out` what makes the chain complete: the chain, with policy accept, and its rules,
 // those also with `rewrite_rules`. Returns whether the snapshot shows it incomplete.
-bool repair_chain(const Layout& layout, Transaction& out, const FixedChain& fixed, const TableSnapshot& snapshot,
-                  bool rewrite_rules)
+bool repair_chain(Refusals& refusals, const Layout& layout, Transaction& out, const FixedChain& fixed,
+                  const TableSnapshot& snapshot, bool rewrite_rules, std::vector<TableProblem>* problems)
 {
     const auto chain = snapshot.chains.find(fixed.chain.name);
     const bool exists = chain != snapshot.chains.end();
     if (exists)
-        check_chain(layout, chain->second, fixed.chain);
+        check_chain(refusals, layout, chain->second, fixed.chain);
     // Policy drop in one of our chains drops every packet of its hook that no rule accepts, the
     // host's own traffic included. The chain is ours, so its NEWCHAIN sets it back to accept.
     const bool wrong_policy = exists && chain->second.hook && !chain->second.hook->policy_accept;
@@ -189,6 +235,23 @@ bool repair_chain(const Layout& layout, Transaction& out, const FixedChain& fixe
         expected.push_back(rule.comment);
     const auto found = snapshot.rule_comments.find(fixed.chain.name);
     const bool complete = exists && found != snapshot.rule_comments.end() && found->second == expected;
+    if (problems) {
+        const auto object = "chain " + display_name(layout.table) + " " + fixed.chain.name;
+        if (!exists)
+            problems->push_back({TableProblemKind::missing_chain, Severity::failure, object,
+                                 object + " is missing, so published ports do not work", repair_fix});
+        else if (!complete)
+            problems->push_back({TableProblemKind::chain_rules, Severity::failure, object,
+                                 object + " lacks its fixed rules or holds others (flushed, or edited by hand), so " +
+                                     "published ports may not work",
+                                 repair_fix});
+        if (wrong_policy)
+            problems->push_back({TableProblemKind::chain_policy_drop, Severity::failure, object,
+                                 object + " has policy drop: it drops every packet of its hook that no rule accepts, the " +
+                                     "host's own traffic included",
+                                 "nft chain " + display_name(layout.table) + " " + fixed.chain.name +
+                                     " '{ policy accept; }', or publish any task's ports again (the same ports are enough)"});
+    }
     if (!complete || rewrite_rules || wrong_policy)
         out.add(fixed.chain);
     if (!complete || rewrite_rules) {
@@ -202,25 +265,37 @@ bool repair_chain(const Layout& layout, Transaction& out, const FixedChain& fixe
 }  // namespace
 
 std::optional<Transaction> ensure_transaction(const Layout& layout, const TableSnapshot& snapshot, bool rewrite_rules,
-                                              const RuleOptions& options)
+                                              const RuleOptions& options, std::vector<TableProblem>* problems)
 {
     const bool counting = options.counting;
-    check_table(layout, snapshot);
+    Refusals refusals(problems);
+    check_table(refusals, layout, snapshot);
     Transaction tx(layout.table);
     const bool dormant = snapshot.table_flags & NFT_TABLE_F_DORMANT;
     bool missing = !snapshot.exists || dormant;
+    const auto table_name = display_name(layout.table);
+    if (problems && snapshot.exists && dormant)
+        problems->push_back(
+            {TableProblemKind::dormant, Severity::failure, "table " + table_name,
+             "table " + table_name + " is dormant (flags dormant): its chains hook nothing, so no " + "published port works",
+             "nft add table " + table_name + " (which wakes it; so does the next warren-nft publish)"});
     tx.add(layout.table);
     auto declarations = policy_declarations(layout);
     declarations.insert(declarations.begin(), {ports_declaration(layout), bound_ports_declaration(layout)});
     for (const auto& declaration : declarations) {
-        check_shape(layout, snapshot, declaration, false);
+        check_shape(refusals, layout, snapshot, declaration, false);
         if (!snapshot.sets.contains(declaration.name)) {
             missing = true;
             tx.add(declaration);
+            if (problems && snapshot.exists) {
+                const auto object = std::string(declaration.is_map() ? "map " : "set ") + table_name + " " + declaration.name;
+                problems->push_back({TableProblemKind::missing_set, Severity::failure, object,
+                                     object + " is missing, so the ports it would hold are not published", repair_fix});
+            }
         }
     }
     // Counting or not, a backends set is ours; its kind decides whether it stays.
-    check_shape(layout, snapshot, backends_declaration(layout, counting), true);
+    check_shape(refusals, layout, snapshot, backends_declaration(layout, counting), true);
     const auto chains = fixed_chains(layout, options);
     // Sets to delete, and the rules that look them up keep them from being deleted: the fixed chains
     // are flushed first, and their rules come back below.
@@ -240,12 +315,25 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
         for (auto& set : deleted)
             tx.remove(std::move(set));
         missing = rewrite_rules = true;
+        if (problems)
+            problems->push_back(
+                {TableProblemKind::backends_set_changes, Severity::note, "set " + table_name + " " + backends_set,
+                 "set " + table_name + " " + backends_set +
+                     (counting ? " does not count: the next change of published ports replaces it by one that does"
+                               : " is of no use to a table that does not count: the next change of published "
+                                 "ports removes it"),
+                 "nothing to do; the next warren-nft publish changes it"});
     }
     if (counting && !counts(snapshot)) {
         // Created empty: the change that this repair goes with adds an element for every destination
         // (TaskIndex sees them all missing from a set that does not count yet).
         tx.add(backends_declaration(layout, true));
         missing = true;
+        if (problems && snapshot.exists && !snapshot.sets.contains(backends_set))
+            problems->push_back({TableProblemKind::backends_set_changes, Severity::note, "set " + table_name + " " + backends_set,
+                                 "table " + table_name + " does not count packets per destination yet: the next change of " +
+                                     "published ports creates its backends set",
+                                 "nothing to do; the next warren-nft publish creates it"});
     }
     // A dormant table's chains hook nothing until the table is woken. The kernel takes the wake only
     // after the base chains the transaction creates (a new base chain after a change of the table's
@@ -253,9 +341,10 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
     // update is EINVAL too): chains that exist are repaired after it.
     Transaction existing(layout.table);
     for (const auto& fixed : chains)
-        missing =
-            repair_chain(layout, snapshot.chains.contains(fixed.chain.name) ? existing : tx, fixed, snapshot, rewrite_rules) ||
-            missing;
+        missing = repair_chain(refusals, layout, snapshot.chains.contains(fixed.chain.name) ? existing : tx, fixed, snapshot,
+                               rewrite_rules, snapshot.exists ? problems : nullptr) ||
+                  missing;
+    refusals.throw_first();
     if (!missing && !rewrite_rules)
         return std::nullopt;
     if (dormant)

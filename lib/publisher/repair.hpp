@@ -7,6 +7,8 @@
 #include "ruleset/backend.hpp"
 #include "ruleset/transaction.hpp"
 
+#include <warren/nft/inspection.hpp>
+
 #include <optional>
 
 namespace warren::nft::layout {
@@ -27,7 +29,10 @@ bool counts(const ruleset::TableSnapshot& snapshot);
 // when the table cannot be adopted: owned by another process, or holding a set or chain that no
 // transaction can make ours (another type; set flags timeout, interval, dynamic or constant; a size
 // limit; a chain of another type, hook or priority).
+// With `problems`, each reason the table is incomplete is also appended there, in the order found
+// (HostPortPublisher::inspect()): the same decisions, told instead of only planned.
 std::optional<ruleset::Transaction> ensure_transaction(const Layout& layout, const ruleset::TableSnapshot& snapshot,
-                                                       bool rewrite_rules, const RuleOptions& options);
+                                                       bool rewrite_rules, const RuleOptions& options,
+                                                       std::vector<TableProblem>* problems = nullptr);
 
 }  // namespace warren::nft::layout

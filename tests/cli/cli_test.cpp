@@ -911,7 +911,9 @@ TEST_CASE_METHOD(FreshNetns, "doctor finds ip_forward=0, a forward drop policy a
     result = cli({"doctor"});
     INFO(result.out << result.err);
     CHECK(result.exit_code == 1);
-    CHECK(doctor_lines(result.out, "FAIL", "table ip warren lacks the base chain(s) output") == 1);
+    CHECK(doctor_lines(
+              result.out, "FAIL",
+              "chain ip warren output is missing, so published ports do not work; fix: publish any task's ports again") == 1);
     CHECK(ruleset() == damaged);  // diagnosed, not silently repaired
     cli_ok({"list"});             // nor by reading
     CHECK(ruleset() == damaged);

@@ -4,7 +4,6 @@
 // (doctor_conflicts.cpp, doctor_nat_nft.cpp) have files of their own.
 #include "doctor.hpp"
 
-#include "doctor_adoption.hpp"
 #include "doctor_legacy.hpp"
 #include "doctor_nat.hpp"
 #include "doctor_report.hpp"
@@ -15,7 +14,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -60,137 +58,99 @@ std::vector<Chain> chains(const json& ruleset)
     return out;
 }
 
-// The chains of table ip warren that hold at least one of warren-nft's fixed rules.
-std::set<std::string> warren_rule_chains(const json& ruleset)
+// "chain ip warren forward has policy drop ...; fix: ...": a problem of one of our tables as one
+// line, with its fix.
+std::string problem_line(const nft::FamilyInspection& table, const nft::TableProblem& problem)
 {
-    std::set<std::string> out;
-    for (const auto* rule : objects(ruleset, "rule"))
-        if (text(*rule, "family") == "ip" && text(*rule, "table") == "warren" &&
-            text(*rule, "comment").starts_with("warren-nft: "))
-            out.insert(text(*rule, "chain"));
-    return out;
+    std::string line = problem.description;
+    if (!table.refusal.empty() &&
+        (problem.kind == nft::TableProblemKind::other_layout || problem.kind == nft::TableProblemKind::owned_by_another_process))
+        line += ", so warren-nft refuses to publish into it";
+    return line + "; fix: " + problem.fix;
 }
 
-bool table_exists(const json& ruleset)
+// Our tables as the library's inspection reports them: one line per problem, with its fix, or one
+// that says the table is complete; whether it counts; and what the next publish changes.
+void check_tables(Report& report, const nft::TableInspection& inspection)
 {
-    for (const auto* table : objects(ruleset, "table"))
-        if (text(*table, "family") == "ip" && text(*table, "name") == "warren")
-            return true;
-    return false;
-}
-
-// Whether table ip warren counts packets and bytes per destination: it holds a set backends declared
-// with a counter, which nft shows as {"set": {..., "stmt": [{"counter": null}]}}. A table that does
-// not count has no backends set (older versions wrote one without a counter).
-bool table_counts(const json& ruleset)
-{
-    for (const auto* set : objects(ruleset, "set")) {
-        if (text(*set, "family") != "ip" || text(*set, "table") != "warren" || text(*set, "name") != "backends")
+    for (const auto& table : inspection.families) {
+        const bool ipv4 = &table == &inspection.families[0];
+        if (!table.exists) {
+            report.ok(ipv4 ? "table ip warren does not exist yet: nothing is published; the first publish creates it"
+                           : "table ip6 warren does not exist: no IPv6 port is published; the first IPv6 publish creates it");
             continue;
-        if (const auto statements = set->find("stmt"); statements != set->end() && statements->is_array())
-            for (const auto& statement : *statements)
-                if (statement.is_object() && statement.contains("counter"))
-                    return true;
-        return false;
+        }
+        bool failed = false;
+        for (const auto& problem : table.problems) {
+            switch (problem.severity) {
+                case nft::Severity::failure:
+                    failed = true;
+                    report.fail(problem_line(table, problem));
+                    break;
+                case nft::Severity::warning: report.warn(problem_line(table, problem)); break;
+                case nft::Severity::note: report.ok(problem.description); break;
+            }
+        }
+        std::set<std::string> tasks;
+        for (const auto& port : table.ports)
+            if (!port.task_id.empty())
+                tasks.insert(port.task_id);
+        if (!failed)
+            report.ok("table " + table.table +
+                      " has its chains, with their rules, and its maps and sets as warren-nft writes them; it publishes " +
+                      std::to_string(table.ports.size()) + " port(s) of " + std::to_string(tasks.size()) + " task(s)");
+        // Information, not a problem: counting is a choice (PublisherOptions::counters), off by default.
+        if (table.counting)
+            report.ok("table " + table.table + " counts packets and bytes per destination (warren-nft list shows them)");
+        else if (!inspection.kernel_features.map_lookups)
+            report.ok("table " + table.table +
+                      " does not count packets and bytes per destination yet; this kernel cannot "
+                      "look ports up in a map alone, so the next change of published ports makes it count");
+        else
+            report.ok("table " + table.table +
+                      " does not count packets and bytes per destination, so warren-nft list shows - "
+                      "for them (off by default; publish with --counters, or PublisherOptions::counters, to turn "
+                      "counting on)");
     }
-    return false;
+}
+
+// "...; fix: ..." for a publisher that cannot be made or cannot read.
+std::string nf_tables_fix(const nft::Error& error)
+{
+    if (error.code() == nft::errc::permission_denied)
+        return "run warren-nft doctor as root, or with CAP_NET_ADMIN";
+    return "load nf_tables (modprobe nf_tables) or use a kernel built with it";
 }
 
 }  // namespace
 
-int run_doctor(std::ostream& out)
+int run_doctor(std::ostream& out, bool json)
 {
-    Report report(out);
+    Report report(out, json);
 
     std::string ruleset_error;
     const auto ruleset = read_ruleset(ruleset_error);
-    const bool have_table = ruleset && table_exists(*ruleset);
-
-    // Table ip warren as nft shows it: the base chains it lacks, and those without their fixed rules
-    // (recognised by their "warren-nft: " comments; `nft flush table ip warren` deletes them).
-    std::string missing, unruled;
-    if (ruleset && have_table) {
-        std::map<std::string, std::string> hooks;
-        for (const auto& chain : chains(*ruleset))
-            if (chain.family == "ip" && chain.table == "warren")
-                hooks[chain.name] = chain.hook;
-        const auto ruled = warren_rule_chains(*ruleset);
-        for (const char* name : {"prerouting", "output", "postrouting", "forward"}) {
-            if (const auto it = hooks.find(name); it == hooks.end() || it->second != name)
-                missing += (missing.empty() ? "" : ", ") + std::string(name);
-            else if (!ruled.contains(name))
-                unruled += (unruled.empty() ? "" : ", ") + std::string(name);
-        }
-    }
-    const bool complete = have_table && missing.empty() && unruled.empty();
-
-    // What a publisher repairs (a dormant table, a chain's policy drop) or refuses to touch. Read also
-    // where the JSON could not be, which may be the table's own doing (see doctor_adoption.hpp).
-    std::vector<doctor::AdoptionProblem> adoption;
-    if (have_table || !ruleset) {
-        std::string listing_error;
-        if (const auto listing = doctor::run_tool("nft", "-t list table ip warren", listing_error))
-            adoption = doctor::adoption_problems(*listing);
-        else if (have_table)
-            report.warn("cannot read table ip warren (" + listing_error + "); its flags and policies are not checked");
-    }
-    const bool refused = std::any_of(adoption.begin(), adoption.end(), [](const auto& p) { return p.refused; });
-
-    // nf_tables: the library's own netlink socket, but only where that certainly changes nothing: when
-    // the table is complete (a publisher may create a missing table or complete a damaged one). What it
-    // reads is what the conflict check compares; nullopt when the published ports are unknown. Nor
-    // where a publisher refuses the table: it would report that as nf_tables failing.
-    std::optional<std::vector<nft::PublishedPort>> published;
-    std::optional<bool> map_lookups;  // KernelFeatures::map_lookups, when the publisher was asked
-    if (ruleset && !have_table)
-        published.emplace();
     if (!ruleset)
-        report.warn("cannot read the ruleset (" + ruleset_error + "); the checks of the ruleset are skipped");
-    if (!refused && (complete || !ruleset)) {
-        try {
-            nft::HostPortPublisher publisher;
-            published = publisher.all_published_ports();
-            map_lookups = publisher.kernel_features().map_lookups;
-            report.ok("nf_tables answers warren-nft over netlink; " + std::to_string(published->size()) + " port(s) published");
-        } catch (const nft::Error& e) {
-            report.fail(std::string("nf_tables cannot be used: ") + e.what());
-        }
-    } else {
-        report.ok(std::string("nf_tables answers (nft lists ") + (ruleset ? "the ruleset)" : "table ip warren)"));
-    }
+        report.warn("cannot read the ruleset (" + ruleset_error +
+                    "); the checks of other tables are skipped; fix: install nft (Debian package nftables) and run "
+                    "warren-nft doctor as root; nft 1.0.6 prints no JSON for a table with flags, such as a dormant "
+                    "one (see the lines of that table)");
 
-    if (ruleset) {
-        const std::string repair =
-            "the next warren-nft publish restores them (publishing a task's ports again as "
-            "they are is enough)";
-        if (!have_table)
-            report.ok("table ip warren does not exist yet: nothing is published; the first publish creates it");
-        else if (complete)
-            report.ok("table ip warren has its chains prerouting, output, postrouting and forward, with their rules");
-        if (!missing.empty())
-            report.fail("table ip warren lacks the base chain(s) " + missing + ", so published ports do not work; " + repair);
-        if (!unruled.empty())
-            report.fail("the chain(s) " + unruled +
-                        " of table ip warren lack their rules (as after nft flush table "
-                        "ip warren), so published ports do not work; " +
-                        repair);
-        // Information, not a problem: counting is a choice (PublisherOptions::counters), off by default.
-        if (have_table) {
-            if (table_counts(*ruleset))
-                report.ok("table ip warren counts packets and bytes per destination (warren-nft list shows them)");
-            else if (map_lookups == false)
-                report.ok(
-                    "table ip warren does not count packets and bytes per destination yet; this kernel cannot "
-                    "look ports up in a map alone, so the next change of published ports makes it count");
-            else
-                report.ok(
-                    "table ip warren does not count packets and bytes per destination, so warren-nft list shows - "
-                    "for them (off by default; publish with --counters, or PublisherOptions::counters, to turn "
-                    "counting on)");
-        }
+    // Our own tables, as a publisher sees them: constructing one only probes the kernel, and
+    // inspect() reads (HostPortPublisher::inspect()). What it reads is what the conflict check
+    // compares; nullopt when the published ports are unknown.
+    std::optional<std::vector<nft::PublishedPort>> published;
+    try {
+        nft::HostPortPublisher publisher;
+        const auto inspection = publisher.inspect();
+        published.emplace();
+        for (const auto& table : inspection.families)
+            published->insert(published->end(), table.ports.begin(), table.ports.end());
+        report.ok("nf_tables answers warren-nft over netlink; " + std::to_string(published->size()) + " port(s) published");
+        check_tables(report, inspection);
+    } catch (const nft::Error& e) {
+        report.fail(std::string("nf_tables cannot be used: ") + e.what() + "; fix: " + nf_tables_fix(e));
     }
-    for (const auto& problem : adoption)
-        report.fail(problem.text);
 
     const auto forward = doctor::read_first_line("/proc/sys/net/ipv4/ip_forward");
     if (forward == "1")
@@ -235,7 +195,7 @@ int run_doctor(std::ostream& out)
     if (!published) {
         report.warn(
             "DNAT rules of other tables are not compared with the published ports, which could not be "
-            "read (see above); run warren-nft doctor again once that is fixed");
+            "read (see above); fix: what the line above says, then run warren-nft doctor again");
     } else {
         std::vector<doctor::NatTable> tables;
         std::vector<std::string> not_read;
@@ -251,6 +211,7 @@ int run_doctor(std::ostream& out)
             report, *published, ruleset ? doctor::warren_nat_priorities(*ruleset) : doctor::warren_nat_priorities(json::object()),
             tables, not_read);
     }
+    report.finish();
     return report.failed() ? 1 : 0;
 }
 

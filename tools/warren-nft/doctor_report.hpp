@@ -5,6 +5,8 @@
 
 #include "printable.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 #include <ostream>
 #include <string>
@@ -16,9 +18,12 @@ namespace warren::cli::doctor {
 // to do about it. A finding quotes what other programs chose (names of tables and chains, rule
 // comments, the output of nft and iptables-legacy-save), so each line is made printable as it is
 // written: no control character or byte outside ASCII reaches the terminal, and a line stays one.
+// With `json`, nothing is printed until finish(), which prints one JSON object:
+// {"checks": [{"level": "OK"|"WARN"|"FAIL", "text": "...", "fix": "..."}], "failed": bool}, where
+// "fix" is the words after the line's "; fix: " (absent on lines without one) and "text" those before.
 class Report {
 public:
-    explicit Report(std::ostream& out) : out_(out) {}
+    explicit Report(std::ostream& out, bool json = false) : out_(out), json_(json) {}
     void ok(const std::string& line) { write("OK: ", line); }
     void warn(const std::string& line) { write("WARN: ", line); }
     void fail(const std::string& line)
@@ -27,15 +32,36 @@ public:
         failed_ = true;
     }
     bool failed() const { return failed_; }
+    void finish()
+    {
+        if (json_)
+            out_ << nlohmann::json{{"checks", checks_}, {"failed", failed_}}.dump(2) << "\n";
+    }
 
 private:
     // Backslashes are kept: a line may hold the library's messages, whose escapes start with one.
     void write(const char* label, const std::string& line)
     {
-        out_ << label << nft::printable(line, nft::Backslash::keep) << "\n";
+        const auto text = nft::printable(line, nft::Backslash::keep);
+        if (!json_) {
+            out_ << label << text << "\n";
+            return;
+        }
+        std::string level(label);
+        level.resize(level.size() - 2);  // "OK: " -> "OK"
+        nlohmann::json check{{"level", level}};
+        if (const auto at = text.find("; fix: "); at != std::string::npos) {
+            check["text"] = text.substr(0, at);
+            check["fix"] = text.substr(at + 7);
+        } else {
+            check["text"] = text;
+        }
+        checks_.push_back(std::move(check));
     }
 
     std::ostream& out_;
+    bool json_;
+    nlohmann::json checks_ = nlohmann::json::array();
     bool failed_ = false;
 };
 

@@ -331,6 +331,7 @@ int main(int argc, char* argv[])
     auto* doctor_cmd = app.add_subcommand("doctor",
                                           "Check the host for what published ports need; one line per "
                                           "check (OK, WARN or FAIL), exit status 1 on any FAIL");
+    doctor_cmd->add_flag("--json", args.json, "Print the checks as one JSON object, and errors as JSON (see docs/cli.md)");
 
     auto* watch_cmd = app.add_subcommand("watch",
                                          "Keep every task now in table ip warren published: repair it at "
@@ -386,7 +387,7 @@ int main(int argc, char* argv[])
         if (metrics_cmd->parsed())
             return metrics();
         if (doctor_cmd->parsed())
-            return warren::cli::run_doctor(std::cout);
+            return warren::cli::run_doctor(std::cout, args.json);
         if (watch_cmd->parsed())
             return warren::cli::run_watch({.counters = args.counters, .json = args.json}, std::cout);
         return exit_usage;

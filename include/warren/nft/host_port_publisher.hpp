@@ -193,6 +193,7 @@ struct PublisherOptions {
 };
 
 struct MetricsSnapshot;
+struct TableInspection;
 
 class WARREN_NFT_EXPORT HostPortPublisher {
 public:
@@ -283,6 +284,14 @@ public:
     void remove_table();
 
     const KernelFeatures& kernel_features() const noexcept;
+
+    // Tables ip warren and ip6 warren as this publisher sees them (inspection.hpp): whether each
+    // exists, is dormant or counts, why the publisher would refuse it, what its next change would
+    // repair and every port it publishes, ownerless elements included, with a one-line fix for each
+    // problem. Each table is read anew, in one snapshot, and judged by the repair planner a change
+    // uses, with this publisher's options. Reads only: changes nothing, not even a missing, damaged
+    // or refused table.
+    TableInspection inspect() const;
 
     // What this publisher has done since it was made (counters and histograms), with the ports the
     // table publishes now (its view, every owner's) and the destination counters (read from the

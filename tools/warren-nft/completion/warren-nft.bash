@@ -30,7 +30,8 @@ _warren_nft()
         unpublish) options="--task --port --json --masquerade --wildcard-on-localhost --help" ;;
         list) options="--task --port --protocol --address -q --quiet --json --help" ;;
         flush) options="-y --yes --json --help" ;;
-        metrics | doctor) options="--help" ;;
+        metrics) options="--help" ;;
+        doctor) options="--json --help" ;;
         watch) options="--counters --json --help" ;;
         *) COMPREPLY=($(compgen -W "$commands --version --help" -- "$cur")); return ;;
     esac
