@@ -234,6 +234,7 @@ TEST_CASE_METHOD(FreshNetns, "flush -y confirms as --yes does", "[cli]")
 
 TEST_CASE_METHOD(FreshNetns, "list filters by task, host port, protocol and address; -q prints task ids", "[cli][list]")
 {
+    sandbox::add_loopback_addresses({"10.9.0.1"});  // a host address of the namespace
     cli_ok({"publish", "--task", "web", "--ip", "10.0.0.2", "--ip", "fd00::2", "-p", "8080:80", "-p", "5353:53/udp"});
     cli_ok({"publish", "--task", "db", "--ip", "10.0.0.3", "-p", "10.9.0.1:5432:5432", "-p", "8081:80"});
 
