@@ -1010,22 +1010,30 @@ private:
         return std::nullopt;
     }
 
+    // The host ports of `wanted` that their tasks do not publish yet (automatic ones, 0, included):
+    // those a publish adds, which the socket and address checks look at. An owner lookup each, not
+    // the tasks' entries, whose policies would be rebuilt as text.
+    std::vector<layout::HostPort> fresh_host_ports(
+        std::span<const std::pair<std::string_view, const std::vector<IndexEntry>*>> wanted) const
+    {
+        std::vector<layout::HostPort> out;
+        for (const auto& [task, entries] : wanted)
+            for (const auto& entry : *entries) {
+                const auto* owner = view_.index().owner(entry.host_port());
+                if (!owner || *owner != task)
+                    out.push_back(entry.host_port());
+            }
+        return out;
+    }
+
     // The host's sockets that the ports of `wanted` the tasks do not publish yet would shadow (all
     // sockets of their protocols and families when one asks for 0, to choose it from the rest);
     // none read when nothing needs them.
     layout::ListeningSockets sockets_for(std::span<const std::pair<std::string_view, const std::vector<IndexEntry>*>> wanted)
     {
-        std::vector<layout::HostPort> fresh;
-        bool automatic = false;
-        for (const auto& [task, entries] : wanted) {
-            const auto current = view_.index().entries(task);
-            for (const auto& entry : *entries) {
-                automatic = automatic || entry.mapping.host_port == 0;
-                if (std::none_of(current.begin(), current.end(),
-                                 [&](const IndexEntry& held) { return held.host_port() == entry.host_port(); }))
-                    fresh.push_back(entry.host_port());
-            }
-        }
+        const auto fresh = fresh_host_ports(wanted);
+        const bool automatic =
+            std::any_of(fresh.begin(), fresh.end(), [](const layout::HostPort& host_port) { return host_port.port == 0; });
         if (fresh.empty() || !(options_.check_listening_sockets || automatic))
             return {};
         return layout::ListeningSockets::read_for(
@@ -1067,17 +1075,10 @@ private:
         if (!options_.check_host_addresses)
             return {};
         std::vector<layout::Address> addresses;
-        for (const auto& [task, entries] : wanted) {
-            const auto current = view_.index().entries(task);
-            for (const auto& entry : *entries) {
-                const auto& address = entry.host_port().address;
-                if (layout::needs_interface_address(address) &&
-                    std::find(addresses.begin(), addresses.end(), address) == addresses.end() &&
-                    std::none_of(current.begin(), current.end(),
-                                 [&](const IndexEntry& held) { return held.host_port() == entry.host_port(); }))
-                    addresses.push_back(address);
-            }
-        }
+        for (const auto& host_port : fresh_host_ports(wanted))
+            if (layout::needs_interface_address(host_port.address) &&
+                std::find(addresses.begin(), addresses.end(), host_port.address) == addresses.end())
+                addresses.push_back(host_port.address);
         if (addresses.empty())
             return {};
         return layout::absent_addresses(addresses, backend_->host_addresses(addresses));
