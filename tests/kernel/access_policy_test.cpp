@@ -230,6 +230,15 @@ std::map<std::string, std::vector<std::string>> policy_elements()
     return out;
 }
 
+// The ports both allow-list tests publish: one with `policy`, one open, and one bound to each
+// family's host address that only the client may reach.
+std::vector<PortMapping> web_ports(const AccessPolicy& policy)
+{
+    return {with(policy, tcp(policed_port, held_port)), tcp(open_port, held_port),
+            with(AccessPolicy{.allow = {Net::client_ip}}, on(Net::host_client_side_ip, tcp(bound_port, held_port))),
+            with(AccessPolicy{.allow = {Net::client_ipv6}}, on(Net::host_client_side_ipv6, tcp(bound_port, held_port)))};
+}
+
 // How many elements of the policy sets mention `port` (their keys hold the protocol and port).
 std::size_t policy_elements_of(std::uint16_t port)
 {
@@ -251,11 +260,7 @@ TEST_CASE_METHOD(FreshNetns, "an allow-list lets its sources connect and drops t
     HoldingListener listener(net.first, held_port);
     const AccessPolicy only_client{.allow = {Net::client_ip, std::string(Net::client_ipv6) + "/128"}};
     HostPortPublisher publisher;
-    publisher.publish_ports(
-        "web", first_addresses,
-        std::vector{with(only_client, tcp(policed_port, held_port)), tcp(open_port, held_port),
-                    with(AccessPolicy{.allow = {Net::client_ip}}, on(Net::host_client_side_ip, tcp(bound_port, held_port))),
-                    with(AccessPolicy{.allow = {Net::client_ipv6}}, on(Net::host_client_side_ipv6, tcp(bound_port, held_port)))});
+    publisher.publish_ports("web", first_addresses, web_ports(only_client));
 
     for (const auto family : {Family::ipv4, Family::ipv6}) {
         const auto a = addresses_of(family);
@@ -586,10 +591,7 @@ TEST_CASE_METHOD(FreshNetns, "a table with the restricted sets is adopted, conve
     add_second_client_addresses(net);
     HoldingListener listener(net.first, held_port);
     const AccessPolicy only_client{.allow = {Net::client_ip, std::string(Net::client_ipv6) + "/128"}, .max_connections = 50};
-    const std::vector ports{
-        with(only_client, tcp(policed_port, held_port)), tcp(open_port, held_port),
-        with(AccessPolicy{.allow = {Net::client_ip}}, on(Net::host_client_side_ip, tcp(bound_port, held_port))),
-        with(AccessPolicy{.allow = {Net::client_ipv6}}, on(Net::host_client_side_ipv6, tcp(bound_port, held_port)))};
+    const auto ports = web_ports(only_client);
     std::vector<PortMapping> expected;
     {
         HostPortPublisher writer;
