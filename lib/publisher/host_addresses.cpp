@@ -35,8 +35,9 @@ Error absent_host_address(std::string_view task_id, const HostPort& port)
     return Error(errc::invalid_argument,
                  "host port " + describe(port) + ": " + address +
                      " is not an address of this host (no interface of the publisher's network namespace has it), so "
-                     "nothing would arrive there; add the address first, or publish anyway with "
-                     "PublisherOptions::check_host_addresses off; nothing was changed for task \"" +
+                     "nothing would arrive there; add the address first, or publish anyway with the check off "
+                     "(PublisherOptions::check_host_addresses, warren-nft publish --skip-address-check); nothing was "
+                     "changed for task \"" +
                      printable(std::string(task_id)) + "\"",
                  EADDRNOTAVAIL, "publish " + describe(port));
 }

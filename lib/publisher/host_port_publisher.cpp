@@ -194,19 +194,44 @@ public:
     {
         wanted_entries(addresses, ports);
         return change(task_id, [&] {
-            for (const auto& entry : view_.index().entries(task_id)) {
-                const auto& given = addresses[layout::family_index(entry.address.family)];
-                if (given && *given != entry.address)
+            const auto entries = view_.index().entries(task_id);
+            const auto families = task_families(entries);
+            for (const auto family : layout::families) {
+                const auto i = layout::family_index(family);
+                const auto held = std::find_if(entries.begin(), entries.end(),
+                                               [&](const IndexEntry& entry) { return entry.address.family == family; });
+                // The task's ports in a family left out would be dropped, and ports on every
+                // address would be published in a family added: the caller gives what the task has.
+                if (held != entries.end() && (!addresses[i] || *addresses[i] != held->address))
                     throw Error(errc::invalid_argument,
-                                "task \"" + std::string(task_id) + "\" publishes to container address " +
-                                    layout::display(entry.address) + ", not " + layout::display(*given) +
+                                "task \"" + printable(std::string(task_id)) + "\" publishes to container address " +
+                                    layout::display(held->address) + ", not " +
+                                    (addresses[i] ? layout::display(*addresses[i]) : std::string("none of its family")) +
                                     "; add ports with the task's own addresses, or publish the task anew with its new ones");
+                if (!families[i] && addresses[i] && std::any_of(families.begin(), families.end(), [](bool has) { return has; }))
+                    throw Error(errc::invalid_argument,
+                                "task \"" + printable(std::string(task_id)) + "\" has no " +
+                                    (family == Family::ip ? "IPv4" : "IPv6") + " container address, and " +
+                                    layout::display(*addresses[i]) +
+                                    " would publish its ports in that family too; publish the task anew with both addresses");
             }
-            auto merged = read_back(task_id);
-            std::erase_if(merged, [&](const PortMapping& held) {
-                return std::any_of(ports.begin(), ports.end(),
-                                   [&](const PortMapping& port) { return same_host_port(held, port); });
-            });
+            std::vector<PortMapping> merged;
+            for (const auto& held : read_back(task_id)) {
+                std::optional<PortMapping> left = held;
+                for (const auto& port : ports) {
+                    if (!left)
+                        break;
+                    // Asked for again with an automatic host port: the one it has is kept
+                    // (choose_host_ports() finds it among the task's entries).
+                    if (port.host_port == 0 && held.protocol == port.protocol && held.container_port == port.container_port &&
+                        held.host_ip == port.host_ip)
+                        left.reset();
+                    else
+                        left = without(*left, port, families);
+                }
+                if (left)
+                    merged.push_back(std::move(*left));
+            }
             merged.insert(merged.end(), ports.begin(), ports.end());
             return Asked{addresses, std::move(merged)};
         });
@@ -215,37 +240,89 @@ public:
     // The task's published ports but those named by `ports`; its last port removed, it has none.
     std::vector<PortMapping> remove(std::string_view task_id, std::span<const PortMapping> ports)
     {
+        for (const auto& port : ports) {
+            validate_host_ip(port.host_ip);
+            if (port.protocol != Protocol::tcp && port.protocol != Protocol::udp && port.protocol != Protocol::sctp)
+                throw Error(errc::invalid_argument, "a port to remove has no protocol of tcp, udp or sctp; nothing was changed");
+            if (port.host_port == 0)
+                throw Error(errc::invalid_argument, "a port to remove names host port 0; name the host port; nothing was changed");
+        }
         return change(task_id, [&] {
             Asked asked;
-            for (const auto& entry : view_.index().entries(task_id))
+            const auto entries = view_.index().entries(task_id);
+            for (const auto& entry : entries)
                 asked.addresses[layout::family_index(entry.address.family)] = entry.address;
-            asked.ports = read_back(task_id);
-            const auto removed = std::erase_if(asked.ports, [&](const PortMapping& held) {
-                return std::any_of(ports.begin(), ports.end(),
-                                   [&](const PortMapping& port) { return same_host_port(held, port); });
-            });
+            const auto families = task_families(entries);
+            bool changed = false;
+            for (const auto& held : read_back(task_id)) {
+                std::optional<PortMapping> left = held;
+                for (const auto& port : ports)
+                    if (left)
+                        left = without(*left, port, families);
+                changed = changed || left != held;
+                if (left)
+                    asked.ports.push_back(std::move(*left));
+            }
             // Like an unpublish of a task without ports: nothing to change, nothing sent.
-            asked.unchanged = removed == 0;
+            asked.unchanged = !changed;
             return asked;
         });
     }
 
-    // Whether `held` (as read_back() gives it) is the host port `named` names: the same protocol and
-    // host port, on the same host address, any of the every-address spellings ("", 0.0.0.0, ::)
-    // naming a port on every address.
-    static bool same_host_port(const PortMapping& held, const PortMapping& named)
+    // The families a task's entries are in, by layout::family_index.
+    static std::array<bool, 2> task_families(const std::vector<IndexEntry>& entries)
+    {
+        std::array<bool, 2> out{};
+        for (const auto& entry : entries)
+            out[layout::family_index(entry.address.family)] = true;
+        return out;
+    }
+
+    // The families a host address of a PortMapping covers when it names every address: "" those of
+    // the task, 0.0.0.0 IPv4, :: IPv6; nullopt for one address.
+    static std::optional<std::array<bool, 2>> every_address_families(const std::string& host_ip, const std::array<bool, 2>& task)
+    {
+        if (host_ip.empty())
+            return task;
+        const auto address = layout::parse_address(host_ip);
+        if (!address || !address->unspecified())
+            return std::nullopt;
+        std::array<bool, 2> out{};
+        out[layout::family_index(address->family)] = true;
+        return out;
+    }
+
+    // What is left of `held` (as read_back() gives it) once the host port `named` is taken out:
+    // nothing when `named` names all of it; `held` when it names another host port (protocol, host
+    // port, host address); for a port on every address of both families that `named` names in one
+    // family only (0.0.0.0 or ::), the other family's part, with that family's allowed sources.
+    static std::optional<PortMapping> without(const PortMapping& held, const PortMapping& named, const std::array<bool, 2>& task)
     {
         if (held.protocol != named.protocol || held.host_port != named.host_port)
-            return false;
-        const auto address = [](const std::string& text) -> std::optional<layout::Address> {
-            if (text.empty())
-                return std::nullopt;
-            auto parsed = layout::parse_address(text);
-            if (parsed && parsed->unspecified())
-                return std::nullopt;
-            return parsed;
-        };
-        return address(held.host_ip) == address(named.host_ip);
+            return held;
+        const auto held_on = every_address_families(held.host_ip, task);
+        const auto named_on = every_address_families(named.host_ip, task);
+        if (!held_on || !named_on) {
+            const auto held_address = layout::parse_address(held.host_ip);
+            const auto named_address = layout::parse_address(named.host_ip);
+            const bool same = !held_on && !named_on && held_address && named_address && *held_address == *named_address;
+            return same ? std::nullopt : std::optional(held);
+        }
+        std::array<bool, 2> left{};
+        for (std::size_t i = 0; i < left.size(); ++i)
+            left[i] = (*held_on)[i] && !(*named_on)[i];
+        if (left == *held_on)
+            return held;  // `named` takes none of it
+        if (!left[0] && !left[1])
+            return std::nullopt;
+        const auto family = left[layout::family_index(Family::ip)] ? Family::ip : Family::ip6;
+        auto part = held;
+        part.host_ip = layout::to_string(layout::any_address(family));
+        std::erase_if(part.access.allow, [&](const std::string& cidr) {
+            const auto address = layout::parse_address(cidr.substr(0, cidr.find('/')));
+            return address && address->family != family;
+        });
+        return part;
     }
 
     // The task's addresses and every port it is to publish, asked for under the lock at each attempt.

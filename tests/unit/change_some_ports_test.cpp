@@ -114,3 +114,77 @@ TEST_CASE("a port another writer adds meanwhile is kept by add_ports and remove_
     CHECK(publisher.published_ports("task-a") ==
           std::vector{test::port(8080, 80), test::port(9000, 90), test::port(9001, 91), test::port(9002, 92)});
 }
+
+TEST_CASE("add_ports takes the task's families as they are: none dropped, none added", "[publisher][change][dual-stack]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    const ContainerAddresses dual{"10.88.0.5", "fd00::5"};
+    publisher.publish_ports("task-dual", dual, std::vector{test::port(8080, 80)});
+    publisher.publish_ports("task-v4", container, std::vector{test::port(9090, 90)});
+    const auto state = fake.state();
+
+    // Its IPv6 address left out, the dual-stack task would lose the IPv6 half of 8080.
+    const auto dropped = error_of([&] { publisher.add_ports("task-dual", container, std::vector{test::port(9000, 90)}); });
+    CHECK(dropped.code() == errc::invalid_argument);
+    CHECK_THAT(dropped.what(), Catch::Contains("fd00::5") && Catch::Contains("none of its family"));
+    // An IPv6 address given to an IPv4 task would publish its every-address ports in IPv6 too.
+    const auto added = error_of([&] { publisher.add_ports("task-v4", dual, std::vector{test::port(9001, 91)}); });
+    CHECK(added.code() == errc::invalid_argument);
+    CHECK_THAT(added.what(), Catch::Contains("no IPv6 container address"));
+    CHECK(fake.state() == state);
+}
+
+TEST_CASE("0.0.0.0 and :: name one family's half of a port on every address of both", "[publisher][change][dual-stack]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    const ContainerAddresses dual{"10.88.0.5", "fd00::5"};
+    auto both = test::port(8080, 80);
+    both.access.allow = {"10.0.0.0/8", "fd00::/8"};
+    publisher.publish_ports("task-a", dual, std::vector{both});
+
+    // Replacing the IPv4 half keeps the IPv6 one, with its own sources only.
+    const auto all = publisher.add_ports("task-a", dual, std::vector{test::on("0.0.0.0", test::port(8080, 81))});
+    auto ipv6_half = test::on("::", test::port(8080, 80));
+    ipv6_half.access.allow = {"fd00::/8"};
+    CHECK_THAT(all, Catch::UnorderedEquals(std::vector{test::on("0.0.0.0", test::port(8080, 81)), ipv6_half}));
+    CHECK_THAT(publisher.published_ports("task-a"), Catch::UnorderedEquals(all));
+
+    // :: removes the IPv6 half only; the task then publishes in IPv4 alone, where its port on every
+    // address reads back as "".
+    CHECK(publisher.remove_ports("task-a", std::vector{test::on("::", test::port(8080, 0))}) ==
+          std::vector{test::port(8080, 81)});
+    // On an IPv4 task, :: names nothing.
+    publisher.publish_ports("task-v4", container, std::vector{test::port(9090, 90)});
+    const auto commits = fake.committed().size();
+    CHECK(publisher.remove_ports("task-v4", std::vector{test::on("::", test::port(9090, 0))}) ==
+          std::vector{test::port(9090, 90)});
+    CHECK(fake.committed().size() == commits);
+}
+
+TEST_CASE("remove_ports refuses what names no host port, changing nothing", "[publisher][change]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ports("task-a", container, std::vector{test::port(8080, 80), test::port(8081, 81)});
+    const auto state = fake.state();
+    auto no_protocol = test::port(8080, 0);
+    no_protocol.protocol = static_cast<Protocol>(99);
+    for (const auto& bad : {test::on("10.0.0.1x", test::port(8080, 0)), no_protocol, test::port(0, 80)}) {
+        INFO(bad.host_ip << " " << bad.host_port);
+        CHECK(error_of([&] { publisher.remove_ports("task-a", std::vector{test::port(8081, 0), bad}); }).code() ==
+              errc::invalid_argument);
+    }
+    CHECK(fake.state() == state);
+}
+
+TEST_CASE("add_ports asked again for an automatic host port keeps the one the task has", "[publisher][change]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    const auto first = publisher.add_ports("task-a", container, std::vector{test::port(0, 80)});
+    REQUIRE(first.size() == 1);
+    CHECK(first.front().host_port != 0);
+    CHECK(publisher.add_ports("task-a", container, std::vector{test::port(0, 80)}) == first);
+}

@@ -240,14 +240,19 @@ public:
     // `ports` with the protocol, host port and host address of a published port of the task
     // replaces it, the task's other ports stay as they are. The task's ports are read again at each
     // attempt of the transaction, so a change another writer commits meanwhile is kept, never
-    // undone. `container` must hold the addresses the task publishes to (invalid_argument names the
-    // one that differs). Checks and returns as publish_ports() does: every port of the task.
+    // undone. `container` must hold the addresses the task publishes to, one per family it
+    // publishes in and none of another (invalid_argument names the one that differs or is missing).
+    // A port on 0.0.0.0 or :: replaces only that family's half of a port the task publishes on every
+    // address of both families. Checks and returns as publish_ports() does: every port of the task;
+    // a port asked for again with host port 0 keeps the host port it has.
     std::vector<PortMapping> add_ports(std::string_view task_id, const ContainerAddresses& container,
                                        std::span<const PortMapping> ports);
-    // Removes the task's ports that `ports` names by protocol, host port and host address (empty,
-    // 0.0.0.0 or :: name a port on every address; the container port is not looked at), in one
-    // transaction, read as add_ports() reads them; the others stay. Names the task does not publish
-    // are not an error. Returns the ports the task still publishes.
+    // Removes the task's ports that `ports` names by protocol, host port and host address (empty
+    // names a port on every address, in each family the task publishes in; 0.0.0.0 or :: that
+    // family's part of it only; the container port is not looked at), in one transaction, read as
+    // add_ports() reads them; the others stay. Names the task does not publish are not an error; a
+    // bad host address, protocol or host port 0 is invalid_argument, before anything is read or
+    // sent. Returns the ports the task still publishes.
     std::vector<PortMapping> remove_ports(std::string_view task_id, std::span<const PortMapping> ports);
     // Removes every port of the task in one transaction. Unknown tasks are not an error, and send
     // nothing.
