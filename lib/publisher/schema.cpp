@@ -262,14 +262,18 @@ Rule unpoliced_rule(const Layout& layout, bool bound)
 }
 
 // The police chain: ports without a policy out first, then a rule per prefix length allowed
-// elements have, longest first, then drop.
+// elements have, longest first, then drop. The drop loads the destination port too: a packet whose
+// transport header is too short to have one (a protocol without ports, say) breaks off every rule
+// of the chain, the first one included, and must go back to the nat chain, not be dropped. A
+// policed port is never 0, so `th dport != 0` holds for every packet that gets that far otherwise.
 FixedChain police_chain_of(const Layout& layout, bool bound)
 {
     const std::string name = bound ? bound_police_chain : police_chain;
     FixedChain chain{Chain{name, std::nullopt}, {unpoliced_rule(layout, bound)}};
     for (const auto prefix : allowed_prefixes(layout))
         chain.rules.push_back(police_rule(layout, bound, prefix));
-    chain.rules.push_back(Rule{name, {expr::Drop{}}, "warren-nft: drop the rest"});
+    chain.rules.push_back(
+        Rule{name, {destination_port(Reg::r1), expr::Cmp{NFT_CMP_NEQ, Reg::r1, Bytes(2, 0)}, expr::Drop{}}, "warren-nft: drop the rest"});
     return chain;
 }
 

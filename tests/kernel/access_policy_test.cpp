@@ -7,6 +7,7 @@
 #include "dual_stack_support.hpp"
 #include "socket_address.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -650,4 +651,48 @@ TEST_CASE_METHOD(FreshNetns, "a table with the restricted sets is adopted, conve
         INFO("the table converted");
         check_traffic();
     }
+}
+
+namespace {
+
+// Sends `payload` from `from` to `to` as an IPv4 packet of a protocol without ports (253, for
+// experiments) and says whether a raw socket of this (the host's) namespace received it.
+bool portless_packet_arrives(const Netns& from, const char* to, const std::string& payload)
+{
+    constexpr int protocol = 253;
+    const int receiver = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    REQUIRE(receiver >= 0);
+    const int sender = from.run([] { return socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, protocol); });
+    REQUIRE(sender >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    REQUIRE(inet_pton(AF_INET, to, &address.sin_addr) == 1);
+    REQUIRE(sendto(sender, payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&address), sizeof address) ==
+            static_cast<ssize_t>(payload.size()));
+    pollfd waiting{receiver, POLLIN, 0};
+    bool arrived = false;
+    if (poll(&waiting, 1, 1000) == 1) {
+        char packet[256];
+        const auto length = recv(receiver, packet, sizeof packet, 0);
+        // A raw socket receives the IP header too: the payload ends the packet.
+        arrived = length >= static_cast<ssize_t>(payload.size()) &&
+                  std::string(packet + length - payload.size(), payload.size()) == payload;
+    }
+    close(sender);
+    close(receiver);
+    return arrived;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns, "packets too short to have a port pass the police chain untouched", "[policy][traffic]")
+{
+    const Topology net;
+    HostPortPublisher publisher;
+    publisher.publish_ports("web", Topology::container_ip,
+                            std::vector{with(AccessPolicy{.allow = {Topology::client_ip}}, tcp(18080, 8080)), tcp(18081, 8080)});
+    // A new connection to a local address jumps to the police chain, whose rules read the
+    // destination port: with two bytes of transport header there is none to read.
+    CHECK(portless_packet_arrives(net.client, Topology::host_client_side_ip, "ab"));
+    CHECK(portless_packet_arrives(net.client, Topology::host_client_side_ip, "longer than a port"));
 }
