@@ -245,7 +245,8 @@ public:
             if (port.protocol != Protocol::tcp && port.protocol != Protocol::udp && port.protocol != Protocol::sctp)
                 throw Error(errc::invalid_argument, "a port to remove has no protocol of tcp, udp or sctp; nothing was changed");
             if (port.host_port == 0)
-                throw Error(errc::invalid_argument, "a port to remove names host port 0; name the host port; nothing was changed");
+                throw Error(errc::invalid_argument,
+                            "a port to remove names host port 0; name the host port; nothing was changed");
         }
         return change(task_id, [&] {
             Asked asked;

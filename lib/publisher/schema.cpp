@@ -272,8 +272,9 @@ FixedChain police_chain_of(const Layout& layout, bool bound)
     FixedChain chain{Chain{name, std::nullopt}, {unpoliced_rule(layout, bound)}};
     for (const auto prefix : allowed_prefixes(layout))
         chain.rules.push_back(police_rule(layout, bound, prefix));
-    chain.rules.push_back(
-        Rule{name, {destination_port(Reg::r1), expr::Cmp{NFT_CMP_NEQ, Reg::r1, Bytes(2, 0)}, expr::Drop{}}, "warren-nft: drop the rest"});
+    chain.rules.push_back(Rule{name,
+                               {destination_port(Reg::r1), expr::Cmp{NFT_CMP_NEQ, Reg::r1, Bytes(2, 0)}, expr::Drop{}},
+                               "warren-nft: drop the rest"});
     return chain;
 }
 

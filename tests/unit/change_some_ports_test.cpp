@@ -173,8 +173,9 @@ TEST_CASE("remove_ports refuses what names no host port, changing nothing", "[pu
     no_protocol.protocol = static_cast<Protocol>(99);
     for (const auto& bad : {test::on("10.0.0.1x", test::port(8080, 0)), no_protocol, test::port(0, 80)}) {
         INFO(bad.host_ip << " " << bad.host_port);
-        CHECK(error_of([&] { publisher.remove_ports("task-a", std::vector{test::port(8081, 0), bad}); }).code() ==
-              errc::invalid_argument);
+        CHECK(error_of([&] {
+                  publisher.remove_ports("task-a", std::vector{test::port(8081, 0), bad});
+              }).code() == errc::invalid_argument);
     }
     CHECK(fake.state() == state);
 }
