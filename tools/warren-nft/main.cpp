@@ -112,7 +112,7 @@ int publish(const Arguments& args)
     }
     check_argument("-p", [&] { nft::validate_ports(ports); });
     // Without --counters a table that counts keeps counting: the flag only ever turns counting on.
-    const warren::cli::Warnings warnings;
+    const warren::cli::Warnings warnings(args.json);
     std::vector<nft::PortMapping> published;
     {
         nft::HostPortPublisher publisher(changing_publisher(args, warnings));
@@ -132,7 +132,7 @@ int unpublish(const Arguments& args)
     for (const auto& value : args.remove)
         for (auto& mapping : warren::cli::parse_host_port_spec(value))
             named.push_back(std::move(mapping));
-    const warren::cli::Warnings warnings;
+    const warren::cli::Warnings warnings(args.json);
     std::vector<nft::PortMapping> left;
     {
         nft::HostPortPublisher publisher(changing_publisher(args, warnings));
