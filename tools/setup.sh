@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 shift || true
 
-packages=(g++ clang libclang-rt-dev clang-format dpkg-dev meson ninja-build pkg-config python3 libmnl-dev libnftnl-dev libboost-dev catch2 nlohmann-json3-dev libcli11-dev nftables iproute2 util-linux iptables libnftables-dev gnuplot-nox conntrack python3-prometheus-client)
+packages=(g++ clang libclang-rt-dev clang-format dpkg-dev meson ninja-build pkg-config python3 libmnl-dev libnftnl-dev libboost-dev catch2 nlohmann-json3-dev libcli11-dev nftables iproute2 util-linux iptables libnftables-dev gnuplot-nox conntrack python3-prometheus-client zsh)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The options each command takes, as `warren-nft COMMAND --help` lists them, are those docs/cli.md's
-// synopsis, the man page's SYNOPSIS and the bash completion name: none missing, none extra.
+// synopsis, the man page's SYNOPSIS and the bash completion name: none missing, none extra. Both
+// completions are run by their shells and must offer commands, options and fixed values.
 #include "cli_support.hpp"
 #include "process.hpp"
 
@@ -199,6 +200,60 @@ TEST_CASE("the bash completion offers commands, their options and fixed values",
     CHECK(completed("warren-nft publish --masquerade w") == "when-needed\n");
     CHECK(completed("warren-nft list --protocol ") == "tcp udp sctp\n");
     CHECK(completed("warren-nft publish --task ") == "\n");  // a task id is anything
+}
+
+namespace {
+
+// What zsh's completion system offers for the command line `line` (the cursor at its end) with
+// tools/warren-nft/completion first in $fpath, sorted: tests/cli/zsh_complete.zsh types it into an
+// interactive zsh on a pseudo-terminal and records each match.
+std::set<std::string> zsh_completed(const std::string& line)
+{
+    const std::string root = std::getenv("WARREN_NFT_SOURCE");
+    sandbox::Command cmd;
+    cmd.argv = {"zsh", "-f", root + "/tests/cli/zsh_complete.zsh", root + "/tools/warren-nft/completion", line};
+    const auto result = sandbox::run(cmd);
+    INFO(result.describe(cmd.argv));
+    REQUIRE(result.exit_code == 0);
+    std::set<std::string> matches;
+    std::istringstream lines(result.out);
+    for (std::string match; std::getline(lines, match);)
+        matches.insert(match);
+    return matches;
+}
+
+bool zsh_installed()
+{
+    sandbox::Command cmd;
+    cmd.argv = {"sh", "-c", "command -v zsh"};
+    return sandbox::run(cmd).exit_code == 0;
+}
+
+}  // namespace
+
+TEST_CASE("the zsh completion offers commands, their options and fixed values", "[cli][docs]")
+{
+    REQUIRE(std::getenv("WARREN_NFT_SOURCE") != nullptr);
+    if (!zsh_installed()) {
+        WARN(
+            "SKIPPED: zsh is not installed (Debian package zsh; tools/setup.sh installs it): "
+            "tools/warren-nft/completion/_warren-nft is not run");
+        return;
+    }
+    using Set = std::set<std::string>;
+    CHECK(zsh_completed("warren-nft ") == Set(commands.begin(), commands.end()));
+    CHECK(zsh_completed("warren-nft pu") == Set{"publish"});
+    CHECK(zsh_completed("warren-nft list --pro") == Set{"--protocol"});
+    CHECK(zsh_completed("warren-nft publish --masquerade w") == Set{"when-needed"});
+    CHECK(zsh_completed("warren-nft list --protocol ") == Set{"tcp", "udp", "sctp"});
+    // Every option --help lists, by every name, and none it does not (--help too; -h is its short
+    // name, which the completion leaves out).
+    for (const auto& command : commands) {
+        INFO(command);
+        auto help = help_options(command);
+        help.insert("--help");
+        CHECK(zsh_completed("warren-nft " + command + " -") == help);
+    }
 }
 
 }  // namespace kt

@@ -4,6 +4,7 @@
 #include "access_spec.hpp"
 #include "doctor.hpp"
 #include "error_output.hpp"
+#include "failure_messages.hpp"
 #include "list_filter.hpp"
 #include "list_output.hpp"
 #include "printable.hpp"
@@ -19,8 +20,6 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -113,7 +112,7 @@ int publish(const Arguments& args)
     }
     check_argument("-p", [&] { nft::validate_ports(ports); });
     // Without --counters a table that counts keeps counting: the flag only ever turns counting on.
-    const warren::cli::Warnings warnings;
+    const warren::cli::Warnings warnings(args.json);
     std::vector<nft::PortMapping> published;
     {
         nft::HostPortPublisher publisher(changing_publisher(args, warnings));
@@ -133,7 +132,7 @@ int unpublish(const Arguments& args)
     for (const auto& value : args.remove)
         for (auto& mapping : warren::cli::parse_host_port_spec(value))
             named.push_back(std::move(mapping));
-    const warren::cli::Warnings warnings;
+    const warren::cli::Warnings warnings(args.json);
     std::vector<nft::PortMapping> left;
     {
         nft::HostPortPublisher publisher(changing_publisher(args, warnings));
@@ -184,15 +183,6 @@ int flush(const Arguments& args)
     nft::HostPortPublisher publisher;
     publisher.remove_table();
     return exit_ok;
-}
-
-// What the library's permission error means for an operator: the capability it lacks, and where.
-std::string without_permission(std::string_view command, const nft::Error& e)
-{
-    return std::string(command) +
-           " needs CAP_NET_ADMIN in this network namespace (run it as root, or with ip netns exec or nsenter in the "
-           "namespace to change); the kernel answered " +
-           std::string(std::strerror(e.kernel_errno() != 0 ? e.kernel_errno() : EPERM)) + ": permission denied";
 }
 
 // Whether the command line asks for JSON: read before CLI11 parses it, so that a command line it
@@ -395,9 +385,8 @@ int main(int argc, char* argv[])
         return usage_error(e.what());
     } catch (const nft::Error& e) {
         const auto condition = static_cast<nft::errc>(e.code().value());
-        const std::string message =
-            condition == nft::errc::permission_denied ? without_permission(command->get_name(), e) : e.what();
-        warren::cli::report_error(std::cerr, json, warren::cli::error_code_name(condition), message);
+        warren::cli::report_error(std::cerr, json, warren::cli::error_code_name(condition),
+                                  warren::cli::operator_message(command->get_name(), e));
         return condition == nft::errc::invalid_argument ? exit_usage : exit_failed;
     } catch (const std::exception& e) {
         warren::cli::report_error(std::cerr, json, warren::cli::other_code, e.what());

@@ -3,20 +3,26 @@
 
 #include "printable.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <iostream>
 
 namespace warren::cli {
 namespace {
 
 // The library's messages are one printable line already; made sure of here.
-void write(std::string_view message)
+void write(std::string_view message, bool json)
 {
-    std::cerr << "warren-nft: " + nft::printable(message, nft::Backslash::keep) + "\n" << std::flush;
+    const auto line = nft::printable(message, nft::Backslash::keep);
+    if (json)
+        std::cerr << nlohmann::ordered_json{{"warning", {{"message", line}}}}.dump() + "\n" << std::flush;
+    else
+        std::cerr << "warren-nft: " + line + "\n" << std::flush;
 }
 
 }  // namespace
 
-Warnings::Warnings() : held_(std::make_shared<Held>()) {}
+Warnings::Warnings(bool json) : held_(std::make_shared<Held>()), json_(json) {}
 
 nft::PublisherOptions::Logger Warnings::held() const
 {
@@ -32,14 +38,14 @@ void Warnings::print() const
 {
     const std::lock_guard lock(held_->mutex);
     for (const auto& line : held_->lines)
-        write(line);
+        write(line, json_);
 }
 
-nft::PublisherOptions::Logger Warnings::immediate()
+nft::PublisherOptions::Logger Warnings::immediate(bool json)
 {
-    return [](nft::LogLevel level, std::string_view message) {
+    return [json](nft::LogLevel level, std::string_view message) {
         if (level >= nft::LogLevel::warning)
-            write(message);
+            write(message, json);
     };
 }
 

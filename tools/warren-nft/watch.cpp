@@ -106,7 +106,7 @@ int run_watch(const WatchOptions& options, std::ostream& out)
             .self_heal = true,
             // Runs on the healing thread with the publisher's lock held: it only formats and writes.
             .on_repair = [&](const nft::RepairReport& report) { writer.line(format_repair(report, options.json)); },
-            .logger = Warnings::immediate()});
+            .logger = Warnings::immediate(options.json)});
         const auto [tasks, ports] = kept(publisher.all_published_ports());
         writer.start(format_watch_start(tasks, ports, options.json));
         signal = wait_for(signals);
