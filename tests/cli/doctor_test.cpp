@@ -818,3 +818,30 @@ TEST_CASE_METHOD(FreshNetns, "doctor warns about a published port over a socket 
 }
 
 }  // namespace kt
+
+namespace kt {
+
+TEST_CASE_METHOD(FreshNetns, "doctor warns about a backends element no published port leads to, and publishing removes it",
+                 "[cli][doctor][inspect]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    const auto published = warren_nft({"publish", "--counters", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80"});
+    REQUIRE(published.exit_code == 0);
+    nft({"add", "element", "ip", "warren", "backends", "{ 10.0.0.9 . tcp . 81 }"});
+    const auto before = ruleset();
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 0);  // a WARN: traffic works
+    CHECK(report.count("WARN", {"set ip warren backends holds 10.0.0.9:81/tcp, where no published port leads",
+                                "; fix: publish any task's ports again (the same ports are enough): the change removes it"}) ==
+          1);
+    CHECK(ruleset() == before);  // diagnosed, not repaired
+
+    publish_and_expect_no_failure();  // the fix as printed
+    report = doctor();
+    INFO(report.out);
+    CHECK(report.count("WARN", {"where no published port leads"}) == 0);
+    CHECK(nft({"list", "set", "ip", "warren", "backends"}).find("10.0.0.9") == std::string::npos);
+}
+
+}  // namespace kt
