@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// `warren-nft doctor`'s checks of iptables-legacy and of DNAT rules in other tables: each against a
+// `warren-nft doctor`'s checks of iptables-legacy, of DNAT rules in other tables, of our tables (as
+// inspect() reports them) and of the host (addresses, hairpin mode, listening sockets): each against a
 // problem prepared in the test's own network namespace, and against real traffic where the doctor
 // claims what the problem does to it and how to fix it (the fix it prints is run as printed).
 #include "netns.hpp"
