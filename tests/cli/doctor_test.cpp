@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// `warren-nft doctor`'s checks of iptables-legacy and of DNAT rules in other tables: each against a
+// `warren-nft doctor`'s checks of iptables-legacy, of DNAT rules in other tables, of our tables (as
+// inspect() reports them) and of the host (addresses, hairpin mode, listening sockets): each against a
 // problem prepared in the test's own network namespace, and against real traffic where the doctor
 // claims what the problem does to it and how to fix it (the fix it prints is run as printed).
 #include "netns.hpp"
@@ -10,6 +11,10 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -671,6 +676,173 @@ TEST_CASE_METHOD(FreshNetns, "doctor --json prints the checks as one JSON object
             ++flushed;
     }
     CHECK(flushed == 1);
+}
+
+}  // namespace kt
+
+namespace kt {
+
+TEST_CASE_METHOD(FreshNetns, "doctor warns about a port published on an address the host no longer has, with the fix that works",
+                 "[cli][doctor]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    sandbox::add_loopback_addresses({"192.0.2.1"});
+    publish("web-1", "10.0.0.2", {"192.0.2.1:8080:80", "9090:90"});
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.count("OK", {"1 port(s) published on one host address: this host has each address"}) == 1);
+
+    check_output({"ip", "addr", "del", "192.0.2.1/32", "dev", "lo"});
+    report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 0);  // a WARN: the address may come back
+    const auto lines = report.matching(
+        "WARN",
+        {"no interface of this host has address 192.0.2.1, so nothing reaches tcp port 8080 (task web-1) published on it"});
+    REQUIRE(lines.size() == 1);
+    CHECK(report.count("WARN", {"9090"}) == 0);
+
+    // The fix as printed, with the interface the address was on.
+    auto fix = command_after(lines[0], "fix: add the address to an interface (");
+    REQUIRE(fix.back() == "IFACE");
+    fix.back() = "lo";
+    check_output(fix);
+    report = doctor();
+    INFO(report.out);
+    CHECK(report.count("WARN", {"no interface of this host has address"}) == 0);
+    CHECK(report.count("OK", {"1 port(s) published on one host address"}) == 1);
+}
+
+TEST_CASE_METHOD(FreshNetns, "doctor warns about a port published with --skip-address-check", "[cli][doctor]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    const std::vector<std::string> args{
+        "publish", "--task", "vip", "--ip", "10.0.0.3", "--skip-address-check", "-p", "198.51.100.7:443:443"};
+    const auto result = warren_nft(args);
+    INFO(result.describe(args));
+    REQUIRE(result.exit_code == 0);
+    const auto report = doctor();
+    INFO(report.out);
+    CHECK(report.count("WARN", {"no interface of this host has address 198.51.100.7", "tcp port 443 (task vip)",
+                                "fix: add the address to an interface (ip addr add 198.51.100.7/32 dev IFACE)"}) == 1);
+    // The same line in --json, its fix apart.
+    const auto json = warren_nft({"doctor", "--json"});
+    INFO(json.out);
+    const auto parsed = nlohmann::json::parse(json.out);  // kept: the loop iterates into it
+    std::size_t found = 0;
+    for (const auto& check : parsed.at("checks"))
+        if (check.at("level") == "WARN" &&
+            check.at("text").get<std::string>().starts_with("no interface of this host has address 198.51.100.7")) {
+            ++found;
+            CHECK(check.at("fix") ==
+                  "add the address to an interface (ip addr add 198.51.100.7/32 dev IFACE), or publish the task again on an "
+                  "address the host has");
+        }
+    CHECK(found == 1);
+}
+
+}  // namespace kt
+
+namespace kt {
+
+TEST_CASE_METHOD(FreshNetns,
+                 "doctor warns about a bridge port without hairpin mode where a published container is, and its fix works",
+                 "[cli][doctor][hairpin]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"ip", "link", "add", "br-doc", "type", "bridge"},
+          {"ip", "addr", "add", "10.77.0.1/24", "dev", "br-doc"},
+          {"ip", "link", "add", "veth-doc", "type", "veth", "peer", "name", "veth-doc-c"},
+          {"ip", "link", "set", "veth-doc", "master", "br-doc"},
+          {"ip", "link", "set", "br-doc", "up"}})
+        check_output(command);
+    publish("web-1", "10.77.0.2", {"8080:80"});
+
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 0);
+    const auto lines = report.matching(
+        "WARN",
+        {"bridge br-doc holds published containers (10.77.0.2 (task web-1)) and its port(s) veth-doc have hairpin mode off"});
+    REQUIRE(lines.size() == 1);
+    const auto fix = fix_command(lines[0]);
+    REQUIRE(fix == std::vector<std::string>{"bridge", "link", "set", "dev", "veth-doc", "hairpin", "on"});
+    check_output(fix);
+    // The kernel's bridge port has hairpin mode now (sysfs may belong to another namespace: ask rtnetlink).
+    const auto link = nlohmann::json::parse(check_output({"bridge", "-j", "-d", "link", "show", "dev", "veth-doc"}));
+    REQUIRE(link.is_array());
+    REQUIRE(link.size() == 1);
+    CHECK(link[0].at("hairpin") == true);
+
+    report = doctor();
+    INFO(report.out);
+    CHECK(report.count("WARN", {"hairpin"}) == 0);
+    CHECK(report.count("OK", {"every port of the 1 bridge(s) holding published containers has hairpin mode on"}) == 1);
+
+    // A task elsewhere: no bridge holds it.
+    const auto args = std::vector<std::string>{"unpublish", "--task", "web-1"};
+    REQUIRE(warren_nft(args).exit_code == 0);
+    publish("db", "10.78.0.2", {"5432:5432"});
+    report = doctor();
+    INFO(report.out);
+    CHECK(report.count("OK", {"no bridge of this host holds a published container's address"}) == 1);
+}
+
+}  // namespace kt
+
+namespace kt {
+
+TEST_CASE_METHOD(FreshNetns, "doctor warns about a published port over a socket the host listens on since", "[cli][doctor]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    publish("web-1", "10.0.0.2", {"18090:80", "18091:80"});
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.count("OK", {"no published port takes the connections of a listening socket of the host"}) == 1);
+
+    // Publishing refuses a port a socket listens on; one that starts listening afterwards is shadowed.
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(18090);
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(fd, 1) == 0);
+    report = doctor();
+    ::close(fd);
+    INFO(report.out);
+    CHECK(report.status == 0);
+    CHECK(report.count("WARN", {"tcp port 18090 (task web-1) is published over the host's tcp socket listening on 0.0.0.0:18090",
+                                "fix: stop the program that listens there"}) == 1);
+    CHECK(report.count("WARN", {"18091"}) == 0);
+}
+
+}  // namespace kt
+
+namespace kt {
+
+TEST_CASE_METHOD(FreshNetns, "doctor warns about a backends element no published port leads to, and publishing removes it",
+                 "[cli][doctor][inspect]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    const auto published = warren_nft({"publish", "--counters", "--task", "web-1", "--ip", "10.0.0.2", "-p", "8080:80"});
+    REQUIRE(published.exit_code == 0);
+    nft({"add", "element", "ip", "warren", "backends", "{ 10.0.0.9 . tcp . 81 }"});
+    const auto before = ruleset();
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 0);  // a WARN: traffic works
+    CHECK(report.count("WARN", {"set ip warren backends holds 10.0.0.9:81/tcp, where no published port leads",
+                                "; fix: publish any task's ports again (the same ports are enough): the change removes it"}) ==
+          1);
+    CHECK(ruleset() == before);  // diagnosed, not repaired
+
+    publish_and_expect_no_failure();  // the fix as printed
+    report = doctor();
+    INFO(report.out);
+    CHECK(report.count("WARN", {"where no published port leads"}) == 0);
+    CHECK(nft({"list", "set", "ip", "warren", "backends"}).find("10.0.0.9") == std::string::npos);
 }
 
 }  // namespace kt

@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// `warren-nft doctor`: the checks of nf_tables, table ip warren, sysctls and modules, and other
-// nftables forward chains; the iptables-legacy check (doctor_legacy.cpp) and the DNAT conflict check
-// (doctor_conflicts.cpp, doctor_nat_nft.cpp) have files of their own.
+// `warren-nft doctor`: the checks of nf_tables, table ip warren, sysctls and modules, and the order of
+// all checks. The checks of what other programs made (the other tables' forward chains, the
+// iptables-legacy check, the DNAT conflict check, host addresses, hairpin mode, listening sockets)
+// are the doctor library (doctor_forward.hpp, doctor_legacy.hpp, doctor_nat.hpp,
+// doctor_addresses.hpp, doctor_hairpin.hpp, doctor_sockets.hpp): pure functions of what was read,
+// unit-tested on fixture files.
 #include "doctor.hpp"
 
+#include "doctor_addresses.hpp"
+#include "doctor_forward.hpp"
+#include "doctor_hairpin.hpp"
 #include "doctor_legacy.hpp"
 #include "doctor_nat.hpp"
 #include "doctor_report.hpp"
 #include "doctor_ruleset.hpp"
+#include "doctor_sockets.hpp"
 
 #include <warren/nft.hpp>
 
@@ -23,9 +30,7 @@ namespace warren::cli {
 
 namespace {
 
-using doctor::objects;
 using doctor::Report;
-using doctor::text;
 using nlohmann::json;
 
 // `nft -j list ruleset`, parsed; nullopt (with the reason in `error`) when it cannot be had.
@@ -34,28 +39,7 @@ std::optional<json> read_ruleset(std::string& error)
     const auto output = doctor::run_tool("nft", "-j list ruleset", error);
     if (!output)
         return std::nullopt;
-    try {
-        return json::parse(*output);
-    } catch (const json::exception& e) {
-        error = std::string(
-                    "nft -j list ruleset printed no valid JSON (nft 1.0.6 does so for a table with flags, "
-                    "such as a dormant one): ") +
-                e.what();
-        return std::nullopt;
-    }
-}
-
-struct Chain {
-    std::string family, table, name, type, hook, policy;
-};
-
-std::vector<Chain> chains(const json& ruleset)
-{
-    std::vector<Chain> out;
-    for (const auto* chain : objects(ruleset, "chain"))
-        out.push_back(Chain{text(*chain, "family"), text(*chain, "table"), text(*chain, "name"), text(*chain, "type"),
-                            text(*chain, "hook"), text(*chain, "policy")});
-    return out;
+    return doctor::parse_ruleset(*output, error);
 }
 
 // "chain ip warren forward has policy drop ...; fix: ...": a problem of one of our tables as one
@@ -114,6 +98,35 @@ void check_tables(Report& report, const nft::TableInspection& inspection)
     }
 }
 
+// What the host does to the published ports: their addresses, the bridges their containers are on,
+// and the host's own sockets on their ports.
+void check_host(Report& report, const std::vector<nft::PublishedPort>& published)
+{
+    std::string address_error;
+    const auto local = doctor::interface_addresses(address_error);
+    if (address_error.empty()) {
+        doctor::check_host_addresses(report, published, local);
+        std::string bridge_error;
+        if (const auto bridges = doctor::read_bridges(local, bridge_error))
+            doctor::check_hairpin(report, published, *bridges);
+        else
+            report.warn("the bridges' ports cannot be read (" + bridge_error +
+                        "), so their hairpin mode is not checked; fix: install iproute2 (it provides bridge)");
+    } else {
+        report.warn("the host's addresses cannot be read (" + address_error +
+                    "), so neither ports published on one address nor the hairpin mode of bridges are checked; fix: "
+                    "run warren-nft doctor as root");
+    }
+    std::string socket_error;
+    const auto sockets = doctor::read_host_sockets(socket_error);
+    if (socket_error.empty())
+        doctor::check_shadowed_sockets(report, published, sockets);
+    else
+        report.warn("the host's sockets cannot be read (" + socket_error +
+                    "), so published ports are not checked against listening sockets; fix: run warren-nft doctor "
+                    "where /proc is mounted");
+}
+
 // "...; fix: ..." for a publisher that cannot be made or cannot read.
 std::string nf_tables_fix(const nft::Error& error)
 {
@@ -148,6 +161,7 @@ int run_doctor(std::ostream& out, bool json)
             published->insert(published->end(), table.ports.begin(), table.ports.end());
         report.ok("nf_tables answers warren-nft over netlink; " + std::to_string(published->size()) + " port(s) published");
         check_tables(report, inspection);
+        check_host(report, *published);
     } catch (const nft::Error& e) {
         report.fail(std::string("nf_tables cannot be used: ") + e.what() + "; fix: " + nf_tables_fix(e));
     }
@@ -173,21 +187,8 @@ int run_doctor(std::ostream& out, bool json)
                     ", so bridged traffic bypasses nftables and a container may not reach a port published by another "
                     "container on the same bridge; fix: sysctl -w net.bridge.bridge-nf-call-iptables=1");
 
-    if (ruleset) {
-        bool found = false;
-        for (const auto& chain : chains(*ruleset)) {
-            if (chain.hook != "forward" || chain.policy != "drop" || (chain.family != "ip" && chain.family != "inet"))
-                continue;
-            if (chain.family == "ip" && chain.table == "warren" && chain.name == "forward")
-                continue;  // ours: a FAIL above
-            found = true;
-            report.warn("chain " + chain.family + " " + chain.table + " " + chain.name +
-                        " (hook forward, policy drop) drops forwarded traffic its own rules do not accept, including "
-                        "traffic to published ports; fix: add 'ct status dnat accept' to it, or set its policy to accept");
-        }
-        if (!found)
-            report.ok("no other forward chain of nftables or iptables-nft has policy drop");
-    }
+    if (ruleset)
+        doctor::check_forward_chains(report, *ruleset);
 
     const auto legacy = doctor::read_iptables_legacy();
     doctor::check_iptables_legacy(report, legacy);

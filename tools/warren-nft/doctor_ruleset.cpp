@@ -23,4 +23,22 @@ std::vector<const json*> objects(const json& ruleset, const char* kind)
     return out;
 }
 
+std::optional<json> parse_ruleset(const std::string& output, std::string& error)
+{
+    try {
+        auto ruleset = json::parse(output);
+        if (!ruleset.is_object()) {
+            error = "nft -j list ruleset printed JSON that is not an object";
+            return std::nullopt;
+        }
+        return ruleset;
+    } catch (const json::exception& e) {
+        error = std::string(
+                    "nft -j list ruleset printed no valid JSON (nft 1.0.6 does so for a table with flags, "
+                    "such as a dormant one): ") +
+                e.what();
+        return std::nullopt;
+    }
+}
+
 }  // namespace warren::cli::doctor

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,5 +16,9 @@ std::string text(const nlohmann::json& object, const char* key);
 // The objects of one kind ("table", "chain", "rule", "set", ...) in the ruleset's "nftables" array,
 // in the order nft printed them; none when the output has no such array.
 std::vector<const nlohmann::json*> objects(const nlohmann::json& ruleset, const char* kind);
+
+// The output of `nft -j list ruleset`, parsed; nullopt (with the reason in `error`) when it is no JSON.
+// The text is untrusted: every reader below checks the type of what it takes from it.
+std::optional<nlohmann::json> parse_ruleset(const std::string& output, std::string& error);
 
 }  // namespace warren::cli::doctor
