@@ -356,6 +356,9 @@ std::optional<Expression> rule_expression(const nftnl_expr* x, std::string_view 
     } else if (name == "fib" && all_set(x, {NFTNL_EXPR_FIB_FLAGS, NFTNL_EXPR_FIB_RESULT, NFTNL_EXPR_FIB_DREG})) {
         return expr::Fib{nftnl_expr_get_u32(x, NFTNL_EXPR_FIB_FLAGS), nftnl_expr_get_u32(x, NFTNL_EXPR_FIB_RESULT),
                          reg_of(x, NFTNL_EXPR_FIB_DREG)};
+    } else if (name == "numgen" && all_set(x, {NFTNL_EXPR_NG_DREG, NFTNL_EXPR_NG_MODULUS, NFTNL_EXPR_NG_TYPE}) &&
+               nftnl_expr_get_u32(x, NFTNL_EXPR_NG_TYPE) == NFT_NG_RANDOM && nftnl_expr_get_u32(x, NFTNL_EXPR_NG_OFFSET) == 0) {
+        return expr::Numgen{nftnl_expr_get_u32(x, NFTNL_EXPR_NG_MODULUS), reg_of(x, NFTNL_EXPR_NG_DREG)};
     } else if (name == "lookup" && all_set(x, {NFTNL_EXPR_LOOKUP_SET, NFTNL_EXPR_LOOKUP_SREG}) &&
                (!nftnl_expr_is_set(x, NFTNL_EXPR_LOOKUP_FLAGS) ||
                 (nftnl_expr_get_u32(x, NFTNL_EXPR_LOOKUP_FLAGS) & ~std::uint32_t{NFT_LOOKUP_F_INV}) == 0)) {

@@ -159,6 +159,13 @@ ExprPtr make_expression(const Expression& expression)
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_FIB_RESULT, e.result);
                 nftnl_expr_set_u32(x.get(), NFTNL_EXPR_FIB_DREG, reg(e.dreg));
                 return x;
+            } else if constexpr (std::is_same_v<T, expr::Numgen>) {
+                auto x = make_expr("numgen");
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NG_DREG, reg(e.dreg));
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NG_MODULUS, e.modulus);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+                nftnl_expr_set_u32(x.get(), NFTNL_EXPR_NG_OFFSET, 0);
+                return x;
             } else if constexpr (std::is_same_v<T, expr::Lookup>) {
                 auto x = make_expr("lookup");
                 nftnl_expr_set_str(x.get(), NFTNL_EXPR_LOOKUP_SET, e.set.c_str());

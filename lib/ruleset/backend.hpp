@@ -60,7 +60,7 @@ inline Rule as_reported(Rule rule)
             [&](auto& e) {
                 using T = std::decay_t<decltype(e)>;
                 if constexpr (std::is_same_v<T, expr::Meta> || std::is_same_v<T, expr::Payload> || std::is_same_v<T, expr::Ct> ||
-                              std::is_same_v<T, expr::Fib>)
+                              std::is_same_v<T, expr::Fib> || std::is_same_v<T, expr::Numgen>)
                     regs(e.dreg);
                 else if constexpr (std::is_same_v<T, expr::MetaSet> || std::is_same_v<T, expr::Cmp>)
                     regs(e.sreg);

@@ -215,6 +215,12 @@ struct Fib {
     Reg dreg;
     friend bool operator==(const Fib&, const Fib&) = default;
 };
+// numgen random mod <modulus>: a number below the modulus, drawn anew for each packet.
+struct Numgen {
+    std::uint32_t modulus;
+    Reg dreg;
+    friend bool operator==(const Numgen&, const Numgen&) = default;
+};
 struct Lookup {
     std::string set;
     std::uint32_t set_id;
@@ -259,9 +265,9 @@ struct Drop {
 }  // namespace expr
 
 // expr::Foreign stands, in a rule read back, for an expression none of the others describes.
-using Expression =
-    std::variant<expr::Meta, expr::MetaSet, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct, expr::Fib, expr::Lookup,
-                 expr::Dnat, expr::Masquerade, expr::Dynset, expr::Jump, expr::Return, expr::Accept, expr::Drop, expr::Foreign>;
+using Expression = std::variant<expr::Meta, expr::MetaSet, expr::Payload, expr::Cmp, expr::Bitwise, expr::Ct, expr::Fib,
+                                expr::Numgen, expr::Lookup, expr::Dnat, expr::Masquerade, expr::Dynset, expr::Jump, expr::Return,
+                                expr::Accept, expr::Drop, expr::Foreign>;
 
 struct Rule {
     std::string chain;

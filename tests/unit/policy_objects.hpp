@@ -54,6 +54,8 @@ std::ostream& print_variant(std::ostream& out, const Variant& expression)
                 out << "ct " << e.key << " > " << e.dreg << " dir " << (e.direction ? int(*e.direction) : -1);
             else if constexpr (std::is_same_v<T, expr::Fib>)
                 out << "fib " << e.flags << " " << e.result << " > " << e.dreg;
+            else if constexpr (std::is_same_v<T, expr::Numgen>)
+                out << "numgen random mod " << e.modulus << " > " << e.dreg;
             else if constexpr (std::is_same_v<T, expr::Lookup>)
                 out << "lookup " << e.set << " id " << e.set_id << " < " << e.sreg << (e.dreg ? " > value" : "")
                     << (e.invert ? " inverted" : "");

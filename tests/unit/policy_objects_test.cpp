@@ -458,3 +458,36 @@ TEST_CASE("the fake loses ct count elements of a dynamic set, and a plain set wi
     update.add(sized).add(Rule{"police", {expr::Meta{NFT_META_L4PROTO, Reg::r1}, expr::Dynset{"sized", 0, Reg::r1}}, ""});
     CHECK(errno_of(fake, update) == EOPNOTSUPP);
 }
+
+TEST_CASE("numgen random reads back as written; other numgen variants as foreign", "[encode][ingress]")
+{
+    // meta l4proto . th dport . numgen random mod 256: the key of a slot of an ingress port.
+    auto key = load_service();
+    key.push_back(expr::Numgen{256, Reg::r32_02});
+    Transaction tx(table(Family::ip));
+    tx.add(Rule{"prerouting", key, "slot"});
+    const auto batch = encoded(tx);
+    REQUIRE(batch.messages().size() == 1);
+    const auto read = netlink::decode_rule(batch.header(batch.messages()[0]), table(Family::ip).name);
+    REQUIRE(read);
+    CHECK(*read == as_reported(Rule{"prerouting", key, "slot"}));
+
+    // numgen inc, and numgen random with an offset: not what the model writes.
+    std::vector<std::uint8_t> buffer(MNL_SOCKET_BUFFER_SIZE);
+    for (const auto& [type, offset] : {std::pair{NFT_NG_INCREMENTAL, 0u}, std::pair{NFT_NG_RANDOM, 1u}}) {
+        auto rule = netlink::checked<netlink::RulePtr>(nftnl_rule_alloc());
+        nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, "policy_test");
+        nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, "prerouting");
+        auto* numgen = nftnl_expr_alloc("numgen");
+        nftnl_expr_set_u32(numgen, NFTNL_EXPR_NG_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(numgen, NFTNL_EXPR_NG_MODULUS, 256);
+        nftnl_expr_set_u32(numgen, NFTNL_EXPR_NG_TYPE, type);
+        nftnl_expr_set_u32(numgen, NFTNL_EXPR_NG_OFFSET, offset);
+        nftnl_rule_add_expr(rule.get(), numgen);
+        auto* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buffer.data()), NFT_MSG_NEWRULE, NFPROTO_IPV4, 0, 1);
+        nftnl_rule_nlmsg_build_payload(nlh, rule.get());
+        const auto foreign = netlink::decode_rule(nlh, "policy_test");
+        REQUIRE(foreign);
+        CHECK(foreign->expressions == std::vector<Expression>{expr::Foreign{"numgen"}});
+    }
+}

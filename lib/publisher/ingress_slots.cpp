@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "publisher/ingress_slots.hpp"
+
+#include <warren/nft/error.hpp>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <string>
+
+namespace warren::nft::ingress {
+
+namespace {
+
+[[noreturn]] void refuse(std::string message) { throw Error(errc::invalid_argument, std::move(message)); }
+
+void check(const std::vector<WeightedBackend>& active)
+{
+    if (active.empty())
+        refuse("an ingress port needs at least one active backend");
+    if (active.size() > slot_count)
+        refuse("an ingress port has at most " + std::to_string(slot_count) + " active backends, not " +
+               std::to_string(active.size()));
+    std::vector<BackendKey> keys;
+    for (const auto& backend : active) {
+        if (backend.weight < 1 || backend.weight > max_weight)
+            refuse("backend " + layout::display(backend.key.address) + " has weight " + std::to_string(backend.weight) +
+                   "; give 1-" + std::to_string(max_weight));
+        keys.push_back(backend.key);
+    }
+    std::sort(keys.begin(), keys.end());
+    const auto twice = std::adjacent_find(keys.begin(), keys.end());
+    if (twice != keys.end())
+        refuse("backend " + layout::display(twice->address) + " port " + std::to_string(twice->port) + " is given twice");
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> slot_shares(const std::vector<WeightedBackend>& active)
+{
+    check(active);
+    // Every backend gets one slot; the rest are shared by weight, largest remainders first.
+    const std::uint64_t spare = slot_count - active.size();
+    const std::uint64_t total = std::accumulate(active.begin(), active.end(), std::uint64_t{0},
+                                                [](std::uint64_t sum, const WeightedBackend& b) { return sum + b.weight; });
+    std::vector<std::uint32_t> shares(active.size());
+    std::vector<std::uint64_t> remainders(active.size());
+    std::uint64_t given = 0;
+    for (std::size_t i = 0; i < active.size(); ++i) {
+        const std::uint64_t exact = spare * active[i].weight;
+        shares[i] = static_cast<std::uint32_t>(1 + exact / total);
+        remainders[i] = exact % total;
+        given += exact / total;
+    }
+    std::vector<std::size_t> order(active.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return remainders[a] != remainders[b] ? remainders[a] > remainders[b] : active[a].key < active[b].key;
+    });
+    for (std::uint64_t i = 0; i < spare - given; ++i)
+        ++shares[order[i]];
+    return shares;
+}
+
+Slots assign_slots(const Slots& current, const std::vector<WeightedBackend>& active)
+{
+    const auto shares = slot_shares(active);
+    std::map<BackendKey, std::uint32_t> wanted;
+    for (std::size_t i = 0; i < active.size(); ++i)
+        wanted[active[i].key] = shares[i];
+
+    Slots slots = current;
+    slots.resize(slot_count);
+    std::vector<std::size_t> freed;
+    for (std::size_t slot = 0; slot < slot_count; ++slot) {
+        auto& backend = slots[slot];
+        const auto found = backend ? wanted.find(*backend) : wanted.end();
+        if (found != wanted.end() && found->second > 0) {
+            --found->second;
+            continue;
+        }
+        backend.reset();
+        freed.push_back(slot);
+    }
+    auto next = freed.begin();
+    for (auto& [key, missing] : wanted)
+        for (; missing > 0; --missing)
+            slots[*next++] = key;
+    return slots;
+}
+
+}  // namespace warren::nft::ingress
