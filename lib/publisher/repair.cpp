@@ -300,14 +300,25 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
     // Sets to delete, and the rules that look them up keep them from being deleted: the fixed chains
     // are flushed first, and their rules come back below.
     std::vector<Set> deleted;
-    if (snapshot.sets.contains(backends_set) && !(counting && counts(snapshot)))
+    const bool backends_replaced = snapshot.sets.contains(backends_set) && !(counting && counts(snapshot));
+    if (backends_replaced)
         // Replaced by a counting one, or dropped: a table without counters has no use for it (older
         // versions wrote one that does not count), and a set's counters are fixed when it is created.
         deleted.push_back(backends_declaration(layout, counts(snapshot)));
     // Their elements go with them: every port they marked has its policed element, which marks it now.
+    bool earlier_policy_layout = false;
     for (const char* name : retired_policy_sets)
-        if (snapshot.sets.contains(name))
+        if (snapshot.sets.contains(name)) {
             deleted.push_back(Set{name, {}, {}});
+            earlier_policy_layout = true;
+        }
+    if (problems && earlier_policy_layout)
+        problems->push_back({TableProblemKind::earlier_layout, Severity::note, "table " + table_name,
+                             "table " + table_name +
+                                 " has the access-policy layout of an earlier version (sets restricted and "
+                                 "bound_restricted), which polices as it should: the next change of published ports "
+                                 "converts it, rules and sets, in one transaction",
+                             "nothing to do; the next warren-nft publish converts it"});
     if (!deleted.empty()) {
         for (const auto& fixed : chains)
             if (snapshot.chains.contains(fixed.chain.name))
@@ -315,15 +326,14 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
         for (auto& set : deleted)
             tx.remove(std::move(set));
         missing = rewrite_rules = true;
-        if (problems)
-            problems->push_back(
-                {TableProblemKind::backends_set_changes, Severity::note, "set " + table_name + " " + backends_set,
-                 "set " + table_name + " " + backends_set +
-                     (counting ? " does not count: the next change of published ports replaces it by one that does"
-                               : " is of no use to a table that does not count: the next change of published "
-                                 "ports removes it"),
-                 "nothing to do; the next warren-nft publish changes it"});
     }
+    if (problems && backends_replaced)
+        problems->push_back({TableProblemKind::backends_set_changes, Severity::note, "set " + table_name + " " + backends_set,
+                             "set " + table_name + " " + backends_set +
+                                 (counting ? " does not count: the next change of published ports replaces it by one that does"
+                                           : " is of no use to a table that does not count: the next change of published "
+                                             "ports removes it"),
+                             "nothing to do; the next warren-nft publish changes it"});
     if (counting && !counts(snapshot)) {
         // Created empty: the change that this repair goes with adds an element for every destination
         // (TaskIndex sees them all missing from a set that does not count yet).
@@ -344,6 +354,9 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
         missing = repair_chain(refusals, layout, snapshot.chains.contains(fixed.chain.name) ? existing : tx, fixed, snapshot,
                                rewrite_rules, snapshot.exists ? problems : nullptr) ||
                   missing;
+    // The earlier layout's rules are not this one's, by design: its conversion is the note above.
+    if (problems && earlier_policy_layout)
+        std::erase_if(*problems, [](const TableProblem& problem) { return problem.kind == TableProblemKind::chain_rules; });
     refusals.throw_first();
     if (!missing && !rewrite_rules)
         return std::nullopt;

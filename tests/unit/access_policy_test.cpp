@@ -301,6 +301,17 @@ TEST_CASE("a table with the restricted sets is adopted with its policies and con
     REQUIRE(old_table.sets.at("bound_restricted").elements.size() == 1);
     REQUIRE(rules_looking_up(fake, Family::ip, "restricted") == 2);
 
+    // Inspected as it is, it is an earlier layout that works: one note each, nothing failing, no
+    // change of the backends set announced.
+    for (const auto& table : publisher_on(test::share(fake)).inspect().families) {
+        INFO(table.table);
+        CHECK(table.refusal.empty());
+        REQUIRE(table.problems.size() == 1);
+        CHECK(table.problems.front().kind == TableProblemKind::earlier_layout);
+        CHECK(table.problems.front().severity == Severity::note);
+        CHECK(table.repair_operations > 0);
+    }
+
     // Adopted as it is: the policies read back from the policed elements, no port of another owner.
     auto adopter = publisher_on(test::share(fake));
     CHECK(adopter.published_ports("web") == expected);

@@ -43,6 +43,9 @@ enum class TableProblemKind {
     // An element of a ports map whose comment names no task: added by hand or by another program.
     // It holds its host port, and no publisher removes it.
     ownerless_element,
+    // The table has the access-policy layout of an earlier version (sets restricted and
+    // bound_restricted): it works, and the next change of published ports converts it.
+    earlier_layout,
 };
 
 // How much a problem matters to traffic.
