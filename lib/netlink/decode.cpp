@@ -2,6 +2,7 @@
 #include "netlink/decode.hpp"
 
 #include "netlink/nftnl_ptr.hpp"
+#include "netlink/set_userdata.hpp"
 #include "netlink/socket.hpp"
 
 #include <libnftnl/expr.h>
@@ -129,6 +130,11 @@ SetShape shape_of(nftnl_set* s)
             return 0;
         },
         &shape);
+    if (nftnl_set_is_set(s, NFTNL_SET_USERDATA)) {
+        std::uint32_t length = 0;
+        const void* userdata = nftnl_set_get_data(s, NFTNL_SET_USERDATA, &length);
+        shape.nft_typeof = typeof_of(userdata, length);
+    }
     return shape;
 }
 

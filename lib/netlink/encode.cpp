@@ -2,6 +2,7 @@
 #include "netlink/encode.hpp"
 
 #include "netlink/nftnl_ptr.hpp"
+#include "netlink/set_userdata.hpp"
 #include "netlink/socket.hpp"
 
 #include <warren/nft/error.hpp>
@@ -111,6 +112,8 @@ SetPtr make_set_declaration(const Table& table, const Set& set)
         nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, set.size);
     if (set.counter)
         nftnl_set_add_expr(s.get(), make_expr("counter").release());
+    if (const auto userdata = set_userdata(set); !userdata.empty())
+        nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, userdata.data(), static_cast<std::uint32_t>(userdata.size()));
     return s;
 }
 

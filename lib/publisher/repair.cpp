@@ -91,6 +91,10 @@ std::optional<std::string> type_difference(const SetShape& shape, const SetShape
         differences.emplace_back("value type");
     if (!ignore_counter && shape.counter != wanted.counter)
         differences.emplace_back("counter");
+    // nft cannot list a set without the typeof its key needs (it aborts), so ours with one must have
+    // it; a typeof on a set of ours declared without one only changes how nft prints it.
+    if (wanted.nft_typeof && shape.nft_typeof != wanted.nft_typeof)
+        differences.emplace_back("typeof");
     if (differences.empty())
         return std::nullopt;
     std::string text = "its " + differences.front();

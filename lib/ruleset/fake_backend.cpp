@@ -258,8 +258,16 @@ int apply(FakeBackend::State& state, const Table& table, const Operation& op)
                         t.sets.erase(set);
                         return 0;
                     }
-                    if (set != t.sets.end())
-                        return op.verb == Verb::create || set->second.declaration.shape() != object.shape() ? EEXIST : 0;
+                    if (set != t.sets.end()) {
+                        // Like the kernel, which compares a set's type, flags and expressions but not
+                        // its user data: the set keeps the typeof it has.
+                        const auto as_compared = [](SetShape shape) {
+                            shape.nft_typeof.reset();
+                            return shape;
+                        };
+                        const bool same = as_compared(set->second.declaration.shape()) == as_compared(object.shape());
+                        return op.verb == Verb::create || !same ? EEXIST : 0;
+                    }
                     t.sets.emplace(object.name, FakeBackend::SetState{object, {}, fixed_size_hash(object)});
                     return 0;
                 } else if constexpr (std::is_same_v<T, Rule>) {

@@ -2,6 +2,8 @@
 // Typed nftables objects: plain values that describe a table's contents without touching the kernel.
 #pragma once
 
+#include "ruleset/set_typeof.hpp"
+
 #include <linux/netfilter/nf_tables.h>
 
 #include <cstdint>
@@ -85,6 +87,9 @@ struct SetShape {
     std::uint32_t flags = 0;    // NFT_SET_* except NFT_SET_MAP, which a value (data_length) tells
     std::uint64_t timeout = 0;  // ms after which a new element expires; 0: never
     std::uint32_t size = 0;     // NFTA_SET_DESC_SIZE: most elements the kernel takes; 0: no limit
+    // nft's typeof description from the set's user data; none when it has none or one this model
+    // does not describe. nft cannot list a set whose key has a field of nft's `integer` type without it.
+    std::optional<SetTypeof> nft_typeof = std::nullopt;
     bool is_map() const { return data_length != 0; }
     friend bool operator==(const SetShape&, const SetShape&) = default;
 };
@@ -107,6 +112,9 @@ struct Set {
     std::uint32_t flags = 0;
     std::uint64_t timeout = 0;
     std::uint32_t size = 0;
+    // Written as the set's user data, as nft writes it for a set declared with `typeof`: one
+    // expression for each key field (and value field). Without it the set has no user data.
+    std::optional<SetTypeof> nft_typeof = std::nullopt;
     bool is_map() const { return !data.empty(); }
     // `flags` as the kernel holds them: ranges of a key of several fields are a concatenation
     // (NFT_SET_CONCAT), which the encoder adds to what it sends and the kernel reports back.
@@ -114,7 +122,8 @@ struct Set {
     SetShape shape() const
     {
         return {concat_type(key), concat_length(key), concat_type(data), concat_length(data),
-                counter,          kernel_flags(),     timeout,           size};
+                counter,          kernel_flags(),     timeout,           size,
+                nft_typeof};
     }
     friend bool operator==(const Set&, const Set&) = default;
 };
