@@ -139,6 +139,16 @@ TEST_CASE_METHOD(FreshNetns, "the typeof user data the library writes is nft's, 
         const auto snap = backend.snapshot(warren(family), none, none);
         CHECK(snap.sets.at("ingress") == slot_map(family).shape());
         CHECK_FALSE(snap.sets.at("ports").nft_typeof);
+
+        // Adding the map again without its typeof succeeds and leaves the typeof as it is (as the
+        // FakeBackend does): the kernel does not compare user data.
+        auto plain = slot_map(family);
+        plain.nft_typeof.reset();
+        Transaction again(warren(family));
+        again.add(plain);
+        backend.commit(again, std::nullopt);
+        CHECK(backend.snapshot(warren(family), none, none).sets.at("ingress") == slot_map(family).shape());
+        CHECK(kernel_userdata(warren(family)).at("ingress") == userdata.at("ingress"));
     }
 }
 
