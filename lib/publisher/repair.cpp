@@ -6,6 +6,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace warren::nft::layout {
@@ -221,10 +222,31 @@ void check_table(Refusals& refusals, const Layout& layout, const TableSnapshot& 
         refusals.refuse(layout, "table " + name, "has flags " + hex(other) + ", which warren-nft does not know");
 }
 
+bool looks_up(const Rule& rule, const std::string& set)
+{
+    return std::any_of(rule.expressions.begin(), rule.expressions.end(), [&](const Expression& expression) {
+        const auto* lookup = std::get_if<expr::Lookup>(&expression);
+        return lookup && lookup->set == set;
+    });
+}
+
+// Whether a chain holds the fixed rules of a table written before ingress mode: the same rules
+// without those that look up the ingress map.
+bool rules_before_ingress(const FixedChain& fixed, const std::vector<std::string>& comments)
+{
+    std::vector<std::string> before;
+    for (const auto& rule : fixed.rules)
+        if (!looks_up(rule, ingress_map))
+            before.push_back(rule.comment);
+    return comments == before;
+}
+
 // Appends to `out` what makes the chain complete: the chain, with policy accept, and its rules,
-// those also with `rewrite_rules`. Returns whether the snapshot shows it incomplete.
+// those also with `rewrite_rules`. Returns whether the snapshot shows it incomplete. With
+// `predates_ingress`, rules that lack only the ingress rules are no problem: the table is older
+// (ensure_transaction says so once), and they are rewritten all the same.
 bool repair_chain(Refusals& refusals, const Layout& layout, Transaction& out, const FixedChain& fixed,
-                  const TableSnapshot& snapshot, bool rewrite_rules, std::vector<TableProblem>* problems)
+                  const TableSnapshot& snapshot, bool rewrite_rules, bool predates_ingress, std::vector<TableProblem>* problems)
 {
     const auto chain = snapshot.chains.find(fixed.chain.name);
     const bool exists = chain != snapshot.chains.end();
@@ -244,7 +266,8 @@ bool repair_chain(Refusals& refusals, const Layout& layout, Transaction& out, co
         if (!exists)
             problems->push_back({TableProblemKind::missing_chain, Severity::failure, object,
                                  object + " is missing, so published ports do not work", repair_fix});
-        else if (!complete)
+        else if (!complete &&
+                 !(predates_ingress && found != snapshot.rule_comments.end() && rules_before_ingress(fixed, found->second)))
             problems->push_back({TableProblemKind::chain_rules, Severity::failure, object,
                                  object + " lacks its fixed rules or holds others (flushed, or edited by hand), so " +
                                      "published ports may not work",
@@ -284,14 +307,33 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
              "table " + table_name + " is dormant (flags dormant): its chains hook nothing, so no " + "published port works",
              "nft add table " + table_name + " (which wakes it; so does the next warren-nft publish)"});
     tx.add(layout.table);
+    // A table written before ingress mode has neither of its sets: it works as it did, and the next
+    // change adds them and the rules that look the map up (one note, below, not failures).
+    const bool predates_ingress =
+        snapshot.exists && !snapshot.sets.contains(ingress_map) && !snapshot.sets.contains(ingress_backends_set);
+    const auto ingress = ingress_declaration(layout);
+    // An ingress map of our types without our typeof (written by hand or by another program) cannot
+    // be fixed in place: the kernel keeps a set's user data when the set is added again. Without it
+    // nft cannot list the table. The map holds nothing the publisher cannot write again, so it is
+    // deleted and created again, after the rules that look it up and before they are written anew,
+    // in one transaction.
+    auto ingress_untyped = ingress;
+    ingress_untyped.nft_typeof.reset();
+    const auto ingress_found = snapshot.sets.find(ingress_map);
+    const bool ingress_typeof_lost = ingress_found != snapshot.sets.end() &&
+                                     ingress_found->second.nft_typeof != ingress.nft_typeof &&
+                                     !type_difference(ingress_found->second, ingress_untyped.shape(), false);
     auto declarations = policy_declarations(layout);
-    declarations.insert(declarations.begin(), {ports_declaration(layout), bound_ports_declaration(layout)});
+    declarations.insert(declarations.begin(), {ports_declaration(layout), bound_ports_declaration(layout), ingress,
+                                               ingress_backends_declaration(layout)});
     for (const auto& declaration : declarations) {
-        check_shape(refusals, layout, snapshot, declaration, false);
+        check_shape(refusals, layout, snapshot,
+                    ingress_typeof_lost && declaration.name == ingress_map ? ingress_untyped : declaration, false);
         if (!snapshot.sets.contains(declaration.name)) {
             missing = true;
             tx.add(declaration);
-            if (problems && snapshot.exists) {
+            const bool ingress_set = declaration.name == ingress_map || declaration.name == ingress_backends_set;
+            if (problems && snapshot.exists && !(predates_ingress && ingress_set)) {
                 const auto object = std::string(declaration.is_map() ? "map " : "set ") + table_name + " " + declaration.name;
                 problems->push_back({TableProblemKind::missing_set, Severity::failure, object,
                                      object + " is missing, so the ports it would hold are not published", repair_fix});
@@ -323,6 +365,17 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
                                  "bound_restricted), which polices as it should: the next change of published ports "
                                  "converts it, rules and sets, in one transaction",
                              "nothing to do; the next warren-nft publish converts it"});
+    if (ingress_typeof_lost) {
+        deleted.push_back(Set{ingress_map, {}, {}});
+        if (problems)
+            problems->push_back({TableProblemKind::ingress_typeof_lost, Severity::warning,
+                                 "map " + table_name + " " + ingress_map,
+                                 "map " + table_name + " " + ingress_map +
+                                     " lacks warren-nft's typeof (nft's user data): without one `nft list` cannot list the "
+                                     "table (nft aborts); the next change of published ports deletes the map and creates "
+                                     "it again, with the rules that look it up, in one transaction",
+                                 repair_fix});
+    }
     if (!deleted.empty()) {
         for (const auto& fixed : chains)
             if (snapshot.chains.contains(fixed.chain.name))
@@ -331,6 +384,15 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
             tx.remove(std::move(set));
         missing = rewrite_rules = true;
     }
+    if (ingress_typeof_lost)
+        tx.add(ingress);
+    if (problems && predates_ingress)
+        problems->push_back({TableProblemKind::earlier_layout, Severity::note, "table " + table_name,
+                             "table " + table_name + " was written before ingress mode (no map " + ingress_map + ", set " +
+                                 ingress_backends_set +
+                                 " or rules that look the map up): its published ports work, and the next change of "
+                                 "published ports adds them in one transaction",
+                             "nothing to do; the next warren-nft publish adds them"});
     if (problems && backends_replaced)
         problems->push_back({TableProblemKind::backends_set_changes, Severity::note, "set " + table_name + " " + backends_set,
                              "set " + table_name + " " + backends_set +
@@ -356,7 +418,7 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
     Transaction existing(layout.table);
     for (const auto& fixed : chains)
         missing = repair_chain(refusals, layout, snapshot.chains.contains(fixed.chain.name) ? existing : tx, fixed, snapshot,
-                               rewrite_rules, snapshot.exists ? problems : nullptr) ||
+                               rewrite_rules, predates_ingress, snapshot.exists ? problems : nullptr) ||
                   missing;
     // The earlier layout's rules are not this one's, by design: its conversion is the note above.
     if (problems && earlier_policy_layout)

@@ -2,6 +2,7 @@
 #include "publisher/schema.hpp"
 
 #include "publisher/element_codec.hpp"
+#include "publisher/ingress_slots.hpp"
 
 #include <netinet/in.h>  // before the linux/ headers, which then skip their own struct in_addr
 
@@ -28,6 +29,9 @@ constexpr Field ipv4_addr{7, 4};
 constexpr Field ipv6_addr{8, 16};
 constexpr Field inet_proto{12, 1};
 constexpr Field inet_service{13, 2};
+// What numgen yields: a 4-byte register. nft has no name of a fixed length for it, so a set keyed
+// with it is declared with typeof.
+constexpr Field integer{4, 4};
 
 // Chain priorities nft calls raw, dstnat, srcnat and filter.
 constexpr std::int32_t priority_raw = -300;
@@ -42,6 +46,8 @@ constexpr std::uint32_t policed_set_id = 4;
 constexpr std::uint32_t bound_policed_set_id = 5;
 constexpr std::uint32_t allowed_set_id = 6;
 constexpr std::uint32_t bound_allowed_set_id = 7;
+constexpr std::uint32_t ingress_map_id = 8;
+constexpr std::uint32_t ingress_backends_set_id = 9;
 
 // The regular chains that check a new connection against its port's access policy.
 constexpr const char* police_chain = "police";
@@ -66,6 +72,7 @@ Layout make_layout(Family family)
                       offsetof(iphdr, daddr),
                       offsetof(iphdr, saddr),
                       NFT_CT_DST_IP,
+                      ip_daddr,
                       bytes_address(family, {127, 0, 0, 0}),
                       bytes_address(family, {255, 0, 0, 0}),
                       true,
@@ -76,6 +83,7 @@ Layout make_layout(Family family)
                   offsetof(ip6_hdr, ip6_dst),
                   offsetof(ip6_hdr, ip6_src),
                   NFT_CT_DST_IP6,
+                  ip6_daddr,
                   bytes_address(family, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}),
                   bytes_address(family, {255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255}),
                   false,
@@ -91,17 +99,18 @@ Bytes u32_host(std::uint32_t value)
 
 Bytes bytes_of(const Address& address) { return Bytes(address.view().begin(), address.view().end()); }
 
-// The registers a key is built in, field by field from reg 8 on: [address .] protocol . port. The
-// first field is loaded into r1 (which starts at reg 8), as nft does.
+// The registers a key is built in, field by field from reg 8 on: [address .] protocol . port
+// [. slot]. The first field is loaded into r1 (which starts at reg 8), as nft does.
 struct KeyRegisters {
     Reg address;
     Reg protocol;
     Reg port;
+    Reg slot;
 };
 KeyRegisters key_registers(const Layout& layout, bool bound)
 {
     const std::uint32_t after = bound ? layout.address_registers() : 0;
-    return {Reg::r1, bound ? reg32(after) : Reg::r1, reg32(after + 1)};
+    return {Reg::r1, bound ? reg32(after) : Reg::r1, reg32(after + 1), reg32(after + 2)};
 }
 
 // Appends what builds a ports key, or with `bound` a bound_ports key. `address` and `port` make
@@ -183,17 +192,30 @@ std::vector<Expression> published_port_key(const Layout& layout, bool spare_loop
     return match;
 }
 
-// <published port key> dnat to <key> map @ports (@bound_ports)
-Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopback, bool bound)
+// The maps the nat chains DNAT by, in the order of their rules: the first rule that finds the
+// packet's key ends the chain.
+enum class DnatMap { bound_ports, ingress, ports };
+
+// <published port key> dnat to <key> map @bound_ports (@ports), or
+// <published port key> dnat to <key> . numgen random mod <slot_count> map @ingress
+Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopback, DnatMap map)
 {
+    const bool bound = map == DnatMap::bound_ports;
     auto match = published_port_key(layout, spare_loopback, bound);
     // The value lands in r1: the address in its first registers, the port in the one after.
-    match.push_back(port_lookup(bound, Reg::r1));
+    if (map == DnatMap::ingress) {
+        match.push_back(expr::Numgen{ingress::slot_count, key_registers(layout, bound).slot});
+        match.push_back(expr::Lookup{ingress_map, ingress_map_id, Reg::r1, Reg::r1});
+    } else
+        match.push_back(port_lookup(bound, Reg::r1));
     match.push_back(expr::Dnat{layout.family, Reg::r1, reg32(layout.address_registers())});
-    std::string comment =
-        bound ? "warren-nft: DNAT host ports published on one local" : "warren-nft: DNAT published host ports of local";
+    std::string comment = bound                     ? "warren-nft: DNAT host ports published on one local"
+                          : map == DnatMap::ingress ? "warren-nft: DNAT ingress ports of local"
+                                                    : "warren-nft: DNAT published host ports of local";
     comment += spare_loopback ? " non-loopback" : "";
-    comment += bound ? " address to containers" : " addresses to containers";
+    comment += bound                     ? " address to containers"
+               : map == DnatMap::ingress ? " addresses to the backend of a random slot"
+                                         : " addresses to containers";
     return Rule{chain, std::move(match), std::move(comment)};
 }
 
@@ -453,6 +475,20 @@ Set backends_declaration(const Layout& layout, bool counters)
     return Set{backends_set, {layout.address, inet_proto, inet_service}, {}, counters, backends_set_id};
 }
 
+Set ingress_declaration(const Layout& layout)
+{
+    Set map{ingress_map, {inet_proto, inet_service, integer}, {layout.address, inet_service}, false, ingress_map_id};
+    map.nft_typeof = SetTypeof{{typeof_expr::Meta{NFT_META_L4PROTO}, th_dport, typeof_expr::Numgen{ingress::slot_count}},
+                               {layout.destination_typeof, th_dport}};
+    return map;
+}
+
+Set ingress_backends_declaration(const Layout& layout)
+{
+    return Set{
+        ingress_backends_set, {inet_proto, inet_service, layout.address, inet_service}, {}, false, ingress_backends_set_id};
+}
+
 std::vector<Set> policy_declarations(const Layout& layout)
 {
     // Plain sets: the kernel garbage-collects the elements of a dynamic one whose `ct count` has no
@@ -478,15 +514,19 @@ std::vector<FixedChain> fixed_chains(const Layout& layout, const RuleOptions& op
     const bool spare_loopback = !(layout.loopback_routable && options.wildcard_on_localhost);
     const auto dnat_rules = [&](const std::string& chain, bool spare) {
         return std::vector<Rule>{police_jump_rule(layout, chain, false, true), police_jump_rule(layout, chain, spare, false),
-                                 dnat_rule(layout, chain, false, true), dnat_rule(layout, chain, spare, false)};
+                                 dnat_rule(layout, chain, false, DnatMap::bound_ports),
+                                 dnat_rule(layout, chain, spare, DnatMap::ingress),
+                                 dnat_rule(layout, chain, spare, DnatMap::ports)};
     };
     std::vector<FixedChain> chains{
         // Before the chains that jump to them, so that a transaction creates them first.
         police_chain_of(layout, false),
         police_chain_of(layout, true),
-        // A port bound to one address is looked up first: the DNAT of the first rule that finds the
-        // packet's port ends the chain. (Publishing never lets one port be in both maps.) Its access
-        // policy, if it has one, is checked before.
+        // A port bound to one address is looked up first, then an ingress port's slots, then the
+        // ports map: the DNAT of the first rule that finds the packet's port ends the chain.
+        // (Publishing never lets one port be in both ports maps; an ingress port's claim in ports
+        // is never reached, its slots' DNAT coming first: docs/ingress.md.) Its access policy, if
+        // it has one, is checked before.
         {Chain{"prerouting", BaseHook{"nat", NF_INET_PRE_ROUTING, priority_dstnat, true}}, dnat_rules("prerouting", false)},
         // Connections from the host itself to one of its addresses never pass prerouting.
         {Chain{"output", BaseHook{"nat", NF_INET_LOCAL_OUT, priority_dstnat, true}}, dnat_rules("output", spare_loopback)},

@@ -20,6 +20,13 @@ inline constexpr const char* ports_map = "ports";  // proto . host port -> conta
 // host ip . proto . host port -> container ip . port: ports published on one host address only
 inline constexpr const char* bound_ports_map = "bound_ports";
 inline constexpr const char* backends_set = "backends";  // container ip . proto . port, in tables that count
+// Ingress mode (docs/ingress.md): proto . host port . slot -> backend ip . port, the slot drawn by
+// the DNAT rule with numgen random mod ingress::slot_count; declared with nft's typeof, without
+// which nft cannot list the table.
+inline constexpr const char* ingress_map = "ingress";
+// proto . host port . backend ip . backend port: an ingress port's backends, their weights and
+// draining state in the elements' comments.
+inline constexpr const char* ingress_backends_set = "ingress_backends";
 // The access policies (publisher/access_policy), keyed as the ports maps (proto . host port, and
 // host ip . proto . host port for ports on one address):
 // - policed, bound_policed: the ports with a policy, each element carrying the port's limits as
@@ -44,11 +51,12 @@ inline constexpr std::size_t family_index(Family family) noexcept { return famil
 // Everything about one family's table that is not the same for both.
 struct Layout {
     Family family;
-    ruleset::Table table;                   // ip warren, ip6 warren
-    ruleset::Field address;                 // nft's ipv4_addr or ipv6_addr
-    std::uint32_t destination_offset;       // of the destination and source address in the network
-    std::uint32_t source_offset;            // header (struct iphdr, struct ip6_hdr)
-    std::uint32_t ct_original_destination;  // NFT_CT_DST_IP, NFT_CT_DST_IP6
+    ruleset::Table table;                          // ip warren, ip6 warren
+    ruleset::Field address;                        // nft's ipv4_addr or ipv6_addr
+    std::uint32_t destination_offset;              // of the destination and source address in the network
+    std::uint32_t source_offset;                   // header (struct iphdr, struct ip6_hdr)
+    std::uint32_t ct_original_destination;         // NFT_CT_DST_IP, NFT_CT_DST_IP6
+    ruleset::TypeofExpression destination_typeof;  // nft's ip daddr, ip6 daddr: a typeof's address field
     // The host's loopback addresses (127.0.0.0/8, ::1): a DNAT from them would leave with a source
     // address nobody can answer. IPv4 can route 127.0.0.0/8 out with route_localnet; IPv6 cannot.
     Address loopback;
@@ -89,6 +97,8 @@ const std::vector<std::string>& element_sets();
 ruleset::Set ports_declaration(const Layout& layout);
 ruleset::Set bound_ports_declaration(const Layout& layout);
 ruleset::Set backends_declaration(const Layout& layout, bool counters);
+ruleset::Set ingress_declaration(const Layout& layout);
+ruleset::Set ingress_backends_declaration(const Layout& layout);
 // The prefix lengths of allowed source CIDRs, longest first: every multiple of the layout's
 // source_prefix_step up to the address's length (32, 28, ... 0; 128, 120, ... 0).
 std::vector<std::uint32_t> allowed_prefixes(const Layout& layout);

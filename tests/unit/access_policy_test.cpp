@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "earlier_layouts.hpp"
 #include "error_of.hpp"
 #include "ports.hpp"
 
@@ -230,9 +231,11 @@ namespace {
 
 // Turns a family's table into the layout that marked the ports with a policy in `restricted` and
 // `bound_restricted` (an element per policed element) and jumped to the police chains on a lookup
-// of those, whose chains had no rule for ports without a policy: as the earlier version wrote it.
+// of those, whose chains had no rule for ports without a policy: as the earlier version wrote it,
+// before ingress mode.
 void make_restricted_layout(FakeBackend& fake, Family family)
 {
+    test::remove_ingress_layout(fake, family);
     auto& table = fake.mutable_state().at({family, "warren"});
     for (const auto& [policed, restricted] :
          {std::pair{layout::policed_set, "restricted"}, std::pair{layout::bound_policed_set, "bound_restricted"}}) {
@@ -301,14 +304,17 @@ TEST_CASE("a table with the restricted sets is adopted with its policies and con
     REQUIRE(old_table.sets.at("bound_restricted").elements.size() == 1);
     REQUIRE(rules_looking_up(fake, Family::ip, "restricted") == 2);
 
-    // Inspected as it is, it is an earlier layout that works: one note each, nothing failing, no
-    // change of the backends set announced.
+    // Inspected as it is, it is an earlier layout that works: a note each for the policy sets and for
+    // the ingress objects it predates, nothing failing, no change of the backends set announced.
     for (const auto& table : publisher_on(test::share(fake)).inspect().families) {
         INFO(table.table);
         CHECK(table.refusal.empty());
-        REQUIRE(table.problems.size() == 1);
-        CHECK(table.problems.front().kind == TableProblemKind::earlier_layout);
-        CHECK(table.problems.front().severity == Severity::note);
+        REQUIRE(table.problems.size() == 2);
+        for (const auto& problem : table.problems) {
+            CHECK(problem.kind == TableProblemKind::earlier_layout);
+            CHECK(problem.severity == Severity::note);
+        }
+        CHECK_THAT(table.problems[1].description, Catch::Contains("before ingress mode"));
         CHECK(table.repair_operations > 0);
     }
 

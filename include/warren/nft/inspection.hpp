@@ -43,9 +43,15 @@ enum class TableProblemKind {
     // An element of a ports map whose comment names no task: added by hand or by another program.
     // It holds its host port, and no publisher removes it.
     ownerless_element,
-    // The table has the access-policy layout of an earlier version (sets restricted and
-    // bound_restricted): it works, and the next change of published ports converts it.
+    // The table has the layout of an earlier version: the access-policy one (sets restricted and
+    // bound_restricted), or one written before ingress mode (without map ingress, set
+    // ingress_backends and the rules that look the map up). It works, and the next change of
+    // published ports converts it.
     earlier_layout,
+    // The ingress map lacks warren-nft's typeof user data (without one nft cannot list the table):
+    // the next change of published ports deletes it and creates it again, with the rules that look
+    // it up (it holds nothing the publisher cannot write again).
+    ingress_typeof_lost,
 };
 
 // How much a problem matters to traffic.

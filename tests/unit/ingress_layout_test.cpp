@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+// The objects of ingress mode in the table (docs/ingress.md) over the in-memory fake: a new table
+// has them, a table written before them gets them with its next change, and an ingress map that
+// lost its typeof is made again.
+#include "publisher/ingress_slots.hpp"
+#include "publisher/publisher_on.hpp"
+#include "publisher/schema.hpp"
+#include "ruleset/fake_backend.hpp"
+#include "shared_backend.hpp"
+
+#include <warren/nft.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "earlier_layouts.hpp"
+#include "error_of.hpp"
+#include "ports.hpp"
+
+using namespace warren::nft;
+using ruleset::FakeBackend;
+using ruleset::Family;
+using test::port;
+
+namespace {
+
+const ContainerAddresses dual{"10.88.0.2", "fd00::2"};
+
+const FakeBackend::TableState& table_of(const FakeBackend& fake, Family family)
+{
+    return fake.state().at({family, layout::table_name});
+}
+
+std::vector<std::string> comments(const FakeBackend& fake, Family family, const std::string& chain)
+{
+    std::vector<std::string> out;
+    for (const auto& rule : table_of(fake, family).chains.at(chain).rules)
+        out.push_back(rule.comment);
+    return out;
+}
+
+// The table has the ingress objects as the layout declares them, and each nat chain that DNATs the
+// ingress rule between the bound_ports rule and the ports rule.
+void check_ingress_layout(const FakeBackend& fake, Family family)
+{
+    INFO(ruleset::display_name(layout::table(family)));
+    const auto& layout = layout::layout_of(family);
+    const auto& table = table_of(fake, family);
+    REQUIRE(table.sets.contains(layout::ingress_map));
+    REQUIRE(table.sets.contains(layout::ingress_backends_set));
+    CHECK(table.sets.at(layout::ingress_map).declaration.shape() == layout::ingress_declaration(layout).shape());
+    CHECK(table.sets.at(layout::ingress_map).declaration.nft_typeof.has_value());
+    CHECK(table.sets.at(layout::ingress_backends_set).declaration.shape() ==
+          layout::ingress_backends_declaration(layout).shape());
+    for (const char* chain : {"prerouting", "output"}) {
+        INFO(chain);
+        const auto& rules = table.chains.at(chain).rules;
+        std::vector<std::string> maps;
+        for (const auto& rule : rules)
+            for (const char* map : {layout::bound_ports_map, layout::ingress_map, layout::ports_map})
+                if (test::looks_up(rule, map))
+                    maps.push_back(map);
+        REQUIRE(maps == std::vector<std::string>{layout::bound_ports_map, layout::ingress_map, layout::ports_map});
+        const auto ingress_rule =
+            std::find_if(rules.begin(), rules.end(), [](const auto& rule) { return test::looks_up(rule, layout::ingress_map); });
+        const auto& ingress = ingress_rule->expressions;
+        const auto& ports = (ingress_rule + 1)->expressions;
+        // The same conditions and key as the ports rule it precedes, then the slot.
+        const auto numgen = std::find_if(ingress.begin(), ingress.end(), [](const auto& expression) {
+            return std::holds_alternative<ruleset::expr::Numgen>(expression);
+        });
+        REQUIRE(numgen != ingress.end());
+        CHECK(std::get<ruleset::expr::Numgen>(*numgen).modulus == ingress::slot_count);
+        REQUIRE(ports.size() + 1 == ingress.size());
+        CHECK(std::equal(ingress.begin(), numgen, ports.begin()));
+        CHECK(std::equal(numgen + 1, ingress.end(), ports.begin() + (numgen - ingress.begin()),
+                         [](const auto& a, const auto& b) { return a.index() == b.index(); }));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a new table holds the ingress map with its typeof, the ingress_backends set and their DNAT rules", "[ingress][layout]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ports("web", dual, std::vector{port(8080, 80)});
+    for (const auto family : layout::families)
+        check_ingress_layout(fake, family);
+    // Both families' ingress rules spare loopback in output as their ports rules do (IPv6 always).
+    CHECK(comments(fake, Family::ip6, "output")[3] ==
+          "warren-nft: DNAT ingress ports of local non-loopback addresses to the backend of a random slot");
+    CHECK(comments(fake, Family::ip, "prerouting")[3] ==
+          "warren-nft: DNAT ingress ports of local addresses to the backend of a random slot");
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.problems.empty());
+        CHECK(table.repair_operations == 0);
+    }
+}
+
+TEST_CASE("a table written before ingress mode is one note to inspect() and gets the objects with its next change",
+          "[ingress][layout][adoption]")
+{
+    FakeBackend fake;
+    publisher_on(test::share(fake)).publish_ports("web", dual, std::vector{port(8080, 80)});
+    for (const auto family : layout::families)
+        test::remove_ingress_layout(fake, family);
+    fake.bump_generation();
+
+    auto publisher = publisher_on(test::share(fake));
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.refusal.empty());
+        REQUIRE(table.problems.size() == 1);
+        CHECK(table.problems.front().kind == TableProblemKind::earlier_layout);
+        CHECK(table.problems.front().severity == Severity::note);
+        CHECK_THAT(table.problems.front().description, Catch::Contains("before ingress mode"));
+        CHECK(table.repair_operations > 0);
+        CHECK(table.ports.size() == 1);
+    }
+
+    // The next change adds them, in the commit of the change itself.
+    const auto commits = fake.commit_attempts();
+    publisher.publish_ports("db", "10.88.0.3", std::vector{port(5432, 5432)});
+    CHECK(fake.commit_attempts() == commits + 1);
+    for (const auto family : layout::families)
+        check_ingress_layout(fake, family);
+    CHECK(publisher.published_ports("web") == std::vector{port(8080, 80)});
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.problems.empty());
+    }
+}
+
+TEST_CASE("a table missing only one ingress object is damaged, not earlier", "[ingress][layout]")
+{
+    FakeBackend fake;
+    publisher_on(test::share(fake)).publish_ports("web", dual, std::vector{port(8080, 80)});
+    auto& table = fake.mutable_state().at({Family::ip, layout::table_name});
+    table.sets.erase(layout::ingress_backends_set);
+    fake.bump_generation();
+    const auto inspection = publisher_on(test::share(fake)).inspect();
+    const auto& problems = inspection.families.front().problems;
+    REQUIRE(problems.size() == 1);
+    CHECK(problems.front().kind == TableProblemKind::missing_set);
+    CHECK(problems.front().object == "set ip warren ingress_backends");
+}
+
+TEST_CASE("an ingress map without its typeof is deleted and created again with the rules that look it up", "[ingress][layout]")
+{
+    FakeBackend fake;
+    publisher_on(test::share(fake)).publish_ports("web", dual, std::vector{port(8080, 80)});
+    for (const auto family : layout::families)
+        fake.mutable_state().at({family, layout::table_name}).sets.at(layout::ingress_map).declaration.nft_typeof.reset();
+    fake.bump_generation();
+
+    auto publisher = publisher_on(test::share(fake));
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.refusal.empty());
+        REQUIRE(table.problems.size() == 1);
+        CHECK(table.problems.front().kind == TableProblemKind::ingress_typeof_lost);
+        CHECK(table.problems.front().severity == Severity::warning);
+        CHECK(table.problems.front().object == "map " + table.table + " ingress");
+    }
+
+    // Adding the map again would keep the user data it has (the fake, like the kernel, keeps it):
+    // the repair deletes it first, which it can only do after the rules that look it up are gone.
+    const auto commits = fake.commit_attempts();
+    publisher.publish_ports("db", "10.88.0.3", std::vector{port(5432, 5432)});
+    CHECK(fake.commit_attempts() == commits + 1);
+    for (const auto family : layout::families)
+        check_ingress_layout(fake, family);
+    CHECK(publisher.published_ports("web") == std::vector{port(8080, 80)});
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.problems.empty());
+    }
+}
+
+TEST_CASE("an ingress map of another type is refused, not replaced", "[ingress][layout]")
+{
+    FakeBackend fake;
+    publisher_on(test::share(fake)).publish_ports("web", dual, std::vector{port(8080, 80)});
+    auto& map = fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).declaration;
+    map.key.pop_back();  // proto . port, without the slot
+    map.nft_typeof.reset();
+    fake.bump_generation();
+
+    auto publisher = publisher_on(test::share(fake));
+    const auto commits = fake.commit_attempts();
+    const auto error = test::error_of([&] { publisher.publish_ports("db", "10.88.0.3", std::vector{port(5432, 5432)}); });
+    CHECK(error.code() == errc::kernel_error);
+    CHECK_THAT(error.what(), Catch::Contains("map ip warren ingress is of another layout (its key type and typeof differ"));
+    CHECK(fake.commit_attempts() == commits);
+}
