@@ -536,22 +536,11 @@ TEST_CASE_METHOD(FreshNetns, "bad policies are invalid_argument and change nothi
 
 namespace {
 
-// The handle of the rule of `chain` (in the family's warren table) whose comment is `comment`.
-std::string rule_handle(const std::string& family, const std::string& chain, const std::string& comment)
-{
-    const auto listing = nft({"-a", "list", "chain", family, "warren", chain});
-    const auto at = listing.find("comment \"" + comment + "\" # handle ");
-    INFO(listing);
-    REQUIRE(at != std::string::npos);
-    const auto handle = at + comment.size() + std::string("comment \"\" # handle ").size();
-    return listing.substr(handle, listing.find('\n', handle) - handle);
-}
-
 // The `nft -f` script that turns a family's warren table, as this version writes it, into the
 // layout of the version before: ports with a policy marked in sets restricted and bound_restricted
 // (`restricted` and `bound_restricted` hold the keys given), looked up by the jumps to the police
-// chains, whose chains have no rule for ports without a policy. Everything else of that layout is
-// as this version writes it.
+// chains, whose chains have no rule for ports without a policy, and no ingress objects. Everything
+// else of that layout is as this version writes it.
 std::string restricted_layout_script(const std::string& family, const std::string& key_ports, const std::string& bound_key_ports)
 {
     const bool ipv4 = family == "ip";
@@ -561,9 +550,10 @@ std::string restricted_layout_script(const std::string& family, const std::strin
     const std::string bound_comment = "warren-nft: check connections to host ports on one address that have an access policy";
     const std::string comment = "warren-nft: check connections to published host ports that have an access policy";
     const std::string table = family + " warren";
-    std::string script = "add set " + table + " restricted { type inet_proto . inet_service; elements = { " + key_ports +
-                         " }; }\n" + "add set " + table + " bound_restricted { type " + address +
-                         " . inet_proto . inet_service; elements = { " + bound_key_ports + " }; }\n";
+    std::string script = without_ingress_script(family) + "add set " + table +
+                         " restricted { type inet_proto . inet_service; elements = { " + key_ports + " }; }\n" + "add set " +
+                         table + " bound_restricted { type " + address + " . inet_proto . inet_service; elements = { " +
+                         bound_key_ports + " }; }\n";
     for (const char* chain : {"police", "bound_police"})
         script += "delete rule " + table + " " + chain + " handle " +
                   rule_handle(family, chain, "warren-nft: let connections to ports without an access policy through") + "\n";

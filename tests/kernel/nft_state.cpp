@@ -33,6 +33,31 @@ bool warren_table_exists()
     return run(cmd).exit_code == 0;
 }
 
+std::string rule_handle(const std::string& family, const std::string& chain, const std::string& comment)
+{
+    const auto listing = nft({"-a", "list", "chain", family, "warren", chain});
+    const auto at = listing.find("comment \"" + comment + "\" # handle ");
+    if (at == std::string::npos)
+        throw std::runtime_error("no rule with comment \"" + comment + "\" in " + listing);
+    const auto handle = at + comment.size() + std::string("comment \"\" # handle ").size();
+    return listing.substr(handle, listing.find('\n', handle) - handle);
+}
+
+std::string without_ingress_script(const std::string& family)
+{
+    const std::string table = family + " warren";
+    std::string script;
+    for (const std::string chain : {"prerouting", "output"}) {
+        const auto listing = nft({"-a", "list", "chain", family, "warren", chain});
+        for (auto at = listing.find("map @ingress"); at != std::string::npos; at = listing.find("map @ingress", at + 1)) {
+            const auto handle = listing.find("# handle ", at) + std::string("# handle ").size();
+            script += "delete rule " + table + " " + chain + " handle " +
+                      listing.substr(handle, listing.find('\n', handle) - handle) + "\n";
+        }
+    }
+    return script + "delete map " + table + " ingress\ndelete set " + table + " ingress_backends\n";
+}
+
 namespace {
 
 using nlohmann::json;

@@ -26,6 +26,13 @@ std::string ruleset();       // nft list ruleset
 std::string warren_table();  // nft list table ip warren
 bool warren_table_exists();
 
+// The handle of the rule of `chain` (in the family's warren table) whose comment is `comment`.
+std::string rule_handle(const std::string& family, const std::string& chain, const std::string& comment);
+// The `nft -f` script that turns a family's warren table, as this version writes it, into one
+// written before ingress mode: without map ingress, set ingress_backends and the rules of
+// prerouting and output that look the map up.
+std::string without_ingress_script(const std::string& family);
+
 // One element of map `ip warren ports` or `ip warren bound_ports`, from `nft -j list table ip warren`.
 struct KernelPort {
     std::string protocol;  // "tcp", "udp", "sctp" (as nft names it)

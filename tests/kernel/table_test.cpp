@@ -8,6 +8,9 @@
 
 using namespace kt;
 using Catch::Matchers::Contains;
+using warren::nft::ContainerAddresses;
+using warren::nft::Severity;
+using warren::nft::TableProblemKind;
 
 namespace {
 
@@ -54,8 +57,10 @@ void check_fixed_rules(bool counting = tables_always_count())
         const auto rules = nft({"list", "chain", "ip", "warren", chain});
         CHECK(occurrences(rules, "@ports") == 1);
         CHECK(occurrences(rules, "@bound_ports") == 1);
-        // Ports bound to one address are looked up first.
-        CHECK(rules.find("ip daddr . meta l4proto . th dport map @bound_ports") < rules.find("@ports"));
+        CHECK(occurrences(rules, "dnat ip to meta l4proto . th dport . numgen random mod 256 map @ingress") == 1);
+        // Ports bound to one address are looked up first, then the slots of ingress ports.
+        CHECK(rules.find("ip daddr . meta l4proto . th dport map @bound_ports") < rules.find("@ingress"));
+        CHECK(rules.find("@ingress") < rules.find("@ports"));
     }
     const auto postrouting = nft({"list", "chain", "ip", "warren", "postrouting"});
     const auto forward = nft({"list", "chain", "ip", "warren", "forward"});
@@ -69,6 +74,38 @@ void check_fixed_rules(bool counting = tables_always_count())
         CHECK(occurrences(rules, "ct status dnat meta l4proto . ct original proto-dst @ports") == (counting ? 0 : 3));
     }
     CHECK(kernel_has_backends() == counting);
+}
+
+// Both families' tables list with the ingress objects, and `nft -f` reads back what `nft list`
+// prints: the userdata the library writes is well-formed. One difference is nft's: it declares a
+// set that a rule updates `flags dynamic`, so the plain policed sets come back dynamic
+// (docs/architecture.md, "Access policies").
+void check_reloads()
+{
+    for (const std::string family : {"ip", "ip6"}) {
+        const auto listing = nft({"list", "table", family, "warren"});
+        INFO(listing);
+        CHECK_THAT(listing, Contains("typeof meta l4proto . th dport . numgen random mod 256 : " + family + " daddr . th dport"));
+        CHECK_THAT(listing, Contains("set ingress_backends {\n\t\ttype inet_proto . inet_service . " +
+                                     std::string(family == "ip" ? "ipv4_addr" : "ipv6_addr") + " . inet_service\n"));
+        CHECK(occurrences(listing, "dnat " + family + " to meta l4proto . th dport . numgen random mod 256 map @ingress") == 2);
+    }
+    const auto printed = ruleset();
+    INFO(printed);
+    nft({"flush", "ruleset"});
+    nft_script(printed);
+    auto expected = printed;
+    std::size_t dynamic = 0;
+    for (const std::string set : {"set policed {", "set bound_policed {"})
+        for (auto from = expected.find(set); from != std::string::npos; from = expected.find(set, from + 1)) {
+            const auto at = expected.find("size 65535\n", from);
+            REQUIRE(at != std::string::npos);
+            const auto indent = expected.substr(expected.rfind('\n', at) + 1, at - expected.rfind('\n', at) - 1);
+            expected.insert(at + std::string("size 65535\n").size(), indent + "flags dynamic\n");
+            ++dynamic;
+        }
+    CHECK(dynamic == 4);
+    CHECK(ruleset() == expected);
 }
 
 }  // namespace
@@ -124,7 +161,7 @@ TEST_CASE_METHOD(FreshNetns, "the fixed rules look up the maps, and the set in a
 {
     const bool counters = GENERATE(false, true);
     HostPortPublisher publisher(PublisherOptions{.counters = counters});
-    publisher.publish_ports("task-a", "10.88.0.2", std::vector{tcp(8080, 80)});
+    publisher.publish_ports("task-a", ContainerAddresses{"10.88.0.2", "fd00::2"}, std::vector{tcp(8080, 80)});
     const auto listing = warren_table();
     INFO(listing);
     check_fixed_rules(counters || tables_always_count());
@@ -134,20 +171,79 @@ TEST_CASE_METHOD(FreshNetns, "the fixed rules look up the maps, and the set in a
     // Masquerade and forward accept only for DNATed connections to published ports.
     CHECK_THAT(nft({"list", "chain", "ip", "warren", "postrouting"}), Contains("ct status dnat") && Contains("masquerade"));
     CHECK_THAT(nft({"list", "chain", "ip", "warren", "forward"}), Contains("ct status dnat") && Contains("accept"));
-    // `nft -f` reads back what `nft list` prints: the userdata the library writes is well-formed.
-    // One difference is nft's: it declares a set that a rule updates `flags dynamic`, so the
-    // plain policed sets come back dynamic (docs/architecture.md, "Access policies").
-    const auto printed = ruleset();
-    nft({"flush", "ruleset"});
-    nft_script(printed);
-    auto expected = printed;
-    for (const std::string set : {"set policed {", "set bound_policed {"}) {
-        const auto at = expected.find("size 65535\n", expected.find(set));
-        REQUIRE(at != std::string::npos);
-        const auto indent = expected.substr(expected.rfind('\n', at) + 1, at - expected.rfind('\n', at) - 1);
-        expected.insert(at + std::string("size 65535\n").size(), indent + "flags dynamic\n");
+    check_reloads();
+}
+
+TEST_CASE_METHOD(FreshNetns, "a table written before ingress mode gets its objects with the next change, in both families",
+                 "[table][ingress]")
+{
+    HostPortPublisher writer;
+    writer.publish_ports("web", ContainerAddresses{"10.88.0.2", "fd00::2"}, std::vector{tcp(8080, 80)});
+    nft_script(without_ingress_script("ip") + without_ingress_script("ip6"));
+    const auto old_layout = ruleset();
+    INFO(old_layout);
+    REQUIRE(old_layout.find("ingress") == std::string::npos);
+
+    // Inspected, an earlier layout that works: one note per table; reading changes nothing.
+    HostPortPublisher publisher;
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.refusal.empty());
+        REQUIRE(table.problems.size() == 1);
+        CHECK(table.problems.front().kind == TableProblemKind::earlier_layout);
+        CHECK(table.problems.front().severity == Severity::note);
     }
-    CHECK(ruleset() == expected);
+    CHECK(ruleset() == old_layout);
+
+    const auto log = monitor_transactions([&] {
+        publisher.publish_ports("db", ContainerAddresses{"10.88.0.3", "fd00::3"}, std::vector{tcp(5432, 5432)});
+    });
+    INFO("nft monitor:\n" << log.text);
+    CHECK(log.generations == 1);
+    check_fixed_rules();
+    CHECK(publisher.published_ports("web") == std::vector{tcp(8080, 80)});
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.problems.empty());
+    }
+    check_reloads();
+}
+
+TEST_CASE_METHOD(FreshNetns, "an ingress map that lost its typeof is made again by the next change", "[table][ingress]")
+{
+    HostPortPublisher publisher;
+    publisher.publish_ports("web", ContainerAddresses{"10.88.0.2", "fd00::2"}, std::vector{tcp(8080, 80)});
+    // The same map by type (numgen yields nft's 4-byte integer either way) with a typeof that is not
+    // warren-nft's. The kernel keeps a set's user data when the set is added again, so only deleting
+    // the map, and first the rules that look it up, gets warren-nft's typeof back.
+    for (const std::string family : {"ip", "ip6"}) {
+        std::string script = without_ingress_script(family);
+        script = script.substr(0, script.find("delete set"));  // ingress_backends stays
+        nft_script(script + "add map " + family + " warren ingress { typeof meta l4proto . th dport . numgen inc mod 256 : " +
+                   family + " daddr . th dport; }\n");
+    }
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.refusal.empty());
+        std::vector<TableProblemKind> kinds;
+        for (const auto& problem : table.problems)
+            kinds.push_back(problem.kind);
+        // The map, and prerouting and output without their rule that looked it up.
+        CHECK(kinds ==
+              std::vector{TableProblemKind::ingress_typeof_lost, TableProblemKind::chain_rules, TableProblemKind::chain_rules});
+    }
+
+    const auto log = monitor_transactions([&] {
+        publisher.publish_ports("db", ContainerAddresses{"10.88.0.3", "fd00::3"}, std::vector{tcp(5432, 5432)});
+    });
+    INFO("nft monitor:\n" << log.text);
+    CHECK(log.generations == 1);
+    check_fixed_rules();
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.problems.empty());
+    }
+    check_reloads();
 }
 
 TEST_CASE_METHOD(FreshNetns, "the table heals itself after nft flush ruleset and similar damage", "[table][self-healing]")
