@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what warren-nft needs on Debian 12 (only what is missing), then configures and builds
 # into BUILD_DIR (default: build). Used by tools/test.sh and tools/demo.sh; safe to run again.
+# With SETUP_SUITES="unit kernel ..." it builds only what the tests of those meson suites run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${1:-build}
@@ -24,5 +25,16 @@ if [ ! -f "$build_dir/build.ninja" ]; then
     # other compilers or flags must not fail on a new warning.
     meson setup "$build_dir" -Dwerror=true "$@" >/dev/null
 fi
-ninja -C "$build_dir" >/dev/null
-echo "setup: built $build_dir"
+targets=()
+if [ -n "${SETUP_SUITES:-}" ]; then
+    # The executables the suites' tests run, as ninja targets (paths relative to the build directory).
+    mapfile -t targets < <(meson introspect --tests "$build_dir" | python3 -c '
+import json, os, sys
+build, suites = os.path.realpath(sys.argv[1]), {"warren-nft:" + s for s in sys.argv[2:]}
+for test in json.load(sys.stdin):
+    if suites & set(test["suite"]):
+        print(os.path.relpath(test["cmd"][0], build))' "$build_dir" $SETUP_SUITES)
+    [ ${#targets[@]} -gt 0 ] || { echo "setup: no tests in suites: $SETUP_SUITES" >&2; exit 1; }
+fi
+ninja -C "$build_dir" "${targets[@]}" >/dev/null
+echo "setup: built $build_dir${SETUP_SUITES:+ (for the suites $SETUP_SUITES)}"
