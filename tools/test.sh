@@ -23,25 +23,6 @@ cd "$(dirname "$0")/.."
 
 tools/setup.sh build || exit 1
 tools/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug || exit 1
-# -Wno-tsan: GCC warns that TSan does not model std::atomic_thread_fence, which Boost.Asio uses.
-# The TSan build compiles only what its suites run.
-tsan_suites="unit kernel chaos"
-SETUP_SUITES=$tsan_suites tools/setup.sh build-tsan -Db_sanitize=thread -Dcpp_args=-Wno-tsan || exit 1
-
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-for build in build build-asan; do
-    meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 1 >"$build/meson-logs/test-run.txt" 2>&1
-done
-# A race report fails its test (exit 66). tests/tsan-suppressions.txt says which reports are false.
-TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$PWD/tests/tsan-suppressions.txt" \
-    meson test -C build-tsan --no-rebuild --print-errorlogs --num-processes 1 --timeout-multiplier 4 \
-    $(printf -- '--suite %s ' $tsan_suites) >build-tsan/meson-logs/test-run.txt 2>&1
-
-tools/check-install.sh build >build/meson-logs/check-install.txt 2>&1
-install_status=$?
-
-tests/vm/run-6.1.sh build >build/meson-logs/vm-6.1.txt 2>&1
-vm_status=$?
 
 # Steps that are scripts of their own: each ends its output with "summary: N passed, N failed, N skipped".
 steps=()
@@ -52,8 +33,43 @@ run_step() {
     echo $? >"build/meson-logs/step-$name.status"
     steps+=("$name")
 }
+
+# The suites spend most of their time waiting for the kernel, other processes and timeouts, so the
+# builds they do not need yet compile meanwhile, at a lower priority than the tests (nice 10): the
+# TSan build while the normal and ASan suites run, then the fuzz build and tools/check-builds.sh
+# while the TSan suites and the install check run. Nothing runs beside the qemu suite (vm-6.1).
+# -Wno-tsan: GCC warns that TSan does not model std::atomic_thread_fence, which Boost.Asio uses.
+# The TSan build compiles only what its suites run.
+tsan_suites="unit kernel chaos"
+SETUP_SUITES=$tsan_suites nice -n 10 tools/setup.sh build-tsan -Db_sanitize=thread -Dcpp_args=-Wno-tsan \
+    >build/meson-logs/setup-tsan.txt 2>&1 &
+tsan_build=$!
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for build in build build-asan; do
+    meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 1 >"$build/meson-logs/test-run.txt" 2>&1
+done
+wait $tsan_build || { cat build/meson-logs/setup-tsan.txt; exit 1; }
+
+# check-builds.sh only compiles; its result is read with the other steps' below.
+{ nice -n 10 tests/fuzz/test-step.sh build; nice -n 10 tools/check-builds.sh >build/meson-logs/step-builds.txt 2>&1
+  echo $? >build/meson-logs/step-builds.status; } >build/meson-logs/fuzz-build.txt 2>&1 &
+ahead_builds=$!
+
+# A race report fails its test (exit 66). tests/tsan-suppressions.txt says which reports are false.
+TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$PWD/tests/tsan-suppressions.txt" \
+    meson test -C build-tsan --no-rebuild --print-errorlogs --num-processes 1 --timeout-multiplier 4 \
+    $(printf -- '--suite %s ' $tsan_suites) >build-tsan/meson-logs/test-run.txt 2>&1
+
+tools/check-install.sh build >build/meson-logs/check-install.txt 2>&1
+install_status=$?
+
+wait $ahead_builds
+steps+=(builds)
+tests/vm/run-6.1.sh build >build/meson-logs/vm-6.1.txt 2>&1
+vm_status=$?
+
 run_step fuzz tests/fuzz/test-step.sh
-run_step builds tools/check-builds.sh
 run_step format tools/check-format.sh
 
 python3 - build build-asan build-tsan "$install_status" "$vm_status" "${steps[@]}" <<'PY'
