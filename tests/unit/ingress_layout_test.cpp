@@ -77,6 +77,22 @@ void check_ingress_layout(const FakeBackend& fake, Family family)
     }
 }
 
+// The next change (publishing another task) puts the ingress layout right in its own commit, and
+// the task published before keeps its ports.
+void check_next_change_repairs(FakeBackend& fake, HostPortPublisher& publisher)
+{
+    const auto commits = fake.commit_attempts();
+    publisher.publish_ports("db", "10.88.0.3", std::vector{port(5432, 5432)});
+    CHECK(fake.commit_attempts() == commits + 1);
+    for (const auto family : layout::families)
+        check_ingress_layout(fake, family);
+    CHECK(publisher.published_ports("web") == std::vector{port(8080, 80)});
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.problems.empty());
+    }
+}
+
 }  // namespace
 
 TEST_CASE("a new table holds the ingress map with its typeof, the ingress_backends set and their DNAT rules", "[ingress][layout]")
@@ -120,16 +136,7 @@ TEST_CASE("a table written before ingress mode is one note to inspect() and gets
     }
 
     // The next change adds them, in the commit of the change itself.
-    const auto commits = fake.commit_attempts();
-    publisher.publish_ports("db", "10.88.0.3", std::vector{port(5432, 5432)});
-    CHECK(fake.commit_attempts() == commits + 1);
-    for (const auto family : layout::families)
-        check_ingress_layout(fake, family);
-    CHECK(publisher.published_ports("web") == std::vector{port(8080, 80)});
-    for (const auto& table : publisher.inspect().families) {
-        INFO(table.table);
-        CHECK(table.problems.empty());
-    }
+    check_next_change_repairs(fake, publisher);
 }
 
 TEST_CASE("a table missing only one ingress object is damaged, not earlier", "[ingress][layout]")
@@ -166,16 +173,7 @@ TEST_CASE("an ingress map without its typeof is deleted and created again with t
 
     // Adding the map again would keep the user data it has (the fake, like the kernel, keeps it):
     // the repair deletes it first, which it can only do after the rules that look it up are gone.
-    const auto commits = fake.commit_attempts();
-    publisher.publish_ports("db", "10.88.0.3", std::vector{port(5432, 5432)});
-    CHECK(fake.commit_attempts() == commits + 1);
-    for (const auto family : layout::families)
-        check_ingress_layout(fake, family);
-    CHECK(publisher.published_ports("web") == std::vector{port(8080, 80)});
-    for (const auto& table : publisher.inspect().families) {
-        INFO(table.table);
-        CHECK(table.problems.empty());
-    }
+    check_next_change_repairs(fake, publisher);
 }
 
 TEST_CASE("an ingress map of another type is refused, not replaced", "[ingress][layout]")
