@@ -46,8 +46,10 @@ SETUP_SUITES=$tsan_suites nice -n 10 tools/setup.sh build-tsan -Db_sanitize=thre
 tsan_build=$!
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-for build in build build-asan; do
-    meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 1 >"$build/meson-logs/test-run.txt" 2>&1
+# ASan makes every process of the suites about 3 times slower, and a compile runs beside them.
+for build in build:1 build-asan:3; do
+    meson test -C "${build%:*}" --no-rebuild --print-errorlogs --num-processes 1 --timeout-multiplier "${build#*:}" \
+        >"${build%:*}/meson-logs/test-run.txt" 2>&1
 done
 wait $tsan_build || { cat build/meson-logs/setup-tsan.txt; exit 1; }
 

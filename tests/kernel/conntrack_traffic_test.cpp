@@ -54,6 +54,9 @@ TEST_CASE_METHOD(
     const std::vector ports{udp(udp_host_port, udp_container_port)};
 
     publisher.publish_ports("dns", first_addresses, ports);
+    // The publish's own cleanup runs on the publisher's thread: waiting for it keeps it from
+    // deleting the entry this test is about to make.
+    publisher.wait_for_conntrack_cleanup();
     UdpFlow flow(n.net.client, family, 33100);
     auto r = flow.exchange(a.host_client_side, udp_host_port, "one");
     INFO(r.error);
@@ -139,6 +142,7 @@ TEST_CASE_METHOD(FreshNetns,
     auto& publisher = watched.publisher;
     publisher.publish_ports("web", first_addresses,
                             std::vector{tcp(tcp_host_port, tcp_container_port), udp(udp_host_port, udp_container_port)});
+    publisher.wait_for_conntrack_cleanup();  // before the flows below, which it would otherwise delete
 
     std::vector<std::unique_ptr<UdpFlow>> flows;
     std::uint16_t source_port = 33300;
