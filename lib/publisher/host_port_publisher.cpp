@@ -23,6 +23,7 @@
 #include "publisher/flow_cleanup.hpp"
 #include "publisher/publisher_on.hpp"
 #include "publisher/healer.hpp"
+#include "publisher/ingress_service.hpp"
 #include "publisher/inspection.hpp"
 #include "publisher/layout.hpp"
 #include "publisher/host_addresses.hpp"
@@ -403,6 +404,41 @@ public:
             }
         }
         throw contention();
+    }
+
+    // Ingress mode (publisher/ingress_service): a change planned from the view's index and both
+    // tables' ingress elements, read anew at every attempt, committed like any change.
+    void change_ingress(const std::function<ruleset::Commit(const TaskIndex&, const ingress::TablesState&)>& plan)
+    {
+        std::lock_guard lock(mutex_);
+        for (Backoff backoff; backoff.next();) {
+            catch_up();
+            auto commit = plan(view_.index(), read_ingress());
+            if (commit.empty())
+                return;
+            if (commit_change(std::move(commit))) {
+                // Claims are ports elements, which the index keeps (as another owner's): read anew.
+                view_.invalidate();
+                return;
+            }
+        }
+        throw contention();
+    }
+
+    std::vector<IngressService> ingress_services()
+    {
+        std::lock_guard lock(mutex_);
+        return ingress::services(read_ingress());
+    }
+
+    // Both tables' claims, records and slots, read now; the lock is held.
+    ingress::TablesState read_ingress()
+    {
+        ingress::TablesState state;
+        for (const auto family : layout::families)
+            state[layout::family_index(family)] =
+                ingress::read_state(family, backend_->snapshot(layout::table(family), {}, ingress::element_sets()));
+        return state;
     }
 
     void reconcile(std::span<const TaskPorts> desired)
@@ -1622,7 +1658,39 @@ std::vector<PortMapping> HostPortPublisher::remove_ports(std::string_view task_i
 
 void HostPortPublisher::unpublish_ports(std::string_view task_id)
 {
-    impl_->observed(MetricsRecorder::Operation::unpublish, [&] { impl_->unpublish(task_id); });
+    impl_->observed(MetricsRecorder::Operation::unpublish, [&] {
+        impl_->unpublish(task_id);
+        impl_->change_ingress(
+            [&](const TaskIndex&, const ingress::TablesState& state) { return ingress::plan_unpublish(state, task_id); });
+    });
+}
+
+void HostPortPublisher::publish_ingress(std::string_view service, std::span<const PortMapping> ports,
+                                        std::span<const IngressBackend> backends)
+{
+    impl_->observed(MetricsRecorder::Operation::publish, [&] {
+        const auto wanted = ingress::checked_request(service, ports, backends);
+        impl_->change_ingress([&](const TaskIndex& index, const ingress::TablesState& state) {
+            return ingress::plan_publish(index, state, service, wanted);
+        });
+    });
+}
+
+void HostPortPublisher::drain_backend(std::string_view service, std::string_view address, std::optional<std::uint16_t> port,
+                                      std::optional<std::chrono::sys_seconds> deadline)
+{
+    impl_->observed(MetricsRecorder::Operation::publish, [&] {
+        validate_task_id(service);
+        const auto backend = validation::parse_container_ip(address);
+        impl_->change_ingress([&](const TaskIndex&, const ingress::TablesState& state) {
+            return ingress::plan_drain(state, service, backend, port, deadline);
+        });
+    });
+}
+
+std::vector<IngressService> HostPortPublisher::ingress_services() const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->ingress_services(); });
 }
 
 void HostPortPublisher::reconcile(std::span<const TaskPorts> desired)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <warren/nft/export.hpp>
+#include <warren/nft/ingress.hpp>
 #include <warren/nft/kernel_features.hpp>
 #include <warren/nft/port_mapping.hpp>
 #include <warren/nft/validation.hpp>
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -254,9 +256,33 @@ public:
     // bad host address, protocol or host port 0 is invalid_argument, before anything is read or
     // sent. Returns the ports the task still publishes.
     std::vector<PortMapping> remove_ports(std::string_view task_id, std::span<const PortMapping> ports);
-    // Removes every port of the task in one transaction. Unknown tasks are not an error, and send
+    // Removes every port of the task in one transaction, and then every port of the ingress service
+    // of that id (its claims, backends and slots) in another. Unknown ids are not an error, and send
     // nothing.
     void unpublish_ports(std::string_view task_id);
+
+    // Ingress mode (ingress.hpp, docs/ingress.md): each new connection to one of the service's
+    // host ports goes to one of its backends, in proportion to their weights.
+    // Publishes `ports` (PublishMode::ingress, a host port, host_ip empty: every address of each
+    // family the backends have addresses of; no name or access policy) for `backends` in one
+    // transaction. Publishing the service again replaces its ports and backends: only the slots of
+    // backends removed or reweighted move, established connections keep their backend. Checked
+    // first (invalid_argument, nothing sent): the service id as validate_task_id(), the ports as
+    // validate_ports() plus the above, backend addresses as validate_container_ip(), ports 1-65535,
+    // weights 1-256, no backend twice, at most 256 backends per port and family. A host port
+    // another owner holds (a host-mode task, another program, another service) is port_conflict;
+    // an id that publishes host-mode ports is invalid_argument.
+    void publish_ingress(std::string_view service, std::span<const PortMapping> ports, std::span<const IngressBackend> backends);
+    // Marks the service's backend at `address` (with `port`, or every port of that address) as
+    // draining, with the deadline if given, and moves its slots to the active backends, in one
+    // transaction: it gets no new connections. Draining the last active backend of a port, an
+    // unknown service and an unknown backend are invalid_argument, and change nothing. (The
+    // deadline is recorded; acting on it is not implemented yet.)
+    void drain_backend(std::string_view service, std::string_view address, std::optional<std::uint16_t> port = std::nullopt,
+                       std::optional<std::chrono::sys_seconds> deadline = std::nullopt);
+    // Every ingress service in the tables with its backends, their weights and state, read from the
+    // kernel now (a restarted publisher sees what an earlier one published). Reads only.
+    std::vector<IngressService> ingress_services() const;
     // Makes the table publish exactly `desired`, in one transaction: tasks the table publishes that
     // `desired` lacks are unpublished, missing or different ones published, identical ones left
     // alone (when everything already matches, nothing is sent). For an agent that restarts and

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: Apache-2.0
+// The ingress API (docs/ingress.md) over the in-memory fake: the claims, records and slots a
+// publish, a replace, a drain and an unpublish write; conflicts with host-mode ports; adoption by a
+// fresh publisher; hostile elements read back; bad requests that change nothing.
+#include "publisher/ingress_records.hpp"
+#include "publisher/publisher_on.hpp"
+#include "publisher/schema.hpp"
+#include "ruleset/fake_backend.hpp"
+#include "shared_backend.hpp"
+
+#include <warren/nft.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "error_of.hpp"
+#include "ports.hpp"
+
+using namespace warren::nft;
+using ruleset::FakeBackend;
+using ruleset::Family;
+using test::error_of;
+
+namespace {
+
+PortMapping ingress_port(std::uint16_t host, std::uint16_t container, Protocol protocol = Protocol::tcp)
+{
+    auto mapping = test::port(host, container, protocol);
+    mapping.publish_mode = PublishMode::ingress;
+    return mapping;
+}
+
+const std::vector<PortMapping> web{ingress_port(8080, 80)};
+
+std::vector<IngressBackend> backends(std::initializer_list<std::pair<const char*, std::uint32_t>> weighted)
+{
+    std::vector<IngressBackend> out;
+    for (const auto& [address, weight] : weighted)
+        out.push_back(IngressBackend{address, std::nullopt, weight});
+    return out;
+}
+
+const std::map<ruleset::Bytes, ruleset::Element>& elements(const FakeBackend& fake, Family family, const char* set)
+{
+    return fake.state().at({family, layout::table_name}).sets.at(set).elements;
+}
+
+// How many slots of the port send to each backend address, read from the fake's ingress map.
+std::map<std::string, std::size_t> slot_counts(const FakeBackend& fake, Family family = Family::ip, std::uint16_t port = 8080)
+{
+    std::map<std::string, std::size_t> out;
+    for (const auto& [key, element] : elements(fake, family, layout::ingress_map)) {
+        const auto slot = ingress::decode_slot(family, element);
+        REQUIRE(slot);
+        REQUIRE(slot->backend);
+        if (slot->port.port == port)
+            ++out[layout::to_string(slot->backend->address)];
+    }
+    return out;
+}
+
+std::vector<std::string> record_comments(const FakeBackend& fake, Family family = Family::ip)
+{
+    std::vector<std::string> out;
+    for (const auto& [key, element] : elements(fake, family, layout::ingress_backends_set))
+        out.push_back(element.comment);
+    return out;
+}
+
+// The ingress map operations of the last commit, by verb.
+std::map<ruleset::Verb, std::size_t> slot_operations(const FakeBackend& fake)
+{
+    std::map<ruleset::Verb, std::size_t> out;
+    for (const auto& operation : fake.committed().back().operations())
+        if (const auto* element = std::get_if<ruleset::Element>(&operation.object);
+            element && element->set == layout::ingress_map)
+            ++out[operation.verb];
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("an ingress publish writes the claim, one record per backend and 256 slots by weight", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
+    CHECK(fake.committed().size() == 1);
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 86}, {"10.88.0.6", 85}, {"10.88.0.7", 85}});
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::slot_count);
+    CHECK(record_comments(fake) == std::vector<std::string>(3, "task=web weight=1"));
+    const auto& ports = elements(fake, Family::ip, layout::ports_map);
+    REQUIRE(ports.size() == 1);
+    CHECK(ports.begin()->second.comment == "task=web ingress");
+    const auto claim = layout::decode_port_element(Family::ip, ports.begin()->second);
+    REQUIRE(claim);
+    CHECK(ingress::claim_value(*claim));
+    // No IPv6 backend, no IPv6 table.
+    CHECK_FALSE(fake.state().contains({Family::ip6, layout::table_name}));
+
+    SECTION("1:1:2")
+    {
+        publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 2}}));
+        CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 64}, {"10.88.0.6", 64}, {"10.88.0.7", 128}});
+        CHECK(record_comments(fake) == std::vector<std::string>{"task=web weight=1", "task=web weight=1", "task=web weight=2"});
+    }
+    SECTION("publishing the same again sends nothing")
+    {
+        publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
+        CHECK(fake.committed().size() == 1);
+    }
+    SECTION("unpublish removes claim, records and slots in one transaction")
+    {
+        publisher.unpublish_ports("web");
+        CHECK(fake.committed().size() == 2);
+        CHECK(elements(fake, Family::ip, layout::ports_map).empty());
+        CHECK(elements(fake, Family::ip, layout::ingress_map).empty());
+        CHECK(elements(fake, Family::ip, layout::ingress_backends_set).empty());
+        CHECK(publisher.ingress_services().empty());
+    }
+}
+
+TEST_CASE("replacing the backend set moves only the freed slots", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
+    std::map<std::uint32_t, std::string> before;
+    for (const auto& [key, element] : elements(fake, Family::ip, layout::ingress_map)) {
+        const auto slot = ingress::decode_slot(Family::ip, element);
+        before[slot->slot] = layout::to_string(slot->backend->address);
+    }
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
+    // Only 10.88.0.7's 85 slots changed: each deleted and created again with its new backend.
+    CHECK(slot_operations(fake) ==
+          std::map<ruleset::Verb, std::size_t>{{ruleset::Verb::create, 85}, {ruleset::Verb::remove, 85}});
+    for (const auto& [key, element] : elements(fake, Family::ip, layout::ingress_map)) {
+        const auto slot = ingress::decode_slot(Family::ip, element);
+        if (before[slot->slot] != "10.88.0.7")
+            CHECK(layout::to_string(slot->backend->address) == before[slot->slot]);
+    }
+    CHECK(record_comments(fake) == std::vector<std::string>(2, "task=web weight=1"));
+}
+
+TEST_CASE("draining a backend moves its slots and keeps its record as draining", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
+    publisher.drain_backend("web", "10.88.0.7", std::nullopt, std::chrono::sys_seconds(std::chrono::seconds(1796400000)));
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
+    CHECK(slot_operations(fake) ==
+          std::map<ruleset::Verb, std::size_t>{{ruleset::Verb::create, 85}, {ruleset::Verb::remove, 85}});
+    CHECK(record_comments(fake) ==
+          std::vector<std::string>{"task=web weight=1", "task=web weight=1", "task=web weight=1 draining until=1796400000"});
+    const auto services = publisher.ingress_services();
+    REQUIRE(services.size() == 1);
+    REQUIRE(services[0].ports.size() == 1);
+    const auto& drained = services[0].ports[0].backends.at(2);
+    CHECK(drained.address == "10.88.0.7");
+    CHECK(drained.state == BackendState::draining);
+    CHECK(drained.deadline == std::chrono::sys_seconds(std::chrono::seconds(1796400000)));
+
+    SECTION("draining the last active backend is refused and changes nothing")
+    {
+        publisher.drain_backend("web", "10.88.0.6", 80);
+        const auto state = fake.state();
+        const auto e = error_of([&] { publisher.drain_backend("web", "10.88.0.5"); });
+        CHECK(e.code() == errc::invalid_argument);
+        CHECK_THAT(e.what(), Catch::Contains("last active backend"));
+        CHECK(fake.state() == state);
+    }
+    SECTION("unknown services and backends are refused")
+    {
+        const auto state = fake.state();
+        CHECK(error_of([&] { publisher.drain_backend("db", "10.88.0.5"); }).code() == errc::invalid_argument);
+        CHECK(error_of([&] { publisher.drain_backend("web", "10.88.0.9"); }).code() == errc::invalid_argument);
+        CHECK(error_of([&] { publisher.drain_backend("web", "10.88.0.5", 81); }).code() == errc::invalid_argument);
+        CHECK(fake.state() == state);
+    }
+    SECTION("publishing again makes it active again")
+    {
+        publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
+        CHECK(record_comments(fake) == std::vector<std::string>(3, "task=web weight=1"));
+        CHECK(slot_counts(fake).at("10.88.0.7") == 85);
+    }
+}
+
+TEST_CASE("a host port is either host-mode or ingress, in one publisher and across publishers", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto first = publisher_on(test::share(fake));
+    auto second = publisher_on(test::share(fake));
+    first.publish_ports("task-a", "10.88.0.2", std::vector{test::port(8080, 80)});
+    first.publish_ingress("web", std::vector{ingress_port(9090, 80)}, backends({{"10.88.0.5", 1}}));
+    const auto state = fake.state();
+    for (auto* publisher : {&first, &second}) {
+        const auto ingress_over_host = error_of([&] { publisher->publish_ingress("web", web, backends({{"10.88.0.5", 1}})); });
+        CHECK(ingress_over_host.code() == errc::port_conflict);
+        CHECK_THAT(ingress_over_host.what(), Catch::Contains("task-a"));
+        const auto host_over_ingress =
+            error_of([&] { publisher->publish_ports("task-b", "10.88.0.3", std::vector{test::port(9090, 80)}); });
+        CHECK(host_over_ingress.code() == errc::port_conflict);
+        const auto other_service = error_of([&] {
+            publisher->publish_ingress("db", std::vector{ingress_port(9090, 80)}, backends({{"10.88.0.6", 1}}));
+        });
+        CHECK(other_service.code() == errc::port_conflict);
+        CHECK_THAT(other_service.what(), Catch::Contains("\"web\""));
+    }
+    CHECK(fake.state() == state);
+}
+
+TEST_CASE("a fresh publisher adopts ingress services with their backends, weights and draining state", "[ingress][api]")
+{
+    FakeBackend fake;
+    {
+        auto first = publisher_on(test::share(fake));
+        std::vector<IngressBackend> set{{"10.88.0.5", std::nullopt, 1}, {"10.88.0.6", 8080, 3}, {"fd00::5", std::nullopt, 2}};
+        first.publish_ingress("web", web, set);
+        first.drain_backend("web", "10.88.0.5");
+    }
+    auto second = publisher_on(test::share(fake));
+    const IngressService expected{
+        "web",
+        {IngressPort{Protocol::tcp,
+                     8080,
+                     false,
+                     {IngressBackend{"10.88.0.5", 80, 1, BackendState::draining}, IngressBackend{"10.88.0.6", 8080, 3}}},
+         IngressPort{Protocol::tcp, 8080, true, {IngressBackend{"fd00::5", 80, 2}}}}};
+    CHECK(second.ingress_services() == std::vector{expected});
+    CHECK(slot_counts(fake, Family::ip) == std::map<std::string, std::size_t>{{"10.88.0.6", 256}});
+    CHECK(slot_counts(fake, Family::ip6) == std::map<std::string, std::size_t>{{"fd00::5", 256}});
+    // The adopted slots are where minimal movement starts: 10.88.0.7 takes only its share.
+    second.publish_ingress(
+        "web", web,
+        std::vector<IngressBackend>{{"10.88.0.6", 8080, 3}, {"10.88.0.7", std::nullopt, 1}, {"fd00::5", std::nullopt, 2}});
+    CHECK(slot_counts(fake, Family::ip) == std::map<std::string, std::size_t>{{"10.88.0.6", 192}, {"10.88.0.7", 64}});
+    CHECK(slot_operations(fake) ==
+          std::map<ruleset::Verb, std::size_t>{{ruleset::Verb::create, 64}, {ruleset::Verb::remove, 64}});
+    second.unpublish_ports("web");
+    CHECK(second.ingress_services().empty());
+    CHECK(elements(fake, Family::ip6, layout::ingress_map).empty());
+}
+
+TEST_CASE("hostile ingress elements read back are not adopted, and damaged slots are reassigned", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    auto& table = fake.mutable_state().at({Family::ip, layout::table_name});
+    auto& records = table.sets.at(layout::ingress_backends_set).elements;
+    auto& slots = table.sets.at(layout::ingress_map).elements;
+    const layout::HostPort port{Protocol::tcp, 8080, layout::any_address(Family::ip)};
+    const auto address = [](const char* text) { return *layout::parse_address(text); };
+    // Records whose comments are not what we write: foreign, never adopted.
+    for (const char* comment : {"task=web weight=0", "task=web weight=01", "task=web weight=1 extra", "task=web weight=257",
+                                "task=web weight=1 until=5", "task=w\neb weight=1", "task=web weight=1 draining until=-1"}) {
+        const auto backend = "10.88.0." + std::to_string(20 + records.size());
+        auto record = ingress::record_element(port, "web", {{address(backend.c_str()), 80}, 1, false, {}});
+        record.comment = comment;
+        records.insert_or_assign(record.key, record);
+    }
+    // A slot sent to an address that is no active record's, one with a value we never write, one past the last slot.
+    auto hijacked = ingress::slot_element(port, 3, {address("10.88.0.66"), 80});
+    slots.insert_or_assign(hijacked.key, hijacked);
+    auto garbage = ingress::slot_element(port, 4, {address("10.88.0.5"), 80});
+    garbage.data.back() = 7;
+    slots.insert_or_assign(garbage.key, garbage);
+    auto beyond = ingress::slot_element(port, 300, {address("10.88.0.5"), 80});
+    slots.insert_or_assign(beyond.key, beyond);
+    // Records and slots of a port nobody claims: orphans.
+    const layout::HostPort unclaimed{Protocol::tcp, 7070, layout::any_address(Family::ip)};
+    auto orphan = ingress::slot_element(unclaimed, 0, {address("10.88.0.5"), 80});
+    slots.insert_or_assign(orphan.key, orphan);
+    // A claim comment on a value that is not a claim's: another owner's port.
+    auto fake_claim = layout::port_element({Protocol::tcp, 6060, layout::any_address(Family::ip)},
+                                           {address("10.88.0.8"), Protocol::tcp, 80}, "task=evil ingress");
+    table.sets.at(layout::ports_map).elements.insert_or_assign(fake_claim.key, fake_claim);
+    fake.bump_generation();
+
+    auto fresh = publisher_on(test::share(fake));
+    const auto services = fresh.ingress_services();
+    REQUIRE(services.size() == 1);
+    CHECK(services[0].service == "web");
+    REQUIRE(services[0].ports.size() == 1);
+    CHECK(services[0].ports[0].backends.size() == 2);
+    CHECK(error_of([&] {
+              fresh.publish_ingress("evil", std::vector{ingress_port(6060, 80)}, backends({{"10.88.0.5", 1}}));
+          }).code() == errc::port_conflict);
+
+    // The next change of the port reassigns the damaged slots (3 and 4) and deletes slot 300; the
+    // foreign records stay, the orphan of 7070 too (its port did not change).
+    fresh.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
+    CHECK(slot_counts(fake, Family::ip, 7070).size() == 1);
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == 257);
+    CHECK(elements(fake, Family::ip, layout::ingress_backends_set).size() == 9);
+    // Claiming 7070 deletes its orphan slot.
+    fresh.publish_ingress("web", std::vector{ingress_port(8080, 80), ingress_port(7070, 80)}, backends({{"10.88.0.6", 1}}));
+    CHECK(slot_counts(fake, Family::ip, 7070) == std::map<std::string, std::size_t>{{"10.88.0.6", 256}});
+}
+
+TEST_CASE("bad ingress requests are refused before anything is sent", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}}));
+    const auto state = fake.state();
+    const auto commits = fake.committed().size();
+    auto host_mode = web;
+    host_mode[0].publish_mode = PublishMode::host;
+    auto bound = web;
+    bound[0].host_ip = "10.0.0.1";
+    auto automatic = web;
+    automatic[0].host_port = 0;
+    std::vector<IngressBackend> too_many;
+    for (int i = 0; i < 257; ++i)
+        too_many.push_back(IngressBackend{"10.88.1." + std::to_string(i % 250 + 1), static_cast<std::uint16_t>(80 + i / 250)});
+    std::vector<IngressBackend> draining{{"10.88.0.5"}};
+    draining[0].state = BackendState::draining;
+    const std::vector<std::function<void()>> bad{
+        [&] {
+            publisher.publish_ingress("bad id!", web, backends({{"10.88.0.5", 1}}));
+        },
+        [&] {
+            publisher.publish_ingress("web", {}, backends({{"10.88.0.5", 1}}));
+        },
+        [&] { publisher.publish_ingress("web", web, {}); },
+        [&] {
+            publisher.publish_ingress("web", host_mode, backends({{"10.88.0.5", 1}}));
+        },
+        [&] {
+            publisher.publish_ingress("web", bound, backends({{"10.88.0.5", 1}}));
+        },
+        [&] {
+            publisher.publish_ingress("web", automatic, backends({{"10.88.0.5", 1}}));
+        },
+        [&] {
+            publisher.publish_ingress("web", web, backends({{"10.88.0.5", 0}}));
+        },
+        [&] {
+            publisher.publish_ingress("web", web, backends({{"10.88.0.5", 257}}));
+        },
+        [&] {
+            publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.5", 2}}));
+        },
+        [&] {
+            publisher.publish_ingress("web", web, std::vector<IngressBackend>{{"10.88.0.5", 80}, {"10.88.0.5"}});
+        },
+        [&] {
+            publisher.publish_ingress("web", web, backends({{"127.0.0.1", 1}}));
+        },
+        [&] {
+            publisher.publish_ingress("web", web, backends({{"0.0.0.0", 1}}));
+        },
+        [&] {
+            publisher.publish_ingress("web", web, std::vector<IngressBackend>{{"10.88.0.5", 0}});
+        },
+        [&] { publisher.publish_ingress("web", web, too_many); },
+        [&] { publisher.publish_ingress("web", web, draining); },
+        [&] {
+            publisher.publish_ingress("task-a", web, backends({{"10.88.0.5", 1}}));
+        },
+        [&] { publisher.drain_backend("web", "not an address"); },
+    };
+    publisher.publish_ports("task-a", "10.88.0.2", std::vector{test::port(7070, 80)});
+    const auto with_task = fake.state();
+    for (std::size_t i = 0; i < bad.size(); ++i) {
+        INFO("request " << i);
+        CHECK(error_of(bad[i]).code() == errc::invalid_argument);
+        CHECK(fake.state() == with_task);
+    }
+    CHECK(fake.committed().size() == commits + 1);
+    CHECK(state != with_task);
+}
