@@ -425,6 +425,17 @@ public:
         throw contention();
     }
 
+    // Whether the tables hold records of the service; reads only the ingress_backends sets, so that
+    // unpublishing a task costs no read of the ports maps.
+    bool ingress_service_exists(std::string_view service)
+    {
+        static const std::vector<std::string> records{layout::ingress_backends_set};
+        std::lock_guard lock(mutex_);
+        return std::any_of(layout::families.begin(), layout::families.end(), [&](Family family) {
+            return ingress::has_records(backend_->snapshot(layout::table(family), {}, records), service);
+        });
+    }
+
     std::vector<IngressService> ingress_services()
     {
         std::lock_guard lock(mutex_);
@@ -1660,6 +1671,8 @@ void HostPortPublisher::unpublish_ports(std::string_view task_id)
 {
     impl_->observed(MetricsRecorder::Operation::unpublish, [&] {
         impl_->unpublish(task_id);
+        if (!impl_->ingress_service_exists(task_id))
+            return;
         impl_->change_ingress(
             [&](const TaskIndex&, const ingress::TablesState& state) { return ingress::plan_unpublish(state, task_id); });
     });

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace warren::nft::ingress {
@@ -37,5 +38,9 @@ struct FamilyState {
 const std::vector<std::string>& element_sets();
 
 FamilyState read_state(layout::Family family, const ruleset::TableSnapshot& snapshot);
+
+// Whether a snapshot of the ingress_backends set holds a record of the service: a service with
+// ports has records, and reading only them costs nothing on a host without ingress services.
+bool has_records(const ruleset::TableSnapshot& snapshot, std::string_view service);
 
 }  // namespace warren::nft::ingress
