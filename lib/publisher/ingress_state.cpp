@@ -99,7 +99,11 @@ FamilyState read_state(Family family, const ruleset::TableSnapshot& snapshot)
         return state;
     read_claims(family, snapshot, state);
     read_records(family, snapshot, state);
-    read_slots(family, snapshot, state);
+    // A map that lost its typeof is deleted and made again by the repair the change carries: its
+    // slots go with it, and the change writes every slot anew.
+    const auto map = snapshot.sets.find(layout::ingress_map);
+    if (map != snapshot.sets.end() && map->second == layout::ingress_declaration(layout::layout_of(family)).shape())
+        read_slots(family, snapshot, state);
     return state;
 }
 

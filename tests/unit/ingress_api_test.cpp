@@ -375,3 +375,17 @@ TEST_CASE("bad ingress requests are refused before anything is sent", "[ingress]
     CHECK(fake.committed().size() == commits + 1);
     CHECK(state != with_task);
 }
+
+TEST_CASE("an ingress map that lost its typeof is made again with every slot by the next ingress change", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).declaration.nft_typeof.reset();
+    fake.bump_generation();
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 2}}));
+    CHECK(fake.state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).declaration.nft_typeof.has_value());
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 64}, {"10.88.0.6", 64}, {"10.88.0.7", 128}});
+    // The map was made again in the same transaction: every slot written, none deleted.
+    CHECK(slot_operations(fake) == std::map<ruleset::Verb, std::size_t>{{ruleset::Verb::create, ingress::slot_count}});
+}
