@@ -416,13 +416,30 @@ public:
             auto commit = plan(view_.index(), read_ingress());
             if (commit.empty())
                 return;
+            const auto claims = claim_changes(commit);
             if (commit_change(std::move(commit))) {
-                // Claims are ports elements, which the index keeps (as another owner's): read anew.
-                view_.invalidate();
+                // Claims are ports elements, which the index keeps (as another owner's); the view
+                // leaves our commit's announcements out. Applying an element twice changes nothing.
+                std::vector<std::string> touched;
+                for (const auto& [family, operation] : claims)
+                    view_.index().apply(family, std::get<ruleset::Element>(operation.object),
+                                        operation.verb == ruleset::Verb::remove, touched);
                 return;
             }
         }
         throw contention();
+    }
+
+    // The operations of `commit` on ports elements, with their family.
+    static std::vector<std::pair<Family, ruleset::Operation>> claim_changes(const ruleset::Commit& commit)
+    {
+        std::vector<std::pair<Family, ruleset::Operation>> out;
+        for (const auto& part : commit.parts())
+            for (const auto& operation : part.operations())
+                if (const auto* element = std::get_if<ruleset::Element>(&operation.object);
+                    element && element->set == layout::ports_map)
+                    out.emplace_back(part.table().family, operation);
+        return out;
     }
 
     // Whether the tables hold records of the service; reads only the ingress_backends sets, so that

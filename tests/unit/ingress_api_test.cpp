@@ -196,6 +196,7 @@ TEST_CASE("a host port is either host-mode or ingress, in one publisher and acro
     first.publish_ports("task-a", "10.88.0.2", std::vector{test::port(8080, 80)});
     first.publish_ingress("web", std::vector{ingress_port(9090, 80)}, backends({{"10.88.0.5", 1}}));
     const auto state = fake.state();
+    const auto attempts = fake.commit_attempts();
     for (auto* publisher : {&first, &second}) {
         const auto ingress_over_host = error_of([&] { publisher->publish_ingress("web", web, backends({{"10.88.0.5", 1}})); });
         CHECK(ingress_over_host.code() == errc::port_conflict);
@@ -209,6 +210,9 @@ TEST_CASE("a host port is either host-mode or ingress, in one publisher and acro
         CHECK(other_service.code() == errc::port_conflict);
         CHECK_THAT(other_service.what(), Catch::Contains("\"web\""));
     }
+    // Every conflict was found in the publishers' views, the first one's kept current by its own
+    // ingress commit: nothing was sent for the kernel to refuse.
+    CHECK(fake.commit_attempts() == attempts);
     CHECK(fake.state() == state);
 }
 
