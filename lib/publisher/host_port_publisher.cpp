@@ -347,6 +347,8 @@ public:
             const auto asked_now = ask();
             if (asked_now.unchanged)
                 return read_back(task_id);
+            if (auto refusal = ingress_id_error(task_id))
+                throw std::move(*refusal);
             const auto& addresses = asked_now.addresses;
             const std::span<const PortMapping> ports = asked_now.entries ? asked_now.given : asked_now.ports;
             auto wanted = asked_now.entries ? *asked_now.entries
@@ -383,6 +385,8 @@ public:
         throw contention();
     }
 
+    // An id is a task's or an ingress service's (ingress_id_error()); should a table hold both
+    // anyway (written by two publishers at once), both go in the one transaction.
     void unpublish(std::string_view task_id)
     {
         validate_task_id(task_id);
@@ -390,20 +394,40 @@ public:
         static const std::vector<IndexEntry> none;
         for (Backoff backoff; backoff.next();) {
             catch_up();
-            if (view_.index().entries(task_id).empty()) {
+            const bool host = !view_.index().entries(task_id).empty();
+            const bool ingress = !view_.index().ingress_ports(task_id).empty();
+            if (!host && !ingress) {
                 keep(task_id, {});
                 return;
             }
             const TaskChange change{task_id, &none};
             auto flows = stale_flows(view_.index(), std::span(&change, 1));
-            if (commit_change(plan_replace(view_.index(), task_id, {}))) {
+            auto commit = host ? plan_replace(view_.index(), task_id, {}) : ruleset::Commit{};
+            const auto ingress_commit = ingress ? ingress::plan_unpublish(read_ingress(), task_id) : ruleset::Commit{};
+            const auto claims = claim_changes(ingress_commit);
+            for (const auto& part : ingress_commit.parts())
+                commit.part(part.table()).append(part);
+            if (commit_change(std::move(commit))) {
                 view_.index().replace(task_id, {});
+                apply_claims(claims);
                 keep(task_id, {});
                 forget(std::move(flows));
                 return;
             }
         }
         throw contention();
+    }
+
+    // invalid_argument when `task_id` is an ingress service's (its claims in the view): one id is
+    // either a task's, with host-mode ports, or an ingress service's.
+    std::optional<Error> ingress_id_error(std::string_view task_id) const
+    {
+        if (view_.index().ingress_ports(task_id).empty())
+            return std::nullopt;
+        return Error(errc::invalid_argument,
+                     "\"" + printable(std::string(task_id)) +
+                         "\" is an ingress service (publish_ingress()); an id is either a task's, with host-mode ports, or "
+                         "an ingress service's: unpublish the service first or use another id; nothing was changed");
     }
 
     // Ingress mode (publisher/ingress_service): a change planned from the view's index and both
@@ -418,16 +442,21 @@ public:
                 return;
             const auto claims = claim_changes(commit);
             if (commit_change(std::move(commit))) {
-                // Claims are ports elements, which the index keeps (as another owner's); the view
-                // leaves our commit's announcements out. Applying an element twice changes nothing.
-                std::vector<std::string> touched;
-                for (const auto& [family, operation] : claims)
-                    view_.index().apply(family, std::get<ruleset::Element>(operation.object),
-                                        operation.verb == ruleset::Verb::remove, touched);
+                apply_claims(claims);
                 return;
             }
         }
         throw contention();
+    }
+
+    // Claims are ports elements, which the index keeps (as elements without a task owner); the view
+    // leaves our commit's announcements out. Applying an element twice changes nothing.
+    void apply_claims(const std::vector<std::pair<Family, ruleset::Operation>>& claims)
+    {
+        std::vector<std::string> touched;
+        for (const auto& [family, operation] : claims)
+            view_.index().apply(family, std::get<ruleset::Element>(operation.object), operation.verb == ruleset::Verb::remove,
+                                touched);
     }
 
     // The operations of `commit` on ports elements, with their family.
@@ -440,17 +469,6 @@ public:
                     element && element->set == layout::ports_map)
                     out.emplace_back(part.table().family, operation);
         return out;
-    }
-
-    // Whether the tables hold records of the service; reads only the ingress_backends sets, so that
-    // unpublishing a task costs no read of the ports maps.
-    bool ingress_service_exists(std::string_view service)
-    {
-        static const std::vector<std::string> records{layout::ingress_backends_set};
-        std::lock_guard lock(mutex_);
-        return std::any_of(layout::families.begin(), layout::families.end(), [&](Family family) {
-            return ingress::has_records(backend_->snapshot(layout::table(family), {}, records), service);
-        });
     }
 
     std::vector<IngressService> ingress_services()
@@ -514,6 +532,8 @@ public:
                 if (!wanted.contains(task))
                     changes.push_back(TaskChange{task, &none});
             for (const auto& [task, entries] : wanted) {
+                if (auto refusal = ingress_id_error(task))
+                    throw std::move(*refusal);
                 if (index.entries(task) == entries)
                     continue;
                 // Every task that holds one of these host ports now gives it up in this transaction
@@ -554,7 +574,30 @@ public:
         validate_task_id(task_id);
         std::lock_guard lock(mutex_);
         catch_up();
-        return read_back(task_id);
+        auto out = read_back(task_id);
+        if (out.empty())
+            out = ingress_read_back(task_id);
+        return out;
+    }
+
+    // An ingress service's ports as the view's claims show them: one mapping per protocol and host
+    // port (on every address, as publish_ingress() takes them), PublishMode::ingress, container port
+    // 0 (the claim names no container; ingress_services() has the backends).
+    std::vector<PortMapping> ingress_read_back(std::string_view service) const
+    {
+        std::vector<PortMapping> out;
+        for (const auto& port : view_.index().ingress_ports(service)) {
+            PortMapping mapping;
+            mapping.host_port = port.port;
+            mapping.protocol = port.protocol;
+            mapping.publish_mode = PublishMode::ingress;
+            if (std::find(out.begin(), out.end(), mapping) == out.end())
+                out.push_back(std::move(mapping));
+        }
+        std::sort(out.begin(), out.end(), [](const PortMapping& a, const PortMapping& b) {
+            return std::tuple(a.protocol, a.host_port) < std::tuple(b.protocol, b.host_port);
+        });
+        return out;
     }
 
     // The task's ports as the view holds them; the lock is held.
@@ -730,11 +773,18 @@ public:
                 const auto state = plan.states.find(request.task_id);
                 const auto current = state != plan.states.end() ? state->second : index.entries(request.task_id);
                 if (request.unpublish) {
+                    if (!index.ingress_ports(request.task_id).empty())
+                        throw Error(errc::invalid_argument,
+                                    "\"" + printable(std::string(request.task_id)) +
+                                        "\" is an ingress service; a PublisherEngine publishes and unpublishes tasks only: "
+                                        "unpublish it with HostPortPublisher::unpublish_ports()");
                     if (!current.empty())
                         plan.states.insert_or_assign(request.task_id, std::vector<IndexEntry>{});
                     plan.members.push_back(i);
                     continue;
                 }
+                if (auto refusal = ingress_id_error(request.task_id))
+                    throw std::move(*refusal);
                 if (!request.automatic.empty()) {
                     // Not a port another request of the batch holds after the requests so far.
                     const auto claimed = [&](const layout::HostPort& port) {
@@ -1275,7 +1325,8 @@ private:
             message +=
                 " overlaps host port " + layout::describe(taken) + " (a port on all addresses includes every address), which";
         message += " is already published by " + owner;
-        message += " to " + endpoint(existing.address, existing.mapping.container_port);
+        if (existing.mapping.publish_mode != PublishMode::ingress)  // a claim leads to no container
+            message += " to " + endpoint(existing.address, existing.mapping.container_port);
         message += "; nothing was changed for task \"" + std::string(task_id) + "\"";
         return Error(errc::port_conflict, std::move(message), EEXIST, "publish " + wanted_port);
     }
@@ -1686,13 +1737,7 @@ std::vector<PortMapping> HostPortPublisher::remove_ports(std::string_view task_i
 
 void HostPortPublisher::unpublish_ports(std::string_view task_id)
 {
-    impl_->observed(MetricsRecorder::Operation::unpublish, [&] {
-        impl_->unpublish(task_id);
-        if (!impl_->ingress_service_exists(task_id))
-            return;
-        impl_->change_ingress(
-            [&](const TaskIndex&, const ingress::TablesState& state) { return ingress::plan_unpublish(state, task_id); });
-    });
+    impl_->observed(MetricsRecorder::Operation::unpublish, [&] { impl_->unpublish(task_id); });
 }
 
 void HostPortPublisher::publish_ingress(std::string_view service, std::span<const PortMapping> ports,

@@ -83,15 +83,6 @@ const std::vector<std::string>& element_sets()
     return names;
 }
 
-bool has_records(const ruleset::TableSnapshot& snapshot, std::string_view service)
-{
-    const auto& records = elements_of(snapshot, layout::ingress_backends_set);
-    return std::any_of(records.begin(), records.end(), [&](const Element& element) {
-        const auto comment = parse_record_comment(element.comment);
-        return comment && comment->service == service;
-    });
-}
-
 FamilyState read_state(Family family, const ruleset::TableSnapshot& snapshot)
 {
     FamilyState state;

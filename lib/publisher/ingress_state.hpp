@@ -39,8 +39,4 @@ const std::vector<std::string>& element_sets();
 
 FamilyState read_state(layout::Family family, const ruleset::TableSnapshot& snapshot);
 
-// Whether a snapshot of the ingress_backends set holds a record of the service: a service with
-// ports has records, and reading only them costs nothing on a host without ingress services.
-bool has_records(const ruleset::TableSnapshot& snapshot, std::string_view service);
-
 }  // namespace warren::nft::ingress

@@ -393,3 +393,133 @@ TEST_CASE("an ingress map that lost its typeof is made again with every slot by 
     // The map was made again in the same transaction: every slot written, none deleted.
     CHECK(slot_operations(fake) == std::map<ruleset::Verb, std::size_t>{{ruleset::Verb::create, ingress::slot_count}});
 }
+
+TEST_CASE("an id is a task's or an ingress service's: host-mode calls refuse an ingress service", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}}));
+    const auto state = fake.state();
+    const auto attempts = fake.commit_attempts();
+    const std::vector<std::function<void()>> refused{
+        [&] { publisher.publish_ports("web", "10.88.0.2", std::vector{test::port(7070, 80)}); },
+        [&] {
+            publisher.add_ports("web", ContainerAddresses{"10.88.0.2", ""}, std::vector{test::port(7070, 80)});
+        },
+        [&] {
+            publisher.reconcile(std::vector{TaskPorts{"web", "10.88.0.2", {test::port(7070, 80)}}});
+        },
+    };
+    for (std::size_t i = 0; i < refused.size(); ++i) {
+        INFO("request " << i);
+        const auto e = error_of(refused[i]);
+        CHECK(e.code() == errc::invalid_argument);
+        CHECK_THAT(e.what(), Catch::Contains("\"web\" is an ingress service"));
+    }
+    CHECK(fake.commit_attempts() == attempts);
+    CHECK(fake.state() == state);
+    // A reconcile that leaves the service out does not touch it: it is no task.
+    publisher.reconcile(std::vector{TaskPorts{"task-a", "10.88.0.2", {test::port(7070, 80)}}});
+    CHECK(publisher.ingress_services().size() == 1);
+}
+
+TEST_CASE("unpublish_ports of an ingress service is one transaction, with the id's host-mode ports if a table has both",
+          "[ingress][api]")
+{
+    FakeBackend fake;
+    {
+        auto first = publisher_on(test::share(fake));
+        first.publish_ingress("web", std::vector{ingress_port(8080, 80)},
+                              backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"fd00::5", 1}}));
+    }
+    SECTION("an ingress service alone")
+    {
+        auto publisher = publisher_on(test::share(fake));
+        const auto commits = fake.committed().size();
+        publisher.unpublish_ports("web");
+        CHECK(fake.committed().size() == commits + 1);
+    }
+    SECTION("an ingress service and host-mode ports of the same id, written by another program")
+    {
+        // Two publishers racing could leave both; the id's unpublish removes both together.
+        auto& ports = fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ports_map).elements;
+        const auto host_mode =
+            layout::port_element({Protocol::tcp, 7070, layout::any_address(Family::ip)},
+                                 {*layout::parse_address("10.88.0.2"), Protocol::tcp, 80}, layout::owner_comment("web", ""));
+        ports.insert_or_assign(host_mode.key, host_mode);
+        fake.bump_generation();
+        auto publisher = publisher_on(test::share(fake));
+        CHECK(publisher.published_ports("web").size() == 1);
+        const auto commits = fake.committed().size();
+        publisher.unpublish_ports("web");
+        CHECK(fake.committed().size() == commits + 1);
+        CHECK(publisher.published_ports("web").empty());
+    }
+    for (const auto family : {Family::ip, Family::ip6}) {
+        CHECK(elements(fake, family, layout::ports_map).empty());
+        CHECK(elements(fake, family, layout::ingress_map).empty());
+        CHECK(elements(fake, family, layout::ingress_backends_set).empty());
+    }
+}
+
+TEST_CASE("the view shows ingress claims as the service's ports", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", std::vector{ingress_port(9090, 80)}, backends({{"10.88.0.5", 1}, {"fd00::5", 1}}));
+    publisher.publish_ports("task-a", "10.88.0.2", std::vector{test::port(7070, 80)});
+
+    SECTION("a host-mode conflict names the service")
+    {
+        for (auto* host_ip : {"", "10.0.0.1", "::"}) {
+            INFO(host_ip);
+            auto port = test::port(9090, 80);
+            port.host_ip = host_ip;
+            const auto e = error_of([&] {
+                publisher.publish_ports("task-b", ContainerAddresses{"10.88.0.3", "fd00::3"}, std::vector{port});
+            });
+            CHECK(e.code() == errc::port_conflict);
+            CHECK_THAT(e.what(), Catch::Contains("is already published by ingress service \"web\";"));
+        }
+    }
+    SECTION("all_published_ports(), inspect() and published_ports() list the claims as the service's")
+    {
+        PortMapping claim;
+        claim.host_port = 9090;
+        claim.publish_mode = PublishMode::ingress;
+        auto task_port = test::port(7070, 80);
+        const std::vector<PublishedPort> expected{
+            {"task-a", "10.88.0.2", task_port}, {"web", "0.0.0.0", claim}, {"web", "::", claim}};
+        auto fresh = publisher_on(test::share(fake));
+        for (auto* reader : {&publisher, &fresh}) {
+            CHECK(reader->all_published_ports() == expected);
+            CHECK(reader->published_ports("web") == std::vector{claim});
+            const auto inspection = reader->inspect();
+            for (const auto& family : inspection.families) {
+                for (const auto& problem : family.problems)
+                    CHECK(problem.kind != TableProblemKind::ownerless_element);
+                REQUIRE_FALSE(family.ports.empty());
+                CHECK(family.ports.back().task_id == "web");
+                CHECK(family.ports.back().mapping.publish_mode == PublishMode::ingress);
+            }
+        }
+    }
+    SECTION("a claim's comment on another value is still another program's element")
+    {
+        auto& ports = fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ports_map).elements;
+        const auto lookalike =
+            layout::port_element({Protocol::tcp, 6060, layout::any_address(Family::ip)},
+                                 {*layout::parse_address("10.88.0.8"), Protocol::tcp, 80}, "task=evil ingress");
+        ports.insert_or_assign(lookalike.key, lookalike);
+        fake.bump_generation();
+        const auto all = publisher.all_published_ports();
+        const auto found =
+            std::find_if(all.begin(), all.end(), [](const PublishedPort& p) { return p.mapping.host_port == 6060; });
+        REQUIRE(found != all.end());
+        CHECK(found->task_id.empty());
+        CHECK(found->mapping.publish_mode == PublishMode::host);
+        CHECK(publisher.published_ports("evil").empty());
+        // Not a service: a host-mode publish of that id is no ingress refusal.
+        publisher.publish_ports("evil", "10.88.0.9", std::vector{test::port(5050, 80)});
+    }
+}

@@ -26,7 +26,10 @@ namespace warren::nft {
 // that family, or the one host address the port is bound to. A port published on every address of
 // a dual-stack task is two PublishedPorts, one per family. An element another program added (its
 // comment is not one a publisher writes, docs/errors.md) has an empty task_id, and its comment as
-// mapping.name with every byte outside printable ASCII, and the backslash, written as \xNN.
+// mapping.name with every byte outside printable ASCII, and the backslash, written as \xNN. A port
+// of an ingress service (docs/ingress.md) has the service as task_id, PublishMode::ingress, the
+// family's unspecified address as container_ip, container port 0 and no name: its backends are in
+// HostPortPublisher::ingress_services().
 struct PublishedPort {
     std::string task_id;
     std::string container_ip;
@@ -227,7 +230,8 @@ public:
     // families; 0.0.0.0 or ::, every address of that family only; one address, that address. A
     // dual-stack task is one transaction over both tables.
     // The arguments are checked first with validate_task_id(), validate_container_addresses() and
-    // validate_ports(); the other calls check their task id with validate_task_id().
+    // validate_ports(); the other calls check their task id with validate_task_id(). The id of an
+    // ingress service (publish_ingress()) is invalid_argument here, in add_ports() and in reconcile().
     // Returns the task's ports as published_ports() would read them back right after: with the host
     // ports chosen for those asked for as 0 (a port the task already publishes for the same
     // container port, protocol and host address is kept, else a free one of
@@ -256,9 +260,8 @@ public:
     // bad host address, protocol or host port 0 is invalid_argument, before anything is read or
     // sent. Returns the ports the task still publishes.
     std::vector<PortMapping> remove_ports(std::string_view task_id, std::span<const PortMapping> ports);
-    // Removes every port of the task in one transaction, and then every port of the ingress service
-    // of that id (its claims, backends and slots) in another. Unknown ids are not an error, and send
-    // nothing.
+    // Removes every port of the task, or of the ingress service of that id (its claims, backends and
+    // slots), in one transaction. Unknown ids are not an error, and send nothing.
     void unpublish_ports(std::string_view task_id);
 
     // Ingress mode (ingress.hpp, docs/ingress.md): each new connection to one of the service's
@@ -292,7 +295,8 @@ public:
     // on any error nothing changed.
     void reconcile(std::span<const TaskPorts> desired);
     // The ports the kernel currently publishes for the task (empty if none), ordered by protocol,
-    // then host port.
+    // then host port. For an ingress service: one mapping per protocol and host port, with
+    // PublishMode::ingress, host_ip empty and container port 0 (its backends: ingress_services()).
     // A port published on every address of both families of a dual-stack task reads back as one
     // mapping with an empty host_ip; one on every address of one family only reads back as 0.0.0.0
     // or :: when the task has ports of the other family too, else empty.
