@@ -156,9 +156,13 @@ public:
             for (const auto& task : view_.index().task_ids())
                 desired_.emplace(task, view_.index().entries(task));
             view_.take_damage();
+            const auto ingress = read_ingress();
+            for (const auto& service : ingress::services(ingress))
+                keep_ingress(service.service, ingress::held_ports(ingress, service.service));
             // Damage done before we started (a chain deleted while no publisher watched) is repaired
             // at once, not at the next change of the table.
-            damaged_at_start = layout_needed() && !desired_.empty();
+            damaged_at_start = (layout_needed() && !desired_.empty()) ||
+                               (!ingress_kept_.empty() && !ingress::plan_restore(ingress, ingress_kept_).empty());
             if (damaged_at_start)
                 recheck_ = "found incomplete at start";
         }
@@ -403,14 +407,14 @@ public:
             const TaskChange change{task_id, &none};
             auto flows = stale_flows(view_.index(), std::span(&change, 1));
             auto commit = host ? plan_replace(view_.index(), task_id, {}) : ruleset::Commit{};
-            const auto ingress_commit = ingress ? ingress::plan_unpublish(read_ingress(), task_id) : ruleset::Commit{};
+            const auto ingress_commit = ingress ? ingress::plan_unpublish(read_ingress(), task_id).commit : ruleset::Commit{};
             const auto claims = claim_changes(ingress_commit);
-            for (const auto& part : ingress_commit.parts())
-                commit.part(part.table()).append(part);
+            commit.append(ingress_commit);
             if (commit_change(std::move(commit))) {
                 view_.index().replace(task_id, {});
                 apply_claims(claims);
                 keep(task_id, {});
+                keep_ingress(task_id, {});
                 forget(std::move(flows));
                 return;
             }
@@ -430,21 +434,88 @@ public:
                          "an ingress service's: unpublish the service first or use another id; nothing was changed");
     }
 
-    // Ingress mode (publisher/ingress_service): a change planned from the view's index and both
-    // tables' ingress elements, read anew at every attempt, committed like any change.
-    void change_ingress(const std::function<ruleset::Commit(const TaskIndex&, const ingress::TablesState&)>& plan)
+    // Ingress mode (publisher/ingress_service): a change of the service planned from the view's
+    // index and both tables' ingress elements, read anew at every attempt, committed like any change.
+    void change_ingress(std::string_view service,
+                        const std::function<ingress::ServiceChange(const TaskIndex&, const ingress::TablesState&)>& plan)
     {
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
             catch_up();
-            auto commit = plan(view_.index(), read_ingress());
-            if (commit.empty())
+            auto change = plan(view_.index(), read_ingress());
+            const auto claims = claim_changes(change.commit);
+            if (change.commit.empty() || commit_change(std::move(change.commit))) {
+                apply_claims(claims);
+                keep_ingress(service, std::move(change.ports));
                 return;
+            }
+        }
+        throw contention();
+    }
+
+    // Records what the service should publish, for a self-healing publisher (none: forget it). Only
+    // ports with an active backend can be put back.
+    void keep_ingress(std::string_view service, std::vector<ingress::WantedPort> ports)
+    {
+        if (!options_.self_heal)
+            return;
+        std::erase_if(ports, [](const ingress::WantedPort& port) {
+            return std::none_of(port.records.begin(), port.records.end(), [](const ingress::Record& r) { return !r.draining; });
+        });
+        if (ports.empty())
+            ingress_kept_.erase(std::string(service));
+        else
+            ingress_kept_.insert_or_assign(std::string(service), std::move(ports));
+    }
+
+    // Who holds the host port of an ingress port of `service` instead, as a message names them; nullopt
+    // when nobody or the service does.
+    std::optional<std::string> ingress_owner(const ingress::TablesState& state, const layout::HostPort& port,
+                                             std::string_view service) const
+    {
+        const auto& claims = state[layout::family_index(port.family())].ports;
+        if (const auto held = claims.find(port); held != claims.end())
+            return held->second.service == service ? std::nullopt
+                                                   : std::optional("ingress service " + quote(held->second.service));
+        const auto& index = view_.index();
+        const auto clash = index.clash(port, [](std::string_view) { return true; });
+        return clash ? std::optional(index.describe_owner(*clash)) : std::nullopt;
+    }
+
+    // For a self-healing publisher: puts back the kept ingress services' claims, records and slots
+    // that others deleted or changed, and deletes the leftovers of both tables (slots and records of
+    // no claim), in one transaction. A port another owner holds now stays theirs (in `skipped`).
+    // Returns the number of ingress ports it changed.
+    std::size_t restore_ingress(std::vector<std::string>& skipped)
+    {
+        if (ingress_kept_.empty())
+            return 0;
+        for (Backoff backoff; backoff.next();) {
+            const auto state = read_ingress();
+            auto kept = ingress_kept_;
+            for (auto& [service, ports] : kept)
+                std::erase_if(ports, [&, &name = service](const ingress::WantedPort& port) {
+                    const auto owner = ingress_owner(state, port.port, name);
+                    if (owner)
+                        skipped.push_back("ingress port " + layout::describe(port.port) + " of service " + quote(name) +
+                                          " (held by " + *owner + ")");
+                    return owner.has_value();
+                });
+            auto commit = ingress::plan_restore(state, kept);
+            if (commit.empty())
+                return 0;
+            std::set<std::pair<std::size_t, std::vector<std::uint8_t>>> ports;
+            for (const auto& part : commit.parts())
+                for (const auto& operation : part.operations())
+                    if (const auto* element = std::get_if<ruleset::Element>(&operation.object))
+                        ports.emplace(layout::family_index(part.table().family),
+                                      std::vector<std::uint8_t>(element->key.begin(), element->key.begin() + 8));
             const auto claims = claim_changes(commit);
             if (commit_change(std::move(commit))) {
                 apply_claims(claims);
-                return;
+                return ports.size();
             }
+            view_.catch_up();
         }
         throw contention();
     }
@@ -729,6 +800,7 @@ public:
             // Every task went with the table; the next read finds it missing, the next publish creates it.
             view_.invalidate();
             desired_.clear();
+            ingress_kept_.clear();
             return;
         }
         throw contention();
@@ -1493,8 +1565,11 @@ private:
                 const bool layout = layout_needed();
                 const bool backends = !view_.index().mismatched().empty();
                 if (restoration.tasks.empty() && !layout && !backends) {
+                    report.ports_restored = restore_ingress(report.skipped);
                     recheck_.clear();
-                    if (!report.skipped.empty()) {
+                    if (report.ports_restored > 0)
+                        recorder_.repair(since_noticed(), true);
+                    if (!report.skipped.empty() || report.ports_restored > 0) {
                         report.duration = since_noticed();
                         tell(report);
                     }
@@ -1512,7 +1587,7 @@ private:
                     // deleted) changed no task: the view must still learn that it was made.
                     view_.index().mismatched_repaired();
                     note_restored(restoration.rivals);
-                    report.ports_restored = restoration.missing;
+                    report.ports_restored = restoration.missing + restore_ingress(report.skipped);
                     report.layout_restored = layout || backends;
                     recheck_.clear();
                     recorder_.repair(report.duration, true);
@@ -1615,6 +1690,8 @@ private:
     std::uint64_t eexist_reads_ = 0;
     // What a self-healing publisher keeps published: the tasks it published or adopted.
     std::map<std::string, std::vector<IndexEntry>, std::less<>> desired_;
+    // The ingress services it keeps published, with their ports and records.
+    std::map<std::string, std::vector<ingress::WantedPort>, std::less<>> ingress_kept_;
     // Why every task must be compared with the kernel even without new damage (the last repair
     // failed, or the table was damaged before we started); empty when not.
     std::string recheck_;
@@ -1745,7 +1822,7 @@ void HostPortPublisher::publish_ingress(std::string_view service, std::span<cons
 {
     impl_->observed(MetricsRecorder::Operation::publish, [&] {
         const auto wanted = ingress::checked_request(service, ports, backends);
-        impl_->change_ingress([&](const TaskIndex& index, const ingress::TablesState& state) {
+        impl_->change_ingress(service, [&](const TaskIndex& index, const ingress::TablesState& state) {
             return ingress::plan_publish(index, state, service, wanted);
         });
     });
@@ -1757,7 +1834,7 @@ void HostPortPublisher::drain_backend(std::string_view service, std::string_view
     impl_->observed(MetricsRecorder::Operation::publish, [&] {
         validate_task_id(service);
         const auto backend = validation::parse_container_ip(address);
-        impl_->change_ingress([&](const TaskIndex&, const ingress::TablesState& state) {
+        impl_->change_ingress(service, [&](const TaskIndex&, const ingress::TablesState& state) {
             return ingress::plan_drain(state, service, backend, port, deadline);
         });
     });

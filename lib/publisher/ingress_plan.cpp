@@ -19,14 +19,6 @@ const PortState* claimed(const TablesState& state, const HostPort& port)
     return found == ports.end() ? nullptr : &found->second;
 }
 
-void remove_leftovers(const TablesState& state, const HostPort& port, Transaction& tx)
-{
-    const auto& leftovers = state[layout::family_index(port.family())].leftovers;
-    if (const auto found = leftovers.find(port); found != leftovers.end())
-        for (const auto& element : found->second)
-            tx.remove(element);
-}
-
 void remove_port(const PortState& held, const HostPort& port, std::string_view service, Transaction& tx)
 {
     for (const auto& element : held.slot_elements)
@@ -81,17 +73,18 @@ void move_slots(const PortState* held, const WantedPort& wanted, Transaction& tx
 
 }  // namespace
 
-ruleset::Commit plan_service(const TablesState& state, std::string_view service, const std::vector<WantedPort>& wanted)
+namespace {
+
+// The service's changes without any leftovers: its claimed ports that `wanted` lacks go, each port
+// of `wanted` gets what it asks.
+void plan_changes(const TablesState& state, std::string_view service, const std::vector<WantedPort>& wanted,
+                  ruleset::Commit& commit)
 {
-    ruleset::Commit commit;
     for (const auto family : layout::families)
         for (const auto& [port, held] : state[layout::family_index(family)].ports) {
             const bool kept = std::any_of(wanted.begin(), wanted.end(), [&](const WantedPort& w) { return w.port == port; });
-            if (held.service == service && !kept) {
-                auto& tx = commit.part(layout::table(family));
-                remove_port(held, port, service, tx);
-                remove_leftovers(state, port, tx);
-            }
+            if (held.service == service && !kept)
+                remove_port(held, port, service, commit.part(layout::table(family)));
         }
     for (const auto& port : wanted) {
         const auto* held = claimed(state, port.port);
@@ -100,14 +93,49 @@ ruleset::Commit plan_service(const TablesState& state, std::string_view service,
             tx.create(claim_element(port.port, service));  // the kernel's EEXIST settles a race for the port
         replace_records(held, port, service, tx);
         move_slots(held, port, tx);
-        if (tx.empty())
+        if (!tx.empty())
+            commit.part(tx.table()).append(tx);
+    }
+}
+
+// `changes` preceded, in each family's part, by the deletion of every leftover of that family's
+// table: first, since an orphan slot may have the key of a slot a change creates. With
+// `every_family`, also the leftovers of a family `changes` does not touch.
+ruleset::Commit with_leftovers(const TablesState& state, const ruleset::Commit& changes, bool every_family)
+{
+    ruleset::Commit commit;
+    for (const auto family : layout::families) {
+        const auto* part = changes.find(layout::table(family));
+        const bool touched = part && !part->empty();
+        if (!touched && !every_family)
             continue;
-        // Leftovers first: an orphan slot has the key of a slot the port is about to create.
-        auto& part = commit.part(tx.table());
-        remove_leftovers(state, port.port, part);
-        part.append(tx);
+        Transaction tx(layout::table(family));
+        for (const auto& [port, elements] : state[layout::family_index(family)].leftovers)
+            for (const auto& element : elements)
+                tx.remove(element);
+        if (touched)
+            tx.append(*part);
+        if (!tx.empty())
+            commit.part(tx.table()).append(tx);
     }
     return commit;
+}
+
+}  // namespace
+
+ruleset::Commit plan_service(const TablesState& state, std::string_view service, const std::vector<WantedPort>& wanted)
+{
+    ruleset::Commit changes;
+    plan_changes(state, service, wanted, changes);
+    return with_leftovers(state, changes, false);
+}
+
+ruleset::Commit plan_restore(const TablesState& state, const std::map<std::string, std::vector<WantedPort>, std::less<>>& kept)
+{
+    ruleset::Commit changes;
+    for (const auto& [service, wanted] : kept)
+        plan_changes(state, service, wanted, changes);
+    return with_leftovers(state, changes, true);
 }
 
 }  // namespace warren::nft::ingress

@@ -85,17 +85,6 @@ IngressBackend public_backend(const Record& record)
     return out;
 }
 
-// The service's ports as they are now, as what a plan keeps.
-std::vector<WantedPort> held_ports(const TablesState& state, std::string_view service)
-{
-    std::vector<WantedPort> out;
-    for (const auto& family : state)
-        for (const auto& [port, held] : family.ports)
-            if (held.service == service)
-                out.push_back(WantedPort{port, held.records});
-    return out;
-}
-
 }  // namespace
 
 std::vector<WantedPort> checked_request(std::string_view service, std::span<const PortMapping> ports,
@@ -130,8 +119,18 @@ std::vector<WantedPort> checked_request(std::string_view service, std::span<cons
     return out;
 }
 
-ruleset::Commit plan_publish(const TaskIndex& index, const TablesState& state, std::string_view service,
-                             const std::vector<WantedPort>& wanted)
+std::vector<WantedPort> held_ports(const TablesState& state, std::string_view service)
+{
+    std::vector<WantedPort> out;
+    for (const auto& family : state)
+        for (const auto& [port, held] : family.ports)
+            if (held.service == service)
+                out.push_back(WantedPort{port, held.records});
+    return out;
+}
+
+ServiceChange plan_publish(const TaskIndex& index, const TablesState& state, std::string_view service,
+                           const std::vector<WantedPort>& wanted)
 {
     if (!index.entries(service).empty())
         refuse("task " + quoted(service) +
@@ -149,11 +148,11 @@ ruleset::Commit plan_publish(const TaskIndex& index, const TablesState& state, s
             throw Error(errc::port_conflict, "ingress port " + layout::describe(port.port) + " is held by " +
                                                  index.describe_owner(*clash) + " (" + layout::describe(*clash) + ")");
     }
-    return plan_service(state, service, wanted);
+    return ServiceChange{plan_service(state, service, wanted), wanted};
 }
 
-ruleset::Commit plan_drain(const TablesState& state, std::string_view service, const Address& address,
-                           std::optional<std::uint16_t> port, std::optional<std::chrono::sys_seconds> deadline)
+ServiceChange plan_drain(const TablesState& state, std::string_view service, const Address& address,
+                         std::optional<std::uint16_t> port, std::optional<std::chrono::sys_seconds> deadline)
 {
     auto wanted = held_ports(state, service);
     if (wanted.empty())
@@ -180,10 +179,13 @@ ruleset::Commit plan_drain(const TablesState& state, std::string_view service, c
     if (!found)
         refuse("ingress service " + quoted(service) + " has no backend " + layout::display(address) +
                (port ? " port " + std::to_string(*port) : std::string()));
-    return plan_service(state, service, wanted);
+    return ServiceChange{plan_service(state, service, wanted), std::move(wanted)};
 }
 
-ruleset::Commit plan_unpublish(const TablesState& state, std::string_view service) { return plan_service(state, service, {}); }
+ServiceChange plan_unpublish(const TablesState& state, std::string_view service)
+{
+    return ServiceChange{plan_service(state, service, {}), {}};
+}
 
 std::vector<IngressService> services(const TablesState& state)
 {

@@ -12,7 +12,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
 
 #include "error_of.hpp"
 #include "ports.hpp"
@@ -295,13 +297,13 @@ TEST_CASE("hostile ingress elements read back are not adopted, and damaged slots
           }).code() == errc::port_conflict);
 
     // The next change of the port reassigns the damaged slots (3 and 4) and deletes slot 300; the
-    // foreign records stay, the orphan of 7070 too (its port did not change).
+    // foreign records stay. The orphan of 7070 goes too: every change of a family's ingress elements
+    // deletes that table's leftovers, so that no slot of an unclaimed port DNATs on.
     fresh.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
     CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
-    CHECK(slot_counts(fake, Family::ip, 7070).size() == 1);
-    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == 257);
+    CHECK(slot_counts(fake, Family::ip, 7070).empty());
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::slot_count);
     CHECK(elements(fake, Family::ip, layout::ingress_backends_set).size() == 9);
-    // Claiming 7070 deletes its orphan slot.
     fresh.publish_ingress("web", std::vector{ingress_port(8080, 80), ingress_port(7070, 80)}, backends({{"10.88.0.6", 1}}));
     CHECK(slot_counts(fake, Family::ip, 7070) == std::map<std::string, std::size_t>{{"10.88.0.6", 256}});
 }
@@ -521,5 +523,130 @@ TEST_CASE("the view shows ingress claims as the service's ports", "[ingress][api
         CHECK(publisher.published_ports("evil").empty());
         // Not a service: a host-mode publish of that id is no ingress refusal.
         publisher.publish_ports("evil", "10.88.0.9", std::vector{test::port(5050, 80)});
+    }
+}
+
+TEST_CASE("an ingress change of a family deletes that table's orphan slots and records", "[ingress][api]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"fd00::5", 1}}));
+    // Someone deletes the IPv4 claim: its slots would DNAT on, its records name no claim.
+    auto& ports = fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ports_map).elements;
+    ports.clear();
+    fake.bump_generation();
+    CHECK(publisher.ingress_services().at(0).ports.size() == 1);  // the IPv6 port alone
+
+    publisher.publish_ingress("db", std::vector{ingress_port(9090, 80)}, backends({{"10.88.0.7", 1}}));
+    CHECK(slot_counts(fake, Family::ip, 8080).empty());
+    CHECK(slot_counts(fake, Family::ip, 9090) == std::map<std::string, std::size_t>{{"10.88.0.7", 256}});
+    CHECK(record_comments(fake) == std::vector<std::string>{"task=db weight=1"});
+    // The IPv6 table was not changed: its service's elements are whole.
+    CHECK(slot_counts(fake, Family::ip6) == std::map<std::string, std::size_t>{{"fd00::5", 256}});
+}
+
+namespace {
+
+// A self-healing publisher over the fake, and the repairs it reports.
+struct Healing {
+    FakeBackend fake;
+    std::mutex mutex;
+    std::condition_variable reported;
+    std::vector<RepairReport> reports;
+
+    HostPortPublisher publisher()
+    {
+        return publisher_on(test::share(fake), PublisherOptions{.self_heal = true, .on_repair = [this](const RepairReport& r) {
+                                                                    std::lock_guard lock(mutex);
+                                                                    reports.push_back(r);
+                                                                    reported.notify_all();
+                                                                }});
+    }
+    RepairReport next(std::size_t count)
+    {
+        std::unique_lock lock(mutex);
+        REQUIRE(reported.wait_for(lock, std::chrono::seconds(5), [&] { return reports.size() >= count; }));
+        return reports[count - 1];
+    }
+};
+
+// Deletes 10 slots of port 8080, sends slot 20 elsewhere and adds an orphan slot for port 7070.
+void damage_slots(FakeBackend& fake)
+{
+    auto& slots = fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).elements;
+    const layout::HostPort port{Protocol::tcp, 8080, layout::any_address(Family::ip)};
+    for (std::uint32_t slot = 0; slot < 10; ++slot)
+        slots.erase(ingress::slot_element(port, slot, {}).key);
+    auto hijacked = ingress::slot_element(port, 20, {*layout::parse_address("10.88.0.66"), 80});
+    slots.insert_or_assign(hijacked.key, hijacked);
+    auto orphan = ingress::slot_element({Protocol::tcp, 7070, layout::any_address(Family::ip)}, 0,
+                                        {*layout::parse_address("10.88.0.66"), 80});
+    slots.insert_or_assign(orphan.key, orphan);
+    fake.bump_generation();
+}
+
+}  // namespace
+
+TEST_CASE("a self-healing publisher restores damaged ingress slots, records and claims", "[ingress][api][heal]")
+{
+    Healing healing;
+    auto& fake = healing.fake;
+    const std::map<std::string, std::size_t> even{{"10.88.0.5", 128}, {"10.88.0.6", 128}};
+    SECTION("slots deleted and changed, an orphan slot added")
+    {
+        auto publisher = healing.publisher();
+        publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+        damage_slots(fake);
+        const auto report = healing.next(1);
+        CHECK(report.error.empty());
+        CHECK(report.ports_restored == 2);  // 8080 and the orphan's 7070
+        CHECK(slot_counts(fake) == even);
+        CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::slot_count);
+    }
+    SECTION("a claim and a record deleted")
+    {
+        auto publisher = healing.publisher();
+        publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+        auto& table = fake.mutable_state().at({Family::ip, layout::table_name});
+        table.sets.at(layout::ports_map).elements.clear();
+        auto& records = table.sets.at(layout::ingress_backends_set).elements;
+        records.erase(records.begin());
+        fake.bump_generation();
+        const auto report = healing.next(1);
+        CHECK(report.error.empty());
+        CHECK(elements(fake, Family::ip, layout::ports_map).size() == 1);
+        CHECK(record_comments(fake) == std::vector<std::string>(2, "task=web weight=1"));
+        CHECK(slot_counts(fake) == even);
+    }
+    SECTION("damage done before it started, to a service another publisher published")
+    {
+        publisher_on(test::share(fake)).publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+        damage_slots(fake);
+        auto publisher = healing.publisher();
+        const auto report = healing.next(1);
+        CHECK(report.damage == "found incomplete at start");
+        CHECK(slot_counts(fake) == even);
+        CHECK(slot_counts(fake, Family::ip, 7070).empty());
+    }
+    SECTION("a port another owner took meanwhile stays theirs")
+    {
+        auto publisher = healing.publisher();
+        publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+        // Another program deletes the service's claim and publishes the port in host mode.
+        auto& ports = fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ports_map).elements;
+        ports.clear();
+        const auto host_mode =
+            layout::port_element({Protocol::tcp, 8080, layout::any_address(Family::ip)},
+                                 {*layout::parse_address("10.88.0.2"), Protocol::tcp, 80}, layout::owner_comment("other", ""));
+        ports.insert_or_assign(host_mode.key, host_mode);
+        fake.bump_generation();
+        const auto report = healing.next(1);
+        CHECK(report.error.empty());
+        REQUIRE(report.skipped.size() == 1);
+        CHECK_THAT(report.skipped[0], Catch::Contains("8080/tcp") && Catch::Contains("task \"other\""));
+        // Its slots and records, orphans now, are gone: the port is the host-mode task's.
+        CHECK(elements(fake, Family::ip, layout::ingress_map).empty());
+        CHECK(elements(fake, Family::ip, layout::ingress_backends_set).empty());
+        CHECK(publisher.published_ports("other").size() == 1);
     }
 }

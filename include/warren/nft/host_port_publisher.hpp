@@ -82,7 +82,9 @@ struct RepairReport {
     std::uint32_t generation = 0;
     std::uint32_t pid = 0;
     std::string process;
-    // Published ports the repair put back, and whether it also rebuilt part of the fixed layout.
+    // Published ports the repair put back (with the ingress ports whose claims, records or slots it
+    // wrote, or whose leftovers it deleted: docs/ingress.md), and whether it also rebuilt part of
+    // the fixed layout.
     std::size_t ports_restored = 0;
     bool layout_restored = false;
     // From reading the damaging commit's notifications to the kernel's acknowledgement of the repair.
@@ -134,7 +136,8 @@ struct PublisherOptions {
     // kernel's change notifications and, as soon as anyone else removes or alters table ip warren
     // (`nft flush ruleset`, `nft delete table`, a flushed chain, a deleted element or rule), puts back
     // in one transaction the fixed layout and every port this publisher published or adopted and
-    // has not unpublished. Such a publisher owns those tasks: unpublish them through it, since an
+    // has not unpublished, and the ingress services it published or adopted (claims, backends, slots:
+    // docs/ingress.md). Such a publisher owns those tasks: unpublish them through it, since an
     // unpublish by any other program (another process, `warren-nft unpublish`) is undone like any
     // other damage. Ports another owner took over in between are left to it (RepairReport::skipped).
     // Every self-healing publisher adopts the whole table: run one per host (docs/architecture.md).
