@@ -468,6 +468,21 @@ public:
             ingress_kept_.insert_or_assign(std::string(service), std::move(ports));
     }
 
+    // The ingress ports (protocol and host port, per family) an ingress commit writes elements of:
+    // every element it writes is keyed by the port's ports-map key first.
+    static std::size_t ports_written(const ruleset::Commit& commit)
+    {
+        const auto length = layout::host_port_key_length(Family::ip, false);
+        std::set<std::pair<Family, ruleset::Bytes>> ports;
+        for (const auto& part : commit.parts())
+            for (const auto& operation : part.operations())
+                if (const auto* element = std::get_if<ruleset::Element>(&operation.object))
+                    ports.emplace(
+                        part.table().family,
+                        ruleset::Bytes(element->key.begin(), element->key.begin() + std::min(length, element->key.size())));
+        return ports.size();
+    }
+
     // Who holds the host port of an ingress port of `service` instead, as a message names them; nullopt
     // when nobody or the service does.
     std::optional<std::string> ingress_owner(const ingress::TablesState& state, const layout::HostPort& port,
@@ -504,16 +519,11 @@ public:
             auto commit = ingress::plan_restore(state, kept);
             if (commit.empty())
                 return 0;
-            std::set<std::pair<std::size_t, std::vector<std::uint8_t>>> ports;
-            for (const auto& part : commit.parts())
-                for (const auto& operation : part.operations())
-                    if (const auto* element = std::get_if<ruleset::Element>(&operation.object))
-                        ports.emplace(layout::family_index(part.table().family),
-                                      std::vector<std::uint8_t>(element->key.begin(), element->key.begin() + 8));
+            const auto ports = ports_written(commit);
             const auto claims = claim_changes(commit);
             if (commit_change(std::move(commit))) {
                 apply_claims(claims);
-                return ports.size();
+                return ports;
             }
             view_.catch_up();
         }

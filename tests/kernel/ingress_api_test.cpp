@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The ingress API over the real kernel (docs/ingress.md): what a publish and a drain write in both
 // families' tables, as nft lists it and as a fresh publisher reads it back (adoption); host-mode and
-// ingress ports conflicting both ways between two publishers; an unpublish that leaves no element.
+// ingress ports conflicting both ways between two publishers; an unpublish that leaves no element;
+// a self-healing publisher that puts back slots and claims deleted with nft.
 #include "nft_state.hpp"
+#include "repair_reports.hpp"
 #include "support.hpp"
 
 #include <chrono>
@@ -91,4 +93,40 @@ TEST_CASE_METHOD(FreshNetns, "an ingress service in the kernel is adopted by a f
     for (const char* family : {"ip", "ip6"})
         CHECK_THAT(nft({"list", "table", family, "warren"}), !Contains("task=web"));
     CHECK(second.published_ports("task-b") == std::vector{tcp(18090, 80)});
+}
+
+TEST_CASE_METHOD(FreshNetns, "a self-healing publisher puts back ingress slots and claims deleted with nft",
+                 "[ingress][api][heal]")
+{
+    Reports reports;
+    HostPortPublisher publisher(reports.options());
+    const std::vector web{ingress(tcp(18080, 80))};
+    publisher.publish_ingress("web", web, std::vector<IngressBackend>{{"10.88.0.5"}, {"10.88.0.6"}});
+
+    // Another publisher's view knows the claim as the service's.
+    HostPortPublisher other;
+    const auto conflict = expect_error([&] { other.publish_ports("task-b", "10.88.0.9", std::vector{tcp(18080, 80)}); });
+    CHECK(conflict.code() == errc::port_conflict);
+    CHECK_THAT(conflict.what(), Contains("already published by ingress service \"web\""));
+    CHECK(other.published_ports("web") == std::vector{ingress(tcp(18080, 0))});
+    CHECK(expect_error([&] { other.publish_ports("web", "10.88.0.9", std::vector{tcp(18081, 80)}); }).code() ==
+          errc::invalid_argument);
+
+    nft({"delete", "element", "ip", "warren", "ingress", "{ tcp . 18080 . 0, tcp . 18080 . 200 }"});
+    // (No listing in between: the healer may have put them back already.)
+    auto found = reports.wait_for(1);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].error.empty());
+    CHECK(found[0].ports_restored == 1);
+    CHECK(listed_elements("ip", "ingress", "tcp . 18080 . ") == 256);
+    CHECK(listed_elements("ip", "ingress", ": 10.88.0.5 . 80") == 128);
+
+    // The claim deleted: its slots would be orphans; the claim comes back, the slots stay.
+    nft({"delete", "element", "ip", "warren", "ports", "{ tcp . 18080 }"});
+    found = reports.wait_for(2);
+    REQUIRE(found.size() == 2);
+    CHECK(found[1].error.empty());
+    CHECK_THAT(nft({"list", "map", "ip", "warren", "ports"}), Contains("tcp . 18080 comment \"task=web ingress\" : 0.0.0.0 . 0"));
+    CHECK(listed_elements("ip", "ingress", "tcp . 18080 . ") == 256);
+    CHECK(listed_elements("ip", "ingress", ": 10.88.0.6 . 80") == 128);
 }
