@@ -473,12 +473,14 @@ public:
     static std::size_t ports_written(const ruleset::Commit& commit)
     {
         const auto length = layout::host_port_key_length(Family::ip, false);
-        std::set<std::pair<Family, ruleset::Bytes>> ports;
+        // By family index, not Family: a standard container instantiated over an internal type
+        // would be exported (tests/symbols).
+        std::set<std::pair<std::size_t, ruleset::Bytes>> ports;
         for (const auto& part : commit.parts())
             for (const auto& operation : part.operations())
                 if (const auto* element = std::get_if<ruleset::Element>(&operation.object))
                     ports.emplace(
-                        part.table().family,
+                        layout::family_index(part.table().family),
                         ruleset::Bytes(element->key.begin(), element->key.begin() + std::min(length, element->key.size())));
         return ports.size();
     }
