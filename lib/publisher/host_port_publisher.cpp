@@ -410,7 +410,8 @@ public:
             const auto ingress_commit = ingress ? ingress::plan_unpublish(read_ingress(), task_id).commit : ruleset::Commit{};
             const auto claims = claim_changes(ingress_commit);
             commit.append(ingress_commit);
-            if (commit_change(std::move(commit))) {
+            // Empty when the tables no longer hold the claims the view showed: nothing to send.
+            if (commit.empty() || commit_change(std::move(commit))) {
                 view_.index().replace(task_id, {});
                 apply_claims(claims);
                 keep(task_id, {});
