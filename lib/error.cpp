@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kernel_error.hpp"
 
+#include <warren/nft/ingress.hpp>
 #include <warren/nft/port_mapping.hpp>
 
 #include <warren/nft/error.hpp>
@@ -90,6 +91,15 @@ std::string_view to_string(PublishMode mode) noexcept
     switch (mode) {
         case PublishMode::host: return "host";
         case PublishMode::ingress: return "ingress";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(BackendState state) noexcept
+{
+    switch (state) {
+        case BackendState::active: return "active";
+        case BackendState::draining: return "draining";
     }
     return "unknown";
 }

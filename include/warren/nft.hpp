@@ -4,6 +4,7 @@
 
 #include <warren/nft/error.hpp>
 #include <warren/nft/host_port_publisher.hpp>
+#include <warren/nft/ingress.hpp>
 #include <warren/nft/inspection.hpp>
 #include <warren/nft/kernel_features.hpp>
 #include <warren/nft/metrics.hpp>

@@ -23,6 +23,7 @@
 #include "publisher/flow_cleanup.hpp"
 #include "publisher/publisher_on.hpp"
 #include "publisher/healer.hpp"
+#include "publisher/ingress_service.hpp"
 #include "publisher/inspection.hpp"
 #include "publisher/layout.hpp"
 #include "publisher/host_addresses.hpp"
@@ -155,9 +156,13 @@ public:
             for (const auto& task : view_.index().task_ids())
                 desired_.emplace(task, view_.index().entries(task));
             view_.take_damage();
+            const auto ingress = read_ingress();
+            for (const auto& service : ingress::services(ingress))
+                keep_ingress(service.service, ingress::held_ports(ingress, service.service));
             // Damage done before we started (a chain deleted while no publisher watched) is repaired
             // at once, not at the next change of the table.
-            damaged_at_start = layout_needed() && !desired_.empty();
+            damaged_at_start = (layout_needed() && !desired_.empty()) ||
+                               (!ingress_kept_.empty() && !ingress::plan_restore(ingress, ingress_kept_).empty());
             if (damaged_at_start)
                 recheck_ = "found incomplete at start";
         }
@@ -346,6 +351,8 @@ public:
             const auto asked_now = ask();
             if (asked_now.unchanged)
                 return read_back(task_id);
+            if (auto refusal = ingress_id_error(task_id))
+                throw std::move(*refusal);
             const auto& addresses = asked_now.addresses;
             const std::span<const PortMapping> ports = asked_now.entries ? asked_now.given : asked_now.ports;
             auto wanted = asked_now.entries ? *asked_now.entries
@@ -382,6 +389,8 @@ public:
         throw contention();
     }
 
+    // An id is a task's or an ingress service's (ingress_id_error()); should a table hold both
+    // anyway (written by two publishers at once), both go in the one transaction.
     void unpublish(std::string_view task_id)
     {
         validate_task_id(task_id);
@@ -389,20 +398,177 @@ public:
         static const std::vector<IndexEntry> none;
         for (Backoff backoff; backoff.next();) {
             catch_up();
-            if (view_.index().entries(task_id).empty()) {
+            const bool host = !view_.index().entries(task_id).empty();
+            const bool ingress = !view_.index().ingress_ports(task_id).empty();
+            if (!host && !ingress) {
                 keep(task_id, {});
                 return;
             }
             const TaskChange change{task_id, &none};
             auto flows = stale_flows(view_.index(), std::span(&change, 1));
-            if (commit_change(plan_replace(view_.index(), task_id, {}))) {
+            auto commit = host ? plan_replace(view_.index(), task_id, {}) : ruleset::Commit{};
+            const auto ingress_commit = ingress ? ingress::plan_unpublish(read_ingress(), task_id).commit : ruleset::Commit{};
+            const auto claims = claim_changes(ingress_commit);
+            commit.append(ingress_commit);
+            // Empty when the tables no longer hold the claims the view showed: nothing to send.
+            if (commit.empty() || commit_change(std::move(commit))) {
                 view_.index().replace(task_id, {});
+                apply_claims(claims);
                 keep(task_id, {});
+                keep_ingress(task_id, {});
                 forget(std::move(flows));
                 return;
             }
         }
         throw contention();
+    }
+
+    // invalid_argument when `task_id` is an ingress service's (its claims in the view): one id is
+    // either a task's, with host-mode ports, or an ingress service's.
+    std::optional<Error> ingress_id_error(std::string_view task_id) const
+    {
+        if (view_.index().ingress_ports(task_id).empty())
+            return std::nullopt;
+        return Error(errc::invalid_argument,
+                     "\"" + printable(std::string(task_id)) +
+                         "\" is an ingress service (publish_ingress()); an id is either a task's, with host-mode ports, or "
+                         "an ingress service's: unpublish the service first or use another id; nothing was changed");
+    }
+
+    // Ingress mode (publisher/ingress_service): a change of the service planned from the view's
+    // index and both tables' ingress elements, read anew at every attempt, committed like any change.
+    void change_ingress(std::string_view service,
+                        const std::function<ingress::ServiceChange(const TaskIndex&, const ingress::TablesState&)>& plan)
+    {
+        std::lock_guard lock(mutex_);
+        for (Backoff backoff; backoff.next();) {
+            catch_up();
+            auto change = plan(view_.index(), read_ingress());
+            const auto claims = claim_changes(change.commit);
+            if (change.commit.empty() || commit_change(std::move(change.commit))) {
+                apply_claims(claims);
+                keep_ingress(service, std::move(change.ports));
+                return;
+            }
+        }
+        throw contention();
+    }
+
+    // Records what the service should publish, for a self-healing publisher (none: forget it). Only
+    // ports with an active backend can be put back.
+    void keep_ingress(std::string_view service, std::vector<ingress::WantedPort> ports)
+    {
+        if (!options_.self_heal)
+            return;
+        std::erase_if(ports, [](const ingress::WantedPort& port) {
+            return std::none_of(port.records.begin(), port.records.end(), [](const ingress::Record& r) { return !r.draining; });
+        });
+        if (ports.empty())
+            ingress_kept_.erase(std::string(service));
+        else
+            ingress_kept_.insert_or_assign(std::string(service), std::move(ports));
+    }
+
+    // The ingress ports (protocol and host port, per family) an ingress commit writes elements of:
+    // every element it writes is keyed by the port's ports-map key first.
+    static std::size_t ports_written(const ruleset::Commit& commit)
+    {
+        const auto length = layout::host_port_key_length(Family::ip, false);
+        // By family index, not Family: a standard container instantiated over an internal type
+        // would be exported (tests/symbols).
+        std::set<std::pair<std::size_t, ruleset::Bytes>> ports;
+        for (const auto& part : commit.parts())
+            for (const auto& operation : part.operations())
+                if (const auto* element = std::get_if<ruleset::Element>(&operation.object))
+                    ports.emplace(
+                        layout::family_index(part.table().family),
+                        ruleset::Bytes(element->key.begin(), element->key.begin() + std::min(length, element->key.size())));
+        return ports.size();
+    }
+
+    // Who holds the host port of an ingress port of `service` instead, as a message names them; nullopt
+    // when nobody or the service does.
+    std::optional<std::string> ingress_owner(const ingress::TablesState& state, const layout::HostPort& port,
+                                             std::string_view service) const
+    {
+        const auto& claims = state[layout::family_index(port.family())].ports;
+        if (const auto held = claims.find(port); held != claims.end())
+            return held->second.service == service ? std::nullopt
+                                                   : std::optional("ingress service " + quote(held->second.service));
+        const auto& index = view_.index();
+        const auto clash = index.clash(port, [](std::string_view) { return true; });
+        return clash ? std::optional(index.describe_owner(*clash)) : std::nullopt;
+    }
+
+    // For a self-healing publisher: puts back the kept ingress services' claims, records and slots
+    // that others deleted or changed, and deletes the leftovers of both tables (slots and records of
+    // no claim), in one transaction. A port another owner holds now stays theirs (in `skipped`).
+    // Returns the number of ingress ports it changed.
+    std::size_t restore_ingress(std::vector<std::string>& skipped)
+    {
+        if (ingress_kept_.empty())
+            return 0;
+        for (Backoff backoff; backoff.next();) {
+            const auto state = read_ingress();
+            auto kept = ingress_kept_;
+            for (auto& [service, ports] : kept)
+                std::erase_if(ports, [&, &name = service](const ingress::WantedPort& port) {
+                    const auto owner = ingress_owner(state, port.port, name);
+                    if (owner)
+                        skipped.push_back("ingress port " + layout::describe(port.port) + " of service " + quote(name) +
+                                          " (held by " + *owner + ")");
+                    return owner.has_value();
+                });
+            auto commit = ingress::plan_restore(state, kept);
+            if (commit.empty())
+                return 0;
+            const auto ports = ports_written(commit);
+            const auto claims = claim_changes(commit);
+            if (commit_change(std::move(commit))) {
+                apply_claims(claims);
+                return ports;
+            }
+            view_.catch_up();
+        }
+        throw contention();
+    }
+
+    // Claims are ports elements, which the index keeps (as elements without a task owner); the view
+    // leaves our commit's announcements out. Applying an element twice changes nothing.
+    void apply_claims(const std::vector<std::pair<Family, ruleset::Operation>>& claims)
+    {
+        std::vector<std::string> touched;
+        for (const auto& [family, operation] : claims)
+            view_.index().apply(family, std::get<ruleset::Element>(operation.object), operation.verb == ruleset::Verb::remove,
+                                touched);
+    }
+
+    // The operations of `commit` on ports elements, with their family.
+    static std::vector<std::pair<Family, ruleset::Operation>> claim_changes(const ruleset::Commit& commit)
+    {
+        std::vector<std::pair<Family, ruleset::Operation>> out;
+        for (const auto& part : commit.parts())
+            for (const auto& operation : part.operations())
+                if (const auto* element = std::get_if<ruleset::Element>(&operation.object);
+                    element && element->set == layout::ports_map)
+                    out.emplace_back(part.table().family, operation);
+        return out;
+    }
+
+    std::vector<IngressService> ingress_services()
+    {
+        std::lock_guard lock(mutex_);
+        return ingress::services(read_ingress());
+    }
+
+    // Both tables' claims, records and slots, read now; the lock is held.
+    ingress::TablesState read_ingress()
+    {
+        ingress::TablesState state;
+        for (const auto family : layout::families)
+            state[layout::family_index(family)] =
+                ingress::read_state(family, backend_->snapshot(layout::table(family), {}, ingress::element_sets()));
+        return state;
     }
 
     void reconcile(std::span<const TaskPorts> desired)
@@ -450,6 +616,8 @@ public:
                 if (!wanted.contains(task))
                     changes.push_back(TaskChange{task, &none});
             for (const auto& [task, entries] : wanted) {
+                if (auto refusal = ingress_id_error(task))
+                    throw std::move(*refusal);
                 if (index.entries(task) == entries)
                     continue;
                 // Every task that holds one of these host ports now gives it up in this transaction
@@ -490,7 +658,30 @@ public:
         validate_task_id(task_id);
         std::lock_guard lock(mutex_);
         catch_up();
-        return read_back(task_id);
+        auto out = read_back(task_id);
+        if (out.empty())
+            out = ingress_read_back(task_id);
+        return out;
+    }
+
+    // An ingress service's ports as the view's claims show them: one mapping per protocol and host
+    // port (on every address, as publish_ingress() takes them), PublishMode::ingress, container port
+    // 0 (the claim names no container; ingress_services() has the backends).
+    std::vector<PortMapping> ingress_read_back(std::string_view service) const
+    {
+        std::vector<PortMapping> out;
+        for (const auto& port : view_.index().ingress_ports(service)) {
+            PortMapping mapping;
+            mapping.host_port = port.port;
+            mapping.protocol = port.protocol;
+            mapping.publish_mode = PublishMode::ingress;
+            if (std::find(out.begin(), out.end(), mapping) == out.end())
+                out.push_back(std::move(mapping));
+        }
+        std::sort(out.begin(), out.end(), [](const PortMapping& a, const PortMapping& b) {
+            return std::tuple(a.protocol, a.host_port) < std::tuple(b.protocol, b.host_port);
+        });
+        return out;
     }
 
     // The task's ports as the view holds them; the lock is held.
@@ -622,6 +813,7 @@ public:
             // Every task went with the table; the next read finds it missing, the next publish creates it.
             view_.invalidate();
             desired_.clear();
+            ingress_kept_.clear();
             return;
         }
         throw contention();
@@ -666,11 +858,18 @@ public:
                 const auto state = plan.states.find(request.task_id);
                 const auto current = state != plan.states.end() ? state->second : index.entries(request.task_id);
                 if (request.unpublish) {
+                    if (!index.ingress_ports(request.task_id).empty())
+                        throw Error(errc::invalid_argument,
+                                    "\"" + printable(std::string(request.task_id)) +
+                                        "\" is an ingress service; a PublisherEngine publishes and unpublishes tasks only: "
+                                        "unpublish it with HostPortPublisher::unpublish_ports()");
                     if (!current.empty())
                         plan.states.insert_or_assign(request.task_id, std::vector<IndexEntry>{});
                     plan.members.push_back(i);
                     continue;
                 }
+                if (auto refusal = ingress_id_error(request.task_id))
+                    throw std::move(*refusal);
                 if (!request.automatic.empty()) {
                     // Not a port another request of the batch holds after the requests so far.
                     const auto claimed = [&](const layout::HostPort& port) {
@@ -1211,7 +1410,8 @@ private:
             message +=
                 " overlaps host port " + layout::describe(taken) + " (a port on all addresses includes every address), which";
         message += " is already published by " + owner;
-        message += " to " + endpoint(existing.address, existing.mapping.container_port);
+        if (existing.mapping.publish_mode != PublishMode::ingress)  // a claim leads to no container
+            message += " to " + endpoint(existing.address, existing.mapping.container_port);
         message += "; nothing was changed for task \"" + std::string(task_id) + "\"";
         return Error(errc::port_conflict, std::move(message), EEXIST, "publish " + wanted_port);
     }
@@ -1378,8 +1578,11 @@ private:
                 const bool layout = layout_needed();
                 const bool backends = !view_.index().mismatched().empty();
                 if (restoration.tasks.empty() && !layout && !backends) {
+                    report.ports_restored = restore_ingress(report.skipped);
                     recheck_.clear();
-                    if (!report.skipped.empty()) {
+                    if (report.ports_restored > 0)
+                        recorder_.repair(since_noticed(), true);
+                    if (!report.skipped.empty() || report.ports_restored > 0) {
                         report.duration = since_noticed();
                         tell(report);
                     }
@@ -1397,7 +1600,7 @@ private:
                     // deleted) changed no task: the view must still learn that it was made.
                     view_.index().mismatched_repaired();
                     note_restored(restoration.rivals);
-                    report.ports_restored = restoration.missing;
+                    report.ports_restored = restoration.missing + restore_ingress(report.skipped);
                     report.layout_restored = layout || backends;
                     recheck_.clear();
                     recorder_.repair(report.duration, true);
@@ -1500,6 +1703,8 @@ private:
     std::uint64_t eexist_reads_ = 0;
     // What a self-healing publisher keeps published: the tasks it published or adopted.
     std::map<std::string, std::vector<IndexEntry>, std::less<>> desired_;
+    // The ingress services it keeps published, with their ports and records.
+    std::map<std::string, std::vector<ingress::WantedPort>, std::less<>> ingress_kept_;
     // Why every task must be compared with the kernel even without new damage (the last repair
     // failed, or the table was damaged before we started); empty when not.
     std::string recheck_;
@@ -1623,6 +1828,34 @@ std::vector<PortMapping> HostPortPublisher::remove_ports(std::string_view task_i
 void HostPortPublisher::unpublish_ports(std::string_view task_id)
 {
     impl_->observed(MetricsRecorder::Operation::unpublish, [&] { impl_->unpublish(task_id); });
+}
+
+void HostPortPublisher::publish_ingress(std::string_view service, std::span<const PortMapping> ports,
+                                        std::span<const IngressBackend> backends)
+{
+    impl_->observed(MetricsRecorder::Operation::publish, [&] {
+        const auto wanted = ingress::checked_request(service, ports, backends);
+        impl_->change_ingress(service, [&](const TaskIndex& index, const ingress::TablesState& state) {
+            return ingress::plan_publish(index, state, service, wanted);
+        });
+    });
+}
+
+void HostPortPublisher::drain_backend(std::string_view service, std::string_view address, std::optional<std::uint16_t> port,
+                                      std::optional<std::chrono::sys_seconds> deadline)
+{
+    impl_->observed(MetricsRecorder::Operation::publish, [&] {
+        validate_task_id(service);
+        const auto backend = validation::parse_container_ip(address);
+        impl_->change_ingress(service, [&](const TaskIndex&, const ingress::TablesState& state) {
+            return ingress::plan_drain(state, service, backend, port, deadline);
+        });
+    });
+}
+
+std::vector<IngressService> HostPortPublisher::ingress_services() const
+{
+    return impl_->observed(std::nullopt, [&] { return impl_->ingress_services(); });
 }
 
 void HostPortPublisher::reconcile(std::span<const TaskPorts> desired)

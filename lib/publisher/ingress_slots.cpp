@@ -39,16 +39,16 @@ void check(const std::vector<WeightedBackend>& active)
 std::vector<std::uint32_t> slot_shares(const std::vector<WeightedBackend>& active)
 {
     check(active);
-    // Every backend gets one slot; the rest are shared by weight, largest remainders first.
-    const std::uint64_t spare = slot_count - active.size();
+    // Largest remainders on the weights: each backend's exact share is slot_count * weight / total;
+    // it gets the whole part, and the slots left go to the largest fractions (ties to the smaller key).
     const std::uint64_t total = std::accumulate(active.begin(), active.end(), std::uint64_t{0},
                                                 [](std::uint64_t sum, const WeightedBackend& b) { return sum + b.weight; });
     std::vector<std::uint32_t> shares(active.size());
-    std::vector<std::uint64_t> remainders(active.size());
+    std::vector<std::uint64_t> remainders(active.size());  // fractions of `total`
     std::uint64_t given = 0;
     for (std::size_t i = 0; i < active.size(); ++i) {
-        const std::uint64_t exact = spare * active[i].weight;
-        shares[i] = static_cast<std::uint32_t>(1 + exact / total);
+        const std::uint64_t exact = std::uint64_t{slot_count} * active[i].weight;
+        shares[i] = static_cast<std::uint32_t>(exact / total);
         remainders[i] = exact % total;
         given += exact / total;
     }
@@ -57,8 +57,21 @@ std::vector<std::uint32_t> slot_shares(const std::vector<WeightedBackend>& activ
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
         return remainders[a] != remainders[b] ? remainders[a] > remainders[b] : active[a].key < active[b].key;
     });
-    for (std::uint64_t i = 0; i < spare - given; ++i)
+    for (std::uint64_t i = 0; i < slot_count - given; ++i)
         ++shares[order[i]];
+    // A backend left without a slot (its exact share below one) would get no connections at all:
+    // it gets one, taken from the backend with the most (ties to the larger key). With at most
+    // slot_count backends one always has two or more while another has none.
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return active[a].key < active[b].key; });
+    for (const auto i : order) {
+        if (shares[i] > 0)
+            continue;
+        const auto largest = std::max_element(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return shares[a] != shares[b] ? shares[a] < shares[b] : active[a].key < active[b].key;
+        });
+        --shares[*largest];
+        shares[i] = 1;
+    }
     return shares;
 }
 

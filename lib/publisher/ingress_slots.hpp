@@ -31,8 +31,9 @@ struct WeightedBackend {
 // What each slot of a port sends to; nullopt for a slot without a backend (none before a publish).
 using Slots = std::vector<std::optional<BackendKey>>;
 
-// The number of slots of each backend, in the order given: proportional to the weights by largest
-// remainders (ties to the smaller key), at least one each, slot_count in all. Refuses (Error,
+// The number of slots of each backend, in the order given, slot_count in all: proportional to the
+// weights by largest remainders (ties to the smaller key); a backend whose exact share is below one
+// slot and got none gets one, taken from the backend with the most (ties to the larger key). Refuses (Error,
 // errc::invalid_argument) no backends, more than slot_count, a weight outside 1..max_weight and a
 // backend given twice.
 std::vector<std::uint32_t> slot_shares(const std::vector<WeightedBackend>& active);

@@ -2,6 +2,7 @@
 #include "publisher/task_index.hpp"
 
 #include "printable.hpp"
+#include "publisher/ingress_records.hpp"
 
 #include <algorithm>
 
@@ -126,8 +127,11 @@ void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapsh
 IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) const
 {
     std::string name;
+    auto mode = PublishMode::host;
     if (const auto it = names_.find(host_port); it != names_.end())
         name = it->second;
+    else if (ingress_service(host_port))
+        mode = PublishMode::ingress;
     else if (const auto comment = foreign_comments_.find(host_port); comment != foreign_comments_.end())
         name = printable(comment->second);
     AccessPolicy access;
@@ -139,7 +143,7 @@ IndexEntry TaskIndex::make_entry(const HostPort& host_port, const Port& port) co
             for (const auto& range : layout::canonical_sources(ranges->second))
                 access.allow.push_back(layout::to_string(range));
     }
-    return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, PublishMode::host, std::move(name),
+    return IndexEntry{PortMapping{host_port.port, port.container_port, host_port.protocol, mode, std::move(name),
                                   host_port.bound() ? layout::to_string(host_port.address) : std::string(), std::move(access)},
                       port.address, host_port.address};
 }
@@ -216,6 +220,29 @@ const std::string* TaskIndex::owner(const HostPort& host_port) const
     return it == ports_.end() ? nullptr : it->second.task;
 }
 
+std::optional<std::string> TaskIndex::ingress_service(const HostPort& host_port) const
+{
+    if (host_port.bound())
+        return std::nullopt;
+    const auto port = ports_.find(host_port);
+    if (port == ports_.end() || *port->second.task != foreign_owner || !port->second.address.unspecified() ||
+        port->second.container_port != 0)
+        return std::nullopt;
+    const auto comment = foreign_comments_.find(host_port);
+    return comment == foreign_comments_.end() ? std::nullopt : ingress::parse_claim_comment(comment->second);
+}
+
+std::vector<HostPort> TaskIndex::ingress_ports(std::string_view service) const
+{
+    // Claims are among the few elements without a task owner: no walk over the tasks' ports.
+    std::vector<HostPort> out;
+    for (const auto& [host_port, comment] : foreign_comments_)
+        if (const auto claimant = ingress_service(host_port); claimant && *claimant == service)
+            out.push_back(host_port);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 std::string TaskIndex::describe_owner(const HostPort& host_port) const
 {
     const auto* task = owner(host_port);
@@ -223,6 +250,8 @@ std::string TaskIndex::describe_owner(const HostPort& host_port) const
         return "nobody";
     if (*task != foreign_owner)
         return "task " + quote(*task);
+    if (const auto service = ingress_service(host_port))
+        return "ingress service " + quote(*service);
     const auto comment = foreign_comments_.find(host_port);
     return "another program (an element without a warren-nft owner" +
            (comment == foreign_comments_.end() ? std::string() : ", comment " + quote(comment->second)) + ")";
@@ -507,7 +536,8 @@ std::vector<PublishedPort> TaskIndex::all() const
     for (const auto& [host_port, port] : ordered) {
         auto entry = make_entry(host_port, *port);
         entry.mapping.access = layout::caller_policy(std::move(entry.mapping.access.allow), entry.mapping.access);
-        out.push_back(PublishedPort{*port->task, layout::to_string(entry.address), std::move(entry.mapping)});
+        auto owner = entry.mapping.publish_mode == PublishMode::ingress ? *ingress_service(host_port) : *port->task;
+        out.push_back(PublishedPort{std::move(owner), layout::to_string(entry.address), std::move(entry.mapping)});
     }
     return out;
 }

@@ -64,6 +64,16 @@ public:
     std::optional<layout::HostPort> clash(const layout::HostPort& host_port,
                                           const std::function<bool(std::string_view owner)>& blocks) const;
     std::optional<IndexEntry> entry(const layout::HostPort& host_port) const;
+
+    // Ingress claims (docs/ingress.md) are ports elements without a task owner, kept under
+    // foreign_owner like any such element, so that they take their host ports. These tell them
+    // apart: an element on every address whose comment is a claim's (task=SVC ingress) and whose
+    // value is a claim's (the unspecified address, port 0). entry() and all() show a claim with
+    // PublishMode::ingress, container port 0 and no name.
+    // The service whose claim the element of `host_port` is, if it is one.
+    std::optional<std::string> ingress_service(const layout::HostPort& host_port) const;
+    // The host ports the service's claims hold, in order; empty when `service` is no ingress service.
+    std::vector<layout::HostPort> ingress_ports(std::string_view service) const;
     bool counting(layout::Family family) const noexcept { return counting_[layout::family_index(family)]; }
     std::uint32_t destination_uses(const layout::Destination& destination) const;
     bool destination_present(const layout::Destination& destination) const;
@@ -97,7 +107,8 @@ public:
     // published): what a change of the port's policy deletes first.
     std::vector<ruleset::Element> policy_elements(const layout::HostPort& host_port) const;
 
-    // Every port; foreign_owner's with an empty task id and their comment, escaped (printable()), as name.
+    // Every port; foreign_owner's with an empty task id and their comment, escaped (printable()), as
+    // name, but ingress claims with their service as task id.
     std::vector<PublishedPort> all() const;
     std::size_t size() const noexcept { return ports_.size(); }
 

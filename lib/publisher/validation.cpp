@@ -247,7 +247,9 @@ std::vector<validation::CheckedPort> validation::check_ports(std::span<const Por
         if (!port.host_ip.empty())  // the message is only built when there is an address to check
             host = host_port.address = parse_host_ip("host port " + layout::describe(host_port) + ": host IP", port.host_ip);
         if (port.publish_mode == PublishMode::ingress)
-            refuse("port " + layout::describe(host_port) + " asks for ingress mode, which is not supported yet; use host mode");
+            refuse("port " + layout::describe(host_port) +
+                   " asks for ingress mode; publish_ports() publishes host-mode ports, publish ingress ports with "
+                   "publish_ingress()");
         if (port.publish_mode != PublishMode::host)
             refuse("publish mode " + std::to_string(static_cast<int>(port.publish_mode)) + " is unknown; use host mode");
         if (port.container_port == 0)

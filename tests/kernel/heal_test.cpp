@@ -2,6 +2,7 @@
 // Following the kernel's change announcements: commits to other tables cost the publisher no read of
 // its table and no failed call; a self-healing publisher puts back what others damage, and real
 // traffic flows again without any publish call; its own commits never look like damage.
+#include "repair_reports.hpp"
 #include "support.hpp"
 #include "traffic.hpp"
 
@@ -126,36 +127,6 @@ std::vector<PortMapping> one_port_each(int tasks, std::uint16_t first)
         out.push_back(tcp(static_cast<std::uint16_t>(first + i), 80));
     return out;
 }
-
-// What a self-healing publisher reported, for a test to wait on.
-class Reports {
-public:
-    PublisherOptions options()
-    {
-        return PublisherOptions{.self_heal = true, .on_repair = [this](const warren::nft::RepairReport& report) {
-                                    std::lock_guard lock(mutex_);
-                                    reports_.push_back(report);
-                                    changed_.notify_all();
-                                }};
-    }
-    // Waits until `count` reports arrived; returns them all.
-    std::vector<warren::nft::RepairReport> wait_for(std::size_t count, std::chrono::milliseconds timeout = 5s)
-    {
-        std::unique_lock lock(mutex_);
-        changed_.wait_for(lock, timeout, [&] { return reports_.size() >= count; });
-        return reports_;
-    }
-    std::size_t size()
-    {
-        std::lock_guard lock(mutex_);
-        return reports_.size();
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::vector<warren::nft::RepairReport> reports_;
-};
 
 constexpr std::uint16_t web_host_port = 18080;
 constexpr std::uint16_t web_container_port = 8080;

@@ -210,3 +210,22 @@ TEST_CASE("other writers that keep changing the table make the batch fail with r
     CHECK(contended.code() == errc::ruleset_changed);
     CHECK(fake.commit_attempts() > 10);
 }
+
+TEST_CASE("an engine refuses the id of an ingress service, and publishes the tasks queued with it", "[engine][ingress]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    PortMapping ingress_port{8080, 80, Protocol::tcp, PublishMode::ingress, ""};
+    publisher.publish_ingress("web", std::vector{ingress_port}, std::vector<IngressBackend>{{"10.88.0.5"}});
+    auto engine = engine_on(test::share(fake));
+    Outcome publish, unpublish, task;
+    engine.publish_ports("web", "10.88.0.2", one_port(9090), publish.completion());
+    engine.unpublish_ports("web", unpublish.completion());
+    engine.publish_ports("task-a", "10.88.0.3", one_port(9091), task.completion());
+    run_until_idle(engine);
+    CHECK(publish.code() == errc::invalid_argument);
+    CHECK(unpublish.code() == errc::invalid_argument);
+    CHECK(task.ok());
+    CHECK(publisher.ingress_services().size() == 1);
+    CHECK(publisher.published_ports("task-a") == one_port(9091));
+}

@@ -43,14 +43,20 @@ std::uint32_t changed(const Slots& before, const Slots& after)
 
 }  // namespace
 
-TEST_CASE("slot shares follow the weights, at least one each, all slots given", "[ingress]")
+TEST_CASE("slot shares follow the weights by largest remainders, at least one each, all slots given", "[ingress]")
 {
     CHECK(slot_shares({{backend(5), 1}, {backend(6), 1}, {backend(7), 1}}) == std::vector<std::uint32_t>{86, 85, 85});
     // The order given does not decide which backend gets the odd slot: the smaller key does.
     CHECK(slot_shares({{backend(7), 1}, {backend(6), 1}, {backend(5), 1}}) == std::vector<std::uint32_t>{85, 85, 86});
     CHECK(slot_shares({{backend(5), 1}, {backend(6), 1}, {backend(7), 2}}) == std::vector<std::uint32_t>{64, 64, 128});
     CHECK(slot_shares({{backend(5), 1}}) == std::vector<std::uint32_t>{256});
-    CHECK(slot_shares({{backend(5), 1}, {backend(6), 256}}) == std::vector<std::uint32_t>{2, 254});
+    CHECK(slot_shares({{backend(5), 1}, {backend(6), 3}}) == std::vector<std::uint32_t>{64, 192});
+    // 256/257 of a slot is the largest fraction: one slot by the remainders, none taken.
+    CHECK(slot_shares({{backend(5), 1}, {backend(6), 256}}) == std::vector<std::uint32_t>{1, 255});
+    // 0.499 slots get none by the remainders (127.75 twice get the two left): one is taken from the
+    // largest, the larger key of the two.
+    CHECK(slot_shares({{backend(5), 1}, {backend(6), 256}, {backend(7), 256}}) == std::vector<std::uint32_t>{1, 128, 127});
+    CHECK(slot_shares({{backend(7), 256}, {backend(6), 256}, {backend(5), 1}}) == std::vector<std::uint32_t>{127, 128, 1});
 
     std::vector<WeightedBackend> most;
     for (std::uint32_t i = 0; i < slot_count; ++i)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <warren/nft/export.hpp>
+#include <warren/nft/ingress.hpp>
 #include <warren/nft/kernel_features.hpp>
 #include <warren/nft/port_mapping.hpp>
 #include <warren/nft/validation.hpp>
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,7 +26,10 @@ namespace warren::nft {
 // that family, or the one host address the port is bound to. A port published on every address of
 // a dual-stack task is two PublishedPorts, one per family. An element another program added (its
 // comment is not one a publisher writes, docs/errors.md) has an empty task_id, and its comment as
-// mapping.name with every byte outside printable ASCII, and the backslash, written as \xNN.
+// mapping.name with every byte outside printable ASCII, and the backslash, written as \xNN. A port
+// of an ingress service (docs/ingress.md) has the service as task_id, PublishMode::ingress, the
+// family's unspecified address as container_ip, container port 0 and no name: its backends are in
+// HostPortPublisher::ingress_services().
 struct PublishedPort {
     std::string task_id;
     std::string container_ip;
@@ -77,7 +82,9 @@ struct RepairReport {
     std::uint32_t generation = 0;
     std::uint32_t pid = 0;
     std::string process;
-    // Published ports the repair put back, and whether it also rebuilt part of the fixed layout.
+    // Published ports the repair put back (with the ingress ports whose claims, records or slots it
+    // wrote, or whose leftovers it deleted: docs/ingress.md), and whether it also rebuilt part of
+    // the fixed layout.
     std::size_t ports_restored = 0;
     bool layout_restored = false;
     // From reading the damaging commit's notifications to the kernel's acknowledgement of the repair.
@@ -129,7 +136,8 @@ struct PublisherOptions {
     // kernel's change notifications and, as soon as anyone else removes or alters table ip warren
     // (`nft flush ruleset`, `nft delete table`, a flushed chain, a deleted element or rule), puts back
     // in one transaction the fixed layout and every port this publisher published or adopted and
-    // has not unpublished. Such a publisher owns those tasks: unpublish them through it, since an
+    // has not unpublished, and the ingress services it published or adopted (claims, backends, slots:
+    // docs/ingress.md). Such a publisher owns those tasks: unpublish them through it, since an
     // unpublish by any other program (another process, `warren-nft unpublish`) is undone like any
     // other damage. Ports another owner took over in between are left to it (RepairReport::skipped).
     // Every self-healing publisher adopts the whole table: run one per host (docs/architecture.md).
@@ -225,7 +233,8 @@ public:
     // families; 0.0.0.0 or ::, every address of that family only; one address, that address. A
     // dual-stack task is one transaction over both tables.
     // The arguments are checked first with validate_task_id(), validate_container_addresses() and
-    // validate_ports(); the other calls check their task id with validate_task_id().
+    // validate_ports(); the other calls check their task id with validate_task_id(). The id of an
+    // ingress service (publish_ingress()) is invalid_argument here, in add_ports() and in reconcile().
     // Returns the task's ports as published_ports() would read them back right after: with the host
     // ports chosen for those asked for as 0 (a port the task already publishes for the same
     // container port, protocol and host address is kept, else a free one of
@@ -254,9 +263,32 @@ public:
     // bad host address, protocol or host port 0 is invalid_argument, before anything is read or
     // sent. Returns the ports the task still publishes.
     std::vector<PortMapping> remove_ports(std::string_view task_id, std::span<const PortMapping> ports);
-    // Removes every port of the task in one transaction. Unknown tasks are not an error, and send
-    // nothing.
+    // Removes every port of the task, or of the ingress service of that id (its claims, backends and
+    // slots), in one transaction. Unknown ids are not an error, and send nothing.
     void unpublish_ports(std::string_view task_id);
+
+    // Ingress mode (ingress.hpp, docs/ingress.md): each new connection to one of the service's
+    // host ports goes to one of its backends, in proportion to their weights.
+    // Publishes `ports` (PublishMode::ingress, a host port, host_ip empty: every address of each
+    // family the backends have addresses of; no name or access policy) for `backends` in one
+    // transaction. Publishing the service again replaces its ports and backends: only the slots of
+    // backends removed or reweighted move, established connections keep their backend. Checked
+    // first (invalid_argument, nothing sent): the service id as validate_task_id(), the ports as
+    // validate_ports() plus the above, backend addresses as validate_container_ip(), ports 1-65535,
+    // weights 1-256, no backend twice, at most 256 backends per port and family. A host port
+    // another owner holds (a host-mode task, another program, another service) is port_conflict;
+    // an id that publishes host-mode ports is invalid_argument.
+    void publish_ingress(std::string_view service, std::span<const PortMapping> ports, std::span<const IngressBackend> backends);
+    // Marks the service's backend at `address` (with `port`, or every port of that address) as
+    // draining, with the deadline if given, and moves its slots to the active backends, in one
+    // transaction: it gets no new connections. Draining the last active backend of a port, an
+    // unknown service and an unknown backend are invalid_argument, and change nothing. (The
+    // deadline is recorded; acting on it is not implemented yet.)
+    void drain_backend(std::string_view service, std::string_view address, std::optional<std::uint16_t> port = std::nullopt,
+                       std::optional<std::chrono::sys_seconds> deadline = std::nullopt);
+    // Every ingress service in the tables with its backends, their weights and state, read from the
+    // kernel now (a restarted publisher sees what an earlier one published). Reads only.
+    std::vector<IngressService> ingress_services() const;
     // Makes the table publish exactly `desired`, in one transaction: tasks the table publishes that
     // `desired` lacks are unpublished, missing or different ones published, identical ones left
     // alone (when everything already matches, nothing is sent). For an agent that restarts and
@@ -266,7 +298,8 @@ public:
     // on any error nothing changed.
     void reconcile(std::span<const TaskPorts> desired);
     // The ports the kernel currently publishes for the task (empty if none), ordered by protocol,
-    // then host port.
+    // then host port. For an ingress service: one mapping per protocol and host port, with
+    // PublishMode::ingress, host_ip empty and container port 0 (its backends: ingress_services()).
     // A port published on every address of both families of a dual-stack task reads back as one
     // mapping with an empty host_ip; one on every address of one family only reads back as 0.0.0.0
     // or :: when the task has ports of the other family too, else empty.
