@@ -69,7 +69,7 @@ std::optional<std::uint16_t> port_of(const nlattr* attr)
     return ntohs(mnl_attr_get_u16(attr));
 }
 
-// Reads CTA_TUPLE_ORIG into `t`, whose family is set. False when a part we need is missing (other
+// Reads CTA_TUPLE_ORIG or CTA_TUPLE_REPLY into `t`, whose family is set. False when a part we need is missing (other
 // protocols than ours have no ports) or malformed.
 bool parse_tuple(const nlattr* nest, FlowTuple& t)
 {
@@ -121,7 +121,10 @@ bool matches(const FlowMatch& match, const TrackedEntry& entry)
     const auto& t = entry.original;
     return t.family == match.family && t.l4proto == match.l4proto && t.destination_port == match.port &&
            (!match.address || std::memcmp(match.address->data(), t.destination.data(), address_length(t.family)) == 0) &&
-           (!match.unreplied_only || !(entry.status & IPS_SEEN_REPLY));
+           (!match.unreplied_only || !(entry.status & IPS_SEEN_REPLY)) &&
+           (!match.reply_source ||
+            (entry.reply && entry.reply->source_port == match.reply_source->second &&
+             std::memcmp(match.reply_source->first.data(), entry.reply->source.data(), address_length(t.family)) == 0));
 }
 
 // Whether every entry `b` matches is also one `a` matches.
@@ -129,7 +132,10 @@ bool covers(const FlowMatch& a, const FlowMatch& b)
 {
     return a.family == b.family && a.l4proto == b.l4proto && a.port == b.port &&
            (!a.address || (b.address && std::memcmp(a.address->data(), b.address->data(), address_length(a.family)) == 0)) &&
-           (!a.unreplied_only || b.unreplied_only);
+           (!a.unreplied_only || b.unreplied_only) &&
+           (!a.reply_source ||
+            (b.reply_source && a.reply_source->second == b.reply_source->second &&
+             std::memcmp(a.reply_source->first.data(), b.reply_source->first.data(), address_length(a.family)) == 0));
 }
 
 // Whether matches[i] can be left out: another match covers it (of two equal ones, the first stays).
@@ -152,6 +158,11 @@ std::string describe(const FlowMatch& match)
         char address[INET6_ADDRSTRLEN] = "?";
         inet_ntop(match.family, match.address->data(), address, sizeof address);
         text += std::string(" of ") + address;
+    }
+    if (match.reply_source) {
+        char address[INET6_ADDRSTRLEN] = "?";
+        inet_ntop(match.family, match.reply_source->first.data(), address, sizeof address);
+        text += std::string(" answered by ") + address + " port " + std::to_string(match.reply_source->second);
     }
     return text + (match.family == AF_INET ? " (IPv4)" : " (IPv6)") + (match.unreplied_only ? ", unreplied" : "");
 }
@@ -241,6 +252,13 @@ std::optional<TrackedEntry> parse_entry(const nlmsghdr* nlh)
         const auto length = mnl_attr_get_payload_len(attr);
         switch (mnl_attr_get_type(attr)) {
             case CTA_TUPLE_ORIG: tuple = parse_tuple(attr, entry.original); break;
+            case CTA_TUPLE_REPLY: {
+                FlowTuple reply;
+                reply.family = entry.original.family;
+                if (parse_tuple(attr, reply))
+                    entry.reply = reply;
+                break;
+            }
             case CTA_STATUS:
                 if (length >= sizeof(std::uint32_t)) {
                     entry.status = ntohl(mnl_attr_get_u32(attr));

@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace warren::nft::netlink {
@@ -26,6 +27,9 @@ struct FlowMatch {
     std::uint16_t port;    // the ORIGINAL direction's destination port (the host port), host byte order
     std::optional<std::array<std::uint8_t, 16>> address;  // original destination address (4 or 16 bytes used); nullopt: any
     bool unreplied_only = false;                          // only entries without IPS_SEEN_REPLY
+    // Only entries whose reply direction comes from this address (4 or 16 bytes used) and port: the
+    // connections a DNAT sent to one destination. nullopt: any.
+    std::optional<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> reply_source = std::nullopt;
 };
 
 // One direction of a tracked connection, as ctnetlink's CTA_TUPLE_ORIG / CTA_TUPLE_REPLY carry it.
@@ -44,6 +48,7 @@ struct FlowTuple {
 // An entry of the table as a dump shows it: what deleting it exactly takes.
 struct TrackedEntry {
     FlowTuple original;
+    std::optional<FlowTuple> reply;  // CTA_TUPLE_REPLY, when the dump had a readable one
     std::uint32_t status = 0;
     std::optional<std::uint32_t> id;    // CTA_ID as sent (network order): a newer entry with the same tuple is spared
     std::optional<std::uint16_t> zone;  // CTA_ZONE as sent (network order)

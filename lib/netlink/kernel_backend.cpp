@@ -579,8 +579,9 @@ std::size_t KernelBackend::forget_flows(std::span<const ruleset::FlowMatch> matc
     std::vector<netlink::FlowMatch> flows;
     flows.reserve(matches.size());
     for (const auto& match : matches)
-        flows.push_back(netlink::FlowMatch{match.family == Family::ip ? AF_INET : AF_INET6, match.l4proto, match.port,
-                                           match.address, match.unreplied_only});
+        flows.push_back(netlink::FlowMatch{
+            match.family == Family::ip ? AF_INET : AF_INET6, match.l4proto, match.port, match.address, match.unreplied_only,
+            match.reply_source ? std::optional(std::pair(match.reply_source->address, match.reply_source->port)) : std::nullopt});
     return conntrack_->forget(flows);
 }
 

@@ -82,6 +82,13 @@ inline Rule as_reported(Rule rule)
     return rule;
 }
 
+// An address (the family's length is used) and port: where a connection's answers come from.
+struct FlowEndpoint {
+    std::array<std::uint8_t, 16> address{};
+    std::uint16_t port = 0;
+    friend bool operator==(const FlowEndpoint&, const FlowEndpoint&) = default;
+};
+
 // Connections to one host port, for deleting their connection tracking entries: those whose
 // original direction went to `port` (and to `address`, when given) over `l4proto`.
 struct FlowMatch {
@@ -90,6 +97,8 @@ struct FlowMatch {
     std::uint16_t port = 0;
     std::optional<std::array<std::uint8_t, 16>> address = std::nullopt;  // the family's length is used
     bool unreplied_only = false;                                         // only connections that never saw a reply
+    // Only connections NATed to this destination (their reply direction's source): one backend's.
+    std::optional<FlowEndpoint> reply_source = std::nullopt;
     friend bool operator==(const FlowMatch&, const FlowMatch&) = default;
 };
 

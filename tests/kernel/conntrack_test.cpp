@@ -295,6 +295,34 @@ TEST_CASE_METHOD(ConntrackNetns, "forget() with an address deletes only the entr
     CHECK(expected.size() == 7);
 }
 
+TEST_CASE_METHOD(ConntrackNetns, "forget() with a reply source deletes only the entries answered from that address and port",
+                 "[conntrack]")
+{
+    if (tool_missing())
+        return;
+    track_connections();
+    // Without NAT a reply comes from the original destination: each flow's reply source is its
+    // destination address and port (with a DNAT, the backend the connection was sent to).
+    bench::insert_flows(std::vector{
+        made_up("10.1.0.1", 1000, "10.2.0.1", 7000, IPPROTO_UDP), made_up("10.1.0.1", 1001, "10.2.0.2", 7000, IPPROTO_UDP),
+        made_up("fd00::10", 1000, "fd00::20", 7000, IPPROTO_UDP), made_up("fd00::10", 1001, "fd00::21", 7000, IPPROTO_UDP)});
+    const auto before = listed();
+    REQUIRE(before.size() == 4);
+    ConntrackTable table;
+    const auto answered_by = [](const std::string& ip, std::uint16_t port) {
+        auto m = match(family_of(ip), IPPROTO_UDP, 7000);
+        m.reply_source = std::pair(address(ip), port);
+        return m;
+    };
+    CHECK(forget(table, {answered_by("10.2.0.2", 7001), answered_by("fd00::21", 7001)}) == 0);  // another port
+    CHECK(listed() == before);
+    CHECK(forget(table, {answered_by("10.2.0.2", 7000), answered_by("fd00::21", 7000)}) == 2);
+    const auto expected =
+        without(before, [](const Listed& e) { return e.destination == "10.2.0.2" || e.destination == "fd00::21"; });
+    CHECK(listed() == expected);
+    CHECK(expected.size() == 2);
+}
+
 TEST_CASE_METHOD(ConntrackNetns, "forget() with unreplied_only spares the entries that were answered", "[conntrack]")
 {
     if (tool_missing())

@@ -58,15 +58,15 @@ void wait_until_no_tentative_addresses(const Netns& netns, const char* name)
 }  // namespace
 
 DualStackTopology::DualStackTopology()
-    : host(Netns::current()), client(Netns::create()), first(Netns::create()), second(Netns::create())
+    : host(Netns::current()), client(Netns::create()), first(Netns::create()), second(Netns::create()), third(Netns::create())
 {
-    for (const Netns* netns : {&client, &first, &second})
+    for (const Netns* netns : {&client, &first, &second, &third})
         netns->run(skip_duplicate_address_detection);
     skip_duplicate_address_detection();
     write_net_sysctl("net/ipv4/ip_forward", "1");
     write_net_sysctl("net/ipv6/conf/all/forwarding", "1");
 
-    // The veth peers are created straight in the client and container namespaces (fds 3, 4, 5).
+    // The veth peers are created straight in the client and container namespaces (fds 3 to 6).
     // Without STP a bridge port forwards at once; snooping is off so that neighbour discovery's
     // multicast is simply flooded. Hairpin mode on the ports, as container runtimes set it: where
     // br_netfilter is loaded, a container's connection to a host port DNATed back to itself is
@@ -75,23 +75,28 @@ DualStackTopology::DualStackTopology()
              std::string("link add ") + client_link + " type veth peer name eth0 netns /proc/self/fd/3\n" + "link add " + bridge +
                  " type bridge forward_delay 0 mcast_snooping 0\n" + "link add " + first_link +
                  " type veth peer name eth0 netns /proc/self/fd/4\n" + "link add " + second_link +
-                 " type veth peer name eth0 netns /proc/self/fd/5\n" + "link set " + first_link + " master " + bridge + "\n" +
-                 "link set " + second_link + " master " + bridge + "\n" + "link set " + first_link +
-                 " type bridge_slave hairpin on\n" + "link set " + second_link + " type bridge_slave hairpin on\n" + "addr add " +
+                 " type veth peer name eth0 netns /proc/self/fd/5\n" + "link add " + third_link +
+                 " type veth peer name eth0 netns /proc/self/fd/6\n" + "link set " + first_link + " master " + bridge + "\n" +
+                 "link set " + second_link + " master " + bridge + "\n" + "link set " + third_link + " master " + bridge + "\n" +
+                 "link set " + first_link + " type bridge_slave hairpin on\n" + "link set " + second_link +
+                 " type bridge_slave hairpin on\n" + "link set " + third_link + " type bridge_slave hairpin on\n" + "addr add " +
                  host_client_side_ip + "/24 dev " + client_link + "\n" + "addr add " + host_client_side_ipv6 + "/64 dev " +
                  client_link + " nodad\n" + "addr add " + host_bridge_ip + "/24 dev " + bridge + "\n" + "addr add " +
                  host_bridge_ipv6 + "/64 dev " + bridge + " nodad\n" + "link set lo up\n" + "link set " + client_link + " up\n" +
-                 "link set " + bridge + " up\n" + "link set " + first_link + " up\n" + "link set " + second_link + " up\n",
-             {client.fd(), first.fd(), second.fd()});
+                 "link set " + bridge + " up\n" + "link set " + first_link + " up\n" + "link set " + second_link + " up\n" +
+                 "link set " + third_link + " up\n",
+             {client.fd(), first.fd(), second.fd(), third.fd()});
 
     set_up_peer(client, client_ip, client_ipv6, host_client_side_ip, host_client_side_ipv6);
     set_up_peer(first, first_ip, first_ipv6, host_bridge_ip, host_bridge_ipv6);
     set_up_peer(second, second_ip, second_ipv6, host_bridge_ip, host_bridge_ipv6);
+    set_up_peer(third, third_ip, third_ipv6, host_bridge_ip, host_bridge_ipv6);
 
     wait_until_no_tentative_addresses(host, "host");
     wait_until_no_tentative_addresses(client, "client");
     wait_until_no_tentative_addresses(first, "first container's");
     wait_until_no_tentative_addresses(second, "second container's");
+    wait_until_no_tentative_addresses(third, "third container's");
 }
 
 void DualStackTopology::route_client_loopback_to_host() const

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The network of the dual-stack tests: a client, the host and two containers on a bridge, each with
+// The network of the dual-stack tests: a client, the host and three containers on a bridge, each with
 // an IPv4 and an IPv6 address, as a container runtime lays out a host.
 #pragma once
 
@@ -16,6 +16,7 @@ namespace sandbox {
 //                                             fd00:200:2::1/64
 //                                     kt-c1 <-veth-> first:  eth0 10.200.2.2/24 fd00:200:2::2/64
 //                                     kt-c2 <-veth-> second: eth0 10.200.2.3/24 fd00:200:2::3/64
+//                                     kt-c3 <-veth-> third:  eth0 10.200.2.4/24 fd00:200:2::4/64
 // Client and containers route everything via the host, which forwards both families. Duplicate
 // address detection is off in every namespace, so every address is usable when the constructor
 // returns.
@@ -30,11 +31,14 @@ struct DualStackTopology {
     static constexpr const char* first_ipv6 = "fd00:200:2::2";
     static constexpr const char* second_ip = "10.200.2.3";
     static constexpr const char* second_ipv6 = "fd00:200:2::3";
+    static constexpr const char* third_ip = "10.200.2.4";
+    static constexpr const char* third_ipv6 = "fd00:200:2::4";
     // Interface names in the host namespace.
     static constexpr const char* client_link = "kt-client";
     static constexpr const char* bridge = "kt-br0";
     static constexpr const char* first_link = "kt-c1";
     static constexpr const char* second_link = "kt-c2";
+    static constexpr const char* third_link = "kt-c3";
 
     DualStackTopology();  // builds it around the calling thread's namespace, which becomes the host
 
@@ -46,6 +50,7 @@ struct DualStackTopology {
     Netns client;
     Netns first;
     Netns second;
+    Netns third;  // the third backend of the ingress tests; the others leave it idle
 };
 
 // The IPv6 addresses of `netns` that are still tentative (duplicate address detection running), as

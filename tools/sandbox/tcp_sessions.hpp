@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// Long-lived TCP connections: a server that keeps every connection open and answers each message on
+// it, and a client connection to hold across a change and exchange data on later. EchoServer
+// answers one message per connection and closes it, which cannot show that an established
+// connection survives.
+#pragma once
+
+#include "netns.hpp"
+#include "traffic.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace sandbox {
+
+// Accepts TCP connections on `port` (both families, one dual-stack socket) in `netns` and answers
+// every message received on each as "<tag>:<message>", until the peer closes it. Serves any number
+// of connections at once, on one thread.
+class SessionServer {
+public:
+    SessionServer(const Netns& netns, std::uint16_t port, std::string tag);
+    ~SessionServer();
+    SessionServer(const SessionServer&) = delete;
+    SessionServer& operator=(const SessionServer&) = delete;
+
+    std::uint64_t accepted() const;
+
+private:
+    void serve();
+
+    std::string tag_;
+    int socket_ = -1;
+    int stop_ = -1;  // eventfd
+    mutable std::mutex mutex_;
+    std::uint64_t accepted_ = 0;
+    std::thread thread_;
+};
+
+// A TCP connection from `from` to ip:port, with a source port the kernel picks. connected() says
+// whether the handshake completed within the timeout; error() why not.
+class TcpSession {
+public:
+    TcpSession(const Netns& from, const std::string& ip, std::uint16_t port,
+               std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+    ~TcpSession();
+    TcpSession(const TcpSession&) = delete;
+    TcpSession& operator=(const TcpSession&) = delete;
+
+    bool connected() const { return connected_; }
+    const std::string& error() const { return error_; }
+    // Sends `message` and waits for one answer (a SessionServer's "<tag>:<message>").
+    Exchange exchange(const std::string& message, std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+
+private:
+    int socket_ = -1;
+    bool connected_ = false;
+    std::string error_;
+};
+
+}  // namespace sandbox
