@@ -23,6 +23,7 @@
 #include "publisher/flow_cleanup.hpp"
 #include "publisher/publisher_on.hpp"
 #include "publisher/healer.hpp"
+#include "publisher/ingress_flows.hpp"
 #include "publisher/ingress_service.hpp"
 #include "publisher/inspection.hpp"
 #include "publisher/layout.hpp"
@@ -407,7 +408,10 @@ public:
             const TaskChange change{task_id, &none};
             auto flows = stale_flows(view_.index(), std::span(&change, 1));
             auto commit = host ? plan_replace(view_.index(), task_id, {}) : ruleset::Commit{};
-            const auto ingress_commit = ingress ? ingress::plan_unpublish(read_ingress(), task_id).commit : ruleset::Commit{};
+            const auto ingress_state = ingress ? read_ingress() : ingress::TablesState{};
+            const auto ingress_commit = ingress ? ingress::plan_unpublish(ingress_state, task_id).commit : ruleset::Commit{};
+            const auto departed = ingress::departed_flows(ingress_state, task_id, {});
+            flows.insert(flows.end(), departed.begin(), departed.end());
             const auto claims = claim_changes(ingress_commit);
             commit.append(ingress_commit);
             // Empty when the tables no longer hold the claims the view showed: nothing to send.
@@ -443,11 +447,14 @@ public:
         std::lock_guard lock(mutex_);
         for (Backoff backoff; backoff.next();) {
             catch_up();
-            auto change = plan(view_.index(), read_ingress());
+            const auto state = read_ingress();
+            auto change = plan(view_.index(), state);
             const auto claims = claim_changes(change.commit);
+            auto flows = ingress::departed_flows(state, service, change.ports);
             if (change.commit.empty() || commit_change(std::move(change.commit))) {
                 apply_claims(claims);
                 keep_ingress(service, std::move(change.ports));
+                forget(std::move(flows));
                 return;
             }
         }

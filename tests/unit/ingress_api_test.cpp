@@ -12,6 +12,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -649,4 +651,48 @@ TEST_CASE("a self-healing publisher restores damaged ingress slots, records and 
         CHECK(elements(fake, Family::ip, layout::ingress_backends_set).empty());
         CHECK(publisher.published_ports("other").size() == 1);
     }
+}
+
+TEST_CASE("a backend that leaves a UDP ingress port has that port's flows it answered deleted, and no others",
+          "[ingress][conntrack]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    const std::vector ports{ingress_port(5353, 53, Protocol::udp), ingress_port(8080, 80)};
+    publisher.publish_ingress("dns", ports, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
+    publisher.wait_for_conntrack_cleanup();
+    CHECK(fake.forgotten_flows().empty());
+
+    // A drained backend keeps its flows; a reweighted one too.
+    publisher.drain_backend("dns", "10.88.0.7");
+    publisher.publish_ingress("dns", ports, backends({{"10.88.0.5", 2}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
+    publisher.wait_for_conntrack_cleanup();
+    CHECK(fake.forgotten_flows().empty());
+
+    // 10.88.0.6 leaves: its UDP flows to 5353 go; TCP is left to end.
+    publisher.publish_ingress("dns", ports, backends({{"10.88.0.5", 2}, {"10.88.0.7", 1}}));
+    publisher.wait_for_conntrack_cleanup();
+    const auto answered_by = [](const char* address, std::uint16_t port) {
+        return ruleset::FlowEndpoint{layout::parse_address(address)->bytes, port};
+    };
+    REQUIRE(fake.forgotten_flows().size() == 1);
+    CHECK(fake.forgotten_flows()[0] ==
+          ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, false, answered_by("10.88.0.6", 53)});
+
+    // The unpublish: every backend's.
+    publisher.unpublish_ports("dns");
+    publisher.wait_for_conntrack_cleanup();
+    REQUIRE(fake.forgotten_flows().size() == 3);
+    CHECK(fake.forgotten_flows()[1] ==
+          ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, false, answered_by("10.88.0.5", 53)});
+    CHECK(fake.forgotten_flows()[2] ==
+          ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, false, answered_by("10.88.0.7", 53)});
+
+    FakeBackend other;
+    auto without_cleanup = publisher_on(test::share(other), PublisherOptions{.conntrack_cleanup = false});
+    without_cleanup.publish_ingress("dns", ports, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    without_cleanup.publish_ingress("dns", ports, backends({{"10.88.0.5", 1}}));
+    without_cleanup.unpublish_ports("dns");
+    without_cleanup.wait_for_conntrack_cleanup();
+    CHECK(other.forgotten_flows().empty());
 }

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: Apache-2.0
+// Ingress mode under real traffic (docs/ingress.md): a client connects to an ingress host port of
+// the host and three backend containers answer with their names, in both families. New connections
+// spread by the backends' slots; a drained backend gets no new connection while one it had keeps
+// working; replacing the backend set moves no established connection; a UDP flow of a removed
+// backend goes to another one at once (conntrack cleanup), and stays without cleanup.
+#include "dual_stack_support.hpp"
+#include "tcp_sessions.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
+#include <memory>
+
+using namespace kt;
+using sandbox::SessionServer;
+using sandbox::TcpSession;
+using warren::nft::IngressBackend;
+
+namespace {
+
+constexpr std::uint16_t ingress_tcp_port = 18080;
+constexpr std::uint16_t ingress_udp_port = 15353;
+constexpr std::size_t spread_connections = 3000;
+
+PortMapping ingress(PortMapping mapping)
+{
+    mapping.publish_mode = PublishMode::ingress;
+    return mapping;
+}
+
+const std::vector<PortMapping> tcp_ports{ingress(tcp(ingress_tcp_port, tcp_container_port))};
+const std::vector<PortMapping> udp_ports{ingress(udp(ingress_udp_port, udp_container_port))};
+
+const std::array<std::string, 3> names{"first", "second", "third"};
+
+// The three containers: a TCP server that keeps connections open and a UDP echo server each,
+// answering with the container's name.
+struct IngressNet {
+    Net net;
+    SessionServer first_tcp{net.first, tcp_container_port, "first"};
+    SessionServer second_tcp{net.second, tcp_container_port, "second"};
+    SessionServer third_tcp{net.third, tcp_container_port, "third"};
+    Echo first_udp{net.first, Transport::udp, udp_container_port, "first"};
+    Echo second_udp{net.second, Transport::udp, udp_container_port, "second"};
+    Echo third_udp{net.third, Transport::udp, udp_container_port, "third"};
+};
+
+// The backends' addresses in one family, in the order of `names`.
+std::array<std::string, 3> backend_addresses(Family family)
+{
+    if (family == Family::ipv4)
+        return {Net::first_ip, Net::second_ip, Net::third_ip};
+    return {Net::first_ipv6, Net::second_ipv6, Net::third_ipv6};
+}
+
+std::vector<IngressBackend> backends(Family family, const std::array<std::uint32_t, 3>& weights)
+{
+    const auto addresses = backend_addresses(family);
+    std::vector<IngressBackend> out;
+    for (std::size_t i = 0; i < 3; ++i)
+        if (weights[i] > 0)
+            out.push_back(IngressBackend{addresses[i], std::nullopt, weights[i]});
+    return out;
+}
+
+// The name a server answered with ("second" of "second:hello"), or "" when there was no answer.
+std::string answered_by(const sandbox::Exchange& r) { return r.replied ? r.reply.substr(0, r.reply.find(':')) : std::string(); }
+
+// How many slots of the TCP ingress port lead to each backend, as nft lists the `ingress` map.
+std::array<std::size_t, 3> slots_per_backend(Family family)
+{
+    const auto listing = nft({"list", "map", family == Family::ipv4 ? "ip" : "ip6", "warren", "ingress"});
+    const auto addresses = backend_addresses(family);
+    std::array<std::size_t, 3> counts{};
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto needle = ": " + addresses[i] + " . " + std::to_string(tcp_container_port);
+        for (auto at = listing.find(needle); at != std::string::npos; at = listing.find(needle, at + 1))
+            ++counts[i];
+    }
+    return counts;
+}
+
+// Opens connections to the ingress port until one reaches each backend in `wanted` (at most
+// `attempts`), and keeps those.
+std::map<std::string, std::unique_ptr<TcpSession>> hold_one_per_backend(const IngressNet& n, const FamilyAddresses& a,
+                                                                        const std::vector<std::string>& wanted)
+{
+    std::map<std::string, std::unique_ptr<TcpSession>> held;
+    for (int attempt = 0; attempt < 200 && held.size() < wanted.size(); ++attempt) {
+        auto session = std::make_unique<TcpSession>(n.net.client, a.host_client_side, ingress_tcp_port);
+        const auto r = session->exchange("hold");
+        INFO(r.error);
+        REQUIRE(r.replied);
+        const auto backend = answered_by(r);
+        if (std::find(wanted.begin(), wanted.end(), backend) != wanted.end() && !held.count(backend))
+            held.emplace(backend, std::move(session));
+    }
+    REQUIRE(held.size() == wanted.size());
+    return held;
+}
+
+// Each held connection still answers, from the backend it was held for.
+void expect_held_connections_answer(std::map<std::string, std::unique_ptr<TcpSession>>& held)
+{
+    for (auto& [backend, session] : held) {
+        const auto message = unique_message("still-there");
+        const auto r = session->exchange(message);
+        INFO("connection held to " << backend << ": " << (r.replied ? r.reply : r.error));
+        REQUIRE(r.replied);
+        CHECK(r.reply == backend + ":" + message);
+    }
+}
+
+// Opens `count` new connections to the ingress port, one after the other; how many each backend
+// answered. Every connection must be answered.
+std::map<std::string, std::size_t> new_connections(const IngressNet& n, const FamilyAddresses& a, std::size_t count)
+{
+    std::map<std::string, std::size_t> answered;
+    std::size_t failed = 0;
+    std::string first_error;
+    for (std::size_t i = 0; i < count; ++i) {
+        TcpSession session(n.net.client, a.host_client_side, ingress_tcp_port);
+        const auto r = session.exchange("hello");
+        if (!r.replied) {
+            if (failed++ == 0)
+                first_error = r.error;
+            continue;
+        }
+        ++answered[answered_by(r)];
+    }
+    INFO(failed << " of " << count << " connections failed, the first with: " << first_error);
+    CHECK(failed == 0);
+    return answered;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns, "new connections to an ingress port spread over three backends by their slots", "[ingress][traffic]")
+{
+    const IngressNet n;
+    const auto family = GENERATE(Family::ipv4, Family::ipv6);
+    const auto weights = GENERATE(std::array<std::uint32_t, 3>{1, 1, 1}, std::array<std::uint32_t, 3>{1, 1, 2});
+    const auto a = addresses_of(family);
+    INFO(name_of(family) << ", weights " << weights[0] << ":" << weights[1] << ":" << weights[2]);
+    HostPortPublisher publisher;
+    publisher.publish_ingress("web", tcp_ports, backends(family, weights));
+
+    // A backend's expected share is its slots / 256 (docs/ingress.md: largest remainders, ties to
+    // the smaller address): 86, 85, 85 for 1:1:1 and 64, 64, 128 for 1:1:2.
+    const auto slots = slots_per_backend(family);
+    const auto expected_slots =
+        weights[2] == 1 ? std::array<std::size_t, 3>{86, 85, 85} : std::array<std::size_t, 3>{64, 64, 128};
+    REQUIRE(slots == expected_slots);
+
+    const auto answered = new_connections(n, a, spread_connections);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const double expected = static_cast<double>(spread_connections * slots[i]) / 256.0;
+        const auto found = answered.find(names[i]);
+        const double got = found == answered.end() ? 0.0 : static_cast<double>(found->second);
+        INFO(names[i] << ": " << got << " of " << spread_connections << " connections, expected " << expected << " (" << slots[i]
+                      << " of 256 slots) +-10%");
+        CHECK(std::abs(got - expected) <= 0.1 * expected);
+    }
+    CHECK(answered.size() == 3);  // no answer from anyone else
+}
+
+TEST_CASE_METHOD(FreshNetns, "a drained backend gets no new connection while a connection it had keeps exchanging data",
+                 "[ingress][traffic]")
+{
+    const IngressNet n;
+    const auto family = GENERATE(Family::ipv4, Family::ipv6);
+    const auto a = addresses_of(family);
+    INFO(name_of(family));
+    HostPortPublisher publisher;
+    publisher.publish_ingress("web", tcp_ports, backends(family, {1, 1, 1}));
+    auto held = hold_one_per_backend(n, a, {"first", "second", "third"});
+
+    publisher.drain_backend("web", backend_addresses(family)[0]);
+    const auto answered = new_connections(n, a, 300);
+    CHECK(answered.count("first") == 0);
+    CHECK(answered.count("second") == 1);
+    CHECK(answered.count("third") == 1);
+    expect_held_connections_answer(held);
+}
+
+TEST_CASE_METHOD(FreshNetns, "replacing the backend set moves no established connection", "[ingress][traffic]")
+{
+    const IngressNet n;
+    const auto family = GENERATE(Family::ipv4, Family::ipv6);
+    const auto a = addresses_of(family);
+    INFO(name_of(family));
+    HostPortPublisher publisher;
+    publisher.publish_ingress("web", tcp_ports, backends(family, {1, 1, 0}));
+    auto held = hold_one_per_backend(n, a, {"first", "second"});
+
+    // The third backend joins and the first weighs three times the others: slots move.
+    publisher.publish_ingress("web", tcp_ports, backends(family, {3, 1, 1}));
+    REQUIRE(slots_per_backend(family) == std::array<std::size_t, 3>{154, 51, 51});
+    expect_held_connections_answer(held);
+    // The change took effect: new connections reach the new backend too.
+    hold_one_per_backend(n, a, {"third"});
+}
+
+TEST_CASE_METHOD(FreshNetns,
+                 "a UDP flow of a backend removed from an ingress port goes to another backend at once, and without "
+                 "cleanup stays",
+                 "[ingress][traffic][conntrack]")
+{
+    const IngressNet n;
+    const auto family = GENERATE(Family::ipv4, Family::ipv6);
+    const bool cleanup = GENERATE(true, false);
+    const auto a = addresses_of(family);
+    INFO(name_of(family) << ", conntrack_cleanup " << cleanup);
+    HostPortPublisher publisher(PublisherOptions{.conntrack_cleanup = cleanup});
+    publisher.publish_ingress("dns", udp_ports, backends(family, {1, 1, 1}));
+    publisher.wait_for_conntrack_cleanup();  // before the flow, which a late cleanup would delete
+
+    sandbox::UdpFlow flow(n.net.client, family, 33400);
+    auto r = flow.exchange(a.host_client_side, ingress_udp_port, "one");
+    INFO(r.error);
+    REQUIRE(r.replied);
+    const auto reached = answered_by(r);
+    const auto index = static_cast<std::size_t>(std::find(names.begin(), names.end(), reached) - names.begin());
+    REQUIRE(index < 3);
+
+    std::array<std::uint32_t, 3> without{1, 1, 1};
+    without[index] = 0;
+    publisher.publish_ingress("dns", udp_ports, backends(family, without));
+    publisher.wait_for_conntrack_cleanup();
+    r = flow.exchange(a.host_client_side, ingress_udp_port, "two");
+    INFO("reached " << reached << " first; then " << (r.replied ? r.reply : r.error) << "\nconntrack:\n"
+                    << describe(conntrack_entries_to_port(n.net, ingress_udp_port)));
+    REQUIRE(r.replied);
+    if (cleanup)
+        CHECK(answered_by(r) != reached);
+    else
+        CHECK(answered_by(r) == reached);  // the entry's NAT holds: what cleanup is for
+}
