@@ -3,6 +3,8 @@
 
 #include "publisher/schema.hpp"
 
+#include <algorithm>
+
 namespace warren::nft::ingress {
 
 using layout::Family;
@@ -55,14 +57,14 @@ void View::settle(FamilyElements& family, const HostPort& port)
     if (found == family.ports.end())
         return;
     const auto& held = found->second;
-    const bool elements = !held.records.empty() || !held.slots.empty();
+    const bool elements = !held.records.empty() || held.slots_held > 0 || !held.beyond.empty();
     if (!held.claim && !elements) {
         family.with_leftovers.erase(port);
         family.ports.erase(found);
         return;
     }
     // A superset of read_state()'s leftovers: it decides which of the port's elements they are.
-    if ((!held.claim && elements) || held.slots_beyond > 0)
+    if ((!held.claim && elements) || !held.beyond.empty())
         family.with_leftovers.insert(port);
     else
         family.with_leftovers.erase(port);
@@ -101,17 +103,43 @@ void View::apply(Family family, const Element& element, bool removed)
         const auto slot = decode_slot(family, element);
         if (!slot)
             return;
-        const bool beyond = slot->slot >= slot_count;
-        if (const auto found = elements.ports.find(slot->port); found != elements.ports.end())
-            if (found->second.slots.erase(slot->slot) > 0 && beyond)
-                --found->second.slots_beyond;
-        if (!removed) {
-            auto& held = elements.ports[slot->port];
-            held.slots.emplace(slot->slot, element);
-            held.slots_beyond += beyond;
+        if (removed) {
+            if (const auto found = elements.ports.find(slot->port); found != elements.ports.end())
+                hold_slot(found->second, slot->slot, nullptr);
+        } else {
+            hold_slot(elements.ports[slot->port], slot->slot, &element);
         }
         settle(elements, slot->port);
     }
+}
+
+void View::hold_slot(PortElements& held, std::uint32_t slot, const Element* element)
+{
+    SlotValue value;
+    if (element) {
+        value.present = true;
+        if (element->data.size() <= max_slot_value) {
+            std::copy(element->data.begin(), element->data.end(), value.bytes.begin());
+            value.size = static_cast<std::uint8_t>(element->data.size());
+        }
+    }
+    if (slot >= slot_count) {
+        if (element)
+            held.beyond.insert_or_assign(slot, value);
+        else
+            held.beyond.erase(slot);
+        return;
+    }
+    if (held.slots.empty()) {
+        if (!element)
+            return;
+        held.slots.resize(slot_count);
+    }
+    if (held.slots[slot].present != value.present)
+        held.slots_held = value.present ? held.slots_held + 1 : held.slots_held - 1;
+    held.slots[slot] = value;
+    if (held.slots_held == 0)
+        held.slots = {};
 }
 
 void View::committed(const ruleset::Commit& commit)
@@ -160,8 +188,16 @@ ruleset::TableSnapshot View::snapshot_of(const FamilyElements& family, const std
             claims.push_back(*held.claim);
         for (const auto& [key, element] : held.records)
             records.push_back(element);
-        for (const auto& [slot, element] : held.slots)
-            slots.push_back(element);
+        const auto add_slot = [&](std::uint32_t slot, const SlotValue& value) {
+            auto element = slot_element(port, slot, BackendKey{});
+            element.data.assign(value.bytes.begin(), value.bytes.begin() + value.size);
+            slots.push_back(std::move(element));
+        };
+        for (std::uint32_t slot = 0; slot < held.slots.size(); ++slot)
+            if (held.slots[slot].present)
+                add_slot(slot, held.slots[slot]);
+        for (const auto& [slot, value] : held.beyond)
+            add_slot(slot, value);
     }
     return snapshot;
 }

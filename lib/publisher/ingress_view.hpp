@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace warren::nft::ingress {
 
@@ -39,11 +40,22 @@ public:
     TablesState state(std::span<const std::string_view> services, std::span<const layout::HostPort> ports) const;
 
 private:
+    // A slot's value as read, without the rest of its element: a port holds slot_count of them, so
+    // the view keeps only the bytes read_state() decodes and makes the element again from the port
+    // and slot number (slot_element()) when a change needs it. A value longer than any we write
+    // is kept as none (a slot without a backend, which a change replaces).
+    static constexpr std::size_t max_slot_value = 20;  // an IPv6 address and a port, padded
+    struct SlotValue {
+        std::array<std::uint8_t, max_slot_value> bytes{};
+        std::uint8_t size = 0;
+        bool present = false;
+    };
     struct PortElements {
         std::optional<ruleset::Element> claim;  // a claim as read_state() takes one
         std::map<BackendKey, ruleset::Element> records;
-        std::map<std::uint32_t, ruleset::Element> slots;  // by slot number as read
-        std::size_t slots_beyond = 0;                     // of them, numbered slot_count or more
+        std::vector<SlotValue> slots;  // by slot number: slot_count entries once one was held
+        std::size_t slots_held = 0;
+        std::map<std::uint32_t, SlotValue> beyond;  // slots numbered slot_count or more
     };
     struct FamilyElements {
         bool exists = false;
@@ -56,6 +68,7 @@ private:
     static void remove_claim(FamilyElements& family, const layout::HostPort& port);
     // Files the port among those with leftovers or not, and forgets it once it holds nothing.
     static void settle(FamilyElements& family, const layout::HostPort& port);
+    static void hold_slot(PortElements& held, std::uint32_t slot, const ruleset::Element* element);
     static ruleset::TableSnapshot snapshot_of(const FamilyElements& family, const std::set<layout::HostPort>& ports);
 
     std::array<FamilyElements, 2> families_;  // by layout::family_index

@@ -191,6 +191,19 @@ TEST_CASE("the ingress state of one service holds its own ports and the leftover
         CHECK(after.leftovers.size() == 2);
         CHECK(after.leftovers.at(port).size() == ingress::slot_count + 1);
     }
+    SECTION("a slot value longer than any we write is a slot without a backend, deleted by its key")
+    {
+        const layout::HostPort port{Protocol::tcp, 10003, layout::any_address(Family::ip)};
+        auto odd = ingress::slot_element(port, 5, {*layout::parse_address("10.88.0.5"), 80});
+        odd.data.resize(24, 0xff);
+        view.apply(Family::ip, odd, false);
+        const auto after = view.state(services, {})[layout::family_index(Family::ip)];
+        const auto& held = after.ports.at(port);
+        CHECK_FALSE(held.slots[5]);
+        REQUIRE(held.slot_elements[5]);
+        CHECK(held.slot_elements[5]->key == odd.key);
+        CHECK(held.slots[6]);
+    }
     SECTION("a commit that deletes a set makes the view read the tables again; one that adds the table does not")
     {
         ruleset::Commit adds;
