@@ -39,6 +39,7 @@
 #include <warren/nft/validation.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <deque>
@@ -408,9 +409,10 @@ public:
             const TaskChange change{task_id, &none};
             auto flows = stale_flows(view_.index(), std::span(&change, 1));
             auto commit = host ? plan_replace(view_.index(), task_id, {}) : ruleset::Commit{};
-            const auto ingress_state = ingress ? read_ingress() : ingress::TablesState{};
-            const auto ingress_commit = ingress ? ingress::plan_unpublish(ingress_state, task_id).commit : ruleset::Commit{};
-            const auto departed = ingress::departed_flows(ingress_state, task_id, {});
+            const std::array services{task_id};
+            const auto state = ingress ? ingress_state(services, {}) : ingress::TablesState{};
+            const auto ingress_commit = ingress ? ingress::plan_unpublish(state, task_id).commit : ruleset::Commit{};
+            const auto departed = ingress::departed_flows(state, task_id, {});
             flows.insert(flows.end(), departed.begin(), departed.end());
             const auto claims = claim_changes(ingress_commit);
             commit.append(ingress_commit);
@@ -440,14 +442,16 @@ public:
     }
 
     // Ingress mode (publisher/ingress_service): a change of the service planned from the view's
-    // index and both tables' ingress elements, read anew at every attempt, committed like any change.
-    void change_ingress(std::string_view service,
+    // index and the ingress state of the service's ports and of `ports` (ingress_state()),
+    // committed like any change.
+    void change_ingress(std::string_view service, std::span<const layout::HostPort> ports,
                         const std::function<ingress::ServiceChange(const TaskIndex&, const ingress::TablesState&)>& plan)
     {
         std::lock_guard lock(mutex_);
+        const std::array services{service};
         for (Backoff backoff; backoff.next();) {
             catch_up();
-            const auto state = read_ingress();
+            const auto state = ingress_state(services, ports);
             auto change = plan(view_.index(), state);
             const auto claims = claim_changes(change.commit);
             auto flows = ingress::departed_flows(state, service, change.ports);
@@ -515,8 +519,15 @@ public:
     {
         if (ingress_kept_.empty())
             return 0;
+        std::vector<std::string_view> services;
+        std::vector<layout::HostPort> ports;
+        for (const auto& [service, wanted] : ingress_kept_) {
+            services.push_back(service);
+            for (const auto& port : wanted)
+                ports.push_back(port.port);
+        }
         for (Backoff backoff; backoff.next();) {
-            const auto state = read_ingress();
+            const auto state = ingress_state(services, ports);
             auto kept = ingress_kept_;
             for (auto& [service, ports] : kept)
                 std::erase_if(ports, [&, &name = service](const ingress::WantedPort& port) {
@@ -566,6 +577,22 @@ public:
     {
         std::lock_guard lock(mutex_);
         return ingress::services(read_ingress());
+    }
+
+    // The ingress state of the ports the `services` claim, of `ports` and of those with leftovers,
+    // from the view's ingress elements (ingress::View), which are read from the kernel first when
+    // the view has none: a change costs the elements of the ports it concerns, not of every
+    // service. The view is caught up; the lock is held.
+    ingress::TablesState ingress_state(std::span<const std::string_view> services, std::span<const layout::HostPort> ports)
+    {
+        auto& elements = view_.ingress();
+        if (!elements.loaded()) {
+            std::array<ruleset::TableSnapshot, 2> snapshots;
+            for (const auto family : layout::families)
+                snapshots[layout::family_index(family)] = backend_->snapshot(layout::table(family), {}, ingress::element_sets());
+            elements.load(snapshots);
+        }
+        return elements.state(services, ports);
     }
 
     // Both tables' claims, records and slots, read now; the lock is held.
@@ -1255,6 +1282,8 @@ private:
     {
         if (tx.empty())
             return;  // nothing was sent, nothing moved
+        // Announcements leave our guarded commits out: the ingress elements follow them here.
+        view_.ingress().committed(tx);
         if (guarded)
             view_.committed(changed, repaired);
         else
@@ -1842,7 +1871,10 @@ void HostPortPublisher::publish_ingress(std::string_view service, std::span<cons
 {
     impl_->observed(MetricsRecorder::Operation::publish, [&] {
         const auto wanted = ingress::checked_request(service, ports, backends);
-        impl_->change_ingress(service, [&](const TaskIndex& index, const ingress::TablesState& state) {
+        std::vector<layout::HostPort> wanted_ports;
+        for (const auto& port : wanted)
+            wanted_ports.push_back(port.port);
+        impl_->change_ingress(service, wanted_ports, [&](const TaskIndex& index, const ingress::TablesState& state) {
             return ingress::plan_publish(index, state, service, wanted);
         });
     });
@@ -1854,7 +1886,7 @@ void HostPortPublisher::drain_backend(std::string_view service, std::string_view
     impl_->observed(MetricsRecorder::Operation::publish, [&] {
         validate_task_id(service);
         const auto backend = validation::parse_container_ip(address);
-        impl_->change_ingress(service, [&](const TaskIndex&, const ingress::TablesState& state) {
+        impl_->change_ingress(service, {}, [&](const TaskIndex&, const ingress::TablesState& state) {
             return ingress::plan_drain(state, service, backend, port, deadline);
         });
     });

@@ -136,6 +136,7 @@ void TableView::refresh()
     // read holds every transaction whose announcements began before it, even one read only in part.
     feed_->read(std::nullopt);
     feed_->start_over();
+    ingress_.invalidate();  // what changed unannounced is unknown to it too
     if (tracking_ && full_reads_ > 0) {
         // Whatever others changed since the last read is in this one, unannounced: every kept
         // task must be compared with it.
@@ -256,6 +257,7 @@ void TableView::apply(const TableEvent& event)
     switch (event.kind) {
         case TableEvent::Kind::table:
             table.layout_changed = generation_;
+            ingress_.invalidate();
             if (event.removed) {
                 // Its sets went with it, announced or not; a new one counts if we want it to.
                 index_.forget_family(event.family, rules_.counting || !backend_.features().map_lookups, touched);
@@ -268,12 +270,17 @@ void TableView::apply(const TableEvent& event)
         case TableEvent::Kind::rule: table.layout_changed = generation_; break;
         case TableEvent::Kind::set:
             table.layout_changed = generation_;
+            ingress_.invalidate();  // a set made again lost its elements unannounced
             if (event.removed) {
                 index_.forget_set(event.family, event.name, touched);
                 damage_.all_tasks = damage_.all_tasks || tracking_;
             }
             break;
-        case TableEvent::Kind::element: index_.apply(event.family, event.element, event.removed, touched); break;
+        case TableEvent::Kind::element:
+            index_.apply(event.family, event.element, event.removed, touched);
+            if (ingress_.loaded())
+                ingress_.apply(event.family, event.element, event.removed);
+            break;
     }
     scratch_.clear();
 }

@@ -6,6 +6,7 @@
 // without its elements. The table is read in full again only when announcements were lost.
 #pragma once
 
+#include "publisher/ingress_view.hpp"
 #include "publisher/log.hpp"
 #include "publisher/metrics_recorder.hpp"
 #include "publisher/task_index.hpp"
@@ -52,10 +53,18 @@ public:
     bool catch_up_to_kernel();
     // Forgets everything: the next catch_up() reads the table in full (after an outcome we cannot
     // know, such as lost replies to a commit).
-    void invalidate() noexcept { fresh_ = false; }
+    void invalidate() noexcept
+    {
+        fresh_ = false;
+        ingress_.invalidate();
+    }
 
     const TaskIndex& index() const noexcept { return index_; }
     TaskIndex& index() noexcept { return index_; }
+    // The tables' ingress elements by port, kept current like the index from the announcements
+    // (any table or set change, or a full read of the tables, invalidates it). The publisher loads
+    // it at its first ingress change and applies its own commits to it.
+    ingress::View& ingress() noexcept { return ingress_; }
     // What the family's table lacks, as of the view: it goes first into the next transaction that
     // changes that table (or, for a table that exists, anything). nullopt when it is complete.
     const std::optional<ruleset::Transaction>& repair(layout::Family family) const noexcept { return state(family).repair; }
@@ -124,6 +133,7 @@ private:
     const Log* log_;
     std::unique_ptr<ruleset::ChangeFeed> feed_;
     TaskIndex index_;
+    ingress::View ingress_;
     std::array<TableState, 2> tables_;
     std::uint32_t generation_ = 0;
     bool fresh_ = false;  // index_ and tables_ were exact at generation_

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+// The ingress elements of tables ip warren and ip6 warren (claims, records, slots) by port, kept
+// with the publisher's view (docs/ingress.md, "The ingress view"): read from the kernel once, then
+// kept current from the publisher's own commits and from the announcements of others' changes.
+// A change of one service reads the state of its own ports and of the ports with leftovers only,
+// whatever the number of other services.
+#pragma once
+
+#include "publisher/ingress_plan.hpp"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warren::nft::ingress {
+
+class View {
+public:
+    // Whether it holds the tables' elements; false until load() and after invalidate().
+    bool loaded() const noexcept { return loaded_; }
+    // Forgets everything: the next change reads the tables again (announcements lost, a table or
+    // set changed as a whole, a commit's outcome unknown).
+    void invalidate() noexcept;
+    // Both tables as read, each snapshot holding the elements of element_sets(), by family index.
+    void load(const std::array<ruleset::TableSnapshot, 2>& snapshots);
+    // One element of the family's table added or deleted (announced, or committed by us). Applying
+    // one twice changes nothing, so announcements of changes the read already holds do no harm.
+    void apply(layout::Family family, const ruleset::Element& element, bool removed);
+    // Our commit was applied: its elements follow, and the tables and sets it adds (a repair); a
+    // table or set it deletes makes the view read the tables again.
+    void committed(const ruleset::Commit& commit);
+
+    // The state read_state() reads from the tables, restricted to the ports the `services` claim,
+    // `ports`, and every port with leftovers (what plan_service() deletes along with any change).
+    TablesState state(std::span<const std::string_view> services, std::span<const layout::HostPort> ports) const;
+
+private:
+    // A slot's value as read, without the rest of its element: a port holds slot_count of them, so
+    // the view keeps only the bytes read_state() decodes and makes the element again from the port
+    // and slot number (slot_element()) when a change needs it. A value longer than any we write
+    // is kept as none (a slot without a backend, which a change replaces).
+    static constexpr std::size_t max_slot_value = 20;  // an IPv6 address and a port, padded
+    struct SlotValue {
+        std::array<std::uint8_t, max_slot_value> bytes{};
+        std::uint8_t size = 0;
+        bool present = false;
+    };
+    struct PortElements {
+        std::optional<ruleset::Element> claim;  // a claim as read_state() takes one
+        std::map<BackendKey, ruleset::Element> records;
+        std::vector<SlotValue> slots;  // by slot number: slot_count entries once one was held
+        std::size_t slots_held = 0;
+        std::map<std::uint32_t, SlotValue> beyond;  // slots numbered slot_count or more
+    };
+    struct FamilyElements {
+        bool exists = false;
+        std::map<std::string, ruleset::SetShape> sets;
+        std::map<layout::HostPort, PortElements> ports;
+        std::map<std::string, std::set<layout::HostPort>, std::less<>> claimed;  // by service
+        std::set<layout::HostPort> with_leftovers;
+    };
+
+    static void remove_claim(FamilyElements& family, const layout::HostPort& port);
+    // Files the port among those with leftovers or not, and forgets it once it holds nothing.
+    static void settle(FamilyElements& family, const layout::HostPort& port);
+    static void hold_slot(PortElements& held, std::uint32_t slot, const ruleset::Element* element);
+    static ruleset::TableSnapshot snapshot_of(const FamilyElements& family, const std::set<layout::HostPort>& ports);
+
+    std::array<FamilyElements, 2> families_;  // by layout::family_index
+    bool loaded_ = false;
+};
+
+}  // namespace warren::nft::ingress
