@@ -185,8 +185,11 @@ TEST_CASE_METHOD(FreshNetns, "drain marks a backend draining with its deadline; 
     CHECK(ruleset() == two_drained);
     // Publishing the backend again makes it active.
     cli_ok(publish_web);
-    for (const auto& each : list_json().at(0).at("backends"))
+    const auto republished = list_json();
+    REQUIRE(republished.size() == 1);
+    for (const auto& each : republished[0].at("backends"))
         CHECK(each.at("state") == "active");
+    CHECK(republished[0].at("backends").size() == 3);
 }
 
 TEST_CASE_METHOD(FreshNetns, "bad backends and misuse of publish --ingress and drain are refused and change nothing",
