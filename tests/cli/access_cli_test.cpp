@@ -143,7 +143,7 @@ TEST_CASE_METHOD(FreshNetns, "--allow, --max-connections and --rate apply to eve
     INFO(listed.dump(1));
     REQUIRE(listed.size() == 4);  // 8080, 8443, 9090 (tcp), 7070 (udp)
     for (const auto& port : listed) {
-        REQUIRE(port.size() == 11);
+        REQUIRE(port.size() == 13);
         const auto task = port.at("task").get<std::string>();
         if (task == "web")
             CHECK(port.at("access") == access);

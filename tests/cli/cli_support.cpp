@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <sstream>
 
 namespace kt {
 
@@ -59,6 +61,17 @@ void require_refused(const std::vector<std::string>& args, int status, const std
     CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
     for (const auto& word : words)
         CHECK(result.err.find(word) != std::string::npos);
+}
+
+std::vector<std::string> line_words(const std::string& text, const std::string& needle)
+{
+    const auto at = text.find(needle);
+    if (at == std::string::npos)
+        return {};
+    const auto start = text.rfind('\n', at);
+    const auto from = start == std::string::npos ? 0 : start + 1;
+    std::istringstream line(text.substr(from, text.find('\n', at) - from));
+    return {std::istream_iterator<std::string>(line), {}};
 }
 
 std::string answer(const sandbox::Topology& net, std::uint16_t port, const std::string& payload)

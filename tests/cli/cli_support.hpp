@@ -31,6 +31,10 @@ nlohmann::json list_json(std::vector<std::string> extra = {});
 // of `words`.
 void require_refused(const std::vector<std::string>& args, int status, const std::vector<std::string>& words);
 
+// The words of the line of `text` that contains `needle` (empty when none does): columns whatever
+// their widths.
+std::vector<std::string> line_words(const std::string& text, const std::string& needle);
+
 // What a client of `net` gets back from the echo server behind host port `port` (one new TCP
 // connection to the host): the reply, or "no reply: " and why.
 std::string answer(const sandbox::Topology& net, std::uint16_t port, const std::string& payload);

@@ -34,7 +34,7 @@ std::vector<KernelPort> as_kernel_ports(const json& list, const std::string& fam
 {
     std::vector<KernelPort> ports;
     for (const auto& port : list) {
-        REQUIRE(port.size() == 11);
+        REQUIRE(port.size() == 13);
         if (port.at("family") != family)
             continue;
         const auto name = port.at("name").get<std::string>();
@@ -45,19 +45,6 @@ std::vector<KernelPort> as_kernel_ports(const json& list, const std::string& fam
     }
     std::sort(ports.begin(), ports.end());
     return ports;
-}
-
-// The words of the line of `text` that contains `needle` (empty when none does): columns whatever
-// their widths.
-std::vector<std::string> line_words(const std::string& text, const std::string& needle)
-{
-    const auto at = text.find(needle);
-    if (at == std::string::npos)
-        return {};
-    const auto start = text.rfind('\n', at);
-    const auto from = start == std::string::npos ? 0 : start + 1;
-    std::istringstream line(text.substr(from, text.find('\n', at) - from));
-    return {std::istream_iterator<std::string>(line), {}};
 }
 
 struct BadCall {
@@ -188,7 +175,9 @@ std::vector<BadCall> bad_calls()
         {{"watch", "--bogus"}, 2, {"--bogus", "warren-nft watch --help"}},
         {{"watch", "--task", "t"}, 2, {"--task"}},
         {{"watch", "now"}, 2, {"unexpected argument \"now\" for warren-nft watch"}},
-        {{"frobnicate"}, 2, {"unknown command \"frobnicate\"", "publish, unpublish, list, metrics, flush, doctor or watch"}},
+        {{"frobnicate"},
+         2,
+         {"unknown command \"frobnicate\"", "publish, unpublish, drain, list, metrics, flush, doctor or watch"}},
         {{"frob\x1bnicate"}, 2, {"unknown command \"frob\\x1bnicate\""}},
         {{"publish", "--task", "t", "--ip", ip, "-p", "8080:80", "--bo\x07gus"}, 2, {"--bo\\x07gus"}},
         {{}, 2, {"a command is required"}},
@@ -211,15 +200,24 @@ TEST_CASE_METHOD(FreshNetns, "publish, list and unpublish round trip", "[cli]")
     // Published without --counters: the table does not count, so there are no counters to show.
     CHECK_FALSE(kernel_has_backends());
     // 0.0.0.0 is every IPv4 address, which for a container with only an IPv4 address is every address.
-    CHECK(web[0] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8080,"container_ip":"10.0.0.2",)"
-                                R"("container_port":80,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
-                                R"("family":"ipv4","access":{"allow":[],"max_connections":0,"rate":0,"rate_unit":"second"}})"));
-    CHECK(web[1] == json::parse(R"({"task":"web-1","protocol":"tcp","host_port":8443,"container_ip":"10.0.0.2",)"
-                                R"("container_port":443,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
-                                R"("family":"ipv4","access":{"allow":[],"max_connections":0,"rate":0,"rate_unit":"second"}})"));
-    CHECK(web[2] == json::parse(R"({"task":"web-1","protocol":"udp","host_port":5353,"container_ip":"10.0.0.2",)"
-                                R"("container_port":53,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
-                                R"("family":"ipv4","access":{"allow":[],"max_connections":0,"rate":0,"rate_unit":"second"}})"));
+    CHECK(
+        web[0] ==
+        json::parse(
+            R"({"task":"web-1","protocol":"tcp","host_port":8080,"container_ip":"10.0.0.2",)"
+            R"("container_port":80,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
+            R"("family":"ipv4","access":{"allow":[],"max_connections":0,"rate":0,"rate_unit":"second"},"mode":"host","backends":[]})"));
+    CHECK(
+        web[1] ==
+        json::parse(
+            R"({"task":"web-1","protocol":"tcp","host_port":8443,"container_ip":"10.0.0.2",)"
+            R"("container_port":443,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
+            R"("family":"ipv4","access":{"allow":[],"max_connections":0,"rate":0,"rate_unit":"second"},"mode":"host","backends":[]})"));
+    CHECK(
+        web[2] ==
+        json::parse(
+            R"({"task":"web-1","protocol":"udp","host_port":5353,"container_ip":"10.0.0.2",)"
+            R"("container_port":53,"name":"web","packets":null,"bytes":null,"host_ip":"",)"
+            R"("family":"ipv4","access":{"allow":[],"max_connections":0,"rate":0,"rate_unit":"second"},"mode":"host","backends":[]})"));
     // Keys in the documented order.
     CHECK(cli_ok({"list", "--json", "--task", "db"}).find(R"("task": "db",
     "protocol": "sctp")") != std::string::npos);
@@ -377,7 +375,9 @@ TEST_CASE_METHOD(FreshNetns, "a dual-stack task is published in both tables in o
                     {"bytes", nullptr},
                     {"host_ip", host_ip},
                     {"family", family},
-                    {"access", {{"allow", json::array()}, {"max_connections", 0}, {"rate", 0}, {"rate_unit", "second"}}}};
+                    {"access", {{"allow", json::array()}, {"max_connections", 0}, {"rate", 0}, {"rate_unit", "second"}}},
+                    {"mode", "host"},
+                    {"backends", json::array()}};
     };
     CHECK(listed == json{entry("ipv4", "tcp", 5432, "10.0.0.2", 5432, "10.9.0.1"), entry("ipv4", "tcp", 8080, "10.0.0.2", 80, ""),
                          entry("ipv6", "tcp", 8080, "fd00::2", 80, ""), entry("ipv6", "tcp", 8443, "fd00::2", 443, ""),
@@ -720,7 +720,7 @@ TEST_CASE_METHOD(FreshNetns, "element comments written with nft are listed escap
     REQUIRE(all.size() == 1 + hostile.size());
     std::size_t foreign = 0;
     for (const auto& port : all) {
-        REQUIRE(port.size() == 11);
+        REQUIRE(port.size() == 13);
         if (port.at("task") == "web-1")
             continue;
         CHECK(port.at("task") == "");
@@ -829,7 +829,7 @@ TEST_CASE_METHOD(FreshNetns, "flush asks for --yes, then removes the table", "[c
 TEST_CASE_METHOD(FreshNetns, "--version and --help", "[cli]")
 {
     CHECK(cli_ok({"--version"}) == "warren-nft " + std::string(WARREN_NFT_TEST_VERSION) + "\n");
-    for (const std::string sub : {"publish", "unpublish", "list", "flush", "doctor", "watch"}) {
+    for (const std::string sub : {"publish", "unpublish", "drain", "list", "flush", "doctor", "watch"}) {
         const auto help = cli_ok({sub, "--help"});
         CHECK(help.find("Usage: warren-nft " + sub) != std::string::npos);
     }

@@ -19,7 +19,7 @@
 namespace kt {
 namespace {
 
-const std::vector<std::string> commands{"publish", "unpublish", "list", "metrics", "flush", "doctor", "watch"};
+const std::vector<std::string> commands{"publish", "unpublish", "drain", "list", "metrics", "flush", "doctor", "watch"};
 
 using Options = std::map<std::string, std::set<std::string>>;  // command -> option names
 

@@ -63,7 +63,7 @@ sandbox::CommandResult without_net_admin(const std::vector<std::string>& args)
 TEST_CASE_METHOD(FreshNetns, "messages name unknown options, arguments and missing values in the docs' words", "[cli][usage]")
 {
     require_refused({"-v"}, 2, {"unknown option \"-v\" for warren-nft;", "'warren-nft --help'"});
-    require_refused({}, 2, {"a command is required: publish, unpublish, list, metrics, flush, doctor or watch"});
+    require_refused({}, 2, {"a command is required: publish, unpublish, drain, list, metrics, flush, doctor or watch"});
     // The unknown option is named, not a required one it hides.
     require_refused({"unpublish", "--all"}, 2,
                     {"unknown option \"--all\" for warren-nft unpublish", "'warren-nft unpublish --help'"});
@@ -86,7 +86,7 @@ TEST_CASE_METHOD(FreshNetns, "messages name unknown options, arguments and missi
         CHECK(result.err.find("A subcommand is required") == std::string::npos);
         CHECK(result.err.find("is required") == std::string::npos);
     }
-    for (const std::string_view command : {"publish", "unpublish", "list", "flush", "watch"})
+    for (const std::string_view command : {"publish", "unpublish", "drain", "list", "flush", "watch"})
         CHECK(cli_ok({std::string(command), "--help"}).find("TEXT") == std::string::npos);
     const auto help = cli_ok({"--help"});
     CHECK(help.find("Usage: warren-nft [OPTIONS] [COMMAND]") != std::string::npos);

@@ -53,6 +53,24 @@ bool ListFilter::matches(const nft::PublishedPort& port) const
     return canonical(host) == wanted || canonical(port.container_ip) == wanted;
 }
 
+bool ListFilter::matches(const ListedIngressPort& listed) const
+{
+    const auto& port = listed.port;
+    if (task && listed.service != *task)
+        return false;
+    if (host_port && port.host_port != *host_port)
+        return false;
+    if (protocol && port.protocol != *protocol)
+        return false;
+    if (!address)
+        return true;
+    const auto wanted = canonical(*address);
+    if (canonical(port.ipv6 ? "::" : "0.0.0.0") == wanted)
+        return true;
+    return std::any_of(port.backends.begin(), port.backends.end(),
+                       [&](const nft::IngressBackend& backend) { return canonical(backend.address) == wanted; });
+}
+
 ListFilter parse_list_filter(const ListOptions& options)
 {
     ListFilter filter;

@@ -3,6 +3,8 @@
 // checked before the kernel is asked.
 #pragma once
 
+#include "ingress_output.hpp"
+
 #include <warren/nft/host_port_publisher.hpp>
 
 #include <cstdint>
@@ -28,6 +30,8 @@ struct ListFilter {
 
     // Every filter given holds for the port (all of them: they narrow the list together).
     bool matches(const nft::PublishedPort& port) const;
+    // The same for an ingress port: on every address of its family, leading to its backends.
+    bool matches(const ListedIngressPort& listed) const;
 };
 
 // Throws UsageError naming the option, what is wrong and what would be right.

@@ -111,11 +111,19 @@ std::string format_table(const std::vector<nft::PublishedPort>& ports, const std
     return out;
 }
 
-std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters)
+std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters,
+                        const std::vector<ListedIngressPort>& ingress)
 {
     const CounterIndex index(counters);
     auto array = nlohmann::ordered_json::array();
+    const auto ingress_key = [](const ListedIngressPort& listed) {
+        return std::tuple(listed.port.protocol, listed.port.host_port, std::string_view(listed.port.ipv6 ? "ipv6" : "ipv4"));
+    };
+    auto next_ingress = ingress.begin();
     for (const auto& port : ports) {
+        const auto key = std::tuple(port.mapping.protocol, port.mapping.host_port, family(port));
+        for (; next_ingress != ingress.end() && ingress_key(*next_ingress) < key; ++next_ingress)
+            array.push_back(ingress_port_json(*next_ingress));
         const auto* counted = index.find(port);
         array.push_back({{"task", port.task_id},
                          {"protocol", std::string(nft::to_string(port.mapping.protocol))},
@@ -127,24 +135,32 @@ std::string format_json(const std::vector<nft::PublishedPort>& ports, const std:
                          {"bytes", counted ? nlohmann::ordered_json(counted->bytes) : nlohmann::ordered_json()},
                          {"host_ip", port.mapping.host_ip},
                          {"family", family(port)},
-                         {"access", access_json(port.mapping.access)}});
+                         {"access", access_json(port.mapping.access)},
+                         {"mode", "host"},
+                         {"backends", nlohmann::ordered_json::array()}});
     }
+    for (; next_ingress != ingress.end(); ++next_ingress)
+        array.push_back(ingress_port_json(*next_ingress));
     // The strings are plain ASCII (task ids are validated, foreign comments escaped by the library);
     // should a byte that is not UTF-8 get through all the same, it becomes U+FFFD instead of making
     // the whole listing fail.
     return array.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
-std::string format_task_ids(const std::vector<nft::PublishedPort>& ports)
+std::string format_task_ids(const std::vector<nft::PublishedPort>& ports, const std::vector<ListedIngressPort>& ingress)
 {
     std::vector<std::string_view> seen;
     std::string out;
-    for (const auto& port : ports) {
-        if (port.task_id.empty() || std::find(seen.begin(), seen.end(), port.task_id) != seen.end())
-            continue;
-        seen.push_back(port.task_id);
-        out += port.task_id + "\n";
-    }
+    const auto add = [&](const std::string& id) {
+        if (id.empty() || std::find(seen.begin(), seen.end(), id) != seen.end())
+            return;
+        seen.push_back(id);
+        out += id + "\n";
+    };
+    for (const auto& port : ports)
+        add(port.task_id);
+    for (const auto& listed : ingress)
+        add(listed.service);
     return out;
 }
 

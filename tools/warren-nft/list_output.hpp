@@ -2,6 +2,8 @@
 // How `warren-nft list` prints published ports: an aligned table for people, JSON for scripts.
 #pragma once
 
+#include "ingress_output.hpp"
+
 #include <warren/nft/host_port_publisher.hpp>
 
 #include <string>
@@ -36,14 +38,17 @@ inline constexpr std::string_view foreign_task = "(foreign)";
 std::string format_table(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters);
 
 // A JSON array (docs/cli.md) of objects {"task", "protocol", "host_port", "container_ip",
-// "container_port", "name", "packets", "bytes", "host_ip", "family", "access"} (access as
-// access_json() writes it), one per port, in the order
-// given; ends with a newline. host_ip is "" for every address of the family; task is "" for an element
-// no task owns, and name then its comment, escaped. Never fails on what the kernel holds.
-std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters);
+// "container_port", "name", "packets", "bytes", "host_ip", "family", "access", "mode", "backends"}
+// (access as access_json() writes it; mode "host" and backends [] for these ports), one per port, in
+// the order given, with the objects of the ingress ports (ingress_port_json()) merged in by protocol,
+// host port and family; ends with a newline. host_ip is "" for every address of the family; task is
+// "" for an element no task owns, and name then its comment, escaped. Never fails on what the
+// kernel holds.
+std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters,
+                        const std::vector<ListedIngressPort>& ingress);
 
-// list -q: the task id of each port, once each, in the order of their first port; an element no
-// task owns has none and is left out. One per line.
-std::string format_task_ids(const std::vector<nft::PublishedPort>& ports);
+// list -q: the task id of each port, once each, in the order of their first port, then each ingress
+// service's id not printed yet; an element no task owns has none and is left out. One per line.
+std::string format_task_ids(const std::vector<nft::PublishedPort>& ports, const std::vector<ListedIngressPort>& ingress);
 
 }  // namespace warren::cli

@@ -5,6 +5,8 @@
 #include "doctor.hpp"
 #include "error_output.hpp"
 #include "failure_messages.hpp"
+#include "ingress_args.hpp"
+#include "ingress_output.hpp"
 #include "list_filter.hpp"
 #include "list_output.hpp"
 #include "printable.hpp"
@@ -20,8 +22,10 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <iostream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,6 +50,10 @@ struct Arguments {
     bool counters = false;
     bool add = false;
     std::vector<std::string> remove;  // unpublish --port
+    // publish --ingress, drain
+    bool ingress = false;
+    std::vector<std::string> backends;
+    std::string deadline;
     std::string masquerade = "always";
     bool wildcard_on_localhost = false;
     bool skip_address_check = false;
@@ -56,12 +64,14 @@ struct Arguments {
     bool quiet = false;
 };
 
-// A required option left out, named with what it takes.
+// A required option left out, named with what it takes. `command` may name a form of a command
+// ("publish --ingress"); its help is the command's.
 void require(const CLI::Option* option, std::string_view command, std::string_view what)
 {
     if (option->count() == 0)
         throw UsageError(std::string(command) + " needs " + warren::cli::option_names(*option) + " " + option->get_type_name() +
-                         " (" + std::string(what) + "); see 'warren-nft " + std::string(command) + " --help'");
+                         " (" + std::string(what) + "); see 'warren-nft " + std::string(command.substr(0, command.find(' '))) +
+                         " --help'");
 }
 
 // The options of a publisher that changes ports. Masquerading and wildcard_on_localhost belong to
@@ -124,6 +134,83 @@ int publish(const Arguments& args)
     return exit_ok;
 }
 
+// The options of publish that an ingress service has no use for, each with its reason.
+struct IngressMisfit {
+    const CLI::Option* option;
+    std::string_view why;
+};
+
+// publish --ingress: checked as a publish is, before the publisher opens its socket.
+int publish_ingress(const Arguments& args, std::span<const IngressMisfit> misfits)
+{
+    for (const auto& misfit : misfits)
+        if (misfit.option->count() != 0)
+            throw UsageError("publish --ingress takes no " + warren::cli::option_names(*misfit.option) + ": " +
+                             std::string(misfit.why));
+    check_argument("--task", [&] { nft::validate_task_id(args.task); });
+    check_masquerade(args);
+    std::vector<nft::PortMapping> ports;
+    for (const auto& value : args.specs) {
+        if (value.find('=') != std::string::npos)
+            throw UsageError("-p " + nft::quote(value) +
+                             ": an ingress port has no name; give HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp] without NAME=");
+        for (auto& mapping : warren::cli::parse_port_spec(value)) {
+            if (!mapping.host_ip.empty())
+                throw UsageError("-p " + nft::quote(value) +
+                                 ": an ingress port is published on every address of the backends' families; leave "
+                                 "HOST_IP out (8080:80)");
+            if (mapping.host_port == 0)
+                throw UsageError("-p " + nft::quote(value) +
+                                 ": an ingress port needs its host port; give HOST_PORT:CONTAINER_PORT (8080:80)");
+            mapping.publish_mode = nft::PublishMode::ingress;
+            ports.push_back(std::move(mapping));
+        }
+    }
+    std::vector<nft::IngressBackend> backends;
+    for (const auto& value : args.backends)
+        backends.push_back(warren::cli::parse_backend(value));
+    const warren::cli::Warnings warnings(args.json);
+    std::vector<nft::IngressService> services;
+    {
+        nft::HostPortPublisher publisher(changing_publisher(args, warnings));
+        publisher.publish_ingress(args.task, ports, backends);
+        services = publisher.ingress_services();
+    }  // its conntrack cleanup done: every warning is in
+    warnings.print();
+    std::erase_if(services, [&](const nft::IngressService& service) { return service.service != args.task; });
+    const auto listed = warren::cli::ingress_ports(services);
+    std::cout << (args.json ? warren::cli::format_ingress_json(listed) : warren::cli::format_ingress_table(listed)) << std::flush;
+    return exit_ok;
+}
+
+// drain: marks one backend of a service draining, with its deadline from now.
+int drain(const Arguments& args, bool with_deadline)
+{
+    check_argument("--task", [&] { nft::validate_task_id(args.task); });
+    check_masquerade(args);
+    if (args.backends.size() != 1)
+        throw UsageError("drain: --backend takes one backend; drain each of them with a command of its own");
+    const auto backend = warren::cli::parse_backend_address("--backend", args.backends.front());
+    std::optional<std::chrono::sys_seconds> deadline;
+    if (with_deadline)
+        deadline = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) +
+                   warren::cli::parse_duration(args.deadline);
+    const warren::cli::Warnings warnings(args.json);
+    std::vector<nft::IngressService> services;
+    {
+        nft::HostPortPublisher publisher(changing_publisher(args, warnings));
+        publisher.drain_backend(args.task, backend.address, backend.port, deadline);
+        if (args.json)
+            services = publisher.ingress_services();
+    }  // its conntrack cleanup done: every warning is in
+    warnings.print();
+    if (args.json) {
+        std::erase_if(services, [&](const nft::IngressService& service) { return service.service != args.task; });
+        std::cout << warren::cli::format_ingress_json(warren::cli::ingress_ports(services)) << std::flush;
+    }
+    return exit_ok;
+}
+
 int unpublish(const Arguments& args)
 {
     check_argument("--task", [&] { nft::validate_task_id(args.task); });
@@ -151,18 +238,29 @@ int list(const Arguments& args, const warren::cli::ListFilter& filter)
 {
     nft::HostPortPublisher publisher;
     auto ports = publisher.all_published_ports();
-    std::erase_if(ports, [&](const nft::PublishedPort& port) { return !filter.matches(port); });
+    // Ingress ports are listed from ingress_services(), with their backends, instead of as the
+    // claims all_published_ports() gives for them.
+    std::erase_if(ports, [&](const nft::PublishedPort& port) {
+        return port.mapping.publish_mode == nft::PublishMode::ingress || !filter.matches(port);
+    });
     warren::cli::sort_for_listing(ports);
+    auto ingress = warren::cli::ingress_ports(publisher.ingress_services());
+    std::erase_if(ingress, [&](const warren::cli::ListedIngressPort& port) { return !filter.matches(port); });
     if (args.quiet) {
-        std::cout << warren::cli::format_task_ids(ports) << std::flush;
+        std::cout << warren::cli::format_task_ids(ports, ingress) << std::flush;
         return exit_ok;
     }
     // Empty when the table does not count (publish --counters turns counting on). Read after the
     // ports: in a table that counts, a listed port lacks counters only if its destination went in
     // between.
     const auto counters = publisher.destination_counters();
-    std::cout << (args.json ? warren::cli::format_json(ports, counters) : warren::cli::format_table(ports, counters))
-              << std::flush;
+    if (args.json)
+        std::cout << warren::cli::format_json(ports, counters, ingress);
+    else if (ingress.empty())
+        std::cout << warren::cli::format_table(ports, counters);
+    else
+        std::cout << warren::cli::format_table(ports, counters) << "\n" << warren::cli::format_ingress_table(ingress);
+    std::cout << std::flush;
     return exit_ok;
 }
 
@@ -238,32 +336,48 @@ int main(int argc, char* argv[])
                           ->expected(1)
                           ->allow_extra_args(false)
                           ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    publish_cmd->add_option("--name", args.name, "A name for the ports of every -p without NAME=, shown in list and nft")
-        ->type_name("NAME");
-    publish_cmd->add_flag("--add", args.add,
-                          "Publish these ports beside the task's other ports (one with the same host port, "
-                          "protocol and address replaces it), in one transaction");
-    publish_cmd
-        ->add_option("--allow", args.access.allow,
-                     "Only these sources may connect: a CIDR or address of either family (10.0.0.0/8, "
-                     "2001:db8::/32, 192.0.2.7); repeat for more; every -p of the command, each family it is "
-                     "published in needs one")
-        ->type_name("CIDR")
-        ->expected(1)
-        ->allow_extra_args(false)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    publish_cmd
-        ->add_option("--max-connections", args.access.max_connections,
-                     "At most N connections open at once to each port of the command (ct count)")
-        ->type_name("N");
-    publish_cmd
-        ->add_option("--rate", args.access.rate,
-                     "At most N new connections per second, minute or hour to each port, up to N at once "
-                     "(N/second, N/minute, N/hour)")
-        ->type_name("N/UNIT");
-    publish_cmd->add_flag("--skip-address-check", args.skip_address_check,
-                          "Publish on a HOST_IP that no interface of the host has (yet): without it such a "
-                          "publish is refused, since nothing would arrive there");
+    auto* publish_name =
+        publish_cmd->add_option("--name", args.name, "A name for the ports of every -p without NAME=, shown in list and nft")
+            ->type_name("NAME");
+    auto* publish_add = publish_cmd->add_flag("--add", args.add,
+                                              "Publish these ports beside the task's other ports (one with the same host port, "
+                                              "protocol and address replaces it), in one transaction");
+    auto* publish_allow =
+        publish_cmd
+            ->add_option("--allow", args.access.allow,
+                         "Only these sources may connect: a CIDR or address of either family (10.0.0.0/8, "
+                         "2001:db8::/32, 192.0.2.7); repeat for more; every -p of the command, each family it is "
+                         "published in needs one")
+            ->type_name("CIDR")
+            ->expected(1)
+            ->allow_extra_args(false)
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    auto* publish_max_connections = publish_cmd
+                                        ->add_option("--max-connections", args.access.max_connections,
+                                                     "At most N connections open at once to each port of the command (ct count)")
+                                        ->type_name("N");
+    auto* publish_rate = publish_cmd
+                             ->add_option("--rate", args.access.rate,
+                                          "At most N new connections per second, minute or hour to each port, up to N at once "
+                                          "(N/second, N/minute, N/hour)")
+                             ->type_name("N/UNIT");
+    auto* publish_skip_check =
+        publish_cmd->add_flag("--skip-address-check", args.skip_address_check,
+                              "Publish on a HOST_IP that no interface of the host has (yet): without it such a "
+                              "publish is refused, since nothing would arrive there");
+    auto* publish_ingress_flag =
+        publish_cmd->add_flag("--ingress", args.ingress,
+                              "Publish the -p ports of ingress service --task: each new connection goes to one of its "
+                              "--backend addresses, in proportion to their weights (publishing again replaces them)");
+    auto* publish_backend = publish_cmd
+                                ->add_option("--backend", args.backends,
+                                             "With --ingress: a backend, ADDRESS[:PORT][,weight=W] (IPv6 in brackets "
+                                             "with a port: [fd00::5]:8080); PORT left out: the -p container port; "
+                                             "W 1-256, default 1; repeat for more")
+                                ->type_name("BACKEND")
+                                ->expected(1)
+                                ->allow_extra_args(false)
+                                ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     publish_cmd->add_flag("--counters", args.counters,
                           "Count packets and bytes per destination, shown by list: creates the table counting, "
                           "or adds counters to a table without them");
@@ -280,8 +394,28 @@ int main(int argc, char* argv[])
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    auto* drain_cmd = app.add_subcommand("drain",
+                                         "Drain a backend of an ingress service in one transaction: it gets no new "
+                                         "connections, its established ones keep going");
+    auto* drain_task = drain_cmd->add_option("--task", args.task, "Ingress service id")->type_name("ID");
+    auto* drain_backend = drain_cmd
+                              ->add_option("--backend", args.backends,
+                                           "The backend, ADDRESS or ADDRESS:PORT ([fd00::5]:8080 for IPv6); without "
+                                           "PORT, every port of that address")
+                              ->type_name("BACKEND")
+                              ->expected(1)
+                              ->allow_extra_args(false)
+                              ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    auto* drain_deadline = drain_cmd
+                               ->add_option("--deadline", args.deadline,
+                                            "Record a deadline this long from now (30s, 5m, 2h; at most 8760h); "
+                                            "not acted on yet: see docs/cli.md")
+                               ->type_name("DURATION");
+    drain_cmd->add_flag("--json", args.json,
+                        "Print the service's ports and backends as a JSON array, and errors as JSON (see docs/cli.md)");
+
     // A change rewrites the tables' fixed rules to the publisher's settings.
-    for (auto* changing : {publish_cmd, unpublish_cmd}) {
+    for (auto* changing : {publish_cmd, unpublish_cmd, drain_cmd}) {
         changing
             ->add_option("--masquerade", args.masquerade,
                          "always (default): every connection comes from the host's address; when-needed: "
@@ -354,7 +488,25 @@ int main(int argc, char* argv[])
 
     const auto* command = app.get_subcommands().front();
     try {
+        if (publish_cmd->parsed() && publish_ingress_flag->count() != 0) {
+            require(publish_task, "publish --ingress", "the service whose ports these are");
+            require(publish_p, "publish --ingress", "a port to publish");
+            require(publish_backend, "publish --ingress", "a backend of the service");
+            const IngressMisfit misfits[] = {
+                {publish_ip, "an ingress service has no container address; give its backends with --backend"},
+                {publish_name, "an ingress port has no name"},
+                {publish_add, "publishing an ingress service again replaces its ports and backends"},
+                {publish_allow, "an ingress port has no access policy"},
+                {publish_max_connections, "an ingress port has no access policy"},
+                {publish_rate, "an ingress port has no access policy"},
+                {publish_skip_check, "an ingress port is published on every address, never on one"}};
+            return publish_ingress(args, misfits);
+        }
         if (publish_cmd->parsed()) {
+            if (publish_backend->count() != 0)
+                throw UsageError(
+                    "--backend: only publish --ingress takes backends; give --ingress to publish the "
+                    "ports of an ingress service, or --ip for a task's container");
             require(publish_task, "publish", "the task whose ports these are");
             require(publish_ip, "publish", "the container's address");
             require(publish_p, "publish", "a port to publish");
@@ -363,6 +515,11 @@ int main(int argc, char* argv[])
         if (unpublish_cmd->parsed()) {
             require(unpublish_task, "unpublish", "the task whose ports to remove");
             return unpublish(args);
+        }
+        if (drain_cmd->parsed()) {
+            require(drain_task, "drain", "the ingress service whose backend to drain");
+            require(drain_backend, "drain", "the backend to drain");
+            return drain(args, drain_deadline->count() != 0);
         }
         if (list_cmd->parsed()) {
             if (args.quiet && args.json)

@@ -10,7 +10,7 @@
 namespace warren::cli {
 
 // The commands, as the messages list them.
-inline constexpr std::string_view command_list = "publish, unpublish, list, metrics, flush, doctor or watch";
+inline constexpr std::string_view command_list = "publish, unpublish, drain, list, metrics, flush, doctor or watch";
 
 // "warren-nft publish --help" for the command given, else "warren-nft --help".
 std::string help_command(const CLI::App& app);

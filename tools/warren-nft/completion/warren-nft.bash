@@ -9,7 +9,7 @@ _warren_nft()
     local words=("${COMP_WORDS[@]}")
     local cur=${words[cword]} prev=${words[cword - 1]}
 
-    local commands="publish unpublish list metrics flush doctor watch"
+    local commands="publish unpublish drain list metrics flush doctor watch"
     local command="" word
     for word in "${words[@]:1:cword-1}"; do
         case " $commands " in
@@ -21,13 +21,15 @@ _warren_nft()
         --masquerade) COMPREPLY=($(compgen -W "always when-needed" -- "$cur")); return ;;
         --protocol) COMPREPLY=($(compgen -W "tcp udp sctp" -- "$cur")); return ;;
         --rate) COMPREPLY=($(compgen -W "100/second 100/minute 100/hour" -- "$cur")); return ;;
-        --task | --ip | -p | --publish | --name | --allow | --max-connections | --port | --address) return ;;
+        --deadline) COMPREPLY=($(compgen -W "30s 5m 1h" -- "$cur")); return ;;
+        --task | --ip | -p | --publish | --name | --allow | --max-connections | --port | --address | --backend) return ;;
     esac
 
     local options
     case $command in
-        publish) options="--task --ip -p --publish --name --add --allow --max-connections --rate --counters --json --masquerade --wildcard-on-localhost --skip-address-check --help" ;;
+        publish) options="--task --ip -p --publish --name --add --allow --max-connections --rate --ingress --backend --counters --json --masquerade --wildcard-on-localhost --skip-address-check --help" ;;
         unpublish) options="--task --port --json --masquerade --wildcard-on-localhost --help" ;;
+        drain) options="--task --backend --deadline --json --masquerade --wildcard-on-localhost --help" ;;
         list) options="--task --port --protocol --address -q --quiet --json --help" ;;
         flush) options="-y --yes --json --help" ;;
         metrics) options="--help" ;;
