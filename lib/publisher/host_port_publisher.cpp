@@ -411,7 +411,10 @@ public:
             auto commit = host ? plan_replace(view_.index(), task_id, {}) : ruleset::Commit{};
             const std::array services{task_id};
             const auto state = ingress ? ingress_state(services, {}) : ingress::TablesState{};
-            const auto ingress_commit = ingress ? ingress::plan_unpublish(state, task_id).commit : ruleset::Commit{};
+            auto ingress_commit = ingress ? ingress::plan_unpublish(state, task_id).commit : ruleset::Commit{};
+            // plan_replace() repairs the mismatched backends elements already: only one of the two may.
+            if (ingress && !host)
+                add_ingress_destinations(view_.index(), ingress_commit);
             const auto departed = ingress::departed_flows(state, task_id, {});
             flows.insert(flows.end(), departed.begin(), departed.end());
             const auto claims = claim_changes(ingress_commit);
@@ -453,6 +456,8 @@ public:
             catch_up();
             const auto state = ingress_state(services, ports);
             auto change = plan(view_.index(), state);
+            if (!change.commit.empty())
+                add_ingress_destinations(view_.index(), change.commit);
             const auto claims = claim_changes(change.commit);
             auto flows = ingress::departed_flows(state, service, change.ports);
             if (change.commit.empty() || commit_change(std::move(change.commit))) {
@@ -541,6 +546,7 @@ public:
             if (commit.empty())
                 return 0;
             const auto ports = ports_written(commit);
+            add_ingress_destinations(view_.index(), commit);
             const auto claims = claim_changes(commit);
             if (commit_change(std::move(commit))) {
                 apply_claims(claims);
@@ -551,8 +557,9 @@ public:
         throw contention();
     }
 
-    // Claims are ports elements, which the index keeps (as elements without a task owner); the view
-    // leaves our commit's announcements out. Applying an element twice changes nothing.
+    // Claims are ports elements, which the index keeps (as elements without a task owner), and in a
+    // table that counts it keeps the ingress records and backends elements too; the view leaves our
+    // commit's announcements out. Applying an element twice changes nothing.
     void apply_claims(const std::vector<std::pair<Family, ruleset::Operation>>& claims)
     {
         std::vector<std::string> touched;
@@ -561,14 +568,15 @@ public:
                                 touched);
     }
 
-    // The operations of `commit` on ports elements, with their family.
+    // The operations of `commit` on ports, ingress_backends and backends elements, with their family.
     static std::vector<std::pair<Family, ruleset::Operation>> claim_changes(const ruleset::Commit& commit)
     {
         std::vector<std::pair<Family, ruleset::Operation>> out;
         for (const auto& part : commit.parts())
             for (const auto& operation : part.operations())
                 if (const auto* element = std::get_if<ruleset::Element>(&operation.object);
-                    element && element->set == layout::ports_map)
+                    element && (element->set == layout::ports_map || element->set == layout::ingress_backends_set ||
+                                element->set == layout::backends_set))
                     out.emplace_back(part.table().family, operation);
         return out;
     }

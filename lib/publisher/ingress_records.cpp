@@ -141,9 +141,11 @@ Element claim_element(const HostPort& port, std::string_view service)
                                 claim_comment(service));
 }
 
-bool claim_value(const layout::DecodedPort& decoded) noexcept
+bool claim_value(const layout::DecodedPort& decoded) noexcept { return claim_value(decoded.destination); }
+
+bool claim_value(const layout::Destination& destination) noexcept
 {
-    return decoded.destination.address.unspecified() && decoded.destination.port == 0;
+    return destination.address.unspecified() && destination.port == 0;
 }
 
 Element record_element(const HostPort& port, std::string_view service, const Record& record)

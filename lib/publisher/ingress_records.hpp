@@ -43,11 +43,14 @@ std::optional<RecordComment> parse_record_comment(std::string_view comment);
 ruleset::Element claim_element(const layout::HostPort& port, std::string_view service);
 // Whether a ports map element decoded as `decoded` holds a claim's value: the unspecified address, port 0.
 bool claim_value(const layout::DecodedPort& decoded) noexcept;
+bool claim_value(const layout::Destination& destination) noexcept;
 
 ruleset::Element record_element(const layout::HostPort& port, std::string_view service, const Record& record);
 struct DecodedRecordKey {
     layout::HostPort port;
     BackendKey backend;
+    // Where the record's backend is: the destination its connections are DNATed to.
+    layout::Destination destination() const { return {backend.address, port.protocol, backend.port}; }
 };
 std::optional<DecodedRecordKey> decode_record_key(layout::Family family, const ruleset::Element& element);
 

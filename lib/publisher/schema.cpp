@@ -560,8 +560,9 @@ const std::vector<std::string>& chain_names(Family family)
 
 const std::vector<std::string>& element_sets()
 {
-    static const std::vector<std::string> names{ports_map,         bound_ports_map, backends_set,     policed_set,
-                                                bound_policed_set, allowed_set,     bound_allowed_set};
+    // The ingress records too: in a table that counts, each is a use of its backend's destination.
+    static const std::vector<std::string> names{ports_map,   bound_ports_map,   backends_set, ingress_backends_set,
+                                                policed_set, bound_policed_set, allowed_set,  bound_allowed_set};
     return names;
 }
 

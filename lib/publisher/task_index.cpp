@@ -5,6 +5,7 @@
 #include "publisher/ingress_records.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace warren::nft {
 
@@ -29,6 +30,46 @@ std::uint64_t packed(const layout::Address& a)
 }
 
 std::size_t mix(std::uint64_t high, std::uint64_t low) { return std::hash<std::uint64_t>{}(high << 32 ^ low ^ (low >> 32)); }
+
+// Change of uses per destination of a commit, in destination order (the order its elements go in);
+// a request has few destinations, so a sorted vector beats a map's allocations.
+class DestinationDelta {
+public:
+    explicit DestinationDelta(const TaskIndex& index) : index_(index) {}
+    void count(const Destination& destination, int by)
+    {
+        if (!index_.counting(destination.address.family))
+            return;  // no backends set: the ports maps are all a publish writes
+        auto at = std::lower_bound(delta_.begin(), delta_.end(), destination,
+                                   [](const auto& item, const Destination& d) { return item.first < d; });
+        if (at == delta_.end() || at->first != destination)
+            at = delta_.insert(at, {destination, 0});
+        at->second += by;
+    }
+    // The repair of every mismatched destination goes with the change.
+    void count_mismatched()
+    {
+        for (const auto& destination : index_.mismatched())
+            count(destination, 0);
+    }
+    // The one rule of backends elements: added at a destination's first use, deleted after its last.
+    template <typename PartOf>
+    void write(PartOf&& part_of) const
+    {
+        for (const auto& [destination, change] : delta_) {
+            const auto uses = static_cast<int>(index_.destination_uses(destination)) + change;
+            const bool present = index_.destination_present(destination);
+            if (uses == 0 && present)
+                part_of(destination.address.family).remove(layout::destination_element(destination));
+            else if (uses > 0 && !present)
+                part_of(destination.address.family).add(layout::destination_element(destination));
+        }
+    }
+
+private:
+    const TaskIndex& index_;
+    std::vector<std::pair<Destination, int>> delta_;
+};
 }  // namespace
 
 std::size_t TaskIndex::HostPortHash::operator()(const HostPort& p) const noexcept
@@ -93,10 +134,17 @@ void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapsh
                 index.names_.insert_or_assign(decoded->key, std::move(owner->name));
             else if (!owner && !element.comment.empty())
                 index.foreign_comments_.insert_or_assign(decoded->key, element.comment);
-            if (counting)
+            // A claim's value (ingress mode) leads to no container: its backends are used by its records.
+            if (counting && !ingress::claim_value(decoded->destination))
                 ++index.backends_[decoded->destination].uses;
         }
     }
+    if (counting)
+        if (const auto records = snapshot.elements.find(layout::ingress_backends_set); records != snapshot.elements.end())
+            for (const auto& element : records->second)
+                if (const auto record = ingress::decode_record_key(family, element);
+                    record && index.ingress_records_.emplace(record->port, record->destination()).second)
+                    ++index.backends_[record->destination()].uses;
     for (const char* set : {layout::policed_set, layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
         if (const auto elements = snapshot.elements.find(set); elements != snapshot.elements.end())
             for (const auto& element : elements->second)
@@ -387,7 +435,7 @@ void TaskIndex::add_port(const HostPort& host_port, std::string_view task_id, co
     insert_port(host_port, Port{&task->first, destination.address, destination.port});
     if (!name.empty())
         names_.insert_or_assign(host_port, std::move(name));
-    if (counting(destination.address.family)) {
+    if (counting(destination.address.family) && !ingress::claim_value(destination)) {
         ++backends_[destination].uses;
         recheck(destination);
     }
@@ -410,10 +458,32 @@ void TaskIndex::remove_port(const HostPort& host_port)
     } else {
         tasks_.erase(task);
     }
-    if (counting(destination.address.family)) {
+    if (counting(destination.address.family) && !ingress::claim_value(destination)) {
         --backends_[destination].uses;
         recheck(destination);
     }
+}
+
+bool TaskIndex::apply_ingress_record(layout::Family family, const ruleset::Element& element, bool removed)
+{
+    if (element.set != layout::ingress_backends_set)
+        return false;
+    const auto record = ingress::decode_record_key(family, element);
+    if (!counting(family) || !record)
+        return true;
+    const std::pair key{record->port, record->destination()};
+    if (removed ? ingress_records_.erase(key) == 0 : !ingress_records_.insert(key).second)
+        return true;  // already as announced
+    auto& uses = backends_[key.second].uses;
+    removed ? --uses : ++uses;
+    recheck(key.second);
+    return true;
+}
+
+bool TaskIndex::holds_ingress_record(layout::Family family, const ruleset::Element& record) const
+{
+    const auto decoded = ingress::decode_record_key(family, record);
+    return decoded && ingress_records_.contains({decoded->port, decoded->destination()});
 }
 
 void TaskIndex::recheck(const Destination& destination)
@@ -437,6 +507,8 @@ void TaskIndex::apply(layout::Family family, const ruleset::Element& element, bo
         recheck(*destination);
         return;
     }
+    if (apply_ingress_record(family, element, removed))
+        return;
     if (apply_policy(family, element, removed)) {
         // The port's policy changed: its owner's ports are no longer as published.
         const auto bound = element.set == layout::bound_policed_set || element.set == layout::bound_allowed_set;
@@ -478,6 +550,18 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
         }
         return;
     }
+    if (set == layout::ingress_backends_set) {
+        std::vector<std::pair<HostPort, Destination>> gone;
+        for (const auto& record : ingress_records_)
+            if (record.first.family() == family)
+                gone.push_back(record);
+        for (const auto& [port, destination] : gone) {
+            ingress_records_.erase({port, destination});
+            --backends_[destination].uses;
+            recheck(destination);
+        }
+        return;
+    }
     const auto forget_policy = [&](auto& map, bool bound) {
         std::erase_if(map, [&](const auto& item) {
             const bool gone = item.first.family() == family && item.first.bound() == bound;
@@ -505,8 +589,8 @@ void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vec
 
 void TaskIndex::forget_family(layout::Family family, bool counting, std::vector<std::string>& touched)
 {
-    for (const char* set : {layout::ports_map, layout::bound_ports_map, layout::backends_set, layout::policed_set,
-                            layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
+    for (const char* set : {layout::ports_map, layout::bound_ports_map, layout::backends_set, layout::ingress_backends_set,
+                            layout::policed_set, layout::bound_policed_set, layout::allowed_set, layout::bound_allowed_set})
         forget_set(family, set, touched);
     std::erase_if(backends_, [&](const auto& backend) { return backend.first.address.family == family; });
     std::erase_if(mismatched_, [&](const Destination& destination) { return destination.address.family == family; });
@@ -568,18 +652,8 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
         return part;
     };
 
-    // Change of uses per destination, in destination order (the order its elements go in); a
-    // request has few destinations, so a sorted vector beats a map's allocations.
-    std::vector<std::pair<Destination, int>> delta;
-    const auto count = [&](const Destination& destination, int by) {
-        if (!index.counting(destination.address.family))
-            return;  // no backends set: the ports maps are all a publish writes
-        auto at = std::lower_bound(delta.begin(), delta.end(), destination,
-                                   [](const auto& item, const Destination& d) { return item.first < d; });
-        if (at == delta.end() || at->first != destination)
-            at = delta.insert(at, {destination, 0});
-        at->second += by;
-    };
+    DestinationDelta delta(index);
+    const auto count = [&](const Destination& destination, int by) { delta.count(destination, by); };
     // Ports whose policy elements go: every one removed or added (a policy is written anew with its
     // port), each once, deleted before anything is added.
     std::vector<HostPort> repoliced;
@@ -604,17 +678,8 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
     for (const auto& host_port : repoliced)
         for (auto& element : index.policy_elements(host_port))
             tx(host_port.family()).remove(std::move(element));
-    for (const auto& destination : index.mismatched())
-        count(destination, 0);
-
-    for (const auto& [destination, change] : delta) {
-        const auto uses = static_cast<int>(index.destination_uses(destination)) + change;
-        const bool present = index.destination_present(destination);
-        if (uses == 0 && present)
-            tx(destination.address.family).remove(layout::destination_element(destination));
-        else if (uses > 0 && !present)
-            tx(destination.address.family).add(layout::destination_element(destination));
-    }
+    delta.count_mismatched();
+    delta.write(tx);
     for (std::size_t i = 0; i < changes.size(); ++i) {
         for (const auto& entry : *changes[i].wanted) {
             if (contains(currents[i], entry))
@@ -629,6 +694,34 @@ ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange>
         }
     }
     return commit;
+}
+
+void add_ingress_destinations(const TaskIndex& index, ruleset::Commit& commit)
+{
+    DestinationDelta delta(index);
+    for (const auto& part : commit.parts()) {
+        const auto family = part.table().family;
+        if (!index.counting(family))
+            continue;
+        // What the records are as the commit goes, by key: a record deleted and created again (a
+        // changed weight or draining state) stays one use.
+        std::map<ruleset::Bytes, bool> held;
+        for (const auto& operation : part.operations()) {
+            const auto* element = std::get_if<ruleset::Element>(&operation.object);
+            if (!element || element->set != layout::ingress_backends_set)
+                continue;
+            const auto record = ingress::decode_record_key(family, *element);
+            if (!record)
+                continue;
+            const auto was = held.try_emplace(element->key, index.holds_ingress_record(family, *element)).first;
+            const bool is = operation.verb != ruleset::Verb::remove;
+            if (was->second != is)
+                delta.count(record->destination(), is ? 1 : -1);
+            was->second = is;
+        }
+    }
+    delta.count_mismatched();
+    delta.write([&](layout::Family family) -> ruleset::Transaction& { return commit.part(layout::table(family)); });
 }
 
 }  // namespace warren::nft

@@ -39,7 +39,8 @@ public:
     static constexpr std::string_view foreign_owner = "";
 
     // With `counting`, the index also keeps the table's backends set: one element per destination
-    // that a published port leads to (in a table that counts, the publisher writes them).
+    // that a published port or an ingress record (a backend of an ingress port) leads to (in a table
+    // that counts, the publisher writes them).
     static TaskIndex from_snapshot(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting);
     // Adds what the family's table holds to an index that holds nothing of that family.
     void load(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting);
@@ -77,6 +78,9 @@ public:
     bool counting(layout::Family family) const noexcept { return counting_[layout::family_index(family)]; }
     std::uint32_t destination_uses(const layout::Destination& destination) const;
     bool destination_present(const layout::Destination& destination) const;
+    // Whether the index holds the ingress record (an element of the ingress_backends set) as a use of
+    // its destination: only in a table that counts.
+    bool holds_ingress_record(layout::Family family, const ruleset::Element& record) const;
 
     // Records that the kernel now publishes exactly `entries` for the task (none: unpublished),
     // after a transaction from plan_replace() committed.
@@ -85,9 +89,10 @@ public:
     // which repairs them all, whether or not it changed any task (replace() includes this).
     void mismatched_repaired();
 
-    // Follows an announced element change of the ports maps (or of the backends set, in a table that
-    // counts); elements of keys we never write are ignored, as in from_snapshot(). Adds the tasks
-    // whose ports changed (the port's owner before and after) to `touched`.
+    // Follows an announced element change of the ports maps (or of the backends set and the ingress
+    // records, in a table that counts); elements of keys we never write are ignored, as in
+    // from_snapshot(). Adds the tasks whose ports changed (the port's owner before and after) to
+    // `touched`. Applying an element twice changes nothing.
     void apply(layout::Family family, const ruleset::Element& element, bool removed, std::vector<std::string>& touched);
     // Follows the announcement that a set of the family's table lost all its elements (deleted or flushed).
     void forget_set(layout::Family family, std::string_view set, std::vector<std::string>& touched);
@@ -134,7 +139,7 @@ private:
         }
     };
     struct Backend {
-        std::uint32_t uses = 0;  // published ports leading there
+        std::uint32_t uses = 0;  // published ports and ingress records leading there
         bool present = false;    // the element is in the kernel's backends set
     };
 
@@ -146,6 +151,8 @@ private:
                   std::string name);
     void remove_port(const layout::HostPort& host_port);
     void recheck(const layout::Destination& destination);
+    // Follows one ingress record in or out of a table that counts; false for an element that is none.
+    bool apply_ingress_record(layout::Family family, const ruleset::Element& element, bool removed);
     IndexEntry make_entry(const layout::HostPort& host_port, const Port& port) const;
     void settle(const layout::Destination& destination);
 
@@ -174,6 +181,9 @@ private:
     std::array<std::size_t, 2> family_ports_{};  // entries of ports_ per family, kept by insert_port and erase_port
     std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_
     std::set<layout::Destination> mismatched_;
+    // The ingress records of tables that count, by port (on every address) and the destination of
+    // their backend: each is one use of its destination.
+    std::set<std::pair<layout::HostPort, layout::Destination>> ingress_records_;
     // What the policy sets hold, per port key: the limits of its policed element (AccessPolicy
     // without allow) and the source CIDRs of its allowed elements (as held, in order). Kept apart from ports_: the
     // kernel keeps them apart too, and a port has a policy only where both say so (make_entry()).
@@ -198,5 +208,11 @@ struct TaskChange {
     const std::vector<IndexEntry>* wanted;
 };
 ruleset::Commit plan_replace(const TaskIndex& index, std::span<const TaskChange> changes);
+
+// In a table that counts, adds to an ingress commit (ingress_plan) the backends elements its
+// ingress records need: one for a destination of a created record that had no use, its deletion
+// for one whose last use the commit removes, shared with host-mode ports by the same count as
+// plan_replace()'s; and the repair of the mismatched ones, as plan_replace() makes it.
+void add_ingress_destinations(const TaskIndex& index, ruleset::Commit& commit);
 
 }  // namespace warren::nft

@@ -3,7 +3,8 @@
 // the host and three backend containers answer with their names, in both families. New connections
 // spread by the backends' slots; a drained backend gets no new connection while one it had keeps
 // working; replacing the backend set moves no established connection; a UDP flow of a removed
-// backend goes to another one at once (conntrack cleanup), and stays without cleanup.
+// backend goes to another one at once (conntrack cleanup), and stays without cleanup; in a table
+// that counts, each backend's `backends` element counts its traffic and goes with the service.
 #include "dual_stack_support.hpp"
 #include "tcp_sessions.hpp"
 
@@ -164,6 +165,42 @@ TEST_CASE_METHOD(FreshNetns, "new connections to an ingress port spread over thr
         CHECK(std::abs(got - expected) <= 0.1 * expected);
     }
     CHECK(answered.size() == 3);  // no answer from anyone else
+}
+
+TEST_CASE_METHOD(FreshNetns, "in a table that counts, each ingress backend has a backends element that counts its traffic",
+                 "[ingress][traffic][counters]")
+{
+    const IngressNet n;
+    const auto family = GENERATE(Family::ipv4, Family::ipv6);
+    const auto a = addresses_of(family);
+    INFO(name_of(family));
+    HostPortPublisher publisher(PublisherOptions{.counters = true});
+    publisher.publish_ingress("web", tcp_ports, backends(family, {1, 1, 0}));
+    const auto addresses = backend_addresses(family);
+    const auto listed = [&] { return nft({"list", "set", family == Family::ipv4 ? "ip" : "ip6", "warren", "backends"}); };
+    const auto element = [&](std::size_t i) { return addresses[i] + " . tcp . " + std::to_string(tcp_container_port); };
+    INFO(listed());
+    CHECK_THAT(listed(), Catch::Contains(element(0)) && Catch::Contains(element(1)) && !Catch::Contains(element(2)));
+
+    const auto answered = new_connections(n, a, 20);
+    CHECK(answered.size() == 2);
+    const auto counters = publisher.destination_counters();
+    REQUIRE(counters.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto found = std::find_if(counters.begin(), counters.end(), [&](const DestinationCounters& c) {
+            return c.container_ip == addresses[i] && c.protocol == Protocol::tcp && c.container_port == tcp_container_port;
+        });
+        REQUIRE(found != counters.end());
+        const auto connections = answered.count(names[i]) ? answered.at(names[i]) : 0;
+        INFO(names[i] << ": " << connections << " connections, " << found->packets << " packets");
+        // At least the handshake and the data both ways of each connection it answered.
+        CHECK(connections > 0);
+        CHECK(found->packets >= 5 * connections);
+    }
+
+    publisher.unpublish_ports("web");
+    CHECK_THAT(listed(), !Catch::Contains(element(0)) && !Catch::Contains(element(1)));
+    CHECK(publisher.destination_counters().empty());
 }
 
 TEST_CASE_METHOD(FreshNetns, "a drained backend gets no new connection while a connection it had keeps exchanging data",
