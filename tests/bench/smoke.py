@@ -99,7 +99,9 @@ for args, expect in [(["--reps", "0"], "--reps"), (["--methods", "warren-nft,bog
                      (["--foreign-writer-ms", "0"], "--foreign-writer-ms"),
                      (["--foreign-writer-sizes", "9999999"], "--foreign-writer-sizes"),
                      (["--conntrack-flows", "99999999"], "--conntrack-flows"), (["--family", "ipv5"], "--family"),
-                     (["--burst-tasks", "0"], "--burst-tasks"), (["--burst-rounds", "0"], "--burst-rounds")]:
+                     (["--burst-tasks", "0"], "--burst-tasks"), (["--burst-rounds", "0"], "--burst-rounds"),
+                     (["--ingress-backends", "1"], "--ingress-backends"), (["--ingress-backends", "257"], "--ingress-backends"),
+                     (["--ingress-services", "9999999"], "--ingress-services")]:
     r = run(args, timeout=60)
     if r.returncode != 2 or expect not in r.stderr or r.stdout:
         problems.append(f"{args}: exit {r.returncode}, stderr {r.stderr.strip()!r}, stdout {r.stdout[:80]!r}")
@@ -108,7 +110,7 @@ for option in ["--mode", "--all", "--methods", "--ports", "--table-sizes", "--re
                "--bulk", "--datapath-sizes", "--datapath-seconds", "--datapath-runs", "--memory-ports", "--json", "--csv",
                "foreign-writer", "--foreign-writer-ms", "--foreign-writer-sizes", "heal", "--heal-damages", "--heal-sizes",
                "--heal-rounds", "--heal-timeout-ms", "conntrack", "--conntrack-flows", "--family", "burst", "--burst-tasks",
-               "--burst-rounds", "--datapath-layouts", "warren-nft-policy", "warren-nft-socket-check"] + damage_kinds:
+               "--burst-rounds", "ingress", "--ingress-backends", "--ingress-services", "--datapath-layouts", "warren-nft-policy", "warren-nft-socket-check"] + damage_kinds:
     if option not in r.stdout:
         problems.append(f"--help does not document {option}")
 if r.returncode != 0:
@@ -134,7 +136,7 @@ r = run(["--mode", "latency,bulk,memory,datapath,foreign-writer,heal,conntrack",
 after = host_view()
 if r.returncode == 77:  # the bench could not create a network namespace here: nothing can run
     print("SKIP: " + r.stderr.strip())
-    print("summary: 0 passed, 0 failed, 17 skipped")
+    print("summary: 0 passed, 0 failed, 18 skipped")
     sys.exit(77)
 print(r.stdout)
 if r.returncode != 0:
@@ -496,6 +498,61 @@ if "burst: 200 one-port tasks" not in r.stdout:
     problems.append("no burst section in stdout")
 report("burst: every round of the synchronous and the asynchronous side measured, medians, ratios and transactions "
        "agreeing between JSON and stdout", problems)
+
+# --- the ingress mode ---------------------------------------------------------------------------------
+# Tiny sizes: every (B, N) cell measured in its rounds with ordered figures for the four operations, and
+# per B the ratio of the p50s at the largest N to those at the smallest, agreeing between JSON and stdout.
+ingress_json_path = os.path.join(work, "ingress.json")
+ingress_backends, ingress_services = [2, 3], [0, 5]
+before = host_view()
+r = run(["--mode", "ingress", "--ingress-backends", ",".join(map(str, ingress_backends)), "--ingress-services",
+         ",".join(map(str, ingress_services)), "--reps", str(reps), "--warmup", "1", "--rounds", str(rounds),
+         "--max-seconds", "20", "--json", ingress_json_path])
+after = host_view()
+print(r.stdout)
+problems = [f"exit {r.returncode}: {r.stderr[-2000:]}"] if r.returncode != 0 else []
+problems += [f"{k} changed" for k in before if before[k] != after[k]]
+try:
+    ingress = json.load(open(ingress_json_path)).get("ingress", {})
+except Exception as e:  # noqa: BLE001
+    ingress = {}
+    problems.append(f"no JSON: {e!r}")
+operations = ("add", "replace", "drain", "remove")
+cells = {(c.get("backends"), c.get("services")): c for c in ingress.get("cells", [])}
+if len(cells) != len(ingress_backends) * len(ingress_services):
+    problems.append(f"{len(cells)} cells, expected {len(ingress_backends) * len(ingress_services)}")
+for b in ingress_backends:
+    for n in ingress_services:
+        label = f"ingress B={b} N={n}"
+        c = ran_cell(cells, (b, n), label, problems)
+        if c is None:
+            continue
+        if not (c.get("repetitions") == reps or (c.get("time_bounded") and 1 <= c.get("repetitions", 0) < reps)):
+            problems.append(f"{label}: {c.get('repetitions')} repetitions of {reps}")
+        if c.get("rounds") != rounds:
+            problems.append(f"{label}: measured in {c.get('rounds')} rounds, not {rounds}")
+        for op in operations:
+            if not ordered(c.get(f"{op}_us")):
+                problems.append(f"{label} {op}_us not ordered positive percentiles: {c.get(f'{op}_us')}")
+    ratios = [x for x in ingress.get("ratios", []) if x.get("backends") == b]
+    small, large = cells.get((b, min(ingress_services)), {}), cells.get((b, max(ingress_services)), {})
+    if len(ratios) != 1 or ratios[0].get("smallest_services") != min(ingress_services) or \
+            ratios[0].get("largest_services") != max(ingress_services):
+        problems.append(f"B={b}: ratios {ratios}")
+        continue
+    line = [l for l in r.stdout.splitlines() if l.startswith(f"B={b}: p50 at N={max(ingress_services):,} / p50 at N=")]
+    for op in operations:
+        if f"{op}_us" not in small or f"{op}_us" not in large:
+            continue
+        ratio = large[f"{op}_us"]["p50"] / small[f"{op}_us"]["p50"]
+        if abs(ratios[0].get(f"{op}_p50_ratio", 0) - ratio) > 1e-9:
+            problems.append(f"B={b} {op}: ratio {ratios[0].get(f'{op}_p50_ratio')}, expected {ratio}")
+        if len(line) != 1 or f" {op} {ratio:.2f}x" not in line[0]:
+            problems.append(f"B={b}: stdout lacks the {op} ratio {ratio:.2f}x: {line}")
+if "ingress: a 1-port TCP ingress service with B backends" not in r.stdout:
+    problems.append("no ingress section in stdout")
+report("ingress: add, replace, drain and remove of an ingress service timed at every B x N, the p50 ratios of the "
+       "largest N to the smallest agreeing between JSON and stdout", problems)
 
 shutil.rmtree(work, ignore_errors=True)
 print(f"summary: {results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")

@@ -3,7 +3,7 @@
 // nft, and how it scales with the table; bulk publishing and adoption; the data path; memory;
 // publishing beside a foreign writer; how fast a self-healing publisher repairs damage; what
 // cleaning up conntrack entries costs a publish; a burst of publishes through the asynchronous
-// publisher beside the same requests one after the other.
+// publisher beside the same requests one after the other; the changes of an ingress service.
 // Every measurement runs in network namespaces this program creates (docs/performance.md).
 // Exit status: 0 every measurement ran (skips included), 1 one failed, 2 usage error, 77 no
 // network namespace could be created here (nothing ran).
@@ -16,6 +16,7 @@
 #include "flows.hpp"
 #include "foreign_latency.hpp"
 #include "heal.hpp"
+#include "ingress_latency.hpp"
 #include "latency.hpp"
 #include "memory.hpp"
 #include "method.hpp"
@@ -61,6 +62,7 @@ struct Options {
     long heal_timeout_ms = 1000;
     ConntrackOptions conntrack;
     BurstOptions burst;
+    IngressOptions ingress;
     std::string json_path;
     std::string csv_path;
 };
@@ -84,7 +86,8 @@ BulkShape parse_bulk_shape(const std::string& text)
 }
 
 // Every mode, in the order they run: what --all runs.
-const std::vector<std::string> all_modes{"latency", "bulk", "datapath", "memory", "foreign-writer", "heal", "conntrack", "burst"};
+const std::vector<std::string> all_modes{"latency", "bulk",      "datapath", "memory", "foreign-writer",
+                                         "heal",    "conntrack", "burst",    "ingress"};
 
 std::string joined(const std::vector<std::string>& items)
 {
@@ -138,6 +141,14 @@ void check(const Options& o)
         throw UsageError("--memory-ports " + std::to_string(o.memory_ports) + ": 1 to " + std::to_string(capacity));
     if (o.burst.tasks == 0 || o.burst.tasks > capacity)
         throw UsageError("--burst-tasks " + std::to_string(o.burst.tasks) + ": 1 to " + std::to_string(capacity));
+    for (const auto backends : o.ingress.backends)
+        if (backends < min_ingress_backends || backends > max_ingress_backends)
+            throw UsageError("--ingress-backends " + std::to_string(backends) + ": " + std::to_string(min_ingress_backends) +
+                             " to " + std::to_string(max_ingress_backends) + " backends (a port's 256 slots)");
+    for (const auto services : o.ingress.services)
+        if (services > max_ingress_services())
+            throw UsageError("--ingress-services " + std::to_string(services) + ": at most " +
+                             std::to_string(max_ingress_services()) + " services");
     if (o.burst.rounds == 0)
         throw UsageError("--burst-rounds 0: at least one round");
     if (o.latency.repetitions == 0)
@@ -233,6 +244,8 @@ int run(const Options& o)
         report.conntrack = run_conntrack(o.conntrack, o.latency);
     if (wants(o, "burst"))
         report.burst = run_burst(o.burst);
+    if (wants(o, "ingress"))
+        report.ingress = run_ingress(o.ingress, o.latency);
 
     print_text(std::cout, report);
     if (!o.json_path.empty())
@@ -338,6 +351,16 @@ int main(int argc, char* argv[])
                    "HostPortPublisher and all at once through AsyncHostPortPublisher on one io_context thread")
         ->capture_default_str();
     app.add_option("--burst-rounds", o.burst.rounds, "burst: bursts of each side (median reported), each in a fresh namespace")
+        ->capture_default_str();
+    app.add_option("--ingress-backends", o.ingress.backends,
+                   "ingress: backends of the measured 1-port ingress service (B), 2 to 256 (a port's slots); its "
+                   "publish_ingress, publish_ingress with one backend replaced, drain_backend and unpublish_ports are "
+                   "timed (uses --reps, --rounds, --warmup, --max-seconds)")
+        ->delimiter(',')
+        ->capture_default_str();
+    app.add_option("--ingress-services", o.ingress.services,
+                   "ingress: other ingress services (1 port, 1 backend each) published before timing (N)")
+        ->delimiter(',')
         ->capture_default_str();
     app.add_option("--json", o.json_path, "Write every figure as JSON to this file (tools/bench-plot.sh reads it)");
     app.add_option("--csv", o.csv_path, "Write the latency cells as CSV to this file");

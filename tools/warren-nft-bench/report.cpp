@@ -307,6 +307,8 @@ void print_text(std::ostream& out, const Report& report)
         print_conntrack(out, *report.conntrack);
     if (report.burst)
         print_burst(out, *report.burst);
+    if (report.ingress)
+        print_ingress(out, *report.ingress);
     const auto checked = targets(report);
     if (!checked.empty()) {
         out << "\ntargets (docs/performance.md)\n";
@@ -397,6 +399,8 @@ nlohmann::json to_json(const Report& report)
         j["conntrack"] = conntrack_json(*report.conntrack);
     if (report.burst)
         j["burst"] = burst_json(*report.burst);
+    if (report.ingress)
+        j["ingress"] = ingress_json(*report.ingress);
     j["targets"] = nlohmann::json::array();
     for (const auto& t : targets(report))
         j["targets"].push_back({{"target", t.what}, {"measured", t.measured}, {"met", t.met}});
@@ -434,7 +438,8 @@ std::string to_csv(const std::vector<LatencyCell>& cells)
 bool has_errors(const Report& report)
 {
     if (any_failed(report.latency) || any_failed(report.bulk) || any_failed(report.foreign_writer) || any_failed(report.heal) ||
-        any_failed(report.conntrack) || report.datapath_error || (report.burst && report.burst->error))
+        any_failed(report.conntrack) || any_failed(report.ingress) || report.datapath_error ||
+        (report.burst && report.burst->error))
         return true;
     if (report.datapath)
         for (const auto& d : *report.datapath)

@@ -9,6 +9,7 @@
 #include "datapath.hpp"
 #include "foreign_latency.hpp"
 #include "heal.hpp"
+#include "ingress_latency.hpp"
 #include "latency.hpp"
 #include "memory.hpp"
 
@@ -32,6 +33,7 @@ struct Report {
     std::optional<std::vector<HealCell>> heal;
     std::optional<std::vector<ConntrackCell>> conntrack;
     std::optional<BurstResult> burst;
+    std::optional<std::vector<IngressCell>> ingress;
 };
 
 // kernel, CPU, memory, OS and how the sandbox was entered.
