@@ -13,7 +13,8 @@ std::vector<ruleset::FlowMatch> departed_flows(const TablesState& before, std::s
         for (const auto& [port, held] : family.ports) {
             if (held.service != service || port.protocol == Protocol::tcp)
                 continue;
-            const auto wanted = std::find_if(after.begin(), after.end(), [&](const WantedPort& w) { return w.port == port; });
+            const auto wanted =
+                std::find_if(after.begin(), after.end(), [&, &port = port](const WantedPort& w) { return w.port == port; });
             for (const auto& record : held.records) {
                 const bool stays = wanted != after.end() && std::any_of(wanted->records.begin(), wanted->records.end(),
                                                                         [&](const Record& r) { return r.key == record.key; });

@@ -82,7 +82,8 @@ void plan_changes(const TablesState& state, std::string_view service, const std:
 {
     for (const auto family : layout::families)
         for (const auto& [port, held] : state[layout::family_index(family)].ports) {
-            const bool kept = std::any_of(wanted.begin(), wanted.end(), [&](const WantedPort& w) { return w.port == port; });
+            const bool kept =
+                std::any_of(wanted.begin(), wanted.end(), [&, &port = port](const WantedPort& w) { return w.port == port; });
             if (held.service == service && !kept)
                 remove_port(held, port, service, commit.part(layout::table(family)));
         }
