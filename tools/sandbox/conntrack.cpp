@@ -2,6 +2,7 @@
 #include "conntrack.hpp"
 
 #include "socket_address.hpp"
+#include "system_calls.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -20,8 +21,6 @@
 namespace sandbox {
 
 namespace {
-
-[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 // Attributes by type (nullptr where absent), up to the highest type wanted.
 struct AttributeTable {

@@ -2,6 +2,7 @@
 #include "netns.hpp"
 
 #include "process.hpp"
+#include "system_calls.hpp"
 
 #include <fcntl.h>
 #include <net/if.h>
@@ -43,8 +44,6 @@ NsId netns_of(const char* path)
 }
 
 NsId thread_netns() { return netns_of("/proc/thread-self/ns/net"); }
-
-[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 bool write_file(const char* path, const std::string& text, std::string& error)
 {

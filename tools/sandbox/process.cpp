@@ -2,6 +2,7 @@
 #include "process.hpp"
 
 #include "netns.hpp"
+#include "system_calls.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,8 +20,6 @@
 namespace sandbox {
 
 namespace {
-
-[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 struct Pipe {
     int read = -1, write = -1;

@@ -2,6 +2,7 @@
 #include "tcp_sessions.hpp"
 
 #include "socket_address.hpp"
+#include "system_calls.hpp"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,31 +16,6 @@
 #include <vector>
 
 namespace sandbox {
-
-namespace {
-
-[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
-
-// Waits for `events` on fd until the deadline; false on timeout.
-bool wait_until(int fd, short events, std::chrono::steady_clock::time_point deadline)
-{
-    for (;;) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-        if (left <= 0)
-            return false;
-        pollfd pfd{fd, events, 0};
-        const int ready = poll(&pfd, 1, static_cast<int>(left));
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready < 0)
-            throw_errno("poll");
-        if (ready > 0)
-            return true;
-    }
-}
-
-}  // namespace
 
 SessionServer::SessionServer(const Netns& netns, std::uint16_t port, std::string tag) : tag_(std::move(tag))
 {
@@ -135,7 +111,7 @@ TcpSession::TcpSession(const Netns& from, const std::string& ip, std::uint16_t p
         error_ = std::string("connect: ") + std::strerror(errno);
         return;
     }
-    if (!wait_until(socket_, POLLOUT, std::chrono::steady_clock::now() + timeout)) {
+    if (!wait_for(socket_, POLLOUT, std::chrono::steady_clock::now() + timeout)) {
         error_ = "timeout while connecting";
         return;
     }
@@ -166,7 +142,7 @@ Exchange TcpSession::exchange(const std::string& message, std::chrono::milliseco
     std::string reply;
     // The answer ends with the message; it may arrive in more than one segment.
     while (reply.size() < message.size() || reply.compare(reply.size() - message.size(), message.size(), message) != 0) {
-        if (!wait_until(socket_, POLLIN, deadline)) {
+        if (!wait_for(socket_, POLLIN, deadline)) {
             result.error = "timeout waiting for the reply" + (reply.empty() ? std::string() : " (partial: " + reply + ")");
             return result;
         }

@@ -3,6 +3,7 @@
 
 #include "process.hpp"
 #include "socket_address.hpp"
+#include "system_calls.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,28 +24,7 @@ namespace sandbox {
 
 namespace {
 
-[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
-
 int socket_type(Transport transport) { return transport == Transport::tcp ? SOCK_STREAM : SOCK_DGRAM; }
-
-// Waits for `events` on fd until the deadline; false on timeout.
-bool wait_for(int fd, short events, std::chrono::steady_clock::time_point deadline)
-{
-    for (;;) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-        if (left <= 0)
-            return false;
-        pollfd pfd{fd, events, 0};
-        const int ready = poll(&pfd, 1, static_cast<int>(left));
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready < 0)
-            throw_errno("poll");
-        if (ready > 0)
-            return true;
-    }
-}
 
 // A server thread's wait: true when `socket` has input, false when `stop` was signalled (or poll
 // failed, which also ends the server).

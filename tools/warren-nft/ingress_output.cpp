@@ -3,6 +3,7 @@
 
 #include "access_json.hpp"
 #include "printable.hpp"
+#include "text_table.hpp"
 
 #include <algorithm>
 #include <array>
@@ -72,24 +73,7 @@ std::string format_ingress_table(const std::vector<ListedIngressPort>& ports)
                             std::to_string(backend.weight), std::string(nft::to_string(backend.state)),
                             deadline_cell(backend.deadline)});
     }
-    std::array<std::size_t, columns> widths{};
-    for (const auto& row : rows)
-        for (std::size_t i = 0; i < columns; ++i)
-            widths[i] = std::max(widths[i], row[i].size());
-    std::string out;
-    for (const auto& row : rows) {
-        std::string line;
-        for (std::size_t i = 0; i < columns; ++i) {
-            const std::string padding(widths[i] - row[i].size(), ' ');
-            line += right_aligned[i] ? padding + row[i] : row[i] + padding;
-            if (i + 1 < columns)
-                line += "  ";
-        }
-        while (!line.empty() && line.back() == ' ')
-            line.pop_back();
-        out += line + "\n";
-    }
-    return out;
+    return text_table(rows, right_aligned);
 }
 
 nlohmann::ordered_json ingress_port_json(const ListedIngressPort& listed)

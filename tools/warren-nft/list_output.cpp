@@ -4,6 +4,7 @@
 #include "access_json.hpp"
 #include "access_spec.hpp"
 #include "printable.hpp"
+#include "text_table.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -91,24 +92,7 @@ std::string format_table(const std::vector<nft::PublishedPort>& ports, const std
                         cell(container(port)), name_cell(port), counted ? std::to_string(counted->packets) : "-",
                         counted ? std::to_string(counted->bytes) : "-", cell(format_access(port.mapping.access))});
     }
-    std::array<std::size_t, columns> widths{};
-    for (const auto& row : rows)
-        for (std::size_t i = 0; i < columns; ++i)
-            widths[i] = std::max(widths[i], row[i].size());
-    std::string out;
-    for (const auto& row : rows) {
-        std::string line;
-        for (std::size_t i = 0; i < columns; ++i) {
-            const std::string padding(widths[i] - row[i].size(), ' ');
-            line += right_aligned[i] ? padding + row[i] : row[i] + padding;
-            if (i + 1 < columns)
-                line += "  ";
-        }
-        while (!line.empty() && line.back() == ' ')
-            line.pop_back();
-        out += line + "\n";
-    }
-    return out;
+    return text_table(rows, right_aligned);
 }
 
 std::string format_json(const std::vector<nft::PublishedPort>& ports, const std::vector<nft::DestinationCounters>& counters,
