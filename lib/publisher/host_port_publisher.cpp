@@ -23,6 +23,7 @@
 #include "publisher/flow_cleanup.hpp"
 #include "publisher/publisher_on.hpp"
 #include "publisher/healer.hpp"
+#include "publisher/ingress_deadlines.hpp"
 #include "publisher/ingress_flows.hpp"
 #include "publisher/ingress_service.hpp"
 #include "publisher/inspection.hpp"
@@ -147,6 +148,7 @@ public:
             throw Error(errc::invalid_argument, "automatic_ports " + std::to_string(options_.automatic_ports.first) + "-" +
                                                     std::to_string(options_.automatic_ports.last) +
                                                     " is not a range of ports; give first <= last, both 1-65535");
+        adopt_deadlines();
         if (!options_.self_heal)
             return;
         view_.track_damage();
@@ -415,7 +417,7 @@ public:
             // plan_replace() repairs the mismatched backends elements already: only one of the two may.
             if (ingress && !host)
                 add_ingress_destinations(view_.index(), ingress_commit);
-            const auto departed = ingress::departed_flows(state, task_id, {});
+            const auto departed = ingress::stale_flows(state, task_id, {});
             flows.insert(flows.end(), departed.begin(), departed.end());
             const auto claims = claim_changes(ingress_commit);
             commit.append(ingress_commit);
@@ -459,9 +461,10 @@ public:
             if (!change.commit.empty())
                 add_ingress_destinations(view_.index(), change.commit);
             const auto claims = claim_changes(change.commit);
-            auto flows = ingress::departed_flows(state, service, change.ports);
+            auto flows = ingress::stale_flows(state, service, change.ports);
             if (change.commit.empty() || commit_change(std::move(change.commit))) {
                 apply_claims(claims);
+                schedule(ingress::deadlines(change.ports));
                 keep_ingress(service, std::move(change.ports));
                 forget(std::move(flows));
                 return;
@@ -1118,6 +1121,48 @@ private:
                 backend_->route_localnet_towards(layout::ipv4_bytes(entry.address));
     }
 
+    // The drain deadlines the tables hold are ours to act on (docs/ingress.md, "Draining"): those of
+    // a publisher that ended before them, or of a process that did not wait for them. A failed read
+    // leaves them to the next publisher.
+    void adopt_deadlines()
+    {
+        if (!options_.conntrack_cleanup)
+            return;
+        const std::array records{std::string(layout::ingress_backends_set)};
+        for (const auto family : layout::families) {
+            try {
+                schedule(ingress::recorded_deadlines(family, backend_->snapshot(layout::table(family), {}, records)));
+            } catch (const Error& e) {
+                warn("could not read the drain deadlines of table " + display_name(layout::table(family)) + " (" +
+                     printable(e.what()) + "): a later publisher acts on them");
+            }
+        }
+    }
+
+    // Asks the cleaner to delete each backend's connections at its deadline, and forgets the
+    // deadlines of backends that have none now.
+    void schedule(const std::vector<ingress::Deadline>& deadlines)
+    {
+        if (!options_.conntrack_cleanup)
+            return;
+        for (const auto& deadline : deadlines) {
+            if (deadline.at)
+                cleaner_.forget_at(deadline.flows, *deadline.at);
+            else
+                cleaner_.cancel(deadline.flows);
+        }
+    }
+
+    // On the cleaner's thread, at a deadline: which connections are still due for deletion, from
+    // what the tables hold now (another process may have made the backend active again).
+    FlowCleaner::Due settle_deadlines(std::vector<ruleset::FlowMatch> due)
+    {
+        std::lock_guard lock(mutex_);
+        catch_up();
+        const auto state = ingress_state({}, ingress::ports_of(due));
+        return ingress::settle_due(state, view_.index(), std::move(due), FlowCleaner::Clock::now());
+    }
+
     // Has the connection tracking entries a committed change made stale deleted, on the cleaner's
     // thread. The change stands whatever happens there: a failure is reported, not thrown.
     void forget(std::vector<ruleset::FlowMatch> flows)
@@ -1755,7 +1800,8 @@ private:
     // When each kept task was restored recently (give_up_contested()).
     std::map<std::string, std::deque<std::chrono::steady_clock::time_point>, std::less<>> restores_;
     Event wake_;  // asks the healing thread to look at damage another thread read
-    FlowCleaner cleaner_{*backend_, [this](const std::string& message) { warn(message); }};
+    FlowCleaner cleaner_{*backend_, [this](const std::string& message) { warn(message); },
+                         [this](std::vector<ruleset::FlowMatch> due) { return settle_deadlines(std::move(due)); }};
     std::optional<Healer> healer_;  // last: stopped before the members it uses go
 };
 

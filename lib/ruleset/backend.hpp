@@ -86,7 +86,7 @@ inline Rule as_reported(Rule rule)
 struct FlowEndpoint {
     std::array<std::uint8_t, 16> address{};
     std::uint16_t port = 0;
-    friend bool operator==(const FlowEndpoint&, const FlowEndpoint&) = default;
+    friend auto operator<=>(const FlowEndpoint&, const FlowEndpoint&) = default;
 };
 
 // Connections to one host port, for deleting their connection tracking entries: those whose
@@ -99,7 +99,8 @@ struct FlowMatch {
     bool unreplied_only = false;                                         // only connections that never saw a reply
     // Only connections NATed to this destination (their reply direction's source): one backend's.
     std::optional<FlowEndpoint> reply_source = std::nullopt;
-    friend bool operator==(const FlowMatch&, const FlowMatch&) = default;
+    // Ordered, so that flows can key a map (FlowCleaner's timed requests).
+    friend auto operator<=>(const FlowMatch&, const FlowMatch&) = default;
 };
 
 // A commit refused before anything was sent because it is larger than one batch may be: the

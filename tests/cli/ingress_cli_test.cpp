@@ -6,12 +6,16 @@
 #include "cli_support.hpp"
 #include "netns.hpp"
 #include "nft_state.hpp"
+#include "running_program.hpp"
+
+#include <signal.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace kt {
@@ -145,7 +149,7 @@ TEST_CASE_METHOD(FreshNetns, "drain marks a backend draining with its deadline; 
 {
     cli_ok(publish_web);
     const auto before = unix_now();
-    cli_ok({"drain", "--task", "web", "--backend", "10.88.0.5", "--deadline", "30m"});
+    cli_ok({"drain", "--task", "web", "--backend", "10.88.0.5", "--deadline", "30m", "--no-wait"});
     const auto after = unix_now();
 
     const auto listed = list_json();
@@ -190,6 +194,91 @@ TEST_CASE_METHOD(FreshNetns, "drain marks a backend draining with its deadline; 
     for (const auto& each : republished[0].at("backends"))
         CHECK(each.at("state") == "active");
     CHECK(republished[0].at("backends").size() == 3);
+}
+
+// A TCP connection of a client to host port 8080 that DNAT sent to `backend` port 80, as conntrack
+// holds it (inserted with the conntrack tool: no traffic needed).
+void insert_connection(const std::string& backend, std::uint16_t client_port)
+{
+    const auto port = std::to_string(client_port);
+    sandbox::check_output({"conntrack",
+                           "-I",
+                           "-p",
+                           "tcp",
+                           "-s",
+                           "10.0.0.1",
+                           "-d",
+                           "10.0.0.2",
+                           "--sport",
+                           port,
+                           "--dport",
+                           "8080",
+                           "--reply-src",
+                           backend,
+                           "--reply-dst",
+                           "10.0.0.1",
+                           "--reply-port-src",
+                           "80",
+                           "--reply-port-dst",
+                           port,
+                           "--state",
+                           "ESTABLISHED",
+                           "-u",
+                           "SEEN_REPLY",
+                           "-t",
+                           "600"});
+}
+
+// The backends that answer the connections conntrack holds, as it lists them (src= of the reply).
+std::string connections() { return sandbox::check_output({"conntrack", "-L", "-p", "tcp"}); }
+
+TEST_CASE_METHOD(FreshNetns, "drain --deadline waits for the deadline and ends the drained backend's connections then",
+                 "[cli][ingress][deadline]")
+{
+    cli_ok(publish_web);
+    insert_connection("10.88.0.5", 40001);
+    insert_connection("10.89.0.6", 40002);
+    REQUIRE_THAT(connections(), Catch::Contains("src=10.88.0.5") && Catch::Contains("src=10.89.0.6"));
+
+    const auto started = std::chrono::system_clock::now();
+    const auto r = cli({"drain", "--task", "web", "--backend", "10.88.0.5", "--deadline", "2s"});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    // It returned at the deadline (a whole second after the start at least), not before.
+    CHECK(std::chrono::system_clock::now() - started >= std::chrono::seconds(1));
+    CHECK_THAT(r.err, Catch::StartsWith("warren-nft: drain: 10.88.0.5 gets no new connections; waiting until "));
+    const auto left = connections();
+    INFO(left);
+    CHECK_THAT(left, !Catch::Contains("src=10.88.0.5") && Catch::Contains("src=10.89.0.6"));
+    // The backend stays draining, with its deadline.
+    const auto listed = list_json();
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].at("backends").at(0).at("state") == "draining");
+    CHECK(listed[0].at("backends").at(0).at("deadline").is_number());
+}
+
+TEST_CASE_METHOD(FreshNetns, "drain --deadline stopped by SIGINT leaves the deadline to the next warren-nft command",
+                 "[cli][ingress][deadline]")
+{
+    cli_ok(publish_web);
+    insert_connection("10.88.0.5", 40001);
+    {
+        RunningProgram drain({warren_nft_path(), "drain", "--task", "web", "--backend", "10.88.0.5", "--deadline", "6s"});
+        drain.next_line(starting_with("warren-nft: drain: "), std::chrono::seconds(5), RunningProgram::Stream::err);
+        CHECK(drain.stop(SIGINT) == 0);
+        INFO(drain.err());
+        CHECK_THAT(drain.err(), Catch::Contains("stopped waiting for the deadline (SIGINT)"));
+    }
+    CHECK_THAT(connections(), Catch::Contains("src=10.88.0.5"));
+    const auto listed = list_json();  // before the deadline: it is taken over, and dropped at the exit
+    REQUIRE(listed.size() == 1);
+    const auto deadline =
+        std::chrono::sys_seconds(std::chrono::seconds(listed[0].at("backends").at(0).at("deadline").get<std::int64_t>()));
+    std::this_thread::sleep_until(deadline + std::chrono::milliseconds(500));
+    CHECK_THAT(connections(), Catch::Contains("src=10.88.0.5"));  // nobody was there to act
+    // Any command made after the deadline acts on it (here one that only reads).
+    cli_ok({"list"});
+    CHECK_THAT(connections(), !Catch::Contains("src=10.88.0.5"));
 }
 
 TEST_CASE_METHOD(FreshNetns, "bad backends and misuse of publish --ingress and drain are refused and change nothing",

@@ -2,7 +2,8 @@
 // Ingress mode under real traffic (docs/ingress.md): a client connects to an ingress host port of
 // the host and three backend containers answer with their names, in both families. New connections
 // spread by the backends' slots; a drained backend gets no new connection while one it had keeps
-// working; replacing the backend set moves no established connection; a UDP flow of a removed
+// working, until its deadline ends it (also when the publisher that drained it is gone by then);
+// replacing the backend set moves no established connection; a UDP flow of a removed
 // backend goes to another one at once (conntrack cleanup), and stays without cleanup; in a table
 // that counts, each backend's `backends` element counts its traffic and goes with the service.
 #include "dual_stack_support.hpp"
@@ -10,9 +11,11 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
+#include <thread>
 
 using namespace kt;
 using sandbox::SessionServer;
@@ -219,6 +222,65 @@ TEST_CASE_METHOD(FreshNetns, "a drained backend gets no new connection while a c
     CHECK(answered.count("first") == 0);
     CHECK(answered.count("second") == 1);
     CHECK(answered.count("third") == 1);
+    expect_held_connections_answer(held);
+}
+
+// The held connection to `backend` gets no answer from it any more.
+void expect_connection_ended(std::map<std::string, std::unique_ptr<TcpSession>>& held, const std::string& backend)
+{
+    const auto message = unique_message("after-the-deadline");
+    const auto r = held.at(backend)->exchange(message);
+    INFO("connection held to " << backend << ": " << (r.replied ? r.reply : r.error));
+    CHECK(!r.replied);
+    held.erase(backend);
+}
+
+std::chrono::sys_seconds seconds_from_now(int seconds)
+{
+    return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) + std::chrono::seconds(seconds);
+}
+
+TEST_CASE_METHOD(FreshNetns, "at a drained backend's deadline the connections it kept end, and no other backend's",
+                 "[ingress][traffic][deadline]")
+{
+    const IngressNet n;
+    const auto family = GENERATE(Family::ipv4, Family::ipv6);
+    const auto a = addresses_of(family);
+    INFO(name_of(family));
+    HostPortPublisher publisher;
+    publisher.publish_ingress("web", tcp_ports, backends(family, {1, 1, 1}));
+    auto held = hold_one_per_backend(n, a, {"first", "second", "third"});
+
+    const auto deadline = seconds_from_now(3);
+    publisher.drain_backend("web", backend_addresses(family)[0], std::nullopt, deadline);
+    expect_held_connections_answer(held);  // before the deadline
+    std::this_thread::sleep_until(deadline);
+    publisher.wait_for_conntrack_cleanup();
+    expect_connection_ended(held, "first");
+    expect_held_connections_answer(held);
+}
+
+TEST_CASE_METHOD(FreshNetns, "a deadline whose publisher ended is acted on by the next publisher made after it",
+                 "[ingress][traffic][deadline]")
+{
+    const IngressNet n;
+    const auto family = GENERATE(Family::ipv4, Family::ipv6);
+    const auto a = addresses_of(family);
+    INFO(name_of(family));
+    std::chrono::sys_seconds deadline;
+    std::map<std::string, std::unique_ptr<TcpSession>> held;
+    {
+        HostPortPublisher publisher;
+        publisher.publish_ingress("web", tcp_ports, backends(family, {1, 1, 1}));
+        held = hold_one_per_backend(n, a, {"first", "second"});
+        deadline = seconds_from_now(2);
+        publisher.drain_backend("web", backend_addresses(family)[1], std::nullopt, deadline);
+    }  // gone before the deadline
+    std::this_thread::sleep_until(deadline);
+    expect_held_connections_answer(held);  // nobody acted yet
+    HostPortPublisher restarted;
+    restarted.wait_for_conntrack_cleanup();
+    expect_connection_ended(held, "second");
     expect_held_connections_answer(held);
 }
 

@@ -14,9 +14,12 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "error_of.hpp"
 #include "ports.hpp"
@@ -661,13 +664,15 @@ TEST_CASE("a backend that leaves a UDP ingress port has that port's flows it ans
     const std::vector ports{ingress_port(5353, 53, Protocol::udp), ingress_port(8080, 80)};
     publisher.publish_ingress("dns", ports, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
     publisher.wait_for_conntrack_cleanup();
-    CHECK(fake.forgotten_flows().empty());
+    // The UDP port is new: the flows to it that never saw a reply go (sent before it was published).
+    REQUIRE(fake.forgotten_flows().size() == 1);
+    CHECK(fake.forgotten_flows()[0] == ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, true});
 
     // A drained backend keeps its flows; a reweighted one too.
     publisher.drain_backend("dns", "10.88.0.7");
     publisher.publish_ingress("dns", ports, backends({{"10.88.0.5", 2}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
     publisher.wait_for_conntrack_cleanup();
-    CHECK(fake.forgotten_flows().empty());
+    CHECK(fake.forgotten_flows().size() == 1);
 
     // 10.88.0.6 leaves: its UDP flows to 5353 go; TCP is left to end.
     publisher.publish_ingress("dns", ports, backends({{"10.88.0.5", 2}, {"10.88.0.7", 1}}));
@@ -675,17 +680,17 @@ TEST_CASE("a backend that leaves a UDP ingress port has that port's flows it ans
     const auto answered_by = [](const char* address, std::uint16_t port) {
         return ruleset::FlowEndpoint{layout::parse_address(address)->bytes, port};
     };
-    REQUIRE(fake.forgotten_flows().size() == 1);
-    CHECK(fake.forgotten_flows()[0] ==
+    REQUIRE(fake.forgotten_flows().size() == 2);
+    CHECK(fake.forgotten_flows()[1] ==
           ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, false, answered_by("10.88.0.6", 53)});
 
     // The unpublish: every backend's.
     publisher.unpublish_ports("dns");
     publisher.wait_for_conntrack_cleanup();
-    REQUIRE(fake.forgotten_flows().size() == 3);
-    CHECK(fake.forgotten_flows()[1] ==
-          ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, false, answered_by("10.88.0.5", 53)});
+    REQUIRE(fake.forgotten_flows().size() == 4);
     CHECK(fake.forgotten_flows()[2] ==
+          ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, false, answered_by("10.88.0.5", 53)});
+    CHECK(fake.forgotten_flows()[3] ==
           ruleset::FlowMatch{Family::ip, IPPROTO_UDP, 5353, std::nullopt, false, answered_by("10.88.0.7", 53)});
 
     FakeBackend other;
@@ -695,4 +700,130 @@ TEST_CASE("a backend that leaves a UDP ingress port has that port's flows it ans
     without_cleanup.unpublish_ports("dns");
     without_cleanup.wait_for_conntrack_cleanup();
     CHECK(other.forgotten_flows().empty());
+}
+
+namespace {
+
+ruleset::FlowMatch flows_of(std::uint16_t host_port, std::uint8_t protocol, const char* backend, std::uint16_t backend_port)
+{
+    return ruleset::FlowMatch{Family::ip,   protocol, host_port,
+                              std::nullopt, false,    ruleset::FlowEndpoint{layout::parse_address(backend)->bytes, backend_port}};
+}
+
+// The flows forgotten since `from` (an index into the fake's list), after the cleanups due now.
+std::vector<ruleset::FlowMatch> forgotten_since(HostPortPublisher& publisher, const FakeBackend& fake, std::size_t from)
+{
+    publisher.wait_for_conntrack_cleanup();
+    const auto& all = fake.forgotten_flows();
+    return {all.begin() + static_cast<std::ptrdiff_t>(std::min(from, all.size())), all.end()};
+}
+
+std::chrono::sys_seconds seconds_from_now(int seconds)
+{
+    return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) + std::chrono::seconds(seconds);
+}
+
+const std::vector<PortMapping> dns{ingress_port(5353, 53, Protocol::udp), ingress_port(8080, 80)};
+
+}  // namespace
+
+TEST_CASE("at a drained backend's deadline its flows through every port go, of every protocol", "[ingress][conntrack][deadline]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("dns", dns, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
+    const auto before = forgotten_since(publisher, fake, 0).size();
+
+    // Without a deadline: nothing goes.
+    publisher.drain_backend("dns", "10.88.0.6");
+    CHECK(forgotten_since(publisher, fake, before).empty());
+
+    // A deadline that has passed: at once.
+    publisher.drain_backend("dns", "10.88.0.7", std::nullopt, seconds_from_now(-1));
+    const auto gone = forgotten_since(publisher, fake, before);
+    REQUIRE(gone.size() == 2);
+    CHECK(std::count(gone.begin(), gone.end(), flows_of(5353, IPPROTO_UDP, "10.88.0.7", 53)) == 1);
+    CHECK(std::count(gone.begin(), gone.end(), flows_of(8080, IPPROTO_TCP, "10.88.0.7", 80)) == 1);
+    // Recorded as asked.
+    const auto services = publisher.ingress_services();
+    REQUIRE(services.size() == 1);
+    CHECK(services[0].ports[0].backends[2].deadline == seconds_from_now(-1));
+}
+
+TEST_CASE("a deadline comes due later; publishing the backend as active again cancels it, removing it keeps it",
+          "[ingress][conntrack][deadline]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("dns", dns, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
+    const auto before = forgotten_since(publisher, fake, 0).size();
+
+    const auto deadline = seconds_from_now(2);
+    publisher.drain_backend("dns", "10.88.0.6", std::nullopt, deadline);
+    publisher.drain_backend("dns", "10.88.0.7", std::nullopt, deadline);
+    CHECK(forgotten_since(publisher, fake, before).empty());
+    // 10.88.0.6 is active again; 10.88.0.7 leaves the service (its UDP flows go at once).
+    publisher.publish_ingress("dns", dns, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    auto gone = forgotten_since(publisher, fake, before);
+    REQUIRE(gone.size() == 1);
+    CHECK(gone[0] == flows_of(5353, IPPROTO_UDP, "10.88.0.7", 53));
+
+    std::this_thread::sleep_until(deadline + std::chrono::milliseconds(100));
+    gone = forgotten_since(publisher, fake, before + 1);
+    REQUIRE(gone.size() == 2);
+    CHECK(std::count(gone.begin(), gone.end(), flows_of(5353, IPPROTO_UDP, "10.88.0.7", 53)) == 1);
+    CHECK(std::count(gone.begin(), gone.end(), flows_of(8080, IPPROTO_TCP, "10.88.0.7", 80)) == 1);
+}
+
+TEST_CASE("at a deadline the tables are checked: a backend another publisher made active again keeps its flows",
+          "[ingress][conntrack][deadline]")
+{
+    FakeBackend fake;
+    auto draining = publisher_on(test::share(fake));
+    draining.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    const auto before = forgotten_since(draining, fake, 0).size();
+    const auto deadline = seconds_from_now(2);
+    draining.drain_backend("web", "10.88.0.6", std::nullopt, deadline);
+
+    // Another publisher (made after the drain, so it takes the deadline over too) makes it active
+    // again; the first one learns of it only from the tables.
+    auto other = publisher_on(test::share(fake));
+    other.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    std::this_thread::sleep_until(deadline + std::chrono::milliseconds(100));
+    other.wait_for_conntrack_cleanup();
+    CHECK(forgotten_since(draining, fake, before).empty());
+
+    // Drained again by the first; the other moves the deadline later before it comes: the first
+    // one's check finds the later deadline and waits for that.
+    const auto first = seconds_from_now(1);
+    draining.drain_backend("web", "10.88.0.6", std::nullopt, first);
+    const auto moved = first + std::chrono::seconds(2);
+    other.drain_backend("web", "10.88.0.6", std::nullopt, moved);
+    // Both publishers' cleanups due by then are done before the fake's list is read.
+    std::this_thread::sleep_until(first + std::chrono::milliseconds(100));
+    other.wait_for_conntrack_cleanup();
+    CHECK(forgotten_since(draining, fake, before).empty());
+    std::this_thread::sleep_until(moved + std::chrono::milliseconds(100));
+    other.wait_for_conntrack_cleanup();
+    const auto gone = forgotten_since(draining, fake, before);
+    REQUIRE(!gone.empty());
+    CHECK(std::all_of(gone.begin(), gone.end(),
+                      [](const ruleset::FlowMatch& flow) { return flow == flows_of(8080, IPPROTO_TCP, "10.88.0.6", 80); }));
+}
+
+TEST_CASE("a publisher made after a deadline passed acts on it; one without conntrack cleanup only records it",
+          "[ingress][conntrack][deadline]")
+{
+    FakeBackend fake;
+    {
+        auto recording = publisher_on(test::share(fake), PublisherOptions{.conntrack_cleanup = false});
+        recording.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+        recording.drain_backend("web", "10.88.0.6", std::nullopt, seconds_from_now(-5));
+        recording.wait_for_conntrack_cleanup();
+        CHECK(fake.forgotten_flows().empty());
+    }
+    auto adopting = publisher_on(test::share(fake));
+    const auto gone = forgotten_since(adopting, fake, 0);
+    REQUIRE(gone.size() == 1);
+    CHECK(gone[0] == flows_of(8080, IPPROTO_TCP, "10.88.0.6", 80));
 }

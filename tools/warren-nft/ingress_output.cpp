@@ -26,21 +26,23 @@ std::string backend_cell(const nft::IngressPort& port, const nft::IngressBackend
     return address + ":" + (backend.port ? std::to_string(*backend.port) : std::string("-"));
 }
 
-// The deadline in UTC; the number of seconds when it is beyond what gmtime can show.
 std::string deadline_cell(const std::optional<std::chrono::sys_seconds>& deadline)
 {
-    if (!deadline)
-        return "-";
-    const auto seconds = deadline->time_since_epoch().count();
-    const auto time = static_cast<std::time_t>(seconds);
-    std::tm utc{};
-    std::array<char, 32> text{};
-    if (gmtime_r(&time, &utc) == nullptr || std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &utc) == 0)
-        return std::to_string(seconds);
-    return text.data();
+    return deadline ? utc_time(*deadline) : "-";
 }
 
 }  // namespace
+
+std::string utc_time(std::chrono::sys_seconds time)
+{
+    const auto seconds = time.time_since_epoch().count();
+    const auto time_of = static_cast<std::time_t>(seconds);
+    std::tm utc{};
+    std::array<char, 32> text{};
+    if (gmtime_r(&time_of, &utc) == nullptr || std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &utc) == 0)
+        return std::to_string(seconds);
+    return text.data();
+}
 
 std::vector<ListedIngressPort> ingress_ports(const std::vector<nft::IngressService>& services)
 {

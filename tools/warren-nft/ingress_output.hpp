@@ -7,10 +7,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 namespace warren::cli {
+
+// A time as the CLI shows deadlines: UTC, 2026-12-04T22:05:00Z (the number of seconds when gmtime
+// cannot show it).
+std::string utc_time(std::chrono::sys_seconds time);
 
 // One ingress port of one family, as list shows it.
 struct ListedIngressPort {

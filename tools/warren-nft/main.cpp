@@ -12,6 +12,7 @@
 #include "printable.hpp"
 #include "publish_output.hpp"
 #include "spec.hpp"
+#include "stop_signals.hpp"
 #include "usage_messages.hpp"
 #include "version.hpp"
 #include "warnings.hpp"
@@ -54,6 +55,7 @@ struct Arguments {
     bool ingress = false;
     std::vector<std::string> backends;
     std::string deadline;
+    bool no_wait = false;  // drain --deadline
     std::string masquerade = "always";
     bool wildcard_on_localhost = false;
     bool skip_address_check = false;
@@ -183,18 +185,24 @@ int publish_ingress(const Arguments& args, std::span<const IngressMisfit> misfit
     return exit_ok;
 }
 
-// drain: marks one backend of a service draining, with its deadline from now.
+// drain: marks one backend of a service draining, with its deadline from now. With a deadline it
+// waits for it and ends the backend's remaining connections then (docs/cli.md), unless --no-wait.
 int drain(const Arguments& args, bool with_deadline)
 {
     check_argument("--task", [&] { nft::validate_task_id(args.task); });
     check_masquerade(args);
     if (args.backends.size() != 1)
         throw UsageError("drain: --backend takes one backend; drain each of them with a command of its own");
+    if (args.no_wait && !with_deadline)
+        throw UsageError("drain: --no-wait goes with --deadline: without one there is nothing to wait for");
     const auto backend = warren::cli::parse_backend_address("--backend", args.backends.front());
     std::optional<std::chrono::sys_seconds> deadline;
     if (with_deadline)
         deadline = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) +
                    warren::cli::parse_duration(args.deadline);
+    const bool waits = deadline && !args.no_wait;
+    // Before the publisher starts its threads, which inherit the mask.
+    const auto signals = waits ? std::optional(warren::cli::block_stop_signals()) : std::nullopt;
     const warren::cli::Warnings warnings(args.json);
     std::vector<nft::IngressService> services;
     {
@@ -202,6 +210,20 @@ int drain(const Arguments& args, bool with_deadline)
         publisher.drain_backend(args.task, backend.address, backend.port, deadline);
         if (args.json)
             services = publisher.ingress_services();
+        if (waits) {
+            if (!args.json)
+                std::cerr << "warren-nft: drain: " << args.backends.front() << " gets no new connections; waiting until "
+                          << warren::cli::utc_time(*deadline) << " to end its connections (SIGINT or SIGTERM stops waiting)"
+                          << std::endl;
+            if (const auto signal = warren::cli::wait_for_stop_until(*signals, *deadline)) {
+                warnings.held()(nft::LogLevel::warning,
+                                std::string("stopped waiting for the deadline (") + warren::cli::stop_signal_name(*signal) +
+                                    "): the backend stays draining, and its connections are ended at the deadline by a "
+                                    "warren-nft publisher running then, or by the next one to start after it");
+            } else {
+                publisher.wait_for_conntrack_cleanup();
+            }
+        }
     }  // its conntrack cleanup done: every warning is in
     warnings.print();
     if (args.json) {
@@ -408,9 +430,12 @@ int main(int argc, char* argv[])
                               ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     auto* drain_deadline = drain_cmd
                                ->add_option("--deadline", args.deadline,
-                                            "Record a deadline this long from now (30s, 5m, 2h; at most 8760h); "
-                                            "not acted on yet: see docs/cli.md")
+                                            "End the backend's remaining connections this long from now (30s, 5m, 2h; at "
+                                            "most 8760h): waits until then, unless --no-wait")
                                ->type_name("DURATION");
+    drain_cmd->add_flag("--no-wait", args.no_wait,
+                        "With --deadline: return at once, and leave ending the connections to a warren-nft publisher "
+                        "running at the deadline, or to the next one to start after it");
     drain_cmd->add_flag("--json", args.json,
                         "Print the service's ports and backends as a JSON array, and errors as JSON (see docs/cli.md)");
 

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "watch.hpp"
 
+#include "stop_signals.hpp"
 #include "warnings.hpp"
 #include "watch_output.hpp"
 
 #include <warren/nft.hpp>
-
-#include <pthread.h>
-#include <signal.h>
 
 #include <mutex>
 #include <set>
@@ -57,23 +55,6 @@ private:
     std::vector<std::string> waiting_;
 };
 
-sigset_t stop_signals()
-{
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    return signals;
-}
-
-int wait_for(const sigset_t& signals)
-{
-    int signal = 0;
-    if (const int error = sigwait(&signals, &signal); error != 0)
-        throw std::system_error(error, std::generic_category(), "wait for SIGINT or SIGTERM");
-    return signal;
-}
-
 // The tasks and ports the publisher adopted: the table's, without elements that name no task
 // (another program's, which a publisher never keeps).
 std::pair<std::size_t, std::size_t> kept(const std::vector<nft::PublishedPort>& ports)
@@ -95,9 +76,7 @@ int run_watch(const WatchOptions& options, std::ostream& out)
 {
     // Blocked before the publisher starts its healing thread, which inherits the mask: the signals
     // then only end the sigwait() below, never the process in the middle of a repair.
-    const auto signals = stop_signals();
-    if (const int error = pthread_sigmask(SIG_BLOCK, &signals, nullptr); error != 0)
-        throw std::system_error(error, std::generic_category(), "block SIGINT and SIGTERM");
+    const auto signals = block_stop_signals();
     LineWriter writer(out);
     int signal = 0;
     {
@@ -109,9 +88,9 @@ int run_watch(const WatchOptions& options, std::ostream& out)
             .logger = Warnings::immediate(options.json)});
         const auto [tasks, ports] = kept(publisher.all_published_ports());
         writer.start(format_watch_start(tasks, ports, options.json));
-        signal = wait_for(signals);
+        signal = wait_for_stop(signals);
     }  // The destructor stops the healing thread, after a repair under way: none is cut short.
-    writer.line(format_watch_stop(signal == SIGINT ? "SIGINT" : "SIGTERM", options.json));
+    writer.line(format_watch_stop(stop_signal_name(signal), options.json));
     return 0;
 }
 

@@ -163,7 +163,8 @@ struct PublisherOptions {
     // port, delete the unreplied entries to it made before it existed. Done on a thread of the
     // publisher, after the commit, so that no call waits for it (the kernel walks its whole
     // conntrack table to find them): wait_for_conntrack_cleanup() waits. Its failure does not undo
-    // or fail the change; it is logged (a warning).
+    // or fail the change; it is logged (a warning). It also ends the connections of drained ingress
+    // backends at their deadlines (drain_backend()); off, deadlines are only recorded.
     bool conntrack_cleanup = true;
     // Called with one line of plain ASCII for what the publisher does that an agent may want to
     // see: retries after another writer's commit (debug), repairs of a self-healing publisher (info,
@@ -281,9 +282,17 @@ public:
     void publish_ingress(std::string_view service, std::span<const PortMapping> ports, std::span<const IngressBackend> backends);
     // Marks the service's backend at `address` (with `port`, or every port of that address) as
     // draining, with the deadline if given, and moves its slots to the active backends, in one
-    // transaction: it gets no new connections. Draining the last active backend of a port, an
-    // unknown service and an unknown backend are invalid_argument, and change nothing. (The
-    // deadline is recorded; acting on it is not implemented yet.)
+    // transaction: it gets no new connections, and its established ones keep going. With a
+    // deadline (recorded in the tables, read back by ingress_services()), the connections the
+    // backend still has through those ports at the deadline, of every protocol, are deleted from
+    // connection tracking (PublisherOptions::conntrack_cleanup), once a check of the tables then
+    // shows the backend still draining with that deadline, or gone from the port. This publisher
+    // does it if it still exists then; otherwise the first publisher made after the deadline does
+    // (a publisher takes over the deadlines the tables hold when it is made). Draining the backend
+    // again replaces its deadline (without one: none), publishing it as active again cancels it,
+    // and removing it from the service keeps it. A deadline that has passed ends the connections at
+    // once. Draining the last active backend of a port, an unknown service and an unknown backend
+    // are invalid_argument, and change nothing.
     void drain_backend(std::string_view service, std::string_view address, std::optional<std::uint16_t> port = std::nullopt,
                        std::optional<std::chrono::sys_seconds> deadline = std::nullopt);
     // Every ingress service in the tables with its backends, their weights and state, read from the
@@ -336,9 +345,9 @@ public:
     // kernel, as destination_counters()). Reads only. metrics.hpp prints it for Prometheus.
     MetricsSnapshot metrics() const;
 
-    // Waits until the connection tracking cleanups of the changes made so far are done
-    // (PublisherOptions::conntrack_cleanup): from then on no client's packet follows an entry those
-    // changes made stale.
+    // Waits until the connection tracking cleanups of the changes made so far, and those of drain
+    // deadlines passed by now, are done (PublisherOptions::conntrack_cleanup): from then on no
+    // client's packet follows an entry those changes made stale.
     void wait_for_conntrack_cleanup();
 
     // The implementation: opaque outside the library, which also builds publishers over other

@@ -29,7 +29,7 @@ _warren_nft()
     case $command in
         publish) options="--task --ip -p --publish --name --add --allow --max-connections --rate --ingress --backend --counters --json --masquerade --wildcard-on-localhost --skip-address-check --help" ;;
         unpublish) options="--task --port --json --masquerade --wildcard-on-localhost --help" ;;
-        drain) options="--task --backend --deadline --json --masquerade --wildcard-on-localhost --help" ;;
+        drain) options="--task --backend --deadline --no-wait --json --masquerade --wildcard-on-localhost --help" ;;
         list) options="--task --port --protocol --address -q --quiet --json --help" ;;
         flush) options="-y --yes --json --help" ;;
         metrics) options="--help" ;;
