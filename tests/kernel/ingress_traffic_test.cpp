@@ -206,25 +206,6 @@ TEST_CASE_METHOD(FreshNetns, "in a table that counts, each ingress backend has a
     CHECK(publisher.destination_counters().empty());
 }
 
-TEST_CASE_METHOD(FreshNetns, "a drained backend gets no new connection while a connection it had keeps exchanging data",
-                 "[ingress][traffic]")
-{
-    const IngressNet n;
-    const auto family = GENERATE(Family::ipv4, Family::ipv6);
-    const auto a = addresses_of(family);
-    INFO(name_of(family));
-    HostPortPublisher publisher;
-    publisher.publish_ingress("web", tcp_ports, backends(family, {1, 1, 1}));
-    auto held = hold_one_per_backend(n, a, {"first", "second", "third"});
-
-    publisher.drain_backend("web", backend_addresses(family)[0]);
-    const auto answered = new_connections(n, a, 300);
-    CHECK(answered.count("first") == 0);
-    CHECK(answered.count("second") == 1);
-    CHECK(answered.count("third") == 1);
-    expect_held_connections_answer(held);
-}
-
 // The held connection to `backend` gets no answer from it any more.
 void expect_connection_ended(std::map<std::string, std::unique_ptr<TcpSession>>& held, const std::string& backend)
 {
@@ -240,7 +221,9 @@ std::chrono::sys_seconds seconds_from_now(int seconds)
     return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) + std::chrono::seconds(seconds);
 }
 
-TEST_CASE_METHOD(FreshNetns, "at a drained backend's deadline the connections it kept end, and no other backend's",
+TEST_CASE_METHOD(FreshNetns,
+                 "a drained backend gets no new connection while a connection it had keeps exchanging data, until its "
+                 "deadline ends it",
                  "[ingress][traffic][deadline]")
 {
     const IngressNet n;
@@ -251,9 +234,17 @@ TEST_CASE_METHOD(FreshNetns, "at a drained backend's deadline the connections it
     publisher.publish_ingress("web", tcp_ports, backends(family, {1, 1, 1}));
     auto held = hold_one_per_backend(n, a, {"first", "second", "third"});
 
-    const auto deadline = seconds_from_now(3);
+    publisher.drain_backend("web", backend_addresses(family)[0]);
+    const auto answered = new_connections(n, a, 300);
+    CHECK(answered.count("first") == 0);
+    CHECK(answered.count("second") == 1);
+    CHECK(answered.count("third") == 1);
+    expect_held_connections_answer(held);
+
+    // Drained again, with a deadline: the connection it kept ends then, and no other backend's.
+    const auto deadline = seconds_from_now(2);
     publisher.drain_backend("web", backend_addresses(family)[0], std::nullopt, deadline);
-    expect_held_connections_answer(held);  // before the deadline
+    expect_held_connections_answer(held);
     std::this_thread::sleep_until(deadline);
     publisher.wait_for_conntrack_cleanup();
     expect_connection_ended(held, "first");
