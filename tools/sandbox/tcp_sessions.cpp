@@ -6,7 +6,6 @@
 
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,34 +16,31 @@
 
 namespace sandbox {
 
-SessionServer::SessionServer(const Netns& netns, std::uint16_t port, std::string tag) : tag_(std::move(tag))
+namespace {
+
+// A SessionServer's listening socket: dual-stack, so one socket serves both families.
+OwnedFd listening_socket(const Netns& netns, std::uint16_t port)
 {
-    socket_ = netns.run([] { return socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); });
-    if (socket_ < 0)
+    OwnedFd listener(netns.run([] { return socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); }));
+    if (listener.get() < 0)
         throw_errno("session server socket");
     const int one = 1, zero = 0;
-    setsockopt(socket_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (setsockopt(socket_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
+    setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(listener.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
         throw_errno("session server IPV6_V6ONLY off");
     const auto sa = any_address(AF_INET6, port);
-    if (bind(socket_, sa.get(), sa.length) != 0)
+    if (bind(listener.get(), sa.get(), sa.length) != 0)
         throw_errno("session server bind port " + std::to_string(port));
-    if (listen(socket_, 512) != 0)
+    if (listen(listener.get(), 512) != 0)
         throw_errno("session server listen");
-    stop_ = eventfd(0, EFD_CLOEXEC);
-    if (stop_ < 0)
-        throw_errno("eventfd");
-    thread_ = std::thread([this] { serve(); });
+    return listener;
 }
 
-SessionServer::~SessionServer()
+}  // namespace
+
+SessionServer::SessionServer(const Netns& netns, std::uint16_t port, std::string tag)
+    : tag_(std::move(tag)), socket_(listening_socket(netns, port)), thread_([this](int stop) { serve(stop); })
 {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto ignored = write(stop_, &one, sizeof one);
-    if (thread_.joinable())
-        thread_.join();
-    close(socket_);
-    close(stop_);
 }
 
 std::uint64_t SessionServer::accepted() const
@@ -53,10 +49,10 @@ std::uint64_t SessionServer::accepted() const
     return accepted_;
 }
 
-void SessionServer::serve()
+void SessionServer::serve(int stop)
 {
     // fds[0] the stop eventfd, fds[1] the listening socket, then one per open connection.
-    std::vector<pollfd> fds{{stop_, POLLIN, 0}, {socket_, POLLIN, 0}};
+    std::vector<pollfd> fds{{stop, POLLIN, 0}, {socket_.get(), POLLIN, 0}};
     for (;;) {
         if (poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR)
@@ -88,7 +84,7 @@ void SessionServer::serve()
         }
         if (fds[1].revents)
             for (;;) {
-                const int connection = accept4(socket_, nullptr, nullptr, SOCK_CLOEXEC);
+                const int connection = accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC);
                 if (connection < 0)
                     break;
                 next.push_back({connection, POLLIN, 0});

@@ -6,13 +6,14 @@
 #pragma once
 
 #include "netns.hpp"
+#include "owned_fd.hpp"
+#include "server_thread.hpp"
 #include "traffic.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <thread>
 
 namespace sandbox {
 
@@ -22,21 +23,19 @@ namespace sandbox {
 class SessionServer {
 public:
     SessionServer(const Netns& netns, std::uint16_t port, std::string tag);
-    ~SessionServer();
     SessionServer(const SessionServer&) = delete;
     SessionServer& operator=(const SessionServer&) = delete;
 
     std::uint64_t accepted() const;
 
 private:
-    void serve();
+    void serve(int stop);
 
     std::string tag_;
-    int socket_ = -1;
-    int stop_ = -1;  // eventfd
+    OwnedFd socket_;
     mutable std::mutex mutex_;
     std::uint64_t accepted_ = 0;
-    std::thread thread_;
+    ServerThread thread_;  // last: stopped before the members it uses are destroyed
 };
 
 // A TCP connection from `from` to ip:port, with a source port the kernel picks. connected() says

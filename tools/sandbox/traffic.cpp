@@ -6,11 +6,9 @@
 #include "system_calls.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,6 +42,49 @@ bool input_before_stop(int socket, int stop)
     }
 }
 
+// An EchoServer's socket: one dual-stack socket serves both families; where IPv6 is disabled, an
+// IPv4 one.
+OwnedFd echo_socket(const Netns& netns, Transport transport, std::uint16_t port)
+{
+    int family = AF_INET6;
+    OwnedFd server(netns.run([&] { return socket(AF_INET6, socket_type(transport) | SOCK_CLOEXEC, 0); }));
+    if (server.get() < 0 && errno == EAFNOSUPPORT) {
+        family = AF_INET;
+        server = OwnedFd(netns.run([&] { return socket(AF_INET, socket_type(transport) | SOCK_CLOEXEC, 0); }));
+    }
+    if (server.get() < 0)
+        throw_errno("echo server socket");
+    const int one = 1, zero = 0;
+    setsockopt(server.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (family == AF_INET6 && setsockopt(server.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
+        throw_errno("echo server IPV6_V6ONLY off");
+    const auto sa = any_address(family, port);
+    if (bind(server.get(), sa.get(), sa.length) != 0)
+        throw_errno("echo server bind port " + std::to_string(port));
+    if (transport == Transport::tcp && listen(server.get(), 16) != 0)
+        throw_errno("echo server listen");
+    return server;
+}
+
+// A ConnectionSink's listening socket (IPv4).
+OwnedFd sink_socket(const Netns& netns, std::uint16_t port)
+{
+    OwnedFd listener(netns.run([] { return socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }));
+    if (listener.get() < 0)
+        throw_errno("connection sink socket");
+    // The port may still have TIME_WAIT connections of an earlier server (e.g. an EchoServer probe).
+    const int one = 1;
+    setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const auto sa = any_address(AF_INET, port);
+    if (bind(listener.get(), sa.get(), sa.length) != 0)
+        throw_errno("connection sink bind port " + std::to_string(port));
+    // Far more than any client keeps in flight, so a full accept queue never drops a handshake;
+    // the kernel caps it at the namespace's net.core.somaxconn (4096 by default).
+    if (listen(listener.get(), 4096) != 0)
+        throw_errno("connection sink listen");
+    return listener;
+}
+
 std::atomic<std::uint16_t> next_source_port{21000};
 
 std::uint16_t fresh_source_port()
@@ -53,45 +94,6 @@ std::uint16_t fresh_source_port()
         throw std::runtime_error("out of unused source ports");
     return port;
 }
-
-struct Fd {
-    int fd = -1;
-    ~Fd()
-    {
-        if (fd >= 0)
-            close(fd);
-    }
-};
-
-// A movable owner of one fd, for containers of sockets.
-class OwnedFd {
-public:
-    OwnedFd() = default;
-    explicit OwnedFd(int fd) : fd_(fd) {}
-    ~OwnedFd() { reset(); }
-    OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    OwnedFd& operator=(OwnedFd&& other) noexcept
-    {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    OwnedFd(const OwnedFd&) = delete;
-    OwnedFd& operator=(const OwnedFd&) = delete;
-
-    int get() const { return fd_; }
-    void reset()
-    {
-        if (fd_ >= 0)
-            close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
 
 }  // namespace
 
@@ -123,42 +125,11 @@ Topology::Topology() : host(Netns::current()), client(Netns::create()), containe
 }
 
 EchoServer::EchoServer(const Netns& netns, Transport transport, std::uint16_t port, std::string tag)
-    : transport_(transport), tag_(std::move(tag))
+    : transport_(transport),
+      tag_(std::move(tag)),
+      socket_(echo_socket(netns, transport, port)),
+      thread_([this](int stop) { serve(stop); })
 {
-    // One dual-stack socket serves both families; where IPv6 is disabled, an IPv4 one.
-    int family = AF_INET6;
-    socket_ = netns.run([&] { return socket(AF_INET6, socket_type(transport) | SOCK_CLOEXEC, 0); });
-    if (socket_ < 0 && errno == EAFNOSUPPORT) {
-        family = AF_INET;
-        socket_ = netns.run([&] { return socket(AF_INET, socket_type(transport) | SOCK_CLOEXEC, 0); });
-    }
-    if (socket_ < 0)
-        throw_errno("echo server socket");
-    const int one = 1, zero = 0;
-    setsockopt(socket_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (family == AF_INET6 && setsockopt(socket_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
-        throw_errno("echo server IPV6_V6ONLY off");
-    const auto sa = any_address(family, port);
-    if (bind(socket_, sa.get(), sa.length) != 0)
-        throw_errno("echo server bind port " + std::to_string(port));
-    if (transport == Transport::tcp && listen(socket_, 16) != 0)
-        throw_errno("echo server listen");
-    if (pipe2(stop_, O_CLOEXEC) != 0)
-        throw_errno("pipe2");
-    thread_ = std::thread([this] { serve(); });
-}
-
-EchoServer::~EchoServer()
-{
-    if (stop_[1] >= 0) {
-        const char byte = 0;
-        [[maybe_unused]] const auto ignored = write(stop_[1], &byte, 1);
-    }
-    if (thread_.joinable())
-        thread_.join();
-    for (const int fd : {socket_, stop_[0], stop_[1]})
-        if (fd >= 0)
-            close(fd);
 }
 
 std::vector<std::string> EchoServer::peers() const
@@ -167,13 +138,13 @@ std::vector<std::string> EchoServer::peers() const
     return peers_;
 }
 
-void EchoServer::serve()
+void EchoServer::serve(int stop)
 {
-    while (input_before_stop(socket_, stop_[0])) {
+    while (input_before_stop(socket_.get(), stop)) {
         sockaddr_storage peer{};
         socklen_t length = sizeof peer;
         if (transport_ == Transport::tcp) {
-            const int connection = accept4(socket_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
+            const int connection = accept4(socket_.get(), reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
             if (connection < 0)
                 continue;
             {
@@ -184,7 +155,8 @@ void EchoServer::serve()
             close(connection);
         } else {
             char buffer[2048];
-            const auto r = recvfrom(socket_, buffer, sizeof buffer, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&peer), &length);
+            const auto r =
+                recvfrom(socket_.get(), buffer, sizeof buffer, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&peer), &length);
             if (r < 0)
                 continue;
             {
@@ -192,7 +164,7 @@ void EchoServer::serve()
                 peers_.push_back(ip_of(peer));
             }
             const std::string reply = tag_ + ":" + std::string(buffer, static_cast<std::size_t>(r));
-            sendto(socket_, reply.data(), reply.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&peer), length);
+            sendto(socket_.get(), reply.data(), reply.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&peer), length);
         }
     }
 }
@@ -216,45 +188,45 @@ Exchange exchange(const Netns& from, Transport transport, const std::string& ip,
 {
     Exchange result;
     const auto target = socket_address(ip, port);
-    Fd sock;
-    sock.fd = from.run([&] { return socket(target.family(), socket_type(transport) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); });
-    if (sock.fd < 0)
+    const OwnedFd sock(
+        from.run([&] { return socket(target.family(), socket_type(transport) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); }));
+    if (sock.get() < 0)
         throw_errno("client socket");
     const int one = 1;
-    setsockopt(sock.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     const auto source = any_address(target.family(), fresh_source_port());
-    if (bind(sock.fd, source.get(), source.length) != 0)
+    if (bind(sock.get(), source.get(), source.length) != 0)
         throw_errno("client bind");
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    if (connect(sock.fd, target.get(), target.length) != 0 && errno != EINPROGRESS) {
+    if (connect(sock.get(), target.get(), target.length) != 0 && errno != EINPROGRESS) {
         result.error = std::string("connect: ") + std::strerror(errno);
         return result;
     }
     if (transport == Transport::tcp) {
-        if (!wait_for(sock.fd, POLLOUT, deadline)) {
+        if (!wait_for(sock.get(), POLLOUT, deadline)) {
             result.error = "timeout while connecting";
             return result;
         }
         int error = 0;
         socklen_t length = sizeof error;
-        getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &error, &length);
+        getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &error, &length);
         if (error != 0) {
             result.error = std::string("connect: ") + std::strerror(error);
             return result;
         }
     }
-    if (send(sock.fd, message.data(), message.size(), MSG_NOSIGNAL) < 0) {
+    if (send(sock.get(), message.data(), message.size(), MSG_NOSIGNAL) < 0) {
         result.error = std::string("send: ") + std::strerror(errno);
         return result;
     }
     std::string reply;
     for (;;) {
-        if (!wait_for(sock.fd, POLLIN, deadline)) {
+        if (!wait_for(sock.get(), POLLIN, deadline)) {
             result.error = "timeout waiting for the reply" + (reply.empty() ? std::string() : " (partial: " + reply + ")");
             return result;
         }
         char buffer[2048];
-        const auto r = recv(sock.fd, buffer, sizeof buffer, 0);
+        const auto r = recv(sock.get(), buffer, sizeof buffer, 0);
         if (r < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 continue;
@@ -330,52 +302,16 @@ Exchange UdpFlow::exchange(const std::string& ip, std::uint16_t port, const std:
 }
 
 ConnectionSink::ConnectionSink(const Netns& netns, std::uint16_t port)
+    : socket_(sink_socket(netns, port)), thread_([this](int stop) { serve(stop); })
 {
-    socket_ = netns.run([] { return socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); });
-    if (socket_ < 0)
-        throw_errno("connection sink socket");
-    stop_ = eventfd(0, EFD_CLOEXEC);
-    if (stop_ < 0) {
-        const int saved = errno;
-        close(socket_);
-        errno = saved;
-        throw_errno("eventfd");
-    }
-    try {
-        // The port may still have TIME_WAIT connections of an earlier server (e.g. an EchoServer probe).
-        const int one = 1;
-        setsockopt(socket_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        const auto sa = any_address(AF_INET, port);
-        if (bind(socket_, sa.get(), sa.length) != 0)
-            throw_errno("connection sink bind port " + std::to_string(port));
-        // Far more than any client keeps in flight, so a full accept queue never drops a handshake;
-        // the kernel caps it at the namespace's net.core.somaxconn (4096 by default).
-        if (listen(socket_, 4096) != 0)
-            throw_errno("connection sink listen");
-        thread_ = std::thread([this] { serve(); });
-    } catch (...) {
-        close(socket_);
-        close(stop_);
-        throw;
-    }
 }
 
-ConnectionSink::~ConnectionSink()
+void ConnectionSink::serve(int stop)
 {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto ignored = write(stop_, &one, sizeof one);
-    if (thread_.joinable())
-        thread_.join();
-    close(socket_);
-    close(stop_);
-}
-
-void ConnectionSink::serve()
-{
-    while (input_before_stop(socket_, stop_)) {
+    while (input_before_stop(socket_.get(), stop)) {
         // Drain the whole accept queue per wake-up: under load one poll serves many connections.
         for (;;) {
-            const int connection = accept4(socket_, nullptr, nullptr, SOCK_CLOEXEC);
+            const int connection = accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC);
             if (connection < 0)
                 break;  // EAGAIN: queue empty; ECONNABORTED & co.: the client gave up, its failure is counted there
             accepted_.fetch_add(1, std::memory_order_relaxed);

@@ -5,13 +5,14 @@
 #pragma once
 
 #include "netns.hpp"
+#include "owned_fd.hpp"
+#include "server_thread.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace sandbox {
@@ -41,7 +42,6 @@ enum class Family { ipv4, ipv6 };
 class EchoServer {
 public:
     EchoServer(const Netns& netns, Transport transport, std::uint16_t port, std::string tag);
-    ~EchoServer();
     EchoServer(const EchoServer&) = delete;
     EchoServer& operator=(const EchoServer&) = delete;
 
@@ -49,16 +49,15 @@ public:
     std::vector<std::string> peers() const;
 
 private:
-    void serve();
+    void serve(int stop);
     void serve_tcp_connection(int connection);
 
     Transport transport_;
     std::string tag_;
-    int socket_ = -1;
-    int stop_[2] = {-1, -1};
+    OwnedFd socket_;
     mutable std::mutex mutex_;
     std::vector<std::string> peers_;
-    std::thread thread_;
+    ServerThread thread_;  // last: stopped before the members it uses are destroyed
 };
 
 struct Exchange {
@@ -102,19 +101,17 @@ private:
 class ConnectionSink {
 public:
     ConnectionSink(const Netns& netns, std::uint16_t port);
-    ~ConnectionSink();
     ConnectionSink(const ConnectionSink&) = delete;
     ConnectionSink& operator=(const ConnectionSink&) = delete;
 
     std::uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
 
 private:
-    void serve();
+    void serve(int stop);
 
-    int socket_ = -1;
-    int stop_ = -1;  // eventfd
+    OwnedFd socket_;
     std::atomic<std::uint64_t> accepted_{0};
-    std::thread thread_;
+    ServerThread thread_;  // last: stopped before the members it uses are destroyed
 };
 
 struct ConnectionRate {

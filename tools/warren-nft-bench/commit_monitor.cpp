@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "commit_monitor.hpp"
 
+#include "system_calls.hpp"
+
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
@@ -14,7 +16,6 @@
 
 #include <cerrno>
 #include <stdexcept>
-#include <system_error>
 
 namespace bench {
 namespace {
@@ -25,8 +26,6 @@ using Clock = std::chrono::steady_clock;
 // it before the reading thread gets to run (SO_RCVBUFFORCE works only with CAP_NET_ADMIN over the
 // initial namespace; otherwise the kernel caps SO_RCVBUF at net.core.rmem_max).
 constexpr int receive_queue_bytes = 32 << 20;
-
-[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 struct GenAttributes {
     const nlattr* attribute[NFTA_GEN_MAX + 1] = {};
@@ -64,7 +63,7 @@ CommitMonitor::CommitMonitor()
 {
     socket_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
     if (socket_ < 0)
-        throw_errno("commit monitor: netlink socket");
+        sandbox::throw_errno("commit monitor: netlink socket");
     const int group = NFNLGRP_NFTABLES;
     const int size = receive_queue_bytes;
     if (setsockopt(socket_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
@@ -76,14 +75,14 @@ CommitMonitor::CommitMonitor()
         const int saved = errno;
         close(socket_);
         errno = saved;
-        throw_errno("commit monitor: subscribing to nf_tables announcements");
+        sandbox::throw_errno("commit monitor: subscribing to nf_tables announcements");
     }
     stop_ = eventfd(0, EFD_CLOEXEC);
     if (stop_ < 0) {
         const int saved = errno;
         close(socket_);
         errno = saved;
-        throw_errno("commit monitor: eventfd");
+        sandbox::throw_errno("commit monitor: eventfd");
     }
     thread_ = std::thread([this] { read_loop(); });
     // Where allowed (root outside a user namespace), the reading thread runs before the healing
