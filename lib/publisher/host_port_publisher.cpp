@@ -587,7 +587,7 @@ public:
     std::vector<IngressService> ingress_services()
     {
         std::lock_guard lock(mutex_);
-        return ingress::services(read_ingress());
+        return ingress::services(read_ingress(false));
     }
 
     // The ingress state of the ports the `services` claim, of `ports` and of those with leftovers,
@@ -606,13 +606,14 @@ public:
         return elements.state(services, ports);
     }
 
-    // Both tables' claims, records and slots, read now; the lock is held.
-    ingress::TablesState read_ingress()
+    // Both tables' claims, records and (with `slots`) slots, read now; the lock is held.
+    ingress::TablesState read_ingress(bool slots = true)
     {
+        const auto& sets = slots ? ingress::element_sets() : ingress::element_sets_without_slots();
         ingress::TablesState state;
         for (const auto family : layout::families)
             state[layout::family_index(family)] =
-                ingress::read_state(family, backend_->snapshot(layout::table(family), {}, ingress::element_sets()));
+                ingress::read_state(family, backend_->snapshot(layout::table(family), {}, sets));
         return state;
     }
 

@@ -83,6 +83,12 @@ const std::vector<std::string>& element_sets()
     return names;
 }
 
+const std::vector<std::string>& element_sets_without_slots()
+{
+    static const std::vector<std::string> names{layout::ports_map, layout::ingress_backends_set};
+    return names;
+}
+
 FamilyState read_state(Family family, const ruleset::TableSnapshot& snapshot)
 {
     FamilyState state;

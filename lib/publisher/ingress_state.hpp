@@ -36,6 +36,10 @@ struct FamilyState {
 
 // The sets a snapshot must hold the elements of.
 const std::vector<std::string>& element_sets();
+// Those but the slots: enough for the services, their ports and backends (read_state() then has
+// no slots). A dump of the slot map costs the square of its size (the kernel walks a set from its
+// start again for every message of a dump): minutes at 10,000 services.
+const std::vector<std::string>& element_sets_without_slots();
 
 FamilyState read_state(layout::Family family, const ruleset::TableSnapshot& snapshot);
 
