@@ -95,6 +95,15 @@ std::string_view to_string(PublishMode mode) noexcept
     return "unknown";
 }
 
+std::string_view to_string(AddressFamily family) noexcept
+{
+    switch (family) {
+        case AddressFamily::ipv4: return "ipv4";
+        case AddressFamily::ipv6: return "ipv6";
+    }
+    return "unknown";
+}
+
 std::string_view to_string(BackendState state) noexcept
 {
     switch (state) {

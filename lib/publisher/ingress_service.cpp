@@ -192,7 +192,7 @@ std::vector<IngressService> services(const TablesState& state)
     std::map<std::string, std::vector<IngressPort>> by_service;
     for (const auto& family : state)
         for (const auto& [port, held] : family.ports) {
-            IngressPort out{port.protocol, port.port, port.family() == Family::ip6, {}};
+            IngressPort out{port.protocol, port.port, layout::address_family(port.family()), {}};
             for (const auto& record : held.records)
                 out.backends.push_back(public_backend(record));
             by_service[held.service].push_back(std::move(out));
@@ -200,7 +200,7 @@ std::vector<IngressService> services(const TablesState& state)
     std::vector<IngressService> out;
     for (auto& [service, ports] : by_service) {
         std::sort(ports.begin(), ports.end(), [](const IngressPort& a, const IngressPort& b) {
-            return std::tuple(a.protocol, a.host_port, a.ipv6) < std::tuple(b.protocol, b.host_port, b.ipv6);
+            return std::tuple(a.protocol, a.host_port, a.family) < std::tuple(b.protocol, b.host_port, b.family);
         });
         out.push_back(IngressService{service, std::move(ports)});
     }

@@ -47,6 +47,11 @@ inline constexpr const char* bound_allowed_set = "bound_allowed";
 // The families a publisher keeps a table for, in the order a commit changes them.
 inline constexpr std::array<Family, 2> families{Family::ip, Family::ip6};
 inline constexpr std::size_t family_index(Family family) noexcept { return family == Family::ip ? 0 : 1; }
+// The public name of a table's family.
+inline constexpr AddressFamily address_family(Family family) noexcept
+{
+    return family == Family::ip ? AddressFamily::ipv4 : AddressFamily::ipv6;
+}
 
 // Everything about one family's table that is not the same for both.
 struct Layout {

@@ -547,3 +547,87 @@ TEST_CASE("doctor: bridge ports and their hairpin mode are read from bridge -j -
         }
     }
 }
+
+namespace {
+
+// The claim of ingress service "web" on `host_port` in one family, as inspect() lists it.
+nft::PublishedPort claim(std::uint16_t host_port, const std::string& unspecified)
+{
+    nft::PublishedPort out;
+    out.task_id = "web";
+    out.container_ip = unspecified;
+    out.mapping.host_port = host_port;
+    out.mapping.protocol = nft::Protocol::tcp;
+    out.mapping.publish_mode = nft::PublishMode::ingress;
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("doctor: an ingress port is named as its service's, and its containers are its backends", "[doctor][ingress]")
+{
+    const auto task = port(nft::Protocol::tcp, 80);  // task-1 on 10.88.0.2
+    const std::vector<nft::PublishedPort> published{task, claim(8080, "0.0.0.0"), claim(8080, "::")};
+    const nft::IngressService web{"web",
+                                  {nft::IngressPort{nft::Protocol::tcp,
+                                                    8080,
+                                                    nft::AddressFamily::ipv4,
+                                                    {{"10.0.0.5", 80, 1}, {"10.1.0.9", 8080, 2, nft::BackendState::draining}}},
+                                   nft::IngressPort{nft::Protocol::tcp, 8080, nft::AddressFamily::ipv6, {{"fd00::5", 80, 1}}}}};
+
+    SECTION("the containers: the task's port as it is, each backend instead of the claims")
+    {
+        const auto containers = published_containers(published, {web});
+        std::vector<std::tuple<std::string, std::string, nft::PublishMode, std::uint16_t, std::uint16_t>> seen;
+        for (const auto& c : containers)
+            seen.emplace_back(c.task_id, c.container_ip, c.mapping.publish_mode, c.mapping.host_port, c.mapping.container_port);
+        CHECK(seen == decltype(seen){{"task-1", "10.88.0.2", nft::PublishMode::host, 80, 80},
+                                     {"web", "10.0.0.5", nft::PublishMode::ingress, 8080, 80},
+                                     {"web", "10.1.0.9", nft::PublishMode::ingress, 8080, 8080},
+                                     {"web", "fd00::5", nft::PublishMode::ingress, 8080, 80}});
+        // Without the services (they could not be read), the claims are still no containers.
+        CHECK(published_containers(published, {}) == std::vector{task});
+    }
+    SECTION("hairpin mode: the bridges that hold the backends are named with the service")
+    {
+        const Bridge br0{"br0", {{"br0", "10.0.0.1", 24}, {"br0", "fd00::1", 64}}, {{"veth-a", false}}};
+        const Bridge br1{"br1", {{"br1", "10.1.0.1", 24}}, {{"veth-c", false}}};
+        const auto lines = lines_of([&](Report& report) {
+            check_hairpin(report, published_containers(published, {web}), {br0, br1});
+        });
+        REQUIRE(lines.size() == 2);
+        CHECK(lines[0].starts_with(
+            "WARN: bridge br0 holds published containers (10.0.0.5 (ingress service web), fd00::5 (ingress service web)) "
+            "and its port(s) veth-a have hairpin mode off"));
+        CHECK(lines[1].starts_with("WARN: bridge br1 holds published containers (10.1.0.9 (ingress service web))"));
+        // A bridge whose prefix holds every IPv6 address (:: with prefix 0) would hold the claim's "::".
+        const Bridge any{"br2", {{"br2", "::", 0}}, {{"veth-d", false}}};
+        CHECK(lines_of([&](Report& report) { check_hairpin(report, published_containers(published, {}), {any}); })[0].starts_with(
+            "OK: no bridge of this host holds a published container's address"));
+    }
+    SECTION("a socket on the claimed port, and a DNAT rule elsewhere for it, name the service")
+    {
+        // The claims of both families: an IPv4 socket (tcp 0.0.0.0:8080 of the fixture) takes the IPv4
+        // half only, an IPv6 socket on :: (tcp [::]:9090) both.
+        const auto sockets = fixture_sockets();
+        auto lines = lines_of([&](Report& report) {
+            check_shadowed_sockets(report, {claim(8080, "0.0.0.0"), claim(8080, "::")}, sockets);
+        });
+        REQUIRE(lines.size() == 1);
+        CHECK(lines[0].starts_with(
+            "WARN: tcp port 8080 (ingress service web) is published over the host's tcp socket listening on 0.0.0.0:8080"));
+        lines = lines_of([&](Report& report) {
+            check_shadowed_sockets(report, {claim(9090, "0.0.0.0"), claim(9090, "::")}, sockets);
+        });
+        CHECK(lines.size() == 2);
+        // Docker's ip nat table sees the IPv4 half only: the port is named once.
+        const auto dnat = conflicts(ruleset_fixture("docker-iptables-nft.json"), {claim(8080, "0.0.0.0"), claim(8080, "::")});
+        REQUIRE(dnat.size() == 1);
+        CHECK(dnat[0].starts_with("WARN: rule ip nat DOCKER handle "));
+        CHECK(contains(dnat[0], "tcp port 8080 (ingress service web)"));
+        CHECK(dnat[0].find("tcp port 8080") == dnat[0].rfind("tcp port 8080"));
+        // On every address: no host address to miss.
+        CHECK(lines_of([&](Report& report) { check_host_addresses(report, published, {}); })[0] ==
+              "OK: no port is published on one host address, so none can miss its address");
+    }
+}

@@ -846,3 +846,73 @@ TEST_CASE_METHOD(FreshNetns, "doctor warns about a backends element no published
 }
 
 }  // namespace kt
+
+namespace kt {
+
+TEST_CASE_METHOD(FreshNetns,
+                 "doctor finds nothing wrong with an ingress service beside a task, and names the service in what concerns it",
+                 "[cli][doctor][ingress]")
+{
+    write_net_sysctl("net/ipv4/ip_forward", "1");
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"ip", "link", "add", "br-doc", "type", "bridge"},
+          {"ip", "addr", "add", "10.77.0.1/24", "dev", "br-doc"},
+          {"ip", "link", "add", "veth-doc", "type", "veth", "peer", "name", "veth-doc-c"},
+          {"ip", "link", "set", "veth-doc", "master", "br-doc"},
+          {"ip", "link", "set", "br-doc", "up"},
+          {"bridge", "link", "set", "dev", "veth-doc", "hairpin", "on"}})
+        check_output(command);
+    const std::vector<std::string> publish_web{
+        "publish",      "--ingress", "--counters", "--task",    "web",           "-p",        "18080:80",    "-p",
+        "18053:53/udp", "--backend", "10.77.0.5",  "--backend", "10.0.0.2:8080", "--backend", "[fd00::5]:80"};
+    for (const auto& args :
+         {std::vector<std::string>{"publish", "--counters", "--task", "db", "--ip", "10.0.0.2", "-p", "15432:5432"}, publish_web,
+          std::vector<std::string>{"drain", "--task", "web", "--backend", "10.0.0.2"}}) {
+        const auto result = warren_nft(args);
+        INFO(result.describe(args));
+        REQUIRE(result.exit_code == 0);
+    }
+
+    const auto before = ruleset();
+    auto report = doctor();
+    INFO(report.out);
+    CHECK(report.status == 0);
+    CHECK(report.count("FAIL", {}) == 0);
+    // Nothing of the service is a problem: no claim as an ownerless element or a DNAT to 0.0.0.0, no
+    // record or backends element as stale or missing; and nft lists the ruleset, its slot map too.
+    for (const char* word : {"web", "ingress", "18080", "18053", "0.0.0.0", "10.77.0.5", "fd00::5", "backends", "cannot read"})
+        CHECK(report.count("WARN", {word}) == 0);
+    CHECK(report.count("OK",
+                       {"table ip warren has its chains", "it publishes 3 port(s) of 1 task(s) and 1 ingress service(s)"}) == 1);
+    CHECK(report.count("OK",
+                       {"table ip6 warren has its chains", "it publishes 2 port(s) of 0 task(s) and 1 ingress service(s)"}) == 1);
+    CHECK(report.count("OK", {"every port of the 1 bridge(s) holding published containers has hairpin mode on"}) == 1);
+    CHECK(report.count("OK", {"no DNAT or redirect rule outside table ip warren matches a published port"}) == 1);
+    CHECK(ruleset() == before);
+
+    // Hairpin mode: the bridge holds a backend, not a claim.
+    check_output({"bridge", "link", "set", "dev", "veth-doc", "hairpin", "off"});
+    // A socket on the service's port, and another table's DNAT of it before warren's.
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(18080);
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(fd, 1) == 0);
+    nft_script(
+        "table ip foo {\n chain pre {\n  type nat hook prerouting priority -150;\n  tcp dport 18080 dnat to 10.9.9.9\n }\n}\n");
+    report = doctor();
+    ::close(fd);
+    INFO(report.out);
+    CHECK(report.status == 1);
+    CHECK(report.count("WARN", {"bridge br-doc holds published containers (10.77.0.5 (ingress service web))",
+                                "fix: bridge link set dev veth-doc hairpin on"}) == 1);
+    CHECK(report.count("WARN", {"tcp port 18080 (ingress service web) is published over the host's tcp socket listening on "
+                                "0.0.0.0:18080"}) == 1);
+    CHECK(report.count("FAIL",
+                       {"rule ip foo pre handle", "DNATs every new connection to tcp port 18080 (ingress service web)"}) == 1);
+    CHECK(report.count("FAIL", {}) == 1);
+}
+
+}  // namespace kt

@@ -178,6 +178,45 @@ TEST_CASE_METHOD(FreshNetns, "warren-nft metrics prints the table's ports and de
     CHECK(families.size() == 3);
 }
 
+TEST_CASE_METHOD(FreshNetns, "warren-nft metrics counts an ingress service's ports per family and its backends",
+                 "[cli][metrics][counters][ingress]")
+{
+    cli_ok({"publish", "--task", "db", "--ip", "10.88.0.2", "--counters", "-p", "15432:5432"});
+    cli_ok({"publish", "--ingress", "--counters", "--task", "web", "-p", "18080:80", "-p", "18053:53/udp", "--backend",
+            "10.88.0.5", "--backend", "10.88.0.2:5432", "--backend", "[fd00::5]:8080,weight=2"});
+    auto families = parse_prometheus(cli_ok({"metrics"}));
+    // Each claim is a port of its family, as a host-mode port on every address is.
+    const std::map<std::pair<std::string, std::string>, double> ports{
+        {{"ipv4", "tcp"}, 2}, {{"ipv4", "udp"}, 1}, {{"ipv6", "tcp"}, 1}, {{"ipv6", "udp"}, 1}};
+    for (const std::string family : {"ipv4", "ipv6"})
+        for (const std::string protocol : {"tcp", "udp", "sctp"}) {
+            INFO(family << " " << protocol);
+            const auto expected = ports.contains({family, protocol}) ? ports.at({family, protocol}) : 0.0;
+            CHECK(value(families, "warren_nft_ports_published", "warren_nft_ports_published",
+                        {{"family", family}, {"protocol", protocol}}) == expected);
+        }
+    // Every backend is a destination, the one db shares once; no claim's 0.0.0.0 or ::.
+    const std::vector<Labels> destinations{{{"container_ip", "10.88.0.2"}, {"protocol", "tcp"}, {"container_port", "5432"}},
+                                           {{"container_ip", "10.88.0.2"}, {"protocol", "udp"}, {"container_port", "5432"}},
+                                           {{"container_ip", "10.88.0.5"}, {"protocol", "tcp"}, {"container_port", "80"}},
+                                           {{"container_ip", "10.88.0.5"}, {"protocol", "udp"}, {"container_port", "53"}},
+                                           {{"container_ip", "fd00::5"}, {"protocol", "tcp"}, {"container_port", "8080"}},
+                                           {{"container_ip", "fd00::5"}, {"protocol", "udp"}, {"container_port", "8080"}}};
+    for (const std::string metric : {"warren_nft_destination_packets", "warren_nft_destination_bytes"}) {
+        CHECK(families.at(metric).samples.size() == destinations.size());
+        for (const auto& labels : destinations)
+            CHECK(value(families, metric, metric + "_total", labels) == 0);
+    }
+
+    // Unpublished, the service leaves db's port and destination only.
+    cli_ok({"unpublish", "--task", "web"});
+    families = parse_prometheus(cli_ok({"metrics"}));
+    CHECK(value(families, "warren_nft_ports_published", "warren_nft_ports_published", ipv4_tcp) == 1);
+    CHECK(value(families, "warren_nft_ports_published", "warren_nft_ports_published",
+                {{"family", "ipv6"}, {"protocol", "tcp"}}) == 0);
+    CHECK(families.at("warren_nft_destination_packets").samples.size() == 1);
+}
+
 TEST_CASE_METHOD(FreshNetns, "a publisher's metrics count what it did, in the Prometheus text format", "[metrics][counters]")
 {
     nft::HostPortPublisher publisher(nft::PublisherOptions{.counters = true});

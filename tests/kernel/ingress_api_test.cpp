@@ -11,6 +11,7 @@
 
 using namespace kt;
 using Catch::Matchers::Contains;
+using warren::nft::AddressFamily;
 using warren::nft::BackendState;
 using warren::nft::IngressBackend;
 using warren::nft::IngressPort;
@@ -64,10 +65,11 @@ TEST_CASE_METHOD(FreshNetns, "an ingress service in the kernel is adopted by a f
     HostPortPublisher second;
     const std::vector<IngressBackend> v4_ports{{"10.88.0.5", 80, 1, BackendState::draining, deadline}, {"10.88.0.6", 8080, 2}};
     const std::vector<IngressBackend> udp_v4{{"10.88.0.5", 53, 1, BackendState::draining, deadline}, {"10.88.0.6", 8080, 2}};
-    const IngressService expected{
-        "web",
-        {IngressPort{Protocol::tcp, 18080, false, v4_ports}, IngressPort{Protocol::tcp, 18080, true, {{"fd00::5", 80, 1}}},
-         IngressPort{Protocol::udp, 18053, false, udp_v4}, IngressPort{Protocol::udp, 18053, true, {{"fd00::5", 53, 1}}}}};
+    const IngressService expected{"web",
+                                  {IngressPort{Protocol::tcp, 18080, AddressFamily::ipv4, v4_ports},
+                                   IngressPort{Protocol::tcp, 18080, AddressFamily::ipv6, {{"fd00::5", 80, 1}}},
+                                   IngressPort{Protocol::udp, 18053, AddressFamily::ipv4, udp_v4},
+                                   IngressPort{Protocol::udp, 18053, AddressFamily::ipv6, {{"fd00::5", 53, 1}}}}};
     CHECK(second.ingress_services() == std::vector{expected});
 
     // A host port is host-mode or ingress, whichever publisher asks.

@@ -237,9 +237,9 @@ TEST_CASE("a fresh publisher adopts ingress services with their backends, weight
         "web",
         {IngressPort{Protocol::tcp,
                      8080,
-                     false,
+                     AddressFamily::ipv4,
                      {IngressBackend{"10.88.0.5", 80, 1, BackendState::draining}, IngressBackend{"10.88.0.6", 8080, 3}}},
-         IngressPort{Protocol::tcp, 8080, true, {IngressBackend{"fd00::5", 80, 2}}}}};
+         IngressPort{Protocol::tcp, 8080, AddressFamily::ipv6, {IngressBackend{"fd00::5", 80, 2}}}}};
     CHECK(second.ingress_services() == std::vector{expected});
     CHECK(slot_counts(fake, Family::ip) == std::map<std::string, std::size_t>{{"10.88.0.6", 256}});
     CHECK(slot_counts(fake, Family::ip6) == std::map<std::string, std::size_t>{{"fd00::5", 256}});

@@ -75,14 +75,15 @@ void check_tables(Report& report, const nft::TableInspection& inspection)
                 case nft::Severity::note: report.ok(problem.description); break;
             }
         }
-        std::set<std::string> tasks;
+        std::set<std::string> tasks, services;
         for (const auto& port : table.ports)
             if (!port.task_id.empty())
-                tasks.insert(port.task_id);
+                (port.mapping.publish_mode == nft::PublishMode::ingress ? services : tasks).insert(port.task_id);
         if (!failed)
             report.ok("table " + table.table +
                       " has its chains, with their rules, and its maps and sets as warren-nft writes them; it publishes " +
-                      std::to_string(table.ports.size()) + " port(s) of " + std::to_string(tasks.size()) + " task(s)");
+                      std::to_string(table.ports.size()) + " port(s) of " + std::to_string(tasks.size()) + " task(s)" +
+                      (services.empty() ? "" : " and " + std::to_string(services.size()) + " ingress service(s)"));
         // Information, not a problem: counting is a choice (PublisherOptions::counters), off by default.
         if (table.counting)
             report.ok("table " + table.table + " counts packets and bytes per destination (warren-nft list shows them)");
@@ -99,8 +100,10 @@ void check_tables(Report& report, const nft::TableInspection& inspection)
 }
 
 // What the host does to the published ports: their addresses, the bridges their containers are on,
-// and the host's own sockets on their ports.
-void check_host(Report& report, const std::vector<nft::PublishedPort>& published)
+// and the host's own sockets on their ports. An ingress port is on every address, and its
+// containers are its backends (doctor::published_containers()).
+void check_host(Report& report, const std::vector<nft::PublishedPort>& published,
+                const std::vector<nft::PublishedPort>& containers)
 {
     std::string address_error;
     const auto local = doctor::interface_addresses(address_error);
@@ -108,7 +111,7 @@ void check_host(Report& report, const std::vector<nft::PublishedPort>& published
         doctor::check_host_addresses(report, published, local);
         std::string bridge_error;
         if (const auto bridges = doctor::read_bridges(local, bridge_error))
-            doctor::check_hairpin(report, published, *bridges);
+            doctor::check_hairpin(report, containers, *bridges);
         else
             report.warn("the bridges' ports cannot be read (" + bridge_error +
                         "), so their hairpin mode is not checked; fix: install iproute2 (it provides bridge)");
@@ -161,7 +164,14 @@ int run_doctor(std::ostream& out, bool json)
             published->insert(published->end(), table.ports.begin(), table.ports.end());
         report.ok("nf_tables answers warren-nft over netlink; " + std::to_string(published->size()) + " port(s) published");
         check_tables(report, inspection);
-        check_host(report, *published);
+        std::vector<nft::IngressService> services;
+        try {
+            services = publisher.ingress_services();
+        } catch (const nft::Error& e) {
+            report.warn(std::string("the backends of ingress services cannot be read (") + e.what() +
+                        "), so the hairpin check leaves them out; fix: see the lines of tables ip warren and ip6 warren");
+        }
+        check_host(report, *published, doctor::published_containers(*published, services));
     } catch (const nft::Error& e) {
         report.fail(std::string("nf_tables cannot be used: ") + e.what() + "; fix: " + nf_tables_fix(e));
     }

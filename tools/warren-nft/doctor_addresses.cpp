@@ -101,9 +101,8 @@ void check_host_addresses(Report& report, const std::vector<nft::PublishedPort>&
         const auto c = canonical(address);
         if (c && have.contains(*c))
             continue;
-        absent[address].push_back(
-            std::string(nft::to_string(port.mapping.protocol)) + " port " + std::to_string(port.mapping.host_port) +
-            (port.task_id.empty() ? " (an element without a warren-nft owner)" : " (task " + port.task_id + ")"));
+        absent[address].push_back(std::string(nft::to_string(port.mapping.protocol)) + " port " +
+                                  std::to_string(port.mapping.host_port) + " (" + owner_of(port) + ")");
     }
     for (const auto& [address, ports] : absent)
         report.warn("no interface of this host has address " + address + ", so nothing reaches " + joined(ports) +

@@ -72,6 +72,15 @@ void visit(const NatTable& table, const std::string& root, const std::string& na
     }
 }
 
+// Whether the rules of `table` see connections to `port`: those of an ip table and of
+// iptables-legacy only IPv4 ones, those of an inet table both families. The port's family is its
+// table's, that of its container address (an ingress claim's is the family's unspecified address).
+bool sees(const NatTable& table, const nft::PublishedPort& port)
+{
+    const bool ipv4_only = table.origin == "iptables-legacy" || table.name.starts_with("ip ");
+    return !ipv4_only || port.container_ip.find(':') == std::string::npos;
+}
+
 Match all_of(const std::vector<Condition>& conditions, const PortKey& key)
 {
     Match result = Match::yes;
@@ -211,6 +220,8 @@ void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>&
         const PortKey key{std::string(nft::to_string(port.mapping.protocol)), port.mapping.host_port, port.mapping.host_ip};
         std::map<const NatRule*, std::pair<Assessment, const Finding*>> best;
         for (const auto& finding : findings) {
+            if (!sees(*finding.table, port))
+                continue;
             auto assessment = assess(finding, key, warren_priorities);
             auto& b = best[finding.rule];
             if (assessment.grade > b.first.grade)
@@ -223,9 +234,8 @@ void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>&
             auto [it, inserted] = entries.try_emplace(k, Entry{b.second, b.first, {}});
             if (inserted)
                 order.push_back(k);
-            it->second.ports.push_back(
-                key.protocol + " port " + std::to_string(key.port) + (key.address.empty() ? "" : " on " + key.address) +
-                (port.task_id.empty() ? " (an element without a warren-nft owner)" : " (task " + port.task_id + ")"));
+            it->second.ports.push_back(key.protocol + " port " + std::to_string(key.port) +
+                                       (key.address.empty() ? "" : " on " + key.address) + " (" + owner_of(port) + ")");
         }
     }
     std::stable_sort(order.begin(), order.end(), [](const Key& a, const Key& b) { return std::get<1>(a) > std::get<1>(b); });

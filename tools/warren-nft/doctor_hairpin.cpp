@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <optional>
 #include <set>
 
@@ -81,6 +82,25 @@ std::optional<std::vector<Bridge>> read_bridges(const std::vector<InterfaceAddre
     return parse_bridge_links(*output, addresses, error);
 }
 
+std::vector<nft::PublishedPort> published_containers(const std::vector<nft::PublishedPort>& published,
+                                                     const std::vector<nft::IngressService>& services)
+{
+    std::vector<nft::PublishedPort> out;
+    std::copy_if(published.begin(), published.end(), std::back_inserter(out),
+                 [](const nft::PublishedPort& port) { return port.mapping.publish_mode != nft::PublishMode::ingress; });
+    for (const auto& service : services)
+        for (const auto& port : service.ports)
+            for (const auto& backend : port.backends) {
+                nft::PortMapping mapping;
+                mapping.host_port = port.host_port;
+                mapping.container_port = backend.port.value_or(0);
+                mapping.protocol = port.protocol;
+                mapping.publish_mode = nft::PublishMode::ingress;
+                out.push_back({service.service, backend.address, std::move(mapping)});
+            }
+    return out;
+}
+
 void check_hairpin(Report& report, const std::vector<nft::PublishedPort>& published, const std::vector<Bridge>& bridges)
 {
     bool warned = false;
@@ -91,8 +111,7 @@ void check_hairpin(Report& report, const std::vector<nft::PublishedPort>& publis
         for (const auto& port : published)
             for (const auto& network : bridge.networks)
                 if (in_network(port.container_ip, network) && seen.insert(port.container_ip).second) {
-                    containers.push_back(port.container_ip + (port.task_id.empty() ? " (an element without a warren-nft owner)"
-                                                                                   : " (task " + port.task_id + ")"));
+                    containers.push_back(port.container_ip + " (" + owner_of(port) + ")");
                     break;
                 }
         if (containers.empty())

@@ -3,6 +3,8 @@
 // through the host's address needs hairpin mode on its bridge port (a bridge never sends a frame back
 // out of the port it came in on otherwise). /sys/class/net would show the bridges of the namespace
 // sysfs was mounted in, not necessarily the doctor's, so the ports are read with iproute2's bridge.
+// An ingress port's backends need it alike: a backend's connection to its service's port may be
+// sent to itself.
 #pragma once
 
 #include "doctor_addresses.hpp"
@@ -36,8 +38,15 @@ std::optional<std::vector<Bridge>> parse_bridge_links(const std::string& output,
 // Runs `bridge -j -d link show` (over rtnetlink, so in the doctor's own network namespace) and parses it.
 std::optional<std::vector<Bridge>> read_bridges(const std::vector<InterfaceAddress>& addresses, std::string& error);
 
-// One WARN line per bridge whose networks hold a published container's IPv4 or IPv6 address and that
-// has ports without hairpin mode, naming those ports and the containers; one OK line otherwise.
+// The containers published ports lead to, as ports: a task's ports as they are; for an ingress
+// port, instead of its claim (whose value, the family's unspecified address, is no container), one
+// per backend of the port in `services`, active or draining, container_ip its address.
+std::vector<nft::PublishedPort> published_containers(const std::vector<nft::PublishedPort>& published,
+                                                     const std::vector<nft::IngressService>& services);
+
+// One WARN line per bridge whose networks hold a published container's IPv4 or IPv6 address
+// (`published`: published_containers()) and that has ports without hairpin mode, naming those ports
+// and the containers; one OK line otherwise.
 void check_hairpin(Report& report, const std::vector<nft::PublishedPort>& published, const std::vector<Bridge>& bridges);
 
 }  // namespace warren::cli::doctor

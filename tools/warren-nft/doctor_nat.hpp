@@ -81,8 +81,9 @@ std::map<std::string, long> warren_nat_priorities(const nlohmann::json& ruleset)
 // One line per rule that matches a published port: FAIL when every new connection to the port from
 // other hosts is certainly DNATed elsewhere before warren's chain runs, WARN when it may be (the
 // rule has conditions the doctor cannot evaluate, or its chain runs at the same priority as
-// warren's, or after it). OK when no rule matches. `not_read` names the rule sources that could not
-// be read (said in the OK line).
+// warren's, or after it). OK when no rule matches. The rules of an ip table and of iptables-legacy
+// are compared with the IPv4 ports only (a port's family is its container address's). `not_read`
+// names the rule sources that could not be read (said in the OK line).
 void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>& published,
                           const std::map<std::string, long>& warren_priorities, const std::vector<NatTable>& tables,
                           const std::vector<std::string>& not_read);

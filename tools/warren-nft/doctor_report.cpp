@@ -49,4 +49,11 @@ std::string joined(const std::vector<std::string>& items, const std::string& sep
     return out;
 }
 
+std::string owner_of(const nft::PublishedPort& port)
+{
+    if (port.task_id.empty())
+        return "an element without a warren-nft owner";
+    return (port.mapping.publish_mode == nft::PublishMode::ingress ? "ingress service " : "task ") + port.task_id;
+}
+
 }  // namespace warren::cli::doctor

@@ -5,6 +5,8 @@
 
 #include "printable.hpp"
 
+#include <warren/nft.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -76,5 +78,9 @@ std::string read_first_line(const char* path);
 
 // "a, b, c" (or with another separator).
 std::string joined(const std::vector<std::string>& items, const std::string& separator = ", ");
+
+// Who a published port is of, as the lines name it: "task web-1", "ingress service web", or "an
+// element without a warren-nft owner".
+std::string owner_of(const nft::PublishedPort& port);
 
 }  // namespace warren::cli::doctor

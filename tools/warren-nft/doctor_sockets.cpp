@@ -59,22 +59,24 @@ bool unspecified(const std::string& address) { return address == "0.0.0.0" || ad
 
 // Whether the socket receives what `port` takes: the same address, or either on every address. An
 // IPv6 socket on :: may receive IPv4 (without IPV6_V6ONLY, which /proc does not show), and one on
-// ::ffff:a.b.c.d receives a.b.c.d.
+// ::ffff:a.b.c.d receives a.b.c.d. A port on every address is on every address of its table's
+// family (that of its container address; an ingress claim's is the family's unspecified address):
+// an IPv4 socket receives nothing of the IPv6 half of a dual-stack port.
 bool receives(const HostSocket& socket, const nft::PublishedPort& port)
 {
     if (socket.protocol != nft::to_string(port.mapping.protocol) || socket.port != port.mapping.host_port)
         return false;
-    const auto& host = port.mapping.host_ip;
+    const auto host = !port.mapping.host_ip.empty()                      ? port.mapping.host_ip
+                      : port.container_ip.find(':') != std::string::npos ? std::string("::")
+                                                                         : std::string("0.0.0.0");
     const bool socket_ipv6 = socket.address.find(':') != std::string::npos;
-    if (!host.empty()) {
-        const bool port_ipv6 = host.find(':') != std::string::npos;
-        if (port_ipv6 && !socket_ipv6)
-            return false;
-        if (!port_ipv6 && socket_ipv6)  // only through :: or the IPv4-mapped address
-            return socket.address == "::" ||
-                   (socket.address.starts_with("::ffff:") && (unspecified(host) || socket.address.substr(7) == host));
-    }
-    if (host.empty() || unspecified(host) || unspecified(socket.address))
+    const bool port_ipv6 = host.find(':') != std::string::npos;
+    if (port_ipv6 && !socket_ipv6)
+        return false;
+    if (!port_ipv6 && socket_ipv6)  // only through :: or the IPv4-mapped address
+        return socket.address == "::" ||
+               (socket.address.starts_with("::ffff:") && (unspecified(host) || socket.address.substr(7) == host));
+    if (unspecified(host) || unspecified(socket.address))
         return true;
     std::array<unsigned char, 16> a{}, b{};
     const int family = socket_ipv6 ? AF_INET6 : AF_INET;
@@ -142,8 +144,7 @@ void check_shadowed_sockets(Report& report, const std::vector<nft::PublishedPort
         warned = true;
         const auto& m = port.mapping;
         report.warn(std::string(nft::to_string(m.protocol)) + " port " + std::to_string(m.host_port) +
-                    (m.host_ip.empty() ? "" : " on " + m.host_ip) +
-                    (port.task_id.empty() ? " (an element without a warren-nft owner)" : " (task " + port.task_id + ")") +
+                    (m.host_ip.empty() ? "" : " on " + m.host_ip) + " (" + owner_of(port) + ")" +
                     " is published over the host's " + joined(shadowed) +
                     ", so connections from other hosts go to the container and never reach that socket; fix: stop the "
                     "program that listens there (ss -lntup shows it), or publish the task on another host port");

@@ -29,8 +29,9 @@ std::vector<HostSocket> parse_proc_net(const std::string& text, const std::strin
 std::vector<HostSocket> read_host_sockets(std::string& error);
 
 // One WARN line per published port a socket would otherwise receive connections for: same protocol
-// and port, and the port on every address, or the socket on its address or on every address (an IPv6
-// socket on :: receives IPv4 too); one OK line when there is none.
+// and port, and the port on every address (of its family, its container address's), or the socket
+// on its address or on every address (an IPv6 socket on :: receives IPv4 too); one OK line when there
+// is none.
 void check_shadowed_sockets(Report& report, const std::vector<nft::PublishedPort>& published,
                             const std::vector<HostSocket>& sockets);
 

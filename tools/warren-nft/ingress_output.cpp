@@ -18,11 +18,9 @@ namespace {
 // control sequence (the library validated the ids and addresses already).
 std::string cell(std::string_view text) { return nft::printable(text, nft::Backslash::keep); }
 
-std::string_view family(const nft::IngressPort& port) { return port.ipv6 ? "ipv6" : "ipv4"; }
-
 std::string backend_cell(const nft::IngressPort& port, const nft::IngressBackend& backend)
 {
-    const auto address = port.ipv6 ? "[" + backend.address + "]" : backend.address;
+    const auto address = port.family == nft::AddressFamily::ipv6 ? "[" + backend.address + "]" : backend.address;
     return address + ":" + (backend.port ? std::to_string(*backend.port) : std::string("-"));
 }
 
@@ -51,8 +49,8 @@ std::vector<ListedIngressPort> ingress_ports(const std::vector<nft::IngressServi
         for (const auto& port : service.ports)
             ports.push_back({service.service, port});
     std::stable_sort(ports.begin(), ports.end(), [](const ListedIngressPort& a, const ListedIngressPort& b) {
-        return std::tuple(a.port.protocol, a.port.host_port, a.port.ipv6) <
-               std::tuple(b.port.protocol, b.port.host_port, b.port.ipv6);
+        return std::tuple(a.port.protocol, a.port.host_port, a.port.family) <
+               std::tuple(b.port.protocol, b.port.host_port, b.port.family);
     });
     return ports;
 }
@@ -69,11 +67,11 @@ std::string format_ingress_table(const std::vector<ListedIngressPort>& ports)
         const auto& port = listed.port;
         const auto port_cell = std::to_string(port.host_port) + "/" + std::string(nft::to_string(port.protocol));
         if (port.backends.empty())
-            rows.push_back({cell(listed.service), std::string(family(port)), port_cell, "-", "-", "-", "-"});
+            rows.push_back({cell(listed.service), std::string(nft::to_string(port.family)), port_cell, "-", "-", "-", "-"});
         for (const auto& backend : port.backends)
-            rows.push_back({cell(listed.service), std::string(family(port)), port_cell, cell(backend_cell(port, backend)),
-                            std::to_string(backend.weight), std::string(nft::to_string(backend.state)),
-                            deadline_cell(backend.deadline)});
+            rows.push_back({cell(listed.service), std::string(nft::to_string(port.family)), port_cell,
+                            cell(backend_cell(port, backend)), std::to_string(backend.weight),
+                            std::string(nft::to_string(backend.state)), deadline_cell(backend.deadline)});
     }
     return text_table(rows, right_aligned);
 }
@@ -98,7 +96,7 @@ nlohmann::ordered_json ingress_port_json(const ListedIngressPort& listed)
             {"packets", nullptr},
             {"bytes", nullptr},
             {"host_ip", ""},
-            {"family", family(port)},
+            {"family", nft::to_string(port.family)},
             {"access", access_json({})},
             {"mode", "ingress"},
             {"backends", std::move(backends)}};

@@ -65,7 +65,7 @@ bool ListFilter::matches(const ListedIngressPort& listed) const
     if (!address)
         return true;
     const auto wanted = canonical(*address);
-    if (canonical(port.ipv6 ? "::" : "0.0.0.0") == wanted)
+    if (canonical(port.family == nft::AddressFamily::ipv6 ? "::" : "0.0.0.0") == wanted)
         return true;
     return std::any_of(port.backends.begin(), port.backends.end(),
                        [&](const nft::IngressBackend& backend) { return canonical(backend.address) == wanted; });

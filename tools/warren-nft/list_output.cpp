@@ -37,14 +37,14 @@ private:
     std::map<Key, const nft::DestinationCounters*> by_destination_;
 };
 
-std::string_view family(const nft::PublishedPort& port)
+nft::AddressFamily family(const nft::PublishedPort& port)
 {
-    return port.container_ip.find(':') == std::string::npos ? "ipv4" : "ipv6";
+    return port.container_ip.find(':') == std::string::npos ? nft::AddressFamily::ipv4 : nft::AddressFamily::ipv6;
 }
 
 std::string container(const nft::PublishedPort& port)
 {
-    const auto address = family(port) == "ipv6" ? "[" + port.container_ip + "]" : port.container_ip;
+    const auto address = family(port) == nft::AddressFamily::ipv6 ? "[" + port.container_ip + "]" : port.container_ip;
     return address + ":" + std::to_string(port.mapping.container_port);
 }
 
@@ -86,7 +86,7 @@ std::string format_table(const std::vector<nft::PublishedPort>& ports, const std
     std::vector<Row> rows{{"TASK", "FAMILY", "HOST", "PORT", "CONTAINER", "NAME", "PACKETS", "BYTES", "ACCESS"}};
     for (const auto& port : ports) {
         const auto* counted = index.find(port);
-        rows.push_back({task_cell(port), std::string(family(port)),
+        rows.push_back({task_cell(port), std::string(nft::to_string(family(port))),
                         port.mapping.host_ip.empty() ? "*" : cell(port.mapping.host_ip),
                         std::to_string(port.mapping.host_port) + "/" + std::string(nft::to_string(port.mapping.protocol)),
                         cell(container(port)), name_cell(port), counted ? std::to_string(counted->packets) : "-",
@@ -101,7 +101,7 @@ std::string format_json(const std::vector<nft::PublishedPort>& ports, const std:
     const CounterIndex index(counters);
     auto array = nlohmann::ordered_json::array();
     const auto ingress_key = [](const ListedIngressPort& listed) {
-        return std::tuple(listed.port.protocol, listed.port.host_port, std::string_view(listed.port.ipv6 ? "ipv6" : "ipv4"));
+        return std::tuple(listed.port.protocol, listed.port.host_port, listed.port.family);
     };
     auto next_ingress = ingress.begin();
     for (const auto& port : ports) {
@@ -118,7 +118,7 @@ std::string format_json(const std::vector<nft::PublishedPort>& ports, const std:
                          {"packets", counted ? nlohmann::ordered_json(counted->packets) : nlohmann::ordered_json()},
                          {"bytes", counted ? nlohmann::ordered_json(counted->bytes) : nlohmann::ordered_json()},
                          {"host_ip", port.mapping.host_ip},
-                         {"family", family(port)},
+                         {"family", nft::to_string(family(port))},
                          {"access", access_json(port.mapping.access)},
                          {"mode", "host"},
                          {"backends", nlohmann::ordered_json::array()}});

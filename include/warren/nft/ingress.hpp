@@ -38,7 +38,7 @@ struct IngressBackend {
 struct IngressPort {
     Protocol protocol = Protocol::tcp;
     std::uint16_t host_port = 0;
-    bool ipv6 = false;
+    AddressFamily family = AddressFamily::ipv4;
     // Ordered by address, then port.
     std::vector<IngressBackend> backends;
 

@@ -28,7 +28,7 @@ struct DurationHistogram {
 
 // Published ports of one address family and protocol.
 struct PortCount {
-    std::string family;  // "ipv4" or "ipv6"
+    std::string family;  // to_string(AddressFamily): "ipv4" or "ipv6"
     Protocol protocol = Protocol::tcp;
     std::uint64_t ports = 0;
 

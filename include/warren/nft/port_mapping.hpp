@@ -13,6 +13,8 @@ namespace warren::nft {
 
 enum class Protocol { tcp, udp, sctp };
 enum class PublishMode { host, ingress };
+// The IP version of an address, a table (ip warren, ip6 warren) and what it publishes.
+enum class AddressFamily { ipv4, ipv6 };
 
 // The unit of AccessPolicy::rate.
 enum class RateUnit { second, minute, hour };
@@ -73,6 +75,8 @@ struct ContainerAddresses {
 WARREN_NFT_EXPORT std::string_view to_string(Protocol protocol) noexcept;
 // "host", "ingress"
 WARREN_NFT_EXPORT std::string_view to_string(PublishMode mode) noexcept;
+// "ipv4", "ipv6": the family label of the metrics and of `warren-nft list`
+WARREN_NFT_EXPORT std::string_view to_string(AddressFamily family) noexcept;
 // "second", "minute", "hour"
 WARREN_NFT_EXPORT std::string_view to_string(RateUnit unit) noexcept;
 
