@@ -2,6 +2,7 @@
 #include "ingress_latency.hpp"
 
 #include "child.hpp"
+#include "ingress_fillers.hpp"
 #include "service.hpp"
 
 #include <warren/nft/host_port_publisher.hpp>
@@ -22,11 +23,6 @@ using warren::nft::PortMapping;
 double microseconds_since(Clock::time_point start)
 {
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-}
-
-PortMapping ingress_port(std::uint16_t host_port, std::uint16_t container_port)
-{
-    return {host_port, container_port, warren::nft::Protocol::tcp, warren::nft::PublishMode::ingress, {}};
 }
 
 // The measured service's backends: 10.88.1.1, 10.88.1.2, ... (at most 256 of them).
@@ -71,12 +67,7 @@ void expect_ports(const warren::nft::HostPortPublisher& publisher, const Service
 nlohmann::json measure(const IngressCell& cell, std::size_t repetitions, double max_seconds)
 {
     warren::nft::HostPortPublisher publisher;
-    for (const auto& task : filler_tasks(cell.services)) {
-        const auto& port = task.ports.front();
-        const PortMapping mapping = ingress_port(port.host_port, port.container_port);
-        const IngressBackend backend{task.container_ip};
-        publisher.publish_ingress(task.id, {&mapping, 1}, {&backend, 1});
-    }
+    publish_ingress_fillers(publisher, filler_tasks(cell.services), 1);
     const auto s = measured_ingress_service(cell.backends);
     auto cycle = [&] {
         publisher.publish_ingress(s.id, s.ports, s.backends);
@@ -135,8 +126,6 @@ void append(std::vector<double>& to, const nlohmann::json& from)
 }
 
 }  // namespace
-
-std::size_t max_ingress_services() { return filler_capacity() / 3; }
 
 std::vector<IngressCell> run_ingress(const IngressOptions& options, const LatencyOptions& latency)
 {
