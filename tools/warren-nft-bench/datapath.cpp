@@ -45,9 +45,9 @@ namespace {
 // publish_ingress() per service (there is no call for many services).
 constexpr std::size_t filler_ports_per_task = warren::nft::HostPortPublisher::max_ports_per_request;
 
-// The kernel frees a namespace's tables in a worker after the namespace is gone: 10,000 ingress
-// services (2.56 million slot elements) took it one to two seconds on a 2-vCPU VM. The next run
-// waits that long, so that its count does not pay for the freeing.
+// The kernel frees a namespace's tables in a worker after the namespace is gone, in time that
+// grows with their elements: 256 slots per ingress service (docs/performance.md). The next run
+// waits for it, so that its count does not pay for the freeing.
 constexpr std::chrono::microseconds teardown_per_ingress_service{200};
 
 bool known_layout(const std::string& layout)

@@ -76,8 +76,8 @@ nlohmann::json measure(const IngressCell& cell, std::size_t repetitions, double 
     };
     // What a timed cycle does, checked once against the kernel's table before the fillers are there:
     // ingress_services() dumps every slot of the table, and the kernel walks a hash set from its
-    // start again for every message of a dump, so with 10,000 services (2.56 million slots) one call
-    // took about 4.5 minutes of kernel time on a 2-vCPU VM.
+    // start again for every message of a dump, so its cost grows with the square of the slots
+    // (docs/performance.md, "Reading 10,000 ingress services back").
     publisher.publish_ingress(s.id, s.ports, s.backends);
     expect_ports(publisher, s, 1, "publish_ingress()");
     publisher.publish_ingress(s.id, s.ports, s.replaced);
