@@ -20,7 +20,8 @@ Draws the results of `warren-nft-bench --json RESULTS.json` with gnuplot:
       listed under the chart with the reason; so are cells run with fewer repetitions than asked.
   OUTPUT_PREFIX-datapath.svg, OUTPUT_PREFIX-datapath.png
       Only when the results have a "datapath" section: new connections per second per rule
-      layout at each table size (bars: median; whiskers: slowest to fastest run).
+      layout at each table size (bars: median; whiskers: slowest to fastest run). For the
+      warren-nft-ingress layout the table size counts ingress services of one port each.
 
 A "bulk" section (and a "memory" one) is printed to standard output as a small table. The
 "foreign_writer" and "heal" sections are not drawn (warren-nft-bench prints them as text).
@@ -177,6 +178,7 @@ KNOWN = {
     # name: (colour, dashtype, line width, point type)
     "warren-nft": ("#0b5cad", 1, 3.0, 7),
     "warren-nft-policy": ("#08306b", 3, 2.0, 7),
+    "warren-nft-ingress": ("#00a6a6", 1, 2.0, 7),   # a data-path layout only
     "warren-nft-socket-check": ("#4292c6", 5, 2.0, 7),
     "warren-nft-counters": ("#6baed6", 4, 2.0, 7),
     "floor": ("#7f7f7f", 2, 2.0, 6),

@@ -95,8 +95,30 @@ void TaskIndex::erase_port(const HostPort& host_port)
     if (ports_.erase(host_port))
         --family_ports_[layout::family_index(host_port.family())];
     names_.erase(host_port);
-    foreign_comments_.erase(host_port);
+    erase_foreign_comment(host_port);
     bound_.erase(host_port);
+}
+
+void TaskIndex::set_foreign_comment(const HostPort& host_port, std::string comment)
+{
+    erase_foreign_comment(host_port);
+    if (auto service = ingress::parse_claim_comment(comment))
+        claims_by_service_[std::move(*service)].insert(host_port);
+    foreign_comments_.insert_or_assign(host_port, std::move(comment));
+}
+
+void TaskIndex::erase_foreign_comment(const HostPort& host_port)
+{
+    const auto comment = foreign_comments_.find(host_port);
+    if (comment == foreign_comments_.end())
+        return;
+    if (const auto service = ingress::parse_claim_comment(comment->second))
+        if (const auto claims = claims_by_service_.find(*service); claims != claims_by_service_.end()) {
+            claims->second.erase(host_port);
+            if (claims->second.empty())
+                claims_by_service_.erase(claims);
+        }
+    foreign_comments_.erase(comment);
 }
 
 TaskIndex TaskIndex::from_snapshot(layout::Family family, const ruleset::TableSnapshot& snapshot, bool counting)
@@ -133,7 +155,7 @@ void TaskIndex::load(layout::Family family, const ruleset::TableSnapshot& snapsh
             if (owner && !owner->name.empty())
                 index.names_.insert_or_assign(decoded->key, std::move(owner->name));
             else if (!owner && !element.comment.empty())
-                index.foreign_comments_.insert_or_assign(decoded->key, element.comment);
+                index.set_foreign_comment(decoded->key, element.comment);
             // A claim's value (ingress mode) leads to no container: its backends are used by its records.
             if (counting && !ingress::claim_value(decoded->destination))
                 ++index.backends_[decoded->destination].uses;
@@ -282,12 +304,13 @@ std::optional<std::string> TaskIndex::ingress_service(const HostPort& host_port)
 
 std::vector<HostPort> TaskIndex::ingress_ports(std::string_view service) const
 {
-    // Claims are among the few elements without a task owner: no walk over the tasks' ports.
     std::vector<HostPort> out;
-    for (const auto& [host_port, comment] : foreign_comments_)
+    const auto claims = claims_by_service_.find(service);
+    if (claims == claims_by_service_.end())
+        return out;
+    for (const auto& host_port : claims->second)  // in order
         if (const auto claimant = ingress_service(host_port); claimant && *claimant == service)
             out.push_back(host_port);
-    std::sort(out.begin(), out.end());
     return out;
 }
 
@@ -534,7 +557,7 @@ void TaskIndex::apply(layout::Family family, const ruleset::Element& element, bo
     touched.emplace_back(task_id);
     add_port(decoded->key, task_id, decoded->destination, owner ? std::move(owner->name) : std::string());
     if (!owner && !element.comment.empty())
-        foreign_comments_.insert_or_assign(decoded->key, element.comment);
+        set_foreign_comment(decoded->key, element.comment);
 }
 
 void TaskIndex::forget_set(layout::Family family, std::string_view set, std::vector<std::string>& touched)

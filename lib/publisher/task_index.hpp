@@ -146,6 +146,9 @@ private:
     void assign(std::string_view task_id, std::vector<IndexEntry> entries);
     void insert_port(const layout::HostPort& host_port, const Port& port);
     void erase_port(const layout::HostPort& host_port);
+    // foreign_comments_ changes only through these, which keep claims_by_service_ with it.
+    void set_foreign_comment(const layout::HostPort& host_port, std::string comment);
+    void erase_foreign_comment(const layout::HostPort& host_port);
     // One port in or out of its task, with the bookkeeping of its destination.
     void add_port(const layout::HostPort& host_port, std::string_view task_id, const layout::Destination& destination,
                   std::string name);
@@ -177,6 +180,12 @@ private:
     std::unordered_map<layout::HostPort, std::string, HostPortHash> names_;  // of the ports that have one
     // The raw comments of foreign_owner's elements that have one: anything their writer chose.
     std::unordered_map<layout::HostPort, std::string, HostPortHash> foreign_comments_;
+    // The ports whose foreign comment reads as a claim (task=SVC ingress), by service: finding a
+    // service's claims (every host-mode publish checks that its id is no service's) is one lookup
+    // instead of a walk over every service's claims, whose cost grew with the services
+    // (docs/performance.md, ingress mode). Candidates: ingress_service() still decides, from the
+    // port's value too.
+    std::unordered_map<std::string, std::set<layout::HostPort>, TaskIdHash, std::equal_to<>> claims_by_service_;
     std::array<bool, 2> counting_{};             // per family (layout::family_index)
     std::array<std::size_t, 2> family_ports_{};  // entries of ports_ per family, kept by insert_port and erase_port
     std::unordered_map<layout::Destination, Backend, DestinationHash> backends_;  // only when counting_

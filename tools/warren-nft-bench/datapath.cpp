@@ -4,10 +4,11 @@
 // - A fresh host namespace with a fresh client / host / container topology, so no run inherits
 //   rules, conntrack entries or sockets from the one before.
 // - The host publishes `table_size` filler ports, then the measured port last: host 10.200.1.1:5000
-//   -> container 10.200.2.2:8000. Before the measured port exists a connection to :5000 must be
-//   refused (nothing on the host answers it); after, an echo probe must come back from the
-//   container and arrive there from the host's container-side address (masqueraded), so the
-//   counted connections really go through DNAT, forward and masquerade.
+//   -> container 10.200.2.2:8000. In the ingress layout the fillers are ingress services and the
+//   measured port is one too, whose one backend is the container: DNAT by the slot map. Before the measured port exists a
+//   connection to :5000 must be refused (nothing on the host answers it); after, an echo probe must come back from the container
+//   and arrive there from the host's container-side address (masqueraded), so the counted connections really go through DNAT,
+//   forward and masquerade.
 // - The client keeps `in_flight` non-blocking connects in progress on one thread; the container's
 //   ConnectionSink accepts on another, writes one byte and closes. A connection counts when that byte
 //   reaches the client, then the client closes it with RST. Keeping several in flight makes the run
@@ -21,6 +22,7 @@
 
 #include "bench_policy.hpp"
 #include "echo_path.hpp"
+#include "ingress_fillers.hpp"
 #include "iptables_layout.hpp"
 #include "netns.hpp"
 #include "process.hpp"
@@ -30,21 +32,38 @@
 #include <warren/nft.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <iterator>
 #include <stdexcept>
+#include <thread>
 
 namespace bench {
 namespace {
 
 // Filler ports per publish_ports call: the library's per-request maximum, so 10,000 ports take 20
-// transactions and the table fills in well under a second.
+// transactions and the table fills in well under a second. Ingress fillers are one service each, one
+// publish_ingress() per service (there is no call for many services).
 constexpr std::size_t filler_ports_per_task = warren::nft::HostPortPublisher::max_ports_per_request;
+
+// The kernel frees a namespace's tables in a worker after the namespace is gone, in time that
+// grows with their elements: 256 slots per ingress service (docs/performance.md). The next run
+// waits for it, so that its count does not pay for the freeing.
+constexpr std::chrono::microseconds teardown_per_ingress_service{200};
 
 bool known_layout(const std::string& layout)
 {
-    return layout == datapath_plain_layout || layout == datapath_policy_layout || layout == datapath_iptables_layout;
+    return std::find(std::begin(datapath_layouts), std::end(datapath_layouts), layout) != std::end(datapath_layouts);
 }
 
-bool warren_layout(const std::string& layout) { return layout == datapath_plain_layout || layout == datapath_policy_layout; }
+std::string known_layouts()
+{
+    std::string text;
+    for (const auto* layout : datapath_layouts)
+        text += (text.empty() ? "" : ", ") + std::string(layout);
+    return text;
+}
+
+bool ingress_layout(const std::string& layout) { return layout == datapath_ingress_layout; }
 
 // Why the layout cannot run here, or nothing.
 std::optional<std::string> missing_tool(const std::string& layout)
@@ -92,9 +111,24 @@ void publish_iptables_port(const BenchPort& port)
     }
 }
 
+// The measured task as an ingress service: its one backend, weight 1, is the container, so every
+// slot leads there.
+void publish_measured_ingress(warren::nft::HostPortPublisher& publisher, const Task& measured)
+{
+    const auto& port = measured.ports.front();
+    const auto mapping = ingress_port(port.host_port, port.container_port);
+    const warren::nft::IngressBackend backend{measured.container_ip};
+    publisher.publish_ingress(measured.id, {&mapping, 1}, {&backend, 1});
+}
+
+struct Run {
+    sandbox::ConnectionRate rate;
+    double fill_seconds = 0;
+};
+
 // One run: a fresh topology around the calling thread's (fresh) namespace, the table filled, the
 // rate measured. Everything it made goes when it returns.
-sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Task>& fillers, const DatapathOptions& options)
+Run run_once(const std::string& layout, const std::vector<Task>& fillers, const DatapathOptions& options)
 {
     sandbox::Topology topology;
     topology.client.run([] { sandbox::write_net_sysctl("net/ipv4/ip_local_port_range", "1024 65535"); });
@@ -104,18 +138,26 @@ sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Ta
     std::optional<warren::nft::AccessPolicy> policy;
     if (layout == datapath_policy_layout)
         policy = bench_policy({sandbox::Topology::client_ip, "192.0.2.0/24"});
-    if (warren_layout(layout)) {
-        publisher.emplace();
-        for (const auto& task : fillers)
-            publish_warren(*publisher, task, policy);
-    } else {
+    const auto fill_start = std::chrono::steady_clock::now();
+    if (layout == datapath_iptables_layout) {
         publish_iptables_fillers(fillers);
+    } else {
+        publisher.emplace();
+        if (ingress_layout(layout))
+            publish_ingress_fillers(*publisher, fillers, datapath_ingress_filler_backends);
+        else
+            for (const auto& task : fillers)
+                publish_warren(*publisher, task, policy);
     }
+    Run run;
+    run.fill_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - fill_start).count();
     expect_refused(topology);
-    if (publisher)
-        publish_warren(*publisher, measured, policy);
-    else
+    if (!publisher)
         publish_iptables_port(measured.ports.front());
+    else if (ingress_layout(layout))
+        publish_measured_ingress(*publisher, measured);
+    else
+        publish_warren(*publisher, measured, policy);
 
     // Written now: conntrack's per-namespace settings exist once a NAT rule has loaded it.
     sandbox::write_net_sysctl("net/netfilter/nf_conntrack_tcp_timeout_close", "1");
@@ -126,12 +168,12 @@ sandbox::ConnectionRate run_once(const std::string& layout, const std::vector<Ta
     }
 
     const sandbox::ConnectionSink sink(topology.container, measured_container_port);
-    auto rate = sandbox::measure_connection_rate(topology.client, sandbox::Topology::host_client_side_ip, measured_host_port,
-                                                 options.warmup, options.duration, options.in_flight);
-    if (rate.completed == 0)
+    run.rate = sandbox::measure_connection_rate(topology.client, sandbox::Topology::host_client_side_ip, measured_host_port,
+                                                options.warmup, options.duration, options.in_flight);
+    if (run.rate.completed == 0)
         throw std::runtime_error("no connection through the published port completed" +
-                                 (rate.first_error.empty() ? std::string() : ": " + rate.first_error));
-    return rate;
+                                 (run.rate.first_error.empty() ? std::string() : ": " + run.rate.first_error));
+    return run;
 }
 
 double median_of(std::vector<double> values)
@@ -149,8 +191,7 @@ std::vector<DatapathResult> run_datapath(const DatapathOptions& options)
 {
     for (const auto& layout : options.layouts)
         if (!known_layout(layout))
-            throw std::invalid_argument("unknown data-path layout `" + layout + "` (known: " + datapath_plain_layout + ", " +
-                                        datapath_policy_layout + ", " + datapath_iptables_layout + ")");
+            throw std::invalid_argument("unknown data-path layout `" + layout + "` (known: " + known_layouts() + ")");
     if (options.runs == 0)
         throw std::invalid_argument("data-path mode needs at least one run");
     if (options.duration.count() <= 0)
@@ -170,8 +211,12 @@ std::vector<DatapathResult> run_datapath(const DatapathOptions& options)
     }
     // Built before anything runs, so an impossible table size fails at once, not after minutes.
     std::vector<std::vector<Task>> fillers;
-    for (const auto& cell : results)
-        fillers.push_back(filler_tasks(cell.table_size, filler_ports_per_task));
+    for (const auto& cell : results) {
+        if (ingress_layout(cell.layout) && cell.table_size > max_ingress_services())
+            throw std::invalid_argument("layout " + cell.layout + ": at most " + std::to_string(max_ingress_services()) +
+                                        " other ingress services");
+        fillers.push_back(filler_tasks(cell.table_size, ingress_layout(cell.layout) ? 1 : filler_ports_per_task));
+    }
 
     // Run r of every cell before run r+1 of any: on a machine whose load drifts (other builds, turbo,
     // noisy neighbours) each cell's median then sees the same conditions, and the 10-vs-10,000
@@ -181,12 +226,14 @@ std::vector<DatapathResult> run_datapath(const DatapathOptions& options)
             auto& cell = results[i];
             if (cell.skipped)
                 continue;
-            // Each run in a namespace of its own, which vanishes with `host` (and the caller's thread
-            // is back where it was, even when the run throws).
-            const auto host = sandbox::Netns::create();
             try {
-                const auto rate = host.run([&] { return run_once(cell.layout, fillers[i], options); });
+                // Each run in a namespace of its own, which vanishes with `host` (and the caller's
+                // thread is back where it was, even when the run throws).
+                const auto host = sandbox::Netns::create();
+                const auto run_result = host.run([&] { return run_once(cell.layout, fillers[i], options); });
+                const auto& rate = run_result.rate;
                 cell.connections_per_second.push_back(rate.per_second());
+                cell.fill_seconds.push_back(run_result.fill_seconds);
                 cell.failed_connections += rate.failed;
                 if (cell.first_failure.empty())
                     cell.first_failure = rate.first_error;
@@ -194,6 +241,8 @@ std::vector<DatapathResult> run_datapath(const DatapathOptions& options)
                 throw std::runtime_error("data path, layout " + cell.layout + ", " + std::to_string(cell.table_size) +
                                          " other ports, run " + std::to_string(run + 1) + ": " + e.what());
             }
+            if (ingress_layout(cell.layout))
+                std::this_thread::sleep_for(cell.table_size * teardown_per_ingress_service);
         }
     for (auto& cell : results)
         cell.median = median_of(cell.connections_per_second);

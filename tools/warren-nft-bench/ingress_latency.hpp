@@ -7,6 +7,7 @@
 #pragma once
 
 #include "format.hpp"
+#include "ingress_fillers.hpp"
 #include "latency.hpp"
 #include "stats.hpp"
 
@@ -31,8 +32,6 @@ struct IngressOptions {
 
 inline constexpr std::size_t min_ingress_backends = 2;
 inline constexpr std::size_t max_ingress_backends = 256;
-// The filler services' host ports are the TCP filler ports (service.hpp).
-std::size_t max_ingress_services();
 
 struct IngressCell {
     std::size_t backends = 0;

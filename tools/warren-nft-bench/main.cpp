@@ -120,6 +120,16 @@ void check(const Options& o)
             throw UsageError("--ports " + std::to_string(ports) + ": a service has 1 to 512 ports");
     check_sizes("--table-sizes", o.latency.table_sizes);
     check_sizes("--datapath-sizes", o.datapath.table_sizes);
+    for (const auto& layout : o.datapath.layouts)
+        if (std::find(std::begin(datapath_layouts), std::end(datapath_layouts), layout) == std::end(datapath_layouts))
+            throw UsageError("--datapath-layouts '" + layout + "': unknown layout; known: " +
+                             joined(std::vector<std::string>(std::begin(datapath_layouts), std::end(datapath_layouts))));
+    if (std::find(o.datapath.layouts.begin(), o.datapath.layouts.end(), datapath_ingress_layout) != o.datapath.layouts.end())
+        for (const auto size : o.datapath.table_sizes)
+            if (size > max_ingress_services())
+                throw UsageError("--datapath-sizes " + std::to_string(size) + ": at most " +
+                                 std::to_string(max_ingress_services()) + " ingress services (layout " + datapath_ingress_layout +
+                                 ")");
     check_sizes("--foreign-writer-sizes", o.foreign_writer.table_sizes);
     check_sizes("--heal-sizes", o.heal.table_sizes);
     // Below a tenth of a millisecond the writer would do little but commit.
@@ -307,10 +317,14 @@ int main(int argc, char* argv[])
         ->delimiter(',')
         ->capture_default_str();
     app.add_option("--datapath-layouts", o.datapath.layouts,
-                   "datapath: warren-nft, warren-nft-policy (every port with an access policy), iptables-fork")
+                   "datapath: warren-nft, warren-nft-policy (every port with an access policy), warren-nft-ingress "
+                   "(ingress services of 2 backends each, the measured port an ingress service: every connection "
+                   "draws a slot), iptables-fork")
         ->delimiter(',')
         ->capture_default_str();
-    app.add_option("--datapath-sizes", o.datapath.table_sizes, "datapath: other published ports besides the measured one")
+    app.add_option("--datapath-sizes", o.datapath.table_sizes,
+                   "datapath: other published ports besides the measured one (warren-nft-ingress: other ingress "
+                   "services of one port each)")
         ->delimiter(',')
         ->capture_default_str();
     app.add_option("--datapath-seconds", o.datapath_seconds, "datapath: length of one run")->capture_default_str();

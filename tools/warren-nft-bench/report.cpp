@@ -143,24 +143,26 @@ std::vector<Target> targets(const Report& report)
             out.push_back({"adoption of " + shape + " port(s) by a restarted publisher < 1 s", format("%.3f s", b.adopt_seconds),
                            b.adopt_seconds < 1});
         }
-    if (report.datapath) {
-        const DatapathResult *small = nullptr, *large = nullptr;
-        for (const auto& d : *report.datapath) {
-            if (d.layout != "warren-nft" || d.skipped || d.connections_per_second.empty())
-                continue;
-            if (!small || d.table_size < small->table_size)
-                small = &d;
-            if (!large || d.table_size > large->table_size)
-                large = &d;
+    // Issue 3 for host-mode ports, issue 17 for ingress services: the rate does not depend on the table.
+    if (report.datapath)
+        for (const auto* layout : {datapath_plain_layout, datapath_ingress_layout}) {
+            const DatapathResult *small = nullptr, *large = nullptr;
+            for (const auto& d : *report.datapath) {
+                if (d.layout != layout || d.skipped || d.connections_per_second.empty())
+                    continue;
+                if (!small || d.table_size < small->table_size)
+                    small = &d;
+                if (!large || d.table_size > large->table_size)
+                    large = &d;
+            }
+            if (small && large && small != large) {
+                const auto r = large->median / small->median;
+                out.push_back({"data path: " + std::string(layout) + " conn/s at N=" + with_thousands(double(large->table_size)) +
+                                   " within 10% of N=" + with_thousands(double(small->table_size)),
+                               with_thousands(large->median) + " vs " + with_thousands(small->median) + " = " + format("%.3f", r),
+                               r >= 0.9});
+            }
         }
-        if (small && large && small != large) {
-            const auto r = large->median / small->median;
-            out.push_back({"data path: warren-nft conn/s at N=" + with_thousands(double(large->table_size)) +
-                               " within 10% of N=" + with_thousands(double(small->table_size)),
-                           with_thousands(large->median) + " vs " + with_thousands(small->median) + " = " + format("%.3f", r),
-                           r >= 0.9});
-        }
-    }
     if (report.memory && !report.memory->error) {
         const auto& m = *report.memory;
         out.push_back({"memory: bookkeeping < 300 bytes per published port (publishing " + with_thousands(double(m.ports)) + ")",
@@ -267,7 +269,7 @@ void print_text(std::ostream& out, const Report& report)
         out << "\ndata path: new TCP connections per second through one published port (median of runs)\n";
         for (const auto& d : report.datapath.value()) {
             char head[96];
-            std::snprintf(head, sizeof head, "%-16s table %7s: ", d.layout.c_str(), with_thousands(double(d.table_size)).c_str());
+            std::snprintf(head, sizeof head, "%-18s table %7s: ", d.layout.c_str(), with_thousands(double(d.table_size)).c_str());
             out << head;
             if (d.skipped) {
                 out << "skipped: " << *d.skipped << "\n";
@@ -276,6 +278,9 @@ void print_text(std::ostream& out, const Report& report)
             out << with_thousands(d.median) << " conn/s (runs:";
             for (const auto rate : d.connections_per_second)
                 out << " " << with_thousands(rate);
+            if (!d.fill_seconds.empty())
+                out << "; table filled in at most "
+                    << format("%.1f", *std::max_element(d.fill_seconds.begin(), d.fill_seconds.end())) << " s";
             out << ")";
             if (d.failed_connections > 0)
                 out << "; " << d.failed_connections << " connections FAILED, e.g. " << d.first_failure;
@@ -367,6 +372,7 @@ nlohmann::json to_json(const Report& report)
             nlohmann::json row = {{"layout", d.layout}, {"table_size", d.table_size}, {"skipped", optional_text(d.skipped)}};
             if (!d.skipped) {
                 row["connections_per_second"] = d.connections_per_second;
+                row["fill_seconds"] = d.fill_seconds;
                 row["median"] = d.median;
                 row["failed_connections"] = d.failed_connections;
                 row["first_failure"] = d.first_failure;

@@ -12,14 +12,6 @@ constexpr std::uint16_t first_service_container_port = 8000;
 constexpr std::uint32_t first_filler_host_port = 10000;
 constexpr std::uint32_t filler_ports_per_protocol = 65536 - first_filler_host_port;
 
-std::string filler_ip(std::size_t task)
-{
-    // 10.64.0.0/10 leaves 22 bits: room for 4 million tasks, and none collides with 10.88.0.5.
-    const auto host = static_cast<std::uint32_t>(task) + 1;
-    return "10." + std::to_string(64 + ((host >> 16) & 0x3f)) + "." + std::to_string((host >> 8) & 0xff) + "." +
-           std::to_string(host & 0xff);
-}
-
 std::string filler_ipv6(std::size_t task)
 {
     char text[40];
@@ -76,6 +68,14 @@ Task measured_service(std::size_t ports, AddressFamily family)
         task.ports.push_back({static_cast<std::uint16_t>(first_service_host_port + i), task.container_ip,
                               static_cast<std::uint16_t>(first_service_container_port + i)});
     return task;
+}
+
+std::string filler_ip(std::size_t task)
+{
+    // 10.64.0.0/10 leaves 22 bits: room for 4 million tasks, and none collides with 10.88.0.5.
+    const auto host = static_cast<std::uint32_t>(task) + 1;
+    return "10." + std::to_string(64 + ((host >> 16) & 0x3f)) + "." + std::to_string((host >> 8) & 0xff) + "." +
+           std::to_string(host & 0xff);
 }
 
 std::size_t filler_capacity() { return 3 * filler_ports_per_protocol; }

@@ -52,6 +52,8 @@ Task measured_service(std::size_t ports, AddressFamily family = AddressFamily::i
 std::vector<Task> filler_tasks(std::size_t count, std::size_t ports_per_task = 1, AddressFamily family = AddressFamily::ipv4);
 // How many filler ports there can be.
 std::size_t filler_capacity();
+// The IPv4 container address of filler task number `task` (10.64.0.0/10, unique below 4 million).
+std::string filler_ip(std::size_t task);
 
 std::vector<warren::nft::PortMapping> port_mappings(const Task& task);
 // port_mappings() of each task, in order: built before timing starts.
