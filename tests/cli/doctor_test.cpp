@@ -745,9 +745,11 @@ TEST_CASE_METHOD(FreshNetns, "doctor warns about a port published with --skip-ad
 
 namespace kt {
 
-TEST_CASE_METHOD(FreshNetns,
-                 "doctor warns about a bridge port without hairpin mode where a published container is, and its fix works",
-                 "[cli][doctor][hairpin]")
+namespace {
+
+// Forwarding on, and bridge br-doc (10.77.0.1/24) with one port, veth-doc, whose peer stands for a
+// container's interface; hairpin mode on that port as asked.
+void bridge_with_container_port(bool hairpin)
 {
     write_net_sysctl("net/ipv4/ip_forward", "1");
     for (const std::vector<std::string>& command :
@@ -757,6 +759,17 @@ TEST_CASE_METHOD(FreshNetns,
           {"ip", "link", "set", "veth-doc", "master", "br-doc"},
           {"ip", "link", "set", "br-doc", "up"}})
         check_output(command);
+    if (hairpin)
+        check_output({"bridge", "link", "set", "dev", "veth-doc", "hairpin", "on"});
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FreshNetns,
+                 "doctor warns about a bridge port without hairpin mode where a published container is, and its fix works",
+                 "[cli][doctor][hairpin]")
+{
+    bridge_with_container_port(false);
     publish("web-1", "10.77.0.2", {"8080:80"});
 
     auto report = doctor();
@@ -853,15 +866,7 @@ TEST_CASE_METHOD(FreshNetns,
                  "doctor finds nothing wrong with an ingress service beside a task, and names the service in what concerns it",
                  "[cli][doctor][ingress]")
 {
-    write_net_sysctl("net/ipv4/ip_forward", "1");
-    for (const std::vector<std::string>& command :
-         {std::vector<std::string>{"ip", "link", "add", "br-doc", "type", "bridge"},
-          {"ip", "addr", "add", "10.77.0.1/24", "dev", "br-doc"},
-          {"ip", "link", "add", "veth-doc", "type", "veth", "peer", "name", "veth-doc-c"},
-          {"ip", "link", "set", "veth-doc", "master", "br-doc"},
-          {"ip", "link", "set", "br-doc", "up"},
-          {"bridge", "link", "set", "dev", "veth-doc", "hairpin", "on"}})
-        check_output(command);
+    bridge_with_container_port(true);
     const std::vector<std::string> publish_web{
         "publish",      "--ingress", "--counters", "--task",    "web",           "-p",        "18080:80",    "-p",
         "18053:53/udp", "--backend", "10.77.0.5",  "--backend", "10.0.0.2:8080", "--backend", "[fd00::5]:80"};

@@ -9,6 +9,7 @@
 #include "netlink/change_feed.hpp"
 #include "netlink/kernel_backend.hpp"
 #include "publisher/publisher_on.hpp"
+#include "publisher/schema.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -24,8 +25,14 @@ namespace rs = warren::nft::ruleset;
 
 namespace {
 
-// The kernel backend, counting the reads that dump elements (full table reads), with a feed whose
-// receive queue holds `queue_bytes` (0: the default).
+// The kernel backend, counting the reads that dump the ports map's elements (full table reads; a
+// publisher's read of the drain deadlines when it is made reads the ingress records only), with a
+// feed whose receive queue holds `queue_bytes` (0: the default).
+bool reads_ports(std::span<const std::string> element_sets)
+{
+    return std::find(element_sets.begin(), element_sets.end(), warren::nft::layout::ports_map) != element_sets.end();
+}
+
 class CountingBackend final : public rs::Backend {
 public:
     explicit CountingBackend(int queue_bytes = 0) : queue_bytes_(queue_bytes) {}
@@ -35,14 +42,14 @@ public:
     rs::TableSnapshot snapshot(const rs::Table& table, std::span<const std::string> chains,
                                std::span<const std::string> element_sets) override
     {
-        if (!element_sets.empty() && table.family == rs::Family::ip)
+        if (reads_ports(element_sets) && table.family == rs::Family::ip)
             ++*full_reads;
         return kernel_.snapshot(table, chains, element_sets);
     }
     rs::TableSnapshot snapshot_following(const rs::Table& table, std::span<const std::string> chains,
                                          std::span<const std::string> element_sets, const Unchanged& unchanged) override
     {
-        if (!element_sets.empty() && table.family == rs::Family::ip)
+        if (reads_ports(element_sets) && table.family == rs::Family::ip)
             ++*full_reads;
         return kernel_.snapshot_following(table, chains, element_sets, unchanged);
     }

@@ -19,12 +19,6 @@ using warren::nft::IngressService;
 
 namespace {
 
-PortMapping ingress(PortMapping mapping)
-{
-    mapping.publish_mode = PublishMode::ingress;
-    return mapping;
-}
-
 const std::vector<PortMapping> ports{ingress(tcp(18080, 80)), ingress(udp(18053, 53))};
 const std::chrono::sys_seconds deadline{std::chrono::seconds(1796400000)};
 

@@ -21,12 +21,6 @@ using warren::nft::TableInspection;
 
 namespace {
 
-PortMapping ingress(PortMapping mapping)
-{
-    mapping.publish_mode = PublishMode::ingress;
-    return mapping;
-}
-
 // A claim as all_published_ports() lists it: the service's, on every address, container port 0.
 PublishedPort claim(const std::string& service, const std::string& unspecified, PortMapping mapping)
 {

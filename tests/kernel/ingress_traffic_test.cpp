@@ -28,12 +28,6 @@ constexpr std::uint16_t ingress_tcp_port = 18080;
 constexpr std::uint16_t ingress_udp_port = 15353;
 constexpr std::size_t spread_connections = 3000;
 
-PortMapping ingress(PortMapping mapping)
-{
-    mapping.publish_mode = PublishMode::ingress;
-    return mapping;
-}
-
 const std::vector<PortMapping> tcp_ports{ingress(tcp(ingress_tcp_port, tcp_container_port))};
 const std::vector<PortMapping> udp_ports{ingress(udp(ingress_udp_port, udp_container_port))};
 

@@ -11,12 +11,6 @@ using warren::nft::IngressBackend;
 
 namespace {
 
-PortMapping ingress(PortMapping mapping)
-{
-    mapping.publish_mode = PublishMode::ingress;
-    return mapping;
-}
-
 // How many times `needle` occurs in table ip warren's `set` as nft lists it.
 std::size_t listed(const std::string& set, const std::string& needle)
 {

@@ -64,6 +64,13 @@ inline PortMapping on(std::string host_ip, PortMapping mapping)
     return mapping;
 }
 
+// The mapping as an ingress service's port (publish_ingress()).
+inline PortMapping ingress(PortMapping mapping)
+{
+    mapping.publish_mode = PublishMode::ingress;
+    return mapping;
+}
+
 // Whether every table counts, asked for or not: on kernels that cannot look a key up in a map
 // alone (KernelFeatures::map_lookups), the masquerade and forward rules need the backends set.
 inline bool tables_always_count() { return !HostPortPublisher().kernel_features().map_lookups; }
