@@ -30,6 +30,9 @@ TEST_CASE_METHOD(FreshNetns, "IPv6 TCP and UDP reach a port published on every I
         expect_no_answer(n.net.client, Transport::tcp, Net::host_client_side_ip, tcp_host_port, all_echoes(n));
         expect_no_answer(n.net.client, Transport::udp, Net::host_client_side_ip, udp_host_port, all_echoes(n));
     }
+    // The publish deletes the unreplied UDP entries to its new port on the cleaner's thread: done
+    // before the datagrams below, whose entries it would otherwise delete with a reply in flight.
+    publisher.wait_for_conntrack_cleanup();
 
     for (const auto transport : {Transport::tcp, Transport::udp}) {
         const auto port = host_port_of(transport);
@@ -55,6 +58,7 @@ TEST_CASE_METHOD(FreshNetns, "an IPv6 port bound to one host address answers on 
     const DualStackNet n;
     HostPortPublisher publisher;
     publisher.publish_ports("web-6", first_addresses, web_ports(Net::host_client_side_ipv6));
+    publisher.wait_for_conntrack_cleanup();  // before the datagrams, whose entries it would delete
 
     for (const auto transport : {Transport::tcp, Transport::udp}) {
         const auto port = host_port_of(transport);

@@ -77,6 +77,9 @@ TEST_CASE_METHOD(FreshNetns, "published ports carry real TCP and UDP traffic, an
     }
 
     publisher.publish_ports("web-1", Topology::container_ip, web_ports);
+    // The publish deletes the unreplied UDP entries to its new port on the cleaner's thread: one
+    // made by the test's first datagram before that ran would lose its NAT with the reply in flight.
+    publisher.wait_for_conntrack_cleanup();
 
     SECTION("from another host: DNAT to the container, masqueraded to the host's address")
     {
@@ -209,6 +212,7 @@ TEST_CASE_METHOD(FreshNetns, "destination counters count real traffic and are re
     publisher.publish_ports("web-1", Topology::container_ip,
                             std::vector{tcp(tcp_host_port, tcp_container_port), tcp(second_door, tcp_container_port),
                                         udp(udp_host_port, udp_container_port)});
+    publisher.wait_for_conntrack_cleanup();  // before the datagrams, whose entries it would delete
     const auto counters_of = [&](Protocol protocol, std::uint16_t port) {
         const auto all = publisher.destination_counters();
         // What the library reads is what nft shows.
