@@ -148,9 +148,11 @@ public:
             throw Error(errc::invalid_argument, "automatic_ports " + std::to_string(options_.automatic_ports.first) + "-" +
                                                     std::to_string(options_.automatic_ports.last) +
                                                     " is not a range of ports; give first <= last, both 1-65535");
-        adopt_deadlines();
-        if (!options_.self_heal)
+        // After the reads below: a due deadline starts the cleaner, whose check uses the view.
+        if (!options_.self_heal) {
+            adopt_deadlines();
             return;
+        }
         view_.track_damage();
         bool damaged_at_start = false;
         {
@@ -170,6 +172,7 @@ public:
             if (damaged_at_start)
                 recheck_ = "found incomplete at start";
         }
+        adopt_deadlines();
         if (!healing_thread)
             return;  // damage found at start is repaired by the first on_announcements()
         // From here on the healing thread owns recheck_ (under the lock): not read here again.
@@ -1130,14 +1133,19 @@ private:
         if (!options_.conntrack_cleanup)
             return;
         const std::array records{std::string(layout::ingress_backends_set)};
+        // Scheduled once both are read: a due deadline starts the cleaner, whose check reads the
+        // tables (under the lock, which the constructor does not hold yet).
+        std::vector<ingress::Deadline> deadlines;
         for (const auto family : layout::families) {
             try {
-                schedule(ingress::recorded_deadlines(family, backend_->snapshot(layout::table(family), {}, records)));
+                const auto read = ingress::recorded_deadlines(family, backend_->snapshot(layout::table(family), {}, records));
+                deadlines.insert(deadlines.end(), read.begin(), read.end());
             } catch (const Error& e) {
                 warn("could not read the drain deadlines of table " + display_name(layout::table(family)) + " (" +
                      printable(e.what()) + "): a later publisher acts on them");
             }
         }
+        schedule(deadlines);
     }
 
     // Asks the cleaner to delete each backend's connections at its deadline, and forgets the
