@@ -82,7 +82,12 @@ public:
     // announcements (it cannot be told what changed).
     void bump_generation();
     const std::vector<Commit>& committed() const noexcept { return committed_; }
-    const std::vector<FlowMatch>& forgotten_flows() const noexcept { return forgotten_; }
+    // A copy, taken under the lock: the flow cleaner's thread adds to them.
+    std::vector<FlowMatch> forgotten_flows() const
+    {
+        std::lock_guard lock(mutex_);
+        return forgotten_;
+    }
     const std::vector<std::array<std::uint8_t, 4>>& route_localnet() const noexcept { return route_localnet_; }
     std::size_t commit_attempts() const noexcept { return attempts_; }
     // The host's sockets, as far as the publisher's socket check can see: none unless set here.
@@ -113,7 +118,7 @@ private:
     void announce(const Commit& commit);
 
     // Calls come from a self-healing publisher's thread too. Recursive: before_commit may call back.
-    std::recursive_mutex mutex_;
+    mutable std::recursive_mutex mutex_;
     std::vector<std::weak_ptr<FeedQueue>> feeds_;
     KernelFeatures features_;
     std::uint32_t generation_ = 1;
