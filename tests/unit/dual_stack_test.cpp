@@ -163,7 +163,7 @@ TEST_CASE("UDP and SCTP ports that go, move or come get their stale connection t
     publisher.unpublish_ports("dns6");
     publisher.wait_for_conntrack_cleanup();
     REQUIRE(fake.forgotten_flows().size() == 4);
-    const auto& gone = fake.forgotten_flows()[3];
+    const auto gone = fake.forgotten_flows()[3];
     CHECK(gone.family == Family::ip6);
     CHECK(gone.l4proto == IPPROTO_SCTP);
     CHECK_FALSE(gone.unreplied_only);
