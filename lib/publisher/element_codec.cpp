@@ -38,16 +38,6 @@ bool protocol_port_padded(std::span<const std::uint8_t> key, std::size_t at)
     return zero(key.subspan(at + 1, 3)) && zero(key.subspan(at + 6, 2));
 }
 
-std::optional<Protocol> protocol_of(std::uint8_t number)
-{
-    switch (number) {
-        case IPPROTO_TCP: return Protocol::tcp;
-        case IPPROTO_UDP: return Protocol::udp;
-        case IPPROTO_SCTP: return Protocol::sctp;
-        default: return std::nullopt;
-    }
-}
-
 // [address][proto 0 0 0][port_hi port_lo 0 0]: a bound_ports or backends key.
 Bytes address_protocol_port(const Address& address, Protocol protocol, std::uint16_t port)
 {
@@ -60,6 +50,16 @@ Bytes address_protocol_port(const Address& address, Protocol protocol, std::uint
 }
 
 }  // namespace
+
+std::optional<Protocol> protocol_of(std::uint8_t number)
+{
+    switch (number) {
+        case IPPROTO_TCP: return Protocol::tcp;
+        case IPPROTO_UDP: return Protocol::udp;
+        case IPPROTO_SCTP: return Protocol::sctp;
+        default: return std::nullopt;
+    }
+}
 
 std::string describe(const HostPort& host_port)
 {

@@ -39,6 +39,9 @@ std::string describe(const HostPort& host_port);
 // one address). Ports on every IPv4 and on every IPv6 address do not overlap.
 bool overlap(const HostPort& a, const HostPort& b) noexcept;
 
+// The protocol of an IP protocol number (ip_protocol() the other way); nullopt for one we never publish.
+std::optional<Protocol> protocol_of(std::uint8_t number);
+
 // Where DNAT sends a published port: (container ip, protocol, container port).
 struct Destination {
     Address address;

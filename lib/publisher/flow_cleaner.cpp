@@ -78,7 +78,8 @@ void FlowCleaner::start()
 // The lock is held.
 bool FlowCleaner::due_now(Clock::time_point now) const
 {
-    return std::any_of(timed_.begin(), timed_.end(), [&](const auto& request) { return request.second <= now; });
+    const auto first = earliest();
+    return first && *first <= now;
 }
 
 // The lock is held.
@@ -150,12 +151,8 @@ FlowCleaner::Due FlowCleaner::confirm(std::vector<ruleset::FlowMatch> due)
     const auto later = Clock::now() + confirm_retry;
     for (auto& flow : due)
         retry.later.emplace_back(std::move(flow), later);
-    try {
-        warn_("could not check whether drained backends' connections are still due for deletion (" + failure +
-              "): asking again in " + std::to_string(confirm_retry.count()) + " s");
-    } catch (...) {
-        // A logger's failure changes nothing.
-    }
+    report("could not check whether drained backends' connections are still due for deletion (" + failure +
+           "): asking again in " + std::to_string(confirm_retry.count()) + " s");
     return retry;
 }
 
@@ -169,10 +166,14 @@ void FlowCleaner::carry_out(const std::vector<ruleset::FlowMatch>& flows, const 
     } catch (const std::exception& e) {
         failure = printable(e.what());
     }
-    if (failure.empty())
-        return;
+    if (!failure.empty())
+        report(std::string(what) + " (" + failure + "): " + consequence);
+}
+
+void FlowCleaner::report(const std::string& message) noexcept
+{
     try {
-        warn_(std::string(what) + " (" + failure + "): " + consequence);
+        warn_(message);
     } catch (...) {
         // A logger's failure changes nothing.
     }

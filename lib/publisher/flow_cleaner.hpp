@@ -63,6 +63,8 @@ private:
     // Outside the lock: deletes `flows`; a failure is reported as `what` failed, with its `consequence`.
     void carry_out(const std::vector<ruleset::FlowMatch>& flows, const char* what, const char* consequence);
     Due confirm(std::vector<ruleset::FlowMatch> due);
+    // Passes `message` to warn_; a logger that throws is ignored.
+    void report(const std::string& message) noexcept;
 
     ruleset::Backend& backend_;
     std::function<void(const std::string&)> warn_;

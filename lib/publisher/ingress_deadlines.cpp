@@ -2,7 +2,6 @@
 #include "publisher/ingress_deadlines.hpp"
 
 #include <algorithm>
-#include <array>
 
 namespace warren::nft::ingress {
 
@@ -10,17 +9,10 @@ using layout::Family;
 
 namespace {
 
-std::optional<Protocol> protocol_of(std::uint8_t l4proto)
-{
-    for (const auto protocol : std::array{Protocol::tcp, Protocol::udp, Protocol::sctp})
-        if (layout::ip_protocol(protocol) == l4proto)
-            return protocol;
-    return std::nullopt;
-}
-
 layout::HostPort port_of(const ruleset::FlowMatch& flows)
 {
-    return layout::HostPort{protocol_of(flows.l4proto).value_or(Protocol::tcp), flows.port, layout::any_address(flows.family)};
+    return layout::HostPort{layout::protocol_of(flows.l4proto).value_or(Protocol::tcp), flows.port,
+                            layout::any_address(flows.family)};
 }
 
 BackendKey backend_of(const ruleset::FlowMatch& flows)
