@@ -58,26 +58,29 @@ bool terminated(const nlattr* attr)
 
 }  // namespace
 
-bool safe_for_libnftnl(const nlmsghdr* nlh)
+bool safe_for_libnftnl(const nlmsghdr* nlh, NftnlParser parser)
 {
     const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh));
     const auto length = mnl_nlmsg_get_payload_len(nlh);
+    // libmnl walks the attributes up to the aligned end of the message, past a length that is not
+    // aligned (the kernel's always are): what lies there would go unchecked.
+    if (nlh->nlmsg_len != NLMSG_ALIGN(nlh->nlmsg_len))
+        return false;
     if (length < sizeof(nfgenmsg))
         return true;  // libnftnl refuses it whole
     bool safe = true;
     for_each_attribute(payload + sizeof(nfgenmsg), length - sizeof(nfgenmsg), [&](const nlattr* attr) {
         const auto type = mnl_attr_get_type(attr);
-        const auto message = NFNL_MSG_TYPE(nlh->nlmsg_type);
-        if ((message == NFT_MSG_NEWRULE && type == NFTA_RULE_EXPRESSIONS) ||
-            (message == NFT_MSG_NEWSET && type == NFTA_SET_EXPRESSIONS))
+        if ((parser == NftnlParser::rule && type == NFTA_RULE_EXPRESSIONS) ||
+            (parser == NftnlParser::set && type == NFTA_SET_EXPRESSIONS))
             safe = safe && named_expressions(attr);
-        if (message == NFT_MSG_NEWSET && type == NFTA_SET_EXPR)
+        if (parser == NftnlParser::set && type == NFTA_SET_EXPR)
             safe = safe && has_name(attr);
-        const bool elements = message == NFT_MSG_NEWSETELEM || message == NFT_MSG_DELSETELEM;
-        // libnftnl copies these names with strdup(): each must end within its attribute.
-        if (elements && (type == NFTA_SET_ELEM_LIST_TABLE || type == NFTA_SET_ELEM_LIST_SET))
+        if (parser != NftnlParser::elements)
+            return;
+        if (type == NFTA_SET_ELEM_LIST_TABLE || type == NFTA_SET_ELEM_LIST_SET)
             safe = safe && terminated(attr);
-        if (!elements || type != NFTA_SET_ELEM_LIST_ELEMENTS)
+        if (type != NFTA_SET_ELEM_LIST_ELEMENTS)
             return;
         for_each_attribute(mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr), [&](const nlattr* element) {
             for_each_attribute(mnl_attr_get_payload(element), mnl_attr_get_payload_len(element), [&](const nlattr* part) {
@@ -257,7 +260,7 @@ namespace {
 // A NEWRULE of table `table` as libnftnl parsed it, or nullptr; the table and chain are there.
 RulePtr parsed_rule(const nlmsghdr* nlh, const std::string& table)
 {
-    if (!is_message(nlh, NFT_MSG_NEWRULE) || !safe_for_libnftnl(nlh))
+    if (!is_message(nlh, NFT_MSG_NEWRULE) || !safe_for_libnftnl(nlh, NftnlParser::rule))
         return nullptr;
     auto r = checked<RulePtr>(nftnl_rule_alloc());
     // A name left out reads as nullptr.
@@ -424,7 +427,7 @@ std::optional<Rule> decode_rule(const nlmsghdr* nlh, const std::string& table)
 
 std::optional<std::pair<std::string, SetShape>> decode_set(const nlmsghdr* nlh, const std::string& table)
 {
-    if (!is_message(nlh, NFT_MSG_NEWSET) || !safe_for_libnftnl(nlh))
+    if (!is_message(nlh, NFT_MSG_NEWSET) || !safe_for_libnftnl(nlh, NftnlParser::set))
         return std::nullopt;
     auto s = checked<SetPtr>(nftnl_set_alloc());
     if (nftnl_set_nlmsg_parse(nlh, s.get()) != 0 || !nftnl_set_is_set(s.get(), NFTNL_SET_TABLE) ||
@@ -435,7 +438,7 @@ std::optional<std::pair<std::string, SetShape>> decode_set(const nlmsghdr* nlh, 
 
 void decode_elements(const nlmsghdr* nlh, const std::string& set, std::vector<Element>& out)
 {
-    if (!is_message(nlh, NFT_MSG_NEWSETELEM) || !safe_for_libnftnl(nlh))
+    if (!is_message(nlh, NFT_MSG_NEWSETELEM) || !safe_for_libnftnl(nlh, NftnlParser::elements))
         return;
     auto parsed = checked<SetPtr>(nftnl_set_alloc());
     if (nftnl_set_elems_nlmsg_parse(nlh, parsed.get()) != 0)

@@ -38,13 +38,18 @@ std::optional<std::pair<std::string, std::string>> decode_rule_comment(const nlm
 std::optional<ruleset::Rule> decode_rule(const nlmsghdr* nlh, const std::string& table);
 // NEWSET of table `table`: its name and shape.
 std::optional<std::pair<std::string, ruleset::SetShape>> decode_set(const nlmsghdr* nlh, const std::string& table);
-// NEWSETELEM: its elements, appended to `out` as elements of set `set`.
-// Whether libnftnl may parse the rule, set or element message: it dereferences the name of every
-// expression without checking there is one, and writes an element's attributes of types above
-// NFTA_SET_ELEM_MAX past its array. The kernel never sends such a message; a corrupted one is left
-// out instead of crashing the process.
-bool safe_for_libnftnl(const nlmsghdr* nlh);
+// The libnftnl parser a message is handed to: nftnl_rule_nlmsg_parse, nftnl_set_nlmsg_parse or
+// nftnl_set_elems_nlmsg_parse. Each reads the attributes as its own kind's, whatever the message
+// type says (DELSETELEM and DESTROYSETELEM carry elements as NEWSETELEM does).
+enum class NftnlParser { rule, set, elements };
 
+// Whether libnftnl's `parser` may parse the message: it dereferences the name of every expression
+// without checking there is one, copies table and set names with strdup(), and writes an element's
+// attributes of types above NFTA_SET_ELEM_MAX past its array on the stack. The kernel never sends
+// such a message; a corrupted one is left out instead of corrupting the process.
+bool safe_for_libnftnl(const nlmsghdr* nlh, NftnlParser parser);
+
+// NEWSETELEM: its elements, appended to `out` as elements of set `set`.
 void decode_elements(const nlmsghdr* nlh, const std::string& set, std::vector<ruleset::Element>& out);
 // NEWGEN: the ruleset's generation id.
 std::optional<std::uint32_t> decode_generation(const nlmsghdr* nlh);
