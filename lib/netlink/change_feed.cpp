@@ -122,8 +122,7 @@ void decode(const nlmsghdr* nlh, std::vector<TableEvent>& out)
             const bool removed = type == NFT_MSG_DELSETELEM;
             const auto set_name = terminated_string(nlh, NFTA_SET_ELEM_LIST_SET);
             auto set = checked<SetPtr>(nftnl_set_alloc());
-            if (!set_name || !safe_for_libnftnl(nlh, NftnlParser::elements) ||
-                nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0)
+            if (!set_name || !safe_for_libnftnl(nlh, NftnlParser::elements) || nftnl_set_elems_nlmsg_parse(nlh, set.get()) != 0)
                 throw kernel_error(EPROTO, "read change announcements", "an element announcement that does not parse");
             const std::string name(set_name);
             const auto iter = checked<SetElemsIterPtr>(nftnl_set_elems_iter_create(set.get()));
