@@ -552,6 +552,19 @@ private:
     std::optional<ReplyCollector> collector_;  // refers to batch_, once it is complete
 };
 
+std::vector<ruleset::Element> KernelBackend::elements_of(const Table& table, const std::string& set,
+                                                         std::span<const ruleset::Bytes> keys)
+{
+    // PLACEHOLDER until the GETSETELEM requests land: filters a dump.
+    std::vector<ruleset::Element> out;
+    const std::string sets[] = {set};
+    auto snap = snapshot(table, {}, sets);
+    for (auto& element : snap.elements[set])
+        if (std::find(keys.begin(), keys.end(), element.key) != keys.end())
+            out.push_back(std::move(element));
+    return out;
+}
+
 void KernelBackend::commit(const Commit& commit, std::optional<std::uint32_t> expected_generation)
 {
     if (!commit.empty())

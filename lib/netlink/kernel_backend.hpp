@@ -26,6 +26,9 @@ public:
                                     std::span<const std::string> element_sets) override;
     ruleset::TableSnapshot snapshot_following(const ruleset::Table& table, std::span<const std::string> chains,
                                               std::span<const std::string> element_sets, const Unchanged& unchanged) override;
+    // GETSETELEM requests of the keys (not a dump).
+    std::vector<ruleset::Element> elements_of(const ruleset::Table& table, const std::string& set,
+                                              std::span<const ruleset::Bytes> keys) override;
     using Backend::commit;
     void commit(const ruleset::Commit& commit, std::optional<std::uint32_t> expected_generation) override;
     // The answer is read with MSG_DONTWAIT: the socket stays blocking for the other requests.

@@ -144,6 +144,11 @@ public:
         static_cast<void>(unchanged);
         return snapshot(table, chains, element_sets);
     }
+    // The elements of set `set` of `table` whose keys are among `keys`, read now; a key the set does
+    // not hold is left out, and so is every key when the table or set does not exist. Costs the
+    // number of keys, not the size of the set: a dump of a large hash set costs the square of its
+    // size (the kernel walks it from its start again for every message). Throws Error.
+    virtual std::vector<Element> elements_of(const Table& table, const std::string& set, std::span<const Bytes> keys) = 0;
     // Applies the whole commit (every table's transaction) or nothing. With `expected_generation`,
     // the kernel refuses it (errc::ruleset_changed) if anyone committed since that generation.
     // Throws Error; TransactionTooLarge when it is too large to send, nothing sent.
@@ -152,9 +157,6 @@ public:
     {
         commit(Commit(transaction), expected_generation);
     }
-    // commit() in two steps, for callers that must not wait: sends the commit and returns at once;
-    // the PendingCommit reads the answer. `commit` must outlive it. Throws Error (TransactionTooLarge
-    // when it cannot be sent). By default it commits at once, and the answer is there already.
     // The host's sockets of one protocol and of `families` that receive traffic for their local
     // port (netlink::SocketDiag::receiving()), on `ports` or on any: what a publish must not shadow.
     virtual std::vector<netlink::SocketEntry> receiving_sockets(Protocol protocol, std::span<const Family> families,
@@ -163,6 +165,9 @@ public:
     // namespace): the host addresses a port may be published on.
     virtual std::vector<layout::Address> host_addresses(std::span<const layout::Address> among) = 0;
 
+    // commit() in two steps, for callers that must not wait: sends the commit and returns at once;
+    // the PendingCommit reads the answer. `commit` must outlive it. Throws Error (TransactionTooLarge
+    // when it cannot be sent). By default it commits at once, and the answer is there already.
     virtual std::unique_ptr<PendingCommit> send(const Commit& commit, std::optional<std::uint32_t> expected_generation)
     {
         struct Answered final : PendingCommit {

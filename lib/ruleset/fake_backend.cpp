@@ -365,6 +365,22 @@ TableSnapshot FakeBackend::snapshot(const Table& table, std::span<const std::str
     return snap;
 }
 
+std::vector<Element> FakeBackend::elements_of(const Table& table, const std::string& set, std::span<const Bytes> keys)
+{
+    std::lock_guard lock(mutex_);
+    std::vector<Element> out;
+    const auto found_table = state_.find({table.family, table.name});
+    if (found_table == state_.end())
+        return out;
+    const auto found_set = found_table->second.sets.find(set);
+    if (found_set == found_table->second.sets.end())
+        return out;
+    for (const auto& key : keys)
+        if (const auto element = found_set->second.elements.find(key); element != found_set->second.elements.end())
+            out.push_back(element->second);
+    return out;
+}
+
 void FakeBackend::commit(const Commit& commit, std::optional<std::uint32_t> expected_generation)
 {
     std::lock_guard lock(mutex_);

@@ -60,6 +60,7 @@ public:
     std::uint32_t generation() override;
     TableSnapshot snapshot(const Table& table, std::span<const std::string> chains,
                            std::span<const std::string> element_sets) override;
+    std::vector<Element> elements_of(const Table& table, const std::string& set, std::span<const Bytes> keys) override;
     using Backend::commit;
     void commit(const Commit& commit, std::optional<std::uint32_t> expected_generation) override;
     // Announces each committed transaction's operations as the kernel would (a chain flush as one

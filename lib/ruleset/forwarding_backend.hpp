@@ -23,6 +23,10 @@ public:
     {
         return next_.snapshot_following(table, chains, element_sets, unchanged);
     }
+    std::vector<Element> elements_of(const Table& table, const std::string& set, std::span<const Bytes> keys) override
+    {
+        return next_.elements_of(table, set, keys);
+    }
     using Backend::commit;
     void commit(const Commit& commit, std::optional<std::uint32_t> expected_generation) override
     {

@@ -53,6 +53,10 @@ public:
             ++*full_reads;
         return kernel_.snapshot_following(table, chains, element_sets, unchanged);
     }
+    std::vector<rs::Element> elements_of(const rs::Table& table, const std::string& set, std::span<const rs::Bytes> keys) override
+    {
+        return kernel_.elements_of(table, set, keys);
+    }
     using Backend::commit;
     void commit(const rs::Commit& tx, std::optional<std::uint32_t> generation) override
     {
