@@ -168,7 +168,7 @@ public:
             // Damage done before we started (a chain deleted while no publisher watched) is repaired
             // at once, not at the next change of the table.
             damaged_at_start = (layout_needed() && !desired_.empty()) ||
-                               (!ingress_kept_.empty() && !ingress::plan_restore(ingress, ingress_kept_).empty());
+                               (!ingress_kept_.empty() && !ingress::plan_restore(kept_ingress_state(), ingress_kept_).empty());
             if (damaged_at_start)
                 recheck_ = "found incomplete at start";
         }
@@ -530,15 +530,8 @@ public:
     {
         if (ingress_kept_.empty())
             return 0;
-        std::vector<std::string_view> services;
-        std::vector<layout::HostPort> ports;
-        for (const auto& [service, wanted] : ingress_kept_) {
-            services.push_back(service);
-            for (const auto& port : wanted)
-                ports.push_back(port.port);
-        }
         for (Backoff backoff; backoff.next();) {
-            const auto state = ingress_state(services, ports);
+            const auto state = kept_ingress_state();
             auto kept = ingress_kept_;
             for (auto& [service, ports] : kept)
                 std::erase_if(ports, [&, &name = service](const ingress::WantedPort& port) {
@@ -590,12 +583,13 @@ public:
     std::vector<IngressService> ingress_services()
     {
         std::lock_guard lock(mutex_);
-        return ingress::services(read_ingress(false));
+        return ingress::services(read_ingress());
     }
 
     // The ingress state of the ports the `services` claim, of `ports` and of those with leftovers,
-    // from the view's ingress elements (ingress::View), which are read from the kernel first when
-    // the view has none: a change costs the elements of the ports it concerns, not of every
+    // from the view's ingress elements (ingress::View): its claims and records are read from the
+    // kernel first when the view has none, and the slots of those ports when the view has not read
+    // them yet, by their keys. A change costs the elements of the ports it concerns, not of every
     // service. The view is caught up; the lock is held.
     ingress::TablesState ingress_state(std::span<const std::string_view> services, std::span<const layout::HostPort> ports)
     {
@@ -603,20 +597,45 @@ public:
         if (!elements.loaded()) {
             std::array<ruleset::TableSnapshot, 2> snapshots;
             for (const auto family : layout::families)
-                snapshots[layout::family_index(family)] = backend_->snapshot(layout::table(family), {}, ingress::element_sets());
+                snapshots[layout::family_index(family)] =
+                    backend_->snapshot(layout::table(family), {}, ingress::element_sets_without_slots());
             elements.load(snapshots);
+        }
+        for (const auto family : layout::families) {
+            const auto unread = elements.unread_slots(family, services, ports);
+            if (unread.empty())
+                continue;
+            std::vector<ruleset::Bytes> keys;
+            keys.reserve(unread.size() * ingress::slot_count);
+            for (const auto& port : unread)
+                for (std::uint32_t slot = 0; slot < ingress::slot_count; ++slot)
+                    keys.push_back(ingress::slot_element(port, slot, ingress::BackendKey{}).key);
+            elements.slots_read(family, unread, backend_->elements_of(layout::table(family), layout::ingress_map, keys));
         }
         return elements.state(services, ports);
     }
 
-    // Both tables' claims, records and (with `slots`) slots, read now; the lock is held.
-    ingress::TablesState read_ingress(bool slots = true)
+    // The ingress state of the services a self-healing publisher keeps, as restore_ingress() plans
+    // from it; the lock is held.
+    ingress::TablesState kept_ingress_state()
     {
-        const auto& sets = slots ? ingress::element_sets() : ingress::element_sets_without_slots();
+        std::vector<std::string_view> services;
+        std::vector<layout::HostPort> ports;
+        for (const auto& [service, wanted] : ingress_kept_) {
+            services.push_back(service);
+            for (const auto& port : wanted)
+                ports.push_back(port.port);
+        }
+        return ingress_state(services, ports);
+    }
+
+    // Both tables' claims and records (no slots), read now; the lock is held.
+    ingress::TablesState read_ingress()
+    {
         ingress::TablesState state;
         for (const auto family : layout::families)
             state[layout::family_index(family)] =
-                ingress::read_state(family, backend_->snapshot(layout::table(family), {}, sets));
+                ingress::read_state(family, backend_->snapshot(layout::table(family), {}, ingress::element_sets_without_slots()));
         return state;
     }
 

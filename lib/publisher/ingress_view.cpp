@@ -35,6 +35,54 @@ void View::load(const std::array<ruleset::TableSnapshot, 2>& snapshots)
     loaded_ = true;
 }
 
+std::set<HostPort> View::chosen(Family family, std::span<const std::string_view> services, std::span<const HostPort> ports) const
+{
+    const auto& elements = families_[layout::family_index(family)];
+    std::set<HostPort> out(elements.with_leftovers.begin(), elements.with_leftovers.end());
+    for (const auto service : services)
+        if (const auto claimed = elements.claimed.find(service); claimed != elements.claimed.end())
+            out.insert(claimed->second.begin(), claimed->second.end());
+    for (const auto& port : ports)
+        if (port.family() == family)
+            out.insert(port);
+    return out;
+}
+
+std::vector<HostPort> View::unread_slots(Family family, std::span<const std::string_view> services,
+                                         std::span<const HostPort> ports) const
+{
+    const auto& elements = families_[layout::family_index(family)];
+    const auto map = elements.sets.find(layout::ingress_map);
+    if (map == elements.sets.end() || map->second != layout::ingress_declaration(layout::layout_of(family)).shape())
+        return {};
+    std::vector<HostPort> out;
+    for (const auto& port : chosen(family, services, ports))
+        if (!elements.slots_known.contains(port))
+            out.push_back(port);
+    return out;
+}
+
+void View::slots_read(Family family, std::span<const HostPort> ports, std::span<const Element> slots)
+{
+    auto& elements = families_[layout::family_index(family)];
+    for (const auto& port : ports) {
+        elements.slots_known.insert(port);
+        // Slots numbered slot_count or more are not read by key: those announced stay.
+        if (const auto found = elements.ports.find(port); found != elements.ports.end()) {
+            found->second.slots = {};
+            found->second.slots_held = 0;
+        }
+    }
+    for (auto element : slots) {
+        element.set = layout::ingress_map;  // the set it was read from, whatever it says
+        const auto slot = decode_slot(family, element);
+        if (slot && std::find(ports.begin(), ports.end(), slot->port) != ports.end())
+            apply(family, element, false);
+    }
+    for (const auto& port : ports)
+        settle(elements, port);
+}
+
 void View::remove_claim(FamilyElements& family, const HostPort& port)
 {
     const auto found = family.ports.find(port);
@@ -207,14 +255,7 @@ TablesState View::state(std::span<const std::string_view> services, std::span<co
     TablesState out;
     for (const auto family : layout::families) {
         const auto& elements = families_[layout::family_index(family)];
-        std::set<HostPort> chosen(elements.with_leftovers.begin(), elements.with_leftovers.end());
-        for (const auto service : services)
-            if (const auto claimed = elements.claimed.find(service); claimed != elements.claimed.end())
-                chosen.insert(claimed->second.begin(), claimed->second.end());
-        for (const auto& port : ports)
-            if (port.family() == family)
-                chosen.insert(port);
-        out[layout::family_index(family)] = read_state(family, snapshot_of(elements, chosen));
+        out[layout::family_index(family)] = read_state(family, snapshot_of(elements, chosen(family, services, ports)));
     }
     return out;
 }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The ingress elements of tables ip warren and ip6 warren (claims, records, slots) by port, kept
-// with the publisher's view (docs/ingress.md, "The ingress view"): read from the kernel once, then
-// kept current from the publisher's own commits and from the announcements of others' changes.
-// A change of one service reads the state of its own ports and of the ports with leftovers only,
-// whatever the number of other services.
+// with the publisher's view (docs/ingress.md, "The ingress view"): the claims and records read from
+// the kernel once, each port's slots the first time a change concerns the port (by their keys: a
+// dump of every slot costs the square of their number), then kept current from the publisher's own
+// commits and from the announcements of others' changes. A change of one service reads the state of
+// its own ports and of the ports with leftovers only, whatever the number of other services.
 #pragma once
 
 #include "publisher/ingress_plan.hpp"
@@ -26,8 +27,18 @@ public:
     // Forgets everything: the next change reads the tables again (announcements lost, a table or
     // set changed as a whole, a commit's outcome unknown).
     void invalidate() noexcept;
-    // Both tables as read, each snapshot holding the elements of element_sets(), by family index.
+    // Both tables as read, each snapshot holding the elements of element_sets_without_slots(), by
+    // family index. No port's slots are known yet (unread_slots()).
     void load(const std::array<ruleset::TableSnapshot, 2>& snapshots);
+    // The ports of `family` among those state() would read whose slots the view has not read since
+    // it was loaded: the caller reads them (by key) and hands them to slots_read(); from then on the
+    // announcements keep them. None when the family's `ingress` map is not warren-nft's
+    // (read_state() ignores its slots).
+    std::vector<layout::HostPort> unread_slots(layout::Family family, std::span<const std::string_view> services,
+                                               std::span<const layout::HostPort> ports) const;
+    // The slot elements found now for `ports` of `family` (by the keys of slots 0 to slot_count - 1):
+    // they replace what the view held of those slots.
+    void slots_read(layout::Family family, std::span<const layout::HostPort> ports, std::span<const ruleset::Element> slots);
     // One element of the family's table added or deleted (announced, or committed by us). Applying
     // one twice changes nothing, so announcements of changes the read already holds do no harm.
     void apply(layout::Family family, const ruleset::Element& element, bool removed);
@@ -37,6 +48,7 @@ public:
 
     // The state read_state() reads from the tables, restricted to the ports the `services` claim,
     // `ports`, and every port with leftovers (what plan_service() deletes along with any change).
+    // Their slots must have been read (unread_slots()).
     TablesState state(std::span<const std::string_view> services, std::span<const layout::HostPort> ports) const;
 
 private:
@@ -63,12 +75,19 @@ private:
         std::map<layout::HostPort, PortElements> ports;
         std::map<std::string, std::set<layout::HostPort>, std::less<>> claimed;  // by service
         std::set<layout::HostPort> with_leftovers;
+        // The ports whose slots were read since the view was loaded, held or not. A port's slots
+        // announced before they were read may be only some of them: they are kept, and replaced by
+        // the read.
+        std::set<layout::HostPort> slots_known;
     };
 
     static void remove_claim(FamilyElements& family, const layout::HostPort& port);
     // Files the port among those with leftovers or not, and forgets it once it holds nothing.
     static void settle(FamilyElements& family, const layout::HostPort& port);
     static void hold_slot(PortElements& held, std::uint32_t slot, const ruleset::Element* element);
+    // The ports state() reads: those the `services` claim, `ports` of the family, and those with leftovers.
+    std::set<layout::HostPort> chosen(layout::Family family, std::span<const std::string_view> services,
+                                      std::span<const layout::HostPort> ports) const;
     static ruleset::TableSnapshot snapshot_of(const FamilyElements& family, const std::set<layout::HostPort>& ports);
 
     std::array<FamilyElements, 2> families_;  // by layout::family_index

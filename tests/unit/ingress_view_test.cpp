@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "error_of.hpp"
@@ -32,6 +33,8 @@ namespace {
 struct Reads {
     int calls = 0;
     std::size_t ingress_elements = 0;
+    std::size_t slot_elements = 0;  // of those, read by a dump of the `ingress` map
+    std::size_t keys = 0;           // asked for by key (elements_of)
     friend bool operator==(const Reads&, const Reads&) = default;
 };
 
@@ -48,6 +51,12 @@ public:
     {
         return counted(ForwardingBackend::snapshot_following(table, chains, element_sets, unchanged));
     }
+    std::vector<ruleset::Element> elements_of(const ruleset::Table& table, const std::string& set,
+                                              std::span<const ruleset::Bytes> keys) override
+    {
+        reads_.keys += keys.size();
+        return ForwardingBackend::elements_of(table, set, keys);
+    }
 
 private:
     ruleset::TableSnapshot counted(ruleset::TableSnapshot snapshot)
@@ -58,6 +67,8 @@ private:
         for (const char* set : {layout::ingress_map, layout::ingress_backends_set})
             if (const auto found = snapshot.elements.find(set); found != snapshot.elements.end())
                 reads_.ingress_elements += found->second.size();
+        if (const auto found = snapshot.elements.find(layout::ingress_map); found != snapshot.elements.end())
+            reads_.slot_elements += found->second.size();
         return snapshot;
     }
     Reads& reads_;
@@ -107,10 +118,13 @@ TEST_CASE("with many ingress services published, a change of one service reads n
         other.publish_ingress(service_name(i), std::vector{ingress_port(static_cast<std::uint16_t>(10000 + i), 80)},
                               backends({"10.88.0.5", "10.88.0.6"}));
 
-    // The first change reads the tables: the view's first read and the ingress elements once.
+    // The first change reads the tables: the view's first read, with the claims and records of
+    // every service once but no slot, and the slots of its own port by key.
     publisher.publish_ingress("web", std::vector{ingress_port(8080, 80)}, backends({"10.88.0.5", "10.88.0.6"}));
     const auto loaded = reads;
-    REQUIRE(loaded.ingress_elements >= services * ingress::slot_count);
+    REQUIRE(loaded.ingress_elements >= 2 * services);
+    REQUIRE(loaded.slot_elements == 0);
+    REQUIRE(loaded.keys == ingress::slot_count);
 
     // Another publisher's changes after that are followed from the announcements.
     for (int i = services; i < 2 * services; ++i)
@@ -138,7 +152,11 @@ TEST_CASE("with many ingress services published, a change of one service reads n
     CHECK(slot_counts(fake, 10000).empty());
     CHECK(slot_counts(fake, 10002) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
 
-    CHECK(reads == loaded);
+    // Nothing read again but the slots of the other ports this publisher's changes concerned, once
+    // each: 9191 (refused), 10000 and the port of service_name(services + 1).
+    CHECK(reads.calls == loaded.calls);
+    CHECK(reads.ingress_elements == loaded.ingress_elements);
+    CHECK(reads.keys == 4 * ingress::slot_count);
 }
 
 TEST_CASE("the ingress state of one service holds its own ports and the leftovers, nothing of other services",
@@ -149,20 +167,33 @@ TEST_CASE("the ingress state of one service holds its own ports and the leftover
     for (int i = 0; i < 10; ++i)
         publisher.publish_ingress(service_name(i), std::vector{ingress_port(static_cast<std::uint16_t>(10000 + i), 80)},
                                   backends({"10.88.0.5"}));
-    // An orphan slot: a port nobody claims.
-    auto& slots = fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).elements;
-    const layout::HostPort unclaimed{Protocol::tcp, 7070, layout::any_address(Family::ip)};
-    const auto orphan = ingress::slot_element(unclaimed, 0, {*layout::parse_address("10.88.0.5"), 80});
-    slots.insert_or_assign(orphan.key, orphan);
-    fake.bump_generation();
-
     ingress::View view;
     std::array<ruleset::TableSnapshot, 2> snapshots;
     for (const auto family : layout::families)
-        snapshots[layout::family_index(family)] = fake.snapshot(layout::table(family), {}, ingress::element_sets());
+        snapshots[layout::family_index(family)] = fake.snapshot(layout::table(family), {}, ingress::element_sets_without_slots());
     view.load(snapshots);
+    // An orphan slot, announced: a port nobody claims.
+    const layout::HostPort unclaimed{Protocol::tcp, 7070, layout::any_address(Family::ip)};
+    auto orphan = ingress::slot_element(unclaimed, 0, {*layout::parse_address("10.88.0.5"), 80});
+    ruleset::Transaction tx(layout::table(Family::ip));
+    tx.add(orphan);
+    fake.commit(tx, std::nullopt);
+    view.apply(Family::ip, orphan, false);
+
+    // The slots to read are those of svc3's port and of the port asked for (the orphan's are
+    // announced, not read); those of the other services are never read.
     const layout::HostPort asked{Protocol::tcp, 9090, layout::any_address(Family::ip)};
     const std::array services{std::string_view("svc3")};
+    const auto unread = view.unread_slots(Family::ip, services, std::span(&asked, 1));
+    const layout::HostPort svc3{Protocol::tcp, 10003, layout::any_address(Family::ip)};
+    CHECK(std::set(unread.begin(), unread.end()) == std::set{svc3, unclaimed, asked});
+    std::vector<ruleset::Bytes> keys;
+    for (const auto& port : unread)
+        for (std::uint32_t slot = 0; slot < ingress::slot_count; ++slot)
+            keys.push_back(ingress::slot_element(port, slot, {}).key);
+    // Read by key, the orphan's too.
+    view.slots_read(Family::ip, unread, fake.elements_of(layout::table(Family::ip), layout::ingress_map, keys));
+    CHECK(view.unread_slots(Family::ip, services, std::span(&asked, 1)).empty());
     const auto state = view.state(services, std::span(&asked, 1));
     const auto& ip = state[layout::family_index(Family::ip)];
     REQUIRE(ip.ports.size() == 1);
@@ -176,7 +207,7 @@ TEST_CASE("the ingress state of one service holds its own ports and the leftover
 
     SECTION("it is what the full read says of those ports")
     {
-        const auto full = ingress::read_state(Family::ip, snapshots[layout::family_index(Family::ip)]);
+        const auto full = ingress::read_state(Family::ip, fake.snapshot(layout::table(Family::ip), {}, ingress::element_sets()));
         const auto& port = full.ports.at(ip.ports.begin()->first);
         CHECK(port.records == ip.ports.begin()->second.records);
         CHECK(port.slots == ip.ports.begin()->second.slots);
