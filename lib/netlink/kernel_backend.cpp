@@ -640,10 +640,10 @@ std::vector<ruleset::Element> KernelBackend::elements_of(const Table& table, con
         if (refused) {
             missing = *refused;
         } else if (ack.offset) {
-            return {};  // the kernel points at the table's or the set's name: no such table or set
+            return {};  // the kernel points at the table's name (or, on 6.18, the set's): no such table or set
         } else if (answered == 0 && !set_exists(socket_, table, set)) {
-            // No such set (older kernels point at nothing for it). Kernels that point at no refused key
-            // either stop at the one after those they answered: below.
+            // No such set (6.1 points at nothing for it). Kernels that point at no refused key either
+            // stop at the one after those they answered: below.
             return {};
         }
         if (missing != answered)
