@@ -327,6 +327,13 @@ void put_expressions(nlmsghdr* nlh, const std::vector<ElementExpression>& expres
     mnl_attr_nest_end(nlh, list);
 }
 
+// The set and table an element message is about, in libnftnl's order.
+void put_set_and_table(nlmsghdr* nlh, const Table& table, const std::string& set)
+{
+    put_padded(nlh, NFTA_SET_ELEM_LIST_SET, set.size() + 1, set.c_str());
+    put_padded(nlh, NFTA_SET_ELEM_LIST_TABLE, table.name.size() + 1, table.name.c_str());
+}
+
 // In libnftnl's order: key, key end, value, comment, expressions. A removal names the element by its
 // key, and by its key end in a set of ranges (the kernel removes only the range that matches both).
 void put_element(nlmsghdr* nlh, const Element& element, bool with_data)
@@ -417,8 +424,7 @@ void encode(Batch& batch, const Transaction& transaction, std::size_t first_inde
         const bool remove = verb == Verb::remove;
         auto* nlh =
             batch.start(remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, family_of(table), remove ? 0 : create_flags(verb));
-        put_padded(nlh, NFTA_SET_ELEM_LIST_SET, element->set.size() + 1, element->set.c_str());
-        put_padded(nlh, NFTA_SET_ELEM_LIST_TABLE, table.name.size() + 1, table.name.c_str());
+        put_set_and_table(nlh, table, element->set);
         auto* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
         std::vector<std::size_t> carried;
         for (; i < operations.size() && carried.size() < max_elements_per_message; ++i) {
@@ -433,6 +439,18 @@ void encode(Batch& batch, const Transaction& transaction, std::size_t first_inde
         mnl_attr_nest_end(nlh, list);
         batch.finish(std::move(carried));
     }
+}
+
+void put_element_keys(nlmsghdr* nlh, const Table& table, const std::string& set, std::span<const Bytes> keys)
+{
+    put_set_and_table(nlh, table, set);
+    auto* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+    for (const auto& key : keys) {
+        auto* nest = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+        put_value(nlh, NFTA_SET_ELEM_KEY, key);
+        mnl_attr_nest_end(nlh, nest);
+    }
+    mnl_attr_nest_end(nlh, list);
 }
 
 std::optional<std::size_t> element_at_offset(const nlmsghdr* message, std::uint32_t offset)

@@ -177,7 +177,7 @@ Ack parse_ack(const nlmsghdr* nlh)
     return ack;
 }
 
-std::optional<int> scan_answer(std::span<const std::uint8_t> datagram, std::uint32_t seq, std::uint32_t portid,
+std::optional<Ack> scan_answer(std::span<const std::uint8_t> datagram, std::uint32_t seq, std::uint32_t portid,
                                const std::function<void(const nlmsghdr*)>& on_message)
 {
     const auto* reply = reinterpret_cast<const nlmsghdr*>(datagram.data());
@@ -188,17 +188,22 @@ std::optional<int> scan_answer(std::span<const std::uint8_t> datagram, std::uint
         if (reply->nlmsg_type == NLMSG_DONE) {
             // A dump that failed half-way says why in NLMSG_DONE's payload.
             if (mnl_nlmsg_get_payload_len(reply) >= sizeof(int))
-                return errno_of(mnl_nlmsg_get_payload(reply));
-            return 0;
+                return Ack{seq, errno_of(mnl_nlmsg_get_payload(reply)), std::nullopt};
+            return Ack{seq, 0, std::nullopt};
         }
         if (reply->nlmsg_type == NLMSG_ERROR)
-            return parse_ack(reply).error;
+            return parse_ack(reply);
         on_message(reply);
     }
     return std::nullopt;
 }
 
 int receive_answer(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message)
+{
+    return receive_ack(socket, seq, on_message).error;
+}
+
+Ack receive_ack(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message)
 {
     for (;;)
         if (const auto result = scan_answer(*socket.receive(false), seq, socket.portid(), on_message))

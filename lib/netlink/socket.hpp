@@ -99,9 +99,10 @@ int errno_of(const void* code);
 Ack parse_ack(const nlmsghdr* nlh);
 
 // Reads one datagram of the answer to the request numbered `seq` from the socket with port id
-// `portid`, handing each message of the answer to `on_message`. Returns 0 or the errno the kernel
-// answered with when the datagram ends the answer, std::nullopt when more is to come.
-std::optional<int> scan_answer(std::span<const std::uint8_t> datagram, std::uint32_t seq, std::uint32_t portid,
+// `portid`, handing each message of the answer to `on_message`. Returns the ack that ends the answer
+// (error 0 or the errno the kernel answered with, and the attribute it refused) when the datagram
+// ends it, std::nullopt when more is to come.
+std::optional<Ack> scan_answer(std::span<const std::uint8_t> datagram, std::uint32_t seq, std::uint32_t portid,
                                const std::function<void(const nlmsghdr*)>& on_message);
 
 // Reads the answer to the request numbered `seq` (a dump, or a request answered with messages and an
@@ -109,5 +110,8 @@ std::optional<int> scan_answer(std::span<const std::uint8_t> datagram, std::uint
 // with, also one a dump ended with half-way. Reading always goes to the end: a dump abandoned
 // half-way keeps running in the kernel, and the next dump request on the socket fails with EBUSY.
 int receive_answer(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message);
+// The same, with the whole ack that ended the answer: also which attribute of the request the kernel
+// refused, where it says so.
+Ack receive_ack(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message);
 
 }  // namespace warren::nft::netlink

@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         portid = first->nlmsg_pid;
     }
     const auto result = netlink::scan_answer(datagram.bytes(), seq, portid, decode_every_way);
-    if (result && *result < 0)
+    if (result && result->error < 0)
         fail("an answer ended with a negative errno");
 
     datagram.for_each_message([](const nlmsghdr* nlh) {
