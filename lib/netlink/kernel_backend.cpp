@@ -129,66 +129,38 @@ CollectedReplies collect(Socket& socket, const Batch& batch, bool end_acked)
     return collector.replies();
 }
 
-// The longest request we build: a GETSETELEM request of keys_per_request keys of the longest
-// length a key may have (NFT_DATA_VALUE_MAXLEN), with its names, fits.
-constexpr std::size_t request_buffer_bytes = 16 * 1024;
-
 // Runs a request that the kernel answers with messages and then NLMSG_DONE (dumps) or an ack.
-// Returns the ack: error 0 or the errno the kernel answered with (EINTR means a dump was
-// interrupted by a change) and the offset of the attribute it refused, in the request `sent`
-// (when given, the request is copied there).
-Ack exchange(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint16_t flags,
-             const std::function<void(nlmsghdr*)>& build, const std::function<void(const nlmsghdr*)>& on_message,
-             std::vector<std::uint8_t>* sent = nullptr)
+// Returns 0 or the errno the kernel answered with; EINTR means a dump was interrupted by a change.
+int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint16_t flags,
+            const std::function<void(nlmsghdr*)>& build, const std::function<void(const nlmsghdr*)>& on_message)
 {
-    std::vector<std::uint8_t> buffer(request_buffer_bytes);
+    std::vector<std::uint8_t> buffer(MNL_SOCKET_BUFFER_SIZE);
     const std::uint32_t seq = socket.next_seq();
     nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buffer.data()), type, family, flags | NLM_F_ACK, seq);
     build(nlh);
     socket.send({buffer.data(), nlh->nlmsg_len});
 
     bool interrupted = false;
-    Ack ack = receive_ack(socket, seq, [&](const nlmsghdr* reply) {
+    const int result = receive_answer(socket, seq, [&](const nlmsghdr* reply) {
         if (reply->nlmsg_flags & NLM_F_DUMP_INTR)
             interrupted = true;
         on_message(reply);
     });
-    if (ack.error == 0 && interrupted)
-        ack.error = EINTR;
-    if (sent) {
-        buffer.resize(nlh->nlmsg_len);
-        *sent = std::move(buffer);
-    }
-    return ack;
+    if (result)
+        return result;
+    return interrupted ? EINTR : 0;
 }
 
-int request(Socket& socket, std::uint16_t type, std::uint16_t family, std::uint16_t flags,
-            const std::function<void(nlmsghdr*)>& build, const std::function<void(const nlmsghdr*)>& on_message)
-{
-    return exchange(socket, type, family, flags, build, on_message).error;
-}
-
-// The keys of one GETSETELEM request. The kernel queues its answers, one message per key (under
-// 1 KiB each, trimmed), on the socket before we read any, and drops what does not fit its receive
-// buffer (8 MiB where allowed, else twice net.core.rmem_max: 416 KiB by default), which then reads
-// as ENOBUFS: a request's answers must fit.
-constexpr std::size_t keys_per_request = 64;
-static_assert(keys_per_request * (3 * sizeof(nlattr) + NFT_DATA_VALUE_MAXLEN) + 2 * (NFT_NAME_MAXLEN + sizeof(nlattr)) + 1024 <=
-              request_buffer_bytes);
-
-// Whether set `set` of `table` exists (a GETSET request for it).
-bool set_exists(Socket& socket, const Table& table, const std::string& set)
-{
-    auto s = checked<SetPtr>(nftnl_set_alloc());
-    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.name.c_str());
-    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.c_str());
-    const int err = request(
-        socket, NFT_MSG_GETSET, static_cast<std::uint16_t>(table.family), 0,
-        [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s.get()); }, [](const nlmsghdr*) {});
-    if (err && err != ENOENT)
-        throw kernel_error(err, "read set " + set + " of table " + display_name(table));
-    return err == 0;
-}
+// The GETSETELEM requests sent in one datagram, one key each. The kernel handles every request of
+// a datagram in turn and queues their answers (a NEWSETELEM message and an ack, or an error ack;
+// under 1 KiB each, trimmed) on the socket before we read any, dropping what does not fit its
+// receive buffer (8 MiB where allowed, else twice net.core.rmem_max: 416 KiB by default), which
+// then reads as ENOBUFS: a datagram's answers must fit.
+constexpr std::size_t keys_per_datagram = 64;
+// The longest GETSETELEM request of one key: names and key at their longest.
+constexpr std::size_t max_key_request_bytes = MNL_ALIGN(sizeof(nlmsghdr)) + MNL_ALIGN(sizeof(nfgenmsg)) +
+                                              2 * MNL_ALIGN(sizeof(nlattr) + NFT_NAME_MAXLEN) + 3 * sizeof(nlattr) +
+                                              MNL_ALIGN(sizeof(nlattr) + NFT_DATA_VALUE_MAXLEN);
 
 // Reads the parts of one table. Each method returns false when a concurrent change interrupted it
 // (the caller starts over) and throws Error for anything else the kernel refused.
@@ -603,54 +575,42 @@ std::vector<ruleset::Element> KernelBackend::elements_of(const Table& table, con
                                                     std::to_string(NFT_DATA_VALUE_MAXLEN) + " bytes");
     const auto family = static_cast<std::uint16_t>(table.family);
     std::vector<ruleset::Element> out;
-    std::vector<std::uint8_t> sent;
-    // The kernel answers each key with one NEWSETELEM message, in order, and stops at the first key
-    // it refuses (ENOENT for a key the set does not hold), pointing at that key's attribute; the
-    // next request asks for the keys after it.
-    for (std::size_t next = 0; next < keys.size();) {
-        const auto asked = keys.subspan(next, std::min(keys.size() - next, keys_per_request));
-        std::size_t answered = 0;
-        const Ack ack = exchange(
-            socket_, NFT_MSG_GETSETELEM, family, 0, [&](nlmsghdr* nlh) { put_element_keys(nlh, table, set, asked); },
-            [&](const nlmsghdr* nlh) {
-                ++answered;
-                decode_elements(nlh, set, out);
-            },
-            &sent);
-        if (ack.error == 0) {
-            if (answered != asked.size())
-                throw kernel_error(
-                    EPROTO, what,
-                    "the kernel answered " + std::to_string(answered) + " of " + std::to_string(asked.size()) + " keys");
-            next += asked.size();
-            continue;
+    std::vector<std::uint8_t> buffer(keys_per_datagram * max_key_request_bytes);
+    // One request per key: a request of several keys stops at the first key the set does not hold,
+    // and a port that holds no slots would cost a request per slot. Each request of a datagram is
+    // answered on its own: ENOENT for a key the set does not hold, or for every key when the table
+    // or set does not exist.
+    for (std::size_t next = 0; next < keys.size(); next += keys_per_datagram) {
+        const auto asked = keys.subspan(next, std::min(keys.size() - next, keys_per_datagram));
+        const std::uint32_t first_seq = socket_.next_seq();
+        std::size_t used = 0;
+        for (std::size_t i = 0; i < asked.size(); ++i) {
+            const auto seq = i == 0 ? first_seq : socket_.next_seq();
+            nlmsghdr* nlh =
+                nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buffer.data() + used), NFT_MSG_GETSETELEM, family, NLM_F_ACK, seq);
+            put_element_keys(nlh, table, set, asked.subspan(i, 1));
+            used += MNL_ALIGN(nlh->nlmsg_len);
         }
-        const auto refused =
-            ack.offset ? element_at_offset(reinterpret_cast<const nlmsghdr*>(sent.data()), *ack.offset) : std::nullopt;
-        if (ack.error != ENOENT) {
-            auto error =
-                kernel_error(ack.error, what,
-                             refused ? "the kernel refused key " + std::to_string(next + *refused) + " of those asked for" : "");
+        socket_.send({buffer.data(), used});
+        std::vector<std::size_t> answered(asked.size());
+        const auto acks = receive_acks(socket_, first_seq, asked.size(), [&](std::size_t index, const nlmsghdr* nlh) {
+            ++answered[index];
+            decode_elements(nlh, set, out);
+        });
+        for (std::size_t i = 0; i < acks.size(); ++i) {
+            const int error = acks[i].error;
+            if (error == ENOENT)
+                continue;
+            const auto key = "key " + std::to_string(next + i) + " of those asked for";
             // EINVAL for a key: one of another length than the set's keys.
-            if (refused && ack.error == EINVAL)
-                throw Error(errc::invalid_argument, error.what(), ack.error, what);
-            throw error;
+            if (error == EINVAL)
+                throw Error(errc::invalid_argument, kernel_error(error, what, "the kernel refused " + key).what(), error, what);
+            if (error)
+                throw kernel_error(error, what, "the kernel refused " + key);
+            if (answered[i] != 1)
+                throw kernel_error(EPROTO, what,
+                                   "the kernel answered " + key + " with " + std::to_string(answered[i]) + " messages");
         }
-        std::size_t missing = answered;
-        if (refused) {
-            missing = *refused;
-        } else if (ack.offset) {
-            return {};  // the kernel points at the table's name (or, on 6.18, the set's): no such table or set
-        } else if (answered == 0 && !set_exists(socket_, table, set)) {
-            // No such set (6.1 points at nothing for it). Kernels that point at no refused key either
-            // stop at the one after those they answered: below.
-            return {};
-        }
-        if (missing != answered)
-            throw kernel_error(
-                EPROTO, what,
-                "the kernel answered " + std::to_string(answered) + " keys before refusing key " + std::to_string(missing));
-        next += missing + 1;
     }
     return out;
 }

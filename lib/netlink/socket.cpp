@@ -200,14 +200,36 @@ std::optional<Ack> scan_answer(std::span<const std::uint8_t> datagram, std::uint
 
 int receive_answer(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message)
 {
-    return receive_ack(socket, seq, on_message).error;
-}
-
-Ack receive_ack(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message)
-{
     for (;;)
         if (const auto result = scan_answer(*socket.receive(false), seq, socket.portid(), on_message))
-            return *result;
+            return result->error;
+}
+
+std::vector<Ack> receive_acks(Socket& socket, std::uint32_t first_seq, std::size_t count,
+                              const std::function<void(std::size_t, const nlmsghdr*)>& on_message)
+{
+    std::vector<std::optional<Ack>> acks(count);
+    for (std::size_t acked = 0; acked < count;) {
+        const auto datagram = *socket.receive(false);
+        const auto* reply = reinterpret_cast<const nlmsghdr*>(datagram.data());
+        int remaining = static_cast<int>(datagram.size());
+        for (; message_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
+            const std::size_t index = reply->nlmsg_seq - first_seq;  // wraps around like the numbers
+            if (index >= count || reply->nlmsg_pid != socket.portid() || acks[index])
+                continue;  // a straggler from an earlier exchange
+            if (reply->nlmsg_type == NLMSG_ERROR) {
+                acks[index] = parse_ack(reply);
+                ++acked;
+            } else {
+                on_message(index, reply);
+            }
+        }
+    }
+    std::vector<Ack> out;
+    out.reserve(count);
+    for (auto& ack : acks)
+        out.push_back(*ack);
+    return out;
 }
 
 }  // namespace warren::nft::netlink

@@ -110,8 +110,10 @@ std::optional<Ack> scan_answer(std::span<const std::uint8_t> datagram, std::uint
 // with, also one a dump ended with half-way. Reading always goes to the end: a dump abandoned
 // half-way keeps running in the kernel, and the next dump request on the socket fails with EBUSY.
 int receive_answer(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message);
-// The same, with the whole ack that ended the answer: also which attribute of the request the kernel
-// refused, where it says so.
-Ack receive_ack(Socket& socket, std::uint32_t seq, const std::function<void(const nlmsghdr*)>& on_message);
+// Reads the answers to `count` requests numbered from `first_seq` on, sent at once, each asking for
+// an ack: hands each message of an answer to `on_message` with its request's index, and returns
+// each request's ack, by index, once every request has one.
+std::vector<Ack> receive_acks(Socket& socket, std::uint32_t first_seq, std::size_t count,
+                              const std::function<void(std::size_t, const nlmsghdr*)>& on_message);
 
 }  // namespace warren::nft::netlink
