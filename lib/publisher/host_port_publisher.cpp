@@ -601,17 +601,8 @@ public:
                     backend_->snapshot(layout::table(family), {}, ingress::element_sets_without_slots());
             elements.load(snapshots);
         }
-        for (const auto family : layout::families) {
-            const auto unread = elements.unread_slots(family, services, ports);
-            if (unread.empty())
-                continue;
-            std::vector<ruleset::Bytes> keys;
-            keys.reserve(unread.size() * ingress::slot_count);
-            for (const auto& port : unread)
-                for (std::uint32_t slot = 0; slot < ingress::slot_count; ++slot)
-                    keys.push_back(ingress::slot_element(port, slot, ingress::BackendKey{}).key);
-            elements.slots_read(family, unread, backend_->elements_of(layout::table(family), layout::ingress_map, keys));
-        }
+        for (const auto family : layout::families)
+            elements.read_unread_slots(*backend_, family, services, ports);
         return elements.state(services, ports);
     }
 

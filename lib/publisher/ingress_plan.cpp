@@ -60,8 +60,13 @@ void move_slots(const PortState* held, const WantedPort& wanted, Transaction& tx
         if (!record.draining)
             active.push_back(WeightedBackend{record.key, record.weight});
     const auto target = assign_slots(held ? held->slots : Slots{}, active);
-    for (std::uint32_t slot = 0; slot < slot_count; ++slot) {
-        const std::optional<Element>* present = held ? &held->slot_elements[slot] : nullptr;
+    // A wide port that becomes narrow loses its slots from narrow_slot_count up.
+    if (held)
+        for (auto slot = target.size(); slot < held->slot_elements.size(); ++slot)
+            if (const auto& element = held->slot_elements[slot])
+                tx.remove(*element);
+    for (std::uint32_t slot = 0; slot < target.size(); ++slot) {
+        const std::optional<Element>* present = held && slot < held->slot_elements.size() ? &held->slot_elements[slot] : nullptr;
         const auto wanted_element = slot_element(wanted.port, slot, *target[slot]);
         if (present && *present && (*present)->data == wanted_element.data)
             continue;

@@ -57,7 +57,7 @@ std::optional<DecodedRecordKey> decode_record_key(layout::Family family, const r
 ruleset::Element slot_element(const layout::HostPort& port, std::uint32_t slot, const BackendKey& backend);
 struct DecodedSlot {
     layout::HostPort port;
-    std::uint32_t slot = 0;             // as read: may be slot_count or more
+    std::uint32_t slot = 0;             // as read: may be wide_slot_count or more
     std::optional<BackendKey> backend;  // nullopt: a value we never write
 };
 std::optional<DecodedSlot> decode_slot(layout::Family family, const ruleset::Element& element);

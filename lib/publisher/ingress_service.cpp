@@ -110,9 +110,9 @@ std::vector<WantedPort> checked_request(std::string_view service, std::span<cons
             }
             if (wanted.records.empty())
                 continue;
-            if (wanted.records.size() > slot_count)
+            if (wanted.records.size() > max_active_backends)
                 refuse("ingress port " + layout::describe(wanted.port) + " has " + std::to_string(wanted.records.size()) + " " +
-                       family_word(family) + " backends; a port has at most " + std::to_string(slot_count) +
+                       family_word(family) + " backends; a port has at most " + std::to_string(max_active_backends) +
                        " active backends per family");
             out.push_back(std::move(wanted));
         }

@@ -18,8 +18,8 @@ void check(const std::vector<WeightedBackend>& active)
 {
     if (active.empty())
         refuse("an ingress port needs at least one active backend");
-    if (active.size() > slot_count)
-        refuse("an ingress port has at most " + std::to_string(slot_count) + " active backends, not " +
+    if (active.size() > max_active_backends)
+        refuse("an ingress port has at most " + std::to_string(max_active_backends) + " active backends, not " +
                std::to_string(active.size()));
     std::vector<BackendKey> keys;
     for (const auto& backend : active) {
@@ -39,6 +39,7 @@ void check(const std::vector<WeightedBackend>& active)
 std::vector<std::uint32_t> slot_shares(const std::vector<WeightedBackend>& active)
 {
     check(active);
+    const std::uint32_t slot_count = slot_count_for(active.size());
     // Largest remainders on the weights: each backend's exact share is slot_count * weight / total;
     // it gets the whole part, and the slots left go to the largest fractions (ties to the smaller key).
     const std::uint64_t total = std::accumulate(active.begin(), active.end(), std::uint64_t{0},
@@ -83,9 +84,9 @@ Slots assign_slots(const Slots& current, const std::vector<WeightedBackend>& act
         wanted[active[i].key] = shares[i];
 
     Slots slots = current;
-    slots.resize(slot_count);
+    slots.resize(slot_count_for(active.size()));
     std::vector<std::size_t> freed;
-    for (std::size_t slot = 0; slot < slot_count; ++slot) {
+    for (std::size_t slot = 0; slot < slots.size(); ++slot) {
         auto& backend = slots[slot];
         const auto found = backend ? wanted.find(*backend) : wanted.end();
         if (found != wanted.end() && found->second > 0) {

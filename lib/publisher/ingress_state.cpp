@@ -29,8 +29,8 @@ void read_claims(Family family, const ruleset::TableSnapshot& snapshot, FamilySt
             continue;
         auto& port = state.ports[decoded->key];
         port.service = std::move(*service);
-        port.slots.assign(slot_count, std::nullopt);
-        port.slot_elements.assign(slot_count, std::nullopt);
+        port.slots.assign(narrow_slot_count, std::nullopt);
+        port.slot_elements.assign(narrow_slot_count, std::nullopt);
     }
 }
 
@@ -62,11 +62,15 @@ void read_slots(Family family, const ruleset::TableSnapshot& snapshot, FamilySta
         if (!slot)
             continue;  // a key we never write
         const auto claim = state.ports.find(slot->port);
-        if (claim == state.ports.end() || slot->slot >= slot_count) {
+        if (claim == state.ports.end() || slot->slot >= wide_slot_count) {
             state.leftovers[slot->port].push_back(element);
             continue;
         }
         auto& port = claim->second;
+        if (slot->slot >= port.slots.size()) {
+            port.slots.resize(wide_slot_count);
+            port.slot_elements.resize(wide_slot_count);
+        }
         port.slot_elements[slot->slot] = element;
         const bool active = slot->backend && std::any_of(port.records.begin(), port.records.end(),
                                                          [&](const Record& r) { return !r.draining && r.key == *slot->backend; });

@@ -18,11 +18,12 @@ namespace warren::nft::ingress {
 struct PortState {
     std::string service;
     std::vector<Record> records;  // the claim's own, ordered by backend key
-    // slot_count entries: the backend of each slot that holds an active record's backend; nullopt
-    // for a slot missing or damaged.
+    // The backend of each slot that holds an active record's backend, nullopt for a slot missing or
+    // damaged: wide_slot_count entries when the table holds any slot numbered from
+    // narrow_slot_count up (a wide port), narrow_slot_count otherwise.
     Slots slots;
-    // The slot elements the table holds by slot number (slot_count entries), nullopt where none:
-    // what a change of a slot deletes first.
+    // The slot elements the table holds by slot number (as many entries as `slots`), nullopt where
+    // none: what a change of a slot deletes first.
     std::vector<std::optional<ruleset::Element>> slot_elements;
     std::vector<ruleset::Element> record_elements;  // the claim's own records, as read
 };
@@ -30,7 +31,7 @@ struct PortState {
 struct FamilyState {
     std::map<layout::HostPort, PortState> ports;  // by port on every address of the family
     // Records and slots of ours that belong to no claim of the port, or are damaged beyond a slot's
-    // value (a slot number of slot_count or more): deleted by the next change of their port.
+    // value (a slot number of wide_slot_count or more): deleted by the next change of their port.
     std::map<layout::HostPort, std::vector<ruleset::Element>> leftovers;
 };
 

@@ -62,25 +62,73 @@ std::vector<HostPort> View::unread_slots(Family family, std::span<const std::str
     return out;
 }
 
-void View::slots_read(Family family, std::span<const HostPort> ports, std::span<const Element> slots)
+void View::slots_read(Family family, std::span<const HostPort> ports, std::uint32_t first, std::uint32_t end,
+                      std::span<const Element> slots)
 {
     auto& elements = families_[layout::family_index(family)];
     for (const auto& port : ports) {
         elements.slots_known.insert(port);
-        // Slots numbered slot_count or more are not read by key: those announced stay.
-        if (const auto found = elements.ports.find(port); found != elements.ports.end()) {
-            found->second.slots = {};
-            found->second.slots_held = 0;
-        }
+        // Slots outside the range read (numbered wide_slot_count or more, or a port read as a
+        // narrow one's from narrow_slot_count + 1 up) are not read by key: those announced stay.
+        if (const auto found = elements.ports.find(port); found != elements.ports.end())
+            for (auto slot = first; slot < std::min<std::size_t>(end, found->second.slots.size()); ++slot)
+                hold_slot(found->second, slot, nullptr);
     }
     for (auto element : slots) {
         element.set = layout::ingress_map;  // the set it was read from, whatever it says
         const auto slot = decode_slot(family, element);
-        if (slot && std::find(ports.begin(), ports.end(), slot->port) != ports.end())
+        if (slot && slot->slot >= first && slot->slot < end && std::find(ports.begin(), ports.end(), slot->port) != ports.end())
             apply(family, element, false);
     }
     for (const auto& port : ports)
         settle(elements, port);
+}
+
+void View::read_unread_slots(ruleset::Backend& backend, Family family, std::span<const std::string_view> services,
+                             std::span<const HostPort> ports)
+{
+    const auto unread = unread_slots(family, services, ports);
+    if (unread.empty())
+        return;
+    const auto keys_of = [](std::span<const HostPort> of, std::uint32_t first, std::uint32_t end) {
+        std::vector<ruleset::Bytes> keys;
+        keys.reserve(of.size() * (end - first));
+        for (const auto& port : of)
+            for (auto slot = first; slot < end; ++slot)
+                keys.push_back(slot_element(port, slot, BackendKey{}).key);
+        return keys;
+    };
+    const auto& table = layout::table(family);
+    // Slot narrow_slot_count is a wide port's only: one more key per port tells them apart.
+    const auto found = backend.elements_of(table, layout::ingress_map, keys_of(unread, 0, narrow_slot_count + 1));
+    std::set<HostPort> probed;
+    for (const auto& element : found)
+        if (const auto slot = decode_slot(family, element); slot && slot->slot == narrow_slot_count)
+            probed.insert(slot->port);
+    std::vector<HostPort> wide;
+    for (const auto& port : unread)
+        if (probed.contains(port) || looks_wide(family, port))
+            wide.push_back(port);
+    slots_read(family, unread, 0, narrow_slot_count + 1, found);
+    if (!wide.empty())
+        slots_read(family, wide, narrow_slot_count + 1, wide_slot_count,
+                   backend.elements_of(table, layout::ingress_map, keys_of(wide, narrow_slot_count + 1, wide_slot_count)));
+}
+
+bool View::looks_wide(Family family, const HostPort& port) const
+{
+    const auto& elements = families_[layout::family_index(family)];
+    const auto held = elements.ports.find(port);
+    if (held == elements.ports.end())
+        return false;
+    if (held->second.slots.size() > narrow_slot_count)
+        return true;
+    std::size_t active = 0;
+    for (const auto& [key, element] : held->second.records) {
+        const auto comment = parse_record_comment(element.comment);
+        active += comment && !comment->draining ? 1 : 0;
+    }
+    return active > narrow_slot_count;
 }
 
 void View::remove_claim(FamilyElements& family, const HostPort& port)
@@ -171,17 +219,17 @@ void View::hold_slot(PortElements& held, std::uint32_t slot, const Element* elem
             value.size = static_cast<std::uint8_t>(element->data.size());
         }
     }
-    if (slot >= slot_count) {
+    if (slot >= wide_slot_count) {
         if (element)
             held.beyond.insert_or_assign(slot, value);
         else
             held.beyond.erase(slot);
         return;
     }
-    if (held.slots.empty()) {
+    if (slot >= held.slots.size()) {
         if (!element)
             return;
-        held.slots.resize(slot_count);
+        held.slots.resize(slot < narrow_slot_count ? narrow_slot_count : wide_slot_count);
     }
     if (held.slots[slot].present != value.present)
         held.slots_held = value.present ? held.slots_held + 1 : held.slots_held - 1;

@@ -36,9 +36,15 @@ public:
     // (read_state() ignores its slots).
     std::vector<layout::HostPort> unread_slots(layout::Family family, std::span<const std::string_view> services,
                                                std::span<const layout::HostPort> ports) const;
-    // The slot elements found now for `ports` of `family` (by the keys of slots 0 to slot_count - 1):
+    // The slot elements found now for `ports` of `family` by the keys of slots `first` to `end` - 1:
     // they replace what the view held of those slots.
-    void slots_read(layout::Family family, std::span<const layout::HostPort> ports, std::span<const ruleset::Element> slots);
+    void slots_read(layout::Family family, std::span<const layout::HostPort> ports, std::uint32_t first, std::uint32_t end,
+                    std::span<const ruleset::Element> slots);
+    // Reads the slots of unread_slots() with `backend`, by key, and hands them to slots_read(). A
+    // port's slots 0 to narrow_slot_count are read, and the rest of a wide port's: one whose slot
+    // narrow_slot_count was found, or that looks_wide().
+    void read_unread_slots(ruleset::Backend& backend, layout::Family family, std::span<const std::string_view> services,
+                           std::span<const layout::HostPort> ports);
     // One element of the family's table added or deleted (announced, or committed by us). Applying
     // one twice changes nothing, so announcements of changes the read already holds do no harm.
     void apply(layout::Family family, const ruleset::Element& element, bool removed);
@@ -52,7 +58,7 @@ public:
     TablesState state(std::span<const std::string_view> services, std::span<const layout::HostPort> ports) const;
 
 private:
-    // A slot's value as read, without the rest of its element: a port holds slot_count of them, so
+    // A slot's value as read, without the rest of its element: a port holds thousands of them, so
     // the view keeps only the bytes read_state() decodes and makes the element again from the port
     // and slot number (slot_element()) when a change needs it. A value longer than any we write
     // is kept as none (a slot without a backend, which a change replaces).
@@ -65,9 +71,11 @@ private:
     struct PortElements {
         std::optional<ruleset::Element> claim;  // a claim as read_state() takes one
         std::map<BackendKey, ruleset::Element> records;
-        std::vector<SlotValue> slots;  // by slot number: slot_count entries once one was held
+        // By slot number: narrow_slot_count entries once one was held, wide_slot_count once one
+        // numbered from narrow_slot_count up was.
+        std::vector<SlotValue> slots;
         std::size_t slots_held = 0;
-        std::map<std::uint32_t, SlotValue> beyond;  // slots numbered slot_count or more
+        std::map<std::uint32_t, SlotValue> beyond;  // slots numbered wide_slot_count or more
     };
     struct FamilyElements {
         bool exists = false;
@@ -85,6 +93,9 @@ private:
     // Files the port among those with leftovers or not, and forgets it once it holds nothing.
     static void settle(FamilyElements& family, const layout::HostPort& port);
     static void hold_slot(PortElements& held, std::uint32_t slot, const ruleset::Element* element);
+    // Whether the port's records have more active backends than a narrow port has slots, or a slot
+    // numbered from narrow_slot_count up was announced.
+    bool looks_wide(layout::Family family, const layout::HostPort& port) const;
     // The ports state() reads: those the `services` claim, `ports` of the family, and those with leftovers.
     std::set<layout::HostPort> chosen(layout::Family family, std::span<const std::string_view> services,
                                       std::span<const layout::HostPort> ports) const;

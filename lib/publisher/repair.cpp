@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "publisher/repair.hpp"
 
+#include "publisher/ingress_slots.hpp"
+
 #include <warren/nft/error.hpp>
 
 #include <linux/netfilter.h>
@@ -230,15 +232,39 @@ bool looks_up(const Rule& rule, const std::string& set)
     });
 }
 
+// The DNAT rule of wide ingress ports (ingress::wide_slot_count slots).
+bool wide_ingress_rule(const Rule& rule)
+{
+    return std::any_of(rule.expressions.begin(), rule.expressions.end(), [](const Expression& expression) {
+        const auto* numgen = std::get_if<expr::Numgen>(&expression);
+        return numgen && numgen->modulus == ingress::wide_slot_count;
+    });
+}
+
+// Whether a chain holds the fixed rules but some that `left_out` picks (at least one): those of a
+// table an earlier version wrote.
+template <typename Pick>
+bool rules_without(const FixedChain& fixed, const std::vector<std::string>& comments, Pick left_out)
+{
+    std::vector<std::string> before;
+    for (const auto& rule : fixed.rules)
+        if (!left_out(rule))
+            before.push_back(rule.comment);
+    return before.size() < fixed.rules.size() && comments == before;
+}
+
 // Whether a chain holds the fixed rules of a table written before ingress mode: the same rules
 // without those that look up the ingress map.
 bool rules_before_ingress(const FixedChain& fixed, const std::vector<std::string>& comments)
 {
-    std::vector<std::string> before;
-    for (const auto& rule : fixed.rules)
-        if (!looks_up(rule, ingress_map))
-            before.push_back(rule.comment);
-    return comments == before;
+    return rules_without(fixed, comments, [](const Rule& rule) { return looks_up(rule, ingress_map); });
+}
+
+// Whether a chain holds the fixed rules of a table written before wide ingress ports: the same
+// rules without their DNAT rule. Such a table has no wide port, so it misses nothing.
+bool rules_before_wide_ingress(const FixedChain& fixed, const std::vector<std::string>& comments)
+{
+    return rules_without(fixed, comments, wide_ingress_rule);
 }
 
 // Appends to `out` what makes the chain complete: the chain, with policy accept, and its rules,
@@ -267,7 +293,8 @@ bool repair_chain(Refusals& refusals, const Layout& layout, Transaction& out, co
             problems->push_back({TableProblemKind::missing_chain, Severity::failure, object,
                                  object + " is missing, so published ports do not work", repair_fix});
         else if (!complete &&
-                 !(predates_ingress && found != snapshot.rule_comments.end() && rules_before_ingress(fixed, found->second)))
+                 !(found != snapshot.rule_comments.end() && ((predates_ingress && rules_before_ingress(fixed, found->second)) ||
+                                                             rules_before_wide_ingress(fixed, found->second))))
             problems->push_back({TableProblemKind::chain_rules, Severity::failure, object,
                                  object + " lacks its fixed rules or holds others (flushed, or edited by hand), so " +
                                      "published ports may not work",
@@ -416,6 +443,17 @@ std::optional<Transaction> ensure_transaction(const Layout& layout, const TableS
     // flags is EINVAL) and before NEWCHAIN on chains that exist (a change of the flags after a chain
     // update is EINVAL too): chains that exist are repaired after it.
     Transaction existing(layout.table);
+    const bool predates_wide_ingress = std::any_of(chains.begin(), chains.end(), [&](const FixedChain& fixed) {
+        const auto found = snapshot.rule_comments.find(fixed.chain.name);
+        return found != snapshot.rule_comments.end() && rules_before_wide_ingress(fixed, found->second);
+    });
+    if (problems && predates_wide_ingress)
+        problems->push_back({TableProblemKind::earlier_layout, Severity::note, "table " + table_name,
+                             "table " + table_name + " was written before ingress ports of more than " +
+                                 std::to_string(ingress::narrow_slot_count) +
+                                 " backends (no DNAT rule of their slots): its published ports work, and the next "
+                                 "change of published ports adds the rule",
+                             "nothing to do; the next warren-nft publish adds it"});
     for (const auto& fixed : chains)
         missing = repair_chain(refusals, layout, snapshot.chains.contains(fixed.chain.name) ? existing : tx, fixed, snapshot,
                                rewrite_rules, predates_ingress, snapshot.exists ? problems : nullptr) ||

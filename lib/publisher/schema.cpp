@@ -197,20 +197,22 @@ std::vector<Expression> published_port_key(const Layout& layout, bool spare_loop
 enum class DnatMap { bound_ports, ingress, ports };
 
 // <published port key> dnat to <key> map @bound_ports (@ports), or
-// <published port key> dnat to <key> . numgen random mod <slot_count> map @ingress
-Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopback, DnatMap map)
+// <published port key> dnat to <key> . numgen random mod <slots> map @ingress
+Rule dnat_rule(const Layout& layout, const std::string& chain, bool spare_loopback, DnatMap map, std::uint32_t slots = 0)
 {
     const bool bound = map == DnatMap::bound_ports;
     auto match = published_port_key(layout, spare_loopback, bound);
     // The value lands in r1: the address in its first registers, the port in the one after.
     if (map == DnatMap::ingress) {
-        match.push_back(expr::Numgen{ingress::slot_count, key_registers(layout, bound).slot});
+        match.push_back(expr::Numgen{slots, key_registers(layout, bound).slot});
         match.push_back(expr::Lookup{ingress_map, ingress_map_id, Reg::r1, Reg::r1});
     } else
         match.push_back(port_lookup(bound, Reg::r1));
     match.push_back(expr::Dnat{layout.family, Reg::r1, reg32(layout.address_registers())});
+    const bool wide = slots == ingress::wide_slot_count;
     std::string comment = bound                     ? "warren-nft: DNAT host ports published on one local"
-                          : map == DnatMap::ingress ? "warren-nft: DNAT ingress ports of local"
+                          : map == DnatMap::ingress ? (wide ? "warren-nft: DNAT wide ingress ports of local"
+                                                            : "warren-nft: DNAT ingress ports of local")
                                                     : "warren-nft: DNAT published host ports of local";
     comment += spare_loopback ? " non-loopback" : "";
     comment += bound                     ? " address to containers"
@@ -478,7 +480,7 @@ Set backends_declaration(const Layout& layout, bool counters)
 Set ingress_declaration(const Layout& layout)
 {
     Set map{ingress_map, {inet_proto, inet_service, integer}, {layout.address, inet_service}, false, ingress_map_id};
-    map.nft_typeof = SetTypeof{{typeof_expr::Meta{NFT_META_L4PROTO}, th_dport, typeof_expr::Numgen{ingress::slot_count}},
+    map.nft_typeof = SetTypeof{{typeof_expr::Meta{NFT_META_L4PROTO}, th_dport, typeof_expr::Numgen{ingress::narrow_slot_count}},
                                {layout.destination_typeof, th_dport}};
     return map;
 }
@@ -513,17 +515,20 @@ std::vector<FixedChain> fixed_chains(const Layout& layout, const RuleOptions& op
     // address are there to be reached that way.
     const bool spare_loopback = !(layout.loopback_routable && options.wildcard_on_localhost);
     const auto dnat_rules = [&](const std::string& chain, bool spare) {
-        return std::vector<Rule>{police_jump_rule(layout, chain, false, true), police_jump_rule(layout, chain, spare, false),
-                                 dnat_rule(layout, chain, false, DnatMap::bound_ports),
-                                 dnat_rule(layout, chain, spare, DnatMap::ingress),
-                                 dnat_rule(layout, chain, spare, DnatMap::ports)};
+        std::vector<Rule> rules{police_jump_rule(layout, chain, false, true), police_jump_rule(layout, chain, spare, false),
+                                dnat_rule(layout, chain, false, DnatMap::bound_ports)};
+        for (const auto slots : ingress::slot_counts)
+            rules.push_back(dnat_rule(layout, chain, spare, DnatMap::ingress, slots));
+        rules.push_back(dnat_rule(layout, chain, spare, DnatMap::ports));
+        return rules;
     };
     std::vector<FixedChain> chains{
         // Before the chains that jump to them, so that a transaction creates them first.
         police_chain_of(layout, false),
         police_chain_of(layout, true),
-        // A port bound to one address is looked up first, then an ingress port's slots, then the
-        // ports map: the DNAT of the first rule that finds the packet's port ends the chain.
+        // A port bound to one address is looked up first, then an ingress port's slots (a wide
+        // port's, then a narrow one's), then the ports map: the DNAT of the first rule that finds
+        // the packet's key ends the chain.
         // (Publishing never lets one port be in both ports maps; an ingress port's claim in ports
         // is never reached, its slots' DNAT coming first: docs/ingress.md.) Its access policy, if
         // it has one, is checked before.

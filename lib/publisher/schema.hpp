@@ -21,8 +21,9 @@ inline constexpr const char* ports_map = "ports";  // proto . host port -> conta
 inline constexpr const char* bound_ports_map = "bound_ports";
 inline constexpr const char* backends_set = "backends";  // container ip . proto . port, in tables that count
 // Ingress mode (docs/ingress.md): proto . host port . slot -> backend ip . port, the slot drawn by
-// the DNAT rule with numgen random mod ingress::slot_count; declared with nft's typeof, without
-// which nft cannot list the table.
+// the DNAT rules with numgen random mod each of ingress::slot_counts; declared with nft's typeof
+// (mod narrow_slot_count: nft takes only the key's type from it), without which nft cannot list
+// the table.
 inline constexpr const char* ingress_map = "ingress";
 // proto . host port . backend ip . backend port: an ingress port's backends, their weights and
 // draining state in the elements' comments.

@@ -248,7 +248,7 @@ TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
     const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{false});
     REQUIRE(create);
     const auto rules = added_rules(*create);
-    REQUIRE(rules.size() == 19);  // 3 per nat chain for DNAT, per protocol 2 each in postrouting and forward, 1 guard
+    REQUIRE(rules.size() == 21);  // 4 per nat chain for DNAT, per protocol 2 each in postrouting and forward, 1 guard
     INFO(rules[0]);
     // dnat ip to ip daddr . meta l4proto . th dport map @bound_ports: the key in regs 8, 9, 10
     CHECK_THAT(rules[0], Catch::Contains("[ fib daddr type => reg 1 ]"));
@@ -257,24 +257,29 @@ TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
     CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 10 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ lookup reg 1 set bound_ports dreg 1 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ nat dnat ip addr_min reg 1 proto_min reg 9 ]"));
-    // dnat ip to meta l4proto . th dport . numgen random mod 256 map @ingress: the slot in reg 10
-    CHECK_THAT(rules[1], Catch::Contains("[ fib daddr type => reg 1 ]"));
-    CHECK_THAT(rules[1], Catch::Contains("[ meta load l4proto => reg 1 ]"));
-    CHECK_THAT(rules[1], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
-    CHECK_THAT(rules[1], Catch::Contains("[ numgen reg 10 = random mod 256"));
-    CHECK_THAT(rules[1], Catch::Contains("[ lookup reg 1 set ingress dreg 1 ]"));
-    CHECK_THAT(rules[1], Catch::Contains("[ nat dnat ip addr_min reg 1 proto_min reg 9 ]"));
+    // dnat ip to meta l4proto . th dport . numgen random mod 4096 (then 256) map @ingress: the slot
+    // in reg 10
+    for (const auto& rule : {rules[1], rules[2]}) {
+        CHECK_THAT(rule, Catch::Contains("[ fib daddr type => reg 1 ]"));
+        CHECK_THAT(rule, Catch::Contains("[ meta load l4proto => reg 1 ]"));
+        CHECK_THAT(rule, Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
+        CHECK_THAT(rule, Catch::Contains("[ lookup reg 1 set ingress dreg 1 ]"));
+        CHECK_THAT(rule, Catch::Contains("[ nat dnat ip addr_min reg 1 proto_min reg 9 ]"));
+    }
+    CHECK_THAT(rules[1], Catch::Contains("[ numgen reg 10 = random mod 4096"));
+    CHECK_THAT(rules[2], Catch::Contains("[ numgen reg 10 = random mod 256"));
     // dnat ip to meta l4proto . th dport map @ports: the port travels in reg 9
-    CHECK_THAT(rules[2], Catch::Contains("[ fib daddr type => reg 1 ]"));
-    CHECK_THAT(rules[2], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
-    CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]"));
-    CHECK_THAT(rules[2], Catch::Contains("[ nat dnat ip addr_min reg 1 proto_min reg 9 ]"));
+    CHECK_THAT(rules[3], Catch::Contains("[ fib daddr type => reg 1 ]"));
+    CHECK_THAT(rules[3], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 9 ]"));
+    CHECK_THAT(rules[3], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]"));
+    CHECK_THAT(rules[3], Catch::Contains("[ nat dnat ip addr_min reg 1 proto_min reg 9 ]"));
     // output: the same order there, the ingress rule sparing loopback as the ports rule does
-    CHECK_THAT(rules[3], Catch::Contains("[ lookup reg 1 set bound_ports dreg 1 ]"));
-    CHECK_THAT(rules[4], Catch::Contains("[ lookup reg 1 set ingress dreg 1 ]") && Catch::Contains("0x0000007f"));
-    CHECK_THAT(rules[5], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]") && Catch::Contains("0x0000007f"));
+    CHECK_THAT(rules[4], Catch::Contains("[ lookup reg 1 set bound_ports dreg 1 ]"));
+    CHECK_THAT(rules[5], Catch::Contains("[ lookup reg 1 set ingress dreg 1 ]") && Catch::Contains("0x0000007f"));
+    CHECK_THAT(rules[6], Catch::Contains("[ lookup reg 1 set ingress dreg 1 ]") && Catch::Contains("0x0000007f"));
+    CHECK_THAT(rules[7], Catch::Contains("[ lookup reg 1 set ports dreg 1 ]") && Catch::Contains("0x0000007f"));
     // meta l4proto tcp ct status dnat ct original ip daddr . meta l4proto . ct original proto-dst @bound_ports masquerade
-    for (const auto& rule : {rules[6], rules[12]}) {
+    for (const auto& rule : {rules[8], rules[14]}) {
         CHECK_THAT(rule, Catch::Contains("[ meta load l4proto => reg 1 ]"));
         CHECK_THAT(rule, Catch::Contains("[ cmp eq reg 1 0x00000006 ]"));
         CHECK_THAT(rule, Catch::Contains("[ ct load status => reg 1 ]"));
@@ -284,15 +289,15 @@ TEST_CASE("fixed rules encode the registers nft itself uses", "[encode]")
         CHECK_THAT(rule, Catch::Contains("[ lookup reg 1 set bound_ports ]"));
     }
     // meta l4proto tcp ct status dnat meta l4proto . ct original proto-dst @ports masquerade
-    for (const auto& rule : {rules[7], rules[13]}) {
+    for (const auto& rule : {rules[9], rules[15]}) {
         CHECK_THAT(rule, Catch::Contains("[ meta load l4proto => reg 1 ]"));
         CHECK_THAT(rule, Catch::Contains("[ ct load proto_dst => reg 9 , dir original ]"));
         CHECK_THAT(rule, Catch::Contains("[ lookup reg 1 set ports ]"));
     }
-    CHECK_THAT(rules[7], Catch::Contains("[ masq ]"));
-    CHECK_THAT(rules[9], Catch::Contains("[ cmp eq reg 1 0x00000011 ]"));   // then udp
-    CHECK_THAT(rules[11], Catch::Contains("[ cmp eq reg 1 0x00000084 ]"));  // and sctp
-    CHECK_THAT(rules[13], Catch::Contains("[ immediate reg 0 accept ]"));
+    CHECK_THAT(rules[9], Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[11], Catch::Contains("[ cmp eq reg 1 0x00000011 ]"));  // then udp
+    CHECK_THAT(rules[13], Catch::Contains("[ cmp eq reg 1 0x00000084 ]"));  // and sctp
+    CHECK_THAT(rules[15], Catch::Contains("[ immediate reg 0 accept ]"));
 }
 
 TEST_CASE("access policies: a jump per nat chain and key kind, and a police chain that checks source and limits",
@@ -347,14 +352,14 @@ TEST_CASE("a table that counts matches masquerade and forward on the backends se
     const auto create = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false, layout::RuleOptions{true});
     REQUIRE(create);
     const auto rules = added_rules(*create);
-    REQUIRE(rules.size() == 10);
-    CHECK_THAT(rules[6], Catch::Contains("[ payload load 4b @ network header + 16 => reg 1 ]"));
-    CHECK_THAT(rules[6], Catch::Contains("[ lookup reg 1 set backends ]"));
-    CHECK_THAT(rules[6], Catch::Contains("[ masq ]"));
-    CHECK_THAT(rules[7], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 10 ]"));
-    CHECK_THAT(rules[8], Catch::Contains("[ payload load 4b @ network header + 12 => reg 1 ]"));
-    CHECK_THAT(rules[8], Catch::Contains("[ payload load 2b @ transport header + 0 => reg 10 ]"));
-    CHECK_THAT(rules[8], Catch::Contains("[ immediate reg 0 accept ]"));
+    REQUIRE(rules.size() == 12);
+    CHECK_THAT(rules[8], Catch::Contains("[ payload load 4b @ network header + 16 => reg 1 ]"));
+    CHECK_THAT(rules[8], Catch::Contains("[ lookup reg 1 set backends ]"));
+    CHECK_THAT(rules[8], Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[9], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 10 ]"));
+    CHECK_THAT(rules[10], Catch::Contains("[ payload load 4b @ network header + 12 => reg 1 ]"));
+    CHECK_THAT(rules[10], Catch::Contains("[ payload load 2b @ transport header + 0 => reg 10 ]"));
+    CHECK_THAT(rules[10], Catch::Contains("[ immediate reg 0 accept ]"));
 }
 
 TEST_CASE("a NEWTABLE carries flags only when the table asks for them; a set its flags, timeout and size", "[encode][adopt]")
@@ -396,24 +401,25 @@ TEST_CASE("the IPv6 table's rules load 16-byte addresses and shift the key's oth
     REQUIRE(create);
     CHECK(create->table().family == ruleset::Family::ip6);
     const auto rules = added_rules(*create);
-    REQUIRE(rules.size() == 18);  // no guard chain: IPv6 loopback is never routed out
+    REQUIRE(rules.size() == 20);  // no guard chain: IPv6 loopback is never routed out
     INFO(rules[0]);
     // dnat ip6 to ip6 daddr . meta l4proto . th dport map @bound_ports: address in regs 8-11
     CHECK_THAT(rules[0], Catch::Contains("[ payload load 16b @ network header + 24 => reg 1 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ meta load l4proto => reg 12 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ payload load 2b @ transport header + 2 => reg 13 ]"));
     CHECK_THAT(rules[0], Catch::Contains("[ nat dnat ip6 addr_min reg 1 proto_min reg 12 ]"));
-    // the ingress rule's key is not bound: protocol, port and slot in regs 8, 9, 10; its value as ports'
-    CHECK_THAT(rules[1], Catch::Contains("[ numgen reg 10 = random mod 256"));
-    CHECK_THAT(rules[1], Catch::Contains("[ lookup reg 1 set ingress dreg 1 ]"));
-    CHECK_THAT(rules[1], Catch::Contains("[ nat dnat ip6 addr_min reg 1 proto_min reg 12 ]"));
+    // the ingress rules' key is not bound: protocol, port and slot in regs 8, 9, 10; its value as ports'
+    CHECK_THAT(rules[1], Catch::Contains("[ numgen reg 10 = random mod 4096"));
+    CHECK_THAT(rules[2], Catch::Contains("[ numgen reg 10 = random mod 256"));
+    CHECK_THAT(rules[2], Catch::Contains("[ lookup reg 1 set ingress dreg 1 ]"));
     CHECK_THAT(rules[2], Catch::Contains("[ nat dnat ip6 addr_min reg 1 proto_min reg 12 ]"));
+    CHECK_THAT(rules[3], Catch::Contains("[ nat dnat ip6 addr_min reg 1 proto_min reg 12 ]"));
     // output spares ::1
-    CHECK_THAT(rules[5], Catch::Contains("[ payload load 16b @ network header + 24 => reg 1 ]"));
-    CHECK_THAT(rules[5], Catch::Contains("[ cmp neq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]"));
-    CHECK_THAT(rules[6], Catch::Contains("[ ct load dst_ip6 => reg 1 , dir original ]"));
-    CHECK_THAT(rules[6], Catch::Contains("[ meta load l4proto => reg 12 ]"));
-    CHECK_THAT(rules[6], Catch::Contains("[ ct load proto_dst => reg 13 , dir original ]"));
+    CHECK_THAT(rules[7], Catch::Contains("[ payload load 16b @ network header + 24 => reg 1 ]"));
+    CHECK_THAT(rules[7], Catch::Contains("[ cmp neq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]"));
+    CHECK_THAT(rules[8], Catch::Contains("[ ct load dst_ip6 => reg 1 , dir original ]"));
+    CHECK_THAT(rules[8], Catch::Contains("[ meta load l4proto => reg 12 ]"));
+    CHECK_THAT(rules[8], Catch::Contains("[ ct load proto_dst => reg 13 , dir original ]"));
 }
 
 TEST_CASE("masquerading when needed: from the host, or hairpin as marked in forward", "[encode][masquerade]")
@@ -422,12 +428,12 @@ TEST_CASE("masquerading when needed: from the host, or hairpin as marked in forw
                                                    layout::RuleOptions{false, Masquerading::when_needed, false});
     REQUIRE(create);
     const auto rules = added_rules(*create);
-    // 6 DNAT; postrouting 2 per protocol and map; forward a mark and an accept per protocol and map; guard
-    REQUIRE(rules.size() == 6 + 12 + 12 + 1);
-    CHECK_THAT(rules[6], Catch::Contains("[ fib saddr type => reg 1 ]") && Catch::Contains("[ masq ]"));
-    CHECK_THAT(rules[7], Catch::Contains("[ meta load mark => reg 1 ]") && Catch::Contains("[ masq ]"));
-    CHECK_THAT(rules[18], Catch::Contains("[ fib daddr . iif oif => reg 1 ]") && Catch::Contains("[ meta set mark with reg 1 ]"));
-    CHECK_THAT(rules[19], Catch::Contains("[ immediate reg 0 accept ]"));
+    // 8 DNAT; postrouting 2 per protocol and map; forward a mark and an accept per protocol and map; guard
+    REQUIRE(rules.size() == 8 + 12 + 12 + 1);
+    CHECK_THAT(rules[8], Catch::Contains("[ fib saddr type => reg 1 ]") && Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[9], Catch::Contains("[ meta load mark => reg 1 ]") && Catch::Contains("[ masq ]"));
+    CHECK_THAT(rules[20], Catch::Contains("[ fib daddr . iif oif => reg 1 ]") && Catch::Contains("[ meta set mark with reg 1 ]"));
+    CHECK_THAT(rules[21], Catch::Contains("[ immediate reg 0 accept ]"));
 
     // With loopback open to ports on every address, output DNATs 127.0.0.0/8 too.
     const auto open = layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), {}, false,

@@ -95,7 +95,7 @@ TEST_CASE("an ingress publish writes the claim, one record per backend and 256 s
     publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}, {"10.88.0.7", 1}}));
     CHECK(fake.committed().size() == 1);
     CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 86}, {"10.88.0.6", 85}, {"10.88.0.7", 85}});
-    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::slot_count);
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::narrow_slot_count);
     CHECK(record_comments(fake) == std::vector<std::string>(3, "task=web weight=1"));
     const auto& ports = elements(fake, Family::ip, layout::ports_map);
     REQUIRE(ports.size() == 1);
@@ -309,7 +309,7 @@ TEST_CASE("hostile ingress elements read back are not adopted, and damaged slots
     // (A commit replaces the fake's state: `slots` is read again.)
     const auto& now = fake.state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).elements;
     std::map<std::string, std::size_t> in_slot_range;
-    for (std::uint32_t slot = 0; slot < ingress::slot_count; ++slot)
+    for (std::uint32_t slot = 0; slot < ingress::narrow_slot_count; ++slot)
         if (const auto found = now.find(ingress::slot_element(port, slot, {}).key); found != now.end())
             ++in_slot_range[layout::to_string(ingress::decode_slot(Family::ip, found->second)->backend->address)];
     CHECK(in_slot_range == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
@@ -336,12 +336,12 @@ TEST_CASE("orphan slots announced while a publisher follows the tables are delet
     tx.add(ingress::slot_element(unclaimed, 0, {address, 80}));
     tx.add(ingress::slot_element(port, 300, {address, 80}));
     fake.commit(tx, std::nullopt);
-    REQUIRE(elements(fake, Family::ip, layout::ingress_map).size() == ingress::slot_count + 2);
+    REQUIRE(elements(fake, Family::ip, layout::ingress_map).size() == ingress::narrow_slot_count + 2);
     // Every change of a family's ingress elements deletes that table's leftovers, so that no slot of
     // an unclaimed port DNATs on.
     publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.7", 1}}));
     CHECK(slot_counts(fake, Family::ip, 7070).empty());
-    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::slot_count);
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::narrow_slot_count);
 }
 
 TEST_CASE("bad ingress requests are refused before anything is sent", "[ingress][api]")
@@ -358,7 +358,7 @@ TEST_CASE("bad ingress requests are refused before anything is sent", "[ingress]
     auto automatic = web;
     automatic[0].host_port = 0;
     std::vector<IngressBackend> too_many;
-    for (int i = 0; i < 257; ++i)
+    for (std::uint32_t i = 0; i <= ingress::max_active_backends; ++i)
         too_many.push_back(IngressBackend{"10.88.1." + std::to_string(i % 250 + 1), static_cast<std::uint16_t>(80 + i / 250)});
     std::vector<IngressBackend> draining{{"10.88.0.5"}};
     draining[0].state = BackendState::draining;
@@ -429,7 +429,7 @@ TEST_CASE("an ingress map that lost its typeof is made again with every slot by 
     CHECK(fake.state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).declaration.nft_typeof.has_value());
     CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 64}, {"10.88.0.6", 64}, {"10.88.0.7", 128}});
     // The map was made again in the same transaction: every slot written, none deleted.
-    CHECK(slot_operations(fake) == std::map<ruleset::Verb, std::size_t>{{ruleset::Verb::create, ingress::slot_count}});
+    CHECK(slot_operations(fake) == std::map<ruleset::Verb, std::size_t>{{ruleset::Verb::create, ingress::narrow_slot_count}});
 }
 
 TEST_CASE("an id is a task's or an ingress service's: host-mode calls refuse an ingress service", "[ingress][api]")
@@ -648,7 +648,7 @@ TEST_CASE("a self-healing publisher restores damaged ingress slots, records and 
         const auto orphan = healing.next(2);
         CHECK(orphan.error.empty());
         CHECK(orphan.ports_restored == 1);  // the orphan's 7070
-        CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::slot_count);
+        CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::narrow_slot_count);
     }
     SECTION("a claim and a record deleted")
     {

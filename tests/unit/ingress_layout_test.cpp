@@ -39,7 +39,7 @@ std::vector<std::string> comments(const FakeBackend& fake, Family family, const 
 }
 
 // The table has the ingress objects as the layout declares them, and each nat chain that DNATs the
-// ingress rule between the bound_ports rule and the ports rule.
+// ingress rules (wide ports', then narrow ones') between the bound_ports rule and the ports rule.
 void check_ingress_layout(const FakeBackend& fake, Family family)
 {
     INFO(ruleset::display_name(layout::table(family)));
@@ -59,21 +59,26 @@ void check_ingress_layout(const FakeBackend& fake, Family family)
             for (const char* map : {layout::bound_ports_map, layout::ingress_map, layout::ports_map})
                 if (test::looks_up(rule, map))
                     maps.push_back(map);
-        REQUIRE(maps == std::vector<std::string>{layout::bound_ports_map, layout::ingress_map, layout::ports_map});
-        const auto ingress_rule =
+        REQUIRE(maps ==
+                std::vector<std::string>{layout::bound_ports_map, layout::ingress_map, layout::ingress_map, layout::ports_map});
+        const auto wide_rule =
             std::find_if(rules.begin(), rules.end(), [](const auto& rule) { return test::looks_up(rule, layout::ingress_map); });
-        const auto& ingress = ingress_rule->expressions;
-        const auto& ports = (ingress_rule + 1)->expressions;
-        // The same conditions and key as the ports rule it precedes, then the slot.
-        const auto numgen = std::find_if(ingress.begin(), ingress.end(), [](const auto& expression) {
-            return std::holds_alternative<ruleset::expr::Numgen>(expression);
-        });
-        REQUIRE(numgen != ingress.end());
-        CHECK(std::get<ruleset::expr::Numgen>(*numgen).modulus == ingress::slot_count);
-        REQUIRE(ports.size() + 1 == ingress.size());
-        CHECK(std::equal(ingress.begin(), numgen, ports.begin()));
-        CHECK(std::equal(numgen + 1, ingress.end(), ports.begin() + (numgen - ingress.begin()),
-                         [](const auto& a, const auto& b) { return a.index() == b.index(); }));
+        const auto& ports = (wide_rule + 2)->expressions;
+        // Wide ports' slots first, then narrow ones': the same conditions and key as the ports rule
+        // they precede, then the slot.
+        for (const auto& [ingress_rule, slots] :
+             {std::pair{wide_rule, ingress::wide_slot_count}, std::pair{wide_rule + 1, ingress::narrow_slot_count}}) {
+            const auto& ingress = ingress_rule->expressions;
+            const auto numgen = std::find_if(ingress.begin(), ingress.end(), [](const auto& expression) {
+                return std::holds_alternative<ruleset::expr::Numgen>(expression);
+            });
+            REQUIRE(numgen != ingress.end());
+            CHECK(std::get<ruleset::expr::Numgen>(*numgen).modulus == slots);
+            REQUIRE(ports.size() + 1 == ingress.size());
+            CHECK(std::equal(ingress.begin(), numgen, ports.begin()));
+            CHECK(std::equal(numgen + 1, ingress.end(), ports.begin() + (numgen - ingress.begin()),
+                             [](const auto& a, const auto& b) { return a.index() == b.index(); }));
+        }
     }
 }
 
@@ -104,8 +109,12 @@ TEST_CASE("a new table holds the ingress map with its typeof, the ingress_backen
         check_ingress_layout(fake, family);
     // Both families' ingress rules spare loopback in output as their ports rules do (IPv6 always).
     CHECK(comments(fake, Family::ip6, "output")[3] ==
+          "warren-nft: DNAT wide ingress ports of local non-loopback addresses to the backend of a random slot");
+    CHECK(comments(fake, Family::ip6, "output")[4] ==
           "warren-nft: DNAT ingress ports of local non-loopback addresses to the backend of a random slot");
     CHECK(comments(fake, Family::ip, "prerouting")[3] ==
+          "warren-nft: DNAT wide ingress ports of local addresses to the backend of a random slot");
+    CHECK(comments(fake, Family::ip, "prerouting")[4] ==
           "warren-nft: DNAT ingress ports of local addresses to the backend of a random slot");
     for (const auto& table : publisher.inspect().families) {
         INFO(table.table);

@@ -36,7 +36,7 @@ std::map<BackendKey, std::uint32_t> counts(const Slots& slots)
 std::uint32_t changed(const Slots& before, const Slots& after)
 {
     std::uint32_t n = 0;
-    for (std::size_t slot = 0; slot < slot_count; ++slot)
+    for (std::size_t slot = 0; slot < narrow_slot_count; ++slot)
         n += before[slot] != after[slot] ? 1 : 0;
     return n;
 }
@@ -59,7 +59,7 @@ TEST_CASE("slot shares follow the weights by largest remainders, at least one ea
     CHECK(slot_shares({{backend(7), 256}, {backend(6), 256}, {backend(5), 1}}) == std::vector<std::uint32_t>{127, 128, 1});
 
     std::vector<WeightedBackend> most;
-    for (std::uint32_t i = 0; i < slot_count; ++i)
+    for (std::uint32_t i = 0; i < narrow_slot_count; ++i)
         most.push_back({backend(1, static_cast<std::uint16_t>(1000 + i)), 1 + i % 3});
     const auto shares = slot_shares(most);
     CHECK(std::all_of(shares.begin(), shares.end(), [](std::uint32_t share) { return share == 1; }));
@@ -76,7 +76,7 @@ TEST_CASE("slot shares refuse no backends, too many, bad weights and a backend g
     // The same address on another port is another backend.
     CHECK(slot_shares({{backend(5, 80), 1}, {backend(5, 81), 1}}) == std::vector<std::uint32_t>{128, 128});
     std::vector<WeightedBackend> too_many;
-    for (std::uint32_t i = 0; i <= slot_count; ++i)
+    for (std::uint32_t i = 0; i <= max_active_backends; ++i)
         too_many.push_back({backend(1, static_cast<std::uint16_t>(1000 + i)), 1});
     CHECK(error_of([&] { slot_shares(too_many); }).code() == errc::invalid_argument);
 }
@@ -85,7 +85,7 @@ TEST_CASE("a new port's slots are all given, each backend its share", "[ingress]
 {
     const std::vector<WeightedBackend> active{{backend(5), 1}, {backend(6), 1}, {backend(7), 2}};
     const auto slots = assign_slots({}, active);
-    REQUIRE(slots.size() == slot_count);
+    REQUIRE(slots.size() == narrow_slot_count);
     CHECK(counts(slots) == std::map<BackendKey, std::uint32_t>{{backend(5), 64}, {backend(6), 64}, {backend(7), 128}});
 }
 
@@ -102,7 +102,7 @@ TEST_CASE("changing the backends moves only the slots that must move", "[ingress
         const auto two = assign_slots(three, {{backend(5), 1}, {backend(7), 1}});
         CHECK(counts(two) == std::map<BackendKey, std::uint32_t>{{backend(5), 128}, {backend(7), 128}});
         CHECK(changed(three, two) == 85);
-        for (std::size_t slot = 0; slot < slot_count; ++slot)
+        for (std::size_t slot = 0; slot < narrow_slot_count; ++slot)
             if (three[slot] != backend(6))
                 CHECK(two[slot] == three[slot]);
     }
@@ -113,7 +113,7 @@ TEST_CASE("changing the backends moves only the slots that must move", "[ingress
               std::map<BackendKey, std::uint32_t>{{backend(5), 64}, {backend(6), 64}, {backend(7), 64}, {backend(8), 64}});
         // 86 + 85 + 85 down to 64 each: 64 slots move, all of them to the new backend.
         CHECK(changed(three, four) == 64);
-        for (std::size_t slot = 0; slot < slot_count; ++slot)
+        for (std::size_t slot = 0; slot < narrow_slot_count; ++slot)
             if (four[slot] != three[slot])
                 CHECK(four[slot] == backend(8));
     }

@@ -124,7 +124,7 @@ TEST_CASE("with many ingress services published, a change of one service reads n
     const auto loaded = reads;
     REQUIRE(loaded.ingress_elements >= 2 * services);
     REQUIRE(loaded.slot_elements == 0);
-    REQUIRE(loaded.keys == ingress::slot_count);
+    REQUIRE(loaded.keys == ingress::narrow_slot_count + 1);  // and the one that tells a wide port
 
     // Another publisher's changes after that are followed from the announcements.
     for (int i = services; i < 2 * services; ++i)
@@ -156,7 +156,7 @@ TEST_CASE("with many ingress services published, a change of one service reads n
     // each: 9191 (refused), 10000 and the port of service_name(services + 1).
     CHECK(reads.calls == loaded.calls);
     CHECK(reads.ingress_elements == loaded.ingress_elements);
-    CHECK(reads.keys == 4 * ingress::slot_count);
+    CHECK(reads.keys == 4 * (ingress::narrow_slot_count + 1));
 }
 
 TEST_CASE("the ingress state of one service holds its own ports and the leftovers, nothing of other services",
@@ -187,12 +187,8 @@ TEST_CASE("the ingress state of one service holds its own ports and the leftover
     const auto unread = view.unread_slots(Family::ip, services, std::span(&asked, 1));
     const layout::HostPort svc3{Protocol::tcp, 10003, layout::any_address(Family::ip)};
     CHECK(std::set(unread.begin(), unread.end()) == std::set{svc3, unclaimed, asked});
-    std::vector<ruleset::Bytes> keys;
-    for (const auto& port : unread)
-        for (std::uint32_t slot = 0; slot < ingress::slot_count; ++slot)
-            keys.push_back(ingress::slot_element(port, slot, {}).key);
     // Read by key, the orphan's too.
-    view.slots_read(Family::ip, unread, fake.elements_of(layout::table(Family::ip), layout::ingress_map, keys));
+    view.read_unread_slots(fake, Family::ip, services, std::span(&asked, 1));
     CHECK(view.unread_slots(Family::ip, services, std::span(&asked, 1)).empty());
     const auto state = view.state(services, std::span(&asked, 1));
     const auto& ip = state[layout::family_index(Family::ip)];
@@ -201,7 +197,7 @@ TEST_CASE("the ingress state of one service holds its own ports and the leftover
     CHECK(ip.ports.begin()->second.service == "svc3");
     CHECK(ip.ports.begin()->second.record_elements.size() == 1);
     CHECK(std::count_if(ip.ports.begin()->second.slot_elements.begin(), ip.ports.begin()->second.slot_elements.end(),
-                        [](const auto& e) { return e.has_value(); }) == ingress::slot_count);
+                        [](const auto& e) { return e.has_value(); }) == ingress::narrow_slot_count);
     REQUIRE(ip.leftovers.size() == 1);
     CHECK(ip.leftovers.begin()->first == unclaimed);
 
@@ -220,7 +216,7 @@ TEST_CASE("the ingress state of one service holds its own ports and the leftover
         const auto after = view.state(services, {})[layout::family_index(Family::ip)];
         CHECK(after.ports.empty());
         CHECK(after.leftovers.size() == 2);
-        CHECK(after.leftovers.at(port).size() == ingress::slot_count + 1);
+        CHECK(after.leftovers.at(port).size() == ingress::narrow_slot_count + 1);
     }
     SECTION("a slot value longer than any we write is a slot without a backend, deleted by its key")
     {

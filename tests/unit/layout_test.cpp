@@ -134,9 +134,9 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     REQUIRE(create);
     // table, 3 maps (ports, bound_ports, ingress), the ingress_backends set and 4 policy sets (no
     // backends set: the table does not count), and per chain add, flush and rules: 11 in each police
-    // chain (a return, a prefix length each, and drop), 2 jumps and 3 DNAT in each nat chain, 2 per
+    // chain (a return, a prefix length each, and drop), 2 jumps and 4 DNAT in each nat chain, 2 per
     // protocol in postrouting and forward, 1 in guard
-    CHECK(create->operations().size() == 1 + 3 + 1 + 4 + 7 * 2 + 11 + 11 + 5 + 5 + 6 + 6 + 1);
+    CHECK(create->operations().size() == 1 + 3 + 1 + 4 + 7 * 2 + 11 + 11 + 6 + 6 + 6 + 6 + 1);
 
     auto complete = snapshot_after(*create);
     CHECK_FALSE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), complete, false, layout::RuleOptions{false}));
@@ -164,7 +164,7 @@ TEST_CASE("the table is completed only where a snapshot shows gaps", "[layout]")
     REQUIRE(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), edited, false, layout::RuleOptions{false}));
     CHECK(layout::ensure_transaction(layout::layout_of(ruleset::Family::ip), edited, false, layout::RuleOptions{false})
               ->operations()
-              .size() == 1 + 2 + 5);
+              .size() == 1 + 2 + 6);
 }
 
 TEST_CASE("only a table that counts has a backends set; one that does not count is replaced or dropped", "[layout][counters]")
@@ -185,7 +185,7 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
     CHECK(backends_of(*plain).empty());
     REQUIRE(backends_of(*counted).size() == 1);
     CHECK(backends_of(*counted).front().second.counter);
-    CHECK(count_rules(*counted) == 10 + 26);  // and the policy rules: 2 police chains of 11, 4 jumps
+    CHECK(count_rules(*counted) == 12 + 26);  // and the policy rules: 2 police chains of 11, 4 jumps
 
     // Wanting counters in a complete table that does not count: the set is created (empty: the
     // publisher fills it) and the masquerade and forward rules are replaced by ones that look it up.
@@ -224,7 +224,7 @@ TEST_CASE("only a table that counts has a backends set; one that does not count 
         CHECK(std::none_of(ops.begin(), ops.begin() + removed,
                            [](const auto& op) { return std::holds_alternative<ruleset::Rule>(op.object); }));
         CHECK(backends_of(*migrate).size() == (counters ? 2u : 1u));  // removed, then added counting
-        CHECK(count_rules(*migrate) == 10 + (counters ? 26 : 35));
+        CHECK(count_rules(*migrate) == 12 + (counters ? 26 : 35));
         // No element is carried over: a new counting set is filled by the publisher.
         CHECK(std::none_of(ops.begin(), ops.end(),
                            [](const auto& op) { return std::holds_alternative<ruleset::Element>(op.object); }));

@@ -404,7 +404,7 @@ TEST_CASE("rules flushed from chains that still exist are restored by the next p
     // carry traffic. The repair is one transaction, and nothing else is in it.
     publisher.publish_ports("task-a", "10.88.0.5", web);
     CHECK(fake.committed().size() == commits + 1);
-    CHECK(warren_table(fake).chains.at("prerouting").rules.size() == 5);
+    CHECK(warren_table(fake).chains.at("prerouting").rules.size() == 6);
     CHECK(warren_table(fake).chains.at("forward").rules.size() == 6);
     CHECK(element_operations(fake.committed().back()) == 0);
     publisher.publish_ports("task-a", "10.88.0.5", web);
