@@ -57,6 +57,12 @@ void read_records(Family family, const ruleset::TableSnapshot& snapshot, FamilyS
 
 void read_slots(Family family, const ruleset::TableSnapshot& snapshot, FamilyState& state)
 {
+    // The active backends of each port, sorted: a wide port has thousands of slots and of records.
+    std::map<layout::HostPort, std::vector<BackendKey>> active_backends;
+    for (const auto& [port, claim] : state.ports)
+        for (const auto& record : claim.records)
+            if (!record.draining)
+                active_backends[port].push_back(record.key);
     for (const auto& element : elements_of(snapshot, layout::ingress_map)) {
         const auto slot = decode_slot(family, element);
         if (!slot)
@@ -72,8 +78,8 @@ void read_slots(Family family, const ruleset::TableSnapshot& snapshot, FamilySta
             port.slot_elements.resize(wide_slot_count);
         }
         port.slot_elements[slot->slot] = element;
-        const bool active = slot->backend && std::any_of(port.records.begin(), port.records.end(),
-                                                         [&](const Record& r) { return !r.draining && r.key == *slot->backend; });
+        const auto& active_keys = active_backends[slot->port];
+        const bool active = slot->backend && std::binary_search(active_keys.begin(), active_keys.end(), *slot->backend);
         if (active)
             port.slots[slot->slot] = slot->backend;
     }

@@ -872,3 +872,99 @@ TEST_CASE("a publisher made after a deadline passed acts on it; one without conn
     REQUIRE(gone.size() == 1);
     CHECK(gone[0] == flows_of(8080, IPPROTO_TCP, "10.88.0.6", 80));
 }
+
+namespace {
+
+// `count` backends of weight 1: 10.88.1.1, 10.88.1.2, ..., 250 to a /24.
+std::vector<IngressBackend> numbered(std::size_t count)
+{
+    std::vector<IngressBackend> out;
+    for (std::size_t i = 0; i < count; ++i)
+        out.push_back(IngressBackend{"10.88." + std::to_string(1 + i / 250) + "." + std::to_string(1 + i % 250)});
+    return out;
+}
+
+std::size_t slots_in_all(const std::map<std::string, std::size_t>& counts)
+{
+    std::size_t sum = 0;
+    for (const auto& [address, count] : counts)
+        sum += count;
+    return sum;
+}
+
+}  // namespace
+
+TEST_CASE("a port of more than 256 backends has 4,096 slots; it is narrow again at 256; fresh publishers adopt and change it",
+          "[ingress][api][wide]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    auto many = numbered(300);
+    publisher.publish_ingress("web", web, many);
+    auto counts = slot_counts(fake);
+    CHECK(counts.size() == 300);
+    CHECK(slots_in_all(counts) == ingress::wide_slot_count);
+    CHECK(std::all_of(counts.begin(), counts.end(), [](const auto& entry) { return entry.second == 13 || entry.second == 14; }));
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::wide_slot_count);
+
+    // One backend more: only the slots it takes from the others move.
+    many.push_back(IngressBackend{"10.88.9.1"});
+    publisher.publish_ingress("web", web, many);
+    auto moved = slot_operations(fake);
+    CHECK(moved[ruleset::Verb::remove] == moved[ruleset::Verb::create]);
+    CHECK(moved[ruleset::Verb::create] == slot_counts(fake).at("10.88.9.1"));
+
+    // Drained down to 256 active backends: 256 slots, one each, in the drain that crosses.
+    for (std::size_t i = 0; i + ingress::narrow_slot_count < many.size(); ++i) {
+        CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::wide_slot_count);
+        publisher.drain_backend("web", many[i].address);
+    }
+    counts = slot_counts(fake);
+    CHECK(counts.size() == ingress::narrow_slot_count);
+    CHECK(std::all_of(counts.begin(), counts.end(), [](const auto& entry) { return entry.second == 1; }));
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::narrow_slot_count);
+
+    // A fresh publisher adopts the port with its draining backends, and makes it wide again.
+    auto fresh = publisher_on(test::share(fake));
+    const auto services = fresh.ingress_services();
+    REQUIRE(services.size() == 1);
+    REQUIRE(services[0].ports.size() == 1);
+    const auto& adopted = services[0].ports[0].backends;
+    CHECK(adopted.size() == many.size());
+    CHECK(std::count_if(adopted.begin(), adopted.end(), [](const IngressBackend& b) {
+              return b.state == BackendState::draining;
+          }) == static_cast<long>(many.size() - ingress::narrow_slot_count));
+    fresh.publish_ingress("web", web, many);
+    CHECK(slot_counts(fake).size() == many.size());
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::wide_slot_count);
+
+    // Another fresh publisher reads the wide port's slots by key and narrows it in one commit: no
+    // slot is left from 256 up.
+    auto third = publisher_on(test::share(fake));
+    const auto commits = fake.committed().size();
+    third.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    CHECK(fake.committed().size() == commits + 1);
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::narrow_slot_count);
+    third.unpublish_ports("web");
+    CHECK(elements(fake, Family::ip, layout::ingress_map).empty());
+}
+
+TEST_CASE("a wide port's slots are found by a fresh publisher whatever its records say", "[ingress][api][wide]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, numbered(300));
+    // Someone deletes records by hand: the port's records now say 2 backends, its slots 300.
+    auto& records = fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_backends_set).elements;
+    while (records.size() > 2)
+        records.erase(records.begin());
+    fake.bump_generation();
+
+    // The slot numbered 256 tells the fresh publisher the port is wide: its change deletes the
+    // slots from 256 up instead of leaving them to DNAT to backends it no longer has.
+    auto fresh = publisher_on(test::share(fake));
+    fresh.publish_ingress("web", web, backends({{"10.88.0.5", 1}}));
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 256}});
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::narrow_slot_count);
+}

@@ -148,6 +148,36 @@ TEST_CASE("a table written before ingress mode is one note to inspect() and gets
     check_next_change_repairs(fake, publisher);
 }
 
+TEST_CASE("a table written before wide ingress ports is one note to inspect() and gets their rules with its next change",
+          "[ingress][layout][adoption][wide]")
+{
+    FakeBackend fake;
+    publisher_on(test::share(fake)).publish_ports("web", dual, std::vector{port(8080, 80)});
+    for (const auto family : layout::families)
+        test::remove_wide_ingress_rules(fake, family);
+    fake.bump_generation();
+
+    auto publisher = publisher_on(test::share(fake));
+    for (const auto& table : publisher.inspect().families) {
+        INFO(table.table);
+        CHECK(table.refusal.empty());
+        REQUIRE(table.problems.size() == 1);
+        CHECK(table.problems.front().kind == TableProblemKind::earlier_layout);
+        CHECK(table.problems.front().severity == Severity::note);
+        CHECK_THAT(table.problems.front().description, Catch::Contains("more than 256 backends"));
+        CHECK(table.repair_operations > 0);
+    }
+    check_next_change_repairs(fake, publisher);
+
+    // Without any other ingress rule the chains are broken, not earlier.
+    for (auto& [name, chain] : fake.mutable_state().at({Family::ip, layout::table_name}).chains)
+        std::erase_if(chain.rules, [](const ruleset::Rule& rule) { return test::looks_up(rule, layout::ingress_map); });
+    fake.bump_generation();
+    const auto broken = publisher_on(test::share(fake)).inspect().families.front().problems;
+    CHECK(
+        std::any_of(broken.begin(), broken.end(), [](const TableProblem& p) { return p.kind == TableProblemKind::chain_rules; }));
+}
+
 TEST_CASE("a table missing only one ingress object is damaged, not earlier", "[ingress][layout]")
 {
     FakeBackend fake;

@@ -136,3 +136,69 @@ TEST_CASE("damaged slots (missing, or of a backend not active) are given again, 
     damaged.resize(100);  // slots missing at the end
     CHECK(assign_slots(damaged, {{backend(5), 1}, {backend(6), 1}}) == slots);
 }
+
+namespace {
+
+// `count` backends of weight 1 on one address, told apart by their ports 1000 and up.
+std::vector<WeightedBackend> many(std::uint32_t count)
+{
+    std::vector<WeightedBackend> out;
+    for (std::uint32_t i = 0; i < count; ++i)
+        out.push_back({backend(1, static_cast<std::uint16_t>(1000 + i)), 1});
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a port of more than 256 active backends is wide: 4,096 slots shared by weight", "[ingress][wide]")
+{
+    CHECK(slot_count_for(1) == narrow_slot_count);
+    CHECK(slot_count_for(narrow_slot_count) == narrow_slot_count);
+    CHECK(slot_count_for(narrow_slot_count + 1) == wide_slot_count);
+    CHECK(slot_count_for(max_active_backends) == wide_slot_count);
+
+    // 1,000 equal backends: 4 slots each and 96 left, to the 96 smallest keys.
+    const auto shares = slot_shares(many(1000));
+    CHECK(std::count(shares.begin(), shares.end(), 5u) == 96);
+    CHECK(std::count(shares.begin(), shares.end(), 4u) == 904);
+    CHECK(std::all_of(shares.begin(), shares.begin() + 96, [](std::uint32_t share) { return share == 5; }));
+    // As many backends as slots: one each.
+    const auto full = slot_shares(many(max_active_backends));
+    CHECK(std::all_of(full.begin(), full.end(), [](std::uint32_t share) { return share == 1; }));
+    // Weights on a wide port: 1:2 over 300 backends, the error below one slot of 4,096 each.
+    auto weighted = many(300);
+    for (std::size_t i = 0; i < weighted.size(); i += 2)
+        weighted[i].weight = 2;
+    const auto weighted_shares = slot_shares(weighted);
+    for (std::size_t i = 0; i < weighted.size(); ++i) {
+        const double exact = 4096.0 * weighted[i].weight / 450.0;
+        CHECK(std::abs(weighted_shares[i] - exact) < 1.0);
+    }
+}
+
+TEST_CASE("a port that becomes wide keeps its slots below 256; one that becomes narrow loses the rest", "[ingress][wide]")
+{
+    const auto narrow = assign_slots({}, many(narrow_slot_count));
+    REQUIRE(narrow.size() == narrow_slot_count);
+
+    auto backends = many(narrow_slot_count + 44);
+    const auto wide = assign_slots(narrow, backends);
+    REQUIRE(wide.size() == wide_slot_count);
+    const auto wide_counts = counts(wide);
+    CHECK(wide_counts.size() == 300);
+    for (const auto& [key, count] : wide_counts)
+        CHECK((count == 13 || count == 14));  // 4096 / 300 = 13.65
+    // Each of the 256 first backends keeps its one slot below 256: none of those slots moves.
+    CHECK(std::equal(narrow.begin(), narrow.end(), wide.begin()));
+
+    // Back to the 256 first backends: each keeps its lowest slot, the one it holds below 256, and
+    // the slots from 256 up are dropped.
+    backends.resize(narrow_slot_count);
+    const auto again = assign_slots(wide, backends);
+    REQUIRE(again.size() == narrow_slot_count);
+    CHECK(counts(again).size() == narrow_slot_count);
+    std::uint32_t kept = 0;
+    for (std::size_t slot = 0; slot < narrow_slot_count; ++slot)
+        kept += again[slot] == wide[slot] ? 1 : 0;
+    CHECK(kept == narrow_slot_count);
+}

@@ -23,15 +23,15 @@ namespace bench {
 
 struct IngressOptions {
     // Backends of the measured service: at least 2 (draining needs another active backend), at
-    // most 256 (a port's slots: docs/ingress.md, "Why 256 slots").
-    std::vector<std::size_t> backends{2, 16, 256};
+    // most 4,096 (a wide port's slots: docs/ingress.md, "Wide ports"); 1,000 is a wide port.
+    std::vector<std::size_t> backends{2, 16, 256, 1000};
     // Other ingress services published before timing: one TCP port and one backend each (every
     // ingress port holds its 256 slots whatever its backends).
     std::vector<std::size_t> services{1, 100, 1000, 10000};
 };
 
 inline constexpr std::size_t min_ingress_backends = 2;
-inline constexpr std::size_t max_ingress_backends = 256;
+inline constexpr std::size_t max_ingress_backends = 4096;
 
 struct IngressCell {
     std::size_t backends = 0;

@@ -51,8 +51,9 @@ void print_ingress(std::ostream& out, const std::vector<IngressCell>& cells)
 {
     if (cells.empty())
         return;
-    out << "\ningress: a 1-port TCP ingress service with B backends, while N other ingress services (1 port, 1 backend,\n"
-           "256 slots each) are published: publish_ingress (add), publish_ingress with one backend replaced (replace),\n"
+    out << "\ningress: a 1-port TCP ingress service with B backends (256 slots, 4,096 over 256 backends), while N other\n"
+           "ingress services (1 port, 1 backend, 256 slots each) are published: publish_ingress (add), publish_ingress with\n"
+           "one backend replaced (replace),\n"
            "drain_backend of another (drain), unpublish_ports (remove); p50 and p90 in microseconds\n";
     char line[256];
     std::snprintf(line, sizeof line, "%4s %7s %5s | %9s %9s | %9s %9s | %9s %9s | %9s %9s\n", "B", "N", "reps", "add p50", "p90",

@@ -154,7 +154,7 @@ void check(const Options& o)
     for (const auto backends : o.ingress.backends)
         if (backends < min_ingress_backends || backends > max_ingress_backends)
             throw UsageError("--ingress-backends " + std::to_string(backends) + ": " + std::to_string(min_ingress_backends) +
-                             " to " + std::to_string(max_ingress_backends) + " backends (a port's 256 slots)");
+                             " to " + std::to_string(max_ingress_backends) + " backends (a wide port's 4,096 slots)");
     for (const auto services : o.ingress.services)
         if (services > max_ingress_services())
             throw UsageError("--ingress-services " + std::to_string(services) + ": at most " +
@@ -366,10 +366,11 @@ int main(int argc, char* argv[])
         ->capture_default_str();
     app.add_option("--burst-rounds", o.burst.rounds, "burst: bursts of each side (median reported), each in a fresh namespace")
         ->capture_default_str();
-    app.add_option("--ingress-backends", o.ingress.backends,
-                   "ingress: backends of the measured 1-port ingress service (B), 2 to 256 (a port's slots); its "
-                   "publish_ingress, publish_ingress with one backend replaced, drain_backend and unpublish_ports are "
-                   "timed (uses --reps, --rounds, --warmup, --max-seconds)")
+    app.add_option(
+           "--ingress-backends", o.ingress.backends,
+           "ingress: backends of the measured 1-port ingress service (B), 2 to 4096 (over 256: a wide port, 4,096 slots); its "
+           "publish_ingress, publish_ingress with one backend replaced, drain_backend and unpublish_ports are "
+           "timed (uses --reps, --rounds, --warmup, --max-seconds)")
         ->delimiter(',')
         ->capture_default_str();
     app.add_option("--ingress-services", o.ingress.services,

@@ -276,7 +276,7 @@ public:
     // backends removed or reweighted move, established connections keep their backend. Checked
     // first (invalid_argument, nothing sent): the service id as validate_task_id(), the ports as
     // validate_ports() plus the above, backend addresses as validate_container_ip(), ports 1-65535,
-    // weights 1-256, no backend twice, at most 256 backends per port and family. A host port
+    // weights 1-256, no backend twice, at most 4,096 backends per port and family. A host port
     // another owner holds (a host-mode task, another program, another service) is port_conflict;
     // an id that publishes host-mode ports is invalid_argument.
     void publish_ingress(std::string_view service, std::span<const PortMapping> ports, std::span<const IngressBackend> backends);
