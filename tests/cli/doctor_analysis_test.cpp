@@ -616,6 +616,7 @@ TEST_CASE("doctor: an ingress port is named as its service's, and its containers
         REQUIRE(lines.size() == 1);
         CHECK(lines[0].starts_with(
             "WARN: tcp port 8080 (ingress service web) is published over the host's tcp socket listening on 0.0.0.0:8080"));
+        CHECK(lines[0].ends_with("or publish the ingress service on another host port"));
         lines = lines_of([&](Report& report) {
             check_shadowed_sockets(report, {claim(9090, "0.0.0.0"), claim(9090, "::")}, sockets);
         });
@@ -626,6 +627,7 @@ TEST_CASE("doctor: an ingress port is named as its service's, and its containers
         CHECK(dnat[0].starts_with("WARN: rule ip nat DOCKER handle "));
         CHECK(contains(dnat[0], "tcp port 8080 (ingress service web)"));
         CHECK(dnat[0].find("tcp port 8080") == dnat[0].rfind("tcp port 8080"));
+        CHECK(dnat[0].ends_with("or publish the ingress service on another host port"));
         // On every address: no host address to miss.
         CHECK(lines_of([&](Report& report) { check_host_addresses(report, published, {}); })[0] ==
               "OK: no port is published on one host address, so none can miss its address");

@@ -139,7 +139,7 @@ std::string port_list(const std::vector<std::string>& ports)
 }
 
 std::string line(const Finding& finding, const Assessment& assessment, const std::vector<std::string>& ports,
-                 const std::map<std::string, long>& warren_priorities)
+                 const std::string& owner, const std::map<std::string, long>& warren_priorities)
 {
     const auto& table = *finding.table;
     const auto& rule = *finding.rule;
@@ -182,7 +182,7 @@ std::string line(const Finding& finding, const Assessment& assessment, const std
     out +=
         "; fix: stop publishing the port in the program that added the rule (Docker: the container's -p), or "
         "delete the rule (" +
-        rule.remove + "), or publish the task on another host port";
+        rule.remove + "), or publish " + owner + " on another host port";
     return out;
 }
 
@@ -212,6 +212,7 @@ void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>&
         const Finding* finding;
         Assessment assessment;
         std::vector<std::string> ports;
+        std::vector<const nft::PublishedPort*> published;
     };
     using Key = std::tuple<const NatRule*, Grade, std::vector<std::string>>;
     std::map<Key, Entry> entries;
@@ -231,17 +232,18 @@ void check_dnat_conflicts(Report& report, const std::vector<nft::PublishedPort>&
             if (b.first.grade == Grade::none)
                 continue;
             Key k{rule, b.first.grade, b.first.others};
-            auto [it, inserted] = entries.try_emplace(k, Entry{b.second, b.first, {}});
+            auto [it, inserted] = entries.try_emplace(k, Entry{b.second, b.first, {}, {}});
             if (inserted)
                 order.push_back(k);
             it->second.ports.push_back(key.protocol + " port " + std::to_string(key.port) +
                                        (key.address.empty() ? "" : " on " + key.address) + " (" + owner_of(port) + ")");
+            it->second.published.push_back(&port);
         }
     }
     std::stable_sort(order.begin(), order.end(), [](const Key& a, const Key& b) { return std::get<1>(a) > std::get<1>(b); });
     for (const auto& k : order) {
         const auto& entry = entries.at(k);
-        const auto text = line(*entry.finding, entry.assessment, entry.ports, warren_priorities);
+        const auto text = line(*entry.finding, entry.assessment, entry.ports, movable_owner(entry.published), warren_priorities);
         if (std::get<1>(k) == Grade::certain)
             report.fail(text);
         else

@@ -3,6 +3,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -54,6 +55,14 @@ std::string owner_of(const nft::PublishedPort& port)
     if (port.task_id.empty())
         return "an element without a warren-nft owner";
     return (port.mapping.publish_mode == nft::PublishMode::ingress ? "ingress service " : "task ") + port.task_id;
+}
+
+std::string movable_owner(const std::vector<const nft::PublishedPort*>& ports)
+{
+    const auto ingress = [](const nft::PublishedPort* port) { return port->mapping.publish_mode == nft::PublishMode::ingress; };
+    if (std::all_of(ports.begin(), ports.end(), ingress))
+        return "the ingress service";
+    return std::any_of(ports.begin(), ports.end(), ingress) ? "the task or ingress service" : "the task";
 }
 
 }  // namespace warren::cli::doctor

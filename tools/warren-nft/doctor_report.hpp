@@ -82,5 +82,8 @@ std::string joined(const std::vector<std::string>& items, const std::string& sep
 // Who a published port is of, as the lines name it: "task web-1", "ingress service web", or "an
 // element without a warren-nft owner".
 std::string owner_of(const nft::PublishedPort& port);
+// What to move to another host port to free one of `ports`, as a fix names it: "the task", "the
+// ingress service", or "the task or ingress service" when they are of both.
+std::string movable_owner(const std::vector<const nft::PublishedPort*>& ports);
 
 }  // namespace warren::cli::doctor

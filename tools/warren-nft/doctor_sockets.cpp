@@ -147,7 +147,8 @@ void check_shadowed_sockets(Report& report, const std::vector<nft::PublishedPort
                     (m.host_ip.empty() ? "" : " on " + m.host_ip) + " (" + owner_of(port) + ")" +
                     " is published over the host's " + joined(shadowed) +
                     ", so connections from other hosts go to the container and never reach that socket; fix: stop the "
-                    "program that listens there (ss -lntup shows it), or publish the task on another host port");
+                    "program that listens there (ss -lntup shows it), or publish " +
+                    movable_owner({&port}) + " on another host port");
     }
     if (!warned)
         report.ok("no published port takes the connections of a listening socket of the host");
