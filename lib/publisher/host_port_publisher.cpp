@@ -1073,6 +1073,7 @@ private:
     {
         view_.catch_up();
         pass_damage_on();
+        schedule_recorded();
     }
 
     // Damage that a read of the announcements off the healing thread came across is the healer's.
@@ -1155,21 +1156,37 @@ private:
                      printable(e.what()) + "): a later publisher acts on them");
             }
         }
+        std::lock_guard lock(mutex_);
         schedule(deadlines);
     }
 
     // Asks the cleaner to delete each backend's connections at its deadline, and forgets the
-    // deadlines of backends that have none now.
+    // deadlines of backends that have none now. The lock is held.
     void schedule(const std::vector<ingress::Deadline>& deadlines)
     {
         if (!options_.conntrack_cleanup)
             return;
         for (const auto& deadline : deadlines) {
-            if (deadline.at)
+            if (deadline.at) {
                 cleaner_.forget_at(deadline.flows, *deadline.at);
-            else
+                deadlines_asked_.insert_or_assign(deadline.flows, *deadline.at);
+            } else {
                 cleaner_.cancel(deadline.flows);
+                deadlines_asked_.erase(deadline.flows);
+            }
         }
+    }
+
+    // The same for the deadlines the view read or was announced since it was last asked, but those
+    // already asked for: a deadline read again is not acted on twice. The lock is held.
+    void schedule_recorded()
+    {
+        auto deadlines = view_.take_recorded_deadlines();
+        std::erase_if(deadlines, [&](const ingress::Deadline& deadline) {
+            const auto asked = deadlines_asked_.find(deadline.flows);
+            return asked != deadlines_asked_.end() && asked->second == deadline.at;
+        });
+        schedule(deadlines);
     }
 
     // On the cleaner's thread, at a deadline: which connections are still due for deletion, from
@@ -1668,6 +1685,9 @@ private:
         RepairReport report;
         try {
             view_.catch_up();
+            // Another process's drain deadlines are acted on by every publisher that follows the
+            // tables: this one learns of them as they are made.
+            schedule_recorded();
             auto damage = view_.take_damage();
             if (!damage.any && recheck_.empty())
                 return false;
@@ -1819,6 +1839,8 @@ private:
     // When each kept task was restored recently (give_up_contested()).
     std::map<std::string, std::deque<std::chrono::steady_clock::time_point>, std::less<>> restores_;
     Event wake_;  // asks the healing thread to look at damage another thread read
+    // The deadline last asked of the cleaner for each backend's connections through a port.
+    std::map<ruleset::FlowMatch, std::chrono::sys_seconds> deadlines_asked_;
     FlowCleaner cleaner_{*backend_, [this](const std::string& message) { warn(message); },
                          [this](std::vector<ruleset::FlowMatch> due) { return settle_deadlines(std::move(due)); }};
     std::optional<Healer> healer_;  // last: stopped before the members it uses go

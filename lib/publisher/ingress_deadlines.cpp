@@ -52,16 +52,22 @@ std::vector<Deadline> recorded_deadlines(Family family, const ruleset::TableSnap
     const auto records = snapshot.elements.find(layout::ingress_backends_set);
     if (!snapshot.exists || records == snapshot.elements.end())
         return out;
-    for (const auto& element : records->second) {
-        const auto key = decode_record_key(family, element);
-        const auto comment = parse_record_comment(element.comment);
-        if (!key || !comment)
-            continue;  // not ours
-        const auto at = deadline_of(Record{key->backend, comment->weight, comment->draining, comment->until});
-        if (at)
-            out.push_back(Deadline{backend_flows(key->port, key->backend), at});
-    }
+    for (const auto& element : records->second)
+        if (auto deadline = recorded_deadline(family, element))
+            out.push_back(std::move(*deadline));
     return out;
+}
+
+std::optional<Deadline> recorded_deadline(Family family, const ruleset::Element& element)
+{
+    const auto key = decode_record_key(family, element);
+    const auto comment = parse_record_comment(element.comment);
+    if (!key || !comment)
+        return std::nullopt;  // not ours
+    const auto at = deadline_of(Record{key->backend, comment->weight, comment->draining, comment->until});
+    if (!at)
+        return std::nullopt;
+    return Deadline{backend_flows(key->port, key->backend), at};
 }
 
 std::vector<layout::HostPort> ports_of(std::span<const ruleset::FlowMatch> flows)

@@ -33,6 +33,9 @@ std::vector<Deadline> deadlines(std::span<const WantedPort> ports);
 // ingress_backends elements in `snapshot`), whichever claim they belong to: what a publisher that
 // starts takes over.
 std::vector<Deadline> recorded_deadlines(layout::Family family, const ruleset::TableSnapshot& snapshot);
+// The same for one ingress_backends element (read or announced); nullopt for one that is not a
+// record of ours or has no deadline.
+std::optional<Deadline> recorded_deadline(layout::Family family, const ruleset::Element& element);
 
 // The ingress ports `flows` (backend_flows() of each) go through.
 std::vector<layout::HostPort> ports_of(std::span<const ruleset::FlowMatch> flows);

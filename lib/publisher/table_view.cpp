@@ -7,6 +7,7 @@
 
 #include <warren/nft/error.hpp>
 
+#include <iterator>
 #include <map>
 #include <utility>
 
@@ -196,6 +197,10 @@ bool TableView::read_in_full()
         return false;
     ++full_reads_;
     index_ = std::move(index);
+    for (const auto family : layout::families) {
+        auto deadlines = ingress::recorded_deadlines(family, snapshots[layout::family_index(family)]);
+        std::move(deadlines.begin(), deadlines.end(), std::back_inserter(recorded_deadlines_));
+    }
     const bool in_order = !ruleset::generation_after(first, last);
     const auto oldest = in_order ? first : last, newest = in_order ? last : first;
     generation_ = oldest;
@@ -280,6 +285,9 @@ void TableView::apply(const TableEvent& event)
             index_.apply(event.family, event.element, event.removed, touched);
             if (ingress_.loaded())
                 ingress_.apply(event.family, event.element, event.removed);
+            if (!event.removed && event.element.set == layout::ingress_backends_set)
+                if (auto deadline = ingress::recorded_deadline(event.family, event.element))
+                    recorded_deadlines_.push_back(std::move(*deadline));
             break;
     }
     scratch_.clear();

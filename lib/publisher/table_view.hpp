@@ -6,6 +6,7 @@
 // without its elements. The table is read in full again only when announcements were lost.
 #pragma once
 
+#include "publisher/ingress_deadlines.hpp"
 #include "publisher/ingress_view.hpp"
 #include "publisher/log.hpp"
 #include "publisher/metrics_recorder.hpp"
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace warren::nft {
@@ -65,6 +67,10 @@ public:
     // (any table or set change, or a full read of the tables, invalidates it). The publisher loads
     // it at its first ingress change and applies its own commits to it.
     ingress::View& ingress() noexcept { return ingress_; }
+    // The drain deadlines of the ingress records read in full or announced (others' additions)
+    // since the last call (ingress::recorded_deadline()): for the publisher to act on them as on
+    // those it read at start.
+    std::vector<ingress::Deadline> take_recorded_deadlines() noexcept { return std::exchange(recorded_deadlines_, {}); }
     // What the family's table lacks, as of the view: it goes first into the next transaction that
     // changes that table (or, for a table that exists, anything). nullopt when it is complete.
     const std::optional<ruleset::Transaction>& repair(layout::Family family) const noexcept { return state(family).repair; }
@@ -134,6 +140,7 @@ private:
     std::unique_ptr<ruleset::ChangeFeed> feed_;
     TaskIndex index_;
     ingress::View ingress_;
+    std::vector<ingress::Deadline> recorded_deadlines_;
     std::array<TableState, 2> tables_;
     std::uint32_t generation_ = 0;
     bool fresh_ = false;  // index_ and tables_ were exact at generation_

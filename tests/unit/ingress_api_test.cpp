@@ -873,6 +873,28 @@ TEST_CASE("a publisher made after a deadline passed acts on it; one without conn
     CHECK(gone[0] == flows_of(8080, IPPROTO_TCP, "10.88.0.6", 80));
 }
 
+TEST_CASE("a running publisher acts on a deadline another process set: at its next call, or at once when it heals",
+          "[ingress][conntrack][deadline]")
+{
+    for (const bool self_heal : {false, true}) {
+        INFO("self_heal " << self_heal);
+        FakeBackend fake;
+        // Made before the drain, so it cannot have read the deadline at start.
+        auto watching = publisher_on(test::share(fake), PublisherOptions{.self_heal = self_heal});
+        auto setting = publisher_on(test::share(fake), PublisherOptions{.conntrack_cleanup = false});
+        setting.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+        const auto before = forgotten_since(watching, fake, 0).size();
+        const auto deadline = seconds_from_now(1);
+        setting.drain_backend("web", "10.88.0.6", std::nullopt, deadline);
+        if (!self_heal)
+            watching.publish_ports("task-b", "10.88.0.9", std::vector{test::port(7070, 80)});  // any call that follows the tables
+        std::this_thread::sleep_until(deadline + std::chrono::milliseconds(300));
+        const auto gone = forgotten_since(watching, fake, before);
+        REQUIRE(gone.size() == 1);
+        CHECK(gone[0] == flows_of(8080, IPPROTO_TCP, "10.88.0.6", 80));
+    }
+}
+
 namespace {
 
 // `count` backends of weight 1: 10.88.1.1, 10.88.1.2, ..., 250 to a /24.
