@@ -990,3 +990,34 @@ TEST_CASE("a wide port's slots are found by a fresh publisher whatever its recor
     CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 256}});
     CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::narrow_slot_count);
 }
+
+TEST_CASE("a self-healing publisher restores a wide port's slots from 256 up, each one or all", "[ingress][api][heal][wide]")
+{
+    Healing healing;
+    auto& fake = healing.fake;
+    auto publisher = healing.publisher();
+    const auto many = numbered(300);
+    publisher.publish_ingress("web", web, many);
+    const auto published = elements(fake, Family::ip, layout::ingress_map);
+    const layout::HostPort port{Protocol::tcp, 8080, layout::any_address(Family::ip)};
+
+    // Two slots of the wide range deleted by another program (announced).
+    ruleset::Transaction tx(layout::table(Family::ip));
+    for (const std::uint32_t slot : {300u, 4095u})
+        tx.remove(published.at(ingress::slot_element(port, slot, {}).key));
+    fake.commit(tx, std::nullopt);
+    auto report = healing.next(1);
+    CHECK(report.error.empty());
+    CHECK(report.ports_restored == 1);
+    CHECK(elements(fake, Family::ip, layout::ingress_map) == published);
+
+    // Every slot from 256 up deleted unannounced: what is left reads as a narrow port, and the
+    // repair makes it wide again with the slots it had.
+    auto& slots = fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).elements;
+    for (std::uint32_t slot = ingress::narrow_slot_count; slot < ingress::wide_slot_count; ++slot)
+        slots.erase(ingress::slot_element(port, slot, {}).key);
+    fake.bump_generation();
+    report = healing.next(2);
+    CHECK(report.error.empty());
+    CHECK(elements(fake, Family::ip, layout::ingress_map) == published);
+}
