@@ -100,7 +100,7 @@ for args, expect in [(["--reps", "0"], "--reps"), (["--methods", "warren-nft,bog
                      (["--foreign-writer-sizes", "9999999"], "--foreign-writer-sizes"),
                      (["--conntrack-flows", "99999999"], "--conntrack-flows"), (["--family", "ipv5"], "--family"),
                      (["--burst-tasks", "0"], "--burst-tasks"), (["--burst-rounds", "0"], "--burst-rounds"),
-                     (["--ingress-backends", "1"], "--ingress-backends"), (["--ingress-backends", "257"], "--ingress-backends"),
+                     (["--ingress-backends", "1"], "--ingress-backends"), (["--ingress-backends", "4097"], "--ingress-backends"),
                      (["--ingress-services", "9999999"], "--ingress-services"),
                      (["--datapath-layouts", "warren-nft,bogus"], "bogus"),
                      (["--datapath-layouts", "warren-nft-ingress", "--datapath-sizes", "60000"], "--datapath-sizes")]:
@@ -518,10 +518,10 @@ report("burst: every round of the synchronous and the asynchronous side measured
        "agreeing between JSON and stdout", problems)
 
 # --- the ingress mode ---------------------------------------------------------------------------------
-# Tiny sizes: every (B, N) cell measured in its rounds with ordered figures for the four operations, and
+# Small sizes: every (B, N) cell measured in its rounds with ordered figures for the four operations, and
 # per B the ratio of the p50s at the largest N to those at the smallest, agreeing between JSON and stdout.
 ingress_json_path = os.path.join(work, "ingress.json")
-ingress_backends, ingress_services = [2, 3], [0, 5]
+ingress_backends, ingress_services = [2, 257], [0, 5]  # 257: a wide port
 before = host_view()
 r = run(["--mode", "ingress", "--ingress-backends", ",".join(map(str, ingress_backends)), "--ingress-services",
          ",".join(map(str, ingress_services)), "--reps", str(reps), "--warmup", "1", "--rounds", str(rounds),
