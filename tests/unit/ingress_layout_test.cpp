@@ -12,6 +12,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <memory>
+
 #include "earlier_layouts.hpp"
 #include "error_of.hpp"
 #include "ports.hpp"
@@ -123,51 +125,47 @@ TEST_CASE("a new table holds the ingress map with its typeof, the ingress_backen
     }
 }
 
-TEST_CASE("a table written before ingress mode is one note to inspect() and gets the objects with its next change",
-          "[ingress][layout][adoption]")
-{
-    FakeBackend fake;
-    publisher_on(test::share(fake)).publish_ports("web", dual, std::vector{port(8080, 80)});
-    for (const auto family : layout::families)
-        test::remove_ingress_layout(fake, family);
-    fake.bump_generation();
+namespace {
 
-    auto publisher = publisher_on(test::share(fake));
+// A table of task "web" that `make_earlier` turns, in each family, into one an earlier version wrote:
+// one note to inspect(), naming `why`; the next change brings it up to date, in its own commit.
+// Returns the fake, for more.
+std::unique_ptr<FakeBackend> check_earlier_layout(void (*make_earlier)(FakeBackend&, Family), const char* why)
+{
+    auto fake = std::make_unique<FakeBackend>();
+    publisher_on(test::share(*fake)).publish_ports("web", dual, std::vector{port(8080, 80)});
+    for (const auto family : layout::families)
+        make_earlier(*fake, family);
+    fake->bump_generation();
+
+    auto publisher = publisher_on(test::share(*fake));
     for (const auto& table : publisher.inspect().families) {
         INFO(table.table);
         CHECK(table.refusal.empty());
         REQUIRE(table.problems.size() == 1);
         CHECK(table.problems.front().kind == TableProblemKind::earlier_layout);
         CHECK(table.problems.front().severity == Severity::note);
-        CHECK_THAT(table.problems.front().description, Catch::Contains("before ingress mode"));
+        CHECK_THAT(table.problems.front().description, Catch::Contains(why));
         CHECK(table.repair_operations > 0);
         CHECK(table.ports.size() == 1);
     }
+    check_next_change_repairs(*fake, publisher);
+    return fake;
+}
 
-    // The next change adds them, in the commit of the change itself.
-    check_next_change_repairs(fake, publisher);
+}  // namespace
+
+TEST_CASE("a table written before ingress mode is one note to inspect() and gets the objects with its next change",
+          "[ingress][layout][adoption]")
+{
+    check_earlier_layout(test::remove_ingress_layout, "before ingress mode");
 }
 
 TEST_CASE("a table written before wide ingress ports is one note to inspect() and gets their rules with its next change",
           "[ingress][layout][adoption][wide]")
 {
-    FakeBackend fake;
-    publisher_on(test::share(fake)).publish_ports("web", dual, std::vector{port(8080, 80)});
-    for (const auto family : layout::families)
-        test::remove_wide_ingress_rules(fake, family);
-    fake.bump_generation();
-
-    auto publisher = publisher_on(test::share(fake));
-    for (const auto& table : publisher.inspect().families) {
-        INFO(table.table);
-        CHECK(table.refusal.empty());
-        REQUIRE(table.problems.size() == 1);
-        CHECK(table.problems.front().kind == TableProblemKind::earlier_layout);
-        CHECK(table.problems.front().severity == Severity::note);
-        CHECK_THAT(table.problems.front().description, Catch::Contains("more than 256 backends"));
-        CHECK(table.repair_operations > 0);
-    }
-    check_next_change_repairs(fake, publisher);
+    const auto fake_owner = check_earlier_layout(test::remove_wide_ingress_rules, "more than 256 backends");
+    auto& fake = *fake_owner;
 
     // Without any other ingress rule the chains are broken, not earlier.
     for (auto& [name, chain] : fake.mutable_state().at({Family::ip, layout::table_name}).chains)
