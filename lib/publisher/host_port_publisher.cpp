@@ -167,8 +167,9 @@ public:
                 keep_ingress(service.service, ingress::held_ports(ingress, service.service));
             // Damage done before we started (a chain deleted while no publisher watched) is repaired
             // at once, not at the next change of the table.
-            damaged_at_start = (layout_needed() && !desired_.empty()) ||
-                               (!ingress_kept_.empty() && !ingress::plan_restore(kept_ingress_state(), ingress_kept_).empty());
+            damaged_at_start =
+                (layout_needed() && !desired_.empty()) ||
+                (!ingress_kept_.empty() && !ingress::plan_restore(services_ingress_state(ingress_kept_), ingress_kept_).empty());
             if (damaged_at_start)
                 recheck_ = "found incomplete at start";
         }
@@ -526,13 +527,19 @@ public:
     // that others deleted or changed, and deletes the leftovers of both tables (slots and records of
     // no claim), in one transaction. A port another owner holds now stays theirs (in `skipped`).
     // Returns the number of ingress ports it changed.
-    std::size_t restore_ingress(std::vector<std::string>& skipped)
+    std::size_t restore_ingress(std::vector<std::string>& skipped) { return restore_services(ingress_kept_, skipped); }
+
+    // Puts back what `services` want of their claims, records and slots, and deletes every
+    // leftover, in one transaction; a port another owner holds now is left to it and named in
+    // `skipped`. Returns the number of ports written to. The lock is held.
+    std::size_t restore_services(const std::map<std::string, std::vector<ingress::WantedPort>, std::less<>>& services,
+                                 std::vector<std::string>& skipped)
     {
-        if (ingress_kept_.empty())
+        if (services.empty())
             return 0;
         for (Backoff backoff; backoff.next();) {
-            const auto state = kept_ingress_state();
-            auto kept = ingress_kept_;
+            const auto state = services_ingress_state(services);
+            auto kept = services;
             for (auto& [service, ports] : kept)
                 std::erase_if(ports, [&, &name = service](const ingress::WantedPort& port) {
                     const auto owner = ingress_owner(state, port.port, name);
@@ -606,18 +613,48 @@ public:
         return elements.state(services, ports);
     }
 
-    // The ingress state of the services a self-healing publisher keeps, as restore_ingress() plans
-    // from it; the lock is held.
-    ingress::TablesState kept_ingress_state()
+    // The ingress state of `wanted`'s services and ports, as restore_services() plans from it; the
+    // lock is held.
+    ingress::TablesState services_ingress_state(
+        const std::map<std::string, std::vector<ingress::WantedPort>, std::less<>>& wanted)
     {
         std::vector<std::string_view> services;
         std::vector<layout::HostPort> ports;
-        for (const auto& [service, wanted] : ingress_kept_) {
+        for (const auto& [service, service_ports] : wanted) {
             services.push_back(service);
-            for (const auto& port : wanted)
+            for (const auto& port : service_ports)
                 ports.push_back(port.port);
         }
         return ingress_state(services, ports);
+    }
+
+    // A repair that made the ingress map again (it had lost its typeof) took every slot with it:
+    // the slots of every service the tables hold are written again from their records at once, in
+    // a transaction of their own. The change that carried the repair stands whatever happens here.
+    // The lock is held.
+    void remake_slots()
+    {
+        try {
+            const auto held = read_ingress();
+            std::map<std::string, std::vector<ingress::WantedPort>, std::less<>> every;
+            for (const auto& service : ingress::services(held))
+                every.emplace(service.service, ingress::held_ports(held, service.service));
+            std::vector<std::string> skipped;
+            restore_services(every, skipped);
+        } catch (const Error& e) {
+            warn("map ingress was made again (it had lost its typeof), but writing its services' slots again failed (" +
+                 printable(e.what()) + "): each ingress port gets them with its next ingress change");
+        }
+    }
+
+    static bool remakes_ingress_map(const ruleset::Commit& commit)
+    {
+        return std::any_of(commit.parts().begin(), commit.parts().end(), [](const ruleset::Transaction& part) {
+            return std::any_of(part.operations().begin(), part.operations().end(), [](const ruleset::Operation& operation) {
+                const auto* set = std::get_if<ruleset::Set>(&operation.object);
+                return operation.verb == ruleset::Verb::remove && set && set->name == layout::ingress_map;
+            });
+        });
     }
 
     // Both tables' claims and records (no slots), read now; the lock is held.
@@ -1261,7 +1298,8 @@ private:
     {
         const auto out = outgoing(std::move(change));
         try {
-            return commit_guarded(out.commit, out.changed, out.repaired);
+            if (!commit_guarded(out.commit, out.changed, out.repaired))
+                return false;
         } catch (const ruleset::TransactionTooLarge&) {
             auto [core, refills] = split_refills(out.commit);
             if (refills.empty())
@@ -1269,8 +1307,10 @@ private:
             if (!commit_guarded(core, out.changed, out.repaired))
                 return false;
             commit_refills(refills);
-            return true;
         }
+        if (remakes_ingress_map(out.commit))
+            remake_slots();
+        return true;
     }
 
     // One backends element to add, split off a transaction too large for one batch.

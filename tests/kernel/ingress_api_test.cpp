@@ -22,16 +22,6 @@ namespace {
 const std::vector<PortMapping> ports{ingress(tcp(18080, 80)), ingress(udp(18053, 53))};
 const std::chrono::sys_seconds deadline{std::chrono::seconds(1796400000)};
 
-// How many times `needle` occurs in the family's `map` as nft lists it: the elements it names.
-std::size_t listed_elements(const std::string& family, const std::string& map, const std::string& needle)
-{
-    const auto listing = nft({"list", "map", family, "warren", map});
-    std::size_t count = 0;
-    for (auto at = listing.find(needle); at != std::string::npos; at = listing.find(needle, at + 1))
-        ++count;
-    return count;
-}
-
 }  // namespace
 
 TEST_CASE_METHOD(FreshNetns, "an ingress service in the kernel is adopted by a fresh publisher, in both families",

@@ -43,6 +43,15 @@ std::string rule_handle(const std::string& family, const std::string& chain, con
     return listing.substr(handle, listing.find('\n', handle) - handle);
 }
 
+std::size_t listed_elements(const std::string& family, const std::string& map, const std::string& needle)
+{
+    const auto listing = nft({"list", "map", family, "warren", map});
+    std::size_t count = 0;
+    for (auto at = listing.find(needle); at != std::string::npos; at = listing.find(needle, at + 1))
+        ++count;
+    return count;
+}
+
 std::string without_ingress_script(const std::string& family)
 {
     const std::string table = family + " warren";

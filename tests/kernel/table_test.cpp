@@ -9,6 +9,8 @@
 using namespace kt;
 using Catch::Matchers::Contains;
 using warren::nft::ContainerAddresses;
+using warren::nft::IngressBackend;
+using warren::nft::PublishMode;
 using warren::nft::Severity;
 using warren::nft::TableProblemKind;
 
@@ -209,10 +211,14 @@ TEST_CASE_METHOD(FreshNetns, "a table written before ingress mode gets its objec
     check_reloads();
 }
 
-TEST_CASE_METHOD(FreshNetns, "an ingress map that lost its typeof is made again by the next change", "[table][ingress]")
+TEST_CASE_METHOD(FreshNetns, "an ingress map that lost its typeof is made again by the next change, and its slots",
+                 "[table][ingress]")
 {
     HostPortPublisher publisher;
     publisher.publish_ports("web", ContainerAddresses{"10.88.0.2", "fd00::2"}, std::vector{tcp(8080, 80)});
+    auto service_port = tcp(9090, 90);
+    service_port.publish_mode = PublishMode::ingress;
+    publisher.publish_ingress("svc", std::vector{service_port}, std::vector<IngressBackend>{{"10.88.0.7"}, {"fd00::7"}});
     // The same map by type (numgen yields nft's 4-byte integer either way) with a typeof that is not
     // warren-nft's. The kernel keeps a set's user data when the set is added again, so only deleting
     // the map, and first the rules that look it up, gets warren-nft's typeof back.
@@ -237,7 +243,10 @@ TEST_CASE_METHOD(FreshNetns, "an ingress map that lost its typeof is made again 
         publisher.publish_ports("db", ContainerAddresses{"10.88.0.3", "fd00::3"}, std::vector{tcp(5432, 5432)});
     });
     INFO("nft monitor:\n" << log.text);
-    CHECK(log.generations == 1);
+    // The change with the repair, then the service's slots, written again from its records.
+    CHECK(log.generations == 2);
+    CHECK(listed_elements("ip", "ingress", ": 10.88.0.7 . 90") == 256);
+    CHECK(listed_elements("ip6", "ingress", ": fd00::7 . 90") == 256);
     check_fixed_rules();
     for (const auto& table : publisher.inspect().families) {
         INFO(table.table);

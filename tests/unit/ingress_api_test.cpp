@@ -432,6 +432,27 @@ TEST_CASE("an ingress map that lost its typeof is made again with every slot by 
     CHECK(slot_operations(fake) == std::map<ruleset::Verb, std::size_t>{{ruleset::Verb::create, ingress::narrow_slot_count}});
 }
 
+TEST_CASE("a host-mode change that makes the ingress map again writes every service's slots again", "[ingress][api]")
+{
+    FakeBackend fake;
+    publisher_on(test::share(fake)).publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    publisher_on(test::share(fake)).publish_ingress("api", std::vector{ingress_port(9090, 90)}, backends({{"10.88.0.7", 1}}));
+    fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).declaration.nft_typeof.reset();
+    fake.bump_generation();
+
+    // Neither publisher keeps the services: they are the tables'.
+    auto publisher = publisher_on(test::share(fake));
+    const auto commits = fake.committed().size();
+    publisher.publish_ports("task-a", "10.88.0.2", std::vector{test::port(7070, 80)});
+    CHECK(fake.state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).declaration.nft_typeof.has_value());
+    // The change with its repair, then the slots in a transaction of their own.
+    CHECK(fake.committed().size() == commits + 2);
+    CHECK(slot_operations(fake) == std::map<ruleset::Verb, std::size_t>{{ruleset::Verb::create, 2 * ingress::narrow_slot_count}});
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
+    CHECK(slot_counts(fake, Family::ip, 9090) == std::map<std::string, std::size_t>{{"10.88.0.7", 256}});
+    CHECK(publisher.inspect().families.front().problems.empty());
+}
+
 TEST_CASE("an id is a task's or an ingress service's: host-mode calls refuse an ingress service", "[ingress][api]")
 {
     FakeBackend fake;
@@ -1020,4 +1041,25 @@ TEST_CASE("a self-healing publisher restores a wide port's slots from 256 up, ea
     report = healing.next(2);
     CHECK(report.error.empty());
     CHECK(elements(fake, Family::ip, layout::ingress_map) == published);
+}
+
+TEST_CASE("after a host-mode change made the ingress map again, a self-healing publisher writes its services' slots again",
+          "[ingress][api][heal]")
+{
+    Healing healing;
+    auto& fake = healing.fake;
+    auto publisher = healing.publisher();
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    publisher.publish_ingress("api", std::vector{ingress_port(9090, 90)}, backends({{"10.88.0.7", 1}}));
+    fake.mutable_state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).declaration.nft_typeof.reset();
+    fake.bump_generation();
+    // The host-mode change carries the repair that deletes the map and makes it again, empty.
+    publisher.publish_ports("task-a", "10.88.0.2", std::vector{test::port(7070, 80)});
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline &&
+           elements(fake, Family::ip, layout::ingress_map).size() < 2 * ingress::narrow_slot_count)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(fake.state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).declaration.nft_typeof.has_value());
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
+    CHECK(slot_counts(fake, Family::ip, 9090) == std::map<std::string, std::size_t>{{"10.88.0.7", 256}});
 }
