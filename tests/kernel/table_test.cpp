@@ -59,10 +59,13 @@ void check_fixed_rules(bool counting = tables_always_count())
         const auto rules = nft({"list", "chain", "ip", "warren", chain});
         CHECK(occurrences(rules, "@ports") == 1);
         CHECK(occurrences(rules, "@bound_ports") == 1);
+        CHECK(occurrences(rules, "dnat ip to meta l4proto . th dport . numgen random mod 4096 map @ingress") == 1);
         CHECK(occurrences(rules, "dnat ip to meta l4proto . th dport . numgen random mod 256 map @ingress") == 1);
-        // Ports bound to one address are looked up first, then the slots of ingress ports.
+        // Ports bound to one address are looked up first, then the slots of wide ingress ports, then
+        // those of narrow ones (which the wide rule misses).
         CHECK(rules.find("ip daddr . meta l4proto . th dport map @bound_ports") < rules.find("@ingress"));
-        CHECK(rules.find("@ingress") < rules.find("@ports"));
+        CHECK(rules.find("mod 4096 map @ingress") < rules.find("mod 256 map @ingress"));
+        CHECK(rules.find("mod 256 map @ingress") < rules.find("@ports"));
     }
     const auto postrouting = nft({"list", "chain", "ip", "warren", "postrouting"});
     const auto forward = nft({"list", "chain", "ip", "warren", "forward"});
@@ -90,7 +93,9 @@ void check_reloads()
         CHECK_THAT(listing, Contains("typeof meta l4proto . th dport . numgen random mod 256 : " + family + " daddr . th dport"));
         CHECK_THAT(listing, Contains("set ingress_backends {\n\t\ttype inet_proto . inet_service . " +
                                      std::string(family == "ip" ? "ipv4_addr" : "ipv6_addr") + " . inet_service\n"));
-        CHECK(occurrences(listing, "dnat " + family + " to meta l4proto . th dport . numgen random mod 256 map @ingress") == 2);
+        for (const std::string slots : {"4096", "256"})
+            CHECK(occurrences(listing, "dnat " + family + " to meta l4proto . th dport . numgen random mod " + slots +
+                                           " map @ingress") == 2);
     }
     const auto printed = ruleset();
     INFO(printed);
@@ -173,6 +178,20 @@ TEST_CASE_METHOD(FreshNetns, "the fixed rules look up the maps, and the set in a
     // Masquerade and forward accept only for DNATed connections to published ports.
     CHECK_THAT(nft({"list", "chain", "ip", "warren", "postrouting"}), Contains("ct status dnat") && Contains("masquerade"));
     CHECK_THAT(nft({"list", "chain", "ip", "warren", "forward"}), Contains("ct status dnat") && Contains("accept"));
+
+    // With a wide ingress port too (more than 256 backends: 4,096 slots) in both families, the
+    // tables reload alike. (Added last: every `nft list` reads all the elements.)
+    std::vector<IngressBackend> backends;
+    for (int i = 0; i < 300; ++i) {
+        backends.push_back(IngressBackend{"10.89." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1), 80});
+        backends.push_back(IngressBackend{"fd00:89::" + std::to_string(i + 1), 80});
+    }
+    publisher.publish_ingress("wide", std::vector{ingress(tcp(9090, 80))}, backends);
+    const auto with_wide_port = ruleset();
+    // 4,096 slots and 300 records a family, slot 4095 the last.
+    CHECK(occurrences(with_wide_port, "tcp . 9090 . ") == 2 * (4096 + 300));
+    CHECK(occurrences(with_wide_port, "tcp . 9090 . 4095 : ") == 2);
+    CHECK(occurrences(with_wide_port, "tcp . 9090 . 4096 : ") == 0);
     check_reloads();
 }
 

@@ -170,16 +170,17 @@ FreshNetns::~FreshNetns()
         std::perror("unshare(CLONE_NEWNET) when leaving a fresh namespace");
 }
 
-void add_loopback_addresses(std::initializer_list<std::string> addresses)
+void add_loopback_addresses(const std::vector<std::string>& addresses)
 {
     ensure_not_in_original_netns();
+    // One `ip` for all of them: a test may add hundreds.
+    Command command;
+    command.argv = {"ip", "-batch", "-"};
     for (const auto& address : addresses) {
         const bool ipv6 = address.find(':') != std::string::npos;
-        std::vector<std::string> command = {"ip", "addr", "add", address + (ipv6 ? "/128" : "/32"), "dev", "lo"};
-        if (ipv6)
-            command.push_back("nodad");
-        check_output(command);
+        command.input += "addr add " + address + (ipv6 ? "/128 dev lo nodad\n" : "/32 dev lo\n");
     }
+    check_output(command);
 }
 
 void link_up(const std::string& interface)

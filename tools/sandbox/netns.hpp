@@ -4,10 +4,10 @@
 // state first checks that the calling thread is somewhere else.
 #pragma once
 
-#include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace sandbox {
 
@@ -75,8 +75,9 @@ public:
 void link_up(const std::string& interface);
 
 // Adds each of `addresses` (IPv4 or IPv6) to `lo` of the calling thread's namespace, as a /32 or
-// /128 (IPv6 without duplicate address detection): addresses of the host to publish ports on.
-void add_loopback_addresses(std::initializer_list<std::string> addresses);
+// /128 (IPv6 without duplicate address detection): addresses of the host to publish ports on, or
+// of a backend that answers on many.
+void add_loopback_addresses(const std::vector<std::string>& addresses);
 
 // Writes a per-namespace sysctl (e.g. "net/ipv4/ip_forward") of the calling thread's namespace.
 void write_net_sysctl(const std::string& name, const std::string& value);

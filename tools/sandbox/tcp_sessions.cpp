@@ -43,6 +43,22 @@ SessionServer::SessionServer(const Netns& netns, std::uint16_t port, std::string
 {
 }
 
+SessionServer::SessionServer(const Netns& netns, std::uint16_t port, LocalAddressTag)
+    : socket_(listening_socket(netns, port)), thread_([this](int stop) { serve(stop); })
+{
+}
+
+std::string SessionServer::tag_of(int connection) const
+{
+    if (tag_)
+        return *tag_;
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (getsockname(connection, reinterpret_cast<sockaddr*>(&local), &length) != 0)
+        return std::string("getsockname: ") + std::strerror(errno);
+    return ip_of(local);
+}
+
 std::uint64_t SessionServer::accepted() const
 {
     std::lock_guard lock(mutex_);
@@ -78,7 +94,7 @@ void SessionServer::serve(int stop)
                 close(connection);
                 continue;
             }
-            const std::string reply = tag_ + ":" + std::string(buffer, static_cast<std::size_t>(r));
+            const std::string reply = tag_of(connection) + ":" + std::string(buffer, static_cast<std::size_t>(r));
             send(connection, reply.data(), reply.size(), MSG_NOSIGNAL);
             next.push_back({connection, POLLIN, 0});
         }

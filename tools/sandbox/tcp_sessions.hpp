@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace sandbox {
@@ -22,7 +23,12 @@ namespace sandbox {
 // of connections at once, on one thread.
 class SessionServer {
 public:
+    // The tag of a server whose answers name the local address each connection reached
+    // ("10.201.0.7:<message>", "fd00:201::7:<message>"): tells apart the addresses of one namespace.
+    struct LocalAddressTag {};
+
     SessionServer(const Netns& netns, std::uint16_t port, std::string tag);
+    SessionServer(const Netns& netns, std::uint16_t port, LocalAddressTag);
     SessionServer(const SessionServer&) = delete;
     SessionServer& operator=(const SessionServer&) = delete;
 
@@ -30,8 +36,9 @@ public:
 
 private:
     void serve(int stop);
+    std::string tag_of(int connection) const;
 
-    std::string tag_;
+    std::optional<std::string> tag_;  // nullopt: the connection's local address
     OwnedFd socket_;
     mutable std::mutex mutex_;
     std::uint64_t accepted_ = 0;
