@@ -454,13 +454,14 @@ public:
     // index and the ingress state of the service's ports and of `ports` (ingress_state()),
     // committed like any change.
     void change_ingress(std::string_view service, std::span<const layout::HostPort> ports,
-                        const std::function<ingress::ServiceChange(const TaskIndex&, const ingress::TablesState&)>& plan)
+                        const std::function<ingress::ServiceChange(const TaskIndex&, const ingress::TablesState&)>& plan,
+                        std::span<const layout::HostPort> to_widen = {})
     {
         std::lock_guard lock(mutex_);
         const std::array services{service};
         for (Backoff backoff; backoff.next();) {
             catch_up();
-            const auto state = ingress_state(services, ports);
+            const auto state = ingress_state(services, ports, to_widen);
             auto change = plan(view_.index(), state);
             if (!change.commit.empty())
                 add_ingress_destinations(view_.index(), change.commit);
@@ -483,9 +484,7 @@ public:
     {
         if (!options_.self_heal)
             return;
-        std::erase_if(ports, [](const ingress::WantedPort& port) {
-            return std::none_of(port.records.begin(), port.records.end(), [](const ingress::Record& r) { return !r.draining; });
-        });
+        std::erase_if(ports, [](const ingress::WantedPort& port) { return !ingress::has_active_backend(port); });
         if (ports.empty())
             ingress_kept_.erase(std::string(service));
         else
@@ -598,7 +597,8 @@ public:
     // kernel first when the view has none, and the slots of those ports when the view has not read
     // them yet, by their keys. A change costs the elements of the ports it concerns, not of every
     // service. The view is caught up; the lock is held.
-    ingress::TablesState ingress_state(std::span<const std::string_view> services, std::span<const layout::HostPort> ports)
+    ingress::TablesState ingress_state(std::span<const std::string_view> services, std::span<const layout::HostPort> ports,
+                                       std::span<const layout::HostPort> to_widen = {})
     {
         auto& elements = view_.ingress();
         if (!elements.loaded()) {
@@ -609,7 +609,7 @@ public:
             elements.load(snapshots);
         }
         for (const auto family : layout::families)
-            elements.read_unread_slots(*backend_, family, services, ports);
+            elements.read_unread_slots(*backend_, family, services, ports, to_widen);
         return elements.state(services, ports);
     }
 
@@ -619,13 +619,15 @@ public:
         const std::map<std::string, std::vector<ingress::WantedPort>, std::less<>>& wanted)
     {
         std::vector<std::string_view> services;
-        std::vector<layout::HostPort> ports;
+        std::vector<layout::HostPort> ports, to_widen;
         for (const auto& [service, service_ports] : wanted) {
             services.push_back(service);
             for (const auto& port : service_ports)
                 ports.push_back(port.port);
+            const auto wide = ingress::wide_ports(service_ports);
+            to_widen.insert(to_widen.end(), wide.begin(), wide.end());
         }
-        return ingress_state(services, ports);
+        return ingress_state(services, ports, to_widen);
     }
 
     // A repair that made the ingress map again (it had lost its typeof) took every slot with it:
@@ -637,8 +639,14 @@ public:
         try {
             const auto held = read_ingress();
             std::map<std::string, std::vector<ingress::WantedPort>, std::less<>> every;
-            for (const auto& service : ingress::services(held))
-                every.emplace(service.service, ingress::held_ports(held, service.service));
+            for (const auto& service : ingress::services(held)) {
+                // A port without an active record (its records deleted by hand) is left to its
+                // next change: it has no backend to give slots to.
+                auto ports = ingress::held_ports(held, service.service);
+                std::erase_if(ports, [](const ingress::WantedPort& port) { return !ingress::has_active_backend(port); });
+                if (!ports.empty())
+                    every.emplace(service.service, std::move(ports));
+            }
             std::vector<std::string> skipped;
             restore_services(every, skipped);
         } catch (const Error& e) {
@@ -1057,6 +1065,7 @@ public:
             if (!requests[i].unpublish)
                 requests[i].published = read_back(requests[i].task_id);
         }
+        after_commit(plan.commit);
         forget(plan.flows);
     }
 
@@ -1215,7 +1224,10 @@ private:
     }
 
     // The same for the deadlines the view read or was announced since it was last asked, but those
-    // already asked for: a deadline read again is not acted on twice. The lock is held.
+    // already asked for: a deadline read again is not acted on twice. Those that have passed are
+    // forgotten then, so that the backends drained over a long life do not pile up; a full read of
+    // the tables (rare) may then ask for one again, which deletes what is left of its connections
+    // once more. The lock is held.
     void schedule_recorded()
     {
         auto deadlines = view_.take_recorded_deadlines();
@@ -1224,6 +1236,8 @@ private:
             return asked != deadlines_asked_.end() && asked->second == deadline.at;
         });
         schedule(deadlines);
+        const auto now = std::chrono::system_clock::now();
+        std::erase_if(deadlines_asked_, [&](const auto& asked) { return asked.second < now; });
     }
 
     // On the cleaner's thread, at a deadline: which connections are still due for deletion, from
@@ -1308,9 +1322,20 @@ private:
                 return false;
             commit_refills(refills);
         }
-        if (remakes_ingress_map(out.commit))
-            remake_slots();
+        after_commit(out.commit);
         return true;
+    }
+
+    // What a committed change of ours asks for after it: the slots again, when its repair made the
+    // ingress map again. Not again from within that: a repair made while writing them (another
+    // program took the typeof away once more) is left to the next change.
+    void after_commit(const ruleset::Commit& committed)
+    {
+        if (remaking_slots_ || !remakes_ingress_map(committed))
+            return;
+        remaking_slots_ = true;
+        const std::unique_ptr<bool, void (*)(bool*)> done(&remaking_slots_, [](bool* flag) { *flag = false; });
+        remake_slots();
     }
 
     // One backends element to add, split off a transaction too large for one batch.
@@ -1878,7 +1903,8 @@ private:
     std::string recheck_;
     // When each kept task was restored recently (give_up_contested()).
     std::map<std::string, std::deque<std::chrono::steady_clock::time_point>, std::less<>> restores_;
-    Event wake_;  // asks the healing thread to look at damage another thread read
+    Event wake_;                   // asks the healing thread to look at damage another thread read
+    bool remaking_slots_ = false;  // after_commit() is writing the slots of a remade ingress map
     // The deadline last asked of the cleaner for each backend's connections through a port.
     std::map<ruleset::FlowMatch, std::chrono::sys_seconds> deadlines_asked_;
     FlowCleaner cleaner_{*backend_, [this](const std::string& message) { warn(message); },
@@ -2009,9 +2035,12 @@ void HostPortPublisher::publish_ingress(std::string_view service, std::span<cons
         std::vector<layout::HostPort> wanted_ports;
         for (const auto& port : wanted)
             wanted_ports.push_back(port.port);
-        impl_->change_ingress(service, wanted_ports, [&](const TaskIndex& index, const ingress::TablesState& state) {
-            return ingress::plan_publish(index, state, service, wanted);
-        });
+        impl_->change_ingress(
+            service, wanted_ports,
+            [&](const TaskIndex& index, const ingress::TablesState& state) {
+                return ingress::plan_publish(index, state, service, wanted);
+            },
+            ingress::wide_ports(wanted));
     });
 }
 

@@ -10,6 +10,21 @@ using layout::HostPort;
 using ruleset::Element;
 using ruleset::Transaction;
 
+bool has_active_backend(const WantedPort& port)
+{
+    return std::any_of(port.records.begin(), port.records.end(), [](const Record& r) { return !r.draining; });
+}
+
+std::vector<layout::HostPort> wide_ports(std::span<const WantedPort> wanted)
+{
+    std::vector<layout::HostPort> out;
+    for (const auto& port : wanted)
+        if (slot_count_for(static_cast<std::size_t>(std::count_if(
+                port.records.begin(), port.records.end(), [](const Record& r) { return !r.draining; }))) == wide_slot_count)
+            out.push_back(port.port);
+    return out;
+}
+
 namespace {
 
 const PortState* claimed(const TablesState& state, const HostPort& port)
@@ -34,21 +49,22 @@ void replace_records(const PortState* held, const WantedPort& wanted, std::strin
     std::map<BackendKey, const Record*> asked;
     for (const auto& record : wanted.records)
         asked.emplace(record.key, &record);
-    if (held)
-        for (std::size_t i = 0; i < held->records.size(); ++i) {
-            const auto& record = held->records[i];
+    if (held) {
+        // held->record_elements is in read order, records sorted: their elements by key.
+        std::map<ruleset::Bytes, const Element*> elements;
+        for (const auto& element : held->record_elements)
+            elements.emplace(element.key, &element);
+        for (const auto& record : held->records) {
             const auto found = asked.find(record.key);
             if (found != asked.end() && *found->second == record) {
                 asked.erase(found);  // kept as it is
                 continue;
             }
-            // held->record_elements is in read order, records sorted: find the element by key.
-            const auto element = std::find_if(held->record_elements.begin(), held->record_elements.end(), [&](const Element& e) {
-                return e.key == record_element(wanted.port, service, record).key;
-            });
-            if (element != held->record_elements.end())
-                tx.remove(*element);
+            const auto element = elements.find(record_element(wanted.port, service, record).key);
+            if (element != elements.end())
+                tx.remove(*element->second);
         }
+    }
     for (const auto& [key, record] : asked)
         tx.create(record_element(wanted.port, service, *record));
 }

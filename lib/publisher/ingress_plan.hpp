@@ -10,6 +10,7 @@
 #include <array>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,11 @@ struct WantedPort {
 };
 
 using TablesState = std::array<FamilyState, 2>;  // by layout::family_index
+
+// Whether the port has an active record: one that plan_service() can give its slots to.
+bool has_active_backend(const WantedPort& port);
+// The ports of `wanted` with more active records than a narrow port has slots: wide ports.
+std::vector<layout::HostPort> wide_ports(std::span<const WantedPort> wanted);
 
 // The service's claimed ports that `wanted` lacks go (claim, records, slots); each port of `wanted`
 // gets its claim if it has none, exactly its records, and its slots by assign_slots() from the

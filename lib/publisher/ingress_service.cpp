@@ -97,12 +97,12 @@ std::vector<WantedPort> checked_request(std::string_view service, std::span<cons
     for (const auto& mapping : ports)
         for (const auto family : layout::families) {
             WantedPort wanted{HostPort{mapping.protocol, mapping.host_port, layout::any_address(family)}, {}};
+            std::set<BackendKey> keys;
             for (const auto& backend : checked) {
                 if (backend.address.family != family)
                     continue;
                 const Record record{{backend.address, backend.port.value_or(mapping.container_port)}, backend.weight, false, {}};
-                const bool twice = std::any_of(wanted.records.begin(), wanted.records.end(),
-                                               [&](const Record& r) { return r.key == record.key; });
+                const bool twice = !keys.insert(record.key).second;
                 if (twice)
                     refuse("backend " + layout::display(backend.address) + " port " + std::to_string(record.key.port) +
                            " is given twice for ingress port " + layout::describe(wanted.port));

@@ -51,10 +51,9 @@ std::set<HostPort> View::chosen(Family family, std::span<const std::string_view>
 std::vector<HostPort> View::unread_slots(Family family, std::span<const std::string_view> services,
                                          std::span<const HostPort> ports) const
 {
-    const auto& elements = families_[layout::family_index(family)];
-    const auto map = elements.sets.find(layout::ingress_map);
-    if (map == elements.sets.end() || map->second != layout::ingress_declaration(layout::layout_of(family)).shape())
+    if (!shape_is_ours(family))
         return {};
+    const auto& elements = families_[layout::family_index(family)];
     std::vector<HostPort> out;
     for (const auto& port : chosen(family, services, ports))
         if (!elements.slots_known.contains(port))
@@ -67,7 +66,7 @@ void View::slots_read(Family family, std::span<const HostPort> ports, std::uint3
 {
     auto& elements = families_[layout::family_index(family)];
     for (const auto& port : ports) {
-        elements.slots_known.insert(port);
+        (first == 0 ? elements.slots_known : elements.wide_known).insert(port);
         // Slots outside the range read (numbered wide_slot_count or more, or a port read as a
         // narrow one's from narrow_slot_count + 1 up) are not read by key: those announced stay.
         if (const auto found = elements.ports.find(port); found != elements.ports.end())
@@ -77,7 +76,7 @@ void View::slots_read(Family family, std::span<const HostPort> ports, std::uint3
     for (auto element : slots) {
         element.set = layout::ingress_map;  // the set it was read from, whatever it says
         const auto slot = decode_slot(family, element);
-        if (slot && slot->slot >= first && slot->slot < end && std::find(ports.begin(), ports.end(), slot->port) != ports.end())
+        if (slot && slot->slot >= first && slot->slot < end && std::binary_search(ports.begin(), ports.end(), slot->port))
             apply(family, element, false);
     }
     for (const auto& port : ports)
@@ -85,10 +84,15 @@ void View::slots_read(Family family, std::span<const HostPort> ports, std::uint3
 }
 
 void View::read_unread_slots(ruleset::Backend& backend, Family family, std::span<const std::string_view> services,
-                             std::span<const HostPort> ports)
+                             std::span<const HostPort> ports, std::span<const HostPort> to_widen)
 {
     const auto unread = unread_slots(family, services, ports);
-    if (unread.empty())
+    auto& elements = families_[layout::family_index(family)];
+    std::set<HostPort> wide;
+    for (const auto& port : to_widen)
+        if (port.family() == family && !elements.wide_known.contains(port) && shape_is_ours(family))
+            wide.insert(port);
+    if (unread.empty() && wide.empty())
         return;
     const auto keys_of = [](std::span<const HostPort> of, std::uint32_t first, std::uint32_t end) {
         std::vector<ruleset::Bytes> keys;
@@ -99,20 +103,21 @@ void View::read_unread_slots(ruleset::Backend& backend, Family family, std::span
         return keys;
     };
     const auto& table = layout::table(family);
-    // Slot narrow_slot_count is a wide port's only: one more key per port tells them apart.
-    const auto found = backend.elements_of(table, layout::ingress_map, keys_of(unread, 0, narrow_slot_count + 1));
-    std::set<HostPort> probed;
-    for (const auto& element : found)
-        if (const auto slot = decode_slot(family, element); slot && slot->slot == narrow_slot_count)
-            probed.insert(slot->port);
-    std::vector<HostPort> wide;
-    for (const auto& port : unread)
-        if (probed.contains(port) || looks_wide(family, port))
-            wide.push_back(port);
-    slots_read(family, unread, 0, narrow_slot_count + 1, found);
-    if (!wide.empty())
-        slots_read(family, wide, narrow_slot_count + 1, wide_slot_count,
-                   backend.elements_of(table, layout::ingress_map, keys_of(wide, narrow_slot_count + 1, wide_slot_count)));
+    if (!unread.empty()) {
+        // Slot narrow_slot_count is a wide port's only: one more key per port tells them apart.
+        const auto found = backend.elements_of(table, layout::ingress_map, keys_of(unread, 0, narrow_slot_count + 1));
+        for (const auto& element : found)
+            if (const auto slot = decode_slot(family, element); slot && slot->slot == narrow_slot_count)
+                wide.insert(slot->port);
+        for (const auto& port : unread)
+            if (looks_wide(family, port))
+                wide.insert(port);
+        slots_read(family, unread, 0, narrow_slot_count + 1, found);
+    }
+    const std::vector<HostPort> widened(wide.begin(), wide.end());
+    if (!widened.empty())
+        slots_read(family, widened, narrow_slot_count + 1, wide_slot_count,
+                   backend.elements_of(table, layout::ingress_map, keys_of(widened, narrow_slot_count + 1, wide_slot_count)));
 }
 
 bool View::looks_wide(Family family, const HostPort& port) const
@@ -129,6 +134,13 @@ bool View::looks_wide(Family family, const HostPort& port) const
         active += comment && !comment->draining ? 1 : 0;
     }
     return active > narrow_slot_count;
+}
+
+bool View::shape_is_ours(Family family) const
+{
+    const auto& elements = families_[layout::family_index(family)];
+    const auto map = elements.sets.find(layout::ingress_map);
+    return map != elements.sets.end() && map->second == layout::ingress_declaration(layout::layout_of(family)).shape();
 }
 
 void View::remove_claim(FamilyElements& family, const HostPort& port)

@@ -37,14 +37,16 @@ public:
     std::vector<layout::HostPort> unread_slots(layout::Family family, std::span<const std::string_view> services,
                                                std::span<const layout::HostPort> ports) const;
     // The slot elements found now for `ports` of `family` by the keys of slots `first` to `end` - 1:
-    // they replace what the view held of those slots.
+    // they replace what the view held of those slots. `ports` is sorted.
     void slots_read(layout::Family family, std::span<const layout::HostPort> ports, std::uint32_t first, std::uint32_t end,
                     std::span<const ruleset::Element> slots);
     // Reads the slots of unread_slots() with `backend`, by key, and hands them to slots_read(). A
     // port's slots 0 to narrow_slot_count are read, and the rest of a wide port's: one whose slot
-    // narrow_slot_count was found, or that looks_wide().
+    // narrow_slot_count was found, or that looks_wide(). So are the rest of each port of `to_widen`
+    // (ports a change makes wide) not read yet: a slot there that the view does not know of would
+    // make the change's create of that slot fail.
     void read_unread_slots(ruleset::Backend& backend, layout::Family family, std::span<const std::string_view> services,
-                           std::span<const layout::HostPort> ports);
+                           std::span<const layout::HostPort> ports, std::span<const layout::HostPort> to_widen = {});
     // One element of the family's table added or deleted (announced, or committed by us). Applying
     // one twice changes nothing, so announcements of changes the read already holds do no harm.
     void apply(layout::Family family, const ruleset::Element& element, bool removed);
@@ -83,16 +85,19 @@ private:
         std::map<layout::HostPort, PortElements> ports;
         std::map<std::string, std::set<layout::HostPort>, std::less<>> claimed;  // by service
         std::set<layout::HostPort> with_leftovers;
-        // The ports whose slots were read since the view was loaded, held or not. A port's slots
-        // announced before they were read may be only some of them: they are kept, and replaced by
-        // the read.
+        // The ports whose slots were read since the view was loaded, held or not: those numbered
+        // up to narrow_slot_count, and (wide_known) those after. A port's slots announced before
+        // they were read may be only some of them: they are kept, and replaced by the read.
         std::set<layout::HostPort> slots_known;
+        std::set<layout::HostPort> wide_known;
     };
 
     static void remove_claim(FamilyElements& family, const layout::HostPort& port);
     // Files the port among those with leftovers or not, and forgets it once it holds nothing.
     static void settle(FamilyElements& family, const layout::HostPort& port);
     static void hold_slot(PortElements& held, std::uint32_t slot, const ruleset::Element* element);
+    // Whether the family's `ingress` map is warren-nft's (read_state() reads its slots).
+    bool shape_is_ours(layout::Family family) const;
     // Whether the port's records have more active backends than a narrow port has slots, or a slot
     // numbered from narrow_slot_count up was announced.
     bool looks_wide(layout::Family family, const layout::HostPort& port) const;

@@ -229,3 +229,22 @@ TEST_CASE("an engine refuses the id of an ingress service, and publishes the tas
     CHECK(publisher.ingress_services().size() == 1);
     CHECK(publisher.published_ports("task-a") == one_port(9091));
 }
+
+TEST_CASE("a batch whose repair makes the ingress map again writes the services' slots again", "[engine][ingress]")
+{
+    FakeBackend fake;
+    PortMapping web{8080, 80, Protocol::tcp, PublishMode::ingress, ""};
+    publisher_on(test::share(fake)).publish_ingress("web", std::vector{web}, std::vector<IngressBackend>{{"10.88.0.5"}});
+    auto& table = fake.mutable_state().at({ruleset::Family::ip, layout::table_name});
+    table.sets.at(layout::ingress_map).declaration.nft_typeof.reset();
+    fake.bump_generation();
+
+    auto engine = engine_on(test::share(fake));
+    Outcome published;
+    engine.publish_ports("task-a", "10.88.0.2", one_port(7070), published.completion());
+    run_until_idle(engine);
+    CHECK(published.ok());
+    const auto& map = fake.state().at({ruleset::Family::ip, layout::table_name}).sets.at(layout::ingress_map);
+    CHECK(map.declaration.nft_typeof.has_value());
+    CHECK(map.elements.size() == 256);
+}

@@ -453,6 +453,23 @@ TEST_CASE("a host-mode change that makes the ingress map again writes every serv
     CHECK(publisher.inspect().families.front().problems.empty());
 }
 
+TEST_CASE("a port whose records were deleted by hand does not keep the other services' slots from being written again",
+          "[ingress][api]")
+{
+    FakeBackend fake;
+    publisher_on(test::share(fake)).publish_ingress("web", web, backends({{"10.88.0.5", 1}, {"10.88.0.6", 1}}));
+    publisher_on(test::share(fake)).publish_ingress("api", std::vector{ingress_port(9090, 90)}, backends({{"10.88.0.7", 1}}));
+    auto& table = fake.mutable_state().at({Family::ip, layout::table_name});
+    table.sets.at(layout::ingress_map).declaration.nft_typeof.reset();
+    auto& records = table.sets.at(layout::ingress_backends_set).elements;
+    std::erase_if(records, [](const auto& entry) { return entry.second.comment.starts_with("task=api "); });
+    fake.bump_generation();
+
+    publisher_on(test::share(fake)).publish_ports("task-a", "10.88.0.2", std::vector{test::port(7070, 80)});
+    CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
+    CHECK(slot_counts(fake, Family::ip, 9090).empty());
+}
+
 TEST_CASE("an id is a task's or an ingress service's: host-mode calls refuse an ingress service", "[ingress][api]")
 {
     FakeBackend fake;
@@ -1062,4 +1079,27 @@ TEST_CASE("after a host-mode change made the ingress map again, a self-healing p
     CHECK(fake.state().at({Family::ip, layout::table_name}).sets.at(layout::ingress_map).declaration.nft_typeof.has_value());
     CHECK(slot_counts(fake) == std::map<std::string, std::size_t>{{"10.88.0.5", 128}, {"10.88.0.6", 128}});
     CHECK(slot_counts(fake, Family::ip, 9090) == std::map<std::string, std::size_t>{{"10.88.0.7", 256}});
+}
+
+TEST_CASE("a slot from 257 up that a narrow port's read did not see is read before the port becomes wide", "[ingress][api][wide]")
+{
+    FakeBackend fake;
+    auto publisher = publisher_on(test::share(fake));
+    publisher.publish_ingress("web", web, backends({{"10.88.0.5", 1}}));
+    // Another program adds slot 1000 unannounced (as after lost announcements, or before any
+    // publisher read): the port reads as narrow, its slot 256 being absent.
+    const layout::HostPort port{Protocol::tcp, 8080, layout::any_address(Family::ip)};
+    auto stray = ingress::slot_element(port, 1000, {*layout::parse_address("10.88.0.66"), 80});
+    fake.mutable_state()
+        .at({Family::ip, layout::table_name})
+        .sets.at(layout::ingress_map)
+        .elements.insert_or_assign(stray.key, stray);
+    fake.bump_generation();
+    auto fresh = publisher_on(test::share(fake));
+    // Refused (the last active backend), after reading the port: narrow, slot 256 being absent.
+    CHECK(error_of([&] { fresh.drain_backend("web", "10.88.0.5"); }).code() == errc::invalid_argument);
+    fresh.publish_ingress("web", web, numbered(300));
+    CHECK(slot_counts(fake).count("10.88.0.66") == 0);
+    CHECK(slot_counts(fake).size() == 300);
+    CHECK(elements(fake, Family::ip, layout::ingress_map).size() == ingress::wide_slot_count);
 }
