@@ -172,8 +172,9 @@ public:
                 (!ingress_kept_.empty() && !ingress::plan_restore(services_ingress_state(ingress_kept_), ingress_kept_).empty());
             if (damaged_at_start)
                 recheck_ = "found incomplete at start";
+            // The drain deadlines of the tables' records came with the read of the tables.
+            schedule_recorded();
         }
-        adopt_deadlines();
         if (!healing_thread)
             return;  // damage found at start is repaired by the first on_announcements()
         // From here on the healing thread owns recheck_ (under the lock): not read here again.
@@ -1184,7 +1185,8 @@ private:
 
     // The drain deadlines the tables hold are ours to act on (docs/ingress.md, "Draining"): those of
     // a publisher that ended before them, or of a process that did not wait for them. A failed read
-    // leaves them to the next publisher.
+    // leaves them to the next publisher. (A self-healing publisher takes them from its first read of
+    // the tables instead.)
     void adopt_deadlines()
     {
         if (!options_.conntrack_cleanup)

@@ -10,17 +10,23 @@ using layout::HostPort;
 using ruleset::Element;
 using ruleset::Transaction;
 
-bool has_active_backend(const WantedPort& port)
+namespace {
+
+std::size_t active_backends(const WantedPort& port)
 {
-    return std::any_of(port.records.begin(), port.records.end(), [](const Record& r) { return !r.draining; });
+    return static_cast<std::size_t>(
+        std::count_if(port.records.begin(), port.records.end(), [](const Record& r) { return !r.draining; }));
 }
+
+}  // namespace
+
+bool has_active_backend(const WantedPort& port) { return active_backends(port) > 0; }
 
 std::vector<layout::HostPort> wide_ports(std::span<const WantedPort> wanted)
 {
     std::vector<layout::HostPort> out;
     for (const auto& port : wanted)
-        if (slot_count_for(static_cast<std::size_t>(std::count_if(
-                port.records.begin(), port.records.end(), [](const Record& r) { return !r.draining; }))) == wide_slot_count)
+        if (slot_count_for(active_backends(port)) == wide_slot_count)
             out.push_back(port.port);
     return out;
 }

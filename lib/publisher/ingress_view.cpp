@@ -133,7 +133,7 @@ bool View::looks_wide(Family family, const HostPort& port) const
         const auto comment = parse_record_comment(element.comment);
         active += comment && !comment->draining ? 1 : 0;
     }
-    return active > narrow_slot_count;
+    return slot_count_for(active) == wide_slot_count;
 }
 
 bool View::shape_is_ours(Family family) const
