@@ -82,15 +82,23 @@ def why(label, out):
     """Names what failed, in a few lines: the failed Catch2 test cases, or a sanitizer's verdict."""
     lines = out.splitlines()
     rule = "-" * 79
-    case, told = None, []
+    case, told = None, {}
     for i, line in enumerate(lines):
         # A test case's header: a rule, its name (then its sections), a rule, then where it is.
         if line == rule and i + 1 < len(lines) and lines[i + 1] != rule and not re.search(r":\d+$", lines[i + 1]):
             case = lines[i + 1]
         if "FAILED:" in line and case and case not in told:
-            told.append(case)
-    for case in told[:5]:
+            # The first failed assertion, its expansion and messages: up to the next blank line.
+            detail = []
+            for next_line in lines[i + 1:i + 12]:
+                if not next_line.strip():
+                    break
+                detail.append(next_line.strip()[:160])
+            told[case] = detail
+    for case, detail in list(told.items())[:5]:
         print(f"  {label} failed: {case}")
+        for line in detail:
+            print(f"    {line}")
     for line in lines:
         if re.search(r"(WARNING|ERROR): (Thread|Address|UndefinedBehavior|Leak)Sanitizer|^SUMMARY: |runtime error: ", line):
             print(f"  {label}: {line.strip()[:200]}")

@@ -22,6 +22,8 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 
 namespace warren::nft::netlink {
 
@@ -162,8 +164,25 @@ constexpr std::size_t max_key_request_bytes = MNL_ALIGN(sizeof(nlmsghdr)) + MNL_
                                               2 * MNL_ALIGN(sizeof(nlattr) + NFT_NAME_MAXLEN) + 3 * sizeof(nlattr) +
                                               MNL_ALIGN(sizeof(nlattr) + NFT_DATA_VALUE_MAXLEN);
 
+// Whether a key is listed twice. A hash set's table grows and shrinks behind a dump's back (a
+// rhashtable, resized by a kernel worker after a change, or after a batch that was aborted, which
+// leaves the generation as it was). A dump continues where its last datagram ended by counting
+// elements, so one that spans a resize lists some elements twice and leaves others out, and the
+// kernel marks it neither interrupted nor changed. Every walk of the table visits each element, so
+// a dump in which no key repeats holds them all. Sets of ranges (rbtree, pipapo) are not resized.
+bool repeats_a_key(const std::vector<Element>& elements)
+{
+    std::unordered_set<std::string_view> keys;
+    keys.reserve(elements.size());
+    for (const auto& element : elements)
+        if (!keys.emplace(reinterpret_cast<const char*>(element.key.data()), element.key.size()).second)
+            return true;
+    return false;
+}
+
 // Reads the parts of one table. Each method returns false when a concurrent change interrupted it
-// (the caller starts over) and throws Error for anything else the kernel refused.
+// or made its dump inconsistent (the caller starts over) and throws Error for anything else the
+// kernel refused.
 class TableReader {
 public:
     TableReader(Socket& socket, const Table& table)
@@ -258,6 +277,8 @@ public:
                 [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s.get()); },
                 [&](const nlmsghdr* nlh) { decode_elements(nlh, name, elements); });
             if (!finished(err, "list elements of set " + name))
+                return false;
+            if (!(existing.at(name).flags & NFT_SET_INTERVAL) && repeats_a_key(elements))
                 return false;
         }
         return true;
