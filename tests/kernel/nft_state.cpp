@@ -45,7 +45,16 @@ std::string rule_handle(const std::string& family, const std::string& chain, con
 
 std::size_t listed_elements(const std::string& family, const std::string& map, const std::string& needle)
 {
-    const auto listing = nft({"list", "map", family, "warren", map});
+    // nft lists what one dump holds, and a dump that spans a resize of the map's hash table (which the
+    // kernel makes after a commit) repeats some elements and leaves others out: two listings in a
+    // row that agree are taken as made with no resize in between.
+    auto listing = nft({"list", "map", family, "warren", map});
+    for (int tries = 0; tries < 10; ++tries) {
+        auto again = nft({"list", "map", family, "warren", map});
+        if (again == listing)
+            break;
+        listing = std::move(again);
+    }
     std::size_t count = 0;
     for (auto at = listing.find(needle); at != std::string::npos; at = listing.find(needle, at + 1))
         ++count;

@@ -19,8 +19,8 @@ using namespace sandbox;
 
 // `nft <args...>`; throws with nft's stderr on failure.
 std::string nft(std::vector<std::string> args);
-// How many times `needle` occurs in map `map` of table `family` warren as nft lists it: the
-// elements it names.
+// How many times `needle` occurs in map `map` of table `family` warren as nft lists it (twice in
+// a row alike): the elements it names.
 std::size_t listed_elements(const std::string& family, const std::string& map, const std::string& needle);
 // `nft -f -` with the script on stdin; throws with nft's stderr on failure.
 void nft_script(const std::string& script);
