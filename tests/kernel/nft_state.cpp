@@ -22,6 +22,18 @@ void nft_script(const std::string& script)
     check_output(cmd);
 }
 
+std::string settled_listing(const std::vector<std::string>& args)
+{
+    auto listing = nft(args);
+    for (int tries = 0; tries < 5; ++tries) {
+        auto again = nft(args);
+        if (again == listing)
+            break;
+        listing = std::move(again);
+    }
+    return listing;
+}
+
 std::string ruleset() { return nft({"list", "ruleset"}); }
 
 std::string warren_table() { return nft({"list", "table", "ip", "warren"}); }
@@ -45,16 +57,7 @@ std::string rule_handle(const std::string& family, const std::string& chain, con
 
 std::size_t listed_elements(const std::string& family, const std::string& map, const std::string& needle)
 {
-    // nft lists what one dump holds, and a dump that spans a resize of the map's hash table (which the
-    // kernel makes after a commit) repeats some elements and leaves others out: two listings in a
-    // row that agree are taken as made with no resize in between.
-    auto listing = nft({"list", "map", family, "warren", map});
-    for (int tries = 0; tries < 10; ++tries) {
-        auto again = nft({"list", "map", family, "warren", map});
-        if (again == listing)
-            break;
-        listing = std::move(again);
-    }
+    const auto listing = settled_listing({"list", "map", family, "warren", map});
     std::size_t count = 0;
     for (auto at = listing.find(needle); at != std::string::npos; at = listing.find(needle, at + 1))
         ++count;
@@ -102,7 +105,7 @@ json::array_t nft_objects(const std::vector<std::string>& args)
 {
     auto list = args;
     list.insert(list.begin(), "-j");
-    const auto document = json::parse(nft(list));
+    const auto document = json::parse(settled_listing(list));
     return items(document.at("nftables"));
 }
 

@@ -19,8 +19,13 @@ using namespace sandbox;
 
 // `nft <args...>`; throws with nft's stderr on failure.
 std::string nft(std::vector<std::string> args);
-// How many times `needle` occurs in map `map` of table `family` warren as nft lists it (twice in
-// a row alike): the elements it names.
+// nft's output for `args`, listed until two listings in a row agree (at most 6 times). nft lists
+// what one dump holds, and a dump that spans a resize of a set's hash table (which the kernel
+// makes after a commit) repeats some elements and leaves others out; two listings that agree are
+// taken as made with no resize in between.
+std::string settled_listing(const std::vector<std::string>& args);
+// How many times `needle` occurs in map `map` of table `family` warren as nft lists it
+// (settled_listing()): the elements it names.
 std::size_t listed_elements(const std::string& family, const std::string& map, const std::string& needle);
 // `nft -f -` with the script on stdin; throws with nft's stderr on failure.
 void nft_script(const std::string& script);
