@@ -66,11 +66,17 @@ struct Exchange {
     std::string error;  // why there was no reply ("connection refused", "timeout", ...)
 };
 
+// How long a client waits for an answer it expects. Generous: the answer comes within milliseconds,
+// but a loaded machine (the sanitizer builds' suites beside a compile) can delay an IPv6 neighbour
+// resolution or the echo server's thread by more than a second. Callers that expect no answer
+// pass a short timeout of their own.
+inline constexpr std::chrono::milliseconds reply_timeout{5000};
+
 // Sends `message` from a socket created in `from` (bound to a source port never used before in this
 // process, so that every exchange is a new conntrack flow) and waits up to `timeout` for the reply.
 // `ip` is IPv4 or IPv6 text; the socket is of its family.
 Exchange exchange(const Netns& from, Transport transport, const std::string& ip, std::uint16_t port, const std::string& message,
-                  std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+                  std::chrono::milliseconds timeout = reply_timeout);
 
 // A UDP client socket in a namespace that keeps one source port for all its datagrams, so that the
 // datagrams it sends to one destination are one conntrack flow (how a real UDP client behaves, and
@@ -88,7 +94,7 @@ public:
     // Sends one datagram and waits for the answer from ip:port (late answers to earlier datagrams
     // are discarded first).
     Exchange exchange(const std::string& ip, std::uint16_t port, const std::string& message,
-                      std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+                      std::chrono::milliseconds timeout = reply_timeout);
 
 private:
     int socket_ = -1;
