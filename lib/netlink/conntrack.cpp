@@ -114,6 +114,18 @@ bool parse_tuple(const nlattr* nest, FlowTuple& t)
     return true;
 }
 
+using Endpoint = std::pair<std::array<std::uint8_t, 16>, std::uint16_t>;
+
+bool same_endpoint(int family, const Endpoint& a, const Endpoint& b)
+{
+    return a.second == b.second && std::memcmp(a.first.data(), b.first.data(), address_length(family)) == 0;
+}
+
+bool answered_by(const TrackedEntry& entry, const Endpoint& source)
+{
+    return entry.reply && same_endpoint(entry.original.family, {entry.reply->source, entry.reply->source_port}, source);
+}
+
 // Checked here for every entry a dump returns, filtered or not: kernels ignore the port filter for
 // SCTP (only TCP and UDP ports are compared), ignore filters they do not know, and may lack CTA_FILTER.
 bool matches(const FlowMatch& match, const TrackedEntry& entry)
@@ -122,20 +134,26 @@ bool matches(const FlowMatch& match, const TrackedEntry& entry)
     return t.family == match.family && t.l4proto == match.l4proto && t.destination_port == match.port &&
            (!match.address || std::memcmp(match.address->data(), t.destination.data(), address_length(t.family)) == 0) &&
            (!match.unreplied_only || !(entry.status & IPS_SEEN_REPLY)) &&
-           (!match.reply_source ||
-            (entry.reply && entry.reply->source_port == match.reply_source->second &&
-             std::memcmp(match.reply_source->first.data(), entry.reply->source.data(), address_length(t.family)) == 0));
+           (!match.reply_source || answered_by(entry, *match.reply_source)) &&
+           std::none_of(match.spared.begin(), match.spared.end(),
+                        [&](const Endpoint& spared) { return answered_by(entry, spared); });
 }
 
 // Whether every entry `b` matches is also one `a` matches.
 bool covers(const FlowMatch& a, const FlowMatch& b)
 {
+    const auto family = a.family;
+    // An entry that `a` spares is one `b` spares too, or one `b` does not match anyway.
+    const auto spared_by_b = [&](const Endpoint& spared) {
+        return std::any_of(b.spared.begin(), b.spared.end(),
+                           [&](const Endpoint& e) { return same_endpoint(family, e, spared); }) ||
+               (b.reply_source && !same_endpoint(family, *b.reply_source, spared));
+    };
     return a.family == b.family && a.l4proto == b.l4proto && a.port == b.port &&
            (!a.address || (b.address && std::memcmp(a.address->data(), b.address->data(), address_length(a.family)) == 0)) &&
            (!a.unreplied_only || b.unreplied_only) &&
-           (!a.reply_source ||
-            (b.reply_source && a.reply_source->second == b.reply_source->second &&
-             std::memcmp(a.reply_source->first.data(), b.reply_source->first.data(), address_length(a.family)) == 0));
+           (!a.reply_source || (b.reply_source && same_endpoint(family, *a.reply_source, *b.reply_source))) &&
+           std::all_of(a.spared.begin(), a.spared.end(), spared_by_b);
 }
 
 // Whether matches[i] can be left out: another match covers it (of two equal ones, the first stays).
@@ -159,11 +177,15 @@ std::string describe(const FlowMatch& match)
         inet_ntop(match.family, match.address->data(), address, sizeof address);
         text += std::string(" of ") + address;
     }
-    if (match.reply_source) {
+    const auto endpoint = [&](const Endpoint& e) {
         char address[INET6_ADDRSTRLEN] = "?";
-        inet_ntop(match.family, match.reply_source->first.data(), address, sizeof address);
-        text += std::string(" answered by ") + address + " port " + std::to_string(match.reply_source->second);
-    }
+        inet_ntop(match.family, e.first.data(), address, sizeof address);
+        return std::string(address) + " port " + std::to_string(e.second);
+    };
+    if (match.reply_source)
+        text += " answered by " + endpoint(*match.reply_source);
+    for (std::size_t i = 0; i < match.spared.size(); ++i)
+        text += (i == 0 ? ", except those answered by " : " or ") + endpoint(match.spared[i]);
     return text + (match.family == AF_INET ? " (IPv4)" : " (IPv6)") + (match.unreplied_only ? ", unreplied" : "");
 }
 

@@ -30,6 +30,9 @@ struct FlowMatch {
     // Only entries whose reply direction comes from this address (4 or 16 bytes used) and port: the
     // connections a DNAT sent to one destination. nullopt: any.
     std::optional<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> reply_source = std::nullopt;
+    // Except entries whose reply direction comes from one of these (address, port): connections
+    // already NATed to where the port leads now.
+    std::vector<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> spared = {};
 };
 
 // One direction of a tracked connection, as ctnetlink's CTA_TUPLE_ORIG / CTA_TUPLE_REPLY carry it.

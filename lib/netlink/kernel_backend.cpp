@@ -662,10 +662,15 @@ std::size_t KernelBackend::forget_flows(std::span<const ruleset::FlowMatch> matc
         conntrack_.emplace();
     std::vector<netlink::FlowMatch> flows;
     flows.reserve(matches.size());
-    for (const auto& match : matches)
+    for (const auto& match : matches) {
+        std::vector<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> spared;
+        for (const auto& endpoint : match.spared)
+            spared.emplace_back(endpoint.address, endpoint.port);
         flows.push_back(netlink::FlowMatch{
             match.family == Family::ip ? AF_INET : AF_INET6, match.l4proto, match.port, match.address, match.unreplied_only,
-            match.reply_source ? std::optional(std::pair(match.reply_source->address, match.reply_source->port)) : std::nullopt});
+            match.reply_source ? std::optional(std::pair(match.reply_source->address, match.reply_source->port)) : std::nullopt,
+            std::move(spared)});
+    }
     return conntrack_->forget(flows);
 }
 

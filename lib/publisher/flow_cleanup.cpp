@@ -2,6 +2,7 @@
 #include "publisher/flow_cleanup.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace warren::nft {
 
@@ -23,33 +24,46 @@ ruleset::FlowMatch match(const layout::HostPort& host_port, bool unreplied_only)
     return flow;
 }
 
+ruleset::FlowEndpoint endpoint_of(const layout::Destination& destination)
+{
+    return {destination.address.bytes, destination.port};
+}
+
 }  // namespace
 
 std::vector<ruleset::FlowMatch> stale_flows(const TaskIndex& index, std::span<const TaskChange> changes)
 {
-    std::vector<ruleset::FlowMatch> out;
-    const auto add = [&](const ruleset::FlowMatch& flow) {
-        if (std::find(out.begin(), out.end(), flow) == out.end())
-            out.push_back(flow);
-    };
     const auto tracked = [](Protocol protocol) { return protocol == Protocol::udp || protocol == Protocol::sctp; };
+    std::vector<ruleset::FlowMatch> out;
+    std::map<ruleset::FlowMatch, std::size_t> at;  // out's index of each host port, by match(port, false)
+    const auto add = [&](const layout::HostPort& port, bool unreplied_only) {
+        const auto [found, added] = at.try_emplace(match(port, false), out.size());
+        if (added)
+            out.push_back(match(port, unreplied_only));
+        else if (!unreplied_only)
+            out[found->second].unreplied_only = false;  // a port that goes and comes back elsewhere
+    };
     for (const auto& change : changes) {
         const auto current = index.entries(change.task_id);
         for (const auto& entry : current)
             if (tracked(entry.mapping.protocol) && !leads_to_same(*change.wanted, entry))
-                add(match(entry.host_port(), false));
+                add(entry.host_port(), false);
         for (const auto& entry : *change.wanted)
             if (tracked(entry.mapping.protocol) && !leads_to_same(current, entry))
-                add(match(entry.host_port(), true));
+                add(entry.host_port(), true);
     }
-    // A port that goes and comes back elsewhere needs only the wider match.
-    std::erase_if(out, [&](const ruleset::FlowMatch& flow) {
-        if (!flow.unreplied_only)
-            return false;
-        auto wider = flow;
-        wider.unreplied_only = false;
-        return std::find(out.begin(), out.end(), wider) != out.end();
-    });
+    // Connections NATed to where a port leads after the changes are not stale: a client's first
+    // datagram after the commit may already have made one before the entries are forgotten.
+    for (const auto& change : changes)
+        for (const auto& entry : *change.wanted) {
+            const auto found = at.find(match(entry.host_port(), false));
+            if (found == at.end())
+                continue;
+            auto& spared = out[found->second].spared;
+            const auto endpoint = endpoint_of(entry.destination());
+            if (std::find(spared.begin(), spared.end(), endpoint) == spared.end())
+                spared.push_back(endpoint);
+        }
     return out;
 }
 

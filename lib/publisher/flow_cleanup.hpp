@@ -15,8 +15,9 @@ namespace warren::nft {
 
 // For the changes about to be committed: every UDP or SCTP host port that goes away or leads
 // elsewhere afterwards (all its connections), and every one that is newly published (the
-// connections to it that never saw a reply). TCP connections are left to end: a re-published TCP
-// port takes new connections to the new container while the old ones finish.
+// connections to it that never saw a reply); but for the connections already NATed to where the
+// port leads afterwards. TCP connections are left to end: a re-published TCP port takes new
+// connections to the new container while the old ones finish.
 std::vector<ruleset::FlowMatch> stale_flows(const TaskIndex& index, std::span<const TaskChange> changes);
 
 }  // namespace warren::nft

@@ -35,9 +35,14 @@ std::vector<ruleset::FlowMatch> stale_flows(const TablesState& before, std::stri
             continue;
         const auto& held = before[layout::family_index(wanted.port.family())].ports;
         const auto claim = held.find(wanted.port);
-        if (claim == held.end() || claim->second.service != service)
-            out.push_back(ruleset::FlowMatch{wanted.port.family(), layout::ip_protocol(wanted.port.protocol), wanted.port.port,
-                                             std::nullopt, true});
+        if (claim == held.end() || claim->second.service != service) {
+            // Connections already NATed to one of the service's backends go where the port leads.
+            ruleset::FlowMatch unreplied{wanted.port.family(), layout::ip_protocol(wanted.port.protocol), wanted.port.port,
+                                         std::nullopt, true};
+            for (const auto& record : wanted.records)
+                unreplied.spared.push_back(ruleset::FlowEndpoint{record.key.address.bytes, record.key.port});
+            out.push_back(std::move(unreplied));
+        }
     }
     return out;
 }

@@ -99,6 +99,9 @@ struct FlowMatch {
     bool unreplied_only = false;                                         // only connections that never saw a reply
     // Only connections NATed to this destination (their reply direction's source): one backend's.
     std::optional<FlowEndpoint> reply_source = std::nullopt;
+    // Except connections NATed to one of these destinations: they already go where the port leads
+    // now (a client's first datagram after the publish, sent before the entries were forgotten).
+    std::vector<FlowEndpoint> spared = {};
     // Ordered, so that flows can key a map (FlowCleaner's timed requests).
     friend auto operator<=>(const FlowMatch&, const FlowMatch&) = default;
 };

@@ -323,6 +323,41 @@ TEST_CASE_METHOD(ConntrackNetns, "forget() with a reply source deletes only the 
     CHECK(expected.size() == 2);
 }
 
+TEST_CASE_METHOD(ConntrackNetns, "forget() spares the entries answered from a spared address and port", "[conntrack]")
+{
+    if (tool_missing())
+        return;
+    track_connections();
+    // Without NAT a reply comes from the original destination (with a DNAT, from the backend).
+    bench::insert_flows(std::vector{
+        made_up("10.1.0.1", 1000, "10.2.0.1", 7000, IPPROTO_UDP), made_up("10.1.0.1", 1001, "10.2.0.2", 7000, IPPROTO_UDP),
+        made_up("10.1.0.1", 1002, "10.2.0.3", 7000, IPPROTO_UDP), made_up("fd00::10", 1000, "fd00::20", 7000, IPPROTO_UDP),
+        made_up("fd00::10", 1001, "fd00::21", 7000, IPPROTO_UDP)});
+    const auto before = listed();
+    REQUIRE(before.size() == 5);
+    ConntrackTable table;
+    const auto sparing = [](int family, std::vector<std::pair<std::string, std::uint16_t>> spared) {
+        auto m = match(family, IPPROTO_UDP, 7000);
+        for (const auto& [ip, port] : spared)
+            m.spared.emplace_back(address(ip), port);
+        return m;
+    };
+    // A spared port of another number spares nothing.
+    CHECK(forget(table, {sparing(AF_INET, {{"10.2.0.2", 7001}}), sparing(AF_INET6, {{"fd00::21", 7001}})}) == 5);
+    CHECK(listed().empty());
+    bench::insert_flows(std::vector{
+        made_up("10.1.0.1", 1000, "10.2.0.1", 7000, IPPROTO_UDP), made_up("10.1.0.1", 1001, "10.2.0.2", 7000, IPPROTO_UDP),
+        made_up("10.1.0.1", 1002, "10.2.0.3", 7000, IPPROTO_UDP), made_up("fd00::10", 1000, "fd00::20", 7000, IPPROTO_UDP),
+        made_up("fd00::10", 1001, "fd00::21", 7000, IPPROTO_UDP)});
+    REQUIRE(listed() == before);
+    CHECK(forget(table, {sparing(AF_INET, {{"10.2.0.2", 7000}, {"10.2.0.3", 7000}}), sparing(AF_INET6, {{"fd00::21", 7000}})}) ==
+          2);
+    const auto expected =
+        without(before, [](const Listed& e) { return e.destination == "10.2.0.1" || e.destination == "fd00::20"; });
+    CHECK(listed() == expected);
+    CHECK(expected.size() == 3);
+}
+
 TEST_CASE_METHOD(ConntrackNetns, "forget() with unreplied_only spares the entries that were answered", "[conntrack]")
 {
     if (tool_missing())

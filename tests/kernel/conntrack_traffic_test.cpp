@@ -5,9 +5,15 @@
 // black-holed until the entry idles out; with cleanup (the default) both reach the container at once.
 #include "dual_stack_support.hpp"
 
+#include "netlink/kernel_backend.hpp"
+#include "publisher/publisher_on.hpp"
+#include "ruleset/forwarding_backend.hpp"
+
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <thread>
 
 using namespace kt;
@@ -37,6 +43,29 @@ std::string joined(const std::vector<std::string>& lines)
 }
 
 bool leads_to(const sandbox::ConntrackEntry& entry, const std::string& container) { return entry.reply.source == container; }
+
+// The kernel backend, running `before_cleanup` each time before it forgets flows: what reaches the
+// host between a change's commit and its conntrack cleanup, which runs on the publisher's thread.
+class CleanupLater final : public warren::nft::ruleset::ForwardingBackend {
+public:
+    explicit CleanupLater(std::function<void()> before_cleanup)
+        : CleanupLater(std::make_unique<warren::nft::netlink::KernelBackend>(), std::move(before_cleanup))
+    {
+    }
+    std::size_t forget_flows(std::span<const warren::nft::ruleset::FlowMatch> matches) override
+    {
+        before_cleanup_();
+        return next_.forget_flows(matches);
+    }
+
+private:
+    CleanupLater(std::unique_ptr<warren::nft::netlink::KernelBackend> kernel, std::function<void()> before_cleanup)
+        : ForwardingBackend(*kernel), kernel_(std::move(kernel)), before_cleanup_(std::move(before_cleanup))
+    {
+    }
+    std::unique_ptr<warren::nft::netlink::KernelBackend> kernel_;
+    std::function<void()> before_cleanup_;
+};
 
 }  // namespace
 
@@ -178,4 +207,55 @@ TEST_CASE_METHOD(FreshNetns,
     CHECK(count(tcp_host_port, IPPROTO_TCP) == 2);
     // Matched on the host port, not on the container port.
     CHECK(count(udp_container_port, IPPROTO_UDP) == 2);
+}
+
+TEST_CASE_METHOD(FreshNetns,
+                 "a datagram NATed to the container before the publish's cleanup ran keeps its entry, unlike one sent before",
+                 "[traffic][conntrack][dual-stack]")
+{
+    const DualStackNet n;
+    const auto family = GENERATE(Family::ipv4, Family::ipv6);
+    const auto a = addresses_of(family);
+    INFO(name_of(family));
+    // A container port nothing listens on: the datagram's entry stays unreplied, like one whose
+    // answer is still on its way.
+    constexpr std::uint16_t silent_port = udp_container_port + 7;
+    UdpFlow early(n.net.client, family, 33400), late(n.net.client, family, 33401);
+    std::atomic<bool> armed = false;
+    std::atomic<bool> late_tracked = false;
+    auto publisher = warren::nft::publisher_on(std::make_unique<CleanupLater>([&] {
+        if (!armed.exchange(false))
+            return;
+        late.send(a.host_client_side, udp_host_port, "late");
+        for (int i = 0; i < 200 && !late_tracked; ++i) {
+            const auto entries = conntrack_entries_to_port(n.net, udp_host_port);
+            late_tracked = std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return leads_to(e, a.first); });
+            if (!late_tracked)
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }));
+    // Another task's port: the tables exist, so the host tracks connections of both families.
+    publisher.publish_ports("other", first_addresses, std::vector{tcp(18099, tcp_container_port)});
+    publisher.wait_for_conntrack_cleanup();
+
+    early.send(a.host_client_side, udp_host_port, "early");  // nothing published there yet: no NAT
+    std::vector<sandbox::ConntrackEntry> before;
+    for (int i = 0; i < 100 && before.empty(); ++i) {
+        before = conntrack_entries_to_port(n.net, udp_host_port);
+        if (before.empty())
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(before.size() == 1);
+    REQUIRE(leads_to(before.front(), a.host_client_side));
+
+    armed = true;
+    publisher.publish_ports("dns", first_addresses, std::vector{udp(udp_host_port, silent_port)});
+    publisher.wait_for_conntrack_cleanup();
+    REQUIRE(late_tracked);
+    const auto after = conntrack_entries_to_port(n.net, udp_host_port);
+    INFO("before the publish:\n" << describe(before) << "after its cleanup:\n" << describe(after));
+    REQUIRE(after.size() == 1);
+    CHECK(leads_to(after.front(), a.first));
+    CHECK(after.front().reply.source_port == silent_port);
+    CHECK_FALSE(after.front().seen_reply);
 }

@@ -105,7 +105,7 @@ json::array_t nft_objects(const std::vector<std::string>& args)
 {
     auto list = args;
     list.insert(list.begin(), "-j");
-    const auto document = json::parse(settled_listing(list));
+    const auto document = json::parse(nft(list));
     return items(document.at("nftables"));
 }
 

@@ -22,7 +22,8 @@ std::string nft(std::vector<std::string> args);
 // nft's output for `args`, listed until two listings in a row agree (at most 6 times). nft lists
 // what one dump holds, and a dump that spans a resize of a set's hash table (which the kernel
 // makes after a commit) repeats some elements and leaves others out; two listings that agree are
-// taken as made with no resize in between.
+// taken as made with no resize in between. Meant for listings of thousands of elements; the
+// others are read once, as nft is slow in the emulated VM of tests/vm.
 std::string settled_listing(const std::vector<std::string>& args);
 // How many times `needle` occurs in map `map` of table `family` warren as nft lists it
 // (settled_listing()): the elements it names.
