@@ -44,6 +44,21 @@ std::string joined(const std::vector<std::string>& lines)
 
 bool leads_to(const sandbox::ConntrackEntry& entry, const std::string& container) { return entry.reply.source == container; }
 
+// The host's entries to `port`, once one of them leads to `destination` (waiting up to 2 s for the
+// datagram that makes it); whatever is there by then otherwise.
+std::vector<sandbox::ConntrackEntry> entries_once_leading_to(const DualStackNet& n, std::uint16_t port,
+                                                             const std::string& destination)
+{
+    std::vector<sandbox::ConntrackEntry> entries;
+    for (int i = 0; i < 200; ++i) {
+        entries = conntrack_entries_to_port(n.net, port);
+        if (std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return leads_to(e, destination); }))
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return entries;
+}
+
 // The kernel backend, running `before_cleanup` each time before it forgets flows: what reaches the
 // host between a change's commit and its conntrack cleanup, which runs on the publisher's thread.
 class CleanupLater final : public warren::nft::ruleset::ForwardingBackend {
@@ -133,12 +148,7 @@ TEST_CASE_METHOD(FreshNetns,
     // unreplied, without NAT.
     UdpFlow flow(n.net.client, family, 33200);
     flow.send(a.host_client_side, udp_host_port, "early");
-    std::vector<sandbox::ConntrackEntry> early;
-    for (int i = 0; i < 100 && early.empty(); ++i) {
-        early = conntrack_entries_to_port(n.net, udp_host_port);
-        if (early.empty())
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    const auto early = entries_once_leading_to(n, udp_host_port, a.host_client_side);
     INFO("before the publish:\n" << describe(early));
     REQUIRE(early.size() == 1);
     CHECK_FALSE(early.front().seen_reply);
@@ -227,24 +237,15 @@ TEST_CASE_METHOD(FreshNetns,
         if (!armed.exchange(false))
             return;
         late.send(a.host_client_side, udp_host_port, "late");
-        for (int i = 0; i < 200 && !late_tracked; ++i) {
-            const auto entries = conntrack_entries_to_port(n.net, udp_host_port);
-            late_tracked = std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return leads_to(e, a.first); });
-            if (!late_tracked)
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
+        const auto entries = entries_once_leading_to(n, udp_host_port, a.first);
+        late_tracked = std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return leads_to(e, a.first); });
     }));
     // Another task's port: the tables exist, so the host tracks connections of both families.
     publisher.publish_ports("other", first_addresses, std::vector{tcp(18099, tcp_container_port)});
     publisher.wait_for_conntrack_cleanup();
 
     early.send(a.host_client_side, udp_host_port, "early");  // nothing published there yet: no NAT
-    std::vector<sandbox::ConntrackEntry> before;
-    for (int i = 0; i < 100 && before.empty(); ++i) {
-        before = conntrack_entries_to_port(n.net, udp_host_port);
-        if (before.empty())
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    const auto before = entries_once_leading_to(n, udp_host_port, a.host_client_side);
     REQUIRE(before.size() == 1);
     REQUIRE(leads_to(before.front(), a.host_client_side));
 
