@@ -114,8 +114,6 @@ bool parse_tuple(const nlattr* nest, FlowTuple& t)
     return true;
 }
 
-using Endpoint = std::pair<std::array<std::uint8_t, 16>, std::uint16_t>;
-
 bool same_endpoint(int family, const Endpoint& a, const Endpoint& b)
 {
     return a.second == b.second && std::memcmp(a.first.data(), b.first.data(), address_length(family)) == 0;

@@ -19,6 +19,9 @@
 
 namespace warren::nft::netlink {
 
+// An address (4 or 16 bytes used) and a port, host byte order: one end of a tracked connection.
+using Endpoint = std::pair<std::array<std::uint8_t, 16>, std::uint16_t>;
+
 // Tracked connections to forget: those whose original direction went to `port` (the host port, not
 // the container port it was DNATed to) of `l4proto`, on `address` or any.
 struct FlowMatch {
@@ -29,10 +32,10 @@ struct FlowMatch {
     bool unreplied_only = false;                          // only entries without IPS_SEEN_REPLY
     // Only entries whose reply direction comes from this address (4 or 16 bytes used) and port: the
     // connections a DNAT sent to one destination. nullopt: any.
-    std::optional<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> reply_source = std::nullopt;
+    std::optional<Endpoint> reply_source = std::nullopt;
     // Except entries whose reply direction comes from one of these (address, port): connections
     // already NATed to where the port leads now.
-    std::vector<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> spared = {};
+    std::vector<Endpoint> spared = {};
 };
 
 // One direction of a tracked connection, as ctnetlink's CTA_TUPLE_ORIG / CTA_TUPLE_REPLY carry it.

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <random>
 #include <string>
 #include <string_view>
@@ -662,14 +663,13 @@ std::size_t KernelBackend::forget_flows(std::span<const ruleset::FlowMatch> matc
         conntrack_.emplace();
     std::vector<netlink::FlowMatch> flows;
     flows.reserve(matches.size());
+    const auto endpoint = [](const ruleset::FlowEndpoint& e) { return netlink::Endpoint{e.address, e.port}; };
     for (const auto& match : matches) {
-        std::vector<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> spared;
-        for (const auto& endpoint : match.spared)
-            spared.emplace_back(endpoint.address, endpoint.port);
+        std::vector<netlink::Endpoint> spared;
+        std::transform(match.spared.begin(), match.spared.end(), std::back_inserter(spared), endpoint);
         flows.push_back(netlink::FlowMatch{
             match.family == Family::ip ? AF_INET : AF_INET6, match.l4proto, match.port, match.address, match.unreplied_only,
-            match.reply_source ? std::optional(std::pair(match.reply_source->address, match.reply_source->port)) : std::nullopt,
-            std::move(spared)});
+            match.reply_source ? std::optional(endpoint(*match.reply_source)) : std::nullopt, std::move(spared)});
     }
     return conntrack_->forget(flows);
 }
